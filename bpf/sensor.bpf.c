@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sensor.bpf.c - vigil's exec sensor.
+ *
+ * Three tp_btf programs keep a process map (tgid -> parent, uid, exe) on
+ * exec, fork and exit, so user space can name every ancestor of an exec even
+ * when the ancestor's own exec was filtered out or happened before vigil
+ * started. The exec program looks the new comm up in the filter map, drops
+ * what no consumer wants (counted), and sends the rest to the ring buffer as
+ * one variable-size struct vg_exec (see vigil_abi.h).
+ *
+ * Waking the reader costs ~20 us per record on this kind of machine, so by
+ * default records are committed with BPF_RB_NO_WAKEUP and user space drains
+ * on a short timer; the reader is woken only when the filter map says a
+ * decision is due (VG_ACT_WAKE) or the buffer holds more than vg_wakeup_bytes.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define PF_KTHREAD 0x00200000
+#define CWD_BUDGET 1024 /* cwd bytes before the walk stops (flagged truncated) */
+
+/* Knobs set by user space between open and load. */
+const volatile bool vg_want_cwd = true;
+const volatile bool vg_cgroup_v1 = false;  /* read the v1 memory hierarchy, not the v2 one */
+const volatile __u64 vg_wakeup_bytes = 0; /* wake the reader past this fill; 0: every record */
+
+/* Flipped by user space at run time through the mmap'ed .bss. */
+__u32 vg_filter_mode = VG_FILTER_ALL;
+
+/*
+ * events: exec records to user space. Written by handle_exec, read by the
+ * sensor's libevent callback. Size is set by user space (--ringbuf-size,
+ * power of two); the declaration here is only the default.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/*
+ * procs: tgid -> struct vg_proc. Written by all three programs and by user
+ * space (seeded from /proc at start, exited entries swept a few seconds after
+ * exit); read by user space for lineage. LRU so that a missed exit can never
+ * fill it. 16384 entries (~4.6 MiB of kernel memory) hold every live process
+ * of a busy node (a few thousand) plus recently exited ones still awaiting
+ * their sweep; user space may resize it before load (--procs).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct vg_proc);
+} procs SEC(".maps");
+
+/*
+ * filter: comm -> enum vg_filter_action. Written by user space from the loaded
+ * policies (or `vigil events --comm`); read by handle_exec. 4096 names is far
+ * more than any policy pack names exactly; values are 4 bytes.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_filter_key);
+	__type(value, __u32);
+} filter SEC(".maps");
+
+/* counters: per-CPU, one slot; written here, summed by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_counters);
+} counters SEC(".maps");
+
+/*
+ * scratch: the record under construction, per CPU (tracepoints run with
+ * migration disabled). The string area is twice VG_DATA_MAX so that a read at
+ * any masked offset below VG_DATA_MAX stays inside it, which is what the
+ * verifier needs to see; the field budgets keep real offsets below VG_DATA_MAX.
+ */
+struct walk {
+	__u64 d, vmnt, mnt, root_d, root_m; /* cwd: dentry, vfsmount, mount, process root */
+	__u64 kn;			    /* cgroup: kernfs node */
+	__u32 off, start, depth, done;
+};
+
+struct scratch {
+	struct walk w; /* path walk state: see put_cwd() */
+	__u8 buf[sizeof(struct vg_exec) + 2 * VG_DATA_MAX]; /* a struct vg_exec and its data[] */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* kernfs_node.parent became __parent in 6.15: read whichever this kernel has. */
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static const struct vg_proc empty_proc;
+
+static __always_inline void count(int idx)
+{
+	__u32 zero = 0;
+	struct vg_counters *c = bpf_map_lookup_elem(&counters, &zero);
+
+	if (c && idx >= 0 && idx < VG_C_MAX)
+		c->c[idx]++;
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(struct kernfs_node___new, __parent))
+		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/*
+ * The path walks run under bpf_loop(): the verifier checks one step instead
+ * of unrolling every path through every level, which overflows its budget.
+ * The walk state lives in the per-CPU scratch value, not on the stack: values
+ * read from a map are not tracked precisely, so the verifier's states for the
+ * step converge at once instead of once per possible offset.
+ */
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* Appends a kernel string at w->off; returns its length with the NUL, or <= 0. */
+static __always_inline long put_kstr(struct scratch *s, const void *src)
+{
+	struct walk *w = &s->w;
+	char *data = ((struct vg_exec *)s->buf)->data;
+	long n = bpf_probe_read_kernel_str(&data[w->off & VG_DATA_MASK], VG_NAME_MAX, src);
+
+	if (n > 0) {
+		w->off += n;
+		w->depth++;
+	}
+	return n;
+}
+
+static long cwd_step(__u32 i, void *unused)
+{
+	struct scratch *s = get_scratch();
+	struct dentry *d, *parent, *mnt_root;
+	struct vfsmount *vmnt;
+	struct mount *mnt;
+	struct walk *w;
+
+	if (!s)
+		return 1;
+	w = &s->w;
+	d = (void *)w->d;
+	vmnt = (void *)w->vmnt;
+	mnt = (void *)w->mnt;
+	if (w->d == w->root_d && w->vmnt == w->root_m)
+		goto done;
+	mnt_root = BPF_CORE_READ(vmnt, mnt_root);
+	if (d == mnt_root) { /* cross to the mount point in the parent mount */
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (up == mnt)
+			goto done;
+		w->d = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)up;
+		w->vmnt = (__u64)up + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d == parent)
+		goto done;
+	if (w->depth >= VG_CWD_DEPTH || w->off - w->start > CWD_BUDGET)
+		return 1;
+	if (put_kstr(s, BPF_CORE_READ(d, d_name.name)) <= 0) {
+		count(VG_C_READ_FAULT);
+		return 1;
+	}
+	w->d = (__u64)parent;
+	return 0;
+done:
+	w->done = 1;
+	return 1;
+}
+
+static __always_inline void walk_init(struct walk *w, __u32 off)
+{
+	w->off = off;
+	w->start = off;
+	w->depth = 0;
+	w->done = 0;
+}
+
+/* cwd components, leaf first, crossing mount points up to the namespace root. */
+static __always_inline void put_cwd(struct scratch *s, struct vg_exec *ev, __u32 *off,
+				    struct task_struct *t)
+{
+	struct fs_struct *fs = BPF_CORE_READ(t, fs);
+	struct walk *w = &s->w;
+
+	walk_init(w, *off);
+	w->d = (__u64)BPF_CORE_READ(fs, pwd.dentry);
+	w->vmnt = (__u64)BPF_CORE_READ(fs, pwd.mnt);
+	w->root_d = (__u64)BPF_CORE_READ(fs, root.dentry);
+	w->root_m = (__u64)BPF_CORE_READ(fs, root.mnt);
+	w->mnt = w->vmnt - bpf_core_field_offset(struct mount, mnt);
+	bpf_loop(VG_CWD_DEPTH + 8, cwd_step, NULL, 0);
+	ev->flags |= VG_EXEC_HAS_CWD | (w->done ? 0 : VG_EXEC_CWD_TRUNCATED);
+	ev->cwd_off = w->start;
+	ev->cwd_len = w->off - w->start;
+	ev->cwd_depth = w->depth;
+	*off = w->off;
+}
+
+static long cgroup_step(__u32 i, void *unused)
+{
+	struct scratch *s = get_scratch();
+	struct kernfs_node *kn, *parent;
+	struct walk *w;
+
+	if (!s)
+		return 1;
+	w = &s->w;
+	kn = (void *)w->kn;
+	parent = kn ? kn_parent(kn) : NULL;
+	if (!parent) { /* the root itself is not a component */
+		w->done = 1;
+		return 1;
+	}
+	if (w->depth >= VG_CGROUP_DEPTH)
+		return 1;
+	if (put_kstr(s, BPF_CORE_READ(kn, name)) <= 0) {
+		count(VG_C_READ_FAULT);
+		return 1;
+	}
+	w->kn = (__u64)parent;
+	return 0;
+}
+
+/* cgroup path components, leaf first. */
+static __always_inline void put_cgroup(struct scratch *s, struct vg_exec *ev, __u32 *off,
+				       struct task_struct *t)
+{
+	struct walk *w = &s->w;
+
+	walk_init(w, *off);
+	if (!vg_cgroup_v1) {
+		w->kn = (__u64)BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
+	} else {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		struct css_set *cs = BPF_CORE_READ(t, cgroups);
+		struct cgroup_subsys_state *css;
+
+		bpf_core_read(&css, sizeof(css), &cs->subsys[id & 15]);
+		w->kn = (__u64)BPF_CORE_READ(css, cgroup, kn);
+	}
+	bpf_loop(VG_CGROUP_DEPTH + 1, cgroup_step, NULL, 0);
+	if (!w->done)
+		ev->flags |= VG_EXEC_CGROUP_TRUNCATED;
+	ev->cg_off = w->start;
+	ev->cg_len = w->off - w->start;
+	ev->cg_depth = w->depth;
+	*off = w->off;
+}
+
+/* argv as the new image sees it: NUL-separated, from its own stack. */
+static __always_inline void put_args(struct vg_exec *ev, char *data, __u32 *off,
+				     struct task_struct *t)
+{
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	unsigned long as = BPF_CORE_READ(mm, arg_start);
+	unsigned long ae = BPF_CORE_READ(mm, arg_end);
+	__u64 len = ae - as;
+
+	ev->args_off = *off;
+	if (ae <= as)
+		return;
+	if (len > VG_ARGS_MAX) {
+		len = VG_ARGS_MAX;
+		ev->flags |= VG_EXEC_ARGS_TRUNCATED;
+		count(VG_C_ARGS_TRUNCATED);
+	}
+	barrier_var(len);
+	if (len == 0 || len > VG_ARGS_MAX)
+		return;
+	if (bpf_probe_read_user(&data[*off & VG_DATA_MASK], len, (void *)as)) {
+		ev->flags |= VG_EXEC_ARGS_FAULT;
+		count(VG_C_READ_FAULT);
+		return;
+	}
+	ev->args_len = len;
+	*off += len;
+}
+
+static __always_inline void put_lineage(struct vg_exec *ev, struct task_struct *t)
+{
+	struct task_struct *cur = BPF_CORE_READ(t, real_parent);
+	int i;
+
+	for (i = 0; i < VG_LINEAGE_MAX; i++) {
+		__u32 pid = cur ? BPF_CORE_READ(cur, tgid) : 0;
+
+		if (!pid)
+			return;
+		ev->ancestors[i].pid = pid;
+		ev->ancestors[i].uid = BPF_CORE_READ(cur, real_cred, uid.val);
+		ev->n_ancestors = i + 1;
+		cur = BPF_CORE_READ(cur, real_parent);
+	}
+	if (cur && BPF_CORE_READ(cur, tgid))
+		ev->flags |= VG_EXEC_LINEAGE_TRUNCATED;
+}
+
+/* Creates or refreshes t's process map entry; returns it or NULL (counted). */
+static __always_inline struct vg_proc *proc_upsert(__u32 tgid)
+{
+	struct vg_proc *pv = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (pv)
+		return pv;
+	if (bpf_map_update_elem(&procs, &tgid, &empty_proc, BPF_ANY) == 0)
+		pv = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pv)
+		count(VG_C_PROCMAP_FAIL);
+	return pv;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid), zero = 0, off = 0, *act, rbflags;
+	struct vg_filter_key key = {};
+	const struct cred *cred;
+	struct scratch *s;
+	struct vg_exec *ev;
+	struct vg_proc *pv;
+	struct pid *tp;
+	unsigned int level;
+	struct upid up;
+	long n;
+
+	if (BPF_CORE_READ(p, flags) & PF_KTHREAD)
+		return 0;
+	count(VG_C_EXEC_SEEN);
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+
+	cred = BPF_CORE_READ(p, real_cred);
+	pv = proc_upsert(tgid);
+	if (pv) {
+		pv->ppid = BPF_CORE_READ(p, real_parent, tgid);
+		pv->uid = BPF_CORE_READ(cred, uid.val);
+		pv->flags = VG_PROC_EXECED;
+		pv->exit_boot_ns = 0;
+		__builtin_memcpy(pv->comm, key.comm, sizeof(pv->comm));
+		bpf_probe_read_kernel_str(pv->exe, sizeof(pv->exe), BPF_CORE_READ(bprm, filename));
+	}
+
+	act = bpf_map_lookup_elem(&filter, &key);
+	if (vg_filter_mode == VG_FILTER_MAP && !(act && (*act & VG_ACT_SEND))) {
+		count(VG_C_EXEC_FILTERED);
+		return 0;
+	}
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	ev = (struct vg_exec *)s->buf;
+	ev->type = VG_REC_EXEC;
+	ev->abi = VG_ABI_VERSION;
+	ev->boot_ns = bpf_ktime_get_boot_ns();
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->pid = tgid;
+	ev->tid = BPF_CORE_READ(p, pid);
+	ev->uid = BPF_CORE_READ(cred, uid.val);
+	ev->gid = BPF_CORE_READ(cred, gid.val);
+	ev->euid = BPF_CORE_READ(cred, euid.val);
+	ev->egid = BPF_CORE_READ(cred, egid.val);
+	ev->flags = act ? VG_EXEC_CANDIDATE : 0;
+	ev->argc = BPF_CORE_READ(bprm, argc);
+	ev->cwd_depth = 0;
+	ev->cwd_len = 0;
+	ev->args_len = 0;
+	ev->n_ancestors = 0;
+	ev->pad0 = 0;
+	ev->pad1 = 0;
+	__builtin_memcpy(ev->comm, key.comm, sizeof(ev->comm));
+
+	tp = BPF_CORE_READ(p, thread_pid);
+	level = BPF_CORE_READ(tp, level);
+	bpf_core_read(&up, sizeof(up), &tp->numbers[level & 31]);
+	ev->ns_pid = up.nr;
+	ev->pidns_ino = BPF_CORE_READ(up.ns, ns.inum);
+
+	put_lineage(ev, p);
+	ev->ppid = ev->n_ancestors ? ev->ancestors[0].pid : 0;
+
+	ev->exe_off = 0;
+	n = bpf_probe_read_kernel_str(ev->data, VG_EXE_MAX, BPF_CORE_READ(bprm, filename));
+	if (n <= 0) {
+		ev->data[0] = '\0';
+		n = 1;
+		count(VG_C_READ_FAULT);
+	}
+	ev->exe_len = n - 1;
+	off = n;
+	if (n >= VG_EXE_MAX)
+		ev->flags |= VG_EXEC_EXE_TRUNCATED;
+	if (vg_want_cwd)
+		put_cwd(s, ev, &off, p);
+	else
+		ev->cwd_off = off;
+	put_cgroup(s, ev, &off, p);
+	put_args(ev, ev->data, &off, p);
+
+	if (off > VG_DATA_MAX)
+		off = VG_DATA_MAX;
+	barrier_var(off);
+	off &= 2 * VG_DATA_MAX - 1; /* no-op after the clamp: a bound the verifier can see */
+	ev->size = sizeof(*ev) + off;
+
+	rbflags = BPF_RB_NO_WAKEUP;
+	if ((act && (*act & VG_ACT_WAKE)) || !vg_wakeup_bytes ||
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= vg_wakeup_bytes)
+		rbflags = 0;
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + off, rbflags)) {
+		count(VG_C_RB_DROPPED);
+		return 0;
+	}
+	count(VG_C_EXEC_SENT);
+	if (!rbflags)
+		count(VG_C_WAKEUPS);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid, ctgid = BPF_CORE_READ(child, tgid);
+	struct vg_proc *pv, *cv;
+
+	if (BPF_CORE_READ(child, pid) != ctgid || (BPF_CORE_READ(child, flags) & PF_KTHREAD))
+		return 0; /* a thread, or a kernel thread */
+	count(VG_C_FORK_SEEN);
+	ptgid = BPF_CORE_READ(parent, tgid);
+	pv = bpf_map_lookup_elem(&procs, &ptgid);
+	if (bpf_map_update_elem(&procs, &ctgid, pv ? pv : &empty_proc, BPF_ANY)) {
+		count(VG_C_PROCMAP_FAIL);
+		return 0;
+	}
+	cv = bpf_map_lookup_elem(&procs, &ctgid);
+	if (!cv)
+		return 0;
+	cv->ppid = BPF_CORE_READ(child, real_parent, tgid);
+	cv->uid = BPF_CORE_READ(child, real_cred, uid.val);
+	cv->flags = VG_PROC_FORKED;
+	cv->exit_boot_ns = 0;
+	return 0;
+}
+
+/* Only the task is read: 6.16 added a group_dead argument after it. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct vg_proc *pv;
+
+	if (BPF_CORE_READ(p, pid) != tgid || (BPF_CORE_READ(p, flags) & PF_KTHREAD))
+		return 0;
+	count(VG_C_EXIT_SEEN);
+	pv = bpf_map_lookup_elem(&procs, &tgid);
+	if (pv) {
+		pv->flags |= VG_PROC_EXITED;
+		pv->exit_boot_ns = bpf_ktime_get_boot_ns();
+	}
+	return 0;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * vigil_abi.h - the one contract between vigil's BPF programs and user space.
+ *
+ * Included by bpf/sensor.bpf.c (with vmlinux.h) and by core/ (with
+ * <linux/types.h>). Fixed-width types only, no pointers, explicit padding;
+ * user space pins the layout with _Static_assert (core/sensor.c). Bump
+ * VG_ABI_VERSION on any change: record/replay traces carry it.
+ */
+#ifndef VIGIL_ABI_H
+#define VIGIL_ABI_H
+
+#define VG_ABI_VERSION 1
+
+#define VG_COMM_LEN 16	    /* TASK_COMM_LEN */
+#define VG_EXE_MAX 256	    /* exe path as exec'd, bytes with the NUL */
+#define VG_ARGS_MAX 4096    /* argv bytes (NUL-separated), a page: the sensor's bound */
+#define VG_NAME_MAX 256	    /* one path component (cwd dentry, cgroup kernfs name) */
+#define VG_CWD_DEPTH 24	    /* cwd components walked, leaf first */
+#define VG_CGROUP_DEPTH 8   /* cgroup components walked, leaf first */
+#define VG_LINEAGE_MAX 10   /* ancestors, nearest first */
+#define VG_DATA_MAX 8192    /* string area: every field's bound summed fits below this */
+#define VG_DATA_MASK (VG_DATA_MAX - 1)
+
+/* Record types in the ring buffer (and in traces). */
+enum vg_rec_type {
+	VG_REC_EXEC = 1,
+};
+
+/* vg_exec.flags */
+enum vg_exec_flags {
+	VG_EXEC_ARGS_TRUNCATED = 1u << 0,   /* argv longer than VG_ARGS_MAX */
+	VG_EXEC_EXE_TRUNCATED = 1u << 1,    /* exe path longer than VG_EXE_MAX - 1 */
+	VG_EXEC_CWD_TRUNCATED = 1u << 2,    /* cwd deeper than VG_CWD_DEPTH (leaf kept) */
+	VG_EXEC_CGROUP_TRUNCATED = 1u << 3, /* cgroup deeper than VG_CGROUP_DEPTH */
+	VG_EXEC_ARGS_FAULT = 1u << 4,	    /* argv could not be read at all */
+	VG_EXEC_CANDIDATE = 1u << 5,	    /* the name was in the filter map */
+	VG_EXEC_LINEAGE_TRUNCATED = 1u << 6, /* more ancestors than VG_LINEAGE_MAX */
+	VG_EXEC_HAS_CWD = 1u << 7	      /* cwd was captured (an empty list is "/") */
+};
+
+struct vg_ancestor {
+	__u32 pid; /* tgid */
+	__u32 uid; /* real uid */
+};
+
+/*
+ * One exec. The header is fixed; data[] holds the strings, each NUL
+ * terminated, at the offsets given (relative to data):
+ *   exe                              exe_off, exe_len (without the NUL)
+ *   cwd components, leaf first       cwd_off, cwd_len bytes, cwd_depth strings
+ *   cgroup components, leaf first    cg_off, cg_len bytes, cg_depth strings
+ *   argv, NUL separated              args_off, args_len bytes
+ * `size` is the whole record: sizeof(struct vg_exec) + bytes of data used.
+ * A component list ends at the root: the root itself is not a component.
+ */
+struct vg_exec {
+	__u16 type; /* VG_REC_EXEC */
+	__u16 abi;  /* VG_ABI_VERSION */
+	__u32 size;
+	__u64 boot_ns; /* bpf_ktime_get_boot_ns() at exec */
+	__u64 cgroup_id;
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 ns_pid;	 /* pid inside its own pid namespace */
+	__u32 pidns_ino; /* inode of that pid namespace */
+	__u32 flags;	 /* enum vg_exec_flags */
+	__u32 argc;
+	__u16 exe_off;
+	__u16 exe_len;
+	__u16 cwd_off;
+	__u16 cwd_len;
+	__u16 cwd_depth;
+	__u16 cg_off;
+	__u16 cg_len;
+	__u16 cg_depth;
+	__u16 args_off;
+	__u16 args_len;
+	__u16 n_ancestors;
+	__u16 pad0;
+	char comm[VG_COMM_LEN];
+	struct vg_ancestor ancestors[VG_LINEAGE_MAX];
+	__u32 pad1;
+	char data[];
+};
+
+/*
+ * Process map value, keyed by tgid (__u32). Written by the exec, fork and exit
+ * programs and seeded by user space from /proc at start; read by user space
+ * to name the ancestors of an event, including ones whose exec was filtered.
+ */
+struct vg_proc {
+	__u32 ppid;
+	__u32 uid;
+	__u32 flags; /* enum vg_proc_flags */
+	__u32 pad0;
+	__u64 exit_boot_ns; /* 0 while alive */
+	char comm[VG_COMM_LEN];
+	char exe[VG_EXE_MAX];
+};
+
+enum vg_proc_flags {
+	VG_PROC_EXECED = 1u << 0, /* exe is from a seen exec */
+	VG_PROC_FORKED = 1u << 1, /* entry made at fork: exe inherited from the parent */
+	VG_PROC_SEEDED = 1u << 2, /* entry made by user space from /proc */
+	VG_PROC_EXITED = 1u << 3,
+};
+
+/* Filter map: key is the exec'd comm, NUL padded. */
+struct vg_filter_key {
+	char comm[VG_COMM_LEN];
+};
+
+enum vg_filter_action {
+	VG_ACT_SEND = 1u << 0, /* send the event up */
+	VG_ACT_WAKE = 1u << 1, /* wake the reader now: a decision is due */
+};
+
+/* Where vg_filter_mode (a .bss global user space can flip at run time) stands. */
+enum vg_filter_mode {
+	VG_FILTER_ALL = 0, /* send every exec; the map only marks candidates */
+	VG_FILTER_MAP = 1, /* send only execs whose comm is in the filter map */
+};
+
+/* Per-CPU counters, one array slot; user space sums the CPUs. */
+enum vg_counter {
+	VG_C_EXEC_SEEN,	     /* exec tracepoint hits (user processes) */
+	VG_C_EXEC_SENT,	     /* records committed to the ring buffer */
+	VG_C_EXEC_FILTERED,  /* not sent: the filter map said so */
+	VG_C_RB_DROPPED,     /* not sent: the ring buffer was full */
+	VG_C_ARGS_TRUNCATED, /* sent with VG_EXEC_ARGS_TRUNCATED */
+	VG_C_READ_FAULT,     /* a kernel or user read failed (flagged on the record) */
+	VG_C_FORK_SEEN,	     /* process forks (not threads, not kernel threads) */
+	VG_C_EXIT_SEEN,	     /* thread-group leader exits */
+	VG_C_PROCMAP_FAIL,   /* process map update failed */
+	VG_C_WAKEUPS,	     /* records sent with a reader wake-up */
+	VG_C_MAX
+};
+
+struct vg_counters {
+	__u64 c[VG_C_MAX];
+};
+
+#endif /* VIGIL_ABI_H */

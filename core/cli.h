@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* cli.h - the vigil command line: subcommands and their shared helpers. */
+#ifndef VG_CLI_H
+#define VG_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Subcommands: each returns the process exit status (0 ok, 1 failure, 2 usage). */
+int vg_cmd_events(int argc, char **argv);
+
+/*
+ * Parses a decimal number; with sizes, a K, M or G suffix (powers of 1024).
+ * Returns 0, or -EINVAL for anything else (empty, sign, junk, overflow).
+ */
+int vg_parse_u64(const char *s, uint64_t *out, bool sizes);
+
+/* Prints "vigil CMD: <message> (see 'vigil CMD --help')" and returns 2. */
+int vg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The same for an option getopt did not know or that lacked its argument. */
+int vg_usage_unknown(const char *cmd, const char *arg, int optopt);
+
+#endif

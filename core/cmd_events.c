@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cmd_events.c - `vigil events`: live exec events, an execsnoop with lineage
+ * and container identity.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "cli.h"
+#include "event_json.h"
+#include "log.h"
+#include "sensor.h"
+
+struct events_ctx {
+	struct vg_sensor *sensor;
+	struct event_base *base;
+	struct vg_event ev;
+	bool json, containers_only;
+	uint64_t max_count, printed, not_container, bad;
+	bool interrupted, out_error;
+};
+
+static const char usage_text[] =
+	"usage: vigil events [options]\n"
+	"Print every process execution on this host as it happens.\n"
+	"\n"
+	"  --json               one JSON object per line (all fields, with lineage)\n"
+	"  --count N            exit after N events\n"
+	"  --containers-only    only processes in a container\n"
+	"  --comm NAME          only execs whose comm is NAME (repeatable; filtered in the kernel)\n"
+	"  --stats              print the sensor's counters at exit (Ctrl-C always does)\n"
+	"  --ringbuf-size SIZE  ring buffer bytes, a power of two (default 4M; K and M suffixes)\n"
+	"  --drain-ms MS        drain the ring buffer every MS milliseconds (default 10)\n"
+	"  --wake-every         wake the reader for every event (lower latency, more CPU)\n"
+	"  --no-cwd             do not capture the working directory\n"
+	"  --cgroup-v1          take the cgroup path from the v1 memory hierarchy\n"
+	"  --btf FILE           BTF for a kernel without /sys/kernel/btf/vmlinux\n"
+	"  -v, --verbose        show libbpf's log and the verifier's\n"
+	"  -h, --help           this text\n";
+
+static int on_record(void *arg, const void *rec, size_t len)
+{
+	struct events_ctx *c = arg;
+	struct vg_event *ev = &c->ev;
+
+	if (c->max_count && c->printed >= c->max_count)
+		return 0;
+	if (vg_event_decode(ev, rec, len, vg_sensor_boot_to_wall(c->sensor))) {
+		c->bad++;
+		return 0;
+	}
+	if (c->containers_only && !vg_event_in_container(ev)) {
+		c->not_container++;
+		return 0;
+	}
+	vg_sensor_lineage(c->sensor, ev);
+	if (c->json) {
+		json_t *o = vg_event_json(ev);
+
+		if (o) {
+			json_dumpf(o, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			json_decref(o);
+		}
+	} else {
+		char ts[40];
+
+		vg_time_rfc3339(ev->time_ns, ts, sizeof(ts));
+		printf("%.12s %-7u %-7u %-6u %-12s %-15s %s%s%s\n", ts + 11, ev->rec->pid,
+		       ev->rec->ppid, ev->rec->uid, ev->ctr.id[0] ? ev->ctr.short_id : "-",
+		       ev->comm, ev->exe, ev->args[0] ? " " : "", ev->args);
+	}
+	if (++c->printed == c->max_count)
+		event_base_loopbreak(c->base);
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct events_ctx *c = arg;
+
+	(void)sig;
+	(void)what;
+	c->interrupted = true;
+	event_base_loopbreak(c->base);
+}
+
+/* After each loop pass: push what the drain printed, stop if stdout is gone. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct events_ctx *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (fflush(stdout) || ferror(stdout)) {
+		c->out_error = true;
+		event_base_loopbreak(c->base);
+	}
+}
+
+static void print_stats(struct events_ctx *c)
+{
+	struct vg_sensor_stats st;
+
+	vg_sensor_stats(c->sensor, &st);
+	if (c->json) {
+		json_t *k = json_object(), *o;
+
+		for (int i = 0; i < VG_C_MAX; i++)
+			json_object_set_new(k, vg_sensor_counter_name(i), json_integer((json_int_t)st.k[i]));
+		o = json_pack("{s:{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "stats",
+			      "kernel", k, "filter_mode",
+			      st.filter_mode == VG_FILTER_MAP ? "map" : "all", "ringbuf_bytes",
+			      (json_int_t)st.ringbuf_bytes, "received", (json_int_t)st.received,
+			      "printed", (json_int_t)c->printed, "not_in_container",
+			      (json_int_t)c->not_container, "bad_records", (json_int_t)c->bad,
+			      "procs_seeded", (json_int_t)st.seeded, "procs_swept",
+			      (json_int_t)st.swept, "lineage_unknown", (json_int_t)st.lineage_miss);
+		json_dumpf(o, stderr, JSON_COMPACT);
+		fputc('\n', stderr);
+		json_decref(o);
+		return;
+	}
+	fprintf(stderr, "\n--- vigil sensor counters (filter mode: %s, ring buffer %u KiB)\n",
+		st.filter_mode == VG_FILTER_MAP ? "map" : "all", st.ringbuf_bytes >> 10);
+	for (int i = 0; i < VG_C_MAX; i++)
+		fprintf(stderr, "  %-18s %llu\n", vg_sensor_counter_name(i),
+			(unsigned long long)st.k[i]);
+	fprintf(stderr, "  %-18s %llu\n  %-18s %llu\n  %-18s %llu\n  %-18s %llu\n", "received",
+		(unsigned long long)st.received, "printed", (unsigned long long)c->printed,
+		"not_in_container", (unsigned long long)c->not_container, "bad_records",
+		(unsigned long long)c->bad);
+	fprintf(stderr, "  %-18s %llu\n  %-18s %llu\n  %-18s %llu\n", "procs_seeded",
+		(unsigned long long)st.seeded, "procs_swept", (unsigned long long)st.swept,
+		"lineage_unknown", (unsigned long long)st.lineage_miss);
+}
+
+int vg_cmd_events(int argc, char **argv)
+{
+	enum { O_JSON = 256, O_COUNT, O_CONT, O_STATS, O_COMM, O_RB, O_DRAIN, O_WAKE, O_NOCWD,
+	       O_V1, O_BTF };
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, O_JSON },
+		{ "count", required_argument, NULL, O_COUNT },
+		{ "containers-only", no_argument, NULL, O_CONT },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "comm", required_argument, NULL, O_COMM },
+		{ "ringbuf-size", required_argument, NULL, O_RB },
+		{ "drain-ms", required_argument, NULL, O_DRAIN },
+		{ "wake-every", no_argument, NULL, O_WAKE },
+		{ "no-cwd", no_argument, NULL, O_NOCWD },
+		{ "cgroup-v1", no_argument, NULL, O_V1 },
+		{ "btf", required_argument, NULL, O_BTF },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct vg_sensor_opts so = { 0 };
+	static struct events_ctx c; /* large (struct vg_event): not on the stack */
+	const char *comms[64];
+	int ncomm = 0, opt, rc = 1;
+	bool stats = false;
+	struct event *sigint = NULL, *sigterm = NULL, *flush = NULL;
+	char err[512];
+	uint64_t v;
+
+	memset(&c, 0, sizeof(c));
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (opt) {
+		case O_JSON:
+			c.json = true;
+			break;
+		case O_COUNT:
+			if (vg_parse_u64(optarg, &v, false) || !v)
+				return vg_usage_error("events", "--count needs a positive number, got '%s'",
+						      optarg);
+			c.max_count = v;
+			break;
+		case O_CONT:
+			c.containers_only = true;
+			break;
+		case O_STATS:
+			stats = true;
+			break;
+		case O_COMM:
+			if (ncomm == (int)(sizeof(comms) / sizeof(comms[0])) || !*optarg ||
+			    strlen(optarg) >= VG_COMM_LEN)
+				return vg_usage_error("events",
+						      "--comm takes a process name of 1 to 15 characters "
+						      "(the kernel's comm), at most 64 times; got '%s'",
+						      optarg);
+			comms[ncomm++] = optarg;
+			break;
+		case O_RB:
+			if (vg_parse_u64(optarg, &v, true) || v > VG_RINGBUF_MAX)
+				return vg_usage_error("events",
+						      "--ringbuf-size takes a size such as 256K or 4M, got '%s'",
+						      optarg);
+			so.ringbuf_bytes = (uint32_t)v;
+			if (!so.ringbuf_bytes)
+				return vg_usage_error("events", "--ringbuf-size must not be 0");
+			break;
+		case O_DRAIN:
+			if (vg_parse_u64(optarg, &v, false) || !v || v > 10000)
+				return vg_usage_error("events",
+						      "--drain-ms takes 1 to 10000 milliseconds, got '%s'",
+						      optarg);
+			so.drain_ms = (uint32_t)v;
+			break;
+		case O_WAKE:
+			so.wake_every = true;
+			break;
+		case O_NOCWD:
+			so.no_cwd = true;
+			break;
+		case O_V1:
+			so.cgroup_mode = VG_CGROUP_V1;
+			break;
+		case O_BTF:
+			so.btf_path = optarg;
+			break;
+		case 'v':
+			so.verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return vg_usage_unknown("events", argv[optind - 1], optopt);
+		}
+	}
+	if (optind < argc)
+		return vg_usage_error("events", "unexpected argument '%s'", argv[optind]);
+
+	signal(SIGPIPE, SIG_IGN);
+	c.base = event_base_new();
+	if (!c.base) {
+		vg_err("cannot create the event loop");
+		return 1;
+	}
+	rc = vg_sensor_open(&c.sensor, &so, c.base, on_record, &c, err, sizeof(err));
+	if (rc) {
+		vg_err("%s", err);
+		rc = 1;
+		goto out;
+	}
+	for (int i = 0; i < ncomm; i++) {
+		if (vg_sensor_filter_set(c.sensor, comms[i], VG_ACT_SEND)) {
+			vg_err("cannot program the kernel filter map with '%s' (%s)", comms[i],
+			       strerror(errno));
+			rc = 1;
+			goto out;
+		}
+	}
+	if (ncomm)
+		vg_sensor_filter_mode(c.sensor, VG_FILTER_MAP);
+
+	sigint = evsignal_new(c.base, SIGINT, on_signal, &c);
+	sigterm = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	flush = event_new(c.base, -1, EV_PERSIST, on_flush, &c);
+	if (!sigint || !sigterm || !flush) {
+		vg_err("cannot register with the event loop");
+		rc = 1;
+		goto out;
+	}
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	event_add(flush, &(struct timeval){ .tv_sec = 0, .tv_usec = 20000 });
+	if (!c.json)
+		printf("%-12s %-7s %-7s %-6s %-12s %-15s %s\n", "TIME", "PID", "PPID", "UID",
+		       "CONTAINER", "COMM", "EXE ARGS");
+	fflush(stdout);
+	vg_info("watching execs (filter: %s)", ncomm ? "comm map" : "all");
+
+	event_base_dispatch(c.base);
+	if (!c.out_error)
+		vg_sensor_drain(c.sensor); /* what is already in the buffer is not lost */
+	fflush(stdout);
+	if (stats || c.interrupted)
+		print_stats(&c);
+	rc = c.out_error ? 1 : 0;
+out:
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	if (flush)
+		event_free(flush);
+	vg_sensor_close(c.sensor);
+	event_base_free(c.base);
+	return rc;
+}

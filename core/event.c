@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "event.h"
+
+/* A string field [off, off+len) of data must lie inside the record. */
+static bool span_ok(size_t dlen, uint32_t off, uint32_t len)
+{
+	return (size_t)off + len <= dlen;
+}
+
+/*
+ * Joins `depth` NUL-terminated components stored leaf first into "/a/b/c".
+ * An empty list is "/". Truncated walks get a leading "..." so they are never
+ * mistaken for a whole path.
+ */
+static void join_rev(char *out, size_t cap, const char *src, size_t len, int depth, bool trunc)
+{
+	const char *comp[VG_CWD_DEPTH > VG_CGROUP_DEPTH ? VG_CWD_DEPTH : VG_CGROUP_DEPTH];
+	size_t n = 0, o = 0;
+
+	for (size_t i = 0; i < len && n < (size_t)depth && n < sizeof(comp) / sizeof(comp[0]);) {
+		comp[n++] = src + i;
+		i += strnlen(src + i, len - i) + 1;
+	}
+	if (trunc)
+		o += (size_t)snprintf(out, cap, "...");
+	for (size_t k = n; k-- > 0 && o < cap;) {
+		size_t room = cap - o;
+		size_t cl = strnlen(comp[k], (size_t)(src + len - comp[k]));
+		int w = snprintf(out + o, room, "/%.*s", (int)cl, comp[k]);
+
+		o += w > 0 ? (size_t)w : 0;
+	}
+	if (o >= cap)
+		o = cap - 1;
+	if (!n && !trunc)
+		snprintf(out, cap, "/");
+	else
+		out[o] = '\0';
+}
+
+int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t boot_to_wall_ns)
+{
+	const struct vg_exec *r = buf;
+	const char *data;
+	size_t dlen, o = 0;
+	const char *slash;
+
+	if (len < sizeof(*r) || r->type != VG_REC_EXEC || r->abi != VG_ABI_VERSION ||
+	    r->size != len || r->n_ancestors > VG_LINEAGE_MAX)
+		return -EBADMSG;
+	data = r->data;
+	dlen = len - sizeof(*r);
+	if (!span_ok(dlen, r->exe_off, r->exe_len + 1u) ||
+	    !span_ok(dlen, r->cwd_off, r->cwd_len) || !span_ok(dlen, r->cg_off, r->cg_len) ||
+	    !span_ok(dlen, r->args_off, r->args_len) || data[r->exe_off + r->exe_len] != '\0')
+		return -EBADMSG;
+
+	ev->rec = r;
+	ev->time_ns = r->boot_ns + boot_to_wall_ns;
+	memcpy(ev->comm, r->comm, VG_COMM_LEN);
+	ev->comm[VG_COMM_LEN - 1] = '\0';
+	ev->exe = data + r->exe_off;
+	slash = strrchr(ev->exe, '/');
+	ev->name = slash ? slash + 1 : ev->exe;
+
+	/* argv: NUL separated; a truncated tail has no NUL and is copied to argv_tail */
+	ev->argc = 0;
+	ev->args_truncated = (r->flags & VG_EXEC_ARGS_TRUNCATED) != 0;
+	ev->args[0] = '\0';
+	for (size_t i = 0; i < r->args_len;) {
+		const char *a = data + r->args_off + i;
+		size_t al = strnlen(a, r->args_len - i);
+
+		if (ev->argc == VG_ARGV_MAX) {
+			ev->args_truncated = true;
+			break;
+		}
+		if (i + al == r->args_len) { /* unterminated: the record was cut here */
+			memcpy(ev->argv_tail, a, al);
+			ev->argv_tail[al] = '\0';
+			a = ev->argv_tail;
+		}
+		ev->argv[ev->argc++] = a;
+		if (ev->argc > 1 && o < sizeof(ev->args) - 1) {
+			int w = snprintf(ev->args + o, sizeof(ev->args) - o, "%s%s", o ? " " : "", a);
+
+			o += w > 0 ? (size_t)w : 0;
+			if (o >= sizeof(ev->args))
+				o = sizeof(ev->args) - 1;
+		}
+		i += al + 1;
+	}
+	if ((uint32_t)ev->argc < r->argc)
+		ev->args_truncated = true;
+
+	if (r->flags & VG_EXEC_HAS_CWD)
+		join_rev(ev->cwd, sizeof(ev->cwd), data + r->cwd_off, r->cwd_len, r->cwd_depth,
+			 r->flags & VG_EXEC_CWD_TRUNCATED);
+	else
+		ev->cwd[0] = '\0';
+	join_rev(ev->cgroup, sizeof(ev->cgroup), data + r->cg_off, r->cg_len, r->cg_depth,
+		 r->flags & VG_EXEC_CGROUP_TRUNCATED);
+	vg_container_parse(ev->cgroup, &ev->ctr);
+	ev->n_lineage = 0;
+	ev->lineage_done = false;
+	return 0;
+}

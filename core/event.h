@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * event.h - one exec, decoded from the sensor's record (struct vg_exec).
+ *
+ * A struct vg_event is meant to be reused: decoding writes every field and
+ * allocates nothing. Strings point into the event's own buffers or into the
+ * record, so the record must outlive the event's use (the ring-buffer
+ * callback, or a trace being replayed).
+ */
+#ifndef VG_EVENT_H
+#define VG_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "../bpf/vigil_abi.h"
+#include "container.h"
+
+#define VG_ARGV_MAX 256	  /* argv entries kept; more sets args_truncated */
+#define VG_PATH_MAX 4096  /* joined cwd / cgroup path */
+
+struct vg_ancestor_info {
+	uint32_t pid;
+	uint32_t uid;
+	const char *exe;  /* "" when unknown; points into the event */
+	const char *name; /* basename of exe */
+};
+
+struct vg_event {
+	const struct vg_exec *rec;
+	uint64_t time_ns; /* wall clock */
+	const char *exe;  /* path as exec'd */
+	const char *name; /* basename of exe (StackRox "Process Name" variant) */
+	char comm[VG_COMM_LEN];
+	const char *argv[VG_ARGV_MAX];
+	int argc;	      /* entries in argv[] */
+	bool args_truncated;  /* argv bytes or count exceeded the bound */
+	char args[VG_ARGS_MAX]; /* argv[1..] joined by single spaces */
+	char argv_tail[VG_ARGS_MAX + 1]; /* a truncated last argument, terminated */
+	char cwd[VG_PATH_MAX];	/* "" when not captured */
+	char cgroup[VG_PATH_MAX];
+	struct vg_container ctr;
+	/* lineage: filled on demand by the sensor (vg_sensor_lineage) */
+	int n_lineage;
+	bool lineage_done;
+	struct vg_ancestor_info lineage[VG_LINEAGE_MAX];
+	char lineage_buf[VG_LINEAGE_MAX][VG_EXE_MAX];
+};
+
+/*
+ * Decodes one record of `len` bytes. boot_to_wall_ns converts the record's
+ * boot-time stamp to wall-clock time. Returns 0, or -EBADMSG when the record
+ * is not a well-formed struct vg_exec of this ABI (nothing is read past len).
+ */
+int vg_event_decode(struct vg_event *ev, const void *rec, size_t len, int64_t boot_to_wall_ns);
+
+static inline bool vg_event_in_container(const struct vg_event *ev)
+{
+	return ev->ctr.id[0] != '\0';
+}
+
+#endif

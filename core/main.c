@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* main.c - `vigil COMMAND ...`: hands the command line to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+#ifndef VIGIL_VERSION
+#define VIGIL_VERSION "0.1.0"
+#endif
+
+static const char usage_text[] =
+	"usage: vigil COMMAND [options]\n"
+	"\n"
+	"  events     live process executions as text or JSON lines, with lineage and\n"
+	"             container identity\n"
+	"  version    print the version\n"
+	"\n"
+	"'vigil COMMAND --help' describes a command.\n";
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "events", vg_cmd_events },
+	};
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("vigil %s\n", VIGIL_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "vigil: unknown command '%s' (see 'vigil --help')\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sensor.h - the exec sensor: loads bpf/sensor.bpf.c, drains its ring buffer
+ * from a libevent loop, keeps its process map tidy, and names ancestors.
+ */
+#ifndef VG_SENSOR_H
+#define VG_SENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+struct event_base;
+struct vg_sensor;
+
+#define VG_RINGBUF_MIN (16u << 10)  /* holds at least one maximal record */
+#define VG_RINGBUF_DEFAULT (4u << 20)
+#define VG_RINGBUF_MAX (1u << 30)
+
+enum vg_cgroup_mode {
+	VG_CGROUP_AUTO, /* v2 when /sys/fs/cgroup or /sys/fs/cgroup/unified is cgroup2 */
+	VG_CGROUP_V2,	/* the default hierarchy */
+	VG_CGROUP_V1,	/* the v1 memory controller's hierarchy */
+};
+
+struct vg_sensor_opts {
+	uint32_t ringbuf_bytes; /* power of two in [VG_RINGBUF_MIN, VG_RINGBUF_MAX]; 0: default */
+	uint32_t procs_max;	/* process map entries; 0: default */
+	uint32_t drain_ms;	/* drain timer period; 0: default (10 ms) */
+	uint32_t batch;		/* records per drain before yielding to the loop; 0: 4096 */
+	uint64_t wakeup_bytes;	/* wake the reader past this fill; 0: ringbuf / 4 */
+	bool wake_every;	/* wake the reader for every record (costly; for tests) */
+	bool no_cwd;		/* skip the cwd walk in the kernel */
+	enum vg_cgroup_mode cgroup_mode;
+	const char *btf_path; /* custom BTF for kernels without /sys/kernel/btf/vmlinux */
+	bool verbose;	      /* libbpf and verifier logs to stderr */
+};
+
+/*
+ * Called for each record drained, from the loop. rec is valid only during the
+ * call. Return 0 to go on; a negative value stops this drain and is returned
+ * by vg_sensor_drain().
+ */
+typedef int (*vg_sensor_cb)(void *ctx, const void *rec, size_t len);
+
+/* What the sensor counted: kernel counters summed over CPUs, then its own. */
+struct vg_sensor_stats {
+	uint64_t k[VG_C_MAX];
+	uint64_t received;   /* records handed to the callback */
+	uint64_t drains;     /* drain passes that consumed something */
+	uint64_t swept;	     /* exited process map entries removed */
+	uint64_t seeded;     /* process map entries seeded from /proc */
+	uint64_t lineage_miss; /* ancestors with no exe in the map nor /proc */
+	enum vg_filter_mode filter_mode;
+	uint32_t ringbuf_bytes;
+};
+
+/*
+ * Loads and attaches the sensor and registers it with base. On failure returns
+ * -errno and writes one line naming the cause and the fix into err.
+ */
+int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *opts,
+		   struct event_base *base, vg_sensor_cb cb, void *ctx, char *err, size_t errlen);
+void vg_sensor_close(struct vg_sensor *s);
+
+/* Drains up to the batch budget now. Returns records consumed or -errno. */
+int vg_sensor_drain(struct vg_sensor *s);
+
+/* Kernel filter map: comm -> enum vg_filter_action. 0 or -errno. */
+int vg_sensor_filter_set(struct vg_sensor *s, const char *comm, uint32_t action);
+void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode);
+
+void vg_sensor_stats(struct vg_sensor *s, struct vg_sensor_stats *st);
+const char *vg_sensor_counter_name(int idx);
+
+/* Boot-time to wall-clock offset for vg_event_decode(). */
+int64_t vg_sensor_boot_to_wall(const struct vg_sensor *s);
+
+/*
+ * Names the event's ancestors (pid, uid from the record; exe from the process
+ * map, else /proc). Idempotent; cheap after the first call for an event.
+ */
+void vg_sensor_lineage(struct vg_sensor *s, struct vg_event *ev);
+
+#endif

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Container identity from cgroup paths: table-driven over paths taken from
+ * real nodes of every runtime layout, on v1 and v2, plus garbage.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "container.h"
+
+#define ID "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
+#define ID2 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define UID "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define UIDU "6a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d"
+
+struct row {
+	const char *path;
+	int rc;
+	const char *id;
+	const char *pod;
+	const char *runtime;
+};
+
+static const struct row rows[] = {
+	/* containerd, systemd cgroup driver (v2 and v1 paths look alike) */
+	{ "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU
+	  ".slice/cri-containerd-" ID ".scope",
+	  1, ID, UID, "containerd" },
+	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	  ".slice/cri-containerd-" ID ".scope",
+	  1, ID, UID, "containerd" },
+	/* guaranteed QoS has no qos level */
+	{ "/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope", 1, ID, UID,
+	  "containerd" },
+	/* containerd / dockershim, cgroupfs driver */
+	{ "/kubepods/besteffort/pod" UID "/" ID, 1, ID, UID, "cri" },
+	{ "/kubepods/burstable/pod" UID "/" ID, 1, ID, UID, "cri" },
+	{ "/kubepods/pod" UID "/" ID, 1, ID, UID, "cri" },
+	/* CRI-O */
+	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	  ".slice/crio-" ID ".scope",
+	  1, ID, UID, "cri-o" },
+	{ "/kubepods/besteffort/pod" UID "/crio-" ID, 1, ID, UID, "cri-o" },
+	/* CRI-O's conmon is not the container */
+	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	  ".slice/crio-conmon-" ID ".scope",
+	  0, "", UID, NULL },
+	/* Docker */
+	{ "/system.slice/docker-" ID ".scope", 1, ID, "", "docker" },
+	{ "/docker/" ID, 1, ID, "", "docker" },
+	/* podman: cgroupfs manager, systemd manager, inside a pod cgroup parent */
+	{ "/libpod_parent/libpod-" ID, 1, ID, "", "podman" },
+	{ "/machine.slice/libpod-" ID ".scope", 1, ID, "", "podman" },
+	{ "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID ".scope", 1, ID,
+	  "", "podman" },
+	{ "/kubepods/besteffort/pod" UID "/libpod-" ID, 1, ID, UID, "podman" },
+	{ "/machine.slice/libpod-conmon-" ID ".scope", 0, "", "", NULL },
+	/* a sub-cgroup below the container keeps the container's identity */
+	{ "/system.slice/docker-" ID ".scope/init.scope", 1, ID, "", "docker" },
+	/* nested runtimes: the innermost container is the process's */
+	{ "/docker/" ID "/docker/" ID2, 1, ID2, "", "docker" },
+	/* no leading slash, doubled slashes */
+	{ "kubepods//besteffort/pod" UID "//" ID, 1, ID, UID, "cri" },
+	/* a pod-level cgroup (no container yet) */
+	{ "/kubepods/besteffort/pod" UID, 0, "", UID, NULL },
+	{ "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice", 0,
+	  "", UID, NULL },
+	/* host processes */
+	{ "/", 0, "", "", NULL },
+	{ "", 0, "", "", NULL },
+	{ "/system.slice/sshd.service", 0, "", "", NULL },
+	{ "/user.slice/user-0.slice/session-3.scope", 0, "", "", NULL },
+	{ "/init.scope", 0, "", "", NULL },
+	{ "/process_api/ac11c60860ca8a1a5bc1ee2fb8bcd4f7", 0, "", "", NULL },
+	/* garbage: ids of the wrong length or alphabet, broken pod uids */
+	{ "/docker/" "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a", 0, "", "",
+	  NULL },
+	{ "/docker/" ID "0", 0, "", "", NULL },
+	{ "/docker/" "3F2A1B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F7A8", 0, "", "",
+	  NULL },
+	{ "/docker/" "zz2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8", 0, "", "",
+	  NULL },
+	{ "/system.slice/docker-" ID ".scopex", 0, "", "", NULL },
+	{ "/system.slice/docker-" ID, 0, "", "", NULL },
+	{ "/system.slice/cri-containerd-" ID ".slice", 0, "", "", NULL },
+	{ "/kubepods/besteffort/pod6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4", 0, "", "", NULL },
+	{ "/kubepods/besteffort/podxa1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0, "", "", NULL },
+	{ "/kubepods/besteffort/pod6a1b2c3d+4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0, "", "", NULL },
+	{ "/kubepods.slice/kubepods-besteffort-pod" UIDU ".slic", 0, "", "", NULL },
+	{ "/kubepods.slice/kubepods-besteffortpod" UIDU ".slice", 0, "", "", NULL },
+	{ "/pod", 0, "", "", NULL },
+	{ "////", 0, "", "", NULL },
+	{ "/libpod-", 0, "", "", NULL },
+	{ "/cri-containerd-.scope", 0, "", "", NULL },
+};
+
+static void test_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct vg_container c;
+		int rc = vg_container_parse(rows[i].path, &c);
+
+		print_message("row %zu: %s\n", i, rows[i].path);
+		assert_int_equal(rc, rows[i].rc);
+		assert_string_equal(c.id, rows[i].id);
+		assert_string_equal(c.pod_uid, rows[i].pod);
+		if (rows[i].runtime)
+			assert_string_equal(c.runtime, rows[i].runtime);
+		else
+			assert_null(c.runtime);
+		if (rc == 1) {
+			assert_int_equal(strlen(c.short_id), 12);
+			assert_memory_equal(c.short_id, rows[i].id, 12);
+		} else {
+			assert_string_equal(c.short_id, "");
+		}
+	}
+}
+
+static void test_null_args(void **state)
+{
+	struct vg_container c;
+
+	(void)state;
+	assert_int_equal(vg_container_parse(NULL, &c), -EINVAL);
+	assert_int_equal(vg_container_parse("/docker/" ID, NULL), -EINVAL);
+}
+
+/* A very long path of junk components must neither crash nor match. */
+static void test_long_garbage(void **state)
+{
+	static char path[65536];
+	struct vg_container c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(path) - 1; i++)
+		path[i] = i % 70 == 0 ? '/' : "0123456789abcdef"[i % 16];
+	path[sizeof(path) - 1] = '\0';
+	assert_int_equal(vg_container_parse(path, &c), 0);
+	memset(path, 'a', sizeof(path) - 1);
+	assert_int_equal(vg_container_parse(path, &c), 0);
+	/* a real container id at the end of a long junk path is still found */
+	snprintf(path + sizeof(path) - 100, 100, "/docker/%s", ID);
+	assert_int_equal(vg_container_parse(path, &c), 1);
+	assert_string_equal(c.id, ID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_long_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
