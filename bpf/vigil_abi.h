@@ -39,9 +39,16 @@ enum vg_exec_flags {
 	VG_EXEC_HAS_CWD = 1u << 7	      /* cwd was captured (an empty list is "/") */
 };
 
+/*
+ * One ancestor. (pid, start_ns, exec_id) names one image of one process:
+ * user space caches the exe it looked up under that triple.
+ */
 struct vg_ancestor {
-	__u32 pid; /* tgid */
-	__u32 uid; /* real uid */
+	__u32 pid;     /* tgid */
+	__u32 uid;     /* real uid */
+	__u32 exec_id; /* task->self_exec_id: bumped by every exec */
+	__u32 pad;
+	__u64 start_ns; /* task->start_boottime */
 };
 
 /*
@@ -84,8 +91,8 @@ struct vg_exec {
 	__u16 n_ancestors;
 	__u16 pad0;
 	char comm[VG_COMM_LEN];
-	struct vg_ancestor ancestors[VG_LINEAGE_MAX];
 	__u32 pad1;
+	struct vg_ancestor ancestors[VG_LINEAGE_MAX];
 	char data[];
 };
 

@@ -40,6 +40,8 @@ static const char usage_text[] =
 	"  --ringbuf-size SIZE  ring buffer bytes, a power of two (default 4M; K and M suffixes)\n"
 	"  --drain-ms MS        drain the ring buffer every MS milliseconds (default 10)\n"
 	"  --wake-every         wake the reader for every event (lower latency, more CPU)\n"
+	"  --wakeup-bytes SIZE  wake the reader once this much is queued (default: a quarter\n"
+	"                       of the ring buffer; otherwise the drain timer picks events up)\n"
 	"  --no-cwd             do not capture the working directory\n"
 	"  --cgroup-v1          take the cgroup path from the v1 memory hierarchy\n"
 	"  --btf FILE           BTF for a kernel without /sys/kernel/btf/vmlinux\n"
@@ -66,8 +68,17 @@ static int on_record(void *arg, const void *rec, size_t len)
 		json_t *o = vg_event_json(ev);
 
 		if (o) {
-			json_dumpf(o, stdout, JSON_COMPACT);
-			fputc('\n', stdout);
+			/* one buffer, one fwrite: json_dumpf writes token by token */
+			static char buf[64 << 10];
+			size_t n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT);
+
+			if (n && n < sizeof(buf) - 1) {
+				buf[n++] = '\n';
+				fwrite(buf, 1, n, stdout);
+			} else {
+				json_dumpf(o, stdout, JSON_COMPACT);
+				fputc('\n', stdout);
+			}
 			json_decref(o);
 		}
 	} else {
@@ -116,14 +127,15 @@ static void print_stats(struct events_ctx *c)
 
 		for (int i = 0; i < VG_C_MAX; i++)
 			json_object_set_new(k, vg_sensor_counter_name(i), json_integer((json_int_t)st.k[i]));
-		o = json_pack("{s:{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "stats",
+		o = json_pack("{s:{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "stats",
 			      "kernel", k, "filter_mode",
 			      st.filter_mode == VG_FILTER_MAP ? "map" : "all", "ringbuf_bytes",
 			      (json_int_t)st.ringbuf_bytes, "received", (json_int_t)st.received,
 			      "printed", (json_int_t)c->printed, "not_in_container",
 			      (json_int_t)c->not_container, "bad_records", (json_int_t)c->bad,
 			      "procs_seeded", (json_int_t)st.seeded, "procs_swept",
-			      (json_int_t)st.swept, "lineage_unknown", (json_int_t)st.lineage_miss);
+			      (json_int_t)st.swept, "lineage_unknown", (json_int_t)st.lineage_miss,
+			      "lineage_cached", (json_int_t)st.lineage_cached);
 		json_dumpf(o, stderr, JSON_COMPACT);
 		fputc('\n', stderr);
 		json_decref(o);
@@ -146,7 +158,7 @@ static void print_stats(struct events_ctx *c)
 int vg_cmd_events(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_COUNT, O_CONT, O_STATS, O_COMM, O_RB, O_DRAIN, O_WAKE, O_NOCWD,
-	       O_V1, O_BTF };
+	       O_V1, O_BTF, O_WAKEB };
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "count", required_argument, NULL, O_COUNT },
@@ -156,6 +168,7 @@ int vg_cmd_events(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, O_RB },
 		{ "drain-ms", required_argument, NULL, O_DRAIN },
 		{ "wake-every", no_argument, NULL, O_WAKE },
+		{ "wakeup-bytes", required_argument, NULL, O_WAKEB },
 		{ "no-cwd", no_argument, NULL, O_NOCWD },
 		{ "cgroup-v1", no_argument, NULL, O_V1 },
 		{ "btf", required_argument, NULL, O_BTF },
@@ -202,13 +215,11 @@ int vg_cmd_events(int argc, char **argv)
 			comms[ncomm++] = optarg;
 			break;
 		case O_RB:
-			if (vg_parse_u64(optarg, &v, true) || v > VG_RINGBUF_MAX)
+			if (vg_parse_u64(optarg, &v, true) || !v)
 				return vg_usage_error("events",
 						      "--ringbuf-size takes a size such as 256K or 4M, got '%s'",
 						      optarg);
-			so.ringbuf_bytes = (uint32_t)v;
-			if (!so.ringbuf_bytes)
-				return vg_usage_error("events", "--ringbuf-size must not be 0");
+			so.ringbuf_bytes = v > VG_RINGBUF_MAX ? UINT32_MAX : (uint32_t)v;
 			break;
 		case O_DRAIN:
 			if (vg_parse_u64(optarg, &v, false) || !v || v > 10000)
@@ -219,6 +230,13 @@ int vg_cmd_events(int argc, char **argv)
 			break;
 		case O_WAKE:
 			so.wake_every = true;
+			break;
+		case O_WAKEB:
+			if (vg_parse_u64(optarg, &v, true) || !v)
+				return vg_usage_error("events",
+						      "--wakeup-bytes takes a size such as 64K, got '%s'",
+						      optarg);
+			so.wakeup_bytes = v;
 			break;
 		case O_NOCWD:
 			so.no_cwd = true;

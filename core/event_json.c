@@ -33,10 +33,11 @@ static json_t *jstr(const char *s)
 	return json_string(buf);
 }
 
+/* keys below are literals: _nocheck skips re-validating them per event */
 static void set_flag(json_t *o, const char *k, bool v)
 {
 	if (v)
-		json_object_set_new(o, k, json_true());
+		json_object_set_new_nocheck(o, k, json_true());
 }
 
 json_t *vg_event_json(const struct vg_event *ev)
@@ -52,42 +53,46 @@ json_t *vg_event_json(const struct vg_event *ev)
 		return NULL;
 	}
 	vg_time_rfc3339(ev->time_ns, ts, sizeof(ts));
-	json_object_set_new(o, "time", json_string(ts));
-	json_object_set_new(o, "time_ns", json_integer((json_int_t)ev->time_ns));
-	json_object_set_new(o, "pid", json_integer(r->pid));
-	json_object_set_new(o, "tid", json_integer(r->tid));
-	json_object_set_new(o, "ppid", json_integer(r->ppid));
-	json_object_set_new(o, "uid", json_integer(r->uid));
-	json_object_set_new(o, "gid", json_integer(r->gid));
-	json_object_set_new(o, "euid", json_integer(r->euid));
-	json_object_set_new(o, "egid", json_integer(r->egid));
-	json_object_set_new(o, "comm", jstr(ev->comm));
-	json_object_set_new(o, "exe", jstr(ev->exe));
-	json_object_set_new(o, "name", jstr(ev->name));
+	json_object_set_new_nocheck(o, "time", json_string(ts));
+	json_object_set_new_nocheck(o, "time_ns", json_integer((json_int_t)ev->time_ns));
+	json_object_set_new_nocheck(o, "pid", json_integer(r->pid));
+	json_object_set_new_nocheck(o, "tid", json_integer(r->tid));
+	json_object_set_new_nocheck(o, "ppid", json_integer(r->ppid));
+	json_object_set_new_nocheck(o, "uid", json_integer(r->uid));
+	json_object_set_new_nocheck(o, "gid", json_integer(r->gid));
+	json_object_set_new_nocheck(o, "euid", json_integer(r->euid));
+	json_object_set_new_nocheck(o, "egid", json_integer(r->egid));
+	json_object_set_new_nocheck(o, "comm", jstr(ev->comm));
+	json_object_set_new_nocheck(o, "exe", jstr(ev->exe));
+	json_object_set_new_nocheck(o, "name", jstr(ev->name));
 	for (int i = 0; i < ev->argc; i++)
 		json_array_append_new(argv, jstr(ev->argv[i]));
-	json_object_set_new(o, "argv", argv);
-	json_object_set_new(o, "args", jstr(ev->args));
-	json_object_set_new(o, "argc", json_integer(r->argc));
-	json_object_set_new(o, "args_truncated", json_boolean(ev->args_truncated));
-	json_object_set_new(o, "cwd", ev->cwd[0] ? jstr(ev->cwd) : json_null());
-	json_object_set_new(o, "cgroup", jstr(ev->cgroup));
-	json_object_set_new(o, "cgroup_id", json_integer((json_int_t)r->cgroup_id));
-	json_object_set_new(o, "container_id", ev->ctr.id[0] ? json_string(ev->ctr.id) : json_null());
-	json_object_set_new(o, "container_id_short",
+	json_object_set_new_nocheck(o, "argv", argv);
+	json_object_set_new_nocheck(o, "args", jstr(ev->args));
+	json_object_set_new_nocheck(o, "argc", json_integer(r->argc));
+	json_object_set_new_nocheck(o, "args_truncated", json_boolean(ev->args_truncated));
+	json_object_set_new_nocheck(o, "cwd", ev->cwd[0] ? jstr(ev->cwd) : json_null());
+	json_object_set_new_nocheck(o, "cgroup", jstr(ev->cgroup));
+	json_object_set_new_nocheck(o, "cgroup_id", json_integer((json_int_t)r->cgroup_id));
+	json_object_set_new_nocheck(o, "container_id", ev->ctr.id[0] ? json_string(ev->ctr.id) : json_null());
+	json_object_set_new_nocheck(o, "container_id_short",
 			    ev->ctr.id[0] ? json_string(ev->ctr.short_id) : json_null());
-	json_object_set_new(o, "container_runtime",
+	json_object_set_new_nocheck(o, "container_runtime",
 			    ev->ctr.runtime ? json_string(ev->ctr.runtime) : json_null());
-	json_object_set_new(o, "pod_uid", ev->ctr.pod_uid[0] ? json_string(ev->ctr.pod_uid) : json_null());
-	json_object_set_new(o, "ns_pid", json_integer(r->ns_pid));
-	json_object_set_new(o, "pidns", json_integer(r->pidns_ino));
+	json_object_set_new_nocheck(o, "pod_uid", ev->ctr.pod_uid[0] ? json_string(ev->ctr.pod_uid) : json_null());
+	json_object_set_new_nocheck(o, "ns_pid", json_integer(r->ns_pid));
+	json_object_set_new_nocheck(o, "pidns", json_integer(r->pidns_ino));
 	for (int i = 0; i < ev->n_lineage; i++)
-		json_array_append_new(lin, json_pack("{s:I, s:I, s:o, s:o}", "pid",
-						     (json_int_t)ev->lineage[i].pid, "uid",
-						     (json_int_t)ev->lineage[i].uid, "exe",
-						     jstr(ev->lineage[i].exe), "name",
-						     jstr(ev->lineage[i].name)));
-	json_object_set_new(o, "lineage", lin);
+	{
+		json_t *a = json_object();
+
+		json_object_set_new_nocheck(a, "pid", json_integer(ev->lineage[i].pid));
+		json_object_set_new_nocheck(a, "uid", json_integer(ev->lineage[i].uid));
+		json_object_set_new_nocheck(a, "exe", jstr(ev->lineage[i].exe));
+		json_object_set_new_nocheck(a, "name", jstr(ev->lineage[i].name));
+		json_array_append_new(lin, a);
+	}
+	json_object_set_new_nocheck(o, "lineage", lin);
 	set_flag(o, "lineage_truncated", r->flags & VG_EXEC_LINEAGE_TRUNCATED);
 	set_flag(o, "exe_truncated", r->flags & VG_EXEC_EXE_TRUNCATED);
 	set_flag(o, "cwd_truncated", r->flags & VG_EXEC_CWD_TRUNCATED);

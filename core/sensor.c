@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <event2/event.h>
 #include <linux/magic.h>
@@ -21,9 +22,9 @@
 #include "sensor.skel.h"
 
 /* The ABI is pinned here: a change on either side that moves a field fails the build. */
-_Static_assert(sizeof(struct vg_exec) == 192, "struct vg_exec layout changed: bump VG_ABI_VERSION");
+_Static_assert(sizeof(struct vg_exec) == 352, "struct vg_exec layout changed: bump VG_ABI_VERSION");
 _Static_assert(__builtin_offsetof(struct vg_exec, comm) == 92, "vg_exec.comm moved");
-_Static_assert(__builtin_offsetof(struct vg_exec, ancestors) == 108, "vg_exec.ancestors moved");
+_Static_assert(__builtin_offsetof(struct vg_exec, ancestors) == 112, "vg_exec.ancestors moved");
 _Static_assert(sizeof(struct vg_proc) == 296, "struct vg_proc layout changed");
 _Static_assert(sizeof(struct vg_counters) == VG_C_MAX * 8, "struct vg_counters layout changed");
 _Static_assert((VG_DATA_MAX & VG_DATA_MASK) == 0, "VG_DATA_MAX must be a power of two");
@@ -34,6 +35,13 @@ _Static_assert(VG_EXE_MAX + 1024 + VG_NAME_MAX + VG_CGROUP_DEPTH * VG_NAME_MAX +
 #define SWEEP_PERIOD_MS 2000
 #define SWEEP_AGE_NS (5ull * 1000 * 1000 * 1000) /* exited entries kept this long for lineage */
 #define DRAIN_BUDGET_HIT (-ECANCELED)
+#define EXE_CACHE 1024 /* ancestors' exe, direct-mapped on pid: shells and shims repeat */
+
+struct exe_slot {
+	__u32 pid, exec_id;
+	__u64 start_ns;
+	char exe[VG_EXE_MAX];
+};
 
 struct vg_sensor {
 	struct sensor_bpf *skel;
@@ -50,6 +58,7 @@ struct vg_sensor {
 	int procs_fd;
 	struct vg_sensor_stats st;
 	struct vg_counters *percpu; /* ncpu slots, for reading counters */
+	struct exe_slot *exe_cache;  /* EXE_CACHE slots */
 };
 
 static const char *const counter_names[VG_C_MAX] = {
@@ -257,35 +266,53 @@ static void seed(struct vg_sensor *s)
 	closedir(d);
 }
 
+/* The exe of one ancestor: the cache, else the process map, else /proc. */
+static void ancestor_exe(struct vg_sensor *s, const struct vg_ancestor *a, char *exe)
+{
+	struct exe_slot *slot = &s->exe_cache[a->pid % EXE_CACHE];
+	struct vg_proc p;
+	char path[64];
+	ssize_t n;
+
+	if (slot->pid == a->pid && slot->exec_id == a->exec_id && slot->start_ns == a->start_ns) {
+		s->st.lineage_cached++;
+		memcpy(exe, slot->exe, VG_EXE_MAX);
+		return;
+	}
+	exe[0] = '\0';
+	if (bpf_map_lookup_elem(s->procs_fd, &a->pid, &p) == 0) {
+		memcpy(exe, p.exe, VG_EXE_MAX);
+		exe[VG_EXE_MAX - 1] = '\0';
+	} else {
+		snprintf(path, sizeof(path), "/proc/%u/exe", a->pid);
+		n = readlink(path, exe, VG_EXE_MAX - 1);
+		exe[n > 0 ? n : 0] = '\0';
+	}
+	if (!exe[0]) { /* neither could name it: not cached, so a later look may */
+		s->st.lineage_miss++;
+		return;
+	}
+	slot->pid = a->pid;
+	slot->exec_id = a->exec_id;
+	slot->start_ns = a->start_ns;
+	memcpy(slot->exe, exe, VG_EXE_MAX);
+}
+
 void vg_sensor_lineage(struct vg_sensor *s, struct vg_event *ev)
 {
 	const struct vg_exec *r = ev->rec;
-	struct vg_proc p;
 
 	if (ev->lineage_done)
 		return;
 	ev->n_lineage = r->n_ancestors;
 	for (int i = 0; i < r->n_ancestors; i++) {
 		struct vg_ancestor_info *a = &ev->lineage[i];
-		char *exe = ev->lineage_buf[i], path[64];
+		char *exe = ev->lineage_buf[i];
 		const char *slash;
-		__u32 pid = r->ancestors[i].pid;
 
-		a->pid = pid;
+		a->pid = r->ancestors[i].pid;
 		a->uid = r->ancestors[i].uid;
-		exe[0] = '\0';
-		if (bpf_map_lookup_elem(s->procs_fd, &pid, &p) == 0 && p.exe[0]) {
-			memcpy(exe, p.exe, VG_EXE_MAX);
-			exe[VG_EXE_MAX - 1] = '\0';
-		} else {
-			ssize_t n;
-
-			snprintf(path, sizeof(path), "/proc/%u/exe", pid);
-			n = readlink(path, exe, VG_EXE_MAX - 1);
-			exe[n > 0 ? n : 0] = '\0';
-			if (n <= 0)
-				s->st.lineage_miss++;
-		}
+		ancestor_exe(s, &r->ancestors[i], exe);
 		a->exe = exe;
 		slash = strrchr(exe, '/');
 		a->name = slash ? slash + 1 : exe;
@@ -344,7 +371,17 @@ void vg_sensor_close(struct vg_sensor *s)
 	ring_buffer__free(s->rb);
 	sensor_bpf__destroy(s->skel);
 	free(s->percpu);
+	free(s->exe_cache);
 	free(s);
+}
+
+/* strerror that also knows libbpf's own error codes */
+static const char *errstr(int rc)
+{
+	static char buf[128];
+
+	libbpf_strerror(rc, buf, sizeof(buf));
+	return buf;
 }
 
 static bool is_pow2(uint64_t v)
@@ -360,24 +397,40 @@ static int preflight(const struct vg_sensor_opts *o, char *err, size_t n)
 			    "vigil must run as root to load its eBPF sensor (it needs CAP_BPF, "
 			    "CAP_PERFMON and CAP_SYS_RESOURCE): run it with sudo");
 	if (o->btf_path) {
+		struct btf *btf;
+
 		if (access(o->btf_path, R_OK))
 			return fail(err, n, -errno,
 				    "cannot read the BTF file %s (%s): pass a readable BTF file "
 				    "for this kernel with --btf, or drop --btf to use the kernel's own",
 				    o->btf_path, strerror(errno));
+		btf = btf__parse(o->btf_path, NULL);
+		if (!btf)
+			return fail(err, n, -EINVAL,
+				    "%s is not a BTF file (%s): pass the kernel's BTF (raw or in an "
+				    "ELF file) with --btf",
+				    o->btf_path, errstr(-errno));
+		btf__free(btf);
 	} else if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		return fail(err, n, -ENOTSUP,
 			    "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): vigil's "
 			    "CO-RE sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y, or a BTF "
 			    "file for this kernel passed with --btf FILE");
 	}
-	if (o->ringbuf_bytes &&
-	    (!is_pow2(o->ringbuf_bytes) || o->ringbuf_bytes < VG_RINGBUF_MIN ||
-	     o->ringbuf_bytes > VG_RINGBUF_MAX))
+	if (o->ringbuf_bytes && o->ringbuf_bytes < VG_RINGBUF_MIN)
 		return fail(err, n, -EINVAL,
-			    "ring buffer size %u is invalid: it must be a power of two between "
-			    "%u KiB (one full record) and %u MiB, e.g. --ringbuf-size 4M",
-			    o->ringbuf_bytes, VG_RINGBUF_MIN >> 10, VG_RINGBUF_MAX >> 20);
+			    "ring buffer of %u bytes is too small: it must hold at least one "
+			    "full exec record; use --ringbuf-size %uK or more (default 4M)",
+			    o->ringbuf_bytes, VG_RINGBUF_MIN >> 10);
+	if (o->ringbuf_bytes && o->ringbuf_bytes > VG_RINGBUF_MAX)
+		return fail(err, n, -EINVAL,
+			    "ring buffer is too large: use at most --ringbuf-size %uM",
+			    VG_RINGBUF_MAX >> 20);
+	if (o->ringbuf_bytes && !is_pow2(o->ringbuf_bytes))
+		return fail(err, n, -EINVAL,
+			    "ring buffer size %u is not a power of two, which the kernel requires: "
+			    "use e.g. --ringbuf-size 1M, 4M or 16M",
+			    o->ringbuf_bytes);
 	return 0;
 }
 
@@ -392,11 +445,11 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	int rc;
 
 	*out = NULL;
+	verbose = o->verbose;
+	libbpf_set_print(libbpf_print);
 	rc = preflight(o, err, errlen);
 	if (rc)
 		return rc;
-	verbose = o->verbose;
-	libbpf_set_print(libbpf_print);
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -407,7 +460,8 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	s->st.ringbuf_bytes = rbsz;
 	s->ncpu = libbpf_num_possible_cpus();
 	s->percpu = calloc((size_t)(s->ncpu > 0 ? s->ncpu : 1), sizeof(*s->percpu));
-	if (s->ncpu <= 0 || !s->percpu) {
+	s->exe_cache = calloc(EXE_CACHE, sizeof(*s->exe_cache));
+	if (s->ncpu <= 0 || !s->percpu || !s->exe_cache) {
 		rc = fail(err, errlen, -ENOMEM, "cannot size per-CPU counters");
 		goto fail;
 	}
@@ -416,7 +470,7 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	s->skel = sensor_bpf__open_opts(&oo);
 	if (!s->skel) {
 		rc = fail(err, errlen, -errno,
-			  "cannot open the eBPF sensor object (%s)%s", strerror(errno),
+			  "cannot open the eBPF sensor object (%s)%s", errstr(-errno),
 			  verbose ? "" : ": run with -v for libbpf's log");
 		goto fail;
 	}
@@ -440,10 +494,10 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 			     "the kernel refused to load the eBPF sensor (%s): vigil needs CAP_BPF "
 			     "and CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, outside a "
 			     "container that drops those capabilities",
-			     strerror(-rc));
+			     errstr(rc));
 		else
 			fail(err, errlen, rc,
-			     "the kernel refused to load the eBPF sensor (%s)%s", strerror(-rc),
+			     "the kernel refused to load the eBPF sensor (%s)%s", errstr(rc),
 			     verbose ? "" : ": run with -v to see the verifier's log");
 		goto fail;
 	}
@@ -453,7 +507,7 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 		fail(err, errlen, rc,
 		     "cannot attach to the sched_process_exec/fork/exit tracepoints (%s): vigil "
 		     "needs BTF tracepoints (tp_btf, kernel 5.5 or later)%s",
-		     strerror(-rc), verbose ? "" : "; run with -v for libbpf's log");
+		     errstr(rc), verbose ? "" : "; run with -v for libbpf's log");
 		goto fail;
 	}
 	s->procs_fd = bpf_map__fd(s->skel->maps.procs);

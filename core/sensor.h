@@ -53,6 +53,7 @@ struct vg_sensor_stats {
 	uint64_t swept;	     /* exited process map entries removed */
 	uint64_t seeded;     /* process map entries seeded from /proc */
 	uint64_t lineage_miss; /* ancestors with no exe in the map nor /proc */
+	uint64_t lineage_cached; /* ancestors named from the user-space cache */
 	enum vg_filter_mode filter_mode;
 	uint32_t ringbuf_bytes;
 };
