@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Decoding sensor records: well-formed records decode to the right fields,
+ * malformed ones are refused with -EBADMSG and never read out of bounds.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "event.h"
+
+#define CID "a64d5cf3b6007b2124a13570959ee8efd99f9d062692753019249ef524816820"
+#define POD "c4c73a6e-a65a-4669-8d38-59082e097a43"
+
+struct rec {
+	struct vg_exec h;
+	char data[VG_DATA_MAX];
+};
+
+static size_t put(struct rec *r, size_t off, const char *s, size_t n)
+{
+	memcpy(r->data + off, s, n);
+	return off + n;
+}
+
+/* A record as the kernel builds it: exe, cwd and cgroup leaf first, argv. */
+static size_t build(struct rec *r)
+{
+	static const char cwd[] = "deeper\0work dir\0tmp";
+	static const char cg[] = "libpod-" CID "\0pod" POD "\0besteffort\0kubepods";
+	static const char args[] = "/usr/bin/dpkg\0--version\0two words";
+	size_t o = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->h.type = VG_REC_EXEC;
+	r->h.abi = VG_ABI_VERSION;
+	r->h.pid = 100;
+	r->h.ppid = 99;
+	r->h.boot_ns = 5;
+	r->h.argc = 3;
+	r->h.flags = VG_EXEC_HAS_CWD;
+	memcpy(r->h.comm, "dpkg", 5);
+	r->h.exe_off = 0;
+	r->h.exe_len = 13;
+	o = put(r, o, "/usr/bin/dpkg", 14);
+	r->h.cwd_off = o;
+	r->h.cwd_len = sizeof(cwd);
+	r->h.cwd_depth = 3;
+	o = put(r, o, cwd, sizeof(cwd));
+	r->h.cg_off = o;
+	r->h.cg_len = sizeof(cg);
+	r->h.cg_depth = 4;
+	o = put(r, o, cg, sizeof(cg));
+	r->h.args_off = o;
+	r->h.args_len = sizeof(args);
+	o = put(r, o, args, sizeof(args));
+	r->h.n_ancestors = 1;
+	r->h.ancestors[0].pid = 99;
+	r->h.size = sizeof(r->h) + o;
+	return r->h.size;
+}
+
+static struct vg_event ev;
+
+static void test_good_record(void **state)
+{
+	struct rec r;
+	size_t n = build(&r);
+
+	(void)state;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 1000), 0);
+	assert_int_equal(ev.time_ns, 1005);
+	assert_string_equal(ev.exe, "/usr/bin/dpkg");
+	assert_string_equal(ev.name, "dpkg");
+	assert_string_equal(ev.comm, "dpkg");
+	assert_int_equal(ev.argc, 3);
+	assert_string_equal(ev.argv[0], "/usr/bin/dpkg");
+	assert_string_equal(ev.argv[2], "two words");
+	assert_string_equal(ev.args, "--version two words");
+	assert_false(ev.args_truncated);
+	assert_string_equal(ev.cwd, "/tmp/work dir/deeper");
+	assert_string_equal(ev.cgroup, "/kubepods/besteffort/pod" POD "/libpod-" CID);
+	assert_string_equal(ev.ctr.id, CID);
+	assert_string_equal(ev.ctr.pod_uid, POD);
+	assert_false(ev.lineage_done);
+}
+
+static void test_root_cwd_and_no_cwd(void **state)
+{
+	struct rec r;
+	size_t n = build(&r);
+
+	(void)state;
+	r.h.cwd_len = 0;
+	r.h.cwd_depth = 0;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_string_equal(ev.cwd, "/");
+	r.h.flags &= ~VG_EXEC_HAS_CWD;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_string_equal(ev.cwd, "");
+	r.h.cg_len = 0;
+	r.h.cg_depth = 0;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_string_equal(ev.cgroup, "/");
+	assert_string_equal(ev.ctr.id, "");
+}
+
+static void test_truncated_paths_are_marked(void **state)
+{
+	struct rec r;
+	size_t n = build(&r);
+
+	(void)state;
+	r.h.flags |= VG_EXEC_CWD_TRUNCATED | VG_EXEC_CGROUP_TRUNCATED;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_string_equal(ev.cwd, ".../tmp/work dir/deeper");
+	assert_string_equal(ev.cgroup, ".../kubepods/besteffort/pod" POD "/libpod-" CID);
+}
+
+/* The kernel cut argv mid-argument: the tail has no NUL and is kept, terminated. */
+static void test_truncated_args(void **state)
+{
+	struct rec r;
+	size_t n = build(&r);
+
+	(void)state;
+	r.h.args_len -= 4; /* "two wo", the NUL and "rds" cut */
+	n -= 4;
+	r.h.size = n;
+	r.h.flags |= VG_EXEC_ARGS_TRUNCATED;
+	r.h.argc = 9;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_true(ev.args_truncated);
+	assert_int_equal(ev.argc, 3);
+	assert_string_equal(ev.argv[2], "two wo");
+	assert_string_equal(ev.args, "--version two wo");
+}
+
+/* argc larger than what the record holds means something was not captured. */
+static void test_argc_mismatch_is_truncation(void **state)
+{
+	struct rec r;
+	size_t n = build(&r);
+
+	(void)state;
+	r.h.argc = 4;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_true(ev.args_truncated);
+}
+
+static void test_malformed(void **state)
+{
+	struct rec r;
+	size_t n;
+
+	(void)state;
+	n = build(&r);
+	assert_int_equal(vg_event_decode(&ev, &r, sizeof(r.h) - 1, 0), -EBADMSG);
+	r.h.type = 7;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	n = build(&r);
+	r.h.abi = VG_ABI_VERSION + 1;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	n = build(&r);
+	assert_int_equal(vg_event_decode(&ev, &r, n - 1, 0), -EBADMSG); /* size != len */
+	n = build(&r);
+	r.h.args_len += 100; /* past the end */
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	n = build(&r);
+	r.h.cg_off = 60000;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	n = build(&r);
+	r.data[13] = 'x'; /* exe not terminated */
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	n = build(&r);
+	r.h.n_ancestors = VG_LINEAGE_MAX + 1;
+	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+}
+
+/* Random bytes behind a valid header never crash the decoder. */
+static void test_random_garbage(void **state)
+{
+	struct rec r;
+
+	(void)state;
+	srand(42);
+	for (int i = 0; i < 20000; i++) {
+		size_t n = sizeof(r.h) + (size_t)(rand() % 512);
+		unsigned char *b = (unsigned char *)&r;
+
+		for (size_t k = 0; k < n; k++)
+			b[k] = (unsigned char)rand();
+		if (i % 2) {
+			r.h.type = VG_REC_EXEC;
+			r.h.abi = VG_ABI_VERSION;
+			r.h.size = n;
+			r.h.n_ancestors %= VG_LINEAGE_MAX + 1;
+			r.h.exe_off %= 64;
+			r.h.cwd_off %= 64;
+			r.h.cg_off %= 64;
+			r.h.args_off %= 64;
+			r.h.exe_len %= 64;
+			r.h.cwd_len %= 64;
+			r.h.cg_len %= 64;
+			r.h.args_len %= 64;
+		}
+		(void)vg_event_decode(&ev, &r, n, 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_record),
+		cmocka_unit_test(test_root_cwd_and_no_cwd),
+		cmocka_unit_test(test_truncated_paths_are_marked),
+		cmocka_unit_test(test_truncated_args),
+		cmocka_unit_test(test_argc_mismatch_is_truncation),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_random_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
