@@ -84,6 +84,8 @@ static int on_record(void *arg, const void *rec, size_t len)
 	} else {
 		char ts[40];
 
+		vg_event_args(ev);
+		vg_event_container(ev);
 		vg_time_rfc3339(ev->time_ns, ts, sizeof(ts));
 		printf("%.12s %-7u %-7u %-6u %-12s %-15s %s%s%s\n", ts + 11, ev->rec->pid,
 		       ev->rec->ppid, ev->rec->uid, ev->ctr.id[0] ? ev->ctr.short_id : "-",

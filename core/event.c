@@ -46,7 +46,7 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 {
 	const struct vg_exec *r = buf;
 	const char *data;
-	size_t dlen, o = 0;
+	size_t dlen;
 	const char *slash;
 
 	if (len < sizeof(*r) || r->type != VG_REC_EXEC || r->abi != VG_ABI_VERSION ||
@@ -67,6 +67,22 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	slash = strrchr(ev->exe, '/');
 	ev->name = slash ? slash + 1 : ev->exe;
 
+	ev->has_args = ev->has_paths = ev->has_ctr = false;
+	ev->meta = NULL;
+	ev->n_lineage = 0;
+	ev->lineage_done = false;
+	return 0;
+}
+
+void vg_event_args(struct vg_event *ev)
+{
+	const struct vg_exec *r = ev->rec;
+	const char *data = r->data;
+	size_t o = 0;
+
+	if (ev->has_args)
+		return;
+	ev->has_args = true;
 	/* argv: NUL separated; a truncated tail has no NUL and is copied to argv_tail */
 	ev->argc = 0;
 	ev->args_truncated = (r->flags & VG_EXEC_ARGS_TRUNCATED) != 0;
@@ -85,18 +101,33 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 			a = ev->argv_tail;
 		}
 		ev->argv[ev->argc++] = a;
-		if (ev->argc > 1 && o < sizeof(ev->args) - 1) {
-			int w = snprintf(ev->args + o, sizeof(ev->args) - o, "%s%s", o ? " " : "", a);
+		if (ev->argc > 1) { /* args: argv[1..] joined by single spaces */
+			size_t room = sizeof(ev->args) - 1 - o, k = al;
 
-			o += w > 0 ? (size_t)w : 0;
-			if (o >= sizeof(ev->args))
-				o = sizeof(ev->args) - 1;
+			if (o && room) {
+				ev->args[o++] = ' ';
+				room--;
+			}
+			if (k > room)
+				k = room;
+			memcpy(ev->args + o, a, k);
+			o += k;
 		}
 		i += al + 1;
 	}
+	ev->args[o] = '\0';
 	if ((uint32_t)ev->argc < r->argc)
 		ev->args_truncated = true;
+}
 
+void vg_event_paths(struct vg_event *ev)
+{
+	const struct vg_exec *r = ev->rec;
+	const char *data = r->data;
+
+	if (ev->has_paths)
+		return;
+	ev->has_paths = true;
 	if (r->flags & VG_EXEC_HAS_CWD)
 		join_rev(ev->cwd, sizeof(ev->cwd), data + r->cwd_off, r->cwd_len, r->cwd_depth,
 			 r->flags & VG_EXEC_CWD_TRUNCATED);
@@ -104,8 +135,14 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 		ev->cwd[0] = '\0';
 	join_rev(ev->cgroup, sizeof(ev->cgroup), data + r->cg_off, r->cg_len, r->cg_depth,
 		 r->flags & VG_EXEC_CGROUP_TRUNCATED);
-	vg_container_parse(ev->cgroup, &ev->ctr);
-	ev->n_lineage = 0;
-	ev->lineage_done = false;
-	return 0;
+}
+
+const struct vg_container *vg_event_container(struct vg_event *ev)
+{
+	if (!ev->has_ctr) {
+		vg_event_paths(ev);
+		vg_container_parse(ev->cgroup, &ev->ctr);
+		ev->has_ctr = true;
+	}
+	return &ev->ctr;
 }

@@ -28,6 +28,17 @@ struct vg_ancestor_info {
 	const char *name; /* basename of exe */
 };
 
+/* Kubernetes metadata of the event's pod, when known (NULL fields otherwise). */
+struct vg_meta {
+	const char *namespace_;
+	const char *pod;
+	const char *deployment;
+	const char *container;
+	const char *image;
+	const char *const *labels; /* key, value, key, value, ..., NULL */
+	bool privileged;
+};
+
 struct vg_event {
 	const struct vg_exec *rec;
 	uint64_t time_ns; /* wall clock */
@@ -42,7 +53,9 @@ struct vg_event {
 	char cwd[VG_PATH_MAX];	/* "" when not captured */
 	char cgroup[VG_PATH_MAX];
 	struct vg_container ctr;
-	/* lineage: filled on demand by the sensor (vg_sensor_lineage) */
+	const struct vg_meta *meta; /* NULL until metadata is known */
+	bool has_args, has_paths, has_ctr; /* which lazy parts are filled */
+	/* lineage: filled on demand by the sensor (vg_sensor_lineage) or a trace */
 	int n_lineage;
 	bool lineage_done;
 	struct vg_ancestor_info lineage[VG_LINEAGE_MAX];
@@ -50,15 +63,24 @@ struct vg_event {
 };
 
 /*
- * Decodes one record of `len` bytes. boot_to_wall_ns converts the record's
- * boot-time stamp to wall-clock time. Returns 0, or -EBADMSG when the record
- * is not a well-formed struct vg_exec of this ABI (nothing is read past len).
+ * Decodes one record of `len` bytes: checks it and fills time, comm, exe and
+ * name; argv, paths and container identity are filled on first use by the
+ * getters below. boot_to_wall_ns converts the record's boot-time stamp to
+ * wall-clock time. Returns 0, or -EBADMSG when the record is not a
+ * well-formed struct vg_exec of this ABI (nothing is read past len).
  */
 int vg_event_decode(struct vg_event *ev, const void *rec, size_t len, int64_t boot_to_wall_ns);
 
-static inline bool vg_event_in_container(const struct vg_event *ev)
+/* argv[], argc, args, args_truncated */
+void vg_event_args(struct vg_event *ev);
+/* cwd, cgroup */
+void vg_event_paths(struct vg_event *ev);
+/* ctr (from the cgroup path) */
+const struct vg_container *vg_event_container(struct vg_event *ev);
+
+static inline bool vg_event_in_container(struct vg_event *ev)
 {
-	return ev->ctr.id[0] != '\0';
+	return vg_event_container(ev)->id[0] != '\0';
 }
 
 #endif

@@ -40,9 +40,10 @@ static void set_flag(json_t *o, const char *k, bool v)
 		json_object_set_new_nocheck(o, k, json_true());
 }
 
-json_t *vg_event_json(const struct vg_event *ev)
+json_t *vg_event_json(struct vg_event *ev)
 {
 	const struct vg_exec *r = ev->rec;
+	const struct vg_container *ctr = vg_event_container(ev);
 	json_t *o = json_object(), *argv = json_array(), *lin = json_array();
 	char ts[40];
 
@@ -52,6 +53,7 @@ json_t *vg_event_json(const struct vg_event *ev)
 		json_decref(lin);
 		return NULL;
 	}
+	vg_event_args(ev);
 	vg_time_rfc3339(ev->time_ns, ts, sizeof(ts));
 	json_object_set_new_nocheck(o, "time", json_string(ts));
 	json_object_set_new_nocheck(o, "time_ns", json_integer((json_int_t)ev->time_ns));
@@ -74,12 +76,12 @@ json_t *vg_event_json(const struct vg_event *ev)
 	json_object_set_new_nocheck(o, "cwd", ev->cwd[0] ? jstr(ev->cwd) : json_null());
 	json_object_set_new_nocheck(o, "cgroup", jstr(ev->cgroup));
 	json_object_set_new_nocheck(o, "cgroup_id", json_integer((json_int_t)r->cgroup_id));
-	json_object_set_new_nocheck(o, "container_id", ev->ctr.id[0] ? json_string(ev->ctr.id) : json_null());
+	json_object_set_new_nocheck(o, "container_id", ctr->id[0] ? json_string(ctr->id) : json_null());
 	json_object_set_new_nocheck(o, "container_id_short",
-			    ev->ctr.id[0] ? json_string(ev->ctr.short_id) : json_null());
+			    ctr->id[0] ? json_string(ctr->short_id) : json_null());
 	json_object_set_new_nocheck(o, "container_runtime",
-			    ev->ctr.runtime ? json_string(ev->ctr.runtime) : json_null());
-	json_object_set_new_nocheck(o, "pod_uid", ev->ctr.pod_uid[0] ? json_string(ev->ctr.pod_uid) : json_null());
+			    ctr->runtime ? json_string(ctr->runtime) : json_null());
+	json_object_set_new_nocheck(o, "pod_uid", ctr->pod_uid[0] ? json_string(ctr->pod_uid) : json_null());
 	json_object_set_new_nocheck(o, "ns_pid", json_integer(r->ns_pid));
 	json_object_set_new_nocheck(o, "pidns", json_integer(r->pidns_ino));
 	for (int i = 0; i < ev->n_lineage; i++)

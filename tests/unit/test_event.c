@@ -68,6 +68,17 @@ static size_t build(struct rec *r)
 
 static struct vg_event ev;
 
+static int decode_all(struct rec *r, size_t n)
+{
+	int rc = vg_event_decode(&ev, r, n, 0);
+
+	if (!rc) {
+		vg_event_args(&ev);
+		vg_event_container(&ev);
+	}
+	return rc;
+}
+
 static void test_good_record(void **state)
 {
 	struct rec r;
@@ -75,6 +86,8 @@ static void test_good_record(void **state)
 
 	(void)state;
 	assert_int_equal(vg_event_decode(&ev, &r, n, 1000), 0);
+	vg_event_args(&ev);
+	vg_event_container(&ev);
 	assert_int_equal(ev.time_ns, 1005);
 	assert_string_equal(ev.exe, "/usr/bin/dpkg");
 	assert_string_equal(ev.name, "dpkg");
@@ -99,14 +112,14 @@ static void test_root_cwd_and_no_cwd(void **state)
 	(void)state;
 	r.h.cwd_len = 0;
 	r.h.cwd_depth = 0;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_int_equal(decode_all(&r, n), 0);
 	assert_string_equal(ev.cwd, "/");
 	r.h.flags &= ~VG_EXEC_HAS_CWD;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_int_equal(decode_all(&r, n), 0);
 	assert_string_equal(ev.cwd, "");
 	r.h.cg_len = 0;
 	r.h.cg_depth = 0;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_int_equal(decode_all(&r, n), 0);
 	assert_string_equal(ev.cgroup, "/");
 	assert_string_equal(ev.ctr.id, "");
 }
@@ -118,7 +131,7 @@ static void test_truncated_paths_are_marked(void **state)
 
 	(void)state;
 	r.h.flags |= VG_EXEC_CWD_TRUNCATED | VG_EXEC_CGROUP_TRUNCATED;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_int_equal(decode_all(&r, n), 0);
 	assert_string_equal(ev.cwd, ".../tmp/work dir/deeper");
 	assert_string_equal(ev.cgroup, ".../kubepods/besteffort/pod" POD "/libpod-" CID);
 }
@@ -135,7 +148,7 @@ static void test_truncated_args(void **state)
 	r.h.size = n;
 	r.h.flags |= VG_EXEC_ARGS_TRUNCATED;
 	r.h.argc = 9;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_int_equal(decode_all(&r, n), 0);
 	assert_true(ev.args_truncated);
 	assert_int_equal(ev.argc, 3);
 	assert_string_equal(ev.argv[2], "two wo");
@@ -150,7 +163,7 @@ static void test_argc_mismatch_is_truncation(void **state)
 
 	(void)state;
 	r.h.argc = 4;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), 0);
+	assert_int_equal(decode_all(&r, n), 0);
 	assert_true(ev.args_truncated);
 }
 
@@ -210,7 +223,7 @@ static void test_random_garbage(void **state)
 			r.h.cg_len %= 64;
 			r.h.args_len %= 64;
 		}
-		(void)vg_event_decode(&ev, &r, n, 0);
+		(void)decode_all(&r, n);
 	}
 }
 

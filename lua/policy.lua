@@ -1,0 +1,231 @@
+-- policy.lua - the policy DSL: `policy { ... }` checks a policy's fields and
+-- returns it in the normal form the C compiler reads (core/match.c).
+--
+-- Runs in the engine's trusted environment; policy files only see the
+-- `policy` function it returns. Every error is raised at level 2, so the
+-- message names the policy file and the line of its `policy {` call.
+
+local M = {}
+
+local SEVERITIES = { low = true, medium = true, high = true, critical = true }
+local ENFORCEMENTS = { inform = true, kill_process = true, kill_pod = true }
+
+-- criterion -> kind of value; `not_<criterion>` negates it
+local CRITERIA = {
+	process_name = "regex",     -- comm, whole string, case-insensitive (StackRox)
+	exe_name = "regex",         -- basename of the exe path, whole string, case-insensitive
+	process_args = "regex",     -- argv[1..] joined by spaces, substring, case-insensitive
+	process_ancestor = "regex", -- any of 10 ancestors' exe path, whole, case-insensitive
+	exe_path = "glob",          -- the exe path as exec'd, shell glob
+	process_uid = "uid",        -- effective uid
+	privileged = "bool",        -- the container is privileged (needs Kubernetes metadata)
+	unexpected_process = "bool",-- not in the locked process baseline (needs baselines)
+}
+M.CRITERIA = CRITERIA
+
+local FIELDS = {
+	name = true, severity = true, categories = true, description = true, rationale = true,
+	remediation = true, match = true, enforcement = true, exclude = true, scope = true,
+	check = true, tests = true, enabled = true, on_violation = true, notifiers = true,
+	waits_for = true, id = true,
+}
+
+-- Raised as a table so that M.policy can re-raise it at its caller's line.
+local function fail(msg)
+	error({ msg = msg }, 0)
+end
+
+local function strings(v, what)
+	if type(v) == "string" then
+		return { v }
+	end
+	if type(v) ~= "table" or #v == 0 then
+		fail(what .. " must be a string or a non-empty list of strings")
+	end
+	local out = {}
+	for i, s in ipairs(v) do
+		if type(s) ~= "string" or s == "" then
+			fail(what .. "[" .. i .. "] must be a non-empty string")
+		end
+		out[i] = s
+	end
+	return out
+end
+
+local function section(sec, where)
+	if type(sec) ~= "table" then
+		fail(where .. " must be a table of criteria")
+	end
+	local out, positive = {}, false
+	for k, v in pairs(sec) do
+		if type(k) ~= "string" then
+			fail(where .. " has a non-string key")
+		end
+		local neg, crit = false, k
+		if k:sub(1, 4) == "not_" then
+			neg, crit = true, k:sub(5)
+		end
+		local kind = CRITERIA[crit]
+		if not kind then
+			local known = {}
+			for c in pairs(CRITERIA) do known[#known + 1] = c end
+			table.sort(known)
+			fail(where .. ": unknown criterion '" .. k .. "' (known: " ..
+				table.concat(known, ", ") .. ", each may be prefixed with not_)")
+		end
+		local values
+		if kind == "uid" then
+			local list = type(v) == "table" and v or { v }
+			values = {}
+			for i, u in ipairs(list) do
+				if math.type(u) ~= "integer" or u < 0 or u > 0xffffffff then
+					fail(where .. "." .. k .. " must be a uid (an integer 0..4294967295) or a list of them")
+				end
+				values[i] = u
+			end
+			if #values == 0 then fail(where .. "." .. k .. " must not be empty") end
+		elseif kind == "bool" then
+			if type(v) ~= "boolean" then
+				fail(where .. "." .. k .. " must be true or false")
+			end
+			values = { v }
+		else
+			values = strings(v, where .. "." .. k)
+		end
+		out[#out + 1] = { criterion = crit, kind = kind, negate = neg, values = values }
+		if not neg then positive = true end
+	end
+	if #out == 0 then
+		fail(where .. " has no criteria")
+	end
+	if not positive then
+		fail(where .. " has only negated criteria: it would match almost every exec")
+	end
+	table.sort(out, function(a, b) return a.criterion < b.criterion end)
+	return out
+end
+
+local function scoping(t, where, allow_host)
+	if t == nil then return {} end
+	if type(t) ~= "table" then fail(where .. " must be a table") end
+	local out = {}
+	for k, v in pairs(t) do
+		if k == "host" and allow_host then
+			if type(v) ~= "boolean" then fail(where .. ".host must be true or false") end
+			out.host = v
+		elseif k == "namespace" or k == "deployment" or k == "pod" then
+			out[k] = strings(v, where .. "." .. k)
+		elseif k == "labels" then
+			if type(v) ~= "table" then fail(where .. ".labels must be a table of name = value") end
+			out.labels = {}
+			for lk, lv in pairs(v) do
+				if type(lk) ~= "string" or type(lv) ~= "string" then
+					fail(where .. ".labels must map strings to strings")
+				end
+				out.labels[lk] = lv
+			end
+		else
+			fail(where .. ": unknown key '" .. tostring(k) ..
+				"' (known: namespace, deployment, pod, labels" .. (allow_host and ", host" or "") .. ")")
+		end
+	end
+	return out
+end
+
+local function build(p)
+	if type(p) ~= "table" then
+		fail("policy takes a table: policy { name = ..., ... }")
+	end
+	for k in pairs(p) do
+		if not FIELDS[k] then
+			fail("unknown policy field '" .. tostring(k) .. "'")
+		end
+	end
+	if type(p.name) ~= "string" or p.name == "" then
+		fail("policy.name must be a non-empty string")
+	end
+	local sev = p.severity
+	if type(sev) ~= "string" or not SEVERITIES[sev:lower()] then
+		fail("policy.severity must be one of low, medium, high, critical")
+	end
+	local out = {
+		name = p.name,
+		id = p.id,
+		severity = sev:lower(),
+		categories = p.categories and strings(p.categories, "policy.categories") or {},
+		description = p.description or "",
+		rationale = p.rationale or "",
+		remediation = p.remediation or "",
+		enabled = p.enabled ~= false,
+		enforcement = p.enforcement or "inform",
+		waits_for = p.waits_for,
+		check = p.check,
+		on_violation = p.on_violation,
+		tests = p.tests or {},
+		sections = {},
+		exclude = {},
+	}
+	if out.id ~= nil and type(out.id) ~= "string" then fail("policy.id must be a string") end
+	for _, f in ipairs({ "description", "rationale", "remediation" }) do
+		if type(out[f]) ~= "string" then fail("policy." .. f .. " must be a string") end
+	end
+	if type(p.enabled) ~= "nil" and type(p.enabled) ~= "boolean" then
+		fail("policy.enabled must be true or false")
+	end
+	if not ENFORCEMENTS[out.enforcement] then
+		fail("policy.enforcement must be inform, kill_process or kill_pod")
+	end
+	if out.waits_for ~= nil and type(out.waits_for) ~= "string" then
+		fail("policy.waits_for must be a string saying what the policy needs")
+	end
+	for _, f in ipairs({ "check", "on_violation" }) do
+		if out[f] ~= nil and type(out[f]) ~= "function" then
+			fail("policy." .. f .. " must be a function")
+		end
+	end
+	if type(out.tests) ~= "table" then fail("policy.tests must be a list") end
+	for i, t in ipairs(out.tests) do
+		if type(t) ~= "table" or type(t.ev) ~= "table" or type(t.expect) ~= "boolean" then
+			fail("policy.tests[" .. i .. "] must be { ev = { ... }, expect = true|false }")
+		end
+	end
+	if p.notifiers ~= nil then out.notifiers = strings(p.notifiers, "policy.notifiers") end
+
+	local m = p.match
+	if type(m) ~= "table" then
+		fail("policy.match must be a table of criteria, or a list of such sections")
+	end
+	if #m > 0 then
+		for i, sec in ipairs(m) do
+			out.sections[i] = section(sec, "policy.match[" .. i .. "]")
+		end
+	else
+		out.sections[1] = section(m, "policy.match")
+	end
+	local ex = p.exclude
+	if ex ~= nil then
+		if type(ex) ~= "table" then fail("policy.exclude must be a table or a list of tables") end
+		if #ex == 0 and next(ex) ~= nil then ex = { ex } end
+		for i, e in ipairs(ex) do
+			out.exclude[i] = scoping(e, "policy.exclude[" .. i .. "]", false)
+			if next(out.exclude[i]) == nil then
+				fail("policy.exclude[" .. i .. "] is empty: it would exclude everything")
+			end
+		end
+	end
+	out.scope = scoping(p.scope, "policy.scope", true)
+	return out
+end
+
+function M.policy(p)
+	local ok, res = pcall(build, p)
+	if ok then
+		return res
+	end
+	if type(res) == "table" then
+		error(res.msg, 2) -- names the policy file and the line of `policy {`
+	end
+	error(res, 0)
+end
+
+return M
