@@ -15,6 +15,7 @@ static const char usage_text[] =
 	"\n"
 	"  events     live process executions as text or JSON lines, with lineage and\n"
 	"             container identity\n"
+	"  policy     list, show, test and lint policies\n"
 	"  version    print the version\n"
 	"\n"
 	"'vigil COMMAND --help' describes a command.\n";
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 		{ "events", vg_cmd_events },
+		{ "policy", vg_cmd_policy },
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cmd_policy.c - `vigil policy list|show|test|lint`: the policy pack on the
+ * command line, without a daemon.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "log.h"
+
+static const char usage_text[] =
+	"usage: vigil policy COMMAND [options]\n"
+	"\n"
+	"  list [--filter TEXT] [--json]   the policies, their severity and state\n"
+	"  show NAME [--json]              one policy in full, with its compiled criteria\n"
+	"  test [FILE...]                  run every policy's embedded tests\n"
+	"  lint FILE...                    check policy files; errors name file:line\n"
+	"\n"
+	"  --dir DIR    use the policies in DIR instead of the built-in default pack\n";
+
+struct popts {
+	const char *dir, *filter;
+	bool json;
+	char **files;
+	int nfiles;
+};
+
+static int parse(const char *cmd, int argc, char **argv, struct popts *o)
+{
+	static const struct option lo[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'd': o->dir = optarg; break;
+		case 'f': o->filter = optarg; break;
+		case 'j': o->json = true; break;
+		case 'h': fputs(usage_text, stdout); return 1;
+		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		}
+	}
+	o->files = argv + optind;
+	o->nfiles = argc - optind;
+	return 0;
+}
+
+/* Loads the pack (or files); prints load errors. Returns the engine or NULL. */
+static struct vg_engine *load(const struct popts *o, bool files, int *nerr_out)
+{
+	struct vg_engine_opts eo = { .dir = o->dir };
+	struct vg_load_error *errs;
+	struct vg_engine *e;
+	const char **fl = NULL;
+	int nerr, rc;
+
+	if (files && o->nfiles) {
+		fl = calloc((size_t)o->nfiles + 1, sizeof(char *));
+		if (!fl)
+			return NULL;
+		for (int i = 0; i < o->nfiles; i++)
+			fl[i] = o->files[i];
+		eo.files = fl;
+	}
+	rc = vg_engine_load(&e, &eo, &errs, &nerr);
+	free(fl);
+	for (int i = 0; i < nerr; i++)
+		fprintf(stderr, "%s\n", errs[i].msg);
+	vg_load_errors_free(errs, nerr);
+	*nerr_out = nerr;
+	if (rc) {
+		vg_err("cannot build the policy engine");
+		return NULL;
+	}
+	return e;
+}
+
+static const char *state_of(const struct vg_policy_info *p)
+{
+	if (p->waits_for)
+		return "waits";
+	return p->enabled ? "enabled" : "disabled";
+}
+
+static json_t *policy_json(const struct vg_policy_info *p, bool full)
+{
+	json_t *cats = json_array(), *o;
+
+	for (int i = 0; p->categories && p->categories[i]; i++)
+		json_array_append_new(cats, json_string(p->categories[i]));
+	o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:o}", "id", p->id, "name", p->name,
+		      "severity", p->severity, "enabled", p->enabled, "state", state_of(p),
+		      "enforcement", p->enforcement, "categories", cats);
+	if (p->waits_for)
+		json_object_set_new(o, "waits_for", json_string(p->waits_for));
+	if (full) {
+		json_object_set_new(o, "description", json_string(p->description));
+		json_object_set_new(o, "rationale", json_string(p->rationale));
+		json_object_set_new(o, "remediation", json_string(p->remediation));
+		json_object_set_new(o, "file", json_string(p->file));
+		json_object_set_new(o, "host", json_boolean(p->host));
+		json_object_set_new(o, "check", json_boolean(p->has_check));
+		json_object_set_new(o, "sections", json_integer(p->nsections));
+	}
+	return o;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	struct popts o;
+	struct vg_engine *e;
+	int nerr, rc = parse("policy list", argc, argv, &o);
+	json_t *arr = NULL;
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!(e = load(&o, false, &nerr)))
+		return 1;
+	if (o.json)
+		arr = json_array();
+	else
+		printf("%-58s %-9s %-9s %-12s %s\n", "NAME", "SEVERITY", "STATE", "ENFORCEMENT",
+		       "CATEGORIES");
+	for (int i = 0; i < vg_engine_count(e); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(e, i);
+		char cats[256] = "";
+		size_t off = 0;
+
+		if (p->broken ||
+		    (o.filter && !strcasestr(p->name, o.filter) && !strcasestr(p->severity, o.filter)))
+			continue;
+		if (arr) {
+			json_array_append_new(arr, policy_json(p, false));
+			continue;
+		}
+		for (int k = 0; p->categories[k]; k++)
+			off += (size_t)snprintf(cats + off, sizeof(cats) - off, "%s%s", k ? ", " : "",
+						p->categories[k]);
+		printf("%-58s %-9s %-9s %-12s %s\n", p->name, p->severity, state_of(p),
+		       p->enforcement, cats);
+	}
+	if (arr) {
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(arr);
+	}
+	vg_engine_free(e);
+	return nerr ? 1 : 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	struct popts o;
+	struct vg_engine *e;
+	const struct vg_policy_info *p;
+	int nerr, i, rc = parse("policy show", argc, argv, &o);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (o.nfiles != 1)
+		return vg_usage_error("policy show", "give one policy name (quote it: "
+						     "vigil policy show \"Ubuntu Package Manager Execution\")");
+	if (!(e = load(&o, false, &nerr)))
+		return 1;
+	i = vg_engine_find(e, o.files[0]);
+	if (i < 0 || vg_engine_policy(e, i)->broken) {
+		vg_err("no policy named '%s' (see 'vigil policy list')", o.files[0]);
+		vg_engine_free(e);
+		return 1;
+	}
+	p = vg_engine_policy(e, i);
+	if (o.json) {
+		json_t *j = policy_json(p, true);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+	} else {
+		printf("Name:         %s\nSeverity:     %s\nState:        %s%s%s\n", p->name,
+		       p->severity, state_of(p), p->waits_for ? " - needs " : "",
+		       p->waits_for ? p->waits_for : "");
+		printf("Enforcement:  %s\nCategories:  ", p->enforcement);
+		for (int k = 0; p->categories[k]; k++)
+			printf("%s %s", k ? "," : "", p->categories[k]);
+		printf("\nScope:        %s\nCheck:        %s\nSections:     %d\nFile:         %s\n",
+		       p->host ? "containers and host" : "containers only",
+		       p->has_check ? "yes (Lua)" : "no", p->nsections, p->file);
+		printf("\nDescription:  %s\nRationale:    %s\nRemediation:  %s\n", p->description,
+		       p->rationale, p->remediation);
+	}
+	vg_engine_free(e);
+	return 0;
+}
+
+static int cmd_test(int argc, char **argv)
+{
+	struct popts o;
+	struct vg_engine *e;
+	int nerr, failed, ntests = 0, rc = parse("policy test", argc, argv, &o);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!(e = load(&o, true, &nerr)))
+		return 1;
+	failed = vg_engine_run_tests(e, o.filter, stdout, &ntests);
+	printf("%d policies, %d tests: %d passed, %d failed%s\n", vg_engine_count(e), ntests,
+	       ntests - failed, failed, nerr ? " (and files that did not load, above)" : "");
+	vg_engine_free(e);
+	return failed || nerr ? 1 : 0;
+}
+
+static int cmd_lint(int argc, char **argv)
+{
+	struct popts o;
+	struct vg_engine *e;
+	int nerr, rc = parse("policy lint", argc, argv, &o);
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!o.nfiles)
+		return vg_usage_error("policy lint", "name the policy files to check");
+	if (!(e = load(&o, true, &nerr)))
+		return 1;
+	for (int i = 0; i < vg_engine_count(e); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(e, i);
+
+		if (!p->broken)
+			printf("%s: ok: policy '%s'\n", p->file, p->name);
+	}
+	vg_engine_free(e);
+	return nerr ? 1 : 0;
+}
+
+int vg_cmd_policy(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "list", cmd_list },
+		{ "show", cmd_show },
+		{ "test", cmd_test },
+		{ "lint", cmd_lint },
+	};
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	return vg_usage_error("policy", "unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * engine.h - the policy engine: policies loaded from Lua files into one
+ * sandboxed state, their criteria compiled into the fast path (match.h), and
+ * the per-event pipeline: fast path -> scope and exclusions -> Lua check.
+ *
+ * An engine is built whole and never changed, except for per-policy enable
+ * and counters; a reload builds a new one and swaps it in, or keeps the old.
+ */
+#ifndef VG_ENGINE_H
+#define VG_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "event.h"
+#include "match.h"
+
+struct vg_engine;
+
+struct vg_engine_opts {
+	const char *dir;	  /* policy directory; NULL: the embedded default pack */
+	const char *const *files; /* or these files (NULL-terminated); overrides dir */
+	size_t lua_mem;		  /* Lua memory cap, bytes (0: 64 MiB) */
+	long budget;		  /* instructions per Lua call (0: 1,000,000) */
+	vg_lineage_fn lineage_fn; /* names an event's ancestors on demand */
+	void *lineage_ctx;
+};
+
+/* What one policy is and did; owned by the engine. */
+struct vg_policy_info {
+	const char *name, *id, *severity, *enforcement, *description, *rationale, *remediation;
+	const char *file;      /* where it was loaded from */
+	const char *waits_for; /* non-NULL: it needs a feature vigil does not have yet */
+	const char *const *categories;
+	bool enabled, host, has_check;
+	bool broken; /* failed to compile: kept only to be freed, never evaluated */
+	int nsections;
+	/* counters */
+	uint64_t candidates; /* criteria matched (before scope, exclusions, check) */
+	uint64_t matches;    /* violations: all of it held */
+	uint64_t out_of_scope, excluded, check_false;
+	uint64_t lua_ns;     /* time in check() */
+	uint64_t errors;     /* check() raised an error (the event is kept: see below) */
+	uint64_t budget_stops;
+};
+
+struct vg_engine_stats {
+	uint64_t events, rejected, candidates, matches, lua_calls, lua_errors;
+	bool kernel_all;   /* the kernel must send every exec */
+	int exact_names;   /* names the kernel filter map passes */
+};
+
+/* One problem found while loading, with file:line where known. */
+struct vg_load_error {
+	char *file;
+	char *msg;
+};
+
+/*
+ * Loads every *.lua policy of the directory (sorted) or the given files. A file
+ * that fails to load or validate is recorded in errors and skipped; the rest
+ * load. Returns 0 and *out (possibly with zero policies), or -errno when the
+ * engine itself could not be built (errors says why).
+ */
+int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
+		   struct vg_load_error **errors, int *nerrors);
+void vg_engine_free(struct vg_engine *e);
+void vg_load_errors_free(struct vg_load_error *errs, int n);
+
+int vg_engine_count(const struct vg_engine *e);
+struct vg_policy_info *vg_engine_policy(struct vg_engine *e, int i);
+int vg_engine_find(const struct vg_engine *e, const char *name_or_id);
+
+/*
+ * Evaluates one event. For each violated policy calls cb. A policy whose
+ * check() fails is counted and reported, and the event is treated as a match
+ * (fail closed: a broken refinement never hides a violation). Returns the
+ * number of violations.
+ */
+typedef void (*vg_violation_cb)(void *ctx, struct vg_event *ev, int pol,
+				const struct vg_policy_info *p);
+int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb, void *ctx);
+
+/* Enables or disables a policy: the fast path follows at once. */
+void vg_engine_enable(struct vg_engine *e, int pol, bool on);
+
+/* Kernel filter programming: exact names (lowercased) or "send all". */
+bool vg_engine_kernel_all(const struct vg_engine *e);
+int vg_engine_kernel_names(const struct vg_engine *e, const char ***names);
+
+void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st);
+
+/*
+ * Runs the `tests` of every policy (or those whose name contains filter):
+ * each test event through the same fast path, scope, exclusions and check,
+ * for that policy alone. Prints a line per failure and a summary to out.
+ * Returns the number of failed tests.
+ */
+int vg_engine_run_tests(struct vg_engine *e, const char *filter, FILE *out, int *ntests);
+
+#endif

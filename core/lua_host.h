@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * lua_host.h - one sandboxed Lua 5.4 state: the only place vigil runs scripts.
+ *
+ * The sandbox: base functions minus load/dofile/loadfile/require/rawset/
+ * collectgarbage, plus string, table, math and utf8 behind read-only proxies;
+ * no io, os or debug. Each chunk gets its own environment whose globals are
+ * read-only. Only text chunks load. A byte-counting allocator caps memory; an
+ * instruction-count hook stops a call that runs past its budget.
+ */
+#ifndef VG_LUA_HOST_H
+#define VG_LUA_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+struct vg_lua;
+
+enum vg_lua_rc {
+	VG_LUA_OK = 0,
+	VG_LUA_ERROR = -1,  /* a runtime or syntax error */
+	VG_LUA_BUDGET = -2, /* stopped by the instruction budget */
+	VG_LUA_NOMEM = -3,  /* the memory cap was hit */
+};
+
+struct vg_lua_stats {
+	uint64_t calls, errors, budget_stops, nomem;
+	size_t mem_bytes, mem_peak, mem_cap;
+};
+
+/* A new state with mem_cap bytes at most (0: 64 MiB). NULL on failure. */
+struct vg_lua *vg_lua_new(size_t mem_cap);
+void vg_lua_free(struct vg_lua *h);
+lua_State *vg_lua_state(struct vg_lua *h);
+
+/* Pops the value on top of the stack into the sandbox as global `name`. */
+void vg_lua_expose(struct vg_lua *h, const char *name);
+
+/*
+ * Loads a text chunk and runs it in a fresh environment whose globals are the
+ * sandbox's, read-only. Leaves nres results. Returns enum vg_lua_rc; on error
+ * the message ("file:line: what") is in err and nothing is left on the stack.
+ */
+int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *chunkname,
+		     int nres, long budget, char *err, size_t errlen);
+
+/*
+ * Calls the function below nargs arguments on the stack, stopping it after
+ * `budget` VM instructions. Returns enum vg_lua_rc; on error the message is in
+ * err and nothing is left on the stack, else nres results.
+ */
+int vg_lua_call(struct vg_lua *h, int nargs, int nres, long budget, char *err, size_t errlen);
+
+void vg_lua_stats(struct vg_lua *h, struct vg_lua_stats *st);
+
+#endif

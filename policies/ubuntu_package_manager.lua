@@ -1,0 +1,21 @@
+-- StackRox default policy "Ubuntu Package Manager Execution", exact.
+return policy {
+	id = "ubuntu-package-manager-execution",
+	name = "Ubuntu Package Manager Execution",
+	severity = "low",
+	categories = { "Package Management" },
+	description = "Alert when Debian/Ubuntu package manager programs are executed at runtime",
+	rationale = "Use of package managers at runtime indicates that new software may be being introduced into containers while they are running.",
+	remediation = "Run `dpkg -r --force-all apt apt-get && dpkg -r --force-all debconf dpkg` in the image build for production containers. Change applications to no longer use package managers at runtime, if applicable.",
+	match = { process_name = { "apt-get", "apt", "dpkg" } },
+	enforcement = "inform",
+	tests = {
+		{ ev = { exe = "/usr/bin/apt", args = "update" }, expect = true },
+		{ ev = { exe = "/usr/bin/apt-get", args = "install -y curl" }, expect = true },
+		{ ev = { exe = "/usr/bin/dpkg", args = "--version" }, expect = true },
+		{ ev = { exe = "/usr/bin/DPKG" }, expect = true }, -- case-insensitive
+		{ ev = { exe = "/usr/bin/apt-cache", args = "policy" }, expect = false },
+		{ ev = { exe = "/usr/bin/dpkg-query", args = "-W" }, expect = false },
+		{ ev = { exe = "/usr/bin/apt", container = false }, expect = false }, -- containers only
+	},
+}
