@@ -385,6 +385,27 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The line of the first `policy {` (or `policy(`) in a source, for messages; 1 if none. */
+static int policy_line(const char *buf, size_t len)
+{
+	int line = 1;
+
+	for (size_t i = 0; i + 6 < len; i++) {
+		if (buf[i] == '\n')
+			line++;
+		if (!strncmp(buf + i, "policy", 6) && (i == 0 || buf[i - 1] == ' ' || buf[i - 1] == '\n' ||
+							buf[i - 1] == '\t')) {
+			size_t k = i + 6;
+
+			while (k < len && (buf[k] == ' ' || buf[k] == '\t'))
+				k++;
+			if (k < len && (buf[k] == '{' || buf[k] == '('))
+				return line;
+		}
+	}
+	return 1;
+}
+
 /* Loads one policy source; on success appends a policy. */
 static void load_one(struct vg_engine *e, const char *file, const char *buf, size_t len,
 		     struct vg_load_error **errs, int *nerr)
@@ -397,7 +418,13 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	snprintf(chunk, sizeof(chunk), "@%s", file);
 	rc = vg_lua_run_chunk(e->lua, buf, len, chunk, 1, LOAD_BUDGET, err, sizeof(err));
 	if (rc) {
-		add_error(errs, nerr, file, "%s", err);
+		size_t fl = strlen(file);
+
+		/* `return policy {...}` is a tail call: the DSL cannot see the file's line */
+		if (strncmp(err, file, fl) || err[fl] != ':')
+			add_error(errs, nerr, file, "%s:%d: %s", file, policy_line(buf, len), err);
+		else
+			add_error(errs, nerr, file, "%s", err);
 		return;
 	}
 	if (!lua_istable(L, -1) || (lua_getfield(L, -1, "sections"), !lua_istable(L, -1))) {
@@ -428,7 +455,7 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	rc = compile_policy(e, e->npol, file, err, sizeof(err));
 	if (rc) {
 		/* the matcher may hold sections of this policy: the load fails whole */
-		add_error(errs, nerr, file, "%s: policy '%s': %s", file,
+		add_error(errs, nerr, file, "%s:%d: policy '%s': %s", file, policy_line(buf, len),
 			  e->pol[e->npol].info.name ? e->pol[e->npol].info.name : "?", err);
 		e->npol++; /* kept for freeing; never evaluated nor listed */
 		e->pol[e->npol - 1].info.broken = true;

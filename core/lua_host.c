@@ -68,6 +68,13 @@ static void hook(lua_State *L, lua_Debug *ar)
 		h->stopping = 1;
 		lua_sethook(L, hook, LUA_MASKCOUNT, 1);
 	}
+	{
+		lua_Debug d;
+
+		if (lua_getstack(L, 0, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
+			luaL_error(L, "%s:%d: instruction budget exceeded (a loop that does not end?)",
+				   d.short_src, d.currentline);
+	}
 	luaL_error(L, "instruction budget exceeded (a loop that does not end?)");
 }
 

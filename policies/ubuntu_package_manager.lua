@@ -1,4 +1,4 @@
--- StackRox default policy "Ubuntu Package Manager Execution", exact.
+-- StackRox default runtime policy "Ubuntu Package Manager Execution", exact (see ../shared/POLICIES.md).
 return policy {
 	id = "ubuntu-package-manager-execution",
 	name = "Ubuntu Package Manager Execution",
@@ -13,9 +13,9 @@ return policy {
 		{ ev = { exe = "/usr/bin/apt", args = "update" }, expect = true },
 		{ ev = { exe = "/usr/bin/apt-get", args = "install -y curl" }, expect = true },
 		{ ev = { exe = "/usr/bin/dpkg", args = "--version" }, expect = true },
-		{ ev = { exe = "/usr/bin/DPKG" }, expect = true }, -- case-insensitive
+		{ ev = { exe = "/usr/bin/DPKG" }, expect = true },
 		{ ev = { exe = "/usr/bin/apt-cache", args = "policy" }, expect = false },
 		{ ev = { exe = "/usr/bin/dpkg-query", args = "-W" }, expect = false },
-		{ ev = { exe = "/usr/bin/apt", container = false }, expect = false }, -- containers only
+		{ ev = { exe = "/usr/bin/apt", container = false }, expect = false },
 	},
 }
