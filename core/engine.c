@@ -593,6 +593,29 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 	return 0;
 }
 
+int vg_engine_reload(struct vg_engine **cur, const struct vg_engine_opts *o,
+		     struct vg_load_error **errs, int *nerr)
+{
+	struct vg_engine *n;
+	int rc = vg_engine_load(&n, o, errs, nerr);
+
+	if (rc)
+		return rc;
+	if (*nerr) {
+		vg_engine_free(n);
+		return -EINVAL;
+	}
+	for (int i = 0; *cur && i < n->npol; i++) {
+		int k = vg_engine_find(*cur, n->pol[i].info.name);
+
+		if (k >= 0)
+			vg_engine_enable(n, i, (*cur)->pol[k].info.enabled);
+	}
+	vg_engine_free(*cur);
+	*cur = n;
+	return 0;
+}
+
 /* -------------------------------------------------------------------------- */
 /* evaluation                                                                  */
 

@@ -67,6 +67,15 @@ struct vg_load_error {
 int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 		   struct vg_load_error **errors, int *nerrors);
 void vg_engine_free(struct vg_engine *e);
+
+/*
+ * Reload: builds a new engine from o and, only if every file loaded, frees
+ * *cur and puts the new one in its place; otherwise *cur stays as it was (the
+ * whole set, never a part). Policies keep their enabled state by name.
+ * Returns 0 when swapped, else -errno with the reasons in errors.
+ */
+int vg_engine_reload(struct vg_engine **cur, const struct vg_engine_opts *o,
+		     struct vg_load_error **errors, int *nerrors);
 void vg_load_errors_free(struct vg_load_error *errs, int n);
 
 int vg_engine_count(const struct vg_engine *e);

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""`vigil policy lint|test|list|show` on good and malformed policy files: every
+malformed class gets one clear message naming file:line, the good files still
+load, and a wrong test expectation fails `vigil policy test`."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vigtest  # noqa: E402
+
+V = vigtest.VIGIL
+
+MALFORMED = {
+    "syntax.lua": ("return policy {\n name = 'x', severity = 'low'\n match = { process_name = 'x' } }",
+                   "syntax.lua:3:"),
+    "unknown_field.lua": ("-- c\nreturn policy { name = 'x', severity = 'low',"
+                          " match = { process_name = 'x' }, colour = 'red' }",
+                          "unknown_field.lua:2: unknown policy field 'colour'"),
+    "wrong_type.lua": ("return policy { name = 'x', severity = 3, match = { process_name = 'x' } }",
+                       "wrong_type.lua:1: policy.severity must be one of"),
+    "bad_uid.lua": ("return policy { name = 'x', severity = 'low', match = { process_uid = 'root' } }",
+                    "bad_uid.lua:1: policy.match.process_uid must be a uid"),
+    "bad_regex.lua": ("return policy { name = 'x', severity = 'low', match = { process_name = 'a(b' } }",
+                      "bad_regex.lua:1: policy 'x': match section 1: bad regex 'a(b'"),
+    "unknown_criterion.lua": ("return policy { name = 'x', severity = 'low', match = { process_nam = 'x' } }",
+                              "unknown criterion 'process_nam'"),
+    "only_negated.lua": ("return policy { name = 'x', severity = 'low', match = { not_process_args = 'x' } }",
+                         "only negated criteria"),
+    "no_return.lua": ("local p = policy { name = 'x', severity = 'low', match = { process_name = 'x' } }",
+                      "must end with 'return policy"),
+    "global.lua": ("y = 1\nreturn policy { name = 'x', severity = 'low', match = { process_name = 'x' } }",
+                   "global.lua:1: globals are read-only"),
+    "io.lua": ("io.open('/etc/passwd')", "io.lua:1: attempt to index a nil value (global 'io')"),
+    "loop.lua": ("while true do end", "loop.lua:1: instruction budget exceeded"),
+    "empty_exclude.lua": ("return policy { name = 'x', severity = 'low', match = { process_name = 'x' },"
+                          " exclude = { {} } }", "would exclude everything"),
+}
+
+
+def run(*args):
+    return subprocess.run([V, *args], capture_output=True, text=True, timeout=60)
+
+
+class PolicyCliTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="vigil-policies-")
+
+    def write(self, name, body):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(body + "\n")
+        return path
+
+    def test_each_malformed_class(self):
+        for name, (body, msg) in MALFORMED.items():
+            with self.subTest(name=name):
+                path = self.write(name, body)
+                r = run("policy", "lint", path)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                lines = r.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertIn(msg, lines[0])
+                self.assertTrue(lines[0].startswith(path), lines[0])
+
+    def test_good_files_still_load(self):
+        good = self.write("good.lua", "return policy { name = 'Good', severity = 'high',"
+                          " match = { process_name = 'curl' },"
+                          " tests = { { ev = { exe = '/usr/bin/curl' }, expect = true } } }")
+        bad = self.write("bad.lua", MALFORMED["bad_regex.lua"][0])
+        r = run("policy", "lint", good, bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("good.lua: ok: policy 'Good'", r.stdout)
+        r = run("policy", "list", "--dir", self.dir)
+        self.assertEqual(r.returncode, 1)  # a file failed, and says so
+        self.assertIn("Good", r.stdout)
+        self.assertIn("bad regex", r.stderr)
+
+    def test_failing_expectation_fails(self):
+        path = self.write("wrong.lua", "return policy { name = 'Wrong', severity = 'low',"
+                          " match = { process_name = 'curl' },"
+                          " tests = { { ev = { exe = '/usr/bin/curl' }, expect = false } } }")
+        r = run("policy", "test", path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("FAIL Wrong", r.stdout)
+        self.assertIn("0 passed, 1 failed", r.stdout)
+
+    def test_default_pack(self):
+        r = run("policy", "test")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertRegex(r.stdout, r"30 policies, \d+ tests: \d+ passed, 0 failed")
+        r = run("policy", "list", "--filter", "package")
+        self.assertEqual(r.returncode, 0)
+        names = [x for x in r.stdout.splitlines()[1:] if x.strip()]
+        self.assertEqual(len(names), 3, r.stdout)
+        r = run("policy", "show", "systemctl Execution")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("Severity:     low", r.stdout)
+        r = run("policy", "show", "No such policy")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no policy named 'No such policy'", r.stderr)
+        r = run("policy", "list", "--dir", "/nonexistent/policies")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot open the policy directory /nonexistent/policies", r.stderr)
+
+
+if __name__ == "__main__":
+    if not os.access(V, os.X_OK):
+        vigtest.cannot_run(f"vigil binary not built at {V}")
+    vigtest.run_tests()

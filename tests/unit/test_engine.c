@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The policy engine end to end on synthetic records: StackRox matching
+ * semantics (POLICIES.md), containers-only, Lua checks that fail or run away,
+ * the kernel filter mode, and reload atomicity.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "record.h"
+
+#define CTR "/kubepods/besteffort/pod00000000-1111-2222-3333-444444444444/libpod-" \
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static char dir[64];
+
+static void write_policy(const char *name, const char *body)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.lua", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(body, f);
+	fclose(f);
+}
+
+static void rm_policy(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s.lua", dir, name);
+	unlink(path);
+}
+
+static struct vg_engine *load_dir(int expect_errors)
+{
+	struct vg_engine_opts o = { .dir = dir, .budget = 100000 };
+	struct vg_load_error *errs;
+	struct vg_engine *e;
+	int n;
+
+	assert_int_equal(vg_engine_load(&e, &o, &errs, &n), 0);
+	for (int i = 0; i < n; i++)
+		print_message("load: %s\n", errs[i].msg);
+	vg_load_errors_free(errs, n);
+	assert_int_equal(n, expect_errors);
+	return e;
+}
+
+static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
+static struct vg_event ev;
+static char matched[1024];
+
+static void on_violation(void *ctx, struct vg_event *e, int pol, const struct vg_policy_info *p)
+{
+	(void)ctx;
+	(void)e;
+	(void)pol;
+	strcat(matched, p->name);
+	strcat(matched, ";");
+}
+
+/* Evaluates exe + args (space separated) under uid, in a container or not. */
+static const char *eval(struct vg_engine *e, const char *exe, const char *args, uint32_t uid,
+			bool ctr)
+{
+	const char *argv[32] = { exe };
+	char buf[512];
+	int argc = 1;
+	struct vg_record_spec s = { .exe = exe, .uid = uid, .euid = uid, .cgroup = ctr ? CTR : "/" };
+
+	snprintf(buf, sizeof(buf), "%s", args ? args : "");
+	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+		argv[argc++] = t;
+	s.argv = argv;
+	s.argc = argc;
+	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	ev.lineage_done = true;
+	ev.n_lineage = 0;
+	matched[0] = '\0';
+	vg_engine_eval(e, &ev, on_violation, NULL);
+	return matched;
+}
+
+static void test_semantics(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("a", "return policy { name = 'or-values', severity = 'low',"
+			  " match = { process_name = { 'curl', 'wget' } } }");
+	write_policy("b", "return policy { name = 'and-criteria', severity = 'low',"
+			  " match = { process_name = 'nc', process_args = '-e' } }");
+	write_policy("c", "return policy { name = 'or-sections', severity = 'low',"
+			  " match = { { process_name = 'python3' }, { process_args = 'pwned' } } }");
+	write_policy("d", "return policy { name = 'negated', severity = 'low',"
+			  " match = { process_name = 'systemctl', not_process_args = '--version' } }");
+	write_policy("e", "return policy { name = 'truncated', severity = 'low',"
+			  " match = { process_name = { 'start-stop-daem', 'a-name-longer-than-comm' } } }");
+	write_policy("f", "return policy { name = 'uid-and-glob', severity = 'low',"
+			  " match = { process_uid = 0, exe_path = '/opt/*/bin/*' } }");
+	write_policy("g", "return policy { name = 'host-too', severity = 'low', scope = { host = true },"
+			  " match = { process_name = 'nmap' } }");
+	write_policy("h", "return policy { name = 'regex-name', severity = 'low',"
+			  " match = { process_name = 'llvm-.*' } }");
+	e = load_dir(0);
+	assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, true), "or-values;");
+	assert_string_equal(eval(e, "/usr/bin/WGET", NULL, 0, true), "or-values;");	/* caseless */
+	assert_string_equal(eval(e, "/usr/bin/curly", NULL, 0, true), "");		/* whole name */
+	assert_string_equal(eval(e, "/bin/nc", "-l -p 1", 0, true), "");		/* AND */
+	assert_string_equal(eval(e, "/bin/nc", "host 1 -e /bin/sh", 0, true), "and-criteria;");
+	assert_string_equal(eval(e, "/bin/nc", "x-E", 0, true), "and-criteria;");	/* substring, caseless */
+	assert_string_equal(eval(e, "/usr/bin/python3", NULL, 0, true), "or-sections;");
+	assert_string_equal(eval(e, "/bin/ls", "/tmp/pwned", 0, true), "or-sections;");
+	assert_string_equal(eval(e, "/bin/systemctl", "start x", 0, true), "negated;");
+	assert_string_equal(eval(e, "/bin/systemctl", "--version", 0, true), "");
+	/* comm is the kernel's 15 bytes: the truncated literal matches, the long one cannot */
+	assert_string_equal(eval(e, "/sbin/start-stop-daemon", NULL, 0, true), "truncated;");
+	assert_string_equal(eval(e, "/x/a-name-longer-than-comm", NULL, 0, true), "");
+	assert_string_equal(eval(e, "/opt/app/bin/run", NULL, 0, true), "uid-and-glob;");
+	assert_string_equal(eval(e, "/opt/app/bin/run", NULL, 1000, true), "");
+	assert_string_equal(eval(e, "/usr/bin/llvm-ar", NULL, 1000, true), "regex-name;");
+	/* containers only, unless the policy opts the host in */
+	assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, false), "");
+	assert_string_equal(eval(e, "/usr/bin/nmap", NULL, 0, false), "host-too;");
+	/* a regex name means the kernel must send every exec */
+	assert_true(vg_engine_kernel_all(e));
+	vg_engine_free(e);
+	for (const char *p = "abcdefgh"; *p; p++) {
+		char n[2] = { *p, 0 };
+
+		rm_policy(n);
+	}
+}
+
+static void test_kernel_names(void **state)
+{
+	struct vg_engine *e;
+	const char **names;
+	int n;
+
+	(void)state;
+	write_policy("k", "return policy { name = 'k', severity = 'low',"
+			  " match = { process_name = { 'Apt', 'dpkg' } } }");
+	e = load_dir(0);
+	assert_false(vg_engine_kernel_all(e));
+	n = vg_engine_kernel_names(e, &names);
+	assert_int_equal(n, 2);
+	assert_true((!strcmp(names[0], "apt") && !strcmp(names[1], "dpkg")) ||
+		    (!strcmp(names[1], "apt") && !strcmp(names[0], "dpkg")));
+	/* disabling the only policy leaves nothing for the kernel to pass */
+	vg_engine_enable(e, 0, false);
+	assert_int_equal(vg_engine_kernel_names(e, &names), 0);
+	vg_engine_free(e);
+	rm_policy("k");
+}
+
+static void test_lua_checks(void **state)
+{
+	struct vg_engine *e;
+	struct vg_engine_stats st;
+	const struct vg_policy_info *p;
+
+	(void)state;
+	write_policy("l1", "return policy { name = 'check-true', severity = 'low',"
+			   " match = { process_name = 'curl' },"
+			   " check = function(ev) return ev.args:find('evil') ~= nil"
+			   "   and ev.container_id ~= nil and ev.uid == 0 and ev.name == 'curl' end }");
+	write_policy("l2", "return policy { name = 'check-error', severity = 'low',"
+			   " match = { process_name = 'curl' },"
+			   " check = function(ev) return ev.nosuchfield end }");
+	write_policy("l3", "return policy { name = 'check-loop', severity = 'low',"
+			   " match = { process_name = 'curl' },"
+			   " check = function(ev) while true do end end }");
+	e = load_dir(0);
+	/* the broken checks fail closed, counted; the good one decides for itself */
+	assert_string_equal(eval(e, "/usr/bin/curl", "http://evil", 0, true),
+			    "check-true;check-error;check-loop;");
+	assert_string_equal(eval(e, "/usr/bin/curl", "http://fine", 0, true),
+			    "check-error;check-loop;");
+	p = vg_engine_policy(e, vg_engine_find(e, "check-error"));
+	assert_int_equal(p->errors, 2);
+	p = vg_engine_policy(e, vg_engine_find(e, "check-loop"));
+	assert_int_equal(p->budget_stops, 2);
+	p = vg_engine_policy(e, vg_engine_find(e, "check-true"));
+	assert_int_equal(p->candidates, 2);
+	assert_int_equal(p->matches, 1);
+	assert_int_equal(p->check_false, 1);
+	/* an event no policy can match never enters Lua */
+	vg_engine_stats(e, &st);
+	assert_int_equal(st.lua_calls, 6);
+	eval(e, "/bin/ls", NULL, 0, true);
+	vg_engine_stats(e, &st);
+	assert_int_equal(st.lua_calls, 6);
+	assert_int_equal(st.rejected, 1);
+	vg_engine_free(e);
+	rm_policy("l1");
+	rm_policy("l2");
+	rm_policy("l3");
+}
+
+static void test_reload_is_atomic(void **state)
+{
+	struct vg_engine_opts o = { .dir = dir };
+	struct vg_load_error *errs;
+	struct vg_engine *e;
+	int n;
+
+	(void)state;
+	write_policy("r1", "return policy { name = 'one', severity = 'low', match = { process_name = 'a' } }");
+	e = load_dir(0);
+	vg_engine_enable(e, 0, false);
+	write_policy("r2", "return policy { name = 'two', severity = 'low', match = { process_name = 'b' } }");
+	write_policy("r3", "return policy { name = 'three', severity = 'low', match = { process_name = 'c(' } }");
+	assert_int_equal(vg_engine_reload(&e, &o, &errs, &n), -EINVAL);
+	assert_int_equal(n, 1);
+	vg_load_errors_free(errs, n);
+	assert_int_equal(vg_engine_count(e), 1); /* the old set, whole */
+	rm_policy("r3");
+	assert_int_equal(vg_engine_reload(&e, &o, &errs, &n), 0);
+	vg_load_errors_free(errs, n);
+	assert_int_equal(vg_engine_count(e), 2);
+	/* the setting of 'one' survived the reload */
+	assert_false(vg_engine_policy(e, vg_engine_find(e, "one"))->enabled);
+	assert_true(vg_engine_policy(e, vg_engine_find(e, "two"))->enabled);
+	vg_engine_free(e);
+	rm_policy("r1");
+	rm_policy("r2");
+}
+
+static void test_bad_files_others_load(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("x1", "return policy { name = 'good', severity = 'low', match = { process_name = 'a' } }");
+	write_policy("x2", "return policy { name = 'bad', severity = 'low', match = { process_name = 'a(' } }");
+	write_policy("x3", "return policy { name = 'good', severity = 'low', match = { process_name = 'b' } }");
+	e = load_dir(2); /* a bad regex and a duplicate name */
+	assert_int_equal(vg_engine_find(e, "good") >= 0, 1);
+	assert_string_equal(eval(e, "/bin/a", NULL, 0, true), "good;");
+	vg_engine_free(e);
+	rm_policy("x1");
+	rm_policy("x2");
+	rm_policy("x3");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_semantics),
+		cmocka_unit_test(test_kernel_names),
+		cmocka_unit_test(test_lua_checks),
+		cmocka_unit_test(test_reload_is_atomic),
+		cmocka_unit_test(test_bad_files_others_load),
+	};
+	int rc;
+
+	snprintf(dir, sizeof(dir), "/tmp/vigil-engine-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rmdir(dir);
+	return rc;
+}
