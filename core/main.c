@@ -16,6 +16,8 @@ static const char usage_text[] =
 	"  events     live process executions as text or JSON lines, with lineage and\n"
 	"             container identity\n"
 	"  policy     list, show, test and lint policies\n"
+	"  record     write live execs to a trace file\n"
+	"  replay     run a trace through the policies; print the matches\n"
 	"  version    print the version\n"
 	"\n"
 	"'vigil COMMAND --help' describes a command.\n";
@@ -28,6 +30,8 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "events", vg_cmd_events },
 		{ "policy", vg_cmd_policy },
+		{ "record", vg_cmd_record },
+		{ "replay", vg_cmd_replay },
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
