@@ -354,7 +354,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = p->tgid, zero = 0, off = 0, *act, rbflags;
-	struct vg_filter_key key = {};
+	struct vg_filter_key key = {}, lkey;
 	const struct cred *cred;
 	struct scratch *s;
 	struct vg_exec *ev;
@@ -380,7 +380,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		bpf_probe_read_kernel_str(pv->exe, sizeof(pv->exe), bprm->filename);
 	}
 
-	act = bpf_map_lookup_elem(&filter, &key);
+	/* the filter map holds lowercased names: process names match caselessly */
+	lkey = key;
+	for (int i = 0; i < VG_COMM_LEN; i++)
+		if (lkey.comm[i] >= 'A' && lkey.comm[i] <= 'Z')
+			lkey.comm[i] += 'a' - 'A';
+	act = bpf_map_lookup_elem(&filter, &lkey);
 	if (vg_filter_mode == VG_FILTER_MAP && !(act && (*act & VG_ACT_SEND))) {
 		count(VG_C_EXEC_FILTERED);
 		return 0;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "event_json.h"
 #include "log.h"
 #include "sensor.h"
@@ -24,6 +25,7 @@ struct events_ctx {
 	struct event_base *base;
 	struct vg_event ev;
 	bool json, containers_only;
+	struct vg_engine *engine; /* --match: only violations are printed */
 	uint64_t max_count, printed, not_container, bad;
 	bool interrupted, out_error;
 };
@@ -37,6 +39,9 @@ static const char usage_text[] =
 	"  --containers-only    only processes in a container\n"
 	"  --comm NAME          only execs whose comm is NAME (repeatable; filtered in the kernel)\n"
 	"  --stats              print the sensor's counters at exit (Ctrl-C always does)\n"
+	"  --match              only execs that violate a policy, with the policy's name; the\n"
+	"                       kernel filter is programmed from the policies' exact names\n"
+	"  --dir DIR            with --match: the policies in DIR, not the default pack\n"
 	"  --ringbuf-size SIZE  ring buffer bytes, a power of two (default 4M; K and M suffixes)\n"
 	"  --drain-ms MS        drain the ring buffer every MS milliseconds (default 10)\n"
 	"  --wake-every         wake the reader for every event (lower latency, more CPU)\n"
@@ -47,6 +52,44 @@ static const char usage_text[] =
 	"  --btf FILE           BTF for a kernel without /sys/kernel/btf/vmlinux\n"
 	"  -v, --verbose        show libbpf's log and the verifier's\n"
 	"  -h, --help           this text\n";
+
+static void print_json(json_t *o)
+{
+	/* one buffer, one fwrite: json_dumpf writes token by token */
+	static char buf[64 << 10];
+	size_t n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT);
+
+	if (n && n < sizeof(buf) - 1) {
+		buf[n++] = '\n';
+		fwrite(buf, 1, n, stdout);
+	} else {
+		json_dumpf(o, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+	}
+}
+
+static void on_violation(void *arg, struct vg_event *ev, int pol, const struct vg_policy_info *p)
+{
+	struct events_ctx *c = arg;
+	json_t *o;
+
+	(void)pol;
+	vg_sensor_lineage(c->sensor, ev);
+	o = vg_event_json(ev);
+	if (!o)
+		return;
+	json_object_set_new(o, "policy", json_string(p->name));
+	json_object_set_new(o, "severity", json_string(p->severity));
+	print_json(o);
+	json_decref(o);
+	if (++c->printed == c->max_count)
+		event_base_loopbreak(c->base);
+}
+
+static void lineage_cb(void *arg, struct vg_event *ev)
+{
+	vg_sensor_lineage(((struct events_ctx *)arg)->sensor, ev);
+}
 
 static int on_record(void *arg, const void *rec, size_t len)
 {
@@ -59,6 +102,10 @@ static int on_record(void *arg, const void *rec, size_t len)
 		c->bad++;
 		return 0;
 	}
+	if (c->engine) {
+		vg_engine_eval(c->engine, ev, on_violation, c);
+		return 0;
+	}
 	if (c->containers_only && !vg_event_in_container(ev)) {
 		c->not_container++;
 		return 0;
@@ -68,17 +115,7 @@ static int on_record(void *arg, const void *rec, size_t len)
 		json_t *o = vg_event_json(ev);
 
 		if (o) {
-			/* one buffer, one fwrite: json_dumpf writes token by token */
-			static char buf[64 << 10];
-			size_t n = json_dumpb(o, buf, sizeof(buf) - 1, JSON_COMPACT);
-
-			if (n && n < sizeof(buf) - 1) {
-				buf[n++] = '\n';
-				fwrite(buf, 1, n, stdout);
-			} else {
-				json_dumpf(o, stdout, JSON_COMPACT);
-				fputc('\n', stdout);
-			}
+			print_json(o);
 			json_decref(o);
 		}
 	} else {
@@ -138,6 +175,21 @@ static void print_stats(struct events_ctx *c)
 			      "procs_seeded", (json_int_t)st.seeded, "procs_swept",
 			      (json_int_t)st.swept, "lineage_unknown", (json_int_t)st.lineage_miss,
 			      "lineage_cached", (json_int_t)st.lineage_cached);
+		if (c->engine) {
+			struct vg_engine_stats es;
+
+			vg_engine_stats(c->engine, &es);
+			json_object_set_new(json_object_get(o, "stats"), "engine",
+					    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i}", "events",
+						      (json_int_t)es.events, "rejected",
+						      (json_int_t)es.rejected, "candidates",
+						      (json_int_t)es.candidates, "violations",
+						      (json_int_t)es.matches, "lua_calls",
+						      (json_int_t)es.lua_calls, "lua_errors",
+						      (json_int_t)es.lua_errors, "kernel_filter",
+						      es.kernel_all ? "all" : "names", "kernel_names",
+						      es.exact_names));
+		}
 		json_dumpf(o, stderr, JSON_COMPACT);
 		fputc('\n', stderr);
 		json_decref(o);
@@ -160,7 +212,7 @@ static void print_stats(struct events_ctx *c)
 int vg_cmd_events(int argc, char **argv)
 {
 	enum { O_JSON = 256, O_COUNT, O_CONT, O_STATS, O_COMM, O_RB, O_DRAIN, O_WAKE, O_NOCWD,
-	       O_V1, O_BTF, O_WAKEB };
+	       O_V1, O_BTF, O_WAKEB, O_MATCH, O_DIR };
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "count", required_argument, NULL, O_COUNT },
@@ -171,6 +223,8 @@ int vg_cmd_events(int argc, char **argv)
 		{ "drain-ms", required_argument, NULL, O_DRAIN },
 		{ "wake-every", no_argument, NULL, O_WAKE },
 		{ "wakeup-bytes", required_argument, NULL, O_WAKEB },
+		{ "match", no_argument, NULL, O_MATCH },
+		{ "dir", required_argument, NULL, O_DIR },
 		{ "no-cwd", no_argument, NULL, O_NOCWD },
 		{ "cgroup-v1", no_argument, NULL, O_V1 },
 		{ "btf", required_argument, NULL, O_BTF },
@@ -182,7 +236,8 @@ int vg_cmd_events(int argc, char **argv)
 	static struct events_ctx c; /* large (struct vg_event): not on the stack */
 	const char *comms[64];
 	int ncomm = 0, opt, rc = 1;
-	bool stats = false;
+	bool stats = false, match = false;
+	const char *policy_dir = NULL;
 	struct event *sigint = NULL, *sigterm = NULL, *flush = NULL;
 	char err[512];
 	uint64_t v;
@@ -240,6 +295,12 @@ int vg_cmd_events(int argc, char **argv)
 						      optarg);
 			so.wakeup_bytes = v;
 			break;
+		case O_MATCH:
+			match = true;
+			break;
+		case O_DIR:
+			policy_dir = optarg;
+			break;
 		case O_NOCWD:
 			so.no_cwd = true;
 			break;
@@ -261,6 +322,10 @@ int vg_cmd_events(int argc, char **argv)
 	}
 	if (optind < argc)
 		return vg_usage_error("events", "unexpected argument '%s'", argv[optind]);
+	if (policy_dir && !match)
+		return vg_usage_error("events", "--dir goes with --match");
+	if (match && ncomm)
+		return vg_usage_error("events", "--match programs the kernel filter itself: drop --comm");
 
 	signal(SIGPIPE, SIG_IGN);
 	c.base = event_base_new();
@@ -284,6 +349,29 @@ int vg_cmd_events(int argc, char **argv)
 	}
 	if (ncomm)
 		vg_sensor_filter_mode(c.sensor, VG_FILTER_MAP);
+	if (match) {
+		struct vg_engine_opts eo = { .dir = policy_dir, .lineage_fn = lineage_cb,
+					     .lineage_ctx = &c };
+		struct vg_load_error *errs;
+		const char **names;
+		int nerr, nn;
+
+		rc = vg_engine_load(&c.engine, &eo, &errs, &nerr);
+		for (int i = 0; i < nerr; i++)
+			vg_err("%s", errs[i].msg);
+		vg_load_errors_free(errs, nerr);
+		if (rc) {
+			rc = 1;
+			goto out;
+		}
+		c.json = true;
+		nn = vg_engine_kernel_names(c.engine, &names);
+		if (vg_sensor_filter_program(c.sensor, names, nn, vg_engine_kernel_all(c.engine))) {
+			vg_err("cannot program the kernel filter map (%s)", strerror(errno));
+			rc = 1;
+			goto out;
+		}
+	}
 
 	sigint = evsignal_new(c.base, SIGINT, on_signal, &c);
 	sigterm = evsignal_new(c.base, SIGTERM, on_signal, &c);
@@ -296,11 +384,13 @@ int vg_cmd_events(int argc, char **argv)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	event_add(flush, &(struct timeval){ .tv_sec = 0, .tv_usec = 20000 });
-	if (!c.json)
+	if (!c.json && !c.engine)
 		printf("%-12s %-7s %-7s %-6s %-12s %-15s %s\n", "TIME", "PID", "PPID", "UID",
 		       "CONTAINER", "COMM", "EXE ARGS");
 	fflush(stdout);
-	vg_info("watching execs (filter: %s)", ncomm ? "comm map" : "all");
+	vg_info("watching execs (filter: %s)",
+		ncomm ? "comm map"
+		      : (c.engine && !vg_engine_kernel_all(c.engine) ? "policy names" : "all"));
 
 	event_base_dispatch(c.base);
 	if (!c.out_error)
@@ -317,6 +407,7 @@ out:
 	if (flush)
 		event_free(flush);
 	vg_sensor_close(c.sensor);
+	vg_engine_free(c.engine);
 	event_base_free(c.base);
 	return rc;
 }

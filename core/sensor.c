@@ -326,9 +326,29 @@ int vg_sensor_filter_set(struct vg_sensor *s, const char *comm, uint32_t action)
 
 	if (!comm || !*comm)
 		return -EINVAL;
-	strncpy(k.comm, comm, sizeof(k.comm) - 1);
+	for (size_t i = 0; i < sizeof(k.comm) - 1 && comm[i]; i++)
+		k.comm[i] = (char)tolower((unsigned char)comm[i]);
 	if (bpf_map__update_elem(s->skel->maps.filter, &k, sizeof(k), &action, sizeof(action), 0))
 		return -errno;
+	return 0;
+}
+
+int vg_sensor_filter_program(struct vg_sensor *s, const char *const *names, int n, bool send_all)
+{
+	int fd = bpf_map__fd(s->skel->maps.filter), rc;
+	struct vg_filter_key k;
+
+	/* send everything while the map is rewritten, so no candidate is lost */
+	vg_sensor_filter_mode(s, VG_FILTER_ALL);
+	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
+		if (bpf_map_delete_elem(fd, &k))
+			break;
+	for (int i = 0; i < n; i++) {
+		rc = vg_sensor_filter_set(s, names[i], VG_ACT_SEND | VG_ACT_WAKE);
+		if (rc)
+			return rc;
+	}
+	vg_sensor_filter_mode(s, send_all ? VG_FILTER_ALL : VG_FILTER_MAP);
 	return 0;
 }
 

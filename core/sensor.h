@@ -69,8 +69,14 @@ void vg_sensor_close(struct vg_sensor *s);
 /* Drains up to the batch budget now. Returns records consumed or -errno. */
 int vg_sensor_drain(struct vg_sensor *s);
 
-/* Kernel filter map: comm -> enum vg_filter_action. 0 or -errno. */
+/* Kernel filter map: comm (matched caselessly) -> enum vg_filter_action. 0 or -errno. */
 int vg_sensor_filter_set(struct vg_sensor *s, const char *comm, uint32_t action);
+/*
+ * Programs the filter from a policy set: the exact names wake the reader
+ * (a decision is due); with send_all every exec is sent, else only those
+ * names. Replaces what was there. 0 or -errno.
+ */
+int vg_sensor_filter_program(struct vg_sensor *s, const char *const *names, int n, bool send_all);
 void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode);
 
 void vg_sensor_stats(struct vg_sensor *s, struct vg_sensor_stats *st);

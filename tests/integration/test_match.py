@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Policies on live execs: a package manager run in a real container is a
+violation, the same binary on the host is not (containers only by default);
+exact-name policies program the kernel filter, case-insensitively; a recorded
+trace replays to the same match, and a damaged trace stops at its byte offset."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vigtest  # noqa: E402
+from vigtest import Events  # noqa: E402
+
+IMAGE = os.environ.get("VIGIL_TEST_IMAGE", "localhost/debmin:bookworm")
+os.environ.setdefault("CONTAINERS_CONF",
+                      os.path.join(vigtest.SRC, "tests", "podman", "containers.conf"))
+UBUNTU = "Ubuntu Package Manager Execution"
+
+
+def podman(*args):
+    r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
+    if r.returncode:
+        raise AssertionError(f"podman {' '.join(args)}: {r.stderr}")
+    return r.stdout.strip()
+
+
+class MatchTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        r = subprocess.run([os.path.join(vigtest.SRC, "scripts", "test-image.sh")],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode:
+            raise AssertionError(f"cannot prepare the test image: {r.stderr}")
+        cls.cid = podman("run", "-d", "--network", "none", IMAGE, "sleep", "infinity")
+        cls.tmp = tempfile.mkdtemp(prefix="vigil-match-")
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run(["podman", "rm", "-f", "-t", "0", cls.cid], capture_output=True)
+
+    def test_container_matches_host_does_not(self):
+        ev = Events("--match")
+        try:
+            subprocess.run(["/usr/bin/dpkg", "--version"], capture_output=True, check=True)
+            podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+            got = ev.wait_for(lambda e: e["policy"] == UBUNTU)[0]
+            time.sleep(0.3)
+        finally:
+            stats = ev.stop()
+        self.assertEqual(got["container_id"], self.cid)
+        self.assertEqual(got["args"], "--version")
+        self.assertEqual(got["severity"], "low")
+        self.assertEqual(len(ev.find(lambda e: True)), 1, ev.events)  # not the host's dpkg
+        eng = stats["engine"]
+        self.assertEqual(eng["violations"], 1)
+        self.assertEqual(eng["kernel_filter"], "all")  # the pack has regex names
+        self.assertGreater(eng["rejected"], 0)
+
+    def test_exact_names_program_the_kernel(self):
+        pdir = os.path.join(self.tmp, "policies")
+        os.makedirs(pdir, exist_ok=True)
+        with open(os.path.join(pdir, "p.lua"), "w") as f:
+            f.write("return policy { name = 'Package tool', severity = 'high',"
+                    " match = { process_name = { 'DPKG', 'apt-get' } } }\n")
+        ev = Events("--match", "--dir", pdir)
+        try:
+            for _ in range(5):
+                subprocess.run(["/bin/true"], check=True)
+            podman("exec", self.cid, "cp", "/bin/true", "/tmp/Dpkg")
+            podman("exec", self.cid, "/tmp/Dpkg", "mixed-case")
+            got = ev.wait_for(lambda e: e["args"] == "mixed-case")[0]
+        finally:
+            stats = ev.stop()
+        self.assertEqual(got["policy"], "Package tool")
+        self.assertEqual(got["comm"], "Dpkg")
+        self.assertEqual(stats["filter_mode"], "map")
+        self.assertEqual(stats["engine"]["kernel_filter"], "names")
+        self.assertEqual(stats["engine"]["kernel_names"], 2)
+        k = stats["kernel"]
+        self.assertGreaterEqual(k["exec_filtered"], 5)  # /bin/true never left the kernel
+        self.assertEqual(k["exec_sent"], stats["received"])
+        self.assertLessEqual(k["exec_sent"], 2)
+
+    def test_record_then_replay(self):
+        trace = os.path.join(self.tmp, "t.trace")
+        rec = subprocess.Popen([vigtest.VIGIL, "record", trace], stderr=subprocess.PIPE,
+                               text=True)
+        line = rec.stderr.readline()
+        self.assertIn("recording", line)
+        subprocess.run(["/usr/bin/dpkg", "--version"], capture_output=True, check=True)
+        podman("exec", self.cid, "/usr/bin/apt-get", "--version")
+        for _ in range(20):
+            subprocess.run(["/bin/true"], check=True)
+        time.sleep(0.3)
+        rec.send_signal(2)
+        _, err = rec.communicate(timeout=15)
+        self.assertEqual(rec.returncode, 0, err)
+        r = subprocess.run([vigtest.VIGIL, "replay", trace, "--stats"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        matches = [json.loads(x) for x in r.stdout.splitlines()]
+        apt = [m for m in matches if m["comm"] == "apt-get"]
+        self.assertEqual(len(apt), 1, matches)
+        self.assertEqual(apt[0]["policy"], UBUNTU)
+        self.assertEqual(apt[0]["container_id"], self.cid)
+        self.assertTrue(apt[0]["lineage"] and apt[0]["lineage"][0]["exe"], apt[0])
+        self.assertEqual([m for m in matches if m["comm"] == "dpkg" and not m["container_id"]], [])
+        self.assertIn("replayed", r.stderr)
+        self.assertIn(UBUNTU, r.stderr)
+
+        with open(trace, "rb") as f:
+            data = f.read()
+        # cut in the middle of the last record: everything before it is replayed
+        cut = os.path.join(self.tmp, "cut.trace")
+        with open(cut, "wb") as f:
+            f.write(data[:-10])
+        r = subprocess.run([vigtest.VIGIL, "replay", cut], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        m = re.search(r"truncated trace at byte offset (\d+): the record needs", r.stderr)
+        self.assertTrue(m, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), len(matches))
+        # a foreign byte where that last record starts
+        pos = int(m.group(1))
+        self.assertEqual(data[pos], 0xc6)
+        bad = os.path.join(self.tmp, "bad.trace")
+        with open(bad, "wb") as f:
+            f.write(data[:pos] + b"\x01" + data[pos + 1:])
+        r = subprocess.run([vigtest.VIGIL, "replay", bad], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"corrupt trace at byte offset {pos}", r.stderr)
+        # not a trace at all
+        r = subprocess.run([vigtest.VIGIL, "replay", "/etc/hostname"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is not a vigil trace", r.stderr)
+
+
+if __name__ == "__main__":
+    vigtest.require_bpf()
+    vigtest.run_tests()
