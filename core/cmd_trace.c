@@ -144,6 +144,7 @@ static void on_violation(void *arg, struct vg_event *ev, int pol, const struct v
 	c->printed++;
 	if (c->quiet)
 		return;
+	vg_trace_lineage(NULL, ev);
 	o = vg_event_json(ev);
 	if (!o)
 		return;
@@ -172,7 +173,7 @@ int vg_cmd_replay(int argc, char **argv)
 		{ 0 },
 	};
 	static struct vg_event ev;
-	struct vg_engine_opts eo = { 0 };
+	struct vg_engine_opts eo = { .lineage_fn = vg_trace_lineage };
 	struct vg_load_error *errs;
 	struct vg_trace_reader *r;
 	struct vg_engine *e;

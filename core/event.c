@@ -19,27 +19,32 @@ static bool span_ok(size_t dlen, uint32_t off, uint32_t len)
 static void join_rev(char *out, size_t cap, const char *src, size_t len, int depth, bool trunc)
 {
 	const char *comp[VG_CWD_DEPTH > VG_CGROUP_DEPTH ? VG_CWD_DEPTH : VG_CGROUP_DEPTH];
+	size_t cl[sizeof(comp) / sizeof(comp[0])];
 	size_t n = 0, o = 0;
 
 	for (size_t i = 0; i < len && n < (size_t)depth && n < sizeof(comp) / sizeof(comp[0]);) {
-		comp[n++] = src + i;
-		i += strnlen(src + i, len - i) + 1;
+		comp[n] = src + i;
+		cl[n] = strnlen(src + i, len - i);
+		i += cl[n++] + 1;
 	}
-	if (trunc)
-		o += (size_t)snprintf(out, cap, "...");
-	for (size_t k = n; k-- > 0 && o < cap;) {
-		size_t room = cap - o;
-		size_t cl = strnlen(comp[k], (size_t)(src + len - comp[k]));
-		int w = snprintf(out + o, room, "/%.*s", (int)cl, comp[k]);
+	if (trunc) {
+		memcpy(out, "...", 3);
+		o = 3;
+	}
+	for (size_t k = n; k-- > 0;) {
+		size_t c = cl[k];
 
-		o += w > 0 ? (size_t)w : 0;
+		if (o + 1 + c >= cap)
+			c = o + 1 < cap ? cap - o - 2 : 0;
+		if (o + 1 >= cap)
+			break;
+		out[o++] = '/';
+		memcpy(out + o, comp[k], c);
+		o += c;
 	}
-	if (o >= cap)
-		o = cap - 1;
 	if (!n && !trunc)
-		snprintf(out, cap, "/");
-	else
-		out[o] = '\0';
+		out[o++] = '/';
+	out[o < cap ? o : cap - 1] = '\0';
 }
 
 int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t boot_to_wall_ns)
@@ -71,6 +76,8 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	ev->meta = NULL;
 	ev->n_lineage = 0;
 	ev->lineage_done = false;
+	ev->lineage_src = NULL;
+	ev->lineage_len = 0;
 	return 0;
 }
 

@@ -58,6 +58,8 @@ struct vg_event {
 	/* lineage: filled on demand by the sensor (vg_sensor_lineage) or a trace */
 	int n_lineage;
 	bool lineage_done;
+	const char *lineage_src; /* a trace's ancestor exe paths, NUL separated (vg_trace_lineage) */
+	size_t lineage_len;
 	struct vg_ancestor_info lineage[VG_LINEAGE_MAX];
 	char lineage_buf[VG_LINEAGE_MAX][VG_EXE_MAX];
 };

@@ -36,6 +36,9 @@ struct section {
 	char **name_res; /* its regex values */
 	int nres;
 	bool has_name;
+	const char *const *args_vals; /* its positive args criterion's values (owned by crit) */
+	char **args_own;
+	int nargs;
 };
 
 struct slot {
@@ -50,8 +53,10 @@ struct vg_matcher {
 	struct slot *hash; /* open addressing, power-of-two size */
 	size_t hmask;
 	int *regex_secs, nregex;
-	int *all_secs, nall;
-	struct vg_regex *combined; /* every regex name value, whole string */
+	int *all_secs, nall;	     /* no name criterion: looked at for every event */
+	int *args_secs, nargsec;     /* ... of which gated by a positive args criterion */
+	struct vg_regex *combined;   /* every regex name value, whole string */
+	struct vg_regex *args_gate;  /* every gated section's args values: one pass rejects all */
 	uint32_t *pol_gen, gen;	   /* per-policy "matched in this eval" marks */
 	int npol;
 	const char **names;
@@ -138,6 +143,9 @@ void vg_matcher_free(struct vg_matcher *m)
 		for (int k = 0; k < s->nres; k++)
 			free(s->name_res[k]);
 		free(s->name_res);
+		for (int k = 0; k < s->nargs; k++)
+			free(s->args_own[k]);
+		free(s->args_own);
 		free(s->lits);
 		free(s->c);
 	}
@@ -147,6 +155,8 @@ void vg_matcher_free(struct vg_matcher *m)
 	free(m->secs);
 	free(m->regex_secs);
 	free(m->all_secs);
+	free(m->args_secs);
+	vg_regex_free(m->args_gate);
 	free(m->pol_gen);
 	free(m->names);
 	vg_regex_free(m->combined);
@@ -260,6 +270,14 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 		break;
 	}
 	s->nc++;
+	if (kind == VG_CRIT_ARGS && !negate && !s->nargs) {
+		s->args_own = calloc((size_t)n, sizeof(char *));
+		if (!s->args_own)
+			return set_err(err, errlen, -ENOMEM, "out of memory");
+		for (int i = 0; i < n; i++)
+			s->args_own[i] = strdup(values[i]);
+		s->nargs = n;
+	}
 	if (kind == VG_CRIT_NAME && !negate && !s->has_name) {
 		s->has_name = true;
 		s->lits = calloc((size_t)n, sizeof(*s->lits));
@@ -357,8 +375,37 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 			for (int k = 0; k < s->nres; k++)
 				res[nres++] = s->name_res[k];
 		}
-		if (!s->has_name && push_int(&m->all_secs, &m->nall, i))
+		if (s->has_name)
+			continue;
+		if (s->nargs ? push_int(&m->args_secs, &m->nargsec, i) : push_int(&m->all_secs, &m->nall, i))
 			return set_err(err, errlen, -ENOMEM, "out of memory");
+	}
+	if (m->nargsec) {
+		const char **all = NULL;
+		int na = 0;
+		char *alt;
+
+		for (int k = 0; k < m->nargsec; k++) {
+			const struct section *s = &m->secs[m->args_secs[k]];
+			const char **a = realloc(all, (size_t)(na + s->nargs) * sizeof(char *));
+
+			if (!a) {
+				free(all);
+				free(res);
+				return set_err(err, errlen, -ENOMEM, "out of memory");
+			}
+			all = a;
+			for (int v = 0; v < s->nargs; v++)
+				all[na++] = s->args_own[v];
+		}
+		alt = join_alt(all, na);
+		free(all);
+		m->args_gate = alt ? vg_regex_new(alt, false, err, errlen) : NULL;
+		free(alt);
+		if (!m->args_gate) {
+			free(res);
+			return -EINVAL;
+		}
 	}
 	if (nres) {
 		char *alt = join_alt(res, nres);
@@ -470,6 +517,12 @@ int vg_matcher_eval(const struct vg_matcher *cm, struct vg_event *ev, const bool
 			consider(&e, m->regex_secs[i]);
 	for (int i = 0; i < m->nall; i++)
 		consider(&e, m->all_secs[i]);
+	if (m->nargsec) {
+		vg_event_args(ev);
+		if (vg_regex_match(m->args_gate, ev->args, strlen(ev->args)))
+			for (int i = 0; i < m->nargsec; i++)
+				consider(&e, m->args_secs[i]);
+	}
 	return e.looked;
 }
 
@@ -481,7 +534,7 @@ bool vg_matcher_needs_all(const struct vg_matcher *m, const bool *enabled)
 		if (enabled && !enabled[s->pol])
 			continue;
 		if (!s->has_name || s->nres)
-			return true;
+			return true; /* no name, or a regex one: the kernel cannot pass exactly these */
 	}
 	return false;
 }

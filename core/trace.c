@@ -183,7 +183,7 @@ struct vg_trace_reader *vg_trace_open(const char *path, char *err, size_t errlen
 		hdr_err(err, errlen, path, "the file is empty");
 		goto fail;
 	}
-	r->p = mmap(NULL, r->len, PROT_READ, MAP_PRIVATE, r->fd, 0);
+	r->p = mmap(NULL, r->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd, 0);
 	if (r->p == MAP_FAILED) {
 		r->p = NULL;
 		snprintf(err, errlen, "cannot map the trace %s: %s", path, strerror(errno));
@@ -205,7 +205,6 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 	const unsigned char *p = r->p + r->off;
 	size_t left = r->len - r->off, hl, bl;
 	const struct vg_exec *rec;
-	const char *lin, *end;
 
 	while (left && p[0] == 0xc0) { /* alignment padding */
 		p++;
@@ -255,10 +254,23 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 			 "exec record of ABI %d", r->off, VG_ABI_VERSION);
 		return -EBADMSG;
 	}
-	/* lineage strings after the record */
-	lin = (const char *)rec + rec->size;
-	end = (const char *)rec + bl;
-	for (int i = 0; i < rec->n_ancestors && lin < end; i++) {
+	/* ancestors' exe paths follow the record: named on demand (vg_trace_lineage) */
+	ev->lineage_src = (const char *)rec + rec->size;
+	ev->lineage_len = bl - rec->size;
+	r->off += hl + bl;
+	return 1;
+}
+
+void vg_trace_lineage(void *ctx, struct vg_event *ev)
+{
+	const char *lin = ev->lineage_src, *end = lin + ev->lineage_len;
+	const struct vg_exec *rec = ev->rec;
+
+	(void)ctx;
+	if (ev->lineage_done)
+		return;
+	ev->n_lineage = 0;
+	for (int i = 0; lin && i < rec->n_ancestors && lin < end; i++) {
 		size_t n = strnlen(lin, (size_t)(end - lin));
 		const char *sl;
 
@@ -274,8 +286,6 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 		lin += n + 1;
 	}
 	ev->lineage_done = true;
-	r->off += hl + bl;
-	return 1;
 }
 
 int64_t vg_trace_boot_to_wall(const struct vg_trace_reader *r)

@@ -37,6 +37,8 @@ struct vg_trace_reader *vg_trace_open(const char *path, char *err, size_t errlen
  */
 int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, size_t errlen);
 uint64_t vg_trace_offset(const struct vg_trace_reader *r);
+/* A vg_lineage_fn: names an event's ancestors from its trace record, on demand. */
+void vg_trace_lineage(void *ctx, struct vg_event *ev);
 int64_t vg_trace_boot_to_wall(const struct vg_trace_reader *r);
 void vg_trace_close_reader(struct vg_trace_reader *r);
 
