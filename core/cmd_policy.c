@@ -21,6 +21,8 @@ static const char usage_text[] =
 	"  show NAME [--json]              one policy in full, with its compiled criteria\n"
 	"  test [FILE...]                  run every policy's embedded tests\n"
 	"  lint FILE...                    check policy files; errors name file:line\n"
+	"  stats TRACE                     per-policy counters (candidates, matches, Lua\n"
+	"                                  time, errors) over a trace from 'vigil record'\n"
 	"\n"
 	"  --dir DIR    use the policies in DIR instead of the built-in default pack\n";
 
@@ -245,6 +247,22 @@ static int cmd_lint(int argc, char **argv)
 	return nerr ? 1 : 0;
 }
 
+/* Per-policy counters need traffic: until the daemon serves its own, a trace's. */
+static int cmd_stats(int argc, char **argv)
+{
+	char *args[8] = { "replay" };
+	int n = 1;
+
+	if (argc < 2 || argv[1][0] == '-')
+		return vg_usage_error("policy stats", "name a trace (make one with 'vigil record FILE')");
+	args[n++] = argv[1];
+	args[n++] = "--quiet";
+	args[n++] = "--stats";
+	for (int i = 2; i < argc && n < 7; i++)
+		args[n++] = argv[i];
+	return vg_cmd_replay(n, args);
+}
+
 int vg_cmd_policy(int argc, char **argv)
 {
 	static const struct {
@@ -255,6 +273,7 @@ int vg_cmd_policy(int argc, char **argv)
 		{ "show", cmd_show },
 		{ "test", cmd_test },
 		{ "lint", cmd_lint },
+		{ "stats", cmd_stats },
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -112,6 +112,14 @@ class MatchTest(unittest.TestCase):
         self.assertEqual([m for m in matches if m["comm"] == "dpkg" and not m["container_id"]], [])
         self.assertIn("replayed", r.stderr)
         self.assertIn(UBUNTU, r.stderr)
+        # the same counters through `vigil policy stats`
+        r = subprocess.run([vigtest.VIGIL, "policy", "stats", trace], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "")
+        row = [x for x in r.stderr.splitlines() if x.startswith(UBUNTU)]
+        self.assertEqual(len(row), 1, r.stderr)
+        self.assertEqual(row[0].split()[-5:-3], ["1", "1"])  # candidates, matches
 
         with open(trace, "rb") as f:
             data = f.read()
