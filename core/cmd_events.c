@@ -26,6 +26,7 @@ struct events_ctx {
 	struct vg_event ev;
 	bool json, containers_only;
 	struct vg_engine *engine; /* --match: only violations are printed */
+	struct vg_engine_opts eo; /* how it was loaded, for SIGHUP */
 	uint64_t max_count, printed, not_container, bad;
 	bool interrupted, out_error;
 };
@@ -42,6 +43,7 @@ static const char usage_text[] =
 	"  --match              only execs that violate a policy, with the policy's name; the\n"
 	"                       kernel filter is programmed from the policies' exact names\n"
 	"  --dir DIR            with --match: the policies in DIR, not the default pack\n"
+	"                       (SIGHUP reloads them: all or nothing)\n"
 	"  --ringbuf-size SIZE  ring buffer bytes, a power of two (default 4M; K and M suffixes)\n"
 	"  --drain-ms MS        drain the ring buffer every MS milliseconds (default 10)\n"
 	"  --wake-every         wake the reader for every event (lower latency, more CPU)\n"
@@ -131,6 +133,39 @@ static int on_record(void *arg, const void *rec, size_t len)
 	if (++c->printed == c->max_count)
 		event_base_loopbreak(c->base);
 	return 0;
+}
+
+static int program_kernel(struct events_ctx *c)
+{
+	const char **names;
+	int n = vg_engine_kernel_names(c->engine, &names);
+
+	return vg_sensor_filter_program(c->sensor, names, n, vg_engine_kernel_all(c->engine));
+}
+
+/* SIGHUP: the whole policy set is rebuilt and swapped, or the old one kept. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct events_ctx *c = arg;
+	struct vg_load_error *errs;
+	int nerr, rc;
+
+	(void)sig;
+	(void)what;
+	if (!c->engine)
+		return;
+	rc = vg_engine_reload(&c->engine, &c->eo, &errs, &nerr);
+	for (int i = 0; i < nerr; i++)
+		vg_err("%s", errs[i].msg);
+	vg_load_errors_free(errs, nerr);
+	if (rc) {
+		vg_err("reload failed: kept the %d policies loaded before", vg_engine_count(c->engine));
+		return;
+	}
+	if (program_kernel(c))
+		vg_err("cannot program the kernel filter map (%s): it sends every exec",
+		       strerror(errno));
+	vg_info("reloaded %d policies", vg_engine_count(c->engine));
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -238,7 +273,7 @@ int vg_cmd_events(int argc, char **argv)
 	int ncomm = 0, opt, rc = 1;
 	bool stats = false, match = false;
 	const char *policy_dir = NULL;
-	struct event *sigint = NULL, *sigterm = NULL, *flush = NULL;
+	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL, *flush = NULL;
 	char err[512];
 	uint64_t v;
 
@@ -350,13 +385,13 @@ int vg_cmd_events(int argc, char **argv)
 	if (ncomm)
 		vg_sensor_filter_mode(c.sensor, VG_FILTER_MAP);
 	if (match) {
-		struct vg_engine_opts eo = { .dir = policy_dir, .lineage_fn = lineage_cb,
-					     .lineage_ctx = &c };
 		struct vg_load_error *errs;
-		const char **names;
-		int nerr, nn;
+		int nerr;
 
-		rc = vg_engine_load(&c.engine, &eo, &errs, &nerr);
+		c.eo.dir = policy_dir;
+		c.eo.lineage_fn = lineage_cb;
+		c.eo.lineage_ctx = &c;
+		rc = vg_engine_load(&c.engine, &c.eo, &errs, &nerr);
 		for (int i = 0; i < nerr; i++)
 			vg_err("%s", errs[i].msg);
 		vg_load_errors_free(errs, nerr);
@@ -365,8 +400,7 @@ int vg_cmd_events(int argc, char **argv)
 			goto out;
 		}
 		c.json = true;
-		nn = vg_engine_kernel_names(c.engine, &names);
-		if (vg_sensor_filter_program(c.sensor, names, nn, vg_engine_kernel_all(c.engine))) {
+		if (program_kernel(&c)) {
 			vg_err("cannot program the kernel filter map (%s)", strerror(errno));
 			rc = 1;
 			goto out;
@@ -375,14 +409,16 @@ int vg_cmd_events(int argc, char **argv)
 
 	sigint = evsignal_new(c.base, SIGINT, on_signal, &c);
 	sigterm = evsignal_new(c.base, SIGTERM, on_signal, &c);
+	sighup = evsignal_new(c.base, SIGHUP, on_hup, &c);
 	flush = event_new(c.base, -1, EV_PERSIST, on_flush, &c);
-	if (!sigint || !sigterm || !flush) {
+	if (!sigint || !sigterm || !sighup || !flush) {
 		vg_err("cannot register with the event loop");
 		rc = 1;
 		goto out;
 	}
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
+	event_add(sighup, NULL);
 	event_add(flush, &(struct timeval){ .tv_sec = 0, .tv_usec = 20000 });
 	if (!c.json && !c.engine)
 		printf("%-12s %-7s %-7s %-6s %-12s %-15s %s\n", "TIME", "PID", "PPID", "UID",
@@ -404,6 +440,8 @@ out:
 		event_free(sigint);
 	if (sigterm)
 		event_free(sigterm);
+	if (sighup)
+		event_free(sighup);
 	if (flush)
 		event_free(flush);
 	vg_sensor_close(c.sensor);

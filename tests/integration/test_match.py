@@ -86,6 +86,45 @@ class MatchTest(unittest.TestCase):
         self.assertEqual(k["exec_sent"], stats["received"])
         self.assertLessEqual(k["exec_sent"], 2)
 
+    def test_sighup_reloads_whole_set_or_keeps_old(self):
+        pdir = os.path.join(self.tmp, "reload")
+        os.makedirs(pdir, exist_ok=True)
+        for f in os.listdir(pdir):
+            os.unlink(os.path.join(pdir, f))
+
+        def write(name, body):
+            with open(os.path.join(pdir, name), "w") as f:
+                f.write(body + "\n")
+
+        write("a.lua", "return policy { name = 'A', severity = 'low', match = { process_name = 'dpkg' } }")
+        ev = Events("--match", "--dir", pdir)
+        try:
+            podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+            ev.wait_for(lambda e: e["policy"] == "A")
+            # a set with a broken file is refused whole: A still matches, B does not exist
+            write("b.lua", "return policy { name = 'B', severity = 'low', match = { process_name = 'apt-get' } }")
+            write("c.lua", "return policy { name = 'C', severity = 'low', match = { process_name = 'x(' } }")
+            ev.proc.send_signal(1)
+            deadline = time.time() + 10
+            while not any("kept the 1 policies" in x for x in ev.stderr) and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(any("c.lua:1: policy 'C'" in x for x in ev.stderr), ev.stderr)
+            podman("exec", self.cid, "/usr/bin/apt-get", "--version")
+            podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+            ev.wait_for(lambda e: e["policy"] == "A", n=2)
+            self.assertEqual(ev.find(lambda e: e["policy"] == "B"), [])
+            # fixed: the new set is swapped in, and the kernel filter follows it
+            os.unlink(os.path.join(pdir, "c.lua"))
+            ev.proc.send_signal(1)
+            deadline = time.time() + 10
+            while not any("reloaded 2 policies" in x for x in ev.stderr) and time.time() < deadline:
+                time.sleep(0.05)
+            podman("exec", self.cid, "/usr/bin/apt-get", "--version")
+            ev.wait_for(lambda e: e["policy"] == "B")
+        finally:
+            stats = ev.stop()
+        self.assertEqual(stats["engine"]["kernel_names"], 2)
+
     def test_record_then_replay(self):
         trace = os.path.join(self.tmp, "t.trace")
         rec = subprocess.Popen([vigtest.VIGIL, "record", trace], stderr=subprocess.PIPE,
