@@ -47,6 +47,26 @@ struct slot {
 	int n;
 };
 
+/*
+ * Result caches for the two regexes every event may meet. Keys are stored
+ * whole and compared byte for byte: a hash collision can never turn a
+ * violation into a cached "no match".
+ */
+#define COMM_CACHE 1024
+#define ARGS_CACHE 2048
+#define ARGS_KEY 118
+
+struct comm_slot {
+	char key[VG_COMM_LEN];
+	uint8_t state; /* 0 empty, 1 no match, 2 match */
+};
+
+struct args_slot {
+	uint16_t len;
+	uint8_t state;
+	char key[ARGS_KEY + 7];
+};
+
 struct vg_matcher {
 	struct section *secs;
 	int nsec, cap;
@@ -61,6 +81,8 @@ struct vg_matcher {
 	int npol;
 	const char **names;
 	bool done;
+	struct comm_slot comm_cache[COMM_CACHE];
+	struct args_slot args_cache[ARGS_CACHE];
 };
 
 static int set_err(char *err, size_t n, int rc, const char *fmt, ...)
@@ -124,6 +146,65 @@ void vg_regex_free(struct vg_regex *r)
 struct vg_matcher *vg_matcher_new(void)
 {
 	return calloc(1, sizeof(struct vg_matcher));
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (w = 0; i < n; i++)
+		w = w << 8 | (unsigned char)p[i];
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
+/* Does the combined name regex match this comm? Cached by the whole comm. */
+static bool names_match(struct vg_matcher *m, struct vg_event *ev)
+{
+	char key[VG_COMM_LEN] = { 0 };
+	struct comm_slot *s;
+	size_t n = strnlen(ev->comm, VG_COMM_LEN - 1);
+	bool hit;
+
+	if (!n) /* no comm: the exe path stands in, uncached */
+		return vg_regex_match(m->combined, ev->exe, strlen(ev->exe));
+	memcpy(key, ev->comm, n);
+	s = &m->comm_cache[hash_bytes(key, VG_COMM_LEN) % COMM_CACHE];
+	if (s->state && !memcmp(s->key, key, VG_COMM_LEN))
+		return s->state == 2;
+	hit = vg_regex_match(m->combined, ev->comm, n);
+	memcpy(s->key, key, VG_COMM_LEN);
+	s->state = hit ? 2 : 1;
+	return hit;
+}
+
+/* Does the args gate match? Cached by the raw argv bytes when they are short. */
+static bool args_match(struct vg_matcher *m, struct vg_event *ev)
+{
+	const struct vg_exec *r = ev->rec;
+	const char *raw = r->data + r->args_off;
+	struct args_slot *s = NULL;
+	bool hit;
+
+	if (r->args_len <= ARGS_KEY) {
+		s = &m->args_cache[hash_bytes(raw, r->args_len) % ARGS_CACHE];
+		if (s->state && s->len == r->args_len && !memcmp(s->key, raw, r->args_len))
+			return s->state == 2;
+	}
+	vg_event_args(ev);
+	hit = vg_regex_match(m->args_gate, ev->args, strlen(ev->args));
+	if (s) {
+		s->len = r->args_len;
+		memcpy(s->key, raw, r->args_len);
+		s->state = hit ? 2 : 1;
+	}
+	return hit;
 }
 
 void vg_matcher_free(struct vg_matcher *m)
@@ -511,15 +592,13 @@ int vg_matcher_eval(const struct vg_matcher *cm, struct vg_event *ev, const bool
 		for (int i = 0; i < sl->n; i++)
 			consider(&e, sl->secs[i]);
 	}
-	if (m->combined && vg_regex_match(m->combined, ev->comm[0] ? ev->comm : ev->exe,
-					  strlen(ev->comm[0] ? ev->comm : ev->exe)))
+	if (m->combined && names_match(m, ev))
 		for (int i = 0; i < m->nregex; i++)
 			consider(&e, m->regex_secs[i]);
 	for (int i = 0; i < m->nall; i++)
 		consider(&e, m->all_secs[i]);
 	if (m->nargsec) {
-		vg_event_args(ev);
-		if (vg_regex_match(m->args_gate, ev->args, strlen(ev->args)))
+		if (args_match(m, ev))
 			for (int i = 0; i < m->nargsec; i++)
 				consider(&e, m->args_secs[i]);
 	}
