@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * wal.h - the store's append-only log: segment files of framed records,
+ * written and fsynced by a writer thread so the event loop never blocks,
+ * acknowledged to the loop only once durable (group commit).
+ *
+ * On disk: <dir>/seg-NNNNNNNN.log, each starting with an 8-byte header
+ * ("VGSEG" 0x00 version u16), then frames:
+ *   u32 magic 0x52474c56 ("VLGR") | u32 length | u32 crc32c(payload) | payload
+ * all little endian. Payloads are opaque here (msgpack, see alerts.c).
+ *
+ * Recovery at open: a frame that fails its checks is skipped up to the next
+ * frame that passes them (a corrupt record in the middle: reported, never
+ * fatal); with no good frame after it in the last segment it is a torn tail:
+ * the file is truncated to the last good record and that is reported.
+ */
+#ifndef VG_WAL_H
+#define VG_WAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct vg_wal;
+
+#define VG_WAL_MAX_RECORD (1u << 20)
+
+struct vg_wal_opts {
+	const char *dir;     /* created if missing */
+	uint32_t commit_ms;  /* group commit interval (0: 5 ms) */
+	bool fsync_always;   /* commit every record on its own */
+	size_t mem_bound;    /* bytes kept in memory while the disk refuses writes (0: 64 MiB) */
+	size_t segment_max;  /* start a new segment past this size (0: 64 MiB) */
+};
+
+/* What opening found, for the operator. */
+struct vg_wal_report {
+	uint64_t records, bytes, segments;
+	uint64_t skipped_regions, skipped_bytes; /* corrupt records in the middle */
+	bool truncated;				 /* a torn tail was cut off */
+	uint64_t truncated_at;			 /* ... at this offset of ... */
+	char truncated_file[256];		 /* ... this segment */
+	char first_skip[512];			 /* the first skipped region, described */
+};
+
+struct vg_wal_stats {
+	uint64_t appended, committed, fsyncs, write_errors, dropped;
+	uint64_t pending_bytes, segments, bytes_on_disk;
+	int last_errno;
+};
+
+/* Called for every good record at open, in order. off: offset in its segment. */
+typedef void (*vg_wal_replay_cb)(void *ctx, const void *payload, size_t len);
+/* Called from the loop once a record is durable (ok) or given up (!ok). */
+typedef void (*vg_wal_ack_cb)(void *ctx, bool ok);
+
+/*
+ * Opens (creating) the log, replays every good record through cb, repairs a
+ * torn tail, and starts the writer. base may be NULL for an offline reader
+ * that never appends. Returns 0 or -errno with a message in err.
+ */
+int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_base *base,
+		vg_wal_replay_cb cb, void *ctx, struct vg_wal_report *rep, char *err, size_t errlen);
+
+/*
+ * Appends one record. ack (may be NULL) runs from the loop when it is durable.
+ * Returns 0, -E2BIG for a record over VG_WAL_MAX_RECORD, or -ENOSPC when the
+ * in-memory bound is full because the disk has refused writes (counted as
+ * dropped; ack is not called).
+ */
+int vg_wal_append(struct vg_wal *w, const void *payload, size_t len, vg_wal_ack_cb ack, void *ctx);
+
+/* Writes and fsyncs everything appended so far, waiting for it (shutdown, tests). */
+int vg_wal_sync(struct vg_wal *w);
+
+/*
+ * Replaces the whole log with the records produced by next() (compaction):
+ * written to new segments, fsynced, then the old segments are removed. The
+ * log must be synced first; runs on the caller's thread.
+ */
+typedef int (*vg_wal_next_fn)(void *ctx, const void **payload, size_t *len);
+int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx);
+
+void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *st);
+/* Flushes, stops the writer, closes. */
+void vg_wal_close(struct vg_wal *w);
+
+#endif
