@@ -1,0 +1,908 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <msgpack.h>
+
+#include "alerts.h"
+#include "event_json.h"
+
+struct map { /* string -> pointer, open addressing; keys are owned by the values */
+	const char **keys;
+	void **vals;
+	size_t cap, n;
+};
+
+struct vg_alerts {
+	struct vg_wal *wal;
+	struct vg_alert **all;
+	size_t nall, capall;
+	struct map by_id, open_by_key;
+	struct vg_policy_setting *settings;
+	int nsettings;
+	uint64_t merged, violations;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	bool replaying;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static uint64_t hstr(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static void **map_slot(struct map *m, const char *key, bool *found)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	for (i = hstr(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->keys[i]) {
+			*found = false;
+			return &m->vals[i];
+		}
+		if (m->keys[i] != (const char *)1 && !strcmp(m->keys[i], key)) {
+			*found = true;
+			return &m->vals[i];
+		}
+	}
+}
+
+static void *map_get(struct map *m, const char *key)
+{
+	bool found;
+	void **v = map_slot(m, key, &found);
+
+	return v && found ? *v : NULL;
+}
+
+static int map_put(struct map *m, const char *key, void *val);
+
+static int map_grow(struct map *m)
+{
+	struct map n = { 0 };
+
+	n.cap = m->cap ? m->cap * 2 : 1024;
+	n.keys = calloc(n.cap, sizeof(char *));
+	n.vals = calloc(n.cap, sizeof(void *));
+	if (!n.keys || !n.vals) {
+		free(n.keys);
+		free(n.vals);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i] && m->keys[i] != (const char *)1)
+			map_put(&n, m->keys[i], m->vals[i]);
+	free(m->keys);
+	free(m->vals);
+	*m = n;
+	return 0;
+}
+
+static int map_put(struct map *m, const char *key, void *val)
+{
+	bool found;
+	void **v;
+
+	if ((m->n + 1) * 2 > m->cap && map_grow(m))
+		return -ENOMEM;
+	v = map_slot(m, key, &found);
+	if (!found) {
+		m->keys[v - m->vals] = key;
+		m->n++;
+	}
+	*v = val;
+	return 0;
+}
+
+static void map_del(struct map *m, const char *key)
+{
+	bool found;
+	void **v = map_slot(m, key, &found);
+
+	if (v && found) {
+		/* a tombstone keeps probe chains intact */
+		m->keys[v - m->vals] = (const char *)1;
+		*v = NULL;
+		m->n--;
+	}
+}
+
+static void map_free(struct map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+static void uuid4(char out[37])
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		for (int i = 0; i < 16; i++)
+			b[i] = (unsigned char)((uint64_t)ts.tv_nsec >> (i % 8) ^ (uint64_t)rand());
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
+}
+
+static void proc_free(struct vg_proc_rec *p)
+{
+	free(p->comm);
+	free(p->exe);
+	free(p->args);
+	free(p->cwd);
+	free(p->container_id);
+	free(p->pod_uid);
+	free(p->namespace_);
+	free(p->pod);
+	free(p->deployment);
+	for (int i = 0; i < p->nlineage; i++)
+		free(p->lineage[i].exe);
+	memset(p, 0, sizeof(*p));
+}
+
+static void alert_free(struct vg_alert *a)
+{
+	for (int i = 0; i < a->nprocs; i++)
+		proc_free(&a->procs[i]);
+	free(a->policy_id);
+	free(a->policy_name);
+	free(a->severity);
+	free(a->namespace_);
+	free(a->deployment);
+	free(a->pod);
+	free(a->pod_uid);
+	free(a->container_id);
+	free(a->key);
+	free(a);
+}
+
+/* policy \x1f scope: deployment, else pod, else container, else the host */
+static char *merge_key(const char *policy, const char *ns, const char *deploy, const char *pod_uid,
+		       const char *cid)
+{
+	size_t n = strlen(policy) + (ns ? strlen(ns) : 0) + (deploy ? strlen(deploy) : 0) +
+		   (pod_uid ? strlen(pod_uid) : 0) + (cid ? strlen(cid) : 0) + 16;
+	char *k = malloc(n);
+
+	if (!k)
+		return NULL;
+	if (deploy && *deploy)
+		snprintf(k, n, "%s\x1f" "d:%s/%s", policy, ns ? ns : "", deploy);
+	else if (pod_uid && *pod_uid)
+		snprintf(k, n, "%s\x1f" "p:%s", policy, pod_uid);
+	else if (cid && *cid)
+		snprintf(k, n, "%s\x1f" "c:%s", policy, cid);
+	else
+		snprintf(k, n, "%s\x1f" "h:", policy);
+	return k;
+}
+
+static struct vg_alert *alert_new(struct vg_alerts *s, const char *id, const char *policy_id,
+				  const char *policy_name, const char *severity, const char *ns,
+				  const char *deploy, const char *pod, const char *pod_uid,
+				  const char *cid, uint64_t t)
+{
+	struct vg_alert *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	if (s->nall == s->capall) {
+		size_t cap = s->capall ? s->capall * 2 : 1024;
+		struct vg_alert **n = realloc(s->all, cap * sizeof(*n));
+
+		if (!n) {
+			free(a);
+			return NULL;
+		}
+		s->all = n;
+		s->capall = cap;
+	}
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->policy_id = xstrdup(policy_id);
+	a->policy_name = xstrdup(policy_name);
+	a->severity = xstrdup(severity);
+	a->namespace_ = xstrdup(ns);
+	a->deployment = xstrdup(deploy);
+	a->pod = xstrdup(pod);
+	a->pod_uid = xstrdup(pod_uid);
+	a->container_id = xstrdup(cid);
+	a->key = merge_key(policy_id, ns, deploy, pod_uid, cid);
+	a->first_ns = a->time_ns = t;
+	a->state = VG_ALERT_ACTIVE;
+	if (!a->key || map_put(&s->by_id, a->id, a) || map_put(&s->open_by_key, a->key, a)) {
+		alert_free(a);
+		return NULL;
+	}
+	s->all[s->nall++] = a;
+	return a;
+}
+
+/* Adds a process to the alert's ring of the 40 most recent; takes ownership of p's strings. */
+static void alert_push(struct vg_alert *a, struct vg_proc_rec *p)
+{
+	struct vg_proc_rec *slot;
+
+	if (a->nprocs < VG_ALERT_MAX_PROCS) {
+		slot = &a->procs[a->nprocs++];
+	} else {
+		slot = &a->procs[a->head];
+		proc_free(slot);
+		a->head = (a->head + 1) % VG_ALERT_MAX_PROCS;
+	}
+	*slot = *p;
+	a->violations++;
+	if (p->time_ns > a->time_ns)
+		a->time_ns = p->time_ns;
+}
+
+/* The i-th most recent process (0 = latest). */
+static const struct vg_proc_rec *proc_at(const struct vg_alert *a, int i)
+{
+	int idx = a->nprocs < VG_ALERT_MAX_PROCS ? a->nprocs - 1 - i
+						 : (a->head - 1 - i + 2 * VG_ALERT_MAX_PROCS) %
+							   VG_ALERT_MAX_PROCS;
+
+	return &a->procs[idx];
+}
+
+/* ---- log records ------------------------------------------------------------ */
+
+static void pk_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	msgpack_pack_str_with_body(pk, k, strlen(k));
+	if (v)
+		msgpack_pack_str_with_body(pk, v, strlen(v));
+	else
+		msgpack_pack_nil(pk);
+}
+
+static void pk_u64(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	msgpack_pack_str_with_body(pk, k, strlen(k));
+	msgpack_pack_uint64(pk, v);
+}
+
+static int append(struct vg_alerts *s, vg_wal_ack_cb ack, void *ctx)
+{
+	int rc = vg_wal_append(s->wal, s->sb.data, s->sb.size, ack, ctx);
+
+	msgpack_sbuffer_clear(&s->sb);
+	return rc;
+}
+
+static void pack_created(struct vg_alerts *s, const struct vg_alert *a)
+{
+	msgpack_pack_map(&s->pk, 11);
+	pk_str(&s->pk, "t", "ac");
+	pk_str(&s->pk, "id", a->id);
+	pk_str(&s->pk, "policy_id", a->policy_id);
+	pk_str(&s->pk, "policy", a->policy_name);
+	pk_str(&s->pk, "severity", a->severity);
+	pk_str(&s->pk, "ns", a->namespace_);
+	pk_str(&s->pk, "deploy", a->deployment);
+	pk_str(&s->pk, "pod", a->pod);
+	pk_str(&s->pk, "pod_uid", a->pod_uid);
+	pk_str(&s->pk, "cid", a->container_id);
+	pk_u64(&s->pk, "time", a->first_ns);
+}
+
+static int log_created(struct vg_alerts *s, const struct vg_alert *a)
+{
+	pack_created(s, a);
+	return append(s, NULL, NULL);
+}
+
+static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
+			   const struct vg_proc_rec *p)
+{
+	msgpack_pack_map(&s->pk, 20);
+	pk_str(&s->pk, "t", "v");
+	pk_str(&s->pk, "id", a->id);
+	pk_u64(&s->pk, "time", p->time_ns);
+	pk_u64(&s->pk, "pid", p->pid);
+	pk_u64(&s->pk, "ppid", p->ppid);
+	pk_u64(&s->pk, "uid", p->uid);
+	pk_u64(&s->pk, "gid", p->gid);
+	pk_u64(&s->pk, "euid", p->euid);
+	pk_str(&s->pk, "comm", p->comm);
+	pk_str(&s->pk, "exe", p->exe);
+	pk_str(&s->pk, "args", p->args);
+	pk_str(&s->pk, "cwd", p->cwd);
+	pk_str(&s->pk, "cid", p->container_id);
+	pk_str(&s->pk, "pod_uid", p->pod_uid);
+	pk_str(&s->pk, "ns", p->namespace_);
+	pk_str(&s->pk, "pod", p->pod);
+	pk_str(&s->pk, "deploy", p->deployment);
+	msgpack_pack_str_with_body(&s->pk, "killed", 6);
+	if (p->killed_in_kernel)
+		msgpack_pack_true(&s->pk);
+	else
+		msgpack_pack_false(&s->pk);
+	msgpack_pack_str_with_body(&s->pk, "lin", 3);
+	msgpack_pack_array(&s->pk, (size_t)p->nlineage);
+	for (int i = 0; i < p->nlineage; i++) {
+		msgpack_pack_array(&s->pk, 3);
+		msgpack_pack_uint32(&s->pk, p->lineage[i].pid);
+		msgpack_pack_uint32(&s->pk, p->lineage[i].uid);
+		msgpack_pack_str_with_body(&s->pk, p->lineage[i].exe, strlen(p->lineage[i].exe));
+	}
+	pk_str(&s->pk, "v", "1");
+}
+
+static int log_violation(struct vg_alerts *s, const struct vg_alert *a,
+			 const struct vg_proc_rec *p, vg_wal_ack_cb ack, void *ctx)
+{
+	pack_violation(s, a, p);
+	return append(s, ack, ctx);
+}
+
+static void pack_resolved(struct vg_alerts *s, const struct vg_alert *a)
+{
+	msgpack_pack_map(&s->pk, 3);
+	pk_str(&s->pk, "t", "ar");
+	pk_str(&s->pk, "id", a->id);
+	pk_u64(&s->pk, "time", a->resolved_ns);
+}
+
+/* ---- replay ------------------------------------------------------------------ */
+
+static const msgpack_object *field(const msgpack_object *o, const char *k)
+{
+	size_t kl = strlen(k);
+
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *key = &o->via.map.ptr[i].key;
+
+		if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == kl &&
+		    !memcmp(key->via.str.ptr, k, kl))
+			return &o->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+/* A string field as a fresh C string (NULL if absent or nil). */
+static char *fstr(const msgpack_object *o, const char *k)
+{
+	const msgpack_object *v = field(o, k);
+	char *s;
+
+	if (!v || v->type != MSGPACK_OBJECT_STR)
+		return NULL;
+	s = malloc(v->via.str.size + 1);
+	if (s) {
+		memcpy(s, v->via.str.ptr, v->via.str.size);
+		s[v->via.str.size] = '\0';
+	}
+	return s;
+}
+
+static uint64_t fu64(const msgpack_object *o, const char *k)
+{
+	const msgpack_object *v = field(o, k);
+
+	return v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
+}
+
+static struct vg_policy_setting *setting_slot(struct vg_alerts *s, const char *policy)
+{
+	struct vg_policy_setting *n;
+
+	for (int i = 0; i < s->nsettings; i++)
+		if (!strcmp(s->settings[i].policy_id, policy))
+			return &s->settings[i];
+	n = realloc(s->settings, (size_t)(s->nsettings + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	s->settings = n;
+	n = &s->settings[s->nsettings++];
+	n->policy_id = strdup(policy);
+	n->enabled = -1;
+	n->enforcement = NULL;
+	return n;
+}
+
+static void on_replay(void *ctx, const void *payload, size_t len)
+{
+	struct vg_alerts *s = ctx;
+	msgpack_unpacked u;
+	size_t off = 0;
+	char *t = NULL, *id = NULL;
+
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, payload, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    u.data.type != MSGPACK_OBJECT_MAP)
+		goto out;
+	t = fstr(&u.data, "t");
+	id = fstr(&u.data, "id");
+	if (!t)
+		goto out;
+	if (!strcmp(t, "ac") && id) {
+		char *pid = fstr(&u.data, "policy_id"), *pn = fstr(&u.data, "policy"),
+		     *sev = fstr(&u.data, "severity"), *ns = fstr(&u.data, "ns"),
+		     *dep = fstr(&u.data, "deploy"), *pod = fstr(&u.data, "pod"),
+		     *puid = fstr(&u.data, "pod_uid"), *cid = fstr(&u.data, "cid");
+
+		if (pid && !map_get(&s->by_id, id))
+			alert_new(s, id, pid, pn, sev, ns, dep, pod, puid, cid, fu64(&u.data, "time"));
+		free(pid);
+		free(pn);
+		free(sev);
+		free(ns);
+		free(dep);
+		free(pod);
+		free(puid);
+		free(cid);
+	} else if (!strcmp(t, "v") && id) {
+		struct vg_alert *a = map_get(&s->by_id, id);
+		const msgpack_object *lin = field(&u.data, "lin"), *k = field(&u.data, "killed");
+		struct vg_proc_rec p = { 0 };
+
+		if (!a)
+			goto out; /* its alert was compacted away or never made it to disk */
+		p.time_ns = fu64(&u.data, "time");
+		p.pid = (uint32_t)fu64(&u.data, "pid");
+		p.ppid = (uint32_t)fu64(&u.data, "ppid");
+		p.uid = (uint32_t)fu64(&u.data, "uid");
+		p.gid = (uint32_t)fu64(&u.data, "gid");
+		p.euid = (uint32_t)fu64(&u.data, "euid");
+		p.comm = fstr(&u.data, "comm");
+		p.exe = fstr(&u.data, "exe");
+		p.args = fstr(&u.data, "args");
+		p.cwd = fstr(&u.data, "cwd");
+		p.container_id = fstr(&u.data, "cid");
+		p.pod_uid = fstr(&u.data, "pod_uid");
+		p.namespace_ = fstr(&u.data, "ns");
+		p.pod = fstr(&u.data, "pod");
+		p.deployment = fstr(&u.data, "deploy");
+		p.killed_in_kernel = k && k->type == MSGPACK_OBJECT_BOOLEAN && k->via.boolean;
+		for (uint32_t i = 0; lin && lin->type == MSGPACK_OBJECT_ARRAY &&
+				     i < lin->via.array.size && i < VG_LINEAGE_MAX;
+		     i++) {
+			const msgpack_object *e = &lin->via.array.ptr[i];
+
+			if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
+			    e->via.array.ptr[2].type != MSGPACK_OBJECT_STR)
+				continue;
+			p.lineage[p.nlineage].pid = (uint32_t)e->via.array.ptr[0].via.u64;
+			p.lineage[p.nlineage].uid = (uint32_t)e->via.array.ptr[1].via.u64;
+			p.lineage[p.nlineage].exe = strndup(e->via.array.ptr[2].via.str.ptr,
+							    e->via.array.ptr[2].via.str.size);
+			p.nlineage++;
+		}
+		alert_push(a, &p);
+		s->violations++;
+	} else if (!strcmp(t, "ar") && id) {
+		struct vg_alert *a = map_get(&s->by_id, id);
+
+		if (a && a->state != VG_ALERT_RESOLVED) {
+			a->state = VG_ALERT_RESOLVED;
+			a->resolved_ns = fu64(&u.data, "time");
+			map_del(&s->open_by_key, a->key);
+		}
+	} else if (!strcmp(t, "ps")) {
+		char *pol = fstr(&u.data, "policy"), *enf = fstr(&u.data, "enforcement");
+		const msgpack_object *en = field(&u.data, "enabled");
+		struct vg_policy_setting *st = pol ? setting_slot(s, pol) : NULL;
+
+		if (st && en && en->type == MSGPACK_OBJECT_BOOLEAN)
+			st->enabled = en->via.boolean;
+		if (st && enf) {
+			free(st->enforcement);
+			st->enforcement = enf;
+			enf = NULL;
+		}
+		free(pol);
+		free(enf);
+	}
+out:
+	free(t);
+	free(id);
+	msgpack_unpacked_destroy(&u);
+}
+
+/* ---- API ---------------------------------------------------------------------- */
+
+int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struct event_base *base,
+		   struct vg_wal_report *rep, char *err, size_t errlen)
+{
+	struct vg_alerts *s = calloc(1, sizeof(*s));
+	struct vg_wal_opts wo = { .dir = o->dir, .commit_ms = o->commit_ms,
+				  .fsync_always = o->fsync_always, .mem_bound = o->mem_bound };
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	msgpack_sbuffer_init(&s->sb);
+	msgpack_packer_init(&s->pk, &s->sb, msgpack_sbuffer_write);
+	s->replaying = true;
+	rc = vg_wal_open(&s->wal, &wo, base, on_replay, s, rep, err, errlen);
+	s->replaying = false;
+	if (rc) {
+		vg_alerts_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void vg_alerts_close(struct vg_alerts *s)
+{
+	if (!s)
+		return;
+	vg_wal_close(s->wal);
+	for (size_t i = 0; i < s->nall; i++)
+		alert_free(s->all[i]);
+	free(s->all);
+	map_free(&s->by_id);
+	map_free(&s->open_by_key);
+	for (int i = 0; i < s->nsettings; i++) {
+		free(s->settings[i].policy_id);
+		free(s->settings[i].enforcement);
+	}
+	free(s->settings);
+	msgpack_sbuffer_destroy(&s->sb);
+	free(s);
+}
+
+int vg_alerts_sync(struct vg_alerts *s)
+{
+	return vg_wal_sync(s->wal);
+}
+
+int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack,
+		  void *ctx, const struct vg_alert **alert)
+{
+	struct vg_event *ev = v->ev;
+	const struct vg_container *ctr = vg_event_container(ev);
+	const struct vg_meta *m = ev->meta;
+	const char *ns = m ? m->namespace_ : NULL, *deploy = m ? m->deployment : NULL;
+	const char *pod = m ? m->pod : NULL;
+	struct vg_proc_rec p = { 0 };
+	struct vg_alert *a;
+	char *key;
+	int rc;
+
+	vg_event_args(ev);
+	vg_event_paths(ev);
+	key = merge_key(v->policy_id, ns, deploy, ctr->pod_uid, ctr->id);
+	if (!key)
+		return -ENOMEM;
+	a = map_get(&s->open_by_key, key);
+	free(key);
+	if (a) {
+		s->merged++;
+	} else {
+		char id[37];
+
+		uuid4(id);
+		a = alert_new(s, id, v->policy_id, v->policy_name, v->severity, ns, deploy, pod,
+			      ctr->pod_uid[0] ? ctr->pod_uid : NULL, ctr->id[0] ? ctr->id : NULL,
+			      ev->time_ns);
+		if (!a)
+			return -ENOMEM;
+		rc = log_created(s, a);
+		if (rc)
+			return rc;
+	}
+	p.time_ns = ev->time_ns;
+	p.pid = ev->rec->pid;
+	p.ppid = ev->rec->ppid;
+	p.uid = ev->rec->uid;
+	p.gid = ev->rec->gid;
+	p.euid = ev->rec->euid;
+	p.comm = strdup(ev->comm);
+	p.exe = strdup(ev->exe);
+	p.args = strdup(ev->args);
+	p.cwd = ev->cwd[0] ? strdup(ev->cwd) : NULL;
+	p.container_id = ctr->id[0] ? strdup(ctr->short_id) : NULL;
+	p.pod_uid = ctr->pod_uid[0] ? strdup(ctr->pod_uid) : NULL;
+	p.namespace_ = xstrdup(ns);
+	p.pod = xstrdup(pod);
+	p.deployment = xstrdup(deploy);
+	p.killed_in_kernel = v->killed_in_kernel;
+	for (int i = 0; i < ev->n_lineage && i < VG_LINEAGE_MAX; i++) {
+		p.lineage[i].pid = ev->lineage[i].pid;
+		p.lineage[i].uid = ev->lineage[i].uid;
+		p.lineage[i].exe = strdup(ev->lineage[i].exe ? ev->lineage[i].exe : "");
+		p.nlineage = i + 1;
+	}
+	rc = log_violation(s, a, &p, ack, ctx);
+	alert_push(a, &p);
+	s->violations++;
+	if (alert)
+		*alert = a;
+	return rc;
+}
+
+int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now)
+{
+	struct vg_alert *a = map_get(&s->by_id, id);
+
+	if (!a)
+		return -ENOENT;
+	if (a->state == VG_ALERT_RESOLVED)
+		return -EALREADY;
+	a->state = VG_ALERT_RESOLVED;
+	a->resolved_ns = now;
+	pack_resolved(s, a);
+	map_del(&s->open_by_key, a->key);
+	return append(s, NULL, NULL);
+}
+
+int vg_alerts_set_policy(struct vg_alerts *s, const char *policy_id, int enabled,
+			 const char *enforcement)
+{
+	struct vg_policy_setting *st = setting_slot(s, policy_id);
+
+	if (!st)
+		return -ENOMEM;
+	msgpack_pack_map(&s->pk, 4);
+	pk_str(&s->pk, "t", "ps");
+	pk_str(&s->pk, "policy", policy_id);
+	msgpack_pack_str_with_body(&s->pk, "enabled", 7);
+	if (enabled < 0)
+		msgpack_pack_nil(&s->pk);
+	else if (enabled)
+		msgpack_pack_true(&s->pk);
+	else
+		msgpack_pack_false(&s->pk);
+	pk_str(&s->pk, "enforcement", enforcement);
+	if (enabled >= 0)
+		st->enabled = enabled;
+	if (enforcement) {
+		free(st->enforcement);
+		st->enforcement = strdup(enforcement);
+	}
+	return append(s, NULL, NULL);
+}
+
+const struct vg_policy_setting *vg_alerts_policy_setting(struct vg_alerts *s, const char *policy_id)
+{
+	for (int i = 0; i < s->nsettings; i++)
+		if (!strcmp(s->settings[i].policy_id, policy_id))
+			return &s->settings[i];
+	return NULL;
+}
+
+const struct vg_alert *vg_alerts_get(struct vg_alerts *s, const char *id)
+{
+	return map_get(&s->by_id, id);
+}
+
+static bool eq(const char *want, const char *have)
+{
+	return !want || (have && !strcmp(want, have));
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct vg_alert *x = *(const struct vg_alert *const *)a;
+	const struct vg_alert *y = *(const struct vg_alert *const *)b;
+
+	return x->time_ns < y->time_ns ? 1 : x->time_ns > y->time_ns ? -1 : strcmp(x->id, y->id);
+}
+
+int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
+		    const struct vg_alert ***out)
+{
+	const struct vg_alert **r = malloc((s->nall + 1) * sizeof(*r));
+	int n = 0;
+
+	*out = r;
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nall; i++) {
+		const struct vg_alert *a = s->all[i];
+
+		if ((f->state >= 0 && (int)a->state != f->state) || a->time_ns < f->since_ns ||
+		    !(eq(f->policy, a->policy_name) || eq(f->policy, a->policy_id)) ||
+		    !eq(f->namespace_, a->namespace_) || !eq(f->deployment, a->deployment) ||
+		    !eq(f->pod, a->pod))
+			continue;
+		r[n++] = a;
+	}
+	qsort(r, (size_t)n, sizeof(*r), newest_first);
+	return n;
+}
+
+struct compact_it {
+	struct vg_alerts *s;
+	size_t ai;
+	int pi, phase; /* per alert: created, its processes, resolved */
+};
+
+static int compact_next(void *ctx, const void **p, size_t *len)
+{
+	struct compact_it *it = ctx;
+	struct vg_alerts *s = it->s;
+
+	msgpack_sbuffer_clear(&s->sb);
+	while (it->ai < s->nall) {
+		struct vg_alert *a = s->all[it->ai];
+
+		if (it->phase == 0) {
+			pack_created(s, a);
+			it->phase = 1;
+			it->pi = a->nprocs - 1;
+			break;
+		}
+		if (it->phase == 1 && it->pi >= 0) {
+			/* oldest first, so replay rebuilds the same ring */
+			pack_violation(s, a, proc_at(a, it->pi--));
+			break;
+		}
+		if (it->phase == 1 && a->state == VG_ALERT_RESOLVED) {
+			pack_resolved(s, a);
+			it->phase = 2;
+			break;
+		}
+		it->ai++;
+		it->phase = 0;
+	}
+	if (!s->sb.size)
+		return 0;
+	*p = s->sb.data;
+	*len = s->sb.size;
+	return 1;
+}
+
+int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff)
+{
+	size_t keep = 0;
+	int dropped = 0, rc;
+	struct compact_it it = { s, 0, 0, 0 };
+
+	for (size_t i = 0; i < s->nall; i++) {
+		struct vg_alert *a = s->all[i];
+
+		if (a->state == VG_ALERT_RESOLVED && a->resolved_ns < cutoff) {
+			map_del(&s->by_id, a->id);
+			alert_free(a);
+			dropped++;
+		} else {
+			s->all[keep++] = a;
+		}
+	}
+	s->nall = keep;
+	if (!dropped)
+		return 0;
+	rc = vg_wal_sync(s->wal);
+	if (rc)
+		return rc;
+	rc = vg_wal_rewrite(s->wal, compact_next, &it);
+	msgpack_sbuffer_clear(&s->sb);
+	return rc ? rc : dropped;
+}
+
+void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->alerts = s->nall;
+	for (size_t i = 0; i < s->nall; i++) {
+		if (s->all[i]->state == VG_ALERT_RESOLVED)
+			st->resolved++;
+		else
+			st->active++;
+	}
+	st->violations = s->violations;
+	st->merged = s->merged;
+	vg_wal_stats(s->wal, &st->wal);
+}
+
+const char *vg_alert_state_name(enum vg_alert_state st)
+{
+	return st == VG_ALERT_RESOLVED ? "RESOLVED" : st == VG_ALERT_ATTEMPTED ? "ATTEMPTED" : "ACTIVE";
+}
+
+void vg_alert_message(const struct vg_alert *a, char *buf, size_t n)
+{
+	const struct vg_proc_rec *p = a->nprocs ? proc_at(a, 0) : NULL;
+
+	if (!p) {
+		snprintf(buf, n, "Policy '%s' violated", a->policy_name);
+		return;
+	}
+	snprintf(buf, n, "Binary '%s' executed with arguments '%s' under user ID %u", p->exe,
+		 p->args ? p->args : "", p->uid);
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *proc_json(const struct vg_proc_rec *p)
+{
+	json_t *o = json_object(), *lin = json_array();
+	char ts[40];
+
+	vg_time_rfc3339(p->time_ns, ts, sizeof(ts));
+	json_object_set_new(o, "time", json_string(ts));
+	json_object_set_new(o, "containerId", jstr_or_null(p->container_id));
+	json_object_set_new(o, "podUid", jstr_or_null(p->pod_uid));
+	json_object_set_new(o, "podId", jstr_or_null(p->pod));
+	json_object_set_new(o, "namespace", jstr_or_null(p->namespace_));
+	json_object_set_new(o, "name", jstr_or_null(p->comm));
+	json_object_set_new(o, "args", json_string(p->args ? p->args : ""));
+	json_object_set_new(o, "execFilePath", jstr_or_null(p->exe));
+	json_object_set_new(o, "cwd", jstr_or_null(p->cwd));
+	json_object_set_new(o, "pid", json_integer(p->pid));
+	json_object_set_new(o, "ppid", json_integer(p->ppid));
+	json_object_set_new(o, "uid", json_integer(p->uid));
+	json_object_set_new(o, "gid", json_integer(p->gid));
+	json_object_set_new(o, "euid", json_integer(p->euid));
+	for (int i = 0; i < p->nlineage; i++)
+		json_array_append_new(lin, json_pack("{s:I, s:I, s:s}", "parentPid",
+						     (json_int_t)p->lineage[i].pid, "parentUid",
+						     (json_int_t)p->lineage[i].uid,
+						     "parentExecFilePath", p->lineage[i].exe));
+	json_object_set_new(o, "lineage", lin);
+	json_object_set_new(o, "killedInKernel", json_boolean(p->killed_in_kernel));
+	return o;
+}
+
+json_t *vg_alert_json(const struct vg_alert *a, bool full)
+{
+	json_t *o = json_object();
+	char ts[40], msg[1024];
+
+	json_object_set_new(o, "id", json_string(a->id));
+	json_object_set_new(o, "policy", json_pack("{s:s, s:s, s:s}", "id", a->policy_id, "name",
+						  a->policy_name, "severity",
+						  a->severity ? a->severity : ""));
+	json_object_set_new(o, "lifecycleStage", json_string("RUNTIME"));
+	json_object_set_new(o, "state", json_string(vg_alert_state_name(a->state)));
+	vg_time_rfc3339(a->time_ns, ts, sizeof(ts));
+	json_object_set_new(o, "time", json_string(ts));
+	vg_time_rfc3339(a->first_ns, ts, sizeof(ts));
+	json_object_set_new(o, "firstOccurred", json_string(ts));
+	if (a->state == VG_ALERT_RESOLVED) {
+		vg_time_rfc3339(a->resolved_ns, ts, sizeof(ts));
+		json_object_set_new(o, "resolvedAt", json_string(ts));
+	}
+	json_object_set_new(o, "namespace", jstr_or_null(a->namespace_));
+	json_object_set_new(o, "deployment", a->deployment && *a->deployment
+						    ? json_pack("{s:s}", "name", a->deployment)
+						    : json_null());
+	json_object_set_new(o, "pod", jstr_or_null(a->pod));
+	json_object_set_new(o, "podUid", jstr_or_null(a->pod_uid));
+	json_object_set_new(o, "containerId", jstr_or_null(a->container_id));
+	json_object_set_new(o, "violations", json_integer((json_int_t)a->violations));
+	vg_alert_message(a, msg, sizeof(msg));
+	json_object_set_new(o, "message", json_string(msg));
+	if (full) {
+		json_t *procs = json_array();
+
+		for (int i = 0; i < a->nprocs; i++)
+			json_array_append_new(procs, proc_json(proc_at(a, i)));
+		json_object_set_new(o, "processes", procs);
+	}
+	return o;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * alerts.h - violations and the alerts they merge into, kept in the store's
+ * log (wal.h) and indexed in memory (rebuilt at open).
+ *
+ * Merging as StackRox does it (POLICIES.md): a violation of a policy on the
+ * same deployment (else pod, else container) joins the open (ACTIVE or
+ * ATTEMPTED) alert, keeping its id and firstOccurred; an alert keeps its 40
+ * most recent processes and counts all. Log records: alert created, violation
+ * appended, alert resolved, policy setting changed (msgpack maps).
+ */
+#ifndef VG_ALERTS_H
+#define VG_ALERTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "event.h"
+#include "wal.h"
+
+#define VG_ALERT_MAX_PROCS 40
+
+enum vg_alert_state { VG_ALERT_ACTIVE, VG_ALERT_RESOLVED, VG_ALERT_ATTEMPTED };
+
+struct vg_lineage_rec {
+	uint32_t pid, uid;
+	char *exe;
+};
+
+/* One violating process: a StackRox process indicator, with forensic detail. */
+struct vg_proc_rec {
+	uint64_t time_ns;
+	uint32_t pid, ppid, uid, gid, euid;
+	char *comm, *exe, *args, *cwd;
+	char *container_id, *pod_uid, *namespace_, *pod, *deployment;
+	struct vg_lineage_rec lineage[VG_LINEAGE_MAX];
+	int nlineage;
+	bool killed_in_kernel;
+};
+
+struct vg_alert {
+	char id[37];
+	char *policy_id, *policy_name, *severity;
+	char *namespace_, *deployment, *pod, *pod_uid, *container_id; /* the merge scope */
+	enum vg_alert_state state;
+	uint64_t first_ns, time_ns, resolved_ns;
+	uint64_t violations; /* all of them, not only the kept processes */
+	struct vg_proc_rec procs[VG_ALERT_MAX_PROCS]; /* ring: most recent 40 */
+	int nprocs, head;
+	char *key; /* merge key */
+};
+
+/* What a new violation is: the event, and which policy it broke. */
+struct vg_violation {
+	struct vg_event *ev;
+	const char *policy_id, *policy_name, *severity;
+	bool killed_in_kernel;
+};
+
+struct vg_alerts;
+
+struct vg_alerts_opts {
+	const char *dir; /* the store directory */
+	uint32_t commit_ms;
+	bool fsync_always;
+	size_t mem_bound;
+};
+
+/* Per-policy settings persisted in the store (enable/disable, enforcement). */
+struct vg_policy_setting {
+	char *policy_id;
+	int enabled; /* -1: not set */
+	char *enforcement;
+};
+
+struct vg_alerts_stats {
+	uint64_t alerts, active, resolved, violations, merged;
+	struct vg_wal_stats wal;
+};
+
+/*
+ * Opens the store, rebuilding alerts from the log; rep says what recovery
+ * did. base may be NULL for offline use (the CLI on a stopped daemon's data).
+ */
+int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struct event_base *base,
+		   struct vg_wal_report *rep, char *err, size_t errlen);
+void vg_alerts_close(struct vg_alerts *s);
+int vg_alerts_sync(struct vg_alerts *s);
+
+/*
+ * Records a violation: merges it into its open alert or creates one, appends
+ * the records to the log, and calls ack once they are durable. *alert gets
+ * the alert. 0 or -errno (-ENOSPC: the disk refused and memory is full).
+ */
+int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack,
+		  void *ctx, const struct vg_alert **alert);
+
+/* Resolves an alert: 0, -ENOENT (unknown id), -EALREADY (already resolved). */
+int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now_ns);
+
+/* Persists a policy setting; enabled < 0 or enforcement NULL leave that part. */
+int vg_alerts_set_policy(struct vg_alerts *s, const char *policy_id, int enabled,
+			 const char *enforcement);
+const struct vg_policy_setting *vg_alerts_policy_setting(struct vg_alerts *s, const char *policy_id);
+
+struct vg_alert_filter {
+	const char *policy, *namespace_, *deployment, *pod; /* exact, NULL: any */
+	int state;					    /* -1: any */
+	uint64_t since_ns;				    /* last violation at or after */
+};
+
+/* Alerts matching f, newest first, into *out (caller frees the array). Returns the count. */
+int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
+		    const struct vg_alert ***out);
+const struct vg_alert *vg_alerts_get(struct vg_alerts *s, const char *id);
+
+/* Drops resolved alerts resolved before cutoff_ns from memory and disk. Returns how many. */
+int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff_ns);
+
+void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st);
+
+/* JSON (jansson, new reference): the list form, or everything with processes. */
+json_t *vg_alert_json(const struct vg_alert *a, bool full);
+const char *vg_alert_state_name(enum vg_alert_state st);
+/* StackRox's message: "Binary '<exe>' executed with arguments '<args>' under user ID <uid>" */
+void vg_alert_message(const struct vg_alert *a, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Alerts: StackRox merging, the 40-process cap, resolve, settings, retention, reopen. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "alerts.h"
+#include "record.h"
+
+static char dir[64];
+static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
+static struct vg_event ev;
+static struct vg_meta meta;
+
+#define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static struct vg_alerts *open_store(void)
+{
+	struct vg_alerts_opts o = { .dir = dir };
+	struct vg_wal_report rep;
+	struct vg_alerts *s;
+	char err[256];
+
+	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
+	return s;
+}
+
+/* An exec of exe with args in pod (or on the host when pod is NULL). */
+static struct vg_event *mk(const char *exe, const char *arg, const char *pod_uid, const char *deploy,
+			   uint64_t t)
+{
+	const char *argv[] = { exe, arg };
+	char cg[256];
+	struct vg_record_spec s = { .exe = exe, .argv = argv, .argc = arg ? 2 : 1, .uid = 0,
+				    .boot_ns = t, .cwd = "/" };
+
+	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod%s/libpod-" CID, pod_uid ? pod_uid : "");
+	s.cgroup = pod_uid ? cg : "/";
+	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	ev.lineage_done = true;
+	ev.n_lineage = 1;
+	ev.lineage[0].pid = 1;
+	ev.lineage[0].uid = 0;
+	ev.lineage[0].exe = "/bin/bash";
+	memset(&meta, 0, sizeof(meta));
+	if (deploy) {
+		meta.namespace_ = "shop";
+		meta.deployment = deploy;
+		meta.pod = "web-1";
+		ev.meta = &meta;
+	}
+	return &ev;
+}
+
+static const struct vg_alert *add(struct vg_alerts *s, struct vg_event *e, const char *policy)
+{
+	struct vg_violation v = { .ev = e, .policy_id = policy, .policy_name = policy,
+				  .severity = "low" };
+	const struct vg_alert *a;
+
+	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), 0);
+	return a;
+}
+
+#define POD1 "11111111-2222-3333-4444-555555555555"
+#define POD2 "66666666-2222-3333-4444-555555555555"
+
+static void test_merging(void **state)
+{
+	struct vg_alerts *s = open_store();
+	const struct vg_alert *a, *b, *c, *d;
+	char msg[256];
+
+	(void)state;
+	a = add(s, mk("/usr/bin/apt", "update", POD1, NULL, 10), "P");
+	b = add(s, mk("/usr/bin/dpkg", "-i", POD1, NULL, 20), "P");
+	assert_ptr_equal(a, b);		/* same policy, same pod: one alert */
+	assert_int_equal(a->violations, 2);
+	assert_int_equal(a->first_ns, 10);
+	assert_int_equal(a->time_ns, 20);
+	c = add(s, mk("/usr/bin/apt", "update", POD2, NULL, 30), "P");
+	assert_ptr_not_equal(a, c);	/* another pod */
+	d = add(s, mk("/usr/bin/apt", "update", POD1, NULL, 40), "Q");
+	assert_ptr_not_equal(a, d);	/* another policy */
+	/* a deployment groups its pods */
+	a = add(s, mk("/usr/bin/apt", "x", POD1, "web", 50), "R");
+	b = add(s, mk("/usr/bin/apt", "y", POD2, "web", 60), "R");
+	assert_ptr_equal(a, b);
+	vg_alert_message(b, msg, sizeof(msg));
+	assert_string_equal(msg, "Binary '/usr/bin/apt' executed with arguments 'y' under user ID 0");
+	vg_alerts_close(s);
+}
+
+static void test_cap_resolve_reopen(void **state)
+{
+	struct vg_alerts *s = open_store();
+	const struct vg_alert *a, *b;
+	const struct vg_alert **list;
+	struct vg_alert_filter f = { .state = -1 };
+	char id[37];
+	int n;
+
+	(void)state;
+	for (int i = 0; i < 45; i++)
+		a = add(s, mk("/usr/bin/apt", "update", POD1, NULL, 100 + (uint64_t)i), "Cap");
+	assert_int_equal(a->violations, 45);
+	assert_int_equal(a->nprocs, VG_ALERT_MAX_PROCS);
+	snprintf(id, sizeof(id), "%s", a->id);
+	assert_int_equal(vg_alerts_resolve(s, id, 1000), 0);
+	assert_int_equal(vg_alerts_resolve(s, id, 1001), -EALREADY);
+	assert_int_equal(vg_alerts_resolve(s, "nope", 1001), -ENOENT);
+	/* a violation after the resolve opens a new alert */
+	b = add(s, mk("/usr/bin/apt", "update", POD1, NULL, 2000), "Cap");
+	assert_string_not_equal(b->id, id);
+	assert_int_equal(vg_alerts_set_policy(s, "Cap", 0, "kill_pod"), 0);
+	assert_int_equal(vg_alerts_sync(s), 0);
+	vg_alerts_close(s);
+
+	s = open_store(); /* everything is rebuilt from the log */
+	a = vg_alerts_get(s, id);
+	assert_non_null(a);
+	assert_int_equal(a->state, VG_ALERT_RESOLVED);
+	assert_int_equal(a->nprocs, VG_ALERT_MAX_PROCS);
+	assert_int_equal(a->first_ns, 100);
+	assert_string_equal(a->procs[(a->head + VG_ALERT_MAX_PROCS - 1) % VG_ALERT_MAX_PROCS].args,
+			    "update");
+	f.policy = "Cap";
+	n = vg_alerts_query(s, &f, &list);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0]->state, VG_ALERT_ACTIVE); /* newest first */
+	free(list);
+	f.state = VG_ALERT_RESOLVED;
+	n = vg_alerts_query(s, &f, &list);
+	assert_int_equal(n, 1);
+	free(list);
+	assert_int_equal(vg_alerts_policy_setting(s, "Cap")->enabled, 0);
+	assert_string_equal(vg_alerts_policy_setting(s, "Cap")->enforcement, "kill_pod");
+	/* the open alert still merges after a restart */
+	a = add(s, mk("/usr/bin/apt", "again", POD1, NULL, 3000), "Cap");
+	assert_int_equal(a->violations, 2);
+	vg_alerts_sync(s);
+	vg_alerts_close(s);
+}
+
+static void test_retention(void **state)
+{
+	struct vg_alerts *s;
+	struct vg_alert_filter f = { .state = -1 };
+	const struct vg_alert **list;
+	const struct vg_alert *a;
+	char keep[37], old[37];
+	int n;
+
+	(void)state;
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir); /* a fresh store */
+		(void)!system(cmd);
+	}
+	s = open_store();
+	a = add(s, mk("/usr/bin/apt", "1", POD1, NULL, 10), "Old");
+	snprintf(old, sizeof(old), "%s", a->id);
+	vg_alerts_resolve(s, old, 100);
+	a = add(s, mk("/usr/bin/apt", "2", POD2, NULL, 20), "Old");
+	snprintf(keep, sizeof(keep), "%s", a->id);
+	vg_alerts_resolve(s, keep, 5000);
+	add(s, mk("/usr/bin/apt", "3", POD2, NULL, 30), "Active");
+	assert_int_equal(vg_alerts_compact(s, 1000), 1);
+	assert_null(vg_alerts_get(s, old));
+	vg_alerts_close(s);
+	s = open_store();
+	assert_null(vg_alerts_get(s, old));
+	assert_non_null(vg_alerts_get(s, keep));
+	n = vg_alerts_query(s, &f, &list);
+	assert_int_equal(n, 2);
+	free(list);
+	vg_alerts_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_merging),
+		cmocka_unit_test(test_cap_resolve_reopen),
+		cmocka_unit_test(test_retention),
+	};
+	int rc;
+
+	snprintf(dir, sizeof(dir), "/tmp/vigil-alerts-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (!rc) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		(void)!system(cmd);
+	}
+	return rc;
+}
