@@ -58,6 +58,12 @@ struct vg_engine {
 	void *cb_ctx;
 	int nviol;
 	bool testing;
+	int flow_ref; /* lua/flow.lua's function */
+	/* the violation the flow is running for */
+	const struct vg_flow_ops *ops;
+	void *ops_ctx;
+	int flow_pol;
+	bool flow_stored;
 };
 
 static char *save(struct pol *p, const char *s)
@@ -467,6 +473,108 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	lua_settop(L, top);
 }
 
+/* ---- the per-violation flow ------------------------------------------------- */
+
+static struct vg_engine *flow_engine(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int l_store(lua_State *L)
+{
+	struct vg_engine *e = flow_engine(L);
+	bool ok = false;
+
+	if (e->ops && e->ops->store && !e->flow_stored) {
+		ok = e->ops->store(e->ops_ctx, e->cur, e->flow_pol);
+		e->flow_stored = ok;
+	}
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+static int l_enforce(lua_State *L)
+{
+	struct vg_engine *e = flow_engine(L);
+	const char *action = luaL_checkstring(L, 1);
+
+	lua_pushboolean(L, e->ops && e->ops->enforce &&
+				   e->ops->enforce(e->ops_ctx, e->cur, e->flow_pol, action));
+	return 1;
+}
+
+static int l_notify(lua_State *L)
+{
+	struct vg_engine *e = flow_engine(L);
+
+	lua_pushboolean(L, e->ops && e->ops->notify && e->ops->notify(e->ops_ctx, e->cur, e->flow_pol));
+	return 1;
+}
+
+static int l_flow_log(lua_State *L)
+{
+	struct vg_engine *e = flow_engine(L);
+
+	vg_info("policy '%s': %s", e->pol[e->flow_pol].info.name, luaL_checkstring(L, 1));
+	return 0;
+}
+
+/* Loads lua/flow.lua and the `vigil` bindings table (left in the registry). */
+static int load_flow(struct vg_engine *e, char *err, size_t n)
+{
+	const struct vg_embedded *f = vg_embedded_find("lua/flow.lua");
+	lua_State *L = vg_lua_state(e->lua);
+	static const luaL_Reg fns[] = {
+		{ "store", l_store }, { "enforce", l_enforce }, { "notify", l_notify },
+		{ "log", l_flow_log }, { NULL, NULL },
+	};
+
+	if (!f)
+		return snprintf(err, n, "internal: lua/flow.lua is not embedded"), -ENOENT;
+	if (vg_lua_run_chunk(e->lua, f->data, f->len, "@lua/flow.lua", 1, LOAD_BUDGET, err, n))
+		return -EINVAL;
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return snprintf(err, n, "lua/flow.lua must return a function"), -EINVAL;
+	}
+	e->flow_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	lua_pushlightuserdata(L, e);
+	luaL_setfuncs(L, fns, 1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
+	return 0;
+}
+
+int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char *enforcement,
+		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen)
+{
+	lua_State *L = vg_lua_state(e->lua);
+	struct vg_event *prev = e->cur;
+	int rc;
+
+	e->cur = ev;
+	e->ops = ops;
+	e->ops_ctx = ctx;
+	e->flow_pol = pi;
+	e->flow_stored = false;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, e->flow_ref);
+	vg_lua_event_push(L, ev);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, e->pol[pi].table_ref);
+	lua_pushstring(L, enforcement ? enforcement : e->pol[pi].info.enforcement);
+	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
+	rc = vg_lua_call(e->lua, 4, 0, e->budget, err, errlen);
+	vg_lua_event_detach(L);
+	if (rc) {
+		e->pol[pi].info.errors++;
+		e->st.lua_errors++;
+		if (!e->flow_stored && ops && ops->store) /* fail closed: never lose it */
+			e->flow_stored = ops->store(ctx, ev, pi);
+	}
+	e->cur = prev;
+	e->ops = NULL;
+	return rc ? -1 : 0;
+}
+
 /* lua/policy.lua, run trusted: its `policy` becomes a sandbox global. */
 static int load_dsl(struct vg_engine *e, char *err, size_t n)
 {
@@ -515,8 +623,10 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 	}
 	vg_lua_event_init(vg_lua_state(e->lua), o->lineage_fn, o->lineage_ctx);
 	rc = load_dsl(e, err, sizeof(err));
+	if (!rc)
+		rc = load_flow(e, err, sizeof(err));
 	if (rc) {
-		add_error(errs, nerr, "lua/policy.lua", "%s", err);
+		add_error(errs, nerr, "lua/", "%s", err);
 		vg_engine_free(e);
 		return rc;
 	}

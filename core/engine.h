@@ -102,6 +102,24 @@ int vg_engine_kernel_names(const struct vg_engine *e, const char ***names);
 void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st);
 
 /*
+ * The per-violation flow (lua/flow.lua, or the policy's on_violation): C
+ * bindings it may call. Each returns true when it did its job.
+ */
+struct vg_flow_ops {
+	bool (*store)(void *ctx, struct vg_event *ev, int pol);
+	bool (*enforce)(void *ctx, struct vg_event *ev, int pol, const char *action);
+	bool (*notify)(void *ctx, struct vg_event *ev, int pol);
+};
+
+/*
+ * Runs the flow for one violation with the policy's current enforcement. If
+ * the flow fails (an error in on_violation, a runaway), the violation is
+ * stored anyway unless the flow already did, and -1 is returned with err set.
+ */
+int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pol, const char *enforcement,
+		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen);
+
+/*
  * Runs the `tests` of every policy (or those whose name contains filter):
  * each test event through the same fast path, scope, exclusions and check,
  * for that policy alone. Prints a line per failure and a summary to out.

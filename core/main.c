@@ -13,6 +13,7 @@
 static const char usage_text[] =
 	"usage: vigil COMMAND [options]\n"
 	"\n"
+	"  run        the daemon: policies on every exec, violations stored, REST API\n"
 	"  events     live process executions as text or JSON lines, with lineage and\n"
 	"             container identity\n"
 	"  policy     list, show, test and lint policies\n"
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
+		{ "run", vg_cmd_run },
 		{ "events", vg_cmd_events },
 		{ "policy", vg_cmd_policy },
 		{ "record", vg_cmd_record },

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "cli.h"
+#include "config.h"
+#include "lua_host.h"
+
+#define BAD(...) (snprintf(err, n, __VA_ARGS__), -EINVAL)
+
+enum kind { K_STR, K_U32, K_BOOL, K_SIZE, K_TABLE };
+
+struct key {
+	const char *parent, *name; /* parent NULL: top level */
+	enum kind kind;
+	size_t off, cap;	   /* where it goes in struct vg_config */
+	const char *const *choices;
+};
+
+static const char *const fsync_modes[] = { "batch", "always", NULL };
+
+#define F(m) offsetof(struct vg_config, m), sizeof(((struct vg_config *)0)->m)
+static const struct key keys[] = {
+	{ NULL, "data_dir", K_STR, F(data_dir), NULL },
+	{ NULL, "policy_dir", K_STR, F(policy_dir), NULL },
+	{ NULL, "api", K_TABLE, 0, 0, NULL },
+	{ "api", "listen", K_STR, F(api_listen), NULL },
+	{ NULL, "store", K_TABLE, 0, 0, NULL },
+	{ "store", "fsync", K_STR, 0, 0, fsync_modes },
+	{ "store", "commit_ms", K_U32, F(commit_ms), NULL },
+	{ "store", "retention_days", K_U32, F(retention_days), NULL },
+	{ "store", "memory_mb", K_U32, F(store_memory_mb), NULL },
+	{ NULL, "sensor", K_TABLE, 0, 0, NULL },
+	{ "sensor", "ringbuf_size", K_SIZE, F(ringbuf_bytes), NULL },
+	{ "sensor", "drain_ms", K_U32, F(drain_ms), NULL },
+	{ NULL, "volume", K_TABLE, 0, 0, NULL },
+	{ "volume", "burst", K_U32, F(burst), NULL },
+	{ "volume", "window_s", K_U32, F(window_s), NULL },
+	{ NULL, "lua", K_TABLE, 0, 0, NULL },
+	{ "lua", "memory_mb", K_U32, F(lua_memory_mb), NULL },
+	{ "lua", "budget", K_U32, F(lua_budget), NULL },
+};
+
+void vg_config_defaults(struct vg_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->data_dir, sizeof(c->data_dir), "./var/vigil");
+	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8077");
+	c->commit_ms = 5;
+	c->retention_days = 30;
+	c->store_memory_mb = 64;
+	c->ringbuf_bytes = 4u << 20;
+	c->drain_ms = 10;
+	c->burst = 10;
+	c->window_s = 1800;
+	c->lua_memory_mb = 64;
+	c->lua_budget = 1000000;
+}
+
+static void known(const char *parent, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((!parent && !keys[i].parent) ||
+		    (parent && keys[i].parent && !strcmp(parent, keys[i].parent)))
+			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", keys[i].name);
+}
+
+/* Applies the table at idx (top level when parent is NULL). */
+static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c, const char *path,
+		 char *err, size_t n)
+{
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		const struct key *k = NULL;
+		const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		char full[128], list[512];
+		int rc = 0;
+
+		for (size_t i = 0; name && i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(keys[i].name, name) &&
+			    ((!parent && !keys[i].parent) ||
+			     (parent && keys[i].parent && !strcmp(parent, keys[i].parent))))
+				k = &keys[i];
+		snprintf(full, sizeof(full), "%s%s%s", parent ? parent : "", parent ? "." : "",
+			 name ? name : "?");
+		if (!k) {
+			known(parent, list, sizeof(list));
+			lua_pop(L, 2);
+			return snprintf(err, n, "%s: unknown key '%s' (known%s%s: %s)", path, full,
+					parent ? " in " : "", parent ? parent : "", list), -EINVAL;
+		}
+		switch (k->kind) {
+		case K_TABLE:
+			if (!lua_istable(L, -1))
+				rc = BAD("%s: %s must be a table: %s = { ... }", path, full,
+					      full);
+			else
+				rc = apply(L, lua_gettop(L), k->name, c, path, err, n);
+			break;
+		case K_STR:
+			if (lua_type(L, -1) != LUA_TSTRING) {
+				rc = BAD("%s: %s must be a string", path, full);
+			} else if (k->choices) {
+				const char *v = lua_tostring(L, -1);
+				bool ok = false;
+
+				for (int i = 0; k->choices[i]; i++)
+					ok |= !strcmp(v, k->choices[i]);
+				if (!ok)
+					rc = BAD("%s: %s must be \"batch\" or \"always\", not \"%s\"",
+						      path, full, v);
+				else
+					c->fsync_always = !strcmp(v, "always");
+			} else if (lua_rawlen(L, -1) >= k->cap) {
+				rc = BAD("%s: %s is too long", path, full);
+			} else {
+				snprintf((char *)c + k->off, k->cap, "%s", lua_tostring(L, -1));
+			}
+			break;
+		case K_U32:
+			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+			    lua_tointeger(L, -1) > 0xffffffffLL)
+				rc = BAD("%s: %s must be a non-negative integer", path, full);
+			else
+				*(uint32_t *)((char *)c + k->off) = (uint32_t)lua_tointeger(L, -1);
+			break;
+		case K_SIZE: {
+			uint64_t v = 0;
+
+			if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0)
+				v = (uint64_t)lua_tointeger(L, -1);
+			else if (lua_type(L, -1) == LUA_TSTRING)
+				vg_parse_u64(lua_tostring(L, -1), &v, true);
+			if (!v || v > 0xffffffffu)
+				rc = snprintf(err, n, "%s: %s must be a size such as \"4M\" or 4194304",
+					      path, full);
+			else
+				*(uint32_t *)((char *)c + k->off) = (uint32_t)v;
+			break;
+		}
+		case K_BOOL:
+			break;
+		}
+		lua_pop(L, 1);
+		if (rc) {
+			lua_pop(L, 1);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int vg_config_load(struct vg_config *c, const char *path, char *err, size_t n)
+{
+	struct vg_lua *h = vg_lua_new(8u << 20);
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, chunk[1100];
+	size_t len = 0;
+	int rc;
+
+	if (!h) {
+		if (f)
+			fclose(f);
+		return snprintf(err, n, "out of memory"), -ENOMEM;
+	}
+	if (!f) {
+		rc = -errno;
+		snprintf(err, n, "cannot read the configuration %s: %s", path, strerror(errno));
+		goto out;
+	}
+	buf = malloc(1 << 20);
+	len = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+	fclose(f);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(chunk, sizeof(chunk), "@%s", path);
+	rc = vg_lua_run_chunk(h, buf, len, chunk, 1, 1000000, err, n);
+	if (rc) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!lua_istable(vg_lua_state(h), -1)) {
+		rc = -EINVAL;
+		snprintf(err, n, "%s: the file must return a table: return { data_dir = \"...\" }", path);
+		goto out;
+	}
+	rc = apply(vg_lua_state(h), lua_gettop(vg_lua_state(h)), NULL, c, path, err, n);
+out:
+	free(buf);
+	vg_lua_free(h);
+	return rc;
+}

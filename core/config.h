@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * config.h - vigil.conf.lua: one Lua file returning a table; every key is
+ * optional. Unknown keys and wrong types are errors naming the key and the fix.
+ */
+#ifndef VG_CONFIG_H
+#define VG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vg_config {
+	char data_dir[1024];	  /* ./var/vigil */
+	char policy_dir[1024];	  /* "" = the built-in default pack */
+	char api_listen[128];	  /* 127.0.0.1:8077 */
+	bool fsync_always;	  /* store.fsync = "always" | "batch" */
+	uint32_t commit_ms;	  /* store.commit_ms: 5 */
+	uint32_t retention_days;  /* store.retention_days: 30 (resolved alerts) */
+	uint32_t store_memory_mb; /* store.memory_mb: 64, kept while the disk refuses writes */
+	uint32_t ringbuf_bytes;	  /* sensor.ringbuf_size: 4 MiB */
+	uint32_t drain_ms;	  /* sensor.drain_ms: 10 */
+	uint32_t burst;		  /* volume.burst: 10 repeats ... */
+	uint32_t window_s;	  /* volume.window_s: ... per 1800 s per (container, name, args, exe) */
+	uint32_t lua_memory_mb;	  /* lua.memory_mb: 64 */
+	uint32_t lua_budget;	  /* lua.budget: 1,000,000 instructions per call */
+};
+
+void vg_config_defaults(struct vg_config *c);
+
+/* Loads path over the defaults. 0, or -errno with "path: what is wrong" in err. */
+int vg_config_load(struct vg_config *c, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "cli.h"
+#include "daemon.h"
+#include "log.h"
+
+#define VOL_SLOTS 16384
+
+/* Volume control: one slot per (container, comm, args, exe), by two independent hashes. */
+struct vol_slot {
+	uint64_t h1, h2;
+	uint64_t window_start_ns;
+	uint32_t count;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/*
+ * StackRox rate-limits repeats of the same container + name + args + path
+ * before detection (burst 10 per 30 minutes per key). Returns true to drop.
+ * Keys are hashed with a seed drawn at start, so a crafted exec cannot aim
+ * at another's slot.
+ */
+static bool suppressed(struct vg_daemon *d, struct vg_event *ev)
+{
+	const struct vg_exec *r = ev->rec;
+	uint64_t h1 = d->vol_seed[0], h2 = d->vol_seed[1], now = ev->time_ns;
+	struct vol_slot *s;
+
+	if (!d->cfg.burst)
+		return false;
+	h1 = mix(h1, r->data + r->cg_off, r->cg_len);
+	h1 = mix(h1, r->comm, VG_COMM_LEN);
+	h1 = mix(h1, r->data + r->args_off, r->args_len);
+	h1 = mix(h1, ev->exe, strlen(ev->exe));
+	h2 = mix(h2 ^ h1, r->data + r->args_off, r->args_len);
+	h2 = mix(h2, r->data + r->cg_off, r->cg_len);
+	s = &d->vol[h1 % VOL_SLOTS];
+	if (s->h1 != h1 || s->h2 != h2 ||
+	    now - s->window_start_ns > (uint64_t)d->cfg.window_s * 1000000000ull) {
+		s->h1 = h1;
+		s->h2 = h2;
+		s->window_start_ns = now;
+		s->count = 0;
+	}
+	if (++s->count > d->cfg.burst) {
+		d->suppressed++;
+		return true;
+	}
+	return false;
+}
+
+/* ---- the flow's bindings ------------------------------------------------------ */
+
+static void on_ack(void *ctx, bool ok)
+{
+	struct vg_daemon *d = ctx;
+
+	if (ok)
+		d->acked++;
+}
+
+static bool flow_store(void *ctx, struct vg_event *ev, int pol)
+{
+	struct vg_daemon *d = ctx;
+	const struct vg_policy_info *p = vg_engine_policy(d->engine, pol);
+	struct vg_violation v = { .ev = ev, .policy_id = p->id, .policy_name = p->name,
+				  .severity = p->severity };
+	int rc;
+
+	vg_sensor_lineage(d->sensor, ev);
+	rc = vg_alerts_add(d->alerts, &v, on_ack, d, NULL);
+	if (rc) {
+		d->store_errors++;
+		vg_err("cannot store a violation of '%s': %s", p->name, strerror(-rc));
+		return false;
+	}
+	d->stored++;
+	return true;
+}
+
+static const struct vg_flow_ops ops = { .store = flow_store };
+
+struct hits {
+	int pol[64];
+	int n;
+};
+
+static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p)
+{
+	struct hits *h = ctx;
+
+	(void)ev;
+	(void)p;
+	if (h->n < 64)
+		h->pol[h->n++] = pol;
+}
+
+static int on_record(void *arg, const void *rec, size_t len)
+{
+	struct vg_daemon *d = arg;
+	struct vg_event *ev = &d->ev;
+	struct hits h = { .n = 0 };
+
+	d->events++;
+	if (vg_event_decode(ev, rec, len, vg_sensor_boot_to_wall(d->sensor))) {
+		d->decode_errors++;
+		return 0;
+	}
+	if (suppressed(d, ev))
+		return 0;
+	vg_engine_eval(d->engine, ev, on_violation, &h);
+	/* the flow runs after the evaluation, one violation at a time */
+	for (int i = 0; i < h.n; i++) {
+		const struct vg_policy_setting *st =
+			vg_alerts_policy_setting(d->alerts, vg_engine_policy(d->engine, h.pol[i])->id);
+		char err[512];
+
+		d->violations++;
+		if (vg_engine_flow(d->engine, ev, h.pol[i], st ? st->enforcement : NULL, &ops, d, err,
+				   sizeof(err))) {
+			d->flow_errors++;
+			vg_warn("policy '%s': the violation flow failed (%s); the violation was stored",
+				vg_engine_policy(d->engine, h.pol[i])->name, err);
+		}
+	}
+	return 0;
+}
+
+static void lineage_cb(void *arg, struct vg_event *ev)
+{
+	vg_sensor_lineage(((struct vg_daemon *)arg)->sensor, ev);
+}
+
+/* ---- policies: settings, kernel filter, reload ----------------------------------- */
+
+int vg_daemon_policy_changed(struct vg_daemon *d)
+{
+	const char **names;
+	int n;
+
+	for (int i = 0; i < vg_engine_count(d->engine); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
+		const struct vg_policy_setting *st = vg_alerts_policy_setting(d->alerts, p->id);
+
+		if (st && st->enabled >= 0 && !p->broken)
+			vg_engine_enable(d->engine, i, st->enabled);
+	}
+	n = vg_engine_kernel_names(d->engine, &names);
+	return vg_sensor_filter_program(d->sensor, names, n, vg_engine_kernel_all(d->engine));
+}
+
+static struct vg_engine_opts engine_opts(struct vg_daemon *d)
+{
+	struct vg_engine_opts eo = {
+		.dir = d->cfg.policy_dir[0] ? d->cfg.policy_dir : NULL,
+		.lua_mem = (size_t)d->cfg.lua_memory_mb << 20,
+		.budget = d->cfg.lua_budget,
+		.lineage_fn = lineage_cb,
+		.lineage_ctx = d,
+	};
+
+	return eo;
+}
+
+static void on_hup(evutil_socket_t s, short w, void *arg)
+{
+	struct vg_daemon *d = arg;
+	struct vg_engine_opts eo = engine_opts(d);
+	struct vg_load_error *errs;
+	int nerr;
+
+	(void)s;
+	(void)w;
+	if (vg_engine_reload(&d->engine, &eo, &errs, &nerr)) {
+		for (int i = 0; i < nerr; i++)
+			vg_err("%s", errs[i].msg);
+		d->reload_failures++;
+		vg_err("reload failed: kept the %d policies loaded before", vg_engine_count(d->engine));
+	} else {
+		d->reloads++;
+		vg_daemon_policy_changed(d);
+		vg_info("reloaded %d policies", vg_engine_count(d->engine));
+	}
+	vg_load_errors_free(errs, nerr);
+}
+
+static void on_stop(evutil_socket_t s, short w, void *arg)
+{
+	struct vg_daemon *d = arg;
+
+	(void)s;
+	(void)w;
+	d->stopping = true;
+	event_base_loopbreak(d->base);
+}
+
+static void on_retention(evutil_socket_t s, short w, void *arg)
+{
+	struct vg_daemon *d = arg;
+	uint64_t age = (uint64_t)d->cfg.retention_days * 86400ull * 1000000000ull;
+	int n;
+
+	(void)s;
+	(void)w;
+	if (!d->cfg.retention_days)
+		return;
+	n = vg_alerts_compact(d->alerts, now_ns() - age);
+	if (n > 0)
+		vg_info("retention: removed %d alerts resolved more than %u days ago", n,
+			d->cfg.retention_days);
+	else if (n < 0)
+		vg_err("retention: compacting the store failed: %s", strerror(-n));
+}
+
+/* ---- start-up ---------------------------------------------------------------------- */
+
+static int mkdirs(const char *path)
+{
+	char buf[1100];
+
+	snprintf(buf, sizeof(buf), "%.1050s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* One daemon per data directory: an flock held for the process's life. */
+static int take_lock(struct vg_daemon *d)
+{
+	char path[1100], pid[32] = "";
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%.1000s/vigil.lock", d->cfg.data_dir);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0) {
+		vg_err("cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
+		n = pread(d->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		vg_err("another vigil (pid %s) is running on the data directory %s: stop it first, "
+		       "or give this one its own --data-dir",
+		       pid[0] ? pid : "?", d->cfg.data_dir);
+		return -1;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (ftruncate(d->lock_fd, 0) || pwrite(d->lock_fd, pid, strlen(pid), 0) < 0)
+		vg_warn("cannot write the pid into %s", path);
+	return 0;
+}
+
+static const char run_usage[] =
+	"usage: vigil run [options]\n"
+	"The daemon: watches every exec, applies the policies, records violations.\n"
+	"\n"
+	"  --config FILE    vigil.conf.lua (default: ./vigil.conf.lua if it exists)\n"
+	"  --data-dir DIR   where the store, the API token and the lock live (./var/vigil)\n"
+	"  --policies DIR   policy files instead of the built-in default pack\n"
+	"  --listen ADDR    API address (127.0.0.1:8077)\n"
+	"  --fsync MODE     batch (group commit, default) or always\n"
+	"  -v, --verbose    libbpf's log and debug messages\n";
+
+int vg_cmd_run(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "policies", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "fsync", required_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct vg_daemon dd;
+	struct vg_daemon *d = &dd;
+	const char *config = NULL, *data_dir = NULL, *pol = NULL, *listen = NULL, *fs = NULL;
+	struct vg_sensor_opts so = { 0 };
+	struct vg_alerts_opts ao = { 0 };
+	struct vg_wal_report rep;
+	struct vg_engine_opts eo;
+	struct vg_load_error *errs;
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL, *ev_ret = NULL;
+	char err[1024], store_dir[1100];
+	int opt, nerr, rc = 1;
+
+	memset(d, 0, sizeof(*d));
+	d->lock_fd = -1;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'd': data_dir = optarg; break;
+		case 'p': pol = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'f': fs = optarg; break;
+		case 'v': so.verbose = true; vg_log_set_level(VG_LOG_DEBUG); break;
+		case 'h': fputs(run_usage, stdout); return 0;
+		default: return vg_usage_unknown("run", argv[optind - 1], optopt);
+		}
+	}
+	if (optind < argc)
+		return vg_usage_error("run", "unexpected argument '%s'", argv[optind]);
+	if (fs && strcmp(fs, "always") && strcmp(fs, "batch"))
+		return vg_usage_error("run", "--fsync takes batch or always, not '%s'", fs);
+
+	vg_config_defaults(&d->cfg);
+	if (!config && access("vigil.conf.lua", F_OK) == 0)
+		config = "vigil.conf.lua";
+	if (config && vg_config_load(&d->cfg, config, err, sizeof(err))) {
+		vg_err("%s", err);
+		return 1;
+	}
+	if (data_dir)
+		snprintf(d->cfg.data_dir, sizeof(d->cfg.data_dir), "%s", data_dir);
+	if (pol)
+		snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s", pol);
+	if (listen)
+		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", listen);
+	if (fs)
+		d->cfg.fsync_always = !strcmp(fs, "always");
+
+	if (mkdirs(d->cfg.data_dir)) {
+		vg_err("cannot create the data directory %s: %s", d->cfg.data_dir, strerror(errno));
+		return 1;
+	}
+	if (take_lock(d))
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	d->base = event_base_new();
+	d->vol = calloc(VOL_SLOTS, sizeof(*d->vol));
+	if (!d->base || !d->vol || getrandom(d->vol_seed, sizeof(d->vol_seed), 0) < 0) {
+		vg_err("cannot set up the event loop");
+		goto out;
+	}
+
+	/* the store first: nothing is detected before violations have a home */
+	snprintf(store_dir, sizeof(store_dir), "%.1000s/store", d->cfg.data_dir);
+	ao.dir = store_dir;
+	ao.commit_ms = d->cfg.commit_ms;
+	ao.fsync_always = d->cfg.fsync_always;
+	ao.mem_bound = (size_t)d->cfg.store_memory_mb << 20;
+	if (vg_alerts_open(&d->alerts, &ao, d->base, &rep, err, sizeof(err))) {
+		vg_err("%s", err);
+		goto out;
+	}
+	if (rep.truncated)
+		vg_warn("store: %s had a torn tail: truncated to the last good record at offset %llu",
+			rep.truncated_file, (unsigned long long)rep.truncated_at);
+	if (rep.skipped_regions)
+		vg_warn("store: %llu corrupt region(s) skipped (%llu bytes); first: %s",
+			(unsigned long long)rep.skipped_regions,
+			(unsigned long long)rep.skipped_bytes, rep.first_skip);
+
+	eo = engine_opts(d);
+	if (vg_engine_load(&d->engine, &eo, &errs, &nerr)) {
+		for (int i = 0; i < nerr; i++)
+			vg_err("%s", errs[i].msg);
+		vg_load_errors_free(errs, nerr);
+		goto out;
+	}
+	for (int i = 0; i < nerr; i++)
+		vg_err("%s", errs[i].msg);
+	vg_load_errors_free(errs, nerr);
+
+	so.ringbuf_bytes = d->cfg.ringbuf_bytes;
+	so.drain_ms = d->cfg.drain_ms;
+	if (vg_sensor_open(&d->sensor, &so, d->base, on_record, d, err, sizeof(err))) {
+		vg_err("%s", err);
+		goto out;
+	}
+	if (vg_daemon_policy_changed(d)) {
+		vg_err("cannot program the kernel filter map: %s", strerror(errno));
+		goto out;
+	}
+	if (vg_api_start(&d->api, d, err, sizeof(err))) {
+		vg_err("%s", err);
+		goto out;
+	}
+
+	ev_int = evsignal_new(d->base, SIGINT, on_stop, d);
+	ev_term = evsignal_new(d->base, SIGTERM, on_stop, d);
+	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	ev_ret = event_new(d->base, -1, EV_PERSIST, on_retention, d);
+	if (!ev_int || !ev_term || !ev_hup || !ev_ret) {
+		vg_err("cannot register with the event loop");
+		goto out;
+	}
+	event_add(ev_int, NULL);
+	event_add(ev_term, NULL);
+	event_add(ev_hup, NULL);
+	event_add(ev_ret, &(struct timeval){ .tv_sec = 3600 });
+	on_retention(-1, 0, d);
+	{
+		struct vg_alerts_stats ast;
+
+		vg_alerts_stats(d->alerts, &ast);
+		vg_info("ready: %d policies, %llu alerts (%llu active) in %s, API on http://%s",
+			vg_engine_count(d->engine), (unsigned long long)ast.alerts,
+			(unsigned long long)ast.active, d->cfg.data_dir, d->cfg.api_listen);
+	}
+	event_base_dispatch(d->base);
+	rc = 0;
+out:
+	if (d->alerts && vg_alerts_sync(d->alerts)) {
+		vg_err("could not flush the store on the way out: recent violations may be lost");
+		rc = 1;
+	}
+	if (d->stopping)
+		vg_info("stopped: %llu violations stored", (unsigned long long)d->stored);
+	vg_api_stop(d->api);
+	if (ev_int)
+		event_free(ev_int);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_hup)
+		event_free(ev_hup);
+	if (ev_ret)
+		event_free(ev_ret);
+	vg_sensor_close(d->sensor);
+	vg_engine_free(d->engine);
+	vg_alerts_close(d->alerts);
+	if (d->base)
+		event_base_free(d->base);
+	free(d->vol);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	return rc;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * daemon.h - `vigil run`: one process, one libevent loop. Sensor -> volume
+ * control -> policies -> the Lua flow -> store; the REST API and timers on
+ * the same loop. Shared by daemon.c and api.c.
+ */
+#ifndef VG_DAEMON_H
+#define VG_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alerts.h"
+#include "config.h"
+#include "engine.h"
+#include "sensor.h"
+
+struct vg_daemon {
+	struct vg_config cfg;
+	struct event_base *base;
+	struct vg_sensor *sensor;
+	struct vg_engine *engine;
+	struct vg_alerts *alerts;
+	struct vg_api *api;
+	struct vg_event ev;
+	/* counters for /metrics */
+	uint64_t events, decode_errors, suppressed, violations, stored, store_errors;
+	uint64_t flow_errors, acked, reloads, reload_failures;
+	struct vol_slot *vol; /* volume control */
+	uint64_t vol_seed[2];
+	int lock_fd;
+	bool stopping;
+};
+
+/* Applies a policy's persisted setting and re-programs the kernel filter. */
+int vg_daemon_policy_changed(struct vg_daemon *d);
+
+int vg_cmd_run(int argc, char **argv);
+
+#endif

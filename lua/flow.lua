@@ -1,0 +1,21 @@
+-- flow.lua - what vigil does with a violation, once the policies have decided.
+--
+-- Called for every violation with the event, the policy (its normalised
+-- table), the policy's current enforcement ("inform", "kill_process",
+-- "kill_pod": switchable at run time) and `vigil`, the C bindings:
+--   vigil.store()          record the violation in its alert (durable before acknowledged)
+--   vigil.enforce(action)  kill the process or the pod   (returns false until issue #5)
+--   vigil.notify()         hand the alert to the notifiers (returns false until issue #8)
+--   vigil.log(msg)
+-- A policy's own `on_violation(ev, vigil, enforcement)` replaces this flow
+-- for that policy. If the flow fails, vigil stores the violation anyway.
+return function(ev, policy, enforcement, vigil)
+	if policy.on_violation then
+		return policy.on_violation(ev, vigil, enforcement)
+	end
+	vigil.store()
+	if enforcement ~= "inform" then
+		vigil.enforce(enforcement)
+	end
+	vigil.notify()
+end
