@@ -17,6 +17,7 @@ static const char usage_text[] =
 	"  events     live process executions as text or JSON lines, with lineage and\n"
 	"             container identity\n"
 	"  policy     list, show, test and lint policies\n"
+	"  violations list, show and resolve alerts\n"
 	"  record     write live execs to a trace file\n"
 	"  replay     run a trace through the policies; print the matches\n"
 	"  version    print the version\n"
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 		{ "events", vg_cmd_events },
 		{ "policy", vg_cmd_policy },
 		{ "record", vg_cmd_record },
+		{ "violations", vg_cmd_violations },
 		{ "replay", vg_cmd_replay },
 	};
 

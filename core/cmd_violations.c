@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cmd_violations.c - `vigil violations list|show|resolve`: the Violations page
+ * on the command line. Talks to the daemon's API when one runs on the data
+ * directory, and reads (or writes) the store directly when none does.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "alerts.h"
+#include "api.h"
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+
+struct vopts {
+	struct vg_config cfg;
+	const char *policy, *ns, *pod, *deploy, *state, *since;
+	bool json;
+	char **args;
+	int nargs;
+};
+
+static const char usage_text[] =
+	"usage: vigil violations COMMAND [options]\n"
+	"\n"
+	"  list [--policy P] [--namespace N] [--pod P] [--deployment D]\n"
+	"       [--state active|resolved|all] [--since 1h|UNIX_SECONDS] [--json]\n"
+	"  show ID [--json]      one alert with every process's forensic detail\n"
+	"  resolve ID...         mark alerts resolved\n"
+	"\n"
+	"  --data-dir DIR   the daemon's data directory (./var/vigil)\n"
+	"  --config FILE    read data_dir and api.listen from vigil.conf.lua\n"
+	"With a daemon running on the data directory the CLI goes through its API;\n"
+	"otherwise it opens the store itself.\n";
+
+static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
+{
+	static const struct option lo[] = {
+		{ "policy", required_argument, NULL, 'P' },   { "namespace", required_argument, NULL, 'n' },
+		{ "pod", required_argument, NULL, 'p' },      { "deployment", required_argument, NULL, 'D' },
+		{ "state", required_argument, NULL, 's' },    { "since", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },	      { "data-dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },   { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config = NULL, *data_dir = NULL;
+	char err[1024];
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'P': o->policy = optarg; break;
+		case 'n': o->ns = optarg; break;
+		case 'p': o->pod = optarg; break;
+		case 'D': o->deploy = optarg; break;
+		case 's': o->state = optarg; break;
+		case 'S': o->since = optarg; break;
+		case 'j': o->json = true; break;
+		case 'd': data_dir = optarg; break;
+		case 'c': config = optarg; break;
+		case 'h': fputs(usage_text, stdout); return 1;
+		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		}
+	}
+	vg_config_defaults(&o->cfg);
+	if (!config && access("vigil.conf.lua", F_OK) == 0)
+		config = "vigil.conf.lua";
+	if (config && vg_config_load(&o->cfg, config, err, sizeof(err))) {
+		vg_err("%s", err);
+		return 2;
+	}
+	if (data_dir)
+		snprintf(o->cfg.data_dir, sizeof(o->cfg.data_dir), "%s", data_dir);
+	if (o->state && strcasecmp(o->state, "active") && strcasecmp(o->state, "resolved") &&
+	    strcasecmp(o->state, "all"))
+		return vg_usage_error(cmd, "--state takes active, resolved or all, not '%s'", o->state);
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+	return 0;
+}
+
+/* --since: a duration ago (30m, 2h, 7d) or unix seconds; 0 on error. */
+static uint64_t since_s(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	if (!*end)
+		return v;
+	if (end[1])
+		return 0;
+	switch (*end) {
+	case 's': return (uint64_t)time(NULL) - v;
+	case 'm': return (uint64_t)time(NULL) - v * 60;
+	case 'h': return (uint64_t)time(NULL) - v * 3600;
+	case 'd': return (uint64_t)time(NULL) - v * 86400;
+	}
+	return 0;
+}
+
+/* The daemon holds an exclusive flock on DATA_DIR/vigil.lock while it runs. */
+static int daemon_running(const struct vopts *o, int *lock_fd)
+{
+	char path[1100];
+	int fd;
+
+	snprintf(path, sizeof(path), "%.1000s/vigil.lock", o->cfg.data_dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	*lock_fd = -1;
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return 1;
+	}
+	*lock_fd = fd; /* held while we use the store ourselves */
+	return 0;
+}
+
+/* ---- through the API ------------------------------------------------------------------ */
+
+struct body {
+	char *p;
+	size_t n;
+};
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct body *b = ud;
+	char *n = realloc(b->p, b->n + sz * nm + 1);
+
+	if (!n)
+		return 0;
+	memcpy(n + b->n, p, sz * nm);
+	b->n += sz * nm;
+	n[b->n] = '\0';
+	b->p = n;
+	return sz * nm;
+}
+
+/* One API call; returns the JSON answer (new reference) or NULL with a message printed. */
+static json_t *api(const struct vopts *o, const char *method, const char *path_q, const char *body)
+{
+	char url[2048], tokpath[1100], token[128] = "", auth[160];
+	struct curl_slist *h = NULL;
+	struct body b = { 0 };
+	json_t *j = NULL;
+	long code = 0;
+	FILE *f;
+	CURL *c;
+	CURLcode rc;
+
+	snprintf(tokpath, sizeof(tokpath), "%.1000s/api.token", o->cfg.data_dir);
+	f = fopen(tokpath, "r");
+	if (!f || !fgets(token, sizeof(token), f)) {
+		vg_err("cannot read the API token %s: %s", tokpath, strerror(errno));
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	token[strcspn(token, "\r\n")] = '\0';
+	snprintf(url, sizeof(url), "http://%s%s", o->cfg.api_listen, path_q);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	c = curl_easy_init();
+	if (!c)
+		return NULL;
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (rc != CURLE_OK) {
+		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is api.listen "
+		       "the same for both? (--config)",
+		       o->cfg.data_dir, o->cfg.api_listen, curl_easy_strerror(rc));
+	} else {
+		j = b.p ? json_loads(b.p, 0, NULL) : NULL;
+		if (code >= 300) {
+			json_t *e = j ? json_object_get(j, "error") : NULL;
+
+			vg_err("%s", e ? json_string_value(e) : "the API answered an error");
+			json_decref(j);
+			j = NULL;
+		}
+	}
+	free(b.p);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return j;
+}
+
+static void urlenc(CURL *c, const char *s, char *out, size_t n)
+{
+	char *e = curl_easy_escape(c, s, 0);
+
+	snprintf(out, n, "%s", e ? e : "");
+	curl_free(e);
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+static const char *js(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "-";
+}
+
+static void print_table(json_t *alerts)
+{
+	size_t i;
+	json_t *a;
+
+	printf("%-36s  %-40s %-8s %-9s %-28s %5s  %s\n", "ID", "POLICY", "SEVERITY", "STATE",
+	       "WHERE", "COUNT", "LAST SEEN");
+	json_array_foreach(alerts, i, a) {
+		json_t *pol = json_object_get(a, "policy"), *dep = json_object_get(a, "deployment");
+		char where[128];
+
+		if (json_is_object(dep))
+			snprintf(where, sizeof(where), "%s/%s", js(a, "namespace"), js(dep, "name"));
+		else if (json_string_value(json_object_get(a, "pod")))
+			snprintf(where, sizeof(where), "%s/%s", js(a, "namespace"), js(a, "pod"));
+		else if (json_string_value(json_object_get(a, "containerId")))
+			snprintf(where, sizeof(where), "container %.12s", js(a, "containerId"));
+		else
+			snprintf(where, sizeof(where), "host");
+		printf("%-36s  %-40.40s %-8s %-9s %-28.28s %5lld  %.19s\n", js(a, "id"), js(pol, "name"),
+		       js(pol, "severity"), js(a, "state"), where,
+		       (long long)json_integer_value(json_object_get(a, "violations")), js(a, "time"));
+	}
+}
+
+static void print_alert(json_t *a)
+{
+	json_t *pol = json_object_get(a, "policy"), *procs = json_object_get(a, "processes"), *p;
+	size_t i;
+
+	printf("Alert:        %s\nPolicy:       %s (%s)\nState:        %s\nFirst seen:   %s\n"
+	       "Last seen:    %s\nNamespace:    %s\nPod:          %s (uid %s)\nContainer:    %s\n"
+	       "Violations:   %lld\nMessage:      %s\n",
+	       js(a, "id"), js(pol, "name"), js(pol, "severity"), js(a, "state"),
+	       js(a, "firstOccurred"), js(a, "time"), js(a, "namespace"), js(a, "pod"),
+	       js(a, "podUid"), js(a, "containerId"),
+	       (long long)json_integer_value(json_object_get(a, "violations")), js(a, "message"));
+	json_array_foreach(procs, i, p) {
+		json_t *lin = json_object_get(p, "lineage"), *l;
+		size_t k;
+
+		printf("\nProcess %zu: %s\n  exe:   %s\n  args:  %s\n  pid %lld  ppid %lld  uid %lld  "
+		       "gid %lld  euid %lld\n  cwd:   %s\n  container %s  pod uid %s\n  lineage:",
+		       i + 1, js(p, "time"), js(p, "execFilePath"), js(p, "args"),
+		       (long long)json_integer_value(json_object_get(p, "pid")),
+		       (long long)json_integer_value(json_object_get(p, "ppid")),
+		       (long long)json_integer_value(json_object_get(p, "uid")),
+		       (long long)json_integer_value(json_object_get(p, "gid")),
+		       (long long)json_integer_value(json_object_get(p, "euid")), js(p, "cwd"),
+		       js(p, "containerId"), js(p, "podUid"));
+		json_array_foreach(lin, k, l)
+			printf("%s %s (pid %lld, uid %lld)", k ? " <-" : "", js(l, "parentExecFilePath"),
+			       (long long)json_integer_value(json_object_get(l, "parentPid")),
+			       (long long)json_integer_value(json_object_get(l, "parentUid")));
+		printf("%s\n", json_is_true(json_object_get(p, "killedInKernel")) ? "\n  killed in kernel" : "");
+	}
+}
+
+/* ---- offline store --------------------------------------------------------------------- */
+
+static struct vg_alerts *open_offline(const struct vopts *o)
+{
+	struct vg_alerts_opts ao = { 0 };
+	struct vg_wal_report rep;
+	struct vg_alerts *s;
+	char dir[1100], err[1024];
+
+	snprintf(dir, sizeof(dir), "%.1000s/store", o->cfg.data_dir);
+	if (access(dir, F_OK)) {
+		vg_err("no vigil store in %s (start the daemon with 'vigil run', or pass --data-dir)",
+		       o->cfg.data_dir);
+		return NULL;
+	}
+	ao.dir = dir;
+	if (vg_alerts_open(&s, &ao, NULL, &rep, err, sizeof(err))) {
+		vg_err("%s", err);
+		return NULL;
+	}
+	return s;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	struct vopts o;
+	int lock = -1, rc = parse("violations list", argc, argv, &o);
+	json_t *alerts = NULL;
+	uint64_t since = 0;
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (o.since && !(since = since_s(o.since)))
+		return vg_usage_error("violations list", "--since takes 30m, 2h, 7d or unix seconds");
+	if (daemon_running(&o, &lock)) {
+		CURL *c = curl_easy_init();
+		char q[2048] = "", e[600], path[2200];
+		size_t n = 0;
+		json_t *r;
+		const char *keys[] = { "Policy", "Namespace", "Pod", "Deployment", "State" };
+		const char *vals[] = { o.policy, o.ns, o.pod, o.deploy,
+				       o.state ? o.state : "active" };
+
+		for (int i = 0; i < 5; i++) {
+			if (!vals[i])
+				continue;
+			urlenc(c, vals[i], e, sizeof(e));
+			n += (size_t)snprintf(q + n, sizeof(q) - n, "%s%s:%s", n ? "%2B" : "", keys[i], e);
+		}
+		if (since)
+			n += (size_t)snprintf(q + n, sizeof(q) - n, "%sSince:%llu", n ? "%2B" : "",
+					      (unsigned long long)since);
+		curl_easy_cleanup(c);
+		snprintf(path, sizeof(path), "/v1/alerts?pagination.limit=1000&query=%s", q);
+		r = api(&o, "GET", path, NULL);
+		if (!r)
+			return 1;
+		alerts = json_incref(json_object_get(r, "alerts"));
+		json_decref(r);
+	} else {
+		struct vg_alerts *s = open_offline(&o);
+		struct vg_alert_filter f = { .policy = o.policy, .namespace_ = o.ns, .pod = o.pod,
+					     .deployment = o.deploy, .state = VG_ALERT_ACTIVE,
+					     .since_ns = since * 1000000000ull };
+		const struct vg_alert **list;
+		int n;
+
+		if (!s) {
+			if (lock >= 0)
+				close(lock);
+			return 1;
+		}
+		if (o.state)
+			f.state = !strcasecmp(o.state, "all") ? -1
+				  : !strcasecmp(o.state, "resolved") ? VG_ALERT_RESOLVED
+								     : VG_ALERT_ACTIVE;
+		n = vg_alerts_query(s, &f, &list);
+		alerts = json_array();
+		for (int i = 0; i < n; i++)
+			json_array_append_new(alerts, vg_alert_json(list[i], false));
+		free(list);
+		vg_alerts_close(s);
+	}
+	if (o.json) {
+		json_dumpf(alerts, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		print_table(alerts);
+	}
+	json_decref(alerts);
+	if (lock >= 0)
+		close(lock);
+	return 0;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	struct vopts o;
+	int lock = -1, rc = parse("violations show", argc, argv, &o);
+	json_t *a = NULL;
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (o.nargs != 1)
+		return vg_usage_error("violations show", "give one alert id (see 'vigil violations list')");
+	if (daemon_running(&o, &lock)) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "/v1/alerts/%.64s", o.args[0]);
+		a = api(&o, "GET", path, NULL);
+	} else {
+		struct vg_alerts *s = open_offline(&o);
+		const struct vg_alert *al = s ? vg_alerts_get(s, o.args[0]) : NULL;
+
+		if (s && !al)
+			vg_err("no alert with id '%s'", o.args[0]);
+		a = al ? vg_alert_json(al, true) : NULL;
+		vg_alerts_close(s);
+	}
+	if (lock >= 0)
+		close(lock);
+	if (!a)
+		return 1;
+	if (o.json) {
+		json_dumpf(a, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		print_alert(a);
+	}
+	json_decref(a);
+	return 0;
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+	struct vopts o;
+	int lock = -1, rc = parse("violations resolve", argc, argv, &o), bad = 0;
+
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!o.nargs)
+		return vg_usage_error("violations resolve", "give the ids of the alerts to resolve");
+	if (daemon_running(&o, &lock)) {
+		for (int i = 0; i < o.nargs; i++) {
+			char path[256];
+			json_t *r;
+
+			snprintf(path, sizeof(path), "/v1/alerts/%.64s/resolve", o.args[i]);
+			r = api(&o, "PATCH", path, NULL);
+			if (r)
+				printf("%s: resolved\n", o.args[i]);
+			bad += !r;
+			json_decref(r);
+		}
+	} else {
+		struct vg_alerts *s = open_offline(&o);
+
+		for (int i = 0; s && i < o.nargs; i++) {
+			int r = vg_alerts_resolve(s, o.args[i], (uint64_t)time(NULL) * 1000000000ull);
+
+			if (r == -ENOENT) {
+				vg_err("no alert with id '%s'", o.args[i]);
+				bad++;
+			} else {
+				printf("%s: resolved%s\n", o.args[i], r == -EALREADY ? " (already)" : "");
+			}
+		}
+		if (s && vg_alerts_sync(s)) {
+			vg_err("could not write the resolution to the store");
+			bad++;
+		}
+		bad += !s;
+		vg_alerts_close(s);
+	}
+	if (lock >= 0)
+		close(lock);
+	return bad ? 1 : 0;
+}
+
+int vg_cmd_violations(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "show"))
+		return cmd_show(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "resolve"))
+		return cmd_resolve(argc - 1, argv + 1);
+	return vg_usage_error("violations", "unknown command '%s'", argv[1]);
+}
