@@ -896,6 +896,14 @@ static void on_section(void *ctx, int pi)
 		e->cb(e->cb_ctx, ev, pi, &p->info);
 }
 
+/* The matcher calls back with the engine; the owner's lineage function wants its own ctx. */
+static void engine_lineage(void *ctx, struct vg_event *ev)
+{
+	struct vg_engine *e = ctx;
+
+	e->lineage_fn(e->lineage_ctx, ev);
+}
+
 static int eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want,
 		     vg_violation_cb cb, void *ctx)
 {
@@ -903,7 +911,7 @@ static int eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want,
 	e->cb = cb;
 	e->cb_ctx = ctx;
 	e->nviol = 0;
-	if (!vg_matcher_eval(e->m, ev, want, e->lineage_fn, on_section, e))
+	if (!vg_matcher_eval(e->m, ev, want, e->lineage_fn ? engine_lineage : NULL, on_section, e))
 		e->st.rejected++;
 	e->cur = NULL;
 	return e->nviol;
