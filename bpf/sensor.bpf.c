@@ -376,6 +376,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		pv->uid = cred->uid.val;
 		pv->flags = VG_PROC_EXECED;
 		pv->exit_boot_ns = 0;
+		pv->exec_id = (__u32)p->self_exec_id;
+		pv->start_ns = p->start_boottime;
 		__builtin_memcpy(pv->comm, key.comm, sizeof(pv->comm));
 		bpf_probe_read_kernel_str(pv->exe, sizeof(pv->exe), bprm->filename);
 	}
@@ -484,6 +486,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	cv->uid = child->real_cred->uid.val;
 	cv->flags = VG_PROC_FORKED;
 	cv->exit_boot_ns = 0;
+	cv->exec_id = (__u32)child->self_exec_id;
+	cv->start_ns = child->start_boottime;
 	return 0;
 }
 

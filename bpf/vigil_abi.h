@@ -104,9 +104,10 @@ struct vg_exec {
 struct vg_proc {
 	__u32 ppid;
 	__u32 uid;
-	__u32 flags; /* enum vg_proc_flags */
-	__u32 pad0;
+	__u32 flags;   /* enum vg_proc_flags */
+	__u32 exec_id; /* task->self_exec_id of the image named here (0: seeded, unknown) */
 	__u64 exit_boot_ns; /* 0 while alive */
+	__u64 start_ns;	    /* task->start_boottime (0: seeded, unknown) */
 	char comm[VG_COMM_LEN];
 	char exe[VG_EXE_MAX];
 };

@@ -149,9 +149,12 @@ static int cmd_list(int argc, char **argv)
 			json_array_append_new(arr, policy_json(p, false));
 			continue;
 		}
-		for (int k = 0; p->categories[k]; k++)
-			off += (size_t)snprintf(cats + off, sizeof(cats) - off, "%s%s", k ? ", " : "",
-						p->categories[k]);
+		for (int k = 0; p->categories[k] && off < sizeof(cats) - 1; k++) {
+			int w = snprintf(cats + off, sizeof(cats) - off, "%s%s", k ? ", " : "",
+					 p->categories[k]);
+
+			off = w < 0 ? off : off + (size_t)w >= sizeof(cats) ? sizeof(cats) - 1 : off + (size_t)w;
+		}
 		printf("%-58s %-9s %-9s %-12s %s\n", p->name, p->severity, state_of(p),
 		       p->enforcement, cats);
 	}

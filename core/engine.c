@@ -35,9 +35,13 @@ struct pol {
 	bool has_scope;
 };
 
+#define CTR_KEY 256 /* cgroup paths up to this long are cached (compared whole) */
+
 struct ctr_slot {
 	uint64_t key;
+	uint16_t len;
 	bool in_ctr;
+	char bytes[CTR_KEY];
 };
 
 struct vg_engine {
@@ -165,7 +169,8 @@ static const char **string_list(lua_State *L, int t, const char *key, int *n)
 	out = calloc((size_t)len + 1, sizeof(char *));
 	for (int i = 0; out && i < len; i++) {
 		lua_rawgeti(L, -1, i + 1);
-		out[i] = lua_tostring(L, -1); /* anchored by the policy table */
+		/* strings only (anchored by the table); anything else reads as "" */
+		out[i] = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
@@ -181,15 +186,21 @@ static int compile_scoping(lua_State *L, int t, struct excl *x, char *err, size_
 	for (int k = 0; k < 3; k++) {
 		int cnt;
 		const char **v = string_list(L, t, keys[k], &cnt);
-		char alt[2048] = "";
-		size_t o = 0;
+		size_t len = 1;
+		char *alt, *p;
 
 		for (int i = 0; v && i < cnt; i++)
-			o += (size_t)snprintf(alt + o, sizeof(alt) - o, "%s(?:%s)", i ? "|" : "", v[i]);
+			len += strlen(v[i]) + 5;
+		alt = p = cnt && v ? malloc(len) : NULL;
+		for (int i = 0; alt && i < cnt; i++)
+			p += sprintf(p, "%s(?:%s)", i ? "|" : "", v[i]);
 		free(v);
 		if (!cnt)
 			continue;
+		if (!alt)
+			return snprintf(err, n, "out of memory"), -ENOMEM;
 		*dst[k] = vg_regex_new(alt, true, err, n);
+		free(alt);
 		if (!*dst[k])
 			return -EINVAL;
 	}
@@ -433,14 +444,16 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 			add_error(errs, nerr, file, "%s", err);
 		return;
 	}
-	if (!lua_istable(L, -1) || (lua_getfield(L, -1, "sections"), !lua_istable(L, -1))) {
+	/* only what policy{} made: its private metatable cannot be read or forged */
+	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.policy.mt");
+	if (!lua_istable(L, -2) || !lua_getmetatable(L, -2) || !lua_rawequal(L, -1, -2)) {
 		add_error(errs, nerr, file,
 			  "%s: the file must end with 'return policy { ... }' (it returned a %s)",
 			  file, luaL_typename(L, top + 1));
 		lua_settop(L, top);
 		return;
 	}
-	lua_pop(L, 1);
+	lua_pop(L, 2);
 	lua_getfield(L, -1, "name");
 	for (int i = 0; i < e->npol; i++) {
 		if (!strcmp(e->pol[i].info.name, lua_tostring(L, -1))) {
@@ -587,6 +600,8 @@ static int load_dsl(struct vg_engine *e, char *err, size_t n)
 	vg_lua_expose(e->lua, "__where");
 	if (vg_lua_run_chunk(e->lua, f->data, f->len, "@lua/policy.lua", 1, LOAD_BUDGET, err, n))
 		return -EINVAL;
+	lua_getfield(L, -1, "MT");
+	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.policy.mt");
 	lua_getfield(L, -1, "policy");
 	vg_lua_expose(e->lua, "policy");
 	lua_pop(L, 1);
@@ -792,17 +807,29 @@ static uint64_t cg_key(const struct vg_exec *r)
 	return (h ^ (h >> 29)) | 1;
 }
 
+/*
+ * Container or host? Cached by the cgroup path, compared byte for byte. A
+ * path cut short by the sensor's depth bound may have lost its container
+ * component: it counts as a container (fail closed), so a process cannot
+ * hide from container policies by nesting cgroups.
+ */
 static bool in_container(struct vg_engine *e, struct vg_event *ev)
 {
-	uint64_t k;
+	const struct vg_exec *r = ev->rec;
+	const char *path = r->data + r->cg_off;
 	struct ctr_slot *s;
+	uint64_t k;
 
-	if (ev->has_ctr || e->testing)
+	if (r->flags & VG_EXEC_CGROUP_TRUNCATED)
+		return true;
+	if (ev->has_ctr || e->testing || r->cg_len > CTR_KEY)
 		return vg_event_in_container(ev);
-	k = cg_key(ev->rec);
+	k = cg_key(r);
 	s = &e->ctr[k % CTR_CACHE];
-	if (s->key != k) {
+	if (s->key != k || s->len != r->cg_len || memcmp(s->bytes, path, r->cg_len)) {
 		s->key = k;
+		s->len = r->cg_len;
+		memcpy(s->bytes, path, r->cg_len);
 		s->in_ctr = vg_event_in_container(ev);
 	}
 	return s->in_ctr;
@@ -959,7 +986,8 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *dflt)
 	const char *s;
 
 	lua_getfield(L, t, k);
-	s = lua_isstring(L, -1) ? lua_tostring(L, -1) : dflt; /* anchored by the test table */
+	/* strings only: a number converted here would be a string nothing keeps alive */
+	s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : dflt; /* anchored by the table */
 	lua_pop(L, 1);
 	return s;
 }
@@ -1046,7 +1074,8 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 		te->ev.lineage[i].pid = anc[i].pid;
 		te->ev.lineage[i].uid = 0;
 		te->ev.lineage[i].exe = te->ev.lineage_buf[i];
-		te->ev.lineage[i].name = sl ? te->ev.lineage_buf[i] + (sl - x) + 1 : te->ev.lineage_buf[i];
+		sl = strrchr(te->ev.lineage_buf[i], '/');
+		te->ev.lineage[i].name = sl ? sl + 1 : te->ev.lineage_buf[i];
 	}
 	free(ancs);
 	te->ev.n_lineage = nanc;
@@ -1064,11 +1093,15 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 		int k = 0;
 
 		lua_pushnil(L);
-		while (lua_next(L, -2) && k < 64) {
-			te->labels[k++] = lua_tostring(L, -2);
-			te->labels[k++] = lua_tostring(L, -1);
+		while (k < 64 && lua_next(L, -2)) {
+			if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+				te->labels[k++] = lua_tostring(L, -2);
+				te->labels[k++] = lua_tostring(L, -1);
+			}
 			lua_pop(L, 1);
 		}
+		if (k == 64 && lua_next(L, -2))
+			lua_pop(L, 2); /* more than 32 labels: the rest are ignored */
 		te->labels[k] = NULL;
 		te->meta.labels = te->labels;
 	}

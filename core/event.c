@@ -55,8 +55,9 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	const char *slash;
 
 	if (len < sizeof(*r) || r->type != VG_REC_EXEC || r->abi != VG_ABI_VERSION ||
-	    r->size != len || r->n_ancestors > VG_LINEAGE_MAX)
-		return -EBADMSG;
+	    r->size != len || r->n_ancestors > VG_LINEAGE_MAX || r->args_len > VG_ARGS_MAX ||
+	    r->exe_len >= VG_EXE_MAX || r->cwd_len > VG_DATA_MAX || r->cg_len > VG_DATA_MAX)
+		return -EBADMSG; /* the kernel never writes these: a damaged or forged record */
 	data = r->data;
 	dlen = len - sizeof(*r);
 	if (!span_ok(dlen, r->exe_off, r->exe_len + 1u) ||
@@ -103,6 +104,8 @@ void vg_event_args(struct vg_event *ev)
 			break;
 		}
 		if (i + al == r->args_len) { /* unterminated: the record was cut here */
+			if (al > VG_ARGS_MAX)
+				al = VG_ARGS_MAX;
 			memcpy(ev->argv_tail, a, al);
 			ev->argv_tail[al] = '\0';
 			a = ev->argv_tail;

@@ -101,6 +101,76 @@ static int l_print(lua_State *L)
 	return 0;
 }
 
+/*
+ * setmetatable without __gc: Lua 5.4 runs finalizers with hooks off, so a
+ * finalizer could loop past the instruction budget (at any GC step, or when
+ * the state closes on a reload).
+ */
+static int l_setmetatable(lua_State *L)
+{
+	if (lua_istable(L, 2)) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "metatables with __gc are not allowed in policies");
+		lua_pop(L, 1);
+	}
+	lua_getglobal(L, "setmetatable");
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/*
+ * Lua patterns run inside C, where the instruction hook cannot stop them, and
+ * backtrack: string.find/match/gmatch/gsub get bounded subjects and at most
+ * a few repetition items per pattern (plain finds are not patterns).
+ */
+#define PAT_SUBJECT_MAX (64u << 10)
+#define PAT_REPEATS_MAX 4
+
+static int l_pattern_guard(lua_State *L)
+{
+	size_t sl, pl;
+	const char *p;
+	int reps = 0;
+
+	luaL_checklstring(L, 1, &sl);
+	p = luaL_checklstring(L, 2, &pl);
+	if (lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4))
+		goto call; /* string.find(s, p, init, true): plain */
+	if (sl > PAT_SUBJECT_MAX)
+		return luaL_error(L, "string pattern functions take subjects up to %d KiB in policies",
+				  PAT_SUBJECT_MAX >> 10);
+	for (size_t i = 0; i < pl; i++) {
+		if (p[i] == '%') {
+			i++;
+			continue;
+		}
+		reps += p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?';
+	}
+	if (reps > PAT_REPEATS_MAX)
+		return luaL_error(L, "patterns in policies may repeat at most %d items ('*', '+', '-', "
+				     "'?'); use the policy's match criteria (PCRE2) instead",
+				  PAT_REPEATS_MAX);
+call:
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+static void guard_patterns(lua_State *L, int lib)
+{
+	static const char *const fns[] = { "find", "match", "gmatch", "gsub" };
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		lua_getfield(L, lib, fns[i]);
+		lua_pushboolean(L, i == 0);
+		lua_pushcclosure(L, l_pattern_guard, 2);
+		lua_setfield(L, lib, fns[i]);
+	}
+}
+
 /* A read-only proxy of the table at idx: reads pass through, writes fail. */
 static void push_readonly(lua_State *L, int idx)
 {
@@ -121,7 +191,7 @@ static void build_sandbox(struct vg_lua *h)
 	static const char *const base_ok[] = {
 		"assert", "error",  "ipairs", "next",	  "pairs",    "pcall",	  "select",
 		"tonumber", "tostring", "type", "xpcall", "rawequal", "rawget", "rawlen",
-		"setmetatable", "getmetatable", "_VERSION", NULL,
+		"getmetatable", "_VERSION", NULL,
 	};
 	static const struct {
 		const char *name;
@@ -143,11 +213,14 @@ static void build_sandbox(struct vg_lua *h)
 	}
 	lua_pushcfunction(L, l_print);
 	lua_setfield(L, -2, "print");
+	lua_pushcfunction(L, l_setmetatable);
+	lua_setfield(L, -2, "setmetatable");
 	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
 		luaL_requiref(L, libs[i].name, libs[i].open, 0);
 		if (!strcmp(libs[i].name, "string")) {
 			lua_pushnil(L);
 			lua_setfield(L, -2, "dump");
+			guard_patterns(L, lua_gettop(L)); /* also what s:find() reaches */
 		}
 		push_readonly(L, -1);
 		lua_setfield(L, -3, libs[i].name);

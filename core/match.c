@@ -17,6 +17,21 @@ struct vg_regex {
 	pcre2_match_data *md;
 };
 
+/*
+ * Backtracking is bounded: a regex that hits the limit on some input counts
+ * as a match there (fail closed), so crafted args cannot buy an evasion.
+ */
+static pcre2_match_context *mctx;
+
+static pcre2_match_context *match_ctx(void)
+{
+	if (!mctx && (mctx = pcre2_match_context_create(NULL))) {
+		pcre2_set_match_limit(mctx, 1000000);
+		pcre2_set_depth_limit(mctx, 10000);
+	}
+	return mctx;
+}
+
 struct crit {
 	enum vg_crit_kind kind;
 	bool negate;
@@ -131,7 +146,9 @@ struct vg_regex *vg_regex_new(const char *pattern, bool whole, char *err, size_t
 
 bool vg_regex_match(const struct vg_regex *r, const char *s, size_t len)
 {
-	return pcre2_match(r->re, (PCRE2_SPTR)s, len, 0, 0, r->md, NULL) >= 0;
+	int rc = pcre2_match(r->re, (PCRE2_SPTR)s, len, 0, 0, r->md, match_ctx());
+
+	return rc >= 0 || rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT;
 }
 
 void vg_regex_free(struct vg_regex *r)

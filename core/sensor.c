@@ -25,7 +25,7 @@
 _Static_assert(sizeof(struct vg_exec) == 352, "struct vg_exec layout changed: bump VG_ABI_VERSION");
 _Static_assert(__builtin_offsetof(struct vg_exec, comm) == 92, "vg_exec.comm moved");
 _Static_assert(__builtin_offsetof(struct vg_exec, ancestors) == 112, "vg_exec.ancestors moved");
-_Static_assert(sizeof(struct vg_proc) == 296, "struct vg_proc layout changed");
+_Static_assert(sizeof(struct vg_proc) == 304, "struct vg_proc layout changed");
 _Static_assert(sizeof(struct vg_counters) == VG_C_MAX * 8, "struct vg_counters layout changed");
 _Static_assert((VG_DATA_MAX & VG_DATA_MASK) == 0, "VG_DATA_MAX must be a power of two");
 _Static_assert(VG_EXE_MAX + 1024 + VG_NAME_MAX + VG_CGROUP_DEPTH * VG_NAME_MAX + VG_ARGS_MAX <=
@@ -266,13 +266,18 @@ static void seed(struct vg_sensor *s)
 	closedir(d);
 }
 
-/* The exe of one ancestor: the cache, else the process map, else /proc. */
+/*
+ * The exe of one ancestor: the cache, else the process map when its entry is
+ * this very image (same start time and exec count), else /proc. Only an
+ * entry proven to be this image is cached.
+ */
 static void ancestor_exe(struct vg_sensor *s, const struct vg_ancestor *a, char *exe)
 {
 	struct exe_slot *slot = &s->exe_cache[a->pid % EXE_CACHE];
 	struct vg_proc p;
 	char path[64];
 	ssize_t n;
+	bool have = false, same = false;
 
 	if (slot->pid == a->pid && slot->exec_id == a->exec_id && slot->start_ns == a->start_ns) {
 		s->st.lineage_cached++;
@@ -281,17 +286,29 @@ static void ancestor_exe(struct vg_sensor *s, const struct vg_ancestor *a, char 
 	}
 	exe[0] = '\0';
 	if (bpf_map_lookup_elem(s->procs_fd, &a->pid, &p) == 0) {
-		memcpy(exe, p.exe, VG_EXE_MAX);
-		exe[VG_EXE_MAX - 1] = '\0';
-	} else {
+		have = p.exe[0] != '\0';
+		same = have && p.start_ns == a->start_ns && p.exec_id == a->exec_id;
+		if (same) {
+			memcpy(exe, p.exe, VG_EXE_MAX);
+			exe[VG_EXE_MAX - 1] = '\0';
+		}
+	}
+	if (!same) {
+		/* seeded, empty, or a later image: /proc names the live process */
 		snprintf(path, sizeof(path), "/proc/%u/exe", a->pid);
 		n = readlink(path, exe, VG_EXE_MAX - 1);
 		exe[n > 0 ? n : 0] = '\0';
+		if (n <= 0 && have) { /* gone: the map's name is the best there is */
+			memcpy(exe, p.exe, VG_EXE_MAX);
+			exe[VG_EXE_MAX - 1] = '\0';
+		}
 	}
-	if (!exe[0]) { /* neither could name it: not cached, so a later look may */
+	if (!exe[0]) {
 		s->st.lineage_miss++;
 		return;
 	}
+	if (!same)
+		return;
 	slot->pid = a->pid;
 	slot->exec_id = a->exec_id;
 	slot->start_ns = a->start_ns;

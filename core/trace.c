@@ -114,6 +114,11 @@ static int hdr_err(char *err, size_t n, const char *path, const char *what)
 	return -EBADMSG;
 }
 
+static bool keyeq(const msgpack_object *k, const char *s)
+{
+	return k->via.str.size == strlen(s) && !memcmp(k->via.str.ptr, s, k->via.str.size);
+}
+
 /* Checks the header map; returns its length in bytes or -EBADMSG. */
 static long check_header(const unsigned char *p, size_t len, const char *path, int64_t *b2w,
 			 char *err, size_t n)
@@ -135,16 +140,16 @@ static long check_header(const unsigned char *p, size_t len, const char *path, i
 
 		if (k->type != MSGPACK_OBJECT_STR)
 			continue;
-		if (!strncmp(k->via.str.ptr, "format", k->via.str.size) && v->type == MSGPACK_OBJECT_STR)
+		if (keyeq(k, "format") && v->type == MSGPACK_OBJECT_STR)
 			magic = v->via.str.size == strlen(MAGIC) &&
 				!memcmp(v->via.str.ptr, MAGIC, strlen(MAGIC));
-		else if (!strncmp(k->via.str.ptr, "version", k->via.str.size) &&
+		else if (keyeq(k, "version") &&
 			 v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			version = (int64_t)v->via.u64;
-		else if (!strncmp(k->via.str.ptr, "abi", k->via.str.size) &&
+		else if (keyeq(k, "abi") &&
 			 v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			abi = (int64_t)v->via.u64;
-		else if (!strncmp(k->via.str.ptr, "boot_to_wall_ns", k->via.str.size) &&
+		else if (keyeq(k, "boot_to_wall_ns") &&
 			 (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
 			  v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
 			*b2w = v->via.i64;

@@ -7,6 +7,12 @@
 
 local M = {}
 
+-- The metatable of every table policy{} returns: its __metatable hides it, so a
+-- policy file cannot read it or give a table of its own; C accepts only these.
+local MT = { __metatable = "vigil.policy" }
+M.MT = MT
+local MAX_VALUES = 256
+
 local SEVERITIES = { low = true, medium = true, high = true, critical = true }
 local ENFORCEMENTS = { inform = true, kill_process = true, kill_pod = true }
 
@@ -41,6 +47,9 @@ local function strings(v, what)
 	end
 	if type(v) ~= "table" or #v == 0 then
 		fail(what .. " must be a string or a non-empty list of strings")
+	end
+	if #v > MAX_VALUES then
+		fail(what .. " has " .. #v .. " values: at most " .. MAX_VALUES .. " (split the policy)")
 	end
 	local out = {}
 	for i, s in ipairs(v) do
@@ -102,6 +111,61 @@ local function section(sec, where)
 		fail(where .. " has only negated criteria: it would match almost every exec")
 	end
 	table.sort(out, function(a, b) return a.criterion < b.criterion end)
+	return out
+end
+
+-- Test events are copied field by field (raw reads, checked types) into plain
+-- tables, so C never reads a table the policy could have given metamethods.
+local TEST_FIELDS = {
+	exe = "string", comm = "string", args = "string", argv = "strings", uid = "integer",
+	euid = "integer", gid = "integer", pid = "integer", ppid = "integer", cwd = "string",
+	ancestors = "strings", container = "boolean", namespace = "string", pod = "string",
+	deployment = "string", container_name = "string", image = "string", labels = "labels",
+	privileged = "boolean",
+}
+
+local function copy_tests(tests)
+	local out = {}
+	for i = 1, rawlen(tests) do
+		local t = rawget(tests, i)
+		local where = "policy.tests[" .. i .. "]"
+		if type(t) ~= "table" or type(rawget(t, "ev")) ~= "table" or
+			type(rawget(t, "expect")) ~= "boolean" then
+			fail(where .. " must be { ev = { ... }, expect = true|false }")
+		end
+		local ev, copy = rawget(t, "ev"), {}
+		local k, v = next(ev)
+		while k ~= nil do
+			local kind = TEST_FIELDS[k]
+			if not kind then
+				fail(where .. ".ev has an unknown field '" .. tostring(k) .. "'")
+			end
+			if kind == "integer" then
+				if math.type(v) ~= "integer" then fail(where .. ".ev." .. k .. " must be an integer") end
+				copy[k] = v
+			elseif kind == "strings" or kind == "labels" then
+				if type(v) ~= "table" then fail(where .. ".ev." .. k .. " must be a table") end
+				local c = {}
+				local kk, vv = next(v)
+				while kk ~= nil do
+					if type(vv) ~= "string" or (kind == "labels" and type(kk) ~= "string") or
+						(kind == "strings" and math.type(kk) ~= "integer") then
+						fail(where .. ".ev." .. k .. " must hold strings")
+					end
+					c[kk] = vv
+					kk, vv = next(v, kk)
+				end
+				copy[k] = c
+			elseif type(v) ~= kind then
+				fail(where .. ".ev." .. k .. " must be a " .. kind)
+			else
+				copy[k] = v
+			end
+			k, v = next(ev, k)
+		end
+		if type(copy.exe) ~= "string" then fail(where .. ".ev needs an exe") end
+		out[i] = { ev = copy, expect = rawget(t, "expect") }
+	end
 	return out
 end
 
@@ -184,11 +248,7 @@ local function build(p)
 		end
 	end
 	if type(out.tests) ~= "table" then fail("policy.tests must be a list") end
-	for i, t in ipairs(out.tests) do
-		if type(t) ~= "table" or type(t.ev) ~= "table" or type(t.expect) ~= "boolean" then
-			fail("policy.tests[" .. i .. "] must be { ev = { ... }, expect = true|false }")
-		end
-	end
+	out.tests = copy_tests(out.tests)
 	if p.notifiers ~= nil then out.notifiers = strings(p.notifiers, "policy.notifiers") end
 
 	local m = p.match
@@ -214,7 +274,7 @@ local function build(p)
 		end
 	end
 	out.scope = scoping(p.scope, "policy.scope", true)
-	return out
+	return setmetatable(out, MT)
 end
 
 function M.policy(p)

@@ -35,6 +35,18 @@ MALFORMED = {
                    "global.lua:1: globals are read-only"),
     "io.lua": ("io.open('/etc/passwd')", "io.lua:1: attempt to index a nil value (global 'io')"),
     "loop.lua": ("while true do end", "loop.lua:1: instruction budget exceeded"),
+    "forged.lua": ("return { sections = {}, scope = {} }", "must end with 'return policy"),
+    "forged_mt.lua": ("return setmetatable({ sections = {} }, { __index = function() while true do end end })",
+                      "must end with 'return policy"),
+    "too_many_values.lua": ("local v = {} for i = 1, 300 do v[i] = 'n' .. i end\n"
+                            "return policy { name = 'x', severity = 'low', match = { process_name = v } }",
+                            "at most 256"),
+    "bad_test_ev.lua": ("return policy { name = 'x', severity = 'low', match = { process_name = 'x' },"
+                        " tests = { { ev = { exe = '/x', uid = 'root' }, expect = true } } }",
+                        "ev.uid must be an integer"),
+    "gc.lua": ("setmetatable({}, { __gc = function() while true do end end })\n"
+               "return policy { name = 'x', severity = 'low', match = { process_name = 'x' } }",
+               "__gc are not allowed"),
     "empty_exclude.lua": ("return policy { name = 'x', severity = 'low', match = { process_name = 'x' },"
                           " exclude = { {} } }", "would exclude everything"),
 }
@@ -77,6 +89,19 @@ class PolicyCliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)  # a file failed, and says so
         self.assertIn("Good", r.stdout)
         self.assertIn("bad regex", r.stderr)
+
+    def test_many_labels_and_long_categories(self):
+        labels = ", ".join(f"l{i} = 'v'" for i in range(40))
+        cats = ", ".join(f"'{c * 200}'" for c in "wxyz")
+        path = self.write("big.lua", "return policy { name = 'Big', severity = 'low',"
+                          f" categories = {{ {cats} }}, match = {{ process_name = 'curl' }},"
+                          f" tests = {{ {{ ev = {{ exe = '/usr/bin/curl', labels = {{ {labels} }} }},"
+                          " expect = true } } }")
+        r = run("policy", "test", path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = run("policy", "list", "--dir", self.dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Big", r.stdout)
 
     def test_failing_expectation_fails(self):
         path = self.write("wrong.lua", "return policy { name = 'Wrong', severity = 'low',"

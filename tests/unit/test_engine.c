@@ -136,6 +136,19 @@ static void test_semantics(void **state)
 	assert_string_equal(eval(e, "/usr/bin/llvm-ar", NULL, 1000, true), "regex-name;");
 	/* containers only, unless the policy opts the host in */
 	assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, false), "");
+	/* a cgroup path cut by the sensor's depth bound counts as a container (fail closed) */
+	{
+		const char *argv[] = { "/usr/bin/curl" };
+		struct vg_record_spec s = { .exe = "/usr/bin/curl", .argv = argv, .argc = 1,
+					    .cgroup = "/a/b/c/d/e/f/g/h" };
+
+		assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+		((struct vg_exec *)rec)->flags |= VG_EXEC_CGROUP_TRUNCATED;
+		assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+		matched[0] = '\0';
+		vg_engine_eval(e, &ev, on_violation, NULL);
+		assert_string_equal(matched, "or-values;");
+	}
 	assert_string_equal(eval(e, "/usr/bin/nmap", NULL, 0, false), "host-too;");
 	/* args longer than the cache key are matched every time */
 	assert_string_equal(eval(e, "/bin/ls", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa pwned", 0, true), "or-sections;");

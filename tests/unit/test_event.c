@@ -196,6 +196,29 @@ static void test_malformed(void **state)
 	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
 }
 
+/* A forged record with an unterminated argv longer than the kernel's bound. */
+static void test_oversized_args(void **state)
+{
+	static struct {
+		struct vg_exec h;
+		char data[65536];
+	} big;
+	size_t n;
+
+	(void)state;
+	memset(&big, 0, sizeof(big));
+	big.h.type = VG_REC_EXEC;
+	big.h.abi = VG_ABI_VERSION;
+	big.h.exe_len = 1;
+	memcpy(big.data, "x", 2);
+	big.h.args_off = 2;
+	big.h.args_len = 60000;
+	memset(big.data + 2, 'A', 60000);
+	n = sizeof(big.h) + 2 + 60000;
+	big.h.size = (uint32_t)n;
+	assert_int_equal(vg_event_decode(&ev, &big, n, 0), -EBADMSG);
+}
+
 /* Random bytes behind a valid header never crash the decoder. */
 static void test_random_garbage(void **state)
 {
@@ -236,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_args),
 		cmocka_unit_test(test_argc_mismatch_is_truncation),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_oversized_args),
 		cmocka_unit_test(test_random_garbage),
 	};
 
