@@ -16,11 +16,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Until the daemon exists (issue #4), vigil's main job on a host is the live sensor
-# with the default policy pack: every violating exec, as a JSON line.
+# The daemon on this host: the default policy pack, the store in ./var/vigil, the API on
+# 127.0.0.1:8077 (token in ./var/vigil/api.token). Ctrl-C stops it cleanly.
 run: build
 	@mkdir -p $(DATA_DIR)
-	$(BUILD)/vigil events --match
+	$(BUILD)/vigil run --data-dir $(DATA_DIR)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900

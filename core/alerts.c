@@ -179,6 +179,7 @@ static void alert_free(struct vg_alert *a)
 	free(a->pod_uid);
 	free(a->container_id);
 	free(a->key);
+	free(a->procs);
 	free(a);
 }
 
@@ -248,6 +249,22 @@ static void alert_push(struct vg_alert *a, struct vg_proc_rec *p)
 {
 	struct vg_proc_rec *slot;
 
+	if (a->nprocs == a->cap && a->cap < VG_ALERT_MAX_PROCS) {
+		/* most alerts hold a process or two: grow, do not preallocate 40 */
+		int cap = a->cap ? a->cap * 2 : 1;
+		struct vg_proc_rec *n;
+
+		if (cap > VG_ALERT_MAX_PROCS)
+			cap = VG_ALERT_MAX_PROCS;
+		n = realloc(a->procs, (size_t)cap * sizeof(*n));
+		if (!n) { /* keep what we have: count it, drop the oldest detail */
+			a->violations++;
+			proc_free(p);
+			return;
+		}
+		a->procs = n;
+		a->cap = cap;
+	}
 	if (a->nprocs < VG_ALERT_MAX_PROCS) {
 		slot = &a->procs[a->nprocs++];
 	} else {
@@ -460,40 +477,71 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 		free(cid);
 	} else if (!strcmp(t, "v") && id) {
 		struct vg_alert *a = map_get(&s->by_id, id);
-		const msgpack_object *lin = field(&u.data, "lin"), *k = field(&u.data, "killed");
 		struct vg_proc_rec p = { 0 };
 
 		if (!a)
 			goto out; /* its alert was compacted away or never made it to disk */
-		p.time_ns = fu64(&u.data, "time");
-		p.pid = (uint32_t)fu64(&u.data, "pid");
-		p.ppid = (uint32_t)fu64(&u.data, "ppid");
-		p.uid = (uint32_t)fu64(&u.data, "uid");
-		p.gid = (uint32_t)fu64(&u.data, "gid");
-		p.euid = (uint32_t)fu64(&u.data, "euid");
-		p.comm = fstr(&u.data, "comm");
-		p.exe = fstr(&u.data, "exe");
-		p.args = fstr(&u.data, "args");
-		p.cwd = fstr(&u.data, "cwd");
-		p.container_id = fstr(&u.data, "cid");
-		p.pod_uid = fstr(&u.data, "pod_uid");
-		p.namespace_ = fstr(&u.data, "ns");
-		p.pod = fstr(&u.data, "pod");
-		p.deployment = fstr(&u.data, "deploy");
-		p.killed_in_kernel = k && k->type == MSGPACK_OBJECT_BOOLEAN && k->via.boolean;
-		for (uint32_t i = 0; lin && lin->type == MSGPACK_OBJECT_ARRAY &&
-				     i < lin->via.array.size && i < VG_LINEAGE_MAX;
-		     i++) {
-			const msgpack_object *e = &lin->via.array.ptr[i];
+		/* one pass over the map: rebuild reads a million of these */
+		for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+			const msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+			const char *ks = k->via.str.ptr;
+			uint32_t kl = k->via.str.size;
+			char **dst = NULL;
+			uint32_t *num = NULL;
 
-			if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
-			    e->via.array.ptr[2].type != MSGPACK_OBJECT_STR)
+			if (k->type != MSGPACK_OBJECT_STR)
 				continue;
-			p.lineage[p.nlineage].pid = (uint32_t)e->via.array.ptr[0].via.u64;
-			p.lineage[p.nlineage].uid = (uint32_t)e->via.array.ptr[1].via.u64;
-			p.lineage[p.nlineage].exe = strndup(e->via.array.ptr[2].via.str.ptr,
-							    e->via.array.ptr[2].via.str.size);
-			p.nlineage++;
+#define K(name) (kl == sizeof(name) - 1 && !memcmp(ks, name, kl))
+			if (K("time"))
+				p.time_ns = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
+			else if (K("pid"))
+				num = &p.pid;
+			else if (K("ppid"))
+				num = &p.ppid;
+			else if (K("uid"))
+				num = &p.uid;
+			else if (K("gid"))
+				num = &p.gid;
+			else if (K("euid"))
+				num = &p.euid;
+			else if (K("comm"))
+				dst = &p.comm;
+			else if (K("exe"))
+				dst = &p.exe;
+			else if (K("args"))
+				dst = &p.args;
+			else if (K("cwd"))
+				dst = &p.cwd;
+			else if (K("cid"))
+				dst = &p.container_id;
+			else if (K("pod_uid"))
+				dst = &p.pod_uid;
+			else if (K("ns"))
+				dst = &p.namespace_;
+			else if (K("pod"))
+				dst = &p.pod;
+			else if (K("deploy"))
+				dst = &p.deployment;
+			else if (K("killed"))
+				p.killed_in_kernel = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
+			else if (K("lin") && v->type == MSGPACK_OBJECT_ARRAY)
+				for (uint32_t j = 0; j < v->via.array.size && p.nlineage < VG_LINEAGE_MAX; j++) {
+					const msgpack_object *e = &v->via.array.ptr[j];
+
+					if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
+					    e->via.array.ptr[2].type != MSGPACK_OBJECT_STR)
+						continue;
+					p.lineage[p.nlineage].pid = (uint32_t)e->via.array.ptr[0].via.u64;
+					p.lineage[p.nlineage].uid = (uint32_t)e->via.array.ptr[1].via.u64;
+					p.lineage[p.nlineage].exe = strndup(e->via.array.ptr[2].via.str.ptr,
+									    e->via.array.ptr[2].via.str.size);
+					p.nlineage++;
+				}
+#undef K
+			if (num && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				*num = (uint32_t)v->via.u64;
+			if (dst && v->type == MSGPACK_OBJECT_STR && !*dst)
+				*dst = strndup(v->via.str.ptr, v->via.str.size);
 		}
 		alert_push(a, &p);
 		s->violations++;
@@ -709,8 +757,69 @@ static int newest_first(const void *a, const void *b)
 	return x->time_ns < y->time_ns ? 1 : x->time_ns > y->time_ns ? -1 : strcmp(x->id, y->id);
 }
 
+/* newest_first(a, b) > 0: a is older: the heap below keeps the oldest on top */
+static void sift_down(const struct vg_alert **h, int k, int i)
+{
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, m = i;
+		const struct vg_alert *t;
+
+		if (l < k && newest_first(&h[l], &h[m]) > 0)
+			m = l;
+		if (r < k && newest_first(&h[r], &h[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Moves the k newest of r[0..n) to the front, newest first: O(n log k), not a full sort. */
+static void newest_k(const struct vg_alert **r, int n, int k)
+{
+	if (k >= n || n < 2048) {
+		qsort(r, (size_t)n, sizeof(*r), newest_first);
+		return;
+	}
+	for (int i = k / 2 - 1; i >= 0; i--) /* r[0..k): a heap, the oldest kept on top */
+		sift_down(r, k, i);
+	for (int i = k; i < n; i++) {
+		if (newest_first(&r[i], &r[0]) < 0) { /* newer than the oldest kept */
+			const struct vg_alert *t = r[0];
+
+			r[0] = r[i];
+			r[i] = t;
+			sift_down(r, k, 0);
+		}
+	}
+	qsort(r, (size_t)k, sizeof(*r), newest_first);
+}
+
+int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f, int want,
+			   const struct vg_alert ***out)
+{
+	int n = vg_alerts_query_unsorted(s, f, out);
+
+	if (n > 0)
+		newest_k(*out, n, want);
+	return n;
+}
+
 int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
 		    const struct vg_alert ***out)
+{
+	int n = vg_alerts_query_unsorted(s, f, out);
+
+	if (n > 0)
+		qsort(*out, (size_t)n, sizeof(**out), newest_first);
+	return n;
+}
+
+int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *f,
+			     const struct vg_alert ***out)
 {
 	const struct vg_alert **r = malloc((s->nall + 1) * sizeof(*r));
 	int n = 0;
@@ -728,7 +837,6 @@ int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
 			continue;
 		r[n++] = a;
 	}
-	qsort(r, (size_t)n, sizeof(*r), newest_first);
 	return n;
 }
 

@@ -47,8 +47,8 @@ struct vg_alert {
 	enum vg_alert_state state;
 	uint64_t first_ns, time_ns, resolved_ns;
 	uint64_t violations; /* all of them, not only the kept processes */
-	struct vg_proc_rec procs[VG_ALERT_MAX_PROCS]; /* ring: most recent 40 */
-	int nprocs, head;
+	struct vg_proc_rec *procs; /* ring of the most recent 40, grown on demand */
+	int nprocs, head, cap;
 	char *key; /* merge key */
 };
 
@@ -114,6 +114,11 @@ struct vg_alert_filter {
 /* Alerts matching f, newest first, into *out (caller frees the array). Returns the count. */
 int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
 		    const struct vg_alert ***out);
+/* The same, unordered; and ordered only as far as the first `want` (a page). */
+int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *f,
+			     const struct vg_alert ***out);
+int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f, int want,
+			   const struct vg_alert ***out);
 const struct vg_alert *vg_alerts_get(struct vg_alerts *s, const char *id);
 
 /* Drops resolved alerts resolved before cutoff_ns from memory and disk. Returns how many. */

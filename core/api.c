@@ -226,7 +226,7 @@ static void list_alerts(struct vg_api *a, struct evhttp_request *req)
 		fail(a, req, 400, "pagination.offset takes a number from 0");
 		goto out;
 	}
-	n = vg_alerts_query(a->d->alerts, &qq.f, &list);
+	n = vg_alerts_query_window(a->d->alerts, &qq.f, (int)(offset + limit), &list);
 	if (n < 0) {
 		fail(a, req, 503, "out of memory");
 		goto out;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Slicing-by-8 CRC-32C in portable C: ~1.5 GB/s here, far above what the
- * store writes. (No library in Debian's list ships CRC-32C for C.)
+ * CRC-32C: the SSE4.2 instruction where the CPU has it, else slicing-by-8 in
+ * portable C. (No library in Debian's list ships CRC-32C for C.)
  */
 #include <string.h>
 
@@ -25,10 +25,37 @@ static void init(void)
 	ready = 1;
 }
 
+#if defined(__x86_64__)
+/* SSE4.2's crc32 instruction computes exactly CRC-32C: ~10x the table's speed. */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
+							  size_t len)
+{
+	uint64_t c = ~crc & 0xffffffffu;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	while (len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return ~(uint32_t)c;
+}
+#endif
+
 uint32_t vg_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
+#if defined(__x86_64__)
+	static int hw = -1;
+
+	if (hw < 0)
+		hw = __builtin_cpu_supports("sse4.2");
+	if (hw)
+		return crc_hw(crc, p, len);
+#endif
 	if (!ready)
 		init();
 	crc = ~crc;
