@@ -302,6 +302,48 @@ class DaemonTest(unittest.TestCase):
         total = sum(a["violations"] for a in json.loads(r.stdout))
         self.assertGreaterEqual(total, acked)
 
+    def metric(self, name):
+        _, m = self.d.req("GET", "/metrics")
+        return int([x for x in m.splitlines() if x.startswith(name + " ")][0].split()[1])
+
+    def test_disk_full_keeps_violations_until_space_returns(self):
+        mnt = tempfile.mkdtemp(prefix="vigil-full-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], check=True)
+        try:
+            data = os.path.join(mnt, "data")
+            os.makedirs(data)
+            self.d = Daemon(data, self.port)
+            fill = os.path.join(mnt, "fill")
+            subprocess.run(["dd", "if=/dev/zero", f"of={fill}", "bs=4k"], capture_output=True)
+            podman("exec", self.cid, "sh", "-c",
+                   "i=0; while [ $i -lt 50 ]; do /tmp/dpkg full$i; i=$((i+1)); done")
+            deadline = time.time() + 20
+            while time.time() < deadline and (self.metric("vigil_violations_stored_total") < 50 or
+                                               self.metric("vigil_store_write_errors_total") == 0):
+                time.sleep(0.05)
+            self.assertEqual(self.metric("vigil_violations_stored_total"), 50)
+            self.assertGreater(self.metric("vigil_store_write_errors_total"), 0)
+            self.assertLess(self.metric("vigil_violations_durable_total"), 50)
+            self.assertGreater(self.metric("vigil_store_pending_bytes"), 0)
+            self.assertEqual(self.d.req("GET", "/healthz")[0], 200)  # the loop never blocked
+            os.unlink(fill)  # space returns
+            deadline = time.time() + 20
+            while time.time() < deadline and self.metric("vigil_violations_durable_total") < 50:
+                time.sleep(0.05)
+            self.assertEqual(self.metric("vigil_violations_durable_total"), 50)
+            self.assertEqual(self.metric("vigil_store_dropped_total"), 0)
+            self.d.stop()
+            self.d = Daemon(data, self.port)
+            code, body = self.d.req("GET", "/v1/alerts?query=State:ALL")
+            self.assertEqual(sum(a["violations"] for a in body["alerts"]), 50)
+            self.d.stop()
+            self.d = None
+        finally:
+            if self.d:
+                self.d.stop(signal.SIGKILL)
+                self.d = None
+            subprocess.run(["umount", "-l", mnt])
+
     def test_damaged_store_is_repaired_and_reported(self):
         self.d = Daemon(self.data, self.port)
         podman("exec", self.cid, "/usr/bin/dpkg", "--version")
