@@ -574,6 +574,11 @@ out:
 	msgpack_unpacked_destroy(&u);
 }
 
+void vg_alerts_replay_record(struct vg_alerts *s, const void *payload, size_t len)
+{
+	on_replay(s, payload, len);
+}
+
 /* ---- API ---------------------------------------------------------------------- */
 
 int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struct event_base *base,

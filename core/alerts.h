@@ -126,6 +126,9 @@ int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff_ns);
 
 void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st);
 
+/* Feeds one log record payload as replay would (the store's record decoder; for fuzzing). */
+void vg_alerts_replay_record(struct vg_alerts *s, const void *payload, size_t len);
+
 /* JSON (jansson, new reference): the list form, or everything with processes. */
 json_t *vg_alert_json(const struct vg_alert *a, bool full);
 const char *vg_alert_state_name(enum vg_alert_state st);

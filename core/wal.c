@@ -516,7 +516,8 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		nos[nn++] = no;
 	}
 	closedir(d);
-	qsort(nos, nn, sizeof(*nos), cmp_u32);
+	if (nn)
+		qsort(nos, nn, sizeof(*nos), cmp_u32);
 	for (size_t i = 0; i < nn; i++) {
 		int64_t good = replay_seg(w, nos[i], i == nn - 1, cb, ctx, rep);
 
