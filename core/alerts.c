@@ -17,11 +17,19 @@ struct map { /* string -> pointer, open addressing; keys are owned by the values
 	size_t cap, n;
 };
 
+/* Alerts sharing one field value, in creation order: a query starts from the shortest. */
+struct list {
+	char *key;
+	const struct vg_alert **v;
+	size_t n, cap;
+};
+
 struct vg_alerts {
 	struct vg_wal *wal;
 	struct vg_alert **all;
 	size_t nall, capall;
 	struct map by_id, open_by_key;
+	struct map by_field; /* "p\x1f<policy name or id>", "n\x1f<ns>", "d\x1f<deploy>", "o\x1f<pod>" */
 	struct vg_policy_setting *settings;
 	int nsettings;
 	uint64_t merged, violations;
@@ -129,6 +137,60 @@ static void map_free(struct map *m)
 	free(m->keys);
 	free(m->vals);
 	memset(m, 0, sizeof(*m));
+}
+
+static void index_add(struct vg_alerts *s, char tag, const char *val, const struct vg_alert *a)
+{
+	char key[600];
+	struct list *l;
+
+	if (!val || !*val)
+		return;
+	snprintf(key, sizeof(key), "%c\x1f%.580s", tag, val);
+	l = map_get(&s->by_field, key);
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (!l || !(l->key = strdup(key)) || map_put(&s->by_field, l->key, l)) {
+			if (l)
+				free(l->key);
+			free(l);
+			return;
+		}
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		const struct vg_alert **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = a;
+}
+
+static void index_alert(struct vg_alerts *s, const struct vg_alert *a)
+{
+	index_add(s, 'p', a->policy_name, a);
+	if (a->policy_id && (!a->policy_name || strcmp(a->policy_id, a->policy_name)))
+		index_add(s, 'p', a->policy_id, a);
+	index_add(s, 'n', a->namespace_, a);
+	index_add(s, 'd', a->deployment, a);
+	index_add(s, 'o', a->pod, a);
+}
+
+static void index_free(struct vg_alerts *s)
+{
+	for (size_t i = 0; i < s->by_field.cap; i++) {
+		struct list *l = s->by_field.vals[i];
+
+		if (s->by_field.keys[i] && s->by_field.keys[i] != (const char *)1 && l) {
+			free(l->v);
+			free(l->key);
+			free(l);
+		}
+	}
+	map_free(&s->by_field);
 }
 
 static void uuid4(char out[37])
@@ -241,6 +303,7 @@ static struct vg_alert *alert_new(struct vg_alerts *s, const char *id, const cha
 		return NULL;
 	}
 	s->all[s->nall++] = a;
+	index_alert(s, a);
 	return a;
 }
 
@@ -615,6 +678,7 @@ void vg_alerts_close(struct vg_alerts *s)
 	free(s->all);
 	map_free(&s->by_id);
 	map_free(&s->open_by_key);
+	index_free(s);
 	for (int i = 0; i < s->nsettings; i++) {
 		free(s->settings[i].policy_id);
 		free(s->settings[i].enforcement);
@@ -823,17 +887,49 @@ int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
 	return n;
 }
 
+/* The shortest index list among the query's fields; NULL: scan everything. */
+static const struct list *start_list(struct vg_alerts *s, const struct vg_alert_filter *f,
+				     bool *empty)
+{
+	const char tags[] = { 'p', 'n', 'd', 'o' };
+	const char *vals[] = { f->policy, f->namespace_, f->deployment, f->pod };
+	const struct list *best = NULL;
+
+	*empty = false;
+	for (int i = 0; i < 4; i++) {
+		char key[600];
+		const struct list *l;
+
+		if (!vals[i])
+			continue;
+		snprintf(key, sizeof(key), "%c\x1f%.580s", tags[i], vals[i]);
+		l = map_get(&s->by_field, key);
+		if (!l) { /* nothing has that value */
+			*empty = true;
+			return NULL;
+		}
+		if (!best || l->n < best->n)
+			best = l;
+	}
+	return best;
+}
+
 int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *f,
 			     const struct vg_alert ***out)
 {
-	const struct vg_alert **r = malloc((s->nall + 1) * sizeof(*r));
+	bool empty;
+	const struct list *l = start_list(s, f, &empty);
+	size_t total = l ? l->n : s->nall;
+	const struct vg_alert **r = malloc((total + 1) * sizeof(*r));
 	int n = 0;
 
 	*out = r;
 	if (!r)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->nall; i++) {
-		const struct vg_alert *a = s->all[i];
+	if (empty)
+		return 0;
+	for (size_t i = 0; i < total; i++) {
+		const struct vg_alert *a = l ? l->v[i] : s->all[i];
 
 		if ((f->state >= 0 && (int)a->state != f->state) || a->time_ns < f->since_ns ||
 		    !(eq(f->policy, a->policy_name) || eq(f->policy, a->policy_id)) ||
@@ -906,6 +1002,9 @@ int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff)
 	s->nall = keep;
 	if (!dropped)
 		return 0;
+	index_free(s);
+	for (size_t i = 0; i < s->nall; i++)
+		index_alert(s, s->all[i]);
 	rc = vg_wal_sync(s->wal);
 	if (rc)
 		return rc;
