@@ -29,6 +29,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile bool vg_want_cwd = true;
 const volatile bool vg_cgroup_v1 = false;  /* read the v1 memory hierarchy, not the v2 one */
 const volatile __u64 vg_wakeup_bytes = 0; /* wake the reader past this fill; 0: every record */
+const volatile __u32 vg_self_tgid = 0;	  /* vigil itself: never killed */
 
 /* Flipped by user space at run time through the mmap'ed .bss. */
 __u32 vg_filter_mode = VG_FILTER_ALL;
@@ -285,6 +286,39 @@ static __always_inline void put_cgroup(struct scratch *s, struct vg_exec *ev, __
 	*off = w->off;
 }
 
+/*
+ * Is the leaf cgroup component (leaf first at off) a container's? The forms
+ * container.c knows: libpod-, docker-, crio-, cri-containerd- prefixes, or a
+ * bare 64-hex id. A sub-cgroup inside a container is not recognised here:
+ * such execs are killed from user space instead.
+ */
+static __always_inline bool has_prefix(const char *s, const char *pfx, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] != pfx[i])
+			return false;
+	return true;
+}
+
+static __always_inline bool leaf_is_container(const char *data, __u32 off)
+{
+	const char *l = &data[off & VG_DATA_MASK];
+	int i;
+
+	if (has_prefix(l, "libpod-conmon-", 14) || has_prefix(l, "crio-conmon-", 12))
+		return false;
+	if (has_prefix(l, "libpod-", 7) || has_prefix(l, "docker-", 7) || has_prefix(l, "crio-", 5) ||
+	    has_prefix(l, "cri-containerd-", 15))
+		return true;
+	for (i = 0; i < 64; i++) {
+		char c = l[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return l[64] == '\0';
+}
+
 /* argv as the new image sees it: NUL-separated, from its own stack. */
 static __always_inline void put_args(struct vg_exec *ev, char *data, __u32 *off,
 				     struct task_struct *t)
@@ -444,6 +478,23 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	put_cgroup(s, ev, &off, p);
 	put_args(ev, ev->data, &off, p);
 
+	/*
+	 * Enforcement at exec: the process dies before its first instruction.
+	 * Never vigil itself or PID 1; a host process only when the policy's
+	 * scope includes the host.
+	 */
+	if (act && (*act & VG_ACT_KILL)) {
+		bool ok = tgid != vg_self_tgid && tgid != 1 &&
+			  ((*act & VG_ACT_KILL_HOST) || (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off)));
+
+		if (ok && !bpf_send_signal(9)) {
+			ev->flags |= VG_EXEC_KILLED;
+			count(VG_C_KILLED);
+		} else {
+			count(VG_C_KILL_SPARED);
+		}
+	}
+
 	if (off > VG_DATA_MAX)
 		off = VG_DATA_MAX;
 	barrier_var(off);
@@ -451,7 +502,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	ev->size = sizeof(*ev) + off;
 
 	rbflags = BPF_RB_NO_WAKEUP;
-	if ((act && (*act & VG_ACT_WAKE)) || !vg_wakeup_bytes ||
+	if ((act && (*act & (VG_ACT_WAKE | VG_ACT_KILL))) || !vg_wakeup_bytes ||
 	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= vg_wakeup_bytes)
 		rbflags = 0;
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + off, rbflags)) {

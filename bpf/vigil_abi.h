@@ -36,7 +36,8 @@ enum vg_exec_flags {
 	VG_EXEC_ARGS_FAULT = 1u << 4,	    /* argv could not be read at all */
 	VG_EXEC_CANDIDATE = 1u << 5,	    /* the name was in the filter map */
 	VG_EXEC_LINEAGE_TRUNCATED = 1u << 6, /* more ancestors than VG_LINEAGE_MAX */
-	VG_EXEC_HAS_CWD = 1u << 7	      /* cwd was captured (an empty list is "/") */
+	VG_EXEC_HAS_CWD = 1u << 7,	      /* cwd was captured (an empty list is "/") */
+	VG_EXEC_KILLED = 1u << 8	      /* SIGKILLed at exec by an enforcing policy */
 };
 
 /*
@@ -125,8 +126,10 @@ struct vg_filter_key {
 };
 
 enum vg_filter_action {
-	VG_ACT_SEND = 1u << 0, /* send the event up */
-	VG_ACT_WAKE = 1u << 1, /* wake the reader now: a decision is due */
+	VG_ACT_SEND = 1u << 0,	    /* send the event up */
+	VG_ACT_WAKE = 1u << 1,	    /* wake the reader now: a decision is due */
+	VG_ACT_KILL = 1u << 2,	    /* SIGKILL at exec, in a container (leaf cgroup is one) */
+	VG_ACT_KILL_HOST = 1u << 3, /* ... and on the host too (the policy's scope says so) */
 };
 
 /* Where vg_filter_mode (a .bss global user space can flip at run time) stands. */
@@ -147,6 +150,8 @@ enum vg_counter {
 	VG_C_EXIT_SEEN,	     /* thread-group leader exits */
 	VG_C_PROCMAP_FAIL,   /* process map update failed */
 	VG_C_WAKEUPS,	     /* records sent with a reader wake-up */
+	VG_C_KILLED,	     /* execs SIGKILLed in the kernel */
+	VG_C_KILL_SPARED,    /* kill asked but refused: vigil itself, PID 1, or a host process */
 	VG_C_MAX
 };
 

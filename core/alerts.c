@@ -242,6 +242,9 @@ static void alert_free(struct vg_alert *a)
 	free(a->container_id);
 	free(a->key);
 	free(a->procs);
+	free(a->enf_action);
+	free(a->enf_msg);
+	free(a->enf_last_target);
 	free(a);
 }
 
@@ -507,6 +510,27 @@ static struct vg_policy_setting *setting_slot(struct vg_alerts *s, const char *p
 	return n;
 }
 
+/* Takes ownership of action, msg and target. */
+static void apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action, bool ok,
+			   char *msg, char *target, uint64_t t)
+{
+	(void)s;
+	free(a->enf_action);
+	free(a->enf_msg);
+	a->enf_action = action;
+	a->enf_msg = msg;
+	a->enf_ns = t;
+	if (ok && target && (!a->enf_last_target || strcmp(a->enf_last_target, target))) {
+		a->enf_count++;
+		free(a->enf_last_target);
+		a->enf_last_target = target;
+		target = NULL;
+	}
+	free(target);
+	if (!ok && a->state == VG_ALERT_ACTIVE)
+		a->state = VG_ALERT_ATTEMPTED;
+}
+
 static void on_replay(void *ctx, const void *payload, size_t len)
 {
 	struct vg_alerts *s = ctx;
@@ -608,6 +632,12 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 		}
 		alert_push(a, &p);
 		s->violations++;
+	} else if (!strcmp(t, "en") && id) {
+		struct vg_alert *a = map_get(&s->by_id, id);
+
+		if (a)
+			apply_enforced(s, a, fstr(&u.data, "action"), fu64(&u.data, "ok") != 0,
+				       fstr(&u.data, "msg"), fstr(&u.data, "target"), fu64(&u.data, "time"));
 	} else if (!strcmp(t, "ar") && id) {
 		struct vg_alert *a = map_get(&s->by_id, id);
 
@@ -756,6 +786,25 @@ int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_
 	if (alert)
 		*alert = a;
 	return rc;
+}
+
+int vg_alerts_enforced(struct vg_alerts *s, const struct vg_alert *ca, const char *action, bool ok,
+		       const char *msg, const char *target, uint64_t now)
+{
+	struct vg_alert *a = ca ? map_get(&s->by_id, ca->id) : NULL;
+
+	if (!a)
+		return -ENOENT;
+	msgpack_pack_map(&s->pk, 7);
+	pk_str(&s->pk, "t", "en");
+	pk_str(&s->pk, "id", a->id);
+	pk_str(&s->pk, "action", action);
+	pk_u64(&s->pk, "ok", ok);
+	pk_str(&s->pk, "msg", msg);
+	pk_str(&s->pk, "target", target);
+	pk_u64(&s->pk, "time", now);
+	apply_enforced(s, a, xstrdup(action), ok, xstrdup(msg), xstrdup(target), now);
+	return append(s, NULL, NULL);
 }
 
 int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now)
@@ -967,9 +1016,21 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 			pack_violation(s, a, proc_at(a, it->pi--));
 			break;
 		}
-		if (it->phase == 1 && a->state == VG_ALERT_RESOLVED) {
-			pack_resolved(s, a);
+		if (it->phase == 1 && a->enf_action) {
+			msgpack_pack_map(&s->pk, 7);
+			pk_str(&s->pk, "t", "en");
+			pk_str(&s->pk, "id", a->id);
+			pk_str(&s->pk, "action", a->enf_action);
+			pk_u64(&s->pk, "ok", a->state != VG_ALERT_ATTEMPTED);
+			pk_str(&s->pk, "msg", a->enf_msg);
+			pk_str(&s->pk, "target", a->enf_last_target);
+			pk_u64(&s->pk, "time", a->enf_ns);
 			it->phase = 2;
+			break;
+		}
+		if (it->phase <= 2 && a->state == VG_ALERT_RESOLVED) {
+			pack_resolved(s, a);
+			it->phase = 3;
 			break;
 		}
 		it->ai++;
@@ -1109,6 +1170,15 @@ json_t *vg_alert_json(const struct vg_alert *a, bool full)
 	json_object_set_new(o, "violations", json_integer((json_int_t)a->violations));
 	vg_alert_message(a, msg, sizeof(msg));
 	json_object_set_new(o, "message", json_string(msg));
+	if (a->enf_action) {
+		vg_time_rfc3339(a->enf_ns, ts, sizeof(ts));
+		json_object_set_new(o, "enforcement",
+				    json_pack("{s:s, s:s, s:s}", "action", a->enf_action, "message",
+					      a->enf_msg ? a->enf_msg : "", "time", ts));
+	} else {
+		json_object_set_new(o, "enforcement", json_null());
+	}
+	json_object_set_new(o, "enforcementCount", json_integer(a->enf_count));
 	if (full) {
 		json_t *procs = json_array();
 

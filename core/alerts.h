@@ -50,6 +50,11 @@ struct vg_alert {
 	struct vg_proc_rec *procs; /* ring of the most recent 40, grown on demand */
 	int nprocs, head, cap;
 	char *key; /* merge key */
+	/* enforcement: the last action, what came of it, how many distinct targets */
+	char *enf_action, *enf_msg;
+	uint64_t enf_ns;
+	uint32_t enf_count;
+	char *enf_last_target;
 };
 
 /* What a new violation is: the event, and which policy it broke. */
@@ -96,6 +101,15 @@ int vg_alerts_sync(struct vg_alerts *s);
  */
 int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack,
 		  void *ctx, const struct vg_alert **alert);
+
+/*
+ * Records an enforcement on the alert: action ("kill_process", "kill_pod",
+ * "killed in kernel"), whether it worked, a message, and its target (a pod
+ * uid, container or pid: enforcementCount counts distinct ones). A failed
+ * enforcement makes the alert ATTEMPTED.
+ */
+int vg_alerts_enforced(struct vg_alerts *s, const struct vg_alert *a, const char *action, bool ok,
+		       const char *msg, const char *target, uint64_t now_ns);
 
 /* Resolves an alert: 0, -ENOENT (unknown id), -EALREADY (already resolved). */
 int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now_ns);

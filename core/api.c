@@ -342,6 +342,10 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_store_write_errors_total", "failed writes (disk full, I/O errors)", "counter", as.wal.write_errors);
 	metric(b, "vigil_store_dropped_total", "records dropped: memory bound full while the disk refused", "counter", as.wal.dropped);
 	metric(b, "vigil_store_pending_bytes", "bytes waiting to be written", "gauge", as.wal.pending_bytes);
+	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", d->enforced);
+	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)", "counter", d->enforce_failed);
+	metric(b, "vigil_enforcements_refused_total", "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
+	metric(b, "vigil_killed_in_kernel_total", "violations whose process died at exec in the kernel", "counter", d->killed_in_kernel);
 	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);
 	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter", d->reload_failures);
 	metric(b, "vigil_api_requests_total", "API requests", "counter", a->requests);

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "cli.h"
 #include "daemon.h"
+#include "enforce.h"
 #include "log.h"
 
 #define VOL_SLOTS 16384
@@ -95,11 +96,12 @@ static bool flow_store(void *ctx, struct vg_event *ev, int pol)
 	struct vg_daemon *d = ctx;
 	const struct vg_policy_info *p = vg_engine_policy(d->engine, pol);
 	struct vg_violation v = { .ev = ev, .policy_id = p->id, .policy_name = p->name,
-				  .severity = p->severity };
+				  .severity = p->severity,
+				  .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0 };
 	int rc;
 
 	vg_sensor_lineage(d->sensor, ev);
-	rc = vg_alerts_add(d->alerts, &v, on_ack, d, NULL);
+	rc = vg_alerts_add(d->alerts, &v, on_ack, d, &d->cur_alert);
 	if (rc) {
 		d->store_errors++;
 		vg_err("cannot store a violation of '%s': %s", p->name, strerror(-rc));
@@ -109,7 +111,113 @@ static bool flow_store(void *ctx, struct vg_event *ev, int pol)
 	return true;
 }
 
-static const struct vg_flow_ops ops = { .store = flow_store };
+struct verify {
+	struct vg_daemon *d;
+	struct event *ev;
+	char path[4096];
+	int tries;
+};
+
+/* After a cgroup kill: is it empty? Checked from the loop, never waited for. */
+static void on_verify(evutil_socket_t fd, short what, void *arg)
+{
+	struct verify *v = arg;
+	int left = vg_cgroup_count(v->path);
+
+	(void)fd;
+	(void)what;
+	if (left > 0 && ++v->tries < 20) {
+		event_add(v->ev, &(struct timeval){ 0, 25000 });
+		return;
+	}
+	if (left > 0) {
+		v->d->enforce_failed++;
+		vg_err("enforcement: cgroup %s still has %d processes after kill", v->path, left);
+	} else {
+		vg_debug("enforcement: cgroup %s is empty", v->path);
+	}
+	event_free(v->ev);
+	free(v);
+}
+
+static void verify_later(struct vg_daemon *d, const char *path)
+{
+	struct verify *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return;
+	v->d = d;
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	v->ev = event_new(d->base, -1, 0, on_verify, v);
+	if (!v->ev) {
+		free(v);
+		return;
+	}
+	event_add(v->ev, &(struct timeval){ 0, 10000 });
+}
+
+/*
+ * vigil.enforce(action) from the flow. Never vigil, never PID 1, never a host
+ * process unless the policy's scope includes the host; the outcome, good or
+ * bad, goes on the alert.
+ */
+static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *action)
+{
+	struct vg_daemon *d = ctx;
+	const struct vg_policy_info *p = vg_engine_policy(d->engine, pol);
+	const struct vg_container *ctr = vg_event_container(ev);
+	uint32_t pid = ev->rec->pid;
+	bool in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0, ok;
+	char msg[512] = "", target[128];
+	uint64_t now = now_ns();
+	int rc = 0;
+
+	snprintf(target, sizeof(target), "%s", ctr->pod_uid[0] ? ctr->pod_uid
+					       : ctr->id[0]   ? ctr->short_id
+							      : "host");
+	if (pid == (uint32_t)getpid() || pid == 1 || (!ctr->id[0] && !p->host)) {
+		d->enforce_refused++;
+		snprintf(msg, sizeof(msg), "refused: %s", pid == 1 ? "PID 1 is never killed"
+						     : pid == (uint32_t)getpid() ? "vigil never kills itself"
+						     : "a host process, and the policy's scope is containers");
+		vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg, target, now);
+		return false;
+	}
+	if (strcmp(action, "kill_process") && strcmp(action, "kill_pod")) {
+		d->enforce_refused++;
+		return false;
+	}
+	if (in_kernel) {
+		d->killed_in_kernel++;
+		snprintf(msg, sizeof(msg), "killed in kernel at exec (pid %u): the binary never ran", pid);
+	}
+	if (!strcmp(action, "kill_process") && !in_kernel) {
+		rc = vg_kill_process(pid, msg, sizeof(msg));
+		if (rc == -ESRCH)
+			rc = 0; /* it is gone either way */
+	} else if (!strcmp(action, "kill_pod")) {
+		char cmsg[256];
+
+		vg_event_paths(ev);
+		rc = vg_kill_cgroup(ev->cgroup, cmsg, sizeof(cmsg));
+		if (rc == -ENOENT)
+			rc = 0; /* NotFound is success: nothing is left to kill */
+		else if (!rc)
+			verify_later(d, ev->cgroup);
+		size_t used = strnlen(msg, 200);
+
+		snprintf(msg + used, sizeof(msg) - used, "%s%.250s", used ? "; " : "", cmsg);
+	}
+	ok = rc == 0;
+	ok ? d->enforced++ : d->enforce_failed++;
+	vg_alerts_enforced(d->alerts, d->cur_alert, in_kernel ? "killed in kernel" : action, ok, msg,
+			   target, now);
+	if (!ok)
+		vg_err("enforcement of '%s' failed: %s", p->name, msg);
+	return ok;
+}
+
+static const struct vg_flow_ops ops = { .store = flow_store, .enforce = flow_enforce };
 
 struct hits {
 	int pol[64];
@@ -147,6 +255,7 @@ static int on_record(void *arg, const void *rec, size_t len)
 		char err[512];
 
 		d->violations++;
+		d->cur_alert = NULL;
 		if (vg_engine_flow(d->engine, ev, h.pol[i], st ? st->enforcement : NULL, &ops, d, err,
 				   sizeof(err))) {
 			d->flow_errors++;
@@ -166,6 +275,7 @@ static void lineage_cb(void *arg, struct vg_event *ev)
 
 int vg_daemon_policy_changed(struct vg_daemon *d)
 {
+	const uint32_t *actions;
 	const char **names;
 	int n;
 
@@ -175,9 +285,13 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 
 		if (st && st->enabled >= 0 && !p->broken)
 			vg_engine_enable(d->engine, i, st->enabled);
+		if (st && st->enforcement)
+			vg_engine_set_enforcement(d->engine, i, st->enforcement);
 	}
-	n = vg_engine_kernel_names(d->engine, &names);
-	return vg_sensor_filter_program(d->sensor, names, n, vg_engine_kernel_all(d->engine));
+	/* names to pass, and which to kill at exec: the kernel follows at once */
+	n = vg_engine_kernel_program(d->engine, &names, &actions);
+	return vg_sensor_filter_program_actions(d->sensor, names, actions, n,
+						vg_engine_kernel_all(d->engine));
 }
 
 static struct vg_engine_opts engine_opts(struct vg_daemon *d)

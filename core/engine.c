@@ -63,6 +63,7 @@ struct vg_engine {
 	int nviol;
 	bool testing;
 	int flow_ref; /* lua/flow.lua's function */
+	uint32_t *kactions; /* vg_engine_kernel_program's answer */
 	/* the violation the flow is running for */
 	const struct vg_flow_ops *ops;
 	void *ops_ctx;
@@ -138,6 +139,7 @@ void vg_engine_free(struct vg_engine *e)
 	free(e->pol);
 	free(e->want_ctr);
 	free(e->want_host);
+	free(e->kactions);
 	vg_matcher_free(e->m);
 	vg_lua_free(e->lua);
 	free(e);
@@ -787,6 +789,47 @@ bool vg_engine_kernel_all(const struct vg_engine *e)
 int vg_engine_kernel_names(const struct vg_engine *e, const char ***names)
 {
 	return vg_matcher_exact_names(e->m, e->want_ctr, names);
+}
+
+void vg_engine_set_enforcement(struct vg_engine *e, int pi, const char *enforcement)
+{
+	if (pi < 0 || pi >= e->npol || !enforcement)
+		return;
+	e->pol[pi].info.enforcement = save(&e->pol[pi], enforcement);
+}
+
+bool vg_engine_kernel_decidable(const struct vg_engine *e, int pi)
+{
+	const struct pol *p = &e->pol[pi];
+
+	return !p->info.broken && !p->info.has_check && !p->nexcl && !p->has_scope &&
+	       vg_matcher_names_only(e->m, pi);
+}
+
+int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uint32_t **actions)
+{
+	int n = vg_engine_kernel_names(e, names);
+	uint32_t *a = realloc(e->kactions, ((size_t)n + 1) * sizeof(*a));
+
+	if (!a) {
+		*actions = NULL;
+		return n;
+	}
+	e->kactions = a;
+	for (int k = 0; k < n; k++) {
+		a[k] = 0;
+		for (int i = 0; i < e->npol; i++) {
+			const struct pol *p = &e->pol[i];
+
+			if (!p->info.enabled || !strcmp(p->info.enforcement, "inform") ||
+			    !vg_engine_kernel_decidable(e, i) ||
+			    !vg_matcher_policy_has_name(e->m, i, (*names)[k]))
+				continue;
+			a[k] |= VG_ACT_KILL | (p->info.host ? VG_ACT_KILL_HOST : 0);
+		}
+	}
+	*actions = a;
+	return n;
 }
 
 /* A hash of the cgroup path bytes, 8 at a time: the container-status cache key. */

@@ -99,6 +99,20 @@ void vg_engine_enable(struct vg_engine *e, int pol, bool on);
 bool vg_engine_kernel_all(const struct vg_engine *e);
 int vg_engine_kernel_names(const struct vg_engine *e, const char ***names);
 
+/* The policy's enforcement now (settings override the file's). The string is copied. */
+void vg_engine_set_enforcement(struct vg_engine *e, int pol, const char *enforcement);
+/*
+ * Whether the kernel can enforce the policy alone at exec: exact names only,
+ * no check, no exclusions or scope filters (containers only, or the host too).
+ */
+bool vg_engine_kernel_decidable(const struct vg_engine *e, int pol);
+/*
+ * The kernel filter with its kill actions: the exact names, and for each the
+ * VG_ACT_KILL (| VG_ACT_KILL_HOST) of enabled, enforcing, kernel-decidable
+ * policies naming it. *actions is owned by the engine. Returns the count.
+ */
+int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uint32_t **actions);
+
 void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st);
 
 /*

@@ -657,3 +657,28 @@ int vg_matcher_sections(const struct vg_matcher *m)
 {
 	return m->nsec;
 }
+
+bool vg_matcher_names_only(const struct vg_matcher *m, int pol)
+{
+	bool any = false;
+
+	for (int i = 0; i < m->nsec; i++) {
+		const struct section *s = &m->secs[i];
+
+		if (s->pol != pol)
+			continue;
+		if (s->nc != 1 || !s->has_name || s->nres || !s->nlit || s->c[0].negate)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char *lcname)
+{
+	for (int i = 0; i < m->nsec; i++)
+		for (int k = 0; m->secs[i].pol == pol && k < m->secs[i].nlit; k++)
+			if (!strncmp(m->secs[i].lits[k], lcname, VG_COMM_LEN))
+				return true;
+	return false;
+}

@@ -79,4 +79,12 @@ int vg_matcher_exact_names(const struct vg_matcher *m, const bool *enabled, cons
 /* Policy index of each candidate section, for counting: per-eval candidates. */
 int vg_matcher_sections(const struct vg_matcher *m);
 
+/*
+ * Whether every section of policy pol is exact process names and nothing
+ * else (so the kernel can decide it alone), and whether lowercased name is
+ * one of them.
+ */
+bool vg_matcher_names_only(const struct vg_matcher *m, int pol);
+bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char *lcname);
+
 #endif

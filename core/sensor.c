@@ -72,6 +72,8 @@ static const char *const counter_names[VG_C_MAX] = {
 	[VG_C_EXIT_SEEN] = "exit_seen",
 	[VG_C_PROCMAP_FAIL] = "procmap_failures",
 	[VG_C_WAKEUPS] = "wakeups",
+	[VG_C_KILLED] = "killed",
+	[VG_C_KILL_SPARED] = "kill_spared",
 };
 
 const char *vg_sensor_counter_name(int idx)
@@ -352,6 +354,12 @@ int vg_sensor_filter_set(struct vg_sensor *s, const char *comm, uint32_t action)
 
 int vg_sensor_filter_program(struct vg_sensor *s, const char *const *names, int n, bool send_all)
 {
+	return vg_sensor_filter_program_actions(s, names, NULL, n, send_all);
+}
+
+int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *names,
+				     const uint32_t *extra, int n, bool send_all)
+{
 	int fd = bpf_map__fd(s->skel->maps.filter), rc;
 	struct vg_filter_key k;
 
@@ -361,7 +369,7 @@ int vg_sensor_filter_program(struct vg_sensor *s, const char *const *names, int 
 		if (bpf_map_delete_elem(fd, &k))
 			break;
 	for (int i = 0; i < n; i++) {
-		rc = vg_sensor_filter_set(s, names[i], VG_ACT_SEND | VG_ACT_WAKE);
+		rc = vg_sensor_filter_set(s, names[i], VG_ACT_SEND | VG_ACT_WAKE | (extra ? extra[i] : 0));
 		if (rc)
 			return rc;
 	}
@@ -517,6 +525,7 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 			     : VG_CGROUP_V1;
 	s->skel->rodata->vg_cgroup_v1 = cg == VG_CGROUP_V1;
 	s->skel->rodata->vg_want_cwd = !o->no_cwd;
+	s->skel->rodata->vg_self_tgid = (__u32)getpid();
 	s->skel->rodata->vg_wakeup_bytes =
 		o->wake_every ? 0 : (o->wakeup_bytes ? o->wakeup_bytes : rbsz / 4);
 	bpf_map__set_max_entries(s->skel->maps.events, rbsz);

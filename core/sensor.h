@@ -77,6 +77,9 @@ int vg_sensor_filter_set(struct vg_sensor *s, const char *comm, uint32_t action)
  * names. Replaces what was there. 0 or -errno.
  */
 int vg_sensor_filter_program(struct vg_sensor *s, const char *const *names, int n, bool send_all);
+/* The same with extra actions per name (VG_ACT_KILL, VG_ACT_KILL_HOST). */
+int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *names,
+				     const uint32_t *extra, int n, bool send_all);
 void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode);
 
 void vg_sensor_stats(struct vg_sensor *s, struct vg_sensor_stats *st);
