@@ -345,6 +345,7 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", d->enforced);
 	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)", "counter", d->enforce_failed);
 	metric(b, "vigil_enforcements_refused_total", "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
+	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)", "counter", d->enforce_dry_run);
 	metric(b, "vigil_killed_in_kernel_total", "violations whose process died at exec in the kernel", "counter", d->killed_in_kernel);
 	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);
 	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter", d->reload_failures);

@@ -10,7 +10,12 @@
 
 #include <jansson.h>
 
+#include <curl/curl.h>
+#include <unistd.h>
+
 #include "cli.h"
+#include "client.h"
+#include "config.h"
 #include "engine.h"
 #include "log.h"
 
@@ -21,6 +26,11 @@ static const char usage_text[] =
 	"  show NAME [--json]              one policy in full, with its compiled criteria\n"
 	"  test [FILE...]                  run every policy's embedded tests\n"
 	"  lint FILE...                    check policy files; errors name file:line\n"
+	"  enforce NAME [--action A]       kill on violation: kill_process (default) or kill_pod\n"
+	"  inform NAME                     record violations only\n"
+	"  enable NAME | disable NAME\n"
+	"                                  (these four persist in the daemon's store and take\n"
+	"                                  effect at once: through its API when it runs)\n"
 	"  stats TRACE                     per-policy counters (candidates, matches, Lua\n"
 	"                                  time, errors) over a trace from 'vigil record'\n"
 	"\n"
@@ -250,6 +260,101 @@ static int cmd_lint(int argc, char **argv)
 	return nerr ? 1 : 0;
 }
 
+/* enforce / inform / enable / disable: one setting of one policy, persisted. */
+static int cmd_setting(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "action", required_argument, NULL, 'a' }, { "dir", required_argument, NULL, 'd' },
+		{ "data-dir", required_argument, NULL, 'D' }, { "config", required_argument, NULL, 'c' },
+		{ 0 },
+	};
+	const char *verb = argv[0], *action = "kill_process", *dir = NULL, *config = NULL,
+		   *data_dir = NULL, *enforcement = NULL;
+	struct vg_engine_opts eo = { 0 };
+	struct vg_load_error *errs;
+	struct vg_engine *e;
+	struct vg_config cfg;
+	char cmd[32], err[1024];
+	int opt, nerr, i, enabled = -1, lock = -1, rc = 1;
+
+	snprintf(cmd, sizeof(cmd), "policy %s", verb);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'a': action = optarg; break;
+		case 'd': dir = optarg; break;
+		case 'D': data_dir = optarg; break;
+		case 'c': config = optarg; break;
+		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		}
+	}
+	if (optind != argc - 1)
+		return vg_usage_error(cmd, "give one policy name or id (quote names with spaces)");
+	if (strcmp(action, "kill_process") && strcmp(action, "kill_pod"))
+		return vg_usage_error(cmd, "--action is kill_process or kill_pod, not '%s'", action);
+	if (!strcmp(verb, "enforce"))
+		enforcement = action;
+	else if (!strcmp(verb, "inform"))
+		enforcement = "inform";
+	else
+		enabled = !strcmp(verb, "enable");
+	vg_config_defaults(&cfg);
+	if (!config && access("vigil.conf.lua", F_OK) == 0)
+		config = "vigil.conf.lua";
+	if (config && vg_config_load(&cfg, config, err, sizeof(err))) {
+		vg_err("%s", err);
+		return 2;
+	}
+	if (data_dir)
+		snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", data_dir);
+	eo.dir = dir ? dir : (cfg.policy_dir[0] ? cfg.policy_dir : NULL);
+	if (vg_engine_load(&e, &eo, &errs, &nerr))
+		return 1;
+	vg_load_errors_free(errs, nerr);
+	i = vg_engine_find(e, argv[optind]);
+	if (i < 0 || vg_engine_policy(e, i)->broken) {
+		vg_err("no policy named '%s' (see 'vigil policy list')", argv[optind]);
+		goto out;
+	}
+	if (enabled == 1 && vg_engine_policy(e, i)->waits_for) {
+		vg_err("'%s' cannot be enabled: it waits for %s", vg_engine_policy(e, i)->name,
+		       vg_engine_policy(e, i)->waits_for);
+		goto out;
+	}
+	if (vg_client_daemon_running(&cfg, &lock)) {
+		CURL *c = curl_easy_init();
+		char *id = c ? curl_easy_escape(c, vg_engine_policy(e, i)->id, 0) : NULL;
+		char path[512], body[128];
+		json_t *r;
+
+		snprintf(path, sizeof(path), "/v1/policies/%s", id ? id : "");
+		if (enforcement)
+			snprintf(body, sizeof(body), "{\"enforcement\": \"%s\"}", enforcement);
+		else
+			snprintf(body, sizeof(body), "{\"disabled\": %s}", enabled ? "false" : "true");
+		curl_free(id);
+		curl_easy_cleanup(c);
+		r = vg_client_api(&cfg, "PATCH", path, body);
+		rc = r ? 0 : 1;
+		json_decref(r);
+	} else {
+		struct vg_alerts *st = vg_client_open_store(&cfg);
+
+		rc = !st || vg_alerts_set_policy(st, vg_engine_policy(e, i)->id, enabled, enforcement) ||
+		     vg_alerts_sync(st);
+		vg_alerts_close(st);
+	}
+	if (!rc)
+		printf("%s: %s\n", vg_engine_policy(e, i)->name,
+		       enforcement ? enforcement : enabled ? "enabled" : "disabled");
+out:
+	if (lock >= 0)
+		close(lock);
+	vg_engine_free(e);
+	return rc;
+}
+
 /* Per-policy counters need traffic: until the daemon serves its own, a trace's. */
 static int cmd_stats(int argc, char **argv)
 {
@@ -277,6 +382,10 @@ int vg_cmd_policy(int argc, char **argv)
 		{ "test", cmd_test },
 		{ "lint", cmd_lint },
 		{ "stats", cmd_stats },
+		{ "enforce", cmd_setting },
+		{ "inform", cmd_setting },
+		{ "enable", cmd_setting },
+		{ "disable", cmd_setting },
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

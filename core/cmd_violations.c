@@ -22,6 +22,7 @@
 #include "alerts.h"
 #include "api.h"
 #include "cli.h"
+#include "client.h"
 #include "config.h"
 #include "log.h"
 
@@ -116,105 +117,6 @@ static uint64_t since_s(const char *s)
 	return 0;
 }
 
-/* The daemon holds an exclusive flock on DATA_DIR/vigil.lock while it runs. */
-static int daemon_running(const struct vopts *o, int *lock_fd)
-{
-	char path[1100];
-	int fd;
-
-	snprintf(path, sizeof(path), "%.1000s/vigil.lock", o->cfg.data_dir);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	*lock_fd = -1;
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
-		return 1;
-	}
-	*lock_fd = fd; /* held while we use the store ourselves */
-	return 0;
-}
-
-/* ---- through the API ------------------------------------------------------------------ */
-
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
-{
-	struct body *b = ud;
-	char *n = realloc(b->p, b->n + sz * nm + 1);
-
-	if (!n)
-		return 0;
-	memcpy(n + b->n, p, sz * nm);
-	b->n += sz * nm;
-	n[b->n] = '\0';
-	b->p = n;
-	return sz * nm;
-}
-
-/* One API call; returns the JSON answer (new reference) or NULL with a message printed. */
-static json_t *api(const struct vopts *o, const char *method, const char *path_q, const char *body)
-{
-	char url[2048], tokpath[1100], token[128] = "", auth[160];
-	struct curl_slist *h = NULL;
-	struct body b = { 0 };
-	json_t *j = NULL;
-	long code = 0;
-	FILE *f;
-	CURL *c;
-	CURLcode rc;
-
-	snprintf(tokpath, sizeof(tokpath), "%.1000s/api.token", o->cfg.data_dir);
-	f = fopen(tokpath, "r");
-	if (!f || !fgets(token, sizeof(token), f)) {
-		vg_err("cannot read the API token %s: %s", tokpath, strerror(errno));
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	token[strcspn(token, "\r\n")] = '\0';
-	snprintf(url, sizeof(url), "http://%s%s", o->cfg.api_listen, path_q);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	c = curl_easy_init();
-	if (!c)
-		return NULL;
-	h = curl_slist_append(h, auth);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	if (rc != CURLE_OK) {
-		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is api.listen "
-		       "the same for both? (--config)",
-		       o->cfg.data_dir, o->cfg.api_listen, curl_easy_strerror(rc));
-	} else {
-		j = b.p ? json_loads(b.p, 0, NULL) : NULL;
-		if (code >= 300) {
-			json_t *e = j ? json_object_get(j, "error") : NULL;
-
-			vg_err("%s", e ? json_string_value(e) : "the API answered an error");
-			json_decref(j);
-			j = NULL;
-		}
-	}
-	free(b.p);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return j;
-}
-
 static void urlenc(CURL *c, const char *s, char *out, size_t n)
 {
 	char *e = curl_easy_escape(c, s, 0);
@@ -290,29 +192,6 @@ static void print_alert(json_t *a)
 	}
 }
 
-/* ---- offline store --------------------------------------------------------------------- */
-
-static struct vg_alerts *open_offline(const struct vopts *o)
-{
-	struct vg_alerts_opts ao = { 0 };
-	struct vg_wal_report rep;
-	struct vg_alerts *s;
-	char dir[1100], err[1024];
-
-	snprintf(dir, sizeof(dir), "%.1000s/store", o->cfg.data_dir);
-	if (access(dir, F_OK)) {
-		vg_err("no vigil store in %s (start the daemon with 'vigil run', or pass --data-dir)",
-		       o->cfg.data_dir);
-		return NULL;
-	}
-	ao.dir = dir;
-	if (vg_alerts_open(&s, &ao, NULL, &rep, err, sizeof(err))) {
-		vg_err("%s", err);
-		return NULL;
-	}
-	return s;
-}
-
 static int cmd_list(int argc, char **argv)
 {
 	struct vopts o;
@@ -324,7 +203,7 @@ static int cmd_list(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	if (o.since && !(since = since_s(o.since)))
 		return vg_usage_error("violations list", "--since takes 30m, 2h, 7d or unix seconds");
-	if (daemon_running(&o, &lock)) {
+	if (vg_client_daemon_running(&o.cfg, &lock)) {
 		CURL *c = curl_easy_init();
 		char q[2048] = "", e[600], path[2200];
 		size_t n = 0;
@@ -344,13 +223,13 @@ static int cmd_list(int argc, char **argv)
 					      (unsigned long long)since);
 		curl_easy_cleanup(c);
 		snprintf(path, sizeof(path), "/v1/alerts?pagination.limit=1000&query=%s", q);
-		r = api(&o, "GET", path, NULL);
+		r = vg_client_api(&o.cfg, "GET", path, NULL);
 		if (!r)
 			return 1;
 		alerts = json_incref(json_object_get(r, "alerts"));
 		json_decref(r);
 	} else {
-		struct vg_alerts *s = open_offline(&o);
+		struct vg_alerts *s = vg_client_open_store(&o.cfg);
 		struct vg_alert_filter f = { .policy = o.policy, .namespace_ = o.ns, .pod = o.pod,
 					     .deployment = o.deploy, .state = VG_ALERT_ACTIVE,
 					     .since_ns = since * 1000000000ull };
@@ -395,13 +274,13 @@ static int cmd_show(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	if (o.nargs != 1)
 		return vg_usage_error("violations show", "give one alert id (see 'vigil violations list')");
-	if (daemon_running(&o, &lock)) {
+	if (vg_client_daemon_running(&o.cfg, &lock)) {
 		char path[256];
 
 		snprintf(path, sizeof(path), "/v1/alerts/%.64s", o.args[0]);
-		a = api(&o, "GET", path, NULL);
+		a = vg_client_api(&o.cfg, "GET", path, NULL);
 	} else {
-		struct vg_alerts *s = open_offline(&o);
+		struct vg_alerts *s = vg_client_open_store(&o.cfg);
 		const struct vg_alert *al = s ? vg_alerts_get(s, o.args[0]) : NULL;
 
 		if (s && !al)
@@ -432,20 +311,20 @@ static int cmd_resolve(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	if (!o.nargs)
 		return vg_usage_error("violations resolve", "give the ids of the alerts to resolve");
-	if (daemon_running(&o, &lock)) {
+	if (vg_client_daemon_running(&o.cfg, &lock)) {
 		for (int i = 0; i < o.nargs; i++) {
 			char path[256];
 			json_t *r;
 
 			snprintf(path, sizeof(path), "/v1/alerts/%.64s/resolve", o.args[i]);
-			r = api(&o, "PATCH", path, NULL);
+			r = vg_client_api(&o.cfg, "PATCH", path, NULL);
 			if (r)
 				printf("%s: resolved\n", o.args[i]);
 			bad += !r;
 			json_decref(r);
 		}
 	} else {
-		struct vg_alerts *s = open_offline(&o);
+		struct vg_alerts *s = vg_client_open_store(&o.cfg);
 
 		for (int i = 0; s && i < o.nargs; i++) {
 			int r = vg_alerts_resolve(s, o.args[i], (uint64_t)time(NULL) * 1000000000ull);

@@ -40,6 +40,8 @@ static const struct key keys[] = {
 	{ NULL, "volume", K_TABLE, 0, 0, NULL },
 	{ "volume", "burst", K_U32, F(burst), NULL },
 	{ "volume", "window_s", K_U32, F(window_s), NULL },
+	{ NULL, "enforcement", K_TABLE, 0, 0, NULL },
+	{ "enforcement", "dry_run", K_BOOL, F(dry_run), NULL },
 	{ NULL, "lua", K_TABLE, 0, 0, NULL },
 	{ "lua", "memory_mb", K_U32, F(lua_memory_mb), NULL },
 	{ "lua", "budget", K_U32, F(lua_budget), NULL },
@@ -146,6 +148,10 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 			break;
 		}
 		case K_BOOL:
+			if (!lua_isboolean(L, -1))
+				rc = BAD("%s: %s must be true or false", path, full);
+			else
+				*(bool *)((char *)c + k->off) = lua_toboolean(L, -1);
 			break;
 		}
 		lua_pop(L, 1);

@@ -24,6 +24,7 @@ struct vg_config {
 	uint32_t window_s;	  /* volume.window_s: ... per 1800 s per (container, name, args, exe) */
 	uint32_t lua_memory_mb;	  /* lua.memory_mb: 64 */
 	uint32_t lua_budget;	  /* lua.budget: 1,000,000 instructions per call */
+	bool dry_run;		  /* enforcement.dry_run: log what would be killed, kill nothing */
 };
 
 void vg_config_defaults(struct vg_config *c);

@@ -187,6 +187,16 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 		d->enforce_refused++;
 		return false;
 	}
+	if (d->cfg.dry_run) {
+		vg_event_paths(ev);
+		snprintf(msg, sizeof(msg), "dry run: would %s pid %u (%s) in cgroup %.200s",
+			 !strcmp(action, "kill_pod") ? "kill the pod of" : "kill", pid, ev->exe,
+			 ev->cgroup);
+		vg_info("policy '%s': %s", p->name, msg);
+		d->enforce_dry_run++;
+		vg_alerts_enforced(d->alerts, d->cur_alert, "dry run", true, msg, target, now);
+		return true;
+	}
 	if (in_kernel) {
 		d->killed_in_kernel++;
 		snprintf(msg, sizeof(msg), "killed in kernel at exec (pid %u): the binary never ran", pid);
@@ -290,6 +300,8 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	}
 	/* names to pass, and which to kill at exec: the kernel follows at once */
 	n = vg_engine_kernel_program(d->engine, &names, &actions);
+	if (d->cfg.dry_run)
+		actions = NULL; /* dry run: the kernel kills nothing */
 	return vg_sensor_filter_program_actions(d->sensor, names, actions, n,
 						vg_engine_kernel_all(d->engine));
 }
@@ -413,6 +425,7 @@ static const char run_usage[] =
 	"  --policies DIR   policy files instead of the built-in default pack\n"
 	"  --listen ADDR    API address (127.0.0.1:8077)\n"
 	"  --fsync MODE     batch (group commit, default) or always\n"
+	"  --dry-run        enforcing policies log what they would kill, and kill nothing\n"
 	"  -v, --verbose    libbpf's log and debug messages\n";
 
 int vg_cmd_run(int argc, char **argv)
@@ -423,6 +436,7 @@ int vg_cmd_run(int argc, char **argv)
 		{ "policies", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "fsync", required_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -430,6 +444,7 @@ int vg_cmd_run(int argc, char **argv)
 	static struct vg_daemon dd;
 	struct vg_daemon *d = &dd;
 	const char *config = NULL, *data_dir = NULL, *pol = NULL, *listen = NULL, *fs = NULL;
+	bool dry = false;
 	struct vg_sensor_opts so = { 0 };
 	struct vg_alerts_opts ao = { 0 };
 	struct vg_wal_report rep;
@@ -450,6 +465,7 @@ int vg_cmd_run(int argc, char **argv)
 		case 'p': pol = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'f': fs = optarg; break;
+		case 'n': dry = true; break;
 		case 'v': so.verbose = true; vg_log_set_level(VG_LOG_DEBUG); break;
 		case 'h': fputs(run_usage, stdout); return 0;
 		default: return vg_usage_unknown("run", argv[optind - 1], optopt);
@@ -475,6 +491,8 @@ int vg_cmd_run(int argc, char **argv)
 		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", listen);
 	if (fs)
 		d->cfg.fsync_always = !strcmp(fs, "always");
+	if (dry)
+		d->cfg.dry_run = true;
 
 	if (mkdirs(d->cfg.data_dir)) {
 		vg_err("cannot create the data directory %s: %s", d->cfg.data_dir, strerror(errno));

@@ -26,7 +26,7 @@ struct vg_daemon {
 	/* counters for /metrics */
 	uint64_t events, decode_errors, suppressed, violations, stored, store_errors;
 	uint64_t flow_errors, acked, reloads, reload_failures;
-	uint64_t enforced, enforce_failed, enforce_refused, killed_in_kernel;
+	uint64_t enforced, enforce_failed, enforce_refused, enforce_dry_run, killed_in_kernel;
 	const struct vg_alert *cur_alert; /* the alert the running flow stored into */
 	struct vol_slot *vol; /* volume control */
 	uint64_t vol_seed[2];

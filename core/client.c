@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* client.c - the CLI's way to a daemon's data: its API, or its store offline. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "client.h"
+#include "log.h"
+
+/* The daemon holds an exclusive flock on DATA_DIR/vigil.lock while it runs. */
+int vg_client_daemon_running(const struct vg_config *cfg, int *lock_fd)
+{
+	char path[1100];
+	int fd;
+
+	snprintf(path, sizeof(path), "%.1000s/vigil.lock", cfg->data_dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	*lock_fd = -1;
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return 1;
+	}
+	*lock_fd = fd; /* held while we use the store ourselves */
+	return 0;
+}
+
+/* ---- through the API ------------------------------------------------------------------ */
+
+struct body {
+	char *p;
+	size_t n;
+};
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct body *b = ud;
+	char *n = realloc(b->p, b->n + sz * nm + 1);
+
+	if (!n)
+		return 0;
+	memcpy(n + b->n, p, sz * nm);
+	b->n += sz * nm;
+	n[b->n] = '\0';
+	b->p = n;
+	return sz * nm;
+}
+
+/* One API call; returns the JSON answer (new reference) or NULL with a message printed. */
+json_t *vg_client_api(const struct vg_config *cfg, const char *method, const char *path_q,
+		      const char *body)
+{
+	char url[2048], tokpath[1100], token[128] = "", auth[160];
+	struct curl_slist *h = NULL;
+	struct body b = { 0 };
+	json_t *j = NULL;
+	long code = 0;
+	FILE *f;
+	CURL *c;
+	CURLcode rc;
+
+	snprintf(tokpath, sizeof(tokpath), "%.1000s/api.token", cfg->data_dir);
+	f = fopen(tokpath, "r");
+	if (!f || !fgets(token, sizeof(token), f)) {
+		vg_err("cannot read the API token %s: %s", tokpath, strerror(errno));
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	token[strcspn(token, "\r\n")] = '\0';
+	snprintf(url, sizeof(url), "http://%s%s", cfg->api_listen, path_q);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	c = curl_easy_init();
+	if (!c)
+		return NULL;
+	h = curl_slist_append(h, auth);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (rc != CURLE_OK) {
+		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is api.listen "
+		       "the same for both? (--config)",
+		       cfg->data_dir, cfg->api_listen, curl_easy_strerror(rc));
+	} else {
+		j = b.p ? json_loads(b.p, 0, NULL) : NULL;
+		if (code >= 300) {
+			json_t *e = j ? json_object_get(j, "error") : NULL;
+
+			vg_err("%s", e ? json_string_value(e) : "the API answered an error");
+			json_decref(j);
+			j = NULL;
+		}
+	}
+	free(b.p);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return j;
+}
+
+struct vg_alerts *vg_client_open_store(const struct vg_config *cfg)
+{
+	struct vg_alerts_opts ao = { 0 };
+	struct vg_wal_report rep;
+	struct vg_alerts *s;
+	char dir[1100], err[1024];
+
+	snprintf(dir, sizeof(dir), "%.1000s/store", cfg->data_dir);
+	if (access(dir, F_OK)) {
+		vg_err("no vigil store in %s (start the daemon with 'vigil run', or pass --data-dir)",
+		       cfg->data_dir);
+		return NULL;
+	}
+	ao.dir = dir;
+	if (vg_alerts_open(&s, &ao, NULL, &rep, err, sizeof(err))) {
+		vg_err("%s", err);
+		return NULL;
+	}
+	return s;
+}
+

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Enforcement with real containers: a policy switched to enforce kills in the
+kernel at exec, so the binary never runs (a marker binary that creates a file
+first thing never creates it); host processes of the same name are spared;
+inform leaves things running; a check()-refined policy kills from user space;
+kill_pod empties the container's cgroup; dry run kills nothing; the setting
+survives a restart."""
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vigtest  # noqa: E402
+from test_daemon import Daemon, podman, IMAGE  # noqa: E402
+
+UBUNTU = "Ubuntu Package Manager Execution"
+V = vigtest.VIGIL
+
+
+class EnforceTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        r = subprocess.run([os.path.join(vigtest.SRC, "scripts", "test-image.sh")],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode:
+            raise AssertionError(f"cannot prepare the test image: {r.stderr}")
+        cls.tmp = tempfile.mkdtemp(prefix="vigil-enforce-")
+        cls.marker = os.path.join(cls.tmp, "marker")
+        subprocess.run(["gcc", "-O2", "-static", "-o", cls.marker,
+                        os.path.join(os.path.dirname(__file__), "marker.c")], check=True)
+        cls.cids = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in cls.cids:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
+
+    def setUp(self):
+        self.data = tempfile.mkdtemp(prefix="vigil-enf-data-")
+        self.port = random.randint(20000, 40000)
+        self.d = None
+
+    def tearDown(self):
+        if self.d:
+            self.d.stop()
+
+    def container(self, name="dpkg"):
+        cid = podman("run", "-d", "--network", "none", IMAGE, "sleep", "infinity")
+        self.cids.append(cid)
+        podman("cp", self.marker, f"{cid}:/tmp/{name}")
+        return cid
+
+    def conf(self):
+        path = os.path.join(self.data, "cli.conf.lua")
+        with open(path, "w") as f:
+            f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }} }}\n')
+        return path
+
+    def policy_cmd(self, *args):
+        r = subprocess.run([V, "policy", *args, "--data-dir", self.data, "--config", self.conf()],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def run_in(self, cid, name, mark, ms=0):
+        r = subprocess.run(["podman", "exec", cid, f"/tmp/{name}", f"/tmp/{mark}", str(ms)],
+                           capture_output=True, text=True, timeout=60)
+        exists = subprocess.run(["podman", "exec", cid, "test", "-e", f"/tmp/{mark}"]).returncode == 0
+        return r.returncode, exists
+
+    def alert(self, policy=UBUNTU, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            _, body = self.d.req("GET", "/v1/alerts?query=State:ALL")
+            hits = [a for a in body["alerts"] if a["policy"]["name"] == policy and a["enforcement"]]
+            if hits:
+                return self.d.req("GET", f"/v1/alerts/{hits[0]['id']}")[1]
+            time.sleep(0.05)
+        raise AssertionError(f"no enforced alert for {policy}: {self.d.text()}")
+
+    def metric(self, name):
+        _, m = self.d.req("GET", "/metrics")
+        return int([x for x in m.splitlines() if x.startswith(name + " ")][0].split()[1])
+
+    def test_kernel_kill_inform_host_and_restart(self):
+        cid = self.container()
+        self.d = Daemon(self.data, self.port)
+        self.assertIn("kill_process", self.policy_cmd("enforce", UBUNTU))
+        code, exists = self.run_in(cid, "dpkg", "m1")
+        self.assertEqual(code, 137)       # SIGKILL
+        self.assertFalse(exists)          # not one instruction of its own ran
+        a = self.alert()
+        self.assertEqual(a["enforcement"]["action"], "killed in kernel")
+        self.assertEqual(a["enforcementCount"], 1)
+        self.assertTrue(a["processes"][0]["killedInKernel"])
+        self.assertEqual(self.metric("vigil_killed_in_kernel_total"), 1)
+        # the same name on the host: the policy's scope is containers, it runs
+        host_bin = os.path.join(self.tmp, "dpkg")
+        shutil.copy(self.marker, host_bin)
+        mark = os.path.join(self.tmp, "host-mark")
+        self.assertEqual(subprocess.run([host_bin, mark]).returncode, 0)
+        self.assertTrue(os.path.exists(mark))
+        self.assertGreaterEqual(self.metric("vigil_sensor_kill_spared_total"), 1)
+        # the setting survives a restart
+        self.d.stop()
+        self.d = Daemon(self.data, self.port)
+        self.assertEqual(self.run_in(cid, "dpkg", "m2"), (137, False))
+        # inform: it runs, and is still recorded
+        self.assertIn("inform", self.policy_cmd("inform", UBUNTU))
+        self.assertEqual(self.run_in(cid, "dpkg", "m3"), (0, True))
+
+    def test_lua_path_kill_process(self):
+        pdir = os.path.join(self.data, "policies")
+        os.makedirs(pdir)
+        with open(os.path.join(pdir, "p.lua"), "w") as f:
+            f.write("return policy { name = 'Marker refined', severity = 'high',"
+                    " match = { process_name = 'marker' },"
+                    " check = function(ev) return ev.args:find('slow') ~= nil end }\n")
+        cid = self.container("marker")
+        self.d = Daemon(self.data, self.port, "--policies", pdir)
+        r = subprocess.run([V, "policy", "enforce", "Marker refined", "--dir", pdir,
+                            "--data-dir", self.data, "--config", self.conf()],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        t0 = time.time()
+        code, _ = self.run_in(cid, "marker", "slow", 10000)
+        self.assertEqual(code, 137)
+        self.assertLess(time.time() - t0, 5)  # not the 10 s it would have slept
+        a = self.alert("Marker refined")
+        self.assertEqual(a["enforcement"]["action"], "kill_process")
+        self.assertFalse(a["processes"][0]["killedInKernel"])
+        # the check says no: not a violation, not killed
+        self.assertEqual(self.run_in(cid, "marker", "fast")[0], 0)
+
+    def test_kill_pod_empties_the_container(self):
+        cid = self.container()
+        self.d = Daemon(self.data, self.port)
+        self.policy_cmd("enforce", UBUNTU, "--action", "kill_pod")
+        code, _ = self.run_in(cid, "dpkg", "p1")  # (the container is gone: no file to look for)
+        self.assertEqual(code, 137)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            state = podman("inspect", "-f", "{{.State.Status}}", cid)
+            if state != "running":
+                break
+            time.sleep(0.05)
+        self.assertNotEqual(state, "running")
+        a = self.alert()
+        self.assertIn("cgroup", a["enforcement"]["message"])
+
+    def test_dry_run_kills_nothing(self):
+        cid = self.container()
+        self.d = Daemon(self.data, self.port, "--dry-run")
+        self.policy_cmd("enforce", UBUNTU)
+        self.assertEqual(self.run_in(cid, "dpkg", "d1"), (0, True))
+        a = self.alert()
+        self.assertEqual(a["enforcement"]["action"], "dry run")
+        self.assertIn("would kill", a["enforcement"]["message"])
+        self.assertEqual(self.metric("vigil_sensor_killed_total"), 0)
+
+
+if __name__ == "__main__":
+    vigtest.require_bpf()
+    vigtest.run_tests()
