@@ -255,14 +255,20 @@ static int on_record(void *arg, const void *rec, size_t len)
 		d->decode_errors++;
 		return 0;
 	}
-	if (suppressed(d, ev))
-		return 0;
 	vg_engine_eval(d->engine, ev, on_violation, &h);
 	/* the flow runs after the evaluation, one violation at a time */
 	for (int i = 0; i < h.n; i++) {
-		const struct vg_policy_setting *st =
-			vg_alerts_policy_setting(d->alerts, vg_engine_policy(d->engine, h.pol[i])->id);
+		const struct vg_policy_info *p = vg_engine_policy(d->engine, h.pol[i]);
+		const struct vg_policy_setting *st = vg_alerts_policy_setting(d->alerts, p->id);
 		char err[512];
+
+		/*
+		 * Volume control (StackRox's burst per container, name, args and
+		 * exe) keeps repeats out of the store; it never spares a process
+		 * an enforcing policy would kill.
+		 */
+		if (!strcmp(p->enforcement, "inform") && suppressed(d, ev))
+			continue;
 
 		d->violations++;
 		d->cur_alert = NULL;
