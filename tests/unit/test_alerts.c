@@ -96,6 +96,29 @@ static void test_merging(void **state)
 	assert_ptr_equal(a, b);
 	vg_alert_message(b, msg, sizeof(msg));
 	assert_string_equal(msg, "Binary '/usr/bin/apt' executed with arguments 'y' under user ID 0");
+	/* the Violations page's filters: namespace, deployment, pod (Kubernetes metadata) */
+	{
+		struct vg_alert_filter f = { .state = -1, .namespace_ = "shop" };
+		const struct vg_alert **list;
+		int n = vg_alerts_query(s, &f, &list);
+
+		assert_int_equal(n, 1);
+		assert_ptr_equal(list[0], b);
+		free(list);
+		f.namespace_ = NULL;
+		f.deployment = "web";
+		f.pod = "web-1";
+		assert_int_equal(vg_alerts_query(s, &f, &list), 1);
+		free(list);
+		f.pod = "web-2";
+		assert_int_equal(vg_alerts_query(s, &f, &list), 0);
+		free(list);
+		f.pod = NULL;
+		f.deployment = NULL;
+		f.namespace_ = "other";
+		assert_int_equal(vg_alerts_query(s, &f, &list), 0);
+		free(list);
+	}
 	vg_alerts_close(s);
 }
 
