@@ -278,8 +278,8 @@ static void ancestor_exe(struct vg_sensor *s, const struct vg_ancestor *a, char 
 	struct exe_slot *slot = &s->exe_cache[a->pid % EXE_CACHE];
 	struct vg_proc p;
 	char path[64];
-	ssize_t n;
-	bool have = false, same = false;
+	ssize_t n = 0;
+	bool have = false, same = false, seeded = false;
 
 	if (slot->pid == a->pid && slot->exec_id == a->exec_id && slot->start_ns == a->start_ns) {
 		s->st.lineage_cached++;
@@ -290,6 +290,7 @@ static void ancestor_exe(struct vg_sensor *s, const struct vg_ancestor *a, char 
 	if (bpf_map_lookup_elem(s->procs_fd, &a->pid, &p) == 0) {
 		have = p.exe[0] != '\0';
 		same = have && p.start_ns == a->start_ns && p.exec_id == a->exec_id;
+		seeded = (p.flags & VG_PROC_SEEDED) != 0;
 		if (same) {
 			memcpy(exe, p.exe, VG_EXE_MAX);
 			exe[VG_EXE_MAX - 1] = '\0';
@@ -307,9 +308,17 @@ static void ancestor_exe(struct vg_sensor *s, const struct vg_ancestor *a, char 
 	}
 	if (!exe[0]) {
 		s->st.lineage_miss++;
-		return;
+		if (!seeded)
+			return;
+		/* a process older than vigil whose exe cannot be read (PID 1 here): remember that */
 	}
-	if (!same)
+	/*
+	 * Cache what names this very image: a map entry that proves it, or, for a
+	 * process older than vigil (seeded: no identity in the map), what /proc
+	 * says while it is alive, which is its image unless it exec'd again
+	 * since the event (a window of one drain interval).
+	 */
+	if (!same && !(seeded && (n > 0 || !exe[0])))
 		return;
 	slot->pid = a->pid;
 	slot->exec_id = a->exec_id;
