@@ -299,10 +299,7 @@ static int cmd_setting(int argc, char **argv)
 		enforcement = "inform";
 	else
 		enabled = !strcmp(verb, "enable");
-	vg_config_defaults(&cfg);
-	if (!config && access("vigil.conf.lua", F_OK) == 0)
-		config = "vigil.conf.lua";
-	if (config && vg_config_load(&cfg, config, err, sizeof(err))) {
+	if (vg_config_resolve(&cfg, config, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 2;
 	}

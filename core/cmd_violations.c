@@ -79,10 +79,7 @@ static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
 		}
 	}
-	vg_config_defaults(&o->cfg);
-	if (!config && access("vigil.conf.lua", F_OK) == 0)
-		config = "vigil.conf.lua";
-	if (config && vg_config_load(&o->cfg, config, err, sizeof(err))) {
+	if (vg_config_resolve(&o->cfg, config, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 2;
 	}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -161,6 +162,14 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 		}
 	}
 	return 0;
+}
+
+int vg_config_resolve(struct vg_config *c, const char *config, char *err, size_t n)
+{
+	vg_config_defaults(c);
+	if (!config && access("vigil.conf.lua", F_OK) == 0)
+		config = "vigil.conf.lua";
+	return config ? vg_config_load(c, config, err, n) : 0;
 }
 
 int vg_config_load(struct vg_config *c, const char *path, char *err, size_t n)

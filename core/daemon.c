@@ -482,10 +482,7 @@ int vg_cmd_run(int argc, char **argv)
 	if (fs && strcmp(fs, "always") && strcmp(fs, "batch"))
 		return vg_usage_error("run", "--fsync takes batch or always, not '%s'", fs);
 
-	vg_config_defaults(&d->cfg);
-	if (!config && access("vigil.conf.lua", F_OK) == 0)
-		config = "vigil.conf.lua";
-	if (config && vg_config_load(&d->cfg, config, err, sizeof(err))) {
+	if (vg_config_resolve(&d->cfg, config, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 1;
 	}

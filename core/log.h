@@ -8,11 +8,19 @@
 #ifndef VG_LOG_H
 #define VG_LOG_H
 
+#include <stddef.h>
+
 enum vg_log_level { VG_LOG_ERROR, VG_LOG_WARN, VG_LOG_INFO, VG_LOG_DEBUG };
 
 void vg_log_set_level(enum vg_log_level lvl);
 enum vg_log_level vg_log_level(void);
 void vg_log(enum vg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * For functions that hand a message up instead of logging it: formats into
+ * err (n bytes) and returns rc, so `return vg_errf(err, n, -EINVAL, "...")`.
+ */
+int vg_errf(char *err, size_t n, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #define vg_err(...) vg_log(VG_LOG_ERROR, __VA_ARGS__)
 #define vg_warn(...) vg_log(VG_LOG_WARN, __VA_ARGS__)

@@ -10,6 +10,7 @@
 
 #include <pcre2.h>
 
+#include "log.h"
 #include "match.h"
 
 struct vg_regex {
@@ -100,19 +101,6 @@ struct vg_matcher {
 	struct args_slot args_cache[ARGS_CACHE];
 };
 
-static int set_err(char *err, size_t n, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t n, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 struct vg_regex *vg_regex_new(const char *pattern, bool whole, char *err, size_t errlen)
 {
 	struct vg_regex *r = calloc(1, sizeof(*r));
@@ -124,7 +112,7 @@ struct vg_regex *vg_regex_new(const char *pattern, bool whole, char *err, size_t
 	if (!r || !p) {
 		free(r);
 		free(p);
-		set_err(err, errlen, 0, "out of memory");
+		vg_errf(err, errlen, 0, "out of memory");
 		return NULL;
 	}
 	snprintf(p, len, whole ? "^(?:%s)$" : "%s", pattern);
@@ -134,7 +122,7 @@ struct vg_regex *vg_regex_new(const char *pattern, bool whole, char *err, size_t
 		PCRE2_UCHAR msg[160];
 
 		pcre2_get_error_message(ec, msg, sizeof(msg));
-		set_err(err, errlen, 0, "bad regex '%s': %s at offset %zu", pattern, (char *)msg,
+		vg_errf(err, errlen, 0, "bad regex '%s': %s at offset %zu", pattern, (char *)msg,
 			(size_t)eo - (whole ? 4 : 0));
 		free(r);
 		return NULL;
@@ -311,10 +299,10 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 	struct crit *c, *nc;
 
 	if (!s || m->done || n < 1 || kind < 0 || kind >= VG_CRIT_MAX)
-		return set_err(err, errlen, -EINVAL, "internal: criterion outside a section");
+		return vg_errf(err, errlen, -EINVAL, "internal: criterion outside a section");
 	nc = realloc(s->c, (size_t)(s->nc + 1) * sizeof(*nc));
 	if (!nc)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return vg_errf(err, errlen, -ENOMEM, "out of memory");
 	s->c = nc;
 	c = &s->c[s->nc];
 	memset(c, 0, sizeof(*c));
@@ -328,7 +316,7 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 		char *alt = join_alt(values, n);
 
 		if (!alt)
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++) { /* each value alone, for a message that names it */
 			struct vg_regex *one = vg_regex_new(values[i], kind != VG_CRIT_ARGS, err, errlen);
 
@@ -347,7 +335,7 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 	case VG_CRIT_EXE_PATH:
 		c->globs = calloc((size_t)n, sizeof(char *));
 		if (!c->globs)
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++)
 			c->globs[i] = strdup(values[i]);
 		c->n = n;
@@ -355,7 +343,7 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 	case VG_CRIT_UID:
 		c->uids = calloc((size_t)n, sizeof(uint32_t));
 		if (!c->uids)
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++)
 			c->uids[i] = (uint32_t)strtoul(values[i], NULL, 10);
 		c->n = n;
@@ -371,7 +359,7 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 	if (kind == VG_CRIT_ARGS && !negate && !s->nargs) {
 		s->args_own = calloc((size_t)n, sizeof(char *));
 		if (!s->args_own)
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++)
 			s->args_own[i] = strdup(values[i]);
 		s->nargs = n;
@@ -381,7 +369,7 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 		s->lits = calloc((size_t)n, sizeof(*s->lits));
 		s->name_res = calloc((size_t)n, sizeof(char *));
 		if (!s->lits || !s->name_res)
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++) {
 			if (is_literal(values[i])) {
 				for (int k = 0; values[i][k]; k++)
@@ -446,7 +434,7 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 	m->pol_gen = calloc((size_t)m->npol + 1, sizeof(uint32_t));
 	m->names = calloc(nlit + 1, sizeof(char *));
 	if (!m->hash || !m->pol_gen || !m->names)
-		return set_err(err, errlen, -ENOMEM, "out of memory");
+		return vg_errf(err, errlen, -ENOMEM, "out of memory");
 	m->hmask = cap - 1;
 	for (int i = 0; i < m->nsec; i++) {
 		struct section *s = &m->secs[i];
@@ -460,14 +448,14 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 			memcpy(sl->key, key, VG_COMM_LEN);
 			if (!sl->n || sl->secs[sl->n - 1] != i)
 				if (push_int(&sl->secs, &sl->n, i))
-					return set_err(err, errlen, -ENOMEM, "out of memory");
+					return vg_errf(err, errlen, -ENOMEM, "out of memory");
 		}
 		if (s->nres) {
 			const char **r = realloc(res, (size_t)(nres + s->nres) * sizeof(char *));
 
 			if (!r || push_int(&m->regex_secs, &m->nregex, i)) {
 				free(r ? r : res);
-				return set_err(err, errlen, -ENOMEM, "out of memory");
+				return vg_errf(err, errlen, -ENOMEM, "out of memory");
 			}
 			res = r;
 			for (int k = 0; k < s->nres; k++)
@@ -476,7 +464,7 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 		if (s->has_name)
 			continue;
 		if (s->nargs ? push_int(&m->args_secs, &m->nargsec, i) : push_int(&m->all_secs, &m->nall, i))
-			return set_err(err, errlen, -ENOMEM, "out of memory");
+			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	if (m->nargsec) {
 		const char **all = NULL;
@@ -490,7 +478,7 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 			if (!a) {
 				free(all);
 				free(res);
-				return set_err(err, errlen, -ENOMEM, "out of memory");
+				return vg_errf(err, errlen, -ENOMEM, "out of memory");
 			}
 			all = a;
 			for (int v = 0; v < s->nargs; v++)

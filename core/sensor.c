@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <linux/magic.h>
 
+#include "log.h"
 #include "sensor.h"
 #include "sensor.skel.h"
 
@@ -103,19 +104,6 @@ static bool is_cgroup2(const char *path)
 	struct statfs sf;
 
 	return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-static int fail(char *err, size_t n, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t n, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return rc;
 }
 
 /* ring buffer -> callback, counting, stopping at the batch budget */
@@ -447,41 +435,41 @@ static bool is_pow2(uint64_t v)
 static int preflight(const struct vg_sensor_opts *o, char *err, size_t n)
 {
 	if (geteuid() != 0)
-		return fail(err, n, -EPERM,
+		return vg_errf(err, n, -EPERM,
 			    "vigil must run as root to load its eBPF sensor (it needs CAP_BPF, "
 			    "CAP_PERFMON and CAP_SYS_RESOURCE): run it with sudo");
 	if (o->btf_path) {
 		struct btf *btf;
 
 		if (access(o->btf_path, R_OK))
-			return fail(err, n, -errno,
+			return vg_errf(err, n, -errno,
 				    "cannot read the BTF file %s (%s): pass a readable BTF file "
 				    "for this kernel with --btf, or drop --btf to use the kernel's own",
 				    o->btf_path, strerror(errno));
 		btf = btf__parse(o->btf_path, NULL);
 		if (!btf)
-			return fail(err, n, -EINVAL,
+			return vg_errf(err, n, -EINVAL,
 				    "%s is not a BTF file (%s): pass the kernel's BTF (raw or in an "
 				    "ELF file) with --btf",
 				    o->btf_path, errstr(-errno));
 		btf__free(btf);
 	} else if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		return fail(err, n, -ENOTSUP,
+		return vg_errf(err, n, -ENOTSUP,
 			    "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): vigil's "
 			    "CO-RE sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y, or a BTF "
 			    "file for this kernel passed with --btf FILE");
 	}
 	if (o->ringbuf_bytes && o->ringbuf_bytes < VG_RINGBUF_MIN)
-		return fail(err, n, -EINVAL,
+		return vg_errf(err, n, -EINVAL,
 			    "ring buffer of %u bytes is too small: it must hold at least one "
 			    "full exec record; use --ringbuf-size %uK or more (default 4M)",
 			    o->ringbuf_bytes, VG_RINGBUF_MIN >> 10);
 	if (o->ringbuf_bytes && o->ringbuf_bytes > VG_RINGBUF_MAX)
-		return fail(err, n, -EINVAL,
+		return vg_errf(err, n, -EINVAL,
 			    "ring buffer is too large: use at most --ringbuf-size %uM",
 			    VG_RINGBUF_MAX >> 20);
 	if (o->ringbuf_bytes && !is_pow2(o->ringbuf_bytes))
-		return fail(err, n, -EINVAL,
+		return vg_errf(err, n, -EINVAL,
 			    "ring buffer size %u is not a power of two, which the kernel requires: "
 			    "use e.g. --ringbuf-size 1M, 4M or 16M",
 			    o->ringbuf_bytes);
@@ -507,7 +495,7 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return vg_errf(err, errlen, -ENOMEM, "out of memory");
 	s->cb = cb;
 	s->ctx = ctx;
 	s->batch = o->batch ? o->batch : 4096;
@@ -516,14 +504,14 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	s->percpu = calloc((size_t)(s->ncpu > 0 ? s->ncpu : 1), sizeof(*s->percpu));
 	s->exe_cache = calloc(EXE_CACHE, sizeof(*s->exe_cache));
 	if (s->ncpu <= 0 || !s->percpu || !s->exe_cache) {
-		rc = fail(err, errlen, -ENOMEM, "cannot size per-CPU counters");
+		rc = vg_errf(err, errlen, -ENOMEM, "cannot size per-CPU counters");
 		goto fail;
 	}
 
 	oo.btf_custom_path = o->btf_path;
 	s->skel = sensor_bpf__open_opts(&oo);
 	if (!s->skel) {
-		rc = fail(err, errlen, -errno,
+		rc = vg_errf(err, errlen, -errno,
 			  "cannot open the eBPF sensor object (%s)%s", errstr(-errno),
 			  verbose ? "" : ": run with -v for libbpf's log");
 		goto fail;
@@ -545,13 +533,13 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	if (rc) {
 		rc = -errno;
 		if (rc == -EPERM)
-			fail(err, errlen, rc,
+			vg_errf(err, errlen, rc,
 			     "the kernel refused to load the eBPF sensor (%s): vigil needs CAP_BPF "
 			     "and CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, outside a "
 			     "container that drops those capabilities",
 			     errstr(rc));
 		else
-			fail(err, errlen, rc,
+			vg_errf(err, errlen, rc,
 			     "the kernel refused to load the eBPF sensor (%s)%s", errstr(rc),
 			     verbose ? "" : ": run with -v to see the verifier's log");
 		goto fail;
@@ -559,7 +547,7 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	rc = sensor_bpf__attach(s->skel);
 	if (rc) {
 		rc = -errno;
-		fail(err, errlen, rc,
+		vg_errf(err, errlen, rc,
 		     "cannot attach to the sched_process_exec/fork/exit tracepoints (%s): vigil "
 		     "needs BTF tracepoints (tp_btf, kernel 5.5 or later)%s",
 		     errstr(rc), verbose ? "" : "; run with -v for libbpf's log");
@@ -568,7 +556,7 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	s->procs_fd = bpf_map__fd(s->skel->maps.procs);
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_sample, s, NULL);
 	if (!s->rb) {
-		rc = fail(err, errlen, -errno, "cannot map the ring buffer (%s)", strerror(errno));
+		rc = vg_errf(err, errlen, -errno, "cannot map the ring buffer (%s)", strerror(errno));
 		goto fail;
 	}
 	s->boot_to_wall = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
@@ -579,7 +567,7 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	s->ev_again = event_new(base, -1, 0, on_drain, s);
 	s->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep, s);
 	if (!s->ev_ready || !s->ev_timer || !s->ev_again || !s->ev_sweep) {
-		rc = fail(err, errlen, -ENOMEM, "cannot register with the event loop");
+		rc = vg_errf(err, errlen, -ENOMEM, "cannot register with the event loop");
 		goto fail;
 	}
 	event_add(s->ev_ready, NULL);

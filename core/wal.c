@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "crc32c.h"
+#include "log.h"
 #include "wal.h"
 
 #define FRAME_MAGIC 0x52474c56u /* "VLGR" little endian */
@@ -57,19 +58,6 @@ struct vg_wal {
 	struct ack *acks;
 	size_t nacks, ack_head, ack_cap;
 };
-
-static int fail(char *err, size_t n, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t n, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 static int buf_reserve(struct buf *b, size_t more)
 {
@@ -477,7 +465,7 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 	*out = NULL;
 	memset(rep, 0, sizeof(*rep));
 	if (!w)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return vg_errf(err, errlen, -ENOMEM, "out of memory");
 	w->o = *o;
 	if (!w->o.commit_ms)
 		w->o.commit_ms = 5;
@@ -491,14 +479,14 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 	pthread_cond_init(&w->done_cv, NULL);
 	snprintf(w->dir, sizeof(w->dir), "%s", o->dir);
 	if (mkdir(w->dir, 0700) && errno != EEXIST) {
-		rc = fail(err, errlen, -errno, "cannot create the store directory %s: %s", w->dir,
+		rc = vg_errf(err, errlen, -errno, "cannot create the store directory %s: %s", w->dir,
 			  strerror(errno));
 		goto fail;
 	}
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d = w->dirfd >= 0 ? fdopendir(dup(w->dirfd)) : NULL;
 	if (!d) {
-		rc = fail(err, errlen, -errno, "cannot open the store directory %s: %s", w->dir,
+		rc = vg_errf(err, errlen, -errno, "cannot open the store directory %s: %s", w->dir,
 			  strerror(errno));
 		goto fail;
 	}
@@ -522,7 +510,7 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		int64_t good = replay_seg(w, nos[i], i == nn - 1, cb, ctx, rep);
 
 		if (good < 0) {
-			rc = fail(err, errlen, (int)good, "cannot read store segment %u in %s: %s",
+			rc = vg_errf(err, errlen, (int)good, "cannot read store segment %u in %s: %s",
 				  nos[i], w->dir, strerror((int)-good));
 			goto fail;
 		}
@@ -542,7 +530,7 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		w->fd = openat(w->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
 	}
 	if (w->fd < 0) {
-		rc = fail(err, errlen, w->fd < -1 ? w->fd : -errno,
+		rc = vg_errf(err, errlen, w->fd < -1 ? w->fd : -errno,
 			  "cannot open the store's segment for writing in %s: %s", w->dir,
 			  strerror(w->fd < -1 ? -w->fd : errno));
 		goto fail;
@@ -555,14 +543,14 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		w->ev_efd = w->efd >= 0 ? event_new(base, w->efd, EV_READ | EV_PERSIST, on_efd, w) : NULL;
 		w->ev_timer = event_new(base, -1, EV_PERSIST, on_timer, w);
 		if (!w->ev_efd || !w->ev_timer) {
-			rc = fail(err, errlen, -ENOMEM, "cannot register the store with the loop");
+			rc = vg_errf(err, errlen, -ENOMEM, "cannot register the store with the loop");
 			goto fail;
 		}
 		event_add(w->ev_efd, NULL);
 		event_add(w->ev_timer, &tv);
 	}
 	if (pthread_create(&w->th, NULL, writer, w)) {
-		rc = fail(err, errlen, -EAGAIN, "cannot start the store's writer thread");
+		rc = vg_errf(err, errlen, -EAGAIN, "cannot start the store's writer thread");
 		goto fail;
 	}
 	w->th_started = true;

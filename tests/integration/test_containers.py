@@ -14,27 +14,16 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
-from vigtest import Events  # noqa: E402
-
-IMAGE = os.environ.get("VIGIL_TEST_IMAGE", "localhost/debmin:bookworm")
-os.environ.setdefault("CONTAINERS_CONF",
-                      os.path.join(vigtest.SRC, "tests", "podman", "containers.conf"))
+from vigtest import Events, IMAGE, podman  # noqa: E402
 
 
-def podman(*args, check=True):
-    r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
-    if check and r.returncode:
-        raise AssertionError(f"podman {' '.join(args)} failed: {r.stderr}")
-    return r.stdout.strip()
+
 
 
 class ContainersTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        r = subprocess.run([os.path.join(vigtest.SRC, "scripts", "test-image.sh")],
-                           capture_output=True, text=True, timeout=600)
-        if r.returncode:
-            raise AssertionError(f"cannot prepare the test image {IMAGE}: {r.stderr}")
+        vigtest.prepare_image()
         cls.started = []
 
     @classmethod

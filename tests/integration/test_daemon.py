@@ -19,19 +19,12 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
+from vigtest import IMAGE, podman  # noqa: E402
 
-IMAGE = os.environ.get("VIGIL_TEST_IMAGE", "localhost/debmin:bookworm")
-os.environ.setdefault("CONTAINERS_CONF",
-                      os.path.join(vigtest.SRC, "tests", "podman", "containers.conf"))
 UBUNTU = "Ubuntu Package Manager Execution"
 V = vigtest.VIGIL
 
 
-def podman(*args):
-    r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
-    if r.returncode:
-        raise AssertionError(f"podman {' '.join(args)}: {r.stderr}")
-    return r.stdout.strip()
 
 
 class Daemon:
@@ -89,10 +82,7 @@ def cli(data, *args):
 class DaemonTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        r = subprocess.run([os.path.join(vigtest.SRC, "scripts", "test-image.sh")],
-                           capture_output=True, text=True, timeout=600)
-        if r.returncode:
-            raise AssertionError(f"cannot prepare the test image: {r.stderr}")
+        vigtest.prepare_image()
         cls.pod = str(uuid.uuid4())
         cls.cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
                          f"/kubepods/besteffort/pod{cls.pod}", IMAGE, "sleep", "infinity")

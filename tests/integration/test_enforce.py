@@ -16,7 +16,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
-from test_daemon import Daemon, podman, IMAGE  # noqa: E402
+from test_daemon import Daemon  # noqa: E402
+from vigtest import IMAGE, podman  # noqa: E402
 
 UBUNTU = "Ubuntu Package Manager Execution"
 V = vigtest.VIGIL
@@ -25,10 +26,7 @@ V = vigtest.VIGIL
 class EnforceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        r = subprocess.run([os.path.join(vigtest.SRC, "scripts", "test-image.sh")],
-                           capture_output=True, text=True, timeout=600)
-        if r.returncode:
-            raise AssertionError(f"cannot prepare the test image: {r.stderr}")
+        vigtest.prepare_image()
         cls.tmp = tempfile.mkdtemp(prefix="vigil-enforce-")
         cls.marker = os.path.join(cls.tmp, "marker")
         subprocess.run(["gcc", "-O2", "-static", "-o", cls.marker,

@@ -14,28 +14,17 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
-from vigtest import Events  # noqa: E402
+from vigtest import Events, IMAGE, podman  # noqa: E402
 
-IMAGE = os.environ.get("VIGIL_TEST_IMAGE", "localhost/debmin:bookworm")
-os.environ.setdefault("CONTAINERS_CONF",
-                      os.path.join(vigtest.SRC, "tests", "podman", "containers.conf"))
 UBUNTU = "Ubuntu Package Manager Execution"
 
 
-def podman(*args):
-    r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
-    if r.returncode:
-        raise AssertionError(f"podman {' '.join(args)}: {r.stderr}")
-    return r.stdout.strip()
 
 
 class MatchTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        r = subprocess.run([os.path.join(vigtest.SRC, "scripts", "test-image.sh")],
-                           capture_output=True, text=True, timeout=600)
-        if r.returncode:
-            raise AssertionError(f"cannot prepare the test image: {r.stderr}")
+        vigtest.prepare_image()
         cls.cid = podman("run", "-d", "--network", "none", IMAGE, "sleep", "infinity")
         cls.tmp = tempfile.mkdtemp(prefix="vigil-match-")
 

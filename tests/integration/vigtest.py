@@ -20,6 +20,24 @@ VIGIL = os.environ.get("VIGIL_BIN") or os.path.join(
 SRC = os.environ.get("VIGIL_SRC") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 SKIP = 77
+IMAGE = os.environ.get("VIGIL_TEST_IMAGE", "localhost/debmin:bookworm")
+os.environ.setdefault("CONTAINERS_CONF", os.path.join(SRC, "tests", "podman", "containers.conf"))
+
+
+def podman(*args, check=True):
+    """podman with the project's config; stdout, or an AssertionError with its stderr."""
+    r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
+    if check and r.returncode:
+        raise AssertionError(f"podman {' '.join(args)} failed: {r.stderr}")
+    return r.stdout.strip()
+
+
+def prepare_image():
+    """The Debian minbase image the container tests run (built once, then cached)."""
+    r = subprocess.run([os.path.join(SRC, "scripts", "test-image.sh")],
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode:
+        raise AssertionError(f"cannot prepare the test image {IMAGE}: {r.stderr}")
 
 
 def cannot_run(why):
