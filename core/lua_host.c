@@ -326,16 +326,10 @@ int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *
 		lua_pop(L, 1);
 		return rc == LUA_ERRMEM ? VG_LUA_NOMEM : VG_LUA_ERROR;
 	}
-	/* _ENV: an empty table reading through to the sandbox, refusing writes */
-	lua_newtable(L);
-	lua_newtable(L);
+	/* _ENV: this chunk's own read-only view of the sandbox */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->sandbox_ref);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, l_readonly);
-	lua_setfield(L, -2, "__newindex");
-	lua_pushliteral(L, "locked");
-	lua_setfield(L, -2, "__metatable");
-	lua_setmetatable(L, -2);
+	push_readonly(L, -1);
+	lua_remove(L, -2);
 	if (!lua_setupvalue(L, -2, 1))
 		lua_pop(L, 1);
 	return vg_lua_call(h, 0, nres, budget, err, errlen);
