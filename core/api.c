@@ -347,6 +347,19 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_enforcements_refused_total", "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
 	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)", "counter", d->enforce_dry_run);
 	metric(b, "vigil_killed_in_kernel_total", "violations whose process died at exec in the kernel", "counter", d->killed_in_kernel);
+	if (d->k8s) {
+		struct vg_k8s_stats ks;
+
+		vg_k8s_stats(d->k8s, &ks);
+		metric(b, "vigil_k8s_pod_lists_total", "pod lists asked of the API server", "counter", ks.lists);
+		metric(b, "vigil_k8s_pod_list_errors_total", "pod lists that failed", "counter", ks.list_errors);
+		metric(b, "vigil_k8s_pods", "pods of this node known", "gauge", ks.pods);
+		metric(b, "vigil_k8s_deletes_total", "pod DELETE requests sent", "counter", ks.deletes);
+		metric(b, "vigil_k8s_delete_retries_total", "pod DELETE retries", "counter", ks.delete_retries);
+		metric(b, "vigil_k8s_delete_errors_total", "pod deletions given up", "counter", ks.delete_errors);
+		metric(b, "vigil_k8s_events_total", "Kubernetes Events recorded", "counter", ks.events);
+		metric(b, "vigil_k8s_event_errors_total", "Kubernetes Events refused", "counter", ks.event_errors);
+	}
 	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);
 	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter", d->reload_failures);
 	metric(b, "vigil_api_requests_total", "API requests", "counter", a->requests);

@@ -156,6 +156,38 @@ static void verify_later(struct vg_daemon *d, const char *path)
 	event_add(v->ev, &(struct timeval){ 0, 10000 });
 }
 
+struct k8s_kill {
+	struct vg_daemon *d;
+	char alert_id[40], target[64];
+};
+
+/* The API server's answer to a pod deletion, recorded on the alert when it comes. */
+static void on_k8s_done(void *ctx, bool ok, const char *msg)
+{
+	struct k8s_kill *k = ctx;
+	const struct vg_alert *a = vg_alerts_get(k->d->alerts, k->alert_id);
+
+	ok ? k->d->enforced++ : k->d->enforce_failed++;
+	if (a)
+		vg_alerts_enforced(k->d->alerts, a, "kill_pod (Kubernetes)", ok, msg, k->target, now_ns());
+	if (!ok)
+		vg_err("enforcement: %s", msg);
+	free(k);
+}
+
+static void k8s_delete(struct vg_daemon *d, const char *pod_uid, const char *policy)
+{
+	struct k8s_kill *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return;
+	k->d = d;
+	snprintf(k->alert_id, sizeof(k->alert_id), "%s", d->cur_alert ? d->cur_alert->id : "");
+	snprintf(k->target, sizeof(k->target), "%s", pod_uid);
+	if (vg_k8s_kill_pod(d->k8s, pod_uid, policy, on_k8s_done, k))
+		free(k);
+}
+
 /*
  * vigil.enforce(action) from the flow. Never vigil, never PID 1, never a host
  * process unless the policy's scope includes the host; the outcome, good or
@@ -187,6 +219,13 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 		d->enforce_refused++;
 		return false;
 	}
+	if (vg_k8s_break_glass(ev->meta)) {
+		d->enforce_refused++;
+		snprintf(msg, sizeof(msg), "not enforced: pod %s/%s is annotated vigil.io/break-glass",
+			 ev->meta->namespace_, ev->meta->pod);
+		vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg, target, now);
+		return false;
+	}
 	if (d->cfg.dry_run) {
 		vg_event_paths(ev);
 		snprintf(msg, sizeof(msg), "dry run: would %s pid %u (%s) in cgroup %.200s",
@@ -209,11 +248,14 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 		char cmsg[256];
 
 		vg_event_paths(ev);
+		/* the cgroup at once: the pod's processes do not wait for the API round trip */
 		rc = vg_kill_cgroup(ev->cgroup, cmsg, sizeof(cmsg));
 		if (rc == -ENOENT)
 			rc = 0; /* NotFound is success: nothing is left to kill */
 		else if (!rc)
 			verify_later(d, ev->cgroup);
+		if (d->k8s && ev->meta && ctr->pod_uid[0])
+			k8s_delete(d, ctr->pod_uid, p->name);
 		size_t used = strnlen(msg, 200);
 
 		snprintf(msg + used, sizeof(msg) - used, "%s%.250s", used ? "; " : "", cmsg);
@@ -254,6 +296,12 @@ static int on_record(void *arg, const void *rec, size_t len)
 	if (vg_event_decode(ev, rec, len, vg_sensor_boot_to_wall(d->sensor))) {
 		d->decode_errors++;
 		return 0;
+	}
+	if (d->k8s) { /* namespace, pod, deployment, labels for scopes, exclusions and alerts */
+		const struct vg_container *c = vg_event_container(ev);
+
+		if (c->pod_uid[0])
+			ev->meta = vg_k8s_pod(d->k8s, c->pod_uid);
 	}
 	vg_engine_eval(d->engine, ev, on_violation, &h);
 	/* the flow runs after the evaluation, one violation at a time */
@@ -550,6 +598,29 @@ int vg_cmd_run(int argc, char **argv)
 		vg_err("cannot program the kernel filter map: %s", strerror(errno));
 		goto out;
 	}
+	d->http = vg_http_new(d->base);
+	if (!d->http) {
+		vg_err("cannot set up outbound HTTP");
+		goto out;
+	}
+	{
+		struct vg_k8s_opts ko = {
+			.server = d->cfg.k8s_server[0] ? d->cfg.k8s_server : NULL,
+			.token_file = d->cfg.k8s_token_file[0] ? d->cfg.k8s_token_file : NULL,
+			.ca_file = d->cfg.k8s_ca_file[0] ? d->cfg.k8s_ca_file : NULL,
+			.node = d->cfg.k8s_node[0] ? d->cfg.k8s_node : NULL,
+			.insecure = d->cfg.k8s_insecure,
+			.refresh_s = d->cfg.k8s_refresh_s,
+		};
+		int krc = vg_k8s_new(&d->k8s, d->base, d->http, &ko, err, sizeof(err));
+
+		if (krc < 0) {
+			vg_err("%s", err);
+			goto out;
+		}
+		if (krc == 0)
+			vg_info("kubernetes: pods of node from %s", ko.server ? ko.server : "in-cluster config");
+	}
 	if (vg_api_start(&d->api, d, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;
@@ -586,6 +657,8 @@ out:
 	if (d->stopping)
 		vg_info("stopped: %llu violations stored", (unsigned long long)d->stored);
 	vg_api_stop(d->api);
+	vg_k8s_free(d->k8s);
+	vg_http_free(d->http);
 	if (ev_int)
 		event_free(ev_int);
 	if (ev_term)

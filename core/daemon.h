@@ -13,6 +13,8 @@
 #include "alerts.h"
 #include "config.h"
 #include "engine.h"
+#include "http.h"
+#include "k8s.h"
 #include "sensor.h"
 
 struct vg_daemon {
@@ -22,6 +24,8 @@ struct vg_daemon {
 	struct vg_engine *engine;
 	struct vg_alerts *alerts;
 	struct vg_api *api;
+	struct vg_http *http;
+	struct vg_k8s *k8s; /* NULL without Kubernetes */
 	struct vg_event ev;
 	/* counters for /metrics */
 	uint64_t events, decode_errors, suppressed, violations, stored, store_errors;

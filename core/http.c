@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "http.h"
+
+struct vg_http {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *timer;
+	int running;
+};
+
+struct xfer {
+	struct vg_http *h;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body_out;
+	char *buf;
+	size_t len, cap;
+	long retry_after;
+	vg_http_cb cb;
+	void *ctx;
+	char err[CURL_ERROR_SIZE];
+};
+
+struct sock {
+	struct event *ev;
+};
+
+static void check_done(struct vg_http *h)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		struct xfer *x;
+		struct vg_http_resp r = { 0 };
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &r.status);
+		r.body = x->buf ? x->buf : "";
+		r.len = x->len;
+		r.retry_after_s = x->retry_after;
+		if (m->data.result != CURLE_OK)
+			r.error = x->err[0] ? x->err : curl_easy_strerror(m->data.result);
+		curl_multi_remove_handle(h->multi, x->easy);
+		x->cb(x->ctx, &r);
+		curl_easy_cleanup(x->easy);
+		curl_slist_free_all(x->headers);
+		free(x->body_out);
+		free(x->buf);
+		free(x);
+	}
+}
+
+static void on_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_http *h = arg;
+	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(h->multi, fd, flags, &h->running);
+	check_done(h);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_http *h = arg;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
+	check_done(h);
+}
+
+/* curl tells which sockets to watch for what */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct vg_http *h = userp;
+	struct sock *sk = socketp;
+	short kind = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (sk) {
+			event_free(sk->ev);
+			free(sk);
+			curl_multi_assign(h->multi, s, NULL);
+		}
+		return 0;
+	}
+	if (!sk) {
+		sk = calloc(1, sizeof(*sk));
+		if (!sk)
+			return -1;
+		curl_multi_assign(h->multi, s, sk);
+	} else {
+		event_free(sk->ev);
+	}
+	sk->ev = event_new(h->base, s, kind | EV_PERSIST, on_sock_event, h);
+	event_add(sk->ev, NULL);
+	return 0;
+}
+
+static int on_timer_set(CURLM *m, long ms, void *userp)
+{
+	struct vg_http *h = userp;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	(void)m;
+	if (ms < 0)
+		event_del(h->timer);
+	else
+		event_add(h->timer, &tv);
+	return 0;
+}
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = sz * nm;
+
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 4096;
+		char *b;
+
+		while (cap < x->len + n + 1)
+			cap *= 2;
+		if (cap > (16u << 20) || !(b = realloc(x->buf, cap)))
+			return 0; /* a runaway answer ends the transfer */
+		x->buf = b;
+		x->cap = cap;
+	}
+	memcpy(x->buf + x->len, p, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
+	return n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = sz * nm;
+
+	if (n > 12 && !strncasecmp(p, "Retry-After:", 12))
+		x->retry_after = strtol(p + 12, NULL, 10);
+	return n;
+}
+
+struct vg_http *vg_http_new(struct event_base *base)
+{
+	struct vg_http *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	h->base = base;
+	h->multi = curl_multi_init();
+	h->timer = evtimer_new(base, on_timer, h);
+	if (!h->multi || !h->timer) {
+		vg_http_free(h);
+		return NULL;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer_set);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return h;
+}
+
+int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb cb, void *ctx)
+{
+	struct xfer *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return -ENOMEM;
+	x->h = h;
+	x->cb = cb;
+	x->ctx = ctx;
+	x->retry_after = -1;
+	x->easy = curl_easy_init();
+	if (!x->easy) {
+		free(x);
+		return -ENOMEM;
+	}
+	for (int i = 0; r->headers && r->headers[i]; i++)
+		x->headers = curl_slist_append(x->headers, r->headers[i]);
+	curl_easy_setopt(x->easy, CURLOPT_URL, r->url);
+	curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, r->method);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : 5000L);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (r->ca_file)
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO, r->ca_file);
+	if (r->insecure) {
+		curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (r->body) {
+		x->body_out = strdup(r->body);
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body_out);
+	}
+	if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+		curl_easy_cleanup(x->easy);
+		curl_slist_free_all(x->headers);
+		free(x->body_out);
+		free(x);
+		return -EIO;
+	}
+	return 0;
+}
+
+int vg_http_pending(const struct vg_http *h)
+{
+	return h->running;
+}
+
+void vg_http_free(struct vg_http *h)
+{
+	if (!h)
+		return;
+	if (h->timer)
+		event_free(h->timer);
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	free(h);
+}

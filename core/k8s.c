@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "k8s.h"
+#include "log.h"
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define MAX_PODS 4096
+#define DELETE_TRIES 4
+
+struct pod {
+	char uid[40];
+	char *ns, *name, *deployment, *container;
+	const char **labels; /* key, value, ..., NULL (strings owned by `strs`) */
+	char **strs;
+	int nstrs;
+	bool break_glass, privileged;
+	struct vg_meta meta;
+};
+
+struct vg_k8s {
+	struct event_base *base;
+	struct vg_http *http;
+	char server[512], token[4096], ca[512], node[256], auth[4200];
+	bool insecure;
+	struct pod *pods;
+	int npods;
+	struct event *refresh;
+	uint32_t refresh_s;
+	time_t last_list;
+	bool listing;
+	struct vg_k8s_stats st;
+};
+
+static char *keep(struct pod *p, const char *s)
+{
+	char **n = realloc(p->strs, (size_t)(p->nstrs + 1) * sizeof(char *));
+
+	if (!n)
+		return NULL;
+	p->strs = n;
+	return p->strs[p->nstrs++] = strdup(s ? s : "");
+}
+
+static void pod_free(struct pod *p)
+{
+	for (int i = 0; i < p->nstrs; i++)
+		free(p->strs[i]);
+	free(p->strs);
+	free(p->labels);
+}
+
+static int read_file(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	size_t r;
+
+	if (!f)
+		return -errno;
+	r = fread(buf, 1, n - 1, f);
+	fclose(f);
+	buf[r] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 0;
+}
+
+/* "web-5d8f7b9c4d" (a ReplicaSet of Deployment "web") -> "web" */
+static void owner_to_deployment(const char *kind, const char *name, char *out, size_t n)
+{
+	const char *dash = strrchr(name, '-');
+
+	if (!strcmp(kind, "ReplicaSet") && dash)
+		snprintf(out, n, "%.*s", (int)(dash - name), name);
+	else
+		snprintf(out, n, "%s", name);
+}
+
+static void parse_pods(struct vg_k8s *k, const char *body)
+{
+	json_error_t je;
+	json_t *j = json_loads(body, 0, &je), *items, *it;
+	size_t i;
+	struct pod *pods;
+	int n = 0;
+
+	items = j ? json_object_get(j, "items") : NULL;
+	if (!json_is_array(items)) {
+		k->st.list_errors++;
+		snprintf(k->st.last_error, sizeof(k->st.last_error), "pod list is not a PodList");
+		json_decref(j);
+		return;
+	}
+	pods = calloc(json_array_size(items) + 1, sizeof(*pods));
+	if (!pods) {
+		json_decref(j);
+		return;
+	}
+	json_array_foreach(items, i, it) {
+		json_t *md = json_object_get(it, "metadata"), *labels, *ann, *own, *ctrs, *c, *v;
+		struct pod *p = &pods[n];
+		const char *uid = json_string_value(json_object_get(md, "uid")), *key;
+		char dep[256] = "";
+		size_t ci, nl = 0;
+
+		if (!uid || n >= MAX_PODS)
+			continue;
+		snprintf(p->uid, sizeof(p->uid), "%s", uid);
+		p->ns = keep(p, json_string_value(json_object_get(md, "namespace")));
+		p->name = keep(p, json_string_value(json_object_get(md, "name")));
+		own = json_array_get(json_object_get(md, "ownerReferences"), 0);
+		if (own)
+			owner_to_deployment(json_string_value(json_object_get(own, "kind"))
+						    ? json_string_value(json_object_get(own, "kind")) : "",
+					    json_string_value(json_object_get(own, "name"))
+						    ? json_string_value(json_object_get(own, "name")) : "",
+					    dep, sizeof(dep));
+		p->deployment = dep[0] ? keep(p, dep) : NULL;
+		labels = json_object_get(md, "labels");
+		p->labels = calloc(2 * json_object_size(labels) + 1, sizeof(char *));
+		json_object_foreach(labels, key, v) {
+			if (p->labels && json_is_string(v)) {
+				p->labels[nl++] = keep(p, key);
+				p->labels[nl++] = keep(p, json_string_value(v));
+			}
+		}
+		ann = json_object_get(md, "annotations");
+		p->break_glass = json_object_get(ann, "vigil.io/break-glass") != NULL;
+		ctrs = json_object_get(json_object_get(it, "spec"), "containers");
+		json_array_foreach(ctrs, ci, c)
+			p->privileged |= json_is_true(json_object_get(
+				json_object_get(c, "securityContext"), "privileged"));
+		p->meta.namespace_ = p->ns;
+		p->meta.pod = p->name;
+		p->meta.deployment = p->deployment;
+		p->meta.labels = p->labels;
+		p->meta.privileged = p->privileged;
+		n++;
+	}
+	json_decref(j);
+	for (int q = 0; q < k->npods; q++)
+		pod_free(&k->pods[q]);
+	free(k->pods);
+	k->pods = pods;
+	k->npods = n;
+	k->st.pods = (uint64_t)n;
+}
+
+static void on_list(void *ctx, const struct vg_http_resp *r)
+{
+	struct vg_k8s *k = ctx;
+
+	k->listing = false;
+	if (r->error || r->status != 200) {
+		k->st.list_errors++;
+		snprintf(k->st.last_error, sizeof(k->st.last_error), "listing pods: %s",
+			 r->error ? r->error : r->body);
+		return;
+	}
+	parse_pods(k, r->body);
+}
+
+static void list_pods(struct vg_k8s *k)
+{
+	char url[1024], *node = curl_easy_escape(NULL, k->node, 0);
+	const char *hdr[] = { k->auth, "Accept: application/json", NULL };
+	struct vg_http_req r = { .method = "GET", .url = url, .headers = hdr, .ca_file = k->ca[0] ? k->ca : NULL,
+				 .insecure = k->insecure, .timeout_ms = 10000 };
+
+	if (k->listing)
+		return;
+	snprintf(url, sizeof(url), "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", k->server,
+		 node ? node : "");
+	curl_free(node);
+	k->last_list = time(NULL);
+	k->st.lists++;
+	k->listing = vg_http_request(k->http, &r, on_list, k) == 0;
+}
+
+static void on_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	list_pods(arg);
+}
+
+const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *uid)
+{
+	if (!k || !uid || !*uid)
+		return NULL;
+	for (int i = 0; i < k->npods; i++)
+		if (!strcmp(k->pods[i].uid, uid))
+			return &k->pods[i].meta;
+	if (time(NULL) - k->last_list >= 1) /* a new pod: look again, at most once a second */
+		list_pods(k);
+	return NULL;
+}
+
+bool vg_k8s_break_glass(const struct vg_meta *m)
+{
+	const struct pod *p;
+
+	if (!m)
+		return false;
+	p = (const struct pod *)((const char *)m - offsetof(struct pod, meta));
+	return p->break_glass;
+}
+
+/* ---- kill a pod -------------------------------------------------------------------- */
+
+struct kill {
+	struct vg_k8s *k;
+	char uid[40], ns[128], name[256], policy[256];
+	int tries;
+	struct event *retry;
+	vg_k8s_done done;
+	void *ctx;
+	char result[512];
+	bool ok;
+};
+
+static void kill_finish(struct kill *x)
+{
+	x->done(x->ctx, x->ok, x->result);
+	if (x->retry)
+		event_free(x->retry);
+	free(x);
+}
+
+static void on_event_posted(void *ctx, const struct vg_http_resp *r)
+{
+	struct kill *x = ctx;
+
+	if (r->error || r->status >= 300) {
+		x->k->st.event_errors++;
+		snprintf(x->result + strlen(x->result), sizeof(x->result) - strlen(x->result),
+			 "; the Event was refused (%ld %s)", r->status, r->error ? r->error : "");
+	} else {
+		x->k->st.events++;
+	}
+	kill_finish(x);
+}
+
+static void post_event(struct kill *x)
+{
+	struct vg_k8s *k = x->k;
+	const char *hdr[] = { k->auth, "Content-Type: application/json", NULL };
+	char url[1024], msg[600], ts[40];
+	struct vg_http_req r = { .method = "POST", .url = url, .headers = hdr,
+				 .ca_file = k->ca[0] ? k->ca : NULL, .insecure = k->insecure };
+	time_t now = time(NULL);
+	json_t *ev;
+	char *body;
+
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	snprintf(msg, sizeof(msg), "A pod (%s) violated vigil policy \"%s\" and was killed", x->name,
+		 x->policy);
+	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, "
+		       "s:{s:s, s:s}, s:s, s:s, s:i}",
+		       "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "vigil-",
+		       "namespace", x->ns, "involvedObject", "apiVersion", "v1", "kind", "Pod", "name",
+		       x->name, "namespace", x->ns, "uid", x->uid, "type", "Warning", "reason",
+		       "vigil enforcement", "message", msg, "source", "component", "vigil", "host",
+		       k->node, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
+	body = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	r.body = body;
+	snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/events", k->server, x->ns);
+	if (vg_http_request(k->http, &r, on_event_posted, x)) {
+		k->st.event_errors++;
+		kill_finish(x);
+	}
+	free(body);
+}
+
+static void send_delete(struct kill *x);
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_delete(arg);
+}
+
+static void on_deleted(void *ctx, const struct vg_http_resp *r)
+{
+	struct kill *x = ctx;
+	struct vg_k8s *k = x->k;
+	bool retry = false;
+
+	if (!r->error && (r->status == 200 || r->status == 202 || r->status == 404 || r->status == 409)) {
+		/* NotFound, or a same-named replacement (uid precondition): nothing of it is left */
+		x->ok = true;
+		snprintf(x->result, sizeof(x->result), "pod %s/%s deleted (%ld)", x->ns, x->name,
+			 r->status);
+		post_event(x);
+		return;
+	}
+	retry = r->error || r->status == 429 || r->status >= 500;
+	if (retry && x->tries < DELETE_TRIES) {
+		long s = r->retry_after_s > 0 ? r->retry_after_s : 0;
+		struct timeval tv = { .tv_sec = s, .tv_usec = s ? 0 : (250000L << (x->tries - 1)) % 1000000 };
+
+		if (!s && x->tries > 2)
+			tv.tv_sec = 1;
+		k->st.delete_retries++;
+		if (!x->retry)
+			x->retry = evtimer_new(k->base, on_retry, x);
+		event_add(x->retry, &tv);
+		return;
+	}
+	k->st.delete_errors++;
+	snprintf(x->result, sizeof(x->result), "deleting pod %s/%s failed: %s%s", x->ns, x->name,
+		 r->error ? r->error : "",
+		 r->error ? "" : (r->status == 401 ? "401 Unauthorized (the token is wrong or expired)"
+				  : r->status == 403 ? "403 Forbidden (the service account may not delete pods)"
+						     : r->body));
+	snprintf(k->st.last_error, sizeof(k->st.last_error), "%.250s", x->result);
+	x->ok = false;
+	kill_finish(x);
+}
+
+static void send_delete(struct kill *x)
+{
+	struct vg_k8s *k = x->k;
+	const char *hdr[] = { k->auth, "Content-Type: application/json", NULL };
+	char url[1024], body[256];
+	struct vg_http_req r = { .method = "DELETE", .url = url, .body = body, .headers = hdr,
+				 .ca_file = k->ca[0] ? k->ca : NULL, .insecure = k->insecure };
+
+	x->tries++;
+	k->st.deletes++;
+	snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/pods/%s", k->server, x->ns, x->name);
+	snprintf(body, sizeof(body),
+		 "{\"gracePeriodSeconds\":0,\"propagationPolicy\":\"Background\","
+		 "\"preconditions\":{\"uid\":\"%s\"}}",
+		 x->uid);
+	if (vg_http_request(k->http, &r, on_deleted, x)) {
+		snprintf(x->result, sizeof(x->result), "cannot start the DELETE request");
+		kill_finish(x);
+	}
+}
+
+int vg_k8s_kill_pod(struct vg_k8s *k, const char *uid, const char *policy, vg_k8s_done done,
+		    void *ctx)
+{
+	const struct vg_meta *m = vg_k8s_pod(k, uid);
+	struct kill *x;
+
+	if (!m)
+		return -ENOENT;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->k = k;
+	x->done = done;
+	x->ctx = ctx;
+	snprintf(x->uid, sizeof(x->uid), "%s", uid);
+	snprintf(x->ns, sizeof(x->ns), "%s", m->namespace_);
+	snprintf(x->name, sizeof(x->name), "%s", m->pod);
+	snprintf(x->policy, sizeof(x->policy), "%s", policy);
+	send_delete(x);
+	return 0;
+}
+
+void vg_k8s_stats(struct vg_k8s *k, struct vg_k8s_stats *st)
+{
+	*st = k->st;
+}
+
+/* ---- set-up ---------------------------------------------------------------------------- */
+
+int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *http,
+	       const struct vg_k8s_opts *o, char *err, size_t n)
+{
+	struct vg_k8s *k;
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	const char *token_file = o->token_file;
+	struct timeval tv;
+
+	*out = NULL;
+	if (!o->server && !host)
+		return 1; /* no Kubernetes here: enforcement stays with cgroups */
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->base = base;
+	k->http = http;
+	k->insecure = o->insecure;
+	if (o->server) {
+		snprintf(k->server, sizeof(k->server), "%s", o->server);
+	} else {
+		snprintf(k->server, sizeof(k->server), "https://%s:%s", host, port ? port : "443");
+		if (!o->ca_file)
+			snprintf(k->ca, sizeof(k->ca), "%s", SA_DIR "/ca.crt");
+		if (!token_file)
+			token_file = SA_DIR "/token";
+	}
+	if (o->ca_file)
+		snprintf(k->ca, sizeof(k->ca), "%s", o->ca_file);
+	if (token_file && read_file(token_file, k->token, sizeof(k->token))) {
+		vg_errf(err, n, -EACCES, "cannot read the Kubernetes token %s: %s: set "
+					 "kubernetes.token_file", token_file, strerror(errno));
+		free(k);
+		return -EACCES;
+	}
+	snprintf(k->auth, sizeof(k->auth), "Authorization: Bearer %s", k->token);
+	if (o->node)
+		snprintf(k->node, sizeof(k->node), "%s", o->node);
+	else if (getenv("NODE_NAME"))
+		snprintf(k->node, sizeof(k->node), "%s", getenv("NODE_NAME"));
+	else
+		gethostname(k->node, sizeof(k->node) - 1);
+	k->refresh_s = o->refresh_s ? o->refresh_s : 30;
+	k->refresh = event_new(base, -1, EV_PERSIST, on_refresh, k);
+	if (!k->refresh) {
+		free(k);
+		return -ENOMEM;
+	}
+	tv.tv_sec = k->refresh_s;
+	tv.tv_usec = 0;
+	event_add(k->refresh, &tv);
+	list_pods(k);
+	*out = k;
+	return 0;
+}
+
+void vg_k8s_free(struct vg_k8s *k)
+{
+	if (!k)
+		return;
+	if (k->refresh)
+		event_free(k->refresh);
+	for (int i = 0; i < k->npods; i++)
+		pod_free(&k->pods[i]);
+	free(k->pods);
+	free(k);
+}

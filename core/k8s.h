@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * k8s.h - what vigil needs from a Kubernetes API server, asynchronously
+ * (http.h): the pods on this node (namespace, name, deployment, labels,
+ * break-glass annotation, privileged), and deleting a pod plus recording a
+ * Warning Event for it.
+ *
+ * Pod metadata comes from listing the node's pods (fieldSelector
+ * spec.nodeName), refreshed periodically and, rate-limited, whenever an
+ * unknown pod uid shows up. A list is a plain request: no long-lived watch
+ * to keep alive or resynchronise, and the API server rejects a field
+ * selector on metadata.uid anyway.
+ */
+#ifndef VG_K8S_H
+#define VG_K8S_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "http.h"
+
+struct vg_k8s;
+
+struct vg_k8s_opts {
+	const char *server;	/* https://host:port; NULL: in-cluster (KUBERNETES_SERVICE_HOST) */
+	const char *token_file; /* NULL: the service account's */
+	const char *ca_file;	/* NULL: the service account's (in-cluster), else the system's */
+	bool insecure;		/* skip TLS verification */
+	const char *node;	/* NULL: $NODE_NAME, else the host name */
+	uint32_t refresh_s;	/* pod list period (0: 30 s) */
+};
+
+struct vg_k8s_stats {
+	uint64_t lists, list_errors, deletes, delete_retries, delete_errors, events, event_errors;
+	uint64_t pods;
+	char last_error[256];
+};
+
+/* Returns 0, 1 when Kubernetes is not configured here (no client), or -errno with err. */
+int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *http,
+	       const struct vg_k8s_opts *o, char *err, size_t errlen);
+void vg_k8s_free(struct vg_k8s *k);
+
+/* The pod's metadata, or NULL (unknown yet: a refresh is asked for). */
+const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
+/* Whether the pod carries the vigil.io/break-glass annotation. */
+bool vg_k8s_break_glass(const struct vg_meta *m);
+
+/*
+ * DELETE the pod (grace 0, background propagation, uid precondition), retried
+ * with backoff (Retry-After honoured); NotFound and a uid conflict count as
+ * done; then a Warning Event. done(ctx, ok, message) runs from the loop.
+ */
+typedef void (*vg_k8s_done)(void *ctx, bool ok, const char *msg);
+int vg_k8s_kill_pod(struct vg_k8s *k, const char *pod_uid, const char *policy, vg_k8s_done done,
+		    void *ctx);
+
+void vg_k8s_stats(struct vg_k8s *k, struct vg_k8s_stats *st);
+
+#endif
