@@ -72,6 +72,19 @@ struct {
 	__type(value, __u32);
 } filter SEC(".maps");
 
+/*
+ * exempt: cgroup ids whose processes are never killed at exec: the pod and
+ * container cgroups of pods annotated vigil.io/break-glass. Written by user
+ * space from the pod list; read by handle_exec before a kill. Pods marked
+ * break-glass at once on a node are few: 1024 is plenty.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} exempt SEC(".maps");
+
 /* counters: per-CPU, one slot; written here, summed by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -89,6 +102,7 @@ struct {
 struct walk {
 	__u64 d, vmnt, mnt, root_d, root_m; /* cwd: dentry, vfsmount, mount, process root */
 	__u64 kn;			    /* cgroup: kernfs node */
+	__u64 leaf_id, parent_id;	    /* cgroup ids of the leaf and its parent, for exempt */
 	__u32 off, start, depth, done;
 };
 
@@ -276,6 +290,12 @@ static __always_inline void put_cgroup(struct scratch *s, struct vg_exec *ev, __
 
 		bpf_core_read(&css, sizeof(css), &cs->subsys[id & 15]);
 		w->kn = (__u64)BPF_CORE_READ(css, cgroup, kn);
+	}
+	{
+		struct kernfs_node *leaf = (void *)w->kn, *up = leaf ? kn_parent(leaf) : NULL;
+
+		w->leaf_id = leaf ? BPF_CORE_READ(leaf, id) : 0;
+		w->parent_id = up ? BPF_CORE_READ(up, id) : 0;
 	}
 	bpf_loop(VG_CGROUP_DEPTH + 1, cgroup_step, NULL, 0);
 	if (!w->done)
@@ -485,7 +505,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	 */
 	if (act && (*act & VG_ACT_KILL)) {
 		bool ok = tgid != vg_self_tgid && tgid != 1 &&
-			  ((*act & VG_ACT_KILL_HOST) || (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off)));
+			  ((*act & VG_ACT_KILL_HOST) || (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off))) &&
+			  !bpf_map_lookup_elem(&exempt, &s->w.leaf_id) &&
+			  !bpf_map_lookup_elem(&exempt, &s->w.parent_id);
 
 		if (ok && !bpf_send_signal(9)) {
 			ev->flags |= VG_EXEC_KILLED;

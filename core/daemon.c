@@ -405,6 +405,57 @@ static void on_stop(evutil_socket_t s, short w, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/*
+ * The cgroup id (its v2 directory's inode) of a pod, found under kubepods in
+ * either layout: cgroupfs (kubepods/[qos/]pod<uid>) or systemd
+ * (kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid_>.slice).
+ */
+static uint64_t pod_cgroup_id(const char *root, const char *uid)
+{
+	static const char *const fmt[] = {
+		"%s/kubepods/besteffort/pod%s", "%s/kubepods/burstable/pod%s", "%s/kubepods/pod%s",
+		"%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice",
+		"%s/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice",
+		"%s/kubepods.slice/kubepods-pod%s.slice",
+	};
+	char us[40], path[512];
+	struct stat st;
+
+	snprintf(us, sizeof(us), "%.36s", uid);
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		if (i == 3)
+			for (char *c = us; *c; c++)
+				*c = *c == '-' ? '_' : *c;
+		snprintf(path, sizeof(path), fmt[i], root, us);
+		if (stat(path, &st) == 0)
+			return (uint64_t)st.st_ino;
+	}
+	return 0;
+}
+
+/*
+ * Break-glass pods are exempt from kills at exec too: their pod cgroup ids go
+ * into the kernel's exempt map (a process's leaf or parent cgroup is checked).
+ */
+static void on_break_glass(evutil_socket_t s, short w, void *arg)
+{
+	struct vg_daemon *d = arg;
+	static char uids[256][40];
+	uint64_t ids[256];
+	int n, m = 0;
+	const char *root = access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0
+				   ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+
+	(void)s;
+	(void)w;
+	n = vg_k8s_break_glass_pods(d->k8s, uids, 256);
+	for (int i = 0; i < n; i++)
+		if ((ids[m] = pod_cgroup_id(root, uids[i])))
+			m++;
+	if (vg_sensor_exempt_set(d->sensor, ids, m))
+		vg_err("cannot program the break-glass exemptions into the kernel");
+}
+
 static void on_retention(evutil_socket_t s, short w, void *arg)
 {
 	struct vg_daemon *d = arg;
@@ -504,7 +555,7 @@ int vg_cmd_run(int argc, char **argv)
 	struct vg_wal_report rep;
 	struct vg_engine_opts eo;
 	struct vg_load_error *errs;
-	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL, *ev_ret = NULL;
+	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL, *ev_ret = NULL, *ev_bg = NULL;
 	char err[1024], store_dir[1100];
 	int opt, nerr, rc = 1;
 
@@ -618,8 +669,12 @@ int vg_cmd_run(int argc, char **argv)
 			vg_err("%s", err);
 			goto out;
 		}
-		if (krc == 0)
+		if (krc == 0) {
 			vg_info("kubernetes: pods of node from %s", ko.server ? ko.server : "in-cluster config");
+			ev_bg = event_new(d->base, -1, EV_PERSIST, on_break_glass, d);
+			if (ev_bg)
+				event_add(ev_bg, &(struct timeval){ 0, 500000 });
+		}
 	}
 	if (vg_api_start(&d->api, d, err, sizeof(err))) {
 		vg_err("%s", err);
@@ -667,6 +722,8 @@ out:
 		event_free(ev_hup);
 	if (ev_ret)
 		event_free(ev_ret);
+	if (ev_bg)
+		event_free(ev_bg);
 	vg_sensor_close(d->sensor);
 	vg_engine_free(d->engine);
 	vg_alerts_close(d->alerts);

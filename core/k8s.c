@@ -204,6 +204,16 @@ const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *uid)
 	return NULL;
 }
 
+int vg_k8s_break_glass_pods(struct vg_k8s *k, char (*uids)[40], int max)
+{
+	int n = 0;
+
+	for (int i = 0; k && i < k->npods && n < max; i++)
+		if (k->pods[i].break_glass)
+			snprintf(uids[n++], 40, "%s", k->pods[i].uid);
+	return n;
+}
+
 bool vg_k8s_break_glass(const struct vg_meta *m)
 {
 	const struct pod *p;

@@ -44,6 +44,9 @@ void vg_k8s_free(struct vg_k8s *k);
 
 /* The pod's metadata, or NULL (unknown yet: a refresh is asked for). */
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
+/* Uids of the known pods annotated vigil.io/break-glass (up to max). */
+int vg_k8s_break_glass_pods(struct vg_k8s *k, char (*uids)[40], int max);
+
 /* Whether the pod carries the vigil.io/break-glass annotation. */
 bool vg_k8s_break_glass(const struct vg_meta *m);
 

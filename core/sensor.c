@@ -374,6 +374,34 @@ int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *nam
 	return 0;
 }
 
+int vg_sensor_exempt_set(struct vg_sensor *s, const uint64_t *ids, int n)
+{
+	int fd = bpf_map__fd(s->skel->maps.exempt);
+	__u64 k;
+	__u8 one = 1;
+
+	/* add first, then remove the stale: no moment without the new ones */
+	for (int i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &ids[i], &one, BPF_ANY))
+			return -errno;
+	for (int again = 1; again;) {
+		again = 0;
+		if (bpf_map_get_next_key(fd, NULL, &k))
+			break;
+		do {
+			bool keep = false;
+
+			for (int i = 0; i < n && !keep; i++)
+				keep = ids[i] == k;
+			if (!keep && !bpf_map_delete_elem(fd, &k)) {
+				again = 1; /* the iteration restarts after a delete */
+				break;
+			}
+		} while (!bpf_map_get_next_key(fd, &k, &k));
+	}
+	return 0;
+}
+
 void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode)
 {
 	__atomic_store_n(&s->skel->bss->vg_filter_mode, (__u32)mode, __ATOMIC_RELEASE);

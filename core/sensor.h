@@ -82,6 +82,9 @@ int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *nam
 				     const uint32_t *extra, int n, bool send_all);
 void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode);
 
+/* Cgroup ids never killed at exec (break-glass pods): replaces the set. 0 or -errno. */
+int vg_sensor_exempt_set(struct vg_sensor *s, const uint64_t *ids, int n);
+
 void vg_sensor_stats(struct vg_sensor *s, struct vg_sensor_stats *st);
 const char *vg_sensor_counter_name(int idx);
 
