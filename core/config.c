@@ -45,6 +45,7 @@ static const struct key keys[] = {
 	{ "enforcement", "dry_run", K_BOOL, F(dry_run), NULL },
 	{ NULL, "kubernetes", K_TABLE, 0, 0, NULL },
 	{ "kubernetes", "server", K_STR, F(k8s_server), NULL },
+	{ "kubernetes", "kubeconfig", K_STR, F(k8s_kubeconfig), NULL },
 	{ "kubernetes", "token_file", K_STR, F(k8s_token_file), NULL },
 	{ "kubernetes", "ca_file", K_STR, F(k8s_ca_file), NULL },
 	{ "kubernetes", "node", K_STR, F(k8s_node), NULL },

@@ -26,7 +26,7 @@ struct vg_config {
 	uint32_t lua_budget;	  /* lua.budget: 1,000,000 instructions per call */
 	bool dry_run;		  /* enforcement.dry_run: log what would be killed, kill nothing */
 	/* kubernetes.*: all empty = in-cluster when KUBERNETES_SERVICE_HOST is set, else none */
-	char k8s_server[512], k8s_token_file[512], k8s_ca_file[512], k8s_node[256];
+	char k8s_server[512], k8s_token_file[512], k8s_ca_file[512], k8s_node[256], k8s_kubeconfig[512];
 	bool k8s_insecure;
 	uint32_t k8s_refresh_s;
 };

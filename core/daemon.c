@@ -663,7 +663,18 @@ int vg_cmd_run(int argc, char **argv)
 			.insecure = d->cfg.k8s_insecure,
 			.refresh_s = d->cfg.k8s_refresh_s,
 		};
-		int krc = vg_k8s_new(&d->k8s, d->base, d->http, &ko, err, sizeof(err));
+		static char kserver[512], ktoken[4096], kca[1100];
+		int krc;
+
+		if (d->cfg.k8s_kubeconfig[0]) {
+			snprintf(kca, sizeof(kca), "%.1000s/kubeconfig-ca.crt", d->cfg.data_dir);
+			if (vg_k8s_from_kubeconfig(d->cfg.k8s_kubeconfig, &ko, kserver, sizeof(kserver),
+						   ktoken, sizeof(ktoken), kca, err, sizeof(err))) {
+				vg_err("%s", err);
+				goto out;
+			}
+		}
+		krc = vg_k8s_new(&d->k8s, d->base, d->http, &ko, err, sizeof(err));
 
 		if (krc < 0) {
 			vg_err("%s", err);

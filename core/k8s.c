@@ -388,6 +388,102 @@ void vg_k8s_stats(struct vg_k8s *k, struct vg_k8s_stats *st)
 
 /* ---- set-up ---------------------------------------------------------------------------- */
 
+int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server, size_t sn,
+			   char *token, size_t tn, const char *ca_out, char *err, size_t n)
+{
+	char cmd[1200], *out = NULL;
+	size_t cap = 0, len = 0;
+	FILE *p;
+	json_t *j, *cluster, *user;
+	const char *v;
+	int rc = 0;
+
+	if (access(path, R_OK))
+		return vg_errf(err, n, -errno, "cannot read the kubeconfig %s: %s", path, strerror(errno));
+	if (strchr(path, '\''))
+		return vg_errf(err, n, -EINVAL, "kubeconfig path %s: quotes are not allowed", path);
+	snprintf(cmd, sizeof(cmd), "kubectl config view --raw --minify -o json --kubeconfig '%s' 2>&1", path);
+	p = popen(cmd, "r");
+	if (!p)
+		return vg_errf(err, n, -errno, "cannot run kubectl to read %s", path);
+	for (;;) {
+		char buf[4096];
+		size_t r = fread(buf, 1, sizeof(buf), p);
+
+		if (!r)
+			break;
+		if (len + r + 1 > cap) {
+			size_t nc = (len + r + 1) * 2;
+			char *nb = realloc(out, nc);
+
+			if (!nb)
+				break;
+			out = nb;
+			cap = nc;
+		}
+		memcpy(out + len, buf, r);
+		len += r;
+		out[len] = '\0';
+	}
+	if (pclose(p) != 0 || !out) {
+		rc = vg_errf(err, n, -EINVAL, "kubectl could not read the kubeconfig %s: %.300s (kubectl "
+					      "reads kubeconfigs for vigil; or set kubernetes.server, "
+					      "token_file and ca_file)", path, out ? out : "no output");
+		free(out);
+		return rc;
+	}
+	j = json_loads(out, 0, NULL);
+	free(out);
+	cluster = json_object_get(json_array_get(json_object_get(j, "clusters"), 0), "cluster");
+	user = json_object_get(json_array_get(json_object_get(j, "users"), 0), "user");
+	v = json_string_value(json_object_get(cluster, "server"));
+	if (!v) {
+		json_decref(j);
+		return vg_errf(err, n, -EINVAL, "kubeconfig %s has no cluster server in its current context", path);
+	}
+	snprintf(server, sn, "%s", v);
+	o->server = server;
+	o->insecure = json_is_true(json_object_get(cluster, "insecure-skip-tls-verify"));
+	if ((v = json_string_value(json_object_get(cluster, "certificate-authority"))))
+		o->ca_file = strdup(v);
+	else if ((v = json_string_value(json_object_get(cluster, "certificate-authority-data")))) {
+		/* base64 of a PEM bundle: decoded into the file curl will read */
+		static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		FILE *f = fopen(ca_out, "w");
+		unsigned acc = 0;
+		int bits = 0;
+
+		for (; f && *v; v++) {
+			const char *c = strchr(tbl, *v);
+
+			if (!c || *v == '=')
+				continue;
+			acc = acc << 6 | (unsigned)(c - tbl);
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				fputc((int)(acc >> bits) & 0xff, f);
+			}
+		}
+		if (!f || fclose(f)) {
+			json_decref(j);
+			return vg_errf(err, n, -EIO, "cannot write the kubeconfig's CA to %s", ca_out);
+		}
+		o->ca_file = ca_out;
+	}
+	if ((v = json_string_value(json_object_get(user, "token")))) {
+		snprintf(token, tn, "%s", v);
+		o->token = token;
+	} else if ((v = json_string_value(json_object_get(user, "tokenFile")))) {
+		o->token_file = strdup(v);
+	} else {
+		rc = vg_errf(err, n, -EINVAL, "kubeconfig %s: the current user has no token (vigil "
+					      "authenticates with a bearer token)", path);
+	}
+	json_decref(j);
+	return rc;
+}
+
 int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *http,
 	       const struct vg_k8s_opts *o, char *err, size_t n)
 {
@@ -416,7 +512,9 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 	}
 	if (o->ca_file)
 		snprintf(k->ca, sizeof(k->ca), "%s", o->ca_file);
-	if (token_file && read_file(token_file, k->token, sizeof(k->token))) {
+	if (o->token)
+		snprintf(k->token, sizeof(k->token), "%s", o->token);
+	else if (token_file && read_file(token_file, k->token, sizeof(k->token))) {
 		vg_errf(err, n, -EACCES, "cannot read the Kubernetes token %s: %s: set "
 					 "kubernetes.token_file", token_file, strerror(errno));
 		free(k);

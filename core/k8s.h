@@ -25,6 +25,7 @@ struct vg_k8s;
 struct vg_k8s_opts {
 	const char *server;	/* https://host:port; NULL: in-cluster (KUBERNETES_SERVICE_HOST) */
 	const char *token_file; /* NULL: the service account's */
+	const char *token;	/* the token itself (from a kubeconfig), instead of a file */
 	const char *ca_file;	/* NULL: the service account's (in-cluster), else the system's */
 	bool insecure;		/* skip TLS verification */
 	const char *node;	/* NULL: $NODE_NAME, else the host name */
@@ -36,6 +37,15 @@ struct vg_k8s_stats {
 	uint64_t pods;
 	char last_error[256];
 };
+
+/*
+ * Fills o (server, token, CA, insecure) from a kubeconfig's current context,
+ * read with `kubectl config view --raw --minify` (a CA given inline is written
+ * to ca_out, a file path). Runs once at start; blocking is fine there.
+ * 0, or -errno with err naming the problem.
+ */
+int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server, size_t sn,
+			   char *token, size_t tn, const char *ca_out, char *err, size_t errlen);
 
 /* Returns 0, 1 when Kubernetes is not configured here (no client), or -errno with err. */
 int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *http,

@@ -218,6 +218,71 @@ class K8sTest(unittest.TestCase):
         self.assertIn("403", a["enforcement"]["message"])
         self.assertIn("vigil_k8s_delete_errors_total 1", self.d.req("GET", "/metrics")[1])
 
+    def test_pod_already_gone_is_success(self):
+        uid, cid = self.pod()
+        self.start()
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        self.enforce_kill_pod()
+        # the pod disappears from the API server between the list and the kill
+        r = self.k.kubectl("delete", "pod", "web-1", "-n", "shop", "--wait=false")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/m"], capture_output=True)
+        a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                               if x["enforcement"] and "Kubernetes" in x["enforcement"]["action"]],
+                      what="enforcement")[0]
+        self.assertIn("deleted (404)", a["enforcement"]["message"])  # NotFound is success
+        self.assertEqual(a["state"], "ACTIVE")
+
+    def test_wrong_token_and_bad_ca(self):
+        uid, cid = self.pod()
+        # a token the server refuses (expired, revoked): lists fail with 401, counted
+        with open(os.path.join(self.k.dir, "token"), "w") as f:
+            f.write("expired-token\n")
+        self.start()
+        self.wait(lambda: "vigil_k8s_pod_list_errors_total 0" not in self.d.req("GET", "/metrics")[1],
+                  what="401 counted")
+        self.assertEqual(self.d.req("GET", "/healthz")[0], 200)
+        self.d.stop()
+        # a CA that did not sign the server's certificate: TLS fails, counted, the loop lives
+        with open(os.path.join(self.k.dir, "token"), "w") as f:
+            f.write(self.k.token + "\n")
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
+                    f' server = "{self.k.url}", token_file = "{self.k.dir}/token",'
+                    f' ca_file = "/etc/ssl/certs/ca-certificates.crt", node = "testnode",'
+                    f' refresh_s = 1 }} }}\n')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        self.wait(lambda: "vigil_k8s_pod_list_errors_total 0" not in self.d.req("GET", "/metrics")[1],
+                  what="TLS failure counted")
+        self.assertEqual(self.d.req("GET", "/healthz")[0], 200)
+
+    def test_kubeconfig(self):
+        kc = os.path.join(self.data, "kubeconfig")
+        env = {**os.environ, "KUBECONFIG": kc}
+        # the stand-in's certificate embedded (certificate-authority-data): TLS verified
+        for args in (["set-cluster", "lab", f"--server={self.k.url}",
+                      f"--certificate-authority={self.k.dir}/cert.pem", "--embed-certs=true"],
+                     ["set-credentials", "vigil", f"--token={self.k.token}"],
+                     ["set-context", "lab", "--cluster=lab", "--user=vigil"],
+                     ["use-context", "lab"]):
+            subprocess.run(["kubectl", "config", *args], env=env, check=True, capture_output=True)
+        uid, cid = self.pod()
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
+                    f' kubeconfig = "{kc}", node = "testnode", refresh_s = 1 }} }}\n')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        self.d.stop()
+        self.d = None
+        with open(conf, "w") as f:
+            f.write('return { kubernetes = { kubeconfig = "/nonexistent/kubeconfig" } }\n')
+        r = subprocess.run([V, "run", "--config", conf, "--data-dir", self.data], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot read the kubeconfig /nonexistent/kubeconfig", r.stderr)
+
     def test_unreachable_api_server(self):
         self.k.stop()
         self.start(server="https://127.0.0.1:1")
