@@ -1,10 +1,16 @@
 #!/bin/sh
 # deps.sh - install the Debian packages of scripts/packages.txt that are missing.
+# One name a line; '#' starts a comment.
 # Needs root only when something is missing; prints what it installs.
 set -eu
 LIST=$(dirname "$0")/packages.txt
 missing=
+# "pkg@cmd": needed only when no `cmd` is on the PATH (some images ship kubectl from
+# elsewhere, and Debian's kubernetes-client would conflict with it)
 for p in $(grep -v '^#' "$LIST"); do
+	case $p in
+	*@*) command -v "${p#*@}" >/dev/null 2>&1 && continue; p=${p%@*} ;;
+	esac
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$st" = installed ] || missing="$missing $p"
 done
