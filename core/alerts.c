@@ -244,7 +244,9 @@ static void alert_free(struct vg_alert *a)
 	free(a->procs);
 	free(a->enf_action);
 	free(a->enf_msg);
-	free(a->enf_last_target);
+	for (uint32_t i = 0; a->enf_targets && i < a->enf_count && i < 64; i++)
+		free(a->enf_targets[i]);
+	free(a->enf_targets);
 	free(a);
 }
 
@@ -520,11 +522,20 @@ static void apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action
 	a->enf_action = action;
 	a->enf_msg = msg;
 	a->enf_ns = t;
-	if (ok && target && (!a->enf_last_target || strcmp(a->enf_last_target, target))) {
-		a->enf_count++;
-		free(a->enf_last_target);
-		a->enf_last_target = target;
-		target = NULL;
+	if (ok && target) {
+		bool seen = false;
+
+		for (uint32_t i = 0; a->enf_targets && i < a->enf_count && i < 64 && !seen; i++)
+			seen = !strcmp(a->enf_targets[i], target);
+		if (!seen) {
+			if (!a->enf_targets)
+				a->enf_targets = calloc(64, sizeof(char *));
+			if (a->enf_targets && a->enf_count < 64) {
+				a->enf_targets[a->enf_count] = target;
+				target = NULL;
+			}
+			a->enf_count++;
+		}
 	}
 	free(target);
 	if (!ok && a->state == VG_ALERT_ACTIVE)
@@ -993,7 +1004,7 @@ int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *
 struct compact_it {
 	struct vg_alerts *s;
 	size_t ai;
-	int pi, phase; /* per alert: created, its processes, resolved */
+	int pi, phase, ti; /* per alert: created, its processes, enforcement, resolved */
 };
 
 static int compact_next(void *ctx, const void **p, size_t *len)
@@ -1017,15 +1028,28 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 			break;
 		}
 		if (it->phase == 1 && a->enf_action) {
+			/*
+			 * One record per kept target rebuilds enforcementCount; a last one
+			 * without a target carries a failure (ATTEMPTED).
+			 */
+			uint32_t nt = a->enf_count < 64 ? a->enf_count : 64;
+			uint32_t ti = (uint32_t)it->ti++;
+			bool fail = ti >= nt;
+
+			if (fail && a->state != VG_ALERT_ATTEMPTED) {
+				it->phase = 2;
+				continue;
+			}
 			msgpack_pack_map(&s->pk, 7);
 			pk_str(&s->pk, "t", "en");
 			pk_str(&s->pk, "id", a->id);
 			pk_str(&s->pk, "action", a->enf_action);
-			pk_u64(&s->pk, "ok", a->state != VG_ALERT_ATTEMPTED);
+			pk_u64(&s->pk, "ok", !fail);
 			pk_str(&s->pk, "msg", a->enf_msg);
-			pk_str(&s->pk, "target", a->enf_last_target);
+			pk_str(&s->pk, "target", fail ? NULL : a->enf_targets[ti]);
 			pk_u64(&s->pk, "time", a->enf_ns);
-			it->phase = 2;
+			if (fail)
+				it->phase = 2;
 			break;
 		}
 		if (it->phase <= 2 && a->state == VG_ALERT_RESOLVED) {
@@ -1035,6 +1059,7 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 		}
 		it->ai++;
 		it->phase = 0;
+		it->ti = 0;
 	}
 	if (!s->sb.size)
 		return 0;
@@ -1047,7 +1072,7 @@ int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff)
 {
 	size_t keep = 0;
 	int dropped = 0, rc;
-	struct compact_it it = { s, 0, 0, 0 };
+	struct compact_it it = { s, 0, 0, 0, 0 };
 
 	for (size_t i = 0; i < s->nall; i++) {
 		struct vg_alert *a = s->all[i];

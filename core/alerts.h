@@ -53,8 +53,8 @@ struct vg_alert {
 	/* enforcement: the last action, what came of it, how many distinct targets */
 	char *enf_action, *enf_msg;
 	uint64_t enf_ns;
-	uint32_t enf_count;
-	char *enf_last_target;
+	uint32_t enf_count;	 /* distinct targets (pods, else containers or pids) enforced */
+	char **enf_targets;	 /* those targets (the first 64 kept for comparison) */
 };
 
 /* What a new violation is: the event, and which policy it broke. */

@@ -209,12 +209,52 @@ static void test_retention(void **state)
 	vg_alerts_close(s);
 }
 
+static void test_enforcement_record(void **state)
+{
+	struct vg_alerts *s;
+	const struct vg_alert *a;
+	char id[37], old[37];
+
+	(void)state;
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir);
+		(void)!system(cmd);
+	}
+	s = open_store();
+	a = add(s, mk("/usr/bin/apt", "x", POD1, NULL, 10), "Enf");
+	snprintf(id, sizeof(id), "%s", a->id);
+	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", true, "ok", "pod-a", 11), 0);
+	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", true, "ok", "pod-b", 12), 0);
+	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", true, "ok", "pod-a", 13), 0);
+	assert_int_equal(a->enf_count, 2); /* distinct pods */
+	assert_int_equal(a->state, VG_ALERT_ACTIVE);
+	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", false, "403 Forbidden", "pod-c", 14), 0);
+	assert_int_equal(a->state, VG_ALERT_ATTEMPTED);
+	assert_string_equal(a->enf_msg, "403 Forbidden");
+	/* something to compact away, so the log is rewritten */
+	a = add(s, mk("/usr/bin/apt", "y", POD2, NULL, 20), "Gone");
+	snprintf(old, sizeof(old), "%s", a->id);
+	vg_alerts_resolve(s, old, 30);
+	assert_int_equal(vg_alerts_compact(s, 1000), 1);
+	vg_alerts_close(s);
+	s = open_store();
+	a = vg_alerts_get(s, id);
+	assert_non_null(a);
+	assert_int_equal(a->enf_count, 2);
+	assert_int_equal(a->state, VG_ALERT_ATTEMPTED);
+	assert_non_null(strstr(vg_alert_state_name(a->state), "ATTEMPTED"));
+	vg_alerts_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merging),
 		cmocka_unit_test(test_cap_resolve_reopen),
 		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_enforcement_record),
 	};
 	int rc;
 
