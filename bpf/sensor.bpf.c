@@ -85,6 +85,18 @@ struct {
 	__type(value, __u8);
 } exempt SEC(".maps");
 
+/*
+ * kill_uid: (comm, euid) pairs killed at exec, for enforcing policies whose
+ * sections are exact names and a uid. Written by user space with the filter
+ * map; read by handle_exec. A few policies times a few uids: 4096 is plenty.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_kill_uid_key);
+	__type(value, __u8);
+} kill_uid SEC(".maps");
+
 /* counters: per-CPU, one slot; written here, summed by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -416,6 +428,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	struct pid *tp;
 	unsigned int level;
 	struct upid up;
+	bool kill;
 	long n;
 
 	if (p->flags & PF_KTHREAD)
@@ -503,11 +516,20 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	 * Never vigil itself or PID 1; a host process only when the policy's
 	 * scope includes the host.
 	 */
-	if (act && (*act & VG_ACT_KILL)) {
+	kill = act && (*act & VG_ACT_KILL);
+	if (act && !kill && (*act & VG_ACT_KILL_UID)) {
+		struct vg_kill_uid_key kk = { .uid = ev->euid };
+
+		__builtin_memcpy(kk.comm, lkey.comm, sizeof(kk.comm));
+		kill = bpf_map_lookup_elem(&kill_uid, &kk) != NULL;
+	}
+	if (kill) {
 		bool ok = tgid != vg_self_tgid && tgid != 1 &&
 			  ((*act & VG_ACT_KILL_HOST) || (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off))) &&
 			  !bpf_map_lookup_elem(&exempt, &s->w.leaf_id) &&
 			  !bpf_map_lookup_elem(&exempt, &s->w.parent_id);
+
+		/* act is non-NULL here: kill implies it */
 
 		if (ok && !bpf_send_signal(9)) {
 			ev->flags |= VG_EXEC_KILLED;

@@ -130,6 +130,14 @@ enum vg_filter_action {
 	VG_ACT_WAKE = 1u << 1,	    /* wake the reader now: a decision is due */
 	VG_ACT_KILL = 1u << 2,	    /* SIGKILL at exec, in a container (leaf cgroup is one) */
 	VG_ACT_KILL_HOST = 1u << 3, /* ... and on the host too (the policy's scope says so) */
+	VG_ACT_KILL_UID = 1u << 4,  /* SIGKILL at exec when (comm, euid) is in kill_uid */
+};
+
+/* kill_uid map key: a name and an effective uid that together are killed at exec. */
+struct vg_kill_uid_key {
+	char comm[VG_COMM_LEN];
+	__u32 uid;
+	__u32 pad;
 };
 
 /* Where vg_filter_mode (a .bss global user space can flip at run time) stands. */

@@ -356,6 +356,15 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	n = vg_engine_kernel_program(d->engine, &names, &actions);
 	if (d->cfg.dry_run)
 		actions = NULL; /* dry run: the kernel kills nothing */
+	else {
+		const int *ni;
+		const uint32_t *uids;
+		int nu = vg_engine_kernel_kill_uids(d->engine, &ni, &uids);
+
+		/* the uid pairs before the names that point at them */
+		if (vg_sensor_kill_uids_set(d->sensor, names, ni, uids, nu))
+			return -1;
+	}
 	return vg_sensor_filter_program_actions(d->sensor, names, actions, n,
 						vg_engine_kernel_all(d->engine));
 }

@@ -64,6 +64,8 @@ struct vg_engine {
 	bool testing;
 	int flow_ref; /* lua/flow.lua's function */
 	uint32_t *kactions; /* vg_engine_kernel_program's answer */
+	int *kuid_name, nkuid;
+	uint32_t *kuid;
 	/* the violation the flow is running for */
 	const struct vg_flow_ops *ops;
 	void *ops_ctx;
@@ -140,6 +142,8 @@ void vg_engine_free(struct vg_engine *e)
 	free(e->want_ctr);
 	free(e->want_host);
 	free(e->kactions);
+	free(e->kuid_name);
+	free(e->kuid);
 	vg_matcher_free(e->m);
 	vg_lua_free(e->lua);
 	free(e);
@@ -803,7 +807,7 @@ bool vg_engine_kernel_decidable(const struct vg_engine *e, int pi)
 	const struct pol *p = &e->pol[pi];
 
 	return !p->info.broken && !p->info.has_check && !p->nexcl && !p->has_scope &&
-	       vg_matcher_names_only(e->m, pi);
+	       vg_matcher_kernel_shaped(e->m, pi);
 }
 
 int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uint32_t **actions)
@@ -816,20 +820,46 @@ int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uin
 		return n;
 	}
 	e->kactions = a;
+	e->nkuid = 0;
 	for (int k = 0; k < n; k++) {
 		a[k] = 0;
 		for (int i = 0; i < e->npol; i++) {
 			const struct pol *p = &e->pol[i];
+			uint32_t uids[256];
+			bool always;
+			int nu;
 
 			if (!p->info.enabled || !strcmp(p->info.enforcement, "inform") ||
 			    !vg_engine_kernel_decidable(e, i) ||
 			    !vg_matcher_policy_has_name(e->m, i, (*names)[k]))
 				continue;
-			a[k] |= VG_ACT_KILL | (p->info.host ? VG_ACT_KILL_HOST : 0);
+			nu = vg_matcher_kill_uids(e->m, i, (*names)[k], uids, 256, &always);
+			a[k] |= (always ? VG_ACT_KILL : 0) | (nu ? VG_ACT_KILL_UID : 0) |
+				(p->info.host ? VG_ACT_KILL_HOST : 0);
+			for (int u = 0; u < nu; u++) {
+				int *ni = realloc(e->kuid_name, (size_t)(e->nkuid + 1) * sizeof(int));
+				uint32_t *nv = ni ? realloc(e->kuid, (size_t)(e->nkuid + 1) * sizeof(uint32_t)) : NULL;
+
+				if (ni)
+					e->kuid_name = ni;
+				if (!nv)
+					break;
+				e->kuid = nv;
+				e->kuid_name[e->nkuid] = k;
+				e->kuid[e->nkuid++] = uids[u];
+			}
 		}
 	}
 	*actions = a;
 	return n;
+}
+
+int vg_engine_kernel_kill_uids(const struct vg_engine *e, const int **name_idx,
+			       const uint32_t **uids)
+{
+	*name_idx = e->kuid_name;
+	*uids = e->kuid;
+	return e->nkuid;
 }
 
 /* A hash of the cgroup path bytes, 8 at a time: the container-status cache key. */

@@ -112,6 +112,12 @@ bool vg_engine_kernel_decidable(const struct vg_engine *e, int pol);
  * policies naming it. *actions is owned by the engine. Returns the count.
  */
 int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uint32_t **actions);
+/*
+ * After vg_engine_kernel_program: the (name index, euid) pairs behind the
+ * VG_ACT_KILL_UID actions. Owned by the engine. Returns their number.
+ */
+int vg_engine_kernel_kill_uids(const struct vg_engine *e, const int **name_idx,
+			       const uint32_t **uids);
 
 void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st);
 

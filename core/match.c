@@ -670,3 +670,60 @@ bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char 
 				return true;
 	return false;
 }
+
+/* names-only: 1; exact names and a positive uid criterion: 2; anything else: 0 */
+static int section_shape(const struct section *s)
+{
+	if (!s->has_name || s->nres || !s->nlit)
+		return 0;
+	if (s->nc == 1 && !s->c[0].negate)
+		return 1;
+	if (s->nc == 2 && !s->c[0].negate && !s->c[1].negate &&
+	    ((s->c[0].kind == VG_CRIT_NAME && s->c[1].kind == VG_CRIT_UID) ||
+	     (s->c[1].kind == VG_CRIT_NAME && s->c[0].kind == VG_CRIT_UID)))
+		return 2;
+	return 0;
+}
+
+bool vg_matcher_kernel_shaped(const struct vg_matcher *m, int pol)
+{
+	bool any = false;
+
+	for (int i = 0; i < m->nsec; i++) {
+		if (m->secs[i].pol != pol)
+			continue;
+		if (!section_shape(&m->secs[i]))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+int vg_matcher_kill_uids(const struct vg_matcher *m, int pol, const char *lcname, uint32_t *uids,
+			 int max, bool *always)
+{
+	int n = 0;
+
+	*always = false;
+	for (int i = 0; i < m->nsec; i++) {
+		const struct section *s = &m->secs[i];
+		bool named = false;
+		int shape;
+
+		if (s->pol != pol)
+			continue;
+		for (int k = 0; k < s->nlit && !named; k++)
+			named = !strncmp(s->lits[k], lcname, VG_COMM_LEN);
+		if (!named)
+			continue;
+		shape = section_shape(s);
+		if (shape == 1) {
+			*always = true;
+			continue;
+		}
+		for (int c = 0; shape == 2 && c < s->nc; c++)
+			for (int u = 0; s->c[c].kind == VG_CRIT_UID && u < s->c[c].n && n < max; u++)
+				uids[n++] = s->c[c].uids[u];
+	}
+	return n;
+}

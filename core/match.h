@@ -85,6 +85,15 @@ int vg_matcher_sections(const struct vg_matcher *m);
  * one of them.
  */
 bool vg_matcher_names_only(const struct vg_matcher *m, int pol);
+/* Every section is exact names, optionally with a (positive) uid criterion. */
+bool vg_matcher_kernel_shaped(const struct vg_matcher *m, int pol);
+/*
+ * For a kernel-shaped policy and a lowercased name: *always when a names-only
+ * section names it; else the uids (up to max) of the name-and-uid sections
+ * naming it. Returns the number of uids.
+ */
+int vg_matcher_kill_uids(const struct vg_matcher *m, int pol, const char *lcname, uint32_t *uids,
+			 int max, bool *always);
 bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char *lcname);
 
 #endif

@@ -374,6 +374,27 @@ int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *nam
 	return 0;
 }
 
+int vg_sensor_kill_uids_set(struct vg_sensor *s, const char *const *names, const int *name_idx,
+			    const uint32_t *uids, int n)
+{
+	int fd = bpf_map__fd(s->skel->maps.kill_uid);
+	struct vg_kill_uid_key k;
+	__u8 one = 1;
+
+	while (bpf_map_get_next_key(fd, NULL, &k) == 0) /* small: clear, then fill */
+		if (bpf_map_delete_elem(fd, &k))
+			break;
+	for (int i = 0; i < n; i++) {
+		memset(&k, 0, sizeof(k));
+		for (size_t c = 0; c < sizeof(k.comm) - 1 && names[name_idx[i]][c]; c++)
+			k.comm[c] = (char)tolower((unsigned char)names[name_idx[i]][c]);
+		k.uid = uids[i];
+		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
 int vg_sensor_exempt_set(struct vg_sensor *s, const uint64_t *ids, int n)
 {
 	int fd = bpf_map__fd(s->skel->maps.exempt);

@@ -82,6 +82,10 @@ int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *nam
 				     const uint32_t *extra, int n, bool send_all);
 void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode);
 
+/* (name, euid) pairs killed at exec (VG_ACT_KILL_UID names): replaces the set. 0 or -errno. */
+int vg_sensor_kill_uids_set(struct vg_sensor *s, const char *const *names, const int *name_idx,
+			    const uint32_t *uids, int n);
+
 /* Cgroup ids never killed at exec (break-glass pods): replaces the set. 0 or -errno. */
 int vg_sensor_exempt_set(struct vg_sensor *s, const uint64_t *ids, int n);
 

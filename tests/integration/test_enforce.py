@@ -112,6 +112,27 @@ class EnforceTest(unittest.TestCase):
         self.assertIn("inform", self.policy_cmd("inform", UBUNTU))
         self.assertEqual(self.run_in(cid, "dpkg", "m3"), (0, True))
 
+    def test_kernel_kill_by_uid(self):
+        pdir = os.path.join(self.data, "policies")
+        os.makedirs(pdir)
+        with open(os.path.join(pdir, "p.lua"), "w") as f:
+            f.write("return policy { name = 'Root marker', severity = 'high',"
+                    " match = { process_name = 'marker', process_uid = 0 } }\n")
+        cid = self.container("marker")
+        self.d = Daemon(self.data, self.port, "--policies", pdir)
+        r = subprocess.run([V, "policy", "enforce", "Root marker", "--dir", pdir,
+                            "--data-dir", self.data, "--config", self.conf()],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # uid 1000: not this policy's uid, it runs
+        r = subprocess.run(["podman", "exec", "--user", "1000", cid, "/tmp/marker", "/tmp/u1000"],
+                           capture_output=True)
+        self.assertEqual(r.returncode, 0)
+        # uid 0: killed at exec, in the kernel
+        self.assertEqual(self.run_in(cid, "marker", "u0"), (137, False))
+        a = self.alert("Root marker")
+        self.assertTrue(a["processes"][0]["killedInKernel"])
+
     def test_lua_path_kill_process(self):
         pdir = os.path.join(self.data, "policies")
         os.makedirs(pdir)

@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "record.h"
+#include "../bpf/vigil_abi.h"
 
 #define CTR "/kubepods/besteffort/pod00000000-1111-2222-3333-444444444444/libpod-" \
 	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -186,6 +187,49 @@ static void test_kernel_names(void **state)
 	rm_policy("k");
 }
 
+static void test_kernel_kill_actions(void **state)
+{
+	struct vg_engine *e;
+	const uint32_t *actions, *uids;
+	const char **names;
+	const int *idx;
+	int n, nu;
+
+	(void)state;
+	write_policy("k1", "return policy { name = 'names', severity = 'low', enforcement = 'kill_process',"
+			   " match = { process_name = 'apt' } }");
+	write_policy("k2", "return policy { name = 'names and uid', severity = 'low',"
+			   " enforcement = 'kill_pod', scope = { host = true },"
+			   " match = { process_name = 'nc', process_uid = { 0, 33 } } }");
+	write_policy("k3", "return policy { name = 'with args', severity = 'low', enforcement = 'kill_process',"
+			   " match = { process_name = 'curl', process_args = 'evil' } }");
+	write_policy("k4", "return policy { name = 'inform', severity = 'low',"
+			   " match = { process_name = 'dpkg' } }");
+	e = load_dir(0);
+	assert_true(vg_engine_kernel_decidable(e, vg_engine_find(e, "names")));
+	assert_true(vg_engine_kernel_decidable(e, vg_engine_find(e, "names and uid")));
+	assert_false(vg_engine_kernel_decidable(e, vg_engine_find(e, "with args")));
+	n = vg_engine_kernel_program(e, &names, &actions);
+	assert_int_equal(n, 4);
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(names[i], "apt"))
+			assert_int_equal(actions[i], VG_ACT_KILL);
+		else if (!strcmp(names[i], "nc"))
+			assert_int_equal(actions[i], VG_ACT_KILL_UID | VG_ACT_KILL_HOST);
+		else /* curl needs user space (args), dpkg only informs */
+			assert_int_equal(actions[i], 0);
+	}
+	nu = vg_engine_kernel_kill_uids(e, &idx, &uids);
+	assert_int_equal(nu, 2);
+	assert_string_equal(names[idx[0]], "nc");
+	assert_true((uids[0] == 0 && uids[1] == 33) || (uids[0] == 33 && uids[1] == 0));
+	vg_engine_free(e);
+	rm_policy("k1");
+	rm_policy("k2");
+	rm_policy("k3");
+	rm_policy("k4");
+}
+
 static void test_lua_checks(void **state)
 {
 	struct vg_engine *e;
@@ -281,6 +325,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_kernel_names),
+		cmocka_unit_test(test_kernel_kill_actions),
 		cmocka_unit_test(test_lua_checks),
 		cmocka_unit_test(test_reload_is_atomic),
 		cmocka_unit_test(test_bad_files_others_load),
