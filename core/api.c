@@ -181,8 +181,11 @@ static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char
 		fail(a, req, 404, "no alert with id '%s'", id);
 	else if (rc && rc != -EALREADY)
 		fail(a, req, 503, "cannot record the resolution: %s", strerror(-rc));
-	else
+	else {
+		if (!rc && a->d->notify)
+			vg_notify_alert(a->d->notify, "resolved", al);
 		reply(req, 200, vg_alert_json(al, false));
+	}
 }
 
 static void resolve_bulk(struct vg_api *a, struct evhttp_request *req)
@@ -213,7 +216,11 @@ static void resolve_bulk(struct vg_api *a, struct evhttp_request *req)
 		char id[37];
 
 		snprintf(id, sizeof(id), "%s", list[i]->id);
-		done += vg_alerts_resolve(a->d->alerts, id, (uint64_t)time(NULL) * 1000000000ull) == 0;
+		if (vg_alerts_resolve(a->d->alerts, id, (uint64_t)time(NULL) * 1000000000ull) == 0) {
+			done++;
+			if (a->d->notify)
+				vg_notify_alert(a->d->notify, "resolved", list[i]);
+		}
 	}
 	free(list);
 	reply(req, 200, json_pack("{s:i}", "resolved", done));
@@ -360,6 +367,8 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 		metric(b, "vigil_k8s_events_total", "Kubernetes Events recorded", "counter", ks.events);
 		metric(b, "vigil_k8s_event_errors_total", "Kubernetes Events refused", "counter", ks.event_errors);
 	}
+	if (d->notify)
+		vg_notify_metrics(d->notify, b);
 	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);
 	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter", d->reload_failures);
 	metric(b, "vigil_api_requests_total", "API requests", "counter", a->requests);
@@ -433,6 +442,19 @@ static void handle(struct evhttp_request *req, void *arg)
 			fail(a, req, slash && strcmp(slash, "/resolve") ? 404 : 405,
 			     "use GET /v1/alerts/{id} or PATCH /v1/alerts/{id}/resolve");
 		}
+	} else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET) {
+		reply(req, 200, json_pack("{s:o}", "notifiers",
+					  a->d->notify ? vg_notify_json(a->d->notify) : json_array()));
+	} else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_PATCH) {
+		/* PATCH /v1/notifiers/{name}/retry: dead letters back into the queue */
+		char name[64];
+		const char *sl = strchr(path + 14, '/');
+
+		snprintf(name, sizeof(name), "%.*s", sl ? (int)(sl - path - 14) : 63, path + 14);
+		if (!a->d->notify || !sl || strcmp(sl, "/retry"))
+			fail(a, req, 404, "use PATCH /v1/notifiers/{name}/retry");
+		else
+			reply(req, 200, json_pack("{s:i}", "requeued", vg_notify_retry_dead(a->d->notify, name)));
 	} else if (!strcmp(path, "/v1/policies") && m == EVHTTP_REQ_GET) {
 		json_t *arr = json_array();
 

@@ -10,10 +10,11 @@
 #include "cli.h"
 #include "config.h"
 #include "lua_host.h"
+#include "luajson.h"
 
 #define BAD(...) (snprintf(err, n, __VA_ARGS__), -EINVAL)
 
-enum kind { K_STR, K_U32, K_BOOL, K_SIZE, K_TABLE };
+enum kind { K_STR, K_U32, K_BOOL, K_SIZE, K_TABLE, K_JSON };
 
 struct key {
 	const char *parent, *name; /* parent NULL: top level */
@@ -51,6 +52,8 @@ static const struct key keys[] = {
 	{ "kubernetes", "node", K_STR, F(k8s_node), NULL },
 	{ "kubernetes", "insecure", K_BOOL, F(k8s_insecure), NULL },
 	{ "kubernetes", "refresh_s", K_U32, F(k8s_refresh_s), NULL },
+	{ NULL, "notifiers", K_JSON, offsetof(struct vg_config, notifiers), 0, NULL },
+	{ NULL, "default_notifiers", K_JSON, offsetof(struct vg_config, default_notifiers), 0, NULL },
 	{ NULL, "lua", K_TABLE, 0, 0, NULL },
 	{ "lua", "memory_mb", K_U32, F(lua_memory_mb), NULL },
 	{ "lua", "budget", K_U32, F(lua_budget), NULL },
@@ -154,6 +157,17 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 					      path, full);
 			else
 				*(uint32_t *)((char *)c + k->off) = (uint32_t)v;
+			break;
+		}
+		case K_JSON: {
+			char jerr[256];
+			json_t *j = lua_istable(L, -1) ? vg_lua_to_json(L, -1, jerr, sizeof(jerr)) : NULL;
+
+			if (!j)
+				rc = BAD("%s: %s must be a table%s%s", path, full, lua_istable(L, -1) ? ": " : "",
+					 lua_istable(L, -1) ? jerr : "");
+			else
+				*(json_t **)((char *)c + k->off) = j;
 			break;
 		}
 		case K_BOOL:

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct vg_config {
 	char data_dir[1024];	  /* ./var/vigil */
 	char policy_dir[1024];	  /* "" = the built-in default pack */
@@ -29,6 +31,8 @@ struct vg_config {
 	char k8s_server[512], k8s_token_file[512], k8s_ca_file[512], k8s_node[256], k8s_kubeconfig[512];
 	bool k8s_insecure;
 	uint32_t k8s_refresh_s;
+	json_t *notifiers;	   /* notifiers = { name = { type = ..., ... } } (owned; NULL: none) */
+	json_t *default_notifiers; /* default_notifiers = { "name", ... } */
 };
 
 void vg_config_defaults(struct vg_config *c);

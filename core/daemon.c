@@ -111,6 +111,19 @@ static bool flow_store(void *ctx, struct vg_event *ev, int pol)
 	return true;
 }
 
+/* vigil.notify() from the flow: the alert's event to the default notifiers, via the outbox. */
+static bool flow_notify(void *ctx, struct vg_event *ev, int pol)
+{
+	struct vg_daemon *d = ctx;
+
+	(void)ev;
+	(void)pol;
+	if (!d->notify || !d->cur_alert)
+		return false;
+	return vg_notify_alert(d->notify, d->cur_alert->violations == 1 ? "created" : "updated",
+			       d->cur_alert) == 0;
+}
+
 struct verify {
 	struct vg_daemon *d;
 	struct event *ev;
@@ -269,7 +282,8 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 	return ok;
 }
 
-static const struct vg_flow_ops ops = { .store = flow_store, .enforce = flow_enforce };
+static const struct vg_flow_ops ops = { .store = flow_store, .enforce = flow_enforce,
+					.notify = flow_notify };
 
 struct hits {
 	int pol[64];
@@ -696,6 +710,12 @@ int vg_cmd_run(int argc, char **argv)
 				event_add(ev_bg, &(struct timeval){ 0, 500000 });
 		}
 	}
+	if (d->cfg.notifiers &&
+	    vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir, d->cfg.notifiers,
+			   d->cfg.default_notifiers, err, sizeof(err))) {
+		vg_err("%s", err);
+		goto out;
+	}
 	if (vg_api_start(&d->api, d, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;
@@ -732,6 +752,7 @@ out:
 	if (d->stopping)
 		vg_info("stopped: %llu violations stored", (unsigned long long)d->stored);
 	vg_api_stop(d->api);
+	vg_notify_close(d->notify);
 	vg_k8s_free(d->k8s);
 	vg_http_free(d->http);
 	if (ev_int)

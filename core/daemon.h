@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "http.h"
 #include "k8s.h"
+#include "notify.h"
 #include "sensor.h"
 
 struct vg_daemon {
@@ -26,6 +27,7 @@ struct vg_daemon {
 	struct vg_api *api;
 	struct vg_http *http;
 	struct vg_k8s *k8s; /* NULL without Kubernetes */
+	struct vg_notify *notify;
 	struct vg_event ev;
 	/* counters for /metrics */
 	uint64_t events, decode_errors, suppressed, violations, stored, store_errors;

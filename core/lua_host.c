@@ -335,6 +335,35 @@ int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *
 	return vg_lua_call(h, 0, nres, budget, err, errlen);
 }
 
+int vg_lua_resume(struct vg_lua *h, lua_State *co, int nargs, long budget, int *nres, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	h->budget_left = budget > 0 ? budget : 1000000;
+	h->stopping = 0;
+	lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
+	rc = lua_resume(co, h->L, nargs, nres);
+	lua_sethook(co, NULL, 0, 0);
+	h->st.calls++;
+	if (rc == LUA_OK)
+		return VG_LUA_OK;
+	if (rc == LUA_YIELD)
+		return VG_LUA_YIELDED;
+	snprintf(err, errlen, "%s", lua_tostring(co, -1) ? lua_tostring(co, -1) : "(error object is not a string)");
+	lua_pop(co, 1);
+	if (h->stopping) {
+		h->st.budget_stops++;
+		return VG_LUA_BUDGET;
+	}
+	if (rc == LUA_ERRMEM) {
+		h->st.nomem++;
+		return VG_LUA_NOMEM;
+	}
+	h->st.errors++;
+	return VG_LUA_ERROR;
+}
+
 void vg_lua_stats(struct vg_lua *h, struct vg_lua_stats *st)
 {
 	*st = h->st;

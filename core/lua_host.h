@@ -53,6 +53,16 @@ int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *
  */
 int vg_lua_call(struct vg_lua *h, int nargs, int nres, long budget, char *err, size_t errlen);
 
+/*
+ * Runs, or continues, the coroutine co with nargs values on its stack, under
+ * the budget. Returns VG_LUA_OK when it finished (*nres results on co's
+ * stack), VG_LUA_YIELDED when it waits (for a binding to resume it), or an
+ * error code with the message in err.
+ */
+#define VG_LUA_YIELDED 1
+int vg_lua_resume(struct vg_lua *h, lua_State *co, int nargs, long budget, int *nres, char *err,
+		  size_t errlen);
+
 void vg_lua_stats(struct vg_lua *h, struct vg_lua_stats *st);
 
 #endif

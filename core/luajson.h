@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* luajson.h - JSON (jansson) to Lua tables and back, for plugins. */
+#ifndef VG_LUAJSON_H
+#define VG_LUAJSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <lua.h>
+
+/* Pushes j as Lua values: objects and arrays become tables (arrays 1-based), null nil. */
+void vg_lua_push_json(lua_State *L, const json_t *j);
+
+/*
+ * The value at idx as JSON (new reference): a table with keys 1..n is an
+ * array, else an object (string keys only). NULL with err on a value JSON
+ * cannot hold (a function, a cycle or more than 32 levels, a non-string key).
+ */
+json_t *vg_lua_to_json(lua_State *L, int idx, char *err, size_t errlen);
+
+#endif

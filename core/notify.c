@@ -1,0 +1,914 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <lauxlib.h>
+
+#include "embed.h"
+#include "log.h"
+#include "lua_host.h"
+#include "luajson.h"
+#include "notify.h"
+#include "wal.h"
+
+#define PLUGIN_BUDGET 2000000L
+#define DEFAULT_ATTEMPTS 10
+#define DEFAULT_RETRY_MS 1000
+
+static const double buckets[] = { 0.01, 0.05, 0.1, 0.5, 1, 5 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct entry {
+	uint64_t id, enq_ns;
+	char event[16];
+	char *alert_id, *payload; /* the alert's JSON, as it was when the event happened */
+	int attempts;
+	int64_t next_ms;	  /* not before (monotonic ms) */
+	bool durable, dead;
+	char *reason;		  /* why it is dead */
+	struct entry *next;
+};
+
+struct inst {
+	char name[64], type[64];
+	int plugin;		/* index into plugins */
+	json_t *conf, *shown;	/* settings (secrets resolved) / as shown (secrets redacted) */
+	int max_attempts, retry_ms;
+	struct entry *head, *tail, *dead;
+	int queued, ndead;
+	bool busy;
+	lua_State *co;
+	int co_ref;
+	double t0;
+	uint64_t sent, failed, retried, deadc, lat[NBUCKETS + 1];
+	double lat_sum;
+};
+
+struct plugin {
+	char name[64], file[128];
+	int ref; /* the plugin's table */
+};
+
+struct vg_notify {
+	struct event_base *base;
+	struct vg_http *http;
+	struct vg_lua *lua;
+	struct vg_wal *wal;
+	struct plugin *plugins;
+	int nplugins;
+	struct inst *inst;
+	int ninst;
+	char **defaults;
+	int ndefaults;
+	uint64_t next_id;
+	struct event *pump;
+	int vigil_ref;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct inst *inst_by_name(struct vg_notify *n, const char *name)
+{
+	for (int i = 0; i < n->ninst; i++)
+		if (!strcmp(n->inst[i].name, name))
+			return &n->inst[i];
+	return NULL;
+}
+
+static void entry_free(struct entry *e)
+{
+	free(e->alert_id);
+	free(e->payload);
+	free(e->reason);
+	free(e);
+}
+
+/* ---- the outbox log ----------------------------------------------------------------- */
+
+static int log_json(struct vg_notify *n, json_t *rec, vg_wal_ack_cb ack, void *ctx)
+{
+	char *s = json_dumps(rec, JSON_COMPACT);
+	int rc = s ? vg_wal_append(n->wal, s, strlen(s), ack, ctx) : -ENOMEM;
+
+	free(s);
+	json_decref(rec);
+	return rc;
+}
+
+static void push(struct inst *in, struct entry *e)
+{
+	if (in->tail)
+		in->tail->next = e;
+	else
+		in->head = e;
+	in->tail = e;
+	in->queued++;
+}
+
+static struct entry *pop_head(struct inst *in)
+{
+	struct entry *e = in->head;
+
+	in->head = e->next;
+	if (!in->head)
+		in->tail = NULL;
+	e->next = NULL;
+	in->queued--;
+	return e;
+}
+
+/* Replay: queued entries come back; delivered ones leave; dead ones go to the dead list. */
+static void on_replay(void *ctx, const void *p, size_t len)
+{
+	struct vg_notify *n = ctx;
+	json_t *r = json_loadb(p, len, 0, NULL);
+	const char *t = json_string_value(json_object_get(r, "t"));
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(r, "id"));
+
+	if (id >= n->next_id)
+		n->next_id = id + 1;
+	if (t && !strcmp(t, "q")) {
+		struct inst *in = inst_by_name(n, json_string_value(json_object_get(r, "n")) ?: "");
+		struct entry *e;
+
+		if (!in) /* an instance no longer configured: its queue is dropped */
+			goto out;
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			goto out;
+		e->id = id;
+		snprintf(e->event, sizeof(e->event), "%s", json_string_value(json_object_get(r, "e")) ?: "");
+		e->alert_id = strdup(json_string_value(json_object_get(r, "a")) ?: "");
+		e->payload = json_dumps(json_object_get(r, "p"), JSON_COMPACT);
+		e->enq_ns = (uint64_t)json_integer_value(json_object_get(r, "time"));
+		e->durable = true;
+		push(in, e);
+	} else if (t && (!strcmp(t, "d") || !strcmp(t, "x"))) {
+		for (int i = 0; i < n->ninst; i++) {
+			struct inst *in = &n->inst[i];
+
+			for (struct entry **pp = &in->head; *pp; pp = &(*pp)->next) {
+				struct entry *e = *pp;
+
+				if (e->id != id)
+					continue;
+				*pp = e->next;
+				if (in->tail == e) {
+					in->tail = NULL;
+					for (struct entry *x = in->head; x; x = x->next)
+						in->tail = x;
+				}
+				in->queued--;
+				if (!strcmp(t, "x")) {
+					e->dead = true;
+					e->reason = strdup(json_string_value(json_object_get(r, "why")) ?: "");
+					e->next = in->dead;
+					in->dead = e;
+					in->ndead++;
+				} else {
+					entry_free(e);
+				}
+				goto out;
+			}
+		}
+	}
+out:
+	json_decref(r);
+}
+
+static void on_durable(void *ctx, bool ok)
+{
+	struct entry *e = ctx;
+
+	if (ok)
+		e->durable = true;
+}
+
+int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a)
+{
+	json_t *alert = vg_alert_json(a, true);
+	int rc = 0;
+
+	for (int d = 0; d < n->ndefaults; d++) {
+		struct inst *in = inst_by_name(n, n->defaults[d]);
+		struct entry *e;
+
+		if (!in)
+			continue;
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->id = n->next_id++;
+		e->enq_ns = wall_ns();
+		snprintf(e->event, sizeof(e->event), "%s", event);
+		e->alert_id = strdup(a->id);
+		e->payload = json_dumps(alert, JSON_COMPACT);
+		/* durable before it is sent: the ack flips e->durable */
+		rc = log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:O, s:I}", "t", "q", "id",
+					   (json_int_t)e->id, "n", in->name, "e", event, "a", a->id,
+					   "p", alert, "time", (json_int_t)e->enq_ns),
+			      on_durable, e);
+		if (rc) {
+			entry_free(e);
+			continue;
+		}
+		push(in, e);
+	}
+	json_decref(alert);
+	event_active(n->pump, 0, 0);
+	return rc;
+}
+
+/* ---- delivery ----------------------------------------------------------------------- */
+
+static void settle(struct vg_notify *n, struct inst *in, int outcome, const char *why,
+		   long retry_after_s)
+{
+	struct entry *e = in->head;
+	double secs = (double)(mono_ms() - (int64_t)in->t0) / 1000.0;
+	size_t b = 0;
+
+	in->busy = false;
+	if (in->co_ref != LUA_NOREF) {
+		luaL_unref(vg_lua_state(n->lua), LUA_REGISTRYINDEX, in->co_ref);
+		in->co_ref = LUA_NOREF;
+		in->co = NULL;
+	}
+	while (b < NBUCKETS && secs > buckets[b])
+		b++;
+	in->lat[b]++;
+	in->lat_sum += secs;
+	if (!e)
+		return;
+	if (outcome == 0) { /* accepted */
+		in->sent++;
+		log_json(n, json_pack("{s:s, s:I}", "t", "d", "id", (json_int_t)e->id), NULL, NULL);
+		entry_free(pop_head(in));
+	} else if (outcome == 1 && ++e->attempts < in->max_attempts) { /* try again later */
+		int64_t delay = (int64_t)in->retry_ms << (e->attempts > 8 ? 8 : e->attempts - 1);
+
+		if (delay > 300000)
+			delay = 300000;
+		delay = delay / 2 + rand() % (delay + 1); /* jitter: 0.5x to 1.5x */
+		if (retry_after_s > 0)
+			delay = retry_after_s * 1000;
+		e->next_ms = mono_ms() + delay;
+		in->retried++;
+		in->failed++;
+		vg_warn("notifier '%s': %s; attempt %d, again in %lld ms", in->name, why, e->attempts,
+			(long long)delay);
+	} else { /* to the dead letters, with the receiver's answer */
+		in->failed++;
+		in->deadc++;
+		vg_err("notifier '%s': gave up on alert %s (%s): %s", in->name, e->alert_id, e->event, why);
+		log_json(n, json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)e->id, "why", why),
+			 NULL, NULL);
+		e = pop_head(in);
+		e->dead = true;
+		e->reason = strdup(why);
+		e->next = in->dead;
+		in->dead = e;
+		in->ndead++;
+	}
+	event_active(n->pump, 0, 0);
+}
+
+/* The plugin returned: true; false, reason; or an HTTP answer {status, body, error}. */
+static void finished(struct vg_notify *n, struct inst *in, int nres)
+{
+	lua_State *co = in->co;
+	char why[512];
+
+	if (nres < 1 || lua_isnil(co, -nres)) {
+		settle(n, in, 1, "the plugin returned nothing", -1);
+	} else if (lua_isboolean(co, -nres)) {
+		if (lua_toboolean(co, -nres))
+			settle(n, in, 0, "", -1);
+		else
+			settle(n, in, 1, nres > 1 && lua_isstring(co, -nres + 1) ? lua_tostring(co, -nres + 1)
+									 : "the plugin reported a failure", -1);
+	} else if (lua_istable(co, -nres)) {
+		long status, ra;
+		const char *err, *body;
+
+		lua_getfield(co, -nres, "status");
+		status = (long)lua_tointeger(co, -1);
+		lua_getfield(co, -nres - 1, "error");
+		err = lua_tostring(co, -1);
+		lua_getfield(co, -nres - 2, "body");
+		body = lua_tostring(co, -1);
+		lua_getfield(co, -nres - 3, "retry_after");
+		ra = lua_isinteger(co, -1) ? (long)lua_tointeger(co, -1) : -1;
+		snprintf(why, sizeof(why), "%s%ld %.300s", err ? err : "HTTP ", status, body ? body : "");
+		if (err || !status)
+			snprintf(why, sizeof(why), "%s", err ? err : "no answer");
+		lua_pop(co, 4);
+		if (status >= 200 && status < 300)
+			settle(n, in, 0, "", -1);
+		else if (!status || status == 408 || status == 429 || status >= 500)
+			settle(n, in, 1, why, ra);
+		else
+			settle(n, in, 2, why, -1); /* the receiver refused it: retrying will not help */
+	} else {
+		settle(n, in, 1, "the plugin returned something other than true, false or a response", -1);
+	}
+}
+
+static void run(struct vg_notify *n, struct inst *in, int nargs)
+{
+	char err[512];
+	int nres = 0, rc = vg_lua_resume(n->lua, in->co, nargs, PLUGIN_BUDGET, &nres, err, sizeof(err));
+
+	if (rc == VG_LUA_YIELDED)
+		return; /* waiting for vigil.http */
+	if (rc == VG_LUA_OK) {
+		finished(n, in, nres);
+		return;
+	}
+	snprintf(err + strlen(err), sizeof(err) - strlen(err), " (plugin %s)",
+		 n->plugins[in->plugin].file);
+	settle(n, in, 1, err, -1);
+}
+
+static void deliver_next(struct vg_notify *n, struct inst *in)
+{
+	lua_State *L = vg_lua_state(n->lua);
+	struct entry *e = in->head;
+	json_t *alert;
+
+	if (in->busy || !e || !e->durable || e->next_ms > mono_ms())
+		return;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
+	lua_getfield(L, -1, e->event);
+	if (!lua_isfunction(L, -1)) { /* the plugin does not want this event */
+		lua_pop(L, 2);
+		in->sent++;
+		log_json(n, json_pack("{s:s, s:I}", "t", "d", "id", (json_int_t)e->id), NULL, NULL);
+		entry_free(pop_head(in));
+		event_active(n->pump, 0, 0);
+		return;
+	}
+	in->co = lua_newthread(L);
+	in->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_xmove(L, in->co, 1); /* the function */
+	lua_pop(L, 1);
+	alert = json_loads(e->payload, 0, NULL);
+	vg_lua_push_json(in->co, alert);
+	json_decref(alert);
+	vg_lua_push_json(in->co, in->conf);
+	lua_rawgeti(in->co, LUA_REGISTRYINDEX, n->vigil_ref);
+	in->busy = true;
+	in->t0 = (double)mono_ms();
+	run(n, in, 3);
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_notify *n = arg;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < n->ninst; i++)
+		deliver_next(n, &n->inst[i]);
+}
+
+/* ---- the plugins' bindings ------------------------------------------------------------- */
+
+struct http_wait {
+	struct vg_notify *n;
+	struct inst *in;
+};
+
+static void on_http(void *ctx, const struct vg_http_resp *r)
+{
+	struct http_wait *w = ctx;
+	lua_State *co = w->in->co;
+
+	if (!co) {
+		free(w);
+		return;
+	}
+	lua_createtable(co, 0, 4);
+	lua_pushinteger(co, r->status);
+	lua_setfield(co, -2, "status");
+	lua_pushlstring(co, r->body ? r->body : "", r->len);
+	lua_setfield(co, -2, "body");
+	if (r->error) {
+		lua_pushstring(co, r->error);
+		lua_setfield(co, -2, "error");
+	}
+	if (r->retry_after_s >= 0) {
+		lua_pushinteger(co, r->retry_after_s);
+		lua_setfield(co, -2, "retry_after");
+	}
+	run(w->n, w->in, 1);
+	free(w);
+}
+
+/* vigil.http{method, url, headers = {name = value}, body, timeout_ms, ca_file, insecure} */
+static int l_http(lua_State *L)
+{
+	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
+	struct vg_http_req r = { 0 };
+	const char *hdrs[33] = { 0 };
+	char hbuf[32][512];
+	struct http_wait *w;
+	struct inst *in = NULL;
+	int nh = 0;
+
+	for (int i = 0; i < n->ninst && !in; i++)
+		if (n->inst[i].co == L)
+			in = &n->inst[i];
+	if (!in)
+		return luaL_error(L, "vigil.http can only be called from a notifier's event function");
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "method");
+	r.method = luaL_optstring(L, -1, "POST");
+	lua_getfield(L, 1, "url");
+	r.url = luaL_checkstring(L, -1);
+	lua_getfield(L, 1, "body");
+	r.body = lua_tostring(L, -1);
+	lua_getfield(L, 1, "timeout_ms");
+	r.timeout_ms = (long)luaL_optinteger(L, -1, 5000);
+	lua_getfield(L, 1, "ca_file");
+	r.ca_file = lua_tostring(L, -1);
+	lua_getfield(L, 1, "insecure");
+	r.insecure = lua_toboolean(L, -1);
+	lua_getfield(L, 1, "headers");
+	if (lua_istable(L, -1)) {
+		lua_pushnil(L);
+		while (nh < 32 && lua_next(L, -2)) {
+			if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+				snprintf(hbuf[nh], sizeof(hbuf[nh]), "%s: %s", lua_tostring(L, -2),
+					 lua_tostring(L, -1));
+				hdrs[nh] = hbuf[nh];
+				nh++;
+			}
+			lua_pop(L, 1);
+		}
+	}
+	r.headers = hdrs;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return luaL_error(L, "out of memory");
+	w->n = n;
+	w->in = in;
+	if (vg_http_request(n->http, &r, on_http, w)) {
+		free(w);
+		return luaL_error(L, "cannot start the HTTP request to %s", r.url);
+	}
+	return lua_yield(L, 0); /* resumed by on_http with the answer */
+}
+
+static int l_json_encode(lua_State *L)
+{
+	char err[256], *s;
+	json_t *j = vg_lua_to_json(L, 1, err, sizeof(err));
+
+	if (!j)
+		return luaL_error(L, "vigil.json_encode: %s", err);
+	s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(j);
+	lua_pushstring(L, s ? s : "null");
+	free(s);
+	return 1;
+}
+
+static int l_json_decode(lua_State *L)
+{
+	json_error_t je;
+	json_t *j = json_loads(luaL_checkstring(L, 1), JSON_DECODE_ANY, &je);
+
+	if (!j) {
+		lua_pushnil(L);
+		lua_pushstring(L, je.text);
+		return 2;
+	}
+	vg_lua_push_json(L, j);
+	json_decref(j);
+	return 1;
+}
+
+static int l_base64(lua_State *L)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t len;
+	const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+	luaL_Buffer b;
+
+	luaL_buffinit(L, &b);
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)s[i] << 16 | (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0) |
+			     (i + 2 < len ? s[i + 2] : 0);
+
+		luaL_addchar(&b, tbl[v >> 18 & 63]);
+		luaL_addchar(&b, tbl[v >> 12 & 63]);
+		luaL_addchar(&b, i + 1 < len ? tbl[v >> 6 & 63] : '=');
+		luaL_addchar(&b, i + 2 < len ? tbl[v & 63] : '=');
+	}
+	luaL_pushresult(&b);
+	return 1;
+}
+
+static int l_log(lua_State *L)
+{
+	vg_info("plugin: %s", luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int l_now(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)time(NULL));
+	return 1;
+}
+
+/* ---- set-up -------------------------------------------------------------------------------- */
+
+static int load_plugins(struct vg_notify *n, char *err, size_t en)
+{
+	lua_State *L = vg_lua_state(n->lua);
+
+	for (const struct vg_embedded *f = vg_embedded; f->path; f++) {
+		struct plugin *p, *np;
+		char chunk[160];
+
+		if (strncmp(f->path, "plugins/", 8) || strcmp(f->path + strlen(f->path) - 4, ".lua"))
+			continue;
+		snprintf(chunk, sizeof(chunk), "@%s", f->path);
+		if (vg_lua_run_chunk(n->lua, f->data, f->len, chunk, 1, PLUGIN_BUDGET, err, en))
+			return -EINVAL;
+		lua_getfield(L, -1, "name");
+		if (!lua_istable(L, -2) || !lua_isstring(L, -1)) {
+			lua_pop(L, 2);
+			return vg_errf(err, en, -EINVAL, "%s must return a table with a name", f->path);
+		}
+		np = realloc(n->plugins, (size_t)(n->nplugins + 1) * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		n->plugins = np;
+		p = &n->plugins[n->nplugins++];
+		snprintf(p->name, sizeof(p->name), "%s", lua_tostring(L, -1));
+		snprintf(p->file, sizeof(p->file), "%s", f->path);
+		lua_pop(L, 1);
+		p->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	return 0;
+}
+
+/* Checks an instance's settings against its plugin's schema; resolves secrets. */
+static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *err, size_t en)
+{
+	lua_State *L = vg_lua_state(n->lua);
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	in->conf = json_object();
+	in->shown = json_object();
+	in->max_attempts = DEFAULT_ATTEMPTS;
+	in->retry_ms = DEFAULT_RETRY_MS;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
+	if (lua_getfield(L, -1, "schema") != LUA_TTABLE) { /* no schema: no settings */
+		lua_pop(L, 1);
+		lua_newtable(L);
+	}
+	json_object_foreach(set, key, v) {
+		const char *type;
+		bool secret;
+
+		if (!strcmp(key, "type"))
+			continue;
+		if (!strcmp(key, "max_attempts") || !strcmp(key, "retry_ms")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1) {
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a positive integer",
+					     in->name, key);
+				break;
+			}
+			*(!strcmp(key, "max_attempts") ? &in->max_attempts : &in->retry_ms) =
+				(int)json_integer_value(v);
+			continue;
+		}
+		lua_getfield(L, -1, key);
+		if (!lua_istable(L, -1)) {
+			lua_pop(L, 1);
+			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: unknown key '%s' for a %s notifier",
+				     in->name, key, in->type);
+			break;
+		}
+		lua_getfield(L, -1, "type");
+		type = lua_tostring(L, -1);
+		lua_getfield(L, -2, "secret");
+		secret = lua_toboolean(L, -1);
+		lua_pop(L, 3);
+		if (secret && json_is_object(v)) { /* {file = PATH} or {env = NAME} */
+			const char *file = json_string_value(json_object_get(v, "file"));
+			const char *env = json_string_value(json_object_get(v, "env"));
+			char buf[4096] = "";
+
+			if (file) {
+				FILE *f = fopen(file, "r");
+				size_t r = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+				if (f)
+					fclose(f);
+				if (!f) {
+					rc = vg_errf(err, en, -ENOENT, "notifiers.%s.%s: cannot read %s: %s",
+						     in->name, key, file, strerror(errno));
+					break;
+				}
+				buf[r] = '\0';
+				buf[strcspn(buf, "\r\n")] = '\0';
+			} else if (env && getenv(env)) {
+				snprintf(buf, sizeof(buf), "%s", getenv(env));
+			} else {
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s: a secret is a string, "
+						"{file = PATH} or {env = NAME} (and %s is not set)",
+					     in->name, key, env ? env : "no file or env given");
+				break;
+			}
+			v = json_string(buf);
+		} else {
+			json_incref(v);
+		}
+		if (type && ((!strcmp(type, "string") && !json_is_string(v)) ||
+			     (!strcmp(type, "number") && !json_is_number(v)) ||
+			     (!strcmp(type, "boolean") && !json_is_boolean(v)) ||
+			     (!strcmp(type, "table") && !json_is_object(v) && !json_is_array(v)))) {
+			json_decref(v);
+			rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a %s", in->name, key, type);
+			break;
+		}
+		json_object_set_new(in->conf, key, v);
+		json_object_set_new(in->shown, key, secret ? json_string("***") : json_incref(v));
+	}
+	if (!rc) { /* every required key is there */
+		lua_pushnil(L);
+		while (lua_next(L, -2)) {
+			lua_getfield(L, -1, "required");
+			if (lua_toboolean(L, -1) && !json_object_get(in->conf, lua_tostring(L, -3)) && !rc)
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s: a %s notifier needs '%s'",
+					     in->name, in->type, lua_tostring(L, -3));
+			lua_pop(L, 2);
+		}
+	}
+	lua_pop(L, 2);
+	json_object_set_new(in->shown, "type", json_string(in->type));
+	return rc;
+}
+
+int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_http *http,
+		   const char *data_dir, const json_t *instances, const json_t *defaults, char *err,
+		   size_t en)
+{
+	struct vg_notify *n = calloc(1, sizeof(*n));
+	struct vg_wal_opts wo = { 0 };
+	struct vg_wal_report rep;
+	lua_State *L;
+	char dir[1100];
+	const char *key;
+	json_t *v;
+	size_t i;
+	int rc;
+	static const luaL_Reg fns[] = {
+		{ "http", l_http }, { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
+		{ "log", l_log }, { "now", l_now }, { "base64", l_base64 }, { NULL, NULL },
+	};
+
+	*out = NULL;
+	if (!n)
+		return -ENOMEM;
+	n->base = base;
+	n->http = http;
+	n->next_id = 1;
+	n->lua = vg_lua_new(64u << 20);
+	n->pump = event_new(base, -1, EV_PERSIST, on_pump, n);
+	if (!n->lua || !n->pump) {
+		vg_notify_close(n);
+		return -ENOMEM;
+	}
+	L = vg_lua_state(n->lua);
+	lua_newtable(L);
+	lua_pushlightuserdata(L, n);
+	luaL_setfuncs(L, fns, 1);
+	n->vigil_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	rc = load_plugins(n, err, en);
+	if (rc)
+		goto fail;
+	json_object_foreach((json_t *)instances, key, v) {
+		const char *type = json_string_value(json_object_get(v, "type"));
+		struct inst *in, *ni;
+		int p = -1;
+
+		for (int k = 0; type && k < n->nplugins; k++)
+			if (!strcmp(n->plugins[k].name, type))
+				p = k;
+		if (!json_is_object(v) || p < 0) {
+			char list[512] = "";
+			size_t o = 0;
+
+			for (int k = 0; k < n->nplugins && o < sizeof(list); k++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", k ? ", " : "",
+						      n->plugins[k].name);
+			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: unknown notifier type '%s' (known: %s)",
+				     key, type ? type : "(none)", list);
+			goto fail;
+		}
+		ni = realloc(n->inst, (size_t)(n->ninst + 1) * sizeof(*ni));
+		if (!ni) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		n->inst = ni;
+		in = &n->inst[n->ninst++];
+		memset(in, 0, sizeof(*in));
+		in->co_ref = LUA_NOREF;
+		in->plugin = p;
+		snprintf(in->name, sizeof(in->name), "%s", key);
+		snprintf(in->type, sizeof(in->type), "%s", type);
+		rc = configure(n, in, v, err, en);
+		if (rc)
+			goto fail;
+	}
+	json_array_foreach(defaults, i, v) {
+		char **nd = realloc(n->defaults, (size_t)(n->ndefaults + 1) * sizeof(char *));
+
+		if (!json_is_string(v) || !inst_by_name(n, json_string_value(v))) {
+			rc = vg_errf(err, en, -EINVAL, "default_notifiers: '%s' is not a configured notifier",
+				     json_string_value(v) ? json_string_value(v) : "?");
+			goto fail;
+		}
+		if (!nd) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		n->defaults = nd;
+		n->defaults[n->ndefaults++] = strdup(json_string_value(v));
+	}
+	snprintf(dir, sizeof(dir), "%.1000s/outbox", data_dir);
+	wo.dir = dir;
+	rc = vg_wal_open(&n->wal, &wo, base, on_replay, n, &rep, err, en);
+	if (rc)
+		goto fail;
+	event_add(n->pump, &(struct timeval){ 0, 100000 });
+	*out = n;
+	return 0;
+fail:
+	vg_notify_close(n);
+	return rc;
+}
+
+void vg_notify_close(struct vg_notify *n)
+{
+	if (!n)
+		return;
+	if (n->wal)
+		vg_wal_sync(n->wal);
+	vg_wal_close(n->wal);
+	for (int i = 0; i < n->ninst; i++) {
+		struct inst *in = &n->inst[i];
+
+		for (struct entry *e = in->head, *x; e; e = x) {
+			x = e->next;
+			entry_free(e);
+		}
+		for (struct entry *e = in->dead, *x; e; e = x) {
+			x = e->next;
+			entry_free(e);
+		}
+		json_decref(in->conf);
+		json_decref(in->shown);
+		in->co = NULL;
+	}
+	free(n->inst);
+	for (int i = 0; i < n->ndefaults; i++)
+		free(n->defaults[i]);
+	free(n->defaults);
+	free(n->plugins);
+	if (n->pump)
+		event_free(n->pump);
+	vg_lua_free(n->lua);
+	free(n);
+}
+
+int vg_notify_retry_dead(struct vg_notify *n, const char *name)
+{
+	int count = 0;
+
+	for (int i = 0; i < n->ninst; i++) {
+		struct inst *in = &n->inst[i];
+
+		if (name && strcmp(name, in->name))
+			continue;
+		while (in->dead) {
+			struct entry *e = in->dead;
+			json_t *p = json_loads(e->payload, 0, NULL);
+
+			in->dead = e->next;
+			in->ndead--;
+			e->next = NULL;
+			e->dead = false;
+			e->attempts = 0;
+			e->next_ms = 0;
+			e->id = n->next_id++;
+			e->durable = false;
+			log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:I}", "t", "q", "id",
+					      (json_int_t)e->id, "n", in->name, "e", e->event, "a",
+					      e->alert_id, "p", p ? p : json_null(), "time",
+					      (json_int_t)e->enq_ns),
+				 on_durable, e);
+			push(in, e);
+			count++;
+		}
+	}
+	event_active(n->pump, 0, 0);
+	return count;
+}
+
+json_t *vg_notify_json(struct vg_notify *n)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < n->ninst; i++) {
+		struct inst *in = &n->inst[i];
+		json_t *dead = json_array();
+		bool def = false;
+
+		for (int d = 0; d < n->ndefaults; d++)
+			def |= !strcmp(n->defaults[d], in->name);
+		for (struct entry *e = in->dead; e; e = e->next)
+			json_array_append_new(dead, json_pack("{s:s, s:s, s:s}", "alert", e->alert_id,
+							      "event", e->event, "reason",
+							      e->reason ? e->reason : ""));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:i}, s:o}",
+						     "name", in->name, "type", in->type, "default", def,
+						     "settings", in->shown, "counters", "sent",
+						     (json_int_t)in->sent, "failed", (json_int_t)in->failed,
+						     "retried", (json_int_t)in->retried, "dead",
+						     (json_int_t)in->deadc, "queued", in->queued,
+						     "deadLetters", dead));
+	}
+	return arr;
+}
+
+void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b)
+{
+	static const char *const names[] = { "sent", "failed", "retried", "dead" };
+	uint64_t now = wall_ns();
+
+	for (size_t k = 0; k < 4; k++) {
+		evbuffer_add_printf(b, "# TYPE vigil_notifier_%s_total counter\n", names[k]);
+		for (int i = 0; i < n->ninst; i++) {
+			struct inst *in = &n->inst[i];
+			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc };
+
+			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n", names[k],
+					    in->name, (unsigned long long)v[k]);
+		}
+	}
+	evbuffer_add_printf(b, "# TYPE vigil_notifier_queue_depth gauge\n");
+	for (int i = 0; i < n->ninst; i++)
+		evbuffer_add_printf(b, "vigil_notifier_queue_depth{notifier=\"%s\"} %d\n",
+				    n->inst[i].name, n->inst[i].queued);
+	evbuffer_add_printf(b, "# TYPE vigil_notifier_oldest_pending_seconds gauge\n");
+	for (int i = 0; i < n->ninst; i++)
+		evbuffer_add_printf(b, "vigil_notifier_oldest_pending_seconds{notifier=\"%s\"} %.3f\n",
+				    n->inst[i].name,
+				    n->inst[i].head ? (double)(now - n->inst[i].head->enq_ns) / 1e9 : 0.0);
+	evbuffer_add_printf(b, "# TYPE vigil_notifier_request_seconds histogram\n");
+	for (int i = 0; i < n->ninst; i++) {
+		struct inst *in = &n->inst[i];
+		uint64_t cum = 0;
+
+		for (size_t k = 0; k <= NBUCKETS; k++) {
+			cum += in->lat[k];
+			if (k < NBUCKETS)
+				evbuffer_add_printf(b, "vigil_notifier_request_seconds_bucket{notifier=\"%s\",le=\"%g\"} %llu\n",
+						    in->name, buckets[k], (unsigned long long)cum);
+			else
+				evbuffer_add_printf(b, "vigil_notifier_request_seconds_bucket{notifier=\"%s\",le=\"+Inf\"} %llu\n",
+						    in->name, (unsigned long long)cum);
+		}
+		evbuffer_add_printf(b, "vigil_notifier_request_seconds_sum{notifier=\"%s\"} %.6f\n"
+				       "vigil_notifier_request_seconds_count{notifier=\"%s\"} %llu\n",
+				    in->name, in->lat_sum, in->name, (unsigned long long)cum);
+	}
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * notify.h - notifier plugins (plugins/, one Lua file each) and the durable outbox.
+ *
+ * An alert event (created, updated, resolved) for a notifier instance is
+ * written to the outbox log (DATA_DIR/outbox) and only sent once durable;
+ * it leaves the outbox when the receiver accepted it, or goes to the dead
+ * letters with the receiver's answer. Delivery is at-least-once: what was in
+ * flight at a crash is sent again, with the same alert id as dedup key.
+ *
+ * Each instance delivers in order, one at a time (a resolve never overtakes
+ * its trigger); retries back off exponentially with jitter and honour
+ * Retry-After; a slow or dead receiver holds back only its own instance.
+ * Plugins run in their own sandboxed Lua state; vigil.http() yields the
+ * plugin's coroutine while the request is in flight on the event loop.
+ */
+#ifndef VG_NOTIFY_H
+#define VG_NOTIFY_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "alerts.h"
+#include "http.h"
+
+struct event_base;
+struct evbuffer;
+struct vg_notify;
+
+/*
+ * instances: {"name": {"type": "webhook", ...settings}}; defaults: ["name", ...].
+ * A setting marked secret by the plugin may be {"file": PATH} or {"env": NAME}.
+ * Returns 0, or -errno with err naming the instance and key (unknown type,
+ * missing required key, wrong type, unknown key).
+ */
+int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_http *http,
+		   const char *data_dir, const json_t *instances, const json_t *defaults, char *err,
+		   size_t errlen);
+void vg_notify_close(struct vg_notify *n);
+
+/* Queues event ("created", "updated", "resolved") of alert a for the default instances. */
+int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a);
+
+/* Instances, their settings with secrets redacted, and their counters. */
+json_t *vg_notify_json(struct vg_notify *n);
+void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b);
+/* Dead letters of one instance (or all) back into the queue. Returns how many. */
+int vg_notify_retry_dead(struct vg_notify *n, const char *name);
+
+#endif

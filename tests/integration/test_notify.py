@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Notifiers through the durable outbox, against local HTTP receivers that check
+each request as the real service documents it: the generic webhook
+({"alert": {...}} with extra fields, custom headers, Basic auth) and
+PagerDuty Events v2 (trigger on created, resolve on resolved, dedup_key = the
+alert id, severity mapped). A receiver that is down gets it later; a 400 goes
+to the dead letters with the answer; kill -9 with notifications pending loses
+none; bad notifier configuration is a clear error at start."""
+import base64
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vigtest  # noqa: E402
+from vigtest import IMAGE, podman  # noqa: E402
+from test_daemon import Daemon  # noqa: E402
+
+UBUNTU = "Ubuntu Package Manager Execution"
+
+
+class Receiver:
+    """A local HTTP server recording requests; answers from a queue of statuses (default 200)."""
+
+    def __init__(self, port=None):
+        self.port = port or random.randint(50001, 60000)
+        self.got = []
+        self.statuses = []
+        self.lock = threading.Lock()
+        rec = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with rec.lock:
+                    rec.got.append({"path": self.path, "headers": dict(self.headers),
+                                    "body": json.loads(body) if body else None})
+                    code = rec.statuses.pop(0) if rec.statuses else 200
+                out = json.dumps({"status": "success" if code < 300 else "error"}).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+    def wait(self, n, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.got) >= n:
+                    return list(self.got)
+            time.sleep(0.02)
+        raise AssertionError(f"receiver got {len(self.got)} of {n}")
+
+
+class NotifyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        vigtest.prepare_image()
+
+    def setUp(self):
+        self.data = tempfile.mkdtemp(prefix="vigil-notify-")
+        self.port = random.randint(20000, 40000)
+        self.d = None
+        self.recv = []
+        self.pod = str(uuid.uuid4())
+        self.cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
+                          f"/kubepods/besteffort/pod{self.pod}", IMAGE, "sleep", "infinity")
+
+    def tearDown(self):
+        if self.d:
+            self.d.stop(signal.SIGKILL)
+        for r in self.recv:
+            r.stop()
+        subprocess.run(["podman", "rm", "-f", "-t", "0", self.cid], capture_output=True)
+
+    def config(self, hook_port, pd_port, extra=""):
+        secret = os.path.join(self.data, "pd-key")
+        with open(secret, "w") as f:
+            f.write("R0UT1NGKEY\n")
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'''return {{
+  api = {{ listen = "127.0.0.1:{self.port}" }},
+  notifiers = {{
+    ops = {{ type = "webhook", url = "http://127.0.0.1:{hook_port}/hook",
+             headers = {{ ["X-Team"] = "sec" }}, fields = {{ cluster = "lab" }},
+             username = "vigil", password = "s3cret", retry_ms = 100 {extra} }},
+    pd = {{ type = "pagerduty", url = "http://127.0.0.1:{pd_port}/v2/enqueue",
+            routing_key = {{ file = "{secret}" }}, cluster = "lab", retry_ms = 100 }},
+  }},
+  default_notifiers = {{ "ops", "pd" }},
+}}
+''')
+        return conf
+
+    def test_webhook_and_pagerduty(self):
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        t0 = time.time()
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        h = hook.wait(1)[0]
+        p = pd.wait(1)[0]
+        self.assertLess(time.time() - t0, 2.0)
+        # the webhook: {"alert": ...} plus the extra fields, headers, Basic auth
+        self.assertEqual(h["path"], "/hook")
+        self.assertEqual(h["headers"]["X-Team"], "sec")
+        self.assertEqual(h["headers"]["Authorization"],
+                         "Basic " + base64.b64encode(b"vigil:s3cret").decode())
+        self.assertEqual(h["body"]["cluster"], "lab")
+        alert = h["body"]["alert"]
+        self.assertEqual(alert["policy"]["name"], UBUNTU)
+        self.assertEqual(alert["processes"][0]["args"], "--version")
+        # PagerDuty Events v2
+        b = p["body"]
+        self.assertEqual(p["path"], "/v2/enqueue")
+        self.assertEqual((b["routing_key"], b["event_action"], b["dedup_key"]),
+                         ("R0UT1NGKEY", "trigger", alert["id"]))
+        self.assertEqual(b["payload"]["severity"], "warning")  # low -> warning
+        self.assertEqual(b["payload"]["class"], UBUNTU)
+        self.assertIn(f"violates '{UBUNTU}' Policy", b["payload"]["summary"])
+        # secrets redacted in the API
+        _, nt = self.d.req("GET", "/v1/notifiers")
+        pdn = [x for x in nt["notifiers"] if x["name"] == "pd"][0]
+        self.assertEqual(pdn["settings"]["routing_key"], "***")
+        self.assertNotIn("R0UT1NGKEY", json.dumps(nt))
+        self.assertNotIn("s3cret", json.dumps(nt))
+        self.assertNotIn("R0UT1NGKEY", self.d.text())
+        # resolving sends PagerDuty's resolve, same dedup key
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{alert['id']}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        r = pd.wait(2)[1]["body"]
+        self.assertEqual((r["event_action"], r["dedup_key"]), ("resolve", alert["id"]))
+        m = self.d.req("GET", "/metrics")[1]
+        self.assertIn('vigil_notifier_sent_total{notifier="pd"} 2', m)
+        self.assertIn('vigil_notifier_request_seconds_count{notifier="ops"}', m)
+
+    def test_down_receiver_dead_letters_and_kill_9(self):
+        hook_port = random.randint(50001, 60000)
+        pd = Receiver()
+        self.recv.append(pd)
+        conf = self.config(hook_port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        # the webhook receiver is down: pd still gets its trigger at once
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        pd.wait(1)
+        time.sleep(0.5)
+        m = self.d.req("GET", "/metrics")[1]
+        self.assertIn('vigil_notifier_queue_depth{notifier="ops"} 1', m)
+        self.assertNotIn('vigil_notifier_retried_total{notifier="ops"} 0', m)
+        # more alerts pile up (distinct args pass volume control), then kill -9
+        for i in range(5):
+            podman("exec", self.cid, "/usr/bin/dpkg", f"--version{i}", check=False)
+        time.sleep(0.5)
+        self.d.stop(signal.SIGKILL)
+        self.d = None
+        # the receiver comes back, vigil restarts: every notification arrives
+        hook = Receiver(hook_port)
+        self.recv.append(hook)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        got = hook.wait(6, timeout=15)
+        self.assertEqual([g["body"]["alert"]["policy"]["name"] for g in got], [UBUNTU] * 6)
+        # a 400 goes straight to the dead letters with the receiver's answer
+        hook.statuses = [400]
+        podman("exec", self.cid, "/usr/bin/dpkg", "--bad", check=False)
+        hook.wait(7)
+        time.sleep(0.3)
+        _, nt = self.d.req("GET", "/v1/notifiers")
+        ops = [x for x in nt["notifiers"] if x["name"] == "ops"][0]
+        self.assertEqual(len(ops["deadLetters"]), 1)
+        self.assertIn("400", ops["deadLetters"][0]["reason"])
+        # retried on request: delivered this time
+        code, body = self.d.req("PATCH", "/v1/notifiers/ops/retry", raw=b"")
+        self.assertEqual((code, body["requeued"]), (200, 1))
+        hook.wait(8)
+
+    def test_bad_notifier_config(self):
+        for body, msg in [
+            ('notifiers = { x = { type = "carrier-pigeon" } }', "unknown notifier type 'carrier-pigeon'"),
+            ('notifiers = { x = { type = "webhook" } }', "a webhook notifier needs 'url'"),
+            ('notifiers = { x = { type = "webhook", url = 3 } }', "notifiers.x.url must be a string"),
+            ('notifiers = { x = { type = "webhook", url = "http://x", colour = 1 } }',
+             "unknown key 'colour'"),
+            ('notifiers = { x = { type = "pagerduty", routing_key = { env = "NO_SUCH_VAR_42" } } }',
+             "notifiers.x.routing_key"),
+            ('notifiers = {}, default_notifiers = { "nobody" }', "'nobody' is not a configured notifier"),
+        ]:
+            conf = os.path.join(self.data, "bad.conf.lua")
+            with open(conf, "w") as f:
+                f.write(f"return {{ {body} }}\n")
+            r = subprocess.run([vigtest.VIGIL, "run", "--config", conf, "--data-dir", self.data + "-b"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, body)
+            self.assertIn(msg, r.stderr)
+
+
+if __name__ == "__main__":
+    vigtest.require_bpf()
+    vigtest.run_tests()
