@@ -197,6 +197,43 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual((code, body["requeued"]), (200, 1))
         hook.wait(8)
 
+    def test_splunk_slack_jira(self):
+        splunk, slack, jira = Receiver(), Receiver(), Receiver()
+        self.recv += [splunk, slack, jira]
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'''return {{
+  api = {{ listen = "127.0.0.1:{self.port}" }},
+  notifiers = {{
+    splunk = {{ type = "splunk", url = "http://127.0.0.1:{splunk.port}", token = "HECTOKEN", max_bytes = 900 }},
+    slack = {{ type = "slack", url = "http://127.0.0.1:{slack.port}/services/T/B/X" }},
+    jira = {{ type = "jira", url = "http://127.0.0.1:{jira.port}", username = "bot", token = "JT",
+              project = "SEC", api_version = 3, cluster = "lab" }},
+  }},
+  default_notifiers = {{ "splunk", "slack", "jira" }},
+}}
+''')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        s = splunk.wait(1)[0]
+        self.assertEqual(s["path"], "/services/collector/event")
+        self.assertEqual(s["headers"]["Authorization"], "Splunk HECTOKEN")
+        self.assertEqual((s["body"]["source"], s["body"]["sourcetype"]), ("vigil", "vigil-alert"))
+        self.assertEqual(s["body"]["event"]["policy"]["name"], UBUNTU)
+        self.assertTrue(s["body"]["event"].get("trimmed"))  # over 900 bytes: trimmed
+        self.assertLessEqual(len(json.dumps(s["body"], separators=(",", ":"))), 900)
+        sl = slack.wait(1)[0]
+        self.assertIn(UBUNTU, sl["body"]["text"])
+        self.assertIn("Binary '/usr/bin/dpkg'", sl["body"]["text"])
+        j = jira.wait(1)[0]
+        self.assertEqual(j["path"], "/rest/api/3/issue")
+        self.assertEqual(j["headers"]["Authorization"], "Basic " + base64.b64encode(b"bot:JT").decode())
+        fields = j["body"]["fields"]
+        self.assertEqual(fields["project"], {"key": "SEC"})
+        self.assertEqual(fields["priority"], {"name": "Low"})
+        self.assertEqual(fields["description"]["type"], "doc")
+        self.assertIn(f"violates '{UBUNTU}' Policy", fields["summary"])
+
     def test_bad_notifier_config(self):
         for body, msg in [
             ('notifiers = { x = { type = "carrier-pigeon" } }', "unknown notifier type 'carrier-pigeon'"),
