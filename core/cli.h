@@ -13,6 +13,7 @@ int vg_cmd_record(int argc, char **argv);
 int vg_cmd_replay(int argc, char **argv);
 int vg_cmd_run(int argc, char **argv);
 int vg_cmd_violations(int argc, char **argv);
+int vg_cmd_notifiers(int argc, char **argv);
 
 /*
  * Parses a decimal number; with sizes, a K, M or G suffix (powers of 1024).

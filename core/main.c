@@ -18,6 +18,7 @@ static const char usage_text[] =
 	"             container identity\n"
 	"  policy     list, show, test and lint policies\n"
 	"  violations list, show and resolve alerts\n"
+	"  notifiers  list, test, outbox, retry\n"
 	"  record     write live execs to a trace file\n"
 	"  replay     run a trace through the policies; print the matches\n"
 	"  version    print the version\n"
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 		{ "policy", vg_cmd_policy },
 		{ "record", vg_cmd_record },
 		{ "violations", vg_cmd_violations },
+		{ "notifiers", vg_cmd_notifiers },
 		{ "replay", vg_cmd_replay },
 	};
 

@@ -47,6 +47,7 @@ struct inst {
 	double t0;
 	uint64_t sent, failed, retried, deadc, lat[NBUCKETS + 1];
 	double lat_sum;
+	char last[512]; /* the last outcome, for `vigil notifiers test` and the API */
 };
 
 struct plugin {
@@ -259,6 +260,8 @@ static void settle(struct vg_notify *n, struct inst *in, int outcome, const char
 	in->lat_sum += secs;
 	if (!e)
 		return;
+	snprintf(in->last, sizeof(in->last), "%s%s", outcome == 0 ? "accepted" : outcome == 1 ? "will retry: " : "refused: ",
+		 outcome == 0 ? "" : why);
 	if (outcome == 0) { /* accepted */
 		in->sent++;
 		log_json(n, json_pack("{s:s, s:I}", "t", "d", "id", (json_int_t)e->id), NULL, NULL);
@@ -809,6 +812,20 @@ void vg_notify_close(struct vg_notify *n)
 	free(n);
 }
 
+int vg_notify_pending(struct vg_notify *n, const char *name, int *dead)
+{
+	int q = 0;
+
+	*dead = 0;
+	for (int i = 0; i < n->ninst; i++) {
+		if (name && strcmp(name, n->inst[i].name))
+			continue;
+		q += n->inst[i].queued;
+		*dead += n->inst[i].ndead;
+	}
+	return q;
+}
+
 int vg_notify_retry_dead(struct vg_notify *n, const char *name)
 {
 	int count = 0;
@@ -858,8 +875,9 @@ json_t *vg_notify_json(struct vg_notify *n)
 			json_array_append_new(dead, json_pack("{s:s, s:s, s:s}", "alert", e->alert_id,
 							      "event", e->event, "reason",
 							      e->reason ? e->reason : ""));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:i}, s:o}",
-						     "name", in->name, "type", in->type, "default", def,
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:i}, s:o}",
+						     "name", in->name, "type", in->type, "last", in->last,
+						     "default", def,
 						     "settings", in->shown, "counters", "sent",
 						     (json_int_t)in->sent, "failed", (json_int_t)in->failed,
 						     "retried", (json_int_t)in->retried, "dead",

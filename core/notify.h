@@ -45,6 +45,9 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 /* Instances, their settings with secrets redacted, and their counters. */
 json_t *vg_notify_json(struct vg_notify *n);
 void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b);
+/* Events queued (and, in *dead, dead letters) for one instance or all. */
+int vg_notify_pending(struct vg_notify *n, const char *name, int *dead);
+
 /* Dead letters of one instance (or all) back into the queue. Returns how many. */
 int vg_notify_retry_dead(struct vg_notify *n, const char *name);
 

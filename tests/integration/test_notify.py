@@ -234,6 +234,46 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(fields["description"]["type"], "doc")
         self.assertIn(f"violates '{UBUNTU}' Policy", fields["summary"])
 
+    def test_cli(self):
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        run = lambda *a: subprocess.run([vigtest.VIGIL, "notifiers", *a, "--config", conf,
+                                         "--data-dir", self.data], capture_output=True, text=True,
+                                        timeout=60)
+        r = run("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"ops\s+webhook\s+yes")
+        # test: a sample alert through the webhook, the receiver's answer printed
+        r = run("test", "ops")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("ops: accepted", r.stdout)
+        self.assertEqual(hook.wait(1)[0]["body"]["alert"]["policy"]["name"], "vigil test notification")
+        hook.statuses = [403]
+        r = run("test", "ops")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refused: HTTP 403", r.stdout)
+        r = run("test", "nobody")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no notifier named 'nobody'", r.stderr)
+        # outbox and retry go through the daemon
+        r = run("outbox")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no vigil daemon runs", r.stderr)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        hook.statuses = [400]
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        hook.wait(3)
+        time.sleep(0.3)
+        r = run("outbox", "ops")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 dead", r.stdout)
+        self.assertIn("HTTP 400", r.stdout)
+        r = run("retry", "ops")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 dead letters queued again", r.stdout)
+        hook.wait(4)
+
     def test_bad_notifier_config(self):
         for body, msg in [
             ('notifiers = { x = { type = "carrier-pigeon" } }', "unknown notifier type 'carrier-pigeon'"),

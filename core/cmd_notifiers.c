@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cmd_notifiers.c - `vigil notifiers list|test|outbox|retry`.
+ * list, outbox and retry go through the daemon's API; test runs the plugin
+ * right here with a sample alert and prints the receiver's answer.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "alerts.h"
+#include "cli.h"
+#include "client.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "notify.h"
+#include "record.h"
+
+static const char usage_text[] =
+	"usage: vigil notifiers COMMAND [--config FILE] [--data-dir DIR]\n"
+	"\n"
+	"  list           the notifier instances (settings with secrets redacted)\n"
+	"  test NAME      send a sample alert through NAME now; print the receiver's answer\n"
+	"  outbox [NAME]  pending events and dead letters (needs the daemon)\n"
+	"  retry NAME     send NAME's dead letters again (needs the daemon)\n";
+
+static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cfg, char ***args,
+		    int *nargs)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ 0 },
+	};
+	const char *config = NULL, *data_dir = NULL;
+	char err[1024];
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'd': data_dir = optarg; break;
+		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		}
+	}
+	if (vg_config_resolve(cfg, config, err, sizeof(err))) {
+		vg_err("%s", err);
+		return 2;
+	}
+	if (data_dir)
+		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", data_dir);
+	*args = argv + optind;
+	*nargs = argc - optind;
+	return 0;
+}
+
+static json_t *from_daemon(struct vg_config *cfg)
+{
+	int lock = -1;
+	json_t *r = NULL;
+
+	if (vg_client_daemon_running(cfg, &lock))
+		r = vg_client_api(cfg, "GET", "/v1/notifiers", NULL);
+	else
+		vg_err("no vigil daemon runs on %s: the outbox lives in the daemon", cfg->data_dir);
+	if (lock >= 0)
+		close(lock);
+	return r;
+}
+
+static int cmd_list(struct vg_config *cfg)
+{
+	const char *key;
+	json_t *v;
+
+	if (!cfg->notifiers || !json_object_size(cfg->notifiers)) {
+		printf("no notifiers configured (notifiers = { ... } in vigil.conf.lua)\n");
+		return 0;
+	}
+	printf("%-20s %-12s %s\n", "NAME", "TYPE", "DEFAULT");
+	json_object_foreach(cfg->notifiers, key, v) {
+		bool def = false;
+		size_t i;
+		json_t *d;
+
+		json_array_foreach(cfg->default_notifiers, i, d)
+			def |= json_is_string(d) && !strcmp(json_string_value(d), key);
+		printf("%-20s %-12s %s\n", key, json_string_value(json_object_get(v, "type")) ?: "?",
+		       def ? "yes" : "no");
+	}
+	return 0;
+}
+
+static int cmd_outbox(struct vg_config *cfg, const char *name)
+{
+	json_t *r = from_daemon(cfg), *arr, *in;
+	size_t i;
+
+	if (!r)
+		return 1;
+	arr = json_object_get(r, "notifiers");
+	json_array_foreach(arr, i, in) {
+		json_t *dl = json_object_get(in, "deadLetters"), *e;
+		size_t k;
+
+		if (name && strcmp(name, json_string_value(json_object_get(in, "name"))))
+			continue;
+		printf("%s (%s): %lld pending, %zu dead; last: %s\n",
+		       json_string_value(json_object_get(in, "name")),
+		       json_string_value(json_object_get(in, "type")),
+		       (long long)json_integer_value(json_object_get(json_object_get(in, "counters"), "queued")),
+		       json_array_size(dl), json_string_value(json_object_get(in, "last")) ?: "");
+		json_array_foreach(dl, k, e)
+			printf("  dead: alert %s %s: %s\n", json_string_value(json_object_get(e, "alert")),
+			       json_string_value(json_object_get(e, "event")),
+			       json_string_value(json_object_get(e, "reason")));
+	}
+	json_decref(r);
+	return 0;
+}
+
+static int cmd_retry(struct vg_config *cfg, const char *name)
+{
+	int lock = -1;
+	char path[256];
+	json_t *r = NULL;
+
+	if (vg_client_daemon_running(cfg, &lock)) {
+		snprintf(path, sizeof(path), "/v1/notifiers/%.64s/retry", name);
+		r = vg_client_api(cfg, "PATCH", path, NULL);
+	} else {
+		vg_err("no vigil daemon runs on %s: the outbox lives in the daemon", cfg->data_dir);
+	}
+	if (lock >= 0)
+		close(lock);
+	if (!r)
+		return 1;
+	printf("%s: %lld dead letters queued again\n", name,
+	       (long long)json_integer_value(json_object_get(r, "requeued")));
+	json_decref(r);
+	return 0;
+}
+
+/* A sample alert: a package manager run in a container, as a real one looks. */
+static const struct vg_alert *sample(struct vg_alerts *s)
+{
+	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
+	static struct vg_event ev;
+	const char *argv[] = { "/usr/bin/apt-get", "update" };
+	struct vg_record_spec sp = {
+		.exe = "/usr/bin/apt-get", .argv = argv, .argc = 2, .cwd = "/",
+		.cgroup = "/kubepods/besteffort/pod00000000-0000-0000-0000-000000000000/"
+			  "0000000000000000000000000000000000000000000000000000000000000000",
+		.pid = 4242, .ppid = 4241,
+	};
+	struct vg_violation v = { .ev = &ev, .policy_id = "vigil-test-notification",
+				  .policy_name = "vigil test notification", .severity = "low" };
+	struct timespec ts;
+	const struct vg_alert *a = NULL;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	sp.boot_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	vg_record_build(rec, sizeof(rec), &sp);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size,
+			(int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sp.boot_ns));
+	ev.lineage_done = true;
+	ev.n_lineage = 1;
+	ev.lineage[0] = (struct vg_ancestor_info){ 4241, 0, "/bin/bash", "bash" };
+	vg_alerts_add(s, &v, NULL, NULL, &a);
+	return a;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static int cmd_test(struct vg_config *cfg, const char *name)
+{
+	char tmp[] = "/tmp/vigil-notify-test-XXXXXX", err[1024], store[64];
+	struct event_base *base = event_base_new();
+	struct vg_http *http = base ? vg_http_new(base) : NULL;
+	struct vg_alerts_opts ao = { 0 };
+	struct vg_wal_report rep;
+	struct vg_alerts *s = NULL;
+	struct vg_notify *n = NULL;
+	json_t *one = json_object(), *def = json_array(), *conf, *info = NULL;
+	struct event *tick = NULL;
+	int rc = 1, dead = 0, pending = 1;
+
+	conf = cfg->notifiers ? json_object_get(cfg->notifiers, name) : NULL;
+	if (!conf || !mkdtemp(tmp) || !http) {
+		vg_err("no notifier named '%s' in the configuration (see 'vigil notifiers list')", name);
+		goto out;
+	}
+	json_object_set(one, name, conf);
+	json_array_append_new(def, json_string(name));
+	snprintf(store, sizeof(store), "%s/store", tmp);
+	ao.dir = store;
+	if (vg_alerts_open(&s, &ao, NULL, &rep, err, sizeof(err)) ||
+	    vg_notify_open(&n, base, http, tmp, one, def, err, sizeof(err))) {
+		vg_err("%s", err);
+		goto out;
+	}
+	vg_notify_alert(n, "created", sample(s));
+	tick = event_new(base, -1, EV_PERSIST, on_tick, base);
+	event_add(tick, &(struct timeval){ 0, 20000 });
+	for (int i = 0; i < 1000 && (pending = vg_notify_pending(n, name, &dead)) && !dead; i++) {
+		json_t *j = vg_notify_json(n);
+		const char *last = json_string_value(json_object_get(json_array_get(j, 0), "last"));
+
+		/* a retry means the receiver did not take it: report that rather than wait */
+		if (last && !strncmp(last, "will retry", 10)) {
+			info = json_incref(json_array_get(j, 0));
+			json_decref(j);
+			break;
+		}
+		json_decref(j);
+		event_base_dispatch(base);
+	}
+	if (!info) {
+		json_t *j = vg_notify_json(n);
+
+		info = json_incref(json_array_get(j, 0));
+		json_decref(j);
+	}
+	printf("%s: %s\n", name, json_string_value(json_object_get(info, "last")) ?: "no answer");
+	rc = !pending && !dead ? 0 : 1;
+out:
+	json_decref(info);
+	json_decref(one);
+	json_decref(def);
+	if (tick)
+		event_free(tick);
+	vg_notify_close(n);
+	vg_alerts_close(s);
+	vg_http_free(http);
+	if (base)
+		event_base_free(base);
+	if (tmp[strlen(tmp) - 1] != 'X') {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+		(void)!system(cmd);
+	}
+	return rc;
+}
+
+int vg_cmd_notifiers(int argc, char **argv)
+{
+	struct vg_config cfg;
+	char **args = NULL;
+	int nargs = 0, rc;
+	const char *sub;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	sub = argv[1];
+	rc = load_cfg(argc - 1, argv + 1, "notifiers", &cfg, &args, &nargs);
+	if (rc)
+		return rc;
+	if (!strcmp(sub, "list"))
+		return cmd_list(&cfg);
+	if (!strcmp(sub, "outbox"))
+		return cmd_outbox(&cfg, nargs ? args[0] : NULL);
+	if (!strcmp(sub, "test") && nargs == 1)
+		return cmd_test(&cfg, args[0]);
+	if (!strcmp(sub, "retry") && nargs == 1)
+		return cmd_retry(&cfg, args[0]);
+	return vg_usage_error("notifiers", "unknown command or missing NAME: '%s'", sub);
+}
