@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -14,6 +15,7 @@
 #include "lua_host.h"
 #include "luajson.h"
 #include "notify.h"
+#include "stream.h"
 #include "wal.h"
 
 #define PLUGIN_BUDGET 2000000L
@@ -44,6 +46,7 @@ struct inst {
 	bool busy;
 	lua_State *co;
 	int co_ref;
+	struct vg_stream *stream; /* vigil.send's connection, opened on first use */
 	double t0;
 	uint64_t sent, failed, retried, deadc, lat[NBUCKETS + 1];
 	double lat_sum;
@@ -482,6 +485,61 @@ static int l_http(lua_State *L)
 	return lua_yield(L, 0); /* resumed by on_http with the answer */
 }
 
+static void on_sent(void *ctx, const char *error)
+{
+	struct http_wait *w = ctx;
+	lua_State *co = w->in->co;
+
+	if (co) {
+		lua_pushboolean(co, !error);
+		if (error)
+			lua_pushstring(co, error);
+		else
+			lua_pushnil(co);
+		run(w->n, w->in, 2);
+	}
+	free(w);
+}
+
+/* vigil.send{address = "tcp|tls|udp://host:port", data, timeout_ms, ca_file, insecure}
+ * -> true | false, reason. Raw bytes for receivers that do not speak HTTP (syslog). */
+static int l_send(lua_State *L)
+{
+	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
+	struct vg_stream_req r = { 0 };
+	struct http_wait *w;
+	struct inst *in = NULL;
+	char err[256];
+
+	for (int i = 0; i < n->ninst && !in; i++)
+		if (n->inst[i].co == L)
+			in = &n->inst[i];
+	if (!in)
+		return luaL_error(L, "vigil.send can only be called from a notifier's event function");
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "address");
+	r.address = luaL_checkstring(L, -1);
+	lua_getfield(L, 1, "data");
+	r.data = luaL_checklstring(L, -1, &r.len);
+	lua_getfield(L, 1, "timeout_ms");
+	r.timeout_ms = (long)luaL_optinteger(L, -1, 5000);
+	lua_getfield(L, 1, "ca_file");
+	r.ca_file = lua_tostring(L, -1);
+	lua_getfield(L, 1, "insecure");
+	r.insecure = lua_toboolean(L, -1);
+	if (!in->stream && !(in->stream = vg_stream_new(n->base)))
+		return luaL_error(L, "out of memory");
+	if (!(w = calloc(1, sizeof(*w))))
+		return luaL_error(L, "out of memory");
+	w->n = n;
+	w->in = in;
+	if (vg_stream_send(in->stream, &r, on_sent, w, err, sizeof(err))) {
+		free(w);
+		return luaL_error(L, "vigil.send: %s", err);
+	}
+	return lua_yield(L, 0); /* resumed by on_sent */
+}
+
 static int l_json_encode(lua_State *L)
 {
 	char err[256], *s;
@@ -536,6 +594,16 @@ static int l_log(lua_State *L)
 {
 	vg_info("plugin: %s", luaL_checkstring(L, 1));
 	return 0;
+}
+
+static int l_hostname(lua_State *L)
+{
+	char h[256] = "-";
+
+	if (gethostname(h, sizeof(h) - 1))
+		snprintf(h, sizeof(h), "-");
+	lua_pushstring(L, h);
+	return 1;
 }
 
 static int l_now(lua_State *L)
@@ -674,6 +742,13 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 		}
 	}
 	lua_pop(L, 2);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
+	if (!rc && lua_getfield(L, -1, "check") == LUA_TFUNCTION) { /* the plugin's own checks */
+		vg_lua_push_json(L, in->conf);
+		if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_isstring(L, -1))
+			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: %s", in->name, lua_tostring(L, -1));
+	}
+	lua_pop(L, 2);
 	json_object_set_new(in->shown, "type", json_string(in->type));
 	return rc;
 }
@@ -692,8 +767,8 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	size_t i;
 	int rc;
 	static const luaL_Reg fns[] = {
-		{ "http", l_http }, { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
-		{ "log", l_log }, { "now", l_now }, { "base64", l_base64 }, { NULL, NULL },
+		{ "http", l_http }, { "send", l_send }, { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
+		{ "log", l_log }, { "now", l_now }, { "hostname", l_hostname }, { "base64", l_base64 }, { NULL, NULL },
 	};
 
 	*out = NULL;
@@ -712,6 +787,8 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	lua_newtable(L);
 	lua_pushlightuserdata(L, n);
 	luaL_setfuncs(L, fns, 1);
+	lua_pushstring(L, VIGIL_VERSION);
+	lua_setfield(L, -2, "version");
 	n->vigil_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	rc = load_plugins(n, err, en);
 	if (rc)
@@ -799,6 +876,7 @@ void vg_notify_close(struct vg_notify *n)
 		}
 		json_decref(in->conf);
 		json_decref(in->shown);
+		vg_stream_free(in->stream);
 		in->co = NULL;
 	}
 	free(n->inst);
