@@ -396,6 +396,31 @@ static struct vg_engine_opts engine_opts(struct vg_daemon *d)
 	return eo;
 }
 
+/* Each policy's own `notifiers` list; a name vigil.conf.lua does not configure is an error. */
+static int route_policies(struct vg_daemon *d, char *err, size_t en)
+{
+	int rc = 0;
+
+	if (d->notify)
+		vg_notify_routes_clear(d->notify);
+	for (int i = 0; i < vg_engine_count(d->engine); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
+
+		char e[512];
+
+		if (!p->notifiers || p->broken)
+			continue;
+		if (!d->notify && p->notifiers[0])
+			snprintf(e, sizeof(e), "policy '%s' (%s) names notifier '%s', but vigil.conf.lua "
+				 "configures no notifiers", p->name, p->file, p->notifiers[0]);
+		else if (!d->notify || !vg_notify_route(d->notify, p->id, p->notifiers, e, sizeof(e)))
+			continue;
+		if (!rc) /* report the first; route every other policy */
+			rc = vg_errf(err, en, -ENOENT, "%s", e);
+	}
+	return rc;
+}
+
 static void on_hup(evutil_socket_t s, short w, void *arg)
 {
 	struct vg_daemon *d = arg;
@@ -411,7 +436,11 @@ static void on_hup(evutil_socket_t s, short w, void *arg)
 		d->reload_failures++;
 		vg_err("reload failed: kept the %d policies loaded before", vg_engine_count(d->engine));
 	} else {
+		char err[512];
+
 		d->reloads++;
+		if (route_policies(d, err, sizeof(err)))
+			vg_err("%s; that policy's alerts go to default_notifiers until it is fixed", err);
 		vg_daemon_policy_changed(d);
 		vg_info("reloaded %d policies", vg_engine_count(d->engine));
 	}
@@ -713,6 +742,10 @@ int vg_cmd_run(int argc, char **argv)
 	if (d->cfg.notifiers &&
 	    vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir, d->cfg.notifiers,
 			   d->cfg.default_notifiers, err, sizeof(err))) {
+		vg_err("%s", err);
+		goto out;
+	}
+	if (route_policies(d, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;
 	}

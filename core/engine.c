@@ -28,7 +28,7 @@ struct pol {
 	struct vg_policy_info info;
 	char **strs; /* every string info points to, for freeing */
 	int nstrs;
-	const char **cats;
+	const char **cats, **nots;
 	int table_ref, check_ref;
 	struct excl *excl, scope;
 	int nexcl;
@@ -133,6 +133,7 @@ void vg_engine_free(struct vg_engine *e)
 			free(p->strs[k]);
 		free(p->strs);
 		free(p->cats);
+		free(p->nots);
 		for (int k = 0; k < p->nexcl; k++)
 			excl_free(&p->excl[k]);
 		free(p->excl);
@@ -290,6 +291,17 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 		free(cats);
 		in->categories = p->cats;
 	}
+	lua_getfield(L, t, "notifiers");
+	if (lua_istable(L, -1)) {
+		const char **nots = string_list(L, t, "notifiers", &ncat);
+
+		p->nots = calloc((size_t)ncat + 1, sizeof(char *));
+		for (int i = 0; p->nots && nots && i < ncat; i++)
+			p->nots[i] = save(p, nots[i]);
+		free(nots);
+		in->notifiers = p->nots;
+	}
+	lua_pop(L, 1);
 	lua_getfield(L, t, "scope");
 	lua_getfield(L, -1, "host");
 	in->host = lua_toboolean(L, -1);

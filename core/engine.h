@@ -34,6 +34,7 @@ struct vg_policy_info {
 	const char *file;      /* where it was loaded from */
 	const char *waits_for; /* non-NULL: it needs a feature vigil does not have yet */
 	const char *const *categories;
+	const char *const *notifiers; /* the policy's own notifiers, or NULL: the defaults */
 	bool enabled, host, has_check;
 	bool broken; /* failed to compile: kept only to be freed, never evaluated */
 	int nsections;

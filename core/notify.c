@@ -70,6 +70,8 @@ struct vg_notify {
 	char **defaults;
 	int ndefaults;
 	uint64_t next_id;
+	struct route { char *policy_id; char **names; int nnames; } *routes; /* per-policy notifiers */
+	int nroutes;
 	struct event *pump;
 	int vigil_ref;
 };
@@ -207,13 +209,62 @@ static void on_durable(void *ctx, bool ok)
 		e->durable = true;
 }
 
+void vg_notify_routes_clear(struct vg_notify *n)
+{
+	for (int i = 0; i < n->nroutes; i++) {
+		for (int k = 0; k < n->routes[i].nnames; k++)
+			free(n->routes[i].names[k]);
+		free(n->routes[i].names);
+		free(n->routes[i].policy_id);
+	}
+	free(n->routes);
+	n->routes = NULL;
+	n->nroutes = 0;
+}
+
+int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *const *names, char *err, size_t en)
+{
+	struct route *nr, *r;
+	int cnt = 0;
+
+	for (; names[cnt]; cnt++)
+		if (!inst_by_name(n, names[cnt]))
+			return vg_errf(err, en, -ENOENT, "policy '%s' names notifier '%s', which vigil.conf.lua does not "
+					"configure (add it to notifiers, or fix the name)", policy_id, names[cnt]);
+	nr = realloc(n->routes, (size_t)(n->nroutes + 1) * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	n->routes = nr;
+	r = &n->routes[n->nroutes];
+	r->policy_id = strdup(policy_id);
+	r->names = calloc((size_t)cnt + 1, sizeof(char *));
+	r->nnames = 0;
+	if (!r->policy_id || !r->names) {
+		free(r->policy_id);
+		free(r->names);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < cnt; i++)
+		if ((r->names[i] = strdup(names[i])))
+			r->nnames++;
+	n->nroutes++;
+	return 0;
+}
+
 int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a)
 {
 	json_t *alert = vg_alert_json(a, true);
-	int rc = 0;
+	char **names = n->defaults;
+	int nnames = n->ndefaults, rc = 0;
 
-	for (int d = 0; d < n->ndefaults; d++) {
-		struct inst *in = inst_by_name(n, n->defaults[d]);
+	for (int i = 0; a->policy_id && i < n->nroutes; i++)
+		if (!strcmp(n->routes[i].policy_id, a->policy_id)) {
+			names = n->routes[i].names;
+			nnames = n->routes[i].nnames;
+			break;
+		}
+	for (int d = 0; d < nnames; d++) {
+		struct inst *in = inst_by_name(n, names[d]);
 		struct entry *e;
 
 		if (!in)
@@ -743,7 +794,7 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 	}
 	lua_pop(L, 2);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
-	if (!rc && lua_getfield(L, -1, "check") == LUA_TFUNCTION) { /* the plugin's own checks */
+	if (lua_getfield(L, -1, "check") == LUA_TFUNCTION && !rc) { /* the plugin's own checks */
 		vg_lua_push_json(L, in->conf);
 		if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_isstring(L, -1))
 			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: %s", in->name, lua_tostring(L, -1));
@@ -883,6 +934,7 @@ void vg_notify_close(struct vg_notify *n)
 	for (int i = 0; i < n->ndefaults; i++)
 		free(n->defaults[i]);
 	free(n->defaults);
+	vg_notify_routes_clear(n);
 	free(n->plugins);
 	if (n->pump)
 		event_free(n->pump);

@@ -40,6 +40,12 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 void vg_notify_close(struct vg_notify *n);
 
 /* Queues event ("created", "updated", "resolved") of alert a for the default instances. */
+/* A policy's own notifiers (NULL-terminated) in place of default_notifiers; -ENOENT with err
+ * naming the policy and the notifier when one is not configured. */
+int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *const *names, char *err,
+		    size_t en);
+/* Forgets every policy's notifiers (before a reload routes them again). */
+void vg_notify_routes_clear(struct vg_notify *n);
 int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a);
 
 /* Instances, their settings with secrets redacted, and their counters. */

@@ -5,7 +5,7 @@
 -- "kill_pod": switchable at run time) and `vigil`, the C bindings:
 --   vigil.store()          record the violation in its alert (durable before acknowledged)
 --   vigil.enforce(action)  kill the process or the pod   (returns false until issue #5)
---   vigil.notify()         hand the alert to the notifiers (returns false until issue #8)
+--   vigil.notify()         hand the alert to the notifiers (the policy's own, else default_notifiers)
 --   vigil.log(msg)
 -- A policy's own `on_violation(ev, vigil, enforcement)` replaces this flow
 -- for that policy. If the flow fails, vigil stores the violation anyway.

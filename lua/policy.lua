@@ -249,7 +249,12 @@ local function build(p)
 	end
 	if type(out.tests) ~= "table" then fail("policy.tests must be a list") end
 	out.tests = copy_tests(out.tests)
-	if p.notifiers ~= nil then out.notifiers = strings(p.notifiers, "policy.notifiers") end
+	-- notifiers: this policy's alerts go to these instead of default_notifiers; {} = to none
+	if type(p.notifiers) == "table" and next(p.notifiers) == nil then
+		out.notifiers = {}
+	elseif p.notifiers ~= nil then
+		out.notifiers = strings(p.notifiers, "policy.notifiers")
+	end
 
 	local m = p.match
 	if type(m) ~= "table" then

@@ -274,6 +274,43 @@ class NotifyTest(unittest.TestCase):
         self.assertIn("1 dead letters queued again", r.stdout)
         hook.wait(4)
 
+    def test_per_policy_notifiers(self):
+        """A policy's own `notifiers` replace default_notifiers for its alerts; a name that
+        is not configured is an error at start naming the policy and the notifier."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        pol = os.path.join(self.data, "policies")
+        os.makedirs(pol)
+
+        def policy(fname, pid, proc, notifiers):
+            with open(os.path.join(pol, fname), "w") as f:
+                f.write(f'return policy {{ id = "{pid}", name = "{pid}", severity = "high", '
+                        f'match = {{ process_name = "{proc}" }}{notifiers} }}\n')
+        policy("a.lua", "dpkg-to-pd", "dpkg", ', notifiers = { "pd" }')
+        policy("b.lua", "apt-to-defaults", "apt-get", "")
+        policy("c.lua", "date-to-nobody", "date", ", notifiers = {}")
+        self.d = Daemon(self.data, self.port, "--config", conf, "--policies", pol)
+        podman("exec", self.cid, "/usr/bin/date")
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        self.assertEqual(pd.wait(1)[0]["body"]["payload"]["class"], "dpkg-to-pd")
+        podman("exec", self.cid, "/usr/bin/apt-get", "--version")
+        self.assertEqual(hook.wait(1)[0]["body"]["alert"]["policy"]["name"], "apt-to-defaults")
+        self.assertEqual(pd.wait(2)[1]["body"]["payload"]["class"], "apt-to-defaults")
+        time.sleep(0.5)
+        self.assertEqual(len(hook.got), 1)  # neither dpkg's nor date's alert went to the webhook
+        self.assertEqual(len(pd.got), 2)
+        code, alerts = self.d.req("GET", "/v1/alerts")
+        self.assertIn("date-to-nobody", json.dumps(alerts))  # recorded, just not notified
+        self.d.stop(signal.SIGTERM)
+        self.d = None
+        policy("a.lua", "dpkg-to-pd", "dpkg", ', notifiers = { "pagerduty" }')
+        r = subprocess.run([vigtest.VIGIL, "run", "--config", conf, "--data-dir", self.data,
+                            "--policies", pol], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("policy 'dpkg-to-pd' names notifier 'pagerduty', which vigil.conf.lua does not "
+                      "configure", r.stderr)
+
     def test_bad_notifier_config(self):
         for body, msg in [
             ('notifiers = { x = { type = "carrier-pigeon" } }', "unknown notifier type 'carrier-pigeon'"),
