@@ -210,7 +210,7 @@ static int cmd_test(struct vg_config *cfg, const char *name)
 	snprintf(store, sizeof(store), "%s/store", tmp);
 	ao.dir = store;
 	if (vg_alerts_open(&s, &ao, NULL, &rep, err, sizeof(err)) ||
-	    vg_notify_open(&n, base, http, tmp, one, def, err, sizeof(err))) {
+	    vg_notify_open(&n, base, http, tmp, cfg->plugin_dir, one, def, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;
 	}

@@ -29,6 +29,7 @@ static const char *const fsync_modes[] = { "batch", "always", NULL };
 static const struct key keys[] = {
 	{ NULL, "data_dir", K_STR, F(data_dir), NULL },
 	{ NULL, "policy_dir", K_STR, F(policy_dir), NULL },
+	{ NULL, "plugin_dir", K_STR, F(plugin_dir), NULL },
 	{ NULL, "api", K_TABLE, 0, 0, NULL },
 	{ "api", "listen", K_STR, F(api_listen), NULL },
 	{ NULL, "store", K_TABLE, 0, 0, NULL },

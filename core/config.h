@@ -15,6 +15,7 @@
 struct vg_config {
 	char data_dir[1024];	  /* ./var/vigil */
 	char policy_dir[1024];	  /* "" = the built-in default pack */
+	char plugin_dir[1024];	  /* "" = only the built-in notifier plugins */
 	char api_listen[128];	  /* 127.0.0.1:8077 */
 	bool fsync_always;	  /* store.fsync = "always" | "batch" */
 	uint32_t commit_ms;	  /* store.commit_ms: 5 */

@@ -740,7 +740,7 @@ int vg_cmd_run(int argc, char **argv)
 		}
 	}
 	if (d->cfg.notifiers &&
-	    vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir, d->cfg.notifiers,
+	    vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir, d->cfg.plugin_dir, d->cfg.notifiers,
 			   d->cfg.default_notifiers, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -54,7 +55,7 @@ struct inst {
 };
 
 struct plugin {
-	char name[64], file[128];
+	char name[64], file[512];
 	int ref; /* the plugin's table */
 };
 
@@ -401,7 +402,7 @@ static void run(struct vg_notify *n, struct inst *in, int nargs)
 		finished(n, in, nres);
 		return;
 	}
-	snprintf(err + strlen(err), sizeof(err) - strlen(err), " (plugin %s)",
+	snprintf(err + strlen(err), sizeof(err) - strlen(err), " (plugin %.200s)",
 		 n->plugins[in->plugin].file);
 	settle(n, in, 1, err, -1);
 }
@@ -665,35 +666,95 @@ static int l_now(lua_State *L)
 
 /* ---- set-up -------------------------------------------------------------------------------- */
 
-static int load_plugins(struct vg_notify *n, char *err, size_t en)
+/* Runs one plugin file and keeps the table it returns. */
+static int add_plugin(struct vg_notify *n, const char *path, const char *buf, size_t len, char *err, size_t en)
 {
 	lua_State *L = vg_lua_state(n->lua);
+	struct plugin *p, *np;
+	char chunk[4100];
+
+	snprintf(chunk, sizeof(chunk), "@%s", path);
+	if (vg_lua_run_chunk(n->lua, buf, len, chunk, 1, PLUGIN_BUDGET, err, en))
+		return -EINVAL;
+	if (lua_istable(L, -1)) { /* raw: no metamethod runs outside a protected call */
+		lua_pushliteral(L, "name");
+		lua_rawget(L, -2);
+	} else
+		lua_pushnil(L);
+	if (lua_type(L, -1) != LUA_TSTRING) {
+		lua_pop(L, 2);
+		return vg_errf(err, en, -EINVAL, "%s must return a table with a name (see plugins/README.md)", path);
+	}
+	for (int i = 0; i < n->nplugins; i++)
+		if (!strcmp(n->plugins[i].name, lua_tostring(L, -1))) {
+			int rc = vg_errf(err, en, -EEXIST, "%s: a notifier type '%s' is already defined by %s; "
+					 "give the plugin another name", path, lua_tostring(L, -1), n->plugins[i].file);
+
+			lua_pop(L, 2);
+			return rc;
+		}
+	np = realloc(n->plugins, (size_t)(n->nplugins + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	n->plugins = np;
+	p = &n->plugins[n->nplugins++];
+	snprintf(p->name, sizeof(p->name), "%s", lua_tostring(L, -1));
+	snprintf(p->file, sizeof(p->file), "%s", path);
+	lua_pop(L, 1);
+	p->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+static int lua_file(const struct dirent *de)
+{
+	size_t l = strlen(de->d_name);
+
+	return de->d_name[0] != '.' && l > 4 && !strcmp(de->d_name + l - 4, ".lua");
+}
+
+/* The built-in plugins, then every *.lua in plugin_dir (in name order). */
+static int load_plugins(struct vg_notify *n, const char *plugin_dir, char *err, size_t en)
+{
+	struct dirent **ents = NULL;
+	int rc = 0, cnt;
 
 	for (const struct vg_embedded *f = vg_embedded; f->path; f++) {
-		struct plugin *p, *np;
-		char chunk[160];
-
 		if (strncmp(f->path, "plugins/", 8) || strcmp(f->path + strlen(f->path) - 4, ".lua"))
 			continue;
-		snprintf(chunk, sizeof(chunk), "@%s", f->path);
-		if (vg_lua_run_chunk(n->lua, f->data, f->len, chunk, 1, PLUGIN_BUDGET, err, en))
-			return -EINVAL;
-		lua_getfield(L, -1, "name");
-		if (!lua_istable(L, -2) || !lua_isstring(L, -1)) {
-			lua_pop(L, 2);
-			return vg_errf(err, en, -EINVAL, "%s must return a table with a name", f->path);
-		}
-		np = realloc(n->plugins, (size_t)(n->nplugins + 1) * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		n->plugins = np;
-		p = &n->plugins[n->nplugins++];
-		snprintf(p->name, sizeof(p->name), "%s", lua_tostring(L, -1));
-		snprintf(p->file, sizeof(p->file), "%s", f->path);
-		lua_pop(L, 1);
-		p->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		if ((rc = add_plugin(n, f->path, f->data, f->len, err, en)))
+			return rc;
 	}
-	return 0;
+	if (!plugin_dir || !*plugin_dir)
+		return 0;
+	cnt = scandir(plugin_dir, &ents, lua_file, alphasort);
+	if (cnt < 0)
+		return vg_errf(err, en, -errno, "plugin_dir %s: %s (fix the path in vigil.conf.lua)", plugin_dir,
+			       strerror(errno));
+	for (int i = 0; i < cnt; i++) {
+		char path[4096];
+		FILE *f;
+		char *buf = NULL;
+		size_t len = 0;
+
+		snprintf(path, sizeof(path), "%s/%s", plugin_dir, ents[i]->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			long sz = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
+
+			rewind(f);
+			if (sz >= 0 && sz < (16 << 20) && (buf = malloc((size_t)sz + 1)))
+				len = fread(buf, 1, (size_t)sz, f);
+			fclose(f);
+		}
+		if (!rc && !buf)
+			rc = vg_errf(err, en, -EIO, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
+		else if (!rc)
+			rc = add_plugin(n, path, buf, len, err, en);
+		free(buf);
+		free(ents[i]);
+	}
+	free(ents);
+	return rc;
 }
 
 /* Checks an instance's settings against its plugin's schema; resolves secrets. */
@@ -805,7 +866,7 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 }
 
 int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_http *http,
-		   const char *data_dir, const json_t *instances, const json_t *defaults, char *err,
+		   const char *data_dir, const char *plugin_dir, const json_t *instances, const json_t *defaults, char *err,
 		   size_t en)
 {
 	struct vg_notify *n = calloc(1, sizeof(*n));
@@ -841,7 +902,7 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	lua_pushstring(L, VIGIL_VERSION);
 	lua_setfield(L, -2, "version");
 	n->vigil_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	rc = load_plugins(n, err, en);
+	rc = load_plugins(n, plugin_dir, err, en);
 	if (rc)
 		goto fail;
 	json_object_foreach((json_t *)instances, key, v) {

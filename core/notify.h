@@ -35,8 +35,8 @@ struct vg_notify;
  * missing required key, wrong type, unknown key).
  */
 int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_http *http,
-		   const char *data_dir, const json_t *instances, const json_t *defaults, char *err,
-		   size_t errlen);
+		   const char *data_dir, const char *plugin_dir, const json_t *instances,
+		   const json_t *defaults, char *err, size_t errlen);
 void vg_notify_close(struct vg_notify *n);
 
 /* Queues event ("created", "updated", "resolved") of alert a for the default instances. */

@@ -311,6 +311,67 @@ class NotifyTest(unittest.TestCase):
         self.assertIn("policy 'dpkg-to-pd' names notifier 'pagerduty', which vigil.conf.lua does not "
                       "configure", r.stderr)
 
+    def test_plugin_dir_opsgenie(self):
+        """A third-party plugin from plugin_dir (examples/plugins/opsgenie.lua) against a
+        receiver that checks requests as Opsgenie's Alert API v2 documents them."""
+        genie = Receiver()
+        genie.statuses = [202, 202]
+        self.recv.append(genie)
+        src = os.path.join(os.environ.get("VIGIL_SRC", os.path.join(os.path.dirname(__file__), "../..")),
+                           "examples", "plugins")
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'''return {{
+  api = {{ listen = "127.0.0.1:{self.port}" }},
+  plugin_dir = "{src}",
+  notifiers = {{ genie = {{ type = "opsgenie", url = "http://127.0.0.1:{genie.port}", api_key = "K3Y",
+                           responders = {{ {{ type = "team", name = "SecOps" }} }}, cluster = "lab" }} }},
+  default_notifiers = {{ "genie" }},
+}}
+''')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        c = genie.wait(1)[0]
+        self.assertEqual(c["path"], "/v2/alerts")
+        self.assertEqual(c["headers"]["Authorization"], "GenieKey K3Y")
+        b = c["body"]
+        self.assertLessEqual(len(b["message"]), 130)
+        self.assertIn(f"violates '{UBUNTU}' Policy", b["message"])
+        self.assertEqual(b["priority"], "P4")  # low
+        self.assertEqual(b["responders"], [{"type": "team", "name": "SecOps"}])
+        self.assertEqual(b["details"]["exe"], "/usr/bin/dpkg")
+        alias = b["alias"]
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{alias}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        r = genie.wait(2)[1]
+        self.assertEqual(r["path"], f"/v2/alerts/{alias}/close?identifierType=alias")
+        self.assertEqual(r["body"]["source"], "vigil")
+        _, nt = self.d.req("GET", "/v1/notifiers")
+        self.assertNotIn("K3Y", json.dumps(nt))
+        self.d.stop(signal.SIGTERM)
+        self.d = None
+        # plugin_dir errors: each stops vigil at start naming the file or directory
+        bad = os.path.join(self.data, "bad-plugins")
+        os.makedirs(bad)
+        for fname, text, msg in [
+            (None, None, "plugin_dir /nonexistent-vigil-plugins: No such file or directory"),
+            ("a.lua", "return 42", "a.lua must return a table with a name"),
+            ("a.lua", 'return { name = "webhook" }', "a notifier type 'webhook' is already defined by "
+                                                      "plugins/webhook.lua"),
+            ("a.lua", "return {", "a.lua:1:"),
+        ]:
+            pdir = "/nonexistent-vigil-plugins"
+            if fname:
+                pdir = bad
+                with open(os.path.join(bad, fname), "w") as f:
+                    f.write(text)
+            with open(conf, "w") as f:
+                f.write(f'return {{ plugin_dir = "{pdir}", notifiers = {{}} }}\n')
+            r = subprocess.run([vigtest.VIGIL, "run", "--config", conf, "--data-dir", self.data + "-p"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, text)
+            self.assertIn(msg, r.stderr)
+
     def test_bad_notifier_config(self):
         for body, msg in [
             ('notifiers = { x = { type = "carrier-pigeon" } }', "unknown notifier type 'carrier-pigeon'"),
