@@ -49,7 +49,7 @@ struct inst {
 	int co_ref;
 	struct vg_stream *stream; /* vigil.send's connection, opened on first use */
 	double t0;
-	uint64_t sent, failed, retried, deadc, lat[NBUCKETS + 1];
+	uint64_t sent, failed, retried, deadc, undurable, lat[NBUCKETS + 1];
 	double lat_sum;
 	char last[512]; /* the last outcome, for `vigil notifiers test` and the API */
 };
@@ -206,8 +206,10 @@ static void on_durable(void *ctx, bool ok)
 {
 	struct entry *e = ctx;
 
-	if (ok)
-		e->durable = true;
+	/* written, or the write failed (the WAL logs and counts that): either way send it now,
+	 * a head that waited forever for a disk that refused would block the whole queue */
+	(void)ok;
+	e->durable = true;
 }
 
 void vg_notify_routes_clear(struct vg_notify *n)
@@ -283,9 +285,14 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 					   (json_int_t)e->id, "n", in->name, "e", event, "a", a->id,
 					   "p", alert, "time", (json_int_t)e->enq_ns),
 			      on_durable, e);
-		if (rc) {
-			entry_free(e);
-			continue;
+		if (rc) { /* the outbox log refused (memory bound while the disk lags): deliver anyway,
+			   * counted, rather than lose it; only a crash before delivery would lose it */
+			if (!in->undurable++ || !(in->undurable & (in->undurable - 1)))
+				vg_warn("notifier '%s': the outbox log is full (%s: its memory bound while the disk catches up); it is sent but "
+					"not durable (%llu so far, vigil_notifier_not_durable_total)", in->name,
+					strerror(-rc), (unsigned long long)in->undurable);
+			e->durable = true;
+			rc = 0;
 		}
 		push(in, e);
 	}
@@ -1066,13 +1073,14 @@ json_t *vg_notify_json(struct vg_notify *n)
 			json_array_append_new(dead, json_pack("{s:s, s:s, s:s}", "alert", e->alert_id,
 							      "event", e->event, "reason",
 							      e->reason ? e->reason : ""));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:i}, s:o}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:i}, s:o}",
 						     "name", in->name, "type", in->type, "last", in->last,
 						     "default", def,
 						     "settings", in->shown, "counters", "sent",
 						     (json_int_t)in->sent, "failed", (json_int_t)in->failed,
 						     "retried", (json_int_t)in->retried, "dead",
-						     (json_int_t)in->deadc, "queued", in->queued,
+						     (json_int_t)in->deadc, "notDurable", (json_int_t)in->undurable,
+						     "queued", in->queued,
 						     "deadLetters", dead));
 	}
 	return arr;
@@ -1080,14 +1088,14 @@ json_t *vg_notify_json(struct vg_notify *n)
 
 void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b)
 {
-	static const char *const names[] = { "sent", "failed", "retried", "dead" };
+	static const char *const names[] = { "sent", "failed", "retried", "dead", "not_durable" };
 	uint64_t now = wall_ns();
 
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 5; k++) {
 		evbuffer_add_printf(b, "# TYPE vigil_notifier_%s_total counter\n", names[k]);
 		for (int i = 0; i < n->ninst; i++) {
 			struct inst *in = &n->inst[i];
-			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc };
+			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc, in->undurable };
 
 			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n", names[k],
 					    in->name, (unsigned long long)v[k]);
