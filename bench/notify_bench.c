@@ -164,24 +164,28 @@ static void run_for(struct event_base *base, double secs)
 	event_free(stop);
 }
 
-static const struct vg_alert *sample(struct vg_alerts *s)
+static const struct vg_alert *sample(struct vg_alerts *s, int k)
 {
+	char cg[200];
+
 	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 	static struct vg_event ev;
 	const char *argv[] = { "/usr/bin/apt-get", "update" };
 	struct vg_record_spec sp = { .exe = "/usr/bin/apt-get", .argv = argv, .argc = 2, .cwd = "/",
-				     .cgroup = "/kubepods/besteffort/pod00000000-0000-0000-0000-000000000000/"
-					       "0000000000000000000000000000000000000000000000000000000000000000",
-				     .pid = 4242, .ppid = 4241, .boot_ns = 1 };
+				     .cgroup = cg, .pid = 4242, .ppid = 4241, .boot_ns = 1 };
 	struct vg_violation v = { .ev = &ev, .policy_id = "ubuntu-package-manager-execution",
 				  .policy_name = "Ubuntu Package Manager Execution", .severity = "low" };
 	const struct vg_alert *a = NULL;
 
+	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod00000000-0000-0000-0000-%012d/"
+		 "%064d", k, k);
 	vg_record_build(rec, sizeof(rec), &sp);
 	vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 1700000000000000000ll);
 	vg_alerts_add(s, &v, NULL, NULL, &a);
 	return a;
 }
+
+#define NALERTS 64
 
 int main(int argc, char **argv)
 {
@@ -212,8 +216,9 @@ int main(int argc, char **argv)
 	snprintf(store, sizeof(store), "%s/store", dir);
 	ao.dir = store;
 	snprintf(conf, sizeof(conf), "http://127.0.0.1:%d/hook", port);
-	inst = json_pack("{s:{s:s, s:s, s:i, s:i}}", "hook", "type", "webhook", "url", conf, "retry_ms", 600000,
-			 "max_attempts", 1000);
+	inst = json_pack("{s:{s:s, s:s, s:i, s:i, s:i}}", "hook", "type", "webhook", "url", conf, "retry_ms", 600000,
+			 "max_attempts", 1000, "concurrency",
+			 getenv("NOTIFY_BENCH_CONC") ? atoi(getenv("NOTIFY_BENCH_CONC")) : 4);
 	def = json_pack("[s]", "hook");
 	probe = evtimer_new(base, on_probe, NULL);
 	if (vg_alerts_open(&s, &ao, NULL, &rep, err, sizeof(err)) ||
@@ -221,7 +226,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "notify_bench: %s\n", err);
 		return 1;
 	}
-	const struct vg_alert *a = sample(s);
+	const struct vg_alert *a[NALERTS];
+
+	for (int k = 0; k < NALERTS; k++) /* events of 64 alerts: in parallel across, in order within */
+		a[k] = sample(s, k);
+
+	if (!getenv("NOTIFY_BENCH_COPY")) /* the daemon's way: the alert JSON is built when sent */
+		vg_notify_set_store(nt, s);
 
 	run_for(base, 0.5);
 	report_lat("idle (no notifier work)");
@@ -229,7 +240,7 @@ int main(int argc, char **argv)
 	t0 = now();
 	c0 = cpu_s();
 	for (long i = 0; i < n; i++)
-		vg_notify_alert(nt, "created", a);
+		vg_notify_alert(nt, "created", a[i % NALERTS]);
 	if (!strcmp(mode, "ok")) {
 		double t;
 

@@ -214,6 +214,7 @@ static int cmd_test(struct vg_config *cfg, const char *name)
 		vg_err("%s", err);
 		goto out;
 	}
+	vg_notify_set_store(n, s);
 	vg_notify_alert(n, "created", sample(s));
 	tick = event_new(base, -1, EV_PERSIST, on_tick, base);
 	event_add(tick, &(struct timeval){ 0, 20000 });

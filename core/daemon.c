@@ -745,6 +745,8 @@ int vg_cmd_run(int argc, char **argv)
 		vg_err("%s", err);
 		goto out;
 	}
+	if (d->notify)
+		vg_notify_set_store(d->notify, d->alerts);
 	if (route_policies(d, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;

@@ -22,6 +22,9 @@
 #define PLUGIN_BUDGET 2000000L
 #define DEFAULT_ATTEMPTS 10
 #define DEFAULT_RETRY_MS 1000
+#define DEFAULT_CONCURRENCY 4
+#define MAX_CONCURRENCY 32
+#define SCAN_AHEAD 64 /* how far past the head a free slot looks for an event it may send */
 
 static const double buckets[] = { 0.01, 0.05, 0.1, 0.5, 1, 5 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -29,12 +32,25 @@ static const double buckets[] = { 0.01, 0.05, 0.1, 0.5, 1, 5 };
 struct entry {
 	uint64_t id, enq_ns;
 	char event[16];
-	char *alert_id, *payload; /* the alert's JSON, as it was when the event happened */
+	char *alert_id, *payload; /* the alert's JSON when queued, or NULL: read from the store when sent */
 	int attempts;
+	uint32_t h;		  /* hash of alert_id, 0 = not yet */
 	int64_t next_ms;	  /* not before (monotonic ms) */
-	bool durable, dead;
+	bool durable, dead, inflight;
 	char *reason;		  /* why it is dead */
 	struct entry *next;
+};
+
+struct inst;
+
+/* One event in flight: the plugin's coroutine and what it is sending. */
+struct slot {
+	struct inst *in;
+	struct entry *e; /* NULL: free */
+	lua_State *co;
+	int co_ref;
+	struct vg_stream *stream; /* vigil.send's connection, opened on first use */
+	double t0;
 };
 
 struct inst {
@@ -44,11 +60,8 @@ struct inst {
 	int max_attempts, retry_ms;
 	struct entry *head, *tail, *dead;
 	int queued, ndead;
-	bool busy;
-	lua_State *co;
-	int co_ref;
-	struct vg_stream *stream; /* vigil.send's connection, opened on first use */
-	double t0;
+	int conc;		/* slots in use at most: `concurrency` */
+	struct slot slot[MAX_CONCURRENCY];
 	uint64_t sent, failed, retried, deadc, undurable, lat[NBUCKETS + 1];
 	double lat_sum;
 	char last[512]; /* the last outcome, for `vigil notifiers test` and the API */
@@ -64,6 +77,7 @@ struct vg_notify {
 	struct vg_http *http;
 	struct vg_lua *lua;
 	struct vg_wal *wal;
+	struct vg_alerts *store; /* set: events carry the alert id only, the JSON is built when sent */
 	struct plugin *plugins;
 	int nplugins;
 	struct inst *inst;
@@ -131,14 +145,21 @@ static void push(struct inst *in, struct entry *e)
 	in->queued++;
 }
 
-static struct entry *pop_head(struct inst *in)
+/* Takes e out of the queue (it is near the head: at most SCAN_AHEAD in). */
+static struct entry *unlink_entry(struct inst *in, struct entry *e)
 {
-	struct entry *e = in->head;
+	struct entry *prev = NULL;
 
-	in->head = e->next;
-	if (!in->head)
-		in->tail = NULL;
+	for (struct entry *x = in->head; x && x != e; x = x->next)
+		prev = x;
+	if (prev)
+		prev->next = e->next;
+	else
+		in->head = e->next;
+	if (in->tail == e)
+		in->tail = prev;
 	e->next = NULL;
+	e->inflight = false;
 	in->queued--;
 	return e;
 }
@@ -165,7 +186,8 @@ static void on_replay(void *ctx, const void *p, size_t len)
 		e->id = id;
 		snprintf(e->event, sizeof(e->event), "%s", json_string_value(json_object_get(r, "e")) ?: "");
 		e->alert_id = strdup(json_string_value(json_object_get(r, "a")) ?: "");
-		e->payload = json_dumps(json_object_get(r, "p"), JSON_COMPACT);
+		if (json_is_object(json_object_get(r, "p")))
+			e->payload = json_dumps(json_object_get(r, "p"), JSON_COMPACT);
 		e->enq_ns = (uint64_t)json_integer_value(json_object_get(r, "time"));
 		e->durable = true;
 		push(in, e);
@@ -254,9 +276,14 @@ int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *cons
 	return 0;
 }
 
+void vg_notify_set_store(struct vg_notify *n, struct vg_alerts *store)
+{
+	n->store = store;
+}
+
 int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a)
 {
-	json_t *alert = vg_alert_json(a, true);
+	json_t *alert = n->store ? NULL : vg_alert_json(a, true);
 	char **names = n->defaults;
 	int nnames = n->ndefaults, rc = 0;
 
@@ -279,9 +306,9 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 		e->enq_ns = wall_ns();
 		snprintf(e->event, sizeof(e->event), "%s", event);
 		e->alert_id = strdup(a->id);
-		e->payload = json_dumps(alert, JSON_COMPACT);
+		e->payload = alert ? json_dumps(alert, JSON_COMPACT) : NULL;
 		/* durable before it is sent: the ack flips e->durable */
-		rc = log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:O, s:I}", "t", "q", "id",
+		rc = log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:O?, s:I}", "t", "q", "id",
 					   (json_int_t)e->id, "n", in->name, "e", event, "a", a->id,
 					   "p", alert, "time", (json_int_t)e->enq_ns),
 			      on_durable, e);
@@ -303,18 +330,19 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 
 /* ---- delivery ----------------------------------------------------------------------- */
 
-static void settle(struct vg_notify *n, struct inst *in, int outcome, const char *why,
+static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char *why,
 		   long retry_after_s)
 {
-	struct entry *e = in->head;
-	double secs = (double)(mono_ms() - (int64_t)in->t0) / 1000.0;
+	struct inst *in = sl->in;
+	struct entry *e = sl->e;
+	double secs = (double)(mono_ms() - (int64_t)sl->t0) / 1000.0;
 	size_t b = 0;
 
-	in->busy = false;
-	if (in->co_ref != LUA_NOREF) {
-		luaL_unref(vg_lua_state(n->lua), LUA_REGISTRYINDEX, in->co_ref);
-		in->co_ref = LUA_NOREF;
-		in->co = NULL;
+	sl->e = NULL;
+	if (sl->co_ref != LUA_NOREF) {
+		luaL_unref(vg_lua_state(n->lua), LUA_REGISTRYINDEX, sl->co_ref);
+		sl->co_ref = LUA_NOREF;
+		sl->co = NULL;
 	}
 	while (b < NBUCKETS && secs > buckets[b])
 		b++;
@@ -327,7 +355,7 @@ static void settle(struct vg_notify *n, struct inst *in, int outcome, const char
 	if (outcome == 0) { /* accepted */
 		in->sent++;
 		log_json(n, json_pack("{s:s, s:I}", "t", "d", "id", (json_int_t)e->id), NULL, NULL);
-		entry_free(pop_head(in));
+		entry_free(unlink_entry(in, e));
 	} else if (outcome == 1 && ++e->attempts < in->max_attempts) { /* try again later */
 		int64_t delay = (int64_t)in->retry_ms << (e->attempts > 8 ? 8 : e->attempts - 1);
 
@@ -337,6 +365,7 @@ static void settle(struct vg_notify *n, struct inst *in, int outcome, const char
 		if (retry_after_s > 0)
 			delay = retry_after_s * 1000;
 		e->next_ms = mono_ms() + delay;
+		e->inflight = false;
 		in->retried++;
 		in->failed++;
 		vg_warn("notifier '%s': %s; attempt %d, again in %lld ms", in->name, why, e->attempts,
@@ -347,7 +376,7 @@ static void settle(struct vg_notify *n, struct inst *in, int outcome, const char
 		vg_err("notifier '%s': gave up on alert %s (%s): %s", in->name, e->alert_id, e->event, why);
 		log_json(n, json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)e->id, "why", why),
 			 NULL, NULL);
-		e = pop_head(in);
+		e = unlink_entry(in, e);
 		e->dead = true;
 		e->reason = strdup(why);
 		e->next = in->dead;
@@ -358,7 +387,7 @@ static void settle(struct vg_notify *n, struct inst *in, int outcome, const char
 }
 
 /* The plugin returned: true; false, reason; or an HTTP answer {status, body, error}. */
-static void finished(struct vg_notify *n, struct inst *in, int nres)
+static void finished(struct vg_notify *n, struct slot *in, int nres)
 {
 	lua_State *co = in->co;
 	char why[512];
@@ -398,7 +427,7 @@ static void finished(struct vg_notify *n, struct inst *in, int nres)
 	}
 }
 
-static void run(struct vg_notify *n, struct inst *in, int nargs)
+static void run(struct vg_notify *n, struct slot *in, int nargs)
 {
 	char err[512];
 	int nres = 0, rc = vg_lua_resume(n->lua, in->co, nargs, PLUGIN_BUDGET, &nres, err, sizeof(err));
@@ -410,40 +439,93 @@ static void run(struct vg_notify *n, struct inst *in, int nargs)
 		return;
 	}
 	snprintf(err + strlen(err), sizeof(err) - strlen(err), " (plugin %.200s)",
-		 n->plugins[in->plugin].file);
+		 n->plugins[in->in->plugin].file);
 	settle(n, in, 1, err, -1);
 }
 
-static void deliver_next(struct vg_notify *n, struct inst *in)
+/* Starts e in the free slot sl. */
+static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct entry *e)
 {
 	lua_State *L = vg_lua_state(n->lua);
-	struct entry *e = in->head;
 	json_t *alert;
 
-	if (in->busy || !e || !e->durable || e->next_ms > mono_ms())
-		return;
+	sl->in = in;
+	sl->e = e;
+	sl->t0 = (double)mono_ms();
+	e->inflight = true;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
 	lua_getfield(L, -1, e->event);
 	if (!lua_isfunction(L, -1)) { /* the plugin does not want this event */
 		lua_pop(L, 2);
-		in->sent++;
-		log_json(n, json_pack("{s:s, s:I}", "t", "d", "id", (json_int_t)e->id), NULL, NULL);
-		entry_free(pop_head(in));
-		event_active(n->pump, 0, 0);
+		settle(n, sl, 0, "", -1);
 		return;
 	}
-	in->co = lua_newthread(L);
-	in->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_xmove(L, in->co, 1); /* the function */
+	if (e->payload) {
+		alert = json_loads(e->payload, 0, NULL);
+	} else { /* the alert as it is now: its latest processes, its state */
+		const struct vg_alert *a = n->store ? vg_alerts_get(n->store, e->alert_id) : NULL;
+
+		alert = a ? vg_alert_json(a, true) : NULL;
+	}
+	if (!alert) {
+		char why[128];
+
+		lua_pop(L, 2);
+		snprintf(why, sizeof(why), "alert %s is no longer in the store (removed by retention)",
+			 e->alert_id);
+		settle(n, sl, 2, why, -1);
+		return;
+	}
+	sl->co = lua_newthread(L);
+	sl->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_xmove(L, sl->co, 1); /* the function */
 	lua_pop(L, 1);
-	alert = json_loads(e->payload, 0, NULL);
-	vg_lua_push_json(in->co, alert);
+	vg_lua_push_json(sl->co, alert);
 	json_decref(alert);
-	vg_lua_push_json(in->co, in->conf);
-	lua_rawgeti(in->co, LUA_REGISTRYINDEX, n->vigil_ref);
-	in->busy = true;
-	in->t0 = (double)mono_ms();
-	run(n, in, 3);
+	vg_lua_push_json(sl->co, in->conf);
+	lua_rawgeti(sl->co, LUA_REGISTRYINDEX, n->vigil_ref);
+	run(n, sl, 3);
+}
+
+/*
+ * Fills free slots with events that may go now: durable, not backing off, and
+ * with no earlier event of the same alert still queued or in flight, so a
+ * resolve never overtakes its trigger while different alerts go in parallel.
+ */
+static void deliver_next(struct vg_notify *n, struct inst *in)
+{
+	int64_t now = mono_ms();
+
+	for (int k = 0; k < in->conc; k++) {
+		struct slot *sl = &in->slot[k];
+		struct entry *pick = NULL;
+		int scanned = 0;
+
+		if (sl->e)
+			continue;
+		uint32_t seen[SCAN_AHEAD]; /* alerts with an earlier event waiting or in flight */
+		int nseen = 0;
+
+		for (struct entry *e = in->head; e && scanned < SCAN_AHEAD && !pick; e = e->next, scanned++) {
+			bool earlier = false;
+
+			if (!e->h) {
+				e->h = 2166136261u; /* FNV-1a; a collision only makes an event wait */
+				for (const char *c = e->alert_id; *c; c++)
+					e->h = (e->h ^ (unsigned char)*c) * 16777619u;
+				e->h |= 1;
+			}
+			for (int j = 0; j < nseen && !earlier; j++)
+				earlier = seen[j] == e->h;
+			if (!earlier && !e->inflight && e->durable && e->next_ms <= now)
+				pick = e;
+			else if (!earlier)
+				seen[nseen++] = e->h;
+		}
+		if (!pick)
+			return;
+		start(n, in, sl, pick);
+	}
 }
 
 static void on_pump(evutil_socket_t fd, short what, void *arg)
@@ -460,7 +542,7 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 
 struct http_wait {
 	struct vg_notify *n;
-	struct inst *in;
+	struct slot *in;
 };
 
 static void on_http(void *ctx, const struct vg_http_resp *r)
@@ -497,12 +579,13 @@ static int l_http(lua_State *L)
 	const char *hdrs[33] = { 0 };
 	char hbuf[32][512];
 	struct http_wait *w;
-	struct inst *in = NULL;
+	struct slot *in = NULL;
 	int nh = 0;
 
 	for (int i = 0; i < n->ninst && !in; i++)
-		if (n->inst[i].co == L)
-			in = &n->inst[i];
+		for (int k = 0; k < n->inst[i].conc && !in; k++)
+			if (n->inst[i].slot[k].co == L)
+				in = &n->inst[i].slot[k];
 	if (!in)
 		return luaL_error(L, "vigil.http can only be called from a notifier's event function");
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -567,12 +650,13 @@ static int l_send(lua_State *L)
 	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
 	struct vg_stream_req r = { 0 };
 	struct http_wait *w;
-	struct inst *in = NULL;
+	struct slot *in = NULL;
 	char err[256];
 
 	for (int i = 0; i < n->ninst && !in; i++)
-		if (n->inst[i].co == L)
-			in = &n->inst[i];
+		for (int k = 0; k < n->inst[i].conc && !in; k++)
+			if (n->inst[i].slot[k].co == L)
+				in = &n->inst[i].slot[k];
 	if (!in)
 		return luaL_error(L, "vigil.send can only be called from a notifier's event function");
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -775,6 +859,7 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 	in->conf = json_object();
 	in->shown = json_object();
 	in->max_attempts = DEFAULT_ATTEMPTS;
+	in->conc = DEFAULT_CONCURRENCY;
 	in->retry_ms = DEFAULT_RETRY_MS;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
 	if (lua_getfield(L, -1, "schema") != LUA_TTABLE) { /* no schema: no settings */
@@ -787,6 +872,16 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 
 		if (!strcmp(key, "type"))
 			continue;
+		if (!strcmp(key, "concurrency")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > MAX_CONCURRENCY) {
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.concurrency must be from 1 to %d",
+					     in->name, MAX_CONCURRENCY);
+				break;
+			}
+			in->conc = (int)json_integer_value(v);
+			continue;
+		}
 		if (!strcmp(key, "max_attempts") || !strcmp(key, "retry_ms")) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1) {
 				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a positive integer",
@@ -939,7 +1034,8 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		n->inst = ni;
 		in = &n->inst[n->ninst++];
 		memset(in, 0, sizeof(*in));
-		in->co_ref = LUA_NOREF;
+		for (int k = 0; k < MAX_CONCURRENCY; k++)
+			in->slot[k].co_ref = LUA_NOREF;
 		in->plugin = p;
 		snprintf(in->name, sizeof(in->name), "%s", key);
 		snprintf(in->type, sizeof(in->type), "%s", type);
@@ -995,8 +1091,10 @@ void vg_notify_close(struct vg_notify *n)
 		}
 		json_decref(in->conf);
 		json_decref(in->shown);
-		vg_stream_free(in->stream);
-		in->co = NULL;
+		for (int k = 0; k < MAX_CONCURRENCY; k++) {
+			vg_stream_free(in->slot[k].stream);
+			in->slot[k].co = NULL;
+		}
 	}
 	free(n->inst);
 	for (int i = 0; i < n->ndefaults; i++)
@@ -1035,7 +1133,7 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *name)
 			continue;
 		while (in->dead) {
 			struct entry *e = in->dead;
-			json_t *p = json_loads(e->payload, 0, NULL);
+			json_t *p = e->payload ? json_loads(e->payload, 0, NULL) : NULL;
 
 			in->dead = e->next;
 			in->ndead--;

@@ -46,6 +46,10 @@ int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *cons
 		    size_t en);
 /* Forgets every policy's notifiers (before a reload routes them again). */
 void vg_notify_routes_clear(struct vg_notify *n);
+/* With a store, an event keeps only the alert id and its JSON is read from the store when it
+ * is sent (the alert as it is then): bounded memory and no JSON work on the detection path. */
+struct vg_alerts;
+void vg_notify_set_store(struct vg_notify *n, struct vg_alerts *store);
 int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a);
 
 /* Instances, their settings with secrets redacted, and their counters. */

@@ -35,6 +35,7 @@ class Receiver:
         self.port = port or random.randint(50001, 60000)
         self.got = []
         self.statuses = []
+        self.delay = None  # body -> seconds to wait before answering
         self.lock = threading.Lock()
         rec = self
 
@@ -46,10 +47,14 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                item = {"path": self.path, "headers": dict(self.headers),
+                        "body": json.loads(body) if body else None, "start": time.time()}
                 with rec.lock:
-                    rec.got.append({"path": self.path, "headers": dict(self.headers),
-                                    "body": json.loads(body) if body else None})
+                    rec.got.append(item)
                     code = rec.statuses.pop(0) if rec.statuses else 200
+                if rec.delay:
+                    time.sleep(rec.delay(item["body"]))
+                item["end"] = time.time()
                 out = json.dumps({"status": "success" if code < 300 else "error"}).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -310,6 +315,33 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("policy 'dpkg-to-pd' names notifier 'pagerduty', which vigil.conf.lua does not "
                       "configure", r.stderr)
+
+    def test_concurrency_keeps_order_per_alert(self):
+        """Up to `concurrency` events in flight per notifier: another alert's trigger goes
+        while a slow one hangs, but a resolve never overtakes its own trigger."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        pd.delay = lambda b: 1.5 if b["event_action"] == "trigger" and b["payload"]["class"] == "slow" else 0
+        conf = self.config(hook.port, pd.port)
+        pol = os.path.join(self.data, "policies")
+        os.makedirs(pol)
+        for fname, pid, proc in [("a.lua", "slow", "dpkg"), ("b.lua", "fast", "date")]:
+            with open(os.path.join(pol, fname), "w") as f:
+                f.write(f'return policy {{ id = "{pid}", name = "{pid}", severity = "high", '
+                        f'match = {{ process_name = "{proc}" }} }}\n')
+        self.d = Daemon(self.data, self.port, "--config", conf, "--policies", pol)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        trig = pd.wait(1)[0]
+        self.assertEqual(trig["body"]["payload"]["class"], "slow")
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{trig['body']['dedup_key']}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        podman("exec", self.cid, "/usr/bin/date")
+        got = pd.wait(3, timeout=15)
+        fast = [g for g in got if g["body"].get("payload", {}).get("class") == "fast"][0]
+        resolve = [g for g in got if g["body"]["event_action"] == "resolve"][0]
+        self.assertLess(fast["start"], trig["end"])  # in parallel with the slow one
+        self.assertEqual(resolve["body"]["dedup_key"], trig["body"]["dedup_key"])
+        self.assertGreaterEqual(resolve["start"], trig["end"])  # never before its trigger finished
 
     def test_plugin_dir_opsgenie(self):
         """A third-party plugin from plugin_dir (examples/plugins/opsgenie.lua) against a
