@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -31,8 +32,11 @@ UBUNTU = "Ubuntu Package Manager Execution"
 class Receiver:
     """A local HTTP server recording requests; answers from a queue of statuses (default 200)."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls=None):
         self.port = port or random.randint(50001, 60000)
+        self.extra_headers = {}  # sent with every answer, e.g. Retry-After
+        self.raw_body = None     # answer with this instead of JSON
+        self.hang = False
         self.got = []
         self.statuses = []
         self.delay = None  # body -> seconds to wait before answering
@@ -54,15 +58,23 @@ class Receiver:
                     code = rec.statuses.pop(0) if rec.statuses else 200
                 if rec.delay:
                     time.sleep(rec.delay(item["body"]))
+                if rec.hang:
+                    time.sleep(8)
                 item["end"] = time.time()
-                out = json.dumps({"status": "success" if code < 300 else "error"}).encode()
+                out = rec.raw_body or json.dumps({"status": "success" if code < 300 else "error"}).encode()
                 self.send_response(code)
+                for k, v in rec.extra_headers.items():
+                    self.send_header(k, v)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
 
         self.srv = ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls["cert"], tls["key"])
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def stop(self):
@@ -403,6 +415,87 @@ class NotifyTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 1, text)
             self.assertIn(msg, r.stderr)
+
+    def test_failure_matrix(self):
+        """Each way a receiver or a plugin can fail, through `vigil notifiers test`: what is
+        retried, what is refused at once, and what the operator is told."""
+        from test_syslog import make_ca
+        good, other = make_ca(self.data, "good"), make_ca(self.data, "other")
+        plain, tls = Receiver(), Receiver(tls=good)
+        self.recv += [plain, tls]
+        pdir = os.path.join(self.data, "plugins")
+        os.makedirs(pdir)
+        with open(os.path.join(pdir, "bad.lua"), "w") as f:
+            f.write('return { name = "thrower", schema = { how = { type = "string" } },\n'
+                    '  created = function(alert, conf, vigil)\n'
+                    '    if conf.how == "loop" then while true do end end\n'
+                    '    error("boom from the plugin") end }\n')
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        u = f"http://127.0.0.1:{plain.port}/hook"
+        s = f"https://127.0.0.1:{tls.port}/hook"
+        with open(conf, "w") as f:
+            f.write(f'''return {{
+  plugin_dir = "{pdir}",
+  notifiers = {{
+    plain = {{ type = "webhook", url = "{u}" }},
+    https = {{ type = "webhook", url = "{s}", ca_file = "{good['ca']}" }},
+    wrongca = {{ type = "webhook", url = "{s}", ca_file = "{other['ca']}" }},
+    skipverify = {{ type = "webhook", url = "{s}", insecure = true }},
+    notls = {{ type = "webhook", url = "https://127.0.0.1:{plain.port}/hook", insecure = true }},
+    down = {{ type = "webhook", url = "http://127.0.0.1:{random.randint(61000, 64000)}/hook" }},
+    throws = {{ type = "thrower" }},
+    loops = {{ type = "thrower", how = "loop" }},
+  }},
+}}
+''')
+        def test(name):
+            r = subprocess.run([vigtest.VIGIL, "notifiers", "test", name, "--config", conf,
+                                "--data-dir", self.data], capture_output=True, text=True, timeout=60)
+            return r.returncode, r.stdout + r.stderr
+
+        self.assertEqual(test("https"), (0, "https: accepted\n"))
+        self.assertEqual(tls.got[-1]["body"]["alert"]["policy"]["name"], "vigil test notification")
+        self.assertEqual(test("skipverify")[0], 0)
+        rc, out = test("wrongca")
+        self.assertEqual(rc, 1)
+        self.assertIn("will retry", out)
+        self.assertRegex(out, r"(?i)certificate")
+        rc, out = test("notls")  # TLS handshake against a plain HTTP server
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"(?i)ssl|tls")
+        rc, out = test("down")
+        self.assertEqual(rc, 1)
+        self.assertIn("Couldn't connect", out)
+        for code in (400, 401, 403, 404, 413):  # refused: straight to the dead letters
+            plain.statuses = [code]
+            rc, out = test("plain")
+            self.assertEqual(rc, 1, code)
+            self.assertIn(f"refused: HTTP {code}", out)
+        for code in (408, 429, 500, 503):  # retried with backoff
+            plain.statuses = [code]
+            rc, out = test("plain")
+            self.assertEqual(rc, 1, code)
+            self.assertIn(f"will retry: HTTP {code}", out)
+        plain.statuses = [429]
+        plain.extra_headers = {"Retry-After": "7"}
+        rc, out = test("plain")
+        self.assertIn("again in 7000 ms", out)  # Retry-After honoured
+        plain.extra_headers = {}
+        plain.raw_body = b"<html>not json"  # a 2xx is accepted whatever its body
+        self.assertEqual(test("plain")[0], 0)
+        plain.raw_body = None
+        plain.hang = True  # no answer within the 5 s timeout
+        rc, out = test("plain")
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"(?i)timed? ?out|timeout")
+        plain.hang = False
+        rc, out = test("throws")
+        self.assertEqual(rc, 1)
+        self.assertIn("boom from the plugin", out)
+        self.assertIn("bad.lua:4", out)
+        rc, out = test("loops")
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"(?i)budget|instruction")
 
     def test_bad_notifier_config(self):
         for body, msg in [
