@@ -17,12 +17,15 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "alerts.h"
 #include "api.h"
 #include "cli.h"
 #include "client.h"
+#include "http.h"
+#include "notify.h"
 #include "config.h"
 #include "log.h"
 
@@ -322,7 +325,21 @@ static int cmd_resolve(int argc, char **argv)
 		}
 	} else {
 		struct vg_alerts *s = vg_client_open_store(&o.cfg);
+		struct event_base *base = NULL;
+		struct vg_http *http = NULL;
+		struct vg_notify *n = NULL;
+		char err[512];
 
+		/* the resolve events go to the outbox; the daemon sends them when it next starts */
+		if (s && o.cfg.notifiers && json_object_size(o.cfg.notifiers) && (base = event_base_new()) &&
+		    (http = vg_http_new(base)) &&
+		    vg_notify_open(&n, base, http, o.cfg.data_dir, o.cfg.plugin_dir, o.cfg.notifiers,
+				   o.cfg.default_notifiers, err, sizeof(err))) {
+			vg_err("%s: the resolutions are stored but not queued for the notifiers", err);
+			n = NULL;
+		}
+		if (n)
+			vg_notify_set_store(n, s);
 		for (int i = 0; s && i < o.nargs; i++) {
 			int r = vg_alerts_resolve(s, o.args[i], (uint64_t)time(NULL) * 1000000000ull);
 
@@ -330,7 +347,10 @@ static int cmd_resolve(int argc, char **argv)
 				vg_err("no alert with id '%s'", o.args[i]);
 				bad++;
 			} else {
-				printf("%s: resolved%s\n", o.args[i], r == -EALREADY ? " (already)" : "");
+				printf("%s: resolved%s%s\n", o.args[i], r == -EALREADY ? " (already)" : "",
+				       n && !r ? " (notifiers: queued until the daemon runs)" : "");
+				if (n && !r)
+					vg_notify_alert(n, "resolved", vg_alerts_get(s, o.args[i]));
 			}
 		}
 		if (s && vg_alerts_sync(s)) {
@@ -338,6 +358,10 @@ static int cmd_resolve(int argc, char **argv)
 			bad++;
 		}
 		bad += !s;
+		vg_notify_close(n); /* syncs the outbox */
+		vg_http_free(http);
+		if (base)
+			event_base_free(base);
 		vg_alerts_close(s);
 	}
 	if (lock >= 0)

@@ -416,6 +416,27 @@ class NotifyTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1, text)
             self.assertIn(msg, r.stderr)
 
+    def test_offline_resolve_is_queued(self):
+        """`vigil violations resolve` with no daemon running queues the resolve in the
+        outbox; the daemon sends it when it next starts."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        aid = pd.wait(1)[0]["body"]["dedup_key"]
+        self.d.stop(signal.SIGTERM)
+        self.d = None
+        r = subprocess.run([vigtest.VIGIL, "violations", "resolve", aid, "--config", conf,
+                            "--data-dir", self.data], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("queued until the daemon runs", r.stdout)
+        time.sleep(0.5)
+        self.assertEqual(len(pd.got), 1)  # nothing sent by the CLI itself
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        r = pd.wait(2)[1]["body"]
+        self.assertEqual((r["event_action"], r["dedup_key"]), ("resolve", aid))
+
     def test_failure_matrix(self):
         """Each way a receiver or a plugin can fail, through `vigil notifiers test`: what is
         retried, what is refused at once, and what the operator is told."""
