@@ -416,6 +416,50 @@ class NotifyTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1, text)
             self.assertIn(msg, r.stderr)
 
+    def test_thousand_pending_survive_kill_9(self):
+        """The receiver is down, 1,000 violations raise 1,000 events, vigil is killed with -9
+        and restarted, the receiver comes back: every event arrives (at least once)."""
+        hook_port = random.randint(50001, 60000)
+        pd = Receiver()
+        self.recv.append(pd)
+        conf = self.config(hook_port, pd.port, extra=", max_attempts = 1000")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "sh", "-c",
+               "i=0; while [ $i -lt 1000 ]; do /usr/bin/dpkg --version-$i >/dev/null 2>&1; i=$((i+1)); done",
+               check=False)
+
+        def metric(m, name):
+            for line in m.splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+            raise AssertionError(f"no {name} in /metrics")
+        q, last = -1, None
+        deadline = time.time() + 60
+        while time.time() < deadline:  # every violation's event queued for the dead webhook
+            m = self.d.req("GET", "/metrics")[1]
+            q = metric(m, 'vigil_notifier_queue_depth{notifier="ops"}')
+            if q >= 1000 and q == metric(m, "vigil_violations_durable_total") and q == last:
+                break
+            last = q
+            time.sleep(0.3)
+        self.assertGreaterEqual(q, 1000)
+        self.d.stop(signal.SIGKILL)
+        self.d = None
+        hook = Receiver(hook_port)
+        self.recv.append(hook)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        got = hook.wait(int(q), timeout=90)
+        self.assertGreaterEqual(len(got), q)  # at least once: none lost
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            m = self.d.req("GET", "/metrics")[1]
+            if metric(m, 'vigil_notifier_queue_depth{notifier="ops"}') == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual(metric(m, 'vigil_notifier_queue_depth{notifier="ops"}'), 0)
+        self.assertEqual(metric(m, 'vigil_notifier_dead_total{notifier="ops"}'), 0)
+        self.assertEqual(metric(m, 'vigil_notifier_sent_total{notifier="ops"}'), len(hook.got))
+
     def test_offline_resolve_is_queued(self):
         """`vigil violations resolve` with no daemon running queues the resolve in the
         outbox; the daemon sends it when it next starts."""
