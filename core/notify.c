@@ -571,6 +571,16 @@ static void on_http(void *ctx, const struct vg_http_resp *r)
 	free(w);
 }
 
+/* The slot whose coroutine L is, or NULL (called outside an event function). */
+static struct slot *slot_of(struct vg_notify *n, lua_State *L)
+{
+	for (int i = 0; i < n->ninst; i++)
+		for (int k = 0; k < n->inst[i].conc; k++)
+			if (n->inst[i].slot[k].co == L)
+				return &n->inst[i].slot[k];
+	return NULL;
+}
+
 /* vigil.http{method, url, headers = {name = value}, body, timeout_ms, ca_file, insecure} */
 static int l_http(lua_State *L)
 {
@@ -582,11 +592,7 @@ static int l_http(lua_State *L)
 	struct slot *in = NULL;
 	int nh = 0;
 
-	for (int i = 0; i < n->ninst && !in; i++)
-		for (int k = 0; k < n->inst[i].conc && !in; k++)
-			if (n->inst[i].slot[k].co == L)
-				in = &n->inst[i].slot[k];
-	if (!in)
+	if (!(in = slot_of(n, L)))
 		return luaL_error(L, "vigil.http can only be called from a notifier's event function");
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "method");
@@ -653,11 +659,7 @@ static int l_send(lua_State *L)
 	struct slot *in = NULL;
 	char err[256];
 
-	for (int i = 0; i < n->ninst && !in; i++)
-		for (int k = 0; k < n->inst[i].conc && !in; k++)
-			if (n->inst[i].slot[k].co == L)
-				in = &n->inst[i].slot[k];
-	if (!in)
+	if (!(in = slot_of(n, L)))
 		return luaL_error(L, "vigil.send can only be called from a notifier's event function");
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "address");

@@ -112,6 +112,13 @@ class NotifyTest(unittest.TestCase):
             r.stop()
         subprocess.run(["podman", "rm", "-f", "-t", "0", self.cid], capture_output=True)
 
+    def assert_start_fails(self, conf, msg):
+        """`vigil run` refuses this configuration at start, with msg in its error."""
+        r = subprocess.run([vigtest.VIGIL, "run", "--config", conf, "--data-dir", self.data + "-b"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, msg)
+        self.assertIn(msg, r.stderr)
+
     def config(self, hook_port, pd_port, extra=""):
         secret = os.path.join(self.data, "pd-key")
         with open(secret, "w") as f:
@@ -411,10 +418,7 @@ class NotifyTest(unittest.TestCase):
                     f.write(text)
             with open(conf, "w") as f:
                 f.write(f'return {{ plugin_dir = "{pdir}", notifiers = {{}} }}\n')
-            r = subprocess.run([vigtest.VIGIL, "run", "--config", conf, "--data-dir", self.data + "-p"],
-                               capture_output=True, text=True, timeout=60)
-            self.assertEqual(r.returncode, 1, text)
-            self.assertIn(msg, r.stderr)
+            self.assert_start_fails(conf, msg)
 
     def test_thousand_pending_survive_kill_9(self):
         """The receiver is down, 1,000 violations raise 1,000 events, vigil is killed with -9
@@ -576,10 +580,7 @@ class NotifyTest(unittest.TestCase):
             conf = os.path.join(self.data, "bad.conf.lua")
             with open(conf, "w") as f:
                 f.write(f"return {{ {body} }}\n")
-            r = subprocess.run([vigtest.VIGIL, "run", "--config", conf, "--data-dir", self.data + "-b"],
-                               capture_output=True, text=True, timeout=60)
-            self.assertEqual(r.returncode, 1, body)
-            self.assertIn(msg, r.stderr)
+            self.assert_start_fails(conf, msg)
 
 
 if __name__ == "__main__":
