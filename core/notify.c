@@ -350,7 +350,11 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 	in->lat_sum += secs;
 	if (!e)
 		return;
-	snprintf(in->last, sizeof(in->last), "%s%s", outcome == 0 ? "accepted" : outcome == 1 ? "will retry: " : "refused: ",
+	if (outcome == 1 && e->attempts + 1 >= in->max_attempts)
+		outcome = 3; /* a failure, and the last attempt */
+	snprintf(in->last, sizeof(in->last), "%s%s",
+		 outcome == 0 ? "accepted" : outcome == 1 ? "will retry: " : outcome == 2 ? "refused: "
+											: "gave up: ",
 		 outcome == 0 ? "" : why);
 	if (outcome == 0) { /* accepted */
 		in->sent++;
