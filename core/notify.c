@@ -56,6 +56,7 @@ struct slot {
 struct inst {
 	char name[64], type[64];
 	int plugin;		/* index into plugins */
+	int conf_ref;		/* conf as a Lua table, built on first use and shared by its events */
 	json_t *conf, *shown;	/* settings (secrets resolved) / as shown (secrets redacted) */
 	int max_attempts, retry_ms;
 	struct entry *head, *tail, *dead;
@@ -486,7 +487,11 @@ static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct 
 	lua_pop(L, 1);
 	vg_lua_push_json(sl->co, alert);
 	json_decref(alert);
-	vg_lua_push_json(sl->co, in->conf);
+	if (in->conf_ref <= 0) { /* LUA_NOREF is -2; 0 is "not yet" (calloc) */
+		vg_lua_push_json(L, in->conf);
+		in->conf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_rawgeti(sl->co, LUA_REGISTRYINDEX, in->conf_ref);
 	lua_rawgeti(sl->co, LUA_REGISTRYINDEX, n->vigil_ref);
 	run(n, sl, 3);
 }
