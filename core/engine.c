@@ -246,6 +246,20 @@ static enum vg_crit_kind crit_kind(const char *c)
 	return VG_CRIT_MAX;
 }
 
+/* t[key], a list of strings, copied into the policy's storage: NULL-terminated, or NULL
+ * when out of memory. */
+static const char **saved_list(struct pol *p, lua_State *L, int t, const char *key)
+{
+	int cnt;
+	const char **src = string_list(L, t, key, &cnt);
+	const char **out = calloc((size_t)cnt + 1, sizeof(char *));
+
+	for (int i = 0; out && src && i < cnt; i++)
+		out[i] = save(p, src[i]);
+	free(src);
+	return out;
+}
+
 /* Compiles the normalised policy table on top of the stack (left there). */
 static int compile_policy(struct vg_engine *e, int pi, const char *file, char *err, size_t n)
 {
@@ -264,7 +278,6 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 		{ "rationale", offsetof(struct vg_policy_info, rationale) },
 		{ "remediation", offsetof(struct vg_policy_info, remediation) },
 	};
-	int ncat;
 
 	memset(p, 0, sizeof(*p));
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -282,25 +295,11 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 	lua_getfield(L, t, "enabled");
 	in->enabled = lua_toboolean(L, -1);
 	lua_pop(L, 1);
-	{
-		const char **cats = string_list(L, t, "categories", &ncat);
-
-		p->cats = calloc((size_t)ncat + 1, sizeof(char *));
-		for (int i = 0; p->cats && cats && i < ncat; i++)
-			p->cats[i] = save(p, cats[i]);
-		free(cats);
-		in->categories = p->cats;
-	}
+	p->cats = saved_list(p, L, t, "categories");
+	in->categories = p->cats;
 	lua_getfield(L, t, "notifiers");
-	if (lua_istable(L, -1)) {
-		const char **nots = string_list(L, t, "notifiers", &ncat);
-
-		p->nots = calloc((size_t)ncat + 1, sizeof(char *));
-		for (int i = 0; p->nots && nots && i < ncat; i++)
-			p->nots[i] = save(p, nots[i]);
-		free(nots);
-		in->notifiers = p->nots;
-	}
+	if (lua_istable(L, -1)) /* absent: the defaults; {} is a list too (notify no one) */
+		in->notifiers = p->nots = saved_list(p, L, t, "notifiers");
 	lua_pop(L, 1);
 	lua_getfield(L, t, "scope");
 	lua_getfield(L, -1, "host");
