@@ -549,14 +549,14 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the plugins' bindings ------------------------------------------------------------- */
 
-struct http_wait {
+struct req_wait {
 	struct vg_notify *n;
 	struct slot *in;
 };
 
 static void on_http(void *ctx, const struct vg_http_resp *r)
 {
-	struct http_wait *w = ctx;
+	struct req_wait *w = ctx;
 	lua_State *co = w->in->co;
 
 	if (!co) {
@@ -590,6 +590,29 @@ static struct slot *slot_of(struct vg_notify *n, lua_State *L)
 	return NULL;
 }
 
+/* timeout_ms, ca_file, insecure from the options table at index 1 (vigil.http and vigil.send). */
+static void transport_opts(lua_State *L, long *timeout_ms, const char **ca_file, bool *insecure)
+{
+	lua_getfield(L, 1, "timeout_ms");
+	*timeout_ms = (long)luaL_optinteger(L, -1, 5000);
+	lua_getfield(L, 1, "ca_file");
+	*ca_file = lua_tostring(L, -1);
+	lua_getfield(L, 1, "insecure");
+	*insecure = lua_toboolean(L, -1);
+}
+
+/* What a yielded request resumes: freed by its callback. Raises a Lua error when out of memory. */
+static struct req_wait *wait_new(lua_State *L, struct vg_notify *n, struct slot *in)
+{
+	struct req_wait *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		luaL_error(L, "out of memory");
+	w->n = n;
+	w->in = in;
+	return w;
+}
+
 /* vigil.http{method, url, headers = {name = value}, body, timeout_ms, ca_file, insecure} */
 static int l_http(lua_State *L)
 {
@@ -597,7 +620,7 @@ static int l_http(lua_State *L)
 	struct vg_http_req r = { 0 };
 	const char *hdrs[33] = { 0 };
 	char hbuf[32][512];
-	struct http_wait *w;
+	struct req_wait *w;
 	struct slot *in = NULL;
 	int nh = 0;
 
@@ -610,12 +633,7 @@ static int l_http(lua_State *L)
 	r.url = luaL_checkstring(L, -1);
 	lua_getfield(L, 1, "body");
 	r.body = lua_tostring(L, -1);
-	lua_getfield(L, 1, "timeout_ms");
-	r.timeout_ms = (long)luaL_optinteger(L, -1, 5000);
-	lua_getfield(L, 1, "ca_file");
-	r.ca_file = lua_tostring(L, -1);
-	lua_getfield(L, 1, "insecure");
-	r.insecure = lua_toboolean(L, -1);
+	transport_opts(L, &r.timeout_ms, &r.ca_file, &r.insecure);
 	lua_getfield(L, 1, "headers");
 	if (lua_istable(L, -1)) {
 		lua_pushnil(L);
@@ -630,11 +648,7 @@ static int l_http(lua_State *L)
 		}
 	}
 	r.headers = hdrs;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return luaL_error(L, "out of memory");
-	w->n = n;
-	w->in = in;
+	w = wait_new(L, n, in);
 	if (vg_http_request(n->http, &r, on_http, w)) {
 		free(w);
 		return luaL_error(L, "cannot start the HTTP request to %s", r.url);
@@ -644,7 +658,7 @@ static int l_http(lua_State *L)
 
 static void on_sent(void *ctx, const char *error)
 {
-	struct http_wait *w = ctx;
+	struct req_wait *w = ctx;
 	lua_State *co = w->in->co;
 
 	if (co) {
@@ -664,7 +678,7 @@ static int l_send(lua_State *L)
 {
 	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
 	struct vg_stream_req r = { 0 };
-	struct http_wait *w;
+	struct req_wait *w;
 	struct slot *in = NULL;
 	char err[256];
 
@@ -675,18 +689,10 @@ static int l_send(lua_State *L)
 	r.address = luaL_checkstring(L, -1);
 	lua_getfield(L, 1, "data");
 	r.data = luaL_checklstring(L, -1, &r.len);
-	lua_getfield(L, 1, "timeout_ms");
-	r.timeout_ms = (long)luaL_optinteger(L, -1, 5000);
-	lua_getfield(L, 1, "ca_file");
-	r.ca_file = lua_tostring(L, -1);
-	lua_getfield(L, 1, "insecure");
-	r.insecure = lua_toboolean(L, -1);
+	transport_opts(L, &r.timeout_ms, &r.ca_file, &r.insecure);
 	if (!in->stream && !(in->stream = vg_stream_new(n->base)))
 		return luaL_error(L, "out of memory");
-	if (!(w = calloc(1, sizeof(*w))))
-		return luaL_error(L, "out of memory");
-	w->n = n;
-	w->in = in;
+	w = wait_new(L, n, in);
 	if (vg_stream_send(in->stream, &r, on_sent, w, err, sizeof(err))) {
 		free(w);
 		return luaL_error(L, "vigil.send: %s", err);

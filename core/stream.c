@@ -28,7 +28,6 @@ enum proto { P_TCP, P_TLS, P_UDP };
 struct vg_stream {
 	struct event_base *base;
 	struct evdns_base *dns;		 /* created on the first host name */
-	struct evdns_getaddrinfo_request *lookup;
 	struct bufferevent *bev;	 /* the open connection, or NULL */
 	SSL_CTX *ctx;
 	char key[512];			 /* address + TLS settings the connection was made for */
@@ -191,21 +190,18 @@ static void connect_to(struct vg_stream *s, struct evutil_addrinfo *ai)
 	if (s->proto == P_TLS) {
 		SSL *ssl;
 		struct in6_addr a6;
+		bool ip = inet_pton(AF_INET, s->host, &a6) == 1 || inet_pton(AF_INET6, s->host, &a6) == 1;
 
 		if (make_ctx(s) || !(ssl = SSL_new(s->ctx))) {
 			finish(s, "TLS set-up failed (CA file %s): %s", s->ca_file[0] ? s->ca_file : "system store",
 			       tls_error(NULL) ? tls_error(NULL) : "unknown");
 			return;
 		}
-		if (!s->insecure) {
-			X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-
-			if (inet_pton(AF_INET, s->host, &a6) == 1 || inet_pton(AF_INET6, s->host, &a6) == 1)
-				X509_VERIFY_PARAM_set1_ip_asc(vp, s->host);
-			else
-				X509_VERIFY_PARAM_set1_host(vp, s->host, 0);
-		}
-		if (inet_pton(AF_INET, s->host, &a6) != 1 && inet_pton(AF_INET6, s->host, &a6) != 1)
+		if (!s->insecure && ip) /* the certificate must name what was dialled */
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s->host);
+		else if (!s->insecure)
+			X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), s->host, 0);
+		if (!ip) /* SNI takes names only */
 			SSL_set_tlsext_host_name(ssl, s->host);
 		s->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 							BEV_OPT_CLOSE_ON_FREE);
@@ -229,7 +225,6 @@ static void on_resolved(int rc, struct evutil_addrinfo *ai, void *arg)
 {
 	struct vg_stream *s = arg;
 
-	s->lookup = NULL;
 	if (rc) {
 		finish(s, "%s: cannot resolve: %s", s->host, evutil_gai_strerror(rc));
 		return;
@@ -337,7 +332,7 @@ int vg_stream_send(struct vg_stream *s, const struct vg_stream_req *r, vg_stream
 		finish(s, "%s: cannot resolve: no name servers (/etc/resolv.conf)", s->host);
 		return 0;
 	}
-	s->lookup = evdns_getaddrinfo(s->dns, s->host, s->port, &hints, on_resolved, s);
+	evdns_getaddrinfo(s->dns, s->host, s->port, &hints, on_resolved, s);
 	return 0;
 }
 
