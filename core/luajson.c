@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <lauxlib.h>
 
@@ -83,6 +86,7 @@ static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n)
 		lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
 		json_t *out;
 
+		luaL_checkstack(L, 4, "JSON nested too deep"); /* a key and a value a level */
 		lua_pushnil(L);
 		while (lua_next(L, idx)) {
 			count++;
@@ -135,4 +139,247 @@ static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n)
 json_t *vg_lua_to_json(lua_State *L, int idx, char *err, size_t n)
 {
 	return conv(L, idx, 0, err, n);
+}
+
+/* ---- Lua value to JSON text in one pass (vigil.json_encode) -------------------------- */
+
+struct jbuf {
+	lua_State *L;
+	int slot; /* the stack slot of the userdata holding p */
+	char *p;
+	size_t len, cap;
+	char *err;
+	size_t errlen;
+};
+
+/* Room for need more bytes: a bigger userdata replaces the old one in its slot (no leak if Lua raises). */
+static void room(struct jbuf *b, size_t need)
+{
+	size_t cap = b->cap;
+	char *p;
+
+	if (b->len + need <= b->cap)
+		return;
+	while (cap < b->len + need)
+		cap *= 2;
+	p = lua_newuserdatauv(b->L, cap, 0);
+	memcpy(p, b->p, b->len);
+	lua_replace(b->L, b->slot);
+	b->p = p;
+	b->cap = cap;
+}
+
+static void put(struct jbuf *b, const char *s, size_t n)
+{
+	room(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* Length of the UTF-8 sequence at s (at most n bytes), or 0 if it is not valid UTF-8 (as jansson checks it). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t k;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		k = 2, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		k = 3, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		k = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return k;
+}
+
+static int put_string(struct jbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	room(b, n + 2);
+	b->p[b->len++] = '"';
+	while (i < n) {
+		size_t run = i, k;
+
+		while (run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' && u[run] != '\\')
+			run++;
+		if (run > i) {
+			put(b, s + i, run - i);
+			i = run;
+			continue;
+		}
+		if (u[i] >= 0x80) {
+			if (!(k = utf8_len(u + i, n - i))) {
+				snprintf(b->err, b->errlen, "a string that is not UTF-8");
+				return -1;
+			}
+			put(b, s + i, k);
+			i += k;
+			continue;
+		}
+		switch (u[i]) {
+		case '"': put(b, "\\\"", 2); break;
+		case '\\': put(b, "\\\\", 2); break;
+		case '\b': put(b, "\\b", 2); break;
+		case '\f': put(b, "\\f", 2); break;
+		case '\n': put(b, "\\n", 2); break;
+		case '\r': put(b, "\\r", 2); break;
+		case '\t': put(b, "\\t", 2); break;
+		default: {
+			char esc[6] = { '\\', 'u', '0', '0', hex[u[i] >> 4], hex[u[i] & 15] };
+
+			put(b, esc, 6);
+		}
+		}
+		i++;
+	}
+	put(b, "\"", 1);
+	return 0;
+}
+
+/* A real as jansson writes it: 17 significant digits, a ".0" on integral values, no '+' or leading zeros in the exponent. */
+static void put_real(struct jbuf *b, double d)
+{
+	char s[40], *e;
+	int n = snprintf(s, sizeof(s), "%.17g", d);
+
+	if (!strpbrk(s, ".eE"))
+		n += snprintf(s + n, sizeof(s) - (size_t)n, ".0");
+	if ((e = strchr(s, 'e'))) {
+		char *d0 = ++e, *q;
+
+		if (*e == '-')
+			d0 = ++e;
+		else if (*e == '+')
+			d0 = e;
+		for (q = d0; *q == '+' || (*q == '0' && q[1]); q++)
+			;
+		memmove(e, q, strlen(q) + 1);
+		n = (int)strlen(s);
+	}
+	put(b, s, (size_t)n);
+}
+
+static int enc(struct jbuf *b, int idx, int depth)
+{
+	lua_State *L = b->L;
+	int t = lua_type(L, idx);
+
+	if (depth > 32) {
+		snprintf(b->err, b->errlen, "more than 32 levels of tables (a cycle?)");
+		return -1;
+	}
+	switch (t) {
+	case LUA_TNIL:
+		put(b, "null", 4);
+		return 0;
+	case LUA_TBOOLEAN:
+		if (lua_toboolean(L, idx))
+			put(b, "true", 4);
+		else
+			put(b, "false", 5);
+		return 0;
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, idx)) {
+			char s[24];
+			int n = snprintf(s, sizeof(s), "%lld", (long long)lua_tointeger(L, idx));
+
+			put(b, s, (size_t)n);
+		} else if (!isfinite(lua_tonumber(L, idx))) {
+			snprintf(b->err, b->errlen, "a number JSON cannot hold (inf or nan)");
+			return -1;
+		} else {
+			put_real(b, lua_tonumber(L, idx));
+		}
+		return 0;
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, idx, &len);
+
+		return put_string(b, s, len);
+	}
+	case LUA_TTABLE: {
+		lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
+		bool first = true;
+
+		luaL_checkstack(L, 4, "JSON nested too deep");
+		lua_pushnil(L);
+		while (lua_next(L, idx)) {
+			count++;
+			lua_pop(L, 1);
+		}
+		if (len > 0 && count == len) {
+			put(b, "[", 1);
+			for (lua_Integer i = 1; i <= len; i++) {
+				int rc;
+
+				if (i > 1)
+					put(b, ",", 1);
+				lua_rawgeti(L, idx, i);
+				rc = enc(b, lua_gettop(L), depth + 1);
+				lua_pop(L, 1);
+				if (rc)
+					return rc;
+			}
+			put(b, "]", 1);
+			return 0;
+		}
+		put(b, "{", 1);
+		lua_pushnil(L);
+		while (lua_next(L, idx)) {
+			size_t klen;
+			const char *k;
+
+			if (lua_type(L, -2) != LUA_TSTRING) {
+				snprintf(b->err, b->errlen, "a table mixing string keys with others cannot be JSON");
+				lua_pop(L, 2);
+				return -1;
+			}
+			if (!first)
+				put(b, ",", 1);
+			first = false;
+			k = lua_tolstring(L, -2, &klen);
+			if (put_string(b, k, klen) || (put(b, ":", 1), enc(b, lua_gettop(L), depth + 1))) {
+				lua_pop(L, 2);
+				return -1;
+			}
+			lua_pop(L, 1);
+		}
+		put(b, "}", 1);
+		return 0;
+	}
+	default:
+		snprintf(b->err, b->errlen, "a %s cannot be JSON", lua_typename(L, t));
+		return -1;
+	}
+}
+
+int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen)
+{
+	struct jbuf b = { .L = L, .cap = 1024, .err = err, .errlen = errlen };
+	int rc;
+
+	idx = lua_absindex(L, idx);
+	b.p = lua_newuserdatauv(L, b.cap, 0);
+	b.slot = lua_gettop(L);
+	rc = enc(&b, idx, 0);
+	if (!rc)
+		lua_pushlstring(L, b.p, b.len);
+	lua_remove(L, b.slot);
+	return rc;
 }

@@ -702,15 +702,11 @@ static int l_send(lua_State *L)
 
 static int l_json_encode(lua_State *L)
 {
-	char err[256], *s;
-	json_t *j = vg_lua_to_json(L, 1, err, sizeof(err));
+	char err[256];
 
-	if (!j)
+	luaL_checkany(L, 1);
+	if (vg_lua_encode_json(L, 1, err, sizeof(err)))
 		return luaL_error(L, "vigil.json_encode: %s", err);
-	s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(j);
-	lua_pushstring(L, s ? s : "null");
-	free(s);
 	return 1;
 }
 
