@@ -1131,85 +1131,166 @@ void vg_alert_message(const struct vg_alert *a, char *buf, size_t n)
 		 p->args ? p->args : "", p->uid);
 }
 
-static json_t *jstr_or_null(const char *s)
+/* s, or NULL (JSON null) when it is empty */
+static const char *ns(const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	return s && *s ? s : NULL;
 }
 
-static json_t *proc_json(const struct vg_proc_rec *p)
+/* A string member, made UTF-8 if it is not (args and paths are whatever bytes the process had). */
+static void S(const struct vg_emit *w, void *c, const char *key, const char *s)
 {
-	json_t *o = json_object(), *lin = json_array();
+	char buf[16384];
+
+	w->str(c, key, vg_utf8_or_lossy(s, buf, sizeof(buf)));
+}
+
+static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec *p)
+{
 	char ts[40];
 
+	w->open(c, NULL, false, 16);
 	vg_time_rfc3339(p->time_ns, ts, sizeof(ts));
-	json_object_set_new(o, "time", json_string(ts));
-	json_object_set_new(o, "containerId", jstr_or_null(p->container_id));
-	json_object_set_new(o, "podUid", jstr_or_null(p->pod_uid));
-	json_object_set_new(o, "podId", jstr_or_null(p->pod));
-	json_object_set_new(o, "namespace", jstr_or_null(p->namespace_));
-	json_object_set_new(o, "name", jstr_or_null(p->comm));
-	json_object_set_new(o, "args", json_string(p->args ? p->args : ""));
-	json_object_set_new(o, "execFilePath", jstr_or_null(p->exe));
-	json_object_set_new(o, "cwd", jstr_or_null(p->cwd));
-	json_object_set_new(o, "pid", json_integer(p->pid));
-	json_object_set_new(o, "ppid", json_integer(p->ppid));
-	json_object_set_new(o, "uid", json_integer(p->uid));
-	json_object_set_new(o, "gid", json_integer(p->gid));
-	json_object_set_new(o, "euid", json_integer(p->euid));
-	for (int i = 0; i < p->nlineage; i++)
-		json_array_append_new(lin, json_pack("{s:I, s:I, s:s}", "parentPid",
-						     (json_int_t)p->lineage[i].pid, "parentUid",
-						     (json_int_t)p->lineage[i].uid,
-						     "parentExecFilePath", p->lineage[i].exe));
-	json_object_set_new(o, "lineage", lin);
-	json_object_set_new(o, "killedInKernel", json_boolean(p->killed_in_kernel));
-	return o;
+	S(w, c, "time", ts);
+	S(w, c, "containerId", ns(p->container_id));
+	S(w, c, "podUid", ns(p->pod_uid));
+	S(w, c, "podId", ns(p->pod));
+	S(w, c, "namespace", ns(p->namespace_));
+	S(w, c, "name", ns(p->comm));
+	S(w, c, "args", p->args ? p->args : "");
+	S(w, c, "execFilePath", ns(p->exe));
+	S(w, c, "cwd", ns(p->cwd));
+	w->num(c, "pid", p->pid);
+	w->num(c, "ppid", p->ppid);
+	w->num(c, "uid", p->uid);
+	w->num(c, "gid", p->gid);
+	w->num(c, "euid", p->euid);
+	w->open(c, "lineage", true, p->nlineage);
+	for (int i = 0; i < p->nlineage; i++) {
+		w->open(c, NULL, false, 3);
+		w->num(c, "parentPid", p->lineage[i].pid);
+		w->num(c, "parentUid", p->lineage[i].uid);
+		S(w, c, "parentExecFilePath", p->lineage[i].exe ? p->lineage[i].exe : "");
+		w->close(c);
+	}
+	w->close(c);
+	w->boolean(c, "killedInKernel", p->killed_in_kernel);
+	w->close(c);
+}
+
+void vg_alert_emit(const struct vg_alert *a, bool full, const struct vg_emit *w, void *c)
+{
+	char ts[40], msg[1024];
+
+	w->open(c, NULL, false, 20);
+	S(w, c, "id", a->id);
+	w->open(c, "policy", false, 3);
+	S(w, c, "id", a->policy_id ? a->policy_id : "");
+	S(w, c, "name", a->policy_name ? a->policy_name : "");
+	S(w, c, "severity", a->severity ? a->severity : "");
+	w->close(c);
+	S(w, c, "lifecycleStage", "RUNTIME");
+	S(w, c, "state", vg_alert_state_name(a->state));
+	vg_time_rfc3339(a->time_ns, ts, sizeof(ts));
+	S(w, c, "time", ts);
+	vg_time_rfc3339(a->first_ns, ts, sizeof(ts));
+	S(w, c, "firstOccurred", ts);
+	if (a->state == VG_ALERT_RESOLVED) {
+		vg_time_rfc3339(a->resolved_ns, ts, sizeof(ts));
+		S(w, c, "resolvedAt", ts);
+	}
+	S(w, c, "namespace", ns(a->namespace_));
+	if (ns(a->deployment)) {
+		w->open(c, "deployment", false, 1);
+		S(w, c, "name", a->deployment);
+		w->close(c);
+	} else {
+		S(w, c, "deployment", NULL);
+	}
+	S(w, c, "pod", ns(a->pod));
+	S(w, c, "podUid", ns(a->pod_uid));
+	S(w, c, "containerId", ns(a->container_id));
+	w->num(c, "violations", (long long)a->violations);
+	vg_alert_message(a, msg, sizeof(msg));
+	S(w, c, "message", msg);
+	if (a->enf_action) {
+		vg_time_rfc3339(a->enf_ns, ts, sizeof(ts));
+		w->open(c, "enforcement", false, 3);
+		S(w, c, "action", a->enf_action);
+		S(w, c, "message", a->enf_msg ? a->enf_msg : "");
+		S(w, c, "time", ts);
+		w->close(c);
+	} else {
+		S(w, c, "enforcement", NULL);
+	}
+	w->num(c, "enforcementCount", a->enf_count);
+	if (full) {
+		w->open(c, "processes", true, a->nprocs);
+		for (int i = 0; i < a->nprocs; i++)
+			emit_proc(w, c, proc_at(a, i));
+		w->close(c);
+	}
+	w->close(c);
+}
+
+/* ---- the alert as a jansson tree: an emitter that builds one ---- */
+
+struct jtree {
+	json_t *root, *stack[8];
+	int depth;
+};
+
+static void jt_add(struct jtree *t, const char *key, json_t *v)
+{
+	json_t *top = t->depth ? t->stack[t->depth - 1] : NULL;
+
+	if (!top)
+		t->root = v;
+	else if (key)
+		json_object_set_new(top, key, v);
+	else
+		json_array_append_new(top, v);
+}
+
+static void jt_open(void *c, const char *key, bool array, int n)
+{
+	struct jtree *t = c;
+	json_t *v = array ? json_array() : json_object();
+
+	(void)n;
+	jt_add(t, key, v);
+	if (t->depth < (int)(sizeof(t->stack) / sizeof(t->stack[0])))
+		t->stack[t->depth++] = v;
+}
+
+static void jt_close(void *c)
+{
+	struct jtree *t = c;
+
+	if (t->depth)
+		t->depth--;
+}
+
+static void jt_str(void *c, const char *key, const char *s)
+{
+	jt_add(c, key, s ? json_string(s) : json_null());
+}
+
+static void jt_num(void *c, const char *key, long long v)
+{
+	jt_add(c, key, json_integer((json_int_t)v));
+}
+
+static void jt_bool(void *c, const char *key, bool v)
+{
+	jt_add(c, key, json_boolean(v));
 }
 
 json_t *vg_alert_json(const struct vg_alert *a, bool full)
 {
-	json_t *o = json_object();
-	char ts[40], msg[1024];
+	static const struct vg_emit jt = { jt_open, jt_close, jt_str, jt_num, jt_bool };
+	struct jtree t = { 0 };
 
-	json_object_set_new(o, "id", json_string(a->id));
-	json_object_set_new(o, "policy", json_pack("{s:s, s:s, s:s}", "id", a->policy_id, "name",
-						  a->policy_name, "severity",
-						  a->severity ? a->severity : ""));
-	json_object_set_new(o, "lifecycleStage", json_string("RUNTIME"));
-	json_object_set_new(o, "state", json_string(vg_alert_state_name(a->state)));
-	vg_time_rfc3339(a->time_ns, ts, sizeof(ts));
-	json_object_set_new(o, "time", json_string(ts));
-	vg_time_rfc3339(a->first_ns, ts, sizeof(ts));
-	json_object_set_new(o, "firstOccurred", json_string(ts));
-	if (a->state == VG_ALERT_RESOLVED) {
-		vg_time_rfc3339(a->resolved_ns, ts, sizeof(ts));
-		json_object_set_new(o, "resolvedAt", json_string(ts));
-	}
-	json_object_set_new(o, "namespace", jstr_or_null(a->namespace_));
-	json_object_set_new(o, "deployment", a->deployment && *a->deployment
-						    ? json_pack("{s:s}", "name", a->deployment)
-						    : json_null());
-	json_object_set_new(o, "pod", jstr_or_null(a->pod));
-	json_object_set_new(o, "podUid", jstr_or_null(a->pod_uid));
-	json_object_set_new(o, "containerId", jstr_or_null(a->container_id));
-	json_object_set_new(o, "violations", json_integer((json_int_t)a->violations));
-	vg_alert_message(a, msg, sizeof(msg));
-	json_object_set_new(o, "message", json_string(msg));
-	if (a->enf_action) {
-		vg_time_rfc3339(a->enf_ns, ts, sizeof(ts));
-		json_object_set_new(o, "enforcement",
-				    json_pack("{s:s, s:s, s:s}", "action", a->enf_action, "message",
-					      a->enf_msg ? a->enf_msg : "", "time", ts));
-	} else {
-		json_object_set_new(o, "enforcement", json_null());
-	}
-	json_object_set_new(o, "enforcementCount", json_integer(a->enf_count));
-	if (full) {
-		json_t *procs = json_array();
-
-		for (int i = 0; i < a->nprocs; i++)
-			json_array_append_new(procs, proc_json(proc_at(a, i)));
-		json_object_set_new(o, "processes", procs);
-	}
-	return o;
+	vg_alert_emit(a, full, &jt, &t);
+	return t.root;
 }

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "emit.h"
 #include "event.h"
 #include "wal.h"
 
@@ -143,7 +144,13 @@ void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st);
 /* Feeds one log record payload as replay would (the store's record decoder; for fuzzing). */
 void vg_alerts_replay_record(struct vg_alerts *s, const void *payload, size_t len);
 
-/* JSON (jansson, new reference): the list form, or everything with processes. */
+/*
+ * The alert document, the list form or everything with processes, written to
+ * an emitter (emit.h; Lua tables for the notifiers). Strings that are not
+ * UTF-8 (a process's args can be any bytes) have U+FFFD for each bad byte.
+ */
+void vg_alert_emit(const struct vg_alert *a, bool full, const struct vg_emit *w, void *ctx);
+/* The same as JSON (jansson, new reference). */
 json_t *vg_alert_json(const struct vg_alert *a, bool full);
 const char *vg_alert_state_name(enum vg_alert_state st);
 /* StackRox's message: "Binary '<exe>' executed with arguments '<args>' under user ID <uid>" */

@@ -7,6 +7,7 @@
 
 #include <lauxlib.h>
 
+#include "emit.h"
 #include "luajson.h"
 
 void vg_lua_push_json(lua_State *L, const json_t *j)
@@ -152,7 +153,7 @@ struct jbuf {
 	size_t errlen;
 };
 
-/* Room for need more bytes: a bigger userdata replaces the old one in its slot (no leak if Lua raises). */
+/* Room for need more bytes: a bigger userdata takes the buffer's slot (no leak if Lua raises). */
 static void room(struct jbuf *b, size_t need)
 {
 	size_t cap = b->cap;
@@ -176,35 +177,6 @@ static void put(struct jbuf *b, const char *s, size_t n)
 	b->len += n;
 }
 
-/* Length of the UTF-8 sequence at s (at most n bytes), or 0 if it is not valid UTF-8 (as jansson checks it). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t k;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		k = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		k = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		k = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return k;
-}
-
 static int put_string(struct jbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -224,7 +196,7 @@ static int put_string(struct jbuf *b, const char *s, size_t n)
 			continue;
 		}
 		if (u[i] >= 0x80) {
-			if (!(k = utf8_len(u + i, n - i))) {
+			if (!(k = vg_utf8_len(u + i, n - i))) {
 				snprintf(b->err, b->errlen, "a string that is not UTF-8");
 				return -1;
 			}
@@ -371,11 +343,12 @@ static int enc(struct jbuf *b, int idx, int depth)
 
 int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen)
 {
-	struct jbuf b = { .L = L, .cap = 1024, .err = err, .errlen = errlen };
+	char first[4096]; /* most bodies fit: no Lua allocation but the result */
+	struct jbuf b = { .L = L, .p = first, .cap = sizeof(first), .err = err, .errlen = errlen };
 	int rc;
 
 	idx = lua_absindex(L, idx);
-	b.p = lua_newuserdatauv(L, b.cap, 0);
+	lua_pushnil(L); /* the slot a bigger buffer takes */
 	b.slot = lua_gettop(L);
 	rc = enc(&b, idx, 0);
 	if (!rc)
@@ -383,3 +356,80 @@ int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen)
 	lua_remove(L, b.slot);
 	return rc;
 }
+
+/* ---- an emitter (emit.h) building Lua tables ---------------------------------------- */
+
+/* The value at the top goes into the open table below it (or stays: the document's root). */
+static void doc_attach(struct vg_lua_doc *d, const char *key)
+{
+	if (!d->depth)
+		return;
+	if (d->array[d->depth - 1])
+		lua_rawseti(d->L, -2, ++d->count[d->depth - 1]);
+	else if (key)
+		lua_setfield(d->L, -2, key);
+	else
+		lua_pop(d->L, 1);
+}
+
+static void doc_open(void *c, const char *key, bool array, int n)
+{
+	struct vg_lua_doc *d = c;
+
+	luaL_checkstack(d->L, 2, "document nested too deep");
+	lua_createtable(d->L, array ? n : 0, array ? 0 : n);
+	if (d->depth == VG_LUA_DOC_DEPTH) { /* deeper than any document vigil writes: dropped */
+		d->lost++;
+		return;
+	}
+	d->key[d->depth] = key;
+	d->array[d->depth] = array;
+	d->count[d->depth] = 0;
+	d->depth++;
+}
+
+static void doc_close(void *c)
+{
+	struct vg_lua_doc *d = c;
+
+	if (d->lost) {
+		d->lost--;
+		lua_pop(d->L, 1);
+		return;
+	}
+	d->depth--;
+	doc_attach(d, d->key[d->depth]);
+}
+
+static void doc_str(void *c, const char *key, const char *s)
+{
+	struct vg_lua_doc *d = c;
+
+	if (!s) { /* null: an absent member, a hole kept in its place in an array */
+		if (d->depth && d->array[d->depth - 1])
+			d->count[d->depth - 1]++;
+		else if (!d->depth)
+			lua_pushnil(d->L);
+		return;
+	}
+	lua_pushstring(d->L, s);
+	doc_attach(d, key);
+}
+
+static void doc_num(void *c, const char *key, long long v)
+{
+	struct vg_lua_doc *d = c;
+
+	lua_pushinteger(d->L, (lua_Integer)v);
+	doc_attach(d, key);
+}
+
+static void doc_bool(void *c, const char *key, bool v)
+{
+	struct vg_lua_doc *d = c;
+
+	lua_pushboolean(d->L, v);
+	doc_attach(d, key);
+}
+
+const struct vg_emit vg_lua_emitter = { doc_open, doc_close, doc_str, doc_num, doc_bool };

@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include <lua.h>
 
+#include "emit.h"
+
 /* Pushes j as Lua values: objects and arrays become tables (arrays 1-based), null nil. */
 void vg_lua_push_json(lua_State *L, const json_t *j);
 
@@ -24,5 +26,20 @@ json_t *vg_lua_to_json(lua_State *L, int idx, char *err, size_t errlen);
  * through it). Returns 0, or -1 with err and nothing pushed.
  */
 int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen);
+
+/*
+ * An emitter (emit.h) whose document is left on L's stack as Lua tables
+ * (null members absent). ctx: a struct vg_lua_doc, zeroed but for L. Runs
+ * Lua API calls that raise on out-of-memory: call it inside a protected call.
+ */
+#define VG_LUA_DOC_DEPTH 16
+struct vg_lua_doc {
+	lua_State *L;
+	int depth, lost;
+	bool array[VG_LUA_DOC_DEPTH];
+	lua_Integer count[VG_LUA_DOC_DEPTH];
+	const char *key[VG_LUA_DOC_DEPTH];
+};
+extern const struct vg_emit vg_lua_emitter;
 
 #endif

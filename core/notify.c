@@ -55,6 +55,7 @@ struct slot {
 
 struct inst {
 	char name[64], type[64];
+	char jname[400];	/* name as a JSON string, quotes included, for the outbox records */
 	int plugin;		/* index into plugins */
 	int conf_ref;		/* conf as a Lua table, built on first use and shared by its events */
 	json_t *conf, *shown;	/* settings (secrets resolved) / as shown (secrets redacted) */
@@ -134,6 +135,35 @@ static int log_json(struct vg_notify *n, json_t *rec, vg_wal_ack_cb ack, void *c
 	free(s);
 	json_decref(rec);
 	return rc;
+}
+
+/* s needs no escaping in a JSON string (alert ids and event names always; checked, not assumed). */
+static bool plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+			return false;
+	return true;
+}
+
+static void on_durable(void *ctx, bool ok);
+
+/* The record that queues e: snprintf for the common case (no payload; ids need no escaping), else jansson. */
+static int log_queued(struct vg_notify *n, struct inst *in, struct entry *e, const struct vg_alert *a, json_t *alert)
+{
+	char rec[1024];
+	int len;
+
+	if (alert || !plain(a->id) || !plain(e->event))
+		return log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:O?, s:I}", "t", "q", "id", (json_int_t)e->id,
+					     "n", in->name, "e", e->event, "a", a->id, "p", alert, "time",
+					     (json_int_t)e->enq_ns),
+				on_durable, e);
+	len = snprintf(rec, sizeof(rec), "{\"t\":\"q\",\"id\":%llu,\"n\":%s,\"e\":\"%s\",\"a\":\"%s\",\"time\":%llu}",
+		       (unsigned long long)e->id, in->jname, e->event, a->id, (unsigned long long)e->enq_ns);
+	if (len >= (int)sizeof(rec))
+		return -E2BIG;
+	return vg_wal_append(n->wal, rec, (size_t)len, on_durable, e);
 }
 
 static void push(struct inst *in, struct entry *e)
@@ -308,11 +338,7 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 		snprintf(e->event, sizeof(e->event), "%s", event);
 		e->alert_id = strdup(a->id);
 		e->payload = alert ? json_dumps(alert, JSON_COMPACT) : NULL;
-		/* durable before it is sent: the ack flips e->durable */
-		rc = log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:O?, s:I}", "t", "q", "id",
-					   (json_int_t)e->id, "n", in->name, "e", event, "a", a->id,
-					   "p", alert, "time", (json_int_t)e->enq_ns),
-			      on_durable, e);
+		rc = log_queued(n, in, e, a, alert); /* durable before it is sent: the ack flips e->durable */
 		if (rc) { /* the outbox log refused (memory bound while the disk lags): deliver anyway,
 			   * counted, rather than lose it; only a crash before delivery would lose it */
 			if (!in->undurable++ || !(in->undurable & (in->undurable - 1)))
@@ -359,7 +385,10 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 		 outcome == 0 ? "" : why);
 	if (outcome == 0) { /* accepted */
 		in->sent++;
-		log_json(n, json_pack("{s:s, s:I}", "t", "d", "id", (json_int_t)e->id), NULL, NULL);
+		char rec[64];
+		int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)e->id);
+
+		vg_wal_append(n->wal, rec, (size_t)len, NULL, NULL);
 		entry_free(unlink_entry(in, e));
 	} else if (outcome == 1 && ++e->attempts < in->max_attempts) { /* try again later */
 		int64_t delay = (int64_t)in->retry_ms << (e->attempts > 8 ? 8 : e->attempts - 1);
@@ -448,11 +477,27 @@ static void run(struct vg_notify *n, struct slot *in, int nargs)
 	settle(n, in, 1, err, -1);
 }
 
+/* Pushes the alert (light userdata: a struct vg_alert, else a json_t) as Lua tables. */
+static int l_push_alert(lua_State *L)
+{
+	const struct vg_alert *a = lua_touserdata(L, 1);
+	json_t *j = lua_touserdata(L, 2);
+	struct vg_lua_doc d = { .L = L };
+
+	if (a)
+		vg_alert_emit(a, true, &vg_lua_emitter, &d);
+	else
+		vg_lua_push_json(L, j);
+	return 1;
+}
+
 /* Starts e in the free slot sl. */
 static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct entry *e)
 {
 	lua_State *L = vg_lua_state(n->lua);
+	const struct vg_alert *a;
 	json_t *alert;
+	int rc;
 
 	sl->in = in;
 	sl->e = e;
@@ -465,14 +510,10 @@ static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct 
 		settle(n, sl, 0, "", -1);
 		return;
 	}
-	if (e->payload) {
-		alert = json_loads(e->payload, 0, NULL);
-	} else { /* the alert as it is now: its latest processes, its state */
-		const struct vg_alert *a = n->store ? vg_alerts_get(n->store, e->alert_id) : NULL;
-
-		alert = a ? vg_alert_json(a, true) : NULL;
-	}
-	if (!alert) {
+	/* the alert as it is now (its latest processes, its state), or as it was queued */
+	a = !e->payload && n->store ? vg_alerts_get(n->store, e->alert_id) : NULL;
+	alert = e->payload ? json_loads(e->payload, 0, NULL) : NULL;
+	if (!a && !alert) {
 		char why[128];
 
 		lua_pop(L, 2);
@@ -481,12 +522,25 @@ static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct 
 		settle(n, sl, 2, why, -1);
 		return;
 	}
+	lua_pushcfunction(L, l_push_alert); /* as Lua tables, in a protected call: it allocates */
+	lua_pushlightuserdata(L, (void *)a);
+	lua_pushlightuserdata(L, alert);
+	rc = lua_pcall(L, 2, 1, 0);
+	json_decref(alert);
+	if (rc != LUA_OK) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "cannot hand the alert to the plugin: %s", lua_tostring(L, -1));
+		lua_pop(L, 3);
+		settle(n, sl, 1, why, -1);
+		return;
+	}
 	sl->co = lua_newthread(L);
 	sl->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_insert(L, -2); /* plugin table, function, alert -> plugin table, alert, function */
 	lua_xmove(L, sl->co, 1); /* the function */
+	lua_xmove(L, sl->co, 1); /* the alert */
 	lua_pop(L, 1);
-	vg_lua_push_json(sl->co, alert);
-	json_decref(alert);
 	if (in->conf_ref <= 0) { /* LUA_NOREF is -2; 0 is "not yet" (calloc) */
 		vg_lua_push_json(L, in->conf);
 		in->conf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -1052,6 +1106,19 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		in->plugin = p;
 		snprintf(in->name, sizeof(in->name), "%s", key);
 		snprintf(in->type, sizeof(in->type), "%s", type);
+		{
+			json_t *js = json_string(in->name);
+			char *q = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+
+			json_decref(js);
+			if (!q || strlen(q) >= sizeof(in->jname)) {
+				free(q);
+				rc = vg_errf(err, en, -EINVAL, "notifiers: the name '%s' is not valid UTF-8; rename it", in->name);
+				goto fail;
+			}
+			snprintf(in->jname, sizeof(in->jname), "%s", q);
+			free(q);
+		}
 		rc = configure(n, in, v, err, en);
 		if (rc)
 			goto fail;

@@ -11,7 +11,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <lauxlib.h>
+
 #include "alerts.h"
+#include "luajson.h"
 #include "record.h"
 
 static char dir[64];
@@ -248,6 +251,81 @@ static void test_enforcement_record(void **state)
 	vg_alerts_close(s);
 }
 
+/* A JSON tree without its null members (Lua tables have no nulls), for comparing the two emitters. */
+static void drop_nulls(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	void *tmp;
+	size_t i;
+
+	if (json_is_object(j)) {
+		json_object_foreach_safe(j, tmp, k, v) {
+			if (json_is_null(v))
+				json_object_del(j, k);
+			else
+				drop_nulls(v);
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			drop_nulls(v);
+	}
+}
+
+/* The alert document: its fields, bytes that are not UTF-8, and the same document as Lua tables. */
+static void test_documents(void **state)
+{
+	struct vg_alerts *s;
+	const struct vg_alert *a;
+	struct vg_event *e;
+	lua_State *L = luaL_newstate();
+	json_t *j, *fromlua;
+	char err[256];
+
+	(void)state;
+	s = open_store();
+	e = mk("/usr/bin/apt", "inst\xff\xc3(all", POD1, "web", 30);
+	a = add(s, e, "Docs");
+	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", true, "ok", "pod-a", 31), 0);
+	j = vg_alert_json(a, true);
+	assert_string_equal(json_string_value(json_object_get(j, "lifecycleStage")), "RUNTIME");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "policy"), "id")), "Docs");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "deployment"), "name")), "web");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "enforcement"), "action")), "kill_pod");
+	assert_true(json_is_null(json_object_get(j, "containerId")) || json_is_string(json_object_get(j, "containerId")));
+	{
+		json_t *p = json_array_get(json_object_get(j, "processes"), 0);
+
+		/* each bad byte is U+FFFD: the field is there, as valid JSON, not dropped */
+		assert_string_equal(json_string_value(json_object_get(p, "args")),
+				    "inst\xef\xbf\xbd\xef\xbf\xbd(all");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(p, "lineage"), 0),
+								      "parentExecFilePath")), "/bin/bash");
+		assert_int_equal(json_integer_value(json_object_get(p, "uid")), 0);
+		assert_true(json_is_false(json_object_get(p, "killedInKernel")));
+	}
+	/* the Lua emitter: the same document, its nulls absent */
+	{
+		struct vg_lua_doc d = { .L = L };
+
+		vg_alert_emit(a, true, &vg_lua_emitter, &d);
+		assert_int_equal(lua_gettop(L), 1);
+		assert_int_equal(vg_lua_encode_json(L, -1, err, sizeof(err)), 0);
+		fromlua = json_loads(lua_tostring(L, -1), 0, NULL);
+		assert_non_null(fromlua);
+		drop_nulls(j);
+		if (!json_equal(j, fromlua)) {
+			char *x = json_dumps(j, JSON_SORT_KEYS), *y = json_dumps(fromlua, JSON_SORT_KEYS);
+
+			fail_msg("jansson: %s\nlua:     %s", x, y);
+		}
+		json_decref(fromlua);
+	}
+	json_decref(j);
+	lua_close(L);
+	vg_alerts_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_cap_resolve_reopen),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_enforcement_record),
+		cmocka_unit_test(test_documents),
 	};
 	int rc;
 
