@@ -27,6 +27,7 @@
 #include "http.h"
 #include "notify.h"
 #include "config.h"
+#include "engine.h"
 #include "log.h"
 
 struct vopts {
@@ -302,6 +303,35 @@ static int cmd_show(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * As the daemon routes them: each policy's own `notifiers`, else the defaults.
+ * The policies are loaded as the daemon would load them (policy_dir, else the
+ * default pack); one that does not load leaves its alerts to the defaults.
+ */
+static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
+{
+	struct vg_engine_opts eo = { .dir = cfg->policy_dir[0] ? cfg->policy_dir : NULL,
+				     .lua_mem = (size_t)cfg->lua_memory_mb << 20, .budget = cfg->lua_budget };
+	struct vg_load_error *errs = NULL;
+	struct vg_engine *e = NULL;
+	int nerr = 0;
+	char err[512];
+
+	if (vg_engine_load(&e, &eo, &errs, &nerr))
+		vg_warn("cannot load the policies to route the resolutions: they go to default_notifiers");
+	else if (nerr)
+		vg_warn("%d policy file(s) did not load (%s): their alerts' resolutions go to default_notifiers",
+			nerr, errs[0].msg);
+	vg_load_errors_free(errs, nerr);
+	for (int i = 0; e && i < vg_engine_count(e); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(e, i);
+
+		if (p->notifiers && !p->broken && vg_notify_route(n, p->id, p->notifiers, err, sizeof(err)))
+			vg_warn("%s: its alerts' resolutions go to default_notifiers", err);
+	}
+	vg_engine_free(e);
+}
+
 static int cmd_resolve(int argc, char **argv)
 {
 	struct vopts o;
@@ -338,8 +368,10 @@ static int cmd_resolve(int argc, char **argv)
 			vg_err("%s: the resolutions are stored but not queued for the notifiers", err);
 			n = NULL;
 		}
-		if (n)
+		if (n) {
 			vg_notify_set_store(n, s);
+			route_offline(n, &o.cfg);
+		}
 		for (int i = 0; s && i < o.nargs; i++) {
 			int r = vg_alerts_resolve(s, o.args[i], (uint64_t)time(NULL) * 1000000000ull);
 

@@ -39,7 +39,6 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		   const json_t *defaults, char *err, size_t errlen);
 void vg_notify_close(struct vg_notify *n);
 
-/* Queues event ("created", "updated", "resolved") of alert a for the default instances. */
 /* A policy's own notifiers (NULL-terminated) in place of default_notifiers; -ENOENT with err
  * naming the policy and the notifier when one is not configured. */
 int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *const *names, char *err,
@@ -50,6 +49,7 @@ void vg_notify_routes_clear(struct vg_notify *n);
  * is sent (the alert as it is then): bounded memory and no JSON work on the detection path. */
 struct vg_alerts;
 void vg_notify_set_store(struct vg_notify *n, struct vg_alerts *store);
+/* Queues event ("created", "updated", "resolved") of alert a for its policy's instances, else the defaults. */
 int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a);
 
 /* Instances, their settings with secrets redacted, and their counters. */

@@ -466,10 +466,20 @@ class NotifyTest(unittest.TestCase):
 
     def test_offline_resolve_is_queued(self):
         """`vigil violations resolve` with no daemon running queues the resolve in the
-        outbox; the daemon sends it when it next starts."""
+        outbox, for the policy's own notifiers as the daemon would route it; the daemon
+        sends it when it next starts."""
         hook, pd = Receiver(), Receiver()
         self.recv += [hook, pd]
         conf = self.config(hook.port, pd.port)
+        pol = os.path.join(self.data, "policies")
+        os.makedirs(pol)
+        with open(os.path.join(pol, "dpkg.lua"), "w") as f:
+            f.write('return policy { id = "dpkg-to-pd", name = "dpkg-to-pd", severity = "high", '
+                    'match = { process_name = "dpkg" }, notifiers = { "pd" } }\n')
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("  default_notifiers", f'  policy_dir = "{pol}",\n  default_notifiers'))
         self.d = Daemon(self.data, self.port, "--config", conf)
         podman("exec", self.cid, "/usr/bin/dpkg", "--version")
         aid = pd.wait(1)[0]["body"]["dedup_key"]
@@ -484,6 +494,8 @@ class NotifyTest(unittest.TestCase):
         self.d = Daemon(self.data, self.port, "--config", conf)
         r = pd.wait(2)[1]["body"]
         self.assertEqual((r["event_action"], r["dedup_key"]), ("resolve", aid))
+        time.sleep(0.5)
+        self.assertEqual(hook.got, [])  # the policy names pd only: not the default webhook
 
     def test_failure_matrix(self):
         """Each way a receiver or a plugin can fail, through `vigil notifiers test`: what is
