@@ -361,6 +361,9 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 		metric(b, "vigil_k8s_pod_lists_total", "pod lists asked of the API server", "counter", ks.lists);
 		metric(b, "vigil_k8s_pod_list_errors_total", "pod lists that failed", "counter", ks.list_errors);
 		metric(b, "vigil_k8s_pods", "pods of this node known", "gauge", ks.pods);
+		metric(b, "vigil_k8s_namespace_lists_total", "namespace lists asked of the API server", "counter", ks.ns_lists);
+		metric(b, "vigil_k8s_namespace_list_errors_total", "namespace lists that failed", "counter", ks.ns_list_errors);
+		metric(b, "vigil_k8s_namespaces", "namespaces known (labels and annotations for notifiers)", "gauge", ks.namespaces);
 		metric(b, "vigil_k8s_deletes_total", "pod DELETE requests sent", "counter", ks.deletes);
 		metric(b, "vigil_k8s_delete_retries_total", "pod DELETE retries", "counter", ks.delete_retries);
 		metric(b, "vigil_k8s_delete_errors_total", "pod deletions given up", "counter", ks.delete_errors);

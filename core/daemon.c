@@ -396,6 +396,11 @@ static struct vg_engine_opts engine_opts(struct vg_daemon *d)
 	return eo;
 }
 
+static const json_t *namespace_of(void *k8s, const char *name)
+{
+	return vg_k8s_namespace(k8s, name);
+}
+
 /* Each policy's own `notifiers` list; a name vigil.conf.lua does not configure is an error. */
 static int route_policies(struct vg_daemon *d, char *err, size_t en)
 {
@@ -745,8 +750,11 @@ int vg_cmd_run(int argc, char **argv)
 		vg_err("%s", err);
 		goto out;
 	}
-	if (d->notify)
+	if (d->notify) {
 		vg_notify_set_store(d->notify, d->alerts);
+		if (d->k8s)
+			vg_notify_set_namespaces(d->notify, namespace_of, d->k8s);
+	}
 	if (route_policies(d, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;

@@ -36,8 +36,9 @@ struct vg_k8s {
 	int npods;
 	struct event *refresh;
 	uint32_t refresh_s;
-	time_t last_list;
-	bool listing;
+	time_t last_list, last_ns_list;
+	bool listing, listing_ns;
+	json_t *namespaces; /* name -> {"name", "labels", "annotations"} */
 	struct vg_k8s_stats st;
 };
 
@@ -83,6 +84,8 @@ static void owner_to_deployment(const char *kind, const char *name, char *out, s
 	else
 		snprintf(out, n, "%s", name);
 }
+
+static void list_namespaces(struct vg_k8s *k);
 
 static void parse_pods(struct vg_k8s *k, const char *body)
 {
@@ -152,6 +155,11 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 	k->pods = pods;
 	k->npods = n;
 	k->st.pods = (uint64_t)n;
+	for (int q = 0; q < n; q++) /* a pod in a namespace not seen yet: its annotations are wanted soon */
+		if (!json_object_get(k->namespaces, pods[q].ns)) {
+			list_namespaces(k);
+			break;
+		}
 }
 
 static void on_list(void *ctx, const struct vg_http_resp *r)
@@ -185,11 +193,83 @@ static void list_pods(struct vg_k8s *k)
 	k->listing = vg_http_request(k->http, &r, on_list, k) == 0;
 }
 
+/* ---- namespaces: their labels and annotations, for the notifiers ---------------------- */
+
+static void on_ns_list(void *ctx, const struct vg_http_resp *r)
+{
+	struct vg_k8s *k = ctx;
+	json_t *j, *items, *it, *all;
+	size_t i;
+
+	k->listing_ns = false;
+	if (r->error || r->status != 200) {
+		k->st.ns_list_errors++;
+		snprintf(k->st.last_error, sizeof(k->st.last_error), "listing namespaces: %s%s",
+			 r->error ? r->error : r->body,
+			 r->status == 403 ? " (the service account may not list namespaces: notifiers see no "
+					    "namespace annotations)" : "");
+		return;
+	}
+	j = json_loads(r->body, 0, NULL);
+	items = json_object_get(j, "items");
+	all = json_is_array(items) ? json_object() : NULL;
+	if (!all) {
+		k->st.ns_list_errors++;
+		snprintf(k->st.last_error, sizeof(k->st.last_error), "namespace list is not a NamespaceList");
+		json_decref(j);
+		return;
+	}
+	json_array_foreach(items, i, it) {
+		json_t *md = json_object_get(it, "metadata"), *labels, *ann;
+		const char *name = json_string_value(json_object_get(md, "name"));
+
+		if (!name)
+			continue;
+		labels = json_object_get(md, "labels");
+		ann = json_object_get(md, "annotations");
+		json_object_set_new(all, name, json_pack("{s:s, s:O, s:O}", "name", name, "labels",
+							 json_is_object(labels) ? labels : json_object(),
+							 "annotations", json_is_object(ann) ? ann : json_object()));
+	}
+	json_decref(j);
+	json_decref(k->namespaces);
+	k->namespaces = all;
+	k->st.namespaces = json_object_size(all);
+}
+
+static void list_namespaces(struct vg_k8s *k)
+{
+	char url[1024];
+	const char *hdr[] = { k->auth, "Accept: application/json", NULL };
+	struct vg_http_req r = { .method = "GET", .url = url, .headers = hdr, .ca_file = k->ca[0] ? k->ca : NULL,
+				 .insecure = k->insecure, .timeout_ms = 10000 };
+
+	if (k->listing_ns)
+		return;
+	snprintf(url, sizeof(url), "%s/api/v1/namespaces", k->server);
+	k->last_ns_list = time(NULL);
+	k->st.ns_lists++;
+	k->listing_ns = vg_http_request(k->http, &r, on_ns_list, k) == 0;
+}
+
+const json_t *vg_k8s_namespace(struct vg_k8s *k, const char *name)
+{
+	const json_t *ns;
+
+	if (!k || !name || !*name)
+		return NULL;
+	ns = json_object_get(k->namespaces, name);
+	if (!ns && time(NULL) - k->last_ns_list >= 1) /* a new namespace: look again, at most once a second */
+		list_namespaces(k);
+	return ns;
+}
+
 static void on_refresh(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	list_pods(arg);
+	list_namespaces(arg);
 }
 
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *uid)
@@ -537,6 +617,7 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 	tv.tv_usec = 0;
 	event_add(k->refresh, &tv);
 	list_pods(k);
+	list_namespaces(k);
 	*out = k;
 	return 0;
 }
@@ -550,5 +631,6 @@ void vg_k8s_free(struct vg_k8s *k)
 	for (int i = 0; i < k->npods; i++)
 		pod_free(&k->pods[i]);
 	free(k->pods);
+	json_decref(k->namespaces);
 	free(k);
 }

@@ -10,12 +10,20 @@
  * unknown pod uid shows up. A list is a plain request: no long-lived watch
  * to keep alive or resynchronise, and the API server rejects a field
  * selector on metadata.uid anyway.
+ *
+ * Namespaces (their labels and annotations, which notifiers route on: a
+ * Jira project key) come from listing them, at start, with every refresh,
+ * when a pod of an unseen namespace appears and, rate-limited, when one is
+ * asked for and unknown. A service account that may not list namespaces
+ * costs only that: counted, and the notifiers fall back to their defaults.
  */
 #ifndef VG_K8S_H
 #define VG_K8S_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "event.h"
 #include "http.h"
@@ -34,7 +42,7 @@ struct vg_k8s_opts {
 
 struct vg_k8s_stats {
 	uint64_t lists, list_errors, deletes, delete_retries, delete_errors, events, event_errors;
-	uint64_t pods;
+	uint64_t pods, ns_lists, ns_list_errors, namespaces;
 	char last_error[256];
 };
 
@@ -54,6 +62,8 @@ void vg_k8s_free(struct vg_k8s *k);
 
 /* The pod's metadata, or NULL (unknown yet: a refresh is asked for). */
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
+/* The namespace's {"name", "labels", "annotations"} (borrowed), or NULL (unknown yet: a list is asked for). */
+const json_t *vg_k8s_namespace(struct vg_k8s *k, const char *name);
 /* Uids of the known pods annotated vigil.io/break-glass (up to max). */
 int vg_k8s_break_glass_pods(struct vg_k8s *k, char (*uids)[40], int max);
 

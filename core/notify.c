@@ -91,6 +91,8 @@ struct vg_notify {
 	int nroutes;
 	struct event *pump;
 	int vigil_ref;
+	vg_notify_ns_fn ns_fn; /* namespace metadata (Kubernetes), for vigil.namespace */
+	void *ns_ctx;
 };
 
 static int64_t mono_ms(void)
@@ -779,6 +781,26 @@ static int l_json_decode(lua_State *L)
 	return 1;
 }
 
+/* vigil.namespace(name): {name, labels, annotations} of a Kubernetes namespace, or nil (not known, no Kubernetes). */
+static int l_namespace(lua_State *L)
+{
+	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
+	const char *name = luaL_checkstring(L, 1);
+	const json_t *ns = n->ns_fn ? n->ns_fn(n->ns_ctx, name) : NULL;
+
+	if (!ns)
+		lua_pushnil(L);
+	else
+		vg_lua_push_json(L, ns);
+	return 1;
+}
+
+void vg_notify_set_namespaces(struct vg_notify *n, vg_notify_ns_fn fn, void *ctx)
+{
+	n->ns_fn = fn;
+	n->ns_ctx = ctx;
+}
+
 static int l_base64(lua_State *L)
 {
 	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -1049,7 +1071,8 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	int rc;
 	static const luaL_Reg fns[] = {
 		{ "http", l_http }, { "send", l_send }, { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
-		{ "log", l_log }, { "now", l_now }, { "hostname", l_hostname }, { "base64", l_base64 }, { NULL, NULL },
+		{ "log", l_log }, { "now", l_now }, { "hostname", l_hostname }, { "base64", l_base64 },
+		{ "namespace", l_namespace }, { NULL, NULL },
 	};
 
 	*out = NULL;

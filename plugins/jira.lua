@@ -1,6 +1,7 @@
 -- jira.lua - one Jira issue per new alert: REST v2 (plain-text description) or v3
--- (Atlassian Document Format), priority from severity, the project key from a
--- namespace mapping or the default.
+-- (Atlassian Document Format), priority from severity, the project key from the
+-- namespace's annotation (vigil.io/jira-project, or `project_annotation`), else
+-- the `projects` mapping, else the default.
 local PRIORITY = { low = "Low", medium = "Medium", high = "High", critical = "Highest" }
 
 local function describe(alert)
@@ -15,8 +16,15 @@ local function describe(alert)
 	return table.concat(lines, "\n")
 end
 
+local function project_of(alert, conf, vigil)
+	local ns = alert.namespace and vigil.namespace(alert.namespace)
+	local key = ns and ns.annotations[conf.project_annotation or "vigil.io/jira-project"]
+	if type(key) == "string" and key ~= "" then return key end
+	return (conf.projects or {})[alert.namespace or ""] or conf.project
+end
+
 local function create(alert, conf, vigil)
-	local project = (conf.projects or {})[alert.namespace or ""] or conf.project
+	local project = project_of(alert, conf, vigil)
 	local summary = string.format("Deployment %s (in cluster %s) violates '%s' Policy",
 		alert.deployment and alert.deployment.name or alert.pod or "host",
 		conf.cluster or "default", alert.policy.name)
@@ -49,6 +57,7 @@ return {
 		username = { type = "string", required = true },
 		token = { type = "string", required = true, secret = true },
 		project = { type = "string", required = true }, -- the default project key
+		project_annotation = { type = "string" },       -- the namespace annotation naming the key
 		projects = { type = "table" },                  -- namespace -> project key
 		issue_type = { type = "string" },
 		api_version = { type = "number" },              -- 2 (default) or 3

@@ -11,8 +11,9 @@ a DELETE whose uid precondition does not match (409). Every error is a
 Status object. The test suite checks this stand-in with the real kubectl.
 
     k8s_standin.py --port P --token T --dir DIR
-Control (no auth): POST /_standin/pods (a Pod to serve), POST /_standin/faults
-({"delete": [500, 500], "all": 403, "retry_after": 1}), GET /_standin/log.
+Control (no auth): POST /_standin/pods (a Pod to serve; its namespace is created
+if missing), POST /_standin/namespaces (a Namespace, e.g. with annotations), POST /_standin/faults
+({"delete": [500, 500], "all": 403, "namespaces": 403, "retry_after": 1}), GET /_standin/log.
 Every request is appended to DIR/requests.jsonl.
 """
 import argparse
@@ -27,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 LOCK = threading.Lock()
-STATE = {"pods": {}, "events": [], "faults": {"delete": [], "all": None, "retry_after": None},
+STATE = {"pods": {}, "namespaces": {}, "events": [], "faults": {"delete": [], "all": None, "retry_after": None},
          "log": []}
 POD_FIELDS = {"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"}
 
@@ -35,6 +36,17 @@ POD_FIELDS = {"metadata.name", "metadata.namespace", "spec.nodeName", "status.ph
 def status(code, reason, message):
     return code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                   "message": message, "reason": reason, "code": code}
+
+
+def namespace(ns):
+    ns.setdefault("kind", "Namespace")
+    ns.setdefault("apiVersion", "v1")
+    md = ns.setdefault("metadata", {})
+    md.setdefault("uid", str(uuid.uuid4()))
+    md.setdefault("labels", {"kubernetes.io/metadata.name": md["name"]})
+    ns.setdefault("spec", {"finalizers": ["kubernetes"]})
+    ns.setdefault("status", {"phase": "Active"})
+    return ns
 
 
 def field(pod, name):
@@ -94,7 +106,13 @@ class Handler(BaseHTTPRequestHandler):
                 pod.setdefault("kind", "Pod")
                 pod.setdefault("apiVersion", "v1")
                 STATE["pods"][(pod["metadata"]["namespace"], pod["metadata"]["name"])] = pod
+                STATE["namespaces"].setdefault(pod["metadata"]["namespace"], namespace(
+                    {"metadata": {"name": pod["metadata"]["namespace"]}}))
                 return self.send(201, pod)
+            if path == "/_standin/namespaces" and method == "POST":
+                ns = namespace(json.loads(raw))
+                STATE["namespaces"][ns["metadata"]["name"]] = ns
+                return self.send(201, ns)
             if path == "/_standin/faults" and method == "POST":
                 STATE["faults"].update(json.loads(raw))
                 return self.send(200, STATE["faults"])
@@ -117,9 +135,22 @@ class Handler(BaseHTTPRequestHandler):
                 {"name": "pods", "singularName": "", "namespaced": True, "kind": "Pod",
                  "verbs": ["delete", "get", "list"], "shortNames": ["po"]},
                 {"name": "events", "singularName": "", "namespaced": True, "kind": "Event",
-                 "verbs": ["create", "get", "list"], "shortNames": ["ev"]}]}, None
+                 "verbs": ["create", "get", "list"], "shortNames": ["ev"]},
+                {"name": "namespaces", "singularName": "", "namespaced": False, "kind": "Namespace",
+                 "verbs": ["get", "list"], "shortNames": ["ns"]}]}, None
         if method == "GET" and url.path == "/api/v1/pods":
             return self.list_pods(q, None)
+        if url.path.startswith("/api/v1/namespaces") and len(p) <= 5 and STATE["faults"].get("namespaces"):
+            return (*status(403, "Forbidden", 'namespaces is forbidden: User "system:serviceaccount:vigil:vigil" '
+                            'cannot list resource "namespaces" in API group "" at the cluster scope'), None)
+        if method == "GET" and url.path.rstrip("/") == "/api/v1/namespaces":
+            with LOCK:
+                items = list(STATE["namespaces"].values())
+            return 200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {},
+                         "items": items}, None
+        if method == "GET" and len(p) == 5 and p[1:4] == ["api", "v1", "namespaces"]:
+            ns = STATE["namespaces"].get(p[4])
+            return (200, ns, None) if ns else (*status(404, "NotFound", f'namespaces "{p[4]}" not found'), None)
         if len(p) >= 6 and p[1:4] == ["api", "v1", "namespaces"]:
             ns, kind = p[4], p[5]
             name = p[6] if len(p) > 6 else None

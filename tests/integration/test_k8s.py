@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
 from vigtest import IMAGE, podman  # noqa: E402
 from test_daemon import Daemon, cli  # noqa: E402
+from test_notify import Receiver  # noqa: E402
 
 UBUNTU = "Ubuntu Package Manager Execution"
 V = vigtest.VIGIL
@@ -45,6 +46,9 @@ class StandIn:
         r = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
         with urllib.request.urlopen(r, context=CTX, timeout=10) as resp:
             return json.loads(resp.read())
+
+    def add_namespace(self, name, annotations):
+        self.control("/_standin/namespaces", {"metadata": {"name": name, "annotations": annotations}})
 
     def add_pod(self, uid, name, ns, node="testnode", annotations=None):
         self.control("/_standin/pods", {
@@ -89,18 +93,18 @@ class K8sTest(unittest.TestCase):
             subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
         self.k.stop()
 
-    def start(self, server=None):
+    def start(self, server=None, extra=""):
         conf = os.path.join(self.data, "vigil.conf.lua")
         with open(conf, "w") as f:
             f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
                     f' server = "{server or self.k.url}", token_file = "{self.k.dir}/token",'
-                    f' insecure = true, node = "testnode", refresh_s = 1 }} }}\n')
+                    f' insecure = true, node = "testnode", refresh_s = 1 }} {extra} }}\n')
         self.conf = conf
         self.d = Daemon(self.data, self.port, "--config", conf)
 
-    def pod(self, annotations=None):
+    def pod(self, annotations=None, ns="shop"):
         uid = str(uuid.uuid4())
-        self.k.add_pod(uid, "web-1", "shop", annotations=annotations)
+        self.k.add_pod(uid, "web-1", ns, annotations=annotations)
         cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
                      f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
         self.cids.append(cid)
@@ -134,12 +138,62 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(dels[-1]["auth"], f"Bearer {self.k.token}")
         r = self.k.kubectl("get", "events", "-n", "shop")
         self.assertEqual(r.returncode, 0, r.stderr)
+        # namespaces, as vigil lists them for their annotations
+        self.k.add_namespace("shop", {"vigil.io/jira-project": "SHOP"})
+        r = self.k.kubectl("get", "namespaces", "-o", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([n["metadata"]["annotations"] for n in json.loads(r.stdout)["items"]],
+                         [{"vigil.io/jira-project": "SHOP"}])
+        r = self.k.kubectl("get", "namespace", "shop", "-o", "jsonpath={.metadata.annotations}")
+        self.assertEqual((r.returncode, json.loads(r.stdout)), (0, {"vigil.io/jira-project": "SHOP"}), r.stderr)
+        self.assertIn("/api/v1/namespaces", [e["path"] for e in self.k.log()["log"]])
         # and it refuses what a real API server refuses
         req = urllib.request.Request(self.k.url + "/api/v1/pods?fieldSelector=metadata.uid%3Dx",
                                      headers={"Authorization": f"Bearer {self.k.token}"})
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, context=CTX)
         self.assertEqual(e.exception.code, 400)
+
+    def jira_config(self, jira):
+        return (f', notifiers = {{ jira = {{ type = "jira", url = "http://127.0.0.1:{jira.port}", '
+                f'username = "bot", token = "JT", project = "DEF", projects = {{ dev = "DEVMAP" }} }} }}, '
+                f'default_notifiers = {{ "jira" }}')
+
+    def test_jira_project_from_namespace_annotation(self):
+        """The Jira project key comes from the namespace's vigil.io/jira-project annotation,
+        read from the API server; a namespace without one uses the `projects` map, else the
+        default."""
+        jira = Receiver()
+        self.addCleanup(jira.stop)
+        self.k.add_namespace("shop", {"vigil.io/jira-project": "SHOP", "other": "x"})
+        _, shop = self.pod(ns="shop")
+        _, dev = self.pod(ns="dev")
+        _, plain = self.pod(ns="plain")
+        self.start(extra=self.jira_config(jira))
+        self.wait(lambda: "vigil_k8s_namespaces 3" in self.d.req("GET", "/metrics")[1], what="namespace list")
+        keys = []
+        for cid in (shop, dev, plain):
+            podman("exec", cid, "/usr/bin/dpkg", "--version")
+            got = jira.wait(len(keys) + 1)
+            keys.append(got[-1]["body"]["fields"]["project"]["key"])
+        self.assertEqual(keys, ["SHOP", "DEVMAP", "DEF"])
+
+    def test_namespaces_forbidden_falls_back(self):
+        """A service account that may not list namespaces: counted and reported, and the
+        Jira issue goes to the default project; nothing else is affected."""
+        jira = Receiver()
+        self.addCleanup(jira.stop)
+        self.k.control("/_standin/faults", {"namespaces": 403})
+        self.k.add_namespace("shop", {"vigil.io/jira-project": "SHOP"})
+        _, cid = self.pod()
+        self.start(extra=self.jira_config(jira))
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        m = self.d.req("GET", "/metrics")[1]
+        self.assertNotIn("vigil_k8s_namespace_list_errors_total 0", m)
+        podman("exec", cid, "/usr/bin/dpkg", "--version")
+        issue = jira.wait(1)[0]["body"]["fields"]
+        self.assertEqual(issue["project"]["key"], "DEF")
+        self.assertIn("Deployment web", issue["summary"])  # the pod's metadata still came through
 
     def test_metadata_and_kill_pod(self):
         uid, cid = self.pod()
