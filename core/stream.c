@@ -287,6 +287,28 @@ struct vg_stream *vg_stream_new(struct event_base *base)
 	return s;
 }
 
+/*
+ * Whether the idle connection may take another message: the receiver may
+ * have closed it since the loop last looked (its FIN, or a TLS close_notify,
+ * already waiting in the socket). Writing into it would "succeed" and the
+ * message would be lost, so a closed one is reopened instead.
+ */
+static bool still_open(struct vg_stream *s)
+{
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	char c;
+	ssize_t r;
+
+	if (fd < 0)
+		return false;
+	r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		return false; /* closed, or reset */
+	if (r > 0 && s->proto == P_TLS)
+		return false; /* a syslog receiver says nothing over TLS but its close_notify or an alert */
+	return true;	  /* plain TCP data from the receiver is drained by on_read */
+}
+
 int vg_stream_send(struct vg_stream *s, const struct vg_stream_req *r, vg_stream_cb cb, void *ctx, char *err,
 		   size_t en)
 {
@@ -310,7 +332,7 @@ int vg_stream_send(struct vg_stream *s, const struct vg_stream_req *r, vg_stream
 	s->cbctx = ctx;
 	s->error[0] = 0;
 	snprintf(key, sizeof(key), "%s|%s|%d", r->address, s->ca_file, s->insecure);
-	if (s->bev && s->connected && !strcmp(key, s->key)) { /* reuse the open connection */
+	if (s->bev && s->connected && !strcmp(key, s->key) && still_open(s)) { /* reuse the open connection */
 		bufferevent_set_timeouts(s->bev, &s->tv, &s->tv);
 		bufferevent_write_buffer(s->bev, s->out);
 		return 0;
