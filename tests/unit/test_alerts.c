@@ -11,18 +11,28 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <lauxlib.h>
 
 #include "alerts.h"
 #include "luajson.h"
 #include "record.h"
 
-static char dir[64];
 static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 static struct vg_event ev;
 static struct vg_meta meta;
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* The store's segments removed: the next open_store() starts empty. */
+static void clear_store(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir);
+	(void)!system(cmd);
+}
 
 static struct vg_alerts *open_store(void)
 {
@@ -186,12 +196,7 @@ static void test_retention(void **state)
 	int n;
 
 	(void)state;
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir); /* a fresh store */
-		(void)!system(cmd);
-	}
+	clear_store();
 	s = open_store();
 	a = add(s, mk("/usr/bin/apt", "1", POD1, NULL, 10), "Old");
 	snprintf(old, sizeof(old), "%s", a->id);
@@ -219,12 +224,7 @@ static void test_enforcement_record(void **state)
 	char id[37], old[37];
 
 	(void)state;
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir);
-		(void)!system(cmd);
-	}
+	clear_store();
 	s = open_store();
 	a = add(s, mk("/usr/bin/apt", "x", POD1, NULL, 10), "Enf");
 	snprintf(id, sizeof(id), "%s", a->id);
@@ -335,17 +335,6 @@ int main(void)
 		cmocka_unit_test(test_enforcement_record),
 		cmocka_unit_test(test_documents),
 	};
-	int rc;
 
-	snprintf(dir, sizeof(dir), "/tmp/vigil-alerts-XXXXXX");
-	if (!mkdtemp(dir))
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (!rc) {
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		(void)!system(cmd);
-	}
-	return rc;
+	return RUN_IN_TMPDIR(tests, "vigil-alerts");
 }

@@ -13,12 +13,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <event2/event.h>
 
 #include "crc32c.h"
 #include "wal.h"
 
-static char dir[64];
 static int seen;
 static char last[64];
 static int order_ok;
@@ -294,17 +295,6 @@ int main(void)
 		cmocka_unit_test(test_acks_come_from_the_loop),
 		cmocka_unit_test(test_rewrite),
 	};
-	int rc;
 
-	snprintf(dir, sizeof(dir), "/tmp/vigil-wal-XXXXXX");
-	if (!mkdtemp(dir))
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	if (!rc) {
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		(void)!system(cmd);
-	}
-	return rc;
+	return RUN_IN_TMPDIR(tests, "vigil-wal");
 }
