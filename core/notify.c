@@ -22,6 +22,7 @@
 #define PLUGIN_BUDGET 2000000L
 #define DEFAULT_ATTEMPTS 10
 #define DEFAULT_RETRY_MS 1000
+#define DEFAULT_MAX_AGE_S 86400 /* a day of retrying, then the dead letters */
 #define DEFAULT_CONCURRENCY 4
 #define MAX_CONCURRENCY 32
 #define SCAN_AHEAD 64 /* how far past the head a free slot looks for an event it may send */
@@ -60,6 +61,7 @@ struct inst {
 	int conf_ref;		/* conf as a Lua table, built on first use and shared by its events */
 	json_t *conf, *shown;	/* settings (secrets resolved) / as shown (secrets redacted) */
 	int max_attempts, retry_ms;
+	int64_t max_age_s;	/* an event still failing this long after it was queued is a dead letter */
 	struct entry *head, *tail, *dead;
 	int queued, ndead;
 	int conc;		/* slots in use at most: `concurrency` */
@@ -379,12 +381,21 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 	in->lat_sum += secs;
 	if (!e)
 		return;
+	char aged[640];
+	int64_t left_ms = in->max_age_s * 1000 - (int64_t)(wall_ns() - e->enq_ns) / 1000000; /* signed: a clock step back */
+
 	if (outcome == 1 && e->attempts + 1 >= in->max_attempts)
 		outcome = 3; /* a failure, and the last attempt */
-	snprintf(in->last, sizeof(in->last), "%s%s",
+	if (outcome == 1 && left_ms <= 0) { /* a failure, and too old to try again */
+		snprintf(aged, sizeof(aged), "%s (still failing %llds after it was queued: max_age_s)", why,
+			 (long long)in->max_age_s);
+		why = aged;
+		outcome = 3;
+	}
+	snprintf(in->last, sizeof(in->last), "%s%.490s",
 		 outcome == 0 ? "accepted" : outcome == 1 ? "will retry: " : outcome == 2 ? "refused: "
 											: "gave up: ",
-		 outcome == 0 ? "" : why);
+		 outcome == 0 ? "" : why); /* truncated to fit: it is a summary */
 	if (outcome == 0) { /* accepted */
 		in->sent++;
 		char rec[64];
@@ -400,6 +411,8 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 		delay = delay / 2 + rand() % (delay + 1); /* jitter: 0.5x to 1.5x */
 		if (retry_after_s > 0)
 			delay = retry_after_s * 1000;
+		if (delay > left_ms) /* one last attempt at max_age_s */
+			delay = left_ms;
 		e->next_ms = mono_ms() + delay;
 		e->inflight = false;
 		in->retried++;
@@ -950,6 +963,7 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 	in->max_attempts = DEFAULT_ATTEMPTS;
 	in->conc = DEFAULT_CONCURRENCY;
 	in->retry_ms = DEFAULT_RETRY_MS;
+	in->max_age_s = DEFAULT_MAX_AGE_S;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
 	if (lua_getfield(L, -1, "schema") != LUA_TTABLE) { /* no schema: no settings */
 		lua_pop(L, 1);
@@ -969,6 +983,15 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 				break;
 			}
 			in->conc = (int)json_integer_value(v);
+			continue;
+		}
+		if (!strcmp(key, "max_age_s")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1) {
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.max_age_s must be a positive number of "
+					     "seconds", in->name);
+				break;
+			}
+			in->max_age_s = json_integer_value(v);
 			continue;
 		}
 		if (!strcmp(key, "max_attempts") || !strcmp(key, "retry_ms")) {
@@ -1244,6 +1267,7 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *name)
 			e->dead = false;
 			e->attempts = 0;
 			e->next_ms = 0;
+			e->enq_ns = wall_ns(); /* a retry on request: a fresh max_age_s to get through */
 			e->id = n->next_id++;
 			e->durable = false;
 			log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:I}", "t", "q", "id",

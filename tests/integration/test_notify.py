@@ -221,6 +221,40 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual((code, body["requeued"]), (200, 1))
         hook.wait(8)
 
+    def test_max_age_makes_a_dead_letter(self):
+        """An event still failing max_age_s after it was queued goes to the dead letters
+        (before max_attempts runs out), with the last answer and the reason; a retry on
+        request gives it a fresh max_age_s."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        hook.statuses = [503] * 1000
+        conf = self.config(hook.port, pd.port, extra=", max_age_s = 2, max_attempts = 1000")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        t0 = time.time()
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        pd.wait(1)
+
+        def dead():
+            _, nt = self.d.req("GET", "/v1/notifiers")
+            return [x for x in nt["notifiers"] if x["name"] == "ops"][0]["deadLetters"]
+        deadline = time.time() + 10
+        while not dead() and time.time() < deadline:
+            time.sleep(0.1)
+        took = time.time() - t0
+        d = dead()
+        self.assertEqual(len(d), 1)
+        self.assertIn("503", d[0]["reason"])
+        self.assertIn("max_age_s", d[0]["reason"])
+        self.assertGreaterEqual(took, 1.5)  # not before its age...
+        self.assertLess(len(hook.got), 40)  # ...and long before max_attempts
+        self.assertGreaterEqual(len(hook.got), 3)  # retried in between
+        # retried on request, against a receiver that answers now: delivered
+        hook.statuses = []
+        n = len(hook.got)
+        code, body = self.d.req("PATCH", "/v1/notifiers/ops/retry", raw=b"")
+        self.assertEqual((code, body["requeued"]), (200, 1))
+        self.assertEqual(hook.wait(n + 1)[-1]["body"]["alert"]["policy"]["name"], UBUNTU)
+
     def test_splunk_slack_jira(self):
         splunk, slack, jira = Receiver(), Receiver(), Receiver()
         self.recv += [splunk, slack, jira]
@@ -588,6 +622,8 @@ class NotifyTest(unittest.TestCase):
             ('notifiers = { x = { type = "pagerduty", routing_key = { env = "NO_SUCH_VAR_42" } } }',
              "notifiers.x.routing_key"),
             ('notifiers = {}, default_notifiers = { "nobody" }', "'nobody' is not a configured notifier"),
+            ('notifiers = { x = { type = "webhook", url = "http://x", max_age_s = 0 } }',
+             "notifiers.x.max_age_s must be a positive number of seconds"),
         ]:
             conf = os.path.join(self.data, "bad.conf.lua")
             with open(conf, "w") as f:
