@@ -14,10 +14,12 @@ struct vg_http {
 	CURLM *multi;
 	struct event *timer;
 	int running;
+	struct xfer *xfers; /* in flight */
 };
 
 struct xfer {
 	struct vg_http *h;
+	struct xfer *prev, *next;
 	CURL *easy;
 	struct curl_slist *headers;
 	char *body_out;
@@ -32,6 +34,22 @@ struct xfer {
 struct sock {
 	struct event *ev;
 };
+
+/* Off the in-flight list (and out of the multi handle: the caller did that or does not need it), freed. */
+static void xfer_free(struct xfer *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		x->h->xfers = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	free(x->body_out);
+	free(x->buf);
+	free(x);
+}
 
 static void check_done(struct vg_http *h)
 {
@@ -53,11 +71,7 @@ static void check_done(struct vg_http *h)
 			r.error = x->err[0] ? x->err : curl_easy_strerror(m->data.result);
 		curl_multi_remove_handle(h->multi, x->easy);
 		x->cb(x->ctx, &r);
-		curl_easy_cleanup(x->easy);
-		curl_slist_free_all(x->headers);
-		free(x->body_out);
-		free(x->buf);
-		free(x);
+		xfer_free(x);
 	}
 }
 
@@ -221,7 +235,26 @@ int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb c
 		free(x);
 		return -EIO;
 	}
+	x->next = h->xfers;
+	if (h->xfers)
+		h->xfers->prev = x;
+	h->xfers = x;
 	return 0;
+}
+
+int vg_http_cancel(struct vg_http *h, void *ctx)
+{
+	int n = 0;
+
+	for (struct xfer *x = h->xfers, *nx; x; x = nx) {
+		nx = x->next;
+		if (x->ctx != ctx)
+			continue;
+		curl_multi_remove_handle(h->multi, x->easy);
+		xfer_free(x);
+		n++;
+	}
+	return n;
 }
 
 int vg_http_pending(const struct vg_http *h)
@@ -235,6 +268,10 @@ void vg_http_free(struct vg_http *h)
 		return;
 	if (h->timer)
 		event_free(h->timer);
+	while (h->xfers) {
+		curl_multi_remove_handle(h->multi, h->xfers->easy);
+		xfer_free(h->xfers);
+	}
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
 	free(h);

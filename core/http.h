@@ -38,6 +38,8 @@ struct vg_http *vg_http_new(struct event_base *base);
 int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb cb, void *ctx);
 /* Requests still running. */
 int vg_http_pending(const struct vg_http *h);
+/* Stops the requests started with ctx, without their callbacks (their owner is going away). How many. */
+int vg_http_cancel(struct vg_http *h, void *ctx);
 /* Cancels what is running (callbacks are not called) and frees. */
 void vg_http_free(struct vg_http *h);
 

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "lua_host.h"
 #include "luajson.h"
-#include "notify.h"
+#include "notify_priv.h"
 #include "stream.h"
 #include "wal.h"
 
@@ -23,251 +23,11 @@
 #define DEFAULT_ATTEMPTS 10
 #define DEFAULT_RETRY_MS 1000
 #define DEFAULT_MAX_AGE_S 86400 /* a day of retrying, then the dead letters */
+#define DEFAULT_QUEUE_MAX 10000 /* events in memory per notifier; the rest wait on disk */
 #define DEFAULT_CONCURRENCY 4
-#define MAX_CONCURRENCY 32
 #define SCAN_AHEAD 64 /* how far past the head a free slot looks for an event it may send */
 
-static const double buckets[] = { 0.01, 0.05, 0.1, 0.5, 1, 5 };
-#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
-
-struct entry {
-	uint64_t id, enq_ns;
-	char event[16];
-	char *alert_id, *payload; /* the alert's JSON when queued, or NULL: read from the store when sent */
-	int attempts;
-	uint32_t h;		  /* hash of alert_id, 0 = not yet */
-	int64_t next_ms;	  /* not before (monotonic ms) */
-	bool durable, dead, inflight;
-	char *reason;		  /* why it is dead */
-	struct entry *next;
-};
-
-struct inst;
-
-/* One event in flight: the plugin's coroutine and what it is sending. */
-struct slot {
-	struct inst *in;
-	struct entry *e; /* NULL: free */
-	lua_State *co;
-	int co_ref;
-	struct vg_stream *stream; /* vigil.send's connection, opened on first use */
-	double t0;
-};
-
-struct inst {
-	char name[64], type[64];
-	char jname[400];	/* name as a JSON string, quotes included, for the outbox records */
-	int plugin;		/* index into plugins */
-	int conf_ref;		/* conf as a Lua table, built on first use and shared by its events */
-	json_t *conf, *shown;	/* settings (secrets resolved) / as shown (secrets redacted) */
-	int max_attempts, retry_ms;
-	int64_t max_age_s;	/* an event still failing this long after it was queued is a dead letter */
-	struct entry *head, *tail, *dead;
-	int queued, ndead;
-	int conc;		/* slots in use at most: `concurrency` */
-	struct slot slot[MAX_CONCURRENCY];
-	uint64_t sent, failed, retried, deadc, undurable, lat[NBUCKETS + 1];
-	double lat_sum;
-	char last[512]; /* the last outcome, for `vigil notifiers test` and the API */
-};
-
-struct plugin {
-	char name[64], file[512];
-	int ref; /* the plugin's table */
-};
-
-struct vg_notify {
-	struct event_base *base;
-	struct vg_http *http;
-	struct vg_lua *lua;
-	struct vg_wal *wal;
-	struct vg_alerts *store; /* set: events carry the alert id only, the JSON is built when sent */
-	struct plugin *plugins;
-	int nplugins;
-	struct inst *inst;
-	int ninst;
-	char **defaults;
-	int ndefaults;
-	uint64_t next_id;
-	struct route { char *policy_id; char **names; int nnames; } *routes; /* per-policy notifiers */
-	int nroutes;
-	struct event *pump;
-	int vigil_ref;
-	vg_notify_ns_fn ns_fn; /* namespace metadata (Kubernetes), for vigil.namespace */
-	void *ns_ctx;
-};
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static struct inst *inst_by_name(struct vg_notify *n, const char *name)
-{
-	for (int i = 0; i < n->ninst; i++)
-		if (!strcmp(n->inst[i].name, name))
-			return &n->inst[i];
-	return NULL;
-}
-
-static void entry_free(struct entry *e)
-{
-	free(e->alert_id);
-	free(e->payload);
-	free(e->reason);
-	free(e);
-}
-
-/* ---- the outbox log ----------------------------------------------------------------- */
-
-static int log_json(struct vg_notify *n, json_t *rec, vg_wal_ack_cb ack, void *ctx)
-{
-	char *s = json_dumps(rec, JSON_COMPACT);
-	int rc = s ? vg_wal_append(n->wal, s, strlen(s), ack, ctx) : -ENOMEM;
-
-	free(s);
-	json_decref(rec);
-	return rc;
-}
-
-/* s needs no escaping in a JSON string (alert ids and event names always; checked, not assumed). */
-static bool plain(const char *s)
-{
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
-			return false;
-	return true;
-}
-
-static void on_durable(void *ctx, bool ok);
-
-/* The record that queues e: snprintf for the common case (no payload; ids need no escaping), else jansson. */
-static int log_queued(struct vg_notify *n, struct inst *in, struct entry *e, const struct vg_alert *a, json_t *alert)
-{
-	char rec[1024];
-	int len;
-
-	if (alert || !plain(a->id) || !plain(e->event))
-		return log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:O?, s:I}", "t", "q", "id", (json_int_t)e->id,
-					     "n", in->name, "e", e->event, "a", a->id, "p", alert, "time",
-					     (json_int_t)e->enq_ns),
-				on_durable, e);
-	len = snprintf(rec, sizeof(rec), "{\"t\":\"q\",\"id\":%llu,\"n\":%s,\"e\":\"%s\",\"a\":\"%s\",\"time\":%llu}",
-		       (unsigned long long)e->id, in->jname, e->event, a->id, (unsigned long long)e->enq_ns);
-	if (len >= (int)sizeof(rec))
-		return -E2BIG;
-	return vg_wal_append(n->wal, rec, (size_t)len, on_durable, e);
-}
-
-static void push(struct inst *in, struct entry *e)
-{
-	if (in->tail)
-		in->tail->next = e;
-	else
-		in->head = e;
-	in->tail = e;
-	in->queued++;
-}
-
-/* Takes e out of the queue (it is near the head: at most SCAN_AHEAD in). */
-static struct entry *unlink_entry(struct inst *in, struct entry *e)
-{
-	struct entry *prev = NULL;
-
-	for (struct entry *x = in->head; x && x != e; x = x->next)
-		prev = x;
-	if (prev)
-		prev->next = e->next;
-	else
-		in->head = e->next;
-	if (in->tail == e)
-		in->tail = prev;
-	e->next = NULL;
-	e->inflight = false;
-	in->queued--;
-	return e;
-}
-
-/* Replay: queued entries come back; delivered ones leave; dead ones go to the dead list. */
-static void on_replay(void *ctx, const void *p, size_t len)
-{
-	struct vg_notify *n = ctx;
-	json_t *r = json_loadb(p, len, 0, NULL);
-	const char *t = json_string_value(json_object_get(r, "t"));
-	uint64_t id = (uint64_t)json_integer_value(json_object_get(r, "id"));
-
-	if (id >= n->next_id)
-		n->next_id = id + 1;
-	if (t && !strcmp(t, "q")) {
-		struct inst *in = inst_by_name(n, json_string_value(json_object_get(r, "n")) ?: "");
-		struct entry *e;
-
-		if (!in) /* an instance no longer configured: its queue is dropped */
-			goto out;
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			goto out;
-		e->id = id;
-		snprintf(e->event, sizeof(e->event), "%s", json_string_value(json_object_get(r, "e")) ?: "");
-		e->alert_id = strdup(json_string_value(json_object_get(r, "a")) ?: "");
-		if (json_is_object(json_object_get(r, "p")))
-			e->payload = json_dumps(json_object_get(r, "p"), JSON_COMPACT);
-		e->enq_ns = (uint64_t)json_integer_value(json_object_get(r, "time"));
-		e->durable = true;
-		push(in, e);
-	} else if (t && (!strcmp(t, "d") || !strcmp(t, "x"))) {
-		for (int i = 0; i < n->ninst; i++) {
-			struct inst *in = &n->inst[i];
-
-			for (struct entry **pp = &in->head; *pp; pp = &(*pp)->next) {
-				struct entry *e = *pp;
-
-				if (e->id != id)
-					continue;
-				*pp = e->next;
-				if (in->tail == e) {
-					in->tail = NULL;
-					for (struct entry *x = in->head; x; x = x->next)
-						in->tail = x;
-				}
-				in->queued--;
-				if (!strcmp(t, "x")) {
-					e->dead = true;
-					e->reason = strdup(json_string_value(json_object_get(r, "why")) ?: "");
-					e->next = in->dead;
-					in->dead = e;
-					in->ndead++;
-				} else {
-					entry_free(e);
-				}
-				goto out;
-			}
-		}
-	}
-out:
-	json_decref(r);
-}
-
-static void on_durable(void *ctx, bool ok)
-{
-	struct entry *e = ctx;
-
-	/* written, or the write failed (the WAL logs and counts that): either way send it now,
-	 * a head that waited forever for a disk that refused would block the whole queue */
-	(void)ok;
-	e->durable = true;
-}
+static const double buckets[NBUCKETS] = { 0.01, 0.05, 0.1, 0.5, 1, 5 };
 
 void vg_notify_routes_clear(struct vg_notify *n)
 {
@@ -288,7 +48,7 @@ int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *cons
 	int cnt = 0;
 
 	for (; names[cnt]; cnt++)
-		if (!inst_by_name(n, names[cnt]))
+		if (!ob_inst(n, names[cnt]))
 			return vg_errf(err, en, -ENOENT, "policy '%s' names notifier '%s', which vigil.conf.lua does not "
 					"configure (add it to notifiers, or fix the name)", policy_id, names[cnt]);
 	nr = realloc(n->routes, (size_t)(n->nroutes + 1) * sizeof(*nr));
@@ -329,7 +89,7 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 			break;
 		}
 	for (int d = 0; d < nnames; d++) {
-		struct inst *in = inst_by_name(n, names[d]);
+		struct inst *in = ob_inst(n, names[d]);
 		struct entry *e;
 
 		if (!in)
@@ -342,17 +102,7 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 		snprintf(e->event, sizeof(e->event), "%s", event);
 		e->alert_id = strdup(a->id);
 		e->payload = alert ? json_dumps(alert, JSON_COMPACT) : NULL;
-		rc = log_queued(n, in, e, a, alert); /* durable before it is sent: the ack flips e->durable */
-		if (rc) { /* the outbox log refused (memory bound while the disk lags): deliver anyway,
-			   * counted, rather than lose it; only a crash before delivery would lose it */
-			if (!in->undurable++ || !(in->undurable & (in->undurable - 1)))
-				vg_warn("notifier '%s': the outbox log is full (%s: its memory bound while the disk catches up); it is sent but "
-					"not durable (%llu so far, vigil_notifier_not_durable_total)", in->name,
-					strerror(-rc), (unsigned long long)in->undurable);
-			e->durable = true;
-			rc = 0;
-		}
-		push(in, e);
+		ob_enqueue(n, in, e, alert); /* logged before it is sent: the log's ack flips e->durable */
 	}
 	json_decref(alert);
 	event_active(n->pump, 0, 0);
@@ -398,11 +148,7 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 		 outcome == 0 ? "" : why); /* truncated to fit: it is a summary */
 	if (outcome == 0) { /* accepted */
 		in->sent++;
-		char rec[64];
-		int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)e->id);
-
-		vg_wal_append(n->wal, rec, (size_t)len, NULL, NULL);
-		entry_free(unlink_entry(in, e));
+		ob_delivered(n, in, e);
 	} else if (outcome == 1 && ++e->attempts < in->max_attempts) { /* try again later */
 		int64_t delay = (int64_t)in->retry_ms << (e->attempts > 8 ? 8 : e->attempts - 1);
 
@@ -423,14 +169,7 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 		in->failed++;
 		in->deadc++;
 		vg_err("notifier '%s': gave up on alert %s (%s): %s", in->name, e->alert_id, e->event, why);
-		log_json(n, json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)e->id, "why", why),
-			 NULL, NULL);
-		e = unlink_entry(in, e);
-		e->dead = true;
-		e->reason = strdup(why);
-		e->next = in->dead;
-		in->dead = e;
-		in->ndead++;
+		ob_dead(n, in, e, why);
 	}
 	event_active(n->pump, 0, 0);
 }
@@ -612,26 +351,48 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (int i = 0; i < n->ninst; i++)
+	for (int i = 0; i < n->ninst; i++) {
+		ob_refill(n, &n->inst[i]);
 		deliver_next(n, &n->inst[i]);
+	}
+	ob_maybe_compact(n);
 }
 
 /* ---- the plugins' bindings ------------------------------------------------------------- */
 
+/* What a yielded request resumes. Listed in its notifier, so closing it orphans them (n = NULL): the
+ * transfer may still finish later, and must then not touch what was freed. */
 struct req_wait {
 	struct vg_notify *n;
 	struct slot *in;
+	struct req_wait *prev, *next;
+	bool http; /* a vigil.http request (else vigil.send's, which its stream cancels) */
 };
+
+/* Takes w off its notifier's list: true if it may resume its slot. */
+static bool wait_done(struct req_wait *w)
+{
+	if (!w->n)
+		return false;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->n->waits = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	return w->in->co != NULL;
+}
 
 static void on_http(void *ctx, const struct vg_http_resp *r)
 {
 	struct req_wait *w = ctx;
-	lua_State *co = w->in->co;
+	lua_State *co;
 
-	if (!co) {
+	if (!wait_done(w)) {
 		free(w);
 		return;
 	}
+	co = w->in->co;
 	lua_createtable(co, 0, 4);
 	lua_pushinteger(co, r->status);
 	lua_setfield(co, -2, "status");
@@ -679,7 +440,18 @@ static struct req_wait *wait_new(lua_State *L, struct vg_notify *n, struct slot 
 		luaL_error(L, "out of memory");
 	w->n = n;
 	w->in = in;
+	w->next = n->waits;
+	if (n->waits)
+		n->waits->prev = w;
+	n->waits = w;
 	return w;
+}
+
+/* A request that could not start: off the list, freed. */
+static void wait_drop(struct req_wait *w)
+{
+	wait_done(w);
+	free(w);
 }
 
 /* vigil.http{method, url, headers = {name = value}, body, timeout_ms, ca_file, insecure} */
@@ -718,8 +490,9 @@ static int l_http(lua_State *L)
 	}
 	r.headers = hdrs;
 	w = wait_new(L, n, in);
+	w->http = true;
 	if (vg_http_request(n->http, &r, on_http, w)) {
-		free(w);
+		wait_drop(w);
 		return luaL_error(L, "cannot start the HTTP request to %s", r.url);
 	}
 	return lua_yield(L, 0); /* resumed by on_http with the answer */
@@ -728,7 +501,7 @@ static int l_http(lua_State *L)
 static void on_sent(void *ctx, const char *error)
 {
 	struct req_wait *w = ctx;
-	lua_State *co = w->in->co;
+	lua_State *co = wait_done(w) ? w->in->co : NULL;
 
 	if (co) {
 		lua_pushboolean(co, !error);
@@ -763,7 +536,7 @@ static int l_send(lua_State *L)
 		return luaL_error(L, "out of memory");
 	w = wait_new(L, n, in);
 	if (vg_stream_send(in->stream, &r, on_sent, w, err, sizeof(err))) {
-		free(w);
+		wait_drop(w);
 		return luaL_error(L, "vigil.send: %s", err);
 	}
 	return lua_yield(L, 0); /* resumed by on_sent */
@@ -964,6 +737,7 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 	in->conc = DEFAULT_CONCURRENCY;
 	in->retry_ms = DEFAULT_RETRY_MS;
 	in->max_age_s = DEFAULT_MAX_AGE_S;
+	in->queue_max = DEFAULT_QUEUE_MAX;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
 	if (lua_getfield(L, -1, "schema") != LUA_TTABLE) { /* no schema: no settings */
 		lua_pop(L, 1);
@@ -983,6 +757,15 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 				break;
 			}
 			in->conc = (int)json_integer_value(v);
+			continue;
+		}
+		if (!strcmp(key, "queue_max")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 16 || json_integer_value(v) > 10000000) {
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.queue_max must be from 16 to 10000000 "
+					     "(events kept in memory; the rest wait on disk)", in->name);
+				break;
+			}
+			in->queue_max = (int)json_integer_value(v);
 			continue;
 		}
 		if (!strcmp(key, "max_age_s")) {
@@ -1084,10 +867,7 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		   size_t en)
 {
 	struct vg_notify *n = calloc(1, sizeof(*n));
-	struct vg_wal_opts wo = { 0 };
-	struct vg_wal_report rep;
 	lua_State *L;
-	char dir[1100];
 	const char *key;
 	json_t *v;
 	size_t i;
@@ -1147,6 +927,7 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		n->inst = ni;
 		in = &n->inst[n->ninst++];
 		memset(in, 0, sizeof(*in));
+		in->spill_fd = -1;
 		for (int k = 0; k < MAX_CONCURRENCY; k++)
 			in->slot[k].co_ref = LUA_NOREF;
 		in->plugin = p;
@@ -1172,7 +953,7 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	json_array_foreach(defaults, i, v) {
 		char **nd = realloc(n->defaults, (size_t)(n->ndefaults + 1) * sizeof(char *));
 
-		if (!json_is_string(v) || !inst_by_name(n, json_string_value(v))) {
+		if (!json_is_string(v) || !ob_inst(n, json_string_value(v))) {
 			rc = vg_errf(err, en, -EINVAL, "default_notifiers: '%s' is not a configured notifier",
 				     json_string_value(v) ? json_string_value(v) : "?");
 			goto fail;
@@ -1184,9 +965,7 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		n->defaults = nd;
 		n->defaults[n->ndefaults++] = strdup(json_string_value(v));
 	}
-	snprintf(dir, sizeof(dir), "%.1000s/outbox", data_dir);
-	wo.dir = dir;
-	rc = vg_wal_open(&n->wal, &wo, base, on_replay, n, &rep, err, en);
+	rc = ob_open(n, data_dir, err, en);
 	if (rc)
 		goto fail;
 	event_add(n->pump, &(struct timeval){ 0, 100000 });
@@ -1201,20 +980,16 @@ void vg_notify_close(struct vg_notify *n)
 {
 	if (!n)
 		return;
-	if (n->wal)
-		vg_wal_sync(n->wal);
-	vg_wal_close(n->wal);
+	ob_close(n);
+	for (struct req_wait *w = n->waits, *nx; w; w = nx) { /* requests in flight stop: none goes out later */
+		nx = w->next;
+		w->n = NULL;
+		if (!w->http || vg_http_cancel(n->http, w)) /* a stream's callback never comes once it is freed, below */
+			free(w);
+	}
 	for (int i = 0; i < n->ninst; i++) {
 		struct inst *in = &n->inst[i];
 
-		for (struct entry *e = in->head, *x; e; e = x) {
-			x = e->next;
-			entry_free(e);
-		}
-		for (struct entry *e = in->dead, *x; e; e = x) {
-			x = e->next;
-			entry_free(e);
-		}
 		json_decref(in->conf);
 		json_decref(in->shown);
 		for (int k = 0; k < MAX_CONCURRENCY; k++) {
@@ -1234,55 +1009,6 @@ void vg_notify_close(struct vg_notify *n)
 	free(n);
 }
 
-int vg_notify_pending(struct vg_notify *n, const char *name, int *dead)
-{
-	int q = 0;
-
-	*dead = 0;
-	for (int i = 0; i < n->ninst; i++) {
-		if (name && strcmp(name, n->inst[i].name))
-			continue;
-		q += n->inst[i].queued;
-		*dead += n->inst[i].ndead;
-	}
-	return q;
-}
-
-int vg_notify_retry_dead(struct vg_notify *n, const char *name)
-{
-	int count = 0;
-
-	for (int i = 0; i < n->ninst; i++) {
-		struct inst *in = &n->inst[i];
-
-		if (name && strcmp(name, in->name))
-			continue;
-		while (in->dead) {
-			struct entry *e = in->dead;
-			json_t *p = e->payload ? json_loads(e->payload, 0, NULL) : NULL;
-
-			in->dead = e->next;
-			in->ndead--;
-			e->next = NULL;
-			e->dead = false;
-			e->attempts = 0;
-			e->next_ms = 0;
-			e->enq_ns = wall_ns(); /* a retry on request: a fresh max_age_s to get through */
-			e->id = n->next_id++;
-			e->durable = false;
-			log_json(n, json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:I}", "t", "q", "id",
-					      (json_int_t)e->id, "n", in->name, "e", e->event, "a",
-					      e->alert_id, "p", p ? p : json_null(), "time",
-					      (json_int_t)e->enq_ns),
-				 on_durable, e);
-			push(in, e);
-			count++;
-		}
-	}
-	event_active(n->pump, 0, 0);
-	return count;
-}
-
 json_t *vg_notify_json(struct vg_notify *n)
 {
 	json_t *arr = json_array();
@@ -1298,14 +1024,16 @@ json_t *vg_notify_json(struct vg_notify *n)
 			json_array_append_new(dead, json_pack("{s:s, s:s, s:s}", "alert", e->alert_id,
 							      "event", e->event, "reason",
 							      e->reason ? e->reason : ""));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:i}, s:o}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
 						     "name", in->name, "type", in->type, "last", in->last,
 						     "default", def,
 						     "settings", in->shown, "counters", "sent",
 						     (json_int_t)in->sent, "failed", (json_int_t)in->failed,
 						     "retried", (json_int_t)in->retried, "dead",
 						     (json_int_t)in->deadc, "notDurable", (json_int_t)in->undurable,
-						     "queued", in->queued,
+						     "lost", (json_int_t)in->lost,
+						     "queued", (json_int_t)in->queued + (json_int_t)in->spilled,
+						     "onDisk", (json_int_t)in->spilled,
 						     "deadLetters", dead));
 	}
 	return arr;
@@ -1313,14 +1041,14 @@ json_t *vg_notify_json(struct vg_notify *n)
 
 void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b)
 {
-	static const char *const names[] = { "sent", "failed", "retried", "dead", "not_durable" };
+	static const char *const names[] = { "sent", "failed", "retried", "dead", "not_durable", "lost" };
 	uint64_t now = wall_ns();
 
-	for (size_t k = 0; k < 5; k++) {
+	for (size_t k = 0; k < 6; k++) {
 		evbuffer_add_printf(b, "# TYPE vigil_notifier_%s_total counter\n", names[k]);
 		for (int i = 0; i < n->ninst; i++) {
 			struct inst *in = &n->inst[i];
-			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc, in->undurable };
+			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc, in->undurable, in->lost };
 
 			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n", names[k],
 					    in->name, (unsigned long long)v[k]);
@@ -1328,8 +1056,14 @@ void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b)
 	}
 	evbuffer_add_printf(b, "# TYPE vigil_notifier_queue_depth gauge\n");
 	for (int i = 0; i < n->ninst; i++)
-		evbuffer_add_printf(b, "vigil_notifier_queue_depth{notifier=\"%s\"} %d\n",
-				    n->inst[i].name, n->inst[i].queued);
+		evbuffer_add_printf(b, "vigil_notifier_queue_depth{notifier=\"%s\"} %llu\n", n->inst[i].name,
+				    (unsigned long long)n->inst[i].queued + (unsigned long long)n->inst[i].spilled);
+	evbuffer_add_printf(b, "# TYPE vigil_notifier_spilled gauge\n");
+	for (int i = 0; i < n->ninst; i++)
+		evbuffer_add_printf(b, "vigil_notifier_spilled{notifier=\"%s\"} %llu\n", n->inst[i].name,
+				    (unsigned long long)n->inst[i].spilled);
+	evbuffer_add_printf(b, "# TYPE vigil_outbox_compactions_total counter\nvigil_outbox_compactions_total %llu\n",
+			    (unsigned long long)n->compactions);
 	evbuffer_add_printf(b, "# TYPE vigil_notifier_oldest_pending_seconds gauge\n");
 	for (int i = 0; i < n->ninst; i++)
 		evbuffer_add_printf(b, "vigil_notifier_oldest_pending_seconds{notifier=\"%s\"} %.3f\n",

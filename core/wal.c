@@ -452,14 +452,66 @@ static int64_t replay_seg(struct vg_wal *w, uint32_t no, bool last, vg_wal_repla
 	return (int64_t)good_end;
 }
 
+/* The segment numbers in the directory, sorted. 0 or -errno. */
+static int list_segs(struct vg_wal *w, uint32_t **out, size_t *nout)
+{
+	DIR *d = fdopendir(dup(w->dirfd));
+	uint32_t *nos = NULL;
+	size_t nn = 0;
+	struct dirent *de;
+
+	*out = NULL;
+	*nout = 0;
+	if (!d)
+		return -errno;
+	rewinddir(d); /* a dup shares the directory offset with dirfd: a second listing starts at the end */
+	while ((de = readdir(d))) {
+		unsigned no;
+		char tail;
+		uint32_t *n;
+
+		if (sscanf(de->d_name, "seg-%8u.lo%c", &no, &tail) != 2 || tail != 'g')
+			continue;
+		n = realloc(nos, (nn + 1) * sizeof(*nos));
+		if (!n) {
+			closedir(d);
+			free(nos);
+			return -ENOMEM;
+		}
+		nos = n;
+		nos[nn++] = no;
+	}
+	closedir(d);
+	if (nn)
+		qsort(nos, nn, sizeof(*nos), cmp_u32);
+	*out = nos;
+	*nout = nn;
+	return 0;
+}
+
+int vg_wal_scan(struct vg_wal *w, vg_wal_replay_cb cb, void *ctx)
+{
+	struct vg_wal_report rep = { 0 };
+	uint32_t *nos;
+	size_t nn;
+	int rc = list_segs(w, &nos, &nn);
+
+	for (size_t i = 0; !rc && i < nn; i++) {
+		int64_t good = replay_seg(w, nos[i], false, cb, ctx, &rep);
+
+		if (good < 0)
+			rc = (int)good;
+	}
+	free(nos);
+	return rc;
+}
+
 int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_base *base,
 		vg_wal_replay_cb cb, void *ctx, struct vg_wal_report *rep, char *err, size_t errlen)
 {
 	struct vg_wal *w = calloc(1, sizeof(*w));
 	uint32_t *nos = NULL;
 	size_t nn = 0;
-	DIR *d;
-	struct dirent *de;
 	int rc;
 
 	*out = NULL;
@@ -484,28 +536,11 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		goto fail;
 	}
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = w->dirfd >= 0 ? fdopendir(dup(w->dirfd)) : NULL;
-	if (!d) {
-		rc = vg_errf(err, errlen, -errno, "cannot open the store directory %s: %s", w->dir,
-			  strerror(errno));
+	rc = w->dirfd < 0 ? -errno : list_segs(w, &nos, &nn);
+	if (rc) {
+		rc = vg_errf(err, errlen, rc, "cannot open the store directory %s: %s", w->dir, strerror(-rc));
 		goto fail;
 	}
-	while ((de = readdir(d))) {
-		unsigned no;
-		char tail;
-		uint32_t *n;
-
-		if (sscanf(de->d_name, "seg-%8u.lo%c", &no, &tail) != 2 || tail != 'g')
-			continue;
-		n = realloc(nos, (nn + 1) * sizeof(*nos));
-		if (!n)
-			break;
-		nos = n;
-		nos[nn++] = no;
-	}
-	closedir(d);
-	if (nn)
-		qsort(nos, nn, sizeof(*nos), cmp_u32);
 	for (size_t i = 0; i < nn; i++) {
 		int64_t good = replay_seg(w, nos[i], i == nn - 1, cb, ctx, rep);
 

@@ -71,6 +71,14 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
  */
 int vg_wal_append(struct vg_wal *w, const void *payload, size_t len, vg_wal_ack_cb ack, void *ctx);
 
+/*
+ * Reads every record on disk again, in order, through cb: a second pass for
+ * a reader that needs the whole log before it decides (the outbox). Read-only
+ * (nothing is repaired) and on the caller's thread; records appended since
+ * the last vg_wal_sync may be missing. 0 or -errno.
+ */
+int vg_wal_scan(struct vg_wal *w, vg_wal_replay_cb cb, void *ctx);
+
 /* Writes and fsyncs everything appended so far, waiting for it (shutdown, tests). */
 int vg_wal_sync(struct vg_wal *w);
 

@@ -456,11 +456,12 @@ class NotifyTest(unittest.TestCase):
 
     def test_thousand_pending_survive_kill_9(self):
         """The receiver is down, 1,000 violations raise 1,000 events, vigil is killed with -9
-        and restarted, the receiver comes back: every event arrives (at least once)."""
+        and restarted, the receiver comes back: every event arrives (at least once). With
+        queue_max = 100, 900 of them wait in the spill file on disk, before and after."""
         hook_port = random.randint(50001, 60000)
         pd = Receiver()
         self.recv.append(pd)
-        conf = self.config(hook_port, pd.port, extra=", max_attempts = 1000")
+        conf = self.config(hook_port, pd.port, extra=", max_attempts = 1000, queue_max = 100")
         self.d = Daemon(self.data, self.port, "--config", conf)
         podman("exec", self.cid, "sh", "-c",
                "i=0; while [ $i -lt 1000 ]; do /usr/bin/dpkg --version-$i >/dev/null 2>&1; i=$((i+1)); done",
@@ -481,6 +482,7 @@ class NotifyTest(unittest.TestCase):
             last = q
             time.sleep(0.3)
         self.assertGreaterEqual(q, 1000)
+        self.assertGreaterEqual(metric(m, 'vigil_notifier_spilled{notifier="ops"}'), q - 100)
         self.d.stop(signal.SIGKILL)
         self.d = None
         hook = Receiver(hook_port)
