@@ -449,15 +449,19 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply(req, 200, json_pack("{s:o}", "notifiers",
 					  a->d->notify ? vg_notify_json(a->d->notify) : json_array()));
 	} else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_PATCH) {
-		/* PATCH /v1/notifiers/{name}/retry: dead letters back into the queue */
+		/* PATCH /v1/notifiers/{name|alert id|dead letter id}/retry: dead letters back into the queue */
 		char name[64];
 		const char *sl = strchr(path + 14, '/');
+		int k;
 
 		snprintf(name, sizeof(name), "%.*s", sl ? (int)(sl - path - 14) : 63, path + 14);
 		if (!a->d->notify || !sl || strcmp(sl, "/retry"))
-			fail(a, req, 404, "use PATCH /v1/notifiers/{name}/retry");
+			fail(a, req, 404, "use PATCH /v1/notifiers/{name|alert id|dead letter id}/retry");
+		else if ((k = vg_notify_retry_dead(a->d->notify, name)) < 0)
+			fail(a, req, 404, "no notifier named that, and no dead letter of that alert or with that id "
+					  "(GET /v1/notifiers lists them)");
 		else
-			reply(req, 200, json_pack("{s:i}", "requeued", vg_notify_retry_dead(a->d->notify, name)));
+			reply(req, 200, json_pack("{s:i}", "requeued", k));
 	} else if (!strcmp(path, "/v1/policies") && m == EVHTTP_REQ_GET) {
 		json_t *arr = json_array();
 

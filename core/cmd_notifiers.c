@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"  list           the notifier instances (settings with secrets redacted)\n"
 	"  test NAME      send a sample alert through NAME now; print the receiver's answer\n"
 	"  outbox [NAME]  pending events and dead letters (needs the daemon)\n"
-	"  retry NAME     send NAME's dead letters again (needs the daemon)\n";
+	"  retry NAME|ALERT_ID|DEAD_ID\n"
+	"                 send dead letters again: a notifier's, an alert's, or one (ids from outbox)\n";
 
 static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cfg, char ***args,
 		    int *nargs)
@@ -120,7 +121,8 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 		       (long long)json_integer_value(json_object_get(json_object_get(in, "counters"), "queued")),
 		       json_array_size(dl), json_string_value(json_object_get(in, "last")) ?: "");
 		json_array_foreach(dl, k, e)
-			printf("  dead: alert %s %s: %s\n", json_string_value(json_object_get(e, "alert")),
+			printf("  dead %lld: alert %s %s: %s\n", (long long)json_integer_value(json_object_get(e, "id")),
+			       json_string_value(json_object_get(e, "alert")),
 			       json_string_value(json_object_get(e, "event")),
 			       json_string_value(json_object_get(e, "reason")));
 	}

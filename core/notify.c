@@ -1021,7 +1021,7 @@ json_t *vg_notify_json(struct vg_notify *n)
 		for (int d = 0; d < n->ndefaults; d++)
 			def |= !strcmp(n->defaults[d], in->name);
 		for (struct entry *e = in->dead; e; e = e->next)
-			json_array_append_new(dead, json_pack("{s:s, s:s, s:s}", "alert", e->alert_id,
+			json_array_append_new(dead, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)e->id, "alert", e->alert_id,
 							      "event", e->event, "reason",
 							      e->reason ? e->reason : ""));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",

@@ -61,7 +61,12 @@ void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b);
 /* Events queued (and, in *dead, dead letters) for one instance or all. */
 int vg_notify_pending(struct vg_notify *n, const char *name, int *dead);
 
-/* Dead letters of one instance (or all) back into the queue. Returns how many. */
-int vg_notify_retry_dead(struct vg_notify *n, const char *name);
+/*
+ * Dead letters back into the queue: all (what NULL), one instance's (its
+ * name), one alert's in every instance (its id), or one dead letter (its id,
+ * a number, as GET /v1/notifiers lists it). Returns how many, or -ENOENT when
+ * what names no instance and matches no dead letter.
+ */
+int vg_notify_retry_dead(struct vg_notify *n, const char *what);
 
 #endif

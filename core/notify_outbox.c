@@ -321,22 +321,40 @@ void ob_dead(struct vg_notify *n, struct inst *in, struct entry *e, const char *
 	to_dead(in, unlink_entry(in, e), why);
 }
 
-int vg_notify_retry_dead(struct vg_notify *n, const char *name)
+/* Whether dead letter e of instance in is what a retry names (see notify.h). */
+static bool names(const struct inst *in, const struct entry *e, const char *what)
+{
+	char *end;
+	unsigned long long id;
+
+	if (!what || !strcmp(what, in->name) || !strcmp(what, e->alert_id))
+		return true;
+	id = strtoull(what, &end, 10);
+	return *what && !*end && id == e->id;
+}
+
+int vg_notify_retry_dead(struct vg_notify *n, const char *what)
 {
 	int count = 0;
+	bool known = !what;
 
 	for (int i = 0; i < n->ninst; i++) {
 		struct inst *in = &n->inst[i];
+		struct entry **pp = &in->dead;
 
-		if (name && strcmp(name, in->name))
-			continue;
-		while (in->dead) {
-			struct entry *e = in->dead;
+		known |= what && !strcmp(what, in->name);
+		while (*pp) {
+			struct entry *e = *pp;
 			char rec[64];
-			int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)e->id);
+			int len;
 
+			if (!names(in, e, what)) {
+				pp = &e->next;
+				continue;
+			}
+			len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)e->id);
 			append(n, rec, (size_t)len); /* the old dead letter is gone... */
-			in->dead = e->next;
+			*pp = e->next;
 			in->ndead--;
 			e->next = NULL;
 			e->dead = false;
@@ -353,7 +371,7 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *name)
 		}
 	}
 	event_active(n->pump, 0, 0);
-	return count;
+	return count || known ? count : -ENOENT;
 }
 
 int vg_notify_pending(struct vg_notify *n, const char *name, int *dead)

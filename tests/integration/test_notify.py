@@ -331,6 +331,25 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("1 dead letters queued again", r.stdout)
         hook.wait(4)
+        # one dead letter by its id, then an alert's by the alert id; a name that matches nothing is an error
+        hook.statuses = [400]
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version-again", check=False)
+        hook.wait(5)
+        time.sleep(0.3)
+        dead = [x for x in self.d.req("GET", "/v1/notifiers")[1]["notifiers"] if x["name"] == "ops"][0]["deadLetters"]
+        self.assertEqual(len(dead), 1)
+        self.assertIn(f"dead {dead[0]['id']}: alert {dead[0]['alert']}", run("outbox", "ops").stdout)
+        r = run("retry", "nothing-42")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no notifier named that", r.stderr)
+        hook.statuses = [400]
+        r = run("retry", str(dead[0]["id"]))
+        self.assertIn("1 dead letters queued again", r.stdout, r.stderr)
+        hook.wait(6)
+        time.sleep(0.3)
+        r = run("retry", dead[0]["alert"])
+        self.assertIn("1 dead letters queued again", r.stdout, r.stderr)
+        self.assertEqual(hook.wait(7)[-1]["body"]["alert"]["id"], dead[0]["alert"])
 
     def test_per_policy_notifiers(self):
         """A policy's own `notifiers` replace default_notifiers for its alerts; a name that
