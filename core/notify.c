@@ -95,8 +95,10 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 		if (!in)
 			continue;
 		e = calloc(1, sizeof(*e));
-		if (!e)
+		if (!e) {
+			json_decref(alert);
 			return -ENOMEM;
+		}
 		e->id = n->next_id++;
 		e->enq_ns = wall_ns();
 		snprintf(e->event, sizeof(e->event), "%s", event);
@@ -769,17 +771,17 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 			continue;
 		}
 		if (!strcmp(key, "max_age_s")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1) {
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.max_age_s must be a positive number of "
-					     "seconds", in->name);
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 315360000) {
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.max_age_s must be a number of seconds "
+					     "from 1 to 315360000 (ten years)", in->name);
 				break;
 			}
 			in->max_age_s = json_integer_value(v);
 			continue;
 		}
 		if (!strcmp(key, "max_attempts") || !strcmp(key, "retry_ms")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1) {
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a positive integer",
+			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100000000) {
+				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be an integer from 1 to 100000000",
 					     in->name, key);
 				break;
 			}

@@ -35,6 +35,7 @@
 
 #define RELOAD_CHUNK 1024   /* spilled events read back at a time: bounds the loop's pause */
 #define COMPACT_MIN 50000   /* records written before a compaction is considered */
+#define MAX_ID (1ull << 62)  /* ids are counted from 1; past this a record is not one of ours */
 
 struct inst *ob_inst(struct vg_notify *n, const char *name)
 {
@@ -170,9 +171,37 @@ static void append(struct vg_notify *n, const char *rec, size_t len)
 static int spill_write(struct inst *in, const char *rec, size_t len)
 {
 	struct iovec iov[2] = { { (void *)rec, len }, { "\n", 1 } };
-	ssize_t w = in->spill_fd >= 0 ? writev(in->spill_fd, iov, 2) : -1;
+	off_t before;
+	ssize_t w;
 
-	return w == (ssize_t)len + 1 ? 0 : -(errno ? errno : EIO);
+	if (in->spill_fd < 0)
+		return -EBADF;
+	before = lseek(in->spill_fd, 0, SEEK_END);
+	w = writev(in->spill_fd, iov, 2);
+	if (w == (ssize_t)len + 1)
+		return 0;
+	if (w > 0 && before >= 0) /* no half line: the next one would be glued to it */
+		(void)!ftruncate(in->spill_fd, before);
+	return -(w < 0 && errno ? errno : ENOSPC);
+}
+
+/* Its log record is durable: the spilled event may be read back and sent. */
+static void on_spill_durable(void *ctx, bool ok)
+{
+	struct inst *in = ctx;
+
+	(void)ok; /* as on_durable: a refused write must not hold the queue forever */
+	in->spill_ready++;
+}
+
+/* An event that is in the log only (its spill file failed): it goes out after a restart, and until then the
+ * log must not be compacted without it. */
+static void orphan(struct vg_notify *n, struct inst *in, const char *what, int err)
+{
+	if (!n->orphans) /* the first says it; the log keeps every one */
+		vg_err("notifier '%s': %s (%s): events wait in the outbox log and are sent after a restart; "
+		       "compaction is off until then", in->name, what, strerror(err > 0 ? err : -err));
+	n->orphans = true;
 }
 
 /* The line at *off of the spill file into *buf (NUL-terminated, no newline); *off moves past it. 1, 0 at the
@@ -211,41 +240,43 @@ static int spill_line(struct inst *in, int64_t *off, char **buf, size_t *cap)
 static void spill_reset(struct inst *in)
 {
 	in->spilled = 0;
+	in->spill_ready = 0;
 	in->spill_rd = 0;
-	if (in->spill_fd >= 0 && ftruncate(in->spill_fd, 0))
+	if (in->spill_fd >= 0 && ftruncate(in->spill_fd, 0)) {
 		vg_warn("notifier '%s': cannot empty its spill file %s: %s", in->name, in->spill_path,
 			strerror(errno));
+		in->spill_rd = lseek(in->spill_fd, 0, SEEK_END); /* past what was read, not back over it */
+	}
 }
 
 void ob_refill(struct vg_notify *n, struct inst *in)
 {
-	int room = in->queue_max - in->queued, want = room < RELOAD_CHUNK ? room : RELOAD_CHUNK, got = 0, rc = 1;
+	int room = in->queue_max - in->queued, got = 0, rc = 1;
+	uint64_t want = (uint64_t)(room < RELOAD_CHUNK ? room : RELOAD_CHUNK);
 	char *line = NULL;
 	size_t cap = 0;
 
-	(void)n;
 	if (!in->spilled || room < (in->queue_max < 2 * RELOAD_CHUNK ? in->queue_max / 2 : RELOAD_CHUNK))
 		return;
-	while (got < want && (rc = spill_line(in, &in->spill_rd, &line, &cap)) > 0) {
+	if (want > in->spill_ready) /* not past what the log holds durably */
+		want = in->spill_ready;
+	while ((uint64_t)got < want && (rc = spill_line(in, &in->spill_rd, &line, &cap)) > 0) {
 		json_t *r = json_loads(line, 0, NULL);
 		struct entry *e = r ? entry_of(r) : NULL;
 
 		json_decref(r);
+		in->spilled--;
+		in->spill_ready--;
 		if (!e) {
-			vg_warn("notifier '%s': a line of its spill file is unreadable; the event is still in the outbox "
-				"log and is sent after a restart", in->name);
-			in->spilled--;
+			orphan(n, in, "a line of its spill file is unreadable", EINVAL);
 			continue;
 		}
 		push(in, e);
-		in->spilled--;
 		got++;
 	}
 	free(line);
-	if (rc < 0)
-		vg_err("notifier '%s': cannot read its spill file %s: %s; its %llu spilled events are sent after a "
-		       "restart (the outbox log has them)", in->name, in->spill_path, strerror(-rc),
-		       (unsigned long long)in->spilled);
+	if (rc < 0 || (rc == 0 && in->spilled))
+		orphan(n, in, rc < 0 ? "its spill file cannot be read" : "its spill file ends early", rc < 0 ? rc : EIO);
 	if (rc <= 0 || !in->spilled) /* all read back (or unreadable: the log keeps them) */
 		spill_reset(in);
 }
@@ -267,30 +298,44 @@ int ob_enqueue(struct vg_notify *n, struct inst *in, struct entry *e, json_t *al
 	char buf[1024], *heap;
 	size_t len = 0;
 	const char *rec = queued_text(in, e, alert, buf, sizeof(buf), &heap, &len);
-	bool spill = in->spilled || in->queued >= in->queue_max;
-	int rc = rec ? vg_wal_append(n->wal, rec, len, spill ? NULL : on_durable, spill ? NULL : e) : -ENOMEM;
+	int rc, src = 0;
 
 	n->since_compact++;
-	if (spill) {
-		int src = rec ? spill_write(in, rec, len) : -ENOMEM;
-
+	if (rec && (in->spilled || in->queued >= in->queue_max)) { /* past queue_max: it waits on disk */
+		src = spill_write(in, rec, len);
 		if (!src) {
+			rc = vg_wal_append(n->wal, rec, len, on_spill_durable, in);
 			in->spilled++;
-			if (rc)
+			if (rc) {
 				not_durable(in, rc);
-		} else if (!rc) {
-			vg_err("notifier '%s': cannot write its spill file %s (%s): the event waits in the outbox log "
-			       "and is sent after a restart", in->name, in->spill_path, strerror(-src));
-		} else {
-			in->lost++;
-			vg_err("notifier '%s': event %s of alert %s lost: the queue is full (queue_max %d), and neither "
-			       "the outbox log (%s) nor the spill file (%s) took it (vigil_notifier_lost_total)",
-			       in->name, e->event, e->alert_id, in->queue_max, strerror(-rc), strerror(-src));
+				in->spill_ready++; /* no ack comes */
+			}
+			free(heap);
+			ob_entry_free(e);
+			return 0;
 		}
-		free(heap);
-		ob_entry_free(e);
-		return 0;
+		if (in->spilled) { /* it cannot go ahead of the spilled ones: the log alone keeps it */
+			in->spill_errors++;
+			rc = vg_wal_append(n->wal, rec, len, NULL, NULL);
+			if (rc) {
+				in->lost++;
+				vg_err("notifier '%s': event %s of alert %s lost: neither the outbox log (%s) nor the spill "
+				       "file (%s) took it (vigil_notifier_lost_total)", in->name, e->event, e->alert_id,
+				       strerror(-rc), strerror(-src));
+			} else {
+				orphan(n, in, "its spill file cannot be written", src);
+			}
+			free(heap);
+			ob_entry_free(e);
+			return 0;
+		}
+		/* nothing spilled yet: kept in memory past queue_max rather than out of order */
+		if (!in->spill_errors++ || !(in->spill_errors & (in->spill_errors - 1)))
+			vg_warn("notifier '%s': cannot write its spill file %s (%s): kept in memory past queue_max "
+				"(%llu so far)", in->name, in->spill_path, strerror(-src),
+				(unsigned long long)in->spill_errors);
 	}
+	rc = rec ? vg_wal_append(n->wal, rec, len, on_durable, e) : -ENOMEM;
 	free(heap);
 	if (rc) {
 		not_durable(in, rc);
@@ -353,7 +398,6 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *what)
 				continue;
 			}
 			len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)e->id);
-			append(n, rec, (size_t)len); /* the old dead letter is gone... */
 			*pp = e->next;
 			in->ndead--;
 			e->next = NULL;
@@ -366,7 +410,8 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *what)
 			e->enq_ns = wall_ns(); /* a retry on request: a fresh max_age_s to get through */
 			e->id = n->next_id++;
 			e->durable = false;
-			ob_enqueue(n, in, e, NULL); /* ...and queued again under a new id */
+			ob_enqueue(n, in, e, NULL); /* queued again under a new id, then the old dead letter retired: */
+			append(n, rec, (size_t)len); /* a crash between the two sends it twice, never loses it */
 			count++;
 		}
 	}
@@ -410,6 +455,10 @@ static bool bits_for(struct replay *rp, uint64_t id)
 
 	if (rp->nbytes && id >= rp->base && (id - rp->base) / 8 < rp->nbytes)
 		return true;
+	if (slack > MAX_ID) { /* ids spread over more than memory can map: refuse rather than wrap */
+		rp->failed = true;
+		return false;
+	}
 	if (!rp->nbytes) {
 		lo = id & ~7ull;
 		hi = lo + slack;
@@ -469,7 +518,7 @@ static void pass1(void *ctx, const void *p, size_t len)
 	uint64_t id = (uint64_t)json_integer_value(idj);
 
 	rp->records++;
-	if (!t || !json_is_integer(idj) || !bits_for(rp, id)) {
+	if (!t || !json_is_integer(idj) || json_integer_value(idj) < 1 || id > MAX_ID || !bits_for(rp, id)) {
 		json_decref(r);
 		return;
 	}
@@ -537,15 +586,12 @@ static void pass2(void *ctx, const void *p, size_t len)
 
 		if ((e = entry_of(r)))
 			to_dead(in, e, w ? w->why : "");
-	} else if (in->spilled || in->queued >= in->queue_max) {
-		if (spill_write(in, p, len)) { /* the log keeps it: it comes back at the next start */
-			vg_err("notifier '%s': cannot write its spill file %s: %s", in->name, in->spill_path,
-			       strerror(errno));
-			rp->failed = true;
-		} else {
-			in->spilled++;
-		}
-	} else if ((e = entry_of(r))) {
+	} else if ((in->spilled || in->queued >= in->queue_max) && !spill_write(in, p, len)) {
+		in->spilled++;
+		in->spill_ready++; /* it comes from the log: durable */
+	} else if (in->spilled) { /* the spill file failed and cannot take it in order: the log keeps it */
+		orphan(n, in, "its spill file cannot be written", EIO);
+	} else if ((e = entry_of(r))) { /* in memory (past queue_max only if the spill file failed) */
 		push(in, e);
 	} else {
 		rp->failed = true;
@@ -666,8 +712,12 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 		}
 		if (c->phase <= 1 && c->e) {
 			char *heap;
-			const char *rec = queued_text(in, c->e, NULL, c->buf, sizeof(c->buf), &heap, len);
+			const char *rec;
 
+			if (c->phase == 0) /* a dead letter's id is free to change: a new one keeps the ids in the log
+					    * close together, so the replay's bitmaps stay small however old it is */
+				c->e->id = c->n->next_id++;
+			rec = queued_text(in, c->e, NULL, c->buf, sizeof(c->buf), &heap, len);
 			c->heap = heap;
 			if (!rec)
 				return -ENOMEM;
@@ -714,7 +764,7 @@ void ob_maybe_compact(struct vg_notify *n)
 	uint64_t live = 0;
 	int rc;
 
-	if (n->since_compact < COMPACT_MIN)
+	if (n->since_compact < COMPACT_MIN || n->orphans)
 		return;
 	for (int i = 0; i < n->ninst; i++)
 		live += (uint64_t)n->inst[i].queued + (uint64_t)n->inst[i].ndead + n->inst[i].spilled;

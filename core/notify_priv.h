@@ -56,6 +56,8 @@ struct inst {
 	int queued, ndead;	/* in memory */
 	int queue_max;		/* events kept in memory at most; the rest wait in the spill file */
 	uint64_t spilled;	/* events in the spill file only, in order after the queue */
+	uint64_t spill_ready;	/* of those, the ones whose log record is durable: only they are read back */
+	uint64_t spill_errors;	/* writes to the spill file that failed */
 	int spill_fd;		/* their records, one a line (copies of the outbox log's, to read back) */
 	int64_t spill_rd;	/* where the next one to read back starts */
 	char spill_path[1100];
@@ -93,6 +95,7 @@ struct vg_notify {
 	uint64_t since_compact, compactions; /* outbox records written since the last compaction */
 	struct replay *rp;		       /* the two-pass replay's state, while opening */
 	struct req_wait *waits;		       /* requests in flight (notify.c) */
+	bool orphans; /* an event is in the log only (a spill file failed): no compaction until a restart */
 };
 
 static inline int64_t mono_ms(void)

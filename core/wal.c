@@ -161,8 +161,10 @@ static void *writer(void *arg)
 		rc = write_all(w->fd, w->wr.p, w->wr.len);
 		if (!rc && fdatasync(w->fd))
 			rc = -errno;
-		if (rc) /* no torn record stays behind: back to the last durable size */
+		if (rc) { /* no torn record stays behind: back to the last durable size, and write from there */
 			(void)!ftruncate(w->fd, (off_t)before);
+			(void)lseek(w->fd, (off_t)before, SEEK_SET);
+		}
 		else
 			w->seg_size += w->wr.len;
 		if (!rc && w->seg_size > w->o.segment_max) {
@@ -455,15 +457,21 @@ static int64_t replay_seg(struct vg_wal *w, uint32_t no, bool last, vg_wal_repla
 /* The segment numbers in the directory, sorted. 0 or -errno. */
 static int list_segs(struct vg_wal *w, uint32_t **out, size_t *nout)
 {
-	DIR *d = fdopendir(dup(w->dirfd));
+	int fd = dup(w->dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	uint32_t *nos = NULL;
 	size_t nn = 0;
 	struct dirent *de;
 
 	*out = NULL;
 	*nout = 0;
-	if (!d)
-		return -errno;
+	if (!d) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
 	rewinddir(d); /* a dup shares the directory offset with dirfd: a second listing starts at the end */
 	while ((de = readdir(d))) {
 		unsigned no;
@@ -606,10 +614,11 @@ int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx)
 	uint64_t size = SEG_HDR_LEN;
 	const void *p;
 	size_t len;
+	int more = 0;
 
 	if (fd < 0)
 		return fd;
-	while (!rc && next(ctx, &p, &len) > 0) {
+	while (!rc && (more = next(ctx, &p, &len)) > 0) {
 		unsigned char h[FRAME_HDR];
 
 		put32(h, FRAME_MAGIC);
@@ -627,6 +636,8 @@ int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx)
 			b.len = 0;
 		}
 	}
+	if (!rc && more < 0)
+		rc = more; /* the producer failed: a partial log must not replace the whole one */
 	if (!rc)
 		rc = write_all(fd, b.p, b.len);
 	size += b.len;

@@ -87,7 +87,8 @@ int vg_wal_sync(struct vg_wal *w);
  * written to new segments, fsynced, then the old segments are removed. The
  * log must be synced first; runs on the caller's thread.
  */
-typedef int (*vg_wal_next_fn)(void *ctx, const void **payload, size_t *len);
+typedef int (*vg_wal_next_fn)(void *ctx, const void **payload, size_t *len); /* 1 a record, 0 the end, -errno:
+										     * the rewrite is abandoned */
 int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx);
 
 void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *st);

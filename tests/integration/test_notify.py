@@ -644,7 +644,11 @@ class NotifyTest(unittest.TestCase):
              "notifiers.x.routing_key"),
             ('notifiers = {}, default_notifiers = { "nobody" }', "'nobody' is not a configured notifier"),
             ('notifiers = { x = { type = "webhook", url = "http://x", max_age_s = 0 } }',
-             "notifiers.x.max_age_s must be a positive number of seconds"),
+             "notifiers.x.max_age_s must be a number of seconds from 1 to 315360000"),
+            ('notifiers = { x = { type = "webhook", url = "http://x", retry_ms = 4294967295 } }',
+             "notifiers.x.retry_ms must be an integer from 1 to 100000000"),
+            ('notifiers = { x = { type = "webhook", url = "http://x", queue_max = 3 } }',
+             "notifiers.x.queue_max must be from 16 to 10000000"),
         ]:
             conf = os.path.join(self.data, "bad.conf.lua")
             with open(conf, "w") as f:

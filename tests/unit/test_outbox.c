@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -325,11 +326,83 @@ static void test_compaction_keeps_dead_letters(void **state)
 	rig_free(&r);
 }
 
+/* Makes the spill file unwritable under the notifier (a read-only fd in its place): a full or failing disk. */
+static void break_spill_file(const char *data)
+{
+	char link[300], target[512], want[300];
+	int ro = open("/dev/null", O_RDONLY);
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int found = 0;
+
+	snprintf(want, sizeof(want), "%s/outbox/spill-0.jsonl", data);
+	while (d && (de = readdir(d))) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = 0, !strcmp(target, want))) {
+			assert_true(dup2(ro, atoi(de->d_name)) >= 0);
+			found = 1;
+		}
+	}
+	if (d)
+		closedir(d);
+	close(ro);
+	assert_true(found);
+}
+
+static void test_spill_file_failing(void **state)
+{
+	struct rig r;
+	int dead;
+	pid_t rx;
+
+	(void)state;
+	rig_init(&r, 17);
+	/* the spill file fails before anything spilled: kept in memory past queue_max, in order */
+	break_spill_file(r.data);
+	for (int i = 0; i < 40; i++)
+		vg_notify_alert(r.n, "created", r.a[i % NALERTS]);
+	assert_int_equal(vg_notify_pending(r.n, NULL, &dead), 40);
+	vg_notify_close(r.n);
+	rig_open_notify(&r); /* a working spill file again: 17 in memory, 23 spilled */
+	assert_int_equal(vg_notify_pending(r.n, NULL, &dead), 40);
+	assert_int_equal(metric(r.n, "vigil_notifier_spilled{notifier=\"seq\"} "), 23);
+	/* it fails with events spilled: the next ones cannot go ahead of them, the log alone keeps them */
+	break_spill_file(r.data);
+	for (int i = 0; i < 10; i++)
+		vg_notify_alert(r.n, "updated", r.a[i % NALERTS]);
+	assert_int_equal(vg_notify_pending(r.n, NULL, &dead), 40);
+	assert_int_equal(metric(r.n, "vigil_notifier_lost_total{notifier=\"seq\"} "), 0);
+	/* a restart finds all 50 in the log and sends them */
+	vg_notify_close(r.n);
+	rig_open_notify(&r);
+	assert_int_equal(vg_notify_pending(r.n, NULL, &dead), 50);
+	rx = receiver(r.port);
+	assert_int_equal(drain(&r, 60, &dead), 0);
+	assert_int_equal(dead, 0);
+	stop(rx);
+	{
+		FILE *f = fopen(bodies, "r");
+		char line[256];
+		int lines = 0;
+
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f))
+			lines++;
+		fclose(f);
+		assert_int_equal(lines, 50);
+	}
+	rig_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spill_replay_order),
 		cmocka_unit_test(test_compaction_keeps_dead_letters),
+		cmocka_unit_test(test_spill_file_failing),
 	};
 
 	return RUN_IN_TMPDIR(tests, "vigil-outbox");
