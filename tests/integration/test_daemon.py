@@ -6,7 +6,6 @@ and policy settings survive restarts; acknowledged violations survive kill -9;
 a damaged store is repaired and reported; one daemon per data dir; bad config."""
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -94,7 +93,7 @@ class DaemonTest(unittest.TestCase):
 
     def setUp(self):
         self.data = tempfile.mkdtemp(prefix="vigil-daemon-")
-        self.port = random.randint(20000, 40000)
+        self.port = vigtest.free_port()
         self.d = None
 
     def tearDown(self):

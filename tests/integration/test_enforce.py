@@ -6,7 +6,6 @@ inform leaves things running; a check()-refined policy kills from user space;
 kill_pod empties the container's cgroup; dry run kills nothing; the setting
 survives a restart."""
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -40,7 +39,7 @@ class EnforceTest(unittest.TestCase):
 
     def setUp(self):
         self.data = tempfile.mkdtemp(prefix="vigil-enf-data-")
-        self.port = random.randint(20000, 40000)
+        self.port = vigtest.free_port()
         self.d = None
 
     def tearDown(self):

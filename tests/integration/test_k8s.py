@@ -6,7 +6,6 @@ deletes the pod with the exact DeleteOptions and records the Warning Event;
 break-glass pods are never enforced; API errors are retried or recorded."""
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ CTX = ssl._create_unverified_context()
 class StandIn:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="vigil-k8s-")
-        self.port = random.randint(40001, 50000)
+        self.port = vigtest.free_port()
         self.token = uuid.uuid4().hex
         with open(os.path.join(self.dir, "token"), "w") as f:
             f.write(self.token + "\n")
@@ -82,7 +81,7 @@ class K8sTest(unittest.TestCase):
     def setUp(self):
         self.k = StandIn()
         self.data = tempfile.mkdtemp(prefix="vigil-k8s-data-")
-        self.port = random.randint(20000, 40000)
+        self.port = vigtest.free_port()
         self.d = None
         self.cids = []
 

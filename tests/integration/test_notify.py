@@ -33,7 +33,7 @@ class Receiver:
     """A local HTTP server recording requests; answers from a queue of statuses (default 200)."""
 
     def __init__(self, port=None, tls=None):
-        self.port = port or random.randint(50001, 60000)
+        self.port = port or vigtest.free_port()
         self.extra_headers = {}  # sent with every answer, e.g. Retry-After
         self.raw_body = None     # answer with this instead of JSON
         self.hang = False
@@ -98,7 +98,7 @@ class NotifyTest(unittest.TestCase):
 
     def setUp(self):
         self.data = tempfile.mkdtemp(prefix="vigil-notify-")
-        self.port = random.randint(20000, 40000)
+        self.port = vigtest.free_port()
         self.d = None
         self.recv = []
         self.pod = str(uuid.uuid4())
@@ -183,7 +183,7 @@ class NotifyTest(unittest.TestCase):
         self.assertIn('vigil_notifier_request_seconds_count{notifier="ops"}', m)
 
     def test_down_receiver_dead_letters_and_kill_9(self):
-        hook_port = random.randint(50001, 60000)
+        hook_port = vigtest.free_port()
         pd = Receiver()
         self.recv.append(pd)
         conf = self.config(hook_port, pd.port)
@@ -477,7 +477,7 @@ class NotifyTest(unittest.TestCase):
         """The receiver is down, 1,000 violations raise 1,000 events, vigil is killed with -9
         and restarted, the receiver comes back: every event arrives (at least once). With
         queue_max = 100, 900 of them wait in the spill file on disk, before and after."""
-        hook_port = random.randint(50001, 60000)
+        hook_port = vigtest.free_port()
         pd = Receiver()
         self.recv.append(pd)
         conf = self.config(hook_port, pd.port, extra=", max_attempts = 1000, queue_max = 100")

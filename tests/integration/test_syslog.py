@@ -7,7 +7,6 @@ test checks each field. Also: a violation in a real container reaches rsyslog
 through the daemon, a receiver that is down is retried and then delivered, a
 certificate from the wrong CA is refused, a bad address is an error at start."""
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -26,7 +25,7 @@ RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 
 
 def free_port():
-    return random.randint(41000, 49000)
+    return vigtest.free_port()
 
 
 class Rsyslog:
@@ -140,7 +139,7 @@ class SyslogTest(unittest.TestCase):
     def setUp(self):
         self.data = tempfile.mkdtemp(prefix="vigil-syslog-")
         self.rs = Rsyslog(self.data, self.tls)
-        self.port = random.randint(20000, 40000)
+        self.port = vigtest.free_port()
         self.d = None
         self.cid = None
 

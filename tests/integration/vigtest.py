@@ -24,6 +24,15 @@ IMAGE = os.environ.get("VIGIL_TEST_IMAGE", "localhost/debmin:bookworm")
 os.environ.setdefault("CONTAINERS_CONF", os.path.join(SRC, "tests", "podman", "containers.conf"))
 
 
+def free_port():
+    """A TCP port nothing listens on now, from the kernel (a random pick from 20000-60000
+    could land on a port a client holds: the ephemeral range is 32768-60999)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def podman(*args, check=True):
     """podman with the project's config; stdout, or an AssertionError with its stderr."""
     r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
