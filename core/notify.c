@@ -1043,14 +1043,15 @@ json_t *vg_notify_json(struct vg_notify *n)
 
 void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b)
 {
-	static const char *const names[] = { "sent", "failed", "retried", "dead", "not_durable", "lost" };
+	static const char *const names[] = { "sent", "failed", "retried", "dead", "not_durable", "lost", "dead_dropped" };
 	uint64_t now = wall_ns();
 
-	for (size_t k = 0; k < 6; k++) {
+	for (size_t k = 0; k < 7; k++) {
 		evbuffer_add_printf(b, "# TYPE vigil_notifier_%s_total counter\n", names[k]);
 		for (int i = 0; i < n->ninst; i++) {
 			struct inst *in = &n->inst[i];
-			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc, in->undurable, in->lost };
+			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc, in->undurable, in->lost,
+					 in->dead_dropped };
 
 			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n", names[k],
 					    in->name, (unsigned long long)v[k]);

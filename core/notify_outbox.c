@@ -354,6 +354,31 @@ void ob_delivered(struct vg_notify *n, struct inst *in, struct entry *e)
 	ob_entry_free(unlink_entry(in, e));
 }
 
+/* At most queue_max dead letters an instance: the oldest go, counted (a receiver that refuses everything for a
+ * week must not grow memory without end). log: retire it in the log too (not while replaying it). */
+static void trim_dead(struct vg_notify *n, struct inst *in, bool log)
+{
+	while (in->ndead > in->queue_max) {
+		struct entry **pp = &in->dead;
+
+		while ((*pp)->next) /* newest first: the oldest is last */
+			pp = &(*pp)->next;
+		if (log) {
+			char rec[64];
+			int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)(*pp)->id);
+
+			append(n, rec, (size_t)len);
+		}
+		if (!in->dead_dropped++ || !(in->dead_dropped & (in->dead_dropped - 1)))
+			vg_warn("notifier '%s': more than %d dead letters: the oldest are dropped (%llu so far, "
+				"vigil_notifier_dead_dropped_total)", in->name, in->queue_max,
+				(unsigned long long)in->dead_dropped);
+		ob_entry_free(*pp);
+		*pp = NULL;
+		in->ndead--;
+	}
+}
+
 void ob_dead(struct vg_notify *n, struct inst *in, struct entry *e, const char *why)
 {
 	json_t *r = json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)e->id, "why", why);
@@ -364,6 +389,7 @@ void ob_dead(struct vg_notify *n, struct inst *in, struct entry *e, const char *
 	free(s);
 	json_decref(r);
 	to_dead(in, unlink_entry(in, e), why);
+	trim_dead(n, in, true);
 }
 
 /* Whether dead letter e of instance in is what a retry names (see notify.h). */
@@ -584,8 +610,10 @@ static void pass2(void *ctx, const void *p, size_t len)
 	if (bit(rp->dead, rp, id)) {
 		struct dr key = { .id = id }, *w = bsearch(&key, rp->why, rp->nwhy, sizeof(*rp->why), cmp_dr);
 
-		if ((e = entry_of(r)))
+		if ((e = entry_of(r))) {
 			to_dead(in, e, w ? w->why : "");
+			trim_dead(n, in, false);
+		}
 	} else if ((in->spilled || in->queued >= in->queue_max) && !spill_write(in, p, len)) {
 		in->spilled++;
 		in->spill_ready++; /* it comes from the log: durable */

@@ -54,7 +54,7 @@ struct inst {
 	int64_t max_age_s;	/* an event still failing this long after it was queued is a dead letter */
 	struct entry *head, *tail, *dead;
 	int queued, ndead;	/* in memory */
-	int queue_max;		/* events kept in memory at most; the rest wait in the spill file */
+	int queue_max;		/* events kept in memory at most (the rest wait in the spill file), and dead letters */
 	uint64_t spilled;	/* events in the spill file only, in order after the queue */
 	uint64_t spill_ready;	/* of those, the ones whose log record is durable: only they are read back */
 	uint64_t spill_errors;	/* writes to the spill file that failed */
@@ -63,7 +63,7 @@ struct inst {
 	char spill_path[1100];
 	int conc;		/* slots in use at most: `concurrency` */
 	struct slot slot[MAX_CONCURRENCY];
-	uint64_t sent, failed, retried, deadc, undurable, lost, lat[NBUCKETS + 1];
+	uint64_t sent, failed, retried, deadc, undurable, lost, dead_dropped, lat[NBUCKETS + 1];
 	double lat_sum;
 	char last[512]; /* the last outcome, for `vigil notifiers test` and the API */
 };

@@ -292,7 +292,7 @@ static void test_compaction_keeps_dead_letters(void **state)
 	pid_t rx;
 
 	(void)state;
-	rig_init(&r, 10000);
+	rig_init(&r, 25000); /* room for its 20,000 dead letters */
 	snprintf(outbox, sizeof(outbox), "%s/outbox", r.data);
 	refuse_resolved = 1; /* a third of the events become dead letters */
 	rx = receiver(r.port);
@@ -397,12 +397,37 @@ static void test_spill_file_failing(void **state)
 	rig_free(&r);
 }
 
+static void test_dead_letters_bounded(void **state)
+{
+	struct rig r;
+	int dead;
+	pid_t rx;
+
+	(void)state;
+	rig_init(&r, 18);
+	refuse_resolved = 1;
+	rx = receiver(r.port);
+	for (int i = 0; i < 40; i++) /* every one refused: 40 dead letters for a cap of 18 */
+		vg_notify_alert(r.n, "resolved", r.a[i % NALERTS]);
+	assert_int_equal(drain(&r, 60, &dead), 0);
+	stop(rx);
+	refuse_resolved = 0;
+	assert_int_equal(dead, 18);
+	assert_int_equal(metric(r.n, "vigil_notifier_dead_dropped_total{notifier=\"seq\"} "), 22);
+	vg_notify_close(r.n);
+	rig_open_notify(&r); /* the dropped ones stay dropped */
+	assert_int_equal(vg_notify_pending(r.n, NULL, &dead), 0);
+	assert_int_equal(dead, 18);
+	rig_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spill_replay_order),
 		cmocka_unit_test(test_compaction_keeps_dead_letters),
 		cmocka_unit_test(test_spill_file_failing),
+		cmocka_unit_test(test_dead_letters_bounded),
 	};
 
 	return RUN_IN_TMPDIR(tests, "vigil-outbox");
