@@ -15,6 +15,8 @@ struct vg_http {
 	struct event *timer;
 	int running;
 	struct xfer *xfers; /* in flight */
+	CURL *idle[16];	    /* easy handles kept for the next requests (reset, not rebuilt) */
+	int nidle;
 };
 
 struct xfer {
@@ -44,7 +46,12 @@ static void xfer_free(struct xfer *x)
 		x->h->xfers = x->next;
 	if (x->next)
 		x->next->prev = x->prev;
-	curl_easy_cleanup(x->easy);
+	if (x->h->nidle < (int)(sizeof(x->h->idle) / sizeof(x->h->idle[0]))) {
+		curl_easy_reset(x->easy);
+		x->h->idle[x->h->nidle++] = x->easy;
+	} else {
+		curl_easy_cleanup(x->easy);
+	}
 	curl_slist_free_all(x->headers);
 	free(x->body_out);
 	free(x->buf);
@@ -112,13 +119,15 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
 	}
 	if (!sk) {
 		sk = calloc(1, sizeof(*sk));
-		if (!sk)
+		if (!sk || !(sk->ev = event_new(h->base, s, kind | EV_PERSIST, on_sock_event, h))) {
+			free(sk);
 			return -1;
+		}
 		curl_multi_assign(h->multi, s, sk);
-	} else {
-		event_free(sk->ev);
+	} else { /* what to watch changed: the same event, reassigned */
+		event_del(sk->ev);
+		event_assign(sk->ev, h->base, s, kind | EV_PERSIST, on_sock_event, h);
 	}
-	sk->ev = event_new(h->base, s, kind | EV_PERSIST, on_sock_event, h);
 	event_add(sk->ev, NULL);
 	return 0;
 }
@@ -199,7 +208,7 @@ int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb c
 	x->cb = cb;
 	x->ctx = ctx;
 	x->retry_after = -1;
-	x->easy = curl_easy_init();
+	x->easy = h->nidle ? h->idle[--h->nidle] : curl_easy_init();
 	if (!x->easy) {
 		free(x);
 		return -ENOMEM;
@@ -274,5 +283,7 @@ void vg_http_free(struct vg_http *h)
 	}
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
+	while (h->nidle)
+		curl_easy_cleanup(h->idle[--h->nidle]);
 	free(h);
 }
