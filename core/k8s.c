@@ -36,7 +36,8 @@ struct vg_k8s {
 	int npods;
 	struct event *refresh;
 	uint32_t refresh_s;
-	time_t last_list, last_ns_list;
+	time_t last_list;
+	int64_t ns_next; /* monotonic s: no namespace list asked for by a miss before this */
 	bool listing, listing_ns;
 	json_t *namespaces; /* name -> {"name", "labels", "annotations"} */
 	struct vg_k8s_stats st;
@@ -85,7 +86,15 @@ static void owner_to_deployment(const char *kind, const char *name, char *out, s
 		snprintf(out, n, "%s", name);
 }
 
-static void list_namespaces(struct vg_k8s *k);
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static void list_namespaces(struct vg_k8s *k, bool periodic);
 
 static void parse_pods(struct vg_k8s *k, const char *body)
 {
@@ -157,7 +166,7 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 	k->st.pods = (uint64_t)n;
 	for (int q = 0; q < n; q++) /* a pod in a namespace not seen yet: its annotations are wanted soon */
 		if (!json_object_get(k->namespaces, pods[q].ns)) {
-			list_namespaces(k);
+			list_namespaces(k, false);
 			break;
 		}
 }
@@ -202,6 +211,8 @@ static void on_ns_list(void *ctx, const struct vg_http_resp *r)
 	size_t i;
 
 	k->listing_ns = false;
+	/* a miss asks again soon after a good list, only at the refresh after a failed one (a 403 stays a 403) */
+	k->ns_next = mono_s() + (r->error || r->status != 200 ? (int64_t)k->refresh_s : 5);
 	if (r->error || r->status != 200) {
 		k->st.ns_list_errors++;
 		snprintf(k->st.last_error, sizeof(k->st.last_error), "listing namespaces: %s%s",
@@ -227,9 +238,9 @@ static void on_ns_list(void *ctx, const struct vg_http_resp *r)
 			continue;
 		labels = json_object_get(md, "labels");
 		ann = json_object_get(md, "annotations");
-		json_object_set_new(all, name, json_pack("{s:s, s:O, s:O}", "name", name, "labels",
-							 json_is_object(labels) ? labels : json_object(),
-							 "annotations", json_is_object(ann) ? ann : json_object()));
+		json_object_set_new(all, name, json_pack("{s:s, s:o, s:o}", "name", name, "labels",
+							 json_is_object(labels) ? json_incref(labels) : json_object(),
+							 "annotations", json_is_object(ann) ? json_incref(ann) : json_object()));
 	}
 	json_decref(j);
 	json_decref(k->namespaces);
@@ -237,17 +248,17 @@ static void on_ns_list(void *ctx, const struct vg_http_resp *r)
 	k->st.namespaces = json_object_size(all);
 }
 
-static void list_namespaces(struct vg_k8s *k)
+/* periodic: the refresh's list, always; else one a miss asks for, rate-limited (ns_next). */
+static void list_namespaces(struct vg_k8s *k, bool periodic)
 {
 	char url[1024];
 	const char *hdr[] = { k->auth, "Accept: application/json", NULL };
 	struct vg_http_req r = { .method = "GET", .url = url, .headers = hdr, .ca_file = k->ca[0] ? k->ca : NULL,
 				 .insecure = k->insecure, .timeout_ms = 10000 };
 
-	if (k->listing_ns)
+	if (k->listing_ns || (!periodic && mono_s() < k->ns_next))
 		return;
 	snprintf(url, sizeof(url), "%s/api/v1/namespaces", k->server);
-	k->last_ns_list = time(NULL);
 	k->st.ns_lists++;
 	k->listing_ns = vg_http_request(k->http, &r, on_ns_list, k) == 0;
 }
@@ -259,8 +270,8 @@ const json_t *vg_k8s_namespace(struct vg_k8s *k, const char *name)
 	if (!k || !name || !*name)
 		return NULL;
 	ns = json_object_get(k->namespaces, name);
-	if (!ns && time(NULL) - k->last_ns_list >= 1) /* a new namespace: look again, at most once a second */
-		list_namespaces(k);
+	if (!ns) /* a new namespace: look again (rate-limited) */
+		list_namespaces(k, false);
 	return ns;
 }
 
@@ -269,7 +280,7 @@ static void on_refresh(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	list_pods(arg);
-	list_namespaces(arg);
+	list_namespaces(arg, true);
 }
 
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *uid)
@@ -617,7 +628,7 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 	tv.tv_usec = 0;
 	event_add(k->refresh, &tv);
 	list_pods(k);
-	list_namespaces(k);
+	list_namespaces(k, true);
 	*out = k;
 	return 0;
 }

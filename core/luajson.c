@@ -126,7 +126,17 @@ static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n)
 				json_decref(out);
 				return NULL;
 			}
-			json_object_set_new(out, lua_tostring(L, -2), v);
+			{
+				size_t klen;
+				const char *k = lua_tolstring(L, -2, &klen);
+
+				if (json_object_setn_new(out, k, klen, v)) { /* a key that is not UTF-8 */
+					snprintf(err, n, "a string that is not UTF-8");
+					lua_pop(L, 2);
+					json_decref(out);
+					return NULL;
+				}
+			}
 			lua_pop(L, 1);
 		}
 		return out;

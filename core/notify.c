@@ -234,17 +234,31 @@ static void run(struct vg_notify *n, struct slot *in, int nargs)
 }
 
 /* Pushes the alert (light userdata: a struct vg_alert, else a json_t) as Lua tables. */
-static int l_push_alert(lua_State *L)
+/*
+ * In a protected call (everything here allocates, and the plugin state has a memory cap): the instance's conf
+ * table (once), a coroutine for the event (its registry ref), and the alert as Lua tables from a struct
+ * vg_alert, else a json_t. Args: alert, json, inst (light userdata). Returns the alert and the ref.
+ */
+static int l_prepare(lua_State *L)
 {
 	const struct vg_alert *a = lua_touserdata(L, 1);
 	json_t *j = lua_touserdata(L, 2);
+	struct inst *in = lua_touserdata(L, 3);
 	struct vg_lua_doc d = { .L = L };
+	int ref;
 
+	if (in->conf_ref <= 0) { /* LUA_NOREF is -2; 0 is "not yet" (calloc) */
+		vg_lua_push_json(L, in->conf);
+		in->conf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_newthread(L);
+	ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	if (a)
 		vg_alert_emit(a, true, &vg_lua_emitter, &d);
 	else
 		vg_lua_push_json(L, j);
-	return 1;
+	lua_pushinteger(L, ref);
+	return 2;
 }
 
 /* Starts e in the free slot sl. */
@@ -278,10 +292,11 @@ static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct 
 		settle(n, sl, 2, why, -1);
 		return;
 	}
-	lua_pushcfunction(L, l_push_alert); /* as Lua tables, in a protected call: it allocates */
+	lua_pushcfunction(L, l_prepare);
 	lua_pushlightuserdata(L, (void *)a);
 	lua_pushlightuserdata(L, alert);
-	rc = lua_pcall(L, 2, 1, 0);
+	lua_pushlightuserdata(L, in);
+	rc = lua_pcall(L, 3, 2, 0);
 	json_decref(alert);
 	if (rc != LUA_OK) {
 		char why[256];
@@ -291,16 +306,15 @@ static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct 
 		settle(n, sl, 1, why, -1);
 		return;
 	}
-	sl->co = lua_newthread(L);
-	sl->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	sl->co_ref = (int)lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, sl->co_ref);
+	sl->co = lua_tothread(L, -1);
+	lua_pop(L, 1);
 	lua_insert(L, -2); /* plugin table, function, alert -> plugin table, alert, function */
 	lua_xmove(L, sl->co, 1); /* the function */
 	lua_xmove(L, sl->co, 1); /* the alert */
 	lua_pop(L, 1);
-	if (in->conf_ref <= 0) { /* LUA_NOREF is -2; 0 is "not yet" (calloc) */
-		vg_lua_push_json(L, in->conf);
-		in->conf_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	}
 	lua_rawgeti(sl->co, LUA_REGISTRYINDEX, in->conf_ref);
 	lua_rawgeti(sl->co, LUA_REGISTRYINDEX, n->vigil_ref);
 	run(n, sl, 3);
@@ -385,30 +399,65 @@ static bool wait_done(struct req_wait *w)
 	return w->in->co != NULL;
 }
 
+/* The answer as a Lua table {status, body, error, retry_after}, in a protected call. Arg: the vg_http_resp. */
+static int l_push_resp(lua_State *L)
+{
+	const struct vg_http_resp *r = lua_touserdata(L, 1);
+
+	lua_createtable(L, 0, 4);
+	lua_pushinteger(L, r->status);
+	lua_setfield(L, -2, "status");
+	lua_pushlstring(L, r->body ? r->body : "", r->len);
+	lua_setfield(L, -2, "body");
+	if (r->error) {
+		lua_pushstring(L, r->error);
+		lua_setfield(L, -2, "error");
+	}
+	if (r->retry_after_s >= 0) {
+		lua_pushinteger(L, r->retry_after_s);
+		lua_setfield(L, -2, "retry_after");
+	}
+	return 1;
+}
+
+/* vigil.send's outcome: true, nil or false, reason. Arg: the error or NULL. */
+static int l_push_sent(lua_State *L)
+{
+	const char *error = lua_touserdata(L, 1);
+
+	lua_pushboolean(L, !error);
+	if (error)
+		lua_pushstring(L, error);
+	else
+		lua_pushnil(L);
+	return 2;
+}
+
+/* Resumes w's coroutine with what fn pushes from arg (built on the main state, protected, then moved over). */
+static void resume_with(struct req_wait *w, lua_CFunction fn, const void *arg, int nres)
+{
+	lua_State *L = vg_lua_state(w->n->lua);
+
+	lua_pushcfunction(L, fn);
+	lua_pushlightuserdata(L, (void *)arg);
+	if (lua_pcall(L, 1, nres, 0) != LUA_OK) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "cannot hand the answer to the plugin: %s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+		settle(w->n, w->in, 1, why, -1);
+		return;
+	}
+	lua_xmove(L, w->in->co, nres);
+	run(w->n, w->in, nres);
+}
+
 static void on_http(void *ctx, const struct vg_http_resp *r)
 {
 	struct req_wait *w = ctx;
-	lua_State *co;
 
-	if (!wait_done(w)) {
-		free(w);
-		return;
-	}
-	co = w->in->co;
-	lua_createtable(co, 0, 4);
-	lua_pushinteger(co, r->status);
-	lua_setfield(co, -2, "status");
-	lua_pushlstring(co, r->body ? r->body : "", r->len);
-	lua_setfield(co, -2, "body");
-	if (r->error) {
-		lua_pushstring(co, r->error);
-		lua_setfield(co, -2, "error");
-	}
-	if (r->retry_after_s >= 0) {
-		lua_pushinteger(co, r->retry_after_s);
-		lua_setfield(co, -2, "retry_after");
-	}
-	run(w->n, w->in, 1);
+	if (wait_done(w))
+		resume_with(w, l_push_resp, r, 1);
 	free(w);
 }
 
@@ -503,16 +552,9 @@ static int l_http(lua_State *L)
 static void on_sent(void *ctx, const char *error)
 {
 	struct req_wait *w = ctx;
-	lua_State *co = wait_done(w) ? w->in->co : NULL;
 
-	if (co) {
-		lua_pushboolean(co, !error);
-		if (error)
-			lua_pushstring(co, error);
-		else
-			lua_pushnil(co);
-		run(w->n, w->in, 2);
-	}
+	if (wait_done(w))
+		resume_with(w, l_push_sent, error, 2);
 	free(w);
 }
 

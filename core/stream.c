@@ -296,17 +296,30 @@ struct vg_stream *vg_stream_new(struct event_base *base)
 static bool still_open(struct vg_stream *s)
 {
 	evutil_socket_t fd = bufferevent_getfd(s->bev);
-	char c;
+	char buf[4096];
 	ssize_t r;
 
 	if (fd < 0)
 		return false;
-	r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		return false; /* closed, or reset */
-	if (r > 0 && s->proto == P_TLS)
-		return false; /* a syslog receiver says nothing over TLS but its close_notify or an alert */
-	return true;	  /* plain TCP data from the receiver is drained by on_read */
+	if (s->proto == P_TLS) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+		int k;
+
+		r = recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (r == 0)
+			return false; /* closed */
+		if (r < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+		/* records wait: let TLS read them (session tickets are fine; close_notify or an alert is not) */
+		k = ssl ? SSL_peek(ssl, buf, 1) : 0;
+		return k > 0 || (k <= 0 && SSL_get_error(ssl, k) == SSL_ERROR_WANT_READ);
+	}
+	for (;;) { /* plain TCP: whatever the receiver said is discarded anyway; read it to reach a FIN behind it */
+		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0)
+			continue;
+		return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+	}
 }
 
 int vg_stream_send(struct vg_stream *s, const struct vg_stream_req *r, vg_stream_cb cb, void *ctx, char *err,

@@ -103,6 +103,16 @@ static void test_idle_close_reconnects(void **state)
 	read_within(c2, buf, sizeof(buf), 2000);
 	assert_string_equal(buf, "three\n");
 
+	/* it says something first (an error line), then closes: the FIN is behind data */
+	assert_int_equal(write(c2, "bye\n", 4), 4);
+	close(c2);
+	usleep(100000);
+	send_and_wait(base, s, addr, "four\n");
+	c2 = accept_within(lfd, 2000);
+	assert_true(c2 >= 0);
+	read_within(c2, buf, sizeof(buf), 2000);
+	assert_string_equal(buf, "four\n");
+
 	close(c2);
 	close(lfd);
 	vg_stream_free(s);
