@@ -262,6 +262,18 @@ int main(int argc, char **argv)
 		printf("ok: %ld notifications in %.2f s: %.0f/s, sender CPU %.1f us each\n", n, t, (double)n / t,
 		       (cpu_s() - c0) * 1e6 / (double)n);
 		report_lat("ok (delivering)");
+		{ /* the outbox was compacted meanwhile (its pause is inside the lateness above) */
+			struct evbuffer *b = evbuffer_new();
+			const char *m, *c;
+
+			vg_notify_metrics(nt, b);
+			evbuffer_add(b, "", 1);
+			m = (const char *)evbuffer_pullup(b, -1);
+			c = strstr(m, "\nvigil_outbox_compactions_total ");
+			printf("ok: outbox compactions during the run: %llu\n",
+			       c ? strtoull(c + strlen("\nvigil_outbox_compactions_total "), NULL, 10) : 0ull);
+			evbuffer_free(b);
+		}
 	} else {
 		run_for(base, 3.0);
 		report_lat(hang ? "hang (receiver never answers)" : "dead (nothing listens)");
