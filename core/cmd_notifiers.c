@@ -115,10 +115,11 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 
 		if (name && strcmp(name, json_string_value(json_object_get(in, "name"))))
 			continue;
-		printf("%s (%s): %lld pending, %zu dead; last: %s\n",
+		printf("%s (%s): %lld pending (%lld of them on disk), %zu dead; last: %s\n",
 		       json_string_value(json_object_get(in, "name")),
 		       json_string_value(json_object_get(in, "type")),
 		       (long long)json_integer_value(json_object_get(json_object_get(in, "counters"), "queued")),
+		       (long long)json_integer_value(json_object_get(json_object_get(in, "counters"), "onDisk")),
 		       json_array_size(dl), json_string_value(json_object_get(in, "last")) ?: "");
 		json_array_foreach(dl, k, e)
 			printf("  dead %lld: alert %s %s: %s\n", (long long)json_integer_value(json_object_get(e, "id")),

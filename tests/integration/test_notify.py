@@ -502,6 +502,9 @@ class NotifyTest(unittest.TestCase):
             time.sleep(0.3)
         self.assertGreaterEqual(q, 1000)
         self.assertGreaterEqual(metric(m, 'vigil_notifier_spilled{notifier="ops"}'), q - 100)
+        r = subprocess.run([vigtest.VIGIL, "notifiers", "outbox", "ops", "--config", conf, "--data-dir",
+                            self.data], capture_output=True, text=True, timeout=60)
+        self.assertRegex(r.stdout, r"ops \(webhook\): \d+ pending \(\d+ of them on disk\)")
         self.d.stop(signal.SIGKILL)
         self.d = None
         hook = Receiver(hook_port)
