@@ -53,12 +53,10 @@ static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cf
 		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
 		}
 	}
-	if (vg_config_resolve(cfg, config, err, sizeof(err))) {
+	if (vg_config_resolve(cfg, config, data_dir, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 2;
 	}
-	if (data_dir)
-		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", data_dir);
 	*args = argv + optind;
 	*nargs = argc - optind;
 	return 0;

@@ -299,12 +299,10 @@ static int cmd_setting(int argc, char **argv)
 		enforcement = "inform";
 	else
 		enabled = !strcmp(verb, "enable");
-	if (vg_config_resolve(&cfg, config, err, sizeof(err))) {
+	if (vg_config_resolve(&cfg, config, data_dir, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 2;
 	}
-	if (data_dir)
-		snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", data_dir);
 	eo.dir = dir ? dir : (cfg.policy_dir[0] ? cfg.policy_dir : NULL);
 	if (vg_engine_load(&e, &eo, &errs, &nerr))
 		return 1;

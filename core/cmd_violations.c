@@ -83,12 +83,10 @@ static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
 		}
 	}
-	if (vg_config_resolve(&o->cfg, config, err, sizeof(err))) {
+	if (vg_config_resolve(&o->cfg, config, data_dir, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 2;
 	}
-	if (data_dir)
-		snprintf(o->cfg.data_dir, sizeof(o->cfg.data_dir), "%s", data_dir);
 	if (o->state && strcasecmp(o->state, "active") && strcasecmp(o->state, "resolved") &&
 	    strcasecmp(o->state, "all"))
 		return vg_usage_error(cmd, "--state takes active, resolved or all, not '%s'", o->state);

@@ -187,12 +187,17 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 	return 0;
 }
 
-int vg_config_resolve(struct vg_config *c, const char *config, char *err, size_t n)
+int vg_config_resolve(struct vg_config *c, const char *config, const char *data_dir, char *err, size_t n)
 {
+	int rc;
+
 	vg_config_defaults(c);
 	if (!config && access("vigil.conf.lua", F_OK) == 0)
 		config = "vigil.conf.lua";
-	return config ? vg_config_load(c, config, err, n) : 0;
+	rc = config ? vg_config_load(c, config, err, n) : 0;
+	if (!rc && data_dir)
+		snprintf(c->data_dir, sizeof(c->data_dir), "%s", data_dir);
+	return rc;
 }
 
 int vg_config_load(struct vg_config *c, const char *path, char *err, size_t n)

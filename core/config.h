@@ -39,10 +39,11 @@ struct vg_config {
 void vg_config_defaults(struct vg_config *c);
 
 /*
- * Defaults, then config if given, else ./vigil.conf.lua if it exists: what
- * every command starts from. 0, or -errno with the message in err.
+ * Defaults, then config if given, else ./vigil.conf.lua if it exists, then
+ * data_dir (--data-dir) if given over the file's: what every command starts
+ * from. 0, or -errno with the message in err.
  */
-int vg_config_resolve(struct vg_config *c, const char *config, char *err, size_t errlen);
+int vg_config_resolve(struct vg_config *c, const char *config, const char *data_dir, char *err, size_t errlen);
 
 /* Loads path over the defaults. 0, or -errno with "path: what is wrong" in err. */
 int vg_config_load(struct vg_config *c, const char *path, char *err, size_t errlen);

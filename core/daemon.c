@@ -638,12 +638,10 @@ int vg_cmd_run(int argc, char **argv)
 	if (fs && strcmp(fs, "always") && strcmp(fs, "batch"))
 		return vg_usage_error("run", "--fsync takes batch or always, not '%s'", fs);
 
-	if (vg_config_resolve(&d->cfg, config, err, sizeof(err))) {
+	if (vg_config_resolve(&d->cfg, config, data_dir, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 1;
 	}
-	if (data_dir)
-		snprintf(d->cfg.data_dir, sizeof(d->cfg.data_dir), "%s", data_dir);
 	if (pol)
 		snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s", pol);
 	if (listen)
