@@ -168,6 +168,15 @@ static void append(struct vg_notify *n, const char *rec, size_t len)
 	n->since_compact++;
 }
 
+/* The "d" record: event id delivered, or taken out of the outbox. */
+static void log_done(struct vg_notify *n, uint64_t id)
+{
+	char rec[64];
+	int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)id);
+
+	append(n, rec, (size_t)len);
+}
+
 /* ---- spill files ------------------------------------------------------------------------ */
 
 static int spill_write(struct inst *in, const char *rec, size_t len)
@@ -376,10 +385,7 @@ int ob_enqueue(struct vg_notify *n, struct inst *in, struct entry *e, json_t *al
 
 void ob_delivered(struct vg_notify *n, struct inst *in, struct entry *e)
 {
-	char rec[64];
-	int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)e->id);
-
-	append(n, rec, (size_t)len);
+	log_done(n, e->id);
 	ob_entry_free(unlink_entry(in, e));
 }
 
@@ -392,12 +398,8 @@ static void trim_dead(struct vg_notify *n, struct inst *in, bool log)
 
 		while ((*pp)->next) /* newest first: the oldest is last */
 			pp = &(*pp)->next;
-		if (log) {
-			char rec[64];
-			int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)(*pp)->id);
-
-			append(n, rec, (size_t)len);
-		}
+		if (log)
+			log_done(n, (*pp)->id);
 		if (!in->dead_dropped++ || !(in->dead_dropped & (in->dead_dropped - 1)))
 			vg_warn("notifier '%s': more than %d dead letters: the oldest are dropped (%llu so far, "
 				"vigil_notifier_dead_dropped_total)", in->name, in->queue_max,
@@ -408,15 +410,23 @@ static void trim_dead(struct vg_notify *n, struct inst *in, bool log)
 	}
 }
 
+/* The "x" record: event id is a dead letter, and why (malloc'd, or NULL). */
+static char *dead_text(uint64_t id, const char *why)
+{
+	json_t *r = json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)id, "why", why ? why : "");
+	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
+
+	json_decref(r);
+	return s;
+}
+
 void ob_dead(struct vg_notify *n, struct inst *in, struct entry *e, const char *why)
 {
-	json_t *r = json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)e->id, "why", why);
-	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	char *s = dead_text(e->id, why);
 
 	if (s)
 		append(n, s, strlen(s));
 	free(s);
-	json_decref(r);
 	to_dead(in, unlink_entry(in, e), why);
 	trim_dead(n, in, true);
 }
@@ -445,14 +455,12 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *what)
 		known |= what && !strcmp(what, in->name);
 		while (*pp) {
 			struct entry *e = *pp;
-			char rec[64];
-			int len;
+			uint64_t old_id = e->id;
 
 			if (!names(in, e, what)) {
 				pp = &e->next;
 				continue;
 			}
-			len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)e->id);
 			*pp = e->next;
 			in->ndead--;
 			e->next = NULL;
@@ -466,7 +474,7 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *what)
 			e->id = n->next_id++;
 			e->durable = false;
 			ob_enqueue(n, in, e, NULL); /* queued again under a new id, then the old dead letter retired: */
-			append(n, rec, (size_t)len); /* a crash between the two sends it twice, never loses it */
+			log_done(n, old_id); /* a crash between the two sends it twice, never loses it */
 			count++;
 		}
 	}
@@ -752,11 +760,7 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 		struct inst *in = &c->n->inst[c->i];
 
 		if (c->phase == 0 && c->e && c->x_next) { /* the dead letter's reason */
-			json_t *r = json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)c->e->id, "why",
-					      c->e->reason ? c->e->reason : "");
-
-			c->heap = r ? json_dumps(r, JSON_COMPACT) : NULL;
-			json_decref(r);
+			c->heap = dead_text(c->e->id, c->e->reason);
 			c->x_next = false;
 			c->e = c->e->next;
 			if (!c->heap)
