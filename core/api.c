@@ -349,6 +349,9 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_store_write_errors_total", "failed writes (disk full, I/O errors)", "counter", as.wal.write_errors);
 	metric(b, "vigil_store_dropped_total", "records dropped: memory bound full while the disk refused", "counter", as.wal.dropped);
 	metric(b, "vigil_store_pending_bytes", "bytes waiting to be written", "gauge", as.wal.pending_bytes);
+	metric(b, "vigil_store_damaged_regions_total", "damaged regions of the log skipped at start (their records lost)", "counter", as.wal.skipped_regions);
+	metric(b, "vigil_store_damaged_bytes_total", "bytes of the log found damaged at start: skipped, or cut and kept in *.damaged", "counter", as.wal.damaged_bytes);
+	metric(b, "vigil_store_missing_segments", "segments missing from the log at start (deleted or moved: their records are lost)", "gauge", as.wal.missing_segments);
 	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", d->enforced);
 	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)", "counter", d->enforce_failed);
 	metric(b, "vigil_enforcements_refused_total", "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);

@@ -675,13 +675,7 @@ int vg_cmd_run(int argc, char **argv)
 		vg_err("%s", err);
 		goto out;
 	}
-	if (rep.truncated)
-		vg_warn("store: %s had a torn tail: truncated to the last good record at offset %llu",
-			rep.truncated_file, (unsigned long long)rep.truncated_at);
-	if (rep.skipped_regions)
-		vg_warn("store: %llu corrupt region(s) skipped (%llu bytes); first: %s",
-			(unsigned long long)rep.skipped_regions,
-			(unsigned long long)rep.skipped_bytes, rep.first_skip);
+	vg_wal_report_log(&rep, store_dir);
 
 	eo = engine_opts(d);
 	if (vg_engine_load(&d->engine, &eo, &errs, &nerr)) {

@@ -699,9 +699,8 @@ int ob_open(struct vg_notify *n, const char *data_dir, char *err, size_t en)
 	if (!rc && rp.failed)
 		rc = vg_errf(err, en, -ENOMEM, "out of memory replaying the outbox %s (%llu records)", dir,
 			     (unsigned long long)rp.records);
-	if (!rc && (rep.truncated || rep.skipped_regions))
-		vg_warn("outbox %s: %s%s%s", dir, rep.truncated ? "a torn tail was cut off" : "",
-			rep.truncated && rep.skipped_regions ? "; " : "", rep.skipped_regions ? rep.first_skip : "");
+	if (!rc)
+		vg_wal_report_log(&rep, dir);
 	n->since_compact = rp.records;
 	for (size_t i = 0; i < rp.nwhy; i++)
 		free(rp.why[i].why);

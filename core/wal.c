@@ -21,8 +21,10 @@
 #include "wal.h"
 
 #define FRAME_MAGIC 0x52474c56u /* "VLGR" little endian */
-#define SEG_HDR "VGSEG\0\1\0"	/* magic, NUL, version 1 (u16 LE) */
-#define SEG_HDR_LEN 8
+#define SEG_HDR_V1 "VGSEG\0\1\0"	/* magic, NUL, version 1 (u16 LE): older stores */
+#define SEG_HDR_V1_LEN 8
+#define SEG_MAGIC "VGSEG\0\2\0"	/* version 2: + u32 seq, u32 base, u32 crc32c */
+#define SEG_HDR_LEN 20
 #define FRAME_HDR 12
 
 struct buf {
@@ -41,7 +43,9 @@ struct vg_wal {
 	struct vg_wal_opts o;
 	int fd, dirfd;
 	uint32_t seg_no;
+	uint32_t base; /* the log's first segment: older numbers were compacted away */
 	uint64_t seg_size;
+	struct vg_wal_report rep; /* what opening found, for the stats */
 
 	pthread_t th;
 	bool th_started;
@@ -109,17 +113,28 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* Creates segment no with its header, durable (file and directory entry). */
-static int seg_create(struct vg_wal *w, uint32_t no)
+/*
+ * Creates segment no (of the log starting at w->base) with its header, durable
+ * (file and directory entry), under name (NULL: its own).
+ */
+static int seg_create_as(struct vg_wal *w, uint32_t no, const char *name)
 {
-	char name[64];
+	unsigned char h[SEG_HDR_LEN];
+	char own[64];
 	int fd, rc;
 
-	seg_name(name, sizeof(name), no);
-	fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	memcpy(h, SEG_MAGIC, 8);
+	put32(h + 8, no);
+	put32(h + 12, w->base);
+	put32(h + 16, vg_crc32c(0, h, 16));
+	if (!name) {
+		seg_name(own, sizeof(own), no);
+		name = own;
+	}
+	fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, (const unsigned char *)SEG_HDR, SEG_HDR_LEN);
+	rc = write_all(fd, h, SEG_HDR_LEN);
 	if (!rc && fdatasync(fd))
 		rc = -errno;
 	if (!rc && fsync(w->dirfd))
@@ -129,6 +144,11 @@ static int seg_create(struct vg_wal *w, uint32_t no)
 		return rc;
 	}
 	return fd;
+}
+
+static int seg_create(struct vg_wal *w, uint32_t no)
+{
+	return seg_create_as(w, no, NULL);
 }
 
 /* ---- writer thread ----------------------------------------------------- */
@@ -272,35 +292,48 @@ static int push_ack(struct vg_wal *w, uint64_t seq, vg_wal_ack_cb cb, void *ctx)
 	return 0;
 }
 
-int vg_wal_append(struct vg_wal *w, const void *payload, size_t len, vg_wal_ack_cb ack, void *ctx)
+int vg_wal_appendv(struct vg_wal *w, const struct iovec *recs, int n, vg_wal_ack_cb ack, void *ctx)
 {
-	unsigned char *p;
+	size_t total = 0;
 	uint64_t seq;
 
-	if (len > VG_WAL_MAX_RECORD)
-		return -E2BIG;
+	for (int i = 0; i < n; i++) {
+		if (recs[i].iov_len > VG_WAL_MAX_RECORD)
+			return -E2BIG;
+		total += recs[i].iov_len + FRAME_HDR;
+	}
 	pthread_mutex_lock(&w->mu);
-	if (w->cur.len + w->wr.len + len + FRAME_HDR > w->o.mem_bound ||
-	    buf_reserve(&w->cur, len + FRAME_HDR)) {
-		w->st.dropped++;
+	if (w->cur.len + w->wr.len + total > w->o.mem_bound || buf_reserve(&w->cur, total)) {
+		w->st.dropped += (uint64_t)n;
 		pthread_mutex_unlock(&w->mu);
 		return -ENOSPC;
 	}
-	p = w->cur.p + w->cur.len;
-	put32(p, FRAME_MAGIC);
-	put32(p + 4, (uint32_t)len);
-	put32(p + 8, vg_crc32c(0, payload, len));
-	memcpy(p + FRAME_HDR, payload, len);
-	w->cur.len += len + FRAME_HDR;
-	seq = ++w->seq_appended;
-	w->seq_cur_end = seq;
-	w->st.appended++;
+	for (int i = 0; i < n; i++) {
+		unsigned char *p = w->cur.p + w->cur.len;
+		size_t len = recs[i].iov_len;
+
+		put32(p, FRAME_MAGIC);
+		put32(p + 4, (uint32_t)len);
+		put32(p + 8, vg_crc32c(0, recs[i].iov_base, len));
+		memcpy(p + FRAME_HDR, recs[i].iov_base, len);
+		w->cur.len += len + FRAME_HDR;
+	}
+	w->seq_appended += (uint64_t)n;
+	seq = w->seq_cur_end = w->seq_appended;
+	w->st.appended += (uint64_t)n;
 	if (w->o.fsync_always) {
 		w->kick = true;
 		pthread_cond_signal(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return ack ? push_ack(w, seq, ack, ctx) : 0;
+}
+
+int vg_wal_append(struct vg_wal *w, const void *payload, size_t len, vg_wal_ack_cb ack, void *ctx)
+{
+	struct iovec v = { (void *)payload, len };
+
+	return vg_wal_appendv(w, &v, 1, ack, ctx);
 }
 
 int vg_wal_sync(struct vg_wal *w)
@@ -328,6 +361,9 @@ void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *st)
 {
 	pthread_mutex_lock(&w->mu);
 	*st = w->st;
+	st->skipped_regions = w->rep.skipped_regions;
+	st->damaged_bytes = w->rep.skipped_bytes + w->rep.truncated_bytes;
+	st->missing_segments = w->rep.missing_segments;
 	st->pending_bytes = w->cur.len + w->wr.len;
 	st->segments = w->seg_no;
 	pthread_mutex_unlock(&w->mu);
@@ -350,6 +386,24 @@ static bool frame_ok(const unsigned char *p, size_t size, size_t off, size_t *fl
 	return true;
 }
 
+/* The offset of the first good frame at or after off, or size when there is none. */
+static size_t next_frame(const unsigned char *p, size_t size, size_t off)
+{
+	size_t flen;
+
+	while (off + FRAME_HDR <= size) {
+		const unsigned char *m = memmem(p + off, size - off, "VLGR", 4);
+
+		if (!m)
+			break;
+		off = (size_t)(m - p);
+		if (frame_ok(p, size, off, &flen))
+			return off;
+		off++;
+	}
+	return size;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -357,44 +411,177 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Replays one segment; returns its good length, or -errno. */
-static int64_t replay_seg(struct vg_wal *w, uint32_t no, bool last, vg_wal_replay_cb cb, void *ctx,
-			  struct vg_wal_report *rep)
+enum { HDR_NONE, HDR_V1, HDR_V2, HDR_BAD };
+
+struct seg_hdr {
+	int kind;	    /* HDR_NONE: empty, or cut before its header was durable */
+	uint32_t seq, base; /* HDR_V2: its own number, and the log's first segment then */
+	size_t len;	    /* where its frames start (0 when damaged: found by scanning) */
+};
+
+static void hdr_parse(const unsigned char *p, size_t size, struct seg_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (!size) {
+		h->kind = HDR_NONE;
+	} else if (size >= SEG_HDR_V1_LEN && !memcmp(p, SEG_HDR_V1, SEG_HDR_V1_LEN)) {
+		h->kind = HDR_V1;
+		h->len = SEG_HDR_V1_LEN;
+	} else if (size >= SEG_HDR_LEN && !memcmp(p, SEG_MAGIC, 8) &&
+		   get32(p + 16) == vg_crc32c(0, p, 16) && get32(p + 12) <= get32(p + 8)) {
+		h->kind = HDR_V2;
+		h->seq = get32(p + 8);
+		h->base = get32(p + 12);
+		h->len = SEG_HDR_LEN;
+	} else if (size < SEG_HDR_LEN && !memcmp(p, SEG_MAGIC, size < 8 ? size : 8)) {
+		h->kind = HDR_NONE;
+	} else {
+		h->kind = HDR_BAD;
+	}
+}
+
+/* Reads the header of segment no. 0 or -errno. */
+static int seg_peek(struct vg_wal *w, uint32_t no, struct seg_hdr *h)
+{
+	unsigned char b[SEG_HDR_LEN];
+	char name[64];
+	ssize_t n;
+	int fd, e;
+
+	seg_name(name, sizeof(name), no);
+	fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, b, sizeof(b), 0);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	hdr_parse(b, (size_t)n, h);
+	return 0;
+}
+
+static void note_skip(struct vg_wal_report *rep, const char *name, size_t off, size_t n,
+		      const char *what)
+{
+	if (!rep->skipped_regions)
+		snprintf(rep->first_skip, sizeof(rep->first_skip), "%s: %zu %s at offset %zu skipped",
+			 name, n, what, off);
+	rep->skipped_regions++;
+	rep->skipped_bytes += n;
+}
+
+/* Keeps n bytes cut from segment name at off in <name>.<off>.damaged, durable. 0 or -errno. */
+static int keep_damaged(struct vg_wal *w, const char *name, const unsigned char *p, size_t off,
+			size_t n, char *kept, size_t keptn)
+{
+	int fd, rc;
+
+	snprintf(kept, keptn, "%s.%zu.damaged", name, off);
+	fd = openat(w->dirfd, kept, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, p + off, n);
+	if (!rc && fdatasync(fd))
+		rc = -errno;
+	close(fd);
+	if (!rc && fsync(w->dirfd))
+		rc = -errno;
+	return rc;
+}
+
+static int cut(struct vg_wal *w, const char *name, size_t len)
+{
+	int fd = openat(w->dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) || fdatasync(fd))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* What replaying one segment found. */
+struct seg_res {
+	struct seg_hdr h;
+	uint64_t end;	 /* its length afterwards */
+	bool appendable; /* the writer may go on in it: a good header, no damage left at its end */
+};
+
+/*
+ * Damage at the end of a segment: in the last one (repair) a torn tail, cut
+ * once its bytes are kept aside; anywhere else, or when they cannot be kept,
+ * left in place and reported. Returns the segment's length afterwards.
+ */
+static size_t settle_tail(struct vg_wal *w, const char *name, const unsigned char *p, size_t size,
+			  size_t good_end, bool repair, struct vg_wal_report *rep)
+{
+	char kept[128];
+
+	if (!repair) {
+		note_skip(rep, name, good_end, size - good_end,
+			  "damaged bytes at the end (not the last segment: left in place)");
+		return size;
+	}
+	if (keep_damaged(w, name, p, good_end, size - good_end, kept, sizeof(kept)) ||
+	    cut(w, name, good_end)) {
+		note_skip(rep, name, good_end, size - good_end,
+			  "damaged bytes at the end (they could not be kept aside: left in place)");
+		return size;
+	}
+	if (!rep->truncated) {
+		rep->truncated = true;
+		rep->truncated_at = good_end;
+		snprintf(rep->truncated_file, sizeof(rep->truncated_file), "%s", name);
+		snprintf(rep->damaged_file, sizeof(rep->damaged_file), "%s", kept);
+	}
+	rep->truncated_bytes += size - good_end;
+	return good_end;
+}
+
+/*
+ * Replays one segment, resynchronising past damage: a frame that fails its
+ * checks (or a damaged header) loses only the bytes up to the next good frame.
+ */
+static int replay_seg(struct vg_wal *w, uint32_t no, bool repair, vg_wal_replay_cb cb, void *ctx,
+		      struct vg_wal_report *rep, struct seg_res *res)
 {
 	char name[64];
 	int fd;
 	struct stat st;
 	unsigned char *p = NULL;
-	size_t size, off = SEG_HDR_LEN, flen, good_end = SEG_HDR_LEN;
+	size_t size, off, flen, good_end;
 
+	memset(res, 0, sizeof(*res));
 	seg_name(name, sizeof(name), no);
-	fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fstat(fd, &st)) {
+		int e = errno;
+
 		if (fd >= 0)
 			close(fd);
-		return -errno;
+		return -e;
 	}
 	size = (size_t)st.st_size;
-	if (size >= SEG_HDR_LEN) {
+	if (size) {
 		p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (p == MAP_FAILED) {
+			int e = errno;
+
 			close(fd);
-			return -errno;
+			return -e;
 		}
 	}
 	close(fd);
-	if (!p || memcmp(p, SEG_HDR, SEG_HDR_LEN)) {
-		/* a segment cut before its header was durable, or not ours */
+	hdr_parse(p, size, &res->h);
+	if (res->h.kind == HDR_NONE) {
 		if (p)
 			munmap(p, size);
-		if (!rep->truncated) {
-			rep->truncated = true;
-			rep->truncated_at = 0;
-			snprintf(rep->truncated_file, sizeof(rep->truncated_file), "%s", name);
-		}
 		return 0;
 	}
 	rep->segments++;
+	off = good_end = res->h.len;
 	while (off < size) {
 		size_t next;
 
@@ -406,52 +593,17 @@ static int64_t replay_seg(struct vg_wal *w, uint32_t no, bool last, vg_wal_repla
 			good_end = off;
 			continue;
 		}
-		/* look for the next good frame after the bad one */
-		for (next = off + 1; next + FRAME_HDR <= size; next++) {
-			const unsigned char *m = memmem(p + next, size - next, "VLGR", 4);
-
-			if (!m)
-				break;
-			next = (size_t)(m - p);
-			if (frame_ok(p, size, next, &flen))
-				break;
-		}
-		if (next + FRAME_HDR <= size && frame_ok(p, size, next, &flen)) {
-			if (!rep->skipped_regions)
-				snprintf(rep->first_skip, sizeof(rep->first_skip),
-					 "%s: %zu corrupt bytes at offset %zu skipped", name, next - off,
-					 off);
-			rep->skipped_regions++;
-			rep->skipped_bytes += next - off;
-			off = next;
-			continue;
-		}
-		break; /* nothing good after it */
+		next = next_frame(p, size, off + 1);
+		if (next == size)
+			break; /* nothing good after it */
+		note_skip(rep, name, off, next - off,
+			  off ? "corrupt bytes" : "corrupt bytes (a damaged segment header)");
+		off = next;
 	}
+	res->end = good_end < size ? settle_tail(w, name, p, size, good_end, repair, rep) : size;
+	res->appendable = res->h.kind != HDR_BAD && res->end == good_end;
 	munmap(p, size);
-	if (good_end < size) {
-		if (!rep->truncated) {
-			rep->truncated = true;
-			rep->truncated_at = good_end;
-			snprintf(rep->truncated_file, sizeof(rep->truncated_file), "%s", name);
-		}
-		if (last) {
-			char path[64];
-			int tfd;
-
-			seg_name(path, sizeof(path), no);
-			tfd = openat(w->dirfd, path, O_WRONLY | O_CLOEXEC);
-			if (tfd < 0 || ftruncate(tfd, (off_t)good_end) || fdatasync(tfd)) {
-				int e = errno;
-
-				if (tfd >= 0)
-					close(tfd);
-				return -e;
-			}
-			close(tfd);
-		}
-	}
-	return (int64_t)good_end;
+	return 0;
 }
 
 /* The segment numbers in the directory, sorted. 0 or -errno. */
@@ -474,11 +626,12 @@ static int list_segs(struct vg_wal *w, uint32_t **out, size_t *nout)
 	}
 	rewinddir(d); /* a dup shares the directory offset with dirfd: a second listing starts at the end */
 	while ((de = readdir(d))) {
-		unsigned no;
-		char tail;
+		const char *s = de->d_name;
 		uint32_t *n;
 
-		if (sscanf(de->d_name, "seg-%8u.lo%c", &no, &tail) != 2 || tail != 'g')
+		/* exactly seg-NNNNNNNN.log: not seg-NNNNNNNN.log.<offset>.damaged */
+		if (strlen(s) != 16 || strncmp(s, "seg-", 4) || strcmp(s + 12, ".log") ||
+		    strspn(s + 4, "0123456789") != 8)
 			continue;
 		n = realloc(nos, (nn + 1) * sizeof(*nos));
 		if (!n) {
@@ -487,7 +640,7 @@ static int list_segs(struct vg_wal *w, uint32_t **out, size_t *nout)
 			return -ENOMEM;
 		}
 		nos = n;
-		nos[nn++] = no;
+		nos[nn++] = (uint32_t)strtoul(s + 4, NULL, 10);
 	}
 	closedir(d);
 	if (nn)
@@ -497,27 +650,140 @@ static int list_segs(struct vg_wal *w, uint32_t **out, size_t *nout)
 	return 0;
 }
 
+/*
+ * The log's first segment: the newest base a good header names (compaction
+ * writes its own number there), else (a store older than those headers) the
+ * lowest number there is.
+ */
+static uint32_t find_base(const uint32_t *nos, const struct seg_hdr *h, size_t nn)
+{
+	uint32_t base = 0;
+
+	for (size_t i = 0; i < nn; i++)
+		if (h[i].kind == HDR_V2 && h[i].seq == nos[i] && h[i].base > base)
+			base = h[i].base;
+	return base ? base : nn ? nos[0] : 1;
+}
+
+static void add_range(char *buf, size_t n, uint32_t from, uint32_t to)
+{
+	size_t l = strlen(buf);
+
+	if (l + 24 >= n) {
+		if (l + 4 < n && !strstr(buf, "..."))
+			snprintf(buf + l, n - l, ", ...");
+		return;
+	}
+	if (from == to)
+		snprintf(buf + l, n - l, "%s%u", l ? ", " : "", from);
+	else
+		snprintf(buf + l, n - l, "%s%u-%u", l ? ", " : "", from, to);
+}
+
+/*
+ * Checks the run of segments from base: a number missing is a segment lost
+ * (compaction only ever removes numbers below base), a header naming another
+ * number a file renamed. Segments below base are an interrupted compaction's
+ * leftovers: removed once the compacted segment is there and sound.
+ */
+static void check_run(struct vg_wal *w, const uint32_t *nos, const struct seg_hdr *h, size_t nn,
+		      struct vg_wal_report *rep)
+{
+	uint32_t expect = w->base;
+	bool compacted = false;
+
+	for (size_t i = 0; i < nn; i++)
+		if (nos[i] == w->base && h[i].kind == HDR_V2 && h[i].seq == w->base &&
+		    h[i].base == w->base)
+			compacted = true;
+	for (size_t i = 0; i < nn; i++) {
+		char name[64];
+
+		seg_name(name, sizeof(name), nos[i]);
+		if (nos[i] < w->base) {
+			if (compacted && !unlinkat(w->dirfd, name, 0))
+				rep->stale_removed++;
+			else
+				rep->stale_kept++;
+			continue;
+		}
+		if (nos[i] > expect) {
+			rep->missing_segments += nos[i] - expect;
+			add_range(rep->missing, sizeof(rep->missing), expect, nos[i] - 1);
+		}
+		expect = nos[i] + 1;
+		if (h[i].kind == HDR_V2 && h[i].seq != nos[i] && !rep->misnamed++)
+			snprintf(rep->first_misnamed, sizeof(rep->first_misnamed),
+				 "%s holds segment %u", name, h[i].seq);
+	}
+	if (rep->stale_removed)
+		fsync(w->dirfd);
+}
+
 int vg_wal_scan(struct vg_wal *w, vg_wal_replay_cb cb, void *ctx)
 {
 	struct vg_wal_report rep = { 0 };
+	struct seg_res res;
 	uint32_t *nos;
 	size_t nn;
 	int rc = list_segs(w, &nos, &nn);
 
-	for (size_t i = 0; !rc && i < nn; i++) {
-		int64_t good = replay_seg(w, nos[i], false, cb, ctx, &rep);
-
-		if (good < 0)
-			rc = (int)good;
-	}
+	for (size_t i = 0; !rc && i < nn; i++)
+		if (nos[i] >= w->base)
+			rc = replay_seg(w, nos[i], false, cb, ctx, &rep, &res);
 	free(nos);
 	return rc;
+}
+
+/* Replays every segment from base; the last one's torn tail is cut. Leaves the writer's segment open. */
+static int replay_all(struct vg_wal *w, const uint32_t *nos, size_t nn, vg_wal_replay_cb cb,
+		      void *ctx, struct vg_wal_report *rep, char *err, size_t errlen)
+{
+	struct seg_res res = { .h.kind = HDR_NONE };
+	uint32_t last = w->base;
+	char name[64];
+
+	for (size_t i = 0; i < nn; i++) {
+		int rc;
+
+		if (nos[i] < w->base)
+			continue;
+		rc = replay_seg(w, nos[i], i == nn - 1, cb, ctx, rep, &res);
+		if (rc)
+			return vg_errf(err, errlen, rc, "cannot read store segment %u in %s: %s", nos[i],
+				       w->dir, strerror(-rc));
+		last = nos[i];
+		w->st.bytes_on_disk += res.end;
+	}
+	w->seg_no = last;
+	w->seg_size = res.end;
+	if (res.h.kind == HDR_NONE || !res.end) {
+		w->fd = seg_create(w, last); /* none yet, or an empty one: (re)made with its header */
+		w->seg_size = SEG_HDR_LEN;
+	} else if (!res.appendable) {
+		w->fd = seg_create(w, ++w->seg_no); /* never write after damage */
+		w->seg_size = SEG_HDR_LEN;
+	} else {
+		seg_name(name, sizeof(name), last);
+		w->fd = openat(w->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (w->fd < 0)
+			w->fd = -errno;
+	}
+	if (w->fd < 0) {
+		int rc = w->fd;
+
+		w->fd = -1;
+		return vg_errf(err, errlen, rc, "cannot open the store's segment for writing in %s: %s",
+			       w->dir, strerror(-rc));
+	}
+	return 0;
 }
 
 int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_base *base,
 		vg_wal_replay_cb cb, void *ctx, struct vg_wal_report *rep, char *err, size_t errlen)
 {
 	struct vg_wal *w = calloc(1, sizeof(*w));
+	struct seg_hdr *hdrs = NULL;
 	uint32_t *nos = NULL;
 	size_t nn = 0;
 	int rc;
@@ -545,39 +811,21 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 	}
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	rc = w->dirfd < 0 ? -errno : list_segs(w, &nos, &nn);
+	hdrs = rc ? NULL : calloc(nn + 1, sizeof(*hdrs));
+	if (!rc && !hdrs)
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < nn; i++)
+		rc = seg_peek(w, nos[i], &hdrs[i]);
 	if (rc) {
 		rc = vg_errf(err, errlen, rc, "cannot open the store directory %s: %s", w->dir, strerror(-rc));
 		goto fail;
 	}
-	for (size_t i = 0; i < nn; i++) {
-		int64_t good = replay_seg(w, nos[i], i == nn - 1, cb, ctx, rep);
-
-		if (good < 0) {
-			rc = vg_errf(err, errlen, (int)good, "cannot read store segment %u in %s: %s",
-				  nos[i], w->dir, strerror((int)-good));
-			goto fail;
-		}
-		w->seg_no = nos[i];
-		w->seg_size = (uint64_t)good;
-		w->st.bytes_on_disk += (uint64_t)good;
-	}
-	if (!nn || w->seg_size < SEG_HDR_LEN) {
-		/* no segment yet, or the last one lost its header: start a fresh one */
-		w->fd = seg_create(w, nn ? w->seg_no : 1);
-		w->seg_no = nn ? w->seg_no : 1;
-		w->seg_size = SEG_HDR_LEN;
-	} else {
-		char name[64];
-
-		seg_name(name, sizeof(name), w->seg_no);
-		w->fd = openat(w->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
-	}
-	if (w->fd < 0) {
-		rc = vg_errf(err, errlen, w->fd < -1 ? w->fd : -errno,
-			  "cannot open the store's segment for writing in %s: %s", w->dir,
-			  strerror(w->fd < -1 ? -w->fd : errno));
+	w->base = find_base(nos, hdrs, nn);
+	check_run(w, nos, hdrs, nn, rep);
+	rc = replay_all(w, nos, nn, cb, ctx, rep, err, errlen);
+	if (rc)
 		goto fail;
-	}
+	w->rep = *rep;
 	if (base) {
 		struct timeval tv = { .tv_sec = w->o.commit_ms / 1000,
 				      .tv_usec = (w->o.commit_ms % 1000) * 1000 };
@@ -598,26 +846,66 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 	}
 	w->th_started = true;
 	free(nos);
+	free(hdrs);
 	*out = w;
 	return 0;
 fail:
 	free(nos);
+	free(hdrs);
 	vg_wal_close(w);
 	return rc;
 }
 
+void vg_wal_report_log(const struct vg_wal_report *rep, const char *dir)
+{
+	if (rep->missing_segments)
+		vg_err("%s: segment(s) %s missing (%llu): the records they held are lost; "
+		       "restore them from a backup, or keep going without them "
+		       "(vigil_store_missing_segments)",
+		       dir, rep->missing, (unsigned long long)rep->missing_segments);
+	if (rep->misnamed)
+		vg_err("%s: %llu segment(s) under another segment's name (renamed?); first: %s",
+		       dir, (unsigned long long)rep->misnamed, rep->first_misnamed);
+	if (rep->stale_kept)
+		vg_err("%s: %llu segment(s) older than the log's first one are left in place and "
+		       "not read", dir, (unsigned long long)rep->stale_kept);
+	if (rep->stale_removed)
+		vg_info("%s: removed %llu segment(s) an interrupted compaction left behind", dir,
+			(unsigned long long)rep->stale_removed);
+	if (rep->truncated)
+		vg_warn("%s: %s had a torn tail: truncated to the last good record at offset %llu; "
+			"the %llu bytes cut are kept in %s",
+			dir, rep->truncated_file, (unsigned long long)rep->truncated_at,
+			(unsigned long long)rep->truncated_bytes, rep->damaged_file);
+	if (rep->skipped_regions)
+		vg_warn("%s: %llu damaged region(s) skipped (%llu bytes, their records lost); "
+			"first: %s", dir, (unsigned long long)rep->skipped_regions,
+			(unsigned long long)rep->skipped_bytes, rep->first_skip);
+}
+
 int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx)
 {
-	uint32_t first = w->seg_no + 1, no = first;
-	int fd = seg_create(w, no), rc = 0;
+	uint32_t first = w->seg_no + 1, old_base = w->base, *nos;
+	char name[64], tmp[80];
+	int fd, rc = 0;
 	struct buf b = { 0 };
 	uint64_t size = SEG_HDR_LEN;
 	const void *p;
-	size_t len;
+	size_t len, nn;
 	int more = 0;
 
-	if (fd < 0)
+	/*
+	 * The new segment starts the log (its header says so): written under a
+	 * temporary name, it takes its own only once complete and durable.
+	 */
+	seg_name(name, sizeof(name), first);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	w->base = first;
+	fd = seg_create_as(w, first, tmp);
+	if (fd < 0) {
+		w->base = old_base;
 		return fd;
+	}
 	while (!rc && (more = next(ctx, &p, &len)) > 0) {
 		unsigned char h[FRAME_HDR];
 
@@ -644,25 +932,29 @@ int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx)
 	free(b.p);
 	if (!rc && fdatasync(fd))
 		rc = -errno;
+	if (!rc && (renameat(w->dirfd, tmp, w->dirfd, name) || fsync(w->dirfd)))
+		rc = -errno;
 	if (rc) {
-		char name[64];
-
 		close(fd);
-		seg_name(name, sizeof(name), no);
-		unlinkat(w->dirfd, name, 0);
+		unlinkat(w->dirfd, tmp, 0);
+		w->base = old_base;
 		return rc;
 	}
-	/* the new segment is durable: the old ones go */
+	/* the new segment is durable: the old ones go (if this stops half way, open finishes it) */
 	pthread_mutex_lock(&w->mu);
-	for (uint32_t i = 1; i < first; i++) {
-		char name[64];
+	if (!list_segs(w, &nos, &nn)) {
+		for (size_t i = 0; i < nn; i++) {
+			char old[64];
 
-		seg_name(name, sizeof(name), i);
-		unlinkat(w->dirfd, name, 0);
+			seg_name(old, sizeof(old), nos[i]);
+			if (nos[i] < first)
+				unlinkat(w->dirfd, old, 0);
+		}
+		free(nos);
 	}
 	close(w->fd);
 	w->fd = fd;
-	w->seg_no = no;
+	w->seg_no = first;
 	w->seg_size = size;
 	w->st.bytes_on_disk = size;
 	pthread_mutex_unlock(&w->mu);

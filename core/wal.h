@@ -4,15 +4,21 @@
  * written and fsynced by a writer thread so the event loop never blocks,
  * acknowledged to the loop only once durable (group commit).
  *
- * On disk: <dir>/seg-NNNNNNNN.log, each starting with an 8-byte header
- * ("VGSEG" 0x00 version u16), then frames:
+ * On disk: <dir>/seg-NNNNNNNN.log, each starting with a 20-byte header
+ * ("VGSEG" 0x00, version u16 = 2, u32 its own number, u32 base: the log's
+ * first segment when it was made, u32 crc32c of the 16 bytes before; stores
+ * made before have 8-byte version 1 headers, still read), then frames:
  *   u32 magic 0x52474c56 ("VLGR") | u32 length | u32 crc32c(payload) | payload
  * all little endian. Payloads are opaque here (msgpack, see alerts.c).
  *
- * Recovery at open: a frame that fails its checks is skipped up to the next
- * frame that passes them (a corrupt record in the middle: reported, never
- * fatal); with no good frame after it in the last segment it is a torn tail:
- * the file is truncated to the last good record and that is reported.
+ * Recovery at open: a frame (or a segment header) that fails its checks is
+ * skipped up to the next frame that passes them, and reported: one bad frame
+ * loses only itself. Damage with no good frame after it is a torn tail only
+ * in the last segment: cut off, its bytes kept first in
+ * <segment>.<offset>.damaged; in any other segment it is left in place. A
+ * number missing from the run of segments from base is reported as lost;
+ * compaction moves base past the numbers it removes, so it never looks like
+ * one.
  */
 #ifndef VG_WAL_H
 #define VG_WAL_H
@@ -20,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct event_base;
 struct vg_wal;
@@ -40,14 +47,24 @@ struct vg_wal_report {
 	uint64_t skipped_regions, skipped_bytes; /* corrupt records in the middle */
 	bool truncated;				 /* a torn tail was cut off */
 	uint64_t truncated_at;			 /* ... at this offset of ... */
-	char truncated_file[256];		 /* ... this segment */
+	char truncated_file[256];		 /* ... this segment, */
+	char damaged_file[256];			 /* ... the bytes cut kept in this file */
+	uint64_t truncated_bytes;		 /* bytes cut (all torn tails) */
 	char first_skip[512];			 /* the first skipped region, described */
+	uint64_t missing_segments;		 /* numbers missing from the run of segments */
+	char missing[256];			 /* ... which ones */
+	uint64_t misnamed;			 /* segments whose header names another number */
+	char first_misnamed[256];
+	uint64_t stale_removed, stale_kept; /* older than the log's start (interrupted compaction) */
 };
 
 struct vg_wal_stats {
 	uint64_t appended, committed, fsyncs, write_errors, dropped;
 	uint64_t pending_bytes, segments, bytes_on_disk;
 	int last_errno;
+	/* found at open (vg_wal_report): damaged regions skipped, damaged bytes skipped or
+	 * cut, segments missing from the run */
+	uint64_t skipped_regions, damaged_bytes, missing_segments;
 };
 
 /* Called for every good record at open, in order. off: offset in its segment. */
@@ -70,6 +87,11 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
  * dropped; ack is not called).
  */
 int vg_wal_append(struct vg_wal *w, const void *payload, size_t len, vg_wal_ack_cb ack, void *ctx);
+/*
+ * Appends n records together: all of them, or none (then every one is counted
+ * as dropped). ack runs once the last is durable. Same returns as vg_wal_append.
+ */
+int vg_wal_appendv(struct vg_wal *w, const struct iovec *recs, int n, vg_wal_ack_cb ack, void *ctx);
 
 /*
  * Reads every record on disk again, in order, through cb: a second pass for
@@ -92,6 +114,8 @@ typedef int (*vg_wal_next_fn)(void *ctx, const void **payload, size_t *len); /* 
 int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx);
 
 void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *st);
+/* Logs what opening found (errors for lost segments, warnings for damage). */
+void vg_wal_report_log(const struct vg_wal_report *rep, const char *dir);
 /* Flushes, stops the writer, closes. */
 void vg_wal_close(struct vg_wal *w);
 
