@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <msgpack.h>
@@ -179,6 +180,30 @@ static void index_alert(struct vg_alerts *s, const struct vg_alert *a)
 	index_add(s, 'o', a->pod, a);
 }
 
+/* Takes a back off the end of the list of its value (it was the last one added). */
+static void index_pop(struct vg_alerts *s, char tag, const char *val, const struct vg_alert *a)
+{
+	char key[600];
+	struct list *l;
+
+	if (!val || !*val)
+		return;
+	snprintf(key, sizeof(key), "%c\x1f%.580s", tag, val);
+	l = map_get(&s->by_field, key);
+	if (l && l->n && l->v[l->n - 1] == a)
+		l->n--;
+}
+
+static void unindex_alert(struct vg_alerts *s, const struct vg_alert *a)
+{
+	index_pop(s, 'o', a->pod, a);
+	index_pop(s, 'd', a->deployment, a);
+	index_pop(s, 'n', a->namespace_, a);
+	if (a->policy_id && (!a->policy_name || strcmp(a->policy_id, a->policy_name)))
+		index_pop(s, 'p', a->policy_id, a);
+	index_pop(s, 'p', a->policy_name, a);
+}
+
 static void index_free(struct vg_alerts *s)
 {
 	for (size_t i = 0; i < s->by_field.cap; i++) {
@@ -312,6 +337,19 @@ static struct vg_alert *alert_new(struct vg_alerts *s, const char *id, const cha
 	return a;
 }
 
+static void alert_free(struct vg_alert *a);
+
+/* Takes back the alert alert_new has just made: the log refused its records. */
+static void alert_unmake(struct vg_alerts *s, struct vg_alert *a)
+{
+	unindex_alert(s, a);
+	map_del(&s->by_id, a->id);
+	map_del(&s->open_by_key, a->key);
+	if (s->nall && s->all[s->nall - 1] == a)
+		s->nall--;
+	alert_free(a);
+}
+
 /* Adds a process to the alert's ring of the 40 most recent; takes ownership of p's strings. */
 static void alert_push(struct vg_alert *a, struct vg_proc_rec *p)
 {
@@ -381,6 +419,18 @@ static int append(struct vg_alerts *s, vg_wal_ack_cb ack, void *ctx)
 	return rc;
 }
 
+/* Appends the buffer as two records split at split (one when split is 0): both or neither. */
+static int append_pair(struct vg_alerts *s, size_t split, vg_wal_ack_cb ack, void *ctx)
+{
+	struct iovec v[2] = { { s->sb.data, split },
+			      { s->sb.data + split, s->sb.size - split } };
+	int rc = split ? vg_wal_appendv(s->wal, v, 2, ack, ctx)
+		       : vg_wal_appendv(s->wal, v + 1, 1, ack, ctx);
+
+	msgpack_sbuffer_clear(&s->sb);
+	return rc;
+}
+
 static void pack_created(struct vg_alerts *s, const struct vg_alert *a)
 {
 	msgpack_pack_map(&s->pk, 11);
@@ -395,12 +445,6 @@ static void pack_created(struct vg_alerts *s, const struct vg_alert *a)
 	pk_str(&s->pk, "pod_uid", a->pod_uid);
 	pk_str(&s->pk, "cid", a->container_id);
 	pk_u64(&s->pk, "time", a->first_ns);
-}
-
-static int log_created(struct vg_alerts *s, const struct vg_alert *a)
-{
-	pack_created(s, a);
-	return append(s, NULL, NULL);
 }
 
 static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
@@ -440,19 +484,47 @@ static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
 	pk_str(&s->pk, "v", "1");
 }
 
-static int log_violation(struct vg_alerts *s, const struct vg_alert *a,
-			 const struct vg_proc_rec *p, vg_wal_ack_cb ack, void *ctx)
+/* A policy setting as its record ("ps"); enabled < 0 or enforcement NULL: that part unset. */
+static void pack_setting(struct vg_alerts *s, const char *policy_id, int enabled,
+			 const char *enforcement)
 {
-	pack_violation(s, a, p);
-	return append(s, ack, ctx);
+	msgpack_pack_map(&s->pk, 4);
+	pk_str(&s->pk, "t", "ps");
+	pk_str(&s->pk, "policy", policy_id);
+	msgpack_pack_str_with_body(&s->pk, "enabled", 7);
+	if (enabled < 0)
+		msgpack_pack_nil(&s->pk);
+	else if (enabled)
+		msgpack_pack_true(&s->pk);
+	else
+		msgpack_pack_false(&s->pk);
+	pk_str(&s->pk, "enforcement", enforcement);
 }
 
-static void pack_resolved(struct vg_alerts *s, const struct vg_alert *a)
+/*
+ * What an alert is beyond its kept processes ("as", written by compaction
+ * after them): the true violation count, last-seen time, state, resolution
+ * and enforcement with every kept target and the true count of targets.
+ */
+static void pack_summary(struct vg_alerts *s, const struct vg_alert *a)
 {
-	msgpack_pack_map(&s->pk, 3);
-	pk_str(&s->pk, "t", "ar");
+	uint32_t nt = a->enf_targets ? (a->enf_count < 64 ? a->enf_count : 64) : 0;
+
+	msgpack_pack_map(&s->pk, 11);
+	pk_str(&s->pk, "t", "as");
 	pk_str(&s->pk, "id", a->id);
-	pk_u64(&s->pk, "time", a->resolved_ns);
+	pk_u64(&s->pk, "violations", a->violations);
+	pk_u64(&s->pk, "time", a->time_ns);
+	pk_u64(&s->pk, "state", (uint64_t)a->state);
+	pk_u64(&s->pk, "resolved", a->resolved_ns);
+	pk_str(&s->pk, "action", a->enf_action);
+	pk_str(&s->pk, "msg", a->enf_msg);
+	pk_u64(&s->pk, "enf_time", a->enf_ns);
+	pk_u64(&s->pk, "enf_count", a->enf_count);
+	msgpack_pack_str_with_body(&s->pk, "targets", 7);
+	msgpack_pack_array(&s->pk, nt);
+	for (uint32_t i = 0; i < nt; i++)
+		msgpack_pack_str_with_body(&s->pk, a->enf_targets[i], strlen(a->enf_targets[i]));
 }
 
 /* ---- replay ------------------------------------------------------------------ */
@@ -540,6 +612,48 @@ static void apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action
 	free(target);
 	if (!ok && a->state == VG_ALERT_ACTIVE)
 		a->state = VG_ALERT_ATTEMPTED;
+}
+
+/* Replays an "as" record (pack_summary) onto its alert. */
+static void apply_summary(struct vg_alerts *s, struct vg_alert *a, const msgpack_object *o)
+{
+	const msgpack_object *tg = field(o, "targets");
+	uint64_t n = fu64(o, "violations"), st = fu64(o, "state");
+
+	s->violations += n - a->violations;
+	a->violations = n;
+	if (fu64(o, "time") > a->time_ns)
+		a->time_ns = fu64(o, "time");
+	if (st == VG_ALERT_RESOLVED) {
+		if (map_get(&s->open_by_key, a->key) == a)
+			map_del(&s->open_by_key, a->key);
+		a->state = VG_ALERT_RESOLVED;
+		a->resolved_ns = fu64(o, "resolved");
+	} else if (st == VG_ALERT_ATTEMPTED && a->state == VG_ALERT_ACTIVE) {
+		a->state = VG_ALERT_ATTEMPTED;
+	}
+	free(a->enf_action);
+	free(a->enf_msg);
+	a->enf_action = fstr(o, "action");
+	a->enf_msg = fstr(o, "msg");
+	a->enf_ns = fu64(o, "enf_time");
+	for (uint32_t i = 0; a->enf_targets && i < a->enf_count && i < 64; i++)
+		free(a->enf_targets[i]);
+	free(a->enf_targets);
+	a->enf_targets = NULL;
+	a->enf_count = 0;
+	if (tg && tg->type == MSGPACK_OBJECT_ARRAY && tg->via.array.size)
+		a->enf_targets = calloc(64, sizeof(char *));
+	for (uint32_t i = 0; a->enf_targets && i < tg->via.array.size && a->enf_count < 64; i++) {
+		const msgpack_object *e = &tg->via.array.ptr[i];
+
+		if (e->type == MSGPACK_OBJECT_STR &&
+		    (a->enf_targets[a->enf_count] = strndup(e->via.str.ptr, e->via.str.size)))
+			a->enf_count++;
+	}
+	n = fu64(o, "enf_count");
+	if (n > a->enf_count) /* targets past the 64 kept are counted only */
+		a->enf_count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 static void on_replay(void *ctx, const void *payload, size_t len)
@@ -657,6 +771,11 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 			a->resolved_ns = fu64(&u.data, "time");
 			map_del(&s->open_by_key, a->key);
 		}
+	} else if (!strcmp(t, "as") && id) {
+		struct vg_alert *a = map_get(&s->by_id, id);
+
+		if (a)
+			apply_summary(s, a, &u.data);
 	} else if (!strcmp(t, "ps")) {
 		char *pol = fstr(&u.data, "policy"), *enf = fstr(&u.data, "enforcement");
 		const msgpack_object *en = field(&u.data, "enabled");
@@ -734,6 +853,43 @@ int vg_alerts_sync(struct vg_alerts *s)
 	return vg_wal_sync(s->wal);
 }
 
+/* The violating process of ev, with its own copies of the strings. */
+static void proc_of(struct vg_proc_rec *p, const struct vg_violation *v)
+{
+	struct vg_event *ev = v->ev;
+	const struct vg_container *ctr = vg_event_container(ev);
+	const struct vg_meta *m = ev->meta;
+
+	memset(p, 0, sizeof(*p));
+	p->time_ns = ev->time_ns;
+	p->pid = ev->rec->pid;
+	p->ppid = ev->rec->ppid;
+	p->uid = ev->rec->uid;
+	p->gid = ev->rec->gid;
+	p->euid = ev->rec->euid;
+	p->comm = strdup(ev->comm);
+	p->exe = strdup(ev->exe);
+	p->args = strdup(ev->args);
+	p->cwd = ev->cwd[0] ? strdup(ev->cwd) : NULL;
+	p->container_id = ctr->id[0] ? strdup(ctr->short_id) : NULL;
+	p->pod_uid = ctr->pod_uid[0] ? strdup(ctr->pod_uid) : NULL;
+	p->namespace_ = xstrdup(m ? m->namespace_ : NULL);
+	p->pod = xstrdup(m ? m->pod : NULL);
+	p->deployment = xstrdup(m ? m->deployment : NULL);
+	p->killed_in_kernel = v->killed_in_kernel;
+	for (int i = 0; i < ev->n_lineage && i < VG_LINEAGE_MAX; i++) {
+		p->lineage[i].pid = ev->lineage[i].pid;
+		p->lineage[i].uid = ev->lineage[i].uid;
+		p->lineage[i].exe = strdup(ev->lineage[i].exe ? ev->lineage[i].exe : "");
+		p->nlineage = i + 1;
+	}
+}
+
+/*
+ * Memory holds what the log holds: a violation (with its alert's creation,
+ * when it opens one) is appended whole or not at all, and only an appended
+ * one joins its alert.
+ */
 int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack,
 		  void *ctx, const struct vg_alert **alert)
 {
@@ -742,11 +898,14 @@ int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_
 	const struct vg_meta *m = ev->meta;
 	const char *ns = m ? m->namespace_ : NULL, *deploy = m ? m->deployment : NULL;
 	const char *pod = m ? m->pod : NULL;
-	struct vg_proc_rec p = { 0 };
+	struct vg_proc_rec p;
 	struct vg_alert *a;
+	size_t split = 0;
 	char *key;
 	int rc;
 
+	if (alert)
+		*alert = NULL;
 	vg_event_args(ev);
 	vg_event_paths(ev);
 	key = merge_key(v->policy_id, ns, deploy, ctr->pod_uid, ctr->id);
@@ -754,9 +913,7 @@ int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_
 		return -ENOMEM;
 	a = map_get(&s->open_by_key, key);
 	free(key);
-	if (a) {
-		s->merged++;
-	} else {
+	if (!a) {
 		char id[37];
 
 		uuid4(id);
@@ -765,38 +922,25 @@ int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_
 			      ev->time_ns);
 		if (!a)
 			return -ENOMEM;
-		rc = log_created(s, a);
-		if (rc)
-			return rc;
+		pack_created(s, a);
+		split = s->sb.size;
 	}
-	p.time_ns = ev->time_ns;
-	p.pid = ev->rec->pid;
-	p.ppid = ev->rec->ppid;
-	p.uid = ev->rec->uid;
-	p.gid = ev->rec->gid;
-	p.euid = ev->rec->euid;
-	p.comm = strdup(ev->comm);
-	p.exe = strdup(ev->exe);
-	p.args = strdup(ev->args);
-	p.cwd = ev->cwd[0] ? strdup(ev->cwd) : NULL;
-	p.container_id = ctr->id[0] ? strdup(ctr->short_id) : NULL;
-	p.pod_uid = ctr->pod_uid[0] ? strdup(ctr->pod_uid) : NULL;
-	p.namespace_ = xstrdup(ns);
-	p.pod = xstrdup(pod);
-	p.deployment = xstrdup(deploy);
-	p.killed_in_kernel = v->killed_in_kernel;
-	for (int i = 0; i < ev->n_lineage && i < VG_LINEAGE_MAX; i++) {
-		p.lineage[i].pid = ev->lineage[i].pid;
-		p.lineage[i].uid = ev->lineage[i].uid;
-		p.lineage[i].exe = strdup(ev->lineage[i].exe ? ev->lineage[i].exe : "");
-		p.nlineage = i + 1;
+	proc_of(&p, v);
+	pack_violation(s, a, &p);
+	rc = append_pair(s, split, ack, ctx);
+	if (rc) {
+		proc_free(&p);
+		if (split)
+			alert_unmake(s, a);
+		return rc;
 	}
-	rc = log_violation(s, a, &p, ack, ctx);
+	if (!split)
+		s->merged++;
 	alert_push(a, &p);
 	s->violations++;
 	if (alert)
 		*alert = a;
-	return rc;
+	return 0;
 }
 
 int vg_alerts_enforced(struct vg_alerts *s, const struct vg_alert *ca, const char *action, bool ok,
@@ -821,43 +965,44 @@ int vg_alerts_enforced(struct vg_alerts *s, const struct vg_alert *ca, const cha
 int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now)
 {
 	struct vg_alert *a = map_get(&s->by_id, id);
+	int rc;
 
 	if (!a)
 		return -ENOENT;
 	if (a->state == VG_ALERT_RESOLVED)
 		return -EALREADY;
+	msgpack_pack_map(&s->pk, 3);
+	pk_str(&s->pk, "t", "ar");
+	pk_str(&s->pk, "id", a->id);
+	pk_u64(&s->pk, "time", now);
+	rc = append(s, NULL, NULL);
+	if (rc)
+		return rc; /* not in the log: not resolved */
 	a->state = VG_ALERT_RESOLVED;
 	a->resolved_ns = now;
-	pack_resolved(s, a);
 	map_del(&s->open_by_key, a->key);
-	return append(s, NULL, NULL);
+	return 0;
 }
 
 int vg_alerts_set_policy(struct vg_alerts *s, const char *policy_id, int enabled,
 			 const char *enforcement)
 {
 	struct vg_policy_setting *st = setting_slot(s, policy_id);
+	int rc;
 
 	if (!st)
 		return -ENOMEM;
-	msgpack_pack_map(&s->pk, 4);
-	pk_str(&s->pk, "t", "ps");
-	pk_str(&s->pk, "policy", policy_id);
-	msgpack_pack_str_with_body(&s->pk, "enabled", 7);
-	if (enabled < 0)
-		msgpack_pack_nil(&s->pk);
-	else if (enabled)
-		msgpack_pack_true(&s->pk);
-	else
-		msgpack_pack_false(&s->pk);
-	pk_str(&s->pk, "enforcement", enforcement);
+	pack_setting(s, policy_id, enabled, enforcement);
+	rc = append(s, NULL, NULL);
+	if (rc)
+		return rc; /* not in the log: not changed */
 	if (enabled >= 0)
 		st->enabled = enabled;
 	if (enforcement) {
 		free(st->enforcement);
 		st->enforcement = strdup(enforcement);
 	}
-	return append(s, NULL, NULL);
+	return 0;
 }
 
 const struct vg_policy_setting *vg_alerts_policy_setting(struct vg_alerts *s, const char *policy_id)
@@ -1003,63 +1148,40 @@ int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *
 
 struct compact_it {
 	struct vg_alerts *s;
-	size_t ai;
-	int pi, phase, ti; /* per alert: created, its processes, enforcement, resolved */
+	int si;	   /* settings first */
+	size_t ai; /* then per alert: created, its kept processes, its summary */
+	int pi, phase;
 };
 
+/* The compacted log: everything replay rebuilds, nothing else. */
 static int compact_next(void *ctx, const void **p, size_t *len)
 {
 	struct compact_it *it = ctx;
 	struct vg_alerts *s = it->s;
 
 	msgpack_sbuffer_clear(&s->sb);
-	while (it->ai < s->nall) {
+	if (it->si < s->nsettings) {
+		const struct vg_policy_setting *st = &s->settings[it->si++];
+
+		pack_setting(s, st->policy_id, st->enabled, st->enforcement);
+	}
+	while (!s->sb.size && it->ai < s->nall) {
 		struct vg_alert *a = s->all[it->ai];
 
 		if (it->phase == 0) {
 			pack_created(s, a);
 			it->phase = 1;
 			it->pi = a->nprocs - 1;
-			break;
-		}
-		if (it->phase == 1 && it->pi >= 0) {
+		} else if (it->phase == 1 && it->pi >= 0) {
 			/* oldest first, so replay rebuilds the same ring */
 			pack_violation(s, a, proc_at(a, it->pi--));
-			break;
+		} else if (it->phase == 1) {
+			pack_summary(s, a);
+			it->phase = 2;
+		} else {
+			it->ai++;
+			it->phase = 0;
 		}
-		if (it->phase == 1 && a->enf_action) {
-			/*
-			 * One record per kept target rebuilds enforcementCount; a last one
-			 * without a target carries a failure (ATTEMPTED).
-			 */
-			uint32_t nt = a->enf_count < 64 ? a->enf_count : 64;
-			uint32_t ti = (uint32_t)it->ti++;
-			bool fail = ti >= nt;
-
-			if (fail && a->state != VG_ALERT_ATTEMPTED) {
-				it->phase = 2;
-				continue;
-			}
-			msgpack_pack_map(&s->pk, 7);
-			pk_str(&s->pk, "t", "en");
-			pk_str(&s->pk, "id", a->id);
-			pk_str(&s->pk, "action", a->enf_action);
-			pk_u64(&s->pk, "ok", !fail);
-			pk_str(&s->pk, "msg", a->enf_msg);
-			pk_str(&s->pk, "target", fail ? NULL : a->enf_targets[ti]);
-			pk_u64(&s->pk, "time", a->enf_ns);
-			if (fail)
-				it->phase = 2;
-			break;
-		}
-		if (it->phase <= 2 && a->state == VG_ALERT_RESOLVED) {
-			pack_resolved(s, a);
-			it->phase = 3;
-			break;
-		}
-		it->ai++;
-		it->phase = 0;
-		it->ti = 0;
 	}
 	if (!s->sb.size)
 		return 0;
@@ -1072,8 +1194,16 @@ int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff)
 {
 	size_t keep = 0;
 	int dropped = 0, rc;
-	struct compact_it it = { s, 0, 0, 0, 0 };
+	struct compact_it it = { .s = s };
+	bool any = false;
 
+	for (size_t i = 0; i < s->nall && !any; i++)
+		any = s->all[i]->state == VG_ALERT_RESOLVED && s->all[i]->resolved_ns < cutoff;
+	if (!any)
+		return 0;
+	rc = vg_wal_sync(s->wal); /* before anything leaves memory: a full disk keeps it all */
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < s->nall; i++) {
 		struct vg_alert *a = s->all[i];
 
@@ -1091,9 +1221,6 @@ int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff)
 	index_free(s);
 	for (size_t i = 0; i < s->nall; i++)
 		index_alert(s, s->all[i]);
-	rc = vg_wal_sync(s->wal);
-	if (rc)
-		return rc;
 	rc = vg_wal_rewrite(s->wal, compact_next, &it);
 	msgpack_sbuffer_clear(&s->sb);
 	return rc ? rc : dropped;

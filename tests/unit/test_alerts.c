@@ -251,6 +251,148 @@ static void test_enforcement_record(void **state)
 	vg_alerts_close(s);
 }
 
+static void check_compacted(struct vg_alerts *s, const char *many, const char *res, const char *old,
+			    uint64_t n)
+{
+	const struct vg_policy_setting *st;
+	const struct vg_alert *a;
+	struct vg_alerts_stats ss;
+
+	st = vg_alerts_policy_setting(s, "kill-me");
+	assert_non_null(st);
+	assert_int_equal(st->enabled, -1);
+	assert_string_equal(st->enforcement, "kill_process");
+	st = vg_alerts_policy_setting(s, "off");
+	assert_non_null(st);
+	assert_int_equal(st->enabled, 0);
+	assert_null(st->enforcement);
+	st = vg_alerts_policy_setting(s, "both");
+	assert_non_null(st);
+	assert_int_equal(st->enabled, 1);
+	assert_string_equal(st->enforcement, "kill_pod");
+	a = vg_alerts_get(s, many);
+	assert_non_null(a);
+	assert_int_equal(a->violations, n);
+	assert_int_equal(a->nprocs, VG_ALERT_MAX_PROCS);
+	assert_int_equal(a->first_ns, 100);
+	assert_int_equal(a->time_ns, n == 45 ? 144 : 400);
+	assert_int_equal(a->enf_count, 70);
+	assert_string_equal(a->enf_action, "kill_process");
+	assert_string_equal(a->enf_msg, "killed");
+	assert_int_equal(a->enf_ns, 269);
+	assert_int_equal(a->state, VG_ALERT_ACTIVE);
+	a = vg_alerts_get(s, res);
+	assert_non_null(a);
+	assert_int_equal(a->state, VG_ALERT_RESOLVED);
+	assert_int_equal(a->resolved_ns, 5000);
+	assert_int_equal(a->violations, 1);
+	assert_null(vg_alerts_get(s, old));
+	vg_alerts_stats(s, &ss);
+	assert_int_equal(ss.violations, n + 1);
+}
+
+/* Compaction keeps every policy setting, the true violation and target counts, states and times. */
+static void test_compaction_keeps_everything(void **state)
+{
+	struct vg_alerts *s;
+	const struct vg_alert *a;
+	char many[37], res[37], old[37];
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	assert_int_equal(vg_alerts_set_policy(s, "kill-me", -1, "kill_process"), 0);
+	assert_int_equal(vg_alerts_set_policy(s, "off", 0, NULL), 0);
+	assert_int_equal(vg_alerts_set_policy(s, "both", 0, "kill_pod"), 0);
+	assert_int_equal(vg_alerts_set_policy(s, "both", 1, NULL), 0);
+	for (int i = 0; i < 45; i++) {
+		char arg[16];
+
+		snprintf(arg, sizeof(arg), "%d", i);
+		a = add(s, mk("/usr/bin/apt", arg, POD1, NULL, 100 + (uint64_t)i), "Many");
+	}
+	snprintf(many, sizeof(many), "%s", a->id);
+	for (int i = 0; i < 70; i++) {
+		char t[16];
+
+		snprintf(t, sizeof(t), "pid-%d", i);
+		assert_int_equal(vg_alerts_enforced(s, a, "kill_process", true, "killed", t, 200 + (uint64_t)i), 0);
+	}
+	a = add(s, mk("/usr/bin/apt", "r", POD2, NULL, 300), "Resolved");
+	snprintf(res, sizeof(res), "%s", a->id);
+	assert_int_equal(vg_alerts_resolve(s, res, 5000), 0);
+	a = add(s, mk("/usr/bin/apt", "o", POD2, NULL, 10), "Old");
+	snprintf(old, sizeof(old), "%s", a->id);
+	assert_int_equal(vg_alerts_resolve(s, old, 50), 0);
+	assert_int_equal(vg_alerts_compact(s, 1000), 1);
+	vg_alerts_close(s);
+	s = open_store();
+	check_compacted(s, many, res, old, 45);
+	/* the open alert still takes violations; compacted again, it keeps them all */
+	a = add(s, mk("/usr/bin/apt", "more", POD1, NULL, 400), "Many");
+	assert_string_equal(a->id, many);
+	assert_int_equal(a->violations, 46);
+	a = add(s, mk("/usr/bin/apt", "o", POD2, NULL, 20), "Old");
+	snprintf(old, sizeof(old), "%s", a->id);
+	assert_int_equal(vg_alerts_resolve(s, old, 60), 0);
+	assert_int_equal(vg_alerts_compact(s, 1000), 1);
+	vg_alerts_close(s);
+	s = open_store();
+	check_compacted(s, many, res, old, 46);
+	vg_alerts_close(s);
+}
+
+/*
+ * A violation the log refuses (its memory bound full) is not kept, and neither
+ * is the alert it would have opened: a later violation opens the alert again,
+ * in the log, so that nothing acknowledged later is lost at replay.
+ */
+static void test_refused_violation_is_not_kept(void **state)
+{
+	struct vg_alerts_opts o = { .dir = dir, .mem_bound = 4096 };
+	struct vg_wal_report rep;
+	struct vg_alerts *s;
+	struct vg_violation v = { .policy_id = "New", .policy_name = "New", .severity = "low" };
+	struct vg_alert_filter f = { .state = -1, .policy = "New" };
+	const struct vg_alert **list;
+	const struct vg_alert *a;
+	char err[256];
+	int stored = 0, rc = 0;
+
+	(void)state;
+	clear_store();
+	/* no event loop: nothing is written before vg_alerts_sync, so the bound fills */
+	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
+	while (rc == 0) {
+		struct vg_violation f1 = { .ev = mk("/usr/bin/apt", "fill", POD1, NULL, 10),
+					   .policy_id = "Fill", .policy_name = "Fill", .severity = "low" };
+
+		rc = vg_alerts_add(s, &f1, NULL, NULL, &a);
+		stored += rc == 0;
+	}
+	assert_int_equal(rc, -ENOSPC);
+	assert_null(a);
+	v.ev = mk("/usr/bin/dpkg", "1", POD2, NULL, 20);
+	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), -ENOSPC);
+	assert_int_equal(vg_alerts_query(s, &f, &list), 0); /* no alert without its record */
+	free(list);
+	assert_int_equal(vg_alerts_sync(s), 0); /* the disk takes what was queued */
+	v.ev = mk("/usr/bin/dpkg", "2", POD2, NULL, 30);
+	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), 0);
+	assert_int_equal(a->violations, 1);
+	assert_int_equal(vg_alerts_sync(s), 0);
+	vg_alerts_close(s);
+	s = open_store();
+	assert_int_equal(vg_alerts_query(s, &f, &list), 1);
+	assert_int_equal(list[0]->violations, 1);
+	free(list);
+	f.policy = "Fill";
+	assert_int_equal(vg_alerts_query(s, &f, &list), 1);
+	assert_int_equal(list[0]->violations, stored);
+	free(list);
+	vg_alerts_close(s);
+}
+
 /* A JSON tree without its null members (Lua tables have no nulls), for comparing the two emitters. */
 static void drop_nulls(json_t *j)
 {
@@ -333,6 +475,8 @@ int main(void)
 		cmocka_unit_test(test_cap_resolve_reopen),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_enforcement_record),
+		cmocka_unit_test(test_compaction_keeps_everything),
+		cmocka_unit_test(test_refused_violation_is_not_kept),
 		cmocka_unit_test(test_documents),
 	};
 
