@@ -131,6 +131,7 @@ struct vg_alerts *vg_client_open_store(const struct vg_config *cfg)
 		vg_err("%s", err);
 		return NULL;
 	}
+	vg_wal_report_log(&rep, dir);
 	return s;
 }
 

@@ -221,6 +221,10 @@ class StoreTest(unittest.TestCase):
             with open(os.path.join(store, f"seg-{no:08d}.log"), "wb") as f:
                 f.write(V1_HEADER + alert_records(aid, now + no))
         os.unlink(os.path.join(store, "seg-00000002.log"))
+        r = subprocess.run([vigtest.VIGIL, "violations", "list", "--data-dir", self.data],
+                           capture_output=True, text=True, timeout=60)  # offline, no daemon
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("segment(s) 2 missing", r.stderr)
         self.start()
         self.assertIn("segment(s) 2 missing", self.d.text())
         self.assertEqual(self.metric("vigil_store_missing_segments"), 1)
