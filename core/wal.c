@@ -465,8 +465,8 @@ static void note_skip(struct vg_wal_report *rep, const char *name, size_t off, s
 		      const char *what)
 {
 	if (!rep->skipped_regions)
-		snprintf(rep->first_skip, sizeof(rep->first_skip), "%s: %zu %s at offset %zu skipped",
-			 name, n, what, off);
+		snprintf(rep->first_skip, sizeof(rep->first_skip),
+			 "%s: %zu %s at offset %zu skipped", name, n, what, off);
 	rep->skipped_regions++;
 	rep->skipped_bytes += n;
 }
@@ -735,7 +735,7 @@ int vg_wal_scan(struct vg_wal *w, vg_wal_replay_cb cb, void *ctx)
 	return rc;
 }
 
-/* Replays every segment from base; the last one's torn tail is cut. Leaves the writer's segment open. */
+/* Replays every segment from base, the last one's torn tail cut; opens the writer's segment. */
 static int replay_all(struct vg_wal *w, const uint32_t *nos, size_t nn, vg_wal_replay_cb cb,
 		      void *ctx, struct vg_wal_report *rep, char *err, size_t errlen)
 {
@@ -750,15 +750,16 @@ static int replay_all(struct vg_wal *w, const uint32_t *nos, size_t nn, vg_wal_r
 			continue;
 		rc = replay_seg(w, nos[i], i == nn - 1, cb, ctx, rep, &res);
 		if (rc)
-			return vg_errf(err, errlen, rc, "cannot read store segment %u in %s: %s", nos[i],
-				       w->dir, strerror(-rc));
+			return vg_errf(err, errlen, rc, "cannot read store segment %u in %s: %s",
+				       nos[i], w->dir, strerror(-rc));
 		last = nos[i];
 		w->st.bytes_on_disk += res.end;
 	}
 	w->seg_no = last;
 	w->seg_size = res.end;
 	if (res.h.kind == HDR_NONE || !res.end) {
-		w->fd = seg_create(w, last); /* none yet, or an empty one: (re)made with its header */
+		/* none yet, or an empty one: (re)made with its header */
+		w->fd = seg_create(w, last);
 		w->seg_size = SEG_HDR_LEN;
 	} else if (!res.appendable) {
 		w->fd = seg_create(w, ++w->seg_no); /* never write after damage */
@@ -773,8 +774,9 @@ static int replay_all(struct vg_wal *w, const uint32_t *nos, size_t nn, vg_wal_r
 		int rc = w->fd;
 
 		w->fd = -1;
-		return vg_errf(err, errlen, rc, "cannot open the store's segment for writing in %s: %s",
-			       w->dir, strerror(-rc));
+		return vg_errf(err, errlen, rc,
+			       "cannot open the store's segment for writing in %s: %s", w->dir,
+			       strerror(-rc));
 	}
 	return 0;
 }

@@ -55,7 +55,7 @@ struct vg_wal_report {
 	char missing[256];			 /* ... which ones */
 	uint64_t misnamed;			 /* segments whose header names another number */
 	char first_misnamed[256];
-	uint64_t stale_removed, stale_kept; /* older than the log's start (interrupted compaction) */
+	uint64_t stale_removed, stale_kept;	 /* before the log's start (compaction interrupted) */
 };
 
 struct vg_wal_stats {

@@ -316,7 +316,9 @@ static void test_compaction_keeps_everything(void **state)
 		char t[16];
 
 		snprintf(t, sizeof(t), "pid-%d", i);
-		assert_int_equal(vg_alerts_enforced(s, a, "kill_process", true, "killed", t, 200 + (uint64_t)i), 0);
+		assert_int_equal(vg_alerts_enforced(s, a, "kill_process", true, "killed", t,
+						    200 + (uint64_t)i),
+				 0);
 	}
 	a = add(s, mk("/usr/bin/apt", "r", POD2, NULL, 300), "Resolved");
 	snprintf(res, sizeof(res), "%s", a->id);
@@ -365,7 +367,9 @@ static void test_refused_violation_is_not_kept(void **state)
 	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
 	while (rc == 0) {
 		struct vg_violation f1 = { .ev = mk("/usr/bin/apt", "fill", POD1, NULL, 10),
-					   .policy_id = "Fill", .policy_name = "Fill", .severity = "low" };
+					   .policy_id = "Fill",
+					   .policy_name = "Fill",
+					   .severity = "low" };
 
 		rc = vg_alerts_add(s, &f1, NULL, NULL, &a);
 		stored += rc == 0;

@@ -260,7 +260,7 @@ static void test_garbage_file_and_empty(void **state)
 	f = fopen(seg_path(), "w");
 	fputs("this is not a segment", f);
 	fclose(f);
-	w = open_wal(&rep); /* no good frame in it: cut, its bytes kept aside, a fresh one started */
+	w = open_wal(&rep); /* no good frame: cut, its bytes kept aside, a fresh one started */
 	assert_int_equal(seen, 0);
 	assert_true(rep.truncated);
 	assert_int_equal(rep.truncated_at, 0);
@@ -360,7 +360,8 @@ static void test_damaged_header(void **state)
 	assert_false(rep.truncated);
 	assert_int_equal(rep.skipped_regions, 1);
 	assert_int_equal(rep.skipped_bytes, 20); /* the header, and nothing else */
-	assert_non_null(strstr(rep.first_skip, "seg-00000001.log: 20 corrupt bytes (a damaged segment header) at offset 0"));
+	assert_non_null(strstr(rep.first_skip, "seg-00000001.log: 20 corrupt bytes "
+					       "(a damaged segment header) at offset 0"));
 	assert_int_equal(fsize(seg_path()), size);
 	vg_wal_stats(w, &st);
 	assert_int_equal(st.skipped_regions, 1);
