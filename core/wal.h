@@ -44,7 +44,7 @@ struct vg_wal_opts {
 /* What opening found, for the operator. */
 struct vg_wal_report {
 	uint64_t records, bytes, segments;
-	uint64_t skipped_regions, skipped_bytes; /* corrupt records in the middle */
+	uint64_t skipped_regions, skipped_bytes; /* damaged records or headers, skipped */
 	bool truncated;				 /* a torn tail was cut off */
 	uint64_t truncated_at;			 /* ... at this offset of ... */
 	char truncated_file[256];		 /* ... this segment, */
