@@ -677,6 +677,17 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		event_add(a->sweep, &(struct timeval){ 0, SWEEP_MS * 1000 });
 }
 
+/* evhttp is closing a connection that sent a request: it no longer counts, accept again. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+	struct vg_api *a = c->a;
+
+	(void)evcon;
+	conn_free(c); /* our reference: evhttp's own goes next, and the socket with it */
+	update_accept(a);
+}
+
 /* A whole request came: the next one is due from now. */
 static void conn_request(struct vg_api *a, struct evhttp_request *req)
 {
@@ -686,6 +697,7 @@ static void conn_request(struct vg_api *a, struct evhttp_request *req)
 	for (struct conn *c = a->conns; c && bev; c = c->next)
 		if (c->bev == bev) {
 			c->since_ms = mono_ms();
+			evhttp_connection_set_closecb(evcon, on_conn_close, c);
 			return;
 		}
 }
@@ -783,6 +795,12 @@ static struct bufferevent *on_accept(struct event_base *base, void *arg)
 		return NULL; /* evhttp makes its own */
 	}
 	c->a = a;
+	if (a->nconns + 1 >= a->max_conns) /* closed ones waiting for the sweep do not count */
+		for (struct conn *o = a->conns, *next; o; o = next) {
+			next = o->next;
+			if (conn_closed(o))
+				conn_free(o);
+		}
 	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), on_output, c);
 	bufferevent_incref(c->bev);
@@ -940,6 +958,7 @@ void vg_api_stop(struct vg_api *a)
 {
 	if (!a)
 		return;
+	a->listener = NULL; /* evhttp_free frees it */
 	if (a->http)
 		evhttp_free(a->http); /* closes its connections: ours are then reaped */
 	while (a->conns)
