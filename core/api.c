@@ -39,8 +39,9 @@
  */
 #define FD_RESERVE 256
 #define SWEEP_MS 100	   /* closed connections reaped, deadlines checked */
-#define PRESSED_MS 1000	   /* at the cap, a request gets this long, not request_timeout_s */
+#define PRESSED_MS 500	   /* at the cap, a request gets this long, not request_timeout_s */
 #define ACCEPT_RETRY_S 1   /* after an accept error (EMFILE, ENFILE, ENOBUFS) */
+#define BACKLOG 4096	   /* (the kernel caps it at net.core.somaxconn) */
 
 /* One accepted connection: its bufferevent, which evhttp owns and we hold a reference to. */
 struct conn {
@@ -900,6 +901,31 @@ static int conn_budget(struct vg_api *a, char *err, size_t n)
 	return 0;
 }
 
+/*
+ * The listening socket, with a backlog deep enough that while the cap is
+ * reached a good client's connection waits in the queue rather than having
+ * its SYN dropped (and retried seconds later). A host name, not an address,
+ * goes through evhttp's own bind (backlog 128).
+ */
+static struct evhttp_bound_socket *bind_listener(struct vg_api *a, const char *host,
+						 ev_uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	struct evconnlistener *lev;
+	struct evhttp_bound_socket *bound;
+
+	if (evutil_parse_sockaddr_port(a->d->cfg.api_listen, (struct sockaddr *)&ss, &sl))
+		return evhttp_bind_socket_with_handle(a->http, host, port);
+	lev = evconnlistener_new_bind(a->d->base, NULL, NULL,
+				      LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+				      BACKLOG, (struct sockaddr *)&ss, sl);
+	bound = lev ? evhttp_bind_listener(a->http, lev) : NULL;
+	if (lev && !bound)
+		evconnlistener_free(lev);
+	return bound;
+}
+
 int vg_api_start(struct vg_api **out, struct vg_daemon *d, char *err, size_t n)
 {
 	struct vg_api *a = calloc(1, sizeof(*a));
@@ -938,7 +964,7 @@ int vg_api_start(struct vg_api **out, struct vg_daemon *d, char *err, size_t n)
 	evhttp_set_allowed_methods(a->http, 0xffff);
 	evhttp_set_gencb(a->http, handle, a);
 	evhttp_set_bevcb(a->http, on_accept, a);
-	bound = evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
+	bound = bind_listener(a, host, (ev_uint16_t)port);
 	if (!bound) {
 		rc = errno;
 		vg_api_stop(a);
