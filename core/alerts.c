@@ -15,7 +15,7 @@
 struct map { /* string -> pointer, open addressing; keys are owned by the values */
 	const char **keys;
 	void **vals;
-	size_t cap, n;
+	size_t cap, n, used; /* used: live keys and tombstones, which end probe chains only at an empty slot */
 };
 
 /* Alerts sharing one field value, in creation order: a query starts from the shortest. */
@@ -87,7 +87,8 @@ static int map_grow(struct map *m)
 {
 	struct map n = { 0 };
 
-	n.cap = m->cap ? m->cap * 2 : 1024;
+	/* the same size again when mostly tombstones: they go, and the probes end */
+	n.cap = !m->cap ? 1024 : (m->n + 1) * 4 > m->cap ? m->cap * 2 : m->cap;
 	n.keys = calloc(n.cap, sizeof(char *));
 	n.vals = calloc(n.cap, sizeof(void *));
 	if (!n.keys || !n.vals) {
@@ -109,12 +110,13 @@ static int map_put(struct map *m, const char *key, void *val)
 	bool found;
 	void **v;
 
-	if ((m->n + 1) * 2 > m->cap && map_grow(m))
+	if ((m->used + 1) * 2 > m->cap && map_grow(m))
 		return -ENOMEM;
 	v = map_slot(m, key, &found);
 	if (!found) {
 		m->keys[v - m->vals] = key;
 		m->n++;
+		m->used++;
 	}
 	*v = val;
 	return 0;

@@ -3,21 +3,26 @@
  * api.c - the REST API on the daemon's loop (evhttp), JSON through jansson.
  * Every endpoint but /healthz needs the bearer token kept in DATA_DIR/api.token.
  */
-#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
@@ -26,15 +31,39 @@
 
 #define MAX_BODY (64 << 10)
 #define MAX_HEADERS (16 << 10)
-#define TIMEOUT_S 10
-#define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
+/*
+ * Descriptors kept out of the API's reach: enforcement (pidfds, cgroup
+ * files), the store (segments, compaction), notifiers and Kubernetes
+ * (sockets, outbox files). The API holds at most the open-files limit less
+ * the descriptors open at start less these.
+ */
+#define FD_RESERVE 256
+#define SWEEP_MS 100	   /* closed connections reaped, deadlines checked */
+#define PRESSED_MS 500	   /* at the cap, a request gets this long, not request_timeout_s */
+#define ACCEPT_RETRY_S 1   /* after an accept error (EMFILE, ENFILE, ENOBUFS) */
+#define BACKLOG 4096	   /* (the kernel caps it at net.core.somaxconn) */
+
+/* One accepted connection: its bufferevent, which evhttp owns and we hold a reference to. */
+struct conn {
+	struct vg_api *a;
+	struct bufferevent *bev;
+	struct evbuffer_cb_entry *in_cb, *out_cb;
+	struct conn *prev, *next;
+	uint64_t since_ms; /* monotonic: accepted, or its last request came whole */
+	bool dropped;
+};
 
 struct vg_api {
 	struct vg_daemon *d;
 	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct event *sweep, *retry;
+	struct conn *conns;
+	uint32_t nconns, max_conns, timeout_s;
+	bool at_cap, accept_failing;
 	char token[80];
 	uint64_t requests, errors4xx, unauthorized;
+	uint64_t timeouts, cap_pauses, accept_errors, http_errors;
 };
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -69,28 +98,6 @@ static void fail(struct vg_api *a, struct evhttp_request *req, int code, const c
 	va_end(ap);
 	a->errors4xx++;
 	reply(req, code, json_pack("{s:s, s:i}", "error", msg, "code", code));
-}
-
-/* The value of a query-string parameter, decoded (no '+' to space); caller frees. */
-static char *param(struct evhttp_request *req, const char *name)
-{
-	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	size_t nl = strlen(name);
-
-	for (const char *p = q; p && *p;) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-
-		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-			char *raw = strndup(p + nl + 1, len - nl - 1), *dec;
-
-			dec = raw ? evhttp_uridecode(raw, 0, NULL) : NULL;
-			free(raw);
-			return dec;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return NULL;
 }
 
 static json_t *body_json(struct vg_api *a, struct evhttp_request *req)
@@ -135,41 +142,33 @@ static bool authorized(struct vg_api *a, struct evhttp_request *req)
 
 static void list_alerts(struct vg_api *a, struct evhttp_request *req)
 {
-	char *q = param(req, "query"), *lim = param(req, "pagination.limit"),
-	     *off = param(req, "pagination.offset"), err[512];
-	struct vg_query qq;
+	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct vg_list_params lp;
 	const struct vg_alert **list;
-	long limit = PAGE_DEFAULT, offset = 0;
+	char err[512];
+	size_t want;
 	json_t *arr;
-	int n;
+	int n, rc;
 
-	if (vg_api_parse_query(q ? q : "", &qq, err, sizeof(err))) {
-		fail(a, req, 400, "%s", err);
-		goto out;
+	rc = vg_api_parse_list(qs, &lp, err, sizeof(err));
+	if (rc) {
+		fail(a, req, rc == -ENOMEM ? 503 : 400, "%s", err);
+		return;
 	}
-	if (lim && ((limit = strtol(lim, NULL, 10)) < 1 || limit > PAGE_MAX || !isdigit((unsigned char)lim[0]))) {
-		fail(a, req, 400, "pagination.limit takes 1 to %d", PAGE_MAX);
-		goto out;
-	}
-	if (off && ((offset = strtol(off, NULL, 10)) < 0 || !isdigit((unsigned char)off[0]))) {
-		fail(a, req, 400, "pagination.offset takes a number from 0");
-		goto out;
-	}
-	n = vg_alerts_query_window(a->d->alerts, &qq.f, (int)(offset + limit), &list);
+	/* offset + limit cannot overflow a size_t (both bounded); the store takes an int */
+	want = lp.offset + lp.limit;
+	n = vg_alerts_query_window(a->d->alerts, &lp.q.f, want > INT_MAX ? INT_MAX : (int)want,
+				   &list);
 	if (n < 0) {
 		fail(a, req, 503, "out of memory");
-		goto out;
+		return;
 	}
 	arr = json_array();
-	for (long i = offset; i < n && i < offset + limit; i++)
+	for (size_t i = lp.offset; i < (size_t)n && i < want; i++)
 		json_array_append_new(arr, vg_alert_json(list[i], false));
 	free(list);
-	reply(req, 200, json_pack("{s:o, s:i, s:i, s:i}", "alerts", arr, "total", n, "offset",
-				  (int)offset, "limit", (int)limit));
-out:
-	free(q);
-	free(lim);
-	free(off);
+	reply(req, 200, json_pack("{s:o, s:i, s:I, s:I}", "alerts", arr, "total", n, "offset",
+				  (json_int_t)lp.offset, "limit", (json_int_t)lp.limit));
 }
 
 static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char *id)
@@ -188,9 +187,15 @@ static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char
 	}
 }
 
+/*
+ * PATCH /v1/alerts/resolve {"query": "...", "confirm": true}: the active alerts
+ * the query matches. An empty query would match them all: it needs confirm.
+ */
 static void resolve_bulk(struct vg_api *a, struct evhttp_request *req)
 {
-	json_t *b = body_json(a, req), *q;
+	json_t *b = body_json(a, req), *v;
+	const char *key, *q = NULL;
+	bool confirm = false;
 	struct vg_query qq;
 	const struct vg_alert **list;
 	char err[512];
@@ -198,18 +203,26 @@ static void resolve_bulk(struct vg_api *a, struct evhttp_request *req)
 
 	if (!b)
 		return;
-	q = json_object_get(b, "query");
-	if (!json_is_string(q)) {
-		fail(a, req, 400, "the body must be {\"query\": \"Policy:...+Namespace:...\"}");
-		json_decref(b);
-		return;
+	json_object_foreach(b, key, v) {
+		if (!strcmp(key, "query") && json_is_string(v)) {
+			q = json_string_value(v);
+		} else if (!strcmp(key, "confirm") && json_is_boolean(v)) {
+			confirm = json_is_true(v);
+		} else {
+			fail(a, req, 400, "the body must be {\"query\": \"Policy:...+Namespace:...\"}, "
+					  "optionally with \"confirm\": true; '%s' is not that", key);
+			goto out;
+		}
 	}
-	if (vg_api_parse_query(json_string_value(q), &qq, err, sizeof(err))) {
+	if ((!q || !q[strspn(q, " ")]) && !confirm) {
+		fail(a, req, 400, "an empty query would resolve every active alert: give a query "
+				  "(\"State:ACTIVE\" for all of them) or add \"confirm\": true");
+		goto out;
+	}
+	if (vg_api_parse_query(q ? q : "", &qq, err, sizeof(err))) {
 		fail(a, req, 400, "%s", err);
-		json_decref(b);
-		return;
+		goto out;
 	}
-	json_decref(b);
 	qq.f.state = VG_ALERT_ACTIVE;
 	n = vg_alerts_query(a->d->alerts, &qq.f, &list);
 	for (int i = 0; i < n; i++) {
@@ -224,6 +237,8 @@ static void resolve_bulk(struct vg_api *a, struct evhttp_request *req)
 	}
 	free(list);
 	reply(req, 200, json_pack("{s:i}", "resolved", done));
+out:
+	json_decref(b);
 }
 
 static json_t *policy_json(struct vg_api *a, int i)
@@ -379,6 +394,13 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter", d->reload_failures);
 	metric(b, "vigil_api_requests_total", "API requests", "counter", a->requests);
 	metric(b, "vigil_api_errors_total", "API requests answered 4xx", "counter", a->errors4xx);
+	metric(b, "vigil_api_http_errors_total", "malformed or oversized requests answered before the handler", "counter", a->http_errors);
+	metric(b, "vigil_api_connections", "API connections held", "gauge", a->nconns);
+	metric(b, "vigil_api_connections_max", "the cap on API connections held at once", "gauge", a->max_conns);
+	metric(b, "vigil_api_connection_cap_reached_total", "times accepting paused at the cap", "counter", a->cap_pauses);
+	metric(b, "vigil_api_timeouts_total", "connections cut for a request not whole within api.request_timeout_s", "counter", a->timeouts);
+	metric(b, "vigil_api_accept_errors_total", "accept() failures (no descriptors, no memory): accepting paused 1 s", "counter", a->accept_errors);
+	metric(b, "vigil_log_lines_suppressed_total", "log lines held back by the rate limit on repeats", "counter", vg_log_suppressed());
 	for (size_t f = 0; f < sizeof(pfields) / sizeof(pfields[0]); f++) {
 		evbuffer_add_printf(b, "# HELP vigil_policy_%s_total per policy\n# TYPE vigil_policy_%s_total counter\n",
 				    pfields[f], pfields[f]);
@@ -401,17 +423,106 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
+/*
+ * The id in a path segment of len bytes, percent-decoded into out (n bytes).
+ * -EINVAL when it holds a NUL or control character, or does not fit: no
+ * alert, policy or notifier has such an id.
+ */
+static int path_id(const char *seg, size_t len, char *out, size_t n)
+{
+	char *raw = strndup(seg, len), *dec;
+	size_t dl = 0;
+	int rc = 0;
+
+	dec = raw ? evhttp_uridecode(raw, 0, &dl) : NULL;
+	free(raw);
+	if (!dec)
+		return -ENOMEM;
+	for (size_t i = 0; i < dl; i++)
+		if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f)
+			rc = -EINVAL;
+	if (!rc && dl >= n)
+		rc = -EINVAL;
+	if (!rc)
+		memcpy(out, dec, dl + 1);
+	free(dec);
+	return rc;
+}
+
+static void alert_path(struct vg_api *a, struct evhttp_request *req, const char *rest,
+		       enum evhttp_cmd_type m)
+{
+	const char *slash = strchr(rest, '/');
+	char id[64];
+
+	if (path_id(rest, slash ? (size_t)(slash - rest) : strlen(rest), id, sizeof(id))) {
+		fail(a, req, 404, "no alert with that id (ids are 36 characters: letters, digits, '-')");
+	} else if (!slash && m == EVHTTP_REQ_GET) {
+		const struct vg_alert *al = vg_alerts_get(a->d->alerts, id);
+
+		if (al)
+			reply(req, 200, vg_alert_json(al, true));
+		else
+			fail(a, req, 404, "no alert with id '%s'", id);
+	} else if (slash && !strcmp(slash, "/resolve") && m == EVHTTP_REQ_PATCH) {
+		resolve_one(a, req, id);
+	} else {
+		fail(a, req, slash && strcmp(slash, "/resolve") ? 404 : 405,
+		     "use GET /v1/alerts/{id} or PATCH /v1/alerts/{id}/resolve");
+	}
+}
+
+/* PATCH /v1/notifiers/{name|alert id|dead letter id}/retry: dead letters back into the queue */
+static void notifier_path(struct vg_api *a, struct evhttp_request *req, const char *rest)
+{
+	const char *sl = strchr(rest, '/');
+	char name[64];
+	int k;
+
+	if (!a->d->notify || !sl || strcmp(sl, "/retry") ||
+	    path_id(rest, (size_t)(sl - rest), name, sizeof(name)))
+		fail(a, req, 404, "use PATCH /v1/notifiers/{name|alert id|dead letter id}/retry");
+	else if ((k = vg_notify_retry_dead(a->d->notify, name)) < 0)
+		fail(a, req, 404, "no notifier named that, and no dead letter of that alert or with that id "
+				  "(GET /v1/notifiers lists them)");
+	else
+		reply(req, 200, json_pack("{s:i}", "requeued", k));
+}
+
+static void policy_path(struct vg_api *a, struct evhttp_request *req, const char *rest,
+			enum evhttp_cmd_type m)
+{
+	char id[512];
+	bool bad = path_id(rest, strlen(rest), id, sizeof(id)) != 0;
+	int i = bad ? -1 : vg_engine_find(a->d->engine, id);
+
+	if (bad)
+		fail(a, req, 404, "no policy has that id: ids and names hold no NUL or control "
+				  "characters (GET /v1/policies lists them)");
+	else if (i < 0 || vg_engine_policy(a->d->engine, i)->broken)
+		fail(a, req, 404, "no policy '%s' (GET /v1/policies lists them)", id);
+	else if (m == EVHTTP_REQ_GET)
+		reply(req, 200, policy_json(a, i));
+	else
+		patch_policy(a, req, i);
+}
+
+static void conn_request(struct vg_api *a, struct evhttp_request *req);
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct vg_api *a = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	char *dec = NULL;
-	const char *rest;
 
 	a->requests++;
+	conn_request(a, req);
 	if (!path)
 		path = "/";
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PATCH) {
+		fail(a, req, 405, "the API answers GET and PATCH only (see the README's API section)");
+		return;
+	}
 	if (!strcmp(path, "/healthz")) {
 		reply(req, 200, json_pack("{s:s}", "status", "ok"));
 		return;
@@ -429,42 +540,12 @@ static void handle(struct evhttp_request *req, void *arg)
 	} else if (!strcmp(path, "/v1/alerts/resolve") && m == EVHTTP_REQ_PATCH) {
 		resolve_bulk(a, req);
 	} else if (!strncmp(path, "/v1/alerts/", 11)) {
-		char id[64];
-		const char *slash;
-
-		rest = path + 11;
-		slash = strchr(rest, '/');
-		snprintf(id, sizeof(id), "%.*s", slash ? (int)(slash - rest) : (int)strlen(rest), rest);
-		if (!slash && m == EVHTTP_REQ_GET) {
-			const struct vg_alert *al = vg_alerts_get(a->d->alerts, id);
-
-			if (al)
-				reply(req, 200, vg_alert_json(al, true));
-			else
-				fail(a, req, 404, "no alert with id '%s'", id);
-		} else if (slash && !strcmp(slash, "/resolve") && m == EVHTTP_REQ_PATCH) {
-			resolve_one(a, req, id);
-		} else {
-			fail(a, req, slash && strcmp(slash, "/resolve") ? 404 : 405,
-			     "use GET /v1/alerts/{id} or PATCH /v1/alerts/{id}/resolve");
-		}
+		alert_path(a, req, path + 11, m);
 	} else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET) {
 		reply(req, 200, json_pack("{s:o}", "notifiers",
 					  a->d->notify ? vg_notify_json(a->d->notify) : json_array()));
 	} else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_PATCH) {
-		/* PATCH /v1/notifiers/{name|alert id|dead letter id}/retry: dead letters back into the queue */
-		char name[64];
-		const char *sl = strchr(path + 14, '/');
-		int k;
-
-		snprintf(name, sizeof(name), "%.*s", sl ? (int)(sl - path - 14) : 63, path + 14);
-		if (!a->d->notify || !sl || strcmp(sl, "/retry"))
-			fail(a, req, 404, "use PATCH /v1/notifiers/{name|alert id|dead letter id}/retry");
-		else if ((k = vg_notify_retry_dead(a->d->notify, name)) < 0)
-			fail(a, req, 404, "no notifier named that, and no dead letter of that alert or with that id "
-					  "(GET /v1/notifiers lists them)");
-		else
-			reply(req, 200, json_pack("{s:i}", "requeued", k));
+		notifier_path(a, req, path + 14);
 	} else if (!strcmp(path, "/v1/policies") && m == EVHTTP_REQ_GET) {
 		json_t *arr = json_array();
 
@@ -473,22 +554,10 @@ static void handle(struct evhttp_request *req, void *arg)
 				json_array_append_new(arr, policy_json(a, i));
 		reply(req, 200, json_pack("{s:o}", "policies", arr));
 	} else if (!strncmp(path, "/v1/policies/", 13)) {
-		int i;
-
-		dec = evhttp_uridecode(path + 13, 0, NULL);
-		i = dec ? vg_engine_find(a->d->engine, dec) : -1;
-		if (i < 0 || vg_engine_policy(a->d->engine, i)->broken)
-			fail(a, req, 404, "no policy '%s' (GET /v1/policies lists them)", dec ? dec : "");
-		else if (m == EVHTTP_REQ_GET)
-			reply(req, 200, policy_json(a, i));
-		else if (m == EVHTTP_REQ_PATCH)
-			patch_policy(a, req, i);
-		else
-			fail(a, req, 405, "use GET or PATCH on /v1/policies/{id}");
+		policy_path(a, req, path + 13, m);
 	} else {
-		fail(a, req, 404, "no such endpoint: %s (see the README's API section)", path);
+		fail(a, req, 404, "no such endpoint: %.200s (see the README's API section)", path);
 	}
-	free(dec);
 }
 
 /* The token: read from DATA_DIR/api.token, or made there (0600) on first start. */
@@ -526,12 +595,348 @@ static int load_token(struct vg_api *a, char *err, size_t n)
 	return 0;
 }
 
+/* ---- connections: a cap, a deadline per request, JSON for libevent's own errors ---------- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Accepting while below the cap and no accept error is being waited out. */
+static void update_accept(struct vg_api *a)
+{
+	bool on = a->nconns < a->max_conns && !a->accept_failing;
+
+	if (!on && !a->at_cap && a->nconns >= a->max_conns)
+		a->cap_pauses++;
+	a->at_cap = a->nconns >= a->max_conns;
+	if (a->listener)
+		on ? evconnlistener_enable(a->listener) : evconnlistener_disable(a->listener);
+}
+
+/* evhttp has let go of it (bufferevent_free clears its callbacks): drop our reference. */
+static bool conn_closed(struct conn *c)
+{
+	bufferevent_data_cb r, w;
+	bufferevent_event_cb e;
+
+	bufferevent_getcb(c->bev, &r, &w, &e, NULL);
+	return !r && !w && !e;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct vg_api *a = c->a;
+
+	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_decref(c->bev); /* the last reference: the socket closes */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		a->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	a->nconns--;
+	free(c);
+}
+
+/*
+ * Every SWEEP_MS while connections are held: reap the ones evhttp closed,
+ * and cut the ones whose next request is not whole within request_timeout_s
+ * (within PRESSED_MS while the cap is reached, so that trickling clients
+ * cannot keep good ones waiting long). A response being written is left to
+ * evhttp's write timeout. shutdown() makes evhttp see the end.
+ */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_api *a = arg;
+	uint64_t now = mono_ms(), limit = a->timeout_s * 1000ull;
+
+	(void)fd;
+	(void)what;
+	if (a->at_cap && limit > PRESSED_MS)
+		limit = PRESSED_MS;
+	for (struct conn *c = a->conns, *next; c; c = next) {
+		next = c->next;
+		if (conn_closed(c)) {
+			conn_free(c);
+		} else if (now - c->since_ms >= limit) {
+			if (evbuffer_get_length(bufferevent_get_output(c->bev))) {
+				c->since_ms = now;
+				continue;
+			}
+			if (!c->dropped)
+				a->timeouts++;
+			c->dropped = true;
+			shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+		}
+	}
+	update_accept(a);
+	if (a->conns)
+		event_add(a->sweep, &(struct timeval){ 0, SWEEP_MS * 1000 });
+}
+
+/* evhttp is closing a connection that sent a request: it no longer counts, accept again. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+	struct vg_api *a = c->a;
+
+	(void)evcon;
+	conn_free(c); /* our reference: evhttp's own goes next, and the socket with it */
+	update_accept(a);
+}
+
+/* A whole request came: the next one is due from now. */
+static void conn_request(struct vg_api *a, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+	for (struct conn *c = a->conns; c && bev; c = c->next)
+		if (c->bev == bev) {
+			c->since_ms = mono_ms();
+			evhttp_connection_set_closecb(evcon, on_conn_close, c);
+			return;
+		}
+}
+
+/* Bytes came in on a connection evhttp has already let go of: stop reading them. */
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_added && conn_closed(c)) {
+		bufferevent_disable(c->bev, EV_READ);
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+	}
+}
+
+static const char *http_error_words(int code)
+{
+	switch (code) {
+	case 400:
+		return "malformed or oversized HTTP request: send a request line and Key: Value "
+		       "headers (16 KiB in all), and a body of Content-Length bytes";
+	case 413:
+		return "request too large, or a malformed chunked body: headers up to 16 KiB and "
+		       "a body up to 64 KiB";
+	case 417:
+		return "unsupported Expect header: only Expect: 100-continue is understood";
+	case 501:
+		return "method not implemented: the API answers GET and PATCH only";
+	default:
+		return "the HTTP request was refused";
+	}
+}
+
+/*
+ * evhttp answers some requests itself, before the handler sees them
+ * (malformed request line or headers, headers or body over the limits, an
+ * odd Expect), with an HTML page; the API's errors are JSON. Such a response
+ * (the only text/html the API writes) is replaced, whole, once its body is in
+ * the output buffer: evhttp adds the body last, in one piece.
+ */
+static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	size_t len = evbuffer_get_length(buf), head, clen = 0;
+	struct evbuffer_ptr end;
+	char *h, *cl, line[1100];
+	json_t *j;
+	char *body;
+	int code;
+
+	if (!info->n_added || len < 16)
+		return;
+	end = evbuffer_search(buf, "\r\n\r\n", 4, NULL);
+	if (end.pos < 0 || end.pos > 8192)
+		return;
+	head = (size_t)end.pos + 4;
+	h = (char *)evbuffer_pullup(buf, (ev_ssize_t)head);
+	if (!h || strncmp(h, "HTTP/1.", 7) || sscanf(h, "HTTP/1.%*d %d", &code) != 1 ||
+	    !memmem(h, head, "\r\nContent-Type: text/html\r\n", 27))
+		return;
+	cl = memmem(h, head, "\r\nContent-Length: ", 18);
+	if (cl)
+		clen = strtoul(cl + 18, NULL, 10);
+	if (len < head + clen)
+		return; /* the body is not in yet */
+	j = json_pack("{s:s, s:i}", "error", http_error_words(code), "code", code);
+	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!body)
+		return;
+	snprintf(line, sizeof(line),
+		 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nConnection: close\r\n"
+		 "Content-Length: %zu\r\n\r\n",
+		 code, code == 413 ? "Payload Too Large" : code == 400 ? "Bad Request" : "Error",
+		 strlen(body) + 1);
+	c->a->http_errors++;
+	c->a->errors4xx++;
+	evbuffer_drain(buf, head + clen); /* (re-enters this callback: nothing was added) */
+	evbuffer_add_printf(buf, "%s%s\n", line, body); /* (re-enters: not text/html) */
+	free(body);
+}
+
+/*
+ * evhttp asks for a bufferevent for each connection it accepts: we make it,
+ * keep a reference to count the connection until its socket is closed, and
+ * stop accepting at the cap (the kernel's backlog holds the rest).
+ */
+static struct bufferevent *on_accept(struct event_base *base, void *arg)
+{
+	struct vg_api *a = arg;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))) {
+		free(c);
+		return NULL; /* evhttp makes its own */
+	}
+	c->a = a;
+	if (a->nconns + 1 >= a->max_conns) /* closed ones waiting for the sweep do not count */
+		for (struct conn *o = a->conns, *next; o; o = next) {
+			next = o->next;
+			if (conn_closed(o))
+				conn_free(o);
+		}
+	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), on_output, c);
+	bufferevent_incref(c->bev);
+	c->since_ms = mono_ms();
+	c->next = a->conns;
+	if (a->conns)
+		a->conns->prev = c;
+	a->conns = c;
+	a->nconns++;
+	update_accept(a);
+	if (!evtimer_pending(a->sweep, NULL))
+		event_add(a->sweep, &(struct timeval){ 0, SWEEP_MS * 1000 });
+	return c->bev;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_api *a = arg;
+
+	(void)fd;
+	(void)what;
+	a->accept_failing = false;
+	update_accept(a);
+}
+
+/*
+ * accept() failed for want of descriptors or memory: pause accepting for a
+ * second instead of trying again at once (the listening socket stays
+ * readable: a busy loop, a log line each turn). One API per daemon: the
+ * listener's argument is evhttp's, so the API is found through this.
+ */
+static struct vg_api *the_api;
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct vg_api *a = the_api;
+	int e = EVUTIL_SOCKET_ERROR();
+
+	(void)lev;
+	(void)arg;
+	if (!a)
+		return;
+	a->accept_errors++;
+	a->accept_failing = true;
+	update_accept(a);
+	event_add(a->retry, &(struct timeval){ ACCEPT_RETRY_S, 0 });
+	vg_warn("API: cannot accept a connection (%s): accepting again in %d s; raise the "
+		"open-files limit (LimitNOFILE=) or lower api.max_connections",
+		evutil_socket_error_to_string(e), ACCEPT_RETRY_S);
+}
+
+/* Descriptors open now (/proc/self/fd), or -1. */
+static long fds_open(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	long n = -1; /* the directory's own */
+
+	if (!dir)
+		return -1;
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n - 2; /* . and .. */
+}
+
+/*
+ * The connection cap: api.max_connections, lowered when the open-files limit
+ * less what is open now less FD_RESERVE cannot hold it.
+ */
+static int conn_budget(struct vg_api *a, char *err, size_t n)
+{
+	const struct vg_config *c = &a->d->cfg;
+	struct rlimit rl;
+	long open = fds_open(), room;
+
+	if (c->api_max_connections < 1 || c->api_max_connections > 65536)
+		return snprintf(err, n, "api.max_connections is %u: give 1 to 65536 (default 256)",
+				c->api_max_connections),
+		       -EINVAL;
+	if (c->api_request_timeout_s < 1 || c->api_request_timeout_s > 3600)
+		return snprintf(err, n, "api.request_timeout_s is %u: give 1 to 3600 (default 10)",
+				c->api_request_timeout_s),
+		       -EINVAL;
+	a->max_conns = c->api_max_connections;
+	a->timeout_s = c->api_request_timeout_s;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || open < 0)
+		return 0;
+	room = (long)(rl.rlim_cur > LONG_MAX ? LONG_MAX : rl.rlim_cur) - open - FD_RESERVE;
+	if (room < (long)a->max_conns) {
+		a->max_conns = room < 8 ? 8 : (uint32_t)room;
+		vg_warn("API: at most %u connections at once, not api.max_connections = %u: the "
+			"open-files limit is %llu, %ld are open and %d are kept for enforcement and the "
+			"store; raise the limit (LimitNOFILE=, ulimit -n)",
+			a->max_conns, c->api_max_connections, (unsigned long long)rl.rlim_cur, open,
+			FD_RESERVE);
+	}
+	return 0;
+}
+
+/*
+ * The listening socket, with a backlog deep enough that while the cap is
+ * reached a good client's connection waits in the queue rather than having
+ * its SYN dropped (and retried seconds later). A host name, not an address,
+ * goes through evhttp's own bind (backlog 128).
+ */
+static struct evhttp_bound_socket *bind_listener(struct vg_api *a, const char *host,
+						 ev_uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	struct evconnlistener *lev;
+	struct evhttp_bound_socket *bound;
+
+	if (evutil_parse_sockaddr_port(a->d->cfg.api_listen, (struct sockaddr *)&ss, &sl))
+		return evhttp_bind_socket_with_handle(a->http, host, port);
+	lev = evconnlistener_new_bind(a->d->base, NULL, NULL,
+				      LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+				      BACKLOG, (struct sockaddr *)&ss, sl);
+	bound = lev ? evhttp_bind_listener(a->http, lev) : NULL;
+	if (lev && !bound)
+		evconnlistener_free(lev);
+	return bound;
+}
+
 int vg_api_start(struct vg_api **out, struct vg_daemon *d, char *err, size_t n)
 {
 	struct vg_api *a = calloc(1, sizeof(*a));
 	char host[128];
 	const char *colon = strrchr(d->cfg.api_listen, ':');
+	struct evhttp_bound_socket *bound;
 	long port;
+	int rc;
 
 	*out = NULL;
 	if (!a)
@@ -544,28 +949,36 @@ int vg_api_start(struct vg_api **out, struct vg_daemon *d, char *err, size_t n)
 		       -EINVAL;
 	}
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - d->cfg.api_listen), d->cfg.api_listen);
-	if (load_token(a, err, n)) {
+	if ((rc = conn_budget(a, err, n)) || (rc = load_token(a, err, n))) {
 		free(a);
-		return -EINVAL;
+		return rc;
 	}
 	a->http = evhttp_new(d->base);
-	if (!a->http) {
-		free(a);
+	a->sweep = evtimer_new(d->base, on_sweep, a);
+	a->retry = evtimer_new(d->base, on_retry, a);
+	if (!a->http || !a->sweep || !a->retry) {
+		vg_api_stop(a);
 		return snprintf(err, n, "cannot create the HTTP server"), -ENOMEM;
 	}
 	evhttp_set_max_body_size(a->http, MAX_BODY);
 	evhttp_set_max_headers_size(a->http, MAX_HEADERS);
-	evhttp_set_timeout(a->http, TIMEOUT_S);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_PATCH);
+	evhttp_set_timeout(a->http, (int)a->timeout_s);
+	/* every method reaches the handler, which answers 405 in JSON */
+	evhttp_set_allowed_methods(a->http, 0xffff);
 	evhttp_set_gencb(a->http, handle, a);
-	if (evhttp_bind_socket(a->http, host, (ev_uint16_t)port)) {
-		evhttp_free(a->http);
-		free(a);
+	evhttp_set_bevcb(a->http, on_accept, a);
+	bound = bind_listener(a, host, (ev_uint16_t)port);
+	if (!bound) {
+		rc = errno;
+		vg_api_stop(a);
 		return snprintf(err, n, "cannot listen on %s (%s): another process has the port? "
 					"set another with --listen or api.listen",
-				d->cfg.api_listen, strerror(errno)),
+				d->cfg.api_listen, strerror(rc)),
 		       -EADDRINUSE;
 	}
+	a->listener = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(a->listener, on_accept_error);
+	the_api = a;
 	*out = a;
 	return 0;
 }
@@ -574,6 +987,16 @@ void vg_api_stop(struct vg_api *a)
 {
 	if (!a)
 		return;
-	evhttp_free(a->http);
+	a->listener = NULL; /* evhttp_free frees it */
+	if (a->http)
+		evhttp_free(a->http); /* closes its connections: ours are then reaped */
+	while (a->conns)
+		conn_free(a->conns);
+	if (a->sweep)
+		event_free(a->sweep);
+	if (a->retry)
+		event_free(a->retry);
+	if (the_api == a)
+		the_api = NULL;
 	free(a);
 }

@@ -32,6 +32,8 @@ static const struct key keys[] = {
 	{ NULL, "plugin_dir", K_STR, F(plugin_dir), NULL },
 	{ NULL, "api", K_TABLE, 0, 0, NULL },
 	{ "api", "listen", K_STR, F(api_listen), NULL },
+	{ "api", "max_connections", K_U32, F(api_max_connections), NULL },
+	{ "api", "request_timeout_s", K_U32, F(api_request_timeout_s), NULL },
 	{ NULL, "store", K_TABLE, 0, 0, NULL },
 	{ "store", "fsync", K_STR, 0, 0, fsync_modes },
 	{ "store", "commit_ms", K_U32, F(commit_ms), NULL },
@@ -65,6 +67,8 @@ void vg_config_defaults(struct vg_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var/vigil");
 	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8077");
+	c->api_max_connections = 256;
+	c->api_request_timeout_s = 10;
 	c->commit_ms = 5;
 	c->retention_days = 30;
 	c->store_memory_mb = 64;

@@ -17,6 +17,8 @@ struct vg_config {
 	char policy_dir[1024];	  /* "" = the built-in default pack */
 	char plugin_dir[1024];	  /* "" = only the built-in notifier plugins */
 	char api_listen[128];	  /* 127.0.0.1:8077 */
+	uint32_t api_max_connections;	/* api.max_connections: 256 held at once */
+	uint32_t api_request_timeout_s; /* api.request_timeout_s: 10, for each whole request */
 	bool fsync_always;	  /* store.fsync = "always" | "batch" */
 	uint32_t commit_ms;	  /* store.commit_ms: 5 */
 	uint32_t retention_days;  /* store.retention_days: 30 (resolved alerts) */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -578,6 +579,24 @@ static int take_lock(struct vg_daemon *d)
 	return 0;
 }
 
+/* The open-files soft limit up to the hard one: room for enforcement, the store and the API. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		vg_warn("cannot raise the open-files limit from %llu to %llu: %s",
+			(unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+	else
+		vg_info("open files: raised the limit from %llu to %llu", (unsigned long long)was,
+			(unsigned long long)rl.rlim_max);
+}
+
 static const char run_usage[] =
 	"usage: vigil run [options]\n"
 	"The daemon: watches every exec, applies the policies, records violations.\n"
@@ -658,6 +677,8 @@ int vg_cmd_run(int argc, char **argv)
 	if (take_lock(d))
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	vg_log_libevent();
 	d->base = event_base_new();
 	d->vol = calloc(VOL_SLOTS, sizeof(*d->vol));
 	if (!d->base || !d->vol || getrandom(d->vol_seed, sizeof(d->vol_seed), 0) < 0) {

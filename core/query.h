@@ -7,6 +7,7 @@
 #define VG_QUERY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "alerts.h"
 
@@ -18,5 +19,39 @@ struct vg_query {
 
 /* 0, or -EINVAL with the problem named in err. */
 int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t errlen);
+
+/*
+ * A numeric parameter: the whole of s is decimal digits (no sign, space,
+ * exponent or suffix) making a number from min to max. 0, or -EINVAL with
+ * err naming the parameter and the range.
+ */
+int vg_api_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max,
+		      uint64_t *out, char *err, size_t errlen);
+
+/*
+ * The value of parameter name in a raw (percent-encoded) URI query string,
+ * decoded ('+' stays '+': it joins query terms). 1 with *out set (caller
+ * frees), 0 when absent, or -EINVAL with err naming the problem: the name
+ * given twice, or a NUL or control character in the value.
+ */
+int vg_api_param(const char *qs, const char *name, char **out, char *err, size_t errlen);
+
+#define VG_PAGE_DEFAULT 100
+#define VG_PAGE_MAX 1000
+#define VG_OFFSET_MAX 2147483647u
+
+/* GET /v1/alerts: the query and the page asked for. */
+struct vg_list_params {
+	struct vg_query q;
+	size_t limit, offset;
+};
+
+/*
+ * Parses the query string of GET /v1/alerts (raw, may be NULL): query=,
+ * pagination.limit= (1 to VG_PAGE_MAX), pagination.offset= (0 to
+ * VG_OFFSET_MAX); other names are ignored. 0, or -EINVAL with err naming the
+ * parameter and what it takes.
+ */
+int vg_api_parse_list(const char *qs, struct vg_list_params *out, char *err, size_t errlen);
 
 #endif

@@ -27,12 +27,12 @@ V = vigtest.VIGIL
 
 
 class Daemon:
-    def __init__(self, data, port, *extra):
+    def __init__(self, data, port, *extra, preexec=None):
         self.data, self.port = data, port
         self.log = open(os.path.join(data + ".log"), "w+")  # this run's output only
         self.proc = subprocess.Popen([V, "run", "--data-dir", data, "--listen",
                                       f"127.0.0.1:{port}", *extra],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, preexec_fn=preexec)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -254,7 +254,7 @@ class DaemonTest(unittest.TestCase):
                       r.stderr)
         conf = os.path.join(self.data, "bad.conf.lua")
         for body, msg in [
-            ('return { api = { lisen = "x" } }', "unknown key 'api.lisen' (known in api: listen)"),
+            ('return { api = { lisen = "x" } }', "unknown key 'api.lisen' (known in api: listen, max_connections, request_timeout_s)"),
             ('return { store = { commit_ms = "fast" } }', "store.commit_ms must be a non-negative integer"),
             ('return { store = { fsync = "sometimes" } }', 'store.fsync must be "batch" or "always"'),
             ('return 42', "must return a table"),

@@ -186,6 +186,28 @@ static void test_cap_resolve_reopen(void **state)
 	vg_alerts_close(s);
 }
 
+/* Alerts opened and resolved over and over: the index of open alerts keeps finding its way. */
+static void test_resolve_reopen_many(void **state)
+{
+	struct vg_alerts *s;
+	char id[37];
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	for (int i = 0; i < 5000; i++) {
+		const struct vg_alert *a = add(s, mk("/usr/bin/apt", "update", NULL, NULL, 10 + (uint64_t)i),
+					       "Loop");
+
+		assert_int_equal(a->violations, 1);
+		snprintf(id, sizeof(id), "%s", a->id);
+		assert_int_equal(vg_alerts_resolve(s, id, 20 + (uint64_t)i), 0);
+	}
+	assert_non_null(vg_alerts_get(s, id));
+	vg_alerts_close(s);
+	clear_store();
+}
+
 static void test_retention(void **state)
 {
 	struct vg_alerts *s;
@@ -477,6 +499,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merging),
 		cmocka_unit_test(test_cap_resolve_reopen),
+		cmocka_unit_test(test_resolve_reopen_many),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_enforcement_record),
 		cmocka_unit_test(test_compaction_keeps_everything),
