@@ -529,6 +529,12 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	}
 	e->npol++;
 	lua_settop(L, top);
+	/* the DSL has done its work: its code need not stay in every policy's state */
+	lua_pushnil(L);
+	vg_lua_expose(h, "policy");
+	lua_pushnil(L);
+	vg_lua_expose(h, "__where");
+	lua_gc(L, LUA_GCCOLLECT);
 }
 
 /* ---- the per-violation flow ------------------------------------------------- */
