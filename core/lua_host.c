@@ -27,6 +27,7 @@ struct vg_lua {
 	long time_ms;		  /* wall time per call */
 	struct timespec deadline; /* of the current call */
 	enum stop stopping;	  /* why the call is being stopped: raised at every instruction */
+	int in_call;		  /* inside vg_lua_call/resume: the budget is the call's */
 	int sandbox_ref;	  /* registry ref of the sandbox's global table */
 	struct vg_lua_stats st;
 };
@@ -144,6 +145,8 @@ void vg_lua_charge(lua_State *L, long steps)
 	struct vg_lua *h = host_of(L);
 	enum stop why;
 
+	if (!h->in_call)
+		return; /* trusted code calling in directly: no call, no budget to draw on */
 	h->budget_left -= steps;
 	why = must_stop(h);
 	if (why != RUNNING)
@@ -413,6 +416,7 @@ static lua_State *call_begin(struct vg_lua *h, lua_State *L, long budget)
 	}
 	lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
 	running = L;
+	h->in_call++;
 	return prev;
 }
 
@@ -420,6 +424,7 @@ static void call_end(struct vg_lua *h, lua_State *L, lua_State *prev)
 {
 	running = prev;
 	lua_sethook(L, NULL, 0, 0);
+	h->in_call--;
 	h->st.calls++;
 }
 
