@@ -234,14 +234,18 @@ static json_t *policy_json(struct vg_api *a, int i)
 
 	for (int k = 0; p->categories[k]; k++)
 		json_array_append_new(cats, json_string(p->categories[k]));
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:o, s:s, s:s, s:s, s:s*, s:{s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s*, s:o, s:s, s:s, s:s, s:s*, "
+			 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 			 "id", p->id, "name", p->name, "severity", p->severity, "disabled",
 			 !p->enabled, "enforcement",
-			 st && st->enforcement ? st->enforcement : p->enforcement, "categories",
+			 st && st->enforcement ? st->enforcement : p->enforcement, "onError",
+			 p->on_error, "categories",
 			 cats, "description", p->description, "rationale", p->rationale,
 			 "remediation", p->remediation, "waitsFor", p->waits_for, "counters",
 			 "candidates", (json_int_t)p->candidates, "matches", (json_int_t)p->matches,
-			 "errors", (json_int_t)p->errors, "luaNs", (json_int_t)p->lua_ns);
+			 "errors", (json_int_t)p->errors, "budgetStops", (json_int_t)p->budget_stops,
+			 "memoryStops", (json_int_t)p->nomem, "luaNs", (json_int_t)p->lua_ns,
+			 "luaMemBytes", (json_int_t)p->mem_bytes);
 }
 
 static void patch_policy(struct vg_api *a, struct evhttp_request *req, int i)
