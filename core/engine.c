@@ -720,8 +720,15 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 	e->lineage_ctx = o->lineage_ctx;
 	e->pool.cap = o->lua_mem ? o->lua_mem : (64u << 20);
 	e->pol_mem = o->policy_mem ? o->policy_mem : e->pool.cap / 4;
-	if (e->pol_mem > e->pool.cap)
-		e->pol_mem = e->pool.cap;
+	if (e->pol_mem > e->pool.cap / 2) {
+		/* one policy must not be able to take what the others need */
+		add_error(errs, nerr, "lua.policy_memory_mb",
+			  "lua.policy_memory_mb (%zu MiB) must be at most half of lua.memory_mb "
+			  "(%zu MiB), so that no policy can take the memory the others need: lower "
+			  "it or raise lua.memory_mb", e->pol_mem >> 20, e->pool.cap >> 20);
+		vg_engine_free(e);
+		return -EINVAL;
+	}
 	e->m = vg_matcher_new();
 	if (!e->m) {
 		vg_engine_free(e);
