@@ -76,7 +76,7 @@ void vg_config_defaults(struct vg_config *c)
 	c->window_s = 1800;
 	c->lua_memory_mb = 64;
 	c->lua_budget = 1000000;
-	c->lua_policy_memory_mb = 16;
+	c->lua_policy_memory_mb = 0; /* a quarter of lua.memory_mb */
 	c->lua_time_ms = 1000;
 }
 

@@ -27,7 +27,7 @@ struct vg_config {
 	uint32_t window_s;	  /* volume.window_s: ... per 1800 s per (container, name, args, exe) */
 	uint32_t lua_memory_mb;	  /* lua.memory_mb: 64 */
 	uint32_t lua_budget;	  /* lua.budget: 1,000,000 instructions per call */
-	uint32_t lua_policy_memory_mb; /* lua.policy_memory_mb: 16, each policy's own cap */
+	uint32_t lua_policy_memory_mb; /* lua.policy_memory_mb: each policy's own cap (0: a quarter of lua.memory_mb) */
 	uint32_t lua_time_ms;	  /* lua.time_ms: 1000, wall time per call */
 	bool dry_run;		  /* enforcement.dry_run: log what would be killed, kill nothing */
 	/* kubernetes.*: all empty = in-cluster when KUBERNETES_SERVICE_HOST is set, else none */
