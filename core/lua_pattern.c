@@ -16,20 +16,20 @@
 #include "lua_host.h"
 #include "lua_pattern.h"
 
-#define MAXCAPTURES 32	  /* LUA_MAXCAPTURES */
-#define MAXCCALLS 200	  /* recursion depth of the matcher, as stock */
+#define MAXCAPTURES    32  /* LUA_MAXCAPTURES */
+#define MAXCCALLS      200 /* recursion depth of the matcher, as stock */
 #define CAP_UNFINISHED (-1)
-#define CAP_POSITION (-2)
-#define ESC '%'
-#define SPECIALS "^$*+?.([%-"
-#define CHARGE_EVERY 256 /* steps between calls to vg_lua_charge */
+#define CAP_POSITION   (-2)
+#define ESC	       '%'
+#define SPECIALS       "^$*+?.([%-"
+#define CHARGE_EVERY   256 /* steps between calls to vg_lua_charge */
 
 struct mstate {
 	const char *src_init, *src_end, *p_end;
 	lua_State *L;
-	int depth;	/* recursion left */
-	int level;	/* captures, finished or not */
-	long steps;	/* not yet charged */
+	int depth;  /* recursion left */
+	int level;  /* captures, finished or not */
+	long steps; /* not yet charged */
 	struct {
 		const char *init;
 		ptrdiff_t len;
@@ -99,18 +99,41 @@ static int match_class(int c, int cl)
 	int res;
 
 	switch (tolower(cl)) {
-	case 'a': res = isalpha(c); break;
-	case 'c': res = iscntrl(c); break;
-	case 'd': res = isdigit(c); break;
-	case 'g': res = isgraph(c); break;
-	case 'l': res = islower(c); break;
-	case 'p': res = ispunct(c); break;
-	case 's': res = isspace(c); break;
-	case 'u': res = isupper(c); break;
-	case 'w': res = isalnum(c); break;
-	case 'x': res = isxdigit(c); break;
-	case 'z': res = c == 0; break; /* deprecated, still stock */
-	default: return cl == c;
+	case 'a':
+		res = isalpha(c);
+		break;
+	case 'c':
+		res = iscntrl(c);
+		break;
+	case 'd':
+		res = isdigit(c);
+		break;
+	case 'g':
+		res = isgraph(c);
+		break;
+	case 'l':
+		res = islower(c);
+		break;
+	case 'p':
+		res = ispunct(c);
+		break;
+	case 's':
+		res = isspace(c);
+		break;
+	case 'u':
+		res = isupper(c);
+		break;
+	case 'w':
+		res = isalnum(c);
+		break;
+	case 'x':
+		res = isxdigit(c);
+		break;
+	case 'z':
+		res = c == 0;
+		break; /* deprecated, still stock */
+	default:
+		return cl == c;
 	}
 	if (isupper(cl))
 		res = !res;
@@ -150,10 +173,14 @@ static int single_match(struct mstate *ms, const char *s, const char *p, const c
 		return 0;
 	c = uc(*s);
 	switch (*p) {
-	case '.': return 1;
-	case ESC: return match_class(c, uc(*(p + 1)));
-	case '[': return match_set(c, p, ep - 1);
-	default: return uc(*p) == c;
+	case '.':
+		return 1;
+	case ESC:
+		return match_class(c, uc(*(p + 1)));
+	case '[':
+		return match_set(c, p, ep - 1);
+	default:
+		return uc(*p) == c;
 	}
 }
 
@@ -342,8 +369,16 @@ static const char *match(struct mstate *ms, const char *s, const char *p)
 					goto out;
 				}
 				continue;
-			case '0': case '1': case '2': case '3': case '4':
-			case '5': case '6': case '7': case '8': case '9':
+			case '0':
+			case '1':
+			case '2':
+			case '3':
+			case '4':
+			case '5':
+			case '6':
+			case '7':
+			case '8':
+			case '9':
 				s = match_capture(ms, s, uc(*(p + 1)));
 				if (!s)
 					goto out;
@@ -642,8 +677,9 @@ static int l_gsub(lua_State *L)
 	struct mstate ms;
 	luaL_Buffer b;
 
-	luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION ||
-				    tr == LUA_TTABLE,
+	luaL_argexpected(L,
+			 tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION ||
+				 tr == LUA_TTABLE,
 			 3, "string/function/table");
 	luaL_buffinit(L, &b);
 	if (anchor) {
@@ -682,8 +718,8 @@ static int l_gsub(lua_State *L)
 void vg_pattern_register(lua_State *L, int lib)
 {
 	static const luaL_Reg fns[] = {
-		{ "find", l_find }, { "match", l_match }, { "gmatch", l_gmatch },
-		{ "gsub", l_gsub }, { NULL, NULL },
+		{"find", l_find}, {"match", l_match}, {"gmatch", l_gmatch},
+		{"gsub", l_gsub}, {NULL, NULL},
 	};
 
 	lib = lua_absindex(L, lib);
