@@ -191,6 +191,7 @@ class HostileTest(unittest.TestCase):
         a = self.alert("Guarded marker")
         self.assertIn("cannot decide", a["processes"][0]["evaluationError"])
         self.assertIn("skipped: check() failed", a["enforcement"]["message"])
+        self.assertEqual(a["state"], "ATTEMPTED")  # as for a refused kill
         # the check runs out of its memory: not killed either
         self.assertEqual(self.run_marker("guardme", "hog", 1500), (0, True))
         deadline = time.time() + 5
