@@ -387,6 +387,24 @@ static void test_pool(void **state)
 	assert_int_equal(pool.used, 0);
 }
 
+/* Trusted C calling a sandbox function directly (no vg_lua_call): patterns work, unbudgeted. */
+static void test_charge_outside_a_call(void **state)
+{
+	struct vg_lua *h = vg_lua_new(0);
+	lua_State *L = vg_lua_state(h);
+
+	(void)state;
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_getfield(L, -1, "string");
+	lua_getfield(L, -1, "match");
+	lua_pushliteral(L, "tls://siem.example:6514");
+	lua_pushliteral(L, "^(%a+)://.+:(%d+)$");
+	assert_int_equal(lua_pcall(L, 2, 2, 0), LUA_OK);
+	assert_string_equal(lua_tostring(L, -2), "tls");
+	assert_string_equal(lua_tostring(L, -1), "6514");
+	vg_lua_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_charge_outside_a_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
