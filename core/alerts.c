@@ -250,6 +250,7 @@ static void proc_free(struct vg_proc_rec *p)
 	free(p->namespace_);
 	free(p->pod);
 	free(p->deployment);
+	free(p->error);
 	for (int i = 0; i < p->nlineage; i++)
 		free(p->lineage[i].exe);
 	memset(p, 0, sizeof(*p));
@@ -452,7 +453,7 @@ static void pack_created(struct vg_alerts *s, const struct vg_alert *a)
 static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
 			   const struct vg_proc_rec *p)
 {
-	msgpack_pack_map(&s->pk, 20);
+	msgpack_pack_map(&s->pk, p->error ? 21 : 20);
 	pk_str(&s->pk, "t", "v");
 	pk_str(&s->pk, "id", a->id);
 	pk_u64(&s->pk, "time", p->time_ns);
@@ -484,6 +485,8 @@ static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
 		msgpack_pack_str_with_body(&s->pk, p->lineage[i].exe, strlen(p->lineage[i].exe));
 	}
 	pk_str(&s->pk, "v", "1");
+	if (p->error)
+		pk_str(&s->pk, "err", p->error);
 }
 
 /* A policy setting as its record ("ps"); enabled < 0 or enforcement NULL: that part unset. */
@@ -736,6 +739,8 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 				dst = &p.pod;
 			else if (K("deploy"))
 				dst = &p.deployment;
+			else if (K("err"))
+				dst = &p.error;
 			else if (K("killed"))
 				p.killed_in_kernel = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
 			else if (K("lin") && v->type == MSGPACK_OBJECT_ARRAY)
@@ -879,6 +884,7 @@ static void proc_of(struct vg_proc_rec *p, const struct vg_violation *v)
 	p->pod = xstrdup(m ? m->pod : NULL);
 	p->deployment = xstrdup(m ? m->deployment : NULL);
 	p->killed_in_kernel = v->killed_in_kernel;
+	p->error = xstrdup(v->error);
 	for (int i = 0; i < ev->n_lineage && i < VG_LINEAGE_MAX; i++) {
 		p->lineage[i].pid = ev->lineage[i].pid;
 		p->lineage[i].uid = ev->lineage[i].uid;
@@ -1278,7 +1284,7 @@ static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec
 {
 	char ts[40];
 
-	w->open(c, NULL, false, 16);
+	w->open(c, NULL, false, p->error ? 17 : 16);
 	vg_time_rfc3339(p->time_ns, ts, sizeof(ts));
 	S(w, c, "time", ts);
 	S(w, c, "containerId", ns(p->container_id));
@@ -1304,6 +1310,8 @@ static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec
 	}
 	w->close(c);
 	w->boolean(c, "killedInKernel", p->killed_in_kernel);
+	if (p->error) /* the check() failed: not a decision of the policy */
+		S(w, c, "evaluationError", p->error);
 	w->close(c);
 }
 

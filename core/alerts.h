@@ -39,6 +39,7 @@ struct vg_proc_rec {
 	struct vg_lineage_rec lineage[VG_LINEAGE_MAX];
 	int nlineage;
 	bool killed_in_kernel;
+	char *error; /* the policy's check() failed with this: an evaluation error, or NULL */
 };
 
 struct vg_alert {
@@ -63,6 +64,7 @@ struct vg_violation {
 	struct vg_event *ev;
 	const char *policy_id, *policy_name, *severity;
 	bool killed_in_kernel;
+	const char *error; /* the check() failed with this (an evaluation error), or NULL */
 };
 
 struct vg_alerts;

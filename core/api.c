@@ -249,14 +249,18 @@ static json_t *policy_json(struct vg_api *a, int i)
 
 	for (int k = 0; p->categories[k]; k++)
 		json_array_append_new(cats, json_string(p->categories[k]));
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:o, s:s, s:s, s:s, s:s*, s:{s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s*, s:o, s:s, s:s, s:s, s:s*, "
+			 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 			 "id", p->id, "name", p->name, "severity", p->severity, "disabled",
 			 !p->enabled, "enforcement",
-			 st && st->enforcement ? st->enforcement : p->enforcement, "categories",
+			 st && st->enforcement ? st->enforcement : p->enforcement, "onError",
+			 p->on_error, "categories",
 			 cats, "description", p->description, "rationale", p->rationale,
 			 "remediation", p->remediation, "waitsFor", p->waits_for, "counters",
 			 "candidates", (json_int_t)p->candidates, "matches", (json_int_t)p->matches,
-			 "errors", (json_int_t)p->errors, "luaNs", (json_int_t)p->lua_ns);
+			 "errors", (json_int_t)p->errors, "budgetStops", (json_int_t)p->budget_stops,
+			 "memoryStops", (json_int_t)p->nomem, "luaNs", (json_int_t)p->lua_ns,
+			 "luaMemBytes", (json_int_t)p->mem_bytes);
 }
 
 static void patch_policy(struct vg_api *a, struct evhttp_request *req, int i)
@@ -330,7 +334,8 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	struct vg_engine_stats es;
 	struct vg_alerts_stats as;
 	static const char *const pfields[] = { "candidates", "matches", "errors", "budget_stops",
-					       "excluded", "lua_ns" };
+					       "nomem", "excluded", "lua_ns" };
+	uint64_t cls[3] = { 0 }; /* check() failures: error, budget (or time), memory */
 
 	vg_sensor_stats(d->sensor, &ss);
 	vg_engine_stats(d->engine, &es);
@@ -351,6 +356,22 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_fastpath_candidates_total", "policy criteria matches", "counter", es.candidates);
 	metric(b, "vigil_lua_calls_total", "check() calls", "counter", es.lua_calls);
 	metric(b, "vigil_lua_errors_total", "check() and flow errors", "counter", es.lua_errors);
+	metric(b, "vigil_lua_memory_bytes", "Lua memory of every policy together (lua.memory_mb caps it)", "gauge", es.lua_mem);
+	for (int i = 0; i < vg_engine_count(d->engine); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
+
+		cls[1] += p->budget_stops;
+		cls[2] += p->nomem;
+		cls[0] += p->errors - p->budget_stops - p->nomem;
+	}
+	evbuffer_add_printf(b, "# HELP vigil_check_failures_total check() failures by class "
+			       "(error, budget: instructions or time, memory)\n"
+			       "# TYPE vigil_check_failures_total counter\n"
+			       "vigil_check_failures_total{class=\"error\"} %llu\n"
+			       "vigil_check_failures_total{class=\"budget\"} %llu\n"
+			       "vigil_check_failures_total{class=\"memory\"} %llu\n",
+			    (unsigned long long)cls[0], (unsigned long long)cls[1],
+			    (unsigned long long)cls[2]);
 	metric(b, "vigil_violations_total", "violations detected", "counter", d->violations);
 	metric(b, "vigil_violations_stored_total", "violations appended to the store", "counter", d->stored);
 	metric(b, "vigil_violations_durable_total", "violations acknowledged durable", "counter", d->acked);
@@ -371,6 +392,7 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)", "counter", d->enforce_failed);
 	metric(b, "vigil_enforcements_refused_total", "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
 	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)", "counter", d->enforce_dry_run);
+	metric(b, "vigil_enforcements_skipped_total", "kills not done: the policy's check() failed (on_error = alert)", "counter", d->enforce_skipped);
 	metric(b, "vigil_killed_in_kernel_total", "violations whose process died at exec in the kernel", "counter", d->killed_in_kernel);
 	if (d->k8s) {
 		struct vg_k8s_stats ks;
@@ -407,7 +429,7 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 		for (int i = 0; i < vg_engine_count(d->engine); i++) {
 			const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
 			const uint64_t v[] = { p->candidates, p->matches, p->errors, p->budget_stops,
-					       p->excluded, p->lua_ns };
+					       p->nomem, p->excluded, p->lua_ns };
 			char name[512];
 
 			if (p->broken)

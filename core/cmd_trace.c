@@ -240,16 +240,18 @@ int vg_cmd_replay(int argc, char **argv)
 		(unsigned long long)st.lua_calls, (unsigned long long)st.lua_errors,
 		st.kernel_all ? "all execs" : "exact names only");
 	if (stats) {
-		fprintf(stderr, "%-58s %10s %10s %8s %8s %10s\n", "POLICY", "CANDIDATES", "MATCHES",
-			"ERRORS", "EXCLUDED", "LUA_US");
+		fprintf(stderr, "%-58s %10s %10s %8s %8s %8s %8s %10s\n", "POLICY", "CANDIDATES",
+			"MATCHES", "ERRORS", "BUDGET", "MEMORY", "EXCLUDED", "LUA_US");
 		for (int i = 0; i < vg_engine_count(e); i++) {
 			const struct vg_policy_info *p = vg_engine_policy(e, i);
 
 			if (p->broken || !p->enabled)
 				continue;
-			fprintf(stderr, "%-58s %10llu %10llu %8llu %8llu %10.1f\n", p->name,
+			/* ERRORS counts every failed check(); BUDGET and MEMORY are of those */
+			fprintf(stderr, "%-58s %10llu %10llu %8llu %8llu %8llu %8llu %10.1f\n", p->name,
 				(unsigned long long)p->candidates, (unsigned long long)p->matches,
-				(unsigned long long)p->errors, (unsigned long long)p->excluded,
+				(unsigned long long)p->errors, (unsigned long long)p->budget_stops,
+				(unsigned long long)p->nomem, (unsigned long long)p->excluded,
 				(double)p->lua_ns / 1e3);
 		}
 	}

@@ -188,6 +188,9 @@ static void print_alert(json_t *a)
 			       (long long)json_integer_value(json_object_get(l, "parentPid")),
 			       (long long)json_integer_value(json_object_get(l, "parentUid")));
 		printf("%s\n", json_is_true(json_object_get(p, "killedInKernel")) ? "\n  killed in kernel" : "");
+		if (json_string_value(json_object_get(p, "evaluationError")))
+			printf("  evaluation error (the policy's check() failed): %s\n",
+			       js(p, "evaluationError"));
 	}
 }
 
@@ -309,7 +312,9 @@ static int cmd_show(int argc, char **argv)
 static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
 {
 	struct vg_engine_opts eo = { .dir = cfg->policy_dir[0] ? cfg->policy_dir : NULL,
-				     .lua_mem = (size_t)cfg->lua_memory_mb << 20, .budget = cfg->lua_budget };
+				     .lua_mem = (size_t)cfg->lua_memory_mb << 20, .budget = cfg->lua_budget,
+				     .policy_mem = (size_t)cfg->lua_policy_memory_mb << 20,
+				     .time_ms = cfg->lua_time_ms };
 	struct vg_load_error *errs = NULL;
 	struct vg_engine *e = NULL;
 	int nerr = 0;

@@ -60,6 +60,8 @@ static const struct key keys[] = {
 	{ NULL, "lua", K_TABLE, 0, 0, NULL },
 	{ "lua", "memory_mb", K_U32, F(lua_memory_mb), NULL },
 	{ "lua", "budget", K_U32, F(lua_budget), NULL },
+	{ "lua", "policy_memory_mb", K_U32, F(lua_policy_memory_mb), NULL },
+	{ "lua", "time_ms", K_U32, F(lua_time_ms), NULL },
 };
 
 void vg_config_defaults(struct vg_config *c)
@@ -78,6 +80,8 @@ void vg_config_defaults(struct vg_config *c)
 	c->window_s = 1800;
 	c->lua_memory_mb = 64;
 	c->lua_budget = 1000000;
+	c->lua_policy_memory_mb = 0; /* a quarter of lua.memory_mb */
+	c->lua_time_ms = 1000;
 }
 
 static void known(const char *parent, char *out, size_t n)

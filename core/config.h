@@ -29,6 +29,8 @@ struct vg_config {
 	uint32_t window_s;	  /* volume.window_s: ... per 1800 s per (container, name, args, exe) */
 	uint32_t lua_memory_mb;	  /* lua.memory_mb: 64 */
 	uint32_t lua_budget;	  /* lua.budget: 1,000,000 instructions per call */
+	uint32_t lua_policy_memory_mb; /* lua.policy_memory_mb: each policy's own cap (0: a quarter of lua.memory_mb) */
+	uint32_t lua_time_ms;	  /* lua.time_ms: 1000, wall time per call */
 	bool dry_run;		  /* enforcement.dry_run: log what would be killed, kill nothing */
 	/* kubernetes.*: all empty = in-cluster when KUBERNETES_SERVICE_HOST is set, else none */
 	char k8s_server[512], k8s_token_file[512], k8s_ca_file[512], k8s_node[256], k8s_kubeconfig[512];

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "enforce.h"
 #include "log.h"
+#include "lua_host.h"
 
 #define VOL_SLOTS 16384
 
@@ -98,7 +99,8 @@ static bool flow_store(void *ctx, struct vg_event *ev, int pol)
 	const struct vg_policy_info *p = vg_engine_policy(d->engine, pol);
 	struct vg_violation v = { .ev = ev, .policy_id = p->id, .policy_name = p->name,
 				  .severity = p->severity,
-				  .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0 };
+				  .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0,
+				  .error = vg_engine_check_error(d->engine, pol) };
 	int rc;
 
 	vg_sensor_lineage(d->sensor, ev);
@@ -283,8 +285,27 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 	return ok;
 }
 
+/* vigil.enforce() for a violation whose check() failed: nothing is killed; the alert says why. */
+static void flow_enforce_skipped(void *ctx, struct vg_event *ev, int pol, const char *action,
+				 const char *why)
+{
+	struct vg_daemon *d = ctx;
+	const struct vg_container *ctr = vg_event_container(ev);
+	char msg[768];
+
+	d->enforce_skipped++;
+	snprintf(msg, sizeof(msg), "skipped: check() failed (%.600s)", why);
+	vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg,
+			   ctr->pod_uid[0] ? ctr->pod_uid : ctr->id[0] ? ctr->short_id : "host",
+			   now_ns());
+	if (d->enforce_skipped <= 3 || !(d->enforce_skipped & (d->enforce_skipped - 1)))
+		vg_warn("policy '%s': %s of pid %u %s; set on_error = \"enforce\" in the policy to "
+			"enforce anyway", vg_engine_policy(d->engine, pol)->name, action, ev->rec->pid, msg);
+}
+
 static const struct vg_flow_ops ops = { .store = flow_store, .enforce = flow_enforce,
-					.notify = flow_notify };
+					.notify = flow_notify,
+					.enforce_skipped = flow_enforce_skipped };
 
 struct hits {
 	int pol[64];
@@ -389,7 +410,9 @@ static struct vg_engine_opts engine_opts(struct vg_daemon *d)
 	struct vg_engine_opts eo = {
 		.dir = d->cfg.policy_dir[0] ? d->cfg.policy_dir : NULL,
 		.lua_mem = (size_t)d->cfg.lua_memory_mb << 20,
+		.policy_mem = (size_t)d->cfg.lua_policy_memory_mb << 20,
 		.budget = d->cfg.lua_budget,
+		.time_ms = d->cfg.lua_time_ms,
 		.lineage_fn = lineage_cb,
 		.lineage_ctx = d,
 	};
@@ -453,12 +476,58 @@ static void on_hup(evutil_socket_t s, short w, void *arg)
 	vg_load_errors_free(errs, nerr);
 }
 
+/*
+ * SIGINT and SIGTERM: a handler of our own, not a libevent signal event,
+ * because those run only when the loop turns, and the loop may be inside a
+ * Lua call. The handler stops the running call (vg_lua_interrupt) and wakes
+ * the loop through a pipe; the loop then stops as usual.
+ */
+static int stop_pipe[2] = { -1, -1 };
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	vg_lua_interrupt();
+	if (write(stop_pipe[1], &c, 1) < 0) {
+		/* the pipe is full: a stop is already pending */
+	}
+	errno = saved;
+}
+
+static int stop_signals_install(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	if (pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC))
+		return -errno;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -errno;
+	return 0;
+}
+
+static void stop_signals_remove(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	for (int i = 0; i < 2; i++) {
+		if (stop_pipe[i] >= 0)
+			close(stop_pipe[i]);
+		stop_pipe[i] = -1;
+	}
+	vg_lua_interrupt_clear();
+}
+
 static void on_stop(evutil_socket_t s, short w, void *arg)
 {
 	struct vg_daemon *d = arg;
+	char buf[16];
 
-	(void)s;
 	(void)w;
+	while (read(s, buf, sizeof(buf)) > 0)
+		;
 	d->stopping = true;
 	event_base_loopbreak(d->base);
 }
@@ -631,7 +700,7 @@ int vg_cmd_run(int argc, char **argv)
 	struct vg_wal_report rep;
 	struct vg_engine_opts eo;
 	struct vg_load_error *errs;
-	struct event *ev_int = NULL, *ev_term = NULL, *ev_hup = NULL, *ev_ret = NULL, *ev_bg = NULL;
+	struct event *ev_stop = NULL, *ev_hup = NULL, *ev_ret = NULL, *ev_bg = NULL;
 	char err[1024], store_dir[1100];
 	int opt, nerr, rc = 1;
 
@@ -679,6 +748,11 @@ int vg_cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	vg_log_libevent();
+	/* before the policies load: a SIGTERM during a load stops it too */
+	if (stop_signals_install()) {
+		vg_err("cannot install the SIGINT/SIGTERM handlers: %s", strerror(errno));
+		goto out;
+	}
 	d->base = event_base_new();
 	d->vol = calloc(VOL_SLOTS, sizeof(*d->vol));
 	if (!d->base || !d->vol || getrandom(d->vol_seed, sizeof(d->vol_seed), 0) < 0) {
@@ -777,16 +851,14 @@ int vg_cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	ev_int = evsignal_new(d->base, SIGINT, on_stop, d);
-	ev_term = evsignal_new(d->base, SIGTERM, on_stop, d);
+	ev_stop = event_new(d->base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop, d);
 	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	ev_ret = event_new(d->base, -1, EV_PERSIST, on_retention, d);
-	if (!ev_int || !ev_term || !ev_hup || !ev_ret) {
+	if (!ev_stop || !ev_hup || !ev_ret) {
 		vg_err("cannot register with the event loop");
 		goto out;
 	}
-	event_add(ev_int, NULL);
-	event_add(ev_term, NULL);
+	event_add(ev_stop, NULL);
 	event_add(ev_hup, NULL);
 	event_add(ev_ret, &(struct timeval){ .tv_sec = 3600 });
 	on_retention(-1, 0, d);
@@ -811,10 +883,8 @@ out:
 	vg_notify_close(d->notify);
 	vg_k8s_free(d->k8s);
 	vg_http_free(d->http);
-	if (ev_int)
-		event_free(ev_int);
-	if (ev_term)
-		event_free(ev_term);
+	if (ev_stop)
+		event_free(ev_stop);
 	if (ev_hup)
 		event_free(ev_hup);
 	if (ev_ret)
@@ -829,5 +899,6 @@ out:
 	free(d->vol);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
+	stop_signals_remove();
 	return rc;
 }

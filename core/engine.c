@@ -24,8 +24,14 @@ struct excl {
 	int nlabels;
 };
 
+enum on_err { ON_ERR_ALERT, ON_ERR_IGNORE, ON_ERR_ENFORCE };
+
 struct pol {
 	struct vg_policy_info info;
+	struct vg_lua *lua; /* the policy's own state: its file, check, on_violation, tests */
+	enum on_err on_err;
+	uint64_t err_seq;    /* the evaluation whose check() failed with check_err */
+	char check_err[512];
 	char **strs; /* every string info points to, for freeing */
 	int nstrs;
 	const char **cats, **nots;
@@ -45,7 +51,9 @@ struct ctr_slot {
 };
 
 struct vg_engine {
-	struct vg_lua *lua;
+	struct vg_lua_pool pool; /* every policy's state draws on it */
+	size_t pol_mem;		 /* each policy's own cap */
+	long time_ms;
 	struct vg_matcher *m;
 	struct pol *pol;
 	int npol;
@@ -62,7 +70,7 @@ struct vg_engine {
 	void *cb_ctx;
 	int nviol;
 	bool testing;
-	int flow_ref; /* lua/flow.lua's function */
+	uint64_t eval_seq; /* evaluations so far: which check errors are current */
 	uint32_t *kactions; /* vg_engine_kernel_program's answer */
 	int *kuid_name, nkuid;
 	uint32_t *kuid;
@@ -71,6 +79,7 @@ struct vg_engine {
 	void *ops_ctx;
 	int flow_pol;
 	bool flow_stored;
+	const char *flow_err; /* the violation's check() error, or NULL */
 };
 
 static char *save(struct pol *p, const char *s)
@@ -138,6 +147,7 @@ void vg_engine_free(struct vg_engine *e)
 			excl_free(&p->excl[k]);
 		free(p->excl);
 		excl_free(&p->scope);
+		vg_lua_free(p->lua);
 	}
 	free(e->pol);
 	free(e->want_ctr);
@@ -146,7 +156,6 @@ void vg_engine_free(struct vg_engine *e)
 	free(e->kuid_name);
 	free(e->kuid);
 	vg_matcher_free(e->m);
-	vg_lua_free(e->lua);
 	free(e);
 }
 
@@ -263,9 +272,10 @@ static const char **saved_list(struct pol *p, lua_State *L, int t, const char *k
 /* Compiles the normalised policy table on top of the stack (left there). */
 static int compile_policy(struct vg_engine *e, int pi, const char *file, char *err, size_t n)
 {
-	lua_State *L = vg_lua_state(e->lua);
-	int t = lua_gettop(L), nsec, rc = 0;
 	struct pol *p = &e->pol[pi];
+	struct vg_lua *h = p->lua;
+	lua_State *L = vg_lua_state(h);
+	int t = lua_gettop(L), nsec, rc = 0;
 	struct vg_policy_info *in = &p->info;
 	static const struct {
 		const char *key;
@@ -280,6 +290,7 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 	};
 
 	memset(p, 0, sizeof(*p));
+	p->lua = h;
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		lua_getfield(L, t, strs[i].key);
 		*(const char **)((char *)in + strs[i].off) = save(p, lua_tostring(L, -1));
@@ -292,6 +303,12 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 	in->waits_for = lua_isstring(L, -1) ? save(p, lua_tostring(L, -1)) : NULL;
 	lua_pop(L, 1);
 	in->file = save(p, file);
+	lua_getfield(L, t, "on_error"); /* checked by the DSL: alert, ignore or enforce */
+	in->on_error = save(p, lua_isstring(L, -1) ? lua_tostring(L, -1) : "alert");
+	p->on_err = !strcmp(in->on_error, "ignore")    ? ON_ERR_IGNORE
+		    : !strcmp(in->on_error, "enforce") ? ON_ERR_ENFORCE
+						       : ON_ERR_ALERT;
+	lua_pop(L, 1);
 	lua_getfield(L, t, "enabled");
 	in->enabled = lua_toboolean(L, -1);
 	lua_pop(L, 1);
@@ -440,20 +457,30 @@ static int policy_line(const char *buf, size_t len)
 	return 1;
 }
 
-/* Loads one policy source; on success appends a policy. */
+static struct vg_lua *new_state(struct vg_engine *e, char *err, size_t n);
+
+/* Loads one policy source into a state of its own; on success appends a policy. */
 static void load_one(struct vg_engine *e, const char *file, const char *buf, size_t len,
 		     struct vg_load_error **errs, int *nerr)
 {
-	lua_State *L = vg_lua_state(e->lua);
 	char err[1024], chunk[512];
+	struct vg_lua *h = new_state(e, err, sizeof(err));
+	lua_State *L;
 	struct pol *np;
-	int rc, top = lua_gettop(L);
+	int rc, top;
 
+	if (!h) {
+		add_error(errs, nerr, file, "%s: %s", file, err);
+		return;
+	}
+	L = vg_lua_state(h);
+	top = lua_gettop(L);
 	snprintf(chunk, sizeof(chunk), "@%s", file);
-	rc = vg_lua_run_chunk(e->lua, buf, len, chunk, 1, LOAD_BUDGET, err, sizeof(err));
+	rc = vg_lua_run_chunk(h, buf, len, chunk, 1, LOAD_BUDGET, err, sizeof(err));
 	if (rc) {
 		size_t fl = strlen(file);
 
+		vg_lua_free(h);
 		/* `return policy {...}` is a tail call: the DSL cannot see the file's line */
 		if (strncmp(err, file, fl) || err[fl] != ':')
 			add_error(errs, nerr, file, "%s:%d: %s", file, policy_line(buf, len), err);
@@ -467,7 +494,7 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 		add_error(errs, nerr, file,
 			  "%s: the file must end with 'return policy { ... }' (it returned a %s)",
 			  file, luaL_typename(L, top + 1));
-		lua_settop(L, top);
+		vg_lua_free(h);
 		return;
 	}
 	lua_pop(L, 2);
@@ -476,7 +503,7 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 		if (!strcmp(e->pol[i].info.name, lua_tostring(L, -1))) {
 			add_error(errs, nerr, file, "%s: a policy named '%s' is already loaded from %s",
 				  file, e->pol[i].info.name, e->pol[i].info.file);
-			lua_settop(L, top);
+			vg_lua_free(h);
 			return;
 		}
 	}
@@ -484,10 +511,11 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	np = realloc(e->pol, (size_t)(e->npol + 1) * sizeof(*np));
 	if (!np) {
 		add_error(errs, nerr, file, "out of memory");
-		lua_settop(L, top);
+		vg_lua_free(h);
 		return;
 	}
 	e->pol = np;
+	e->pol[e->npol].lua = h; /* the policy's from now on, freed with it */
 	rc = compile_policy(e, e->npol, file, err, sizeof(err));
 	if (rc) {
 		/* the matcher may hold sections of this policy: the load fails whole */
@@ -501,6 +529,12 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	}
 	e->npol++;
 	lua_settop(L, top);
+	/* the DSL has done its work: its code need not stay in every policy's state */
+	lua_pushnil(L);
+	vg_lua_expose(h, "policy");
+	lua_pushnil(L);
+	vg_lua_expose(h, "__where");
+	lua_gc(L, LUA_GCCOLLECT);
 }
 
 /* ---- the per-violation flow ------------------------------------------------- */
@@ -523,11 +557,22 @@ static int l_store(lua_State *L)
 	return 1;
 }
 
+/*
+ * vigil.enforce(action). A violation whose check() failed is not a decision:
+ * it is never enforced (the flow, or the policy's own on_violation, is told
+ * false and the skip is recorded) unless the policy says on_error = "enforce".
+ */
 static int l_enforce(lua_State *L)
 {
 	struct vg_engine *e = flow_engine(L);
 	const char *action = luaL_checkstring(L, 1);
 
+	if (e->flow_err && e->pol[e->flow_pol].on_err != ON_ERR_ENFORCE) {
+		if (e->ops && e->ops->enforce_skipped)
+			e->ops->enforce_skipped(e->ops_ctx, e->cur, e->flow_pol, action, e->flow_err);
+		lua_pushboolean(L, 0);
+		return 1;
+	}
 	lua_pushboolean(L, e->ops && e->ops->enforce &&
 				   e->ops->enforce(e->ops_ctx, e->cur, e->flow_pol, action));
 	return 1;
@@ -549,11 +594,11 @@ static int l_flow_log(lua_State *L)
 	return 0;
 }
 
-/* Loads lua/flow.lua and the `vigil` bindings table (left in the registry). */
-static int load_flow(struct vg_engine *e, char *err, size_t n)
+/* Loads lua/flow.lua into h, and the `vigil` bindings table (both left in its registry). */
+static int load_flow(struct vg_engine *e, struct vg_lua *h, char *err, size_t n)
 {
 	const struct vg_embedded *f = vg_embedded_find("lua/flow.lua");
-	lua_State *L = vg_lua_state(e->lua);
+	lua_State *L = vg_lua_state(h);
 	static const luaL_Reg fns[] = {
 		{ "store", l_store }, { "enforce", l_enforce }, { "notify", l_notify },
 		{ "log", l_flow_log }, { NULL, NULL },
@@ -561,13 +606,13 @@ static int load_flow(struct vg_engine *e, char *err, size_t n)
 
 	if (!f)
 		return snprintf(err, n, "internal: lua/flow.lua is not embedded"), -ENOENT;
-	if (vg_lua_run_chunk(e->lua, f->data, f->len, "@lua/flow.lua", 1, LOAD_BUDGET, err, n))
+	if (vg_lua_run_chunk(h, f->data, f->len, "@lua/flow.lua", 1, LOAD_BUDGET, err, n))
 		return -EINVAL;
 	if (!lua_isfunction(L, -1)) {
 		lua_pop(L, 1);
 		return snprintf(err, n, "lua/flow.lua must return a function"), -EINVAL;
 	}
-	e->flow_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.flow");
 	lua_newtable(L);
 	lua_pushlightuserdata(L, e);
 	luaL_setfuncs(L, fns, 1);
@@ -578,7 +623,8 @@ static int load_flow(struct vg_engine *e, char *err, size_t n)
 int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char *enforcement,
 		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen)
 {
-	lua_State *L = vg_lua_state(e->lua);
+	struct vg_lua *h = e->pol[pi].lua;
+	lua_State *L = vg_lua_state(h);
 	struct vg_event *prev = e->cur;
 	int rc;
 
@@ -587,42 +633,66 @@ int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char 
 	e->ops_ctx = ctx;
 	e->flow_pol = pi;
 	e->flow_stored = false;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, e->flow_ref);
+	e->flow_err = vg_engine_check_error(e, pi);
+	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow");
 	vg_lua_event_push(L, ev);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, e->pol[pi].table_ref);
 	lua_pushstring(L, enforcement ? enforcement : e->pol[pi].info.enforcement);
 	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
-	rc = vg_lua_call(e->lua, 4, 0, e->budget, err, errlen);
+	rc = vg_lua_call(h, 4, 0, e->budget, err, errlen);
 	vg_lua_event_detach(L);
 	if (rc) {
-		e->pol[pi].info.errors++;
+		e->pol[pi].info.flow_errors++;
 		e->st.lua_errors++;
 		if (!e->flow_stored && ops && ops->store) /* fail closed: never lose it */
 			e->flow_stored = ops->store(ctx, ev, pi);
 	}
 	e->cur = prev;
 	e->ops = NULL;
+	e->flow_err = NULL;
 	return rc ? -1 : 0;
 }
 
-/* lua/policy.lua, run trusted: its `policy` becomes a sandbox global. */
-static int load_dsl(struct vg_engine *e, char *err, size_t n)
+/* lua/policy.lua, run trusted in h: its `policy` becomes a sandbox global. */
+static int load_dsl(struct vg_lua *h, char *err, size_t n)
 {
 	const struct vg_embedded *f = vg_embedded_find("lua/policy.lua");
-	lua_State *L = vg_lua_state(e->lua);
+	lua_State *L = vg_lua_state(h);
 
 	if (!f)
 		return snprintf(err, n, "internal: lua/policy.lua is not embedded"), -ENOENT;
 	lua_pushcfunction(L, l_where);
-	vg_lua_expose(e->lua, "__where");
-	if (vg_lua_run_chunk(e->lua, f->data, f->len, "@lua/policy.lua", 1, LOAD_BUDGET, err, n))
+	vg_lua_expose(h, "__where");
+	if (vg_lua_run_chunk(h, f->data, f->len, "@lua/policy.lua", 1, LOAD_BUDGET, err, n))
 		return -EINVAL;
 	lua_getfield(L, -1, "MT");
 	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.policy.mt");
 	lua_getfield(L, -1, "policy");
-	vg_lua_expose(e->lua, "policy");
+	vg_lua_expose(h, "policy");
 	lua_pop(L, 1);
 	return 0;
+}
+
+/*
+ * A state for one policy: the sandbox, the event object, the DSL and the
+ * flow, its own memory cap on the engine's pool. NULL with err on failure.
+ */
+static struct vg_lua *new_state(struct vg_engine *e, char *err, size_t n)
+{
+	struct vg_lua_opts lo = { .mem_cap = e->pol_mem, .pool = &e->pool, .time_ms = e->time_ms };
+	struct vg_lua *h = vg_lua_new_opts(&lo);
+
+	if (!h) {
+		snprintf(err, n, "no memory for a Lua state (lua.memory_mb is %zu MiB for all "
+			 "policies together)", e->pool.cap >> 20);
+		return NULL;
+	}
+	vg_lua_event_init(vg_lua_state(h), e->lineage_fn, e->lineage_ctx);
+	if (load_dsl(h, err, n) || load_flow(e, h, err, n)) {
+		vg_lua_free(h);
+		return NULL;
+	}
+	return h;
 }
 
 static bool is_policy_file(const char *name)
@@ -645,22 +715,35 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 	if (!e)
 		return -ENOMEM;
 	e->budget = o->budget > 0 ? o->budget : 1000000;
+	e->time_ms = o->time_ms > 0 ? o->time_ms : 1000;
 	e->lineage_fn = o->lineage_fn;
 	e->lineage_ctx = o->lineage_ctx;
-	e->lua = vg_lua_new(o->lua_mem);
+	e->pool.cap = o->lua_mem ? o->lua_mem : (64u << 20);
+	e->pol_mem = o->policy_mem ? o->policy_mem : e->pool.cap / 4;
+	if (e->pol_mem > e->pool.cap / 2) {
+		/* one policy must not be able to take what the others need */
+		add_error(errs, nerr, "lua.policy_memory_mb",
+			  "lua.policy_memory_mb (%zu MiB) must be at most half of lua.memory_mb "
+			  "(%zu MiB), so that no policy can take the memory the others need: lower "
+			  "it or raise lua.memory_mb", e->pol_mem >> 20, e->pool.cap >> 20);
+		vg_engine_free(e);
+		return -EINVAL;
+	}
 	e->m = vg_matcher_new();
-	if (!e->lua || !e->m) {
+	if (!e->m) {
 		vg_engine_free(e);
 		return -ENOMEM;
 	}
-	vg_lua_event_init(vg_lua_state(e->lua), o->lineage_fn, o->lineage_ctx);
-	rc = load_dsl(e, err, sizeof(err));
-	if (!rc)
-		rc = load_flow(e, err, sizeof(err));
-	if (rc) {
-		add_error(errs, nerr, "lua/", "%s", err);
-		vg_engine_free(e);
-		return rc;
+	{
+		/* the embedded Lua half loads, or nothing will */
+		struct vg_lua *h = new_state(e, err, sizeof(err));
+
+		if (!h) {
+			add_error(errs, nerr, "lua/", "%s", err);
+			vg_engine_free(e);
+			return -EINVAL;
+		}
+		vg_lua_free(h);
 	}
 	if (o->files) {
 		for (int i = 0; o->files[i]; i++) {
@@ -768,7 +851,16 @@ int vg_engine_count(const struct vg_engine *e)
 
 struct vg_policy_info *vg_engine_policy(struct vg_engine *e, int i)
 {
-	return i >= 0 && i < e->npol ? &e->pol[i].info : NULL;
+	struct vg_lua_stats ls;
+
+	if (i < 0 || i >= e->npol)
+		return NULL;
+	if (e->pol[i].lua) {
+		vg_lua_stats(e->pol[i].lua, &ls);
+		e->pol[i].info.mem_bytes = ls.mem_bytes;
+		e->pol[i].info.mem_peak = ls.mem_peak;
+	}
+	return &e->pol[i].info;
 }
 
 int vg_engine_find(const struct vg_engine *e, const char *key)
@@ -947,6 +1039,62 @@ static bool scoping_match(const struct excl *x, const struct vg_meta *m)
 	       re_field(x->pod, m->pod) && labels_match(x, m);
 }
 
+/*
+ * A check() that failed: counted by class, reported (rate-limited), then the
+ * policy's on_error decides. Returns whether the event still counts as a
+ * violation (one that carries the error).
+ */
+static bool check_failed(struct vg_engine *e, struct pol *p, int rc, const char *err)
+{
+	static const char *const what[] = {
+		[ON_ERR_ALERT] = "recorded as an evaluation error, not enforced",
+		[ON_ERR_IGNORE] = "ignored (on_error = \"ignore\")",
+		[ON_ERR_ENFORCE] = "treated as a match and enforced (on_error = \"enforce\")",
+	};
+
+	if (rc == VG_LUA_INTERRUPTED)
+		return false; /* vigil is stopping: this check decided nothing */
+	p->info.errors++;
+	p->info.budget_stops += rc == VG_LUA_BUDGET;
+	p->info.nomem += rc == VG_LUA_NOMEM;
+	e->st.lua_errors++;
+	if (p->info.errors <= 3 || !(p->info.errors & (p->info.errors - 1)))
+		vg_warn("policy '%s': check() failed (%s); %s (%llu errors so far)", p->info.name, err,
+			what[p->on_err], (unsigned long long)p->info.errors);
+	if (p->on_err == ON_ERR_IGNORE)
+		return false;
+	snprintf(p->check_err, sizeof(p->check_err), "%s", err);
+	p->err_seq = e->eval_seq;
+	return true;
+}
+
+/* Runs the policy's check() on ev, in the policy's own state: does the event violate it? */
+static bool run_check(struct vg_engine *e, struct pol *p, struct vg_event *ev)
+{
+	lua_State *L = vg_lua_state(p->lua);
+	struct timespec t0, t1;
+	char err[512];
+	bool yes;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->check_ref);
+	vg_lua_event_push(L, ev);
+	rc = vg_lua_call(p->lua, 1, 1, e->budget, err, sizeof(err));
+	vg_lua_event_detach(L);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	p->info.lua_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+				     (t1.tv_nsec - t0.tv_nsec));
+	e->st.lua_calls++;
+	if (rc)
+		return check_failed(e, p, rc, err);
+	yes = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	if (!yes)
+		p->info.check_false++;
+	return yes;
+}
+
 static void on_section(void *ctx, int pi)
 {
 	struct vg_engine *e = ctx;
@@ -965,41 +1113,8 @@ static void on_section(void *ctx, int pi)
 			return;
 		}
 	}
-	if (p->check_ref != LUA_NOREF) {
-		lua_State *L = vg_lua_state(e->lua);
-		struct timespec t0, t1;
-		char err[512];
-		int rc;
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		lua_rawgeti(L, LUA_REGISTRYINDEX, p->check_ref);
-		vg_lua_event_push(L, ev);
-		rc = vg_lua_call(e->lua, 1, 1, e->budget, err, sizeof(err));
-		vg_lua_event_detach(L);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		p->info.lua_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
-					     (t1.tv_nsec - t0.tv_nsec));
-		e->st.lua_calls++;
-		if (rc) {
-			/* fail closed: the criteria matched, a broken check must not hide it */
-			if (rc == VG_LUA_BUDGET)
-				p->info.budget_stops++;
-			p->info.errors++;
-			e->st.lua_errors++;
-			if (p->info.errors <= 3 || !(p->info.errors & (p->info.errors - 1)))
-				vg_warn("policy '%s': check() failed (%s); treated as a match "
-					"(%llu errors so far)",
-					p->info.name, err, (unsigned long long)p->info.errors);
-		} else {
-			bool yes = lua_toboolean(L, -1);
-
-			lua_pop(L, 1);
-			if (!yes) {
-				p->info.check_false++;
-				return;
-			}
-		}
-	}
+	if (p->check_ref != LUA_NOREF && !run_check(e, p, ev))
+		return;
 	p->info.matches++;
 	e->st.matches++;
 	e->nviol++;
@@ -1022,6 +1137,7 @@ static int eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want,
 	e->cb = cb;
 	e->cb_ctx = ctx;
 	e->nviol = 0;
+	e->eval_seq++;
 	if (!vg_matcher_eval(e->m, ev, want, e->lineage_fn ? engine_lineage : NULL, on_section, e))
 		e->st.rejected++;
 	e->cur = NULL;
@@ -1042,11 +1158,20 @@ int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb,
 	return eval_with(e, ev, e->want_ctr, cb, ctx);
 }
 
+const char *vg_engine_check_error(const struct vg_engine *e, int pi)
+{
+	const struct pol *p = pi >= 0 && pi < e->npol ? &e->pol[pi] : NULL;
+
+	return p && p->err_seq && p->err_seq == e->eval_seq ? p->check_err : NULL;
+}
+
 void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st)
 {
 	const char **names;
 
 	*st = e->st;
+	st->lua_mem = e->pool.used;
+	st->lua_mem_cap = e->pool.cap;
 	st->kernel_all = vg_engine_kernel_all(e);
 	st->exact_names = vg_engine_kernel_names(e, &names);
 }
@@ -1199,7 +1324,6 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 int vg_engine_run_tests(struct vg_engine *e, const char *filter, FILE *out, int *ntests)
 {
 	static struct test_ev te;
-	lua_State *L = vg_lua_state(e->lua);
 	bool *want = calloc((size_t)e->npol + 1, sizeof(bool));
 	int failed = 0, total = 0;
 
@@ -1208,10 +1332,12 @@ int vg_engine_run_tests(struct vg_engine *e, const char *filter, FILE *out, int 
 	e->testing = true;
 	for (int i = 0; i < e->npol; i++) {
 		struct pol *p = &e->pol[i];
+		lua_State *L;
 		int nt;
 
 		if ((filter && !strstr(p->info.name, filter)) || p->info.broken)
 			continue;
+		L = vg_lua_state(p->lua);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);
 		lua_getfield(L, -1, "tests");
 		nt = (int)lua_rawlen(L, -1);
@@ -1251,6 +1377,7 @@ int vg_engine_run_tests(struct vg_engine *e, const char *filter, FILE *out, int 
 		/* tests are not traffic: leave the policy's counters as they were */
 		p->info.candidates = p->info.matches = p->info.excluded = p->info.out_of_scope = 0;
 		p->info.check_false = p->info.lua_ns = p->info.errors = p->info.budget_stops = 0;
+		p->info.nomem = 0;
 	}
 	e->testing = false;
 	memset(&e->st, 0, sizeof(e->st));

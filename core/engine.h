@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * engine.h - the policy engine: policies loaded from Lua files into one
- * sandboxed state, their criteria compiled into the fast path (match.h), and
- * the per-event pipeline: fast path -> scope and exclusions -> Lua check.
+ * engine.h - the policy engine: policies loaded from Lua files, each into its
+ * own sandboxed state (its own memory cap, on a pool shared by all), their
+ * criteria compiled into the fast path (match.h), and the per-event pipeline:
+ * fast path -> scope and exclusions -> Lua check.
  *
  * An engine is built whole and never changed, except for per-policy enable
  * and counters; a reload builds a new one and swaps it in, or keeps the old.
@@ -22,8 +23,10 @@ struct vg_engine;
 struct vg_engine_opts {
 	const char *dir;	  /* policy directory; NULL: the embedded default pack */
 	const char *const *files; /* or these files (NULL-terminated); overrides dir */
-	size_t lua_mem;		  /* Lua memory cap, bytes (0: 64 MiB) */
+	size_t lua_mem;		  /* Lua memory of all policies together, bytes (0: 64 MiB) */
+	size_t policy_mem;	  /* Lua memory of one policy, bytes (0: lua_mem / 4) */
 	long budget;		  /* instructions per Lua call (0: 1,000,000) */
+	long time_ms;		  /* wall time per Lua call (0: 1000 ms) */
 	vg_lineage_fn lineage_fn; /* names an event's ancestors on demand */
 	void *lineage_ctx;
 };
@@ -31,6 +34,7 @@ struct vg_engine_opts {
 /* What one policy is and did; owned by the engine. */
 struct vg_policy_info {
 	const char *name, *id, *severity, *enforcement, *description, *rationale, *remediation;
+	const char *on_error; /* a failed check(): "alert" (default), "ignore" or "enforce" */
 	const char *file;      /* where it was loaded from */
 	const char *waits_for; /* non-NULL: it needs a feature vigil does not have yet */
 	const char *const *categories;
@@ -43,12 +47,16 @@ struct vg_policy_info {
 	uint64_t matches;    /* violations: all of it held */
 	uint64_t out_of_scope, excluded, check_false;
 	uint64_t lua_ns;     /* time in check() */
-	uint64_t errors;     /* check() raised an error (the event is kept: see below) */
-	uint64_t budget_stops;
+	uint64_t errors;     /* check() failed, every class (what follows: on_error) */
+	uint64_t budget_stops; /* of which: past the instruction budget or the time limit */
+	uint64_t nomem;        /* of which: past the policy's memory cap (or the pool's) */
+	uint64_t flow_errors;  /* its violation flow (on_violation) failed */
+	size_t mem_bytes, mem_peak; /* the policy's Lua state */
 };
 
 struct vg_engine_stats {
 	uint64_t events, rejected, candidates, matches, lua_calls, lua_errors;
+	size_t lua_mem, lua_mem_cap; /* every policy's Lua state together, and the pool's cap */
 	bool kernel_all;   /* the kernel must send every exec */
 	int exact_names;   /* names the kernel filter map passes */
 };
@@ -85,13 +93,21 @@ int vg_engine_find(const struct vg_engine *e, const char *name_or_id);
 
 /*
  * Evaluates one event. For each violated policy calls cb. A policy whose
- * check() fails is counted and reported, and the event is treated as a match
- * (fail closed: a broken refinement never hides a violation). Returns the
- * number of violations.
+ * check() fails (error, budget, time, memory) is counted by class and
+ * reported, then follows its on_error: "alert" and "enforce" call cb (the
+ * violation carries the error: vg_engine_check_error), "ignore" does not. A
+ * check stopped by vg_lua_interrupt() decides nothing. Returns the number of
+ * violations.
  */
 typedef void (*vg_violation_cb)(void *ctx, struct vg_event *ev, int pol,
 				const struct vg_policy_info *p);
 int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb, void *ctx);
+
+/*
+ * The error of the policy's check() in the last vg_engine_eval (the violation
+ * is an evaluation error), or NULL when its check held or it has none.
+ */
+const char *vg_engine_check_error(const struct vg_engine *e, int pol);
 
 /* Enables or disables a policy: the fast path follows at once. */
 void vg_engine_enable(struct vg_engine *e, int pol, bool on);
@@ -130,12 +146,17 @@ struct vg_flow_ops {
 	bool (*store)(void *ctx, struct vg_event *ev, int pol);
 	bool (*enforce)(void *ctx, struct vg_event *ev, int pol, const char *action);
 	bool (*notify)(void *ctx, struct vg_event *ev, int pol);
+	/* an enforcement not done because the check failed (why: the message) */
+	void (*enforce_skipped)(void *ctx, struct vg_event *ev, int pol, const char *action,
+				const char *why);
 };
 
 /*
  * Runs the flow for one violation with the policy's current enforcement. If
  * the flow fails (an error in on_violation, a runaway), the violation is
  * stored anyway unless the flow already did, and -1 is returned with err set.
+ * A violation whose check() failed is never enforced (vigil.enforce() calls
+ * enforce_skipped instead) unless the policy's on_error is "enforce".
  */
 int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pol, const char *enforcement,
 		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen);

@@ -1,27 +1,46 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include "log.h"
 #include "lua_host.h"
+#include "lua_pattern.h"
 
 #define HOOK_EVERY 1000 /* instructions between budget checks */
+
+enum stop { RUNNING, STOP_BUDGET, STOP_TIME, STOP_SIGNAL };
 
 struct vg_lua {
 	lua_State *L;
 	size_t mem, peak, cap;
-	long budget_left; /* instructions left in the current call */
-	int stopping;	  /* budget spent: raise at every instruction until unwound */
-	int sandbox_ref;  /* registry ref of the sandbox's global table */
+	struct vg_lua_pool *pool; /* shared with other states, or NULL */
+	bool pool_refused;	  /* the last refused allocation was the pool's doing */
+	long budget_left;	  /* instructions left in the current call */
+	long time_ms;		  /* wall time per call */
+	struct timespec deadline; /* of the current call */
+	enum stop stopping;	  /* why the call is being stopped: raised at every instruction */
+	int in_call;		  /* inside vg_lua_call/resume: the budget is the call's */
+	int sandbox_ref;	  /* registry ref of the sandbox's global table */
 	struct vg_lua_stats st;
 };
 
-/* Byte-counting allocator: refuses growth past the cap (Lua raises "not enough memory"). */
+/* Set from a signal handler: every call stops, and none starts. */
+static volatile sig_atomic_t interrupted;
+/* The state whose call runs now (innermost), for the signal handler to stop. */
+static lua_State *volatile running;
+
+/*
+ * Byte-counting allocator: refuses growth past the state's cap or the
+ * shared pool's (Lua raises "not enough memory").
+ */
 static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct vg_lua *h = ud;
@@ -30,14 +49,24 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (nsize == 0) {
 		free(ptr);
 		h->mem -= old;
+		if (h->pool)
+			h->pool->used -= old;
 		return NULL;
 	}
-	if (nsize > old && h->mem + (nsize - old) > h->cap)
+	if (nsize > old && h->mem + (nsize - old) > h->cap) {
+		h->pool_refused = false;
 		return NULL;
+	}
+	if (nsize > old && h->pool && h->pool->used + (nsize - old) > h->pool->cap) {
+		h->pool_refused = true;
+		return NULL;
+	}
 	ptr = realloc(ptr, nsize);
 	if (!ptr)
 		return NULL;
 	h->mem = h->mem - old + nsize;
+	if (h->pool)
+		h->pool->used = h->pool->used - old + nsize;
 	if (h->mem > h->peak)
 		h->peak = h->mem;
 	return ptr;
@@ -51,31 +80,97 @@ static struct vg_lua *host_of(lua_State *L)
 	return ud;
 }
 
+static bool past(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static void hook(lua_State *L, lua_Debug *ar);
+
 /*
- * Count hook. Once the budget is spent it re-arms itself for every
- * instruction, so a script that catches the error with pcall is stopped again
- * at its very next instruction, outside the pcall.
+ * Stops the running call: raises now and, the hook re-armed for every
+ * instruction, again at the very next instruction, so a script that catches
+ * the error with pcall is stopped outside the pcall too.
  */
+static int stop(lua_State *L, struct vg_lua *h, enum stop why)
+{
+	static const char *const what[] = {
+		[STOP_BUDGET] = "instruction budget exceeded (a loop that does not end?)",
+		[STOP_TIME] = "time limit exceeded (a loop that does not end?)",
+		[STOP_SIGNAL] = "stopped: vigil is shutting down",
+	};
+	lua_Debug d;
+
+	if (!h->stopping) {
+		h->stopping = why;
+		lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+	}
+	if (lua_getstack(L, 0, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
+		return luaL_error(L, "%s:%d: %s", d.short_src, d.currentline, what[h->stopping]);
+	return luaL_error(L, "%s", what[h->stopping]);
+}
+
+/* Why the current call must stop now, or RUNNING. */
+static enum stop must_stop(struct vg_lua *h)
+{
+	if (h->stopping)
+		return h->stopping;
+	if (interrupted)
+		return STOP_SIGNAL;
+	if (h->budget_left <= 0)
+		return STOP_BUDGET;
+	if (past(&h->deadline))
+		return STOP_TIME;
+	return RUNNING;
+}
+
+/* Count hook: every HOOK_EVERY instructions (every one once stopping). */
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	struct vg_lua *h = host_of(L);
+	enum stop why;
 
 	(void)ar;
 	h->budget_left -= HOOK_EVERY;
-	if (h->budget_left > 0 && !h->stopping)
-		return;
-	if (!h->stopping) {
-		h->stopping = 1;
-		lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-	}
-	{
-		lua_Debug d;
+	why = must_stop(h);
+	if (why != RUNNING)
+		stop(L, h, why);
+}
 
-		if (lua_getstack(L, 0, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
-			luaL_error(L, "%s:%d: instruction budget exceeded (a loop that does not end?)",
-				   d.short_src, d.currentline);
-	}
-	luaL_error(L, "instruction budget exceeded (a loop that does not end?)");
+void vg_lua_charge(lua_State *L, long steps)
+{
+	struct vg_lua *h = host_of(L);
+	enum stop why;
+
+	if (!h->in_call)
+		return; /* trusted code calling in directly: no call, no budget to draw on */
+	h->budget_left -= steps;
+	why = must_stop(h);
+	if (why != RUNNING)
+		stop(L, h, why);
+}
+
+void vg_lua_interrupt(void)
+{
+	lua_State *L = running;
+
+	interrupted = 1;
+	/* as lua.c does on SIGINT: the running call stops at its next instruction */
+	if (L)
+		lua_sethook(L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void vg_lua_interrupt_clear(void)
+{
+	interrupted = 0;
+}
+
+bool vg_lua_interrupted(void)
+{
+	return interrupted;
 }
 
 static int l_readonly(lua_State *L)
@@ -121,52 +216,62 @@ static int l_setmetatable(lua_State *L)
 }
 
 /*
- * Lua patterns run inside C, where the instruction hook cannot stop them, and
- * backtrack: string.find/match/gmatch/gsub get bounded subjects and at most
- * a few repetition items per pattern (plain finds are not patterns).
+ * Library functions that loop in C, out of the hook's reach, for a count
+ * the script chooses: each is charged to the budget before it runs, by that
+ * count (table.move, table.concat, table.unpack) or n log n (table.sort).
+ * String patterns have their own counted matcher (lua_pattern.c). The rest
+ * (string.rep, format, byte, utf8.*) do work linear in what they allocate or
+ * in a stack-bounded argument count, bounded by the memory cap.
  */
-#define PAT_SUBJECT_MAX (64u << 10)
-#define PAT_REPEATS_MAX 4
-
-static int l_pattern_guard(lua_State *L)
+static long span(lua_State *L, int i, int j, lua_Integer dflt_j)
 {
-	size_t sl, pl;
-	const char *p;
-	int reps = 0;
+	lua_Integer a = luaL_optinteger(L, i, 1);
+	lua_Integer b = luaL_optinteger(L, j, dflt_j);
+	lua_Unsigned n;
 
-	luaL_checklstring(L, 1, &sl);
-	p = luaL_checklstring(L, 2, &pl);
-	if (lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4))
-		goto call; /* string.find(s, p, init, true): plain */
-	if (sl > PAT_SUBJECT_MAX)
-		return luaL_error(L, "string pattern functions take subjects up to %d KiB in policies",
-				  PAT_SUBJECT_MAX >> 10);
-	for (size_t i = 0; i < pl; i++) {
-		if (p[i] == '%') {
-			i++;
-			continue;
-		}
-		reps += p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?';
+	if (b < a)
+		return 0;
+	n = (lua_Unsigned)b - (lua_Unsigned)a + 1u;
+	return n > (lua_Unsigned)LONG_MAX ? LONG_MAX : (long)n;
+}
+
+static long rawlen_of(lua_State *L, int i)
+{
+	return lua_type(L, i) == LUA_TTABLE ? (long)lua_rawlen(L, i) : 0;
+}
+
+static int l_charged(lua_State *L)
+{
+	const char *fn = lua_tostring(L, lua_upvalueindex(2));
+	long n = 0;
+
+	if (!strcmp(fn, "move")) {
+		n = span(L, 2, 3, 0);
+	} else if (!strcmp(fn, "concat") || !strcmp(fn, "unpack")) {
+		n = span(L, !strcmp(fn, "concat") ? 3 : 2, !strcmp(fn, "concat") ? 4 : 3,
+			 rawlen_of(L, 1));
+	} else if (!strcmp(fn, "sort")) {
+		long len = rawlen_of(L, 1), lg = 1;
+
+		while (lg < 62 && (1L << lg) < len)
+			lg++;
+		n = len > LONG_MAX / (lg + 1) ? LONG_MAX : len * (lg + 1);
 	}
-	if (reps > PAT_REPEATS_MAX)
-		return luaL_error(L, "patterns in policies may repeat at most %d items ('*', '+', '-', "
-				     "'?'); use the policy's match criteria (PCRE2) instead",
-				  PAT_REPEATS_MAX);
-call:
+	vg_lua_charge(L, n);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
 	return lua_gettop(L);
 }
 
-static void guard_patterns(lua_State *L, int lib)
+static void charge_table_lib(lua_State *L, int lib)
 {
-	static const char *const fns[] = { "find", "match", "gmatch", "gsub" };
+	static const char *const fns[] = { "move", "concat", "unpack", "sort" };
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		lua_getfield(L, lib, fns[i]);
-		lua_pushboolean(L, i == 0);
-		lua_pushcclosure(L, l_pattern_guard, 2);
+		lua_pushstring(L, fns[i]);
+		lua_pushcclosure(L, l_charged, 2);
 		lua_setfield(L, lib, fns[i]);
 	}
 }
@@ -220,8 +325,11 @@ static void build_sandbox(struct vg_lua *h)
 		if (!strcmp(libs[i].name, "string")) {
 			lua_pushnil(L);
 			lua_setfield(L, -2, "dump");
-			guard_patterns(L, lua_gettop(L)); /* also what s:find() reaches */
+			/* counted patterns, also what s:find() reaches */
+			vg_pattern_register(L, lua_gettop(L));
 		}
+		if (!strcmp(libs[i].name, "table"))
+			charge_table_lib(L, lua_gettop(L));
 		push_readonly(L, -1);
 		lua_setfield(L, -3, libs[i].name);
 		lua_pop(L, 1);
@@ -239,11 +347,20 @@ static void build_sandbox(struct vg_lua *h)
 
 struct vg_lua *vg_lua_new(size_t mem_cap)
 {
+	struct vg_lua_opts o = { .mem_cap = mem_cap };
+
+	return vg_lua_new_opts(&o);
+}
+
+struct vg_lua *vg_lua_new_opts(const struct vg_lua_opts *o)
+{
 	struct vg_lua *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
-	h->cap = mem_cap ? mem_cap : (64u << 20);
+	h->cap = o->mem_cap ? o->mem_cap : (64u << 20);
+	h->pool = o->pool;
+	h->time_ms = o->time_ms > 0 ? o->time_ms : 1000;
 	h->L = lua_newstate(alloc, h);
 	if (!h->L) {
 		free(h);
@@ -283,36 +400,85 @@ static int msgh(lua_State *L)
 	return 1;
 }
 
-int vg_lua_call(struct vg_lua *h, int nargs, int nres, long budget, char *err, size_t errlen)
+/* Arms the budget, the deadline and the hook for a call on L (h's state or a thread of it). */
+static lua_State *call_begin(struct vg_lua *h, lua_State *L, long budget)
 {
-	lua_State *L = h->L;
-	int base = lua_gettop(L) - nargs, rc;
+	lua_State *prev = running;
 
-	lua_pushcfunction(L, msgh);
-	lua_insert(L, base);
 	h->budget_left = budget > 0 ? budget : 1000000;
-	h->stopping = 0;
+	h->stopping = RUNNING;
+	clock_gettime(CLOCK_MONOTONIC, &h->deadline);
+	h->deadline.tv_sec += h->time_ms / 1000;
+	h->deadline.tv_nsec += (h->time_ms % 1000) * 1000000L;
+	if (h->deadline.tv_nsec >= 1000000000L) {
+		h->deadline.tv_sec++;
+		h->deadline.tv_nsec -= 1000000000L;
+	}
 	lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
-	rc = lua_pcall(L, nargs, nres, base);
+	running = L;
+	h->in_call++;
+	return prev;
+}
+
+static void call_end(struct vg_lua *h, lua_State *L, lua_State *prev)
+{
+	running = prev;
 	lua_sethook(L, NULL, 0, 0);
-	lua_remove(L, base);
+	h->in_call--;
 	h->st.calls++;
-	if (rc == LUA_OK)
-		return VG_LUA_OK;
-	snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+}
+
+/* The outcome of a failed call whose message is on top of L's stack (popped into err). */
+static int call_failed(struct vg_lua *h, lua_State *L, int rc, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
 	lua_pop(L, 1);
+	if (h->stopping == STOP_SIGNAL) {
+		h->st.interrupted++;
+		return VG_LUA_INTERRUPTED;
+	}
 	if (h->stopping) {
 		h->st.budget_stops++;
 		return VG_LUA_BUDGET;
 	}
 	if (rc == LUA_ERRMEM) {
 		h->st.nomem++;
-		snprintf(err, errlen, "memory cap of %zu MiB reached", h->cap >> 20);
-		lua_gc(L, LUA_GCCOLLECT);
+		if (h->pool_refused)
+			snprintf(err, errlen, "the shared Lua memory cap of %zu MiB is reached "
+				 "(lua.memory_mb)", h->pool->cap >> 20);
+		else
+			snprintf(err, errlen, "memory cap of %zu MiB reached", h->cap >> 20);
+		lua_gc(h->L, LUA_GCCOLLECT);
 		return VG_LUA_NOMEM;
 	}
 	h->st.errors++;
 	return VG_LUA_ERROR;
+}
+
+static int refuse_interrupted(struct vg_lua *h, lua_State *L, int n, char *err, size_t errlen)
+{
+	lua_pop(L, n);
+	h->st.interrupted++;
+	snprintf(err, errlen, "stopped: vigil is shutting down");
+	return VG_LUA_INTERRUPTED;
+}
+
+int vg_lua_call(struct vg_lua *h, int nargs, int nres, long budget, char *err, size_t errlen)
+{
+	lua_State *L = h->L, *prev;
+	int base = lua_gettop(L) - nargs, rc;
+
+	if (interrupted)
+		return refuse_interrupted(h, L, nargs + 1, err, errlen);
+	lua_pushcfunction(L, msgh);
+	lua_insert(L, base);
+	prev = call_begin(h, L, budget);
+	rc = lua_pcall(L, nargs, nres, base);
+	call_end(h, L, prev);
+	lua_remove(L, base);
+	if (rc == LUA_OK)
+		return VG_LUA_OK;
+	return call_failed(h, L, rc, err, errlen);
 }
 
 int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *chunkname,
@@ -338,30 +504,19 @@ int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *
 int vg_lua_resume(struct vg_lua *h, lua_State *co, int nargs, long budget, int *nres, char *err,
 		  size_t errlen)
 {
+	lua_State *prev;
 	int rc;
 
-	h->budget_left = budget > 0 ? budget : 1000000;
-	h->stopping = 0;
-	lua_sethook(co, hook, LUA_MASKCOUNT, HOOK_EVERY);
+	if (interrupted)
+		return refuse_interrupted(h, co, nargs, err, errlen);
+	prev = call_begin(h, co, budget);
 	rc = lua_resume(co, h->L, nargs, nres);
-	lua_sethook(co, NULL, 0, 0);
-	h->st.calls++;
+	call_end(h, co, prev);
 	if (rc == LUA_OK)
 		return VG_LUA_OK;
 	if (rc == LUA_YIELD)
 		return VG_LUA_YIELDED;
-	snprintf(err, errlen, "%s", lua_tostring(co, -1) ? lua_tostring(co, -1) : "(error object is not a string)");
-	lua_pop(co, 1);
-	if (h->stopping) {
-		h->st.budget_stops++;
-		return VG_LUA_BUDGET;
-	}
-	if (rc == LUA_ERRMEM) {
-		h->st.nomem++;
-		return VG_LUA_NOMEM;
-	}
-	h->st.errors++;
-	return VG_LUA_ERROR;
+	return call_failed(h, co, rc, err, errlen);
 }
 
 void vg_lua_stats(struct vg_lua *h, struct vg_lua_stats *st)

@@ -897,9 +897,16 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 	lua_pop(L, 2);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[in->plugin].ref);
 	if (lua_getfield(L, -1, "check") == LUA_TFUNCTION && !rc) { /* the plugin's own checks */
+		char cerr[512];
+
 		vg_lua_push_json(L, in->conf);
-		if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_isstring(L, -1))
+		/* bounded like every plugin call: a check that runs away is an error too */
+		if (vg_lua_call(n->lua, 1, 1, PLUGIN_BUDGET, cerr, sizeof(cerr)) != VG_LUA_OK) {
+			lua_pushstring(L, cerr);
+			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: %s", in->name, cerr);
+		} else if (lua_isstring(L, -1)) {
 			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: %s", in->name, lua_tostring(L, -1));
+		}
 	}
 	lua_pop(L, 2);
 	json_object_set_new(in->shown, "type", json_string(in->type));

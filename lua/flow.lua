@@ -4,7 +4,9 @@
 -- table), the policy's current enforcement ("inform", "kill_process",
 -- "kill_pod": switchable at run time) and `vigil`, the C bindings:
 --   vigil.store()          record the violation in its alert (durable before acknowledged)
---   vigil.enforce(action)  kill the process or the pod   (returns false until issue #5)
+--   vigil.enforce(action)  kill the process or the pod; false when it did not (and
+--                          always when the policy's check() failed, unless its
+--                          on_error is "enforce": the skip is recorded on the alert)
 --   vigil.notify()         hand the alert to the notifiers (the policy's own, else default_notifiers)
 --   vigil.log(msg)
 -- A policy's own `on_violation(ev, vigil, enforcement)` replaces this flow

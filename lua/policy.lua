@@ -15,6 +15,8 @@ local MAX_VALUES = 256
 
 local SEVERITIES = { low = true, medium = true, high = true, critical = true }
 local ENFORCEMENTS = { inform = true, kill_process = true, kill_pod = true }
+-- what a check() that fails (error, budget, memory) means: see README "Policies"
+local ON_ERROR = { alert = true, ignore = true, enforce = true }
 
 -- criterion -> kind of value; `not_<criterion>` negates it
 local CRITERIA = {
@@ -33,7 +35,7 @@ local FIELDS = {
 	name = true, severity = true, categories = true, description = true, rationale = true,
 	remediation = true, match = true, enforcement = true, exclude = true, scope = true,
 	check = true, tests = true, enabled = true, on_violation = true, notifiers = true,
-	waits_for = true, id = true,
+	waits_for = true, id = true, on_error = true,
 }
 
 -- Raised as a table so that M.policy can re-raise it at its caller's line.
@@ -222,6 +224,7 @@ local function build(p)
 		remediation = p.remediation or "",
 		enabled = p.enabled ~= false,
 		enforcement = p.enforcement or "inform",
+		on_error = p.on_error or "alert",
 		waits_for = p.waits_for,
 		check = p.check,
 		on_violation = p.on_violation,
@@ -238,6 +241,10 @@ local function build(p)
 	end
 	if not ENFORCEMENTS[out.enforcement] then
 		fail("policy.enforcement must be inform, kill_process or kill_pod")
+	end
+	if not ON_ERROR[out.on_error] then
+		fail("policy.on_error must be alert (record the event as an evaluation error, enforce " ..
+			"nothing), ignore (no violation) or enforce (a match, enforced)")
 	end
 	if out.waits_for ~= nil and type(out.waits_for) ~= "string" then
 		fail("policy.waits_for must be a string saying what the policy needs")

@@ -147,7 +147,7 @@ class MatchTest(unittest.TestCase):
         self.assertEqual(r.stdout, "")
         row = [x for x in r.stderr.splitlines() if x.startswith(UBUNTU)]
         self.assertEqual(len(row), 1, r.stderr)
-        self.assertEqual(row[0].split()[-5:-3], ["1", "1"])  # candidates, matches
+        self.assertEqual(row[0].split()[-7:-5], ["1", "1"])  # candidates, matches
 
         with open(trace, "rb") as f:
             data = f.read()

@@ -274,6 +274,168 @@ static void test_lua_checks(void **state)
 	rm_policy("l3");
 }
 
+/*
+ * One policy that hoards memory until its cap does not break another's
+ * decision: each policy has its own state and cap, on a pool it cannot take.
+ */
+static void test_memory_isolated(void **state)
+{
+	struct vg_engine_opts o = { .dir = dir, .budget = 1000000, .lua_mem = 32u << 20 };
+	struct vg_load_error *errs;
+	struct vg_engine *e;
+	const struct vg_policy_info *hog, *guard;
+	int n;
+
+	(void)state;
+	/* the hog fills memory to the last few bytes, catching the errors, and returns */
+	write_policy("m1", "local keep = {}\n"
+			   "local function grab(n) keep[#keep + 1] = string.rep('x', n) .. #keep end\n"
+			   "return policy { name = 'hog', severity = 'low', match = { process_name = 'curl' },"
+			   " check = function(ev) local n = 1 << 20"
+			   "   while n >= 16 do if not pcall(grab, n) then n = n // 2 end end"
+			   "   return false end }");
+	write_policy("m2", "return policy { name = 'guard', severity = 'low', match = { process_name = 'curl' },"
+			   " check = function(ev) local t = {} for i = 1, 2000 do t[i] = ev.args .. i end"
+			   "   return ev.args:find('evil') ~= nil end }");
+	assert_int_equal(vg_engine_load(&e, &o, &errs, &n), 0);
+	vg_load_errors_free(errs, n);
+	assert_int_equal(n, 0);
+	for (int i = 0; i < 5; i++) {
+		/* whatever becomes of the hog, the guard decides, both ways */
+		assert_null(strstr(eval(e, "/usr/bin/curl", "http://fine", 0, true), "guard;"));
+		assert_non_null(strstr(eval(e, "/usr/bin/curl", "http://evil", 0, true), "guard;"));
+	}
+	hog = vg_engine_policy(e, vg_engine_find(e, "hog"));
+	guard = vg_engine_policy(e, vg_engine_find(e, "guard"));
+	print_message("hog: %llu errors, %zu bytes; guard: %llu errors\n",
+		      (unsigned long long)hog->errors, hog->mem_bytes,
+		      (unsigned long long)guard->errors);
+	assert_true(hog->mem_bytes <= 8u << 20);
+	assert_true(hog->mem_peak > 7u << 20); /* it did fill its share */
+	assert_int_equal(guard->errors, 0);
+	assert_int_equal(guard->matches, 5);
+	assert_int_equal(guard->check_false, 5);
+	assert_null(vg_engine_check_error(e, vg_engine_find(e, "guard")));
+	vg_engine_free(e);
+	rm_policy("m1");
+	rm_policy("m2");
+}
+
+/* What the flow was asked to do, for one violation. */
+struct flow_log {
+	int stored, enforced, skipped;
+	char why[512];
+};
+
+static bool log_store(void *ctx, struct vg_event *ev, int pol)
+{
+	(void)ev;
+	(void)pol;
+	((struct flow_log *)ctx)->stored++;
+	return true;
+}
+
+static bool log_enforce(void *ctx, struct vg_event *ev, int pol, const char *action)
+{
+	(void)ev;
+	(void)pol;
+	(void)action;
+	((struct flow_log *)ctx)->enforced++;
+	return true;
+}
+
+static void log_skipped(void *ctx, struct vg_event *ev, int pol, const char *action, const char *why)
+{
+	struct flow_log *l = ctx;
+
+	(void)ev;
+	(void)pol;
+	(void)action;
+	l->skipped++;
+	snprintf(l->why, sizeof(l->why), "%s", why);
+}
+
+/* Runs the flow (lua/flow.lua, enforcing) for every violation of the last evaluation. */
+static struct flow_log run_flows(struct vg_engine *e, const char *policy)
+{
+	static const struct vg_flow_ops ops = { .store = log_store, .enforce = log_enforce,
+						.enforce_skipped = log_skipped };
+	struct flow_log l = { 0 };
+	char err[512];
+
+	assert_int_equal(vg_engine_flow(e, &ev, vg_engine_find(e, policy), "kill_process", &ops, &l,
+					err, sizeof(err)),
+			 0);
+	return l;
+}
+
+/*
+ * A failed check() of an enforcing policy never kills: the violation is
+ * stored as an evaluation error and the enforcement skipped, unless the policy
+ * says on_error = "enforce"; "ignore" makes no violation at all.
+ */
+static void test_failed_check_never_enforces(void **state)
+{
+	struct vg_engine *e;
+	struct flow_log l;
+
+	(void)state;
+	write_policy("f1", "return policy { name = 'fails', severity = 'low', enforcement = 'kill_process',"
+			   " match = { process_name = 'curl' },"
+			   " check = function(ev) if ev.args:find('boom') then error('no such thing') end"
+			   "   return ev.args:find('evil') ~= nil end }");
+	write_policy("f2", "return policy { name = 'fails-closed', severity = 'low', enforcement = 'kill_process',"
+			   " on_error = 'enforce', match = { process_name = 'curl' },"
+			   " check = function(ev) error('no such thing') end }");
+	write_policy("f3", "return policy { name = 'fails-open', severity = 'low', enforcement = 'kill_process',"
+			   " on_error = 'ignore', match = { process_name = 'curl' },"
+			   " check = function(ev) error('no such thing') end }");
+	write_policy("f4", "return policy { name = 'own-flow', severity = 'low', enforcement = 'kill_process',"
+			   " match = { process_name = 'curl' }, check = function(ev) error('no such thing') end,"
+			   " on_violation = function(ev, vigil, enf) vigil.store() vigil.enforce('kill_process') end }");
+	e = load_dir(0);
+	assert_string_equal(eval(e, "/usr/bin/curl", "boom", 0, true), "fails;fails-closed;own-flow;");
+	l = run_flows(e, "fails");
+	assert_int_equal(l.stored, 1);
+	assert_int_equal(l.enforced, 0);
+	assert_int_equal(l.skipped, 1);
+	assert_non_null(strstr(l.why, "no such thing"));
+	l = run_flows(e, "own-flow"); /* its own on_violation cannot kill either */
+	assert_int_equal(l.enforced, 0);
+	assert_int_equal(l.skipped, 1);
+	l = run_flows(e, "fails-closed");
+	assert_int_equal(l.enforced, 1);
+	assert_int_equal(l.skipped, 0);
+	/* a real match of the same policy is enforced */
+	assert_string_equal(eval(e, "/usr/bin/curl", "evil", 0, true), "fails;fails-closed;own-flow;");
+	assert_null(vg_engine_check_error(e, vg_engine_find(e, "fails")));
+	l = run_flows(e, "fails");
+	assert_int_equal(l.enforced, 1);
+	assert_int_equal(l.skipped, 0);
+	assert_int_equal(vg_engine_policy(e, vg_engine_find(e, "fails-open"))->errors, 2);
+	vg_engine_free(e);
+	rm_policy("f1");
+	rm_policy("f2");
+	rm_policy("f3");
+	rm_policy("f4");
+}
+
+/* A hostile pattern at load time fails that file, promptly, and the rest load. */
+static void test_hostile_load(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("h1", "local x = string.rep('a', 65536):find('.-.-b')\n"
+			   "return policy { name = 'hostile', severity = 'low', match = { process_name = 'a' } }");
+	write_policy("h2", "return policy { name = 'fine', severity = 'low', match = { process_name = 'a' } }");
+	e = load_dir(1);
+	assert_string_equal(eval(e, "/bin/a", NULL, 0, true), "fine;");
+	vg_engine_free(e);
+	rm_policy("h1");
+	rm_policy("h2");
+}
+
 static void test_reload_is_atomic(void **state)
 {
 	struct vg_engine_opts o = { .dir = dir };
@@ -327,6 +489,9 @@ int main(void)
 		cmocka_unit_test(test_kernel_names),
 		cmocka_unit_test(test_kernel_kill_actions),
 		cmocka_unit_test(test_lua_checks),
+		cmocka_unit_test(test_memory_isolated),
+		cmocka_unit_test(test_failed_check_never_enforces),
+		cmocka_unit_test(test_hostile_load),
 		cmocka_unit_test(test_reload_is_atomic),
 		cmocka_unit_test(test_bad_files_others_load),
 	};
