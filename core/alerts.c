@@ -223,6 +223,7 @@ static void proc_free(struct vg_proc_rec *p)
 	free(p->namespace_);
 	free(p->pod);
 	free(p->deployment);
+	free(p->attribution);
 	for (int i = 0; i < p->nlineage; i++)
 		free(p->lineage[i].exe);
 	memset(p, 0, sizeof(*p));
@@ -406,7 +407,7 @@ static int log_created(struct vg_alerts *s, const struct vg_alert *a)
 static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
 			   const struct vg_proc_rec *p)
 {
-	msgpack_pack_map(&s->pk, 20);
+	msgpack_pack_map(&s->pk, 21);
 	pk_str(&s->pk, "t", "v");
 	pk_str(&s->pk, "id", a->id);
 	pk_u64(&s->pk, "time", p->time_ns);
@@ -424,6 +425,7 @@ static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
 	pk_str(&s->pk, "ns", p->namespace_);
 	pk_str(&s->pk, "pod", p->pod);
 	pk_str(&s->pk, "deploy", p->deployment);
+	pk_str(&s->pk, "attr", p->attribution);
 	msgpack_pack_str_with_body(&s->pk, "killed", 6);
 	if (p->killed_in_kernel)
 		msgpack_pack_true(&s->pk);
@@ -620,6 +622,8 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 				dst = &p.pod;
 			else if (K("deploy"))
 				dst = &p.deployment;
+			else if (K("attr"))
+				dst = &p.attribution;
 			else if (K("killed"))
 				p.killed_in_kernel = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
 			else if (K("lin") && v->type == MSGPACK_OBJECT_ARRAY)
@@ -784,6 +788,7 @@ int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_
 	p.namespace_ = xstrdup(ns);
 	p.pod = xstrdup(pod);
 	p.deployment = xstrdup(deploy);
+	p.attribution = ev->attr_warning[0] ? strdup(ev->attr_warning) : NULL;
 	p.killed_in_kernel = v->killed_in_kernel;
 	for (int i = 0; i < ev->n_lineage && i < VG_LINEAGE_MAX; i++) {
 		p.lineage[i].pid = ev->lineage[i].pid;
@@ -1149,7 +1154,7 @@ static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec
 {
 	char ts[40];
 
-	w->open(c, NULL, false, 16);
+	w->open(c, NULL, false, 17);
 	vg_time_rfc3339(p->time_ns, ts, sizeof(ts));
 	S(w, c, "time", ts);
 	S(w, c, "containerId", ns(p->container_id));
@@ -1160,6 +1165,7 @@ static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec
 	S(w, c, "args", p->args ? p->args : "");
 	S(w, c, "execFilePath", ns(p->exe));
 	S(w, c, "cwd", ns(p->cwd));
+	S(w, c, "attributionWarning", ns(p->attribution));
 	w->num(c, "pid", p->pid);
 	w->num(c, "ppid", p->ppid);
 	w->num(c, "uid", p->uid);

@@ -135,6 +135,9 @@ int vg_container_parse(const char *path, struct vg_container *c)
 		pn = n;
 		s += n;
 	}
+	c->truncated = !strncmp(path, "...", 3);
+	if (c->truncated)
+		c->pod_uid[0] = '\0';
 	if (!c->id[0])
 		return 0;
 	memcpy(c->short_id, c->id, VG_CONTAINER_SHORT_LEN);

@@ -14,7 +14,9 @@
  * sub-cgroup named after another pod to pass as it) is the container's own
  * doing, for a container whose cgroup is delegated or writable may mkdir
  * there. The pod is the one above that level; pod and container names below
- * it only set `nested`. conmon's own cgroups are not containers.
+ * it only set `nested`. A path the sensor cut short ("..." for its top levels,
+ * deeper than it walks) names no pod: the levels that would tell are gone.
+ * conmon's own cgroups are not containers.
  */
 #ifndef VG_CONTAINER_H
 #define VG_CONTAINER_H
@@ -33,6 +35,7 @@ struct vg_container {
 	const char *runtime;		       /* static string, NULL for a host process */
 	size_t level_len; /* bytes of the path up to the end of the container's own level */
 	bool nested;	  /* a pod or container name below that level (never attributed) */
+	bool truncated;	  /* the path starts with "...": its top levels are unknown */
 };
 
 /*

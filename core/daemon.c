@@ -202,6 +202,57 @@ static void k8s_delete(struct vg_daemon *d, const char *pod_uid, const char *pol
 }
 
 /*
+ * kill_pod. The cgroup killed is the container's own level as the runtime
+ * made it (container.c), never a level named below it: it holds the process
+ * and everything the container nested. The pod is deleted only when the API
+ * server lists this container in it (ev->pod_verified). A path cut short has
+ * no level to trust: the process alone is killed. 0, or -EPERM when the pod
+ * could not be killed as asked (msg says why), or the cgroup kill's -errno.
+ */
+static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy, bool in_kernel,
+		    char *msg, size_t n)
+{
+	const struct vg_container *ctr = vg_event_container(ev);
+	size_t used = strnlen(msg, 200);
+	char path[VG_PATH_MAX], cmsg[256];
+	int rc;
+
+	vg_event_paths(ev);
+	if (ctr->truncated) {
+		if (!in_kernel)
+			vg_kill_process(ev->rec->pid, cmsg, sizeof(cmsg));
+		snprintf(msg + used, n - used, "%srefused: the cgroup path is deeper than the sensor "
+			 "walks, so the container's own cgroup is unknown (%.120s); %.120s",
+			 used ? "; " : "", ev->cgroup, in_kernel ? "the process died at exec" : cmsg);
+		return -EPERM;
+	}
+	/* a container: its own level (a host process under a host-scoped policy: its cgroup) */
+	snprintf(path, sizeof(path), "%.*s", (int)(ctr->id[0] ? ctr->level_len : strlen(ev->cgroup)),
+		 ev->cgroup);
+	/* the cgroup at once: the pod's processes do not wait for the API round trip */
+	rc = vg_kill_cgroup(path, cmsg, sizeof(cmsg));
+	if (rc == -ENOENT)
+		rc = 0; /* NotFound is success: nothing is left to kill */
+	else if (!rc)
+		verify_later(d, path);
+	used += (size_t)snprintf(msg + used, n - used, "%s%.250s", used ? "; " : "", cmsg);
+	if (used >= n || !d->k8s)
+		return rc;
+	if (ev->pod_verified) {
+		k8s_delete(d, ctr->pod_uid, policy);
+		return rc;
+	}
+	if (!ctr->pod_uid[0] && !ev->attr_warning[0])
+		return rc; /* not in a pod */
+	if (ctr->pod_uid[0] && !ev->attr_warning[0])
+		snprintf(msg + used, n - used, "; no pod deleted: pod %s is not in this node's pod list "
+			 "(yet)", ctr->pod_uid);
+	else
+		snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
+	return rc ? rc : -EPERM;
+}
+
+/*
  * vigil.enforce(action) from the flow. Never vigil, never PID 1, never a host
  * process unless the policy's scope includes the host; the outcome, good or
  * bad, goes on the alert.
@@ -258,20 +309,7 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 		if (rc == -ESRCH)
 			rc = 0; /* it is gone either way */
 	} else if (!strcmp(action, "kill_pod")) {
-		char cmsg[256];
-
-		vg_event_paths(ev);
-		/* the cgroup at once: the pod's processes do not wait for the API round trip */
-		rc = vg_kill_cgroup(ev->cgroup, cmsg, sizeof(cmsg));
-		if (rc == -ENOENT)
-			rc = 0; /* NotFound is success: nothing is left to kill */
-		else if (!rc)
-			verify_later(d, ev->cgroup);
-		if (d->k8s && ev->meta && ctr->pod_uid[0])
-			k8s_delete(d, ctr->pod_uid, p->name);
-		size_t used = strnlen(msg, 200);
-
-		snprintf(msg + used, sizeof(msg) - used, "%s%.250s", used ? "; " : "", cmsg);
+		rc = kill_pod(d, ev, p->name, in_kernel, msg, sizeof(msg));
 	}
 	ok = rc == 0;
 	ok ? d->enforced++ : d->enforce_failed++;
@@ -289,6 +327,67 @@ struct hits {
 	int pol[64];
 	int n;
 };
+
+/* A suspect attribution is worth a warning; a storm of them, one a minute with the count. */
+static void warn_attribution(struct vg_daemon *d, struct vg_event *ev)
+{
+	uint64_t now = now_ns();
+
+	if (d->attr_warn_ns && now - d->attr_warn_ns < 60ull * 1000000000ull) {
+		d->attr_warn_skipped++;
+		return;
+	}
+	vg_warn("pid %u (%s) in cgroup %.300s: %s (possibly an attack: a container naming its "
+		"sub-cgroups after another pod; vigil_attribution_*_total count them)%s",
+		ev->rec->pid, ev->exe, ev->cgroup, ev->attr_warning,
+		d->attr_warn_skipped ? " [more like it since the last warning]" : "");
+	d->attr_warn_ns = now;
+	d->attr_warn_skipped = 0;
+}
+
+/*
+ * Whose exec this is: the container level the runtime created (container.c:
+ * the outermost), and with Kubernetes, only the pod whose status lists that
+ * container: its metadata drives scopes, exclusions, break-glass and
+ * kill_pod. A pod named below the container, a path cut short, or a pod that
+ * does not list the container is recorded on the event (attr_warning),
+ * counted, and warned about; the event then names no pod but a verified one.
+ */
+static void attribute(struct vg_daemon *d, struct vg_event *ev)
+{
+	struct vg_container *c = &ev->ctr;
+	size_t n = sizeof(ev->attr_warning);
+
+	vg_event_container(ev);
+	if (c->nested) {
+		d->attr_nested++;
+		snprintf(ev->attr_warning, n, "a pod or container is named below container %s's own "
+			 "cgroup (%.120s): attributed to container %s", c->short_id,
+			 ev->cgroup + c->level_len, c->short_id);
+	} else if (c->truncated && c->id[0]) {
+		d->attr_unverified++;
+		snprintf(ev->attr_warning, n, "the cgroup path lost its top levels (deeper than the "
+			 "sensor walks): attributed to no pod");
+	}
+	if (d->k8s && c->pod_uid[0]) {
+		switch (vg_k8s_verify(d->k8s, c->pod_uid, c->id[0] ? c->id : NULL, &ev->meta)) {
+		case VG_K8S_VERIFIED:
+			ev->pod_verified = true;
+			break;
+		case VG_K8S_UNKNOWN:
+			break;
+		case VG_K8S_MISMATCH:
+			d->attr_unverified++;
+			snprintf(ev->attr_warning, n, "pod %s does not list container %s (API server): "
+				 "attributed to the container alone", c->pod_uid,
+				 c->id[0] ? c->short_id : "(none)");
+			c->pod_uid[0] = '\0';
+			break;
+		}
+	}
+	if (ev->attr_warning[0])
+		warn_attribution(d, ev);
+}
 
 static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p)
 {
@@ -311,12 +410,7 @@ static int on_record(void *arg, const void *rec, size_t len)
 		d->decode_errors++;
 		return 0;
 	}
-	if (d->k8s) { /* namespace, pod, deployment, labels for scopes, exclusions and alerts */
-		const struct vg_container *c = vg_event_container(ev);
-
-		if (c->pod_uid[0])
-			ev->meta = vg_k8s_pod(d->k8s, c->pod_uid);
-	}
+	attribute(d, ev);
 	vg_engine_eval(d->engine, ev, on_violation, &h);
 	/* the flow runs after the evaluation, one violation at a time */
 	for (int i = 0; i < h.n; i++) {

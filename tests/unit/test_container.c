@@ -195,6 +195,7 @@ static void test_own_level_and_nested(void **state)
 		/* no container: no level, even with a pod */
 		{ "/kubepods/besteffort/pod" UID, "", false },
 	};
+	struct vg_container c;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -205,7 +206,16 @@ static void test_own_level_and_nested(void **state)
 		assert_int_equal(c.level_len, strlen(t[i].own));
 		assert_memory_equal(t[i].path, t[i].own, c.level_len);
 		assert_int_equal(c.nested, t[i].nested);
+		assert_false(c.truncated);
 	}
+	/*
+	 * Nested deeper than the sensor walks, the real levels fall off the top:
+	 * the outermost level left may be a fake, so no pod is named.
+	 */
+	assert_int_equal(vg_container_parse(".../kubepods/besteffort/pod" VUID "/libpod-" ID2, &c), 1);
+	assert_true(c.truncated);
+	assert_string_equal(c.pod_uid, "");
+	assert_string_equal(c.id, ID2);
 }
 
 static void test_null_args(void **state)
