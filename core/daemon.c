@@ -346,17 +346,42 @@ static void warn_attribution(struct vg_daemon *d, struct vg_event *ev)
 }
 
 /*
+ * 1 when every cgroup above the container's own level is root's (the kubelet's
+ * and the runtime's; the container's own may be delegated to it), 0 when one
+ * is not, -errno when that cannot be told. Cached by the leaf's cgroup id.
+ */
+static int made_by_root(struct vg_daemon *d, struct vg_event *ev)
+{
+	uint64_t id = ev->rec->cgroup_id;
+	size_t n = sizeof(d->attr_seen) / sizeof(d->attr_seen[0]), top = ev->ctr.level_len;
+	int rc;
+
+	if (id && d->attr_seen[id % n].cgroup_id == id)
+		return d->attr_seen[id % n].root_owned;
+	while (top > 0 && ev->cgroup[top - 1] != '/')
+		top--;
+	rc = vg_cgroup_root_owned(ev->cgroup, top);
+	if (rc >= 0 && id) {
+		d->attr_seen[id % n].cgroup_id = id;
+		d->attr_seen[id % n].root_owned = rc;
+	}
+	return rc;
+}
+
+/*
  * Whose exec this is: the container level the runtime created (container.c:
  * the outermost), and with Kubernetes, only the pod whose status lists that
- * container: its metadata drives scopes, exclusions, break-glass and
- * kill_pod. A pod named below the container, a path cut short, or a pod that
- * does not list the container is recorded on the event (attr_warning),
- * counted, and warned about; the event then names no pod but a verified one.
+ * container, in cgroups root made: its metadata drives scopes, exclusions,
+ * break-glass and kill_pod. A pod named below the container, a path cut
+ * short, a pod that does not list the container, or one in a delegated
+ * subtree is recorded on the event (attr_warning), counted, and warned about;
+ * the event then names no pod but a verified one.
  */
 static void attribute(struct vg_daemon *d, struct vg_event *ev)
 {
 	struct vg_container *c = &ev->ctr;
 	size_t n = sizeof(ev->attr_warning);
+	int rc;
 
 	vg_event_container(ev);
 	if (c->nested) {
@@ -372,7 +397,18 @@ static void attribute(struct vg_daemon *d, struct vg_event *ev)
 	if (d->k8s && c->pod_uid[0]) {
 		switch (vg_k8s_verify(d->k8s, c->pod_uid, c->id[0] ? c->id : NULL, &ev->meta)) {
 		case VG_K8S_VERIFIED:
-			ev->pod_verified = true;
+			rc = made_by_root(d, ev);
+			if (rc == 1) {
+				ev->pod_verified = true;
+				break;
+			}
+			d->attr_unverified++;
+			ev->meta = NULL;
+			snprintf(ev->attr_warning, n, "%s above container %s%s%s: attributed to the "
+				 "container alone", rc ? "cannot tell who made the cgroups"
+				 : "a cgroup not owned by root (a delegated subtree) is", c->short_id,
+				 rc ? ": " : "", rc ? strerror(-rc) : "");
+			c->pod_uid[0] = '\0';
 			break;
 		case VG_K8S_UNKNOWN:
 			break;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -46,6 +47,47 @@ static const char *v2_root(void)
 	if (statfs("/sys/fs/cgroup/unified", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
 		return "/sys/fs/cgroup/unified";
 	return "/sys/fs/cgroup";
+}
+
+int vg_cgroup_root_owned(const char *path, size_t len)
+{
+	int fd = open(v2_root(), O_PATH | O_DIRECTORY | O_CLOEXEC), rc = 1;
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; i < len && rc == 1;) {
+		char name[256];
+		size_t n;
+		int next;
+
+		while (i < len && path[i] == '/')
+			i++;
+		for (n = 0; i + n < len && path[i + n] != '/';)
+			n++;
+		if (!n)
+			break;
+		if (n >= sizeof(name)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, path + i, n);
+		name[n] = '\0';
+		i += n;
+		next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 || fstat(next, &st)) {
+			rc = -errno;
+			if (next >= 0)
+				close(next);
+			break;
+		}
+		close(fd);
+		fd = next;
+		if (st.st_uid != 0)
+			rc = 0;
+	}
+	close(fd);
+	return rc;
 }
 
 int vg_cgroup_count(const char *path)

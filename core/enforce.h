@@ -19,6 +19,15 @@ int vg_kill_process(uint32_t pid, char *msg, size_t n);
  */
 int vg_kill_cgroup(const char *path, char *msg, size_t n);
 
+/*
+ * Whether every cgroup directory of the path's first len bytes (in the v2
+ * hierarchy, from its root down) is owned by root, as what the kubelet and
+ * the runtimes make is. A delegated subtree (systemd's Delegate=, a user's
+ * user@.service) belongs to its user, and so does anything made below it.
+ * 1, 0, or -errno (-ENOENT: gone).
+ */
+int vg_cgroup_root_owned(const char *path, size_t len);
+
 /* Processes left in the cgroup (0 once empty, -errno if it is gone). */
 int vg_cgroup_count(const char *path);
 

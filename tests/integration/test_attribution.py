@@ -16,7 +16,10 @@ Expected: the alert names the attacker's pod, flags the nesting; kill_pod
 deletes the attacker's pod and empties its container, never the victim's; the
 victim's break-glass annotation does not spare the attacker; a path nested
 deeper than the sensor walks is refused a pod kill; a container the pod's
-status does not list is attributed to no pod and its pod is not deleted.
+status does not list is attributed to no pod and its pod is not deleted; and
+an unprivileged user who mirrors the victim's whole cgroup path, real ids and
+all, inside a cgroup subtree delegated to them (as systemd delegates
+user@UID.service on cgroup v2) names no pod either.
 """
 import json
 import os
@@ -37,6 +40,19 @@ from test_k8s import StandIn  # noqa: E402
 UBUNTU = "Ubuntu Package Manager Execution"
 V = vigtest.VIGIL
 CG = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
+
+
+def rmdir_tree(path):
+    for root, dirs, _ in os.walk(path, topdown=False):
+        for d in dirs:
+            try:
+                os.rmdir(os.path.join(root, d))
+            except OSError:
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 class AttributionTest(unittest.TestCase):
@@ -60,12 +76,7 @@ class AttributionTest(unittest.TestCase):
         for c in self.cids:
             subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
         for uid in self.uids:  # the sub-cgroups the attacker made (podman removes only its own)
-            for root, dirs, _ in os.walk(f"{CG}/kubepods/besteffort/pod{uid}", topdown=False):
-                for d in dirs:
-                    try:
-                        os.rmdir(os.path.join(root, d))
-                    except OSError:
-                        pass
+            rmdir_tree(f"{CG}/kubepods/besteffort/pod{uid}")
         self.k.stop()
 
     def container(self, uid, *extra):
@@ -218,6 +229,38 @@ class AttributionTest(unittest.TestCase):
         self.assertIn(f"no pod deleted: pod {vuid} does not list container {stray[:12]}",
                       a["enforcement"]["message"])
         self.wait(lambda: not self.running(stray), what="the stray container emptied")
+        time.sleep(1)
+        self.assertEqual(self.deletes(), [])
+        self.assertTrue(self.running(vcid))
+
+    def test_pod_named_in_a_delegated_subtree(self):
+        """No container at all: user nobody owns a delegated cgroup (root moves a shell into it,
+        as systemd does for a user's session), makes kubepods/besteffort/pod<V>/libpod-<V's id>
+        below it, moves there and execs dpkg. The API server's check passes (the ids are the
+        real ones), but the cgroups above that "container" are nobody's: no pod is named, and
+        kill_pod deletes none."""
+        (vuid, vcid), _ = self.pods()
+        self.start(kill_pod=True)
+        deleg = f"{CG}/vigil-test-deleg-{uuid.uuid4().hex[:8]}"
+        os.mkdir(deleg)
+        self.addCleanup(rmdir_tree, deleg)
+        for f in ("", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"):
+            os.chown(deleg + f, 65534, 65534)
+        tool = tempfile.mkdtemp(prefix="vigil-deleg-")
+        os.chmod(tool, 0o777)
+        subprocess.run(["cp", self.marker, f"{tool}/dpkg"], check=True)
+        nest = f"{deleg}/kubepods/besteffort/pod{vuid}/libpod-{vcid}"
+        inner = f"mkdir -p {nest} && echo $$ > {nest}/cgroup.procs && exec {tool}/dpkg {tool}/mark"
+        r = subprocess.run(["sh", "-c", f"echo $$ > {deleg}/cgroup.procs && exec setpriv --reuid=65534 "
+                            f"--regid=65534 --clear-groups sh -c '{inner}'"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, -signal.SIGKILL, r.stderr)  # killed at exec, in the kernel
+        self.assertEqual(os.stat(f"{deleg}/kubepods").st_uid, 65534)
+        a = self.alert(lambda x: x["state"] == "ATTEMPTED", what="ATTEMPTED alert")
+        p = a["processes"][-1]
+        self.assertEqual((a["namespace"], p["podUid"]), (None, None), a)
+        self.assertIn("not owned by root (a delegated subtree)", p["attributionWarning"])
+        self.assertIn("no pod deleted", a["enforcement"]["message"])
         time.sleep(1)
         self.assertEqual(self.deletes(), [])
         self.assertTrue(self.running(vcid))
