@@ -221,14 +221,16 @@ static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy
 	if (ctr->truncated) {
 		if (!in_kernel)
 			vg_kill_process(ev->rec->pid, cmsg, sizeof(cmsg));
-		snprintf(msg + used, n - used, "%srefused: the cgroup path is deeper than the sensor "
-			 "walks, so the container's own cgroup is unknown (%.120s); %.120s",
-			 used ? "; " : "", ev->cgroup, in_kernel ? "the process died at exec" : cmsg);
+		snprintf(msg + used, n - used,
+			 "%srefused: the cgroup path is deeper than the sensor walks, so the "
+			 "container's own cgroup is unknown (%.120s); %.120s",
+			 used ? "; " : "", ev->cgroup,
+			 in_kernel ? "the process died at exec" : cmsg);
 		return -EPERM;
 	}
 	/* a container: its own level (a host process under a host-scoped policy: its cgroup) */
-	snprintf(path, sizeof(path), "%.*s", (int)(ctr->id[0] ? ctr->level_len : strlen(ev->cgroup)),
-		 ev->cgroup);
+	snprintf(path, sizeof(path), "%.*s",
+		 (int)(ctr->id[0] ? ctr->level_len : strlen(ev->cgroup)), ev->cgroup);
 	/* the cgroup at once: the pod's processes do not wait for the API round trip */
 	rc = vg_kill_cgroup(path, cmsg, sizeof(cmsg));
 	if (rc == -ENOENT)
@@ -242,13 +244,14 @@ static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy
 		k8s_delete(d, ctr->pod_uid, policy);
 		return rc;
 	}
-	if (!ctr->pod_uid[0] && !ev->attr_warning[0])
-		return rc; /* not in a pod */
-	if (ctr->pod_uid[0] && !ev->attr_warning[0])
-		snprintf(msg + used, n - used, "; no pod deleted: pod %s is not in this node's pod list "
-			 "(yet)", ctr->pod_uid);
-	else
+	if (ev->pod_denied)
 		snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
+	else if (ctr->pod_uid[0])
+		snprintf(msg + used, n - used,
+			 "; no pod deleted: pod %s is not in this node's pod list (yet)",
+			 ctr->pod_uid);
+	else
+		return rc; /* not in a pod */
 	return rc ? rc : -EPERM;
 }
 
@@ -337,8 +340,8 @@ static void warn_attribution(struct vg_daemon *d, struct vg_event *ev)
 		d->attr_warn_skipped++;
 		return;
 	}
-	vg_warn("pid %u (%s) in cgroup %.300s: %s (possibly an attack: a container naming its "
-		"sub-cgroups after another pod; vigil_attribution_*_total count them)%s",
+	vg_warn("pid %u (%s) in cgroup %.300s: %s (possibly an attempt to pass as another pod; "
+		"vigil_attribution_*_total count them)%s",
 		ev->rec->pid, ev->exe, ev->cgroup, ev->attr_warning,
 		d->attr_warn_skipped ? " [more like it since the last warning]" : "");
 	d->attr_warn_ns = now;
@@ -386,41 +389,45 @@ static void attribute(struct vg_daemon *d, struct vg_event *ev)
 	vg_event_container(ev);
 	if (c->nested) {
 		d->attr_nested++;
-		snprintf(ev->attr_warning, n, "a pod or container is named below container %s's own "
-			 "cgroup (%.120s): attributed to container %s", c->short_id,
-			 ev->cgroup + c->level_len, c->short_id);
+		snprintf(ev->attr_warning, n,
+			 "a pod or container is named below container %s's own cgroup (%.120s): "
+			 "attributed to container %s",
+			 c->short_id, ev->cgroup + c->level_len, c->short_id);
 	} else if (c->truncated && c->id[0]) {
 		d->attr_unverified++;
-		snprintf(ev->attr_warning, n, "the cgroup path lost its top levels (deeper than the "
-			 "sensor walks): attributed to no pod");
+		snprintf(ev->attr_warning, n, "the cgroup path lost its top levels (deeper than "
+					      "the sensor walks): attributed to no pod");
 	}
-	if (d->k8s && c->pod_uid[0]) {
-		switch (vg_k8s_verify(d->k8s, c->pod_uid, c->id[0] ? c->id : NULL, &ev->meta)) {
-		case VG_K8S_VERIFIED:
-			rc = made_by_root(d, ev);
-			if (rc == 1) {
-				ev->pod_verified = true;
-				break;
-			}
-			d->attr_unverified++;
-			ev->meta = NULL;
-			snprintf(ev->attr_warning, n, "%s above container %s%s%s: attributed to the "
-				 "container alone", rc ? "cannot tell who made the cgroups"
-				 : "a cgroup not owned by root (a delegated subtree) is", c->short_id,
-				 rc ? ": " : "", rc ? strerror(-rc) : "");
-			c->pod_uid[0] = '\0';
-			break;
-		case VG_K8S_UNKNOWN:
-			break;
-		case VG_K8S_MISMATCH:
-			d->attr_unverified++;
-			snprintf(ev->attr_warning, n, "pod %s does not list container %s (API server): "
-				 "attributed to the container alone", c->pod_uid,
-				 c->id[0] ? c->short_id : "(none)");
-			c->pod_uid[0] = '\0';
-			break;
+	if (!d->k8s || !c->pod_uid[0])
+		goto out;
+	switch (vg_k8s_verify(d->k8s, c->pod_uid, c->id[0] ? c->id : NULL, &ev->meta)) {
+	case VG_K8S_UNKNOWN:
+		goto out;
+	case VG_K8S_MISMATCH:
+		snprintf(ev->attr_warning, n,
+			 "pod %s does not list container %s (API server): attributed to the "
+			 "container alone",
+			 c->pod_uid, c->id[0] ? c->short_id : "(none)");
+		break;
+	case VG_K8S_VERIFIED:
+		rc = made_by_root(d, ev);
+		if (rc == 1) {
+			ev->pod_verified = true;
+			goto out;
 		}
+		snprintf(ev->attr_warning, n,
+			 "%s above container %s%s%s: attributed to the container alone",
+			 rc ? "cannot tell who made the cgroups"
+			    : "a cgroup not owned by root (a delegated subtree) is",
+			 c->short_id, rc ? ": " : "", rc ? strerror(-rc) : "");
+		break;
 	}
+	/* a pod named, not verified: the event names none */
+	d->attr_unverified++;
+	ev->meta = NULL;
+	ev->pod_denied = true;
+	c->pod_uid[0] = '\0';
+out:
 	if (ev->attr_warning[0])
 		warn_attribution(d, ev);
 }

@@ -99,7 +99,7 @@ static int64_t mono_s(void)
 
 static void list_namespaces(struct vg_k8s *k, bool periodic);
 
-/* "containerd://<64 hex>" (or cri-o://, docker://...) of every status list: the ids the runtime gave. */
+/* The ids the runtime gave, from "containerd://<64 hex>" (or cri-o://...) of every status list. */
 static void keep_container_ids(struct pod *p, const json_t *status)
 {
 	static const char *const lists[] = { "containerStatuses", "initContainerStatuses",

@@ -156,7 +156,7 @@ class AttributionTest(unittest.TestCase):
         self.assertEqual((p["podUid"], p["containerId"], p["podId"]), (auid, acid[:12], "tool-1"))
         self.assertIn(f"named below container {acid[:12]}", p["attributionWarning"])
         self.assertGreaterEqual(self.metric("vigil_attribution_nested_total"), 1)
-        self.assertIn("possibly an attack", self.d.text())
+        self.assertIn("possibly an attempt to pass as another pod", self.d.text())
         # nothing names the victim
         alerts = self.d.req("GET", "/v1/alerts?query=State:ALL")[1]["alerts"]
         self.assertEqual([x for x in alerts if x.get("namespace") == "bank"], [])
