@@ -206,8 +206,9 @@ static void k8s_delete(struct vg_daemon *d, const char *pod_uid, const char *pol
  * made it (container.c), never a level named below it: it holds the process
  * and everything the container nested. The pod is deleted only when the API
  * server lists this container in it (ev->pod_verified). A path cut short has
- * no level to trust: the process alone is killed. 0, or -EPERM when the pod
- * could not be killed as asked (msg says why), or the cgroup kill's -errno.
+ * no level to trust: the process alone is killed. 0, or -EPERM when a pod was
+ * named and refused or the path was cut short (msg says why), or the cgroup
+ * kill's -errno.
  */
 static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy, bool in_kernel,
 		    char *msg, size_t n)
@@ -244,14 +245,12 @@ static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy
 		k8s_delete(d, ctr->pod_uid, policy);
 		return rc;
 	}
-	if (ev->pod_denied)
-		snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
-	else if (ctr->pod_uid[0])
-		snprintf(msg + used, n - used,
-			 "; no pod deleted: pod %s is not in this node's pod list (yet)",
+	if (ctr->pod_uid[0]) /* not listed (yet, or any more): nothing to delete by */
+		snprintf(msg + used, n - used, "; pod %s is not in this node's pod list: not deleted",
 			 ctr->pod_uid);
-	else
-		return rc; /* not in a pod */
+	if (!ev->pod_denied)
+		return rc;
+	snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
 	return rc ? rc : -EPERM;
 }
 

@@ -127,7 +127,8 @@ class AttributionTest(unittest.TestCase):
                               text=True, timeout=60)
 
     def alerts(self):
-        """This test's alerts (other tests' containers on this host may exec dpkg too)."""
+        """This test's alerts. Other tests on this host exec dpkg in their containers too, and
+        an enforcing daemon of theirs may kill ours at exec: inform runs do not check exit status."""
         return [a for a in self.d.req("GET", "/v1/alerts?query=State:ALL")[1]["alerts"]
                 if a.get("containerId") in self.cids]
 
@@ -163,7 +164,7 @@ class AttributionTest(unittest.TestCase):
         # nothing names the victim
         self.assertEqual([x for x in self.alerts() if x.get("namespace") == "bank"], [])
         # a plain exec of the victim's is attributed to it, unflagged
-        podman("exec", vcid, "/tmp/dpkg", "/tmp/v")
+        podman("exec", vcid, "/tmp/dpkg", "/tmp/v", check=False)
         v = self.alert(lambda x: x.get("namespace") == "bank", what="the victim's own alert")
         self.assertEqual(v["pod"], "vault-1")
         self.assertIsNone(v["processes"][-1]["attributionWarning"])
@@ -177,7 +178,7 @@ class AttributionTest(unittest.TestCase):
                     'exclude = { { namespace = "bank" } } }\n')
         (vuid, vcid), (auid, acid) = self.pods()
         self.start(False, "--policies", pol)
-        podman("exec", vcid, "/tmp/dpkg", "/tmp/v")  # the victim's own: excluded
+        podman("exec", vcid, "/tmp/dpkg", "/tmp/v", check=False)  # the victim's own: excluded
         r = self.exec_nested(acid, f"kubepods/besteffort/pod{vuid}/libpod-{vcid}")
         self.assertIn(f"0::/kubepods/besteffort/pod{vuid}/libpod-{vcid}\n", r.stderr)
         a = self.alert(what="the attacker's alert, not excluded")
@@ -233,7 +234,7 @@ class AttributionTest(unittest.TestCase):
         (vuid, vcid), (auid, acid) = self.pods()
         stray = self.container(vuid)  # under the victim's pod cgroup, unknown to the API server
         self.start()
-        podman("exec", stray, "/tmp/dpkg", "/tmp/s")
+        podman("exec", stray, "/tmp/dpkg", "/tmp/s", check=False)
         a = self.alert(what="the stray's alert")
         p = a["processes"][-1]
         self.assertEqual((a["namespace"], p["podUid"], p["containerId"]), (None, None, stray[:12]), a)
