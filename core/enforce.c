@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,18 +41,30 @@ int vg_kill_process(uint32_t pid, char *msg, size_t n)
 	return rc;
 }
 
-static const char *v2_root(void)
+static bool is_cgroup2(const char *path)
 {
 	struct statfs sf;
 
-	if (statfs("/sys/fs/cgroup/unified", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+	return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/*
+ * The hierarchy the sensor's paths are in (sensor.c picks the same): the v2
+ * one (hybrid hosts mount it at unified/), else, on a v1-only host, the memory
+ * controller's.
+ */
+static const char *cg_root(void)
+{
+	if (is_cgroup2("/sys/fs/cgroup/unified"))
 		return "/sys/fs/cgroup/unified";
-	return "/sys/fs/cgroup";
+	if (is_cgroup2("/sys/fs/cgroup"))
+		return "/sys/fs/cgroup";
+	return "/sys/fs/cgroup/memory";
 }
 
 int vg_cgroup_root_owned(const char *path, size_t len)
 {
-	int fd = open(v2_root(), O_PATH | O_DIRECTORY | O_CLOEXEC), rc = 1;
+	int fd = open(cg_root(), O_PATH | O_DIRECTORY | O_CLOEXEC), rc = 1;
 	struct stat st;
 
 	if (fd < 0)
@@ -96,7 +109,7 @@ int vg_cgroup_count(const char *path)
 	int fd, count = 0;
 	ssize_t r;
 
-	snprintf(p, sizeof(p), "%s%s/cgroup.procs", v2_root(), path);
+	snprintf(p, sizeof(p), "%s%s/cgroup.procs", cg_root(), path);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -116,7 +129,7 @@ int vg_kill_cgroup(const char *path, char *msg, size_t n)
 		snprintf(msg, n, "refused: the root cgroup is the host");
 		return -EPERM;
 	}
-	snprintf(p, sizeof(p), "%s%s/cgroup.kill", v2_root(), path);
+	snprintf(p, sizeof(p), "%s%s/cgroup.kill", cg_root(), path);
 	fd = open(p, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (write(fd, "1", 1) != 1)
@@ -139,7 +152,7 @@ int vg_kill_cgroup(const char *path, char *msg, size_t n)
 		ssize_t r;
 		int pfd, killed = 0;
 
-		snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", v2_root(), path);
+		snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", cg_root(), path);
 		pfd = open(procs, O_RDONLY | O_CLOEXEC);
 		if (pfd < 0) {
 			rc = -errno;
