@@ -82,10 +82,12 @@ static const struct row rows[] = {
 	  ".slice/cri-containerd-" ID ".scope/kubepods.slice/kubepods-burstable.slice/"
 	  "kubepods-burstable-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
 	  1, ID, UID, "containerd" },
-	/* containerd, cgroupfs driver: bare ids */
+	/* containerd, cgroupfs driver: bare ids (as on v1 hosts' memory hierarchy, burstable) */
 	{ "/kubepods/besteffort/pod" UID "/" ID "/kubepods/besteffort/pod" VUID "/" ID2, 1, ID, UID,
 	  "cri" },
 	{ "/kubepods/pod" UID "/" ID "/pod" VUID "/" ID2, 1, ID, UID, "cri" },
+	{ "/kubepods/burstable/pod" UID "/" ID "/kubepods/burstable/pod" VUID "/" ID2, 1, ID, UID,
+	  "cri" },
 	/* CRI-O, both drivers */
 	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
 	  ".slice/crio-" ID ".scope/kubepods-burstable-pod" VUIDU ".slice/crio-" ID2 ".scope",
