@@ -330,107 +330,6 @@ struct hits {
 	int n;
 };
 
-/* A suspect attribution is worth a warning; a storm of them, one a minute with the count. */
-static void warn_attribution(struct vg_daemon *d, struct vg_event *ev)
-{
-	uint64_t now = now_ns();
-
-	if (d->attr_warn_ns && now - d->attr_warn_ns < 60ull * 1000000000ull) {
-		d->attr_warn_skipped++;
-		return;
-	}
-	vg_warn("pid %u (%s) in cgroup %.300s: %s (possibly an attempt to pass as another pod; "
-		"vigil_attribution_*_total count them)%s",
-		ev->rec->pid, ev->exe, ev->cgroup, ev->attr_warning,
-		d->attr_warn_skipped ? " [more like it since the last warning]" : "");
-	d->attr_warn_ns = now;
-	d->attr_warn_skipped = 0;
-}
-
-/*
- * 1 when every cgroup above the container's own level is root's (the kubelet's
- * and the runtime's; the container's own may be delegated to it), 0 when one
- * is not, -errno when that cannot be told. Cached by the leaf's cgroup id.
- */
-static int made_by_root(struct vg_daemon *d, struct vg_event *ev)
-{
-	uint64_t id = ev->rec->cgroup_id;
-	size_t n = sizeof(d->attr_seen) / sizeof(d->attr_seen[0]), top = ev->ctr.level_len;
-	int rc;
-
-	if (id && d->attr_seen[id % n].cgroup_id == id)
-		return d->attr_seen[id % n].root_owned;
-	while (top > 0 && ev->cgroup[top - 1] != '/')
-		top--;
-	rc = vg_cgroup_root_owned(ev->cgroup, top);
-	if (rc >= 0 && id) {
-		d->attr_seen[id % n].cgroup_id = id;
-		d->attr_seen[id % n].root_owned = rc;
-	}
-	return rc;
-}
-
-/*
- * Whose exec this is: the container level the runtime created (container.c:
- * the outermost), and with Kubernetes, only the pod whose status lists that
- * container, in cgroups root made: its metadata drives scopes, exclusions,
- * break-glass and kill_pod. A pod named below the container, a path cut
- * short, a pod that does not list the container, or one in a delegated
- * subtree is recorded on the event (attr_warning), counted, and warned about;
- * the event then names no pod but a verified one.
- */
-static void attribute(struct vg_daemon *d, struct vg_event *ev)
-{
-	struct vg_container *c = &ev->ctr;
-	size_t n = sizeof(ev->attr_warning);
-	int rc;
-
-	vg_event_container(ev);
-	if (c->nested) {
-		d->attr_nested++;
-		snprintf(ev->attr_warning, n,
-			 "a pod or container is named below container %s's own cgroup (%.120s): "
-			 "attributed to container %s",
-			 c->short_id, ev->cgroup + c->level_len, c->short_id);
-	} else if (c->truncated && c->id[0]) {
-		d->attr_unverified++;
-		snprintf(ev->attr_warning, n, "the cgroup path lost its top levels (deeper than "
-					      "the sensor walks): attributed to no pod");
-	}
-	if (!d->k8s || !c->pod_uid[0])
-		goto out;
-	switch (vg_k8s_verify(d->k8s, c->pod_uid, c->id[0] ? c->id : NULL, &ev->meta)) {
-	case VG_K8S_UNKNOWN:
-		goto out;
-	case VG_K8S_MISMATCH:
-		snprintf(ev->attr_warning, n,
-			 "pod %s does not list container %s (API server): attributed to the "
-			 "container alone",
-			 c->pod_uid, c->id[0] ? c->short_id : "(none)");
-		break;
-	case VG_K8S_VERIFIED:
-		rc = made_by_root(d, ev);
-		if (rc == 1) {
-			ev->pod_verified = true;
-			goto out;
-		}
-		snprintf(ev->attr_warning, n,
-			 "%s above container %s%s%s: attributed to the container alone",
-			 rc ? "cannot tell who made the cgroups"
-			    : "a cgroup not owned by root (a delegated subtree) is",
-			 c->short_id, rc ? ": " : "", rc ? strerror(-rc) : "");
-		break;
-	}
-	/* a pod named, not verified: the event names none */
-	d->attr_unverified++;
-	ev->meta = NULL;
-	ev->pod_denied = true;
-	c->pod_uid[0] = '\0';
-out:
-	if (ev->attr_warning[0])
-		warn_attribution(d, ev);
-}
-
 static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p)
 {
 	struct hits *h = ctx;
@@ -452,7 +351,7 @@ static int on_record(void *arg, const void *rec, size_t len)
 		d->decode_errors++;
 		return 0;
 	}
-	attribute(d, ev);
+	vg_attribute(&d->attr, d->k8s, ev);
 	vg_engine_eval(d->engine, ev, on_violation, &h);
 	/* the flow runs after the evaluation, one violation at a time */
 	for (int i = 0; i < h.n; i++) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "alerts.h"
+#include "attrib.h"
 #include "config.h"
 #include "engine.h"
 #include "http.h"
@@ -33,12 +34,7 @@ struct vg_daemon {
 	uint64_t events, decode_errors, suppressed, violations, stored, store_errors;
 	uint64_t flow_errors, acked, reloads, reload_failures;
 	uint64_t enforced, enforce_failed, enforce_refused, enforce_dry_run, killed_in_kernel;
-	uint64_t attr_nested, attr_unverified; /* suspect attributions (daemon.c: attribute) */
-	uint64_t attr_warn_ns, attr_warn_skipped; /* their warning, at most one a minute */
-	struct {
-		uint64_t cgroup_id;
-		int root_owned;
-	} attr_seen[256]; /* who made the levels above a container, by leaf cgroup id */
+	struct vg_attrib attr; /* whose execs: counters of suspect attributions */
 	const struct vg_alert *cur_alert; /* the alert the running flow stored into */
 	struct vol_slot *vol; /* volume control */
 	uint64_t vol_seed[2];
