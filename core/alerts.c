@@ -251,6 +251,7 @@ static void proc_free(struct vg_proc_rec *p)
 	free(p->pod);
 	free(p->deployment);
 	free(p->error);
+	free(p->attribution);
 	for (int i = 0; i < p->nlineage; i++)
 		free(p->lineage[i].exe);
 	memset(p, 0, sizeof(*p));
@@ -453,7 +454,7 @@ static void pack_created(struct vg_alerts *s, const struct vg_alert *a)
 static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
 			   const struct vg_proc_rec *p)
 {
-	msgpack_pack_map(&s->pk, p->error ? 21 : 20);
+	msgpack_pack_map(&s->pk, p->error ? 22 : 21);
 	pk_str(&s->pk, "t", "v");
 	pk_str(&s->pk, "id", a->id);
 	pk_u64(&s->pk, "time", p->time_ns);
@@ -471,6 +472,7 @@ static void pack_violation(struct vg_alerts *s, const struct vg_alert *a,
 	pk_str(&s->pk, "ns", p->namespace_);
 	pk_str(&s->pk, "pod", p->pod);
 	pk_str(&s->pk, "deploy", p->deployment);
+	pk_str(&s->pk, "attr", p->attribution);
 	msgpack_pack_str_with_body(&s->pk, "killed", 6);
 	if (p->killed_in_kernel)
 		msgpack_pack_true(&s->pk);
@@ -741,6 +743,8 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 				dst = &p.deployment;
 			else if (K("err"))
 				dst = &p.error;
+			else if (K("attr"))
+				dst = &p.attribution;
 			else if (K("killed"))
 				p.killed_in_kernel = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
 			else if (K("lin") && v->type == MSGPACK_OBJECT_ARRAY)
@@ -885,6 +889,7 @@ static void proc_of(struct vg_proc_rec *p, const struct vg_violation *v)
 	p->deployment = xstrdup(m ? m->deployment : NULL);
 	p->killed_in_kernel = v->killed_in_kernel;
 	p->error = xstrdup(v->error);
+	p->attribution = ev->attr_warning[0] ? strdup(ev->attr_warning) : NULL;
 	for (int i = 0; i < ev->n_lineage && i < VG_LINEAGE_MAX; i++) {
 		p->lineage[i].pid = ev->lineage[i].pid;
 		p->lineage[i].uid = ev->lineage[i].uid;
@@ -1284,7 +1289,7 @@ static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec
 {
 	char ts[40];
 
-	w->open(c, NULL, false, p->error ? 17 : 16);
+	w->open(c, NULL, false, p->error ? 18 : 17);
 	vg_time_rfc3339(p->time_ns, ts, sizeof(ts));
 	S(w, c, "time", ts);
 	S(w, c, "containerId", ns(p->container_id));
@@ -1295,6 +1300,7 @@ static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec
 	S(w, c, "args", p->args ? p->args : "");
 	S(w, c, "execFilePath", ns(p->exe));
 	S(w, c, "cwd", ns(p->cwd));
+	S(w, c, "attributionWarning", ns(p->attribution));
 	w->num(c, "pid", p->pid);
 	w->num(c, "ppid", p->ppid);
 	w->num(c, "uid", p->uid);

@@ -36,6 +36,7 @@ struct vg_proc_rec {
 	uint32_t pid, ppid, uid, gid, euid;
 	char *comm, *exe, *args, *cwd;
 	char *container_id, *pod_uid, *namespace_, *pod, *deployment;
+	char *attribution; /* why its container or pod attribution is suspect, NULL if it is not */
 	struct vg_lineage_rec lineage[VG_LINEAGE_MAX];
 	int nlineage;
 	bool killed_in_kernel;

@@ -394,6 +394,8 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)", "counter", d->enforce_dry_run);
 	metric(b, "vigil_enforcements_skipped_total", "kills not done: the policy's check() failed (on_error = alert)", "counter", d->enforce_skipped);
 	metric(b, "vigil_killed_in_kernel_total", "violations whose process died at exec in the kernel", "counter", d->killed_in_kernel);
+	metric(b, "vigil_attribution_nested_total", "execs in a cgroup naming a pod or container below their container's own", "counter", d->attr.nested);
+	metric(b, "vigil_attribution_unverified_total", "execs whose named pod was not verified (not listing the container, a delegated cgroup) or whose cgroup path lost its top", "counter", d->attr.unverified);
 	if (d->k8s) {
 		struct vg_k8s_stats ks;
 

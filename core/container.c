@@ -118,15 +118,26 @@ int vg_container_parse(const char *path, struct vg_container *c)
 		if (!n)
 			break;
 		if (parse_pod(s, n, uid)) {
-			memcpy(c->pod_uid, uid, sizeof(uid));
+			if (c->id[0])
+				c->nested = true; /* below the container: its own mkdir */
+			else
+				memcpy(c->pod_uid, uid, sizeof(uid));
 		} else if ((runtime = parse_ctr(s, n, prev, pn, c->pod_uid[0], id))) {
-			memcpy(c->id, id, sizeof(id));
-			c->runtime = runtime;
+			if (c->id[0]) {
+				c->nested = true;
+			} else {
+				memcpy(c->id, id, sizeof(id));
+				c->runtime = runtime;
+				c->level_len = (size_t)(s + n - path);
+			}
 		}
 		prev = s;
 		pn = n;
 		s += n;
 	}
+	c->truncated = !strncmp(path, "...", 3);
+	if (c->truncated)
+		c->pod_uid[0] = '\0';
 	if (!c->id[0])
 		return 0;
 	memcpy(c->short_id, c->id, VG_CONTAINER_SHORT_LEN);

@@ -205,6 +205,59 @@ static void k8s_delete(struct vg_daemon *d, const char *pod_uid, const char *pol
 }
 
 /*
+ * kill_pod. The cgroup killed is the container's own level as the runtime
+ * made it (container.c), never a level named below it: it holds the process
+ * and everything the container nested. The pod is deleted only when the API
+ * server lists this container in it (ev->pod_verified). A path cut short has
+ * no level to trust: the process alone is killed. 0, or -EPERM when a pod was
+ * named and refused or the path was cut short (msg says why), or the cgroup
+ * kill's -errno.
+ */
+static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy, bool in_kernel,
+		    char *msg, size_t n)
+{
+	const struct vg_container *ctr = vg_event_container(ev);
+	size_t used = strnlen(msg, 200);
+	char path[VG_PATH_MAX], cmsg[256];
+	int rc;
+
+	vg_event_paths(ev);
+	if (ctr->truncated) {
+		if (!in_kernel)
+			vg_kill_process(ev->rec->pid, cmsg, sizeof(cmsg));
+		snprintf(msg + used, n - used,
+			 "%srefused: the cgroup path is deeper than the sensor walks, so the "
+			 "container's own cgroup is unknown (%.120s); %.120s",
+			 used ? "; " : "", ev->cgroup,
+			 in_kernel ? "the process died at exec" : cmsg);
+		return -EPERM;
+	}
+	/* a container: its own level (a host process under a host-scoped policy: its cgroup) */
+	snprintf(path, sizeof(path), "%.*s",
+		 (int)(ctr->id[0] ? ctr->level_len : strlen(ev->cgroup)), ev->cgroup);
+	/* the cgroup at once: the pod's processes do not wait for the API round trip */
+	rc = vg_kill_cgroup(path, cmsg, sizeof(cmsg));
+	if (rc == -ENOENT)
+		rc = 0; /* NotFound is success: nothing is left to kill */
+	else if (!rc)
+		verify_later(d, path);
+	used += (size_t)snprintf(msg + used, n - used, "%s%.250s", used ? "; " : "", cmsg);
+	if (used >= n || !d->k8s)
+		return rc;
+	if (ev->pod_verified) {
+		k8s_delete(d, ctr->pod_uid, policy);
+		return rc;
+	}
+	if (ctr->pod_uid[0]) /* not listed (yet, or any more): nothing to delete by */
+		snprintf(msg + used, n - used, "; pod %s is not in this node's pod list: not deleted",
+			 ctr->pod_uid);
+	if (!ev->pod_denied)
+		return rc;
+	snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
+	return rc ? rc : -EPERM;
+}
+
+/*
  * vigil.enforce(action) from the flow. Never vigil, never PID 1, never a host
  * process unless the policy's scope includes the host; the outcome, good or
  * bad, goes on the alert.
@@ -261,20 +314,7 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 		if (rc == -ESRCH)
 			rc = 0; /* it is gone either way */
 	} else if (!strcmp(action, "kill_pod")) {
-		char cmsg[256];
-
-		vg_event_paths(ev);
-		/* the cgroup at once: the pod's processes do not wait for the API round trip */
-		rc = vg_kill_cgroup(ev->cgroup, cmsg, sizeof(cmsg));
-		if (rc == -ENOENT)
-			rc = 0; /* NotFound is success: nothing is left to kill */
-		else if (!rc)
-			verify_later(d, ev->cgroup);
-		if (d->k8s && ev->meta && ctr->pod_uid[0])
-			k8s_delete(d, ctr->pod_uid, p->name);
-		size_t used = strnlen(msg, 200);
-
-		snprintf(msg + used, sizeof(msg) - used, "%s%.250s", used ? "; " : "", cmsg);
+		rc = kill_pod(d, ev, p->name, in_kernel, msg, sizeof(msg));
 	}
 	ok = rc == 0;
 	ok ? d->enforced++ : d->enforce_failed++;
@@ -333,12 +373,7 @@ static int on_record(void *arg, const void *rec, size_t len)
 		d->decode_errors++;
 		return 0;
 	}
-	if (d->k8s) { /* namespace, pod, deployment, labels for scopes, exclusions and alerts */
-		const struct vg_container *c = vg_event_container(ev);
-
-		if (c->pod_uid[0])
-			ev->meta = vg_k8s_pod(d->k8s, c->pod_uid);
-	}
+	vg_attribute(&d->attr, d->k8s, ev);
 	vg_engine_eval(d->engine, ev, on_violation, &h);
 	/* the flow runs after the evaluation, one violation at a time */
 	for (int i = 0; i < h.n; i++) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "alerts.h"
+#include "attrib.h"
 #include "config.h"
 #include "engine.h"
 #include "http.h"
@@ -34,6 +35,7 @@ struct vg_daemon {
 	uint64_t flow_errors, acked, reloads, reload_failures;
 	uint64_t enforced, enforce_failed, enforce_refused, enforce_dry_run, killed_in_kernel;
 	uint64_t enforce_skipped; /* not enforced: the policy's check() failed */
+	struct vg_attrib attr; /* whose execs: counters of suspect attributions */
 	const struct vg_alert *cur_alert; /* the alert the running flow stored into */
 	struct vol_slot *vol; /* volume control */
 	uint64_t vol_seed[2];

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -39,13 +41,66 @@ int vg_kill_process(uint32_t pid, char *msg, size_t n)
 	return rc;
 }
 
-static const char *v2_root(void)
+static bool is_cgroup2(const char *path)
 {
 	struct statfs sf;
 
-	if (statfs("/sys/fs/cgroup/unified", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+	return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/*
+ * The hierarchy the sensor's paths are in (sensor.c picks the same): the v2
+ * one (hybrid hosts mount it at unified/), else, on a v1-only host, the memory
+ * controller's.
+ */
+static const char *cg_root(void)
+{
+	if (is_cgroup2("/sys/fs/cgroup/unified"))
 		return "/sys/fs/cgroup/unified";
-	return "/sys/fs/cgroup";
+	if (is_cgroup2("/sys/fs/cgroup"))
+		return "/sys/fs/cgroup";
+	return "/sys/fs/cgroup/memory";
+}
+
+int vg_cgroup_root_owned(const char *path, size_t len)
+{
+	int fd = open(cg_root(), O_PATH | O_DIRECTORY | O_CLOEXEC), rc = 1;
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; i < len && rc == 1;) {
+		char name[256];
+		size_t n;
+		int next;
+
+		while (i < len && path[i] == '/')
+			i++;
+		for (n = 0; i + n < len && path[i + n] != '/';)
+			n++;
+		if (!n)
+			break;
+		if (n >= sizeof(name)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, path + i, n);
+		name[n] = '\0';
+		i += n;
+		next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 || fstat(next, &st)) {
+			rc = -errno;
+			if (next >= 0)
+				close(next);
+			break;
+		}
+		close(fd);
+		fd = next;
+		if (st.st_uid != 0)
+			rc = 0;
+	}
+	close(fd);
+	return rc;
 }
 
 int vg_cgroup_count(const char *path)
@@ -54,7 +109,7 @@ int vg_cgroup_count(const char *path)
 	int fd, count = 0;
 	ssize_t r;
 
-	snprintf(p, sizeof(p), "%s%s/cgroup.procs", v2_root(), path);
+	snprintf(p, sizeof(p), "%s%s/cgroup.procs", cg_root(), path);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -74,7 +129,7 @@ int vg_kill_cgroup(const char *path, char *msg, size_t n)
 		snprintf(msg, n, "refused: the root cgroup is the host");
 		return -EPERM;
 	}
-	snprintf(p, sizeof(p), "%s%s/cgroup.kill", v2_root(), path);
+	snprintf(p, sizeof(p), "%s%s/cgroup.kill", cg_root(), path);
 	fd = open(p, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (write(fd, "1", 1) != 1)
@@ -97,7 +152,7 @@ int vg_kill_cgroup(const char *path, char *msg, size_t n)
 		ssize_t r;
 		int pfd, killed = 0;
 
-		snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", v2_root(), path);
+		snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", cg_root(), path);
 		pfd = open(procs, O_RDONLY | O_CLOEXEC);
 		if (pfd < 0) {
 			rc = -errno;

@@ -54,6 +54,10 @@ struct vg_event {
 	char cgroup[VG_PATH_MAX];
 	struct vg_container ctr;
 	const struct vg_meta *meta; /* NULL until metadata is known */
+	/* set by the daemon, which checks ctr against the API server */
+	bool pod_verified;	 /* the node's pod list has ctr.id in pod ctr.pod_uid */
+	bool pod_denied;	 /* a pod was named and not verified: ctr.pod_uid was cleared */
+	char attr_warning[256]; /* why the attribution is suspect, "" when it is not */
 	bool has_args, has_paths, has_ctr; /* which lazy parts are filled */
 	/* lineage: filled on demand by the sensor (vg_sensor_lineage) or a trace */
 	int n_lineage;

@@ -82,6 +82,7 @@ json_t *vg_event_json(struct vg_event *ev)
 	json_object_set_new_nocheck(o, "container_runtime",
 			    ctr->runtime ? json_string(ctr->runtime) : json_null());
 	json_object_set_new_nocheck(o, "pod_uid", ctr->pod_uid[0] ? json_string(ctr->pod_uid) : json_null());
+	json_object_set_new_nocheck(o, "cgroup_nested", json_boolean(ctr->nested));
 	json_object_set_new_nocheck(o, "ns_pid", json_integer(r->ns_pid));
 	json_object_set_new_nocheck(o, "pidns", json_integer(r->pidns_ino));
 	for (int i = 0; i < ev->n_lineage; i++)

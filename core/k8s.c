@@ -24,6 +24,8 @@ struct pod {
 	char **strs;
 	int nstrs;
 	bool break_glass, privileged;
+	char (*cids)[65]; /* the containers' ids from its (init, ephemeral) containerStatuses */
+	int ncids;
 	struct vg_meta meta;
 };
 
@@ -59,6 +61,7 @@ static void pod_free(struct pod *p)
 		free(p->strs[i]);
 	free(p->strs);
 	free(p->labels);
+	free(p->cids);
 }
 
 static int read_file(const char *path, char *buf, size_t n)
@@ -95,6 +98,27 @@ static int64_t mono_s(void)
 }
 
 static void list_namespaces(struct vg_k8s *k, bool periodic);
+
+/* The ids the runtime gave, from "containerd://<64 hex>" (or cri-o://...) of every status list. */
+static void keep_container_ids(struct pod *p, const json_t *status)
+{
+	static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
+					     "ephemeralContainerStatuses" };
+	size_t n = 0, i;
+	const json_t *c;
+
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+		n += json_array_size(json_object_get(status, lists[l]));
+	p->cids = n ? calloc(n, sizeof(*p->cids)) : NULL;
+	for (size_t l = 0; p->cids && l < sizeof(lists) / sizeof(lists[0]); l++)
+		json_array_foreach(json_object_get(status, lists[l]), i, c) {
+			const char *id = json_string_value(json_object_get(c, "containerID")), *sep;
+
+			sep = id ? strstr(id, "://") : NULL;
+			if (sep && strlen(sep + 3) == 64)
+				snprintf(p->cids[p->ncids++], sizeof(p->cids[0]), "%s", sep + 3);
+		}
+}
 
 static void parse_pods(struct vg_k8s *k, const char *body)
 {
@@ -150,6 +174,7 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 		json_array_foreach(ctrs, ci, c)
 			p->privileged |= json_is_true(json_object_get(
 				json_object_get(c, "securityContext"), "privileged"));
+		keep_container_ids(p, json_object_get(it, "status"));
 		p->meta.namespace_ = p->ns;
 		p->meta.pod = p->name;
 		p->meta.deployment = p->deployment;
@@ -293,6 +318,27 @@ const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *uid)
 	if (time(NULL) - k->last_list >= 1) /* a new pod: look again, at most once a second */
 		list_pods(k);
 	return NULL;
+}
+
+enum vg_k8s_attr vg_k8s_verify(struct vg_k8s *k, const char *uid, const char *cid,
+			       const struct vg_meta **m)
+{
+	const struct vg_meta *pm = vg_k8s_pod(k, uid);
+	const struct pod *p;
+
+	*m = NULL;
+	if (!pm)
+		return VG_K8S_UNKNOWN;
+	p = (const struct pod *)((const char *)pm - offsetof(struct pod, meta));
+	for (int i = 0; cid && i < p->ncids; i++)
+		if (!strcmp(p->cids[i], cid)) {
+			*m = pm;
+			return VG_K8S_VERIFIED;
+		}
+	k->st.attr_mismatches++;
+	if (time(NULL) - k->last_list >= 1) /* a status that lags a new container: look again */
+		list_pods(k);
+	return VG_K8S_MISMATCH;
 }
 
 int vg_k8s_break_glass_pods(struct vg_k8s *k, char (*uids)[40], int max)

@@ -42,7 +42,7 @@ struct vg_k8s_opts {
 
 struct vg_k8s_stats {
 	uint64_t lists, list_errors, deletes, delete_retries, delete_errors, events, event_errors;
-	uint64_t pods, ns_lists, ns_list_errors, namespaces;
+	uint64_t pods, ns_lists, ns_list_errors, namespaces, attr_mismatches;
 	char last_error[256];
 };
 
@@ -62,6 +62,18 @@ void vg_k8s_free(struct vg_k8s *k);
 
 /* The pod's metadata, or NULL (unknown yet: a refresh is asked for). */
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
+
+/*
+ * Whether the API server agrees that container `cid` (64 hex, as the cgroup
+ * path names it) belongs to pod `pod_uid` of this node: VERIFIED when the
+ * pod's container statuses list it (*m: the pod's metadata), UNKNOWN when the
+ * pod is not known (yet: a refresh is asked for), MISMATCH when the pod is
+ * known and does not list it (a refresh is asked for too, rate-limited, in
+ * case the status lags a container just started). *m is NULL but when VERIFIED.
+ */
+enum vg_k8s_attr { VG_K8S_UNKNOWN, VG_K8S_VERIFIED, VG_K8S_MISMATCH };
+enum vg_k8s_attr vg_k8s_verify(struct vg_k8s *k, const char *pod_uid, const char *cid,
+			       const struct vg_meta **m);
 /* The namespace's {"name", "labels", "annotations"} (borrowed), or NULL (unknown yet: a list is asked for). */
 const json_t *vg_k8s_namespace(struct vg_k8s *k, const char *name);
 /* Uids of the known pods annotated vigil.io/break-glass (up to max). */

@@ -52,13 +52,16 @@ for _ in $(seq 100); do grep -q ready "$T/k8s.out" && break; sleep 0.1; done
 # a pod of namespace "lab" on node "lab-node": the stand-in serves it, podman runs it
 start_pod() { # name -> sets CID, UID_
 	UID_=$(cat /proc/sys/kernel/random/uuid)
-	curl -sk -X POST "https://127.0.0.1:$KPORT/_standin/pods" -d "{\"metadata\": {\"uid\": \"$UID_\",
-		\"name\": \"$1\", \"namespace\": \"lab\", \"labels\": {\"app\": \"ubuntu\"},
-		\"ownerReferences\": [{\"kind\": \"ReplicaSet\", \"name\": \"ubuntu-7c9d8f6b5\"}]},
-		\"spec\": {\"nodeName\": \"lab-node\", \"containers\": [{\"name\": \"ubuntu\"}]}}" >/dev/null
 	CID=$(podman run -d --network none --cgroup-parent "/kubepods/besteffort/pod$UID_" "$IMAGE" \
 		sleep infinity)
 	CIDS="$CIDS $CID"
+	# the pod's status lists its container, as the API server's does (vigil checks it)
+	curl -sk -X POST "https://127.0.0.1:$KPORT/_standin/pods" -d "{\"metadata\": {\"uid\": \"$UID_\",
+		\"name\": \"$1\", \"namespace\": \"lab\", \"labels\": {\"app\": \"ubuntu\"},
+		\"ownerReferences\": [{\"kind\": \"ReplicaSet\", \"name\": \"ubuntu-7c9d8f6b5\"}]},
+		\"spec\": {\"nodeName\": \"lab-node\", \"containers\": [{\"name\": \"ubuntu\"}]},
+		\"status\": {\"phase\": \"Running\", \"containerStatuses\": [{\"name\": \"ubuntu\",
+		\"containerID\": \"cri-o://$CID\"}]}}" >/dev/null
 }
 
 cat > "$T/vigil.conf.lua" <<EOF

@@ -56,6 +56,7 @@ class ContainersTest(unittest.TestCase):
         self.assertEqual(got["pod_uid"], pod)
         self.assertEqual(got["container_runtime"], "podman")
         self.assertEqual(got["cgroup"], f"/kubepods/besteffort/pod{pod}/libpod-{cid}")
+        self.assertFalse(got["cgroup_nested"])
         self.assertEqual(got["exe"], "/usr/bin/dpkg")
         self.assertEqual(got["args"], "--version")
         self.assertEqual(got["uid"], 0)

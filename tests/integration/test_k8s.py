@@ -49,12 +49,15 @@ class StandIn:
     def add_namespace(self, name, annotations):
         self.control("/_standin/namespaces", {"metadata": {"name": name, "annotations": annotations}})
 
-    def add_pod(self, uid, name, ns, node="testnode", annotations=None):
+    def add_pod(self, uid, name, ns, node="testnode", annotations=None, cids=()):
+        """A running pod; cids: its containers' ids, listed in its status as the runtime gave them."""
         self.control("/_standin/pods", {
             "metadata": {"uid": uid, "name": name, "namespace": ns, "labels": {"app": "web"},
                          "annotations": annotations or {},
                          "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d8f7b9c4d"}]},
-            "spec": {"nodeName": node, "containers": [{"name": "c"}]}})
+            "spec": {"nodeName": node, "containers": [{"name": "c"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "c", "ready": True, "containerID": f"cri-o://{c}"} for c in cids]}})
 
     def log(self):
         return self.control("/_standin/log")
@@ -103,10 +106,10 @@ class K8sTest(unittest.TestCase):
 
     def pod(self, annotations=None, ns="shop"):
         uid = str(uuid.uuid4())
-        self.k.add_pod(uid, "web-1", ns, annotations=annotations)
         cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
                      f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
         self.cids.append(cid)
+        self.k.add_pod(uid, "web-1", ns, annotations=annotations, cids=[cid])
         podman("cp", self.marker, f"{cid}:/tmp/dpkg")
         return uid, cid
 

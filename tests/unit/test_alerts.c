@@ -494,6 +494,32 @@ static void test_documents(void **state)
 	vg_alerts_close(s);
 }
 
+/* A suspect attribution stays on its process, across a restart. */
+static void test_attribution_warning_kept(void **state)
+{
+	struct vg_alerts *s;
+	const struct vg_alert *a;
+	char id[37];
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	add(s, mk("/usr/bin/apt", "plain", POD1, NULL, 10), "Attr");
+	mk("/usr/bin/apt", "nested", POD1, NULL, 20);
+	snprintf(ev.attr_warning, sizeof(ev.attr_warning), "a pod is named below container x");
+	a = add(s, &ev, "Attr");
+	snprintf(id, sizeof(id), "%s", a->id);
+	assert_int_equal(vg_alerts_sync(s), 0);
+	vg_alerts_close(s);
+	s = open_store();
+	a = vg_alerts_get(s, id);
+	assert_non_null(a);
+	assert_int_equal(a->nprocs, 2);
+	assert_null(a->procs[0].attribution);
+	assert_string_equal(a->procs[1].attribution, "a pod is named below container x");
+	vg_alerts_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_compaction_keeps_everything),
 		cmocka_unit_test(test_refused_violation_is_not_kept),
 		cmocka_unit_test(test_documents),
+		cmocka_unit_test(test_attribution_warning_kept),
 	};
 
 	return RUN_IN_TMPDIR(tests, "vigil-alerts");

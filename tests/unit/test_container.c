@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 #define ID2 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define UID "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define UIDU "6a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d"
+/* another pod's uid: what a container names its own sub-cgroups after to pass as that pod */
+#define VUID "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+#define VUIDU "0f9e8d7c_6b5a_4c3d_9e2f_1a0b9c8d7e6f"
 
 struct row {
 	const char *path;
@@ -63,8 +67,51 @@ static const struct row rows[] = {
 	{ "/machine.slice/libpod-conmon-" ID ".scope", 0, "", "", NULL },
 	/* a sub-cgroup below the container keeps the container's identity */
 	{ "/system.slice/docker-" ID ".scope/init.scope", 1, ID, "", "docker" },
-	/* nested runtimes: the innermost container is the process's */
-	{ "/docker/" ID "/docker/" ID2, 1, ID2, "", "docker" },
+	/*
+	 * Below its own level everything is the container's doing (a delegated or
+	 * writable cgroupfs lets it mkdir there): the outermost container level is
+	 * the process's, whatever is named below it. Nested runtimes included.
+	 */
+	{ "/docker/" ID "/docker/" ID2, 1, ID, "", "docker" },
+	/* a fake pod and container below a real one: containerd, systemd driver (v2 and v1) */
+	{ "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU
+	  ".slice/cri-containerd-" ID ".scope/kubepods-besteffort-pod" VUIDU
+	  ".slice/cri-containerd-" ID2 ".scope",
+	  1, ID, UID, "containerd" },
+	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	  ".slice/cri-containerd-" ID ".scope/kubepods.slice/kubepods-burstable.slice/"
+	  "kubepods-burstable-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
+	  1, ID, UID, "containerd" },
+	/* containerd, cgroupfs driver: bare ids (as on v1 hosts' memory hierarchy, burstable) */
+	{ "/kubepods/besteffort/pod" UID "/" ID "/kubepods/besteffort/pod" VUID "/" ID2, 1, ID, UID,
+	  "cri" },
+	{ "/kubepods/pod" UID "/" ID "/pod" VUID "/" ID2, 1, ID, UID, "cri" },
+	{ "/kubepods/burstable/pod" UID "/" ID "/kubepods/burstable/pod" VUID "/" ID2, 1, ID, UID,
+	  "cri" },
+	/* CRI-O, both drivers */
+	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	  ".slice/crio-" ID ".scope/kubepods-burstable-pod" VUIDU ".slice/crio-" ID2 ".scope",
+	  1, ID, UID, "cri-o" },
+	{ "/kubepods/besteffort/pod" UID "/crio-" ID "/pod" VUID "/crio-" ID2, 1, ID, UID, "cri-o" },
+	/* Docker (no pod): a fake pod below it gives it none */
+	{ "/system.slice/docker-" ID ".scope/kubepods.slice/kubepods-besteffort.slice/"
+	  "kubepods-besteffort-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
+	  1, ID, "", "docker" },
+	{ "/docker/" ID "/kubepods/besteffort/pod" VUID "/" ID2, 1, ID, "", "docker" },
+	/* podman: cgroupfs manager (as the integration tests run it) and systemd manager */
+	{ "/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods/besteffort/pod" VUID "/libpod-" ID2,
+	  1, ID, UID, "podman" },
+	{ "/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods-besteffort-pod" VUIDU
+	  ".slice/cri-containerd-" ID2 ".scope",
+	  1, ID, UID, "podman" },
+	{ "/machine.slice/libpod-" ID ".scope/kubepods-besteffort-pod" VUIDU
+	  ".slice/libpod-" ID2 ".scope",
+	  1, ID, "", "podman" },
+	/* only a fake pod level below the container, or a fake one deep in junk */
+	{ "/kubepods/besteffort/pod" UID "/" ID "/pod" VUID, 1, ID, UID, "cri" },
+	{ "/kubepods/besteffort/pod" UID "/" ID "/a/b/pod" VUID "/c/" ID2 "/d", 1, ID, UID, "cri" },
+	/* a sub-cgroup named like a pod but of the same pod keeps the same identity */
+	{ "/kubepods/besteffort/pod" UID "/" ID "/pod" UID "/" ID, 1, ID, UID, "cri" },
 	/* no leading slash, doubled slashes */
 	{ "kubepods//besteffort/pod" UID "//" ID, 1, ID, UID, "cri" },
 	/* a pod-level cgroup (no container yet) */
@@ -124,6 +171,55 @@ static void test_table(void **state)
 	}
 }
 
+/*
+ * The container's own level (what a cgroup kill must target) and whether a
+ * pod or container is named below it (the sign of a fake).
+ */
+static void test_own_level_and_nested(void **state)
+{
+	static const struct {
+		const char *path, *own;
+		bool nested;
+	} t[] = {
+		{ "/kubepods/besteffort/pod" UID "/libpod-" ID, "/kubepods/besteffort/pod" UID "/libpod-" ID,
+		  false },
+		{ "/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods/besteffort/pod" VUID "/libpod-" ID2,
+		  "/kubepods/besteffort/pod" UID "/libpod-" ID, true },
+		{ "/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope/kubepods-pod" VUIDU
+		  ".slice/cri-containerd-" ID2 ".scope",
+		  "/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope", true },
+		{ "/kubepods/besteffort/pod" UID "/" ID "/pod" VUID, "/kubepods/besteffort/pod" UID "/" ID,
+		  true },
+		{ "/docker/" ID "/docker/" ID2, "/docker/" ID, true },
+		/* a sub-cgroup of the container's own naming nothing: not a fake */
+		{ "/system.slice/docker-" ID ".scope/init.scope", "/system.slice/docker-" ID ".scope", false },
+		{ "kubepods//besteffort/pod" UID "//" ID "/x", "kubepods//besteffort/pod" UID "//" ID, false },
+		/* no container: no level, even with a pod */
+		{ "/kubepods/besteffort/pod" UID, "", false },
+	};
+	struct vg_container c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct vg_container c;
+
+		print_message("row %zu: %s\n", i, t[i].path);
+		vg_container_parse(t[i].path, &c);
+		assert_int_equal(c.level_len, strlen(t[i].own));
+		assert_memory_equal(t[i].path, t[i].own, c.level_len);
+		assert_int_equal(c.nested, t[i].nested);
+		assert_false(c.truncated);
+	}
+	/*
+	 * Nested deeper than the sensor walks, the real levels fall off the top:
+	 * the outermost level left may be a fake, so no pod is named.
+	 */
+	assert_int_equal(vg_container_parse(".../kubepods/besteffort/pod" VUID "/libpod-" ID2, &c), 1);
+	assert_true(c.truncated);
+	assert_string_equal(c.pod_uid, "");
+	assert_string_equal(c.id, ID2);
+}
+
 static void test_null_args(void **state)
 {
 	struct vg_container c;
@@ -156,6 +252,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_own_level_and_nested),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_long_garbage),
 	};
