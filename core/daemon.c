@@ -516,14 +516,17 @@ static void on_break_glass(evutil_socket_t s, short w, void *arg)
 static void on_retention(evutil_socket_t s, short w, void *arg)
 {
 	struct vg_daemon *d = arg;
-	uint64_t age = (uint64_t)d->cfg.retention_days * 86400ull * 1000000000ull;
+	uint64_t age, now = now_ns();
 	int n;
 
 	(void)s;
 	(void)w;
 	if (!d->cfg.retention_days)
 		return;
-	n = vg_alerts_compact(d->alerts, now_ns() - age);
+	/* the cutoff saturates at the epoch: a long retention never wraps into the future */
+	if (__builtin_mul_overflow((uint64_t)d->cfg.retention_days, 86400ull * 1000000000ull, &age))
+		age = UINT64_MAX;
+	n = vg_alerts_compact(d->alerts, now > age ? now - age : 0);
 	if (n > 0)
 		vg_info("retention: removed %d alerts resolved more than %u days ago", n,
 			d->cfg.retention_days);
@@ -644,6 +647,10 @@ int vg_cmd_run(int argc, char **argv)
 	}
 	if (pol)
 		snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s", pol);
+	if (listen && vg_check_listen("--listen", listen, err, sizeof(err))) {
+		vg_err("%s", err);
+		return 1;
+	}
 	if (listen)
 		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", listen);
 	if (fs)
