@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Configuration from an untrusted hand. Every number in vigil.conf.lua has a
-range checked at start (the key, the value, the range named); URLs and the API
-address are parsed at start; a plugin_dir that is not a readable directory is
-an error."""
+"""Configuration and files from an untrusted hand. Every number in vigil.conf.lua
+has a range checked at start (the key, the value, the range named); URLs and the
+API address are parsed at start; a plugin_dir that is not a readable directory
+is an error. The data directory and what is in it must belong to vigil's user
+and be writable by nobody else: a directory an unprivileged user made, a planted
+vigil.lock symlink, a planted or loose api.token, a planted store segment or
+outbox spill link are refused, and no file outside is ever written."""
 import json
 import os
 import shutil
@@ -204,6 +207,139 @@ class ConfigTest(Base):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual([a["state"] for a in json.loads(r.stdout)], ["RESOLVED"], r.stderr)
 
+
+class DataDirTest(Base):
+    def as_nobody(self, *cmd):
+        subprocess.run([*NOBODY, *cmd], check=True)
+
+    def test_dir_made_by_an_unprivileged_user_is_refused(self):
+        data = f"/tmp/vigil-planted-{uuid.uuid4()}"  # /tmp: anyone may make it first
+        self.as_nobody("mkdir", "-m", "777", data)
+        try:
+            self.as_nobody("ln", "-s", self.victim, os.path.join(data, "vigil.lock"))
+            self.as_nobody("sh", "-c", f"echo planted-token-0123456789 > {data}/api.token")
+            out = self.assert_refused(["--data-dir", data],
+                                      f"the data directory {data} belongs to uid 65534")
+            self.assertIn("chown", out)
+            self.assert_victim_untouched()
+            # the fix for the directory does not bless what was planted in it
+            os.chown(data, 0, 0)
+            os.chmod(data, 0o700)
+            self.assert_refused(["--data-dir", data],
+                                f"{data}/vigil.lock is a symbolic link")
+            self.assert_victim_untouched()
+            os.unlink(os.path.join(data, "vigil.lock"))
+            self.assert_refused(["--data-dir", data],
+                                f"{data}/api.token belongs to uid 65534, not to vigil's user (uid 0)")
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+    def test_loose_dirs_are_refused(self):
+        data = os.path.join(self.tmp, "data")
+        os.mkdir(data)
+        os.chmod(data, 0o770)
+        self.assert_refused(["--data-dir", data],
+                            f"the data directory {data} is writable by group or others (mode 0770)",
+                            f"chmod 700 {data}")
+        # a parent anyone may write (and not sticky like /tmp) could swap the directory
+        os.chmod(data, 0o700)
+        os.chmod(self.tmp, 0o777)
+        self.assert_refused(["--data-dir", data], f"inside {self.tmp}, which is writable by group or others (mode 0777) and not sticky")
+        os.chmod(self.tmp, 0o700)
+        # a symlinked or foreign store directory
+        os.symlink(self.tmp, os.path.join(data, "store"))
+        self.assert_refused(["--data-dir", data], f"{data}/store is a symbolic link")
+        os.unlink(os.path.join(data, "store"))
+        os.mkdir(os.path.join(data, "store"))
+        os.chown(os.path.join(data, "store"), 65534, 65534)
+        self.assert_refused(["--data-dir", data], f"{data}/store belongs to uid 65534")
+
+    def test_planted_link_in_own_dir_is_never_followed(self):
+        # a root-owned 0700 directory with a link that was planted (a race, or a leftover)
+        data = os.path.join(self.tmp, "data")
+        os.mkdir(data, 0o700)
+        os.symlink(self.victim, os.path.join(data, "vigil.lock"))
+        self.assert_refused(["--data-dir", data], f"{data}/vigil.lock is a symbolic link")
+        self.assert_victim_untouched()
+        os.unlink(os.path.join(data, "vigil.lock"))
+        os.symlink(self.victim, os.path.join(data, "api.token"))
+        self.assert_refused(["--data-dir", data], f"{data}/api.token is a symbolic link")
+        os.unlink(os.path.join(data, "api.token"))
+        os.mkfifo(os.path.join(data, "api.token"), 0o600)  # reading it would wait forever
+        self.assert_refused(["--data-dir", data], f"{data}/api.token is not a regular file")
+        os.unlink(os.path.join(data, "api.token"))
+        # a store segment someone else owns, or one linked elsewhere
+        shutil.rmtree(os.path.join(data, "store"), ignore_errors=True)  # made by the run before
+        os.makedirs(os.path.join(data, "store"), 0o700)
+        seg = os.path.join(data, "store", "seg-00000001.log")
+        os.symlink(self.victim, seg)
+        self.assert_refused(["--data-dir", data], f"{data}/store/seg-00000001.log is a symbolic link")
+        self.assert_victim_untouched()
+        os.unlink(seg)
+        with open(seg, "w") as f:
+            f.write("VGSTORE1")
+        os.chown(seg, 65534, 65534)
+        self.assert_refused(["--data-dir", data], f"{seg} belongs to uid 65534")
+
+    def test_planted_outbox_spill_link_is_not_truncated(self):
+        data = os.path.join(self.tmp, "data")
+        os.makedirs(os.path.join(data, "outbox"), 0o700)
+        os.chmod(data, 0o700)
+        os.symlink(self.victim, os.path.join(data, "outbox", "spill-0.jsonl"))
+        conf = os.path.join(self.tmp, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write('return { notifiers = { ops = { type = "webhook", url = "http://127.0.0.1:9/x" } } }\n')
+        self.assert_refused(["--config", conf, "--data-dir", data],
+                            f"{data}/outbox/spill-0.jsonl is a symbolic link")
+        self.assert_victim_untouched()
+
+    def test_token_open_to_others_is_refused(self):
+        data = os.path.join(self.tmp, "fresh", "data")
+        code, out = run_vigil(["--data-dir", data, "--listen", f"127.0.0.1:{self.port}"])
+        self.assertIsNone(code, out)
+        # a fresh start makes the directory 0700, its files 0600
+        self.assertEqual(stat.S_IMODE(os.stat(data).st_mode), 0o700)
+        for name in ("api.token", "vigil.lock"):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(data, name)).st_mode), 0o600, name)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(data, "store")).st_mode), 0o700)
+        tok = os.path.join(data, "api.token")
+        for mode in (0o666, 0o620, 0o640, 0o604):
+            os.chmod(tok, mode)
+            self.assert_refused(["--data-dir", data],
+                                f"{tok} is open to group or others (mode {mode:04o})",
+                                f"chmod 600 {tok}")
+        os.chmod(tok, 0o600)
+        code, out = run_vigil(["--data-dir", data, "--listen", f"127.0.0.1:{self.port}"])
+        self.assertIsNone(code, out)
+
+    def test_cli_does_not_follow_a_token_link(self):
+        data = os.path.join(self.tmp, "data")
+        conf = os.path.join(self.tmp, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }} }}\n')
+        cli = [V, "violations", "list", "--data-dir", data, "--config", conf]
+        p = subprocess.Popen([V, "run", "--config", conf, "--data-dir", data],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            tok = os.path.join(data, "api.token")
+            deadline = time.time() + 30
+            r = None
+            while time.time() < deadline:
+                r = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+                if r.returncode == 0:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # the token moved aside, a link in its place (to the same token, even)
+            shutil.copy(tok, self.victim)
+            os.unlink(tok)
+            os.symlink(self.victim, tok)
+            r = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(f"{tok} is a symbolic link", r.stderr)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=30)
 
 if __name__ == "__main__":
     vigtest.require_bpf()
