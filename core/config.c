@@ -84,6 +84,10 @@ static const struct range {
 	{ "kubernetes.refresh_s", 1, 86400, "seconds" },
 	{ "lua.memory_mb", 1, 4096, "MiB" },
 	{ "lua.budget", 1000, 1000000000, "instructions per call" },
+	{ "lua.policy_memory_mb", 1, 4096, "MiB" },
+	{ "lua.time_ms", 1, 10000, "milliseconds of wall time per call" },
+	{ "api.max_connections", 1, 65536, "connections" },
+	{ "api.request_timeout_s", 1, 3600, "seconds" },
 };
 
 static const struct range *range_of(const char *key)

@@ -195,12 +195,10 @@ static int check_entries(int fd, const char *dir, char *err, size_t n)
 	return rc;
 }
 
-int vg_safe_subdir(const char *path, bool create, char *err, size_t n)
+int vg_safe_subdir(const char *path, char *err, size_t n)
 {
 	int fd, rc;
 
-	if (create && mkdir(path, 0700) && errno != EEXIST)
-		return vg_errf(err, n, -errno, "cannot create %s: %s", path, strerror(errno));
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) { /* a link to a directory: ENOTDIR */
 		struct stat st;
@@ -212,11 +210,8 @@ int vg_safe_subdir(const char *path, bool create, char *err, size_t n)
 	if (fd < 0)
 		return fd;
 	rc = check_entries(fd, path, err, n);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
-	return fd;
+	close(fd);
+	return rc;
 }
 
 int vg_safe_openat(int dirfd, const char *dir, const char *name, int flags, mode_t mode,

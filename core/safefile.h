@@ -26,12 +26,11 @@
 int vg_safe_data_dir(char *path, size_t cap, char *err, size_t errlen);
 
 /*
- * Opens the directory path inside a checked directory (made 0700 when create
- * and absent), refusing a symbolic link, another user's directory or one
- * writable by others, then checks every entry in it as vg_safe_openat would.
- * The directory's fd, or -errno.
+ * Checks the directory path inside a checked directory: not a symbolic link,
+ * vigil's user's, writable by nobody else, and every entry in it likewise
+ * (no link, nothing but regular files and directories). 0, or -errno.
  */
-int vg_safe_subdir(const char *path, bool create, char *err, size_t errlen);
+int vg_safe_subdir(const char *path, char *err, size_t errlen);
 
 /*
  * openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode), dir naming dirfd

@@ -117,7 +117,7 @@ static int seg_create(struct vg_wal *w, uint32_t no)
 	int fd, rc;
 
 	seg_name(name, sizeof(name), no);
-	fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	rc = write_all(fd, (const unsigned char *)SEG_HDR, SEG_HDR_LEN);
@@ -369,7 +369,7 @@ static int64_t replay_seg(struct vg_wal *w, uint32_t no, bool last, vg_wal_repla
 	size_t size, off = SEG_HDR_LEN, flen, good_end = SEG_HDR_LEN;
 
 	seg_name(name, sizeof(name), no);
-	fd = openat(w->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
 			close(fd);
@@ -441,7 +441,7 @@ static int64_t replay_seg(struct vg_wal *w, uint32_t no, bool last, vg_wal_repla
 			int tfd;
 
 			seg_name(path, sizeof(path), no);
-			tfd = openat(w->dirfd, path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+			tfd = openat(w->dirfd, path, O_WRONLY | O_CLOEXEC);
 			if (tfd < 0 || ftruncate(tfd, (off_t)good_end) || fdatasync(tfd)) {
 				int e = errno;
 
@@ -539,13 +539,16 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->done_cv, NULL);
 	snprintf(w->dir, sizeof(w->dir), "%s", o->dir);
-	/* ours, writable by nobody else, no links in it (safefile.h) */
-	w->dirfd = vg_safe_subdir(w->dir, true, err, errlen);
-	if (w->dirfd < 0) {
-		rc = w->dirfd;
+	if (mkdir(w->dir, 0700) && errno != EEXIST) {
+		rc = vg_errf(err, errlen, -errno, "cannot create the store directory %s: %s", w->dir,
+			  strerror(errno));
 		goto fail;
 	}
-	rc = list_segs(w, &nos, &nn);
+	rc = vg_safe_subdir(w->dir, err, errlen); /* ours, writable by nobody else, no links in it */
+	if (rc)
+		goto fail;
+	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = w->dirfd < 0 ? -errno : list_segs(w, &nos, &nn);
 	if (rc) {
 		rc = vg_errf(err, errlen, rc, "cannot open the store directory %s: %s", w->dir, strerror(-rc));
 		goto fail;
@@ -571,7 +574,7 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		char name[64];
 
 		seg_name(name, sizeof(name), w->seg_no);
-		w->fd = openat(w->dirfd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		w->fd = openat(w->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
 	}
 	if (w->fd < 0) {
 		rc = vg_errf(err, errlen, w->fd < -1 ? w->fd : -errno,
