@@ -246,6 +246,10 @@ class DataDirTest(Base):
         os.chmod(self.tmp, 0o777)
         self.assert_refused(["--data-dir", data], f"inside {self.tmp}, which is writable by group or others (mode 0777) and not sticky")
         os.chmod(self.tmp, 0o700)
+        # or one another user owns: that user could rename the data directory away
+        os.chown(self.tmp, 65534, 65534)
+        self.assert_refused(["--data-dir", data], f"inside {self.tmp}, which belongs to uid 65534")
+        os.chown(self.tmp, 0, 0)
         # a symlinked or foreign store directory
         os.symlink(self.tmp, os.path.join(data, "store"))
         self.assert_refused(["--data-dir", data], f"{data}/store is a symbolic link")
