@@ -17,9 +17,9 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The daemon on this host: the default policy pack, the store in ./var/vigil, the API on
-# 127.0.0.1:8077 (token in ./var/vigil/api.token). Ctrl-C stops it cleanly.
+# 127.0.0.1:8077 (token in ./var/vigil/api.token). Ctrl-C stops it cleanly. vigil makes
+# the data directory itself, 0700 (and refuses one that others could write).
 run: build
-	@mkdir -p $(DATA_DIR)
 	$(BUILD)/vigil run --data-dir $(DATA_DIR)
 
 test: build

@@ -28,6 +28,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "safefile.h"
 
 #define MAX_BODY (64 << 10)
 #define MAX_HEADERS (16 << 10)
@@ -584,16 +585,20 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 }
 
-/* The token: read from DATA_DIR/api.token, or made there (0600) on first start. */
+/*
+ * The token: DATA_DIR/api.token, made there (0600, only where none is) on
+ * first start. One found must be a regular file of vigil's user that nobody
+ * else may read or write, never a link: a token someone else could have
+ * chosen or read is refused.
+ */
 static int load_token(struct vg_api *a, char *err, size_t n)
 {
-	char path[1100];
+	const char *dir = a->d->cfg.data_dir;
 	unsigned char raw[24];
-	int fd;
+	int fd, rc;
 	ssize_t r;
 
-	snprintf(path, sizeof(path), "%.1000s/api.token", a->d->cfg.data_dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = vg_safe_openat(a->d->data_fd, dir, "api.token", O_RDONLY, 0, 0077, err, n);
 	if (fd >= 0) {
 		r = read(fd, a->token, sizeof(a->token) - 1);
 		close(fd);
@@ -601,21 +606,23 @@ static int load_token(struct vg_api *a, char *err, size_t n)
 		a->token[strcspn(a->token, "\r\n")] = '\0';
 		if (strlen(a->token) >= 16)
 			return 0;
-		return snprintf(err, n, "%s holds no usable token (16+ characters): delete it and "
-					"vigil makes a new one", path),
-		       -EINVAL;
+		return vg_errf(err, n, -EINVAL, "%s/api.token holds no usable token (16+ "
+			       "characters): delete it and vigil makes a new one", dir);
 	}
+	if (fd != -ENOENT)
+		return fd;
 	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
-		return snprintf(err, n, "cannot draw a random API token"), -EIO;
+		return vg_errf(err, n, -EIO, "cannot draw a random API token");
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(a->token + 2 * i, 3, "%02x", raw[i]);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, a->token, strlen(a->token)) < 0 || write(fd, "\n", 1) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return snprintf(err, n, "cannot write %s: %s", path, strerror(errno)), -errno;
-	}
+	fd = vg_safe_openat(a->d->data_fd, dir, "api.token", O_WRONLY | O_CREAT | O_EXCL, 0600, 0077,
+			    err, n);
+	if (fd < 0)
+		return fd;
+	rc = write(fd, a->token, strlen(a->token)) < 0 || write(fd, "\n", 1) < 0 ? -errno : 0;
 	close(fd);
+	if (rc)
+		return vg_errf(err, n, rc, "cannot write %s/api.token: %s", dir, strerror(-rc));
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "safefile.h"
 
 /* The daemon holds an exclusive flock on DATA_DIR/vigil.lock while it runs. */
 int vg_client_daemon_running(const struct vg_config *cfg, int *lock_fd)
@@ -20,7 +21,7 @@ int vg_client_daemon_running(const struct vg_config *cfg, int *lock_fd)
 	int fd;
 
 	snprintf(path, sizeof(path), "%.1000s/vigil.lock", cfg->data_dir);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	*lock_fd = -1;
 	if (fd < 0)
 		return 0;
@@ -57,24 +58,29 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 json_t *vg_client_api(const struct vg_config *cfg, const char *method, const char *path_q,
 		      const char *body)
 {
-	char url[2048], tokpath[1100], token[128] = "", auth[160];
+	char url[2048], tokpath[1100], token[128] = "", auth[160], err[1024];
 	struct curl_slist *h = NULL;
 	struct body b = { 0 };
 	json_t *j = NULL;
 	long code = 0;
-	FILE *f;
+	ssize_t r;
+	int fd;
 	CURL *c;
 	CURLcode rc;
 
+	/* the daemon's own rule (safefile.h): never a link, nobody else's, nobody else's to read */
 	snprintf(tokpath, sizeof(tokpath), "%.1000s/api.token", cfg->data_dir);
-	f = fopen(tokpath, "r");
-	if (!f || !fgets(token, sizeof(token), f)) {
-		vg_err("cannot read the API token %s: %s", tokpath, strerror(errno));
-		if (f)
-			fclose(f);
+	fd = vg_safe_open(tokpath, O_RDONLY, 0, 0077, err, sizeof(err));
+	r = fd >= 0 ? read(fd, token, sizeof(token) - 1) : -1;
+	if (fd >= 0 && r < 0)
+		vg_errf(err, sizeof(err), -errno, "cannot read %s: %s", tokpath, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		vg_err("cannot use the API token of the daemon running on %s: %s", cfg->data_dir, err);
 		return NULL;
 	}
-	fclose(f);
+	token[r] = '\0';
 	token[strcspn(token, "\r\n")] = '\0';
 	snprintf(url, sizeof(url), "http://%s%s", cfg->api_listen, path_q);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <lauxlib.h>
 
 #include "cli.h"
 #include "config.h"
+#include "log.h"
 #include "lua_host.h"
 #include "luajson.h"
+#include "sensor.h"
 
 #define BAD(...) (snprintf(err, n, __VA_ARGS__), -EINVAL)
 
@@ -63,6 +68,115 @@ static const struct key keys[] = {
 	{ "lua", "policy_memory_mb", K_U32, F(lua_policy_memory_mb), NULL },
 	{ "lua", "time_ms", K_U32, F(lua_time_ms), NULL },
 };
+
+/*
+ * The range of every numeric key, checked at load: a numeric key without one
+ * is refused, so a new key cannot slip in unbounded. Keep README in step.
+ */
+static const struct range {
+	const char *key;
+	long long min, max;
+	const char *what;
+} ranges[] = {
+	{ "store.commit_ms", 1, 1000, "milliseconds between group commits" },
+	{ "store.retention_days", 0, 3650, "days; 0 keeps resolved alerts forever" },
+	{ "store.memory_mb", 1, 65536, "MiB" },
+	{ "sensor.ringbuf_size", VG_RINGBUF_MIN, VG_RINGBUF_MAX, "bytes, a power of two" },
+	{ "sensor.drain_ms", 1, 1000, "milliseconds" },
+	{ "volume.burst", 0, 1000000, "repeats; 0 turns volume control off" },
+	{ "volume.window_s", 1, 604800, "seconds" },
+	{ "kubernetes.refresh_s", 1, 86400, "seconds" },
+	{ "lua.memory_mb", 1, 4096, "MiB" },
+	{ "lua.budget", 1000, 1000000000, "instructions per call" },
+	{ "lua.policy_memory_mb", 1, 4096, "MiB" },
+	{ "lua.time_ms", 1, 10000, "milliseconds of wall time per call" },
+	{ "api.max_connections", 1, 65536, "connections" },
+	{ "api.request_timeout_s", 1, 3600, "seconds" },
+};
+
+static const struct range *range_of(const char *key)
+{
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		if (!strcmp(ranges[i].key, key))
+			return &ranges[i];
+	return NULL;
+}
+
+/* value (of kind K_U32 or K_SIZE) into its key's range, or -EINVAL naming both. */
+static int in_range(const char *path, const char *full, long long v, char *err, size_t n)
+{
+	const struct range *r = range_of(full);
+
+	if (!r)
+		return BAD("%s: %s has no range (a bug: add it to ranges[] in core/config.c)", path,
+			   full);
+	if (v < r->min || v > r->max)
+		return BAD("%s: %s = %lld is out of range: use %lld..%lld (%s)", path, full, v, r->min,
+			   r->max, r->what);
+	return 0;
+}
+
+int vg_check_http_url(const char *key, const char *url, bool secret, char *err, size_t n)
+{
+	CURLU *h = curl_url();
+	CURLUcode uc;
+	char *scheme = NULL, who[300];
+	int rc = 0;
+
+	if (!h)
+		return vg_errf(err, n, -ENOMEM, "out of memory");
+	if (secret)
+		snprintf(who, sizeof(who), "%s (a secret)", key);
+	else
+		snprintf(who, sizeof(who), "%s: '%.200s'", key, url);
+	uc = curl_url_set(h, CURLUPART_URL, url, 0);
+	if (uc == CURLUE_BAD_SCHEME && !strstr(url, "://") &&
+	    curl_url_set(h, CURLUPART_URL, url, CURLU_DEFAULT_SCHEME) == CURLUE_OK)
+		rc = BAD("%s has no scheme: use http:// or https://", who);
+	else if (uc)
+		rc = BAD("%s is not a URL (%s): use http://HOST[:PORT][/PATH] or https://...", who,
+			 curl_url_strerror(uc));
+	else if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) ||
+		 (strcmp(scheme, "http") && strcmp(scheme, "https")))
+		rc = BAD("%s is not an http:// or https:// URL", who);
+	curl_free(scheme);
+	curl_url_cleanup(h);
+	return rc;
+}
+
+int vg_check_listen(const char *key, const char *addr, char *err, size_t n)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t digits = colon ? strspn(colon + 1, "0123456789") : 0;
+	long port = digits && digits < 6 && !colon[1 + digits] ? strtol(colon + 1, NULL, 10) : 0;
+	char url[200];
+	CURLU *h;
+	CURLUcode uc = CURLUE_MALFORMED_INPUT;
+
+	if (port >= 1 && port <= 65535 && colon > addr && strlen(addr) < 150 &&
+	    !strpbrk(addr, "/@?#") && (h = curl_url())) {
+		snprintf(url, sizeof(url), "http://%s/", addr);
+		uc = curl_url_set(h, CURLUPART_URL, url, 0);
+		curl_url_cleanup(h);
+	}
+	if (uc)
+		return BAD("%s: '%.200s' is not HOST:PORT with a port from 1 to 65535 "
+			   "(e.g. 127.0.0.1:8077)", key, addr);
+	return 0;
+}
+
+/* Strings with a syntax, checked at load. */
+static int check_format(const char *path, const char *full, const char *v, char *err, size_t n)
+{
+	char e[512];
+	int rc = 0;
+
+	if (!strcmp(full, "kubernetes.server") && *v)
+		rc = vg_check_http_url(full, v, false, e, sizeof(e));
+	else if (!strcmp(full, "api.listen"))
+		rc = vg_check_listen(full, v, e, sizeof(e));
+	return rc ? BAD("%s: %s", path, e) : 0;
+}
 
 void vg_config_defaults(struct vg_config *c)
 {
@@ -144,27 +258,35 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 			} else if (lua_rawlen(L, -1) >= k->cap) {
 				rc = BAD("%s: %s is too long", path, full);
 			} else {
-				snprintf((char *)c + k->off, k->cap, "%s", lua_tostring(L, -1));
+				rc = check_format(path, full, lua_tostring(L, -1), err, n);
+				if (!rc)
+					snprintf((char *)c + k->off, k->cap, "%s", lua_tostring(L, -1));
 			}
 			break;
-		case K_U32:
-			if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
-			    lua_tointeger(L, -1) > 0xffffffffLL)
-				rc = BAD("%s: %s must be a non-negative integer", path, full);
-			else
+		case K_U32: {
+			const struct range *r = range_of(full);
+
+			if (!lua_isinteger(L, -1) && r)
+				rc = BAD("%s: %s must be an integer (%lld..%lld, %s)", path, full, r->min,
+					 r->max, r->what);
+			else if (!(rc = in_range(path, full, lua_tointeger(L, -1), err, n)))
 				*(uint32_t *)((char *)c + k->off) = (uint32_t)lua_tointeger(L, -1);
 			break;
+		}
 		case K_SIZE: {
 			uint64_t v = 0;
+			bool ok = false;
 
-			if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0)
+			if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0) {
 				v = (uint64_t)lua_tointeger(L, -1);
-			else if (lua_type(L, -1) == LUA_TSTRING)
-				vg_parse_u64(lua_tostring(L, -1), &v, true);
-			if (!v || v > 0xffffffffu)
-				rc = snprintf(err, n, "%s: %s must be a size such as \"4M\" or 4194304",
-					      path, full);
-			else
+				ok = true;
+			} else if (lua_type(L, -1) == LUA_TSTRING) {
+				ok = !vg_parse_u64(lua_tostring(L, -1), &v, true);
+			}
+			if (!ok)
+				rc = BAD("%s: %s must be a size such as \"4M\" or 4194304", path, full);
+			else if (!(rc = in_range(path, full, (long long)(v < LLONG_MAX ? v : LLONG_MAX),
+						 err, n)))
 				*(uint32_t *)((char *)c + k->off) = (uint32_t)v;
 			break;
 		}
@@ -205,6 +327,16 @@ int vg_config_resolve(struct vg_config *c, const char *config, const char *data_
 	rc = config ? vg_config_load(c, config, err, n) : 0;
 	if (!rc && data_dir)
 		snprintf(c->data_dir, sizeof(c->data_dir), "%s", data_dir);
+	if (!rc && c->plugin_dir[0]) { /* an error now, not when the first notifier is added */
+		int fd = open(c->plugin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			rc = vg_errf(err, n, -errno, "%s: plugin_dir %s: %s (fix the path, or leave "
+				     "plugin_dir out for the built-in plugins only)",
+				     config ? config : "vigil.conf.lua", c->plugin_dir, strerror(errno));
+		else
+			close(fd);
+	}
 	return rc;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * config.h - vigil.conf.lua: one Lua file returning a table; every key is
- * optional. Unknown keys and wrong types are errors naming the key and the fix.
+ * optional. Unknown keys, wrong types, numbers out of their range (ranges[] in
+ * config.c) and malformed URLs are errors naming the key and the fix.
  */
 #ifndef VG_CONFIG_H
 #define VG_CONFIG_H
@@ -48,6 +49,16 @@ void vg_config_defaults(struct vg_config *c);
  * from. 0, or -errno with the message in err.
  */
 int vg_config_resolve(struct vg_config *c, const char *config, const char *data_dir, char *err, size_t errlen);
+
+/*
+ * key names 'url' in messages: 0 when it is an http:// or https:// URL with a
+ * host, else -EINVAL with "key: why, and the fix" in err (the value not shown
+ * when secret).
+ */
+int vg_check_http_url(const char *key, const char *url, bool secret, char *err, size_t errlen);
+
+/* 0 when addr is HOST:PORT with a port from 1 to 65535, else -EINVAL naming key. */
+int vg_check_listen(const char *key, const char *addr, char *err, size_t errlen);
 
 /* Loads path over the defaults. 0, or -errno with "path: what is wrong" in err. */
 int vg_config_load(struct vg_config *c, const char *path, char *err, size_t errlen);

@@ -21,6 +21,7 @@
 #include "enforce.h"
 #include "log.h"
 #include "lua_host.h"
+#include "safefile.h"
 
 #define VOL_SLOTS 16384
 
@@ -621,14 +622,17 @@ static void on_break_glass(evutil_socket_t s, short w, void *arg)
 static void on_retention(evutil_socket_t s, short w, void *arg)
 {
 	struct vg_daemon *d = arg;
-	uint64_t age = (uint64_t)d->cfg.retention_days * 86400ull * 1000000000ull;
+	uint64_t age, now = now_ns();
 	int n;
 
 	(void)s;
 	(void)w;
 	if (!d->cfg.retention_days)
 		return;
-	n = vg_alerts_compact(d->alerts, now_ns() - age);
+	/* the cutoff saturates at the epoch: a long retention never wraps into the future */
+	if (__builtin_mul_overflow((uint64_t)d->cfg.retention_days, 86400ull * 1000000000ull, &age))
+		age = UINT64_MAX;
+	n = vg_alerts_compact(d->alerts, now > age ? now - age : 0);
 	if (n > 0)
 		vg_info("retention: removed %d alerts resolved more than %u days ago", n,
 			d->cfg.retention_days);
@@ -638,34 +642,16 @@ static void on_retention(evutil_socket_t s, short w, void *arg)
 
 /* ---- start-up ---------------------------------------------------------------------- */
 
-static int mkdirs(const char *path)
-{
-	char buf[1100];
-
-	snprintf(buf, sizeof(buf), "%.1050s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* One daemon per data directory: an flock held for the process's life. */
 static int take_lock(struct vg_daemon *d)
 {
-	char path[1100], pid[32] = "";
+	char err[1024], pid[32] = "";
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%.1000s/vigil.lock", d->cfg.data_dir);
-	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	d->lock_fd = vg_safe_openat(d->data_fd, d->cfg.data_dir, "vigil.lock", O_RDWR | O_CREAT,
+				    0600, 0022, err, sizeof(err));
 	if (d->lock_fd < 0) {
-		vg_err("cannot create %s: %s", path, strerror(errno));
+		vg_err("%s", err);
 		return -1;
 	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
@@ -679,7 +665,7 @@ static int take_lock(struct vg_daemon *d)
 	}
 	snprintf(pid, sizeof(pid), "%d\n", getpid());
 	if (ftruncate(d->lock_fd, 0) || pwrite(d->lock_fd, pid, strlen(pid), 0) < 0)
-		vg_warn("cannot write the pid into %s", path);
+		vg_warn("cannot write the pid into %s/vigil.lock", d->cfg.data_dir);
 	return 0;
 }
 
@@ -740,7 +726,7 @@ int vg_cmd_run(int argc, char **argv)
 	int opt, nerr, rc = 1;
 
 	memset(d, 0, sizeof(*d));
-	d->lock_fd = -1;
+	d->lock_fd = d->data_fd = -1;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
@@ -767,6 +753,10 @@ int vg_cmd_run(int argc, char **argv)
 	}
 	if (pol)
 		snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s", pol);
+	if (listen && vg_check_listen("--listen", listen, err, sizeof(err))) {
+		vg_err("%s", err);
+		return 1;
+	}
 	if (listen)
 		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", listen);
 	if (fs)
@@ -774,8 +764,9 @@ int vg_cmd_run(int argc, char **argv)
 	if (dry)
 		d->cfg.dry_run = true;
 
-	if (mkdirs(d->cfg.data_dir)) {
-		vg_err("cannot create the data directory %s: %s", d->cfg.data_dir, strerror(errno));
+	d->data_fd = vg_safe_data_dir(d->cfg.data_dir, sizeof(d->cfg.data_dir), err, sizeof(err));
+	if (d->data_fd < 0) {
+		vg_err("%s", err);
 		return 1;
 	}
 	if (take_lock(d))
@@ -935,5 +926,7 @@ out:
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 	stop_signals_remove();
+	if (d->data_fd >= 0)
+		close(d->data_fd);
 	return rc;
 }

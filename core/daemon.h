@@ -39,6 +39,7 @@ struct vg_daemon {
 	const struct vg_alert *cur_alert; /* the alert the running flow stored into */
 	struct vol_slot *vol; /* volume control */
 	uint64_t vol_seed[2];
+	int data_fd; /* the checked data directory (safefile.h): its files are opened relative to it */
 	int lock_fd;
 	bool stopping;
 };

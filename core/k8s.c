@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,7 +587,8 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 	else if ((v = json_string_value(json_object_get(cluster, "certificate-authority-data")))) {
 		/* base64 of a PEM bundle: decoded into the file curl will read */
 		static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		FILE *f = fopen(ca_out, "w");
+		int cfd = open(ca_out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		FILE *f = cfd >= 0 ? fdopen(cfd, "w") : NULL; /* in the data dir: never through a link */
 		unsigned acc = 0;
 		int bits = 0;
 
@@ -602,6 +604,8 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 				fputc((int)(acc >> bits) & 0xff, f);
 			}
 		}
+		if (!f && cfd >= 0)
+			close(cfd);
 		if (!f || fclose(f)) {
 			json_decref(j);
 			return vg_errf(err, n, -EIO, "cannot write the kubeconfig's CA to %s", ca_out);

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <lauxlib.h>
 
+#include "config.h"
 #include "embed.h"
 #include "log.h"
 #include "lua_host.h"
@@ -788,7 +789,7 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 		lua_newtable(L);
 	}
 	json_object_foreach(set, key, v) {
-		const char *type;
+		const char *type, *format;
 		bool secret;
 
 		if (!strcmp(key, "type"))
@@ -842,7 +843,9 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 		type = lua_tostring(L, -1);
 		lua_getfield(L, -2, "secret");
 		secret = lua_toboolean(L, -1);
-		lua_pop(L, 3);
+		lua_getfield(L, -3, "format");
+		format = lua_tostring(L, -1);
+		lua_pop(L, 4); /* type and format stay alive: the schema holds them */
 		if (secret && json_is_object(v)) { /* {file = PATH} or {env = NAME} */
 			const char *file = json_string_value(json_object_get(v, "file"));
 			const char *env = json_string_value(json_object_get(v, "env"));
@@ -880,6 +883,16 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 			json_decref(v);
 			rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a %s", in->name, key, type);
 			break;
+		}
+		if (format && !strcmp(format, "url") && json_is_string(v)) { /* parsed now, not at the first alert */
+			char k[300];
+
+			snprintf(k, sizeof(k), "notifiers.%s.%s", in->name, key);
+			rc = vg_check_http_url(k, json_string_value(v), secret, err, en);
+			if (rc) {
+				json_decref(v);
+				break;
+			}
 		}
 		json_object_set_new(in->conf, key, v);
 		json_object_set_new(in->shown, key, secret ? json_string("***") : json_incref(v));

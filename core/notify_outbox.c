@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "notify_priv.h"
+#include "safefile.h"
 
 #define RELOAD_CHUNK 1024   /* spilled events read back at a time: bounds the loop's pause */
 #define COMPACT_MIN 50000   /* records written before a compaction is considered */
@@ -684,10 +685,11 @@ int ob_open(struct vg_notify *n, const char *data_dir, char *err, size_t en)
 		struct inst *in = &n->inst[i];
 
 		snprintf(in->spill_path, sizeof(in->spill_path), "%.1000s/spill-%d.jsonl", dir, i);
-		in->spill_fd = open(in->spill_path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+		/* the outbox directory was checked (safefile.h): no link, nobody else's file */
+		in->spill_fd = vg_safe_open(in->spill_path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0600, 0022,
+					    err, en);
 		if (in->spill_fd < 0)
-			rc = vg_errf(err, en, -errno, "cannot create the notifier spill file %s: %s", in->spill_path,
-				     strerror(errno));
+			rc = in->spill_fd;
 	}
 	if (!rc) {
 		if (rp.nwhy)

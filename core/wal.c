@@ -18,6 +18,7 @@
 
 #include "crc32c.h"
 #include "log.h"
+#include "safefile.h"
 #include "wal.h"
 
 #define FRAME_MAGIC 0x52474c56u /* "VLGR" little endian */
@@ -811,6 +812,9 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 			  strerror(errno));
 		goto fail;
 	}
+	rc = vg_safe_subdir(w->dir, err, errlen); /* ours, writable by nobody else, no links in it */
+	if (rc)
+		goto fail;
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	rc = w->dirfd < 0 ? -errno : list_segs(w, &nos, &nn);
 	hdrs = rc ? NULL : calloc(nn + 1, sizeof(*hdrs));

@@ -53,7 +53,7 @@ end
 return {
 	name = "jira",
 	schema = {
-		url = { type = "string", required = true },
+		url = { type = "string", required = true, format = "url" },
 		username = { type = "string", required = true },
 		token = { type = "string", required = true, secret = true },
 		project = { type = "string", required = true }, -- the default project key

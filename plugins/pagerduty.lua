@@ -33,7 +33,7 @@ return {
 	name = "pagerduty",
 	schema = {
 		routing_key = { type = "string", required = true, secret = true },
-		url = { type = "string" },
+		url = { type = "string", format = "url" },
 		cluster = { type = "string" },
 		ca_file = { type = "string" },
 		insecure = { type = "boolean" },

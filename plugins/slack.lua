@@ -23,7 +23,7 @@ end
 return {
 	name = "slack",
 	schema = {
-		url = { type = "string", required = true, secret = true }, -- the webhook URL is the secret
+		url = { type = "string", required = true, secret = true, format = "url" }, -- the webhook URL is the secret
 		channel = { type = "string" },
 		ca_file = { type = "string" },
 		insecure = { type = "boolean" },

@@ -34,7 +34,7 @@ end
 return {
 	name = "splunk",
 	schema = {
-		url = { type = "string", required = true }, -- https://splunk:8088
+		url = { type = "string", required = true, format = "url" }, -- https://splunk:8088
 		token = { type = "string", required = true, secret = true },
 		max_bytes = { type = "number" },
 		ca_file = { type = "string" },

@@ -19,7 +19,7 @@ end
 return {
 	name = "webhook",
 	schema = {
-		url = { type = "string", required = true },
+		url = { type = "string", required = true, format = "url" },
 		headers = { type = "table" },
 		fields = { type = "table" },
 		username = { type = "string" },

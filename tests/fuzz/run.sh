@@ -11,7 +11,7 @@ LIBS="$(pkg-config --libs msgpack jansson libevent) -lpthread"
 clang $CFLAGS -o "$OUT/fuzz_query" "$SRC/tests/fuzz/fuzz_query.c" "$SRC/core/query.c" $LIBS
 clang $CFLAGS -o "$OUT/fuzz_params" "$SRC/tests/fuzz/fuzz_params.c" "$SRC/core/query.c" $LIBS
 clang $CFLAGS -o "$OUT/fuzz_record" "$SRC/tests/fuzz/fuzz_record.c" "$SRC/core/event.c" \
-	"$SRC/core/container.c" "$SRC/core/alerts.c" "$SRC/core/wal.c" "$SRC/core/crc32c.c" \
+	"$SRC/core/container.c" "$SRC/core/alerts.c" "$SRC/core/wal.c" "$SRC/core/crc32c.c" "$SRC/core/safefile.c" \
 	"$SRC/core/event_json.c" "$SRC/core/emit.c" "$SRC/core/log.c" $LIBS
 for t in fuzz_query fuzz_params fuzz_record; do
 	mkdir -p "$OUT/$t.corpus"

@@ -255,7 +255,7 @@ class DaemonTest(unittest.TestCase):
         conf = os.path.join(self.data, "bad.conf.lua")
         for body, msg in [
             ('return { api = { lisen = "x" } }', "unknown key 'api.lisen' (known in api: listen, max_connections, request_timeout_s)"),
-            ('return { store = { commit_ms = "fast" } }', "store.commit_ms must be a non-negative integer"),
+            ('return { store = { commit_ms = "fast" } }', "store.commit_ms must be an integer (1..1000"),
             ('return { store = { fsync = "sometimes" } }', 'store.fsync must be "batch" or "always"'),
             ('return 42', "must return a table"),
             ('return {', "expected"),
