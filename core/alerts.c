@@ -1090,7 +1090,7 @@ int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f,
 {
 	int n = vg_alerts_query_unsorted(s, f, out);
 
-	if (n > 0)
+	if (n > 0 && want > 0) /* a page of none orders nothing */
 		newest_k(*out, n, want);
 	return n;
 }

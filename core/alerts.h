@@ -132,7 +132,7 @@ struct vg_alert_filter {
 /* Alerts matching f, newest first, into *out (caller frees the array). Returns the count. */
 int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
 		    const struct vg_alert ***out);
-/* The same, unordered; and ordered only as far as the first `want` (a page). */
+/* The same, unordered; and ordered only as far as the first `want` (a page; none if < 1). */
 int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *f,
 			     const struct vg_alert ***out);
 int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f, int want,

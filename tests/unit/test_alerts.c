@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,35 @@ static void test_resolve_reopen_many(void **state)
 		assert_int_equal(vg_alerts_resolve(s, id, 20 + (uint64_t)i), 0);
 	}
 	assert_non_null(vg_alerts_get(s, id));
+	vg_alerts_close(s);
+	clear_store();
+}
+
+/* A page size below one orders nothing and reads nothing outside the results. */
+static void test_window_bad_size(void **state)
+{
+	struct vg_alert_filter f = { .state = -1 };
+	const struct vg_alert **out = NULL;
+	struct vg_alerts *s;
+	char policy[32];
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	for (int i = 0; i < 2100; i++) { /* past the size at which a page is a partial sort */
+		snprintf(policy, sizeof(policy), "P%d", i);
+		add(s, mk("/usr/bin/apt", "update", NULL, NULL, 10 + (uint64_t)i), policy);
+	}
+	for (int want = -1; want >= -2; want--) {
+		int w = want == -1 ? -5 : INT_MIN;
+
+		assert_int_equal(vg_alerts_query_window(s, &f, w, &out), 2100);
+		free(out);
+		out = NULL;
+	}
+	assert_int_equal(vg_alerts_query_window(s, &f, 3, &out), 2100);
+	assert_string_equal(out[0]->policy_name, "P2099");
+	free(out);
 	vg_alerts_close(s);
 	clear_store();
 }
@@ -526,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_merging),
 		cmocka_unit_test(test_cap_resolve_reopen),
 		cmocka_unit_test(test_resolve_reopen_many),
+		cmocka_unit_test(test_window_bad_size),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_enforcement_record),
 		cmocka_unit_test(test_compaction_keeps_everything),
