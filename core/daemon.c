@@ -377,7 +377,7 @@ static int on_record(void *arg, const void *rec, size_t len)
 	vg_attribute(&d->attr, d->k8s, ev);
 	vg_engine_eval(d->engine, ev, on_violation, &h);
 	/* the flow runs after the evaluation, one violation at a time */
-	for (int i = 0; i < h.n; i++) {
+	for (int i = 0, drop = -1; i < h.n; i++) {
 		const struct vg_policy_info *p = vg_engine_policy(d->engine, h.pol[i]);
 		const struct vg_policy_setting *st = vg_alerts_policy_setting(d->alerts, p->id);
 		char err[512];
@@ -385,10 +385,15 @@ static int on_record(void *arg, const void *rec, size_t len)
 		/*
 		 * Volume control (StackRox's burst per container, name, args and
 		 * exe) keeps repeats out of the store; it never spares a process
-		 * an enforcing policy would kill.
+		 * an enforcing policy would kill. It counts execs, not violations:
+		 * decided once per exec, whatever number of policies it matches.
 		 */
-		if (!strcmp(p->enforcement, "inform") && suppressed(d, ev))
-			continue;
+		if (!strcmp(p->enforcement, "inform")) {
+			if (drop < 0)
+				drop = suppressed(d, ev);
+			if (drop)
+				continue;
+		}
 
 		d->violations++;
 		d->cur_alert = NULL;

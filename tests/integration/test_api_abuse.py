@@ -169,6 +169,27 @@ class Abuse(unittest.TestCase):
         self.assertIsNone(self.d.proc.poll())
         self.assertEqual(self.d.req("GET", "/healthz")[0], 200)
 
+    def test_volume_control_counts_execs_not_policies(self):
+        """Volume control limits repeats of one exec, not violations: an exec matching 12
+        policies makes 12 alerts (the 11th and 12th were dropped when each policy's
+        violation took a slot of the burst of 10), and only the 11th repeat is dropped."""
+        name = "vg-vol"
+        exe = os.path.join(self.tmp, name)
+        shutil.copy("/bin/true", exe)
+        self.d = Daemon(self.data, self.port, "--policies", self.policies(12, name))
+        for i in range(11):
+            subprocess.run([exe, "same"], check=True)
+        deadline = time.time() + 10  # the 11th repeat is the first one dropped
+        while not re.search(r"(?m)^vigil_events_suppressed_total [1-9]",
+                            self.d.req("GET", "/metrics")[1]):
+            self.assertLess(time.time(), deadline, self.d.text()[-2000:])
+            time.sleep(0.05)
+        time.sleep(0.3)
+        code, body = self.d.req("GET", "/v1/alerts?query=State:ALL&pagination.limit=100")
+        self.assertEqual(len(body["alerts"]), 12, self.d.text()[-2000:])
+        _, m = self.d.req("GET", "/metrics")
+        self.assertRegex(m, r"(?m)^vigil_events_suppressed_total 1$")
+
     def test_numeric_parameters_checked_whole(self):
         self.d = Daemon(self.data, self.port)
         for param, rng in (("pagination.offset", "from 0 to 2147483647"),
