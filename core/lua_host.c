@@ -219,9 +219,10 @@ static int l_setmetatable(lua_State *L)
  * Library functions that loop in C, out of the hook's reach, for a count
  * the script chooses: each is charged to the budget before it runs, by that
  * count (table.move, table.concat, table.unpack) or n log n (table.sort).
- * String patterns have their own counted matcher (lua_pattern.c). The rest
- * (string.rep, format, byte, utf8.*) do work linear in what they allocate or
- * in a stack-bounded argument count, bounded by the memory cap.
+ * String patterns have their own counted matcher (lua_pattern.c). string.rep
+ * of empty pieces returns at once (Lua's own loops n times copying nothing).
+ * The rest (string.rep otherwise, format, byte, utf8.*) do work linear in what
+ * they allocate or in a stack-bounded argument count, bounded by the memory cap.
  */
 static long span(lua_State *L, int i, int j, lua_Integer dflt_j)
 {
@@ -250,6 +251,17 @@ static int l_charged(lua_State *L)
 	} else if (!strcmp(fn, "concat") || !strcmp(fn, "unpack")) {
 		n = span(L, !strcmp(fn, "concat") ? 3 : 2, !strcmp(fn, "concat") ? 4 : 3,
 			 rawlen_of(L, 1));
+	} else if (!strcmp(fn, "rep")) {
+		size_t len, sep_len = 0;
+
+		luaL_checklstring(L, 1, &len);
+		luaL_optlstring(L, 3, "", &sep_len);
+		/* empty pieces: Lua's str_rep would loop n times copying nothing, unbounded */
+		if (len + sep_len == 0) {
+			luaL_checkinteger(L, 2);
+			lua_pushliteral(L, "");
+			return 1;
+		}
 	} else if (!strcmp(fn, "sort")) {
 		long len = rawlen_of(L, 1), lg = 1;
 
@@ -264,11 +276,10 @@ static int l_charged(lua_State *L)
 	return lua_gettop(L);
 }
 
-static void charge_table_lib(lua_State *L, int lib)
+/* Wraps the library functions named in fns (NULL-terminated) with l_charged. */
+static void charge_lib(lua_State *L, int lib, const char *const *fns)
 {
-	static const char *const fns[] = { "move", "concat", "unpack", "sort" };
-
-	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+	for (size_t i = 0; fns[i]; i++) {
 		lua_getfield(L, lib, fns[i]);
 		lua_pushstring(L, fns[i]);
 		lua_pushcclosure(L, l_charged, 2);
@@ -293,6 +304,8 @@ static void push_readonly(lua_State *L, int idx)
 
 static void build_sandbox(struct vg_lua *h)
 {
+	static const char *const table_charged[] = { "move", "concat", "unpack", "sort", NULL };
+	static const char *const string_charged[] = { "rep", NULL };
 	static const char *const base_ok[] = {
 		"assert", "error",  "ipairs", "next",	  "pairs",    "pcall",	  "select",
 		"tonumber", "tostring", "type", "xpcall", "rawequal", "rawget", "rawlen",
@@ -329,7 +342,9 @@ static void build_sandbox(struct vg_lua *h)
 			vg_pattern_register(L, lua_gettop(L));
 		}
 		if (!strcmp(libs[i].name, "table"))
-			charge_table_lib(L, lua_gettop(L));
+			charge_lib(L, lua_gettop(L), table_charged);
+		if (!strcmp(libs[i].name, "string"))
+			charge_lib(L, lua_gettop(L), string_charged);
 		push_readonly(L, -1);
 		lua_setfield(L, -3, libs[i].name);
 		lua_pop(L, 1);

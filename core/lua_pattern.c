@@ -455,9 +455,11 @@ static void prepare(struct mstate *ms, lua_State *L, const char *s, size_t ls, c
 	ms->steps = 0;
 }
 
+/* A match tried at the next position: one step, so that an empty pattern pays for each too. */
 static void restart(struct mstate *ms)
 {
 	ms->level = 0;
+	step(ms, 1);
 }
 
 /* Charges what is left uncharged: short calls pay too. */

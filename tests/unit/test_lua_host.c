@@ -289,6 +289,9 @@ static void test_c_loops_charged(void **state)
 		"table.concat({}, '', 1, 1e12)",
 		"table.unpack({}, 1, 1e12)",
 		"local t = table.pack(string.byte(string.rep('a', 900000), 1, -1)) table.sort(t)",
+		/* an empty pattern tried at each of 4 M positions, a table replacement */
+		"string.gsub(string.rep('x', 4000000), '', {})",
+		"for _ in string.gmatch(string.rep('x', 4000000), '') do end",
 	};
 	struct vg_lua *h = vg_lua_new(0);
 	char err[512];
@@ -303,6 +306,12 @@ static void test_c_loops_charged(void **state)
 	}
 	assert_int_equal(run(h, "local t = {3, 1, 2} table.sort(t) return table.concat(t, ',') .. "
 				"table.concat(table.move(t, 1, 3, 1, {}))", err, sizeof(err)),
+			 VG_LUA_OK);
+	/* empty pieces: stock string.rep loops 2^63 times copying nothing */
+	assert_int_equal(run(h, "assert(string.rep('', math.maxinteger) == '') "
+				"assert(('').rep('', math.maxinteger, '') == '') "
+				"assert(string.rep('ab', 3, '-') == 'ab-ab-ab')",
+			     err, sizeof(err)),
 			 VG_LUA_OK);
 	vg_lua_free(h);
 }
