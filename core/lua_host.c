@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <lauxlib.h>
@@ -158,8 +159,13 @@ void vg_lua_interrupt(void)
 	lua_State *L = running;
 
 	interrupted = 1;
-	/* as lua.c does on SIGINT: the running call stops at its next instruction */
-	if (L)
+	/*
+	 * As lua.c does on SIGINT: the running call stops at its next instruction.
+	 * Only on the thread that runs Lua (the process's main thread): a handler
+	 * run on another thread would race the VM; there the flag alone is seen at
+	 * the next hook or charge.
+	 */
+	if (L && gettid() == getpid())
 		lua_sethook(L, hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -782,6 +783,21 @@ static int replay_all(struct vg_wal *w, const uint32_t *nos, size_t nn, vg_wal_r
 	return 0;
 }
 
+/* The writer thread, with SIGINT and SIGTERM blocked: they belong to the loop's thread. */
+static int start_writer(struct vg_wal *w)
+{
+	sigset_t block, old;
+	int rc;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&w->th, NULL, writer, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_base *base,
 		vg_wal_replay_cb cb, void *ctx, struct vg_wal_report *rep, char *err, size_t errlen)
 {
@@ -846,7 +862,7 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		event_add(w->ev_efd, NULL);
 		event_add(w->ev_timer, &tv);
 	}
-	if (pthread_create(&w->th, NULL, writer, w)) {
+	if (start_writer(w)) {
 		rc = vg_errf(err, errlen, -EAGAIN, "cannot start the store's writer thread");
 		goto fail;
 	}
