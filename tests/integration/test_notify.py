@@ -29,6 +29,14 @@ from test_daemon import Daemon  # noqa: E402
 UBUNTU = "Ubuntu Package Manager Execution"
 
 
+
+def metric(m, name):
+    """The value of one line of Prometheus text."""
+    for line in m.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
 class Receiver:
     """A local HTTP server recording requests; answers from a queue of statuses (default 200)."""
 
@@ -486,11 +494,6 @@ class NotifyTest(unittest.TestCase):
                "i=0; while [ $i -lt 1000 ]; do /usr/bin/dpkg --version-$i >/dev/null 2>&1; i=$((i+1)); done",
                check=False)
 
-        def metric(m, name):
-            for line in m.splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-            raise AssertionError(f"no {name} in /metrics")
         q, last = -1, None
         deadline = time.time() + 60
         while time.time() < deadline:  # every violation's event queued for the dead webhook
@@ -541,6 +544,13 @@ class NotifyTest(unittest.TestCase):
         self.d = Daemon(self.data, self.port, "--config", conf)
         podman("exec", self.cid, "/usr/bin/dpkg", "--version")
         aid = pd.wait(1)[0]["body"]["dedup_key"]
+        # stopped only once the trigger is recorded as delivered: one stopped while the
+        # receiver's answer is on its way sends it again at the next start (at least once)
+        deadline = time.time() + 10
+        while metric(self.d.req("GET", "/metrics")[1],
+                     'vigil_notifier_sent_total{notifier="pd"}') != 1:
+            self.assertLess(time.time(), deadline, self.d.text()[-2000:])
+            time.sleep(0.05)
         self.d.stop(signal.SIGTERM)
         self.d = None
         r = subprocess.run([vigtest.VIGIL, "violations", "resolve", aid, "--config", conf,
