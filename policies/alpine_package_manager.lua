@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Alpine Linux Package Manager Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Alpine Linux Package Manager Execution", exact.
 return policy {
 	id = "alpine-linux-package-manager-execution",
 	name = "Alpine Linux Package Manager Execution",

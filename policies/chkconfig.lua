@@ -1,4 +1,4 @@
--- StackRox default runtime policy "chkconfig Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "chkconfig Execution", exact.
 return policy {
 	id = "chkconfig-execution",
 	name = "chkconfig Execution",

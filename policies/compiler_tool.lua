@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Compiler Tool Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Compiler Tool Execution", exact.
 return policy {
 	id = "compiler-tool-execution",
 	name = "Compiler Tool Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "crontab Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "crontab Execution", exact.
 return policy {
 	id = "crontab-execution",
 	name = "crontab Execution",

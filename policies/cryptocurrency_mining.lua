@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Cryptocurrency Mining Process Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Cryptocurrency Mining Process Execution", exact.
 return policy {
 	id = "cryptocurrency-mining-process-execution",
 	name = "Cryptocurrency Mining Process Execution",

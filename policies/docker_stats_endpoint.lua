@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Process Targeting Cluster Kubernetes Docker Stats Endpoint", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Process Targeting Cluster Kubernetes Docker Stats Endpoint", exact.
 return policy {
 	id = "process-targeting-cluster-kubernetes-docker-stats-endpoint",
 	name = "Process Targeting Cluster Kubernetes Docker Stats Endpoint",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "iptables Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "iptables Execution", exact.
 return policy {
 	id = "iptables-execution",
 	name = "iptables Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Iptables or nftables Executed in Privileged Container", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Iptables or nftables Executed in Privileged Container", exact.
 -- Waits for Kubernetes metadata (the container's privileged flag): until then no container is known to be privileged.
 return policy {
 	id = "iptables-or-nftables-executed-in-privileged-container",

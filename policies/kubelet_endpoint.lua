@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Process Targeting Cluster Kubelet Endpoint", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Process Targeting Cluster Kubelet Endpoint", exact.
 return policy {
 	id = "process-targeting-cluster-kubelet-endpoint",
 	name = "Process Targeting Cluster Kubelet Endpoint",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Process Targeting Kubernetes Service Endpoint", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Process Targeting Kubernetes Service Endpoint", exact.
 return policy {
 	id = "process-targeting-kubernetes-service-endpoint",
 	name = "Process Targeting Kubernetes Service Endpoint",

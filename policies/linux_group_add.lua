@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Linux Group Add Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Linux Group Add Execution", exact.
 return policy {
 	id = "linux-group-add-execution",
 	name = "Linux Group Add Execution",

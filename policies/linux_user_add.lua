@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Linux User Add Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Linux User Add Execution", exact.
 return policy {
 	id = "linux-user-add-execution",
 	name = "Linux User Add Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Login Binaries", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Login Binaries", exact.
 return policy {
 	id = "login-binaries",
 	name = "Login Binaries",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Netcat Execution Detected", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Netcat Execution Detected", exact.
 return policy {
 	id = "netcat-execution-detected",
 	name = "Netcat Execution Detected",

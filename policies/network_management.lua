@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Network Management Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Network Management Execution", exact.
 return policy {
 	id = "network-management-execution",
 	name = "Network Management Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "nmap Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "nmap Execution", exact.
 return policy {
 	id = "nmap-execution",
 	name = "nmap Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Password Binaries", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Password Binaries", exact.
 return policy {
 	id = "password-binaries",
 	name = "Password Binaries",

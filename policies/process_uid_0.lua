@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Process with UID 0", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Process with UID 0", exact.
 return policy {
 	id = "process-with-uid-0",
 	name = "Process with UID 0",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Red Hat Package Manager Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Red Hat Package Manager Execution", exact.
 return policy {
 	id = "red-hat-package-manager-execution",
 	name = "Red Hat Package Manager Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Remote File Copy Binary Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Remote File Copy Binary Execution", exact.
 return policy {
 	id = "remote-file-copy-binary-execution",
 	name = "Remote File Copy Binary Execution",

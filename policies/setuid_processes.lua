@@ -1,4 +1,4 @@
--- StackRox default runtime policy "SetUID Processes", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "SetUID Processes", exact.
 return policy {
 	id = "setuid-processes",
 	name = "SetUID Processes",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Shadow File Modification", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Shadow File Modification", exact.
 return policy {
 	id = "shadow-file-modification",
 	name = "Shadow File Modification",

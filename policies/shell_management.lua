@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Shell Management", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Shell Management", exact.
 return policy {
 	id = "shell-management",
 	name = "Shell Management",

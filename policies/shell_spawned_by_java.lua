@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Shell Spawned by Java Application", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Shell Spawned by Java Application", exact.
 return policy {
 	id = "shell-spawned-by-java-application",
 	name = "Shell Spawned by Java Application",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Secure Shell Server (sshd) Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Secure Shell Server (sshd) Execution", exact.
 return policy {
 	id = "secure-shell-server-sshd-execution",
 	name = "Secure Shell Server (sshd) Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "systemctl Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "systemctl Execution", exact.
 return policy {
 	id = "systemctl-execution",
 	name = "systemctl Execution",

@@ -1,4 +1,4 @@
--- StackRox default runtime policy "systemd Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "systemd Execution", exact.
 return policy {
 	id = "systemd-execution",
 	name = "systemd Execution",

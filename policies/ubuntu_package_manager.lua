@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Ubuntu Package Manager Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Ubuntu Package Manager Execution", exact.
 return policy {
 	id = "ubuntu-package-manager-execution",
 	name = "Ubuntu Package Manager Execution",

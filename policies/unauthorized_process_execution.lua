@@ -1,4 +1,4 @@
--- StackRox default runtime policy "Unauthorized Process Execution", exact (see ../shared/POLICIES.md).
+-- StackRox default runtime policy "Unauthorized Process Execution", exact.
 -- Waits for process baselines (a later issue): until a baseline is locked nothing is unexpected.
 return policy {
 	id = "unauthorized-process-execution",
