@@ -27,7 +27,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Knobs set by user space between open and load. */
 const volatile bool vg_want_cwd = true;
-const volatile bool vg_cgroup_v1 = false;  /* read the v1 memory hierarchy, not the v2 one */
+const volatile bool vg_cgroup_v1 = false; /* read the v1 memory hierarchy, not the v2 one */
 const volatile __u64 vg_wakeup_bytes = 0; /* wake the reader past this fill; 0: every record */
 const volatile __u32 vg_self_tgid = 0;	  /* vigil itself: never killed */
 
@@ -119,7 +119,7 @@ struct walk {
 };
 
 struct scratch {
-	struct walk w; /* path walk state: see put_cwd() */
+	struct walk w;					    /* path walk state: see put_cwd() */
 	__u8 buf[sizeof(struct vg_exec) + 2 * VG_DATA_MAX]; /* a struct vg_exec and its data[] */
 };
 
@@ -339,8 +339,8 @@ static __always_inline bool leaf_is_container(const char *data, __u32 off)
 
 	if (has_prefix(l, "libpod-conmon-", 14) || has_prefix(l, "crio-conmon-", 12))
 		return false;
-	if (has_prefix(l, "libpod-", 7) || has_prefix(l, "docker-", 7) || has_prefix(l, "crio-", 5) ||
-	    has_prefix(l, "cri-containerd-", 15))
+	if (has_prefix(l, "libpod-", 7) || has_prefix(l, "docker-", 7) ||
+	    has_prefix(l, "crio-", 5) || has_prefix(l, "cri-containerd-", 15))
 		return true;
 	for (i = 0; i < 64; i++) {
 		char c = l[i];
@@ -518,14 +518,15 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	 */
 	kill = act && (*act & VG_ACT_KILL);
 	if (act && !kill && (*act & VG_ACT_KILL_UID)) {
-		struct vg_kill_uid_key kk = { .uid = ev->euid };
+		struct vg_kill_uid_key kk = {.uid = ev->euid};
 
 		__builtin_memcpy(kk.comm, lkey.comm, sizeof(kk.comm));
 		kill = bpf_map_lookup_elem(&kill_uid, &kk) != NULL;
 	}
 	if (kill) {
 		bool ok = tgid != vg_self_tgid && tgid != 1 &&
-			  ((*act & VG_ACT_KILL_HOST) || (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off))) &&
+			  ((*act & VG_ACT_KILL_HOST) ||
+			   (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off))) &&
 			  !bpf_map_lookup_elem(&exempt, &s->w.leaf_id) &&
 			  !bpf_map_lookup_elem(&exempt, &s->w.parent_id);
 

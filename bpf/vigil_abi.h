@@ -12,15 +12,15 @@
 
 #define VG_ABI_VERSION 1
 
-#define VG_COMM_LEN 16	    /* TASK_COMM_LEN */
-#define VG_EXE_MAX 256	    /* exe path as exec'd, bytes with the NUL */
-#define VG_ARGS_MAX 4096    /* argv bytes (NUL-separated), a page: the sensor's bound */
-#define VG_NAME_MAX 256	    /* one path component (cwd dentry, cgroup kernfs name) */
-#define VG_CWD_DEPTH 24	    /* cwd components walked, leaf first */
-#define VG_CGROUP_DEPTH 8   /* cgroup components walked, leaf first */
-#define VG_LINEAGE_MAX 10   /* ancestors, nearest first */
-#define VG_DATA_MAX 8192    /* string area: every field's bound summed fits below this */
-#define VG_DATA_MASK (VG_DATA_MAX - 1)
+#define VG_COMM_LEN	16   /* TASK_COMM_LEN */
+#define VG_EXE_MAX	256  /* exe path as exec'd, bytes with the NUL */
+#define VG_ARGS_MAX	4096 /* argv bytes (NUL-separated), a page: the sensor's bound */
+#define VG_NAME_MAX	256  /* one path component (cwd dentry, cgroup kernfs name) */
+#define VG_CWD_DEPTH	24   /* cwd components walked, leaf first */
+#define VG_CGROUP_DEPTH 8    /* cgroup components walked, leaf first */
+#define VG_LINEAGE_MAX	10   /* ancestors, nearest first */
+#define VG_DATA_MAX	8192 /* string area: every field's bound summed fits below this */
+#define VG_DATA_MASK	(VG_DATA_MAX - 1)
 
 /* Record types in the ring buffer (and in traces). */
 enum vg_rec_type {
@@ -29,15 +29,15 @@ enum vg_rec_type {
 
 /* vg_exec.flags */
 enum vg_exec_flags {
-	VG_EXEC_ARGS_TRUNCATED = 1u << 0,   /* argv longer than VG_ARGS_MAX */
-	VG_EXEC_EXE_TRUNCATED = 1u << 1,    /* exe path longer than VG_EXE_MAX - 1 */
-	VG_EXEC_CWD_TRUNCATED = 1u << 2,    /* cwd deeper than VG_CWD_DEPTH (leaf kept) */
-	VG_EXEC_CGROUP_TRUNCATED = 1u << 3, /* cgroup deeper than VG_CGROUP_DEPTH */
-	VG_EXEC_ARGS_FAULT = 1u << 4,	    /* argv could not be read at all */
-	VG_EXEC_CANDIDATE = 1u << 5,	    /* the name was in the filter map */
+	VG_EXEC_ARGS_TRUNCATED = 1u << 0,    /* argv longer than VG_ARGS_MAX */
+	VG_EXEC_EXE_TRUNCATED = 1u << 1,     /* exe path longer than VG_EXE_MAX - 1 */
+	VG_EXEC_CWD_TRUNCATED = 1u << 2,     /* cwd deeper than VG_CWD_DEPTH (leaf kept) */
+	VG_EXEC_CGROUP_TRUNCATED = 1u << 3,  /* cgroup deeper than VG_CGROUP_DEPTH */
+	VG_EXEC_ARGS_FAULT = 1u << 4,	     /* argv could not be read at all */
+	VG_EXEC_CANDIDATE = 1u << 5,	     /* the name was in the filter map */
 	VG_EXEC_LINEAGE_TRUNCATED = 1u << 6, /* more ancestors than VG_LINEAGE_MAX */
-	VG_EXEC_HAS_CWD = 1u << 7,	      /* cwd was captured (an empty list is "/") */
-	VG_EXEC_KILLED = 1u << 8	      /* SIGKILLed at exec by an enforcing policy */
+	VG_EXEC_HAS_CWD = 1u << 7,	     /* cwd was captured (an empty list is "/") */
+	VG_EXEC_KILLED = 1u << 8	     /* SIGKILLed at exec by an enforcing policy */
 };
 
 /*
@@ -105,8 +105,8 @@ struct vg_exec {
 struct vg_proc {
 	__u32 ppid;
 	__u32 uid;
-	__u32 flags;   /* enum vg_proc_flags */
-	__u32 exec_id; /* task->self_exec_id of the image named here (0: seeded, unknown) */
+	__u32 flags;	    /* enum vg_proc_flags */
+	__u32 exec_id;	    /* task->self_exec_id of the image named here (0: seeded, unknown) */
 	__u64 exit_boot_ns; /* 0 while alive */
 	__u64 start_ns;	    /* task->start_boottime (0: seeded, unknown) */
 	char comm[VG_COMM_LEN];

@@ -15,7 +15,8 @@
 struct map { /* string -> pointer, open addressing; keys are owned by the values */
 	const char **keys;
 	void **vals;
-	size_t cap, n, used; /* used: live keys and tombstones, which end probe chains only at an empty slot */
+	size_t cap, n, used; /* used: live keys and tombstones, which end probe chains only at an
+				empty slot */
 };
 
 /* Alerts sharing one field value, in creation order: a query starts from the shortest. */
@@ -30,7 +31,8 @@ struct vg_alerts {
 	struct vg_alert **all;
 	size_t nall, capall;
 	struct map by_id, open_by_key;
-	struct map by_field; /* "p\x1f<policy name or id>", "n\x1f<ns>", "d\x1f<deploy>", "o\x1f<pod>" */
+	struct map by_field; /* "p\x1f<policy name or id>", "n\x1f<ns>", "d\x1f<deploy>",
+				"o\x1f<pod>" */
 	struct vg_policy_setting *settings;
 	int nsettings;
 	uint64_t merged, violations;
@@ -85,7 +87,7 @@ static int map_put(struct map *m, const char *key, void *val);
 
 static int map_grow(struct map *m)
 {
-	struct map n = { 0 };
+	struct map n = {0};
 
 	/* the same size again when mostly tombstones: they go, and the probes end */
 	n.cap = !m->cap ? 1024 : (m->n + 1) * 4 > m->cap ? m->cap * 2 : m->cap;
@@ -233,10 +235,9 @@ static void uuid4(char out[37])
 	}
 	b[6] = (b[6] & 0x0f) | 0x40;
 	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 static void proc_free(struct vg_proc_rec *p)
@@ -290,13 +291,25 @@ static char *merge_key(const char *policy, const char *ns, const char *deploy, c
 	if (!k)
 		return NULL;
 	if (deploy && *deploy)
-		snprintf(k, n, "%s\x1f" "d:%s/%s", policy, ns ? ns : "", deploy);
+		snprintf(k, n,
+			 "%s\x1f"
+			 "d:%s/%s",
+			 policy, ns ? ns : "", deploy);
 	else if (pod_uid && *pod_uid)
-		snprintf(k, n, "%s\x1f" "p:%s", policy, pod_uid);
+		snprintf(k, n,
+			 "%s\x1f"
+			 "p:%s",
+			 policy, pod_uid);
 	else if (cid && *cid)
-		snprintf(k, n, "%s\x1f" "c:%s", policy, cid);
+		snprintf(k, n,
+			 "%s\x1f"
+			 "c:%s",
+			 policy, cid);
 	else
-		snprintf(k, n, "%s\x1f" "h:", policy);
+		snprintf(k, n,
+			 "%s\x1f"
+			 "h:",
+			 policy);
 	return k;
 }
 
@@ -391,9 +404,9 @@ static void alert_push(struct vg_alert *a, struct vg_proc_rec *p)
 /* The i-th most recent process (0 = latest). */
 static const struct vg_proc_rec *proc_at(const struct vg_alert *a, int i)
 {
-	int idx = a->nprocs < VG_ALERT_MAX_PROCS ? a->nprocs - 1 - i
-						 : (a->head - 1 - i + 2 * VG_ALERT_MAX_PROCS) %
-							   VG_ALERT_MAX_PROCS;
+	int idx = a->nprocs < VG_ALERT_MAX_PROCS
+			  ? a->nprocs - 1 - i
+			  : (a->head - 1 - i + 2 * VG_ALERT_MAX_PROCS) % VG_ALERT_MAX_PROCS;
 
 	return &a->procs[idx];
 }
@@ -426,8 +439,7 @@ static int append(struct vg_alerts *s, vg_wal_ack_cb ack, void *ctx)
 /* Appends the buffer as two records split at split (one when split is 0): both or neither. */
 static int append_pair(struct vg_alerts *s, size_t split, vg_wal_ack_cb ack, void *ctx)
 {
-	struct iovec v[2] = { { s->sb.data, split },
-			      { s->sb.data + split, s->sb.size - split } };
+	struct iovec v[2] = {{s->sb.data, split}, {s->sb.data + split, s->sb.size - split}};
 	int rc = split ? vg_wal_appendv(s->wal, v, 2, ack, ctx)
 		       : vg_wal_appendv(s->wal, v + 1, 1, ack, ctx);
 
@@ -685,7 +697,8 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 		     *puid = fstr(&u.data, "pod_uid"), *cid = fstr(&u.data, "cid");
 
 		if (pid && !map_get(&s->by_id, id))
-			alert_new(s, id, pid, pn, sev, ns, dep, pod, puid, cid, fu64(&u.data, "time"));
+			alert_new(s, id, pid, pn, sev, ns, dep, pod, puid, cid,
+				  fu64(&u.data, "time"));
 		free(pid);
 		free(pn);
 		free(sev);
@@ -696,13 +709,14 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 		free(cid);
 	} else if (!strcmp(t, "v") && id) {
 		struct vg_alert *a = map_get(&s->by_id, id);
-		struct vg_proc_rec p = { 0 };
+		struct vg_proc_rec p = {0};
 
 		if (!a)
 			goto out; /* its alert was compacted away or never made it to disk */
 		/* one pass over the map: rebuild reads a million of these */
 		for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-			const msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+			const msgpack_object *k = &u.data.via.map.ptr[i].key,
+					     *v = &u.data.via.map.ptr[i].val;
 			const char *ks = k->via.str.ptr;
 			uint32_t kl = k->via.str.size;
 			char **dst = NULL;
@@ -712,7 +726,8 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 				continue;
 #define K(name) (kl == sizeof(name) - 1 && !memcmp(ks, name, kl))
 			if (K("time"))
-				p.time_ns = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
+				p.time_ns =
+					v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? v->via.u64 : 0;
 			else if (K("pid"))
 				num = &p.pid;
 			else if (K("ppid"))
@@ -746,18 +761,24 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 			else if (K("attr"))
 				dst = &p.attribution;
 			else if (K("killed"))
-				p.killed_in_kernel = v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
+				p.killed_in_kernel =
+					v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
 			else if (K("lin") && v->type == MSGPACK_OBJECT_ARRAY)
-				for (uint32_t j = 0; j < v->via.array.size && p.nlineage < VG_LINEAGE_MAX; j++) {
+				for (uint32_t j = 0;
+				     j < v->via.array.size && p.nlineage < VG_LINEAGE_MAX; j++) {
 					const msgpack_object *e = &v->via.array.ptr[j];
 
-					if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
+					if (e->type != MSGPACK_OBJECT_ARRAY ||
+					    e->via.array.size != 3 ||
 					    e->via.array.ptr[2].type != MSGPACK_OBJECT_STR)
 						continue;
-					p.lineage[p.nlineage].pid = (uint32_t)e->via.array.ptr[0].via.u64;
-					p.lineage[p.nlineage].uid = (uint32_t)e->via.array.ptr[1].via.u64;
-					p.lineage[p.nlineage].exe = strndup(e->via.array.ptr[2].via.str.ptr,
-									    e->via.array.ptr[2].via.str.size);
+					p.lineage[p.nlineage].pid =
+						(uint32_t)e->via.array.ptr[0].via.u64;
+					p.lineage[p.nlineage].uid =
+						(uint32_t)e->via.array.ptr[1].via.u64;
+					p.lineage[p.nlineage].exe =
+						strndup(e->via.array.ptr[2].via.str.ptr,
+							e->via.array.ptr[2].via.str.size);
 					p.nlineage++;
 				}
 #undef K
@@ -773,7 +794,8 @@ static void on_replay(void *ctx, const void *payload, size_t len)
 
 		if (a)
 			apply_enforced(s, a, fstr(&u.data, "action"), fu64(&u.data, "ok") != 0,
-				       fstr(&u.data, "msg"), fstr(&u.data, "target"), fu64(&u.data, "time"));
+				       fstr(&u.data, "msg"), fstr(&u.data, "target"),
+				       fu64(&u.data, "time"));
 	} else if (!strcmp(t, "ar") && id) {
 		struct vg_alert *a = map_get(&s->by_id, id);
 
@@ -819,8 +841,10 @@ int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struc
 		   struct vg_wal_report *rep, char *err, size_t errlen)
 {
 	struct vg_alerts *s = calloc(1, sizeof(*s));
-	struct vg_wal_opts wo = { .dir = o->dir, .commit_ms = o->commit_ms,
-				  .fsync_always = o->fsync_always, .mem_bound = o->mem_bound };
+	struct vg_wal_opts wo = {.dir = o->dir,
+				 .commit_ms = o->commit_ms,
+				 .fsync_always = o->fsync_always,
+				 .mem_bound = o->mem_bound};
 	int rc;
 
 	*out = NULL;
@@ -903,8 +927,8 @@ static void proc_of(struct vg_proc_rec *p, const struct vg_violation *v)
  * when it opens one) is appended whole or not at all, and only an appended
  * one joins its alert.
  */
-int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack,
-		  void *ctx, const struct vg_alert **alert)
+int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack, void *ctx,
+		  const struct vg_alert **alert)
 {
 	struct vg_event *ev = v->ev;
 	const struct vg_container *ctr = vg_event_container(ev);
@@ -1109,8 +1133,8 @@ int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
 static const struct list *start_list(struct vg_alerts *s, const struct vg_alert_filter *f,
 				     bool *empty)
 {
-	const char tags[] = { 'p', 'n', 'd', 'o' };
-	const char *vals[] = { f->policy, f->namespace_, f->deployment, f->pod };
+	const char tags[] = {'p', 'n', 'd', 'o'};
+	const char *vals[] = {f->policy, f->namespace_, f->deployment, f->pod};
 	const struct list *best = NULL;
 
 	*empty = false;
@@ -1207,7 +1231,7 @@ int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff)
 {
 	size_t keep = 0;
 	int dropped = 0, rc;
-	struct compact_it it = { .s = s };
+	struct compact_it it = {.s = s};
 	bool any = false;
 
 	for (size_t i = 0; i < s->nall && !any; i++)
@@ -1256,7 +1280,9 @@ void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st)
 
 const char *vg_alert_state_name(enum vg_alert_state st)
 {
-	return st == VG_ALERT_RESOLVED ? "RESOLVED" : st == VG_ALERT_ATTEMPTED ? "ATTEMPTED" : "ACTIVE";
+	return st == VG_ALERT_RESOLVED	  ? "RESOLVED"
+	       : st == VG_ALERT_ATTEMPTED ? "ATTEMPTED"
+					  : "ACTIVE";
 }
 
 void vg_alert_message(const struct vg_alert *a, char *buf, size_t n)
@@ -1431,8 +1457,8 @@ static void jt_bool(void *c, const char *key, bool v)
 
 json_t *vg_alert_json(const struct vg_alert *a, bool full)
 {
-	static const struct vg_emit jt = { jt_open, jt_close, jt_str, jt_num, jt_bool };
-	struct jtree t = { 0 };
+	static const struct vg_emit jt = {jt_open, jt_close, jt_str, jt_num, jt_bool};
+	struct jtree t = {0};
 
 	vg_alert_emit(a, full, &jt, &t);
 	return t.root;

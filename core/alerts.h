@@ -49,15 +49,15 @@ struct vg_alert {
 	char *namespace_, *deployment, *pod, *pod_uid, *container_id; /* the merge scope */
 	enum vg_alert_state state;
 	uint64_t first_ns, time_ns, resolved_ns;
-	uint64_t violations; /* all of them, not only the kept processes */
+	uint64_t violations;	   /* all of them, not only the kept processes */
 	struct vg_proc_rec *procs; /* ring of the most recent 40, grown on demand */
 	int nprocs, head, cap;
 	char *key; /* merge key */
 	/* enforcement: the last action, what came of it, how many distinct targets */
 	char *enf_action, *enf_msg;
 	uint64_t enf_ns;
-	uint32_t enf_count;	 /* distinct targets (pods, else containers or pids) enforced */
-	char **enf_targets;	 /* those targets (the first 64 kept for comparison) */
+	uint32_t enf_count; /* distinct targets (pods, else containers or pids) enforced */
+	char **enf_targets; /* those targets (the first 64 kept for comparison) */
 };
 
 /* What a new violation is: the event, and which policy it broke. */
@@ -103,8 +103,8 @@ int vg_alerts_sync(struct vg_alerts *s);
  * the records to the log, and calls ack once they are durable. *alert gets
  * the alert. 0 or -errno (-ENOSPC: the disk refused and memory is full).
  */
-int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack,
-		  void *ctx, const struct vg_alert **alert);
+int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_cb ack, void *ctx,
+		  const struct vg_alert **alert);
 
 /*
  * Records an enforcement on the alert: action ("kill_process", "kill_pod",
@@ -121,7 +121,8 @@ int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now_ns);
 /* Persists a policy setting; enabled < 0 or enforcement NULL leave that part. */
 int vg_alerts_set_policy(struct vg_alerts *s, const char *policy_id, int enabled,
 			 const char *enforcement);
-const struct vg_policy_setting *vg_alerts_policy_setting(struct vg_alerts *s, const char *policy_id);
+const struct vg_policy_setting *vg_alerts_policy_setting(struct vg_alerts *s,
+							 const char *policy_id);
 
 struct vg_alert_filter {
 	const char *policy, *namespace_, *deployment, *pod; /* exact, NULL: any */

@@ -30,7 +30,7 @@
 #include "log.h"
 #include "safefile.h"
 
-#define MAX_BODY (64 << 10)
+#define MAX_BODY    (64 << 10)
 #define MAX_HEADERS (16 << 10)
 /*
  * Descriptors kept out of the API's reach: enforcement (pidfds, cgroup
@@ -38,11 +38,11 @@
  * (sockets, outbox files). The API holds at most the open-files limit less
  * the descriptors open at start less these.
  */
-#define FD_RESERVE 256
-#define SWEEP_MS 100	   /* closed connections reaped, deadlines checked */
-#define PRESSED_MS 500	   /* at the cap, a request gets this long, not request_timeout_s */
-#define ACCEPT_RETRY_S 1   /* after an accept error (EMFILE, ENFILE, ENOBUFS) */
-#define BACKLOG 4096	   /* (the kernel caps it at net.core.somaxconn) */
+#define FD_RESERVE     256
+#define SWEEP_MS       100  /* closed connections reaped, deadlines checked */
+#define PRESSED_MS     500  /* at the cap, a request gets this long, not request_timeout_s */
+#define ACCEPT_RETRY_S 1    /* after an accept error (EMFILE, ENFILE, ENOBUFS) */
+#define BACKLOG	       4096 /* (the kernel caps it at net.core.somaxconn) */
 
 /* One accepted connection: its bufferevent, which evhttp owns and we hold a reference to. */
 struct conn {
@@ -168,8 +168,9 @@ static void list_alerts(struct vg_api *a, struct evhttp_request *req)
 	for (size_t i = lp.offset; i < (size_t)n && i < want; i++)
 		json_array_append_new(arr, vg_alert_json(list[i], false));
 	free(list);
-	reply(req, 200, json_pack("{s:o, s:i, s:I, s:I}", "alerts", arr, "total", n, "offset",
-				  (json_int_t)lp.offset, "limit", (json_int_t)lp.limit));
+	reply(req, 200,
+	      json_pack("{s:o, s:i, s:I, s:I}", "alerts", arr, "total", n, "offset",
+			(json_int_t)lp.offset, "limit", (json_int_t)lp.limit));
 }
 
 static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char *id)
@@ -204,20 +205,24 @@ static void resolve_bulk(struct vg_api *a, struct evhttp_request *req)
 
 	if (!b)
 		return;
-	json_object_foreach(b, key, v) {
+	json_object_foreach(b, key, v)
+	{
 		if (!strcmp(key, "query") && json_is_string(v)) {
 			q = json_string_value(v);
 		} else if (!strcmp(key, "confirm") && json_is_boolean(v)) {
 			confirm = json_is_true(v);
 		} else {
-			fail(a, req, 400, "the body must be {\"query\": \"Policy:...+Namespace:...\"}, "
-					  "optionally with \"confirm\": true; '%s' is not that", key);
+			fail(a, req, 400,
+			     "the body must be {\"query\": \"Policy:...+Namespace:...\"}, "
+			     "optionally with \"confirm\": true; '%s' is not that",
+			     key);
 			goto out;
 		}
 	}
 	if ((!q || !q[strspn(q, " ")]) && !confirm) {
-		fail(a, req, 400, "an empty query would resolve every active alert: give a query "
-				  "(\"State:ACTIVE\" for all of them) or add \"confirm\": true");
+		fail(a, req, 400,
+		     "an empty query would resolve every active alert: give a query "
+		     "(\"State:ACTIVE\" for all of them) or add \"confirm\": true");
 		goto out;
 	}
 	if (vg_api_parse_query(q ? q : "", &qq, err, sizeof(err))) {
@@ -230,7 +235,8 @@ static void resolve_bulk(struct vg_api *a, struct evhttp_request *req)
 		char id[37];
 
 		snprintf(id, sizeof(id), "%s", list[i]->id);
-		if (vg_alerts_resolve(a->d->alerts, id, (uint64_t)time(NULL) * 1000000000ull) == 0) {
+		if (vg_alerts_resolve(a->d->alerts, id, (uint64_t)time(NULL) * 1000000000ull) ==
+		    0) {
 			done++;
 			if (a->d->notify)
 				vg_notify_alert(a->d->notify, "resolved", list[i]);
@@ -250,18 +256,17 @@ static json_t *policy_json(struct vg_api *a, int i)
 
 	for (int k = 0; p->categories[k]; k++)
 		json_array_append_new(cats, json_string(p->categories[k]));
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s*, s:o, s:s, s:s, s:s, s:s*, "
-			 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
-			 "id", p->id, "name", p->name, "severity", p->severity, "disabled",
-			 !p->enabled, "enforcement",
-			 st && st->enforcement ? st->enforcement : p->enforcement, "onError",
-			 p->on_error, "categories",
-			 cats, "description", p->description, "rationale", p->rationale,
-			 "remediation", p->remediation, "waitsFor", p->waits_for, "counters",
-			 "candidates", (json_int_t)p->candidates, "matches", (json_int_t)p->matches,
-			 "errors", (json_int_t)p->errors, "budgetStops", (json_int_t)p->budget_stops,
-			 "memoryStops", (json_int_t)p->nomem, "luaNs", (json_int_t)p->lua_ns,
-			 "luaMemBytes", (json_int_t)p->mem_bytes);
+	return json_pack(
+		"{s:s, s:s, s:s, s:b, s:s, s:s*, s:o, s:s, s:s, s:s, s:s*, "
+		"s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"id", p->id, "name", p->name, "severity", p->severity, "disabled", !p->enabled,
+		"enforcement", st && st->enforcement ? st->enforcement : p->enforcement, "onError",
+		p->on_error, "categories", cats, "description", p->description, "rationale",
+		p->rationale, "remediation", p->remediation, "waitsFor", p->waits_for, "counters",
+		"candidates", (json_int_t)p->candidates, "matches", (json_int_t)p->matches,
+		"errors", (json_int_t)p->errors, "budgetStops", (json_int_t)p->budget_stops,
+		"memoryStops", (json_int_t)p->nomem, "luaNs", (json_int_t)p->lua_ns, "luaMemBytes",
+		(json_int_t)p->mem_bytes);
 }
 
 static void patch_policy(struct vg_api *a, struct evhttp_request *req, int i)
@@ -273,7 +278,8 @@ static void patch_policy(struct vg_api *a, struct evhttp_request *req, int i)
 
 	if (!b)
 		return;
-	json_object_foreach(b, key, v) {
+	json_object_foreach(b, key, v)
+	{
 		if (!strcmp(key, "disabled") || !strcmp(key, "enabled")) {
 			if (!json_is_boolean(v)) {
 				fail(a, req, 400, "'%s' must be true or false", key);
@@ -283,18 +289,23 @@ static void patch_policy(struct vg_api *a, struct evhttp_request *req, int i)
 		} else if (!strcmp(key, "enforcement")) {
 			const char *s = json_string_value(v);
 
-			if (!s || (strcmp(s, "inform") && strcmp(s, "kill_process") && strcmp(s, "kill_pod"))) {
-				fail(a, req, 400, "'enforcement' is \"inform\", \"kill_process\" or \"kill_pod\"");
+			if (!s || (strcmp(s, "inform") && strcmp(s, "kill_process") &&
+				   strcmp(s, "kill_pod"))) {
+				fail(a, req, 400,
+				     "'enforcement' is \"inform\", \"kill_process\" or "
+				     "\"kill_pod\"");
 				goto out;
 			}
 			enforcement = s;
 		} else {
-			fail(a, req, 400, "unknown field '%s' (known: disabled, enabled, enforcement)", key);
+			fail(a, req, 400,
+			     "unknown field '%s' (known: disabled, enabled, enforcement)", key);
 			goto out;
 		}
 	}
 	if (enabled == 1 && p->waits_for) {
-		fail(a, req, 409, "policy '%s' cannot be enabled: it waits for %s", p->name, p->waits_for);
+		fail(a, req, 409, "policy '%s' cannot be enabled: it waits for %s", p->name,
+		     p->waits_for);
 		goto out;
 	}
 	rc = vg_alerts_set_policy(a->d->alerts, p->id, enabled, enforcement);
@@ -311,8 +322,8 @@ out:
 static void metric(struct evbuffer *b, const char *name, const char *help, const char *type,
 		   uint64_t v)
 {
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
-			    (unsigned long long)v);
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
+			    name, (unsigned long long)v);
 }
 
 static void label_escape(char *out, size_t n, const char *s)
@@ -334,9 +345,9 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	struct vg_sensor_stats ss;
 	struct vg_engine_stats es;
 	struct vg_alerts_stats as;
-	static const char *const pfields[] = { "candidates", "matches", "errors", "budget_stops",
-					       "nomem", "excluded", "lua_ns" };
-	uint64_t cls[3] = { 0 }; /* check() failures: error, budget (or time), memory */
+	static const char *const pfields[] = {"candidates", "matches",	"errors", "budget_stops",
+					      "nomem",	    "excluded", "lua_ns"};
+	uint64_t cls[3] = {0}; /* check() failures: error, budget (or time), memory */
 
 	vg_sensor_stats(d->sensor, &ss);
 	vg_engine_stats(d->engine, &es);
@@ -347,17 +358,26 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 		snprintf(n, sizeof(n), "vigil_sensor_%s_total", vg_sensor_counter_name(i));
 		metric(b, n, "kernel counter of the exec sensor", "counter", ss.k[i]);
 	}
-	metric(b, "vigil_sensor_received_total", "records drained from the ring buffer", "counter", ss.received);
-	metric(b, "vigil_sensor_filter_all", "1 when the kernel sends every exec, 0 when only policy names", "gauge", !!es.kernel_all);
-	metric(b, "vigil_sensor_filter_names", "exact names in the kernel filter map", "gauge", (uint64_t)es.exact_names);
+	metric(b, "vigil_sensor_received_total", "records drained from the ring buffer", "counter",
+	       ss.received);
+	metric(b, "vigil_sensor_filter_all",
+	       "1 when the kernel sends every exec, 0 when only policy names", "gauge",
+	       !!es.kernel_all);
+	metric(b, "vigil_sensor_filter_names", "exact names in the kernel filter map", "gauge",
+	       (uint64_t)es.exact_names);
 	metric(b, "vigil_events_total", "execs received by the daemon", "counter", d->events);
-	metric(b, "vigil_events_suppressed_total", "repeats dropped by volume control before detection", "counter", d->suppressed);
-	metric(b, "vigil_decode_errors_total", "records that did not decode", "counter", d->decode_errors);
-	metric(b, "vigil_fastpath_rejected_total", "events no policy could match", "counter", es.rejected);
-	metric(b, "vigil_fastpath_candidates_total", "policy criteria matches", "counter", es.candidates);
+	metric(b, "vigil_events_suppressed_total",
+	       "repeats dropped by volume control before detection", "counter", d->suppressed);
+	metric(b, "vigil_decode_errors_total", "records that did not decode", "counter",
+	       d->decode_errors);
+	metric(b, "vigil_fastpath_rejected_total", "events no policy could match", "counter",
+	       es.rejected);
+	metric(b, "vigil_fastpath_candidates_total", "policy criteria matches", "counter",
+	       es.candidates);
 	metric(b, "vigil_lua_calls_total", "check() calls", "counter", es.lua_calls);
 	metric(b, "vigil_lua_errors_total", "check() and flow errors", "counter", es.lua_errors);
-	metric(b, "vigil_lua_memory_bytes", "Lua memory of every policy together (lua.memory_mb caps it)", "gauge", es.lua_mem);
+	metric(b, "vigil_lua_memory_bytes",
+	       "Lua memory of every policy together (lua.memory_mb caps it)", "gauge", es.lua_mem);
 	for (int i = 0; i < vg_engine_count(d->engine); i++) {
 		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
 
@@ -365,81 +385,134 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 		cls[2] += p->nomem;
 		cls[0] += p->errors - p->budget_stops - p->nomem;
 	}
-	evbuffer_add_printf(b, "# HELP vigil_check_failures_total check() failures by class "
-			       "(error, budget: instructions or time, memory)\n"
-			       "# TYPE vigil_check_failures_total counter\n"
-			       "vigil_check_failures_total{class=\"error\"} %llu\n"
-			       "vigil_check_failures_total{class=\"budget\"} %llu\n"
-			       "vigil_check_failures_total{class=\"memory\"} %llu\n",
+	evbuffer_add_printf(b,
+			    "# HELP vigil_check_failures_total check() failures by class "
+			    "(error, budget: instructions or time, memory)\n"
+			    "# TYPE vigil_check_failures_total counter\n"
+			    "vigil_check_failures_total{class=\"error\"} %llu\n"
+			    "vigil_check_failures_total{class=\"budget\"} %llu\n"
+			    "vigil_check_failures_total{class=\"memory\"} %llu\n",
 			    (unsigned long long)cls[0], (unsigned long long)cls[1],
 			    (unsigned long long)cls[2]);
 	metric(b, "vigil_violations_total", "violations detected", "counter", d->violations);
-	metric(b, "vigil_violations_stored_total", "violations appended to the store", "counter", d->stored);
-	metric(b, "vigil_violations_durable_total", "violations acknowledged durable", "counter", d->acked);
-	metric(b, "vigil_store_errors_total", "violations the store refused", "counter", d->store_errors);
-	metric(b, "vigil_flow_errors_total", "violation flows that failed", "counter", d->flow_errors);
+	metric(b, "vigil_violations_stored_total", "violations appended to the store", "counter",
+	       d->stored);
+	metric(b, "vigil_violations_durable_total", "violations acknowledged durable", "counter",
+	       d->acked);
+	metric(b, "vigil_store_errors_total", "violations the store refused", "counter",
+	       d->store_errors);
+	metric(b, "vigil_flow_errors_total", "violation flows that failed", "counter",
+	       d->flow_errors);
 	metric(b, "vigil_store_alerts", "alerts in the store", "gauge", as.alerts);
 	metric(b, "vigil_store_alerts_active", "active alerts", "gauge", as.active);
-	metric(b, "vigil_store_records_appended_total", "records appended to the log", "counter", as.wal.appended);
-	metric(b, "vigil_store_records_committed_total", "records durable", "counter", as.wal.committed);
+	metric(b, "vigil_store_records_appended_total", "records appended to the log", "counter",
+	       as.wal.appended);
+	metric(b, "vigil_store_records_committed_total", "records durable", "counter",
+	       as.wal.committed);
 	metric(b, "vigil_store_fsyncs_total", "group commits", "counter", as.wal.fsyncs);
-	metric(b, "vigil_store_write_errors_total", "failed writes (disk full, I/O errors)", "counter", as.wal.write_errors);
-	metric(b, "vigil_store_dropped_total", "records dropped: memory bound full while the disk refused", "counter", as.wal.dropped);
-	metric(b, "vigil_store_pending_bytes", "bytes waiting to be written", "gauge", as.wal.pending_bytes);
-	metric(b, "vigil_store_damaged_regions_total", "damaged regions of the log skipped at start (their records lost)", "counter", as.wal.skipped_regions);
-	metric(b, "vigil_store_damaged_bytes_total", "bytes of the log found damaged at start: skipped, or cut and kept in *.damaged", "counter", as.wal.damaged_bytes);
-	metric(b, "vigil_store_missing_segments", "segments missing from the log at start (deleted or moved: their records are lost)", "gauge", as.wal.missing_segments);
+	metric(b, "vigil_store_write_errors_total", "failed writes (disk full, I/O errors)",
+	       "counter", as.wal.write_errors);
+	metric(b, "vigil_store_dropped_total",
+	       "records dropped: memory bound full while the disk refused", "counter",
+	       as.wal.dropped);
+	metric(b, "vigil_store_pending_bytes", "bytes waiting to be written", "gauge",
+	       as.wal.pending_bytes);
+	metric(b, "vigil_store_damaged_regions_total",
+	       "damaged regions of the log skipped at start (their records lost)", "counter",
+	       as.wal.skipped_regions);
+	metric(b, "vigil_store_damaged_bytes_total",
+	       "bytes of the log found damaged at start: skipped, or cut and kept in *.damaged",
+	       "counter", as.wal.damaged_bytes);
+	metric(b, "vigil_store_missing_segments",
+	       "segments missing from the log at start (deleted or moved: their records are lost)",
+	       "gauge", as.wal.missing_segments);
 	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", d->enforced);
-	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)", "counter", d->enforce_failed);
-	metric(b, "vigil_enforcements_refused_total", "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
-	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)", "counter", d->enforce_dry_run);
-	metric(b, "vigil_enforcements_skipped_total", "kills not done: the policy's check() failed (on_error = alert)", "counter", d->enforce_skipped);
-	metric(b, "vigil_killed_in_kernel_total", "violations whose process died at exec in the kernel", "counter", d->killed_in_kernel);
-	metric(b, "vigil_attribution_nested_total", "execs in a cgroup naming a pod or container below their container's own", "counter", d->attr.nested);
-	metric(b, "vigil_attribution_unverified_total", "execs whose named pod was not verified (not listing the container, a delegated cgroup) or whose cgroup path lost its top", "counter", d->attr.unverified);
+	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)",
+	       "counter", d->enforce_failed);
+	metric(b, "vigil_enforcements_refused_total",
+	       "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
+	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)",
+	       "counter", d->enforce_dry_run);
+	metric(b, "vigil_enforcements_skipped_total",
+	       "kills not done: the policy's check() failed (on_error = alert)", "counter",
+	       d->enforce_skipped);
+	metric(b, "vigil_killed_in_kernel_total",
+	       "violations whose process died at exec in the kernel", "counter",
+	       d->killed_in_kernel);
+	metric(b, "vigil_attribution_nested_total",
+	       "execs in a cgroup naming a pod or container below their container's own", "counter",
+	       d->attr.nested);
+	metric(b, "vigil_attribution_unverified_total",
+	       "execs whose named pod was not verified (not listing the container, a delegated "
+	       "cgroup) or whose cgroup path lost its top",
+	       "counter", d->attr.unverified);
 	if (d->k8s) {
 		struct vg_k8s_stats ks;
 
 		vg_k8s_stats(d->k8s, &ks);
-		metric(b, "vigil_k8s_pod_lists_total", "pod lists asked of the API server", "counter", ks.lists);
-		metric(b, "vigil_k8s_pod_list_errors_total", "pod lists that failed", "counter", ks.list_errors);
+		metric(b, "vigil_k8s_pod_lists_total", "pod lists asked of the API server",
+		       "counter", ks.lists);
+		metric(b, "vigil_k8s_pod_list_errors_total", "pod lists that failed", "counter",
+		       ks.list_errors);
 		metric(b, "vigil_k8s_pods", "pods of this node known", "gauge", ks.pods);
-		metric(b, "vigil_k8s_namespace_lists_total", "namespace lists asked of the API server", "counter", ks.ns_lists);
-		metric(b, "vigil_k8s_namespace_list_errors_total", "namespace lists that failed", "counter", ks.ns_list_errors);
-		metric(b, "vigil_k8s_namespaces", "namespaces known (labels and annotations for notifiers)", "gauge", ks.namespaces);
-		metric(b, "vigil_k8s_deletes_total", "pod DELETE requests sent", "counter", ks.deletes);
-		metric(b, "vigil_k8s_delete_retries_total", "pod DELETE retries", "counter", ks.delete_retries);
-		metric(b, "vigil_k8s_delete_errors_total", "pod deletions given up", "counter", ks.delete_errors);
-		metric(b, "vigil_k8s_events_total", "Kubernetes Events recorded", "counter", ks.events);
-		metric(b, "vigil_k8s_event_errors_total", "Kubernetes Events refused", "counter", ks.event_errors);
+		metric(b, "vigil_k8s_namespace_lists_total",
+		       "namespace lists asked of the API server", "counter", ks.ns_lists);
+		metric(b, "vigil_k8s_namespace_list_errors_total", "namespace lists that failed",
+		       "counter", ks.ns_list_errors);
+		metric(b, "vigil_k8s_namespaces",
+		       "namespaces known (labels and annotations for notifiers)", "gauge",
+		       ks.namespaces);
+		metric(b, "vigil_k8s_deletes_total", "pod DELETE requests sent", "counter",
+		       ks.deletes);
+		metric(b, "vigil_k8s_delete_retries_total", "pod DELETE retries", "counter",
+		       ks.delete_retries);
+		metric(b, "vigil_k8s_delete_errors_total", "pod deletions given up", "counter",
+		       ks.delete_errors);
+		metric(b, "vigil_k8s_events_total", "Kubernetes Events recorded", "counter",
+		       ks.events);
+		metric(b, "vigil_k8s_event_errors_total", "Kubernetes Events refused", "counter",
+		       ks.event_errors);
 	}
 	if (d->notify)
 		vg_notify_metrics(d->notify, b);
 	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);
-	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter", d->reload_failures);
+	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter",
+	       d->reload_failures);
 	metric(b, "vigil_api_requests_total", "API requests", "counter", a->requests);
 	metric(b, "vigil_api_errors_total", "API requests answered 4xx", "counter", a->errors4xx);
-	metric(b, "vigil_api_http_errors_total", "malformed or oversized requests answered before the handler", "counter", a->http_errors);
+	metric(b, "vigil_api_http_errors_total",
+	       "malformed or oversized requests answered before the handler", "counter",
+	       a->http_errors);
 	metric(b, "vigil_api_connections", "API connections held", "gauge", a->nconns);
-	metric(b, "vigil_api_connections_max", "the cap on API connections held at once", "gauge", a->max_conns);
-	metric(b, "vigil_api_connection_cap_reached_total", "times accepting paused at the cap", "counter", a->cap_pauses);
-	metric(b, "vigil_api_timeouts_total", "connections cut for a request not whole within api.request_timeout_s", "counter", a->timeouts);
-	metric(b, "vigil_api_accept_errors_total", "accept() failures (no descriptors, no memory): accepting paused 1 s", "counter", a->accept_errors);
-	metric(b, "vigil_log_lines_suppressed_total", "log lines held back by the rate limit on repeats", "counter", vg_log_suppressed());
+	metric(b, "vigil_api_connections_max", "the cap on API connections held at once", "gauge",
+	       a->max_conns);
+	metric(b, "vigil_api_connection_cap_reached_total", "times accepting paused at the cap",
+	       "counter", a->cap_pauses);
+	metric(b, "vigil_api_timeouts_total",
+	       "connections cut for a request not whole within api.request_timeout_s", "counter",
+	       a->timeouts);
+	metric(b, "vigil_api_accept_errors_total",
+	       "accept() failures (no descriptors, no memory): accepting paused 1 s", "counter",
+	       a->accept_errors);
+	metric(b, "vigil_log_lines_suppressed_total",
+	       "log lines held back by the rate limit on repeats", "counter", vg_log_suppressed());
 	for (size_t f = 0; f < sizeof(pfields) / sizeof(pfields[0]); f++) {
-		evbuffer_add_printf(b, "# HELP vigil_policy_%s_total per policy\n# TYPE vigil_policy_%s_total counter\n",
+		evbuffer_add_printf(b,
+				    "# HELP vigil_policy_%s_total per policy\n# TYPE "
+				    "vigil_policy_%s_total counter\n",
 				    pfields[f], pfields[f]);
 		for (int i = 0; i < vg_engine_count(d->engine); i++) {
 			const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
-			const uint64_t v[] = { p->candidates, p->matches, p->errors, p->budget_stops,
-					       p->nomem, p->excluded, p->lua_ns };
+			const uint64_t v[] = {p->candidates,   p->matches, p->errors,
+					      p->budget_stops, p->nomem,   p->excluded,
+					      p->lua_ns};
 			char name[512];
 
 			if (p->broken)
 				continue;
 			label_escape(name, sizeof(name), p->name);
-			evbuffer_add_printf(b, "vigil_policy_%s_total{policy=\"%s\"} %llu\n", pfields[f],
-					    name, (unsigned long long)v[f]);
+			evbuffer_add_printf(b, "vigil_policy_%s_total{policy=\"%s\"} %llu\n",
+					    pfields[f], name, (unsigned long long)v[f]);
 		}
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -481,7 +554,8 @@ static void alert_path(struct vg_api *a, struct evhttp_request *req, const char 
 	char id[64];
 
 	if (path_id(rest, slash ? (size_t)(slash - rest) : strlen(rest), id, sizeof(id))) {
-		fail(a, req, 404, "no alert with that id (ids are 36 characters: letters, digits, '-')");
+		fail(a, req, 404,
+		     "no alert with that id (ids are 36 characters: letters, digits, '-')");
 	} else if (!slash && m == EVHTTP_REQ_GET) {
 		const struct vg_alert *al = vg_alerts_get(a->d->alerts, id);
 
@@ -508,8 +582,9 @@ static void notifier_path(struct vg_api *a, struct evhttp_request *req, const ch
 	    path_id(rest, (size_t)(sl - rest), name, sizeof(name)))
 		fail(a, req, 404, "use PATCH /v1/notifiers/{name|alert id|dead letter id}/retry");
 	else if ((k = vg_notify_retry_dead(a->d->notify, name)) < 0)
-		fail(a, req, 404, "no notifier named that, and no dead letter of that alert or with that id "
-				  "(GET /v1/notifiers lists them)");
+		fail(a, req, 404,
+		     "no notifier named that, and no dead letter of that alert or with that id "
+		     "(GET /v1/notifiers lists them)");
 	else
 		reply(req, 200, json_pack("{s:i}", "requeued", k));
 }
@@ -522,8 +597,9 @@ static void policy_path(struct vg_api *a, struct evhttp_request *req, const char
 	int i = bad ? -1 : vg_engine_find(a->d->engine, id);
 
 	if (bad)
-		fail(a, req, 404, "no policy has that id: ids and names hold no NUL or control "
-				  "characters (GET /v1/policies lists them)");
+		fail(a, req, 404,
+		     "no policy has that id: ids and names hold no NUL or control "
+		     "characters (GET /v1/policies lists them)");
 	else if (i < 0 || vg_engine_policy(a->d->engine, i)->broken)
 		fail(a, req, 404, "no policy '%s' (GET /v1/policies lists them)", id);
 	else if (m == EVHTTP_REQ_GET)
@@ -545,7 +621,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	if (!path)
 		path = "/";
 	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PATCH) {
-		fail(a, req, 405, "the API answers GET and PATCH only (see the README's API section)");
+		fail(a, req, 405,
+		     "the API answers GET and PATCH only (see the README's API section)");
 		return;
 	}
 	if (!strcmp(path, "/healthz")) {
@@ -554,8 +631,10 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 	if (!authorized(a, req)) {
 		a->unauthorized++;
-		fail(a, req, 401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
-				  "with the token in %s/api.token", a->d->cfg.data_dir);
+		fail(a, req, 401,
+		     "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
+		     "with the token in %s/api.token",
+		     a->d->cfg.data_dir);
 		return;
 	}
 	if (!strcmp(path, "/metrics") && m == EVHTTP_REQ_GET) {
@@ -567,8 +646,9 @@ static void handle(struct evhttp_request *req, void *arg)
 	} else if (!strncmp(path, "/v1/alerts/", 11)) {
 		alert_path(a, req, path + 11, m);
 	} else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET) {
-		reply(req, 200, json_pack("{s:o}", "notifiers",
-					  a->d->notify ? vg_notify_json(a->d->notify) : json_array()));
+		reply(req, 200,
+		      json_pack("{s:o}", "notifiers",
+				a->d->notify ? vg_notify_json(a->d->notify) : json_array()));
 	} else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_PATCH) {
 		notifier_path(a, req, path + 14);
 	} else if (!strcmp(path, "/v1/policies") && m == EVHTTP_REQ_GET) {
@@ -606,8 +686,10 @@ static int load_token(struct vg_api *a, char *err, size_t n)
 		a->token[strcspn(a->token, "\r\n")] = '\0';
 		if (strlen(a->token) >= 16)
 			return 0;
-		return vg_errf(err, n, -EINVAL, "%s/api.token holds no usable token (16+ "
-			       "characters): delete it and vigil makes a new one", dir);
+		return vg_errf(err, n, -EINVAL,
+			       "%s/api.token holds no usable token (16+ "
+			       "characters): delete it and vigil makes a new one",
+			       dir);
 	}
 	if (fd != -ENOENT)
 		return fd;
@@ -615,8 +697,8 @@ static int load_token(struct vg_api *a, char *err, size_t n)
 		return vg_errf(err, n, -EIO, "cannot draw a random API token");
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(a->token + 2 * i, 3, "%02x", raw[i]);
-	fd = vg_safe_openat(a->d->data_fd, dir, "api.token", O_WRONLY | O_CREAT | O_EXCL, 0600, 0077,
-			    err, n);
+	fd = vg_safe_openat(a->d->data_fd, dir, "api.token", O_WRONLY | O_CREAT | O_EXCL, 0600,
+			    0077, err, n);
 	if (fd < 0)
 		return fd;
 	rc = write(fd, a->token, strlen(a->token)) < 0 || write(fd, "\n", 1) < 0 ? -errno : 0;
@@ -709,7 +791,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	}
 	update_accept(a);
 	if (a->conns)
-		event_add(a->sweep, &(struct timeval){ 0, SWEEP_MS * 1000 });
+		event_add(a->sweep, &(struct timeval){0, SWEEP_MS * 1000});
 }
 
 /* evhttp is closing a connection that sent a request: it no longer counts, accept again. */
@@ -806,7 +888,10 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	snprintf(line, sizeof(line),
 		 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nConnection: close\r\n"
 		 "Content-Length: %zu\r\n\r\n",
-		 code, code == 413 ? "Payload Too Large" : code == 400 ? "Bad Request" : "Error",
+		 code,
+		 code == 413   ? "Payload Too Large"
+		 : code == 400 ? "Bad Request"
+			       : "Error",
 		 strlen(body) + 1);
 	c->a->http_errors++;
 	c->a->errors4xx++;
@@ -847,7 +932,7 @@ static struct bufferevent *on_accept(struct event_base *base, void *arg)
 	a->nconns++;
 	update_accept(a);
 	if (!evtimer_pending(a->sweep, NULL))
-		event_add(a->sweep, &(struct timeval){ 0, SWEEP_MS * 1000 });
+		event_add(a->sweep, &(struct timeval){0, SWEEP_MS * 1000});
 	return c->bev;
 }
 
@@ -881,7 +966,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 	a->accept_errors++;
 	a->accept_failing = true;
 	update_accept(a);
-	event_add(a->retry, &(struct timeval){ ACCEPT_RETRY_S, 0 });
+	event_add(a->retry, &(struct timeval){ACCEPT_RETRY_S, 0});
 	vg_warn("API: cannot accept a connection (%s): accepting again in %d s; raise the "
 		"open-files limit (LimitNOFILE=) or lower api.max_connections",
 		evutil_socket_error_to_string(e), ACCEPT_RETRY_S);
@@ -927,7 +1012,8 @@ static int conn_budget(struct vg_api *a, char *err, size_t n)
 	if (room < (long)a->max_conns) {
 		a->max_conns = room < 8 ? 8 : (uint32_t)room;
 		vg_warn("API: at most %u connections at once, not api.max_connections = %u: the "
-			"open-files limit is %llu, %ld are open and %d are kept for enforcement and the "
+			"open-files limit is %llu, %ld are open and %d are kept for enforcement "
+			"and the "
 			"store; raise the limit (LimitNOFILE=, ulimit -n)",
 			a->max_conns, c->api_max_connections, (unsigned long long)rl.rlim_cur, open,
 			FD_RESERVE);
@@ -952,7 +1038,8 @@ static struct evhttp_bound_socket *bind_listener(struct vg_api *a, const char *h
 	if (evutil_parse_sockaddr_port(a->d->cfg.api_listen, (struct sockaddr *)&ss, &sl))
 		return evhttp_bind_socket_with_handle(a->http, host, port);
 	lev = evconnlistener_new_bind(a->d->base, NULL, NULL,
-				      LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+				      LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+					      LEV_OPT_CLOSE_ON_EXEC,
 				      BACKLOG, (struct sockaddr *)&ss, sl);
 	bound = lev ? evhttp_bind_listener(a->http, lev) : NULL;
 	if (lev && !bound)
@@ -1002,8 +1089,9 @@ int vg_api_start(struct vg_api **out, struct vg_daemon *d, char *err, size_t n)
 	if (!bound) {
 		rc = errno;
 		vg_api_stop(a);
-		return snprintf(err, n, "cannot listen on %s (%s): another process has the port? "
-					"set another with --listen or api.listen",
+		return snprintf(err, n,
+				"cannot listen on %s (%s): another process has the port? "
+				"set another with --listen or api.listen",
 				d->cfg.api_listen, strerror(rc)),
 		       -EADDRINUSE;
 	}

@@ -66,8 +66,9 @@ void vg_attribute(struct vg_attrib *a, struct vg_k8s *k, struct vg_event *ev)
 			 c->short_id, ev->cgroup + c->level_len, c->short_id);
 	} else if (c->truncated && c->id[0]) {
 		a->unverified++;
-		snprintf(ev->attr_warning, n, "the cgroup path lost its top levels (deeper than "
-					      "the sensor walks): attributed to no pod");
+		snprintf(ev->attr_warning, n,
+			 "the cgroup path lost its top levels (deeper than "
+			 "the sensor walks): attributed to no pod");
 	}
 	if (!k || !c->pod_uid[0])
 		goto out;

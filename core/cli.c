@@ -22,14 +22,24 @@ int vg_parse_u64(const char *s, uint64_t *out, bool sizes)
 		return -EINVAL;
 	if (sizes && *end) {
 		switch (toupper((unsigned char)*end)) {
-		case 'K': shift = 10; break;
-		case 'M': shift = 20; break;
-		case 'G': shift = 30; break;
-		default: return -EINVAL;
+		case 'K':
+			shift = 10;
+			break;
+		case 'M':
+			shift = 20;
+			break;
+		case 'G':
+			shift = 30;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 		if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
-			end += (toupper((unsigned char)end[0]) == 'I' && toupper((unsigned char)end[1]) == 'B') ? 2 : 1;
+			end += (toupper((unsigned char)end[0]) == 'I' &&
+				toupper((unsigned char)end[1]) == 'B')
+				       ? 2
+				       : 1;
 	}
 	if (*end || (shift && v > (~0ULL >> shift)))
 		return -EINVAL;

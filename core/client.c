@@ -60,7 +60,7 @@ json_t *vg_client_api(const struct vg_config *cfg, const char *method, const cha
 {
 	char url[2048], tokpath[1100], token[128] = "", auth[160], err[1024];
 	struct curl_slist *h = NULL;
-	struct body b = { 0 };
+	struct body b = {0};
 	json_t *j = NULL;
 	long code = 0;
 	ssize_t r;
@@ -77,7 +77,8 @@ json_t *vg_client_api(const struct vg_config *cfg, const char *method, const cha
 	if (fd >= 0)
 		close(fd);
 	if (r < 0) {
-		vg_err("cannot use the API token of the daemon running on %s: %s", cfg->data_dir, err);
+		vg_err("cannot use the API token of the daemon running on %s: %s", cfg->data_dir,
+		       err);
 		return NULL;
 	}
 	token[r] = '\0';
@@ -100,7 +101,8 @@ json_t *vg_client_api(const struct vg_config *cfg, const char *method, const cha
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	if (rc != CURLE_OK) {
-		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is api.listen "
+		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is "
+		       "api.listen "
 		       "the same for both? (--config)",
 		       cfg->data_dir, cfg->api_listen, curl_easy_strerror(rc));
 	} else {
@@ -121,14 +123,15 @@ json_t *vg_client_api(const struct vg_config *cfg, const char *method, const cha
 
 struct vg_alerts *vg_client_open_store(const struct vg_config *cfg)
 {
-	struct vg_alerts_opts ao = { 0 };
+	struct vg_alerts_opts ao = {0};
 	struct vg_wal_report rep;
 	struct vg_alerts *s;
 	char dir[1100], err[1024];
 
 	snprintf(dir, sizeof(dir), "%.1000s/store", cfg->data_dir);
 	if (access(dir, F_OK)) {
-		vg_err("no vigil store in %s (start the daemon with 'vigil run', or pass --data-dir)",
+		vg_err("no vigil store in %s (start the daemon with 'vigil run', or pass "
+		       "--data-dir)",
 		       cfg->data_dir);
 		return NULL;
 	}
@@ -140,4 +143,3 @@ struct vg_alerts *vg_client_open_store(const struct vg_config *cfg)
 	vg_wal_report_log(&rep, dir);
 	return s;
 }
-

@@ -38,7 +38,8 @@ static const char usage_text[] =
 	"  --json               one JSON object per line (all fields, with lineage)\n"
 	"  --count N            exit after N events\n"
 	"  --containers-only    only processes in a container\n"
-	"  --comm NAME          only execs whose comm is NAME (repeatable; filtered in the kernel)\n"
+	"  --comm NAME          only execs whose comm is NAME (repeatable; filtered in the "
+	"kernel)\n"
 	"  --stats              print the sensor's counters at exit (Ctrl-C always does)\n"
 	"  --match              only execs that violate a policy, with the policy's name; the\n"
 	"                       kernel filter is programmed from the policies' exact names\n"
@@ -159,7 +160,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		vg_err("%s", errs[i].msg);
 	vg_load_errors_free(errs, nerr);
 	if (rc) {
-		vg_err("reload failed: kept the %d policies loaded before", vg_engine_count(c->engine));
+		vg_err("reload failed: kept the %d policies loaded before",
+		       vg_engine_count(c->engine));
 		return;
 	}
 	if (program_kernel(c))
@@ -200,9 +202,10 @@ static void print_stats(struct events_ctx *c)
 		json_t *k = json_object(), *o;
 
 		for (int i = 0; i < VG_C_MAX; i++)
-			json_object_set_new(k, vg_sensor_counter_name(i), json_integer((json_int_t)st.k[i]));
-		o = json_pack("{s:{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "stats",
-			      "kernel", k, "filter_mode",
+			json_object_set_new(k, vg_sensor_counter_name(i),
+					    json_integer((json_int_t)st.k[i]));
+		o = json_pack("{s:{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+			      "stats", "kernel", k, "filter_mode",
 			      st.filter_mode == VG_FILTER_MAP ? "map" : "all", "ringbuf_bytes",
 			      (json_int_t)st.ringbuf_bytes, "received", (json_int_t)st.received,
 			      "printed", (json_int_t)c->printed, "not_in_container",
@@ -215,15 +218,15 @@ static void print_stats(struct events_ctx *c)
 
 			vg_engine_stats(c->engine, &es);
 			json_object_set_new(json_object_get(o, "stats"), "engine",
-					    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i}", "events",
-						      (json_int_t)es.events, "rejected",
+					    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i}",
+						      "events", (json_int_t)es.events, "rejected",
 						      (json_int_t)es.rejected, "candidates",
 						      (json_int_t)es.candidates, "violations",
 						      (json_int_t)es.matches, "lua_calls",
 						      (json_int_t)es.lua_calls, "lua_errors",
 						      (json_int_t)es.lua_errors, "kernel_filter",
-						      es.kernel_all ? "all" : "names", "kernel_names",
-						      es.exact_names));
+						      es.kernel_all ? "all" : "names",
+						      "kernel_names", es.exact_names));
 		}
 		json_dumpf(o, stderr, JSON_COMPACT);
 		fputc('\n', stderr);
@@ -246,28 +249,42 @@ static void print_stats(struct events_ctx *c)
 
 int vg_cmd_events(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_COUNT, O_CONT, O_STATS, O_COMM, O_RB, O_DRAIN, O_WAKE, O_NOCWD,
-	       O_V1, O_BTF, O_WAKEB, O_MATCH, O_DIR };
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, O_JSON },
-		{ "count", required_argument, NULL, O_COUNT },
-		{ "containers-only", no_argument, NULL, O_CONT },
-		{ "stats", no_argument, NULL, O_STATS },
-		{ "comm", required_argument, NULL, O_COMM },
-		{ "ringbuf-size", required_argument, NULL, O_RB },
-		{ "drain-ms", required_argument, NULL, O_DRAIN },
-		{ "wake-every", no_argument, NULL, O_WAKE },
-		{ "wakeup-bytes", required_argument, NULL, O_WAKEB },
-		{ "match", no_argument, NULL, O_MATCH },
-		{ "dir", required_argument, NULL, O_DIR },
-		{ "no-cwd", no_argument, NULL, O_NOCWD },
-		{ "cgroup-v1", no_argument, NULL, O_V1 },
-		{ "btf", required_argument, NULL, O_BTF },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	enum {
+		O_JSON = 256,
+		O_COUNT,
+		O_CONT,
+		O_STATS,
+		O_COMM,
+		O_RB,
+		O_DRAIN,
+		O_WAKE,
+		O_NOCWD,
+		O_V1,
+		O_BTF,
+		O_WAKEB,
+		O_MATCH,
+		O_DIR
 	};
-	struct vg_sensor_opts so = { 0 };
+	static const struct option lo[] = {
+		{"json", no_argument, NULL, O_JSON},
+		{"count", required_argument, NULL, O_COUNT},
+		{"containers-only", no_argument, NULL, O_CONT},
+		{"stats", no_argument, NULL, O_STATS},
+		{"comm", required_argument, NULL, O_COMM},
+		{"ringbuf-size", required_argument, NULL, O_RB},
+		{"drain-ms", required_argument, NULL, O_DRAIN},
+		{"wake-every", no_argument, NULL, O_WAKE},
+		{"wakeup-bytes", required_argument, NULL, O_WAKEB},
+		{"match", no_argument, NULL, O_MATCH},
+		{"dir", required_argument, NULL, O_DIR},
+		{"no-cwd", no_argument, NULL, O_NOCWD},
+		{"cgroup-v1", no_argument, NULL, O_V1},
+		{"btf", required_argument, NULL, O_BTF},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct vg_sensor_opts so = {0};
 	static struct events_ctx c; /* large (struct vg_event): not on the stack */
 	const char *comms[64];
 	int ncomm = 0, opt, rc = 1;
@@ -287,7 +304,8 @@ int vg_cmd_events(int argc, char **argv)
 			break;
 		case O_COUNT:
 			if (vg_parse_u64(optarg, &v, false) || !v)
-				return vg_usage_error("events", "--count needs a positive number, got '%s'",
+				return vg_usage_error("events",
+						      "--count needs a positive number, got '%s'",
 						      optarg);
 			c.max_count = v;
 			break;
@@ -300,24 +318,27 @@ int vg_cmd_events(int argc, char **argv)
 		case O_COMM:
 			if (ncomm == (int)(sizeof(comms) / sizeof(comms[0])) || !*optarg ||
 			    strlen(optarg) >= VG_COMM_LEN)
-				return vg_usage_error("events",
-						      "--comm takes a process name of 1 to 15 characters "
-						      "(the kernel's comm), at most 64 times; got '%s'",
-						      optarg);
+				return vg_usage_error(
+					"events",
+					"--comm takes a process name of 1 to 15 characters "
+					"(the kernel's comm), at most 64 times; got '%s'",
+					optarg);
 			comms[ncomm++] = optarg;
 			break;
 		case O_RB:
 			if (vg_parse_u64(optarg, &v, true) || !v)
-				return vg_usage_error("events",
-						      "--ringbuf-size takes a size such as 256K or 4M, got '%s'",
-						      optarg);
+				return vg_usage_error(
+					"events",
+					"--ringbuf-size takes a size such as 256K or 4M, got '%s'",
+					optarg);
 			so.ringbuf_bytes = v > VG_RINGBUF_MAX ? UINT32_MAX : (uint32_t)v;
 			break;
 		case O_DRAIN:
 			if (vg_parse_u64(optarg, &v, false) || !v || v > 10000)
-				return vg_usage_error("events",
-						      "--drain-ms takes 1 to 10000 milliseconds, got '%s'",
-						      optarg);
+				return vg_usage_error(
+					"events",
+					"--drain-ms takes 1 to 10000 milliseconds, got '%s'",
+					optarg);
 			so.drain_ms = (uint32_t)v;
 			break;
 		case O_WAKE:
@@ -325,9 +346,10 @@ int vg_cmd_events(int argc, char **argv)
 			break;
 		case O_WAKEB:
 			if (vg_parse_u64(optarg, &v, true) || !v)
-				return vg_usage_error("events",
-						      "--wakeup-bytes takes a size such as 64K, got '%s'",
-						      optarg);
+				return vg_usage_error(
+					"events",
+					"--wakeup-bytes takes a size such as 64K, got '%s'",
+					optarg);
 			so.wakeup_bytes = v;
 			break;
 		case O_MATCH:
@@ -360,7 +382,8 @@ int vg_cmd_events(int argc, char **argv)
 	if (policy_dir && !match)
 		return vg_usage_error("events", "--dir goes with --match");
 	if (match && ncomm)
-		return vg_usage_error("events", "--match programs the kernel filter itself: drop --comm");
+		return vg_usage_error("events",
+				      "--match programs the kernel filter itself: drop --comm");
 
 	signal(SIGPIPE, SIG_IGN);
 	c.base = event_base_new();
@@ -419,7 +442,7 @@ int vg_cmd_events(int argc, char **argv)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	event_add(sighup, NULL);
-	event_add(flush, &(struct timeval){ .tv_sec = 0, .tv_usec = 20000 });
+	event_add(flush, &(struct timeval){.tv_sec = 0, .tv_usec = 20000});
 	if (!c.json && !c.engine)
 		printf("%-12s %-7s %-7s %-6s %-12s %-15s %s\n", "TIME", "PID", "PPID", "UID",
 		       "CONTAINER", "COMM", "EXE ARGS");

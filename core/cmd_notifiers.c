@@ -30,15 +30,16 @@ static const char usage_text[] =
 	"  test NAME      send a sample alert through NAME now; print the receiver's answer\n"
 	"  outbox [NAME]  pending events and dead letters (needs the daemon)\n"
 	"  retry NAME|ALERT_ID|DEAD_ID\n"
-	"                 send dead letters again: a notifier's, an alert's, or one (ids from outbox)\n";
+	"                 send dead letters again: a notifier's, an alert's, or one (ids from "
+	"outbox)\n";
 
 static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cfg, char ***args,
 		    int *nargs)
 {
 	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{0},
 	};
 	const char *config = NULL, *data_dir = NULL;
 	char err[1024];
@@ -48,9 +49,14 @@ static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cf
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'd': data_dir = optarg; break;
-		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		default:
+			return vg_usage_unknown(cmd, argv[optind - 1], optopt);
 		}
 	}
 	if (vg_config_resolve(cfg, config, data_dir, err, sizeof(err))) {
@@ -86,15 +92,16 @@ static int cmd_list(struct vg_config *cfg)
 		return 0;
 	}
 	printf("%-20s %-12s %s\n", "NAME", "TYPE", "DEFAULT");
-	json_object_foreach(cfg->notifiers, key, v) {
+	json_object_foreach(cfg->notifiers, key, v)
+	{
 		bool def = false;
 		size_t i;
 		json_t *d;
 
-		json_array_foreach(cfg->default_notifiers, i, d)
-			def |= json_is_string(d) && !strcmp(json_string_value(d), key);
-		printf("%-20s %-12s %s\n", key, json_string_value(json_object_get(v, "type")) ?: "?",
-		       def ? "yes" : "no");
+		json_array_foreach(cfg->default_notifiers, i, d) def |=
+			json_is_string(d) && !strcmp(json_string_value(d), key);
+		printf("%-20s %-12s %s\n", key,
+		       json_string_value(json_object_get(v, "type")) ?: "?", def ? "yes" : "no");
 	}
 	return 0;
 }
@@ -107,7 +114,8 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 	if (!r)
 		return 1;
 	arr = json_object_get(r, "notifiers");
-	json_array_foreach(arr, i, in) {
+	json_array_foreach(arr, i, in)
+	{
 		json_t *dl = json_object_get(in, "deadLetters"), *e;
 		size_t k;
 
@@ -116,11 +124,14 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 		printf("%s (%s): %lld pending (%lld of them on disk), %zu dead; last: %s\n",
 		       json_string_value(json_object_get(in, "name")),
 		       json_string_value(json_object_get(in, "type")),
-		       (long long)json_integer_value(json_object_get(json_object_get(in, "counters"), "queued")),
-		       (long long)json_integer_value(json_object_get(json_object_get(in, "counters"), "onDisk")),
+		       (long long)json_integer_value(
+			       json_object_get(json_object_get(in, "counters"), "queued")),
+		       (long long)json_integer_value(
+			       json_object_get(json_object_get(in, "counters"), "onDisk")),
 		       json_array_size(dl), json_string_value(json_object_get(in, "last")) ?: "");
 		json_array_foreach(dl, k, e)
-			printf("  dead %lld: alert %s %s: %s\n", (long long)json_integer_value(json_object_get(e, "id")),
+			printf("  dead %lld: alert %s %s: %s\n",
+			       (long long)json_integer_value(json_object_get(e, "id")),
 			       json_string_value(json_object_get(e, "alert")),
 			       json_string_value(json_object_get(e, "event")),
 			       json_string_value(json_object_get(e, "reason")));
@@ -156,15 +167,21 @@ static const struct vg_alert *sample(struct vg_alerts *s)
 {
 	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 	static struct vg_event ev;
-	const char *argv[] = { "/usr/bin/apt-get", "update" };
+	const char *argv[] = {"/usr/bin/apt-get", "update"};
 	struct vg_record_spec sp = {
-		.exe = "/usr/bin/apt-get", .argv = argv, .argc = 2, .cwd = "/",
+		.exe = "/usr/bin/apt-get",
+		.argv = argv,
+		.argc = 2,
+		.cwd = "/",
 		.cgroup = "/kubepods/besteffort/pod00000000-0000-0000-0000-000000000000/"
 			  "0000000000000000000000000000000000000000000000000000000000000000",
-		.pid = 4242, .ppid = 4241,
+		.pid = 4242,
+		.ppid = 4241,
 	};
-	struct vg_violation v = { .ev = &ev, .policy_id = "vigil-test-notification",
-				  .policy_name = "vigil test notification", .severity = "low" };
+	struct vg_violation v = {.ev = &ev,
+				 .policy_id = "vigil-test-notification",
+				 .policy_name = "vigil test notification",
+				 .severity = "low"};
 	struct timespec ts;
 	const struct vg_alert *a = NULL;
 
@@ -172,11 +189,12 @@ static const struct vg_alert *sample(struct vg_alerts *s)
 	sp.boot_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	vg_record_build(rec, sizeof(rec), &sp);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size,
-			(int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sp.boot_ns));
+	vg_event_decode(
+		&ev, rec, ((struct vg_exec *)rec)->size,
+		(int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sp.boot_ns));
 	ev.lineage_done = true;
 	ev.n_lineage = 1;
-	ev.lineage[0] = (struct vg_ancestor_info){ 4241, 0, "/bin/bash", "bash" };
+	ev.lineage[0] = (struct vg_ancestor_info){4241, 0, "/bin/bash", "bash"};
 	vg_alerts_add(s, &v, NULL, NULL, &a);
 	return a;
 }
@@ -193,7 +211,7 @@ static int cmd_test(struct vg_config *cfg, const char *name)
 	char tmp[] = "/tmp/vigil-notify-test-XXXXXX", err[1024], store[64];
 	struct event_base *base = event_base_new();
 	struct vg_http *http = base ? vg_http_new(base) : NULL;
-	struct vg_alerts_opts ao = { 0 };
+	struct vg_alerts_opts ao = {0};
 	struct vg_wal_report rep;
 	struct vg_alerts *s = NULL;
 	struct vg_notify *n = NULL;
@@ -203,7 +221,8 @@ static int cmd_test(struct vg_config *cfg, const char *name)
 
 	conf = cfg->notifiers ? json_object_get(cfg->notifiers, name) : NULL;
 	if (!conf || !mkdtemp(tmp) || !http) {
-		vg_err("no notifier named '%s' in the configuration (see 'vigil notifiers list')", name);
+		vg_err("no notifier named '%s' in the configuration (see 'vigil notifiers list')",
+		       name);
 		goto out;
 	}
 	json_object_set(one, name, conf);
@@ -218,7 +237,7 @@ static int cmd_test(struct vg_config *cfg, const char *name)
 	vg_notify_set_store(n, s);
 	vg_notify_alert(n, "created", sample(s));
 	tick = event_new(base, -1, EV_PERSIST, on_tick, base);
-	event_add(tick, &(struct timeval){ 0, 20000 });
+	event_add(tick, &(struct timeval){0, 20000});
 	for (int i = 0; i < 1000 && (pending = vg_notify_pending(n, name, &dead)) && !dead; i++) {
 		json_t *j = vg_notify_json(n);
 		const char *last = json_string_value(json_object_get(json_array_get(j, 0), "last"));

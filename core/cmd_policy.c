@@ -46,11 +46,11 @@ struct popts {
 static int parse(const char *cmd, int argc, char **argv, struct popts *o)
 {
 	static const struct option lo[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"dir", required_argument, NULL, 'd'},
+		{"filter", required_argument, NULL, 'f'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	int opt;
 
@@ -59,11 +59,20 @@ static int parse(const char *cmd, int argc, char **argv, struct popts *o)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'd': o->dir = optarg; break;
-		case 'f': o->filter = optarg; break;
-		case 'j': o->json = true; break;
-		case 'h': fputs(usage_text, stdout); return 1;
-		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		case 'd':
+			o->dir = optarg;
+			break;
+		case 'f':
+			o->filter = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			return vg_usage_unknown(cmd, argv[optind - 1], optopt);
 		}
 	}
 	o->files = argv + optind;
@@ -74,7 +83,7 @@ static int parse(const char *cmd, int argc, char **argv, struct popts *o)
 /* Loads the pack (or files); prints load errors. Returns the engine or NULL. */
 static struct vg_engine *load(const struct popts *o, bool files, int *nerr_out)
 {
-	struct vg_engine_opts eo = { .dir = o->dir };
+	struct vg_engine_opts eo = {.dir = o->dir};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	const char **fl = NULL;
@@ -152,8 +161,8 @@ static int cmd_list(int argc, char **argv)
 		char cats[256] = "";
 		size_t off = 0;
 
-		if (p->broken ||
-		    (o.filter && !strcasestr(p->name, o.filter) && !strcasestr(p->severity, o.filter)))
+		if (p->broken || (o.filter && !strcasestr(p->name, o.filter) &&
+				  !strcasestr(p->severity, o.filter)))
 			continue;
 		if (arr) {
 			json_array_append_new(arr, policy_json(p, false));
@@ -163,7 +172,9 @@ static int cmd_list(int argc, char **argv)
 			int w = snprintf(cats + off, sizeof(cats) - off, "%s%s", k ? ", " : "",
 					 p->categories[k]);
 
-			off = w < 0 ? off : off + (size_t)w >= sizeof(cats) ? sizeof(cats) - 1 : off + (size_t)w;
+			off = w < 0				? off
+			      : off + (size_t)w >= sizeof(cats) ? sizeof(cats) - 1
+								: off + (size_t)w;
 		}
 		printf("%-58s %-9s %-9s %-12s %s\n", p->name, p->severity, state_of(p),
 		       p->enforcement, cats);
@@ -187,8 +198,9 @@ static int cmd_show(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (o.nfiles != 1)
-		return vg_usage_error("policy show", "give one policy name (quote it: "
-						     "vigil policy show \"Ubuntu Package Manager Execution\")");
+		return vg_usage_error("policy show",
+				      "give one policy name (quote it: "
+				      "vigil policy show \"Ubuntu Package Manager Execution\")");
 	if (!(e = load(&o, false, &nerr)))
 		return 1;
 	i = vg_engine_find(e, o.files[0]);
@@ -264,13 +276,15 @@ static int cmd_lint(int argc, char **argv)
 static int cmd_setting(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "action", required_argument, NULL, 'a' }, { "dir", required_argument, NULL, 'd' },
-		{ "data-dir", required_argument, NULL, 'D' }, { "config", required_argument, NULL, 'c' },
-		{ 0 },
+		{"action", required_argument, NULL, 'a'},
+		{"dir", required_argument, NULL, 'd'},
+		{"data-dir", required_argument, NULL, 'D'},
+		{"config", required_argument, NULL, 'c'},
+		{0},
 	};
 	const char *verb = argv[0], *action = "kill_process", *dir = NULL, *config = NULL,
 		   *data_dir = NULL, *enforcement = NULL;
-	struct vg_engine_opts eo = { 0 };
+	struct vg_engine_opts eo = {0};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	struct vg_config cfg;
@@ -282,17 +296,27 @@ static int cmd_setting(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'a': action = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'D': data_dir = optarg; break;
-		case 'c': config = optarg; break;
-		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		case 'a':
+			action = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'D':
+			data_dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		default:
+			return vg_usage_unknown(cmd, argv[optind - 1], optopt);
 		}
 	}
 	if (optind != argc - 1)
 		return vg_usage_error(cmd, "give one policy name or id (quote names with spaces)");
 	if (strcmp(action, "kill_process") && strcmp(action, "kill_pod"))
-		return vg_usage_error(cmd, "--action is kill_process or kill_pod, not '%s'", action);
+		return vg_usage_error(cmd, "--action is kill_process or kill_pod, not '%s'",
+				      action);
 	if (!strcmp(verb, "enforce"))
 		enforcement = action;
 	else if (!strcmp(verb, "inform"))
@@ -327,7 +351,8 @@ static int cmd_setting(int argc, char **argv)
 		if (enforcement)
 			snprintf(body, sizeof(body), "{\"enforcement\": \"%s\"}", enforcement);
 		else
-			snprintf(body, sizeof(body), "{\"disabled\": %s}", enabled ? "false" : "true");
+			snprintf(body, sizeof(body), "{\"disabled\": %s}",
+				 enabled ? "false" : "true");
 		curl_free(id);
 		curl_easy_cleanup(c);
 		r = vg_client_api(&cfg, "PATCH", path, body);
@@ -336,13 +361,16 @@ static int cmd_setting(int argc, char **argv)
 	} else {
 		struct vg_alerts *st = vg_client_open_store(&cfg);
 
-		rc = !st || vg_alerts_set_policy(st, vg_engine_policy(e, i)->id, enabled, enforcement) ||
+		rc = !st ||
+		     vg_alerts_set_policy(st, vg_engine_policy(e, i)->id, enabled, enforcement) ||
 		     vg_alerts_sync(st);
 		vg_alerts_close(st);
 	}
 	if (!rc)
 		printf("%s: %s\n", vg_engine_policy(e, i)->name,
-		       enforcement ? enforcement : enabled ? "enabled" : "disabled");
+		       enforcement ? enforcement
+		       : enabled   ? "enabled"
+				   : "disabled");
 out:
 	if (lock >= 0)
 		close(lock);
@@ -353,11 +381,12 @@ out:
 /* Per-policy counters need traffic: until the daemon serves its own, a trace's. */
 static int cmd_stats(int argc, char **argv)
 {
-	char *args[8] = { "replay" };
+	char *args[8] = {"replay"};
 	int n = 1;
 
 	if (argc < 2 || argv[1][0] == '-')
-		return vg_usage_error("policy stats", "name a trace (make one with 'vigil record FILE')");
+		return vg_usage_error("policy stats",
+				      "name a trace (make one with 'vigil record FILE')");
 	args[n++] = argv[1];
 	args[n++] = "--quiet";
 	args[n++] = "--stats";
@@ -372,15 +401,9 @@ int vg_cmd_policy(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-		{ "list", cmd_list },
-		{ "show", cmd_show },
-		{ "test", cmd_test },
-		{ "lint", cmd_lint },
-		{ "stats", cmd_stats },
-		{ "enforce", cmd_setting },
-		{ "inform", cmd_setting },
-		{ "enable", cmd_setting },
-		{ "disable", cmd_setting },
+		{"list", cmd_list},	 {"show", cmd_show},	  {"test", cmd_test},
+		{"lint", cmd_lint},	 {"stats", cmd_stats},	  {"enforce", cmd_setting},
+		{"inform", cmd_setting}, {"enable", cmd_setting}, {"disable", cmd_setting},
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

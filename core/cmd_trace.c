@@ -59,12 +59,12 @@ static void on_sig(evutil_socket_t s, short w, void *arg)
 int vg_cmd_record(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "count", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"count", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	static struct rec_ctx c;
-	struct vg_sensor_opts so = { 0 };
+	struct vg_sensor_opts so = {0};
 	struct event *si = NULL, *st = NULL;
 	char err[512];
 	int opt, rc = 1;
@@ -77,7 +77,8 @@ int vg_cmd_record(int argc, char **argv)
 		switch (opt) {
 		case 'c':
 			if (vg_parse_u64(optarg, &v, false) || !v)
-				return vg_usage_error("record", "--count needs a positive number, got '%s'",
+				return vg_usage_error("record",
+						      "--count needs a positive number, got '%s'",
 						      optarg);
 			c.max = v;
 			break;
@@ -166,19 +167,19 @@ static double now_s(void)
 int vg_cmd_replay(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "stats", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"dir", required_argument, NULL, 'd'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"stats", no_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	static struct vg_event ev;
-	struct vg_engine_opts eo = { .lineage_fn = vg_trace_lineage };
+	struct vg_engine_opts eo = {.lineage_fn = vg_trace_lineage};
 	struct vg_load_error *errs;
 	struct vg_trace_reader *r;
 	struct vg_engine *e;
 	struct vg_engine_stats st;
-	struct rp_ctx c = { 0 };
+	struct rp_ctx c = {0};
 	bool stats = false;
 	char err[512];
 	int opt, nerr, rc = 0, n;
@@ -189,12 +190,19 @@ int vg_cmd_replay(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'd': eo.dir = optarg; break;
-		case 'q': c.quiet = true; break;
-		case 's': stats = true; break;
+		case 'd':
+			eo.dir = optarg;
+			break;
+		case 'q':
+			c.quiet = true;
+			break;
+		case 's':
+			stats = true;
+			break;
 		case 'h':
 			puts("usage: vigil replay FILE [--dir POLICIES] [--quiet] [--stats]\n"
-			     "Runs a trace through the policy engine; prints matches as JSON lines\n"
+			     "Runs a trace through the policy engine; prints matches as JSON "
+			     "lines\n"
 			     "and a summary (--stats: per-policy counters) on stderr.");
 			return 0;
 		default:
@@ -226,7 +234,8 @@ int vg_cmd_replay(int argc, char **argv)
 	dt = now_s() - t0;
 	fflush(stdout);
 	if (n < 0) {
-		vg_err("%s; the %llu events before it were replayed", err, (unsigned long long)events);
+		vg_err("%s; the %llu events before it were replayed", err,
+		       (unsigned long long)events);
 		rc = 1;
 	}
 	vg_engine_stats(e, &st);
@@ -248,11 +257,11 @@ int vg_cmd_replay(int argc, char **argv)
 			if (p->broken || !p->enabled)
 				continue;
 			/* ERRORS counts every failed check(); BUDGET and MEMORY are of those */
-			fprintf(stderr, "%-58s %10llu %10llu %8llu %8llu %8llu %8llu %10.1f\n", p->name,
-				(unsigned long long)p->candidates, (unsigned long long)p->matches,
-				(unsigned long long)p->errors, (unsigned long long)p->budget_stops,
-				(unsigned long long)p->nomem, (unsigned long long)p->excluded,
-				(double)p->lua_ns / 1e3);
+			fprintf(stderr, "%-58s %10llu %10llu %8llu %8llu %8llu %8llu %10.1f\n",
+				p->name, (unsigned long long)p->candidates,
+				(unsigned long long)p->matches, (unsigned long long)p->errors,
+				(unsigned long long)p->budget_stops, (unsigned long long)p->nomem,
+				(unsigned long long)p->excluded, (double)p->lua_ns / 1e3);
 		}
 	}
 	vg_trace_close_reader(r);

@@ -54,12 +54,17 @@ static const char usage_text[] =
 static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 {
 	static const struct option lo[] = {
-		{ "policy", required_argument, NULL, 'P' },   { "namespace", required_argument, NULL, 'n' },
-		{ "pod", required_argument, NULL, 'p' },      { "deployment", required_argument, NULL, 'D' },
-		{ "state", required_argument, NULL, 's' },    { "since", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },	      { "data-dir", required_argument, NULL, 'd' },
-		{ "config", required_argument, NULL, 'c' },   { "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"policy", required_argument, NULL, 'P'},
+		{"namespace", required_argument, NULL, 'n'},
+		{"pod", required_argument, NULL, 'p'},
+		{"deployment", required_argument, NULL, 'D'},
+		{"state", required_argument, NULL, 's'},
+		{"since", required_argument, NULL, 'S'},
+		{"json", no_argument, NULL, 'j'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const char *config = NULL, *data_dir = NULL;
 	char err[1024];
@@ -70,17 +75,38 @@ static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'P': o->policy = optarg; break;
-		case 'n': o->ns = optarg; break;
-		case 'p': o->pod = optarg; break;
-		case 'D': o->deploy = optarg; break;
-		case 's': o->state = optarg; break;
-		case 'S': o->since = optarg; break;
-		case 'j': o->json = true; break;
-		case 'd': data_dir = optarg; break;
-		case 'c': config = optarg; break;
-		case 'h': fputs(usage_text, stdout); return 1;
-		default: return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+		case 'P':
+			o->policy = optarg;
+			break;
+		case 'n':
+			o->ns = optarg;
+			break;
+		case 'p':
+			o->pod = optarg;
+			break;
+		case 'D':
+			o->deploy = optarg;
+			break;
+		case 's':
+			o->state = optarg;
+			break;
+		case 'S':
+			o->since = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			return vg_usage_unknown(cmd, argv[optind - 1], optopt);
 		}
 	}
 	if (vg_config_resolve(&o->cfg, config, data_dir, err, sizeof(err))) {
@@ -89,7 +115,8 @@ static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 	}
 	if (o->state && strcasecmp(o->state, "active") && strcasecmp(o->state, "resolved") &&
 	    strcasecmp(o->state, "all"))
-		return vg_usage_error(cmd, "--state takes active, resolved or all, not '%s'", o->state);
+		return vg_usage_error(cmd, "--state takes active, resolved or all, not '%s'",
+				      o->state);
 	o->args = argv + optind;
 	o->nargs = argc - optind;
 	return 0;
@@ -108,10 +135,14 @@ static uint64_t since_s(const char *s)
 	if (end[1])
 		return 0;
 	switch (*end) {
-	case 's': return (uint64_t)time(NULL) - v;
-	case 'm': return (uint64_t)time(NULL) - v * 60;
-	case 'h': return (uint64_t)time(NULL) - v * 3600;
-	case 'd': return (uint64_t)time(NULL) - v * 86400;
+	case 's':
+		return (uint64_t)time(NULL) - v;
+	case 'm':
+		return (uint64_t)time(NULL) - v * 60;
+	case 'h':
+		return (uint64_t)time(NULL) - v * 3600;
+	case 'd':
+		return (uint64_t)time(NULL) - v * 86400;
 	}
 	return 0;
 }
@@ -140,21 +171,24 @@ static void print_table(json_t *alerts)
 
 	printf("%-36s  %-40s %-8s %-9s %-28s %5s  %s\n", "ID", "POLICY", "SEVERITY", "STATE",
 	       "WHERE", "COUNT", "LAST SEEN");
-	json_array_foreach(alerts, i, a) {
+	json_array_foreach(alerts, i, a)
+	{
 		json_t *pol = json_object_get(a, "policy"), *dep = json_object_get(a, "deployment");
 		char where[128];
 
 		if (json_is_object(dep))
-			snprintf(where, sizeof(where), "%s/%s", js(a, "namespace"), js(dep, "name"));
+			snprintf(where, sizeof(where), "%s/%s", js(a, "namespace"),
+				 js(dep, "name"));
 		else if (json_string_value(json_object_get(a, "pod")))
 			snprintf(where, sizeof(where), "%s/%s", js(a, "namespace"), js(a, "pod"));
 		else if (json_string_value(json_object_get(a, "containerId")))
 			snprintf(where, sizeof(where), "container %.12s", js(a, "containerId"));
 		else
 			snprintf(where, sizeof(where), "host");
-		printf("%-36s  %-40.40s %-8s %-9s %-28.28s %5lld  %.19s\n", js(a, "id"), js(pol, "name"),
-		       js(pol, "severity"), js(a, "state"), where,
-		       (long long)json_integer_value(json_object_get(a, "violations")), js(a, "time"));
+		printf("%-36s  %-40.40s %-8s %-9s %-28.28s %5lld  %.19s\n", js(a, "id"),
+		       js(pol, "name"), js(pol, "severity"), js(a, "state"), where,
+		       (long long)json_integer_value(json_object_get(a, "violations")),
+		       js(a, "time"));
 	}
 }
 
@@ -170,11 +204,13 @@ static void print_alert(json_t *a)
 	       js(a, "firstOccurred"), js(a, "time"), js(a, "namespace"), js(a, "pod"),
 	       js(a, "podUid"), js(a, "containerId"),
 	       (long long)json_integer_value(json_object_get(a, "violations")), js(a, "message"));
-	json_array_foreach(procs, i, p) {
+	json_array_foreach(procs, i, p)
+	{
 		json_t *lin = json_object_get(p, "lineage"), *l;
 		size_t k;
 
-		printf("\nProcess %zu: %s\n  exe:   %s\n  args:  %s\n  pid %lld  ppid %lld  uid %lld  "
+		printf("\nProcess %zu: %s\n  exe:   %s\n  args:  %s\n  pid %lld  ppid %lld  uid "
+		       "%lld  "
 		       "gid %lld  euid %lld\n  cwd:   %s\n  container %s  pod uid %s\n  lineage:",
 		       i + 1, js(p, "time"), js(p, "execFilePath"), js(p, "args"),
 		       (long long)json_integer_value(json_object_get(p, "pid")),
@@ -183,11 +219,13 @@ static void print_alert(json_t *a)
 		       (long long)json_integer_value(json_object_get(p, "gid")),
 		       (long long)json_integer_value(json_object_get(p, "euid")), js(p, "cwd"),
 		       js(p, "containerId"), js(p, "podUid"));
-		json_array_foreach(lin, k, l)
-			printf("%s %s (pid %lld, uid %lld)", k ? " <-" : "", js(l, "parentExecFilePath"),
-			       (long long)json_integer_value(json_object_get(l, "parentPid")),
-			       (long long)json_integer_value(json_object_get(l, "parentUid")));
-		printf("%s\n", json_is_true(json_object_get(p, "killedInKernel")) ? "\n  killed in kernel" : "");
+		json_array_foreach(lin, k, l) printf(
+			"%s %s (pid %lld, uid %lld)", k ? " <-" : "", js(l, "parentExecFilePath"),
+			(long long)json_integer_value(json_object_get(l, "parentPid")),
+			(long long)json_integer_value(json_object_get(l, "parentUid")));
+		printf("%s\n", json_is_true(json_object_get(p, "killedInKernel"))
+				       ? "\n  killed in kernel"
+				       : "");
 		if (json_string_value(json_object_get(p, "evaluationError")))
 			printf("  evaluation error (the policy's check() failed): %s\n",
 			       js(p, "evaluationError"));
@@ -204,21 +242,23 @@ static int cmd_list(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (o.since && !(since = since_s(o.since)))
-		return vg_usage_error("violations list", "--since takes 30m, 2h, 7d or unix seconds");
+		return vg_usage_error("violations list",
+				      "--since takes 30m, 2h, 7d or unix seconds");
 	if (vg_client_daemon_running(&o.cfg, &lock)) {
 		CURL *c = curl_easy_init();
 		char q[2048] = "", e[600], path[2200];
 		size_t n = 0;
 		json_t *r;
-		const char *keys[] = { "Policy", "Namespace", "Pod", "Deployment", "State" };
-		const char *vals[] = { o.policy, o.ns, o.pod, o.deploy,
-				       o.state ? o.state : "active" };
+		const char *keys[] = {"Policy", "Namespace", "Pod", "Deployment", "State"};
+		const char *vals[] = {o.policy, o.ns, o.pod, o.deploy,
+				      o.state ? o.state : "active"};
 
 		for (int i = 0; i < 5; i++) {
 			if (!vals[i])
 				continue;
 			urlenc(c, vals[i], e, sizeof(e));
-			n += (size_t)snprintf(q + n, sizeof(q) - n, "%s%s:%s", n ? "%2B" : "", keys[i], e);
+			n += (size_t)snprintf(q + n, sizeof(q) - n, "%s%s:%s", n ? "%2B" : "",
+					      keys[i], e);
 		}
 		if (since)
 			n += (size_t)snprintf(q + n, sizeof(q) - n, "%sSince:%llu", n ? "%2B" : "",
@@ -232,9 +272,12 @@ static int cmd_list(int argc, char **argv)
 		json_decref(r);
 	} else {
 		struct vg_alerts *s = vg_client_open_store(&o.cfg);
-		struct vg_alert_filter f = { .policy = o.policy, .namespace_ = o.ns, .pod = o.pod,
-					     .deployment = o.deploy, .state = VG_ALERT_ACTIVE,
-					     .since_ns = since * 1000000000ull };
+		struct vg_alert_filter f = {.policy = o.policy,
+					    .namespace_ = o.ns,
+					    .pod = o.pod,
+					    .deployment = o.deploy,
+					    .state = VG_ALERT_ACTIVE,
+					    .since_ns = since * 1000000000ull};
 		const struct vg_alert **list;
 		int n;
 
@@ -244,7 +287,7 @@ static int cmd_list(int argc, char **argv)
 			return 1;
 		}
 		if (o.state)
-			f.state = !strcasecmp(o.state, "all") ? -1
+			f.state = !strcasecmp(o.state, "all")	     ? -1
 				  : !strcasecmp(o.state, "resolved") ? VG_ALERT_RESOLVED
 								     : VG_ALERT_ACTIVE;
 		n = vg_alerts_query(s, &f, &list);
@@ -275,7 +318,8 @@ static int cmd_show(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (o.nargs != 1)
-		return vg_usage_error("violations show", "give one alert id (see 'vigil violations list')");
+		return vg_usage_error("violations show",
+				      "give one alert id (see 'vigil violations list')");
 	if (vg_client_daemon_running(&o.cfg, &lock)) {
 		char path[256];
 
@@ -311,25 +355,29 @@ static int cmd_show(int argc, char **argv)
  */
 static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
 {
-	struct vg_engine_opts eo = { .dir = cfg->policy_dir[0] ? cfg->policy_dir : NULL,
-				     .lua_mem = (size_t)cfg->lua_memory_mb << 20, .budget = cfg->lua_budget,
-				     .policy_mem = (size_t)cfg->lua_policy_memory_mb << 20,
-				     .time_ms = cfg->lua_time_ms };
+	struct vg_engine_opts eo = {.dir = cfg->policy_dir[0] ? cfg->policy_dir : NULL,
+				    .lua_mem = (size_t)cfg->lua_memory_mb << 20,
+				    .budget = cfg->lua_budget,
+				    .policy_mem = (size_t)cfg->lua_policy_memory_mb << 20,
+				    .time_ms = cfg->lua_time_ms};
 	struct vg_load_error *errs = NULL;
 	struct vg_engine *e = NULL;
 	int nerr = 0;
 	char err[512];
 
 	if (vg_engine_load(&e, &eo, &errs, &nerr))
-		vg_warn("cannot load the policies to route the resolutions: they go to default_notifiers");
+		vg_warn("cannot load the policies to route the resolutions: they go to "
+			"default_notifiers");
 	else if (nerr)
-		vg_warn("%d policy file(s) did not load (%s): their alerts' resolutions go to default_notifiers",
+		vg_warn("%d policy file(s) did not load (%s): their alerts' resolutions go to "
+			"default_notifiers",
 			nerr, errs[0].msg);
 	vg_load_errors_free(errs, nerr);
 	for (int i = 0; e && i < vg_engine_count(e); i++) {
 		const struct vg_policy_info *p = vg_engine_policy(e, i);
 
-		if (p->notifiers && !p->broken && vg_notify_route(n, p->id, p->notifiers, err, sizeof(err)))
+		if (p->notifiers && !p->broken &&
+		    vg_notify_route(n, p->id, p->notifiers, err, sizeof(err)))
 			vg_warn("%s: its alerts' resolutions go to default_notifiers", err);
 	}
 	vg_engine_free(e);
@@ -343,7 +391,8 @@ static int cmd_resolve(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (!o.nargs)
-		return vg_usage_error("violations resolve", "give the ids of the alerts to resolve");
+		return vg_usage_error("violations resolve",
+				      "give the ids of the alerts to resolve");
 	if (vg_client_daemon_running(&o.cfg, &lock)) {
 		for (int i = 0; i < o.nargs; i++) {
 			char path[256];
@@ -364,11 +413,12 @@ static int cmd_resolve(int argc, char **argv)
 		char err[512];
 
 		/* the resolve events go to the outbox; the daemon sends them when it next starts */
-		if (s && o.cfg.notifiers && json_object_size(o.cfg.notifiers) && (base = event_base_new()) &&
-		    (http = vg_http_new(base)) &&
-		    vg_notify_open(&n, base, http, o.cfg.data_dir, o.cfg.plugin_dir, o.cfg.notifiers,
-				   o.cfg.default_notifiers, err, sizeof(err))) {
-			vg_err("%s: the resolutions are stored but not queued for the notifiers", err);
+		if (s && o.cfg.notifiers && json_object_size(o.cfg.notifiers) &&
+		    (base = event_base_new()) && (http = vg_http_new(base)) &&
+		    vg_notify_open(&n, base, http, o.cfg.data_dir, o.cfg.plugin_dir,
+				   o.cfg.notifiers, o.cfg.default_notifiers, err, sizeof(err))) {
+			vg_err("%s: the resolutions are stored but not queued for the notifiers",
+			       err);
 			n = NULL;
 		}
 		if (n) {
@@ -376,13 +426,15 @@ static int cmd_resolve(int argc, char **argv)
 			route_offline(n, &o.cfg);
 		}
 		for (int i = 0; s && i < o.nargs; i++) {
-			int r = vg_alerts_resolve(s, o.args[i], (uint64_t)time(NULL) * 1000000000ull);
+			int r = vg_alerts_resolve(s, o.args[i],
+						  (uint64_t)time(NULL) * 1000000000ull);
 
 			if (r == -ENOENT) {
 				vg_err("no alert with id '%s'", o.args[i]);
 				bad++;
 			} else {
-				printf("%s: resolved%s%s\n", o.args[i], r == -EALREADY ? " (already)" : "",
+				printf("%s: resolved%s%s\n", o.args[i],
+				       r == -EALREADY ? " (already)" : "",
 				       n && !r ? " (notifiers: queued until the daemon runs)" : "");
 				if (n && !r)
 					vg_notify_alert(n, "resolved", vg_alerts_get(s, o.args[i]));

@@ -24,49 +24,49 @@ enum kind { K_STR, K_U32, K_BOOL, K_SIZE, K_TABLE, K_JSON };
 struct key {
 	const char *parent, *name; /* parent NULL: top level */
 	enum kind kind;
-	size_t off, cap;	   /* where it goes in struct vg_config */
+	size_t off, cap; /* where it goes in struct vg_config */
 	const char *const *choices;
 };
 
-static const char *const fsync_modes[] = { "batch", "always", NULL };
+static const char *const fsync_modes[] = {"batch", "always", NULL};
 
 #define F(m) offsetof(struct vg_config, m), sizeof(((struct vg_config *)0)->m)
 static const struct key keys[] = {
-	{ NULL, "data_dir", K_STR, F(data_dir), NULL },
-	{ NULL, "policy_dir", K_STR, F(policy_dir), NULL },
-	{ NULL, "plugin_dir", K_STR, F(plugin_dir), NULL },
-	{ NULL, "api", K_TABLE, 0, 0, NULL },
-	{ "api", "listen", K_STR, F(api_listen), NULL },
-	{ "api", "max_connections", K_U32, F(api_max_connections), NULL },
-	{ "api", "request_timeout_s", K_U32, F(api_request_timeout_s), NULL },
-	{ NULL, "store", K_TABLE, 0, 0, NULL },
-	{ "store", "fsync", K_STR, 0, 0, fsync_modes },
-	{ "store", "commit_ms", K_U32, F(commit_ms), NULL },
-	{ "store", "retention_days", K_U32, F(retention_days), NULL },
-	{ "store", "memory_mb", K_U32, F(store_memory_mb), NULL },
-	{ NULL, "sensor", K_TABLE, 0, 0, NULL },
-	{ "sensor", "ringbuf_size", K_SIZE, F(ringbuf_bytes), NULL },
-	{ "sensor", "drain_ms", K_U32, F(drain_ms), NULL },
-	{ NULL, "volume", K_TABLE, 0, 0, NULL },
-	{ "volume", "burst", K_U32, F(burst), NULL },
-	{ "volume", "window_s", K_U32, F(window_s), NULL },
-	{ NULL, "enforcement", K_TABLE, 0, 0, NULL },
-	{ "enforcement", "dry_run", K_BOOL, F(dry_run), NULL },
-	{ NULL, "kubernetes", K_TABLE, 0, 0, NULL },
-	{ "kubernetes", "server", K_STR, F(k8s_server), NULL },
-	{ "kubernetes", "kubeconfig", K_STR, F(k8s_kubeconfig), NULL },
-	{ "kubernetes", "token_file", K_STR, F(k8s_token_file), NULL },
-	{ "kubernetes", "ca_file", K_STR, F(k8s_ca_file), NULL },
-	{ "kubernetes", "node", K_STR, F(k8s_node), NULL },
-	{ "kubernetes", "insecure", K_BOOL, F(k8s_insecure), NULL },
-	{ "kubernetes", "refresh_s", K_U32, F(k8s_refresh_s), NULL },
-	{ NULL, "notifiers", K_JSON, offsetof(struct vg_config, notifiers), 0, NULL },
-	{ NULL, "default_notifiers", K_JSON, offsetof(struct vg_config, default_notifiers), 0, NULL },
-	{ NULL, "lua", K_TABLE, 0, 0, NULL },
-	{ "lua", "memory_mb", K_U32, F(lua_memory_mb), NULL },
-	{ "lua", "budget", K_U32, F(lua_budget), NULL },
-	{ "lua", "policy_memory_mb", K_U32, F(lua_policy_memory_mb), NULL },
-	{ "lua", "time_ms", K_U32, F(lua_time_ms), NULL },
+	{NULL, "data_dir", K_STR, F(data_dir), NULL},
+	{NULL, "policy_dir", K_STR, F(policy_dir), NULL},
+	{NULL, "plugin_dir", K_STR, F(plugin_dir), NULL},
+	{NULL, "api", K_TABLE, 0, 0, NULL},
+	{"api", "listen", K_STR, F(api_listen), NULL},
+	{"api", "max_connections", K_U32, F(api_max_connections), NULL},
+	{"api", "request_timeout_s", K_U32, F(api_request_timeout_s), NULL},
+	{NULL, "store", K_TABLE, 0, 0, NULL},
+	{"store", "fsync", K_STR, 0, 0, fsync_modes},
+	{"store", "commit_ms", K_U32, F(commit_ms), NULL},
+	{"store", "retention_days", K_U32, F(retention_days), NULL},
+	{"store", "memory_mb", K_U32, F(store_memory_mb), NULL},
+	{NULL, "sensor", K_TABLE, 0, 0, NULL},
+	{"sensor", "ringbuf_size", K_SIZE, F(ringbuf_bytes), NULL},
+	{"sensor", "drain_ms", K_U32, F(drain_ms), NULL},
+	{NULL, "volume", K_TABLE, 0, 0, NULL},
+	{"volume", "burst", K_U32, F(burst), NULL},
+	{"volume", "window_s", K_U32, F(window_s), NULL},
+	{NULL, "enforcement", K_TABLE, 0, 0, NULL},
+	{"enforcement", "dry_run", K_BOOL, F(dry_run), NULL},
+	{NULL, "kubernetes", K_TABLE, 0, 0, NULL},
+	{"kubernetes", "server", K_STR, F(k8s_server), NULL},
+	{"kubernetes", "kubeconfig", K_STR, F(k8s_kubeconfig), NULL},
+	{"kubernetes", "token_file", K_STR, F(k8s_token_file), NULL},
+	{"kubernetes", "ca_file", K_STR, F(k8s_ca_file), NULL},
+	{"kubernetes", "node", K_STR, F(k8s_node), NULL},
+	{"kubernetes", "insecure", K_BOOL, F(k8s_insecure), NULL},
+	{"kubernetes", "refresh_s", K_U32, F(k8s_refresh_s), NULL},
+	{NULL, "notifiers", K_JSON, offsetof(struct vg_config, notifiers), 0, NULL},
+	{NULL, "default_notifiers", K_JSON, offsetof(struct vg_config, default_notifiers), 0, NULL},
+	{NULL, "lua", K_TABLE, 0, 0, NULL},
+	{"lua", "memory_mb", K_U32, F(lua_memory_mb), NULL},
+	{"lua", "budget", K_U32, F(lua_budget), NULL},
+	{"lua", "policy_memory_mb", K_U32, F(lua_policy_memory_mb), NULL},
+	{"lua", "time_ms", K_U32, F(lua_time_ms), NULL},
 };
 
 /*
@@ -78,20 +78,20 @@ static const struct range {
 	long long min, max;
 	const char *what;
 } ranges[] = {
-	{ "store.commit_ms", 1, 1000, "milliseconds between group commits" },
-	{ "store.retention_days", 0, 3650, "days; 0 keeps resolved alerts forever" },
-	{ "store.memory_mb", 1, 65536, "MiB" },
-	{ "sensor.ringbuf_size", VG_RINGBUF_MIN, VG_RINGBUF_MAX, "bytes, a power of two" },
-	{ "sensor.drain_ms", 1, 1000, "milliseconds" },
-	{ "volume.burst", 0, 1000000, "repeats; 0 turns volume control off" },
-	{ "volume.window_s", 1, 604800, "seconds" },
-	{ "kubernetes.refresh_s", 1, 86400, "seconds" },
-	{ "lua.memory_mb", 1, 4096, "MiB" },
-	{ "lua.budget", 1000, 1000000000, "instructions per call" },
-	{ "lua.policy_memory_mb", 1, 4096, "MiB" },
-	{ "lua.time_ms", 1, 10000, "milliseconds of wall time per call" },
-	{ "api.max_connections", 1, 65536, "connections" },
-	{ "api.request_timeout_s", 1, 3600, "seconds" },
+	{"store.commit_ms", 1, 1000, "milliseconds between group commits"},
+	{"store.retention_days", 0, 3650, "days; 0 keeps resolved alerts forever"},
+	{"store.memory_mb", 1, 65536, "MiB"},
+	{"sensor.ringbuf_size", VG_RINGBUF_MIN, VG_RINGBUF_MAX, "bytes, a power of two"},
+	{"sensor.drain_ms", 1, 1000, "milliseconds"},
+	{"volume.burst", 0, 1000000, "repeats; 0 turns volume control off"},
+	{"volume.window_s", 1, 604800, "seconds"},
+	{"kubernetes.refresh_s", 1, 86400, "seconds"},
+	{"lua.memory_mb", 1, 4096, "MiB"},
+	{"lua.budget", 1000, 1000000000, "instructions per call"},
+	{"lua.policy_memory_mb", 1, 4096, "MiB"},
+	{"lua.time_ms", 1, 10000, "milliseconds of wall time per call"},
+	{"api.max_connections", 1, 65536, "connections"},
+	{"api.request_timeout_s", 1, 3600, "seconds"},
 };
 
 static const struct range *range_of(const char *key)
@@ -111,8 +111,8 @@ static int in_range(const char *path, const char *full, long long v, char *err, 
 		return BAD("%s: %s has no range (a bug: add it to ranges[] in core/config.c)", path,
 			   full);
 	if (v < r->min || v > r->max)
-		return BAD("%s: %s = %lld is out of range: use %lld..%lld (%s)", path, full, v, r->min,
-			   r->max, r->what);
+		return BAD("%s: %s = %lld is out of range: use %lld..%lld (%s)", path, full, v,
+			   r->min, r->max, r->what);
 	return 0;
 }
 
@@ -161,7 +161,8 @@ int vg_check_listen(const char *key, const char *addr, char *err, size_t n)
 	}
 	if (uc)
 		return BAD("%s: '%.200s' is not HOST:PORT with a port from 1 to 65535 "
-			   "(e.g. 127.0.0.1:8077)", key, addr);
+			   "(e.g. 127.0.0.1:8077)",
+			   key, addr);
 	return 0;
 }
 
@@ -231,13 +232,13 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 			known(parent, list, sizeof(list));
 			lua_pop(L, 2);
 			return snprintf(err, n, "%s: unknown key '%s' (known%s%s: %s)", path, full,
-					parent ? " in " : "", parent ? parent : "", list), -EINVAL;
+					parent ? " in " : "", parent ? parent : "", list),
+			       -EINVAL;
 		}
 		switch (k->kind) {
 		case K_TABLE:
 			if (!lua_istable(L, -1))
-				rc = BAD("%s: %s must be a table: %s = { ... }", path, full,
-					      full);
+				rc = BAD("%s: %s must be a table: %s = { ... }", path, full, full);
 			else
 				rc = apply(L, lua_gettop(L), k->name, c, path, err, n);
 			break;
@@ -251,8 +252,9 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 				for (int i = 0; k->choices[i]; i++)
 					ok |= !strcmp(v, k->choices[i]);
 				if (!ok)
-					rc = BAD("%s: %s must be \"batch\" or \"always\", not \"%s\"",
-						      path, full, v);
+					rc = BAD("%s: %s must be \"batch\" or \"always\", not "
+						 "\"%s\"",
+						 path, full, v);
 				else
 					c->fsync_always = !strcmp(v, "always");
 			} else if (lua_rawlen(L, -1) >= k->cap) {
@@ -260,15 +262,16 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 			} else {
 				rc = check_format(path, full, lua_tostring(L, -1), err, n);
 				if (!rc)
-					snprintf((char *)c + k->off, k->cap, "%s", lua_tostring(L, -1));
+					snprintf((char *)c + k->off, k->cap, "%s",
+						 lua_tostring(L, -1));
 			}
 			break;
 		case K_U32: {
 			const struct range *r = range_of(full);
 
 			if (!lua_isinteger(L, -1) && r)
-				rc = BAD("%s: %s must be an integer (%lld..%lld, %s)", path, full, r->min,
-					 r->max, r->what);
+				rc = BAD("%s: %s must be an integer (%lld..%lld, %s)", path, full,
+					 r->min, r->max, r->what);
 			else if (!(rc = in_range(path, full, lua_tointeger(L, -1), err, n)))
 				*(uint32_t *)((char *)c + k->off) = (uint32_t)lua_tointeger(L, -1);
 			break;
@@ -284,18 +287,22 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 				ok = !vg_parse_u64(lua_tostring(L, -1), &v, true);
 			}
 			if (!ok)
-				rc = BAD("%s: %s must be a size such as \"4M\" or 4194304", path, full);
-			else if (!(rc = in_range(path, full, (long long)(v < LLONG_MAX ? v : LLONG_MAX),
-						 err, n)))
+				rc = BAD("%s: %s must be a size such as \"4M\" or 4194304", path,
+					 full);
+			else if (!(rc = in_range(path, full,
+						 (long long)(v < LLONG_MAX ? v : LLONG_MAX), err,
+						 n)))
 				*(uint32_t *)((char *)c + k->off) = (uint32_t)v;
 			break;
 		}
 		case K_JSON: {
 			char jerr[256];
-			json_t *j = lua_istable(L, -1) ? vg_lua_to_json(L, -1, jerr, sizeof(jerr)) : NULL;
+			json_t *j = lua_istable(L, -1) ? vg_lua_to_json(L, -1, jerr, sizeof(jerr))
+						       : NULL;
 
 			if (!j)
-				rc = BAD("%s: %s must be a table%s%s", path, full, lua_istable(L, -1) ? ": " : "",
+				rc = BAD("%s: %s must be a table%s%s", path, full,
+					 lua_istable(L, -1) ? ": " : "",
 					 lua_istable(L, -1) ? jerr : "");
 			else
 				*(json_t **)((char *)c + k->off) = j;
@@ -317,7 +324,8 @@ static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c,
 	return 0;
 }
 
-int vg_config_resolve(struct vg_config *c, const char *config, const char *data_dir, char *err, size_t n)
+int vg_config_resolve(struct vg_config *c, const char *config, const char *data_dir, char *err,
+		      size_t n)
 {
 	int rc;
 
@@ -331,9 +339,11 @@ int vg_config_resolve(struct vg_config *c, const char *config, const char *data_
 		int fd = open(c->plugin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (fd < 0)
-			rc = vg_errf(err, n, -errno, "%s: plugin_dir %s: %s (fix the path, or leave "
+			rc = vg_errf(err, n, -errno,
+				     "%s: plugin_dir %s: %s (fix the path, or leave "
 				     "plugin_dir out for the built-in plugins only)",
-				     config ? config : "vigil.conf.lua", c->plugin_dir, strerror(errno));
+				     config ? config : "vigil.conf.lua", c->plugin_dir,
+				     strerror(errno));
 		else
 			close(fd);
 	}
@@ -373,7 +383,8 @@ int vg_config_load(struct vg_config *c, const char *path, char *err, size_t n)
 	}
 	if (!lua_istable(vg_lua_state(h), -1)) {
 		rc = -EINVAL;
-		snprintf(err, n, "%s: the file must return a table: return { data_dir = \"...\" }", path);
+		snprintf(err, n, "%s: the file must return a table: return { data_dir = \"...\" }",
+			 path);
 		goto out;
 	}
 	rc = apply(vg_lua_state(h), lua_gettop(vg_lua_state(h)), NULL, c, path, err, n);

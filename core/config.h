@@ -14,30 +14,32 @@
 #include <jansson.h>
 
 struct vg_config {
-	char data_dir[1024];	  /* ./var/vigil */
-	char policy_dir[1024];	  /* "" = the built-in default pack */
-	char plugin_dir[1024];	  /* "" = only the built-in notifier plugins */
-	char api_listen[128];	  /* 127.0.0.1:8077 */
+	char data_dir[1024];		/* ./var/vigil */
+	char policy_dir[1024];		/* "" = the built-in default pack */
+	char plugin_dir[1024];		/* "" = only the built-in notifier plugins */
+	char api_listen[128];		/* 127.0.0.1:8077 */
 	uint32_t api_max_connections;	/* api.max_connections: 256 held at once */
 	uint32_t api_request_timeout_s; /* api.request_timeout_s: 10, for each whole request */
-	bool fsync_always;	  /* store.fsync = "always" | "batch" */
-	uint32_t commit_ms;	  /* store.commit_ms: 5 */
-	uint32_t retention_days;  /* store.retention_days: 30 (resolved alerts) */
+	bool fsync_always;		/* store.fsync = "always" | "batch" */
+	uint32_t commit_ms;		/* store.commit_ms: 5 */
+	uint32_t retention_days;	/* store.retention_days: 30 (resolved alerts) */
 	uint32_t store_memory_mb; /* store.memory_mb: 64, kept while the disk refuses writes */
 	uint32_t ringbuf_bytes;	  /* sensor.ringbuf_size: 4 MiB */
 	uint32_t drain_ms;	  /* sensor.drain_ms: 10 */
 	uint32_t burst;		  /* volume.burst: 10 repeats ... */
-	uint32_t window_s;	  /* volume.window_s: ... per 1800 s per (container, name, args, exe) */
-	uint32_t lua_memory_mb;	  /* lua.memory_mb: 64 */
-	uint32_t lua_budget;	  /* lua.budget: 1,000,000 instructions per call */
-	uint32_t lua_policy_memory_mb; /* lua.policy_memory_mb: each policy's own cap (0: a quarter of lua.memory_mb) */
-	uint32_t lua_time_ms;	  /* lua.time_ms: 1000, wall time per call */
-	bool dry_run;		  /* enforcement.dry_run: log what would be killed, kill nothing */
+	uint32_t window_s; /* volume.window_s: ... per 1800 s per (container, name, args, exe) */
+	uint32_t lua_memory_mb;	       /* lua.memory_mb: 64 */
+	uint32_t lua_budget;	       /* lua.budget: 1,000,000 instructions per call */
+	uint32_t lua_policy_memory_mb; /* lua.policy_memory_mb: each policy's own cap (0: a quarter
+					  of lua.memory_mb) */
+	uint32_t lua_time_ms;	       /* lua.time_ms: 1000, wall time per call */
+	bool dry_run; /* enforcement.dry_run: log what would be killed, kill nothing */
 	/* kubernetes.*: all empty = in-cluster when KUBERNETES_SERVICE_HOST is set, else none */
-	char k8s_server[512], k8s_token_file[512], k8s_ca_file[512], k8s_node[256], k8s_kubeconfig[512];
+	char k8s_server[512], k8s_token_file[512], k8s_ca_file[512], k8s_node[256],
+		k8s_kubeconfig[512];
 	bool k8s_insecure;
 	uint32_t k8s_refresh_s;
-	json_t *notifiers;	   /* notifiers = { name = { type = ..., ... } } (owned; NULL: none) */
+	json_t *notifiers; /* notifiers = { name = { type = ..., ... } } (owned; NULL: none) */
 	json_t *default_notifiers; /* default_notifiers = { "name", ... } */
 };
 
@@ -48,7 +50,8 @@ void vg_config_defaults(struct vg_config *c);
  * data_dir (--data-dir) if given over the file's: what every command starts
  * from. 0, or -errno with the message in err.
  */
-int vg_config_resolve(struct vg_config *c, const char *config, const char *data_dir, char *err, size_t errlen);
+int vg_config_resolve(struct vg_config *c, const char *config, const char *data_dir, char *err,
+		      size_t errlen);
 
 /*
  * key names 'url' in messages: 0 when it is an http:// or https:// URL with a

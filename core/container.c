@@ -81,12 +81,12 @@ static const char *parse_ctr(const char *s, size_t n, const char *prev, size_t p
 	static const struct {
 		const char *pfx, *sfx, *runtime;
 	} forms[] = {
-		{ "cri-containerd-", ".scope", "containerd" },
-		{ "crio-", ".scope", "cri-o" },
-		{ "crio-", NULL, "cri-o" },
-		{ "docker-", ".scope", "docker" },
-		{ "libpod-", ".scope", "podman" },
-		{ "libpod-", NULL, "podman" },
+		{"cri-containerd-", ".scope", "containerd"},
+		{"crio-", ".scope", "cri-o"},
+		{"crio-", NULL, "cri-o"},
+		{"docker-", ".scope", "docker"},
+		{"libpod-", ".scope", "podman"},
+		{"libpod-", NULL, "podman"},
 	};
 
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)

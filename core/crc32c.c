@@ -28,7 +28,7 @@ static void init(void)
 #if defined(__x86_64__)
 /* SSE4.2's crc32 instruction computes exactly CRC-32C: ~10x the table's speed. */
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
-							  size_t len)
+							 size_t len)
 {
 	uint64_t c = ~crc & 0xffffffffu;
 
@@ -65,8 +65,8 @@ uint32_t vg_crc32c(uint32_t crc, const void *buf, size_t len)
 		memcpy(&w, p, 8);
 		w ^= crc;
 		crc = tab[7][w & 0xff] ^ tab[6][(w >> 8) & 0xff] ^ tab[5][(w >> 16) & 0xff] ^
-		      tab[4][(w >> 24) & 0xff] ^ tab[3][(w >> 32) & 0xff] ^ tab[2][(w >> 40) & 0xff] ^
-		      tab[1][(w >> 48) & 0xff] ^ tab[0][w >> 56];
+		      tab[4][(w >> 24) & 0xff] ^ tab[3][(w >> 32) & 0xff] ^
+		      tab[2][(w >> 40) & 0xff] ^ tab[1][(w >> 48) & 0xff] ^ tab[0][w >> 56];
 		p += 8;
 		len -= 8;
 	}

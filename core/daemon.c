@@ -98,10 +98,12 @@ static bool flow_store(void *ctx, struct vg_event *ev, int pol)
 {
 	struct vg_daemon *d = ctx;
 	const struct vg_policy_info *p = vg_engine_policy(d->engine, pol);
-	struct vg_violation v = { .ev = ev, .policy_id = p->id, .policy_name = p->name,
-				  .severity = p->severity,
-				  .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0,
-				  .error = vg_engine_check_error(d->engine, pol) };
+	struct vg_violation v = {.ev = ev,
+				 .policy_id = p->id,
+				 .policy_name = p->name,
+				 .severity = p->severity,
+				 .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0,
+				 .error = vg_engine_check_error(d->engine, pol)};
 	int rc;
 
 	vg_sensor_lineage(d->sensor, ev);
@@ -144,7 +146,7 @@ static void on_verify(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (left > 0 && ++v->tries < 20) {
-		event_add(v->ev, &(struct timeval){ 0, 25000 });
+		event_add(v->ev, &(struct timeval){0, 25000});
 		return;
 	}
 	if (left > 0) {
@@ -170,7 +172,7 @@ static void verify_later(struct vg_daemon *d, const char *path)
 		free(v);
 		return;
 	}
-	event_add(v->ev, &(struct timeval){ 0, 10000 });
+	event_add(v->ev, &(struct timeval){0, 10000});
 }
 
 struct k8s_kill {
@@ -186,7 +188,8 @@ static void on_k8s_done(void *ctx, bool ok, const char *msg)
 
 	ok ? k->d->enforced++ : k->d->enforce_failed++;
 	if (a)
-		vg_alerts_enforced(k->d->alerts, a, "kill_pod (Kubernetes)", ok, msg, k->target, now_ns());
+		vg_alerts_enforced(k->d->alerts, a, "kill_pod (Kubernetes)", ok, msg, k->target,
+				   now_ns());
 	if (!ok)
 		vg_err("enforcement: %s", msg);
 	free(k);
@@ -250,8 +253,8 @@ static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy
 		return rc;
 	}
 	if (ctr->pod_uid[0]) /* not listed (yet, or any more): nothing to delete by */
-		snprintf(msg + used, n - used, "; pod %s is not in this node's pod list: not deleted",
-			 ctr->pod_uid);
+		snprintf(msg + used, n - used,
+			 "; pod %s is not in this node's pod list: not deleted", ctr->pod_uid);
 	if (!ev->pod_denied)
 		return rc;
 	snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
@@ -274,14 +277,17 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 	uint64_t now = now_ns();
 	int rc = 0;
 
-	snprintf(target, sizeof(target), "%s", ctr->pod_uid[0] ? ctr->pod_uid
-					       : ctr->id[0]   ? ctr->short_id
-							      : "host");
+	snprintf(target, sizeof(target), "%s",
+		 ctr->pod_uid[0] ? ctr->pod_uid
+		 : ctr->id[0]	 ? ctr->short_id
+				 : "host");
 	if (pid == (uint32_t)getpid() || pid == 1 || (!ctr->id[0] && !p->host)) {
 		d->enforce_refused++;
-		snprintf(msg, sizeof(msg), "refused: %s", pid == 1 ? "PID 1 is never killed"
-						     : pid == (uint32_t)getpid() ? "vigil never kills itself"
-						     : "a host process, and the policy's scope is containers");
+		snprintf(msg, sizeof(msg), "refused: %s",
+			 pid == 1 ? "PID 1 is never killed"
+			 : pid == (uint32_t)getpid()
+				 ? "vigil never kills itself"
+				 : "a host process, and the policy's scope is containers");
 		vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg, target, now);
 		return false;
 	}
@@ -291,7 +297,8 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 	}
 	if (vg_k8s_break_glass(ev->meta)) {
 		d->enforce_refused++;
-		snprintf(msg, sizeof(msg), "not enforced: pod %s/%s is annotated vigil.io/break-glass",
+		snprintf(msg, sizeof(msg),
+			 "not enforced: pod %s/%s is annotated vigil.io/break-glass",
 			 ev->meta->namespace_, ev->meta->pod);
 		vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg, target, now);
 		return false;
@@ -308,7 +315,8 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 	}
 	if (in_kernel) {
 		d->killed_in_kernel++;
-		snprintf(msg, sizeof(msg), "killed in kernel at exec (pid %u): the binary never ran", pid);
+		snprintf(msg, sizeof(msg),
+			 "killed in kernel at exec (pid %u): the binary never ran", pid);
 	}
 	if (!strcmp(action, "kill_process") && !in_kernel) {
 		rc = vg_kill_process(pid, msg, sizeof(msg));
@@ -319,8 +327,8 @@ static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *ac
 	}
 	ok = rc == 0;
 	ok ? d->enforced++ : d->enforce_failed++;
-	vg_alerts_enforced(d->alerts, d->cur_alert, in_kernel ? "killed in kernel" : action, ok, msg,
-			   target, now);
+	vg_alerts_enforced(d->alerts, d->cur_alert, in_kernel ? "killed in kernel" : action, ok,
+			   msg, target, now);
 	if (!ok)
 		vg_err("enforcement of '%s' failed: %s", p->name, msg);
 	return ok;
@@ -337,16 +345,20 @@ static void flow_enforce_skipped(void *ctx, struct vg_event *ev, int pol, const 
 	d->enforce_skipped++;
 	snprintf(msg, sizeof(msg), "skipped: check() failed (%.600s)", why);
 	vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg,
-			   ctr->pod_uid[0] ? ctr->pod_uid : ctr->id[0] ? ctr->short_id : "host",
+			   ctr->pod_uid[0] ? ctr->pod_uid
+			   : ctr->id[0]	   ? ctr->short_id
+					   : "host",
 			   now_ns());
 	if (d->enforce_skipped <= 3 || !(d->enforce_skipped & (d->enforce_skipped - 1)))
 		vg_warn("policy '%s': %s of pid %u %s; set on_error = \"enforce\" in the policy to "
-			"enforce anyway", vg_engine_policy(d->engine, pol)->name, action, ev->rec->pid, msg);
+			"enforce anyway",
+			vg_engine_policy(d->engine, pol)->name, action, ev->rec->pid, msg);
 }
 
-static const struct vg_flow_ops ops = { .store = flow_store, .enforce = flow_enforce,
-					.notify = flow_notify,
-					.enforce_skipped = flow_enforce_skipped };
+static const struct vg_flow_ops ops = {.store = flow_store,
+				       .enforce = flow_enforce,
+				       .notify = flow_notify,
+				       .enforce_skipped = flow_enforce_skipped};
 
 struct hits {
 	int pol[64];
@@ -367,7 +379,7 @@ static int on_record(void *arg, const void *rec, size_t len)
 {
 	struct vg_daemon *d = arg;
 	struct vg_event *ev = &d->ev;
-	struct hits h = { .n = 0 };
+	struct hits h = {.n = 0};
 
 	d->events++;
 	if (vg_event_decode(ev, rec, len, vg_sensor_boot_to_wall(d->sensor))) {
@@ -397,10 +409,11 @@ static int on_record(void *arg, const void *rec, size_t len)
 
 		d->violations++;
 		d->cur_alert = NULL;
-		if (vg_engine_flow(d->engine, ev, h.pol[i], st ? st->enforcement : NULL, &ops, d, err,
-				   sizeof(err))) {
+		if (vg_engine_flow(d->engine, ev, h.pol[i], st ? st->enforcement : NULL, &ops, d,
+				   err, sizeof(err))) {
 			d->flow_errors++;
-			vg_warn("policy '%s': the violation flow failed (%s); the violation was stored",
+			vg_warn("policy '%s': the violation flow failed (%s); the violation was "
+				"stored",
 				vg_engine_policy(d->engine, h.pol[i])->name, err);
 		}
 	}
@@ -481,9 +494,12 @@ static int route_policies(struct vg_daemon *d, char *err, size_t en)
 		if (!p->notifiers || p->broken)
 			continue;
 		if (!d->notify && p->notifiers[0])
-			snprintf(e, sizeof(e), "policy '%s' (%s) names notifier '%s', but vigil.conf.lua "
-				 "configures no notifiers", p->name, p->file, p->notifiers[0]);
-		else if (!d->notify || !vg_notify_route(d->notify, p->id, p->notifiers, e, sizeof(e)))
+			snprintf(e, sizeof(e),
+				 "policy '%s' (%s) names notifier '%s', but vigil.conf.lua "
+				 "configures no notifiers",
+				 p->name, p->file, p->notifiers[0]);
+		else if (!d->notify ||
+			 !vg_notify_route(d->notify, p->id, p->notifiers, e, sizeof(e)))
 			continue;
 		if (!rc) /* report the first; route every other policy */
 			rc = vg_errf(err, en, -ENOENT, "%s", e);
@@ -504,13 +520,15 @@ static void on_hup(evutil_socket_t s, short w, void *arg)
 		for (int i = 0; i < nerr; i++)
 			vg_err("%s", errs[i].msg);
 		d->reload_failures++;
-		vg_err("reload failed: kept the %d policies loaded before", vg_engine_count(d->engine));
+		vg_err("reload failed: kept the %d policies loaded before",
+		       vg_engine_count(d->engine));
 	} else {
 		char err[512];
 
 		d->reloads++;
 		if (route_policies(d, err, sizeof(err)))
-			vg_err("%s; that policy's alerts go to default_notifiers until it is fixed", err);
+			vg_err("%s; that policy's alerts go to default_notifiers until it is fixed",
+			       err);
 		vg_daemon_policy_changed(d);
 		vg_info("reloaded %d policies", vg_engine_count(d->engine));
 	}
@@ -523,7 +541,7 @@ static void on_hup(evutil_socket_t s, short w, void *arg)
  * Lua call. The handler stops the running call (vg_lua_interrupt) and wakes
  * the loop through a pipe; the loop then stops as usual.
  */
-static int stop_pipe[2] = { -1, -1 };
+static int stop_pipe[2] = {-1, -1};
 
 static void on_stop_signal(int sig)
 {
@@ -539,7 +557,7 @@ static void on_stop_signal(int sig)
 
 static int stop_signals_install(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal };
+	struct sigaction sa = {.sa_handler = on_stop_signal};
 
 	if (pipe2(stop_pipe, O_NONBLOCK | O_CLOEXEC))
 		return -errno;
@@ -581,7 +599,9 @@ static void on_stop(evutil_socket_t s, short w, void *arg)
 static uint64_t pod_cgroup_id(const char *root, const char *uid)
 {
 	static const char *const fmt[] = {
-		"%s/kubepods/besteffort/pod%s", "%s/kubepods/burstable/pod%s", "%s/kubepods/pod%s",
+		"%s/kubepods/besteffort/pod%s",
+		"%s/kubepods/burstable/pod%s",
+		"%s/kubepods/pod%s",
 		"%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice",
 		"%s/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice",
 		"%s/kubepods.slice/kubepods-pod%s.slice",
@@ -612,7 +632,8 @@ static void on_break_glass(evutil_socket_t s, short w, void *arg)
 	uint64_t ids[256];
 	int n, m = 0;
 	const char *root = access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0
-				   ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup";
+				   ? "/sys/fs/cgroup/unified"
+				   : "/sys/fs/cgroup";
 
 	(void)s;
 	(void)w;
@@ -707,22 +728,22 @@ static const char run_usage[] =
 int vg_cmd_run(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "policies", required_argument, NULL, 'p' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "fsync", required_argument, NULL, 'f' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"policies", required_argument, NULL, 'p'},
+		{"listen", required_argument, NULL, 'l'},
+		{"fsync", required_argument, NULL, 'f'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	static struct vg_daemon dd;
 	struct vg_daemon *d = &dd;
 	const char *config = NULL, *data_dir = NULL, *pol = NULL, *listen = NULL, *fs = NULL;
 	bool dry = false;
-	struct vg_sensor_opts so = { 0 };
-	struct vg_alerts_opts ao = { 0 };
+	struct vg_sensor_opts so = {0};
+	struct vg_alerts_opts ao = {0};
 	struct vg_wal_report rep;
 	struct vg_engine_opts eo;
 	struct vg_load_error *errs;
@@ -736,15 +757,33 @@ int vg_cmd_run(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'd': data_dir = optarg; break;
-		case 'p': pol = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'f': fs = optarg; break;
-		case 'n': dry = true; break;
-		case 'v': so.verbose = true; vg_log_set_level(VG_LOG_DEBUG); break;
-		case 'h': fputs(run_usage, stdout); return 0;
-		default: return vg_usage_unknown("run", argv[optind - 1], optopt);
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 'p':
+			pol = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'f':
+			fs = optarg;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		case 'v':
+			so.verbose = true;
+			vg_log_set_level(VG_LOG_DEBUG);
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			return 0;
+		default:
+			return vg_usage_unknown("run", argv[optind - 1], optopt);
 		}
 	}
 	if (optind < argc)
@@ -843,8 +882,9 @@ int vg_cmd_run(int argc, char **argv)
 
 		if (d->cfg.k8s_kubeconfig[0]) {
 			snprintf(kca, sizeof(kca), "%.1000s/kubeconfig-ca.crt", d->cfg.data_dir);
-			if (vg_k8s_from_kubeconfig(d->cfg.k8s_kubeconfig, &ko, kserver, sizeof(kserver),
-						   ktoken, sizeof(ktoken), kca, err, sizeof(err))) {
+			if (vg_k8s_from_kubeconfig(d->cfg.k8s_kubeconfig, &ko, kserver,
+						   sizeof(kserver), ktoken, sizeof(ktoken), kca,
+						   err, sizeof(err))) {
 				vg_err("%s", err);
 				goto out;
 			}
@@ -856,15 +896,16 @@ int vg_cmd_run(int argc, char **argv)
 			goto out;
 		}
 		if (krc == 0) {
-			vg_info("kubernetes: pods of node from %s", ko.server ? ko.server : "in-cluster config");
+			vg_info("kubernetes: pods of node from %s",
+				ko.server ? ko.server : "in-cluster config");
 			ev_bg = event_new(d->base, -1, EV_PERSIST, on_break_glass, d);
 			if (ev_bg)
-				event_add(ev_bg, &(struct timeval){ 0, 500000 });
+				event_add(ev_bg, &(struct timeval){0, 500000});
 		}
 	}
 	if (d->cfg.notifiers &&
-	    vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir, d->cfg.plugin_dir, d->cfg.notifiers,
-			   d->cfg.default_notifiers, err, sizeof(err))) {
+	    vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir, d->cfg.plugin_dir,
+			   d->cfg.notifiers, d->cfg.default_notifiers, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;
 	}
@@ -891,7 +932,7 @@ int vg_cmd_run(int argc, char **argv)
 	}
 	event_add(ev_stop, NULL);
 	event_add(ev_hup, NULL);
-	event_add(ev_ret, &(struct timeval){ .tv_sec = 3600 });
+	event_add(ev_ret, &(struct timeval){.tv_sec = 3600});
 	on_retention(-1, 0, d);
 	{
 		struct vg_alerts_stats ast;

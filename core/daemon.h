@@ -34,12 +34,13 @@ struct vg_daemon {
 	uint64_t events, decode_errors, suppressed, violations, stored, store_errors;
 	uint64_t flow_errors, acked, reloads, reload_failures;
 	uint64_t enforced, enforce_failed, enforce_refused, enforce_dry_run, killed_in_kernel;
-	uint64_t enforce_skipped; /* not enforced: the policy's check() failed */
-	struct vg_attrib attr; /* whose execs: counters of suspect attributions */
+	uint64_t enforce_skipped;	  /* not enforced: the policy's check() failed */
+	struct vg_attrib attr;		  /* whose execs: counters of suspect attributions */
 	const struct vg_alert *cur_alert; /* the alert the running flow stored into */
-	struct vol_slot *vol; /* volume control */
+	struct vol_slot *vol;		  /* volume control */
 	uint64_t vol_seed[2];
-	int data_fd; /* the checked data directory (safefile.h): its files are opened relative to it */
+	int data_fd; /* the checked data directory (safefile.h): its files are opened relative to it
+		      */
 	int lock_fd;
 	bool stopping;
 };

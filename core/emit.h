@@ -23,10 +23,12 @@ struct vg_emit {
 	void (*boolean)(void *ctx, const char *key, bool v);
 };
 
-/* Length of the UTF-8 sequence at s (n bytes left), or 0 when it is not valid UTF-8 (as jansson checks it). */
+/* Length of the UTF-8 sequence at s (n bytes left), or 0 when it is not valid UTF-8 (as jansson
+ * checks it). */
 size_t vg_utf8_len(const unsigned char *s, size_t n);
 
-/* s if it is UTF-8 (or NULL), else a copy in buf (n bytes, truncated) with U+FFFD for each bad byte. */
+/* s if it is UTF-8 (or NULL), else a copy in buf (n bytes, truncated) with U+FFFD for each bad
+ * byte. */
 const char *vg_utf8_or_lossy(const char *s, char *buf, size_t n);
 
 #endif

@@ -16,7 +16,7 @@
 #include "record.h"
 
 #define LOAD_BUDGET 10000000L /* instructions to run one policy file */
-#define CTR_CACHE 4096	      /* container status by cgroup path hash, direct mapped */
+#define CTR_CACHE   4096      /* container status by cgroup path hash, direct mapped */
 
 struct excl {
 	struct vg_regex *ns, *deploy, *pod;
@@ -30,7 +30,7 @@ struct pol {
 	struct vg_policy_info info;
 	struct vg_lua *lua; /* the policy's own state: its file, check, on_violation, tests */
 	enum on_err on_err;
-	uint64_t err_seq;    /* the evaluation whose check() failed with check_err */
+	uint64_t err_seq; /* the evaluation whose check() failed with check_err */
 	char check_err[512];
 	char **strs; /* every string info points to, for freeing */
 	int nstrs;
@@ -70,7 +70,7 @@ struct vg_engine {
 	void *cb_ctx;
 	int nviol;
 	bool testing;
-	uint64_t eval_seq; /* evaluations so far: which check errors are current */
+	uint64_t eval_seq;  /* evaluations so far: which check errors are current */
 	uint32_t *kactions; /* vg_engine_kernel_program's answer */
 	int *kuid_name, nkuid;
 	uint32_t *kuid;
@@ -196,8 +196,8 @@ static const char **string_list(lua_State *L, int t, const char *key, int *n)
 
 static int compile_scoping(lua_State *L, int t, struct excl *x, char *err, size_t n)
 {
-	static const char *const keys[] = { "namespace", "deployment", "pod" };
-	struct vg_regex **dst[] = { &x->ns, &x->deploy, &x->pod };
+	static const char *const keys[] = {"namespace", "deployment", "pod"};
+	struct vg_regex **dst[] = {&x->ns, &x->deploy, &x->pod};
 
 	for (int k = 0; k < 3; k++) {
 		int cnt;
@@ -243,9 +243,9 @@ static int compile_scoping(lua_State *L, int t, struct excl *x, char *err, size_
 static enum vg_crit_kind crit_kind(const char *c)
 {
 	static const char *const names[VG_CRIT_MAX] = {
-		[VG_CRIT_NAME] = "process_name",	 [VG_CRIT_EXE_NAME] = "exe_name",
-		[VG_CRIT_ARGS] = "process_args",	 [VG_CRIT_ANCESTOR] = "process_ancestor",
-		[VG_CRIT_EXE_PATH] = "exe_path",	 [VG_CRIT_UID] = "process_uid",
+		[VG_CRIT_NAME] = "process_name",     [VG_CRIT_EXE_NAME] = "exe_name",
+		[VG_CRIT_ARGS] = "process_args",     [VG_CRIT_ANCESTOR] = "process_ancestor",
+		[VG_CRIT_EXE_PATH] = "exe_path",     [VG_CRIT_UID] = "process_uid",
 		[VG_CRIT_PRIVILEGED] = "privileged", [VG_CRIT_UNEXPECTED] = "unexpected_process",
 	};
 
@@ -281,12 +281,12 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 		const char *key;
 		size_t off;
 	} strs[] = {
-		{ "name", offsetof(struct vg_policy_info, name) },
-		{ "severity", offsetof(struct vg_policy_info, severity) },
-		{ "enforcement", offsetof(struct vg_policy_info, enforcement) },
-		{ "description", offsetof(struct vg_policy_info, description) },
-		{ "rationale", offsetof(struct vg_policy_info, rationale) },
-		{ "remediation", offsetof(struct vg_policy_info, remediation) },
+		{"name", offsetof(struct vg_policy_info, name)},
+		{"severity", offsetof(struct vg_policy_info, severity)},
+		{"enforcement", offsetof(struct vg_policy_info, enforcement)},
+		{"description", offsetof(struct vg_policy_info, description)},
+		{"rationale", offsetof(struct vg_policy_info, rationale)},
+		{"remediation", offsetof(struct vg_policy_info, remediation)},
 	};
 
 	memset(p, 0, sizeof(*p));
@@ -392,7 +392,8 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 			} else {
 				char e2[512];
 
-				rc = vg_matcher_criterion(e->m, kind, neg, vals, nv, e2, sizeof(e2));
+				rc = vg_matcher_criterion(e->m, kind, neg, vals, nv, e2,
+							  sizeof(e2));
 				if (rc)
 					snprintf(err, n, "match section %d: %s", s + 1, e2);
 			}
@@ -444,8 +445,8 @@ static int policy_line(const char *buf, size_t len)
 	for (size_t i = 0; i + 6 < len; i++) {
 		if (buf[i] == '\n')
 			line++;
-		if (!strncmp(buf + i, "policy", 6) && (i == 0 || buf[i - 1] == ' ' || buf[i - 1] == '\n' ||
-							buf[i - 1] == '\t')) {
+		if (!strncmp(buf + i, "policy", 6) &&
+		    (i == 0 || buf[i - 1] == ' ' || buf[i - 1] == '\n' || buf[i - 1] == '\t')) {
 			size_t k = i + 6;
 
 			while (k < len && (buf[k] == ' ' || buf[k] == '\t'))
@@ -501,8 +502,9 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	lua_getfield(L, -1, "name");
 	for (int i = 0; i < e->npol; i++) {
 		if (!strcmp(e->pol[i].info.name, lua_tostring(L, -1))) {
-			add_error(errs, nerr, file, "%s: a policy named '%s' is already loaded from %s",
-				  file, e->pol[i].info.name, e->pol[i].info.file);
+			add_error(errs, nerr, file,
+				  "%s: a policy named '%s' is already loaded from %s", file,
+				  e->pol[i].info.name, e->pol[i].info.file);
 			vg_lua_free(h);
 			return;
 		}
@@ -569,7 +571,8 @@ static int l_enforce(lua_State *L)
 
 	if (e->flow_err && e->pol[e->flow_pol].on_err != ON_ERR_ENFORCE) {
 		if (e->ops && e->ops->enforce_skipped)
-			e->ops->enforce_skipped(e->ops_ctx, e->cur, e->flow_pol, action, e->flow_err);
+			e->ops->enforce_skipped(e->ops_ctx, e->cur, e->flow_pol, action,
+						e->flow_err);
 		lua_pushboolean(L, 0);
 		return 1;
 	}
@@ -582,7 +585,8 @@ static int l_notify(lua_State *L)
 {
 	struct vg_engine *e = flow_engine(L);
 
-	lua_pushboolean(L, e->ops && e->ops->notify && e->ops->notify(e->ops_ctx, e->cur, e->flow_pol));
+	lua_pushboolean(L, e->ops && e->ops->notify &&
+				   e->ops->notify(e->ops_ctx, e->cur, e->flow_pol));
 	return 1;
 }
 
@@ -600,8 +604,8 @@ static int load_flow(struct vg_engine *e, struct vg_lua *h, char *err, size_t n)
 	const struct vg_embedded *f = vg_embedded_find("lua/flow.lua");
 	lua_State *L = vg_lua_state(h);
 	static const luaL_Reg fns[] = {
-		{ "store", l_store }, { "enforce", l_enforce }, { "notify", l_notify },
-		{ "log", l_flow_log }, { NULL, NULL },
+		{"store", l_store},  {"enforce", l_enforce}, {"notify", l_notify},
+		{"log", l_flow_log}, {NULL, NULL},
 	};
 
 	if (!f)
@@ -679,12 +683,14 @@ static int load_dsl(struct vg_lua *h, char *err, size_t n)
  */
 static struct vg_lua *new_state(struct vg_engine *e, char *err, size_t n)
 {
-	struct vg_lua_opts lo = { .mem_cap = e->pol_mem, .pool = &e->pool, .time_ms = e->time_ms };
+	struct vg_lua_opts lo = {.mem_cap = e->pol_mem, .pool = &e->pool, .time_ms = e->time_ms};
 	struct vg_lua *h = vg_lua_new_opts(&lo);
 
 	if (!h) {
-		snprintf(err, n, "no memory for a Lua state (lua.memory_mb is %zu MiB for all "
-			 "policies together)", e->pool.cap >> 20);
+		snprintf(err, n,
+			 "no memory for a Lua state (lua.memory_mb is %zu MiB for all "
+			 "policies together)",
+			 e->pool.cap >> 20);
 		return NULL;
 	}
 	vg_lua_event_init(vg_lua_state(h), e->lineage_fn, e->lineage_ctx);
@@ -725,7 +731,8 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 		add_error(errs, nerr, "lua.policy_memory_mb",
 			  "lua.policy_memory_mb (%zu MiB) must be at most half of lua.memory_mb "
 			  "(%zu MiB), so that no policy can take the memory the others need: lower "
-			  "it or raise lua.memory_mb", e->pol_mem >> 20, e->pool.cap >> 20);
+			  "it or raise lua.memory_mb",
+			  e->pol_mem >> 20, e->pool.cap >> 20);
 		vg_engine_free(e);
 		return -EINVAL;
 	}
@@ -751,8 +758,8 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 			char *buf = read_file(o->files[i], &len);
 
 			if (!buf) {
-				add_error(errs, nerr, o->files[i], "%s: cannot read: %s", o->files[i],
-					  strerror(errno));
+				add_error(errs, nerr, o->files[i], "%s: cannot read: %s",
+					  o->files[i], strerror(errno));
 				continue;
 			}
 			load_one(e, o->files[i], buf, len, errs, nerr);
@@ -765,15 +772,16 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 		int nn = 0;
 
 		if (!d) {
-			add_error(errs, nerr, o->dir, "cannot open the policy directory %s: %s", o->dir,
-				  strerror(errno));
+			add_error(errs, nerr, o->dir, "cannot open the policy directory %s: %s",
+				  o->dir, strerror(errno));
 			vg_engine_free(e);
 			return -ENOENT;
 		}
 		while ((de = readdir(d))) {
 			char **nx;
 
-			if (!is_policy_file(de->d_name) || !(nx = realloc(names, (size_t)(nn + 1) * sizeof(char *))))
+			if (!is_policy_file(de->d_name) ||
+			    !(nx = realloc(names, (size_t)(nn + 1) * sizeof(char *))))
 				continue;
 			names = nx;
 			names[nn++] = strdup(de->d_name);
@@ -788,7 +796,8 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 			snprintf(path, sizeof(path), "%s/%s", o->dir, names[i]);
 			buf = read_file(path, &len);
 			if (!buf)
-				add_error(errs, nerr, path, "%s: cannot read: %s", path, strerror(errno));
+				add_error(errs, nerr, path, "%s: cannot read: %s", path,
+					  strerror(errno));
 			else
 				load_one(e, path, buf, len, errs, nerr);
 			free(buf);
@@ -940,8 +949,11 @@ int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uin
 			a[k] |= (always ? VG_ACT_KILL : 0) | (nu ? VG_ACT_KILL_UID : 0) |
 				(p->info.host ? VG_ACT_KILL_HOST : 0);
 			for (int u = 0; u < nu; u++) {
-				int *ni = realloc(e->kuid_name, (size_t)(e->nkuid + 1) * sizeof(int));
-				uint32_t *nv = ni ? realloc(e->kuid, (size_t)(e->nkuid + 1) * sizeof(uint32_t)) : NULL;
+				int *ni =
+					realloc(e->kuid_name, (size_t)(e->nkuid + 1) * sizeof(int));
+				uint32_t *nv = ni ? realloc(e->kuid, (size_t)(e->nkuid + 1) *
+									     sizeof(uint32_t))
+						  : NULL;
 
 				if (ni)
 					e->kuid_name = ni;
@@ -1059,8 +1071,8 @@ static bool check_failed(struct vg_engine *e, struct pol *p, int rc, const char 
 	p->info.nomem += rc == VG_LUA_NOMEM;
 	e->st.lua_errors++;
 	if (p->info.errors <= 3 || !(p->info.errors & (p->info.errors - 1)))
-		vg_warn("policy '%s': check() failed (%s); %s (%llu errors so far)", p->info.name, err,
-			what[p->on_err], (unsigned long long)p->info.errors);
+		vg_warn("policy '%s': check() failed (%s); %s (%llu errors so far)", p->info.name,
+			err, what[p->on_err], (unsigned long long)p->info.errors);
 	if (p->on_err == ON_ERR_IGNORE)
 		return false;
 	snprintf(p->check_err, sizeof(p->check_err), "%s", err);
@@ -1083,8 +1095,8 @@ static bool run_check(struct vg_engine *e, struct pol *p, struct vg_event *ev)
 	rc = vg_lua_call(p->lua, 1, 1, e->budget, err, sizeof(err));
 	vg_lua_event_detach(L);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	p->info.lua_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
-				     (t1.tv_nsec - t0.tv_nsec));
+	p->info.lua_ns +=
+		(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	e->st.lua_calls++;
 	if (rc)
 		return check_failed(e, p, rc, err);
@@ -1130,8 +1142,8 @@ static void engine_lineage(void *ctx, struct vg_event *ev)
 	e->lineage_fn(e->lineage_ctx, ev);
 }
 
-static int eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want,
-		     vg_violation_cb cb, void *ctx)
+static int eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want, vg_violation_cb cb,
+		     void *ctx)
 {
 	e->cur = ev;
 	e->cb = cb;
@@ -1220,10 +1232,10 @@ static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt)
 static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 {
 	int t = lua_gettop(L), argc = 0, nanc;
-	struct vg_record_spec s = { 0 };
+	struct vg_record_spec s = {0};
 	const char *argv[129], *args;
 	static char argbuf[VG_ARGS_MAX];
-	struct vg_ancestor anc[VG_LINEAGE_MAX] = { 0 };
+	struct vg_ancestor anc[VG_LINEAGE_MAX] = {0};
 	const char **ancs;
 	bool ctr;
 
@@ -1365,9 +1377,13 @@ int vg_engine_run_tests(struct vg_engine *e, const char *filter, FILE *out, int 
 			got = p->info.matches != before;
 			if (got != expect) {
 				failed++;
-				fprintf(out, "FAIL %s (%s): test %d: expected %s, got %s for exe=%s args='%s'%s\n",
-					p->info.name, p->info.file, k + 1, expect ? "a match" : "no match",
-					got ? "a match" : "no match", te.ev.exe, (vg_event_args(&te.ev), te.ev.args),
+				fprintf(out,
+					"FAIL %s (%s): test %d: expected %s, got %s for exe=%s "
+					"args='%s'%s\n",
+					p->info.name, p->info.file, k + 1,
+					expect ? "a match" : "no match",
+					got ? "a match" : "no match", te.ev.exe,
+					(vg_event_args(&te.ev), te.ev.args),
 					vg_event_in_container(&te.ev) ? "" : " (host)");
 			}
 			lua_pop(L, 2);

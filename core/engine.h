@@ -34,7 +34,7 @@ struct vg_engine_opts {
 /* What one policy is and did; owned by the engine. */
 struct vg_policy_info {
 	const char *name, *id, *severity, *enforcement, *description, *rationale, *remediation;
-	const char *on_error; /* a failed check(): "alert" (default), "ignore" or "enforce" */
+	const char *on_error;  /* a failed check(): "alert" (default), "ignore" or "enforce" */
 	const char *file;      /* where it was loaded from */
 	const char *waits_for; /* non-NULL: it needs a feature vigil does not have yet */
 	const char *const *categories;
@@ -46,19 +46,19 @@ struct vg_policy_info {
 	uint64_t candidates; /* criteria matched (before scope, exclusions, check) */
 	uint64_t matches;    /* violations: all of it held */
 	uint64_t out_of_scope, excluded, check_false;
-	uint64_t lua_ns;     /* time in check() */
-	uint64_t errors;     /* check() failed, every class (what follows: on_error) */
-	uint64_t budget_stops; /* of which: past the instruction budget or the time limit */
-	uint64_t nomem;        /* of which: past the policy's memory cap (or the pool's) */
-	uint64_t flow_errors;  /* its violation flow (on_violation) failed */
+	uint64_t lua_ns;	    /* time in check() */
+	uint64_t errors;	    /* check() failed, every class (what follows: on_error) */
+	uint64_t budget_stops;	    /* of which: past the instruction budget or the time limit */
+	uint64_t nomem;		    /* of which: past the policy's memory cap (or the pool's) */
+	uint64_t flow_errors;	    /* its violation flow (on_violation) failed */
 	size_t mem_bytes, mem_peak; /* the policy's Lua state */
 };
 
 struct vg_engine_stats {
 	uint64_t events, rejected, candidates, matches, lua_calls, lua_errors;
 	size_t lua_mem, lua_mem_cap; /* every policy's Lua state together, and the pool's cap */
-	bool kernel_all;   /* the kernel must send every exec */
-	int exact_names;   /* names the kernel filter map passes */
+	bool kernel_all;	     /* the kernel must send every exec */
+	int exact_names;	     /* names the kernel filter map passes */
 };
 
 /* One problem found while loading, with file:line where known. */

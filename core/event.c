@@ -60,9 +60,9 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 		return -EBADMSG; /* the kernel never writes these: a damaged or forged record */
 	data = r->data;
 	dlen = len - sizeof(*r);
-	if (!span_ok(dlen, r->exe_off, r->exe_len + 1u) ||
-	    !span_ok(dlen, r->cwd_off, r->cwd_len) || !span_ok(dlen, r->cg_off, r->cg_len) ||
-	    !span_ok(dlen, r->args_off, r->args_len) || data[r->exe_off + r->exe_len] != '\0')
+	if (!span_ok(dlen, r->exe_off, r->exe_len + 1u) || !span_ok(dlen, r->cwd_off, r->cwd_len) ||
+	    !span_ok(dlen, r->cg_off, r->cg_len) || !span_ok(dlen, r->args_off, r->args_len) ||
+	    data[r->exe_off + r->exe_len] != '\0')
 		return -EBADMSG;
 
 	ev->rec = r;

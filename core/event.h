@@ -18,8 +18,8 @@
 #include "../bpf/vigil_abi.h"
 #include "container.h"
 
-#define VG_ARGV_MAX 256	  /* argv entries kept; more sets args_truncated */
-#define VG_PATH_MAX 4096  /* joined cwd / cgroup path */
+#define VG_ARGV_MAX 256	 /* argv entries kept; more sets args_truncated */
+#define VG_PATH_MAX 4096 /* joined cwd / cgroup path */
 
 struct vg_ancestor_info {
 	uint32_t pid;
@@ -46,23 +46,24 @@ struct vg_event {
 	const char *name; /* basename of exe (StackRox "Process Name" variant) */
 	char comm[VG_COMM_LEN];
 	const char *argv[VG_ARGV_MAX];
-	int argc;	      /* entries in argv[] */
-	bool args_truncated;  /* argv bytes or count exceeded the bound */
-	char args[VG_ARGS_MAX]; /* argv[1..] joined by single spaces */
+	int argc;			 /* entries in argv[] */
+	bool args_truncated;		 /* argv bytes or count exceeded the bound */
+	char args[VG_ARGS_MAX];		 /* argv[1..] joined by single spaces */
 	char argv_tail[VG_ARGS_MAX + 1]; /* a truncated last argument, terminated */
-	char cwd[VG_PATH_MAX];	/* "" when not captured */
+	char cwd[VG_PATH_MAX];		 /* "" when not captured */
 	char cgroup[VG_PATH_MAX];
 	struct vg_container ctr;
 	const struct vg_meta *meta; /* NULL until metadata is known */
 	/* set by the daemon, which checks ctr against the API server */
-	bool pod_verified;	 /* the node's pod list has ctr.id in pod ctr.pod_uid */
-	bool pod_denied;	 /* a pod was named and not verified: ctr.pod_uid was cleared */
+	bool pod_verified;	/* the node's pod list has ctr.id in pod ctr.pod_uid */
+	bool pod_denied;	/* a pod was named and not verified: ctr.pod_uid was cleared */
 	char attr_warning[256]; /* why the attribution is suspect, "" when it is not */
 	bool has_args, has_paths, has_ctr; /* which lazy parts are filled */
 	/* lineage: filled on demand by the sensor (vg_sensor_lineage) or a trace */
 	int n_lineage;
 	bool lineage_done;
-	const char *lineage_src; /* a trace's ancestor exe paths, NUL separated (vg_trace_lineage) */
+	const char
+		*lineage_src; /* a trace's ancestor exe paths, NUL separated (vg_trace_lineage) */
 	size_t lineage_len;
 	struct vg_ancestor_info lineage[VG_LINEAGE_MAX];
 	char lineage_buf[VG_LINEAGE_MAX][VG_EXE_MAX];

@@ -76,17 +76,18 @@ json_t *vg_event_json(struct vg_event *ev)
 	json_object_set_new_nocheck(o, "cwd", ev->cwd[0] ? jstr(ev->cwd) : json_null());
 	json_object_set_new_nocheck(o, "cgroup", jstr(ev->cgroup));
 	json_object_set_new_nocheck(o, "cgroup_id", json_integer((json_int_t)r->cgroup_id));
-	json_object_set_new_nocheck(o, "container_id", ctr->id[0] ? json_string(ctr->id) : json_null());
+	json_object_set_new_nocheck(o, "container_id",
+				    ctr->id[0] ? json_string(ctr->id) : json_null());
 	json_object_set_new_nocheck(o, "container_id_short",
-			    ctr->id[0] ? json_string(ctr->short_id) : json_null());
+				    ctr->id[0] ? json_string(ctr->short_id) : json_null());
 	json_object_set_new_nocheck(o, "container_runtime",
-			    ctr->runtime ? json_string(ctr->runtime) : json_null());
-	json_object_set_new_nocheck(o, "pod_uid", ctr->pod_uid[0] ? json_string(ctr->pod_uid) : json_null());
+				    ctr->runtime ? json_string(ctr->runtime) : json_null());
+	json_object_set_new_nocheck(o, "pod_uid",
+				    ctr->pod_uid[0] ? json_string(ctr->pod_uid) : json_null());
 	json_object_set_new_nocheck(o, "cgroup_nested", json_boolean(ctr->nested));
 	json_object_set_new_nocheck(o, "ns_pid", json_integer(r->ns_pid));
 	json_object_set_new_nocheck(o, "pidns", json_integer(r->pidns_ino));
-	for (int i = 0; i < ev->n_lineage; i++)
-	{
+	for (int i = 0; i < ev->n_lineage; i++) {
 		json_t *a = json_object();
 
 		json_object_set_new_nocheck(a, "pid", json_integer(ev->lineage[i].pid));

@@ -37,7 +37,8 @@ struct sock {
 	struct event *ev;
 };
 
-/* Off the in-flight list (and out of the multi handle: the caller did that or does not need it), freed. */
+/* Off the in-flight list (and out of the multi handle: the caller did that or does not need it),
+ * freed. */
 static void xfer_free(struct xfer *x)
 {
 	if (x->prev)
@@ -65,7 +66,7 @@ static void check_done(struct vg_http *h)
 
 	while ((m = curl_multi_info_read(h->multi, &left))) {
 		struct xfer *x;
-		struct vg_http_resp r = { 0 };
+		struct vg_http_resp r = {0};
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
@@ -85,7 +86,8 @@ static void check_done(struct vg_http *h)
 static void on_sock_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct vg_http *h = arg;
-	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int flags =
+		(what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
 	curl_multi_socket_action(h->multi, fd, flags, &h->running);
 	check_done(h);
@@ -135,7 +137,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
 static int on_timer_set(CURLM *m, long ms, void *userp)
 {
 	struct vg_http *h = userp;
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
 	(void)m;
 	if (ms < 0)

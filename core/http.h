@@ -16,7 +16,7 @@ struct vg_http;
 struct vg_http_req {
 	const char *method; /* "GET", "POST", "DELETE", ... */
 	const char *url;
-	const char *body; /* NULL: none; copied */
+	const char *body;	    /* NULL: none; copied */
 	const char *const *headers; /* "Name: value", NULL-terminated */
 	const char *ca_file;	    /* NULL: the system store */
 	bool insecure;		    /* skip TLS verification (tests, stand-ins) */
@@ -24,11 +24,11 @@ struct vg_http_req {
 };
 
 struct vg_http_resp {
-	long status;	     /* 0 when no answer came */
-	const char *body;    /* NUL-terminated */
+	long status;	  /* 0 when no answer came */
+	const char *body; /* NUL-terminated */
 	size_t len;
-	const char *error;   /* transport error (curl's words), or NULL */
-	long retry_after_s;  /* from a Retry-After header, or -1 */
+	const char *error;  /* transport error (curl's words), or NULL */
+	long retry_after_s; /* from a Retry-After header, or -1 */
 };
 
 typedef void (*vg_http_cb)(void *ctx, const struct vg_http_resp *r);
@@ -38,7 +38,8 @@ struct vg_http *vg_http_new(struct event_base *base);
 int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb cb, void *ctx);
 /* Requests still running. */
 int vg_http_pending(const struct vg_http *h);
-/* Stops the requests started with ctx, without their callbacks (their owner is going away). How many. */
+/* Stops the requests started with ctx, without their callbacks (their owner is going away). How
+ * many. */
 int vg_http_cancel(struct vg_http *h, void *ctx);
 /* Cancels what is running (callbacks are not called) and frees. */
 void vg_http_free(struct vg_http *h);

@@ -14,8 +14,8 @@
 #include "k8s.h"
 #include "log.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define MAX_PODS 4096
+#define SA_DIR	     "/var/run/secrets/kubernetes.io/serviceaccount"
+#define MAX_PODS     4096
 #define DELETE_TRIES 4
 
 struct pod {
@@ -103,8 +103,8 @@ static void list_namespaces(struct vg_k8s *k, bool periodic);
 /* The ids the runtime gave, from "containerd://<64 hex>" (or cri-o://...) of every status list. */
 static void keep_container_ids(struct pod *p, const json_t *status)
 {
-	static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
-					     "ephemeralContainerStatuses" };
+	static const char *const lists[] = {"containerStatuses", "initContainerStatuses",
+					    "ephemeralContainerStatuses"};
 	size_t n = 0, i;
 	const json_t *c;
 
@@ -112,7 +112,8 @@ static void keep_container_ids(struct pod *p, const json_t *status)
 		n += json_array_size(json_object_get(status, lists[l]));
 	p->cids = n ? calloc(n, sizeof(*p->cids)) : NULL;
 	for (size_t l = 0; p->cids && l < sizeof(lists) / sizeof(lists[0]); l++)
-		json_array_foreach(json_object_get(status, lists[l]), i, c) {
+		json_array_foreach(json_object_get(status, lists[l]), i, c)
+		{
 			const char *id = json_string_value(json_object_get(c, "containerID")), *sep;
 
 			sep = id ? strstr(id, "://") : NULL;
@@ -141,7 +142,8 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 		json_decref(j);
 		return;
 	}
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		json_t *md = json_object_get(it, "metadata"), *labels, *ann, *own, *ctrs, *c, *v;
 		struct pod *p = &pods[n];
 		const char *uid = json_string_value(json_object_get(md, "uid")), *key;
@@ -155,15 +157,19 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 		p->name = keep(p, json_string_value(json_object_get(md, "name")));
 		own = json_array_get(json_object_get(md, "ownerReferences"), 0);
 		if (own)
-			owner_to_deployment(json_string_value(json_object_get(own, "kind"))
-						    ? json_string_value(json_object_get(own, "kind")) : "",
-					    json_string_value(json_object_get(own, "name"))
-						    ? json_string_value(json_object_get(own, "name")) : "",
-					    dep, sizeof(dep));
+			owner_to_deployment(
+				json_string_value(json_object_get(own, "kind"))
+					? json_string_value(json_object_get(own, "kind"))
+					: "",
+				json_string_value(json_object_get(own, "name"))
+					? json_string_value(json_object_get(own, "name"))
+					: "",
+				dep, sizeof(dep));
 		p->deployment = dep[0] ? keep(p, dep) : NULL;
 		labels = json_object_get(md, "labels");
 		p->labels = calloc(2 * json_object_size(labels) + 1, sizeof(char *));
-		json_object_foreach(labels, key, v) {
+		json_object_foreach(labels, key, v)
+		{
 			if (p->labels && json_is_string(v)) {
 				p->labels[nl++] = keep(p, key);
 				p->labels[nl++] = keep(p, json_string_value(v));
@@ -172,9 +178,8 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 		ann = json_object_get(md, "annotations");
 		p->break_glass = json_object_get(ann, "vigil.io/break-glass") != NULL;
 		ctrs = json_object_get(json_object_get(it, "spec"), "containers");
-		json_array_foreach(ctrs, ci, c)
-			p->privileged |= json_is_true(json_object_get(
-				json_object_get(c, "securityContext"), "privileged"));
+		json_array_foreach(ctrs, ci, c) p->privileged |= json_is_true(
+			json_object_get(json_object_get(c, "securityContext"), "privileged"));
 		keep_container_ids(p, json_object_get(it, "status"));
 		p->meta.namespace_ = p->ns;
 		p->meta.pod = p->name;
@@ -190,7 +195,8 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 	k->pods = pods;
 	k->npods = n;
 	k->st.pods = (uint64_t)n;
-	for (int q = 0; q < n; q++) /* a pod in a namespace not seen yet: its annotations are wanted soon */
+	for (int q = 0; q < n;
+	     q++) /* a pod in a namespace not seen yet: its annotations are wanted soon */
 		if (!json_object_get(k->namespaces, pods[q].ns)) {
 			list_namespaces(k, false);
 			break;
@@ -214,9 +220,13 @@ static void on_list(void *ctx, const struct vg_http_resp *r)
 static void list_pods(struct vg_k8s *k)
 {
 	char url[1024], *node = curl_easy_escape(NULL, k->node, 0);
-	const char *hdr[] = { k->auth, "Accept: application/json", NULL };
-	struct vg_http_req r = { .method = "GET", .url = url, .headers = hdr, .ca_file = k->ca[0] ? k->ca : NULL,
-				 .insecure = k->insecure, .timeout_ms = 10000 };
+	const char *hdr[] = {k->auth, "Accept: application/json", NULL};
+	struct vg_http_req r = {.method = "GET",
+				.url = url,
+				.headers = hdr,
+				.ca_file = k->ca[0] ? k->ca : NULL,
+				.insecure = k->insecure,
+				.timeout_ms = 10000};
 
 	if (k->listing)
 		return;
@@ -237,14 +247,18 @@ static void on_ns_list(void *ctx, const struct vg_http_resp *r)
 	size_t i;
 
 	k->listing_ns = false;
-	/* a miss asks again soon after a good list, only at the refresh after a failed one (a 403 stays a 403) */
+	/* a miss asks again soon after a good list, only at the refresh after a failed one (a 403
+	 * stays a 403) */
 	k->ns_next = mono_s() + (r->error || r->status != 200 ? (int64_t)k->refresh_s : 5);
 	if (r->error || r->status != 200) {
 		k->st.ns_list_errors++;
-		snprintf(k->st.last_error, sizeof(k->st.last_error), "listing namespaces: %s%s",
-			 r->error ? r->error : r->body,
-			 r->status == 403 ? " (the service account may not list namespaces: notifiers see no "
-					    "namespace annotations)" : "");
+		snprintf(
+			k->st.last_error, sizeof(k->st.last_error), "listing namespaces: %s%s",
+			r->error ? r->error : r->body,
+			r->status == 403
+				? " (the service account may not list namespaces: notifiers see no "
+				  "namespace annotations)"
+				: "");
 		return;
 	}
 	j = json_loads(r->body, 0, NULL);
@@ -252,11 +266,13 @@ static void on_ns_list(void *ctx, const struct vg_http_resp *r)
 	all = json_is_array(items) ? json_object() : NULL;
 	if (!all) {
 		k->st.ns_list_errors++;
-		snprintf(k->st.last_error, sizeof(k->st.last_error), "namespace list is not a NamespaceList");
+		snprintf(k->st.last_error, sizeof(k->st.last_error),
+			 "namespace list is not a NamespaceList");
 		json_decref(j);
 		return;
 	}
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		json_t *md = json_object_get(it, "metadata"), *labels, *ann;
 		const char *name = json_string_value(json_object_get(md, "name"));
 
@@ -264,9 +280,12 @@ static void on_ns_list(void *ctx, const struct vg_http_resp *r)
 			continue;
 		labels = json_object_get(md, "labels");
 		ann = json_object_get(md, "annotations");
-		json_object_set_new(all, name, json_pack("{s:s, s:o, s:o}", "name", name, "labels",
-							 json_is_object(labels) ? json_incref(labels) : json_object(),
-							 "annotations", json_is_object(ann) ? json_incref(ann) : json_object()));
+		json_object_set_new(
+			all, name,
+			json_pack("{s:s, s:o, s:o}", "name", name, "labels",
+				  json_is_object(labels) ? json_incref(labels) : json_object(),
+				  "annotations",
+				  json_is_object(ann) ? json_incref(ann) : json_object()));
 	}
 	json_decref(j);
 	json_decref(k->namespaces);
@@ -278,9 +297,13 @@ static void on_ns_list(void *ctx, const struct vg_http_resp *r)
 static void list_namespaces(struct vg_k8s *k, bool periodic)
 {
 	char url[1024];
-	const char *hdr[] = { k->auth, "Accept: application/json", NULL };
-	struct vg_http_req r = { .method = "GET", .url = url, .headers = hdr, .ca_file = k->ca[0] ? k->ca : NULL,
-				 .insecure = k->insecure, .timeout_ms = 10000 };
+	const char *hdr[] = {k->auth, "Accept: application/json", NULL};
+	struct vg_http_req r = {.method = "GET",
+				.url = url,
+				.headers = hdr,
+				.ca_file = k->ca[0] ? k->ca : NULL,
+				.insecure = k->insecure,
+				.timeout_ms = 10000};
 
 	if (k->listing_ns || (!periodic && mono_s() < k->ns_next))
 		return;
@@ -400,24 +423,28 @@ static void on_event_posted(void *ctx, const struct vg_http_resp *r)
 static void post_event(struct kill *x)
 {
 	struct vg_k8s *k = x->k;
-	const char *hdr[] = { k->auth, "Content-Type: application/json", NULL };
+	const char *hdr[] = {k->auth, "Content-Type: application/json", NULL};
 	char url[1024], msg[600], ts[40];
-	struct vg_http_req r = { .method = "POST", .url = url, .headers = hdr,
-				 .ca_file = k->ca[0] ? k->ca : NULL, .insecure = k->insecure };
+	struct vg_http_req r = {.method = "POST",
+				.url = url,
+				.headers = hdr,
+				.ca_file = k->ca[0] ? k->ca : NULL,
+				.insecure = k->insecure};
 	time_t now = time(NULL);
 	json_t *ev;
 	char *body;
 
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	snprintf(msg, sizeof(msg), "A pod (%s) violated vigil policy \"%s\" and was killed", x->name,
-		 x->policy);
+	snprintf(msg, sizeof(msg), "A pod (%s) violated vigil policy \"%s\" and was killed",
+		 x->name, x->policy);
 	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, "
 		       "s:{s:s, s:s}, s:s, s:s, s:i}",
 		       "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "vigil-",
-		       "namespace", x->ns, "involvedObject", "apiVersion", "v1", "kind", "Pod", "name",
-		       x->name, "namespace", x->ns, "uid", x->uid, "type", "Warning", "reason",
-		       "vigil enforcement", "message", msg, "source", "component", "vigil", "host",
-		       k->node, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
+		       "namespace", x->ns, "involvedObject", "apiVersion", "v1", "kind", "Pod",
+		       "name", x->name, "namespace", x->ns, "uid", x->uid, "type", "Warning",
+		       "reason", "vigil enforcement", "message", msg, "source", "component",
+		       "vigil", "host", k->node, "firstTimestamp", ts, "lastTimestamp", ts, "count",
+		       1);
 	body = json_dumps(ev, JSON_COMPACT);
 	json_decref(ev);
 	r.body = body;
@@ -444,8 +471,10 @@ static void on_deleted(void *ctx, const struct vg_http_resp *r)
 	struct vg_k8s *k = x->k;
 	bool retry = false;
 
-	if (!r->error && (r->status == 200 || r->status == 202 || r->status == 404 || r->status == 409)) {
-		/* NotFound, or a same-named replacement (uid precondition): nothing of it is left */
+	if (!r->error &&
+	    (r->status == 200 || r->status == 202 || r->status == 404 || r->status == 409)) {
+		/* NotFound, or a same-named replacement (uid precondition): nothing of it is left
+		 */
 		x->ok = true;
 		snprintf(x->result, sizeof(x->result), "pod %s/%s deleted (%ld)", x->ns, x->name,
 			 r->status);
@@ -455,7 +484,8 @@ static void on_deleted(void *ctx, const struct vg_http_resp *r)
 	retry = r->error || r->status == 429 || r->status >= 500;
 	if (retry && x->tries < DELETE_TRIES) {
 		long s = r->retry_after_s > 0 ? r->retry_after_s : 0;
-		struct timeval tv = { .tv_sec = s, .tv_usec = s ? 0 : (250000L << (x->tries - 1)) % 1000000 };
+		struct timeval tv = {.tv_sec = s,
+				     .tv_usec = s ? 0 : (250000L << (x->tries - 1)) % 1000000};
 
 		if (!s && x->tries > 2)
 			tv.tv_sec = 1;
@@ -468,9 +498,11 @@ static void on_deleted(void *ctx, const struct vg_http_resp *r)
 	k->st.delete_errors++;
 	snprintf(x->result, sizeof(x->result), "deleting pod %s/%s failed: %s%s", x->ns, x->name,
 		 r->error ? r->error : "",
-		 r->error ? "" : (r->status == 401 ? "401 Unauthorized (the token is wrong or expired)"
-				  : r->status == 403 ? "403 Forbidden (the service account may not delete pods)"
-						     : r->body));
+		 r->error ? ""
+			  : (r->status == 401 ? "401 Unauthorized (the token is wrong or expired)"
+			     : r->status == 403
+				     ? "403 Forbidden (the service account may not delete pods)"
+				     : r->body));
 	snprintf(k->st.last_error, sizeof(k->st.last_error), "%.250s", x->result);
 	x->ok = false;
 	kill_finish(x);
@@ -479,10 +511,14 @@ static void on_deleted(void *ctx, const struct vg_http_resp *r)
 static void send_delete(struct kill *x)
 {
 	struct vg_k8s *k = x->k;
-	const char *hdr[] = { k->auth, "Content-Type: application/json", NULL };
+	const char *hdr[] = {k->auth, "Content-Type: application/json", NULL};
 	char url[1024], body[256];
-	struct vg_http_req r = { .method = "DELETE", .url = url, .body = body, .headers = hdr,
-				 .ca_file = k->ca[0] ? k->ca : NULL, .insecure = k->insecure };
+	struct vg_http_req r = {.method = "DELETE",
+				.url = url,
+				.body = body,
+				.headers = hdr,
+				.ca_file = k->ca[0] ? k->ca : NULL,
+				.insecure = k->insecure};
 
 	x->tries++;
 	k->st.deletes++;
@@ -537,10 +573,12 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 	int rc = 0;
 
 	if (access(path, R_OK))
-		return vg_errf(err, n, -errno, "cannot read the kubeconfig %s: %s", path, strerror(errno));
+		return vg_errf(err, n, -errno, "cannot read the kubeconfig %s: %s", path,
+			       strerror(errno));
 	if (strchr(path, '\''))
 		return vg_errf(err, n, -EINVAL, "kubeconfig path %s: quotes are not allowed", path);
-	snprintf(cmd, sizeof(cmd), "kubectl config view --raw --minify -o json --kubeconfig '%s' 2>&1", path);
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl config view --raw --minify -o json --kubeconfig '%s' 2>&1", path);
 	p = popen(cmd, "r");
 	if (!p)
 		return vg_errf(err, n, -errno, "cannot run kubectl to read %s", path);
@@ -564,9 +602,11 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 		out[len] = '\0';
 	}
 	if (pclose(p) != 0 || !out) {
-		rc = vg_errf(err, n, -EINVAL, "kubectl could not read the kubeconfig %s: %.300s (kubectl "
-					      "reads kubeconfigs for vigil; or set kubernetes.server, "
-					      "token_file and ca_file)", path, out ? out : "no output");
+		rc = vg_errf(err, n, -EINVAL,
+			     "kubectl could not read the kubeconfig %s: %.300s (kubectl "
+			     "reads kubeconfigs for vigil; or set kubernetes.server, "
+			     "token_file and ca_file)",
+			     path, out ? out : "no output");
 		free(out);
 		return rc;
 	}
@@ -577,7 +617,8 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 	v = json_string_value(json_object_get(cluster, "server"));
 	if (!v) {
 		json_decref(j);
-		return vg_errf(err, n, -EINVAL, "kubeconfig %s has no cluster server in its current context", path);
+		return vg_errf(err, n, -EINVAL,
+			       "kubeconfig %s has no cluster server in its current context", path);
 	}
 	snprintf(server, sn, "%s", v);
 	o->server = server;
@@ -586,9 +627,11 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 		o->ca_file = strdup(v);
 	else if ((v = json_string_value(json_object_get(cluster, "certificate-authority-data")))) {
 		/* base64 of a PEM bundle: decoded into the file curl will read */
-		static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		static const char tbl[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 		int cfd = open(ca_out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-		FILE *f = cfd >= 0 ? fdopen(cfd, "w") : NULL; /* in the data dir: never through a link */
+		FILE *f = cfd >= 0 ? fdopen(cfd, "w")
+				   : NULL; /* in the data dir: never through a link */
 		unsigned acc = 0;
 		int bits = 0;
 
@@ -608,7 +651,8 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 			close(cfd);
 		if (!f || fclose(f)) {
 			json_decref(j);
-			return vg_errf(err, n, -EIO, "cannot write the kubeconfig's CA to %s", ca_out);
+			return vg_errf(err, n, -EIO, "cannot write the kubeconfig's CA to %s",
+				       ca_out);
 		}
 		o->ca_file = ca_out;
 	}
@@ -618,8 +662,10 @@ int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server
 	} else if ((v = json_string_value(json_object_get(user, "tokenFile")))) {
 		o->token_file = strdup(v);
 	} else {
-		rc = vg_errf(err, n, -EINVAL, "kubeconfig %s: the current user has no token (vigil "
-					      "authenticates with a bearer token)", path);
+		rc = vg_errf(err, n, -EINVAL,
+			     "kubeconfig %s: the current user has no token (vigil "
+			     "authenticates with a bearer token)",
+			     path);
 	}
 	json_decref(j);
 	return rc;
@@ -629,7 +675,8 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 	       const struct vg_k8s_opts *o, char *err, size_t n)
 {
 	struct vg_k8s *k;
-	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"),
+		   *port = getenv("KUBERNETES_SERVICE_PORT");
 	const char *token_file = o->token_file;
 	struct timeval tv;
 
@@ -656,8 +703,10 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 	if (o->token)
 		snprintf(k->token, sizeof(k->token), "%s", o->token);
 	else if (token_file && read_file(token_file, k->token, sizeof(k->token))) {
-		vg_errf(err, n, -EACCES, "cannot read the Kubernetes token %s: %s: set "
-					 "kubernetes.token_file", token_file, strerror(errno));
+		vg_errf(err, n, -EACCES,
+			"cannot read the Kubernetes token %s: %s: set "
+			"kubernetes.token_file",
+			token_file, strerror(errno));
 		free(k);
 		return -EACCES;
 	}

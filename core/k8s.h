@@ -74,7 +74,8 @@ const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
 enum vg_k8s_attr { VG_K8S_UNKNOWN, VG_K8S_VERIFIED, VG_K8S_MISMATCH };
 enum vg_k8s_attr vg_k8s_verify(struct vg_k8s *k, const char *pod_uid, const char *cid,
 			       const struct vg_meta **m);
-/* The namespace's {"name", "labels", "annotations"} (borrowed), or NULL (unknown yet: a list is asked for). */
+/* The namespace's {"name", "labels", "annotations"} (borrowed), or NULL (unknown yet: a list is
+ * asked for). */
 const json_t *vg_k8s_namespace(struct vg_k8s *k, const char *name);
 /* Uids of the known pods annotated vigil.io/break-glass (up to max). */
 int vg_k8s_break_glass_pods(struct vg_k8s *k, char (*uids)[40], int max);

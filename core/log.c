@@ -15,8 +15,8 @@
  * suppressed. A flood of one message (an accept error repeated by a busy
  * loop) stays a few lines; distinct messages are not held back.
  */
-#define LOG_SLOTS 64
-#define LOG_BURST 5
+#define LOG_SLOTS    64
+#define LOG_BURST    5
 #define LOG_WINDOW_S 10
 
 static enum vg_log_level level = VG_LOG_INFO;
@@ -73,7 +73,7 @@ static bool admit(const char *fmt, const char *line)
 		if (s->suppressed)
 			fprintf(stderr, "vigil: %llu more lines like \"%s\" were suppressed\n",
 				(unsigned long long)s->suppressed, s->sample);
-		*s = (struct slot){ .key = key, .start = now };
+		*s = (struct slot){.key = key, .start = now};
 	}
 	if (++s->printed <= LOG_BURST) {
 		snprintf(s->sample, sizeof(s->sample), "%.80s", line);
@@ -86,7 +86,7 @@ static bool admit(const char *fmt, const char *line)
 
 void vg_log(enum vg_log_level lvl, const char *fmt, ...)
 {
-	static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
+	static const char *const tag[] = {"error: ", "warning: ", "", "debug: "};
 	char line[4096];
 	va_list ap;
 

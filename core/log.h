@@ -30,11 +30,12 @@ void vg_log_libevent(void);
  * For functions that hand a message up instead of logging it: formats into
  * err (n bytes) and returns rc, so `return vg_errf(err, n, -EINVAL, "...")`.
  */
-int vg_errf(char *err, size_t n, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int vg_errf(char *err, size_t n, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-#define vg_err(...) vg_log(VG_LOG_ERROR, __VA_ARGS__)
-#define vg_warn(...) vg_log(VG_LOG_WARN, __VA_ARGS__)
-#define vg_info(...) vg_log(VG_LOG_INFO, __VA_ARGS__)
+#define vg_err(...)   vg_log(VG_LOG_ERROR, __VA_ARGS__)
+#define vg_warn(...)  vg_log(VG_LOG_WARN, __VA_ARGS__)
+#define vg_info(...)  vg_log(VG_LOG_INFO, __VA_ARGS__)
 #define vg_debug(...) vg_log(VG_LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -6,7 +6,7 @@
 
 #include "lua_event.h"
 
-#define MT "vigil.event"
+#define MT	 "vigil.event"
 #define RE_CACHE 16
 
 struct ud {
@@ -21,20 +21,63 @@ struct ud {
 };
 
 enum field {
-	F_TIME = 1, F_PID, F_PPID, F_UID, F_GID, F_EUID, F_EGID, F_COMM, F_EXE, F_NAME, F_ARGS,
-	F_ARGV, F_TRUNCATED, F_CWD, F_CGROUP, F_CONTAINER_ID, F_POD_UID, F_NAMESPACE, F_POD,
-	F_CONTAINER, F_IMAGE, F_DEPLOYMENT, F_LABELS, F_KILLED, F_PRIVILEGED, F_LINEAGE, F_ANCESTOR,
+	F_TIME = 1,
+	F_PID,
+	F_PPID,
+	F_UID,
+	F_GID,
+	F_EUID,
+	F_EGID,
+	F_COMM,
+	F_EXE,
+	F_NAME,
+	F_ARGS,
+	F_ARGV,
+	F_TRUNCATED,
+	F_CWD,
+	F_CGROUP,
+	F_CONTAINER_ID,
+	F_POD_UID,
+	F_NAMESPACE,
+	F_POD,
+	F_CONTAINER,
+	F_IMAGE,
+	F_DEPLOYMENT,
+	F_LABELS,
+	F_KILLED,
+	F_PRIVILEGED,
+	F_LINEAGE,
+	F_ANCESTOR,
 };
 
 static const char *const field_names[] = {
-	[F_TIME] = "time", [F_PID] = "pid", [F_PPID] = "ppid", [F_UID] = "uid", [F_GID] = "gid",
-	[F_EUID] = "euid", [F_EGID] = "egid", [F_COMM] = "comm", [F_EXE] = "exe",
-	[F_NAME] = "name", [F_ARGS] = "args", [F_ARGV] = "argv", [F_TRUNCATED] = "truncated",
-	[F_CWD] = "cwd", [F_CGROUP] = "cgroup", [F_CONTAINER_ID] = "container_id",
-	[F_POD_UID] = "pod_uid", [F_NAMESPACE] = "namespace", [F_POD] = "pod",
-	[F_CONTAINER] = "container", [F_IMAGE] = "image", [F_DEPLOYMENT] = "deployment",
-	[F_LABELS] = "labels", [F_KILLED] = "killed", [F_PRIVILEGED] = "privileged",
-	[F_LINEAGE] = "lineage", [F_ANCESTOR] = "ancestor",
+	[F_TIME] = "time",
+	[F_PID] = "pid",
+	[F_PPID] = "ppid",
+	[F_UID] = "uid",
+	[F_GID] = "gid",
+	[F_EUID] = "euid",
+	[F_EGID] = "egid",
+	[F_COMM] = "comm",
+	[F_EXE] = "exe",
+	[F_NAME] = "name",
+	[F_ARGS] = "args",
+	[F_ARGV] = "argv",
+	[F_TRUNCATED] = "truncated",
+	[F_CWD] = "cwd",
+	[F_CGROUP] = "cgroup",
+	[F_CONTAINER_ID] = "container_id",
+	[F_POD_UID] = "pod_uid",
+	[F_NAMESPACE] = "namespace",
+	[F_POD] = "pod",
+	[F_CONTAINER] = "container",
+	[F_IMAGE] = "image",
+	[F_DEPLOYMENT] = "deployment",
+	[F_LABELS] = "labels",
+	[F_KILLED] = "killed",
+	[F_PRIVILEGED] = "privileged",
+	[F_LINEAGE] = "lineage",
+	[F_ANCESTOR] = "ancestor",
 };
 
 static struct ud *check_ev(lua_State *L)
@@ -128,18 +171,44 @@ static int l_index(lua_State *L)
 	f = lua_tointeger(L, -1);
 	lua_pop(L, 1);
 	switch (f) {
-	case F_TIME: lua_pushinteger(L, (lua_Integer)ev->time_ns); break;
-	case F_PID: lua_pushinteger(L, r->pid); break;
-	case F_PPID: lua_pushinteger(L, r->ppid); break;
-	case F_UID: lua_pushinteger(L, r->uid); break;
-	case F_GID: lua_pushinteger(L, r->gid); break;
-	case F_EUID: lua_pushinteger(L, r->euid); break;
-	case F_EGID: lua_pushinteger(L, r->egid); break;
-	case F_COMM: lua_pushstring(L, ev->comm); break;
-	case F_EXE: lua_pushstring(L, ev->exe); break;
-	case F_NAME: lua_pushstring(L, ev->name); break;
-	case F_ARGS: vg_event_args(ev); lua_pushstring(L, ev->args); break;
-	case F_TRUNCATED: vg_event_args(ev); lua_pushboolean(L, ev->args_truncated); break;
+	case F_TIME:
+		lua_pushinteger(L, (lua_Integer)ev->time_ns);
+		break;
+	case F_PID:
+		lua_pushinteger(L, r->pid);
+		break;
+	case F_PPID:
+		lua_pushinteger(L, r->ppid);
+		break;
+	case F_UID:
+		lua_pushinteger(L, r->uid);
+		break;
+	case F_GID:
+		lua_pushinteger(L, r->gid);
+		break;
+	case F_EUID:
+		lua_pushinteger(L, r->euid);
+		break;
+	case F_EGID:
+		lua_pushinteger(L, r->egid);
+		break;
+	case F_COMM:
+		lua_pushstring(L, ev->comm);
+		break;
+	case F_EXE:
+		lua_pushstring(L, ev->exe);
+		break;
+	case F_NAME:
+		lua_pushstring(L, ev->name);
+		break;
+	case F_ARGS:
+		vg_event_args(ev);
+		lua_pushstring(L, ev->args);
+		break;
+	case F_TRUNCATED:
+		vg_event_args(ev);
+		lua_pushboolean(L, ev->args_truncated);
+		break;
 	case F_ARGV:
 		vg_event_args(ev);
 		lua_createtable(L, ev->argc, 0);
@@ -148,17 +217,41 @@ static int l_index(lua_State *L)
 			lua_rawseti(L, -2, i + 1);
 		}
 		break;
-	case F_CWD: vg_event_paths(ev); push_str_or_nil(L, ev->cwd); break;
-	case F_CGROUP: vg_event_paths(ev); lua_pushstring(L, ev->cgroup); break;
-	case F_CONTAINER_ID: push_str_or_nil(L, vg_event_container(ev)->id); break;
-	case F_POD_UID: push_str_or_nil(L, vg_event_container(ev)->pod_uid); break;
-	case F_NAMESPACE: push_str_or_nil(L, m ? m->namespace_ : NULL); break;
-	case F_POD: push_str_or_nil(L, m ? m->pod : NULL); break;
-	case F_CONTAINER: push_str_or_nil(L, m ? m->container : NULL); break;
-	case F_IMAGE: push_str_or_nil(L, m ? m->image : NULL); break;
-	case F_DEPLOYMENT: push_str_or_nil(L, m ? m->deployment : NULL); break;
-	case F_PRIVILEGED: lua_pushboolean(L, m && m->privileged); break;
-	case F_KILLED: lua_pushboolean(L, 0); break;
+	case F_CWD:
+		vg_event_paths(ev);
+		push_str_or_nil(L, ev->cwd);
+		break;
+	case F_CGROUP:
+		vg_event_paths(ev);
+		lua_pushstring(L, ev->cgroup);
+		break;
+	case F_CONTAINER_ID:
+		push_str_or_nil(L, vg_event_container(ev)->id);
+		break;
+	case F_POD_UID:
+		push_str_or_nil(L, vg_event_container(ev)->pod_uid);
+		break;
+	case F_NAMESPACE:
+		push_str_or_nil(L, m ? m->namespace_ : NULL);
+		break;
+	case F_POD:
+		push_str_or_nil(L, m ? m->pod : NULL);
+		break;
+	case F_CONTAINER:
+		push_str_or_nil(L, m ? m->container : NULL);
+		break;
+	case F_IMAGE:
+		push_str_or_nil(L, m ? m->image : NULL);
+		break;
+	case F_DEPLOYMENT:
+		push_str_or_nil(L, m ? m->deployment : NULL);
+		break;
+	case F_PRIVILEGED:
+		lua_pushboolean(L, m && m->privileged);
+		break;
+	case F_KILLED:
+		lua_pushboolean(L, 0);
+		break;
 	case F_LABELS:
 		if (!m || !m->labels) {
 			lua_pushnil(L);
@@ -170,8 +263,12 @@ static int l_index(lua_State *L)
 			lua_setfield(L, -2, m->labels[i]);
 		}
 		break;
-	case F_LINEAGE: lua_pushcfunction(L, l_lineage); break;
-	case F_ANCESTOR: lua_pushcfunction(L, l_ancestor); break;
+	case F_LINEAGE:
+		lua_pushcfunction(L, l_lineage);
+		break;
+	case F_ANCESTOR:
+		lua_pushcfunction(L, l_ancestor);
+		break;
 	default:
 		return luaL_error(L, "event has no field '%s'", luaL_tolstring(L, 2, NULL));
 	}

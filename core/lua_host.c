@@ -310,21 +310,21 @@ static void push_readonly(lua_State *L, int idx)
 
 static void build_sandbox(struct vg_lua *h)
 {
-	static const char *const table_charged[] = { "move", "concat", "unpack", "sort", NULL };
-	static const char *const string_charged[] = { "rep", NULL };
+	static const char *const table_charged[] = {"move", "concat", "unpack", "sort", NULL};
+	static const char *const string_charged[] = {"rep", NULL};
 	static const char *const base_ok[] = {
-		"assert", "error",  "ipairs", "next",	  "pairs",    "pcall",	  "select",
-		"tonumber", "tostring", "type", "xpcall", "rawequal", "rawget", "rawlen",
-		"getmetatable", "_VERSION", NULL,
+		"assert", "error",    "ipairs",	      "next",	  "pairs",  "pcall",
+		"select", "tonumber", "tostring",     "type",	  "xpcall", "rawequal",
+		"rawget", "rawlen",   "getmetatable", "_VERSION", NULL,
 	};
 	static const struct {
 		const char *name;
 		lua_CFunction open;
 	} libs[] = {
-		{ "string", luaopen_string },
-		{ "table", luaopen_table },
-		{ "math", luaopen_math },
-		{ "utf8", luaopen_utf8 },
+		{"string", luaopen_string},
+		{"table", luaopen_table},
+		{"math", luaopen_math},
+		{"utf8", luaopen_utf8},
 	};
 	lua_State *L = h->L;
 
@@ -368,7 +368,7 @@ static void build_sandbox(struct vg_lua *h)
 
 struct vg_lua *vg_lua_new(size_t mem_cap)
 {
-	struct vg_lua_opts o = { .mem_cap = mem_cap };
+	struct vg_lua_opts o = {.mem_cap = mem_cap};
 
 	return vg_lua_new_opts(&o);
 }
@@ -452,7 +452,8 @@ static void call_end(struct vg_lua *h, lua_State *L, lua_State *prev)
 /* The outcome of a failed call whose message is on top of L's stack (popped into err). */
 static int call_failed(struct vg_lua *h, lua_State *L, int rc, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
+	snprintf(err, errlen, "%s",
+		 lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
 	lua_pop(L, 1);
 	if (h->stopping == STOP_SIGNAL) {
 		h->st.interrupted++;
@@ -465,8 +466,10 @@ static int call_failed(struct vg_lua *h, lua_State *L, int rc, char *err, size_t
 	if (rc == LUA_ERRMEM) {
 		h->st.nomem++;
 		if (h->pool_refused)
-			snprintf(err, errlen, "the shared Lua memory cap of %zu MiB is reached "
-				 "(lua.memory_mb)", h->pool->cap >> 20);
+			snprintf(err, errlen,
+				 "the shared Lua memory cap of %zu MiB is reached "
+				 "(lua.memory_mb)",
+				 h->pool->cap >> 20);
 		else
 			snprintf(err, errlen, "memory cap of %zu MiB reached", h->cap >> 20);
 		lua_gc(h->L, LUA_GCCOLLECT);
@@ -502,8 +505,8 @@ int vg_lua_call(struct vg_lua *h, int nargs, int nres, long budget, char *err, s
 	return call_failed(h, L, rc, err, errlen);
 }
 
-int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *chunkname,
-		     int nres, long budget, char *err, size_t errlen)
+int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *chunkname, int nres,
+		     long budget, char *err, size_t errlen)
 {
 	lua_State *L = h->L;
 	int rc = luaL_loadbufferx(L, buf, len, chunkname, "t");

@@ -24,9 +24,9 @@ struct vg_lua;
 
 enum vg_lua_rc {
 	VG_LUA_OK = 0,
-	VG_LUA_ERROR = -1,  /* a runtime or syntax error */
-	VG_LUA_BUDGET = -2, /* stopped by the instruction budget */
-	VG_LUA_NOMEM = -3,  /* the memory cap was hit */
+	VG_LUA_ERROR = -1,	 /* a runtime or syntax error */
+	VG_LUA_BUDGET = -2,	 /* stopped by the instruction budget */
+	VG_LUA_NOMEM = -3,	 /* the memory cap was hit */
 	VG_LUA_INTERRUPTED = -4, /* stopped by vg_lua_interrupt() (vigil is stopping) */
 };
 
@@ -60,8 +60,8 @@ void vg_lua_expose(struct vg_lua *h, const char *name);
  * sandbox's, read-only. Leaves nres results. Returns enum vg_lua_rc; on error
  * the message ("file:line: what") is in err and nothing is left on the stack.
  */
-int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *chunkname,
-		     int nres, long budget, char *err, size_t errlen);
+int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *chunkname, int nres,
+		     long budget, char *err, size_t errlen);
 
 /*
  * Calls the function below nargs arguments on the stack, stopping it after

@@ -20,14 +20,16 @@ void vg_lua_push_json(lua_State *L, const json_t *j)
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
 		lua_createtable(L, 0, (int)json_object_size(j));
-		json_object_foreach((json_t *)j, k, v) {
+		json_object_foreach((json_t *)j, k, v)
+		{
 			vg_lua_push_json(L, v);
 			lua_setfield(L, -2, k);
 		}
 		break;
 	case JSON_ARRAY:
 		lua_createtable(L, (int)json_array_size(j), 0);
-		json_array_foreach(j, i, v) {
+		json_array_foreach(j, i, v)
+		{
 			vg_lua_push_json(L, v);
 			lua_rawseti(L, -2, (lua_Integer)i + 1);
 		}
@@ -115,7 +117,8 @@ static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n)
 			json_t *v;
 
 			if (lua_type(L, -2) != LUA_TSTRING) {
-				snprintf(err, n, "a table mixing string keys with others cannot be JSON");
+				snprintf(err, n,
+					 "a table mixing string keys with others cannot be JSON");
 				lua_pop(L, 2);
 				json_decref(out);
 				return NULL;
@@ -130,7 +133,8 @@ static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n)
 				size_t klen;
 				const char *k = lua_tolstring(L, -2, &klen);
 
-				if (json_object_setn_new(out, k, klen, v)) { /* a key that is not UTF-8 */
+				if (json_object_setn_new(out, k, klen,
+							 v)) { /* a key that is not UTF-8 */
 					snprintf(err, n, "a string that is not UTF-8");
 					lua_pop(L, 2);
 					json_decref(out);
@@ -198,7 +202,8 @@ static int put_string(struct jbuf *b, const char *s, size_t n)
 	while (i < n) {
 		size_t run = i, k;
 
-		while (run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' && u[run] != '\\')
+		while (run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' &&
+		       u[run] != '\\')
 			run++;
 		if (run > i) {
 			put(b, s + i, run - i);
@@ -215,15 +220,29 @@ static int put_string(struct jbuf *b, const char *s, size_t n)
 			continue;
 		}
 		switch (u[i]) {
-		case '"': put(b, "\\\"", 2); break;
-		case '\\': put(b, "\\\\", 2); break;
-		case '\b': put(b, "\\b", 2); break;
-		case '\f': put(b, "\\f", 2); break;
-		case '\n': put(b, "\\n", 2); break;
-		case '\r': put(b, "\\r", 2); break;
-		case '\t': put(b, "\\t", 2); break;
+		case '"':
+			put(b, "\\\"", 2);
+			break;
+		case '\\':
+			put(b, "\\\\", 2);
+			break;
+		case '\b':
+			put(b, "\\b", 2);
+			break;
+		case '\f':
+			put(b, "\\f", 2);
+			break;
+		case '\n':
+			put(b, "\\n", 2);
+			break;
+		case '\r':
+			put(b, "\\r", 2);
+			break;
+		case '\t':
+			put(b, "\\t", 2);
+			break;
 		default: {
-			char esc[6] = { '\\', 'u', '0', '0', hex[u[i] >> 4], hex[u[i] & 15] };
+			char esc[6] = {'\\', 'u', '0', '0', hex[u[i] >> 4], hex[u[i] & 15]};
 
 			put(b, esc, 6);
 		}
@@ -234,7 +253,8 @@ static int put_string(struct jbuf *b, const char *s, size_t n)
 	return 0;
 }
 
-/* A real as jansson writes it: 17 significant digits, a ".0" on integral values, no '+' or leading zeros in the exponent. */
+/* A real as jansson writes it: 17 significant digits, a ".0" on integral values, no '+' or leading
+ * zeros in the exponent. */
 static void put_real(struct jbuf *b, double d)
 {
 	char s[40], *e;
@@ -328,7 +348,8 @@ static int enc(struct jbuf *b, int idx, int depth)
 			const char *k;
 
 			if (lua_type(L, -2) != LUA_TSTRING) {
-				snprintf(b->err, b->errlen, "a table mixing string keys with others cannot be JSON");
+				snprintf(b->err, b->errlen,
+					 "a table mixing string keys with others cannot be JSON");
 				lua_pop(L, 2);
 				return -1;
 			}
@@ -336,7 +357,8 @@ static int enc(struct jbuf *b, int idx, int depth)
 				put(b, ",", 1);
 			first = false;
 			k = lua_tolstring(L, -2, &klen);
-			if (put_string(b, k, klen) || (put(b, ":", 1), enc(b, lua_gettop(L), depth + 1))) {
+			if (put_string(b, k, klen) ||
+			    (put(b, ":", 1), enc(b, lua_gettop(L), depth + 1))) {
 				lua_pop(L, 2);
 				return -1;
 			}
@@ -354,7 +376,7 @@ static int enc(struct jbuf *b, int idx, int depth)
 int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen)
 {
 	char first[4096]; /* most bodies fit: no Lua allocation but the result */
-	struct jbuf b = { .L = L, .p = first, .cap = sizeof(first), .err = err, .errlen = errlen };
+	struct jbuf b = {.L = L, .p = first, .cap = sizeof(first), .err = err, .errlen = errlen};
 	int rc;
 
 	idx = lua_absindex(L, idx);
@@ -442,4 +464,4 @@ static void doc_bool(void *c, const char *key, bool v)
 	doc_attach(d, key);
 }
 
-const struct vg_emit vg_lua_emitter = { doc_open, doc_close, doc_str, doc_num, doc_bool };
+const struct vg_emit vg_lua_emitter = {doc_open, doc_close, doc_str, doc_num, doc_bool};

@@ -31,13 +31,13 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-		{ "run", vg_cmd_run },
-		{ "events", vg_cmd_events },
-		{ "policy", vg_cmd_policy },
-		{ "record", vg_cmd_record },
-		{ "violations", vg_cmd_violations },
-		{ "notifiers", vg_cmd_notifiers },
-		{ "replay", vg_cmd_replay },
+		{"run", vg_cmd_run},
+		{"events", vg_cmd_events},
+		{"policy", vg_cmd_policy},
+		{"record", vg_cmd_record},
+		{"violations", vg_cmd_violations},
+		{"notifiers", vg_cmd_notifiers},
+		{"replay", vg_cmd_replay},
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||

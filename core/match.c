@@ -70,7 +70,7 @@ struct slot {
  */
 #define COMM_CACHE 1024
 #define ARGS_CACHE 2048
-#define ARGS_KEY 118
+#define ARGS_KEY   118
 
 struct comm_slot {
 	char key[VG_COMM_LEN];
@@ -89,11 +89,11 @@ struct vg_matcher {
 	struct slot *hash; /* open addressing, power-of-two size */
 	size_t hmask;
 	int *regex_secs, nregex;
-	int *all_secs, nall;	     /* no name criterion: looked at for every event */
-	int *args_secs, nargsec;     /* ... of which gated by a positive args criterion */
-	struct vg_regex *combined;   /* every regex name value, whole string */
-	struct vg_regex *args_gate;  /* every gated section's args values: one pass rejects all */
-	uint32_t *pol_gen, gen;	   /* per-policy "matched in this eval" marks */
+	int *all_secs, nall;	    /* no name criterion: looked at for every event */
+	int *args_secs, nargsec;    /* ... of which gated by a positive args criterion */
+	struct vg_regex *combined;  /* every regex name value, whole string */
+	struct vg_regex *args_gate; /* every gated section's args values: one pass rejects all */
+	uint32_t *pol_gen, gen;	    /* per-policy "matched in this eval" marks */
 	int npol;
 	const char **names;
 	bool done;
@@ -172,7 +172,7 @@ static uint64_t hash_bytes(const char *p, size_t n)
 /* Does the combined name regex match this comm? Cached by the whole comm. */
 static bool names_match(struct vg_matcher *m, struct vg_event *ev)
 {
-	char key[VG_COMM_LEN] = { 0 };
+	char key[VG_COMM_LEN] = {0};
 	struct comm_slot *s;
 	size_t n = strnlen(ev->comm, VG_COMM_LEN - 1);
 	bool hit;
@@ -318,7 +318,8 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 		if (!alt)
 			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 		for (int i = 0; i < n; i++) { /* each value alone, for a message that names it */
-			struct vg_regex *one = vg_regex_new(values[i], kind != VG_CRIT_ARGS, err, errlen);
+			struct vg_regex *one =
+				vg_regex_new(values[i], kind != VG_CRIT_ARGS, err, errlen);
 
 			if (!one) {
 				free(alt);
@@ -373,10 +374,13 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 		for (int i = 0; i < n; i++) {
 			if (is_literal(values[i])) {
 				for (int k = 0; values[i][k]; k++)
-					s->lits[s->nlit][k] = (char)tolower((unsigned char)values[i][k]);
+					s->lits[s->nlit][k] =
+						(char)tolower((unsigned char)values[i][k]);
 				s->nlit++;
-			} else if (strlen(values[i]) >= VG_COMM_LEN && !strpbrk(values[i], "\\^$.|?*+()[]{}")) {
-				/* a literal longer than comm can never match it: drop from the index */
+			} else if (strlen(values[i]) >= VG_COMM_LEN &&
+				   !strpbrk(values[i], "\\^$.|?*+()[]{}")) {
+				/* a literal longer than comm can never match it: drop from the
+				 * index */
 			} else {
 				s->name_res[s->nres++] = strdup(values[i]);
 			}
@@ -440,7 +444,7 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 		struct section *s = &m->secs[i];
 
 		for (int k = 0; k < s->nlit; k++) {
-			char key[VG_COMM_LEN] = { 0 };
+			char key[VG_COMM_LEN] = {0};
 			struct slot *sl;
 
 			memcpy(key, s->lits[k], VG_COMM_LEN);
@@ -463,7 +467,8 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 		}
 		if (s->has_name)
 			continue;
-		if (s->nargs ? push_int(&m->args_secs, &m->nargsec, i) : push_int(&m->all_secs, &m->nall, i))
+		if (s->nargs ? push_int(&m->args_secs, &m->nargsec, i)
+			     : push_int(&m->all_secs, &m->nall, i))
 			return vg_errf(err, errlen, -ENOMEM, "out of memory");
 	}
 	if (m->nargsec) {
@@ -582,8 +587,8 @@ int vg_matcher_eval(const struct vg_matcher *cm, struct vg_event *ev, const bool
 		    vg_lineage_fn lineage_fn, vg_match_cb cb, void *ctx)
 {
 	struct vg_matcher *m = (struct vg_matcher *)cm; /* only the eval marks change */
-	struct eval e = { m, ev, want, lineage_fn, cb, ctx, 0 };
-	char key[VG_COMM_LEN] = { 0 };
+	struct eval e = {m, ev, want, lineage_fn, cb, ctx, 0};
+	char key[VG_COMM_LEN] = {0};
 	const struct slot *sl;
 
 	if (++m->gen == 0) { /* wrapped: clear the marks */
@@ -618,7 +623,8 @@ bool vg_matcher_needs_all(const struct vg_matcher *m, const bool *enabled)
 		if (enabled && !enabled[s->pol])
 			continue;
 		if (!s->has_name || s->nres)
-			return true; /* no name, or a regex one: the kernel cannot pass exactly these */
+			return true; /* no name, or a regex one: the kernel cannot pass exactly
+					these */
 	}
 	return false;
 }
@@ -722,7 +728,8 @@ int vg_matcher_kill_uids(const struct vg_matcher *m, int pol, const char *lcname
 			continue;
 		}
 		for (int c = 0; shape == 2 && c < s->nc; c++)
-			for (int u = 0; s->c[c].kind == VG_CRIT_UID && u < s->c[c].n && n < max; u++)
+			for (int u = 0; s->c[c].kind == VG_CRIT_UID && u < s->c[c].n && n < max;
+			     u++)
 				uids[n++] = s->c[c].uids[u];
 	}
 	return n;

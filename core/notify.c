@@ -20,15 +20,15 @@
 #include "stream.h"
 #include "wal.h"
 
-#define PLUGIN_BUDGET 2000000L
-#define DEFAULT_ATTEMPTS 10
-#define DEFAULT_RETRY_MS 1000
-#define DEFAULT_MAX_AGE_S 86400 /* a day of retrying, then the dead letters */
-#define DEFAULT_QUEUE_MAX 10000 /* events in memory per notifier; the rest wait on disk */
+#define PLUGIN_BUDGET	    2000000L
+#define DEFAULT_ATTEMPTS    10
+#define DEFAULT_RETRY_MS    1000
+#define DEFAULT_MAX_AGE_S   86400 /* a day of retrying, then the dead letters */
+#define DEFAULT_QUEUE_MAX   10000 /* events in memory per notifier; the rest wait on disk */
 #define DEFAULT_CONCURRENCY 4
-#define SCAN_AHEAD 64 /* how far past the head a free slot looks for an event it may send */
+#define SCAN_AHEAD	    64 /* how far past the head a free slot looks for an event it may send */
 
-static const double buckets[NBUCKETS] = { 0.01, 0.05, 0.1, 0.5, 1, 5 };
+static const double buckets[NBUCKETS] = {0.01, 0.05, 0.1, 0.5, 1, 5};
 
 void vg_notify_routes_clear(struct vg_notify *n)
 {
@@ -43,15 +43,19 @@ void vg_notify_routes_clear(struct vg_notify *n)
 	n->nroutes = 0;
 }
 
-int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *const *names, char *err, size_t en)
+int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *const *names, char *err,
+		    size_t en)
 {
 	struct route *nr, *r;
 	int cnt = 0;
 
 	for (; names[cnt]; cnt++)
 		if (!ob_inst(n, names[cnt]))
-			return vg_errf(err, en, -ENOENT, "policy '%s' names notifier '%s', which vigil.conf.lua does not "
-					"configure (add it to notifiers, or fix the name)", policy_id, names[cnt]);
+			return vg_errf(
+				err, en, -ENOENT,
+				"policy '%s' names notifier '%s', which vigil.conf.lua does not "
+				"configure (add it to notifiers, or fix the name)",
+				policy_id, names[cnt]);
 	nr = realloc(n->routes, (size_t)(n->nroutes + 1) * sizeof(*nr));
 	if (!nr)
 		return -ENOMEM;
@@ -105,7 +109,8 @@ int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_aler
 		snprintf(e->event, sizeof(e->event), "%s", event);
 		e->alert_id = strdup(a->id);
 		e->payload = alert ? json_dumps(alert, JSON_COMPACT) : NULL;
-		ob_enqueue(n, in, e, alert); /* logged before it is sent: the log's ack flips e->durable */
+		ob_enqueue(n, in, e,
+			   alert); /* logged before it is sent: the log's ack flips e->durable */
 	}
 	json_decref(alert);
 	event_active(n->pump, 0, 0);
@@ -135,21 +140,25 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 	if (!e)
 		return;
 	char aged[640];
-	int64_t left_ms = in->max_age_s * 1000 - (int64_t)(wall_ns() - e->enq_ns) / 1000000; /* signed: a clock step back */
+	int64_t left_ms = in->max_age_s * 1000 - (int64_t)(wall_ns() - e->enq_ns) /
+							 1000000; /* signed: a clock step back */
 
 	if (outcome == 1 && e->attempts + 1 >= in->max_attempts)
-		outcome = 3; /* a failure, and the last attempt */
+		outcome = 3;		    /* a failure, and the last attempt */
 	if (outcome == 1 && left_ms <= 0) { /* a failure, and too old to try again */
-		snprintf(aged, sizeof(aged), "%s (still failing %llds after it was queued: max_age_s)", why,
+		snprintf(aged, sizeof(aged),
+			 "%s (still failing %llds after it was queued: max_age_s)", why,
 			 (long long)in->max_age_s);
 		why = aged;
 		outcome = 3;
 	}
 	snprintf(in->last, sizeof(in->last), "%s%.490s",
-		 outcome == 0 ? "accepted" : outcome == 1 ? "will retry: " : outcome == 2 ? "refused: "
-											: "gave up: ",
+		 outcome == 0	? "accepted"
+		 : outcome == 1 ? "will retry: "
+		 : outcome == 2 ? "refused: "
+				: "gave up: ",
 		 outcome == 0 ? "" : why); /* truncated to fit: it is a summary */
-	if (outcome == 0) { /* accepted */
+	if (outcome == 0) {		   /* accepted */
 		in->sent++;
 		ob_delivered(n, in, e);
 	} else if (outcome == 1 && ++e->attempts < in->max_attempts) { /* try again later */
@@ -166,12 +175,13 @@ static void settle(struct vg_notify *n, struct slot *sl, int outcome, const char
 		e->inflight = false;
 		in->retried++;
 		in->failed++;
-		vg_warn("notifier '%s': %s; attempt %d, again in %lld ms", in->name, why, e->attempts,
-			(long long)delay);
+		vg_warn("notifier '%s': %s; attempt %d, again in %lld ms", in->name, why,
+			e->attempts, (long long)delay);
 	} else { /* to the dead letters, with the receiver's answer */
 		in->failed++;
 		in->deadc++;
-		vg_err("notifier '%s': gave up on alert %s (%s): %s", in->name, e->alert_id, e->event, why);
+		vg_err("notifier '%s': gave up on alert %s (%s): %s", in->name, e->alert_id,
+		       e->event, why);
 		ob_dead(n, in, e, why);
 	}
 	event_active(n->pump, 0, 0);
@@ -189,8 +199,11 @@ static void finished(struct vg_notify *n, struct slot *in, int nres)
 		if (lua_toboolean(co, -nres))
 			settle(n, in, 0, "", -1);
 		else
-			settle(n, in, 1, nres > 1 && lua_isstring(co, -nres + 1) ? lua_tostring(co, -nres + 1)
-									 : "the plugin reported a failure", -1);
+			settle(n, in, 1,
+			       nres > 1 && lua_isstring(co, -nres + 1)
+				       ? lua_tostring(co, -nres + 1)
+				       : "the plugin reported a failure",
+			       -1);
 	} else if (lua_istable(co, -nres)) {
 		long status, ra;
 		const char *err, *body;
@@ -203,7 +216,8 @@ static void finished(struct vg_notify *n, struct slot *in, int nres)
 		body = lua_tostring(co, -1);
 		lua_getfield(co, -nres - 3, "retry_after");
 		ra = lua_isinteger(co, -1) ? (long)lua_tointeger(co, -1) : -1;
-		snprintf(why, sizeof(why), "%s%ld %.300s", err ? err : "HTTP ", status, body ? body : "");
+		snprintf(why, sizeof(why), "%s%ld %.300s", err ? err : "HTTP ", status,
+			 body ? body : "");
 		if (err || !status)
 			snprintf(why, sizeof(why), "%s", err ? err : "no answer");
 		lua_pop(co, 4);
@@ -212,16 +226,19 @@ static void finished(struct vg_notify *n, struct slot *in, int nres)
 		else if (!status || status == 408 || status == 429 || status >= 500)
 			settle(n, in, 1, why, ra);
 		else
-			settle(n, in, 2, why, -1); /* the receiver refused it: retrying will not help */
+			settle(n, in, 2, why,
+			       -1); /* the receiver refused it: retrying will not help */
 	} else {
-		settle(n, in, 1, "the plugin returned something other than true, false or a response", -1);
+		settle(n, in, 1,
+		       "the plugin returned something other than true, false or a response", -1);
 	}
 }
 
 static void run(struct vg_notify *n, struct slot *in, int nargs)
 {
 	char err[512];
-	int nres = 0, rc = vg_lua_resume(n->lua, in->co, nargs, PLUGIN_BUDGET, &nres, err, sizeof(err));
+	int nres = 0,
+	    rc = vg_lua_resume(n->lua, in->co, nargs, PLUGIN_BUDGET, &nres, err, sizeof(err));
 
 	if (rc == VG_LUA_YIELDED)
 		return; /* waiting for vigil.http */
@@ -236,16 +253,17 @@ static void run(struct vg_notify *n, struct slot *in, int nargs)
 
 /* Pushes the alert (light userdata: a struct vg_alert, else a json_t) as Lua tables. */
 /*
- * In a protected call (everything here allocates, and the plugin state has a memory cap): the instance's conf
- * table (once), a coroutine for the event (its registry ref), and the alert as Lua tables from a struct
- * vg_alert, else a json_t. Args: alert, json, inst (light userdata). Returns the alert and the ref.
+ * In a protected call (everything here allocates, and the plugin state has a memory cap): the
+ * instance's conf table (once), a coroutine for the event (its registry ref), and the alert as Lua
+ * tables from a struct vg_alert, else a json_t. Args: alert, json, inst (light userdata). Returns
+ * the alert and the ref.
  */
 static int l_prepare(lua_State *L)
 {
 	const struct vg_alert *a = lua_touserdata(L, 1);
 	json_t *j = lua_touserdata(L, 2);
 	struct inst *in = lua_touserdata(L, 3);
-	struct vg_lua_doc d = { .L = L };
+	struct vg_lua_doc d = {.L = L};
 	int ref;
 
 	if (in->conf_ref <= 0) { /* LUA_NOREF is -2; 0 is "not yet" (calloc) */
@@ -288,8 +306,8 @@ static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct 
 		char why[128];
 
 		lua_pop(L, 2);
-		snprintf(why, sizeof(why), "alert %s is no longer in the store (removed by retention)",
-			 e->alert_id);
+		snprintf(why, sizeof(why),
+			 "alert %s is no longer in the store (removed by retention)", e->alert_id);
 		settle(n, sl, 2, why, -1);
 		return;
 	}
@@ -302,7 +320,8 @@ static void start(struct vg_notify *n, struct inst *in, struct slot *sl, struct 
 	if (rc != LUA_OK) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "cannot hand the alert to the plugin: %s", lua_tostring(L, -1));
+		snprintf(why, sizeof(why), "cannot hand the alert to the plugin: %s",
+			 lua_tostring(L, -1));
 		lua_pop(L, 3);
 		settle(n, sl, 1, why, -1);
 		return;
@@ -340,11 +359,13 @@ static void deliver_next(struct vg_notify *n, struct inst *in)
 		uint32_t seen[SCAN_AHEAD]; /* alerts with an earlier event waiting or in flight */
 		int nseen = 0;
 
-		for (struct entry *e = in->head; e && scanned < SCAN_AHEAD && !pick; e = e->next, scanned++) {
+		for (struct entry *e = in->head; e && scanned < SCAN_AHEAD && !pick;
+		     e = e->next, scanned++) {
 			bool earlier = false;
 
 			if (!e->h) {
-				e->h = 2166136261u; /* FNV-1a; a collision only makes an event wait */
+				e->h = 2166136261u; /* FNV-1a; a collision only makes an event wait
+						     */
 				for (const char *c = e->alert_id; *c; c++)
 					e->h = (e->h ^ (unsigned char)*c) * 16777619u;
 				e->h |= 1;
@@ -377,8 +398,8 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the plugins' bindings ------------------------------------------------------------- */
 
-/* What a yielded request resumes. Listed in its notifier, so closing it orphans them (n = NULL): the
- * transfer may still finish later, and must then not touch what was freed. */
+/* What a yielded request resumes. Listed in its notifier, so closing it orphans them (n = NULL):
+ * the transfer may still finish later, and must then not touch what was freed. */
 struct req_wait {
 	struct vg_notify *n;
 	struct slot *in;
@@ -400,7 +421,8 @@ static bool wait_done(struct req_wait *w)
 	return w->in->co != NULL;
 }
 
-/* The answer as a Lua table {status, body, error, retry_after}, in a protected call. Arg: the vg_http_resp. */
+/* The answer as a Lua table {status, body, error, retry_after}, in a protected call. Arg: the
+ * vg_http_resp. */
 static int l_push_resp(lua_State *L)
 {
 	const struct vg_http_resp *r = lua_touserdata(L, 1);
@@ -434,7 +456,8 @@ static int l_push_sent(lua_State *L)
 	return 2;
 }
 
-/* Resumes w's coroutine with what fn pushes from arg (built on the main state, protected, then moved over). */
+/* Resumes w's coroutine with what fn pushes from arg (built on the main state, protected, then
+ * moved over). */
 static void resume_with(struct req_wait *w, lua_CFunction fn, const void *arg, int nres)
 {
 	lua_State *L = vg_lua_state(w->n->lua);
@@ -444,7 +467,8 @@ static void resume_with(struct req_wait *w, lua_CFunction fn, const void *arg, i
 	if (lua_pcall(L, 1, nres, 0) != LUA_OK) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "cannot hand the answer to the plugin: %s", lua_tostring(L, -1));
+		snprintf(why, sizeof(why), "cannot hand the answer to the plugin: %s",
+			 lua_tostring(L, -1));
 		lua_pop(L, 1);
 		settle(w->n, w->in, 1, why, -1);
 		return;
@@ -510,15 +534,16 @@ static void wait_drop(struct req_wait *w)
 static int l_http(lua_State *L)
 {
 	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
-	struct vg_http_req r = { 0 };
-	const char *hdrs[33] = { 0 };
+	struct vg_http_req r = {0};
+	const char *hdrs[33] = {0};
 	char hbuf[32][512];
 	struct req_wait *w;
 	struct slot *in = NULL;
 	int nh = 0;
 
 	if (!(in = slot_of(n, L)))
-		return luaL_error(L, "vigil.http can only be called from a notifier's event function");
+		return luaL_error(L,
+				  "vigil.http can only be called from a notifier's event function");
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "method");
 	r.method = luaL_optstring(L, -1, "POST");
@@ -564,13 +589,14 @@ static void on_sent(void *ctx, const char *error)
 static int l_send(lua_State *L)
 {
 	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
-	struct vg_stream_req r = { 0 };
+	struct vg_stream_req r = {0};
 	struct req_wait *w;
 	struct slot *in = NULL;
 	char err[256];
 
 	if (!(in = slot_of(n, L)))
-		return luaL_error(L, "vigil.send can only be called from a notifier's event function");
+		return luaL_error(L,
+				  "vigil.send can only be called from a notifier's event function");
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_getfield(L, 1, "address");
 	r.address = luaL_checkstring(L, -1);
@@ -612,7 +638,8 @@ static int l_json_decode(lua_State *L)
 	return 1;
 }
 
-/* vigil.namespace(name): {name, labels, annotations} of a Kubernetes namespace, or nil (not known, no Kubernetes). */
+/* vigil.namespace(name): {name, labels, annotations} of a Kubernetes namespace, or nil (not known,
+ * no Kubernetes). */
 static int l_namespace(lua_State *L)
 {
 	struct vg_notify *n = lua_touserdata(L, lua_upvalueindex(1));
@@ -634,7 +661,8 @@ void vg_notify_set_namespaces(struct vg_notify *n, vg_notify_ns_fn fn, void *ctx
 
 static int l_base64(lua_State *L)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t len;
 	const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
 	luaL_Buffer b;
@@ -678,7 +706,8 @@ static int l_now(lua_State *L)
 /* ---- set-up -------------------------------------------------------------------------------- */
 
 /* Runs one plugin file and keeps the table it returns. */
-static int add_plugin(struct vg_notify *n, const char *path, const char *buf, size_t len, char *err, size_t en)
+static int add_plugin(struct vg_notify *n, const char *path, const char *buf, size_t len, char *err,
+		      size_t en)
 {
 	lua_State *L = vg_lua_state(n->lua);
 	struct plugin *p, *np;
@@ -694,12 +723,15 @@ static int add_plugin(struct vg_notify *n, const char *path, const char *buf, si
 		lua_pushnil(L);
 	if (lua_type(L, -1) != LUA_TSTRING) {
 		lua_pop(L, 2);
-		return vg_errf(err, en, -EINVAL, "%s must return a table with a name (see plugins/README.md)", path);
+		return vg_errf(err, en, -EINVAL,
+			       "%s must return a table with a name (see plugins/README.md)", path);
 	}
 	for (int i = 0; i < n->nplugins; i++)
 		if (!strcmp(n->plugins[i].name, lua_tostring(L, -1))) {
-			int rc = vg_errf(err, en, -EEXIST, "%s: a notifier type '%s' is already defined by %s; "
-					 "give the plugin another name", path, lua_tostring(L, -1), n->plugins[i].file);
+			int rc = vg_errf(err, en, -EEXIST,
+					 "%s: a notifier type '%s' is already defined by %s; "
+					 "give the plugin another name",
+					 path, lua_tostring(L, -1), n->plugins[i].file);
 
 			lua_pop(L, 2);
 			return rc;
@@ -730,7 +762,8 @@ static int load_plugins(struct vg_notify *n, const char *plugin_dir, char *err, 
 	int rc = 0, cnt;
 
 	for (const struct vg_embedded *f = vg_embedded; f->path; f++) {
-		if (strncmp(f->path, "plugins/", 8) || strcmp(f->path + strlen(f->path) - 4, ".lua"))
+		if (strncmp(f->path, "plugins/", 8) ||
+		    strcmp(f->path + strlen(f->path) - 4, ".lua"))
 			continue;
 		if ((rc = add_plugin(n, f->path, f->data, f->len, err, en)))
 			return rc;
@@ -739,7 +772,8 @@ static int load_plugins(struct vg_notify *n, const char *plugin_dir, char *err, 
 		return 0;
 	cnt = scandir(plugin_dir, &ents, lua_file, alphasort);
 	if (cnt < 0)
-		return vg_errf(err, en, -errno, "plugin_dir %s: %s (fix the path in vigil.conf.lua)", plugin_dir,
+		return vg_errf(err, en, -errno,
+			       "plugin_dir %s: %s (fix the path in vigil.conf.lua)", plugin_dir,
 			       strerror(errno));
 	for (int i = 0; i < cnt; i++) {
 		char path[4096];
@@ -758,7 +792,8 @@ static int load_plugins(struct vg_notify *n, const char *plugin_dir, char *err, 
 			fclose(f);
 		}
 		if (!rc && !buf)
-			rc = vg_errf(err, en, -EIO, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
+			rc = vg_errf(err, en, -EIO, "%s: cannot read: %s", path,
+				     strerror(errno ? errno : EIO));
 		else if (!rc)
 			rc = add_plugin(n, path, buf, len, err, en);
 		free(buf);
@@ -788,7 +823,8 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 		lua_pop(L, 1);
 		lua_newtable(L);
 	}
-	json_object_foreach(set, key, v) {
+	json_object_foreach(set, key, v)
+	{
 		const char *type, *format;
 		bool secret;
 
@@ -797,7 +833,8 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 		if (!strcmp(key, "concurrency")) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > MAX_CONCURRENCY) {
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.concurrency must be from 1 to %d",
+				rc = vg_errf(err, en, -EINVAL,
+					     "notifiers.%s.concurrency must be from 1 to %d",
 					     in->name, MAX_CONCURRENCY);
 				break;
 			}
@@ -805,27 +842,36 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 			continue;
 		}
 		if (!strcmp(key, "queue_max")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 16 || json_integer_value(v) > 10000000) {
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.queue_max must be from 16 to 10000000 "
-					     "(events kept in memory; the rest wait on disk)", in->name);
+			if (!json_is_integer(v) || json_integer_value(v) < 16 ||
+			    json_integer_value(v) > 10000000) {
+				rc = vg_errf(err, en, -EINVAL,
+					     "notifiers.%s.queue_max must be from 16 to 10000000 "
+					     "(events kept in memory; the rest wait on disk)",
+					     in->name);
 				break;
 			}
 			in->queue_max = (int)json_integer_value(v);
 			continue;
 		}
 		if (!strcmp(key, "max_age_s")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 315360000) {
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.max_age_s must be a number of seconds "
-					     "from 1 to 315360000 (ten years)", in->name);
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 315360000) {
+				rc = vg_errf(err, en, -EINVAL,
+					     "notifiers.%s.max_age_s must be a number of seconds "
+					     "from 1 to 315360000 (ten years)",
+					     in->name);
 				break;
 			}
 			in->max_age_s = json_integer_value(v);
 			continue;
 		}
 		if (!strcmp(key, "max_attempts") || !strcmp(key, "retry_ms")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100000000) {
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be an integer from 1 to 100000000",
-					     in->name, key);
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 100000000) {
+				rc = vg_errf(
+					err, en, -EINVAL,
+					"notifiers.%s.%s must be an integer from 1 to 100000000",
+					in->name, key);
 				break;
 			}
 			*(!strcmp(key, "max_attempts") ? &in->max_attempts : &in->retry_ms) =
@@ -835,8 +881,9 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 		lua_getfield(L, -1, key);
 		if (!lua_istable(L, -1)) {
 			lua_pop(L, 1);
-			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: unknown key '%s' for a %s notifier",
-				     in->name, key, in->type);
+			rc = vg_errf(err, en, -EINVAL,
+				     "notifiers.%s: unknown key '%s' for a %s notifier", in->name,
+				     key, in->type);
 			break;
 		}
 		lua_getfield(L, -1, "type");
@@ -858,7 +905,8 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 				if (f)
 					fclose(f);
 				if (!f) {
-					rc = vg_errf(err, en, -ENOENT, "notifiers.%s.%s: cannot read %s: %s",
+					rc = vg_errf(err, en, -ENOENT,
+						     "notifiers.%s.%s: cannot read %s: %s",
 						     in->name, key, file, strerror(errno));
 					break;
 				}
@@ -867,8 +915,9 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 			} else if (env && getenv(env)) {
 				snprintf(buf, sizeof(buf), "%s", getenv(env));
 			} else {
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s: a secret is a string, "
-						"{file = PATH} or {env = NAME} (and %s is not set)",
+				rc = vg_errf(err, en, -EINVAL,
+					     "notifiers.%s.%s: a secret is a string, "
+					     "{file = PATH} or {env = NAME} (and %s is not set)",
 					     in->name, key, env ? env : "no file or env given");
 				break;
 			}
@@ -881,10 +930,12 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 			     (!strcmp(type, "boolean") && !json_is_boolean(v)) ||
 			     (!strcmp(type, "table") && !json_is_object(v) && !json_is_array(v)))) {
 			json_decref(v);
-			rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a %s", in->name, key, type);
+			rc = vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a %s", in->name,
+				     key, type);
 			break;
 		}
-		if (format && !strcmp(format, "url") && json_is_string(v)) { /* parsed now, not at the first alert */
+		if (format && !strcmp(format, "url") &&
+		    json_is_string(v)) { /* parsed now, not at the first alert */
 			char k[300];
 
 			snprintf(k, sizeof(k), "notifiers.%s.%s", in->name, key);
@@ -901,9 +952,11 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 		lua_pushnil(L);
 		while (lua_next(L, -2)) {
 			lua_getfield(L, -1, "required");
-			if (lua_toboolean(L, -1) && !json_object_get(in->conf, lua_tostring(L, -3)) && !rc)
-				rc = vg_errf(err, en, -EINVAL, "notifiers.%s: a %s notifier needs '%s'",
-					     in->name, in->type, lua_tostring(L, -3));
+			if (lua_toboolean(L, -1) &&
+			    !json_object_get(in->conf, lua_tostring(L, -3)) && !rc)
+				rc = vg_errf(err, en, -EINVAL,
+					     "notifiers.%s: a %s notifier needs '%s'", in->name,
+					     in->type, lua_tostring(L, -3));
 			lua_pop(L, 2);
 		}
 	}
@@ -918,7 +971,8 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 			lua_pushstring(L, cerr);
 			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: %s", in->name, cerr);
 		} else if (lua_isstring(L, -1)) {
-			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: %s", in->name, lua_tostring(L, -1));
+			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: %s", in->name,
+				     lua_tostring(L, -1));
 		}
 	}
 	lua_pop(L, 2);
@@ -927,8 +981,8 @@ static int configure(struct vg_notify *n, struct inst *in, json_t *set, char *er
 }
 
 int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_http *http,
-		   const char *data_dir, const char *plugin_dir, const json_t *instances, const json_t *defaults, char *err,
-		   size_t en)
+		   const char *data_dir, const char *plugin_dir, const json_t *instances,
+		   const json_t *defaults, char *err, size_t en)
 {
 	struct vg_notify *n = calloc(1, sizeof(*n));
 	lua_State *L;
@@ -937,9 +991,16 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	size_t i;
 	int rc;
 	static const luaL_Reg fns[] = {
-		{ "http", l_http }, { "send", l_send }, { "json_encode", l_json_encode }, { "json_decode", l_json_decode },
-		{ "log", l_log }, { "now", l_now }, { "hostname", l_hostname }, { "base64", l_base64 },
-		{ "namespace", l_namespace }, { NULL, NULL },
+		{"http", l_http},
+		{"send", l_send},
+		{"json_encode", l_json_encode},
+		{"json_decode", l_json_decode},
+		{"log", l_log},
+		{"now", l_now},
+		{"hostname", l_hostname},
+		{"base64", l_base64},
+		{"namespace", l_namespace},
+		{NULL, NULL},
 	};
 
 	*out = NULL;
@@ -964,7 +1025,8 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	rc = load_plugins(n, plugin_dir, err, en);
 	if (rc)
 		goto fail;
-	json_object_foreach((json_t *)instances, key, v) {
+	json_object_foreach((json_t *)instances, key, v)
+	{
 		const char *type = json_string_value(json_object_get(v, "type"));
 		struct inst *in, *ni;
 		int p = -1;
@@ -977,10 +1039,11 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 			size_t o = 0;
 
 			for (int k = 0; k < n->nplugins && o < sizeof(list); k++)
-				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", k ? ", " : "",
-						      n->plugins[k].name);
-			rc = vg_errf(err, en, -EINVAL, "notifiers.%s: unknown notifier type '%s' (known: %s)",
-				     key, type ? type : "(none)", list);
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+						      k ? ", " : "", n->plugins[k].name);
+			rc = vg_errf(err, en, -EINVAL,
+				     "notifiers.%s: unknown notifier type '%s' (known: %s)", key,
+				     type ? type : "(none)", list);
 			goto fail;
 		}
 		ni = realloc(n->inst, (size_t)(n->ninst + 1) * sizeof(*ni));
@@ -1004,7 +1067,10 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 			json_decref(js);
 			if (!q || strlen(q) >= sizeof(in->jname)) {
 				free(q);
-				rc = vg_errf(err, en, -EINVAL, "notifiers: the name '%s' is not valid UTF-8; rename it", in->name);
+				rc = vg_errf(
+					err, en, -EINVAL,
+					"notifiers: the name '%s' is not valid UTF-8; rename it",
+					in->name);
 				goto fail;
 			}
 			snprintf(in->jname, sizeof(in->jname), "%s", q);
@@ -1014,11 +1080,13 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		if (rc)
 			goto fail;
 	}
-	json_array_foreach(defaults, i, v) {
+	json_array_foreach(defaults, i, v)
+	{
 		char **nd = realloc(n->defaults, (size_t)(n->ndefaults + 1) * sizeof(char *));
 
 		if (!json_is_string(v) || !ob_inst(n, json_string_value(v))) {
-			rc = vg_errf(err, en, -EINVAL, "default_notifiers: '%s' is not a configured notifier",
+			rc = vg_errf(err, en, -EINVAL,
+				     "default_notifiers: '%s' is not a configured notifier",
 				     json_string_value(v) ? json_string_value(v) : "?");
 			goto fail;
 		}
@@ -1032,7 +1100,7 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	rc = ob_open(n, data_dir, err, en);
 	if (rc)
 		goto fail;
-	event_add(n->pump, &(struct timeval){ 0, 100000 });
+	event_add(n->pump, &(struct timeval){0, 100000});
 	*out = n;
 	return 0;
 fail:
@@ -1045,10 +1113,13 @@ void vg_notify_close(struct vg_notify *n)
 	if (!n)
 		return;
 	ob_close(n);
-	for (struct req_wait *w = n->waits, *nx; w; w = nx) { /* requests in flight stop: none goes out later */
+	for (struct req_wait *w = n->waits, *nx; w;
+	     w = nx) { /* requests in flight stop: none goes out later */
 		nx = w->next;
 		w->n = NULL;
-		if (!w->http || vg_http_cancel(n->http, w)) /* a stream's callback never comes once it is freed, below */
+		if (!w->http ||
+		    vg_http_cancel(n->http,
+				   w)) /* a stream's callback never comes once it is freed, below */
 			free(w);
 	}
 	for (int i = 0; i < n->ninst; i++) {
@@ -1085,55 +1156,62 @@ json_t *vg_notify_json(struct vg_notify *n)
 		for (int d = 0; d < n->ndefaults; d++)
 			def |= !strcmp(n->defaults[d], in->name);
 		for (struct entry *e = in->dead; e; e = e->next)
-			json_array_append_new(dead, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)e->id, "alert", e->alert_id,
-							      "event", e->event, "reason",
-							      e->reason ? e->reason : ""));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
-						     "name", in->name, "type", in->type, "last", in->last,
-						     "default", def,
-						     "settings", in->shown, "counters", "sent",
-						     (json_int_t)in->sent, "failed", (json_int_t)in->failed,
-						     "retried", (json_int_t)in->retried, "dead",
-						     (json_int_t)in->deadc, "notDurable", (json_int_t)in->undurable,
-						     "lost", (json_int_t)in->lost,
-						     "queued", (json_int_t)in->queued + (json_int_t)in->spilled,
-						     "onDisk", (json_int_t)in->spilled,
-						     "deadLetters", dead));
+			json_array_append_new(
+				dead, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)e->id,
+						"alert", e->alert_id, "event", e->event, "reason",
+						e->reason ? e->reason : ""));
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+				       "s:I, s:I}, s:o}",
+				       "name", in->name, "type", in->type, "last", in->last,
+				       "default", def, "settings", in->shown, "counters", "sent",
+				       (json_int_t)in->sent, "failed", (json_int_t)in->failed,
+				       "retried", (json_int_t)in->retried, "dead",
+				       (json_int_t)in->deadc, "notDurable",
+				       (json_int_t)in->undurable, "lost", (json_int_t)in->lost,
+				       "queued", (json_int_t)in->queued + (json_int_t)in->spilled,
+				       "onDisk", (json_int_t)in->spilled, "deadLetters", dead));
 	}
 	return arr;
 }
 
 void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b)
 {
-	static const char *const names[] = { "sent", "failed", "retried", "dead", "not_durable", "lost", "dead_dropped" };
+	static const char *const names[] = {"sent",	   "failed", "retried",	    "dead",
+					    "not_durable", "lost",   "dead_dropped"};
 	uint64_t now = wall_ns();
 
 	for (size_t k = 0; k < 7; k++) {
 		evbuffer_add_printf(b, "# TYPE vigil_notifier_%s_total counter\n", names[k]);
 		for (int i = 0; i < n->ninst; i++) {
 			struct inst *in = &n->inst[i];
-			uint64_t v[] = { in->sent, in->failed, in->retried, in->deadc, in->undurable, in->lost,
-					 in->dead_dropped };
+			uint64_t v[] = {in->sent,      in->failed, in->retried,	    in->deadc,
+					in->undurable, in->lost,   in->dead_dropped};
 
-			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n", names[k],
-					    in->name, (unsigned long long)v[k]);
+			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n",
+					    names[k], in->name, (unsigned long long)v[k]);
 		}
 	}
 	evbuffer_add_printf(b, "# TYPE vigil_notifier_queue_depth gauge\n");
 	for (int i = 0; i < n->ninst; i++)
-		evbuffer_add_printf(b, "vigil_notifier_queue_depth{notifier=\"%s\"} %llu\n", n->inst[i].name,
-				    (unsigned long long)n->inst[i].queued + (unsigned long long)n->inst[i].spilled);
+		evbuffer_add_printf(b, "vigil_notifier_queue_depth{notifier=\"%s\"} %llu\n",
+				    n->inst[i].name,
+				    (unsigned long long)n->inst[i].queued +
+					    (unsigned long long)n->inst[i].spilled);
 	evbuffer_add_printf(b, "# TYPE vigil_notifier_spilled gauge\n");
 	for (int i = 0; i < n->ninst; i++)
-		evbuffer_add_printf(b, "vigil_notifier_spilled{notifier=\"%s\"} %llu\n", n->inst[i].name,
-				    (unsigned long long)n->inst[i].spilled);
-	evbuffer_add_printf(b, "# TYPE vigil_outbox_compactions_total counter\nvigil_outbox_compactions_total %llu\n",
+		evbuffer_add_printf(b, "vigil_notifier_spilled{notifier=\"%s\"} %llu\n",
+				    n->inst[i].name, (unsigned long long)n->inst[i].spilled);
+	evbuffer_add_printf(b,
+			    "# TYPE vigil_outbox_compactions_total "
+			    "counter\nvigil_outbox_compactions_total %llu\n",
 			    (unsigned long long)n->compactions);
 	evbuffer_add_printf(b, "# TYPE vigil_notifier_oldest_pending_seconds gauge\n");
 	for (int i = 0; i < n->ninst; i++)
-		evbuffer_add_printf(b, "vigil_notifier_oldest_pending_seconds{notifier=\"%s\"} %.3f\n",
-				    n->inst[i].name,
-				    n->inst[i].head ? (double)(now - n->inst[i].head->enq_ns) / 1e9 : 0.0);
+		evbuffer_add_printf(
+			b, "vigil_notifier_oldest_pending_seconds{notifier=\"%s\"} %.3f\n",
+			n->inst[i].name,
+			n->inst[i].head ? (double)(now - n->inst[i].head->enq_ns) / 1e9 : 0.0);
 	evbuffer_add_printf(b, "# TYPE vigil_notifier_request_seconds histogram\n");
 	for (int i = 0; i < n->ninst; i++) {
 		struct inst *in = &n->inst[i];
@@ -1142,14 +1220,19 @@ void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b)
 		for (size_t k = 0; k <= NBUCKETS; k++) {
 			cum += in->lat[k];
 			if (k < NBUCKETS)
-				evbuffer_add_printf(b, "vigil_notifier_request_seconds_bucket{notifier=\"%s\",le=\"%g\"} %llu\n",
+				evbuffer_add_printf(b,
+						    "vigil_notifier_request_seconds_bucket{"
+						    "notifier=\"%s\",le=\"%g\"} %llu\n",
 						    in->name, buckets[k], (unsigned long long)cum);
 			else
-				evbuffer_add_printf(b, "vigil_notifier_request_seconds_bucket{notifier=\"%s\",le=\"+Inf\"} %llu\n",
+				evbuffer_add_printf(b,
+						    "vigil_notifier_request_seconds_bucket{"
+						    "notifier=\"%s\",le=\"+Inf\"} %llu\n",
 						    in->name, (unsigned long long)cum);
 		}
-		evbuffer_add_printf(b, "vigil_notifier_request_seconds_sum{notifier=\"%s\"} %.6f\n"
-				       "vigil_notifier_request_seconds_count{notifier=\"%s\"} %llu\n",
+		evbuffer_add_printf(b,
+				    "vigil_notifier_request_seconds_sum{notifier=\"%s\"} %.6f\n"
+				    "vigil_notifier_request_seconds_count{notifier=\"%s\"} %llu\n",
 				    in->name, in->lat_sum, in->name, (unsigned long long)cum);
 	}
 }

@@ -49,10 +49,12 @@ void vg_notify_routes_clear(struct vg_notify *n);
  * is sent (the alert as it is then): bounded memory and no JSON work on the detection path. */
 struct vg_alerts;
 void vg_notify_set_store(struct vg_notify *n, struct vg_alerts *store);
-/* Where vigil.namespace finds a namespace's {"name", "labels", "annotations"} (borrowed; NULL: unknown). */
+/* Where vigil.namespace finds a namespace's {"name", "labels", "annotations"} (borrowed; NULL:
+ * unknown). */
 typedef const json_t *(*vg_notify_ns_fn)(void *ctx, const char *name);
 void vg_notify_set_namespaces(struct vg_notify *n, vg_notify_ns_fn fn, void *ctx);
-/* Queues event ("created", "updated", "resolved") of alert a for its policy's instances, else the defaults. */
+/* Queues event ("created", "updated", "resolved") of alert a for its policy's instances, else the
+ * defaults. */
 int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a);
 
 /* Instances, their settings with secrets redacted, and their counters. */

@@ -36,9 +36,9 @@
 #include "notify_priv.h"
 #include "safefile.h"
 
-#define RELOAD_CHUNK 1024   /* spilled events read back at a time: bounds the loop's pause */
-#define COMPACT_MIN 50000   /* records written before a compaction is considered */
-#define MAX_ID (1ull << 62)  /* ids are counted from 1; past this a record is not one of ours */
+#define RELOAD_CHUNK 1024	  /* spilled events read back at a time: bounds the loop's pause */
+#define COMPACT_MIN  50000	  /* records written before a compaction is considered */
+#define MAX_ID	     (1ull << 62) /* ids are counted from 1; past this a record is not one of ours */
 
 struct inst *ob_inst(struct vg_notify *n, const char *name)
 {
@@ -105,27 +105,31 @@ static bool plain(const char *s)
 	return true;
 }
 
-/* The record that queues e: snprintf for the common case, jansson when it carries JSON or needs escaping.
- * Returns buf or a malloc'd *heap (the caller frees it), or NULL. */
-static const char *queued_text(struct inst *in, const struct entry *e, json_t *alert, char *buf, size_t bn,
-			       char **heap, size_t *len)
+/* The record that queues e: snprintf for the common case, jansson when it carries JSON or needs
+ * escaping. Returns buf or a malloc'd *heap (the caller frees it), or NULL. */
+static const char *queued_text(struct inst *in, const struct entry *e, json_t *alert, char *buf,
+			       size_t bn, char **heap, size_t *len)
 {
 	int l;
 
 	*heap = NULL;
 	if (alert || e->payload || !plain(e->alert_id) || !plain(e->event)) {
-		json_t *p = alert ? json_incref(alert) : e->payload ? json_loads(e->payload, 0, NULL) : NULL;
-		json_t *r = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o?, s:I}", "t", "q", "id", (json_int_t)e->id, "n",
-				      in->name, "e", e->event, "a", e->alert_id, "p", p, "time",
-				      (json_int_t)e->enq_ns);
+		json_t *p = alert	 ? json_incref(alert)
+			    : e->payload ? json_loads(e->payload, 0, NULL)
+					 : NULL;
+		json_t *r = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o?, s:I}", "t", "q", "id",
+				      (json_int_t)e->id, "n", in->name, "e", e->event, "a",
+				      e->alert_id, "p", p, "time", (json_int_t)e->enq_ns);
 
 		*heap = r ? json_dumps(r, JSON_COMPACT) : NULL;
 		json_decref(r);
 		*len = *heap ? strlen(*heap) : 0;
 		return *heap;
 	}
-	l = snprintf(buf, bn, "{\"t\":\"q\",\"id\":%llu,\"n\":%s,\"e\":\"%s\",\"a\":\"%s\",\"time\":%llu}",
-		     (unsigned long long)e->id, in->jname, e->event, e->alert_id, (unsigned long long)e->enq_ns);
+	l = snprintf(buf, bn,
+		     "{\"t\":\"q\",\"id\":%llu,\"n\":%s,\"e\":\"%s\",\"a\":\"%s\",\"time\":%llu}",
+		     (unsigned long long)e->id, in->jname, e->event, e->alert_id,
+		     (unsigned long long)e->enq_ns);
 	if (l < 0 || (size_t)l >= bn)
 		return NULL;
 	*len = (size_t)l;
@@ -140,7 +144,8 @@ static struct entry *entry_of(json_t *r)
 	if (!e)
 		return NULL;
 	e->id = (uint64_t)json_integer_value(json_object_get(r, "id"));
-	snprintf(e->event, sizeof(e->event), "%s", json_string_value(json_object_get(r, "e")) ?: "");
+	snprintf(e->event, sizeof(e->event), "%s",
+		 json_string_value(json_object_get(r, "e")) ?: "");
 	e->alert_id = strdup(json_string_value(json_object_get(r, "a")) ?: "");
 	if (json_is_object(json_object_get(r, "p")))
 		e->payload = json_dumps(json_object_get(r, "p"), JSON_COMPACT);
@@ -182,7 +187,7 @@ static void log_done(struct vg_notify *n, uint64_t id)
 
 static int spill_write(struct inst *in, const char *rec, size_t len)
 {
-	struct iovec iov[2] = { { (void *)rec, len }, { "\n", 1 } };
+	struct iovec iov[2] = {{(void *)rec, len}, {"\n", 1}};
 	off_t before;
 	ssize_t w;
 
@@ -206,20 +211,22 @@ static void on_spill_durable(void *ctx, bool ok)
 	in->spill_ready++;
 }
 
-/* An event that is in the log only (its spill file failed): it goes out after a restart, and until then the
- * log must not be compacted without it. */
+/* An event that is in the log only (its spill file failed): it goes out after a restart, and until
+ * then the log must not be compacted without it. */
 static void orphan(struct vg_notify *n, struct inst *in, const char *what, int err)
 {
 	if (!n->orphans) /* the first says it; the log keeps every one */
-		vg_err("notifier '%s': %s (%s): events wait in the outbox log and are sent after a restart; "
-		       "compaction is off until then", in->name, what, strerror(err > 0 ? err : -err));
+		vg_err("notifier '%s': %s (%s): events wait in the outbox log and are sent after a "
+		       "restart; "
+		       "compaction is off until then",
+		       in->name, what, strerror(err > 0 ? err : -err));
 	n->orphans = true;
 }
 
 /* Reads a spill file's lines from an offset, 64 KiB at a time. */
 struct sreader {
 	int fd;
-	int64_t off;	/* file offset of buf[0] */
+	int64_t off; /* file offset of buf[0] */
 	char *buf;
 	size_t cap, len, pos;
 };
@@ -231,8 +238,8 @@ static void sreader_init(struct sreader *r, int fd, int64_t off)
 	r->off = off;
 }
 
-/* The next line (NUL-terminated in place, no newline) in *line: 1, 0 at the end (a line cut short by a crash is
- * not read: the log has it), or -errno. sreader_at() is then the offset past it. */
+/* The next line (NUL-terminated in place, no newline) in *line: 1, 0 at the end (a line cut short
+ * by a crash is not read: the log has it), or -errno. sreader_at() is then the offset past it. */
 static int sreader_next(struct sreader *r, char **line)
 {
 	for (;;) {
@@ -280,9 +287,10 @@ static void spill_reset(struct inst *in)
 	in->spill_ready = 0;
 	in->spill_rd = 0;
 	if (in->spill_fd >= 0 && ftruncate(in->spill_fd, 0)) {
-		vg_warn("notifier '%s': cannot empty its spill file %s: %s", in->name, in->spill_path,
-			strerror(errno));
-		in->spill_rd = lseek(in->spill_fd, 0, SEEK_END); /* past what was read, not back over it */
+		vg_warn("notifier '%s': cannot empty its spill file %s: %s", in->name,
+			in->spill_path, strerror(errno));
+		in->spill_rd =
+			lseek(in->spill_fd, 0, SEEK_END); /* past what was read, not back over it */
 	}
 }
 
@@ -293,7 +301,8 @@ void ob_refill(struct vg_notify *n, struct inst *in)
 	struct sreader rd;
 	char *line;
 
-	if (!in->spilled || room < (in->queue_max < 2 * RELOAD_CHUNK ? in->queue_max / 2 : RELOAD_CHUNK))
+	if (!in->spilled ||
+	    room < (in->queue_max < 2 * RELOAD_CHUNK ? in->queue_max / 2 : RELOAD_CHUNK))
 		return;
 	if (want > in->spill_ready) /* not past what the log holds durably */
 		want = in->spill_ready;
@@ -315,7 +324,9 @@ void ob_refill(struct vg_notify *n, struct inst *in)
 	in->spill_rd = sreader_at(&rd);
 	free(rd.buf);
 	if (rc < 0 || (rc == 0 && in->spilled))
-		orphan(n, in, rc < 0 ? "its spill file cannot be read" : "its spill file ends early", rc < 0 ? rc : EIO);
+		orphan(n, in,
+		       rc < 0 ? "its spill file cannot be read" : "its spill file ends early",
+		       rc < 0 ? rc : EIO);
 	if (rc <= 0 || !in->spilled) /* all read back (or unreadable: the log keeps them) */
 		spill_reset(in);
 }
@@ -327,9 +338,10 @@ static void not_durable(struct inst *in, int rc)
 	/* the outbox log refused (memory bound while the disk lags): delivered anyway, counted,
 	 * rather than lost; only a crash before delivery would lose it */
 	if (!in->undurable++ || !(in->undurable & (in->undurable - 1)))
-		vg_warn("notifier '%s': the outbox log is full (%s: its memory bound while the disk catches up); it is "
-			"sent but not durable (%llu so far, vigil_notifier_not_durable_total)", in->name,
-			strerror(-rc), (unsigned long long)in->undurable);
+		vg_warn("notifier '%s': the outbox log is full (%s: its memory bound while the "
+			"disk catches up); it is "
+			"sent but not durable (%llu so far, vigil_notifier_not_durable_total)",
+			in->name, strerror(-rc), (unsigned long long)in->undurable);
 }
 
 int ob_enqueue(struct vg_notify *n, struct inst *in, struct entry *e, json_t *alert)
@@ -340,7 +352,8 @@ int ob_enqueue(struct vg_notify *n, struct inst *in, struct entry *e, json_t *al
 	int rc, src = 0;
 
 	n->since_compact++;
-	if (rec && (in->spilled || in->queued >= in->queue_max)) { /* past queue_max: it waits on disk */
+	if (rec &&
+	    (in->spilled || in->queued >= in->queue_max)) { /* past queue_max: it waits on disk */
 		src = spill_write(in, rec, len);
 		if (!src) {
 			rc = vg_wal_append(n->wal, rec, len, on_spill_durable, in);
@@ -353,14 +366,17 @@ int ob_enqueue(struct vg_notify *n, struct inst *in, struct entry *e, json_t *al
 			ob_entry_free(e);
 			return 0;
 		}
-		if (in->spilled) { /* it cannot go ahead of the spilled ones: the log alone keeps it */
+		if (in->spilled) { /* it cannot go ahead of the spilled ones: the log alone keeps it
+				    */
 			in->spill_errors++;
 			rc = vg_wal_append(n->wal, rec, len, NULL, NULL);
 			if (rc) {
 				in->lost++;
-				vg_err("notifier '%s': event %s of alert %s lost: neither the outbox log (%s) nor the spill "
-				       "file (%s) took it (vigil_notifier_lost_total)", in->name, e->event, e->alert_id,
-				       strerror(-rc), strerror(-src));
+				vg_err("notifier '%s': event %s of alert %s lost: neither the "
+				       "outbox log (%s) nor the spill "
+				       "file (%s) took it (vigil_notifier_lost_total)",
+				       in->name, e->event, e->alert_id, strerror(-rc),
+				       strerror(-src));
 			} else {
 				orphan(n, in, "its spill file cannot be written", src);
 			}
@@ -370,8 +386,10 @@ int ob_enqueue(struct vg_notify *n, struct inst *in, struct entry *e, json_t *al
 		}
 		/* nothing spilled yet: kept in memory past queue_max rather than out of order */
 		if (!in->spill_errors++ || !(in->spill_errors & (in->spill_errors - 1)))
-			vg_warn("notifier '%s': cannot write its spill file %s (%s): kept in memory past queue_max "
-				"(%llu so far)", in->name, in->spill_path, strerror(-src),
+			vg_warn("notifier '%s': cannot write its spill file %s (%s): kept in "
+				"memory past queue_max "
+				"(%llu so far)",
+				in->name, in->spill_path, strerror(-src),
 				(unsigned long long)in->spill_errors);
 	}
 	rc = rec ? vg_wal_append(n->wal, rec, len, on_durable, e) : -ENOMEM;
@@ -390,8 +408,9 @@ void ob_delivered(struct vg_notify *n, struct inst *in, struct entry *e)
 	ob_entry_free(unlink_entry(in, e));
 }
 
-/* At most queue_max dead letters an instance: the oldest go, counted (a receiver that refuses everything for a
- * week must not grow memory without end). log: retire it in the log too (not while replaying it). */
+/* At most queue_max dead letters an instance: the oldest go, counted (a receiver that refuses
+ * everything for a week must not grow memory without end). log: retire it in the log too (not while
+ * replaying it). */
 static void trim_dead(struct vg_notify *n, struct inst *in, bool log)
 {
 	while (in->ndead > in->queue_max) {
@@ -402,9 +421,10 @@ static void trim_dead(struct vg_notify *n, struct inst *in, bool log)
 		if (log)
 			log_done(n, (*pp)->id);
 		if (!in->dead_dropped++ || !(in->dead_dropped & (in->dead_dropped - 1)))
-			vg_warn("notifier '%s': more than %d dead letters: the oldest are dropped (%llu so far, "
-				"vigil_notifier_dead_dropped_total)", in->name, in->queue_max,
-				(unsigned long long)in->dead_dropped);
+			vg_warn("notifier '%s': more than %d dead letters: the oldest are dropped "
+				"(%llu so far, "
+				"vigil_notifier_dead_dropped_total)",
+				in->name, in->queue_max, (unsigned long long)in->dead_dropped);
 		ob_entry_free(*pp);
 		*pp = NULL;
 		in->ndead--;
@@ -414,7 +434,8 @@ static void trim_dead(struct vg_notify *n, struct inst *in, bool log)
 /* The "x" record: event id is a dead letter, and why (malloc'd, or NULL). */
 static char *dead_text(uint64_t id, const char *why)
 {
-	json_t *r = json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)id, "why", why ? why : "");
+	json_t *r =
+		json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)id, "why", why ? why : "");
 	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
 
 	json_decref(r);
@@ -471,11 +492,14 @@ int vg_notify_retry_dead(struct vg_notify *n, const char *what)
 			e->attempts = 0;
 			e->next_ms = 0;
 			e->h = 0;
-			e->enq_ns = wall_ns(); /* a retry on request: a fresh max_age_s to get through */
+			e->enq_ns = wall_ns(); /* a retry on request: a fresh max_age_s to get
+						  through */
 			e->id = n->next_id++;
 			e->durable = false;
-			ob_enqueue(n, in, e, NULL); /* queued again under a new id, then the old dead letter retired: */
-			log_done(n, old_id); /* a crash between the two sends it twice, never loses it */
+			ob_enqueue(n, in, e, NULL); /* queued again under a new id, then the old
+						       dead letter retired: */
+			log_done(n, old_id); /* a crash between the two sends it twice, never loses
+						it */
 			count++;
 		}
 	}
@@ -500,17 +524,20 @@ int vg_notify_pending(struct vg_notify *n, const char *name, int *dead)
 /* ---- opening: a two-pass replay ---------------------------------------------------------- */
 
 struct replay {
-	uint64_t base;		/* id of bit 0 (a multiple of 8) */
+	uint64_t base; /* id of bit 0 (a multiple of 8) */
 	size_t nbytes;
-	uint8_t *live, *dead;	/* pending / dead ids */
-	struct dr { uint64_t id; char *why; } *why; /* dead letters' reasons, sorted by id for pass 2 */
+	uint8_t *live, *dead; /* pending / dead ids */
+	struct dr {
+		uint64_t id;
+		char *why;
+	} * why; /* dead letters' reasons, sorted by id for pass 2 */
 	size_t nwhy, capwhy;
 	uint64_t records;
-	bool failed;		/* out of memory: the open fails rather than drop events */
+	bool failed; /* out of memory: the open fails rather than drop events */
 };
 
-/* Room for id in the bitmaps: grown by doubling towards the id, up or down (a compacted log lists its dead
- * letters newest first), so the growth stays linear. */
+/* Room for id in the bitmaps: grown by doubling towards the id, up or down (a compacted log lists
+ * its dead letters newest first), so the growth stays linear. */
 static bool bits_for(struct replay *rp, uint64_t id)
 {
 	uint64_t lo, hi, slack = 8 * (rp->nbytes > 64 ? rp->nbytes : 64);
@@ -519,7 +546,8 @@ static bool bits_for(struct replay *rp, uint64_t id)
 
 	if (rp->nbytes && id >= rp->base && (id - rp->base) / 8 < rp->nbytes)
 		return true;
-	if (slack > MAX_ID) { /* ids spread over more than memory can map: refuse rather than wrap */
+	if (slack >
+	    MAX_ID) { /* ids spread over more than memory can map: refuse rather than wrap */
 		rp->failed = true;
 		return false;
 	}
@@ -558,7 +586,8 @@ static bool bits_for(struct replay *rp, uint64_t id)
 
 static bool bit(const uint8_t *b, const struct replay *rp, uint64_t id)
 {
-	return id >= rp->base && (id - rp->base) / 8 < rp->nbytes && (b[(id - rp->base) / 8] >> ((id - rp->base) % 8) & 1);
+	return id >= rp->base && (id - rp->base) / 8 < rp->nbytes &&
+	       (b[(id - rp->base) / 8] >> ((id - rp->base) % 8) & 1);
 }
 
 static void set_bit(uint8_t *b, struct replay *rp, uint64_t id, bool v)
@@ -582,7 +611,8 @@ static void pass1(void *ctx, const void *p, size_t len)
 	uint64_t id = (uint64_t)json_integer_value(idj);
 
 	rp->records++;
-	if (!t || !json_is_integer(idj) || json_integer_value(idj) < 1 || id > MAX_ID || !bits_for(rp, id)) {
+	if (!t || !json_is_integer(idj) || json_integer_value(idj) < 1 || id > MAX_ID ||
+	    !bits_for(rp, id)) {
 		json_decref(r);
 		return;
 	}
@@ -609,7 +639,8 @@ static void pass1(void *ctx, const void *p, size_t len)
 			rp->capwhy = cap;
 		}
 		rp->why[rp->nwhy].id = id;
-		rp->why[rp->nwhy++].why = strdup(json_string_value(json_object_get(r, "why")) ?: "");
+		rp->why[rp->nwhy++].why =
+			strdup(json_string_value(json_object_get(r, "why")) ?: "");
 	}
 	json_decref(r);
 }
@@ -641,12 +672,14 @@ static void pass2(void *ctx, const void *p, size_t len)
 	}
 	id = (uint64_t)json_integer_value(json_object_get(r, "id"));
 	in = ob_inst(n, json_string_value(json_object_get(r, "n")) ?: "");
-	if (!in || (!bit(rp->live, rp, id) && !bit(rp->dead, rp, id))) { /* delivered, or no longer configured */
+	if (!in || (!bit(rp->live, rp, id) &&
+		    !bit(rp->dead, rp, id))) { /* delivered, or no longer configured */
 		json_decref(r);
 		return;
 	}
 	if (bit(rp->dead, rp, id)) {
-		struct dr key = { .id = id }, *w = bsearch(&key, rp->why, rp->nwhy, sizeof(*rp->why), cmp_dr);
+		struct dr key = {.id = id},
+			  *w = bsearch(&key, rp->why, rp->nwhy, sizeof(*rp->why), cmp_dr);
 
 		if ((e = entry_of(r))) {
 			to_dead(in, e, w ? w->why : "");
@@ -655,23 +688,26 @@ static void pass2(void *ctx, const void *p, size_t len)
 	} else if ((in->spilled || in->queued >= in->queue_max) && !spill_write(in, p, len)) {
 		in->spilled++;
 		in->spill_ready++; /* it comes from the log: durable */
-	} else if (in->spilled) { /* the spill file failed and cannot take it in order: the log keeps it */
+	} else if (in->spilled) {  /* the spill file failed and cannot take it in order: the log
+				      keeps it */
 		orphan(n, in, "its spill file cannot be written", EIO);
-	} else if ((e = entry_of(r))) { /* in memory (past queue_max only if the spill file failed) */
+	} else if ((e = entry_of(
+			    r))) { /* in memory (past queue_max only if the spill file failed) */
 		push(in, e);
 	} else {
 		rp->failed = true;
 	}
 	json_decref(r);
-	set_bit(rp->live, rp, id, false); /* once: a record written twice (compaction) counts once */
+	set_bit(rp->live, rp, id,
+		false); /* once: a record written twice (compaction) counts once */
 	set_bit(rp->dead, rp, id, false);
 }
 
 int ob_open(struct vg_notify *n, const char *data_dir, char *err, size_t en)
 {
-	struct vg_wal_opts wo = { 0 };
+	struct vg_wal_opts wo = {0};
 	struct vg_wal_report rep;
-	struct replay rp = { 0 };
+	struct replay rp = {0};
 	char dir[1100];
 	int rc;
 
@@ -686,8 +722,8 @@ int ob_open(struct vg_notify *n, const char *data_dir, char *err, size_t en)
 
 		snprintf(in->spill_path, sizeof(in->spill_path), "%.1000s/spill-%d.jsonl", dir, i);
 		/* the outbox directory was checked (safefile.h): no link, nobody else's file */
-		in->spill_fd = vg_safe_open(in->spill_path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0600, 0022,
-					    err, en);
+		in->spill_fd = vg_safe_open(in->spill_path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND,
+					    0600, 0022, err, en);
 		if (in->spill_fd < 0)
 			rc = in->spill_fd;
 	}
@@ -696,10 +732,12 @@ int ob_open(struct vg_notify *n, const char *data_dir, char *err, size_t en)
 			qsort(rp.why, rp.nwhy, sizeof(*rp.why), cmp_dr);
 		rc = vg_wal_scan(n->wal, pass2, n);
 		if (rc)
-			rc = vg_errf(err, en, rc, "cannot read the outbox %s again: %s", dir, strerror(-rc));
+			rc = vg_errf(err, en, rc, "cannot read the outbox %s again: %s", dir,
+				     strerror(-rc));
 	}
 	if (!rc && rp.failed)
-		rc = vg_errf(err, en, -ENOMEM, "out of memory replaying the outbox %s (%llu records)", dir,
+		rc = vg_errf(err, en, -ENOMEM,
+			     "out of memory replaying the outbox %s (%llu records)", dir,
 			     (unsigned long long)rp.records);
 	if (!rc)
 		vg_wal_report_log(&rep, dir);
@@ -743,7 +781,7 @@ void ob_close(struct vg_notify *n)
 
 struct cit {
 	struct vg_notify *n;
-	int i, phase;		/* instance; 0 dead letters (q then x), 1 the queue, 2 the spill file */
+	int i, phase; /* instance; 0 dead letters (q then x), 1 the queue, 2 the spill file */
 	struct entry *e;
 	bool x_next;
 	struct sreader rd;
@@ -775,8 +813,9 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 			char *heap;
 			const char *rec;
 
-			if (c->phase == 0) /* a dead letter's id is free to change: a new one keeps the ids in the log
-					    * close together, so the replay's bitmaps stay small however old it is */
+			if (c->phase == 0) /* a dead letter's id is free to change: a new one keeps
+					    * the ids in the log close together, so the replay's
+					    * bitmaps stay small however old it is */
 				c->e->id = c->n->next_id++;
 			rec = queued_text(in, c->e, NULL, c->buf, sizeof(c->buf), &heap, len);
 			c->heap = heap;
@@ -823,7 +862,7 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 
 void ob_maybe_compact(struct vg_notify *n)
 {
-	struct cit c = { .n = n };
+	struct cit c = {.n = n};
 	uint64_t live = 0;
 	int rc;
 
@@ -831,8 +870,10 @@ void ob_maybe_compact(struct vg_notify *n)
 		return;
 	for (int i = 0; i < n->ninst; i++) {
 		if (n->inst[i].spilled > (uint64_t)n->inst[i].queue_max)
-			return; /* a big backlog on disk: copying it would pause the loop; once it drains */
-		live += (uint64_t)n->inst[i].queued + (uint64_t)n->inst[i].ndead + n->inst[i].spilled;
+			return; /* a big backlog on disk: copying it would pause the loop; once it
+				   drains */
+		live += (uint64_t)n->inst[i].queued + (uint64_t)n->inst[i].ndead +
+			n->inst[i].spilled;
 	}
 	if (live * 4 > n->since_compact)
 		return; /* mostly pending: rewriting would not shrink it much */

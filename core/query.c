@@ -12,9 +12,9 @@
 
 int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 {
-	static const char *const keys[] = { "Policy", "Namespace", "Deployment", "Pod", "State",
-					    "Since" };
-	char *bufs[] = { out->policy, out->namespace_, out->deployment, out->pod, out->state, NULL };
+	static const char *const keys[] = {"Policy", "Namespace", "Deployment",
+					   "Pod",    "State",	  "Since"};
+	char *bufs[] = {out->policy, out->namespace_, out->deployment, out->pod, out->state, NULL};
 	const char *p = q;
 
 	memset(out, 0, sizeof(*out));
@@ -26,8 +26,9 @@ int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 
 		colon = memchr(p, ':', len);
 		if (!colon || colon == p)
-			return snprintf(err, n, "bad query term '%.*s': write Key:Value, e.g. "
-						"Namespace:default, terms joined by '+'",
+			return snprintf(err, n,
+					"bad query term '%.*s': write Key:Value, e.g. "
+					"Namespace:default, terms joined by '+'",
 					(int)len, p),
 			       -EINVAL;
 		kl = (size_t)(colon - p);
@@ -35,8 +36,9 @@ int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 			if (strlen(keys[k]) == kl && !strncasecmp(keys[k], p, kl))
 				break;
 		if (k == 6)
-			return snprintf(err, n, "unknown query key '%.*s' (known: Policy, Namespace, "
-						"Deployment, Pod, State, Since)",
+			return snprintf(err, n,
+					"unknown query key '%.*s' (known: Policy, Namespace, "
+					"Deployment, Pod, State, Since)",
 					(int)kl, p),
 			       -EINVAL;
 		if (len - kl - 1 == 0 || len - kl - 1 >= sizeof(out->policy))
@@ -51,8 +53,10 @@ int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 			uint64_t v;
 
 			snprintf(num, sizeof(num), "%.*s", (int)(len - kl - 1), colon + 1);
-			if (vg_api_parse_uint("Since", num, 0, UINT64_MAX / 1000000000ull, &v, err, n))
-				return -EINVAL; /* unix seconds: the product below cannot overflow */
+			if (vg_api_parse_uint("Since", num, 0, UINT64_MAX / 1000000000ull, &v, err,
+					      n))
+				return -EINVAL; /* unix seconds: the product below cannot overflow
+						 */
 			out->f.since_ns = v * 1000000000ull;
 		}
 		p = end ? end + 1 : NULL;
@@ -65,7 +69,8 @@ int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 		else if (!strcasecmp(out->state, "ATTEMPTED"))
 			out->f.state = VG_ALERT_ATTEMPTED;
 		else if (strcasecmp(out->state, "ALL"))
-			return snprintf(err, n, "State is ACTIVE, RESOLVED, ATTEMPTED or ALL, not '%s'",
+			return snprintf(err, n,
+					"State is ACTIVE, RESOLVED, ATTEMPTED or ALL, not '%s'",
 					out->state),
 			       -EINVAL;
 	}
@@ -75,7 +80,6 @@ int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 	out->f.pod = out->pod[0] ? out->pod : NULL;
 	return 0;
 }
-
 
 int vg_api_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out,
 		      char *err, size_t n)
@@ -132,8 +136,9 @@ int vg_api_param(const char *qs, const char *name, char **out, char *err, size_t
 	for (size_t i = 0; i < dlen; i++) {
 		if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f) {
 			free(dec);
-			return snprintf(err, n, "parameter %s holds a NUL or control character "
-						"(%%00-%%1F, %%7F): remove it",
+			return snprintf(err, n,
+					"parameter %s holds a NUL or control character "
+					"(%%00-%%1F, %%7F): remove it",
 					name),
 			       -EINVAL;
 		}

@@ -25,8 +25,8 @@ int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t er
  * exponent or suffix) making a number from min to max. 0, or -EINVAL with
  * err naming the parameter and the range.
  */
-int vg_api_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max,
-		      uint64_t *out, char *err, size_t errlen);
+int vg_api_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+		      char *err, size_t errlen);
 
 /*
  * The value of parameter name in a raw (percent-encoded) URI query string,
@@ -37,8 +37,8 @@ int vg_api_parse_uint(const char *name, const char *s, uint64_t min, uint64_t ma
 int vg_api_param(const char *qs, const char *name, char **out, char *err, size_t errlen);
 
 #define VG_PAGE_DEFAULT 100
-#define VG_PAGE_MAX 1000
-#define VG_OFFSET_MAX 2147483647u
+#define VG_PAGE_MAX	1000
+#define VG_OFFSET_MAX	2147483647u
 
 /* GET /v1/alerts: the query and the page asked for. */
 struct vg_list_params {

@@ -33,10 +33,10 @@ _Static_assert(VG_EXE_MAX + 1024 + VG_NAME_MAX + VG_CGROUP_DEPTH * VG_NAME_MAX +
 		       VG_DATA_MAX,
 	       "field budgets exceed the record's string area");
 
-#define SWEEP_PERIOD_MS 2000
-#define SWEEP_AGE_NS (5ull * 1000 * 1000 * 1000) /* exited entries kept this long for lineage */
+#define SWEEP_PERIOD_MS	 2000
+#define SWEEP_AGE_NS	 (5ull * 1000 * 1000 * 1000) /* exited entries kept this long for lineage */
 #define DRAIN_BUDGET_HIT (-ECANCELED)
-#define EXE_CACHE 1024 /* ancestors' exe, direct-mapped on pid: shells and shims repeat */
+#define EXE_CACHE	 1024 /* ancestors' exe, direct-mapped on pid: shells and shims repeat */
 
 struct exe_slot {
 	__u32 pid, exec_id;
@@ -47,10 +47,10 @@ struct exe_slot {
 struct vg_sensor {
 	struct sensor_bpf *skel;
 	struct ring_buffer *rb;
-	struct event *ev_ready;	 /* ring buffer epoll fd readable */
-	struct event *ev_timer;	 /* periodic drain */
-	struct event *ev_again;	 /* continue a drain cut by the batch budget */
-	struct event *ev_sweep;	 /* process map sweep */
+	struct event *ev_ready; /* ring buffer epoll fd readable */
+	struct event *ev_timer; /* periodic drain */
+	struct event *ev_again; /* continue a drain cut by the batch budget */
+	struct event *ev_sweep; /* process map sweep */
 	vg_sensor_cb cb;
 	void *ctx;
 	uint32_t batch, budget;
@@ -59,7 +59,7 @@ struct vg_sensor {
 	int procs_fd;
 	struct vg_sensor_stats st;
 	struct vg_counters *percpu; /* ncpu slots, for reading counters */
-	struct exe_slot *exe_cache;  /* EXE_CACHE slots */
+	struct exe_slot *exe_cache; /* EXE_CACHE slots */
 };
 
 static const char *const counter_names[VG_C_MAX] = {
@@ -250,7 +250,7 @@ static void seed(struct vg_sensor *s)
 		if (*end || !pid || proc_read((__u32)pid, &p))
 			continue;
 		/* NOEXIST: what the kernel recorded since attach is newer */
-		if (bpf_map_update_elem(s->procs_fd, &(__u32){ (__u32)pid }, &p, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(s->procs_fd, &(__u32){(__u32)pid}, &p, BPF_NOEXIST) == 0)
 			s->st.seeded++;
 	}
 	closedir(d);
@@ -298,7 +298,8 @@ static void ancestor_exe(struct vg_sensor *s, const struct vg_ancestor *a, char 
 		s->st.lineage_miss++;
 		if (!seeded)
 			return;
-		/* a process older than vigil whose exe cannot be read (PID 1 here): remember that */
+		/* a process older than vigil whose exe cannot be read (PID 1 here): remember that
+		 */
 	}
 	/*
 	 * Cache what names this very image: a map entry that proves it, or, for a
@@ -366,7 +367,8 @@ int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *nam
 		if (bpf_map_delete_elem(fd, &k))
 			break;
 	for (int i = 0; i < n; i++) {
-		rc = vg_sensor_filter_set(s, names[i], VG_ACT_SEND | VG_ACT_WAKE | (extra ? extra[i] : 0));
+		rc = vg_sensor_filter_set(s, names[i],
+					  VG_ACT_SEND | VG_ACT_WAKE | (extra ? extra[i] : 0));
 		if (rc)
 			return rc;
 	}
@@ -485,48 +487,52 @@ static int preflight(const struct vg_sensor_opts *o, char *err, size_t n)
 {
 	if (geteuid() != 0)
 		return vg_errf(err, n, -EPERM,
-			    "vigil must run as root to load its eBPF sensor (it needs CAP_BPF, "
-			    "CAP_PERFMON and CAP_SYS_RESOURCE): run it with sudo");
+			       "vigil must run as root to load its eBPF sensor (it needs CAP_BPF, "
+			       "CAP_PERFMON and CAP_SYS_RESOURCE): run it with sudo");
 	if (o->btf_path) {
 		struct btf *btf;
 
 		if (access(o->btf_path, R_OK))
-			return vg_errf(err, n, -errno,
-				    "cannot read the BTF file %s (%s): pass a readable BTF file "
-				    "for this kernel with --btf, or drop --btf to use the kernel's own",
-				    o->btf_path, strerror(errno));
+			return vg_errf(
+				err, n, -errno,
+				"cannot read the BTF file %s (%s): pass a readable BTF file "
+				"for this kernel with --btf, or drop --btf to use the kernel's own",
+				o->btf_path, strerror(errno));
 		btf = btf__parse(o->btf_path, NULL);
 		if (!btf)
-			return vg_errf(err, n, -EINVAL,
-				    "%s is not a BTF file (%s): pass the kernel's BTF (raw or in an "
-				    "ELF file) with --btf",
-				    o->btf_path, errstr(-errno));
+			return vg_errf(
+				err, n, -EINVAL,
+				"%s is not a BTF file (%s): pass the kernel's BTF (raw or in an "
+				"ELF file) with --btf",
+				o->btf_path, errstr(-errno));
 		btf__free(btf);
 	} else if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		return vg_errf(err, n, -ENOTSUP,
-			    "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): vigil's "
-			    "CO-RE sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y, or a BTF "
-			    "file for this kernel passed with --btf FILE");
+		return vg_errf(
+			err, n, -ENOTSUP,
+			"this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): vigil's "
+			"CO-RE sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y, or a BTF "
+			"file for this kernel passed with --btf FILE");
 	}
 	if (o->ringbuf_bytes && o->ringbuf_bytes < VG_RINGBUF_MIN)
 		return vg_errf(err, n, -EINVAL,
-			    "ring buffer of %u bytes is too small: it must hold at least one "
-			    "full exec record; use --ringbuf-size %uK or more (default 4M)",
-			    o->ringbuf_bytes, VG_RINGBUF_MIN >> 10);
+			       "ring buffer of %u bytes is too small: it must hold at least one "
+			       "full exec record; use --ringbuf-size %uK or more (default 4M)",
+			       o->ringbuf_bytes, VG_RINGBUF_MIN >> 10);
 	if (o->ringbuf_bytes && o->ringbuf_bytes > VG_RINGBUF_MAX)
 		return vg_errf(err, n, -EINVAL,
-			    "ring buffer is too large: use at most --ringbuf-size %uM",
-			    VG_RINGBUF_MAX >> 20);
+			       "ring buffer is too large: use at most --ringbuf-size %uM",
+			       VG_RINGBUF_MAX >> 20);
 	if (o->ringbuf_bytes && !is_pow2(o->ringbuf_bytes))
-		return vg_errf(err, n, -EINVAL,
-			    "ring buffer size %u is not a power of two, which the kernel requires: "
-			    "use e.g. --ringbuf-size 1M, 4M or 16M",
-			    o->ringbuf_bytes);
+		return vg_errf(
+			err, n, -EINVAL,
+			"ring buffer size %u is not a power of two, which the kernel requires: "
+			"use e.g. --ringbuf-size 1M, 4M or 16M",
+			o->ringbuf_bytes);
 	return 0;
 }
 
-int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
-		   struct event_base *base, vg_sensor_cb cb, void *ctx, char *err, size_t errlen)
+int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o, struct event_base *base,
+		   vg_sensor_cb cb, void *ctx, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	uint32_t rbsz = o->ringbuf_bytes ? o->ringbuf_bytes : VG_RINGBUF_DEFAULT;
@@ -560,9 +566,8 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 	oo.btf_custom_path = o->btf_path;
 	s->skel = sensor_bpf__open_opts(&oo);
 	if (!s->skel) {
-		rc = vg_errf(err, errlen, -errno,
-			  "cannot open the eBPF sensor object (%s)%s", errstr(-errno),
-			  verbose ? "" : ": run with -v for libbpf's log");
+		rc = vg_errf(err, errlen, -errno, "cannot open the eBPF sensor object (%s)%s",
+			     errstr(-errno), verbose ? "" : ": run with -v for libbpf's log");
 		goto fail;
 	}
 	if (cg == VG_CGROUP_AUTO)
@@ -583,35 +588,37 @@ int vg_sensor_open(struct vg_sensor **out, const struct vg_sensor_opts *o,
 		rc = -errno;
 		if (rc == -EPERM)
 			vg_errf(err, errlen, rc,
-			     "the kernel refused to load the eBPF sensor (%s): vigil needs CAP_BPF "
-			     "and CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, outside a "
-			     "container that drops those capabilities",
-			     errstr(rc));
+				"the kernel refused to load the eBPF sensor (%s): vigil needs "
+				"CAP_BPF "
+				"and CAP_PERFMON (or CAP_SYS_ADMIN); run it as root, outside a "
+				"container that drops those capabilities",
+				errstr(rc));
 		else
 			vg_errf(err, errlen, rc,
-			     "the kernel refused to load the eBPF sensor (%s)%s", errstr(rc),
-			     verbose ? "" : ": run with -v to see the verifier's log");
+				"the kernel refused to load the eBPF sensor (%s)%s", errstr(rc),
+				verbose ? "" : ": run with -v to see the verifier's log");
 		goto fail;
 	}
 	rc = sensor_bpf__attach(s->skel);
 	if (rc) {
 		rc = -errno;
 		vg_errf(err, errlen, rc,
-		     "cannot attach to the sched_process_exec/fork/exit tracepoints (%s): vigil "
-		     "needs BTF tracepoints (tp_btf, kernel 5.5 or later)%s",
-		     errstr(rc), verbose ? "" : "; run with -v for libbpf's log");
+			"cannot attach to the sched_process_exec/fork/exit tracepoints (%s): vigil "
+			"needs BTF tracepoints (tp_btf, kernel 5.5 or later)%s",
+			errstr(rc), verbose ? "" : "; run with -v for libbpf's log");
 		goto fail;
 	}
 	s->procs_fd = bpf_map__fd(s->skel->maps.procs);
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_sample, s, NULL);
 	if (!s->rb) {
-		rc = vg_errf(err, errlen, -errno, "cannot map the ring buffer (%s)", strerror(errno));
+		rc = vg_errf(err, errlen, -errno, "cannot map the ring buffer (%s)",
+			     strerror(errno));
 		goto fail;
 	}
 	s->boot_to_wall = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
 
-	s->ev_ready = event_new(base, ring_buffer__epoll_fd(s->rb), EV_READ | EV_PERSIST,
-				on_drain, s);
+	s->ev_ready =
+		event_new(base, ring_buffer__epoll_fd(s->rb), EV_READ | EV_PERSIST, on_drain, s);
 	s->ev_timer = event_new(base, -1, EV_PERSIST, on_drain, s);
 	s->ev_again = event_new(base, -1, 0, on_drain, s);
 	s->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep, s);

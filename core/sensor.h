@@ -15,9 +15,9 @@
 struct event_base;
 struct vg_sensor;
 
-#define VG_RINGBUF_MIN (16u << 10)  /* holds at least one maximal record */
+#define VG_RINGBUF_MIN	   (16u << 10) /* holds at least one maximal record */
 #define VG_RINGBUF_DEFAULT (4u << 20)
-#define VG_RINGBUF_MAX (1u << 30)
+#define VG_RINGBUF_MAX	   (1u << 30)
 
 enum vg_cgroup_mode {
 	VG_CGROUP_AUTO, /* v2 when /sys/fs/cgroup or /sys/fs/cgroup/unified is cgroup2 */
@@ -48,11 +48,11 @@ typedef int (*vg_sensor_cb)(void *ctx, const void *rec, size_t len);
 /* What the sensor counted: kernel counters summed over CPUs, then its own. */
 struct vg_sensor_stats {
 	uint64_t k[VG_C_MAX];
-	uint64_t received;   /* records handed to the callback */
-	uint64_t drains;     /* drain passes that consumed something */
-	uint64_t swept;	     /* exited process map entries removed */
-	uint64_t seeded;     /* process map entries seeded from /proc */
-	uint64_t lineage_miss; /* ancestors with no exe in the map nor /proc */
+	uint64_t received;	 /* records handed to the callback */
+	uint64_t drains;	 /* drain passes that consumed something */
+	uint64_t swept;		 /* exited process map entries removed */
+	uint64_t seeded;	 /* process map entries seeded from /proc */
+	uint64_t lineage_miss;	 /* ancestors with no exe in the map nor /proc */
 	uint64_t lineage_cached; /* ancestors named from the user-space cache */
 	enum vg_filter_mode filter_mode;
 	uint32_t ringbuf_bytes;

@@ -27,10 +27,10 @@ enum proto { P_TCP, P_TLS, P_UDP };
 
 struct vg_stream {
 	struct event_base *base;
-	struct evdns_base *dns;		 /* created on the first host name */
-	struct bufferevent *bev;	 /* the open connection, or NULL */
+	struct evdns_base *dns;	 /* created on the first host name */
+	struct bufferevent *bev; /* the open connection, or NULL */
 	SSL_CTX *ctx;
-	char key[512];			 /* address + TLS settings the connection was made for */
+	char key[512]; /* address + TLS settings the connection was made for */
 	bool connected;
 	/* the send in flight */
 	bool busy;
@@ -43,7 +43,7 @@ struct vg_stream {
 	vg_stream_cb cb;
 	void *cbctx;
 	char error[256];
-	struct event *done;		 /* defers the callback to the loop */
+	struct event *done; /* defers the callback to the loop */
 };
 
 static void drop_conn(struct vg_stream *s)
@@ -131,7 +131,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT)
 		finish(s, "%s:%s: timed out %s", s->host, s->port,
-		       s->connected ? "writing" : s->proto == P_TLS ? "connecting (TCP + TLS handshake)" : "connecting");
+		       s->connected	   ? "writing"
+		       : s->proto == P_TLS ? "connecting (TCP + TLS handshake)"
+					   : "connecting");
 	else if (what & BEV_EVENT_EOF)
 		finish(s, "%s:%s: the receiver closed the connection", s->host, s->port);
 	else {
@@ -141,7 +143,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		if (t)
 			finish(s, "%s:%s: TLS: %s", s->host, s->port, t);
 		else
-			finish(s, "%s:%s: %s", s->host, s->port, e ? evutil_socket_error_to_string(e) : "connection failed");
+			finish(s, "%s:%s: %s", s->host, s->port,
+			       e ? evutil_socket_error_to_string(e) : "connection failed");
 	}
 }
 
@@ -190,10 +193,12 @@ static void connect_to(struct vg_stream *s, struct evutil_addrinfo *ai)
 	if (s->proto == P_TLS) {
 		SSL *ssl;
 		struct in6_addr a6;
-		bool ip = inet_pton(AF_INET, s->host, &a6) == 1 || inet_pton(AF_INET6, s->host, &a6) == 1;
+		bool ip = inet_pton(AF_INET, s->host, &a6) == 1 ||
+			  inet_pton(AF_INET6, s->host, &a6) == 1;
 
 		if (make_ctx(s) || !(ssl = SSL_new(s->ctx))) {
-			finish(s, "TLS set-up failed (CA file %s): %s", s->ca_file[0] ? s->ca_file : "system store",
+			finish(s, "TLS set-up failed (CA file %s): %s",
+			       s->ca_file[0] ? s->ca_file : "system store",
 			       tls_error(NULL) ? tls_error(NULL) : "unknown");
 			return;
 		}
@@ -203,8 +208,8 @@ static void connect_to(struct vg_stream *s, struct evutil_addrinfo *ai)
 			X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), s->host, 0);
 		if (!ip) /* SNI takes names only */
 			SSL_set_tlsext_host_name(ssl, s->host);
-		s->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-							BEV_OPT_CLOSE_ON_FREE);
+		s->bev = bufferevent_openssl_socket_new(
+			s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	} else {
 		s->bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	}
@@ -245,26 +250,33 @@ static int parse(struct vg_stream *s, const char *addr, char *err, size_t en)
 	else if (!strncmp(addr, "udp://", 6))
 		s->proto = P_UDP;
 	else
-		return vg_errf(err, en, -EINVAL, "address '%s': use tcp://HOST:PORT, tls://HOST:PORT or udp://HOST:PORT",
-			       addr);
+		return vg_errf(
+			err, en, -EINVAL,
+			"address '%s': use tcp://HOST:PORT, tls://HOST:PORT or udp://HOST:PORT",
+			addr);
 	p = addr + 6;
 	if (*p == '[') { /* [v6]:port */
 		const char *e = strchr(p, ']');
 
 		if (!e || e[1] != ':')
-			return vg_errf(err, en, -EINVAL, "address '%s': write IPv6 as [addr]:port", addr);
+			return vg_errf(err, en, -EINVAL, "address '%s': write IPv6 as [addr]:port",
+				       addr);
 		hl = (size_t)(e - p - 1);
 		p++;
 		colon = e + 1;
 	} else {
 		colon = strrchr(p, ':');
 		if (!colon)
-			return vg_errf(err, en, -EINVAL, "address '%s' has no port (e.g. tcp://127.0.0.1:6514)", addr);
+			return vg_errf(err, en, -EINVAL,
+				       "address '%s' has no port (e.g. tcp://127.0.0.1:6514)",
+				       addr);
 		hl = (size_t)(colon - p);
 	}
 	if (!hl || hl >= sizeof(s->host) || !colon[1] || strlen(colon + 1) >= sizeof(s->port) ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535)
-		return vg_errf(err, en, -EINVAL, "address '%s': need a host and a port from 1 to 65535", addr);
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) < 1 ||
+	    atoi(colon + 1) > 65535)
+		return vg_errf(err, en, -EINVAL,
+			       "address '%s': need a host and a port from 1 to 65535", addr);
 	memcpy(s->host, p, hl);
 	s->host[hl] = 0;
 	snprintf(s->port, sizeof(s->port), "%s", colon + 1);
@@ -310,11 +322,13 @@ static bool still_open(struct vg_stream *s)
 			return false; /* closed */
 		if (r < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-		/* records wait: let TLS read them (session tickets are fine; close_notify or an alert is not) */
+		/* records wait: let TLS read them (session tickets are fine; close_notify or an
+		 * alert is not) */
 		k = ssl ? SSL_peek(ssl, buf, 1) : 0;
 		return k > 0 || (k <= 0 && SSL_get_error(ssl, k) == SSL_ERROR_WANT_READ);
 	}
-	for (;;) { /* plain TCP: whatever the receiver said is discarded anyway; read it to reach a FIN behind it */
+	for (;;) { /* plain TCP: whatever the receiver said is discarded anyway; read it to reach a
+		      FIN behind it */
 		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (r > 0)
 			continue;
@@ -322,10 +336,10 @@ static bool still_open(struct vg_stream *s)
 	}
 }
 
-int vg_stream_send(struct vg_stream *s, const struct vg_stream_req *r, vg_stream_cb cb, void *ctx, char *err,
-		   size_t en)
+int vg_stream_send(struct vg_stream *s, const struct vg_stream_req *r, vg_stream_cb cb, void *ctx,
+		   char *err, size_t en)
 {
-	struct evutil_addrinfo hints = { 0 }, *ai = NULL;
+	struct evutil_addrinfo hints = {0}, *ai = NULL;
 	char key[sizeof(s->key)];
 	long ms = r->timeout_ms > 0 ? r->timeout_ms : 5000;
 	int rc;
@@ -345,7 +359,8 @@ int vg_stream_send(struct vg_stream *s, const struct vg_stream_req *r, vg_stream
 	s->cbctx = ctx;
 	s->error[0] = 0;
 	snprintf(key, sizeof(key), "%s|%s|%d", r->address, s->ca_file, s->insecure);
-	if (s->bev && s->connected && !strcmp(key, s->key) && still_open(s)) { /* reuse the open connection */
+	if (s->bev && s->connected && !strcmp(key, s->key) &&
+	    still_open(s)) { /* reuse the open connection */
 		bufferevent_set_timeouts(s->bev, &s->tv, &s->tv);
 		bufferevent_write_buffer(s->bev, s->out);
 		return 0;

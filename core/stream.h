@@ -6,10 +6,10 @@
  *
  * One vg_stream is one destination's connection, kept open between sends
  * and reopened when the peer closed it (checked before each reuse, so a close
- * the loop has not processed yet does not swallow the next message). At most one send is in flight; its
- * callback always runs later from the loop, never from inside vg_stream_send.
- * A send succeeds once every byte has been written to the kernel (TCP, TLS)
- * or the datagram was accepted (UDP): what a syslog client can know.
+ * the loop has not processed yet does not swallow the next message). At most one send is in flight;
+ * its callback always runs later from the loop, never from inside vg_stream_send. A send succeeds
+ * once every byte has been written to the kernel (TCP, TLS) or the datagram was accepted (UDP):
+ * what a syslog client can know.
  */
 #ifndef VG_STREAM_H
 #define VG_STREAM_H

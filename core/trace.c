@@ -14,7 +14,7 @@
 
 #include "trace.h"
 
-#define MAGIC "vigil-trace"
+#define MAGIC	      "vigil-trace"
 #define TRACE_VERSION 1
 
 struct vg_trace_writer {
@@ -88,7 +88,8 @@ int vg_trace_write(struct vg_trace_writer *w, const struct vg_event *ev)
 	if (fwrite(hdr, 1, 5, w->f) != 5 || msgpack_pack_bin_body(&w->pk, ev->rec, size))
 		return -EIO;
 	for (int i = 0; ev->lineage_done && i < ev->n_lineage; i++)
-		if (msgpack_pack_bin_body(&w->pk, ev->lineage[i].exe, strlen(ev->lineage[i].exe) + 1))
+		if (msgpack_pack_bin_body(&w->pk, ev->lineage[i].exe,
+					  strlen(ev->lineage[i].exe) + 1))
 			return -EIO;
 	return ferror(w->f) ? -EIO : 0;
 }
@@ -143,11 +144,9 @@ static long check_header(const unsigned char *p, size_t len, const char *path, i
 		if (keyeq(k, "format") && v->type == MSGPACK_OBJECT_STR)
 			magic = v->via.str.size == strlen(MAGIC) &&
 				!memcmp(v->via.str.ptr, MAGIC, strlen(MAGIC));
-		else if (keyeq(k, "version") &&
-			 v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		else if (keyeq(k, "version") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			version = (int64_t)v->via.u64;
-		else if (keyeq(k, "abi") &&
-			 v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		else if (keyeq(k, "abi") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			abi = (int64_t)v->via.u64;
 		else if (keyeq(k, "boot_to_wall_ns") &&
 			 (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -159,7 +158,8 @@ static long check_header(const unsigned char *p, size_t len, const char *path, i
 		return hdr_err(err, n, path, "the header has no format \"vigil-trace\"");
 	if (version != TRACE_VERSION || abi != VG_ABI_VERSION) {
 		snprintf(err, n,
-			 "%s is a version %lld trace of record ABI %lld; this vigil reads version %d, "
+			 "%s is a version %lld trace of record ABI %lld; this vigil reads version "
+			 "%d, "
 			 "ABI %d: record it again with this vigil",
 			 path, (long long)version, (long long)abi, TRACE_VERSION, VG_ABI_VERSION);
 		return -EBADMSG;
@@ -220,34 +220,48 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 		return 0;
 	/* the hot loop reads msgpack bin headers itself: 1 + 1, 2 or 4 length bytes */
 	switch (p[0]) {
-	case 0xc4: hl = 2; break;
-	case 0xc5: hl = 3; break;
-	case 0xc6: hl = 5; break;
+	case 0xc4:
+		hl = 2;
+		break;
+	case 0xc5:
+		hl = 3;
+		break;
+	case 0xc6:
+		hl = 5;
+		break;
 	default:
-		snprintf(err, errlen, "corrupt trace at byte offset %zu: expected a record (msgpack bin), "
-			 "found type byte 0x%02x", r->off, p[0]);
+		snprintf(err, errlen,
+			 "corrupt trace at byte offset %zu: expected a record (msgpack bin), "
+			 "found type byte 0x%02x",
+			 r->off, p[0]);
 		return -EBADMSG;
 	}
 	if (left < hl) {
-		snprintf(err, errlen, "truncated trace at byte offset %zu: a record header is cut short",
+		snprintf(err, errlen,
+			 "truncated trace at byte offset %zu: a record header is cut short",
 			 r->off);
 		return -EBADMSG;
 	}
-	bl = hl == 2 ? p[1] : hl == 3 ? ((size_t)p[1] << 8 | p[2])
-				      : ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]);
+	bl = hl == 2   ? p[1]
+	     : hl == 3 ? ((size_t)p[1] << 8 | p[2])
+		       : ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]);
 	if (left - hl < bl) {
 		snprintf(err, errlen,
-			 "truncated trace at byte offset %zu: the record needs %zu bytes, %zu remain",
+			 "truncated trace at byte offset %zu: the record needs %zu bytes, %zu "
+			 "remain",
 			 r->off, bl, left - hl);
 		return -EBADMSG;
 	}
 	rec = (const struct vg_exec *)(p + hl);
 	if (bl < sizeof(*rec) || ((uintptr_t)rec & 7) != 0) {
 		/* records are 8-byte aligned structs: copy an unaligned one (rare) */
-		static unsigned char copy[sizeof(struct vg_exec) + VG_DATA_MAX + 4096] __attribute__((aligned(8)));
+		static unsigned char copy[sizeof(struct vg_exec) + VG_DATA_MAX + 4096]
+			__attribute__((aligned(8)));
 
 		if (bl > sizeof(copy) || bl < sizeof(*rec)) {
-			snprintf(err, errlen, "corrupt record at byte offset %zu: %zu bytes is not an exec record",
+			snprintf(err, errlen,
+				 "corrupt record at byte offset %zu: %zu bytes is not an exec "
+				 "record",
 				 r->off, bl);
 			return -EBADMSG;
 		}
@@ -255,8 +269,10 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 		rec = (const struct vg_exec *)copy;
 	}
 	if (rec->size > bl || vg_event_decode(ev, rec, rec->size, r->boot_to_wall)) {
-		snprintf(err, errlen, "corrupt record at byte offset %zu: it does not decode as an "
-			 "exec record of ABI %d", r->off, VG_ABI_VERSION);
+		snprintf(err, errlen,
+			 "corrupt record at byte offset %zu: it does not decode as an "
+			 "exec record of ABI %d",
+			 r->off, VG_ABI_VERSION);
 		return -EBADMSG;
 	}
 	/* ancestors' exe paths follow the record: named on demand (vg_trace_lineage) */

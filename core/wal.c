@@ -22,12 +22,12 @@
 #include "safefile.h"
 #include "wal.h"
 
-#define FRAME_MAGIC 0x52474c56u /* "VLGR" little endian */
-#define SEG_HDR_V1 "VGSEG\0\1\0"	/* magic, NUL, version 1 (u16 LE): older stores */
+#define FRAME_MAGIC    0x52474c56u   /* "VLGR" little endian */
+#define SEG_HDR_V1     "VGSEG\0\1\0" /* magic, NUL, version 1 (u16 LE): older stores */
 #define SEG_HDR_V1_LEN 8
-#define SEG_MAGIC "VGSEG\0\2\0"	/* version 2: + u32 seq, u32 base, u32 crc32c */
-#define SEG_HDR_LEN 20
-#define FRAME_HDR 12
+#define SEG_MAGIC      "VGSEG\0\2\0" /* version 2: + u32 seq, u32 base, u32 crc32c */
+#define SEG_HDR_LEN    20
+#define FRAME_HDR      12
 
 struct buf {
 	unsigned char *p;
@@ -183,11 +183,11 @@ static void *writer(void *arg)
 		rc = write_all(w->fd, w->wr.p, w->wr.len);
 		if (!rc && fdatasync(w->fd))
 			rc = -errno;
-		if (rc) { /* no torn record stays behind: back to the last durable size, and write from there */
+		if (rc) { /* no torn record stays behind: back to the last durable size, and write
+			     from there */
 			(void)!ftruncate(w->fd, (off_t)before);
 			(void)lseek(w->fd, (off_t)before, SEEK_SET);
-		}
-		else
+		} else
 			w->seg_size += w->wr.len;
 		if (!rc && w->seg_size > w->o.segment_max) {
 			int nfd = seg_create(w, w->seg_no + 1);
@@ -290,7 +290,7 @@ static int push_ack(struct vg_wal *w, uint64_t seq, vg_wal_ack_cb cb, void *ctx)
 		w->ack_cap = cap;
 		w->ack_head = 0;
 	}
-	w->acks[(w->ack_head + w->nacks++) % w->ack_cap] = (struct ack){ seq, cb, ctx };
+	w->acks[(w->ack_head + w->nacks++) % w->ack_cap] = (struct ack){seq, cb, ctx};
 	return 0;
 }
 
@@ -333,7 +333,7 @@ int vg_wal_appendv(struct vg_wal *w, const struct iovec *recs, int n, vg_wal_ack
 
 int vg_wal_append(struct vg_wal *w, const void *payload, size_t len, vg_wal_ack_cb ack, void *ctx)
 {
-	struct iovec v = { (void *)payload, len };
+	struct iovec v = {(void *)payload, len};
 
 	return vg_wal_appendv(w, &v, 1, ack, ctx);
 }
@@ -626,7 +626,8 @@ static int list_segs(struct vg_wal *w, uint32_t **out, size_t *nout)
 			close(fd);
 		return -e;
 	}
-	rewinddir(d); /* a dup shares the directory offset with dirfd: a second listing starts at the end */
+	rewinddir(d); /* a dup shares the directory offset with dirfd: a second listing starts at
+			 the end */
 	while ((de = readdir(d))) {
 		const char *s = de->d_name;
 		uint32_t *n;
@@ -724,7 +725,7 @@ static void check_run(struct vg_wal *w, const uint32_t *nos, const struct seg_hd
 
 int vg_wal_scan(struct vg_wal *w, vg_wal_replay_cb cb, void *ctx)
 {
-	struct vg_wal_report rep = { 0 };
+	struct vg_wal_report rep = {0};
 	struct seg_res res;
 	uint32_t *nos;
 	size_t nn;
@@ -741,7 +742,7 @@ int vg_wal_scan(struct vg_wal *w, vg_wal_replay_cb cb, void *ctx)
 static int replay_all(struct vg_wal *w, const uint32_t *nos, size_t nn, vg_wal_replay_cb cb,
 		      void *ctx, struct vg_wal_report *rep, char *err, size_t errlen)
 {
-	struct seg_res res = { .h.kind = HDR_NONE };
+	struct seg_res res = {.h.kind = HDR_NONE};
 	uint32_t last = w->base;
 	char name[64];
 
@@ -824,11 +825,12 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 	pthread_cond_init(&w->done_cv, NULL);
 	snprintf(w->dir, sizeof(w->dir), "%s", o->dir);
 	if (mkdir(w->dir, 0700) && errno != EEXIST) {
-		rc = vg_errf(err, errlen, -errno, "cannot create the store directory %s: %s", w->dir,
-			  strerror(errno));
+		rc = vg_errf(err, errlen, -errno, "cannot create the store directory %s: %s",
+			     w->dir, strerror(errno));
 		goto fail;
 	}
-	rc = vg_safe_subdir(w->dir, err, errlen); /* ours, writable by nobody else, no links in it */
+	rc = vg_safe_subdir(w->dir, err,
+			    errlen); /* ours, writable by nobody else, no links in it */
 	if (rc)
 		goto fail;
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -839,7 +841,8 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 	for (size_t i = 0; !rc && i < nn; i++)
 		rc = seg_peek(w, nos[i], &hdrs[i]);
 	if (rc) {
-		rc = vg_errf(err, errlen, rc, "cannot open the store directory %s: %s", w->dir, strerror(-rc));
+		rc = vg_errf(err, errlen, rc, "cannot open the store directory %s: %s", w->dir,
+			     strerror(-rc));
 		goto fail;
 	}
 	w->base = find_base(nos, hdrs, nn);
@@ -849,14 +852,16 @@ int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_b
 		goto fail;
 	w->rep = *rep;
 	if (base) {
-		struct timeval tv = { .tv_sec = w->o.commit_ms / 1000,
-				      .tv_usec = (w->o.commit_ms % 1000) * 1000 };
+		struct timeval tv = {.tv_sec = w->o.commit_ms / 1000,
+				     .tv_usec = (w->o.commit_ms % 1000) * 1000};
 
 		w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		w->ev_efd = w->efd >= 0 ? event_new(base, w->efd, EV_READ | EV_PERSIST, on_efd, w) : NULL;
+		w->ev_efd = w->efd >= 0 ? event_new(base, w->efd, EV_READ | EV_PERSIST, on_efd, w)
+					: NULL;
 		w->ev_timer = event_new(base, -1, EV_PERSIST, on_timer, w);
 		if (!w->ev_efd || !w->ev_timer) {
-			rc = vg_errf(err, errlen, -ENOMEM, "cannot register the store with the loop");
+			rc = vg_errf(err, errlen, -ENOMEM,
+				     "cannot register the store with the loop");
 			goto fail;
 		}
 		event_add(w->ev_efd, NULL);
@@ -890,7 +895,8 @@ void vg_wal_report_log(const struct vg_wal_report *rep, const char *dir)
 		       dir, (unsigned long long)rep->misnamed, rep->first_misnamed);
 	if (rep->stale_kept)
 		vg_err("%s: %llu segment(s) older than the log's first one are left in place and "
-		       "not read", dir, (unsigned long long)rep->stale_kept);
+		       "not read",
+		       dir, (unsigned long long)rep->stale_kept);
 	if (rep->stale_removed)
 		vg_info("%s: removed %llu segment(s) an interrupted compaction left behind", dir,
 			(unsigned long long)rep->stale_removed);
@@ -901,7 +907,8 @@ void vg_wal_report_log(const struct vg_wal_report *rep, const char *dir)
 			(unsigned long long)rep->truncated_bytes, rep->damaged_file);
 	if (rep->skipped_regions)
 		vg_warn("%s: %llu damaged region(s) skipped (%llu bytes, their records lost); "
-			"first: %s", dir, (unsigned long long)rep->skipped_regions,
+			"first: %s",
+			dir, (unsigned long long)rep->skipped_regions,
 			(unsigned long long)rep->skipped_bytes, rep->first_skip);
 }
 
@@ -910,7 +917,7 @@ int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx)
 	uint32_t first = w->seg_no + 1, old_base = w->base, *nos;
 	char name[64], tmp[80];
 	int fd, rc = 0;
-	struct buf b = { 0 };
+	struct buf b = {0};
 	uint64_t size = SEG_HDR_LEN;
 	const void *p;
 	size_t len, nn;

@@ -34,11 +34,11 @@ struct vg_wal;
 #define VG_WAL_MAX_RECORD (1u << 20)
 
 struct vg_wal_opts {
-	const char *dir;     /* created if missing */
-	uint32_t commit_ms;  /* group commit interval (0: 5 ms) */
-	bool fsync_always;   /* commit every record on its own */
-	size_t mem_bound;    /* bytes kept in memory while the disk refuses writes (0: 64 MiB) */
-	size_t segment_max;  /* start a new segment past this size (0: 64 MiB) */
+	const char *dir;    /* created if missing */
+	uint32_t commit_ms; /* group commit interval (0: 5 ms) */
+	bool fsync_always;  /* commit every record on its own */
+	size_t mem_bound;   /* bytes kept in memory while the disk refuses writes (0: 64 MiB) */
+	size_t segment_max; /* start a new segment past this size (0: 64 MiB) */
 };
 
 /* What opening found, for the operator. */
@@ -55,7 +55,7 @@ struct vg_wal_report {
 	char missing[256];			 /* ... which ones */
 	uint64_t misnamed;			 /* segments whose header names another number */
 	char first_misnamed[256];
-	uint64_t stale_removed, stale_kept;	 /* before the log's start (compaction interrupted) */
+	uint64_t stale_removed, stale_kept; /* before the log's start (compaction interrupted) */
 };
 
 struct vg_wal_stats {
@@ -78,7 +78,8 @@ typedef void (*vg_wal_ack_cb)(void *ctx, bool ok);
  * that never appends. Returns 0 or -errno with a message in err.
  */
 int vg_wal_open(struct vg_wal **out, const struct vg_wal_opts *o, struct event_base *base,
-		vg_wal_replay_cb cb, void *ctx, struct vg_wal_report *rep, char *err, size_t errlen);
+		vg_wal_replay_cb cb, void *ctx, struct vg_wal_report *rep, char *err,
+		size_t errlen);
 
 /*
  * Appends one record. ack (may be NULL) runs from the loop when it is durable.
@@ -109,8 +110,9 @@ int vg_wal_sync(struct vg_wal *w);
  * written to new segments, fsynced, then the old segments are removed. The
  * log must be synced first; runs on the caller's thread.
  */
-typedef int (*vg_wal_next_fn)(void *ctx, const void **payload, size_t *len); /* 1 a record, 0 the end, -errno:
-										     * the rewrite is abandoned */
+typedef int (*vg_wal_next_fn)(void *ctx, const void **payload,
+			      size_t *len); /* 1 a record, 0 the end, -errno:
+					     * the rewrite is abandoned */
 int vg_wal_rewrite(struct vg_wal *w, vg_wal_next_fn next, void *ctx);
 
 void vg_wal_stats(struct vg_wal *w, struct vg_wal_stats *st);

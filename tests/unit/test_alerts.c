@@ -37,7 +37,7 @@ static void clear_store(void)
 
 static struct vg_alerts *open_store(void)
 {
-	struct vg_alerts_opts o = { .dir = dir };
+	struct vg_alerts_opts o = {.dir = dir};
 	struct vg_wal_report rep;
 	struct vg_alerts *s;
 	char err[256];
@@ -47,13 +47,13 @@ static struct vg_alerts *open_store(void)
 }
 
 /* An exec of exe with args in pod (or on the host when pod is NULL). */
-static struct vg_event *mk(const char *exe, const char *arg, const char *pod_uid, const char *deploy,
-			   uint64_t t)
+static struct vg_event *mk(const char *exe, const char *arg, const char *pod_uid,
+			   const char *deploy, uint64_t t)
 {
-	const char *argv[] = { exe, arg };
+	const char *argv[] = {exe, arg};
 	char cg[256];
-	struct vg_record_spec s = { .exe = exe, .argv = argv, .argc = arg ? 2 : 1, .uid = 0,
-				    .boot_ns = t, .cwd = "/" };
+	struct vg_record_spec s = {
+		.exe = exe, .argv = argv, .argc = arg ? 2 : 1, .uid = 0, .boot_ns = t, .cwd = "/"};
 
 	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod%s/libpod-" CID, pod_uid ? pod_uid : "");
 	s.cgroup = pod_uid ? cg : "/";
@@ -76,8 +76,8 @@ static struct vg_event *mk(const char *exe, const char *arg, const char *pod_uid
 
 static const struct vg_alert *add(struct vg_alerts *s, struct vg_event *e, const char *policy)
 {
-	struct vg_violation v = { .ev = e, .policy_id = policy, .policy_name = policy,
-				  .severity = "low" };
+	struct vg_violation v = {
+		.ev = e, .policy_id = policy, .policy_name = policy, .severity = "low"};
 	const struct vg_alert *a;
 
 	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), 0);
@@ -96,23 +96,24 @@ static void test_merging(void **state)
 	(void)state;
 	a = add(s, mk("/usr/bin/apt", "update", POD1, NULL, 10), "P");
 	b = add(s, mk("/usr/bin/dpkg", "-i", POD1, NULL, 20), "P");
-	assert_ptr_equal(a, b);		/* same policy, same pod: one alert */
+	assert_ptr_equal(a, b); /* same policy, same pod: one alert */
 	assert_int_equal(a->violations, 2);
 	assert_int_equal(a->first_ns, 10);
 	assert_int_equal(a->time_ns, 20);
 	c = add(s, mk("/usr/bin/apt", "update", POD2, NULL, 30), "P");
-	assert_ptr_not_equal(a, c);	/* another pod */
+	assert_ptr_not_equal(a, c); /* another pod */
 	d = add(s, mk("/usr/bin/apt", "update", POD1, NULL, 40), "Q");
-	assert_ptr_not_equal(a, d);	/* another policy */
+	assert_ptr_not_equal(a, d); /* another policy */
 	/* a deployment groups its pods */
 	a = add(s, mk("/usr/bin/apt", "x", POD1, "web", 50), "R");
 	b = add(s, mk("/usr/bin/apt", "y", POD2, "web", 60), "R");
 	assert_ptr_equal(a, b);
 	vg_alert_message(b, msg, sizeof(msg));
-	assert_string_equal(msg, "Binary '/usr/bin/apt' executed with arguments 'y' under user ID 0");
+	assert_string_equal(msg,
+			    "Binary '/usr/bin/apt' executed with arguments 'y' under user ID 0");
 	/* the Violations page's filters: namespace, deployment, pod (Kubernetes metadata) */
 	{
-		struct vg_alert_filter f = { .state = -1, .namespace_ = "shop" };
+		struct vg_alert_filter f = {.state = -1, .namespace_ = "shop"};
 		const struct vg_alert **list;
 		int n = vg_alerts_query(s, &f, &list);
 
@@ -141,7 +142,7 @@ static void test_cap_resolve_reopen(void **state)
 	struct vg_alerts *s = open_store();
 	const struct vg_alert *a, *b;
 	const struct vg_alert **list;
-	struct vg_alert_filter f = { .state = -1 };
+	struct vg_alert_filter f = {.state = -1};
 	char id[37];
 	int n;
 
@@ -197,8 +198,8 @@ static void test_resolve_reopen_many(void **state)
 	clear_store();
 	s = open_store();
 	for (int i = 0; i < 5000; i++) {
-		const struct vg_alert *a = add(s, mk("/usr/bin/apt", "update", NULL, NULL, 10 + (uint64_t)i),
-					       "Loop");
+		const struct vg_alert *a =
+			add(s, mk("/usr/bin/apt", "update", NULL, NULL, 10 + (uint64_t)i), "Loop");
 
 		assert_int_equal(a->violations, 1);
 		snprintf(id, sizeof(id), "%s", a->id);
@@ -212,7 +213,7 @@ static void test_resolve_reopen_many(void **state)
 /* A page size below one orders nothing and reads nothing outside the results. */
 static void test_window_bad_size(void **state)
 {
-	struct vg_alert_filter f = { .state = -1 };
+	struct vg_alert_filter f = {.state = -1};
 	const struct vg_alert **out = NULL;
 	struct vg_alerts *s;
 	char policy[32];
@@ -241,7 +242,7 @@ static void test_window_bad_size(void **state)
 static void test_retention(void **state)
 {
 	struct vg_alerts *s;
-	struct vg_alert_filter f = { .state = -1 };
+	struct vg_alert_filter f = {.state = -1};
 	const struct vg_alert **list;
 	const struct vg_alert *a;
 	char keep[37], old[37];
@@ -285,7 +286,8 @@ static void test_enforcement_record(void **state)
 	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", true, "ok", "pod-a", 13), 0);
 	assert_int_equal(a->enf_count, 2); /* distinct pods */
 	assert_int_equal(a->state, VG_ALERT_ACTIVE);
-	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", false, "403 Forbidden", "pod-c", 14), 0);
+	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", false, "403 Forbidden", "pod-c", 14),
+			 0);
 	assert_int_equal(a->state, VG_ALERT_ATTEMPTED);
 	assert_string_equal(a->enf_msg, "403 Forbidden");
 	/* something to compact away, so the log is rewritten */
@@ -403,11 +405,11 @@ static void test_compaction_keeps_everything(void **state)
  */
 static void test_refused_violation_is_not_kept(void **state)
 {
-	struct vg_alerts_opts o = { .dir = dir, .mem_bound = 4096 };
+	struct vg_alerts_opts o = {.dir = dir, .mem_bound = 4096};
 	struct vg_wal_report rep;
 	struct vg_alerts *s;
-	struct vg_violation v = { .policy_id = "New", .policy_name = "New", .severity = "low" };
-	struct vg_alert_filter f = { .state = -1, .policy = "New" };
+	struct vg_violation v = {.policy_id = "New", .policy_name = "New", .severity = "low"};
+	struct vg_alert_filter f = {.state = -1, .policy = "New"};
 	const struct vg_alert **list;
 	const struct vg_alert *a;
 	char err[256];
@@ -418,10 +420,10 @@ static void test_refused_violation_is_not_kept(void **state)
 	/* no event loop: nothing is written before vg_alerts_sync, so the bound fills */
 	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
 	while (rc == 0) {
-		struct vg_violation f1 = { .ev = mk("/usr/bin/apt", "fill", POD1, NULL, 10),
-					   .policy_id = "Fill",
-					   .policy_name = "Fill",
-					   .severity = "low" };
+		struct vg_violation f1 = {.ev = mk("/usr/bin/apt", "fill", POD1, NULL, 10),
+					  .policy_id = "Fill",
+					  .policy_name = "Fill",
+					  .severity = "low"};
 
 		rc = vg_alerts_add(s, &f1, NULL, NULL, &a);
 		stored += rc == 0;
@@ -449,7 +451,8 @@ static void test_refused_violation_is_not_kept(void **state)
 	vg_alerts_close(s);
 }
 
-/* A JSON tree without its null members (Lua tables have no nulls), for comparing the two emitters. */
+/* A JSON tree without its null members (Lua tables have no nulls), for comparing the two emitters.
+ */
 static void drop_nulls(json_t *j)
 {
 	const char *k;
@@ -458,15 +461,15 @@ static void drop_nulls(json_t *j)
 	size_t i;
 
 	if (json_is_object(j)) {
-		json_object_foreach_safe(j, tmp, k, v) {
+		json_object_foreach_safe(j, tmp, k, v)
+		{
 			if (json_is_null(v))
 				json_object_del(j, k);
 			else
 				drop_nulls(v);
 		}
 	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			drop_nulls(v);
+		json_array_foreach(j, i, v) drop_nulls(v);
 	}
 }
 
@@ -487,24 +490,32 @@ static void test_documents(void **state)
 	assert_int_equal(vg_alerts_enforced(s, a, "kill_pod", true, "ok", "pod-a", 31), 0);
 	j = vg_alert_json(a, true);
 	assert_string_equal(json_string_value(json_object_get(j, "lifecycleStage")), "RUNTIME");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "policy"), "id")), "Docs");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "deployment"), "name")), "web");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "enforcement"), "action")), "kill_pod");
-	assert_true(json_is_null(json_object_get(j, "containerId")) || json_is_string(json_object_get(j, "containerId")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "policy"), "id")),
+			    "Docs");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "deployment"), "name")),
+		"web");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "enforcement"), "action")),
+		"kill_pod");
+	assert_true(json_is_null(json_object_get(j, "containerId")) ||
+		    json_is_string(json_object_get(j, "containerId")));
 	{
 		json_t *p = json_array_get(json_object_get(j, "processes"), 0);
 
 		/* each bad byte is U+FFFD: the field is there, as valid JSON, not dropped */
 		assert_string_equal(json_string_value(json_object_get(p, "args")),
 				    "inst\xef\xbf\xbd\xef\xbf\xbd(all");
-		assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(p, "lineage"), 0),
-								      "parentExecFilePath")), "/bin/bash");
+		assert_string_equal(json_string_value(json_object_get(
+					    json_array_get(json_object_get(p, "lineage"), 0),
+					    "parentExecFilePath")),
+				    "/bin/bash");
 		assert_int_equal(json_integer_value(json_object_get(p, "uid")), 0);
 		assert_true(json_is_false(json_object_get(p, "killedInKernel")));
 	}
 	/* the Lua emitter: the same document, its nulls absent */
 	{
-		struct vg_lua_doc d = { .L = L };
+		struct vg_lua_doc d = {.L = L};
 
 		vg_alert_emit(a, true, &vg_lua_emitter, &d);
 		assert_int_equal(lua_gettop(L), 1);
@@ -513,7 +524,8 @@ static void test_documents(void **state)
 		assert_non_null(fromlua);
 		drop_nulls(j);
 		if (!json_equal(j, fromlua)) {
-			char *x = json_dumps(j, JSON_SORT_KEYS), *y = json_dumps(fromlua, JSON_SORT_KEYS);
+			char *x = json_dumps(j, JSON_SORT_KEYS),
+			     *y = json_dumps(fromlua, JSON_SORT_KEYS);
 
 			fail_msg("jansson: %s\nlua:     %s", x, y);
 		}

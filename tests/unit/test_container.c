@@ -15,12 +15,12 @@
 
 #include "container.h"
 
-#define ID "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
-#define ID2 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define UID "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define ID   "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
+#define ID2  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define UID  "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define UIDU "6a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d"
 /* another pod's uid: what a container names its own sub-cgroups after to pass as that pod */
-#define VUID "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
+#define VUID  "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 #define VUIDU "0f9e8d7c_6b5a_4c3d_9e2f_1a0b9c8d7e6f"
 
 struct row {
@@ -33,118 +33,122 @@ struct row {
 
 static const struct row rows[] = {
 	/* containerd, systemd cgroup driver (v2 and v1 paths look alike) */
-	{ "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU
-	  ".slice/cri-containerd-" ID ".scope",
-	  1, ID, UID, "containerd" },
-	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
-	  ".slice/cri-containerd-" ID ".scope",
-	  1, ID, UID, "containerd" },
+	{"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU
+	 ".slice/cri-containerd-" ID ".scope",
+	 1, ID, UID, "containerd"},
+	{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	 ".slice/cri-containerd-" ID ".scope",
+	 1, ID, UID, "containerd"},
 	/* guaranteed QoS has no qos level */
-	{ "/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope", 1, ID, UID,
-	  "containerd" },
+	{"/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope", 1, ID, UID,
+	 "containerd"},
 	/* containerd / dockershim, cgroupfs driver */
-	{ "/kubepods/besteffort/pod" UID "/" ID, 1, ID, UID, "cri" },
-	{ "/kubepods/burstable/pod" UID "/" ID, 1, ID, UID, "cri" },
-	{ "/kubepods/pod" UID "/" ID, 1, ID, UID, "cri" },
+	{"/kubepods/besteffort/pod" UID "/" ID, 1, ID, UID, "cri"},
+	{"/kubepods/burstable/pod" UID "/" ID, 1, ID, UID, "cri"},
+	{"/kubepods/pod" UID "/" ID, 1, ID, UID, "cri"},
 	/* CRI-O */
-	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
-	  ".slice/crio-" ID ".scope",
-	  1, ID, UID, "cri-o" },
-	{ "/kubepods/besteffort/pod" UID "/crio-" ID, 1, ID, UID, "cri-o" },
+	{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU ".slice/crio-" ID
+	 ".scope",
+	 1, ID, UID, "cri-o"},
+	{"/kubepods/besteffort/pod" UID "/crio-" ID, 1, ID, UID, "cri-o"},
 	/* CRI-O's conmon is not the container */
-	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
-	  ".slice/crio-conmon-" ID ".scope",
-	  0, "", UID, NULL },
+	{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	 ".slice/crio-conmon-" ID ".scope",
+	 0, "", UID, NULL},
 	/* Docker */
-	{ "/system.slice/docker-" ID ".scope", 1, ID, "", "docker" },
-	{ "/docker/" ID, 1, ID, "", "docker" },
+	{"/system.slice/docker-" ID ".scope", 1, ID, "", "docker"},
+	{"/docker/" ID, 1, ID, "", "docker"},
 	/* podman: cgroupfs manager, systemd manager, inside a pod cgroup parent */
-	{ "/libpod_parent/libpod-" ID, 1, ID, "", "podman" },
-	{ "/machine.slice/libpod-" ID ".scope", 1, ID, "", "podman" },
-	{ "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID ".scope", 1, ID,
-	  "", "podman" },
-	{ "/kubepods/besteffort/pod" UID "/libpod-" ID, 1, ID, UID, "podman" },
-	{ "/machine.slice/libpod-conmon-" ID ".scope", 0, "", "", NULL },
+	{"/libpod_parent/libpod-" ID, 1, ID, "", "podman"},
+	{"/machine.slice/libpod-" ID ".scope", 1, ID, "", "podman"},
+	{"/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" ID ".scope", 1, ID, "",
+	 "podman"},
+	{"/kubepods/besteffort/pod" UID "/libpod-" ID, 1, ID, UID, "podman"},
+	{"/machine.slice/libpod-conmon-" ID ".scope", 0, "", "", NULL},
 	/* a sub-cgroup below the container keeps the container's identity */
-	{ "/system.slice/docker-" ID ".scope/init.scope", 1, ID, "", "docker" },
+	{"/system.slice/docker-" ID ".scope/init.scope", 1, ID, "", "docker"},
 	/*
 	 * Below its own level everything is the container's doing (a delegated or
 	 * writable cgroupfs lets it mkdir there): the outermost container level is
 	 * the process's, whatever is named below it. Nested runtimes included.
 	 */
-	{ "/docker/" ID "/docker/" ID2, 1, ID, "", "docker" },
+	{"/docker/" ID "/docker/" ID2, 1, ID, "", "docker"},
 	/* a fake pod and container below a real one: containerd, systemd driver (v2 and v1) */
-	{ "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU
-	  ".slice/cri-containerd-" ID ".scope/kubepods-besteffort-pod" VUIDU
-	  ".slice/cri-containerd-" ID2 ".scope",
-	  1, ID, UID, "containerd" },
-	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
-	  ".slice/cri-containerd-" ID ".scope/kubepods.slice/kubepods-burstable.slice/"
-	  "kubepods-burstable-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
-	  1, ID, UID, "containerd" },
+	{"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU
+	 ".slice/cri-containerd-" ID ".scope/kubepods-besteffort-pod" VUIDU
+	 ".slice/cri-containerd-" ID2 ".scope",
+	 1, ID, UID, "containerd"},
+	{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
+	 ".slice/cri-containerd-" ID ".scope/kubepods.slice/kubepods-burstable.slice/"
+	 "kubepods-burstable-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
+	 1, ID, UID, "containerd"},
 	/* containerd, cgroupfs driver: bare ids (as on v1 hosts' memory hierarchy, burstable) */
-	{ "/kubepods/besteffort/pod" UID "/" ID "/kubepods/besteffort/pod" VUID "/" ID2, 1, ID, UID,
-	  "cri" },
-	{ "/kubepods/pod" UID "/" ID "/pod" VUID "/" ID2, 1, ID, UID, "cri" },
-	{ "/kubepods/burstable/pod" UID "/" ID "/kubepods/burstable/pod" VUID "/" ID2, 1, ID, UID,
-	  "cri" },
+	{"/kubepods/besteffort/pod" UID "/" ID "/kubepods/besteffort/pod" VUID "/" ID2, 1, ID, UID,
+	 "cri"},
+	{"/kubepods/pod" UID "/" ID "/pod" VUID "/" ID2, 1, ID, UID, "cri"},
+	{"/kubepods/burstable/pod" UID "/" ID "/kubepods/burstable/pod" VUID "/" ID2, 1, ID, UID,
+	 "cri"},
 	/* CRI-O, both drivers */
-	{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU
-	  ".slice/crio-" ID ".scope/kubepods-burstable-pod" VUIDU ".slice/crio-" ID2 ".scope",
-	  1, ID, UID, "cri-o" },
-	{ "/kubepods/besteffort/pod" UID "/crio-" ID "/pod" VUID "/crio-" ID2, 1, ID, UID, "cri-o" },
+	{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU ".slice/crio-" ID
+	 ".scope/kubepods-burstable-pod" VUIDU ".slice/crio-" ID2 ".scope",
+	 1, ID, UID, "cri-o"},
+	{"/kubepods/besteffort/pod" UID "/crio-" ID "/pod" VUID "/crio-" ID2, 1, ID, UID, "cri-o"},
 	/* Docker (no pod): a fake pod below it gives it none */
-	{ "/system.slice/docker-" ID ".scope/kubepods.slice/kubepods-besteffort.slice/"
-	  "kubepods-besteffort-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
-	  1, ID, "", "docker" },
-	{ "/docker/" ID "/kubepods/besteffort/pod" VUID "/" ID2, 1, ID, "", "docker" },
+	{"/system.slice/docker-" ID ".scope/kubepods.slice/kubepods-besteffort.slice/"
+	 "kubepods-besteffort-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
+	 1, ID, "", "docker"},
+	{"/docker/" ID "/kubepods/besteffort/pod" VUID "/" ID2, 1, ID, "", "docker"},
 	/* podman: cgroupfs manager (as the integration tests run it) and systemd manager */
-	{ "/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods/besteffort/pod" VUID "/libpod-" ID2,
-	  1, ID, UID, "podman" },
-	{ "/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods-besteffort-pod" VUIDU
-	  ".slice/cri-containerd-" ID2 ".scope",
-	  1, ID, UID, "podman" },
-	{ "/machine.slice/libpod-" ID ".scope/kubepods-besteffort-pod" VUIDU
-	  ".slice/libpod-" ID2 ".scope",
-	  1, ID, "", "podman" },
+	{"/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods/besteffort/pod" VUID
+	 "/libpod-" ID2,
+	 1, ID, UID, "podman"},
+	{"/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods-besteffort-pod" VUIDU
+	 ".slice/cri-containerd-" ID2 ".scope",
+	 1, ID, UID, "podman"},
+	{"/machine.slice/libpod-" ID ".scope/kubepods-besteffort-pod" VUIDU ".slice/libpod-" ID2
+	 ".scope",
+	 1, ID, "", "podman"},
 	/* only a fake pod level below the container, or a fake one deep in junk */
-	{ "/kubepods/besteffort/pod" UID "/" ID "/pod" VUID, 1, ID, UID, "cri" },
-	{ "/kubepods/besteffort/pod" UID "/" ID "/a/b/pod" VUID "/c/" ID2 "/d", 1, ID, UID, "cri" },
+	{"/kubepods/besteffort/pod" UID "/" ID "/pod" VUID, 1, ID, UID, "cri"},
+	{"/kubepods/besteffort/pod" UID "/" ID "/a/b/pod" VUID "/c/" ID2 "/d", 1, ID, UID, "cri"},
 	/* a sub-cgroup named like a pod but of the same pod keeps the same identity */
-	{ "/kubepods/besteffort/pod" UID "/" ID "/pod" UID "/" ID, 1, ID, UID, "cri" },
+	{"/kubepods/besteffort/pod" UID "/" ID "/pod" UID "/" ID, 1, ID, UID, "cri"},
 	/* no leading slash, doubled slashes */
-	{ "kubepods//besteffort/pod" UID "//" ID, 1, ID, UID, "cri" },
+	{"kubepods//besteffort/pod" UID "//" ID, 1, ID, UID, "cri"},
 	/* a pod-level cgroup (no container yet) */
-	{ "/kubepods/besteffort/pod" UID, 0, "", UID, NULL },
-	{ "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice", 0,
-	  "", UID, NULL },
+	{"/kubepods/besteffort/pod" UID, 0, "", UID, NULL},
+	{"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice", 0, "",
+	 UID, NULL},
 	/* host processes */
-	{ "/", 0, "", "", NULL },
-	{ "", 0, "", "", NULL },
-	{ "/system.slice/sshd.service", 0, "", "", NULL },
-	{ "/user.slice/user-0.slice/session-3.scope", 0, "", "", NULL },
-	{ "/init.scope", 0, "", "", NULL },
-	{ "/process_api/ac11c60860ca8a1a5bc1ee2fb8bcd4f7", 0, "", "", NULL },
+	{"/", 0, "", "", NULL},
+	{"", 0, "", "", NULL},
+	{"/system.slice/sshd.service", 0, "", "", NULL},
+	{"/user.slice/user-0.slice/session-3.scope", 0, "", "", NULL},
+	{"/init.scope", 0, "", "", NULL},
+	{"/process_api/ac11c60860ca8a1a5bc1ee2fb8bcd4f7", 0, "", "", NULL},
 	/* garbage: ids of the wrong length or alphabet, broken pod uids */
-	{ "/docker/" "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a", 0, "", "",
-	  NULL },
-	{ "/docker/" ID "0", 0, "", "", NULL },
-	{ "/docker/" "3F2A1B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F7A8", 0, "", "",
-	  NULL },
-	{ "/docker/" "zz2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8", 0, "", "",
-	  NULL },
-	{ "/system.slice/docker-" ID ".scopex", 0, "", "", NULL },
-	{ "/system.slice/docker-" ID, 0, "", "", NULL },
-	{ "/system.slice/cri-containerd-" ID ".slice", 0, "", "", NULL },
-	{ "/kubepods/besteffort/pod6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4", 0, "", "", NULL },
-	{ "/kubepods/besteffort/podxa1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0, "", "", NULL },
-	{ "/kubepods/besteffort/pod6a1b2c3d+4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0, "", "", NULL },
-	{ "/kubepods.slice/kubepods-besteffort-pod" UIDU ".slic", 0, "", "", NULL },
-	{ "/kubepods.slice/kubepods-besteffortpod" UIDU ".slice", 0, "", "", NULL },
-	{ "/pod", 0, "", "", NULL },
-	{ "////", 0, "", "", NULL },
-	{ "/libpod-", 0, "", "", NULL },
-	{ "/cri-containerd-.scope", 0, "", "", NULL },
+	{"/docker/"
+	 "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a",
+	 0, "", "", NULL},
+	{"/docker/" ID "0", 0, "", "", NULL},
+	{"/docker/"
+	 "3F2A1B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F7A8",
+	 0, "", "", NULL},
+	{"/docker/"
+	 "zz2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8",
+	 0, "", "", NULL},
+	{"/system.slice/docker-" ID ".scopex", 0, "", "", NULL},
+	{"/system.slice/docker-" ID, 0, "", "", NULL},
+	{"/system.slice/cri-containerd-" ID ".slice", 0, "", "", NULL},
+	{"/kubepods/besteffort/pod6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4", 0, "", "", NULL},
+	{"/kubepods/besteffort/podxa1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0, "", "", NULL},
+	{"/kubepods/besteffort/pod6a1b2c3d+4e5f-4a6b-8c7d-9e0f1a2b3c4d", 0, "", "", NULL},
+	{"/kubepods.slice/kubepods-besteffort-pod" UIDU ".slic", 0, "", "", NULL},
+	{"/kubepods.slice/kubepods-besteffortpod" UIDU ".slice", 0, "", "", NULL},
+	{"/pod", 0, "", "", NULL},
+	{"////", 0, "", "", NULL},
+	{"/libpod-", 0, "", "", NULL},
+	{"/cri-containerd-.scope", 0, "", "", NULL},
 };
 
 static void test_table(void **state)
@@ -181,21 +185,24 @@ static void test_own_level_and_nested(void **state)
 		const char *path, *own;
 		bool nested;
 	} t[] = {
-		{ "/kubepods/besteffort/pod" UID "/libpod-" ID, "/kubepods/besteffort/pod" UID "/libpod-" ID,
-		  false },
-		{ "/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods/besteffort/pod" VUID "/libpod-" ID2,
-		  "/kubepods/besteffort/pod" UID "/libpod-" ID, true },
-		{ "/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope/kubepods-pod" VUIDU
-		  ".slice/cri-containerd-" ID2 ".scope",
-		  "/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope", true },
-		{ "/kubepods/besteffort/pod" UID "/" ID "/pod" VUID, "/kubepods/besteffort/pod" UID "/" ID,
-		  true },
-		{ "/docker/" ID "/docker/" ID2, "/docker/" ID, true },
+		{"/kubepods/besteffort/pod" UID "/libpod-" ID,
+		 "/kubepods/besteffort/pod" UID "/libpod-" ID, false},
+		{"/kubepods/besteffort/pod" UID "/libpod-" ID "/kubepods/besteffort/pod" VUID
+		 "/libpod-" ID2,
+		 "/kubepods/besteffort/pod" UID "/libpod-" ID, true},
+		{"/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID
+		 ".scope/kubepods-pod" VUIDU ".slice/cri-containerd-" ID2 ".scope",
+		 "/kubepods.slice/kubepods-pod" UIDU ".slice/cri-containerd-" ID ".scope", true},
+		{"/kubepods/besteffort/pod" UID "/" ID "/pod" VUID,
+		 "/kubepods/besteffort/pod" UID "/" ID, true},
+		{"/docker/" ID "/docker/" ID2, "/docker/" ID, true},
 		/* a sub-cgroup of the container's own naming nothing: not a fake */
-		{ "/system.slice/docker-" ID ".scope/init.scope", "/system.slice/docker-" ID ".scope", false },
-		{ "kubepods//besteffort/pod" UID "//" ID "/x", "kubepods//besteffort/pod" UID "//" ID, false },
+		{"/system.slice/docker-" ID ".scope/init.scope",
+		 "/system.slice/docker-" ID ".scope", false},
+		{"kubepods//besteffort/pod" UID "//" ID "/x",
+		 "kubepods//besteffort/pod" UID "//" ID, false},
 		/* no container: no level, even with a pod */
-		{ "/kubepods/besteffort/pod" UID, "", false },
+		{"/kubepods/besteffort/pod" UID, "", false},
 	};
 	struct vg_container c;
 
@@ -214,7 +221,8 @@ static void test_own_level_and_nested(void **state)
 	 * Nested deeper than the sensor walks, the real levels fall off the top:
 	 * the outermost level left may be a fake, so no pod is named.
 	 */
-	assert_int_equal(vg_container_parse(".../kubepods/besteffort/pod" VUID "/libpod-" ID2, &c), 1);
+	assert_int_equal(vg_container_parse(".../kubepods/besteffort/pod" VUID "/libpod-" ID2, &c),
+			 1);
 	assert_true(c.truncated);
 	assert_string_equal(c.pod_uid, "");
 	assert_string_equal(c.id, ID2);

@@ -19,8 +19,9 @@
 #include "record.h"
 #include "../bpf/vigil_abi.h"
 
-#define CTR "/kubepods/besteffort/pod00000000-1111-2222-3333-444444444444/libpod-" \
-	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define CTR                                                                                        \
+	"/kubepods/besteffort/pod00000000-1111-2222-3333-444444444444/libpod-"                     \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static char dir[64];
 
@@ -46,7 +47,7 @@ static void rm_policy(const char *name)
 
 static struct vg_engine *load_dir(int expect_errors)
 {
-	struct vg_engine_opts o = { .dir = dir, .budget = 100000 };
+	struct vg_engine_opts o = {.dir = dir, .budget = 100000};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	int n;
@@ -76,10 +77,10 @@ static void on_violation(void *ctx, struct vg_event *e, int pol, const struct vg
 static const char *eval(struct vg_engine *e, const char *exe, const char *args, uint32_t uid,
 			bool ctr)
 {
-	const char *argv[32] = { exe };
+	const char *argv[32] = {exe};
 	char buf[512];
 	int argc = 1;
-	struct vg_record_spec s = { .exe = exe, .uid = uid, .euid = uid, .cgroup = ctr ? CTR : "/" };
+	struct vg_record_spec s = {.exe = exe, .uid = uid, .euid = uid, .cgroup = ctr ? CTR : "/"};
 
 	snprintf(buf, sizeof(buf), "%s", args ? args : "");
 	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
@@ -104,62 +105,81 @@ static void test_semantics(void **state)
 			  " match = { process_name = { 'curl', 'wget' } } }");
 	write_policy("b", "return policy { name = 'and-criteria', severity = 'low',"
 			  " match = { process_name = 'nc', process_args = '-e' } }");
-	write_policy("c", "return policy { name = 'or-sections', severity = 'low',"
-			  " match = { { process_name = 'python3' }, { process_args = 'pwned' } } }");
-	write_policy("d", "return policy { name = 'negated', severity = 'low',"
-			  " match = { process_name = 'systemctl', not_process_args = '--version' } }");
-	write_policy("e", "return policy { name = 'truncated', severity = 'low',"
-			  " match = { process_name = { 'start-stop-daem', 'a-name-longer-than-comm' } } }");
+	write_policy("c",
+		     "return policy { name = 'or-sections', severity = 'low',"
+		     " match = { { process_name = 'python3' }, { process_args = 'pwned' } } }");
+	write_policy("d",
+		     "return policy { name = 'negated', severity = 'low',"
+		     " match = { process_name = 'systemctl', not_process_args = '--version' } }");
+	write_policy(
+		"e",
+		"return policy { name = 'truncated', severity = 'low',"
+		" match = { process_name = { 'start-stop-daem', 'a-name-longer-than-comm' } } }");
 	write_policy("f", "return policy { name = 'uid-and-glob', severity = 'low',"
 			  " match = { process_uid = 0, exe_path = '/opt/*/bin/*' } }");
-	write_policy("g", "return policy { name = 'host-too', severity = 'low', scope = { host = true },"
-			  " match = { process_name = 'nmap' } }");
+	write_policy("g",
+		     "return policy { name = 'host-too', severity = 'low', scope = { host = true },"
+		     " match = { process_name = 'nmap' } }");
 	write_policy("h", "return policy { name = 'regex-name', severity = 'low',"
 			  " match = { process_name = 'llvm-.*' } }");
 	e = load_dir(0);
 	/* twice: the second pass answers from the comm and args caches, and must agree */
 	for (int pass = 0; pass < 2; pass++) {
-	assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, true), "or-values;");
-	assert_string_equal(eval(e, "/usr/bin/WGET", NULL, 0, true), "or-values;");	/* caseless */
-	assert_string_equal(eval(e, "/usr/bin/curly", NULL, 0, true), "");		/* whole name */
-	assert_string_equal(eval(e, "/bin/nc", "-l -p 1", 0, true), "");		/* AND */
-	assert_string_equal(eval(e, "/bin/nc", "host 1 -e /bin/sh", 0, true), "and-criteria;");
-	assert_string_equal(eval(e, "/bin/nc", "x-E", 0, true), "and-criteria;");	/* substring, caseless */
-	assert_string_equal(eval(e, "/usr/bin/python3", NULL, 0, true), "or-sections;");
-	assert_string_equal(eval(e, "/bin/ls", "/tmp/pwned", 0, true), "or-sections;");
-	assert_string_equal(eval(e, "/bin/systemctl", "start x", 0, true), "negated;");
-	assert_string_equal(eval(e, "/bin/systemctl", "--version", 0, true), "");
-	/* comm is the kernel's 15 bytes: the truncated literal matches, the long one cannot */
-	assert_string_equal(eval(e, "/sbin/start-stop-daemon", NULL, 0, true), "truncated;");
-	assert_string_equal(eval(e, "/x/a-name-longer-than-comm", NULL, 0, true), "");
-	assert_string_equal(eval(e, "/opt/app/bin/run", NULL, 0, true), "uid-and-glob;");
-	assert_string_equal(eval(e, "/opt/app/bin/run", NULL, 1000, true), "");
-	assert_string_equal(eval(e, "/usr/bin/llvm-ar", NULL, 1000, true), "regex-name;");
-	/* containers only, unless the policy opts the host in */
-	assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, false), "");
-	/* a cgroup path cut by the sensor's depth bound counts as a container (fail closed) */
-	{
-		const char *argv[] = { "/usr/bin/curl" };
-		struct vg_record_spec s = { .exe = "/usr/bin/curl", .argv = argv, .argc = 1,
-					    .cgroup = "/a/b/c/d/e/f/g/h" };
+		assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, true), "or-values;");
+		assert_string_equal(eval(e, "/usr/bin/WGET", NULL, 0, true),
+				    "or-values;");				   /* caseless */
+		assert_string_equal(eval(e, "/usr/bin/curly", NULL, 0, true), ""); /* whole name */
+		assert_string_equal(eval(e, "/bin/nc", "-l -p 1", 0, true), "");   /* AND */
+		assert_string_equal(eval(e, "/bin/nc", "host 1 -e /bin/sh", 0, true),
+				    "and-criteria;");
+		assert_string_equal(eval(e, "/bin/nc", "x-E", 0, true),
+				    "and-criteria;"); /* substring, caseless */
+		assert_string_equal(eval(e, "/usr/bin/python3", NULL, 0, true), "or-sections;");
+		assert_string_equal(eval(e, "/bin/ls", "/tmp/pwned", 0, true), "or-sections;");
+		assert_string_equal(eval(e, "/bin/systemctl", "start x", 0, true), "negated;");
+		assert_string_equal(eval(e, "/bin/systemctl", "--version", 0, true), "");
+		/* comm is the kernel's 15 bytes: the truncated literal matches, the long one cannot
+		 */
+		assert_string_equal(eval(e, "/sbin/start-stop-daemon", NULL, 0, true),
+				    "truncated;");
+		assert_string_equal(eval(e, "/x/a-name-longer-than-comm", NULL, 0, true), "");
+		assert_string_equal(eval(e, "/opt/app/bin/run", NULL, 0, true), "uid-and-glob;");
+		assert_string_equal(eval(e, "/opt/app/bin/run", NULL, 1000, true), "");
+		assert_string_equal(eval(e, "/usr/bin/llvm-ar", NULL, 1000, true), "regex-name;");
+		/* containers only, unless the policy opts the host in */
+		assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, false), "");
+		/* a cgroup path cut by the sensor's depth bound counts as a container (fail closed)
+		 */
+		{
+			const char *argv[] = {"/usr/bin/curl"};
+			struct vg_record_spec s = {.exe = "/usr/bin/curl",
+						   .argv = argv,
+						   .argc = 1,
+						   .cgroup = "/a/b/c/d/e/f/g/h"};
 
-		assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
-		((struct vg_exec *)rec)->flags |= VG_EXEC_CGROUP_TRUNCATED;
-		assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
-		matched[0] = '\0';
-		vg_engine_eval(e, &ev, on_violation, NULL);
-		assert_string_equal(matched, "or-values;");
-	}
-	assert_string_equal(eval(e, "/usr/bin/nmap", NULL, 0, false), "host-too;");
-	/* args longer than the cache key are matched every time */
-	assert_string_equal(eval(e, "/bin/ls", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa pwned", 0, true), "or-sections;");
-	assert_string_equal(eval(e, "/bin/ls", "/tmp/pwnee", 0, true), "");
+			assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+			((struct vg_exec *)rec)->flags |= VG_EXEC_CGROUP_TRUNCATED;
+			assert_int_equal(
+				vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+			matched[0] = '\0';
+			vg_engine_eval(e, &ev, on_violation, NULL);
+			assert_string_equal(matched, "or-values;");
+		}
+		assert_string_equal(eval(e, "/usr/bin/nmap", NULL, 0, false), "host-too;");
+		/* args longer than the cache key are matched every time */
+		assert_string_equal(
+			eval(e, "/bin/ls",
+			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa pwned",
+			     0, true),
+			"or-sections;");
+		assert_string_equal(eval(e, "/bin/ls", "/tmp/pwnee", 0, true), "");
 	}
 	/* a regex name means the kernel must send every exec */
 	assert_true(vg_engine_kernel_all(e));
 	vg_engine_free(e);
 	for (const char *p = "abcdefgh"; *p; p++) {
-		char n[2] = { *p, 0 };
+		char n[2] = {*p, 0};
 
 		rm_policy(n);
 	}
@@ -196,12 +216,15 @@ static void test_kernel_kill_actions(void **state)
 	int n, nu;
 
 	(void)state;
-	write_policy("k1", "return policy { name = 'names', severity = 'low', enforcement = 'kill_process',"
-			   " match = { process_name = 'apt' } }");
+	write_policy(
+		"k1",
+		"return policy { name = 'names', severity = 'low', enforcement = 'kill_process',"
+		" match = { process_name = 'apt' } }");
 	write_policy("k2", "return policy { name = 'names and uid', severity = 'low',"
 			   " enforcement = 'kill_pod', scope = { host = true },"
 			   " match = { process_name = 'nc', process_uid = { 0, 33 } } }");
-	write_policy("k3", "return policy { name = 'with args', severity = 'low', enforcement = 'kill_process',"
+	write_policy("k3", "return policy { name = 'with args', severity = 'low', enforcement = "
+			   "'kill_process',"
 			   " match = { process_name = 'curl', process_args = 'evil' } }");
 	write_policy("k4", "return policy { name = 'inform', severity = 'low',"
 			   " match = { process_name = 'dpkg' } }");
@@ -237,10 +260,11 @@ static void test_lua_checks(void **state)
 	const struct vg_policy_info *p;
 
 	(void)state;
-	write_policy("l1", "return policy { name = 'check-true', severity = 'low',"
-			   " match = { process_name = 'curl' },"
-			   " check = function(ev) return ev.args:find('evil') ~= nil"
-			   "   and ev.container_id ~= nil and ev.uid == 0 and ev.name == 'curl' end }");
+	write_policy("l1",
+		     "return policy { name = 'check-true', severity = 'low',"
+		     " match = { process_name = 'curl' },"
+		     " check = function(ev) return ev.args:find('evil') ~= nil"
+		     "   and ev.container_id ~= nil and ev.uid == 0 and ev.name == 'curl' end }");
 	write_policy("l2", "return policy { name = 'check-error', severity = 'low',"
 			   " match = { process_name = 'curl' },"
 			   " check = function(ev) return ev.nosuchfield end }");
@@ -280,7 +304,7 @@ static void test_lua_checks(void **state)
  */
 static void test_memory_isolated(void **state)
 {
-	struct vg_engine_opts o = { .dir = dir, .budget = 1000000, .lua_mem = 32u << 20 };
+	struct vg_engine_opts o = {.dir = dir, .budget = 1000000, .lua_mem = 32u << 20};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	const struct vg_policy_info *hog, *guard;
@@ -288,15 +312,19 @@ static void test_memory_isolated(void **state)
 
 	(void)state;
 	/* the hog fills memory to the last few bytes, catching the errors, and returns */
-	write_policy("m1", "local keep = {}\n"
-			   "local function grab(n) keep[#keep + 1] = string.rep('x', n) .. #keep end\n"
-			   "return policy { name = 'hog', severity = 'low', match = { process_name = 'curl' },"
-			   " check = function(ev) local n = 1 << 20"
-			   "   while n >= 16 do if not pcall(grab, n) then n = n // 2 end end"
-			   "   return false end }");
-	write_policy("m2", "return policy { name = 'guard', severity = 'low', match = { process_name = 'curl' },"
-			   " check = function(ev) local t = {} for i = 1, 2000 do t[i] = ev.args .. i end"
-			   "   return ev.args:find('evil') ~= nil end }");
+	write_policy(
+		"m1",
+		"local keep = {}\n"
+		"local function grab(n) keep[#keep + 1] = string.rep('x', n) .. #keep end\n"
+		"return policy { name = 'hog', severity = 'low', match = { process_name = 'curl' },"
+		" check = function(ev) local n = 1 << 20"
+		"   while n >= 16 do if not pcall(grab, n) then n = n // 2 end end"
+		"   return false end }");
+	write_policy("m2",
+		     "return policy { name = 'guard', severity = 'low', match = { process_name = "
+		     "'curl' },"
+		     " check = function(ev) local t = {} for i = 1, 2000 do t[i] = ev.args .. i end"
+		     "   return ev.args:find('evil') ~= nil end }");
 	assert_int_equal(vg_engine_load(&e, &o, &errs, &n), 0);
 	vg_load_errors_free(errs, n);
 	assert_int_equal(n, 0);
@@ -344,7 +372,8 @@ static bool log_enforce(void *ctx, struct vg_event *ev, int pol, const char *act
 	return true;
 }
 
-static void log_skipped(void *ctx, struct vg_event *ev, int pol, const char *action, const char *why)
+static void log_skipped(void *ctx, struct vg_event *ev, int pol, const char *action,
+			const char *why)
 {
 	struct flow_log *l = ctx;
 
@@ -358,9 +387,9 @@ static void log_skipped(void *ctx, struct vg_event *ev, int pol, const char *act
 /* Runs the flow (lua/flow.lua, enforcing) for every violation of the last evaluation. */
 static struct flow_log run_flows(struct vg_engine *e, const char *policy)
 {
-	static const struct vg_flow_ops ops = { .store = log_store, .enforce = log_enforce,
-						.enforce_skipped = log_skipped };
-	struct flow_log l = { 0 };
+	static const struct vg_flow_ops ops = {
+		.store = log_store, .enforce = log_enforce, .enforce_skipped = log_skipped};
+	struct flow_log l = {0};
 	char err[512];
 
 	assert_int_equal(vg_engine_flow(e, &ev, vg_engine_find(e, policy), "kill_process", &ops, &l,
@@ -380,21 +409,30 @@ static void test_failed_check_never_enforces(void **state)
 	struct flow_log l;
 
 	(void)state;
-	write_policy("f1", "return policy { name = 'fails', severity = 'low', enforcement = 'kill_process',"
-			   " match = { process_name = 'curl' },"
-			   " check = function(ev) if ev.args:find('boom') then error('no such thing') end"
-			   "   return ev.args:find('evil') ~= nil end }");
-	write_policy("f2", "return policy { name = 'fails-closed', severity = 'low', enforcement = 'kill_process',"
+	write_policy(
+		"f1",
+		"return policy { name = 'fails', severity = 'low', enforcement = 'kill_process',"
+		" match = { process_name = 'curl' },"
+		" check = function(ev) if ev.args:find('boom') then error('no such thing') end"
+		"   return ev.args:find('evil') ~= nil end }");
+	write_policy("f2", "return policy { name = 'fails-closed', severity = 'low', enforcement = "
+			   "'kill_process',"
 			   " on_error = 'enforce', match = { process_name = 'curl' },"
 			   " check = function(ev) error('no such thing') end }");
-	write_policy("f3", "return policy { name = 'fails-open', severity = 'low', enforcement = 'kill_process',"
+	write_policy("f3", "return policy { name = 'fails-open', severity = 'low', enforcement = "
+			   "'kill_process',"
 			   " on_error = 'ignore', match = { process_name = 'curl' },"
 			   " check = function(ev) error('no such thing') end }");
-	write_policy("f4", "return policy { name = 'own-flow', severity = 'low', enforcement = 'kill_process',"
-			   " match = { process_name = 'curl' }, check = function(ev) error('no such thing') end,"
-			   " on_violation = function(ev, vigil, enf) vigil.store() vigil.enforce('kill_process') end }");
+	write_policy(
+		"f4",
+		"return policy { name = 'own-flow', severity = 'low', enforcement = 'kill_process',"
+		" match = { process_name = 'curl' }, check = function(ev) error('no such thing') "
+		"end,"
+		" on_violation = function(ev, vigil, enf) vigil.store() "
+		"vigil.enforce('kill_process') end }");
 	e = load_dir(0);
-	assert_string_equal(eval(e, "/usr/bin/curl", "boom", 0, true), "fails;fails-closed;own-flow;");
+	assert_string_equal(eval(e, "/usr/bin/curl", "boom", 0, true),
+			    "fails;fails-closed;own-flow;");
 	l = run_flows(e, "fails");
 	assert_int_equal(l.stored, 1);
 	assert_int_equal(l.enforced, 0);
@@ -407,7 +445,8 @@ static void test_failed_check_never_enforces(void **state)
 	assert_int_equal(l.enforced, 1);
 	assert_int_equal(l.skipped, 0);
 	/* a real match of the same policy is enforced */
-	assert_string_equal(eval(e, "/usr/bin/curl", "evil", 0, true), "fails;fails-closed;own-flow;");
+	assert_string_equal(eval(e, "/usr/bin/curl", "evil", 0, true),
+			    "fails;fails-closed;own-flow;");
 	assert_null(vg_engine_check_error(e, vg_engine_find(e, "fails")));
 	l = run_flows(e, "fails");
 	assert_int_equal(l.enforced, 1);
@@ -427,8 +466,10 @@ static void test_hostile_load(void **state)
 
 	(void)state;
 	write_policy("h1", "local x = string.rep('a', 65536):find('.-.-b')\n"
-			   "return policy { name = 'hostile', severity = 'low', match = { process_name = 'a' } }");
-	write_policy("h2", "return policy { name = 'fine', severity = 'low', match = { process_name = 'a' } }");
+			   "return policy { name = 'hostile', severity = 'low', match = { "
+			   "process_name = 'a' } }");
+	write_policy("h2", "return policy { name = 'fine', severity = 'low', match = { "
+			   "process_name = 'a' } }");
 	e = load_dir(1);
 	assert_string_equal(eval(e, "/bin/a", NULL, 0, true), "fine;");
 	vg_engine_free(e);
@@ -438,17 +479,22 @@ static void test_hostile_load(void **state)
 
 static void test_reload_is_atomic(void **state)
 {
-	struct vg_engine_opts o = { .dir = dir };
+	struct vg_engine_opts o = {.dir = dir};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	int n;
 
 	(void)state;
-	write_policy("r1", "return policy { name = 'one', severity = 'low', match = { process_name = 'a' } }");
+	write_policy(
+		"r1",
+		"return policy { name = 'one', severity = 'low', match = { process_name = 'a' } }");
 	e = load_dir(0);
 	vg_engine_enable(e, 0, false);
-	write_policy("r2", "return policy { name = 'two', severity = 'low', match = { process_name = 'b' } }");
-	write_policy("r3", "return policy { name = 'three', severity = 'low', match = { process_name = 'c(' } }");
+	write_policy(
+		"r2",
+		"return policy { name = 'two', severity = 'low', match = { process_name = 'b' } }");
+	write_policy("r3", "return policy { name = 'three', severity = 'low', match = { "
+			   "process_name = 'c(' } }");
 	assert_int_equal(vg_engine_reload(&e, &o, &errs, &n), -EINVAL);
 	assert_int_equal(n, 1);
 	vg_load_errors_free(errs, n);
@@ -470,9 +516,12 @@ static void test_bad_files_others_load(void **state)
 	struct vg_engine *e;
 
 	(void)state;
-	write_policy("x1", "return policy { name = 'good', severity = 'low', match = { process_name = 'a' } }");
-	write_policy("x2", "return policy { name = 'bad', severity = 'low', match = { process_name = 'a(' } }");
-	write_policy("x3", "return policy { name = 'good', severity = 'low', match = { process_name = 'b' } }");
+	write_policy("x1", "return policy { name = 'good', severity = 'low', match = { "
+			   "process_name = 'a' } }");
+	write_policy("x2", "return policy { name = 'bad', severity = 'low', match = { process_name "
+			   "= 'a(' } }");
+	write_policy("x3", "return policy { name = 'good', severity = 'low', match = { "
+			   "process_name = 'b' } }");
 	e = load_dir(2); /* a bad regex and a duplicate name */
 	assert_int_equal(vg_engine_find(e, "good") >= 0, 1);
 	assert_string_equal(eval(e, "/bin/a", NULL, 0, true), "good;");

@@ -43,9 +43,9 @@ static void test_forbidden(void **state)
 		"return rawset(_ENV, 'x', 1)",
 		"return string.dump(function() end)",
 		"return package.loaded",
-		"x = 1",				/* globals are read-only */
-		"string.upper = nil",			/* so are the libraries */
-		"getmetatable('').__index = {}",	/* and the string metatable */
+		"x = 1",			 /* globals are read-only */
+		"string.upper = nil",		 /* so are the libraries */
+		"getmetatable('').__index = {}", /* and the string metatable */
 		"setmetatable(_ENV, nil)",
 		/* finalizers run with hooks off: they could loop past the budget */
 		"setmetatable({}, { __gc = function() while true do end end })",
@@ -61,13 +61,25 @@ static void test_forbidden(void **state)
 		assert_int_equal(rc, VG_LUA_ERROR);
 	}
 	/* what policies need still works */
-	assert_int_equal(run(h, "return string.format('%d', #('abc'):upper()) .. table.concat({1,2}) .. math.max(1,2)", err, sizeof(err)), VG_LUA_OK);
-	assert_int_equal(run(h, "local t = setmetatable({}, {}) return pcall(error, 'x')", err, sizeof(err)), VG_LUA_OK);
-	assert_int_equal(run(h, "return string.find(string.rep('a', 100000), '.-.-.-.-.-.-b', 1, true)", err, sizeof(err)), VG_LUA_OK);
-	assert_int_equal(run(h, "return ('--version'):find('^%-%-ver.*')", err, sizeof(err)), VG_LUA_OK);
+	assert_int_equal(run(h,
+			     "return string.format('%d', #('abc'):upper()) .. table.concat({1,2}) "
+			     ".. math.max(1,2)",
+			     err, sizeof(err)),
+			 VG_LUA_OK);
+	assert_int_equal(
+		run(h, "local t = setmetatable({}, {}) return pcall(error, 'x')", err, sizeof(err)),
+		VG_LUA_OK);
+	assert_int_equal(
+		run(h, "return string.find(string.rep('a', 100000), '.-.-.-.-.-.-b', 1, true)", err,
+		    sizeof(err)),
+		VG_LUA_OK);
+	assert_int_equal(run(h, "return ('--version'):find('^%-%-ver.*')", err, sizeof(err)),
+			 VG_LUA_OK);
 	/* bounded by the budget now, not by a guard: long subjects and many repeats work */
 	assert_int_equal(run(h, "return ('x'):match('a*b*c*d*e*')", err, sizeof(err)), VG_LUA_OK);
-	assert_int_equal(run(h, "return string.find(string.rep('a', 100000), 'a')", err, sizeof(err)), VG_LUA_OK);
+	assert_int_equal(
+		run(h, "return string.find(string.rep('a', 100000), 'a')", err, sizeof(err)),
+		VG_LUA_OK);
 	vg_lua_free(h);
 }
 
@@ -112,8 +124,11 @@ static void test_memory_cap(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(run(h, "local t = {} for i = 1, 100 do t[i] = string.rep('x', 1024 * 1024) .. i end", err, sizeof(err)),
-			 VG_LUA_NOMEM);
+	assert_int_equal(
+		run(h,
+		    "local t = {} for i = 1, 100 do t[i] = string.rep('x', 1024 * 1024) .. i end",
+		    err, sizeof(err)),
+		VG_LUA_NOMEM);
 	assert_int_equal(run(h, "return string.rep('x', 64 * 1024 * 1024)", err, sizeof(err)),
 			 VG_LUA_NOMEM);
 	assert_non_null(strstr(err, "memory cap"));
@@ -166,7 +181,8 @@ static const char corpus[] =
 	"end\n"
 	"local function probe(s, p, init)\n"
 	"  n = n + 1\n"
-	"  out[#out + 1] = table.concat({ ('%q %q'):format(s, p), ser(pcall(string.find, s, p, init)),\n"
+	"  out[#out + 1] = table.concat({ ('%q %q'):format(s, p), ser(pcall(string.find, s, p, "
+	"init)),\n"
 	"    ser(pcall(string.match, s, p, init)), ser(pcall(gm, s, p, init)),\n"
 	"    ser(pcall(string.gsub, s, p, '<%0>')), ser(pcall(string.gsub, s, p, '%1|')),\n"
 	"    ser(pcall(string.gsub, s, p, function(a, b) return b or a end, 3)),\n"
@@ -181,9 +197,11 @@ static const char corpus[] =
 	"  { 'a.b', '%.' }, { 'a]b', '[]]' }, { 'a]b', '[%]]' }, { 'a-b', '[a-]' },\n"
 	"  { 'x^y', 'x^y' }, { 'a$b', 'a$b' }, { '$', '$' }, { '', '' }, { '', '^$' },\n"
 	"  { 'abc', '' }, { 'abc', '[' }, { 'abc', '[a' }, { 'abc', '%' }, { 'abc', '(' },\n"
-	"  { 'abc', ')' }, { 'abc', '%1' }, { 'abc', '(a)%2' }, { 'abc', '%b' }, { 'abc', '%bx' },\n"
+	"  { 'abc', ')' }, { 'abc', '%1' }, { 'abc', '(a)%2' }, { 'abc', '%b' }, { 'abc', '%bx' "
+	"},\n"
 	"  { 'abc', '%fa' }, { 'abc', '%g+' }, { 'a\\0b', '%z' }, { 'a\\0b', '\\0' },\n"
-	"  { 'a\\0b', '[\\0]' }, { 'A1_b', '[%w_]+' }, { 'A1_b', '[^%u]+' }, { ' \\t\\n', '%s+' },\n"
+	"  { 'a\\0b', '[\\0]' }, { 'A1_b', '[%w_]+' }, { 'A1_b', '[^%u]+' }, { ' \\t\\n', '%s+' "
+	"},\n"
 	"  { 'abc', '.-$' }, { 'abc', '^(a)(b)(c)$' }, { 'aaa', '^a?a?a?a?$' },\n"
 	"  { 'key=val', '(%w+)=(%w*)' }, { 'abc', '((a)(b))' }, { 'abc', '(()a)' },\n"
 	"  { 'abc', '(a' }, { 'a+b', 'a+b' }, { 'a+b', 'a%+b' }, { '[x]', '%[(.)%]' },\n"
@@ -193,7 +211,8 @@ static const char corpus[] =
 	"}\n"
 	"for _, c in ipairs(fixed) do probe(c[1], c[2], c[3]) end\n"
 	"local seed = 12345\n"
-	"local function rnd(k) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % k + 1 end\n"
+	"local function rnd(k) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % k + "
+	"1 end\n"
 	"local atoms = { '.', 'a', 'b', '%a', '%d', '%s', '%w', '%W', '[ab]', '[^a]', '[a-c]',\n"
 	"  '[%d%s]', '%%', '(', ')', '()', '%1', '%b()', '%f[%w]', '%f[%W]', '^', '$', 'x', '%(',\n"
 	"  '[%]]', '1', ' ' }\n"
@@ -209,7 +228,7 @@ static const char corpus[] =
 
 static void test_patterns_as_stock(void **state)
 {
-	struct vg_lua_opts o = { .time_ms = 600000 };
+	struct vg_lua_opts o = {.time_ms = 600000};
 	struct vg_lua *h = vg_lua_new_opts(&o);
 	lua_State *ref = luaL_newstate();
 	const char *want, *got;
@@ -270,11 +289,12 @@ static void test_hostile_pattern_stopped(void **state)
 	}
 	/* a plain find is linear (memmem), not quadratic in the needle */
 	{
-		static const char plain[] = "return string.rep('a', 20000000):find(string.rep('a', 1000) .. 'b', 1, true)";
+		static const char plain[] = "return string.rep('a', 20000000):find(string.rep('a', "
+					    "1000) .. 'b', 1, true)";
 		double t0 = now_s();
 
-		assert_int_equal(vg_lua_run_chunk(h, plain, strlen(plain), "=plain", 0, 1000000, err,
-						  sizeof(err)),
+		assert_int_equal(vg_lua_run_chunk(h, plain, strlen(plain), "=plain", 0, 1000000,
+						  err, sizeof(err)),
 				 VG_LUA_OK);
 		assert_true(now_s() - t0 < 5.0);
 	}
@@ -304,13 +324,16 @@ static void test_c_loops_charged(void **state)
 		print_message("%s -> %s\n", big[i], err);
 		assert_int_equal(rc, VG_LUA_BUDGET);
 	}
-	assert_int_equal(run(h, "local t = {3, 1, 2} table.sort(t) return table.concat(t, ',') .. "
-				"table.concat(table.move(t, 1, 3, 1, {}))", err, sizeof(err)),
+	assert_int_equal(run(h,
+			     "local t = {3, 1, 2} table.sort(t) return table.concat(t, ',') .. "
+			     "table.concat(table.move(t, 1, 3, 1, {}))",
+			     err, sizeof(err)),
 			 VG_LUA_OK);
 	/* empty pieces: stock string.rep loops 2^63 times copying nothing */
-	assert_int_equal(run(h, "assert(string.rep('', math.maxinteger) == '') "
-				"assert(('').rep('', math.maxinteger, '') == '') "
-				"assert(string.rep('ab', 3, '-') == 'ab-ab-ab')",
+	assert_int_equal(run(h,
+			     "assert(string.rep('', math.maxinteger) == '') "
+			     "assert(('').rep('', math.maxinteger, '') == '') "
+			     "assert(string.rep('ab', 3, '-') == 'ab-ab-ab')",
 			     err, sizeof(err)),
 			 VG_LUA_OK);
 	vg_lua_free(h);
@@ -319,7 +342,7 @@ static void test_c_loops_charged(void **state)
 /* A wall-time backstop, whatever the budget. */
 static void test_time_limit(void **state)
 {
-	struct vg_lua_opts o = { .time_ms = 100 };
+	struct vg_lua_opts o = {.time_ms = 100};
 	struct vg_lua *h = vg_lua_new_opts(&o);
 	double t0 = now_s();
 	char err[512];
@@ -348,15 +371,15 @@ static void test_interrupt(void **state)
 		"while true do end",
 		"local s = string.rep('a', 65536) while true do pcall(s.find, s, '.-.-b') end",
 	};
-	struct vg_lua_opts o = { .time_ms = 600000 };
-	struct sigaction sa = { .sa_handler = on_alarm };
+	struct vg_lua_opts o = {.time_ms = 600000};
+	struct sigaction sa = {.sa_handler = on_alarm};
 	char err[512];
 
 	(void)state;
 	sig_host = vg_lua_new_opts(&o);
 	sigaction(SIGALRM, &sa, NULL);
 	for (size_t i = 0; i < sizeof(loops) / sizeof(loops[0]); i++) {
-		struct itimerval it = { .it_value = { 0, 200000 } };
+		struct itimerval it = {.it_value = {0, 200000}};
 		double t0 = now_s();
 
 		vg_lua_interrupt_clear();
@@ -378,17 +401,18 @@ static void test_interrupt(void **state)
 /* Several states on one pool: each has its own cap, and none takes the pool. */
 static void test_pool(void **state)
 {
-	struct vg_lua_pool pool = { .cap = 12 << 20 };
-	struct vg_lua_opts o = { .mem_cap = 8 << 20, .pool = &pool };
+	struct vg_lua_pool pool = {.cap = 12 << 20};
+	struct vg_lua_opts o = {.mem_cap = 8 << 20, .pool = &pool};
 	struct vg_lua *a = vg_lua_new_opts(&o), *b = vg_lua_new_opts(&o);
 	char err[512];
 
 	(void)state;
 	assert_non_null(a);
 	assert_non_null(b);
-	assert_int_equal(run(a, "local t = {} for i = 1, 100 do t[i] = string.rep('x', 1 << 20) .. i end",
-			     err, sizeof(err)),
-			 VG_LUA_NOMEM);
+	assert_int_equal(
+		run(a, "local t = {} for i = 1, 100 do t[i] = string.rep('x', 1 << 20) .. i end",
+		    err, sizeof(err)),
+		VG_LUA_NOMEM);
 	assert_non_null(strstr(err, "memory cap of 8 MiB"));
 	assert_int_equal(run(b, "return #string.rep('x', 2 << 20)", err, sizeof(err)), VG_LUA_OK);
 	vg_lua_free(a);

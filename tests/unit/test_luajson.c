@@ -18,7 +18,8 @@
 
 #include "luajson.h"
 
-/* Both encoders on the value at the top of L; returns the one-pass text (or NULL) and checks it against jansson. */
+/* Both encoders on the value at the top of L; returns the one-pass text (or NULL) and checks it
+ * against jansson. */
 static void same(lua_State *L, const char *what)
 {
 	char e1[256] = "", e2[256] = "";
@@ -37,7 +38,8 @@ static void same(lua_State *L, const char *what)
 		json_decref(j);
 	} else {
 		if (!rc)
-			fail_msg("%s: wrote %s, jansson refused (%s)", what, lua_tostring(L, -1), e1);
+			fail_msg("%s: wrote %s, jansson refused (%s)", what, lua_tostring(L, -1),
+				 e1);
 		assert_string_equal(e1, e2);
 	}
 	lua_settop(L, top);
@@ -55,17 +57,57 @@ static void eval(lua_State *L, const char *expr)
 static void test_cases(void **state)
 {
 	static const char *const cases[] = {
-		"nil", "true", "false", "0", "-7", "math.maxinteger", "math.mininteger",
-		"0.5", "-0.0", "1.0", "0.1", "1e20", "1e-5", "1e300", "-2.5e-300", "123456789.125",
-		"''", "'plain'", "'quote \" and \\\\ back'", "'\\b\\f\\n\\r\\t'", "'\\0\\1\\31\\127'",
-		"'/slash/'", "'caf\\xc3\\xa9 \\xe2\\x82\\xac \\xf0\\x9f\\x98\\x80'",
-		"{}", "{1, 2, 3}", "{'a', {'b', {}}, true}", "{a = 1}", "{a = {b = {c = 'd'}}, e = {1, 2}}",
-		"{[1] = 'x', [3] = 'y'}", "{1, 2, x = 3}", "{n = 0.25, s = 'x\\ny'}",
-		"{['k\\0z'] = 1}", "{['a\\0b'] = 1, ['a\\0c'] = 2}", "{['\\xc3\\xa9'] = 'é'}", "{['\\xff'] = 1}",
+		"nil",
+		"true",
+		"false",
+		"0",
+		"-7",
+		"math.maxinteger",
+		"math.mininteger",
+		"0.5",
+		"-0.0",
+		"1.0",
+		"0.1",
+		"1e20",
+		"1e-5",
+		"1e300",
+		"-2.5e-300",
+		"123456789.125",
+		"''",
+		"'plain'",
+		"'quote \" and \\\\ back'",
+		"'\\b\\f\\n\\r\\t'",
+		"'\\0\\1\\31\\127'",
+		"'/slash/'",
+		"'caf\\xc3\\xa9 \\xe2\\x82\\xac \\xf0\\x9f\\x98\\x80'",
+		"{}",
+		"{1, 2, 3}",
+		"{'a', {'b', {}}, true}",
+		"{a = 1}",
+		"{a = {b = {c = 'd'}}, e = {1, 2}}",
+		"{[1] = 'x', [3] = 'y'}",
+		"{1, 2, x = 3}",
+		"{n = 0.25, s = 'x\\ny'}",
+		"{['k\\0z'] = 1}",
+		"{['a\\0b'] = 1, ['a\\0c'] = 2}",
+		"{['\\xc3\\xa9'] = 'é'}",
+		"{['\\xff'] = 1}",
 		/* refused, by both */
-		"1/0", "-1/0", "0/0", "{1/0}", "print", "{f = print}", "{[true] = 1}", "{[1.5] = 1}",
-		"'\\xff'", "'\\xc0\\x80'", "'\\xed\\xa0\\x80'", "'\\xf4\\x90\\x80\\x80'", "'abc\\xe2\\x82'",
-		"{x = '\\x80'}", "coroutine.create(print)",
+		"1/0",
+		"-1/0",
+		"0/0",
+		"{1/0}",
+		"print",
+		"{f = print}",
+		"{[true] = 1}",
+		"{[1.5] = 1}",
+		"'\\xff'",
+		"'\\xc0\\x80'",
+		"'\\xed\\xa0\\x80'",
+		"'\\xf4\\x90\\x80\\x80'",
+		"'abc\\xe2\\x82'",
+		"{x = '\\x80'}",
+		"coroutine.create(print)",
 	};
 
 	(void)state;
@@ -98,8 +140,10 @@ static void test_cycle_and_depth(void **state)
 /* Random documents: nested tables of strings (control bytes, UTF-8), integers and reals. */
 static void gen(lua_State *L, unsigned *seed, int depth)
 {
-	static const char *const pieces[] = { "a", "Z", "\"", "\\", "\n", "\x01", "\x1f", " ", "/",
-					      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f" };
+	static const char *const pieces[] = {"a",   "Z",	"\"",		"\\",
+					     "\n",  "\x01",	"\x1f",		" ",
+					     "/",   "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+					     "\x7f"};
 	int kind = depth > 3 ? rand_r(seed) % 4 : rand_r(seed) % 6;
 
 	switch (kind) {
@@ -116,7 +160,8 @@ static void gen(lua_State *L, unsigned *seed, int depth)
 		lua_pushinteger(L, (lua_Integer)rand_r(seed) - RAND_MAX / 2);
 		break;
 	case 2:
-		lua_pushnumber(L, ((double)rand_r(seed) - RAND_MAX / 2) / ((rand_r(seed) % 1000) + 1) *
+		lua_pushnumber(L, ((double)rand_r(seed) - RAND_MAX / 2) /
+					  ((rand_r(seed) % 1000) + 1) *
 					  ((rand_r(seed) % 2) ? 1e-9 : 1e12));
 		break;
 	case 3:
@@ -139,7 +184,8 @@ static void gen(lua_State *L, unsigned *seed, int depth)
 		for (int i = 0; i < n; i++) {
 			char k[16];
 
-			snprintf(k, sizeof(k), "%s%d", i % 2 ? "k\xc3\xa9" : "key\"", rand_r(seed) % 100);
+			snprintf(k, sizeof(k), "%s%d", i % 2 ? "k\xc3\xa9" : "key\"",
+				 rand_r(seed) % 100);
 			gen(L, seed, depth + 1);
 			lua_setfield(L, -2, k);
 		}

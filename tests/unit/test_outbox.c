@@ -35,9 +35,9 @@
 #include "record.h"
 
 #define NALERTS 8
-static const char *const EVENTS[] = { "created", "updated", "resolved" };
+static const char *const EVENTS[] = {"created", "updated", "resolved"};
 
-static char bodies[200];   /* the receiver's record: one body a line */
+static char bodies[200];    /* the receiver's record: one body a line */
 static int refuse_resolved; /* the receiver answers 400 to resolve events */
 
 static void on_req(struct evhttp_request *req, void *arg)
@@ -55,7 +55,8 @@ static void on_req(struct evhttp_request *req, void *arg)
 		fclose(f);
 	}
 	evbuffer_add(out, "{}", 2);
-	evhttp_send_reply(req, refuse_resolved && !strncmp(b, "resolved", 8) ? 400 : 200, "OK", out);
+	evhttp_send_reply(req, refuse_resolved && !strncmp(b, "resolved", 8) ? 400 : 200, "OK",
+			  out);
 	evbuffer_free(out);
 	free(b);
 }
@@ -89,13 +90,21 @@ static const struct vg_alert *sample(struct vg_alerts *s, int k)
 	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 	static struct vg_event ev;
 	char cg[200];
-	const char *argv[] = { "/usr/bin/apt-get", "update" };
-	struct vg_record_spec sp = { .exe = "/usr/bin/apt-get", .argv = argv, .argc = 2, .cwd = "/",
-				     .cgroup = cg, .pid = 4242, .ppid = 4241, .boot_ns = 1 };
-	struct vg_violation v = { .ev = &ev, .policy_id = "p", .policy_name = "P", .severity = "low" };
+	const char *argv[] = {"/usr/bin/apt-get", "update"};
+	struct vg_record_spec sp = {.exe = "/usr/bin/apt-get",
+				    .argv = argv,
+				    .argc = 2,
+				    .cwd = "/",
+				    .cgroup = cg,
+				    .pid = 4242,
+				    .ppid = 4241,
+				    .boot_ns = 1};
+	struct vg_violation v = {
+		.ev = &ev, .policy_id = "p", .policy_name = "P", .severity = "low"};
 	const struct vg_alert *a = NULL;
 
-	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod00000000-0000-0000-0000-%012d/%064d", k, k);
+	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod00000000-0000-0000-0000-%012d/%064d", k,
+		 k);
 	vg_record_build(rec, sizeof(rec), &sp);
 	vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 1700000000000000000ll);
 	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), 0);
@@ -117,14 +126,15 @@ static void rig_open_notify(struct rig *r)
 {
 	char err[512];
 
-	if (vg_notify_open(&r->n, r->base, r->http, r->data, r->plugins, r->inst, r->def, err, sizeof(err)))
+	if (vg_notify_open(&r->n, r->base, r->http, r->data, r->plugins, r->inst, r->def, err,
+			   sizeof(err)))
 		fail_msg("vg_notify_open: %s", err);
 	vg_notify_set_store(r->n, r->store);
 }
 
 static void rig_init(struct rig *r, int queue_max)
 {
-	struct vg_alerts_opts ao = { 0 };
+	struct vg_alerts_opts ao = {0};
 	struct vg_wal_report rep;
 	char store[200], url[64], err[512];
 	FILE *f;
@@ -136,20 +146,23 @@ static void rig_init(struct rig *r, int queue_max)
 	mkdir(r->data, 0700);
 	mkdir(r->plugins, 0700);
 	snprintf(store, sizeof(store), "%s/store", r->data);
-	f = fopen(strcat(strcpy((char[200]){ 0 }, r->plugins), "/seq.lua"), "w");
+	f = fopen(strcat(strcpy((char[200]){0}, r->plugins), "/seq.lua"), "w");
 	assert_non_null(f);
 	fputs("local function send(ev)\n"
 	      "  return function(alert, conf, vigil)\n"
-	      "    return vigil.http { url = conf.url, body = ev .. ' ' .. alert.id, timeout_ms = 2000 }\n"
+	      "    return vigil.http { url = conf.url, body = ev .. ' ' .. alert.id, timeout_ms = "
+	      "2000 }\n"
 	      "  end\n"
 	      "end\n"
 	      "return { name = 'seq', schema = { url = { type = 'string', required = true } },\n"
-	      "  created = send('created'), updated = send('updated'), resolved = send('resolved') }\n", f);
+	      "  created = send('created'), updated = send('updated'), resolved = send('resolved') "
+	      "}\n",
+	      f);
 	fclose(f);
 	r->port = 20000 + (int)(getpid() % 20000) + queue_max % 97;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", r->port);
-	r->inst = json_pack("{s:{s:s, s:s, s:i, s:i, s:i}}", "seq", "type", "seq", "url", url, "queue_max",
-			    queue_max, "retry_ms", 20, "max_attempts", 1000000);
+	r->inst = json_pack("{s:{s:s, s:s, s:i, s:i, s:i}}", "seq", "type", "seq", "url", url,
+			    "queue_max", queue_max, "retry_ms", 20, "max_attempts", 1000000);
 	r->def = json_pack("[s]", "seq");
 	r->base = event_base_new();
 	r->http = vg_http_new(r->base);
@@ -181,7 +194,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void run_for(struct event_base *base, int ms)
 {
 	struct event *t = evtimer_new(base, on_stop, base);
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	evtimer_add(t, &tv);
 	event_base_dispatch(base);
@@ -240,7 +253,7 @@ static void test_spill_replay_order(void **state)
 {
 	struct rig r;
 	int dead, k, n = 600;
-	char want[NALERTS][2048] = { { 0 } }, got[NALERTS][2048] = { { 0 } }, line[256];
+	char want[NALERTS][2048] = {{0}}, got[NALERTS][2048] = {{0}}, line[256];
 	pid_t rx;
 	FILE *f;
 
@@ -279,7 +292,8 @@ static void test_spill_replay_order(void **state)
 		strcat(got[k], " ");
 	}
 	fclose(f);
-	for (k = 0; k < NALERTS; k++) /* every event, once, in the order raised: resolves never overtake */
+	for (k = 0; k < NALERTS;
+	     k++) /* every event, once, in the order raised: resolves never overtake */
 		assert_string_equal(got[k], want[k]);
 	rig_free(&r);
 }
@@ -326,7 +340,8 @@ static void test_compaction_keeps_dead_letters(void **state)
 	rig_free(&r);
 }
 
-/* Makes the spill file unwritable under the notifier (a read-only fd in its place): a full or failing disk. */
+/* Makes the spill file unwritable under the notifier (a read-only fd in its place): a full or
+ * failing disk. */
 static void break_spill_file(const char *data)
 {
 	char link[300], target[512], want[300];
@@ -369,7 +384,8 @@ static void test_spill_file_failing(void **state)
 	rig_open_notify(&r); /* a working spill file again: 17 in memory, 23 spilled */
 	assert_int_equal(vg_notify_pending(r.n, NULL, &dead), 40);
 	assert_int_equal(metric(r.n, "vigil_notifier_spilled{notifier=\"seq\"} "), 23);
-	/* it fails with events spilled: the next ones cannot go ahead of them, the log alone keeps them */
+	/* it fails with events spilled: the next ones cannot go ahead of them, the log alone keeps
+	 * them */
 	break_spill_file(r.data);
 	for (int i = 0; i < 10; i++)
 		vg_notify_alert(r.n, "updated", r.a[i % NALERTS]);

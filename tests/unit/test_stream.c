@@ -31,9 +31,11 @@ static void on_sent(void *ctx, const char *err)
 	snprintf(error, sizeof(error), "%s", err ? err : "");
 }
 
-static void send_and_wait(struct event_base *base, struct vg_stream *s, const char *addr, const char *msg)
+static void send_and_wait(struct event_base *base, struct vg_stream *s, const char *addr,
+			  const char *msg)
 {
-	struct vg_stream_req r = { .address = addr, .data = msg, .len = strlen(msg), .timeout_ms = 2000 };
+	struct vg_stream_req r = {
+		.address = addr, .data = msg, .len = strlen(msg), .timeout_ms = 2000};
 	char err[256];
 
 	done = 0;
@@ -46,7 +48,7 @@ static void send_and_wait(struct event_base *base, struct vg_stream *s, const ch
 /* A connection accepted within ms, or -1. */
 static int accept_within(int lfd, int ms)
 {
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
 
 	return poll(&p, 1, ms) == 1 ? accept(lfd, NULL, NULL) : -1;
 }
@@ -54,7 +56,7 @@ static int accept_within(int lfd, int ms)
 /* Reads what the peer sent within ms (up to n-1 bytes). */
 static void read_within(int fd, char *buf, size_t n, int ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	size_t got = 0;
 
 	buf[0] = 0;
@@ -73,7 +75,7 @@ static void test_idle_close_reconnects(void **state)
 {
 	struct event_base *base = event_base_new();
 	struct vg_stream *s = vg_stream_new(base);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof(sa);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), c1, c2;
 	char addr[64], buf[256];

@@ -40,7 +40,7 @@ static void on_rec(void *ctx, const void *p, size_t len)
 
 static struct vg_wal *open_wal(struct vg_wal_report *rep)
 {
-	struct vg_wal_opts o = { .dir = dir };
+	struct vg_wal_opts o = {.dir = dir};
 	struct vg_wal *w;
 	char err[256];
 
@@ -85,7 +85,7 @@ static void wipe(void)
 
 static struct vg_wal *open_wal_seg(struct vg_wal_report *rep, size_t segment_max)
 {
-	struct vg_wal_opts o = { .dir = dir, .segment_max = segment_max };
+	struct vg_wal_opts o = {.dir = dir, .segment_max = segment_max};
 	struct vg_wal *w;
 	char err[256];
 
@@ -197,7 +197,7 @@ static void test_torn_tail(void **state)
 	assert_string_equal(rep.truncated_file, "seg-00000001.log");
 	assert_int_equal(stat(seg_path(), &st), 0);
 	assert_int_equal(st.st_size, good); /* cut back to the last good record */
-	{ /* the bytes cut are kept aside, whole */
+	{				    /* the bytes cut are kept aside, whole */
 		char kept[256], buf[64];
 		int kfd;
 
@@ -281,7 +281,7 @@ static void test_garbage_file_and_empty(void **state)
 
 static void test_not_a_directory(void **state)
 {
-	struct vg_wal_opts o = { .dir = "/etc/hostname" };
+	struct vg_wal_opts o = {.dir = "/etc/hostname"};
 	struct vg_wal_report rep;
 	struct vg_wal *w;
 	char err[256];
@@ -311,7 +311,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static void test_acks_come_from_the_loop(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct vg_wal_opts o = { .dir = dir, .commit_ms = 2 };
+	struct vg_wal_opts o = {.dir = dir, .commit_ms = 2};
 	struct vg_wal_report rep;
 	struct vg_wal_stats st;
 	struct vg_wal *w;
@@ -326,7 +326,7 @@ static void test_acks_come_from_the_loop(void **state)
 		assert_int_equal(vg_wal_append(w, "x", 1, on_ack, NULL), 0);
 	assert_int_equal(acked, 0); /* nothing is acknowledged before it is durable */
 	tick = event_new(base, -1, EV_PERSIST, on_tick, base);
-	event_add(tick, &(struct timeval){ 0, 1000 });
+	event_add(tick, &(struct timeval){0, 1000});
 	event_base_dispatch(base);
 	assert_int_equal(acked, 200);
 	vg_wal_stats(w, &st);
@@ -336,7 +336,6 @@ static void test_acks_come_from_the_loop(void **state)
 	vg_wal_close(w);
 	event_base_free(base);
 }
-
 
 /* The first 4 bytes of a segment damaged: its header is skipped, every record read, nothing cut. */
 static void test_damaged_header(void **state)
@@ -390,7 +389,7 @@ static void test_damaged_frame_header(void **state)
 	vg_wal_close(w);
 	for (int i = 0; i < 10; i++) /* to record 10's frame: "record 0".."record 9" */
 		off += 12 + (off_t)strlen("record 0");
-	xor_at(seg_path(), off, 0xff); /* its magic */
+	xor_at(seg_path(), off, 0xff);	   /* its magic */
 	xor_at(seg_path(), off + 5, 0x10); /* and its length */
 	w = open_wal(&rep);
 	assert_int_equal(seen, 29);
