@@ -144,15 +144,23 @@ static void map_free(struct map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* The list of alerts whose field `tag` is val (NULL: none yet), its key written into key. */
+#define INDEX_KEY_MAX 600
+static struct list *index_list(struct vg_alerts *s, char tag, const char *val,
+			       char key[INDEX_KEY_MAX])
+{
+	snprintf(key, INDEX_KEY_MAX, "%c\x1f%.580s", tag, val);
+	return map_get(&s->by_field, key);
+}
+
 static void index_add(struct vg_alerts *s, char tag, const char *val, const struct vg_alert *a)
 {
-	char key[600];
+	char key[INDEX_KEY_MAX];
 	struct list *l;
 
 	if (!val || !*val)
 		return;
-	snprintf(key, sizeof(key), "%c\x1f%.580s", tag, val);
-	l = map_get(&s->by_field, key);
+	l = index_list(s, tag, val, key);
 	if (!l) {
 		l = calloc(1, sizeof(*l));
 		if (!l || !(l->key = strdup(key)) || map_put(&s->by_field, l->key, l)) {
@@ -187,13 +195,12 @@ static void index_alert(struct vg_alerts *s, const struct vg_alert *a)
 /* Takes a back off the end of the list of its value (it was the last one added). */
 static void index_pop(struct vg_alerts *s, char tag, const char *val, const struct vg_alert *a)
 {
-	char key[600];
+	char key[INDEX_KEY_MAX];
 	struct list *l;
 
 	if (!val || !*val)
 		return;
-	snprintf(key, sizeof(key), "%c\x1f%.580s", tag, val);
-	l = map_get(&s->by_field, key);
+	l = index_list(s, tag, val, key);
 	if (l && l->n && l->v[l->n - 1] == a)
 		l->n--;
 }
@@ -1139,13 +1146,12 @@ static const struct list *start_list(struct vg_alerts *s, const struct vg_alert_
 
 	*empty = false;
 	for (int i = 0; i < 4; i++) {
-		char key[600];
+		char key[INDEX_KEY_MAX];
 		const struct list *l;
 
 		if (!vals[i])
 			continue;
-		snprintf(key, sizeof(key), "%c\x1f%.580s", tags[i], vals[i]);
-		l = map_get(&s->by_field, key);
+		l = index_list(s, tags[i], vals[i], key);
 		if (!l) { /* nothing has that value */
 			*empty = true;
 			return NULL;
