@@ -30,7 +30,7 @@ bench: build
 	@bench/replay.sh
 
 format:
-	@clang-format -i bpf/*.c bpf/*.h core/*.c core/*.h tests/unit/*.c
+	@clang-format -i bpf/*.c bpf/*.h core/*/*.c core/*/*.h tests/unit/*.c
 
 clean:
 	rm -rf $(BUILD)

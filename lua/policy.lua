@@ -1,5 +1,5 @@
 -- policy.lua - the policy DSL: `policy { ... }` checks a policy's fields and
--- returns it in the normal form the C compiler reads (core/match.c).
+-- returns it in the normal form the C compiler reads (core/engine/match.c).
 --
 -- Runs in the engine's trusted environment; policy files only see the
 -- `policy` function it returns. Every error is raised at level 2, so the

@@ -6,13 +6,11 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$SRC/build/fuzz}
 SECS=${2:-10}
 mkdir -p "$OUT"
-CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE -I$SRC/core -I$OUT/../gen"
-LIBS="$(pkg-config --libs msgpack jansson libevent) -lpthread"
-clang $CFLAGS -o "$OUT/fuzz_query" "$SRC/tests/fuzz/fuzz_query.c" "$SRC/core/query.c" $LIBS
-clang $CFLAGS -o "$OUT/fuzz_params" "$SRC/tests/fuzz/fuzz_params.c" "$SRC/core/query.c" $LIBS
-clang $CFLAGS -o "$OUT/fuzz_record" "$SRC/tests/fuzz/fuzz_record.c" "$SRC/core/event.c" \
-	"$SRC/core/container.c" "$SRC/core/alerts.c" "$SRC/core/wal.c" "$SRC/core/crc32c.c" "$SRC/core/safefile.c" \
-	"$SRC/core/event_json.c" "$SRC/core/emit.c" "$SRC/core/log.c" $LIBS
+# The targets link core/'s libraries, built again with the fuzzer's instrumentation.
+SAN="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
+cmake -S "$SRC" -B "$OUT/build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	-DBUILD_TESTING=OFF -DCMAKE_C_FLAGS="$SAN" -DVIGIL_FUZZ_OUT="$OUT" >/dev/null
+cmake --build "$OUT/build" -j "$(nproc)" --target fuzz_query fuzz_params fuzz_record >/dev/null
 for t in fuzz_query fuzz_params fuzz_record; do
 	mkdir -p "$OUT/$t.corpus"
 	cp "$SRC"/tests/fuzz/seeds/$t/* "$OUT/$t.corpus/" 2>/dev/null || true

@@ -17,7 +17,7 @@
 
 #include "engine.h"
 #include "record.h"
-#include "../bpf/vigil_abi.h"
+#include "vigil_abi.h"
 
 #define CTR                                                                                        \
 	"/kubepods/besteffort/pod00000000-1111-2222-3333-444444444444/libpod-"                     \

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
-#include "../bpf/vigil_abi.h"
+#include "vigil_abi.h"
 
 struct vg_record_spec {
 	const char *exe;	 /* required */

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "parse.h"
+
 /* Subcommands: each returns the process exit status (0 ok, 1 failure, 2 usage). */
 int vg_cmd_events(int argc, char **argv);
 int vg_cmd_policy(int argc, char **argv);
@@ -14,12 +16,6 @@ int vg_cmd_replay(int argc, char **argv);
 int vg_cmd_run(int argc, char **argv);
 int vg_cmd_violations(int argc, char **argv);
 int vg_cmd_notifiers(int argc, char **argv);
-
-/*
- * Parses a decimal number; with sizes, a K, M or G suffix (powers of 1024).
- * Returns 0, or -EINVAL for anything else (empty, sign, junk, overflow).
- */
-int vg_parse_u64(const char *s, uint64_t *out, bool sizes);
 
 /* Prints "vigil CMD: <message> (see 'vigil CMD --help')" and returns 2. */
 int vg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

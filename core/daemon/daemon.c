@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,6 @@
 #include <event2/event.h>
 
 #include "api.h"
-#include "cli.h"
 #include "daemon.h"
 #include "enforce.h"
 #include "log.h"
@@ -713,84 +711,24 @@ static void raise_nofile(void)
 			(unsigned long long)rl.rlim_max);
 }
 
-static const char run_usage[] =
-	"usage: vigil run [options]\n"
-	"The daemon: watches every exec, applies the policies, records violations.\n"
-	"\n"
-	"  --config FILE    vigil.conf.lua (default: ./vigil.conf.lua if it exists)\n"
-	"  --data-dir DIR   where the store, the API token and the lock live (./var/vigil)\n"
-	"  --policies DIR   policy files instead of the built-in default pack\n"
-	"  --listen ADDR    API address (127.0.0.1:8077)\n"
-	"  --fsync MODE     batch (group commit, default) or always\n"
-	"  --dry-run        enforcing policies log what they would kill, and kill nothing\n"
-	"  -v, --verbose    libbpf's log and debug messages\n";
-
-int vg_cmd_run(int argc, char **argv)
+int vg_daemon_run(const struct vg_run_opts *o)
 {
-	static const struct option lo[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"data-dir", required_argument, NULL, 'd'},
-		{"policies", required_argument, NULL, 'p'},
-		{"listen", required_argument, NULL, 'l'},
-		{"fsync", required_argument, NULL, 'f'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	static struct vg_daemon dd;
 	struct vg_daemon *d = &dd;
-	const char *config = NULL, *data_dir = NULL, *pol = NULL, *listen = NULL, *fs = NULL;
-	bool dry = false;
-	struct vg_sensor_opts so = {0};
 	struct vg_alerts_opts ao = {0};
+	struct vg_sensor_opts so = {.verbose = o->verbose};
 	struct vg_wal_report rep;
 	struct vg_engine_opts eo;
 	struct vg_load_error *errs;
 	struct event *ev_stop = NULL, *ev_hup = NULL, *ev_ret = NULL, *ev_bg = NULL;
+	const char *config = o->config, *data_dir = o->data_dir, *pol = o->policies;
+	const char *listen = o->listen, *fs = o->fsync;
+	bool dry = o->dry_run;
 	char err[1024], store_dir[1100];
-	int opt, nerr, rc = 1;
+	int nerr, rc = 1;
 
 	memset(d, 0, sizeof(*d));
 	d->lock_fd = d->data_fd = -1;
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'd':
-			data_dir = optarg;
-			break;
-		case 'p':
-			pol = optarg;
-			break;
-		case 'l':
-			listen = optarg;
-			break;
-		case 'f':
-			fs = optarg;
-			break;
-		case 'n':
-			dry = true;
-			break;
-		case 'v':
-			so.verbose = true;
-			vg_log_set_level(VG_LOG_DEBUG);
-			break;
-		case 'h':
-			fputs(run_usage, stdout);
-			return 0;
-		default:
-			return vg_usage_unknown("run", argv[optind - 1], optopt);
-		}
-	}
-	if (optind < argc)
-		return vg_usage_error("run", "unexpected argument '%s'", argv[optind]);
-	if (fs && strcmp(fs, "always") && strcmp(fs, "batch"))
-		return vg_usage_error("run", "--fsync takes batch or always, not '%s'", fs);
-
 	if (vg_config_resolve(&d->cfg, config, data_dir, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 1;

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 
-#include "../bpf/vigil_abi.h"
+#include "vigil_abi.h"
 #include "container.h"
 
 #define VG_ARGV_MAX 256	 /* argv entries kept; more sets args_truncated */

@@ -10,7 +10,7 @@
 #include <curl/curl.h>
 #include <lauxlib.h>
 
-#include "cli.h"
+#include "parse.h"
 #include "config.h"
 #include "log.h"
 #include "lua_host.h"

@@ -48,6 +48,14 @@ struct vg_daemon {
 /* Applies a policy's persisted setting and re-programs the kernel filter. */
 int vg_daemon_policy_changed(struct vg_daemon *d);
 
-int vg_cmd_run(int argc, char **argv);
+/* What `vigil run` was asked (cli/cmd_run.c); NULL fields: the configuration's value. */
+struct vg_run_opts {
+	const char *config, *data_dir, *policies, *listen;
+	const char *fsync; /* "batch" or "always" */
+	bool dry_run, verbose;
+};
+
+/* Runs the daemon until SIGINT/SIGTERM. Returns the process exit status. */
+int vg_daemon_run(const struct vg_run_opts *o);
 
 #endif
