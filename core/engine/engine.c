@@ -9,78 +9,11 @@
 #include <lauxlib.h>
 
 #include "embed.h"
-#include "engine.h"
+#include "engine_priv.h"
 #include "log.h"
 #include "lua_event.h"
 #include "lua_host.h"
 #include "record.h"
-
-#define LOAD_BUDGET 10000000L /* instructions to run one policy file */
-#define CTR_CACHE   4096      /* container status by cgroup path hash, direct mapped */
-
-struct excl {
-	struct vg_regex *ns, *deploy, *pod;
-	char **labels; /* key, value, ... */
-	int nlabels;
-};
-
-enum on_err { ON_ERR_ALERT, ON_ERR_IGNORE, ON_ERR_ENFORCE };
-
-struct pol {
-	struct vg_policy_info info;
-	struct vg_lua *lua; /* the policy's own state: its file, check, on_violation, tests */
-	enum on_err on_err;
-	uint64_t err_seq; /* the evaluation whose check() failed with check_err */
-	char check_err[512];
-	char **strs; /* every string info points to, for freeing */
-	int nstrs;
-	const char **cats, **nots;
-	int table_ref, check_ref;
-	struct excl *excl, scope;
-	int nexcl;
-	bool has_scope;
-};
-
-#define CTR_KEY 256 /* cgroup paths up to this long are cached (compared whole) */
-
-struct ctr_slot {
-	uint64_t key;
-	uint16_t len;
-	bool in_ctr;
-	char bytes[CTR_KEY];
-};
-
-struct vg_engine {
-	struct vg_lua_pool pool; /* every policy's state draws on it */
-	size_t pol_mem;		 /* each policy's own cap */
-	long time_ms;
-	struct vg_matcher *m;
-	struct pol *pol;
-	int npol;
-	bool *want_ctr, *want_host; /* enabled policies; enabled and host-scoped */
-	bool any_host;
-	long budget;
-	vg_lineage_fn lineage_fn;
-	void *lineage_ctx;
-	struct vg_engine_stats st;
-	struct ctr_slot ctr[CTR_CACHE];
-	/* the event being evaluated, for the matcher's callback */
-	struct vg_event *cur;
-	vg_violation_cb cb;
-	void *cb_ctx;
-	int nviol;
-	bool testing;
-	uint64_t eval_seq;  /* evaluations so far: which check errors are current */
-	uint32_t *kactions; /* vg_engine_kernel_program's answer */
-	int *kuid_name, nkuid;
-	uint32_t *kuid;
-	/* the violation the flow is running for */
-	const struct vg_flow_ops *ops;
-	void *ops_ctx;
-	int flow_pol;
-	bool flow_stored;
-	const char *flow_err; /* the violation's check() error, or NULL */
-};
 
 static char *save(struct pol *p, const char *s)
 {
@@ -539,124 +472,6 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	lua_gc(L, LUA_GCCOLLECT);
 }
 
-/* ---- the per-violation flow ------------------------------------------------- */
-
-static struct vg_engine *flow_engine(lua_State *L)
-{
-	return lua_touserdata(L, lua_upvalueindex(1));
-}
-
-static int l_store(lua_State *L)
-{
-	struct vg_engine *e = flow_engine(L);
-	bool ok = false;
-
-	if (e->ops && e->ops->store && !e->flow_stored) {
-		ok = e->ops->store(e->ops_ctx, e->cur, e->flow_pol);
-		e->flow_stored = ok;
-	}
-	lua_pushboolean(L, ok);
-	return 1;
-}
-
-/*
- * vigil.enforce(action). A violation whose check() failed is not a decision:
- * it is never enforced (the flow, or the policy's own on_violation, is told
- * false and the skip is recorded) unless the policy says on_error = "enforce".
- */
-static int l_enforce(lua_State *L)
-{
-	struct vg_engine *e = flow_engine(L);
-	const char *action = luaL_checkstring(L, 1);
-
-	if (e->flow_err && e->pol[e->flow_pol].on_err != ON_ERR_ENFORCE) {
-		if (e->ops && e->ops->enforce_skipped)
-			e->ops->enforce_skipped(e->ops_ctx, e->cur, e->flow_pol, action,
-						e->flow_err);
-		lua_pushboolean(L, 0);
-		return 1;
-	}
-	lua_pushboolean(L, e->ops && e->ops->enforce &&
-				   e->ops->enforce(e->ops_ctx, e->cur, e->flow_pol, action));
-	return 1;
-}
-
-static int l_notify(lua_State *L)
-{
-	struct vg_engine *e = flow_engine(L);
-
-	lua_pushboolean(L, e->ops && e->ops->notify &&
-				   e->ops->notify(e->ops_ctx, e->cur, e->flow_pol));
-	return 1;
-}
-
-static int l_flow_log(lua_State *L)
-{
-	struct vg_engine *e = flow_engine(L);
-
-	vg_info("policy '%s': %s", e->pol[e->flow_pol].info.name, luaL_checkstring(L, 1));
-	return 0;
-}
-
-/* Loads lua/flow.lua into h, and the `vigil` bindings table (both left in its registry). */
-static int load_flow(struct vg_engine *e, struct vg_lua *h, char *err, size_t n)
-{
-	const struct vg_embedded *f = vg_embedded_find("lua/flow.lua");
-	lua_State *L = vg_lua_state(h);
-	static const luaL_Reg fns[] = {
-		{"store", l_store},  {"enforce", l_enforce}, {"notify", l_notify},
-		{"log", l_flow_log}, {NULL, NULL},
-	};
-
-	if (!f)
-		return snprintf(err, n, "internal: lua/flow.lua is not embedded"), -ENOENT;
-	if (vg_lua_run_chunk(h, f->data, f->len, "@lua/flow.lua", 1, LOAD_BUDGET, err, n))
-		return -EINVAL;
-	if (!lua_isfunction(L, -1)) {
-		lua_pop(L, 1);
-		return snprintf(err, n, "lua/flow.lua must return a function"), -EINVAL;
-	}
-	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.flow");
-	lua_newtable(L);
-	lua_pushlightuserdata(L, e);
-	luaL_setfuncs(L, fns, 1);
-	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
-	return 0;
-}
-
-int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char *enforcement,
-		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen)
-{
-	struct vg_lua *h = e->pol[pi].lua;
-	lua_State *L = vg_lua_state(h);
-	struct vg_event *prev = e->cur;
-	int rc;
-
-	e->cur = ev;
-	e->ops = ops;
-	e->ops_ctx = ctx;
-	e->flow_pol = pi;
-	e->flow_stored = false;
-	e->flow_err = vg_engine_check_error(e, pi);
-	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow");
-	vg_lua_event_push(L, ev);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, e->pol[pi].table_ref);
-	lua_pushstring(L, enforcement ? enforcement : e->pol[pi].info.enforcement);
-	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
-	rc = vg_lua_call(h, 4, 0, e->budget, err, errlen);
-	vg_lua_event_detach(L);
-	if (rc) {
-		e->pol[pi].info.flow_errors++;
-		e->st.lua_errors++;
-		if (!e->flow_stored && ops && ops->store) /* fail closed: never lose it */
-			e->flow_stored = ops->store(ctx, ev, pi);
-	}
-	e->cur = prev;
-	e->ops = NULL;
-	e->flow_err = NULL;
-	return rc ? -1 : 0;
-}
-
 /* lua/policy.lua, run trusted in h: its `policy` becomes a sandbox global. */
 static int load_dsl(struct vg_lua *h, char *err, size_t n)
 {
@@ -694,7 +509,7 @@ static struct vg_lua *new_state(struct vg_engine *e, char *err, size_t n)
 		return NULL;
 	}
 	vg_lua_event_init(vg_lua_state(h), e->lineage_fn, e->lineage_ctx);
-	if (load_dsl(h, err, n) || load_flow(e, h, err, n)) {
+	if (load_dsl(h, err, n) || engine_flow_load(e, h, err, n)) {
 		vg_lua_free(h);
 		return NULL;
 	}

@@ -154,7 +154,8 @@ struct vg_flow_ops {
 /*
  * Runs the flow for one violation with the policy's current enforcement. If
  * the flow fails (an error in on_violation, a runaway), the violation is
- * stored anyway unless the flow already did, and -1 is returned with err set.
+ * stored anyway unless the flow already did, and the call's -errno (enum
+ * vg_lua_rc) is returned with err set; 0 when it ran.
  * A violation whose check() failed is never enforced (vigil.enforce() calls
  * enforce_skipped instead) unless the policy's on_error is "enforce".
  */

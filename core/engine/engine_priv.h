@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * engine_priv.h - what the engine's files share (load.c, compile.c, eval.c,
+ * tests.c, flow.c): the engine and its policies as built. Not for outside
+ * core/engine/: engine.h is the interface.
+ */
+#ifndef VG_ENGINE_PRIV_H
+#define VG_ENGINE_PRIV_H
+
+#include "engine.h"
+#include "lua_host.h"
+
+#define LOAD_BUDGET 10000000L /* instructions to run one policy file */
+#define CTR_CACHE   4096      /* container status by cgroup path hash, direct mapped */
+#define CTR_KEY	    256	      /* cgroup paths up to this long are cached (compared whole) */
+
+/* An exclusion, or a policy's scope: every key it names must match. */
+struct excl {
+	struct vg_regex *ns, *deploy, *pod;
+	char **labels; /* key, value, ... */
+	int nlabels;
+};
+
+enum on_err { ON_ERR_ALERT, ON_ERR_IGNORE, ON_ERR_ENFORCE };
+
+struct pol {
+	struct vg_policy_info info;
+	struct vg_lua *lua; /* the policy's own state: its file, check, on_violation, tests */
+	enum on_err on_err;
+	uint64_t err_seq; /* the evaluation whose check() failed with check_err */
+	char check_err[512];
+	char **strs; /* every string info points to, for freeing */
+	int nstrs;
+	const char **cats, **nots;
+	int table_ref, check_ref;
+	struct excl *excl, scope;
+	int nexcl;
+	bool has_scope;
+};
+
+struct ctr_slot {
+	uint64_t key;
+	uint16_t len;
+	bool in_ctr;
+	char bytes[CTR_KEY];
+};
+
+/* The violation the flow is running for (flow.c). */
+struct engine_flow {
+	const struct vg_flow_ops *ops;
+	void *ctx;
+	struct vg_event *ev;
+	int pol;
+	bool stored;
+	const char *check_err; /* the violation's check() error, or NULL */
+};
+
+struct vg_engine {
+	struct vg_lua_pool pool; /* every policy's state draws on it */
+	size_t pol_mem;		 /* each policy's own cap */
+	long time_ms;
+	struct vg_matcher *m;
+	struct pol *pol;
+	int npol;
+	bool *want_ctr, *want_host; /* enabled policies; enabled and host-scoped */
+	bool any_host;
+	long budget;
+	vg_lineage_fn lineage_fn;
+	void *lineage_ctx;
+	struct vg_engine_stats st;
+	struct ctr_slot ctr[CTR_CACHE];
+	/* the event being evaluated, for the matcher's callback */
+	struct vg_event *cur;
+	vg_violation_cb cb;
+	void *cb_ctx;
+	int nviol;
+	bool testing;
+	uint64_t eval_seq;  /* evaluations so far: which check errors are current */
+	uint32_t *kactions; /* vg_engine_kernel_program's answer */
+	int *kuid_name, nkuid;
+	uint32_t *kuid;
+	struct engine_flow flow;
+};
+
+/* flow.c: loads lua/flow.lua and the `vigil` bindings into a policy's state. */
+int engine_flow_load(struct vg_engine *e, struct vg_lua *h, char *err, size_t n);
+
+#endif
