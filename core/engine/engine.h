@@ -89,6 +89,7 @@ void vg_load_errors_free(struct vg_load_error *errs, int n);
 
 int vg_engine_count(const struct vg_engine *e);
 struct vg_policy_info *vg_engine_policy(struct vg_engine *e, int i);
+/* The index of the policy with that name or id (else name, any case), or -ENOENT. */
 int vg_engine_find(const struct vg_engine *e, const char *name_or_id);
 
 /*

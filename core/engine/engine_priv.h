@@ -7,6 +7,8 @@
 #ifndef VG_ENGINE_PRIV_H
 #define VG_ENGINE_PRIV_H
 
+#include <lua.h>
+
 #include "engine.h"
 #include "lua_host.h"
 
@@ -36,6 +38,7 @@ struct pol {
 	struct excl *excl, scope;
 	int nexcl;
 	bool has_scope;
+	bool nomem; /* a copy into strs failed while compiling */
 };
 
 struct ctr_slot {
@@ -81,6 +84,22 @@ struct vg_engine {
 	uint32_t *kuid;
 	struct engine_flow flow;
 };
+
+/* compile.c: a copy of s (NULL: "") kept with the policy, or NULL (p->nomem set). */
+char *engine_save(struct pol *p, const char *s);
+/* compile.c: the list of strings at t[key] (a Lua array), NULL-terminated; the
+ * caller frees the array, the strings stay the table's. */
+const char **engine_string_list(lua_State *L, int t, const char *key, int *n);
+void engine_excl_free(struct excl *x);
+/*
+ * compile.c: compiles the normalised policy table on top of the stack (popped
+ * when it compiled) into policy pi and the matcher. 0 or -errno with err.
+ */
+int engine_compile_policy(struct vg_engine *e, int pi, const char *file, char *err, size_t n);
+
+/* eval.c: evaluates ev for the policies want names (tests.c runs them one by one). */
+int engine_eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want, vg_violation_cb cb,
+		     void *ctx);
 
 /* flow.c: loads lua/flow.lua and the `vigil` bindings into a policy's state. */
 int engine_flow_load(struct vg_engine *e, struct vg_lua *h, char *err, size_t n);

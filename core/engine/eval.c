@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * eval.c - one event through the engine: container or host, the fast path
+ * (match.h), each candidate policy's scope, exclusions and check() in its own
+ * Lua state; violations handed to the caller. Also the policy table's
+ * accessors (count, find, enable).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <lauxlib.h>
+
+#include "engine_priv.h"
+#include "log.h"
+#include "lua_event.h"
+
+int vg_engine_count(const struct vg_engine *e)
+{
+	return e->npol;
+}
+
+struct vg_policy_info *vg_engine_policy(struct vg_engine *e, int i)
+{
+	struct vg_lua_stats ls;
+
+	if (i < 0 || i >= e->npol)
+		return NULL;
+	if (e->pol[i].lua) {
+		vg_lua_stats(e->pol[i].lua, &ls);
+		e->pol[i].info.mem_bytes = ls.mem_bytes;
+		e->pol[i].info.mem_peak = ls.mem_peak;
+	}
+	return &e->pol[i].info;
+}
+
+int vg_engine_find(const struct vg_engine *e, const char *key)
+{
+	for (int i = 0; i < e->npol; i++)
+		if (!strcmp(e->pol[i].info.name, key) || !strcmp(e->pol[i].info.id, key))
+			return i;
+	for (int i = 0; i < e->npol; i++)
+		if (!strcasecmp(e->pol[i].info.name, key))
+			return i;
+	return -ENOENT;
+}
+
+void vg_engine_enable(struct vg_engine *e, int i, bool on)
+{
+	struct pol *p = &e->pol[i];
+
+	/* a policy that waits for a missing feature, or failed to compile, stays off */
+	on = on && !p->info.waits_for;
+	p->info.enabled = on;
+	e->want_ctr[i] = on;
+	e->want_host[i] = on && p->info.host;
+	e->any_host = false;
+	for (int k = 0; k < e->npol; k++)
+		e->any_host |= e->want_host[k];
+}
+
+void vg_engine_set_enforcement(struct vg_engine *e, int pi, const char *enforcement)
+{
+	const char *copy;
+
+	if (pi < 0 || pi >= e->npol || !enforcement)
+		return;
+	copy = engine_save(&e->pol[pi], enforcement);
+	if (copy) /* out of memory: the policy keeps the enforcement it had */
+		e->pol[pi].info.enforcement = copy;
+}
+
+/* A hash of the cgroup path bytes, 8 at a time: the container-status cache key. */
+static uint64_t cg_key(const struct vg_exec *r)
+{
+	const unsigned char *p = (const unsigned char *)r->data + r->cg_off;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ r->cg_len, w;
+	uint32_t i = 0;
+
+	for (; i + 8 <= r->cg_len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (w = 0; i < r->cg_len; i++)
+		w = w << 8 | p[i];
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return (h ^ (h >> 29)) | 1;
+}
+
+/*
+ * Container or host? Cached by the cgroup path, compared byte for byte. A
+ * path cut short by the sensor's depth bound may have lost its container
+ * component: it counts as a container (fail closed), so a process cannot
+ * hide from container policies by nesting cgroups.
+ */
+static bool in_container(struct vg_engine *e, struct vg_event *ev)
+{
+	const struct vg_exec *r = ev->rec;
+	const char *path = r->data + r->cg_off;
+	struct ctr_slot *s;
+	uint64_t k;
+
+	if (r->flags & VG_EXEC_CGROUP_TRUNCATED)
+		return true;
+	if (ev->has_ctr || e->testing || r->cg_len > CTR_KEY)
+		return vg_event_in_container(ev);
+	k = cg_key(r);
+	s = &e->ctr[k % CTR_CACHE];
+	if (s->key != k || s->len != r->cg_len || memcmp(s->bytes, path, r->cg_len)) {
+		s->key = k;
+		s->len = r->cg_len;
+		memcpy(s->bytes, path, r->cg_len);
+		s->in_ctr = vg_event_in_container(ev);
+	}
+	return s->in_ctr;
+}
+
+static bool labels_match(const struct excl *x, const struct vg_meta *m)
+{
+	for (int i = 0; i < x->nlabels; i += 2) {
+		bool found = false;
+
+		for (int k = 0; m->labels && m->labels[k] && m->labels[k + 1] && !found; k += 2)
+			found = !strcmp(m->labels[k], x->labels[i]) &&
+				!strcmp(m->labels[k + 1], x->labels[i + 1]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static bool re_field(const struct vg_regex *re, const char *v)
+{
+	return !re || (v && vg_regex_match(re, v, strlen(v)));
+}
+
+/* Every key the exclusion (or scope) names matches the event's metadata. */
+static bool scoping_match(const struct excl *x, const struct vg_meta *m)
+{
+	if (!m)
+		return false; /* no Kubernetes metadata: nothing to match against */
+	return re_field(x->ns, m->namespace_) && re_field(x->deploy, m->deployment) &&
+	       re_field(x->pod, m->pod) && labels_match(x, m);
+}
+
+/*
+ * A check() that failed: counted by class, reported (rate-limited), then the
+ * policy's on_error decides. Returns whether the event still counts as a
+ * violation (one that carries the error).
+ */
+static bool check_failed(struct vg_engine *e, struct pol *p, int rc, const char *err)
+{
+	static const char *const what[] = {
+		[ON_ERR_ALERT] = "recorded as an evaluation error, not enforced",
+		[ON_ERR_IGNORE] = "ignored (on_error = \"ignore\")",
+		[ON_ERR_ENFORCE] = "treated as a match and enforced (on_error = \"enforce\")",
+	};
+
+	if (rc == VG_LUA_INTERRUPTED)
+		return false; /* vigil is stopping: this check decided nothing */
+	p->info.errors++;
+	p->info.budget_stops += rc == VG_LUA_BUDGET;
+	p->info.nomem += rc == VG_LUA_NOMEM;
+	e->st.lua_errors++;
+	if (p->info.errors <= 3 || !(p->info.errors & (p->info.errors - 1)))
+		vg_warn("policy '%s': check() failed (%s); %s (%llu errors so far)", p->info.name,
+			err, what[p->on_err], (unsigned long long)p->info.errors);
+	if (p->on_err == ON_ERR_IGNORE)
+		return false;
+	snprintf(p->check_err, sizeof(p->check_err), "%s", err);
+	p->err_seq = e->eval_seq;
+	return true;
+}
+
+/* Runs the policy's check() on ev, in the policy's own state: does the event violate it? */
+static bool run_check(struct vg_engine *e, struct pol *p, struct vg_event *ev)
+{
+	lua_State *L = vg_lua_state(p->lua);
+	struct timespec t0, t1;
+	char err[512];
+	bool yes;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->check_ref);
+	vg_lua_event_push(L, ev);
+	rc = vg_lua_call(p->lua, 1, 1, e->budget, err, sizeof(err));
+	vg_lua_event_detach(L);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	p->info.lua_ns +=
+		(uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+	e->st.lua_calls++;
+	if (rc)
+		return check_failed(e, p, rc, err);
+	yes = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	if (!yes)
+		p->info.check_false++;
+	return yes;
+}
+
+static void on_section(void *ctx, int pi)
+{
+	struct vg_engine *e = ctx;
+	struct pol *p = &e->pol[pi];
+	struct vg_event *ev = e->cur;
+
+	p->info.candidates++;
+	e->st.candidates++;
+	if (p->has_scope && !scoping_match(&p->scope, ev->meta)) {
+		p->info.out_of_scope++;
+		return;
+	}
+	for (int i = 0; i < p->nexcl; i++) {
+		if (scoping_match(&p->excl[i], ev->meta)) {
+			p->info.excluded++;
+			return;
+		}
+	}
+	if (p->check_ref != LUA_NOREF && !run_check(e, p, ev))
+		return;
+	p->info.matches++;
+	e->st.matches++;
+	e->nviol++;
+	if (e->cb)
+		e->cb(e->cb_ctx, ev, pi, &p->info);
+}
+
+/* The matcher calls back with the engine; the owner's lineage function wants its own ctx. */
+static void engine_lineage(void *ctx, struct vg_event *ev)
+{
+	struct vg_engine *e = ctx;
+
+	e->lineage_fn(e->lineage_ctx, ev);
+}
+
+int engine_eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want, vg_violation_cb cb,
+		     void *ctx)
+{
+	e->cur = ev;
+	e->cb = cb;
+	e->cb_ctx = ctx;
+	e->nviol = 0;
+	e->eval_seq++;
+	if (!vg_matcher_eval(e->m, ev, want, e->lineage_fn ? engine_lineage : NULL, on_section, e))
+		e->st.rejected++;
+	e->cur = NULL;
+	return e->nviol;
+}
+
+int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb, void *ctx)
+{
+	e->st.events++;
+	/* containers only, unless a policy opted the host in */
+	if (!in_container(e, ev)) {
+		if (!e->any_host) {
+			e->st.rejected++;
+			return 0;
+		}
+		return engine_eval_with(e, ev, e->want_host, cb, ctx);
+	}
+	return engine_eval_with(e, ev, e->want_ctr, cb, ctx);
+}
+
+const char *vg_engine_check_error(const struct vg_engine *e, int pi)
+{
+	const struct pol *p;
+
+	if (pi < 0 || pi >= e->npol)
+		return NULL;
+	p = &e->pol[pi];
+	if (!p->err_seq || p->err_seq != e->eval_seq)
+		return NULL;
+	return p->check_err;
+}
+
+void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st)
+{
+	const char **names;
+
+	*st = e->st;
+	st->lua_mem = e->pool.used;
+	st->lua_mem_cap = e->pool.cap;
+	st->kernel_all = vg_engine_kernel_all(e);
+	st->exact_names = vg_engine_kernel_names(e, &names);
+}
