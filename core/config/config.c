@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/*
+ * config.c - vigil.conf.lua: run in a sandbox of its own, every key checked
+ * against one table (its type, its range, its syntax) and copied into struct
+ * vg_config; an unknown key or a bad value is an error naming file and key.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,8 +21,6 @@
 #include "lua_host.h"
 #include "luajson.h"
 #include "sensor.h"
-
-#define BAD(...) (snprintf(err, n, __VA_ARGS__), -EINVAL)
 
 enum kind { K_STR, K_U32, K_BOOL, K_SIZE, K_TABLE, K_JSON };
 
@@ -108,11 +111,14 @@ static int in_range(const char *path, const char *full, long long v, char *err, 
 	const struct range *r = range_of(full);
 
 	if (!r)
-		return BAD("%s: %s has no range (a bug: add it to ranges[] in core/config.c)", path,
-			   full);
+		return vg_errf(
+			err, n, -EINVAL,
+			"%s: %s has no range (a bug: add it to ranges[] in core/config/config.c)",
+			path, full);
 	if (v < r->min || v > r->max)
-		return BAD("%s: %s = %lld is out of range: use %lld..%lld (%s)", path, full, v,
-			   r->min, r->max, r->what);
+		return vg_errf(err, n, -EINVAL,
+			       "%s: %s = %lld is out of range: use %lld..%lld (%s)", path, full, v,
+			       r->min, r->max, r->what);
 	return 0;
 }
 
@@ -126,19 +132,20 @@ int vg_check_http_url(const char *key, const char *url, bool secret, char *err, 
 	if (!h)
 		return vg_errf(err, n, -ENOMEM, "out of memory");
 	if (secret)
-		snprintf(who, sizeof(who), "%s (a secret)", key);
+		(void)snprintf(who, sizeof(who), "%s (a secret)", key);
 	else
-		snprintf(who, sizeof(who), "%s: '%.200s'", key, url);
+		(void)snprintf(who, sizeof(who), "%s: '%.200s'", key, url);
 	uc = curl_url_set(h, CURLUPART_URL, url, 0);
 	if (uc == CURLUE_BAD_SCHEME && !strstr(url, "://") &&
 	    curl_url_set(h, CURLUPART_URL, url, CURLU_DEFAULT_SCHEME) == CURLUE_OK)
-		rc = BAD("%s has no scheme: use http:// or https://", who);
+		rc = vg_errf(err, n, -EINVAL, "%s has no scheme: use http:// or https://", who);
 	else if (uc)
-		rc = BAD("%s is not a URL (%s): use http://HOST[:PORT][/PATH] or https://...", who,
-			 curl_url_strerror(uc));
+		rc = vg_errf(err, n, -EINVAL,
+			     "%s is not a URL (%s): use http://HOST[:PORT][/PATH] or https://...",
+			     who, curl_url_strerror(uc));
 	else if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) ||
 		 (strcmp(scheme, "http") && strcmp(scheme, "https")))
-		rc = BAD("%s is not an http:// or https:// URL", who);
+		rc = vg_errf(err, n, -EINVAL, "%s is not an http:// or https:// URL", who);
 	curl_free(scheme);
 	curl_url_cleanup(h);
 	return rc;
@@ -155,14 +162,15 @@ int vg_check_listen(const char *key, const char *addr, char *err, size_t n)
 
 	if (port >= 1 && port <= 65535 && colon > addr && strlen(addr) < 150 &&
 	    !strpbrk(addr, "/@?#") && (h = curl_url())) {
-		snprintf(url, sizeof(url), "http://%s/", addr);
+		(void)snprintf(url, sizeof(url), "http://%s/", addr);
 		uc = curl_url_set(h, CURLUPART_URL, url, 0);
 		curl_url_cleanup(h);
 	}
 	if (uc)
-		return BAD("%s: '%.200s' is not HOST:PORT with a port from 1 to 65535 "
-			   "(e.g. 127.0.0.1:8077)",
-			   key, addr);
+		return vg_errf(err, n, -EINVAL,
+			       "%s: '%.200s' is not HOST:PORT with a port from 1 to 65535 "
+			       "(e.g. 127.0.0.1:8077)",
+			       key, addr);
 	return 0;
 }
 
@@ -176,14 +184,14 @@ static int check_format(const char *path, const char *full, const char *v, char 
 		rc = vg_check_http_url(full, v, false, e, sizeof(e));
 	else if (!strcmp(full, "api.listen"))
 		rc = vg_check_listen(full, v, e, sizeof(e));
-	return rc ? BAD("%s: %s", path, e) : 0;
+	return rc ? vg_errf(err, n, -EINVAL, "%s: %s", path, e) : 0;
 }
 
 void vg_config_defaults(struct vg_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->data_dir, sizeof(c->data_dir), "./var/vigil");
-	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1:8077");
+	strcpy(c->data_dir, "./var/vigil");	 /* fits: the fields hold paths */
+	strcpy(c->api_listen, "127.0.0.1:8077"); /* and addresses */
 	c->api_max_connections = 256;
 	c->api_request_timeout_s = 10;
 	c->commit_ms = 5;
@@ -204,117 +212,173 @@ static void known(const char *parent, char *out, size_t n)
 	size_t o = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && o < n; i++)
 		if ((!parent && !keys[i].parent) ||
 		    (parent && keys[i].parent && !strcmp(parent, keys[i].parent)))
 			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", keys[i].name);
 }
 
+/* The key name under parent (NULL: top level), or NULL. */
+static const struct key *find_key(const char *parent, const char *name)
+{
+	const struct key *k = NULL;
+
+	for (size_t i = 0; name && i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].name, name) &&
+		    ((!parent && !keys[i].parent) ||
+		     (parent && keys[i].parent && !strcmp(parent, keys[i].parent))))
+			k = &keys[i];
+	return k;
+}
+
+/* Where one key's value is read from and goes to. */
+struct slot {
+	lua_State *L; /* the value on top of the stack */
+	const struct key *k;
+	struct vg_config *c;
+	const char *path, *full; /* the file, and the key's dotted name */
+};
+
+static int apply_table(lua_State *L, int idx, const char *parent, struct vg_config *c,
+		       const char *path, char *err, size_t n);
+
+static int apply_choice(const struct slot *s, char *err, size_t n)
+{
+	const char *v = lua_tostring(s->L, -1);
+	bool ok = false;
+
+	for (int i = 0; s->k->choices[i]; i++)
+		ok |= !strcmp(v, s->k->choices[i]);
+	if (!ok)
+		return vg_errf(err, n, -EINVAL,
+			       "%s: %s must be \"batch\" or \"always\", not \"%s\"", s->path,
+			       s->full, v);
+	s->c->fsync_always = !strcmp(v, "always");
+	return 0;
+}
+
+static int apply_str(const struct slot *s, char *err, size_t n)
+{
+	int rc;
+
+	if (lua_type(s->L, -1) != LUA_TSTRING)
+		return vg_errf(err, n, -EINVAL, "%s: %s must be a string", s->path, s->full);
+	if (s->k->choices)
+		return apply_choice(s, err, n);
+	if (lua_rawlen(s->L, -1) >= s->k->cap)
+		return vg_errf(err, n, -EINVAL, "%s: %s is too long", s->path, s->full);
+	rc = check_format(s->path, s->full, lua_tostring(s->L, -1), err, n);
+	if (rc)
+		return rc;
+	/* fits: its length was checked against the field's */
+	(void)snprintf((char *)s->c + s->k->off, s->k->cap, "%s", lua_tostring(s->L, -1));
+	return 0;
+}
+
+static int apply_u32(const struct slot *s, char *err, size_t n)
+{
+	const struct range *r = range_of(s->full);
+	int rc;
+
+	if (!lua_isinteger(s->L, -1) && r)
+		return vg_errf(err, n, -EINVAL, "%s: %s must be an integer (%lld..%lld, %s)",
+			       s->path, s->full, r->min, r->max, r->what);
+	rc = in_range(s->path, s->full, lua_tointeger(s->L, -1), err, n);
+	if (rc)
+		return rc;
+	*(uint32_t *)((char *)s->c + s->k->off) = (uint32_t)lua_tointeger(s->L, -1);
+	return 0;
+}
+
+static int apply_size(const struct slot *s, char *err, size_t n)
+{
+	uint64_t v = 0;
+	bool ok = false;
+	int rc;
+
+	if (lua_isinteger(s->L, -1) && lua_tointeger(s->L, -1) >= 0) {
+		v = (uint64_t)lua_tointeger(s->L, -1);
+		ok = true;
+	} else if (lua_type(s->L, -1) == LUA_TSTRING) {
+		ok = !vg_parse_u64(lua_tostring(s->L, -1), &v, true);
+	}
+	if (!ok)
+		return vg_errf(err, n, -EINVAL, "%s: %s must be a size such as \"4M\" or 4194304",
+			       s->path, s->full);
+	if (v > LLONG_MAX)
+		v = LLONG_MAX;
+	rc = in_range(s->path, s->full, (long long)v, err, n);
+	if (rc)
+		return rc;
+	*(uint32_t *)((char *)s->c + s->k->off) = (uint32_t)v;
+	return 0;
+}
+
+static int apply_json(const struct slot *s, char *err, size_t n)
+{
+	char jerr[256];
+	json_t *j;
+
+	if (!lua_istable(s->L, -1))
+		return vg_errf(err, n, -EINVAL, "%s: %s must be a table", s->path, s->full);
+	j = vg_lua_to_json(s->L, -1, jerr, sizeof(jerr));
+	if (!j)
+		return vg_errf(err, n, -EINVAL, "%s: %s must be a table: %s", s->path, s->full,
+			       jerr);
+	*(json_t **)((char *)s->c + s->k->off) = j;
+	return 0;
+}
+
+static int apply_value(const struct slot *s, char *err, size_t n)
+{
+	switch (s->k->kind) {
+	case K_TABLE:
+		if (!lua_istable(s->L, -1))
+			return vg_errf(err, n, -EINVAL, "%s: %s must be a table: %s = { ... }",
+				       s->path, s->full, s->full);
+		return apply_table(s->L, lua_gettop(s->L), s->k->name, s->c, s->path, err, n);
+	case K_STR:
+		return apply_str(s, err, n);
+	case K_U32:
+		return apply_u32(s, err, n);
+	case K_SIZE:
+		return apply_size(s, err, n);
+	case K_JSON:
+		return apply_json(s, err, n);
+	case K_BOOL:
+		if (!lua_isboolean(s->L, -1))
+			return vg_errf(err, n, -EINVAL, "%s: %s must be true or false", s->path,
+				       s->full);
+		*(bool *)((char *)s->c + s->k->off) = lua_toboolean(s->L, -1);
+		return 0;
+	}
+	return vg_errf(err, n, -EINVAL, "internal: key %s has no kind", s->full);
+}
+
 /* Applies the table at idx (top level when parent is NULL). */
-static int apply(lua_State *L, int idx, const char *parent, struct vg_config *c, const char *path,
-		 char *err, size_t n)
+static int apply_table(lua_State *L, int idx, const char *parent, struct vg_config *c,
+		       const char *path, char *err, size_t n)
 {
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
-		const struct key *k = NULL;
-		const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		const char *name = NULL;
 		char full[128], list[512];
-		int rc = 0;
+		struct slot s = {.L = L, .c = c, .path = path, .full = full};
+		int rc;
 
-		for (size_t i = 0; name && i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (!strcmp(keys[i].name, name) &&
-			    ((!parent && !keys[i].parent) ||
-			     (parent && keys[i].parent && !strcmp(parent, keys[i].parent))))
-				k = &keys[i];
-		snprintf(full, sizeof(full), "%s%s%s", parent ? parent : "", parent ? "." : "",
-			 name ? name : "?");
-		if (!k) {
+		if (lua_type(L, -2) == LUA_TSTRING)
+			name = lua_tostring(L, -2);
+		s.k = find_key(parent, name);
+		(void)snprintf(full, sizeof(full), "%s%s%s", parent ? parent : "",
+			       parent ? "." : "", name ? name : "?"); /* keys are short */
+		if (!s.k) {
 			known(parent, list, sizeof(list));
 			lua_pop(L, 2);
-			return snprintf(err, n, "%s: unknown key '%s' (known%s%s: %s)", path, full,
-					parent ? " in " : "", parent ? parent : "", list),
-			       -EINVAL;
+			return vg_errf(err, n, -EINVAL, "%s: unknown key '%s' (known%s%s: %s)",
+				       path, full, parent ? " in " : "", parent ? parent : "",
+				       list);
 		}
-		switch (k->kind) {
-		case K_TABLE:
-			if (!lua_istable(L, -1))
-				rc = BAD("%s: %s must be a table: %s = { ... }", path, full, full);
-			else
-				rc = apply(L, lua_gettop(L), k->name, c, path, err, n);
-			break;
-		case K_STR:
-			if (lua_type(L, -1) != LUA_TSTRING) {
-				rc = BAD("%s: %s must be a string", path, full);
-			} else if (k->choices) {
-				const char *v = lua_tostring(L, -1);
-				bool ok = false;
-
-				for (int i = 0; k->choices[i]; i++)
-					ok |= !strcmp(v, k->choices[i]);
-				if (!ok)
-					rc = BAD("%s: %s must be \"batch\" or \"always\", not "
-						 "\"%s\"",
-						 path, full, v);
-				else
-					c->fsync_always = !strcmp(v, "always");
-			} else if (lua_rawlen(L, -1) >= k->cap) {
-				rc = BAD("%s: %s is too long", path, full);
-			} else {
-				rc = check_format(path, full, lua_tostring(L, -1), err, n);
-				if (!rc)
-					snprintf((char *)c + k->off, k->cap, "%s",
-						 lua_tostring(L, -1));
-			}
-			break;
-		case K_U32: {
-			const struct range *r = range_of(full);
-
-			if (!lua_isinteger(L, -1) && r)
-				rc = BAD("%s: %s must be an integer (%lld..%lld, %s)", path, full,
-					 r->min, r->max, r->what);
-			else if (!(rc = in_range(path, full, lua_tointeger(L, -1), err, n)))
-				*(uint32_t *)((char *)c + k->off) = (uint32_t)lua_tointeger(L, -1);
-			break;
-		}
-		case K_SIZE: {
-			uint64_t v = 0;
-			bool ok = false;
-
-			if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0) {
-				v = (uint64_t)lua_tointeger(L, -1);
-				ok = true;
-			} else if (lua_type(L, -1) == LUA_TSTRING) {
-				ok = !vg_parse_u64(lua_tostring(L, -1), &v, true);
-			}
-			if (!ok)
-				rc = BAD("%s: %s must be a size such as \"4M\" or 4194304", path,
-					 full);
-			else if (!(rc = in_range(path, full,
-						 (long long)(v < LLONG_MAX ? v : LLONG_MAX), err,
-						 n)))
-				*(uint32_t *)((char *)c + k->off) = (uint32_t)v;
-			break;
-		}
-		case K_JSON: {
-			char jerr[256];
-			json_t *j = lua_istable(L, -1) ? vg_lua_to_json(L, -1, jerr, sizeof(jerr))
-						       : NULL;
-
-			if (!j)
-				rc = BAD("%s: %s must be a table%s%s", path, full,
-					 lua_istable(L, -1) ? ": " : "",
-					 lua_istable(L, -1) ? jerr : "");
-			else
-				*(json_t **)((char *)c + k->off) = j;
-			break;
-		}
-		case K_BOOL:
-			if (!lua_isboolean(L, -1))
-				rc = BAD("%s: %s must be true or false", path, full);
-			else
-				*(bool *)((char *)c + k->off) = lua_toboolean(L, -1);
-			break;
-		}
+		rc = apply_value(&s, err, n);
 		lua_pop(L, 1);
 		if (rc) {
 			lua_pop(L, 1);
@@ -332,9 +396,12 @@ int vg_config_resolve(struct vg_config *c, const char *config, const char *data_
 	vg_config_defaults(c);
 	if (!config && access("vigil.conf.lua", F_OK) == 0)
 		config = "vigil.conf.lua";
-	rc = config ? vg_config_load(c, config, err, n) : 0;
-	if (!rc && data_dir)
-		snprintf(c->data_dir, sizeof(c->data_dir), "%s", data_dir);
+	rc = 0;
+	if (config)
+		rc = vg_config_load(c, config, err, n);
+	if (!rc && data_dir &&
+	    snprintf(c->data_dir, sizeof(c->data_dir), "%s", data_dir) >= (int)sizeof(c->data_dir))
+		rc = vg_errf(err, n, -ENAMETOOLONG, "the data directory %s is too long", data_dir);
 	if (!rc && c->plugin_dir[0]) { /* an error now, not when the first notifier is added */
 		int fd = open(c->plugin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -345,50 +412,58 @@ int vg_config_resolve(struct vg_config *c, const char *config, const char *data_
 				     config ? config : "vigil.conf.lua", c->plugin_dir,
 				     strerror(errno));
 		else
-			close(fd);
+			(void)close(fd); /* only opened to see that it is a directory */
 	}
 	return rc;
 }
 
+#define MAX_CONFIG (1 << 20) /* bytes of vigil.conf.lua read */
+
+/* The file's first MAX_CONFIG - 1 bytes into a new buffer (*len of them). */
+static int read_config(const char *path, char **buf, size_t *len, char *err, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+
+	*buf = NULL;
+	*len = 0;
+	if (!f)
+		return vg_errf(err, n, -errno, "cannot read the configuration %s: %s", path,
+			       strerror(errno));
+	*buf = malloc(MAX_CONFIG);
+	if (*buf)
+		*len = fread(*buf, 1, MAX_CONFIG - 1, f);
+	(void)fclose(f); /* read only: nothing to lose */
+	if (!*buf)
+		return vg_errf(err, n, -ENOMEM, "out of memory");
+	return 0;
+}
+
 int vg_config_load(struct vg_config *c, const char *path, char *err, size_t n)
 {
-	struct vg_lua *h = vg_lua_new(8u << 20);
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, chunk[1100];
-	size_t len = 0;
-	int rc;
+	struct vg_lua *h;
+	char *buf, chunk[1100];
+	size_t len;
+	lua_State *L;
+	int rc = read_config(path, &buf, &len, err, n);
 
+	if (rc)
+		return rc;
+	h = vg_lua_new(8u << 20);
 	if (!h) {
-		if (f)
-			fclose(f);
-		return snprintf(err, n, "out of memory"), -ENOMEM;
+		free(buf);
+		return vg_errf(err, n, -ENOMEM, "out of memory");
 	}
-	if (!f) {
-		rc = -errno;
-		snprintf(err, n, "cannot read the configuration %s: %s", path, strerror(errno));
-		goto out;
-	}
-	buf = malloc(1 << 20);
-	len = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-	fclose(f);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	snprintf(chunk, sizeof(chunk), "@%s", path);
+	L = vg_lua_state(h);
+	(void)snprintf(chunk, sizeof(chunk), "@%s", path); /* Lua cuts long names anyway */
 	rc = vg_lua_run_chunk(h, buf, len, chunk, 1, 1000000, err, n);
-	if (rc) {
+	if (rc)
 		rc = -EINVAL;
-		goto out;
-	}
-	if (!lua_istable(vg_lua_state(h), -1)) {
-		rc = -EINVAL;
-		snprintf(err, n, "%s: the file must return a table: return { data_dir = \"...\" }",
-			 path);
-		goto out;
-	}
-	rc = apply(vg_lua_state(h), lua_gettop(vg_lua_state(h)), NULL, c, path, err, n);
-out:
+	else if (!lua_istable(L, -1))
+		rc = vg_errf(err, n, -EINVAL,
+			     "%s: the file must return a table: return { data_dir = \"...\" }",
+			     path);
+	else
+		rc = apply_table(L, lua_gettop(L), NULL, c, path, err, n);
 	free(buf);
 	vg_lua_free(h);
 	return rc;
