@@ -388,7 +388,7 @@ struct vg_lua *vg_lua_new_opts(const struct vg_lua_opts *o)
 		errno = ENOMEM;
 		return NULL;
 	}
-	lua_gc(h->L, LUA_GCGEN, 0, 0);
+	(void)lua_gc(h->L, LUA_GCGEN, 0, 0); /* returns the previous mode */
 	build_sandbox(h);
 	return h;
 }
@@ -452,8 +452,11 @@ static void call_end(struct vg_lua *h, lua_State *L, lua_State *prev)
 /* The outcome of a failed call whose message is on top of L's stack (popped into err). */
 static int call_failed(struct vg_lua *h, lua_State *L, int rc, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s",
-		 lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
+	const char *msg = lua_tostring(L, -1);
+
+	if (!msg)
+		msg = "(error object is not a string)";
+	(void)vg_errf(err, errlen, VG_LUA_ERROR, "%s", msg); /* the outcome is decided below */
 	lua_pop(L, 1);
 	if (h->stopping == STOP_SIGNAL) {
 		h->st.interrupted++;
@@ -463,28 +466,24 @@ static int call_failed(struct vg_lua *h, lua_State *L, int rc, char *err, size_t
 		h->st.budget_stops++;
 		return VG_LUA_BUDGET;
 	}
-	if (rc == LUA_ERRMEM) {
-		h->st.nomem++;
-		if (h->pool_refused)
-			snprintf(err, errlen,
-				 "the shared Lua memory cap of %zu MiB is reached "
-				 "(lua.memory_mb)",
-				 h->pool->cap >> 20);
-		else
-			snprintf(err, errlen, "memory cap of %zu MiB reached", h->cap >> 20);
-		lua_gc(h->L, LUA_GCCOLLECT);
-		return VG_LUA_NOMEM;
+	if (rc != LUA_ERRMEM) {
+		h->st.errors++;
+		return VG_LUA_ERROR;
 	}
-	h->st.errors++;
-	return VG_LUA_ERROR;
+	h->st.nomem++;
+	(void)lua_gc(h->L, LUA_GCCOLLECT); /* returns 0 for a full collection */
+	if (h->pool_refused)
+		return vg_errf(err, errlen, VG_LUA_NOMEM,
+			       "the shared Lua memory cap of %zu MiB is reached (lua.memory_mb)",
+			       h->pool->cap >> 20);
+	return vg_errf(err, errlen, VG_LUA_NOMEM, "memory cap of %zu MiB reached", h->cap >> 20);
 }
 
 static int refuse_interrupted(struct vg_lua *h, lua_State *L, int n, char *err, size_t errlen)
 {
 	lua_pop(L, n);
 	h->st.interrupted++;
-	snprintf(err, errlen, "stopped: vigil is shutting down");
-	return VG_LUA_INTERRUPTED;
+	return vg_errf(err, errlen, VG_LUA_INTERRUPTED, "stopped: vigil is shutting down");
 }
 
 int vg_lua_call(struct vg_lua *h, int nargs, int nres, long budget, char *err, size_t errlen)
@@ -512,9 +511,13 @@ int vg_lua_run_chunk(struct vg_lua *h, const char *buf, size_t len, const char *
 	int rc = luaL_loadbufferx(L, buf, len, chunkname, "t");
 
 	if (rc != LUA_OK) {
-		snprintf(err, errlen, "%s", lua_tostring(L, -1));
+		int out = VG_LUA_ERROR;
+
+		if (rc == LUA_ERRMEM)
+			out = VG_LUA_NOMEM;
+		(void)vg_errf(err, errlen, out, "%s", lua_tostring(L, -1));
 		lua_pop(L, 1);
-		return rc == LUA_ERRMEM ? VG_LUA_NOMEM : VG_LUA_ERROR;
+		return out;
 	}
 	/* _ENV: this chunk's own read-only view of the sandbox */
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->sandbox_ref);

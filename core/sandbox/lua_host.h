@@ -14,6 +14,7 @@
 #ifndef VG_LUA_HOST_H
 #define VG_LUA_HOST_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,12 +23,13 @@
 
 struct vg_lua;
 
+/* 0 or -errno, one errno per class of failure */
 enum vg_lua_rc {
 	VG_LUA_OK = 0,
-	VG_LUA_ERROR = -1,	 /* a runtime or syntax error */
-	VG_LUA_BUDGET = -2,	 /* stopped by the instruction budget */
-	VG_LUA_NOMEM = -3,	 /* the memory cap was hit */
-	VG_LUA_INTERRUPTED = -4, /* stopped by vg_lua_interrupt() (vigil is stopping) */
+	VG_LUA_ERROR = -EINVAL,	     /* a runtime or syntax error */
+	VG_LUA_BUDGET = -ETIME,	     /* stopped by the instruction budget or the time limit */
+	VG_LUA_NOMEM = -ENOMEM,	     /* the memory cap was hit */
+	VG_LUA_INTERRUPTED = -EINTR, /* stopped by vg_lua_interrupt() (vigil is stopping) */
 };
 
 struct vg_lua_stats {
