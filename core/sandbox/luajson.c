@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/*
+ * luajson.c - JSON and Lua values: jansson trees to Lua tables and back,
+ * Lua values to JSON text in one pass, and an emitter building Lua tables.
+ */
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,6 +13,7 @@
 #include <lauxlib.h>
 
 #include "emit.h"
+#include "log.h"
 #include "luajson.h"
 
 void vg_lua_push_json(lua_State *L, const json_t *j)
@@ -54,13 +60,93 @@ void vg_lua_push_json(lua_State *L, const json_t *j)
 	}
 }
 
+/* Whether the table at idx is a non-empty sequence 1..n (then it is a JSON array). */
+static bool is_array(lua_State *L, int idx)
+{
+	lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		count++;
+		lua_pop(L, 1);
+	}
+	return len > 0 && count == len;
+}
+
+static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n);
+
+static json_t *conv_array(lua_State *L, int idx, int depth, char *err, size_t n)
+{
+	lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
+	json_t *out = json_array();
+
+	if (!out) {
+		(void)vg_errf(err, n, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (lua_Integer i = 1; i <= len; i++) {
+		json_t *v;
+
+		lua_rawgeti(L, idx, i);
+		v = conv(L, -1, depth + 1, err, n);
+		lua_pop(L, 1);
+		if (!v || json_array_append_new(out, v)) {
+			if (v)
+				(void)vg_errf(err, n, -ENOMEM, "out of memory");
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+/* The key/value pair on top of the stack into out; -errno with err (the pair is left). */
+static int conv_member(lua_State *L, json_t *out, int depth, char *err, size_t n)
+{
+	size_t klen;
+	const char *k;
+	json_t *v;
+
+	if (lua_type(L, -2) != LUA_TSTRING)
+		return vg_errf(err, n, -EINVAL,
+			       "a table mixing string keys with others cannot be JSON");
+	v = conv(L, -1, depth + 1, err, n);
+	if (!v)
+		return -EINVAL;
+	k = lua_tolstring(L, -2, &klen);
+	if (json_object_setn_new(out, k, klen, v)) /* a key that is not UTF-8 */
+		return vg_errf(err, n, -EINVAL, "a string that is not UTF-8");
+	return 0;
+}
+
+static json_t *conv_object(lua_State *L, int idx, int depth, char *err, size_t n)
+{
+	json_t *out = json_object();
+
+	if (!out) {
+		(void)vg_errf(err, n, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (conv_member(L, out, depth, err, n)) {
+			lua_pop(L, 2);
+			json_decref(out);
+			return NULL;
+		}
+		lua_pop(L, 1);
+	}
+	return out;
+}
+
 static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n)
 {
 	int t = lua_type(L, idx);
+	json_t *j = NULL;
 
 	idx = lua_absindex(L, idx);
 	if (depth > 32) {
-		snprintf(err, n, "more than 32 levels of tables (a cycle?)");
+		(void)vg_errf(err, n, -ELOOP, "more than 32 levels of tables (a cycle?)");
 		return NULL;
 	}
 	switch (t) {
@@ -71,82 +157,27 @@ static json_t *conv(lua_State *L, int idx, int depth, char *err, size_t n)
 	case LUA_TNUMBER:
 		if (lua_isinteger(L, idx))
 			return json_integer((json_int_t)lua_tointeger(L, idx));
-		if (!isfinite(lua_tonumber(L, idx))) {
-			snprintf(err, n, "a number JSON cannot hold (inf or nan)");
-			return NULL;
-		}
-		return json_real(lua_tonumber(L, idx));
+		if (!isfinite(lua_tonumber(L, idx)))
+			(void)vg_errf(err, n, -ERANGE, "a number JSON cannot hold (inf or nan)");
+		else
+			j = json_real(lua_tonumber(L, idx));
+		return j;
 	case LUA_TSTRING: {
 		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
-		json_t *j = json_stringn(s, len);
 
+		j = json_stringn(s, len);
 		if (!j)
-			snprintf(err, n, "a string that is not UTF-8");
+			(void)vg_errf(err, n, -EINVAL, "a string that is not UTF-8");
 		return j;
 	}
-	case LUA_TTABLE: {
-		lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
-		json_t *out;
-
+	case LUA_TTABLE:
 		luaL_checkstack(L, 4, "JSON nested too deep"); /* a key and a value a level */
-		lua_pushnil(L);
-		while (lua_next(L, idx)) {
-			count++;
-			lua_pop(L, 1);
-		}
-		if (len > 0 && count == len) {
-			out = json_array();
-			for (lua_Integer i = 1; i <= len; i++) {
-				json_t *v;
-
-				lua_rawgeti(L, idx, i);
-				v = conv(L, -1, depth + 1, err, n);
-				lua_pop(L, 1);
-				if (!v) {
-					json_decref(out);
-					return NULL;
-				}
-				json_array_append_new(out, v);
-			}
-			return out;
-		}
-		out = json_object();
-		lua_pushnil(L);
-		while (lua_next(L, idx)) {
-			json_t *v;
-
-			if (lua_type(L, -2) != LUA_TSTRING) {
-				snprintf(err, n,
-					 "a table mixing string keys with others cannot be JSON");
-				lua_pop(L, 2);
-				json_decref(out);
-				return NULL;
-			}
-			v = conv(L, -1, depth + 1, err, n);
-			if (!v) {
-				lua_pop(L, 2);
-				json_decref(out);
-				return NULL;
-			}
-			{
-				size_t klen;
-				const char *k = lua_tolstring(L, -2, &klen);
-
-				if (json_object_setn_new(out, k, klen,
-							 v)) { /* a key that is not UTF-8 */
-					snprintf(err, n, "a string that is not UTF-8");
-					lua_pop(L, 2);
-					json_decref(out);
-					return NULL;
-				}
-			}
-			lua_pop(L, 1);
-		}
-		return out;
-	}
+		if (is_array(L, idx))
+			return conv_array(L, idx, depth, err, n);
+		return conv_object(L, idx, depth, err, n);
 	default:
-		snprintf(err, n, "a %s cannot be JSON", lua_typename(L, t));
+		(void)vg_errf(err, n, -EINVAL, "a %s cannot be JSON", lua_typename(L, t));
 		return NULL;
 	}
 }
@@ -191,9 +222,41 @@ static void put(struct jbuf *b, const char *s, size_t n)
 	b->len += n;
 }
 
-static int put_string(struct jbuf *b, const char *s, size_t n)
+/* The control character or quote c, escaped. */
+static void put_escape(struct jbuf *b, unsigned char c)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+	switch (c) {
+	case '"':
+		put(b, "\\\"", 2);
+		return;
+	case '\\':
+		put(b, "\\\\", 2);
+		return;
+	case '\b':
+		put(b, "\\b", 2);
+		return;
+	case '\f':
+		put(b, "\\f", 2);
+		return;
+	case '\n':
+		put(b, "\\n", 2);
+		return;
+	case '\r':
+		put(b, "\\r", 2);
+		return;
+	case '\t':
+		put(b, "\\t", 2);
+		return;
+	default:
+		put(b, esc, 6);
+	}
+}
+
+static int put_string(struct jbuf *b, const char *s, size_t n)
+{
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
 
@@ -208,46 +271,16 @@ static int put_string(struct jbuf *b, const char *s, size_t n)
 		if (run > i) {
 			put(b, s + i, run - i);
 			i = run;
-			continue;
-		}
-		if (u[i] >= 0x80) {
-			if (!(k = vg_utf8_len(u + i, n - i))) {
-				snprintf(b->err, b->errlen, "a string that is not UTF-8");
-				return -1;
-			}
+		} else if (u[i] >= 0x80) {
+			k = vg_utf8_len(u + i, n - i);
+			if (!k)
+				return vg_errf(b->err, b->errlen, -EINVAL,
+					       "a string that is not UTF-8");
 			put(b, s + i, k);
 			i += k;
-			continue;
+		} else {
+			put_escape(b, u[i++]);
 		}
-		switch (u[i]) {
-		case '"':
-			put(b, "\\\"", 2);
-			break;
-		case '\\':
-			put(b, "\\\\", 2);
-			break;
-		case '\b':
-			put(b, "\\b", 2);
-			break;
-		case '\f':
-			put(b, "\\f", 2);
-			break;
-		case '\n':
-			put(b, "\\n", 2);
-			break;
-		case '\r':
-			put(b, "\\r", 2);
-			break;
-		case '\t':
-			put(b, "\\t", 2);
-			break;
-		default: {
-			char esc[6] = {'\\', 'u', '0', '0', hex[u[i] >> 4], hex[u[i] & 15]};
-
-			put(b, esc, 6);
-		}
-		}
-		i++;
 	}
 	put(b, "\"", 1);
 	return 0;
@@ -277,15 +310,90 @@ static void put_real(struct jbuf *b, double d)
 	put(b, s, (size_t)n);
 }
 
+static int enc(struct jbuf *b, int idx, int depth);
+
+static int enc_array(struct jbuf *b, int idx, int depth)
+{
+	lua_Integer len = (lua_Integer)lua_rawlen(b->L, idx);
+
+	put(b, "[", 1);
+	for (lua_Integer i = 1; i <= len; i++) {
+		int rc;
+
+		if (i > 1)
+			put(b, ",", 1);
+		lua_rawgeti(b->L, idx, i);
+		rc = enc(b, lua_gettop(b->L), depth + 1);
+		lua_pop(b->L, 1);
+		if (rc)
+			return rc;
+	}
+	put(b, "]", 1);
+	return 0;
+}
+
+static int enc_object(struct jbuf *b, int idx, int depth)
+{
+	lua_State *L = b->L;
+	bool first = true;
+
+	put(b, "{", 1);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		size_t klen;
+		const char *k;
+		int rc;
+
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			lua_pop(L, 2);
+			return vg_errf(b->err, b->errlen, -EINVAL,
+				       "a table mixing string keys with others cannot be JSON");
+		}
+		if (!first)
+			put(b, ",", 1);
+		first = false;
+		k = lua_tolstring(L, -2, &klen);
+		rc = put_string(b, k, klen);
+		if (!rc) {
+			put(b, ":", 1);
+			rc = enc(b, lua_gettop(L), depth + 1);
+		}
+		if (rc) {
+			lua_pop(L, 2);
+			return rc;
+		}
+		lua_pop(L, 1);
+	}
+	put(b, "}", 1);
+	return 0;
+}
+
+static int enc_number(struct jbuf *b, int idx)
+{
+	lua_State *L = b->L;
+
+	if (lua_isinteger(L, idx)) {
+		char s[24];
+		int n = snprintf(s, sizeof(s), "%lld", (long long)lua_tointeger(L, idx));
+
+		put(b, s, (size_t)n);
+		return 0;
+	}
+	if (!isfinite(lua_tonumber(L, idx)))
+		return vg_errf(b->err, b->errlen, -ERANGE,
+			       "a number JSON cannot hold (inf or nan)");
+	put_real(b, lua_tonumber(L, idx));
+	return 0;
+}
+
 static int enc(struct jbuf *b, int idx, int depth)
 {
 	lua_State *L = b->L;
 	int t = lua_type(L, idx);
 
-	if (depth > 32) {
-		snprintf(b->err, b->errlen, "more than 32 levels of tables (a cycle?)");
-		return -1;
-	}
+	if (depth > 32)
+		return vg_errf(b->err, b->errlen, -ELOOP,
+			       "more than 32 levels of tables (a cycle?)");
 	switch (t) {
 	case LUA_TNIL:
 		put(b, "null", 4);
@@ -297,79 +405,21 @@ static int enc(struct jbuf *b, int idx, int depth)
 			put(b, "false", 5);
 		return 0;
 	case LUA_TNUMBER:
-		if (lua_isinteger(L, idx)) {
-			char s[24];
-			int n = snprintf(s, sizeof(s), "%lld", (long long)lua_tointeger(L, idx));
-
-			put(b, s, (size_t)n);
-		} else if (!isfinite(lua_tonumber(L, idx))) {
-			snprintf(b->err, b->errlen, "a number JSON cannot hold (inf or nan)");
-			return -1;
-		} else {
-			put_real(b, lua_tonumber(L, idx));
-		}
-		return 0;
+		return enc_number(b, idx);
 	case LUA_TSTRING: {
 		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
 
 		return put_string(b, s, len);
 	}
-	case LUA_TTABLE: {
-		lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
-		bool first = true;
-
+	case LUA_TTABLE:
 		luaL_checkstack(L, 4, "JSON nested too deep");
-		lua_pushnil(L);
-		while (lua_next(L, idx)) {
-			count++;
-			lua_pop(L, 1);
-		}
-		if (len > 0 && count == len) {
-			put(b, "[", 1);
-			for (lua_Integer i = 1; i <= len; i++) {
-				int rc;
-
-				if (i > 1)
-					put(b, ",", 1);
-				lua_rawgeti(L, idx, i);
-				rc = enc(b, lua_gettop(L), depth + 1);
-				lua_pop(L, 1);
-				if (rc)
-					return rc;
-			}
-			put(b, "]", 1);
-			return 0;
-		}
-		put(b, "{", 1);
-		lua_pushnil(L);
-		while (lua_next(L, idx)) {
-			size_t klen;
-			const char *k;
-
-			if (lua_type(L, -2) != LUA_TSTRING) {
-				snprintf(b->err, b->errlen,
-					 "a table mixing string keys with others cannot be JSON");
-				lua_pop(L, 2);
-				return -1;
-			}
-			if (!first)
-				put(b, ",", 1);
-			first = false;
-			k = lua_tolstring(L, -2, &klen);
-			if (put_string(b, k, klen) ||
-			    (put(b, ":", 1), enc(b, lua_gettop(L), depth + 1))) {
-				lua_pop(L, 2);
-				return -1;
-			}
-			lua_pop(L, 1);
-		}
-		put(b, "}", 1);
-		return 0;
-	}
+		if (is_array(L, idx))
+			return enc_array(b, idx, depth);
+		return enc_object(b, idx, depth);
 	default:
-		snprintf(b->err, b->errlen, "a %s cannot be JSON", lua_typename(L, t));
-		return -1;
+		return vg_errf(b->err, b->errlen, -EINVAL, "a %s cannot be JSON",
+			       lua_typename(L, t));
 	}
 }
 

@@ -23,7 +23,7 @@ json_t *vg_lua_to_json(lua_State *L, int idx, char *err, size_t errlen);
 /*
  * Pushes the value at idx as JSON text: the document vg_lua_to_json describes,
  * written in one pass without a jansson tree (every notification body goes
- * through it). Returns 0, or -1 with err and nothing pushed.
+ * through it). Returns 0, or -errno with err and nothing pushed.
  */
 int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen);
 
