@@ -172,9 +172,12 @@ static int cmd_list(int argc, char **argv)
 			int w = snprintf(cats + off, sizeof(cats) - off, "%s%s", k ? ", " : "",
 					 p->categories[k]);
 
-			off = w < 0				? off
-			      : off + (size_t)w >= sizeof(cats) ? sizeof(cats) - 1
-								: off + (size_t)w;
+			if (w < 0)
+				break;
+			off += (size_t)w;
+			if (off >= sizeof(cats))
+				off = sizeof(cats) -
+				      1; /* cut: the table's column is short anyway */
 		}
 		printf("%-58s %-9s %-9s %-12s %s\n", p->name, p->severity, state_of(p),
 		       p->enforcement, cats);
@@ -273,7 +276,16 @@ static int cmd_lint(int argc, char **argv)
 }
 
 /* enforce / inform / enable / disable: one setting of one policy, persisted. */
-static int cmd_setting(int argc, char **argv)
+/* What `vigil policy enforce|inform|enable|disable` was asked. */
+struct setting {
+	const char *verb, *action, *dir, *config, *data_dir, *name;
+	const char *enforcement; /* enforce, inform: the new enforcement; else NULL */
+	int enabled;		 /* enable: 1, disable: 0; else -1 */
+	char cmd[32];
+};
+
+/* The command line into st; 0, or the exit status of a usage error. */
+static int setting_args(int argc, char **argv, struct setting *st)
 {
 	static const struct option lo[] = {
 		{"action", required_argument, NULL, 'a'},
@@ -282,98 +294,133 @@ static int cmd_setting(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{0},
 	};
-	const char *verb = argv[0], *action = "kill_process", *dir = NULL, *config = NULL,
-		   *data_dir = NULL, *enforcement = NULL;
+	int opt;
+
+	*st = (struct setting){.verb = argv[0], .action = "kill_process", .enabled = -1};
+	(void)snprintf(st->cmd, sizeof(st->cmd), "policy %s", st->verb); /* verbs are short */
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (opt == 'a')
+			st->action = optarg;
+		else if (opt == 'd')
+			st->dir = optarg;
+		else if (opt == 'D')
+			st->data_dir = optarg;
+		else if (opt == 'c')
+			st->config = optarg;
+		else
+			return vg_usage_unknown(st->cmd, argv[optind - 1], optopt);
+	}
+	if (optind != argc - 1)
+		return vg_usage_error(st->cmd,
+				      "give one policy name or id (quote names with spaces)");
+	st->name = argv[optind];
+	if (strcmp(st->action, "kill_process") && strcmp(st->action, "kill_pod"))
+		return vg_usage_error(st->cmd, "--action is kill_process or kill_pod, not '%s'",
+				      st->action);
+	if (!strcmp(st->verb, "enforce"))
+		st->enforcement = st->action;
+	else if (!strcmp(st->verb, "inform"))
+		st->enforcement = "inform";
+	else
+		st->enabled = !strcmp(st->verb, "enable");
+	return 0;
+}
+
+/* The setting sent to the running daemon (PATCH /v1/policies/ID). Returns the exit status. */
+static int setting_via_api(const struct vg_config *cfg, const struct setting *st,
+			   const char *policy_id)
+{
+	CURL *c = curl_easy_init();
+	char *id = NULL;
+	char path[512], body[128];
+	json_t *r;
+
+	if (c)
+		id = curl_easy_escape(c, policy_id, 0);
+	(void)snprintf(path, sizeof(path), "/v1/policies/%s", id ? id : ""); /* ids are short */
+	if (st->enforcement)
+		(void)snprintf(body, sizeof(body), "{\"enforcement\": \"%s\"}", st->enforcement);
+	else if (st->enabled)
+		(void)snprintf(body, sizeof(body), "{\"disabled\": false}");
+	else
+		(void)snprintf(body, sizeof(body), "{\"disabled\": true}");
+	curl_free(id);
+	curl_easy_cleanup(c);
+	r = vg_client_api(cfg, "PATCH", path, body);
+	json_decref(r);
+	return r ? 0 : 1;
+}
+
+/* The setting written into the store directly (no daemon runs). Returns the exit status. */
+static int setting_via_store(const struct vg_config *cfg, const struct setting *st,
+			     const char *policy_id)
+{
+	struct vg_alerts *store = vg_client_open_store(cfg);
+	int rc = 1;
+
+	if (store && !vg_alerts_set_policy(store, policy_id, st->enabled, st->enforcement) &&
+	    !vg_alerts_sync(store))
+		rc = 0;
+	vg_alerts_close(store);
+	return rc;
+}
+
+/* The policy the setting is for, or NULL (said why). */
+static const struct vg_policy_info *setting_policy(struct vg_engine *e, const struct setting *st)
+{
+	const struct vg_policy_info *p = NULL;
+	int i = vg_engine_find(e, st->name);
+
+	if (i >= 0)
+		p = vg_engine_policy(e, i);
+	if (!p || p->broken) {
+		vg_err("no policy named '%s' (see 'vigil policy list')", st->name);
+		return NULL;
+	}
+	if (st->enabled == 1 && p->waits_for) {
+		vg_err("'%s' cannot be enabled: it waits for %s", p->name, p->waits_for);
+		return NULL;
+	}
+	return p;
+}
+
+static int cmd_setting(int argc, char **argv)
+{
+	const struct vg_policy_info *p;
 	struct vg_engine_opts eo = {0};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	struct vg_config cfg;
-	char cmd[32], err[1024];
-	int opt, nerr, i, enabled = -1, lock = -1, rc = 1;
+	struct setting st;
+	char err[1024];
+	int nerr, lock = -1, rc = setting_args(argc, argv, &st);
 
-	snprintf(cmd, sizeof(cmd), "policy %s", verb);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'a':
-			action = optarg;
-			break;
-		case 'd':
-			dir = optarg;
-			break;
-		case 'D':
-			data_dir = optarg;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		default:
-			return vg_usage_unknown(cmd, argv[optind - 1], optopt);
-		}
-	}
-	if (optind != argc - 1)
-		return vg_usage_error(cmd, "give one policy name or id (quote names with spaces)");
-	if (strcmp(action, "kill_process") && strcmp(action, "kill_pod"))
-		return vg_usage_error(cmd, "--action is kill_process or kill_pod, not '%s'",
-				      action);
-	if (!strcmp(verb, "enforce"))
-		enforcement = action;
-	else if (!strcmp(verb, "inform"))
-		enforcement = "inform";
-	else
-		enabled = !strcmp(verb, "enable");
-	if (vg_config_resolve(&cfg, config, data_dir, err, sizeof(err))) {
+	if (rc)
+		return rc;
+	if (vg_config_resolve(&cfg, st.config, st.data_dir, err, sizeof(err))) {
 		vg_err("%s", err);
 		return 2;
 	}
-	eo.dir = dir ? dir : (cfg.policy_dir[0] ? cfg.policy_dir : NULL);
+	eo.dir = st.dir;
+	if (!eo.dir && cfg.policy_dir[0])
+		eo.dir = cfg.policy_dir;
 	if (vg_engine_load(&e, &eo, &errs, &nerr))
 		return 1;
 	vg_load_errors_free(errs, nerr);
-	i = vg_engine_find(e, argv[optind]);
-	if (i < 0 || vg_engine_policy(e, i)->broken) {
-		vg_err("no policy named '%s' (see 'vigil policy list')", argv[optind]);
-		goto out;
-	}
-	if (enabled == 1 && vg_engine_policy(e, i)->waits_for) {
-		vg_err("'%s' cannot be enabled: it waits for %s", vg_engine_policy(e, i)->name,
-		       vg_engine_policy(e, i)->waits_for);
-		goto out;
-	}
-	if (vg_client_daemon_running(&cfg, &lock)) {
-		CURL *c = curl_easy_init();
-		char *id = c ? curl_easy_escape(c, vg_engine_policy(e, i)->id, 0) : NULL;
-		char path[512], body[128];
-		json_t *r;
-
-		snprintf(path, sizeof(path), "/v1/policies/%s", id ? id : "");
-		if (enforcement)
-			snprintf(body, sizeof(body), "{\"enforcement\": \"%s\"}", enforcement);
-		else
-			snprintf(body, sizeof(body), "{\"disabled\": %s}",
-				 enabled ? "false" : "true");
-		curl_free(id);
-		curl_easy_cleanup(c);
-		r = vg_client_api(&cfg, "PATCH", path, body);
-		rc = r ? 0 : 1;
-		json_decref(r);
-	} else {
-		struct vg_alerts *st = vg_client_open_store(&cfg);
-
-		rc = !st ||
-		     vg_alerts_set_policy(st, vg_engine_policy(e, i)->id, enabled, enforcement) ||
-		     vg_alerts_sync(st);
-		vg_alerts_close(st);
-	}
-	if (!rc)
-		printf("%s: %s\n", vg_engine_policy(e, i)->name,
-		       enforcement ? enforcement
-		       : enabled   ? "enabled"
-				   : "disabled");
-out:
+	p = setting_policy(e, &st);
+	rc = 1;
+	if (p && vg_client_daemon_running(&cfg, &lock))
+		rc = setting_via_api(&cfg, &st, p->id);
+	else if (p)
+		rc = setting_via_store(&cfg, &st, p->id);
+	if (!rc && st.enforcement)
+		printf("%s: %s\n", p->name, st.enforcement);
+	else if (!rc)
+		printf("%s: %s\n", p->name, st.enabled ? "enabled" : "disabled");
 	if (lock >= 0)
-		close(lock);
+		(void)close(lock); /* the daemon's lock, only held to look */
 	vg_engine_free(e);
 	return rc;
 }
