@@ -158,18 +158,12 @@ static int l_ancestor(lua_State *L)
 	return 1;
 }
 
-static int l_index(lua_State *L)
+/* A field of the process: time, ids, names. Pushes it and returns true, or false when f is not one
+ * of them. */
+static bool push_process_field(lua_State *L, struct vg_event *ev, lua_Integer f)
 {
-	struct ud *u = check_ev(L);
-	struct vg_event *ev = u->ev;
 	const struct vg_exec *r = ev->rec;
-	const struct vg_meta *m = ev->meta;
-	lua_Integer f;
 
-	lua_pushvalue(L, 2);
-	lua_rawget(L, lua_upvalueindex(1));
-	f = lua_tointeger(L, -1);
-	lua_pop(L, 1);
 	switch (f) {
 	case F_TIME:
 		lua_pushinteger(L, (lua_Integer)ev->time_ns);
@@ -201,6 +195,17 @@ static int l_index(lua_State *L)
 	case F_NAME:
 		lua_pushstring(L, ev->name);
 		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* A field read on demand: args, paths, container, lineage. Pushes it and returns true, or false
+ * when f is not one of them. */
+static bool push_exec_field(lua_State *L, struct vg_event *ev, lua_Integer f)
+{
+	switch (f) {
 	case F_ARGS:
 		vg_event_args(ev);
 		lua_pushstring(L, ev->args);
@@ -231,6 +236,25 @@ static int l_index(lua_State *L)
 	case F_POD_UID:
 		push_str_or_nil(L, vg_event_container(ev)->pod_uid);
 		break;
+	case F_LINEAGE:
+		lua_pushcfunction(L, l_lineage);
+		break;
+	case F_ANCESTOR:
+		lua_pushcfunction(L, l_ancestor);
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* A field of the Kubernetes metadata. Pushes it and returns true, or false when f is not one of
+ * them. */
+static bool push_meta_field(lua_State *L, struct vg_event *ev, lua_Integer f)
+{
+	const struct vg_meta *m = ev->meta;
+
+	switch (f) {
 	case F_NAMESPACE:
 		push_str_or_nil(L, m ? m->namespace_ : NULL);
 		break;
@@ -263,16 +287,25 @@ static int l_index(lua_State *L)
 			lua_setfield(L, -2, m->labels[i]);
 		}
 		break;
-	case F_LINEAGE:
-		lua_pushcfunction(L, l_lineage);
-		break;
-	case F_ANCESTOR:
-		lua_pushcfunction(L, l_ancestor);
-		break;
 	default:
-		return luaL_error(L, "event has no field '%s'", luaL_tolstring(L, 2, NULL));
+		return false;
 	}
-	return 1;
+	return true;
+}
+
+static int l_index(lua_State *L)
+{
+	struct ud *u = check_ev(L);
+	lua_Integer f;
+
+	lua_pushvalue(L, 2);
+	lua_rawget(L, lua_upvalueindex(1));
+	f = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	if (push_process_field(L, u->ev, f) || push_exec_field(L, u->ev, f) ||
+	    push_meta_field(L, u->ev, f))
+		return 1;
+	return luaL_error(L, "event has no field '%s'", luaL_tolstring(L, 2, NULL));
 }
 
 static int l_newindex(lua_State *L)
