@@ -237,30 +237,36 @@ static void replay_created(struct vg_alerts *s, const msgpack_object *o, const c
 enum proc_kind { PROC_TIME, PROC_U32, PROC_STR, PROC_KILLED, PROC_LINEAGE };
 
 /* The fields of a "v" record, and where each goes in the process. */
+#define PROC_FIELD(name, kind, member)                                                             \
+	{                                                                                          \
+		name, sizeof(name) - 1, kind, offsetof(struct vg_proc_rec, member)                 \
+	}
+
 static const struct proc_field {
 	const char *name;
+	size_t len;
 	enum proc_kind kind;
 	size_t off;
 } proc_fields[] = {
-	{"time", PROC_TIME, offsetof(struct vg_proc_rec, time_ns)},
-	{"pid", PROC_U32, offsetof(struct vg_proc_rec, pid)},
-	{"ppid", PROC_U32, offsetof(struct vg_proc_rec, ppid)},
-	{"uid", PROC_U32, offsetof(struct vg_proc_rec, uid)},
-	{"gid", PROC_U32, offsetof(struct vg_proc_rec, gid)},
-	{"euid", PROC_U32, offsetof(struct vg_proc_rec, euid)},
-	{"comm", PROC_STR, offsetof(struct vg_proc_rec, comm)},
-	{"exe", PROC_STR, offsetof(struct vg_proc_rec, exe)},
-	{"args", PROC_STR, offsetof(struct vg_proc_rec, args)},
-	{"cwd", PROC_STR, offsetof(struct vg_proc_rec, cwd)},
-	{"cid", PROC_STR, offsetof(struct vg_proc_rec, container_id)},
-	{"pod_uid", PROC_STR, offsetof(struct vg_proc_rec, pod_uid)},
-	{"ns", PROC_STR, offsetof(struct vg_proc_rec, namespace_)},
-	{"pod", PROC_STR, offsetof(struct vg_proc_rec, pod)},
-	{"deploy", PROC_STR, offsetof(struct vg_proc_rec, deployment)},
-	{"err", PROC_STR, offsetof(struct vg_proc_rec, error)},
-	{"attr", PROC_STR, offsetof(struct vg_proc_rec, attribution)},
-	{"killed", PROC_KILLED, offsetof(struct vg_proc_rec, killed_in_kernel)},
-	{"lin", PROC_LINEAGE, offsetof(struct vg_proc_rec, lineage)},
+	PROC_FIELD("time", PROC_TIME, time_ns),
+	PROC_FIELD("pid", PROC_U32, pid),
+	PROC_FIELD("ppid", PROC_U32, ppid),
+	PROC_FIELD("uid", PROC_U32, uid),
+	PROC_FIELD("gid", PROC_U32, gid),
+	PROC_FIELD("euid", PROC_U32, euid),
+	PROC_FIELD("comm", PROC_STR, comm),
+	PROC_FIELD("exe", PROC_STR, exe),
+	PROC_FIELD("args", PROC_STR, args),
+	PROC_FIELD("cwd", PROC_STR, cwd),
+	PROC_FIELD("cid", PROC_STR, container_id),
+	PROC_FIELD("pod_uid", PROC_STR, pod_uid),
+	PROC_FIELD("ns", PROC_STR, namespace_),
+	PROC_FIELD("pod", PROC_STR, pod),
+	PROC_FIELD("deploy", PROC_STR, deployment),
+	PROC_FIELD("err", PROC_STR, error),
+	PROC_FIELD("attr", PROC_STR, attribution),
+	PROC_FIELD("killed", PROC_KILLED, killed_in_kernel),
+	PROC_FIELD("lin", PROC_LINEAGE, lineage),
 };
 
 static const struct proc_field *proc_field_named(const msgpack_object *k)

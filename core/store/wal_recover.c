@@ -189,6 +189,36 @@ static size_t settle_tail(struct vg_wal *w, const char *name, const unsigned cha
 	return good_end;
 }
 
+/* Maps segment name read-only: *p (NULL when empty) and its *size. 0 or -errno. */
+static int map_seg(struct vg_wal *w, const char *name, unsigned char **p, size_t *size)
+{
+	struct stat st;
+	int fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	*p = NULL;
+	*size = 0;
+	if (fd < 0 || fstat(fd, &st)) {
+		int e = errno;
+
+		if (fd >= 0)
+			(void)close(fd); /* read-only */
+		return -e;
+	}
+	*size = (size_t)st.st_size;
+	if (*size) {
+		*p = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (*p == MAP_FAILED) {
+			int e = errno;
+
+			*p = NULL;
+			(void)close(fd); /* read-only */
+			return -e;
+		}
+	}
+	(void)close(fd); /* read-only; the mapping stays */
+	return 0;
+}
+
 /*
  * Replays one segment, resynchronising past damage: a frame that fails its
  * checks (or a damaged header) loses only the bytes up to the next good frame.
@@ -197,32 +227,15 @@ static int replay_seg(struct vg_wal *w, uint32_t no, bool repair, vg_wal_replay_
 		      struct vg_wal_report *rep, struct seg_res *res)
 {
 	char name[64];
-	int fd;
-	struct stat st;
-	unsigned char *p = NULL;
+	unsigned char *p;
 	size_t size, off, flen, good_end;
+	int rc;
 
 	memset(res, 0, sizeof(*res));
 	wal_seg_name(name, sizeof(name), no);
-	fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &st)) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
-	size = (size_t)st.st_size;
-	if (size) {
-		p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			int e = errno;
-
-			close(fd);
-			return -e;
-		}
-	}
-	close(fd);
+	rc = map_seg(w, name, &p, &size);
+	if (rc)
+		return rc;
 	hdr_parse(p, size, &res->h);
 	if (res->h.kind == HDR_NONE) {
 		if (p)
