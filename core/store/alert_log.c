@@ -195,9 +195,16 @@ static char *field_str(const msgpack_object *o, const char *k)
 {
 	const msgpack_object *v = field(o, k);
 
+	char *s;
+
 	if (!v || v->type != MSGPACK_OBJECT_STR)
 		return NULL;
-	return strndup(v->via.str.ptr, v->via.str.size);
+	s = malloc(v->via.str.size + 1); /* the size is known: no strndup scan */
+	if (s) {
+		memcpy(s, v->via.str.ptr, v->via.str.size);
+		s[v->via.str.size] = '\0';
+	}
+	return s;
 }
 
 static uint64_t field_u64(const msgpack_object *o, const char *k)
@@ -263,22 +270,46 @@ static const struct proc_field {
 	PROC_FIELD("ns", PROC_STR, namespace_),
 	PROC_FIELD("pod", PROC_STR, pod),
 	PROC_FIELD("deploy", PROC_STR, deployment),
-	PROC_FIELD("err", PROC_STR, error),
 	PROC_FIELD("attr", PROC_STR, attribution),
 	PROC_FIELD("killed", PROC_KILLED, killed_in_kernel),
 	PROC_FIELD("lin", PROC_LINEAGE, lineage),
+	PROC_FIELD("err", PROC_STR, error),
 };
 
-static const struct proc_field *proc_field_named(const msgpack_object *k)
+/*
+ * Short keys compared in line: rebuild reads a million records of 21 keys,
+ * and a call to memcmp per candidate costs more than the bytes.
+ */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+#define N_PROC_FIELDS (sizeof(proc_fields) / sizeof(proc_fields[0]))
+
+static bool is_field(const struct proc_field *f, const msgpack_object *k)
+{
+	return f->len == k->via.str.size && same_bytes(k->via.str.ptr, f->name, f->len);
+}
+
+/*
+ * The field key k names, or NULL. The table is in the order pack_violation
+ * writes, so the one after the last found (*next) is tried first.
+ */
+static const struct proc_field *proc_field_named(const msgpack_object *k, size_t *next)
 {
 	if (k->type != MSGPACK_OBJECT_STR)
 		return NULL;
-	for (size_t i = 0; i < sizeof(proc_fields) / sizeof(proc_fields[0]); i++) {
-		const char *name = proc_fields[i].name;
-
-		if (strlen(name) == k->via.str.size &&
-		    !memcmp(k->via.str.ptr, name, k->via.str.size))
+	if (*next < N_PROC_FIELDS && is_field(&proc_fields[*next], k))
+		return &proc_fields[(*next)++];
+	for (size_t i = 0; i < N_PROC_FIELDS; i++) {
+		if (is_field(&proc_fields[i], k)) {
+			*next = i + 1;
 			return &proc_fields[i];
+		}
 	}
 	return NULL;
 }
@@ -333,12 +364,13 @@ static void replay_violation(struct vg_alerts *s, const msgpack_object *o, const
 {
 	struct vg_alert *a = alert_by_id(s, id);
 	struct vg_proc_rec p = {0};
+	size_t next = 0;
 
 	if (!a)
 		return; /* its alert was compacted away or never made it to disk */
 	/* one pass over the map: rebuild reads a million of these */
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
-		const struct proc_field *f = proc_field_named(&o->via.map.ptr[i].key);
+		const struct proc_field *f = proc_field_named(&o->via.map.ptr[i].key, &next);
 
 		if (f)
 			replay_proc_field(&p, f, &o->via.map.ptr[i].val);
@@ -415,24 +447,27 @@ static void replay_setting(struct vg_alerts *s, const msgpack_object *o, const c
 
 static const struct rec_type {
 	const char *name; /* the "t" field */
-	bool needs_id;	  /* replayed only with an "id" */
+	size_t name_len;
+	bool needs_id; /* replayed only with an "id" */
 	bool (*pack)(msgpack_packer *pk, const char *type, const struct alert_rec *r);
 	void (*replay)(struct vg_alerts *s, const msgpack_object *o, const char *id);
 } rec_types[] = {
-	[ALERT_REC_CREATED] = {"ac", true, pack_created, replay_created},
-	[ALERT_REC_VIOLATION] = {"v", true, pack_violation, replay_violation},
-	[ALERT_REC_ENFORCED] = {"en", true, pack_enforced, replay_enforced},
-	[ALERT_REC_RESOLVED] = {"ar", true, pack_resolved, replay_resolved},
-	[ALERT_REC_SUMMARY] = {"as", true, pack_summary, replay_summary},
-	[ALERT_REC_SETTING] = {"ps", false, pack_setting, replay_setting},
+	[ALERT_REC_CREATED] = {"ac", 2, true, pack_created, replay_created},
+	[ALERT_REC_VIOLATION] = {"v", 1, true, pack_violation, replay_violation},
+	[ALERT_REC_ENFORCED] = {"en", 2, true, pack_enforced, replay_enforced},
+	[ALERT_REC_RESOLVED] = {"ar", 2, true, pack_resolved, replay_resolved},
+	[ALERT_REC_SUMMARY] = {"as", 2, true, pack_summary, replay_summary},
+	[ALERT_REC_SETTING] = {"ps", 2, false, pack_setting, replay_setting},
 };
 
 #define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))
 
 static const struct rec_type *rec_type_named(const char *name)
 {
+	size_t len = strlen(name);
+
 	for (size_t i = 0; i < N_REC_TYPES; i++)
-		if (!strcmp(rec_types[i].name, name))
+		if (rec_types[i].name_len == len && same_bytes(rec_types[i].name, name, len))
 			return &rec_types[i];
 	return NULL;
 }
