@@ -38,8 +38,8 @@ static void on_ack(void *ctx, bool ok)
 int main(int argc, char **argv)
 {
 	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
-	static struct vg_event ev;
-	struct vg_alerts_opts o = { 0 };
+	struct vg_event *ev = calloc(1, sizeof(*ev)); /* 21 KB: not on the stack */
+	struct vg_alerts_opts o = {0};
 	struct vg_wal_report rep;
 	struct vg_alerts_stats st;
 	struct vg_alerts *s;
@@ -48,6 +48,8 @@ int main(int argc, char **argv)
 	char err[512], dir[512];
 	double t0, t1;
 
+	if (!ev)
+		return fprintf(stderr, "out of memory\n"), 1;
 	if (argc < 3)
 		return fprintf(stderr, "usage: store_bench DIR N [PODS]\n"), 2;
 	n = atol(argv[2]);
@@ -59,28 +61,37 @@ int main(int argc, char **argv)
 	t0 = now();
 	for (long i = 0; i < n; i++) {
 		char cg[256], arg[32];
-		const char *av[] = { "/usr/bin/apt-get", "install", arg };
-		struct vg_record_spec sp = { .exe = "/usr/bin/apt-get", .argv = av, .argc = 3,
-					     .cwd = "/", .cgroup = cg, .pid = 1000 + (uint32_t)i,
-					     .boot_ns = (uint64_t)i };
-		struct vg_violation v = { .ev = &ev, .policy_id = "ubuntu-package-manager-execution",
-					  .policy_name = "Ubuntu Package Manager Execution",
-					  .severity = "low" };
+		const char *av[] = {"/usr/bin/apt-get", "install", arg};
+		struct vg_record_spec sp = {.exe = "/usr/bin/apt-get",
+					    .argv = av,
+					    .argc = 3,
+					    .cwd = "/",
+					    .cgroup = cg,
+					    .pid = 1000 + (uint32_t)i,
+					    .boot_ns = (uint64_t)i};
+		struct vg_violation v = {.ev = ev,
+					 .policy_id = "ubuntu-package-manager-execution",
+					 .policy_name = "Ubuntu Package Manager Execution",
+					 .severity = "low"};
 
 		snprintf(arg, sizeof(arg), "pkg%ld", i);
-		snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod%08lx-0000-0000-0000-000000000000/"
-			 "%064lx", i % pods, i % pods);
+		snprintf(cg, sizeof(cg),
+			 "/kubepods/besteffort/pod%08lx-0000-0000-0000-000000000000/"
+			 "%064lx",
+			 i % pods, i % pods);
 		vg_record_build(rec, sizeof(rec), &sp);
-		vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 1800000000000000000);
-		ev.lineage_done = true;
-		ev.n_lineage = 2;
-		ev.lineage[0] = (struct vg_ancestor_info){ 10, 0, "/bin/bash", "bash" };
-		ev.lineage[1] = (struct vg_ancestor_info){ 9, 0, "/usr/bin/containerd-shim-runc-v2",
-							   "containerd-shim-runc-v2" };
+		vg_event_decode(ev, rec, ((struct vg_exec *)rec)->size, 1800000000000000000);
+		ev->lineage_done = true;
+		ev->n_lineage = 2;
+		ev->lineage[0] = (struct vg_ancestor_info){10, 0, "/bin/bash", "bash"};
+		ev->lineage[1] = (struct vg_ancestor_info){9, 0, "/usr/bin/containerd-shim-runc-v2",
+							   "containerd-shim-runc-v2"};
 		if (vg_alerts_add(s, &v, on_ack, NULL, NULL))
 			return fprintf(stderr, "append failed at %ld\n", i), 1;
 		if (i % 4096 == 0)
-			event_base_loop(base, EVLOOP_NONBLOCK); /* let acks in, as the daemon's loop would */
+			event_base_loop(
+				base,
+				EVLOOP_NONBLOCK); /* let acks in, as the daemon's loop would */
 	}
 	while (acked < n)
 		event_base_loop(base, EVLOOP_ONCE);
@@ -102,5 +113,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.alerts, t1 - t0);
 	vg_alerts_close(s);
 	event_base_free(base);
+	free(ev);
 	return 0;
 }

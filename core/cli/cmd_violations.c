@@ -51,6 +51,48 @@ static const char usage_text[] =
 	"With a daemon running on the data directory the CLI goes through its API;\n"
 	"otherwise it opens the store itself.\n";
 
+/* Takes one option into o (or the config and data dir names). 0, or an exit code. */
+static int take_option(const char *cmd, char **argv, int opt, struct vopts *o, const char **config,
+		       const char **data_dir)
+{
+	switch (opt) {
+	case 'P':
+		o->policy = optarg;
+		break;
+	case 'n':
+		o->ns = optarg;
+		break;
+	case 'p':
+		o->pod = optarg;
+		break;
+	case 'D':
+		o->deploy = optarg;
+		break;
+	case 's':
+		o->state = optarg;
+		break;
+	case 'S':
+		o->since = optarg;
+		break;
+	case 'j':
+		o->json = true;
+		break;
+	case 'd':
+		*data_dir = optarg;
+		break;
+	case 'c':
+		*config = optarg;
+		break;
+	case 'h':
+		fputs(usage_text, stdout);
+		return 1;
+	default:
+		return vg_usage_unknown(cmd, argv[optind - 1], optopt);
+	}
+	return 0;
+}
+
+/* The options; 1 when --help was answered, 2 on a usage error, else 0. */
 static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 {
 	static const struct option lo[] = {
@@ -68,46 +110,15 @@ static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 	};
 	const char *config = NULL, *data_dir = NULL;
 	char err[1024];
-	int opt;
+	int opt, rc;
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'P':
-			o->policy = optarg;
-			break;
-		case 'n':
-			o->ns = optarg;
-			break;
-		case 'p':
-			o->pod = optarg;
-			break;
-		case 'D':
-			o->deploy = optarg;
-			break;
-		case 's':
-			o->state = optarg;
-			break;
-		case 'S':
-			o->since = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'd':
-			data_dir = optarg;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		default:
-			return vg_usage_unknown(cmd, argv[optind - 1], optopt);
-		}
+		rc = take_option(cmd, argv, opt, o, &config, &data_dir);
+		if (rc)
+			return rc;
 	}
 	if (vg_config_resolve(&o->cfg, config, data_dir, err, sizeof(err))) {
 		vg_err("%s", err);
@@ -232,11 +243,79 @@ static void print_alert(json_t *a)
 	}
 }
 
+/* The list from the daemon's API (the first 1,000): a new reference, or NULL (reported). */
+static json_t *list_via_api(const struct vopts *o, uint64_t since)
+{
+	CURL *c = curl_easy_init();
+	char q[2048] = "", e[600], path[2200];
+	size_t n = 0;
+	json_t *r, *alerts;
+	const char *keys[] = {"Policy", "Namespace", "Pod", "Deployment", "State"};
+	const char *vals[] = {o->policy, o->ns, o->pod, o->deploy, o->state};
+
+	if (!vals[4])
+		vals[4] = "active";
+	for (int i = 0; i < 5; i++) {
+		if (!vals[i])
+			continue;
+		urlenc(c, vals[i], e, sizeof(e));
+		n += (size_t)snprintf(q + n, sizeof(q) - n, "%s%s:%s", n ? "%2B" : "", keys[i], e);
+	}
+	if (since)
+		n += (size_t)snprintf(q + n, sizeof(q) - n, "%sSince:%llu", n ? "%2B" : "",
+				      (unsigned long long)since);
+	curl_easy_cleanup(c);
+	snprintf(path, sizeof(path), "/v1/alerts?pagination.limit=1000&query=%s", q);
+	r = vg_client_api(&o->cfg, "GET", path, NULL);
+	if (!r)
+		return NULL;
+	alerts = json_incref(json_object_get(r, "alerts"));
+	json_decref(r);
+	return alerts;
+}
+
+/* --state as a filter (active when not given). */
+static int state_filter(const char *state)
+{
+	if (!state || !strcasecmp(state, "active"))
+		return VG_ALERT_ACTIVE;
+	if (!strcasecmp(state, "all"))
+		return -1;
+	if (!strcasecmp(state, "resolved"))
+		return VG_ALERT_RESOLVED;
+	return VG_ALERT_ACTIVE;
+}
+
+/* The list from the store itself: a new reference, or NULL (reported). */
+static json_t *list_offline(const struct vopts *o, uint64_t since)
+{
+	struct vg_alerts *s = vg_client_open_store(&o->cfg);
+	struct vg_alert_filter f = {.policy = o->policy,
+				    .namespace_ = o->ns,
+				    .pod = o->pod,
+				    .deployment = o->deploy,
+				    .state = state_filter(o->state),
+				    .since_ns = since * 1000000000ull};
+	const struct vg_alert **list;
+	json_t *alerts;
+	int n;
+
+	if (!s)
+		return NULL;
+	n = vg_alerts_query(s, &f, &list);
+	alerts = json_array();
+	for (int i = 0; i < n; i++)
+		(void)json_array_append_new(alerts, vg_alert_json(list[i], false)); /* OOM: short */
+	free(list);
+	vg_alerts_close(s);
+	return alerts;
+}
+
 static int cmd_list(int argc, char **argv)
 {
 	struct vopts o;
 	int lock = -1, rc = parse("violations list", argc, argv, &o);
-	json_t *alerts = NULL;
+	json_t *alerts;
 	uint64_t since = 0;
 
 	if (rc)
@@ -244,69 +323,20 @@ static int cmd_list(int argc, char **argv)
 	if (o.since && !(since = since_s(o.since)))
 		return vg_usage_error("violations list",
 				      "--since takes 30m, 2h, 7d or unix seconds");
-	if (vg_client_daemon_running(&o.cfg, &lock)) {
-		CURL *c = curl_easy_init();
-		char q[2048] = "", e[600], path[2200];
-		size_t n = 0;
-		json_t *r;
-		const char *keys[] = {"Policy", "Namespace", "Pod", "Deployment", "State"};
-		const char *vals[] = {o.policy, o.ns, o.pod, o.deploy,
-				      o.state ? o.state : "active"};
-
-		for (int i = 0; i < 5; i++) {
-			if (!vals[i])
-				continue;
-			urlenc(c, vals[i], e, sizeof(e));
-			n += (size_t)snprintf(q + n, sizeof(q) - n, "%s%s:%s", n ? "%2B" : "",
-					      keys[i], e);
-		}
-		if (since)
-			n += (size_t)snprintf(q + n, sizeof(q) - n, "%sSince:%llu", n ? "%2B" : "",
-					      (unsigned long long)since);
-		curl_easy_cleanup(c);
-		snprintf(path, sizeof(path), "/v1/alerts?pagination.limit=1000&query=%s", q);
-		r = vg_client_api(&o.cfg, "GET", path, NULL);
-		if (!r)
-			return 1;
-		alerts = json_incref(json_object_get(r, "alerts"));
-		json_decref(r);
-	} else {
-		struct vg_alerts *s = vg_client_open_store(&o.cfg);
-		struct vg_alert_filter f = {.policy = o.policy,
-					    .namespace_ = o.ns,
-					    .pod = o.pod,
-					    .deployment = o.deploy,
-					    .state = VG_ALERT_ACTIVE,
-					    .since_ns = since * 1000000000ull};
-		const struct vg_alert **list;
-		int n;
-
-		if (!s) {
-			if (lock >= 0)
-				close(lock);
-			return 1;
-		}
-		if (o.state)
-			f.state = !strcasecmp(o.state, "all")	     ? -1
-				  : !strcasecmp(o.state, "resolved") ? VG_ALERT_RESOLVED
-								     : VG_ALERT_ACTIVE;
-		n = vg_alerts_query(s, &f, &list);
-		alerts = json_array();
-		for (int i = 0; i < n; i++)
-			json_array_append_new(alerts, vg_alert_json(list[i], false));
-		free(list);
-		vg_alerts_close(s);
-	}
-	if (o.json) {
-		json_dumpf(alerts, stdout, JSON_INDENT(2));
+	if (vg_client_daemon_running(&o.cfg, &lock))
+		alerts = list_via_api(&o, since);
+	else
+		alerts = list_offline(&o, since);
+	if (alerts && o.json) {
+		(void)json_dumpf(alerts, stdout, JSON_INDENT(2)); /* stdout's errors: at exit */
 		putchar('\n');
-	} else {
+	} else if (alerts) {
 		print_table(alerts);
 	}
 	json_decref(alerts);
 	if (lock >= 0)
-		close(lock);
-	return 0;
+		(void)close(lock); /* a read lock: nothing to flush */
+	return alerts ? 0 : 1;
 }
 
 static int cmd_show(int argc, char **argv)
@@ -335,11 +365,11 @@ static int cmd_show(int argc, char **argv)
 		vg_alerts_close(s);
 	}
 	if (lock >= 0)
-		close(lock);
+		(void)close(lock); /* a read lock: nothing to flush */
 	if (!a)
 		return 1;
 	if (o.json) {
-		json_dumpf(a, stdout, JSON_INDENT(2));
+		(void)json_dumpf(a, stdout, JSON_INDENT(2)); /* stdout's errors: at exit */
 		putchar('\n');
 	} else {
 		print_alert(a);
@@ -383,76 +413,119 @@ static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
 	vg_engine_free(e);
 }
 
+/* Resolves through the daemon's API. Returns how many failed. */
+static int resolve_via_api(const struct vopts *o)
+{
+	int bad = 0;
+
+	for (int i = 0; i < o->nargs; i++) {
+		char path[256];
+		json_t *r;
+
+		snprintf(path, sizeof(path), "/v1/alerts/%.64s/resolve", o->args[i]);
+		r = vg_client_api(&o->cfg, "PATCH", path, NULL);
+		if (r)
+			printf("%s: resolved\n", o->args[i]);
+		bad += !r;
+		json_decref(r);
+	}
+	return bad;
+}
+
+/* What resolving offline needs to queue the notifications: NULL members when it cannot. */
+struct offline_notify {
+	struct event_base *base;
+	struct vg_http *http;
+	struct vg_notify *notify;
+};
+
+/* The resolve events go to the outbox; the daemon sends them when it next starts. */
+static void offline_notify_open(struct offline_notify *on, struct vg_alerts *s,
+				const struct vg_config *cfg)
+{
+	char err[512];
+
+	memset(on, 0, sizeof(*on));
+	if (!cfg->notifiers || !json_object_size(cfg->notifiers))
+		return;
+	on->base = event_base_new();
+	if (on->base)
+		on->http = vg_http_new(on->base);
+	if (!on->http)
+		return;
+	if (vg_notify_open(&on->notify, on->base, on->http, cfg->data_dir, cfg->plugin_dir,
+			   cfg->notifiers, cfg->default_notifiers, err, sizeof(err))) {
+		vg_err("%s: the resolutions are stored but not queued for the notifiers", err);
+		on->notify = NULL;
+		return;
+	}
+	vg_notify_set_store(on->notify, s);
+	route_offline(on->notify, cfg);
+}
+
+static void offline_notify_close(struct offline_notify *on)
+{
+	vg_notify_close(on->notify); /* syncs the outbox */
+	vg_http_free(on->http);
+	if (on->base)
+		event_base_free(on->base);
+}
+
+/* Resolves one alert in the store; 0, or 1 when there is no such alert. */
+static int resolve_one(struct vg_alerts *s, struct vg_notify *n, const char *id)
+{
+	int r = vg_alerts_resolve(s, id, (uint64_t)time(NULL) * 1000000000ull);
+	bool queued = n && !r;
+
+	if (r == -ENOENT) {
+		vg_err("no alert with id '%s'", id);
+		return 1;
+	}
+	printf("%s: resolved%s%s\n", id, r == -EALREADY ? " (already)" : "",
+	       queued ? " (notifiers: queued until the daemon runs)" : "");
+	if (queued)
+		/* best effort: the resolution itself is stored */
+		(void)vg_notify_alert(n, "resolved", vg_alerts_get(s, id));
+	return 0;
+}
+
+/* Resolves in the store itself. Returns how many failed. */
+static int resolve_offline(const struct vopts *o)
+{
+	struct vg_alerts *s = vg_client_open_store(&o->cfg);
+	struct offline_notify on;
+	int bad = 0;
+
+	if (!s)
+		return 1;
+	offline_notify_open(&on, s, &o->cfg);
+	for (int i = 0; i < o->nargs; i++)
+		bad += resolve_one(s, on.notify, o->args[i]);
+	if (vg_alerts_sync(s)) {
+		vg_err("could not write the resolution to the store");
+		bad++;
+	}
+	offline_notify_close(&on);
+	vg_alerts_close(s);
+	return bad;
+}
+
 static int cmd_resolve(int argc, char **argv)
 {
 	struct vopts o;
-	int lock = -1, rc = parse("violations resolve", argc, argv, &o), bad = 0;
+	int lock = -1, rc = parse("violations resolve", argc, argv, &o), bad;
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (!o.nargs)
 		return vg_usage_error("violations resolve",
 				      "give the ids of the alerts to resolve");
-	if (vg_client_daemon_running(&o.cfg, &lock)) {
-		for (int i = 0; i < o.nargs; i++) {
-			char path[256];
-			json_t *r;
-
-			snprintf(path, sizeof(path), "/v1/alerts/%.64s/resolve", o.args[i]);
-			r = vg_client_api(&o.cfg, "PATCH", path, NULL);
-			if (r)
-				printf("%s: resolved\n", o.args[i]);
-			bad += !r;
-			json_decref(r);
-		}
-	} else {
-		struct vg_alerts *s = vg_client_open_store(&o.cfg);
-		struct event_base *base = NULL;
-		struct vg_http *http = NULL;
-		struct vg_notify *n = NULL;
-		char err[512];
-
-		/* the resolve events go to the outbox; the daemon sends them when it next starts */
-		if (s && o.cfg.notifiers && json_object_size(o.cfg.notifiers) &&
-		    (base = event_base_new()) && (http = vg_http_new(base)) &&
-		    vg_notify_open(&n, base, http, o.cfg.data_dir, o.cfg.plugin_dir,
-				   o.cfg.notifiers, o.cfg.default_notifiers, err, sizeof(err))) {
-			vg_err("%s: the resolutions are stored but not queued for the notifiers",
-			       err);
-			n = NULL;
-		}
-		if (n) {
-			vg_notify_set_store(n, s);
-			route_offline(n, &o.cfg);
-		}
-		for (int i = 0; s && i < o.nargs; i++) {
-			int r = vg_alerts_resolve(s, o.args[i],
-						  (uint64_t)time(NULL) * 1000000000ull);
-
-			if (r == -ENOENT) {
-				vg_err("no alert with id '%s'", o.args[i]);
-				bad++;
-			} else {
-				printf("%s: resolved%s%s\n", o.args[i],
-				       r == -EALREADY ? " (already)" : "",
-				       n && !r ? " (notifiers: queued until the daemon runs)" : "");
-				if (n && !r)
-					vg_notify_alert(n, "resolved", vg_alerts_get(s, o.args[i]));
-			}
-		}
-		if (s && vg_alerts_sync(s)) {
-			vg_err("could not write the resolution to the store");
-			bad++;
-		}
-		bad += !s;
-		vg_notify_close(n); /* syncs the outbox */
-		vg_http_free(http);
-		if (base)
-			event_base_free(base);
-		vg_alerts_close(s);
-	}
+	if (vg_client_daemon_running(&o.cfg, &lock))
+		bad = resolve_via_api(&o);
+	else
+		bad = resolve_offline(&o);
 	if (lock >= 0)
-		close(lock);
+		(void)close(lock); /* a read lock: nothing to flush */
 	return bad ? 1 : 0;
 }
 

@@ -8,76 +8,110 @@
 
 #include <event2/http.h>
 
+#include "log.h"
 #include "query.h"
+
+static const char *const query_keys[] = {"Policy", "Namespace", "Deployment",
+					 "Pod",	   "State",	"Since"};
+#define N_QUERY_KEYS  6
+#define QUERY_SINCE   5 /* the one key whose value is a number */
+#define QUERY_VAL_MAX sizeof(((struct vg_query *)0)->policy)
+
+/* The index of the key named by p[0..len) (any case), or -ENOENT. */
+static int query_key(const char *p, size_t len)
+{
+	for (int k = 0; k < N_QUERY_KEYS; k++)
+		if (strlen(query_keys[k]) == len && !strncasecmp(query_keys[k], p, len))
+			return k;
+	return -ENOENT;
+}
+
+/* One Key:Value term, p[0..len), into out. 0 or -EINVAL with the problem named in err. */
+static int query_term(const char *p, size_t len, struct vg_query *out, char *err, size_t n)
+{
+	char *bufs[] = {out->policy, out->namespace_, out->deployment, out->pod, out->state};
+	const char *colon = memchr(p, ':', len);
+	size_t kl, vl;
+	uint64_t since;
+	char num[QUERY_VAL_MAX];
+	int k;
+
+	if (!colon || colon == p)
+		return vg_errf(err, n, -EINVAL,
+			       "bad query term '%.*s': write Key:Value, e.g. Namespace:default, "
+			       "terms joined by '+'",
+			       (int)len, p);
+	kl = (size_t)(colon - p);
+	vl = len - kl - 1;
+	k = query_key(p, kl);
+	if (k < 0)
+		return vg_errf(err, n, -EINVAL,
+			       "unknown query key '%.*s' (known: Policy, Namespace, Deployment, "
+			       "Pod, State, Since)",
+			       (int)kl, p);
+	if (vl == 0 || vl >= QUERY_VAL_MAX)
+		return vg_errf(err, n, -EINVAL, "query key %s needs a value of 1 to %zu characters",
+			       query_keys[k], QUERY_VAL_MAX - 1);
+	if (k != QUERY_SINCE) {
+		memcpy(bufs[k], colon + 1, vl);
+		bufs[k][vl] = '\0';
+		return 0;
+	}
+	snprintf(num, sizeof(num), "%.*s", (int)vl, colon + 1);
+	/* unix seconds, bounded so that the product below cannot overflow */
+	if (vg_api_parse_uint("Since", num, 0, UINT64_MAX / 1000000000ull, &since, err, n))
+		return -EINVAL;
+	out->f.since_ns = since * 1000000000ull;
+	return 0;
+}
+
+/* State: ACTIVE, RESOLVED, ATTEMPTED or ALL (any case). */
+static int query_state(struct vg_query *out, char *err, size_t n)
+{
+	if (!out->state[0] || !strcasecmp(out->state, "ALL"))
+		return 0;
+	if (!strcasecmp(out->state, "ACTIVE"))
+		out->f.state = VG_ALERT_ACTIVE;
+	else if (!strcasecmp(out->state, "RESOLVED"))
+		out->f.state = VG_ALERT_RESOLVED;
+	else if (!strcasecmp(out->state, "ATTEMPTED"))
+		out->f.state = VG_ALERT_ATTEMPTED;
+	else
+		return vg_errf(err, n, -EINVAL,
+			       "State is ACTIVE, RESOLVED, ATTEMPTED or ALL, not '%s'", out->state);
+	return 0;
+}
+
+static const char *or_null(const char *s)
+{
+	if (s[0])
+		return s;
+	return NULL;
+}
 
 int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 {
-	static const char *const keys[] = {"Policy", "Namespace", "Deployment",
-					   "Pod",    "State",	  "Since"};
-	char *bufs[] = {out->policy, out->namespace_, out->deployment, out->pod, out->state, NULL};
 	const char *p = q;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->f.state = -1;
 	while (p && *p) {
-		const char *end = strchr(p, '+'), *colon;
-		size_t len = end ? (size_t)(end - p) : strlen(p), kl;
-		int k;
+		const char *end = strchr(p, '+');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
 
-		colon = memchr(p, ':', len);
-		if (!colon || colon == p)
-			return snprintf(err, n,
-					"bad query term '%.*s': write Key:Value, e.g. "
-					"Namespace:default, terms joined by '+'",
-					(int)len, p),
-			       -EINVAL;
-		kl = (size_t)(colon - p);
-		for (k = 0; k < 6; k++)
-			if (strlen(keys[k]) == kl && !strncasecmp(keys[k], p, kl))
-				break;
-		if (k == 6)
-			return snprintf(err, n,
-					"unknown query key '%.*s' (known: Policy, Namespace, "
-					"Deployment, Pod, State, Since)",
-					(int)kl, p),
-			       -EINVAL;
-		if (len - kl - 1 == 0 || len - kl - 1 >= sizeof(out->policy))
-			return snprintf(err, n, "query key %s needs a value of 1 to %zu characters",
-					keys[k], sizeof(out->policy) - 1),
-			       -EINVAL;
-		if (k < 5) {
-			memcpy(bufs[k], colon + 1, len - kl - 1);
-			bufs[k][len - kl - 1] = '\0';
-		} else {
-			char num[256];
-			uint64_t v;
-
-			snprintf(num, sizeof(num), "%.*s", (int)(len - kl - 1), colon + 1);
-			if (vg_api_parse_uint("Since", num, 0, UINT64_MAX / 1000000000ull, &v, err,
-					      n))
-				return -EINVAL; /* unix seconds: the product below cannot overflow
-						 */
-			out->f.since_ns = v * 1000000000ull;
-		}
+		rc = query_term(p, len, out, err, n);
+		if (rc)
+			return rc;
 		p = end ? end + 1 : NULL;
 	}
-	if (out->state[0]) {
-		if (!strcasecmp(out->state, "ACTIVE"))
-			out->f.state = VG_ALERT_ACTIVE;
-		else if (!strcasecmp(out->state, "RESOLVED"))
-			out->f.state = VG_ALERT_RESOLVED;
-		else if (!strcasecmp(out->state, "ATTEMPTED"))
-			out->f.state = VG_ALERT_ATTEMPTED;
-		else if (strcasecmp(out->state, "ALL"))
-			return snprintf(err, n,
-					"State is ACTIVE, RESOLVED, ATTEMPTED or ALL, not '%s'",
-					out->state),
-			       -EINVAL;
-	}
-	out->f.policy = out->policy[0] ? out->policy : NULL;
-	out->f.namespace_ = out->namespace_[0] ? out->namespace_ : NULL;
-	out->f.deployment = out->deployment[0] ? out->deployment : NULL;
-	out->f.pod = out->pod[0] ? out->pod : NULL;
+	rc = query_state(out, err, n);
+	if (rc)
+		return rc;
+	out->f.policy = or_null(out->policy);
+	out->f.namespace_ = or_null(out->namespace_);
+	out->f.deployment = or_null(out->deployment);
+	out->f.pod = or_null(out->pod);
 	return 0;
 }
 
@@ -97,9 +131,9 @@ int vg_api_parse_uint(const char *name, const char *s, uint64_t min, uint64_t ma
 		}
 	}
 	if (p == s || *p || v < min || v > max)
-		return snprintf(err, n, "%s takes a whole number from %llu to %llu, not '%.40s'",
-				name, (unsigned long long)min, (unsigned long long)max, s),
-		       -EINVAL;
+		return vg_errf(err, n, -EINVAL,
+			       "%s takes a whole number from %llu to %llu, not '%.40s'", name,
+			       (unsigned long long)min, (unsigned long long)max, s);
 	*out = v;
 	return 0;
 }
@@ -117,13 +151,12 @@ int vg_api_param(const char *qs, const char *name, char **out, char *err, size_t
 		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
 			if (raw) {
 				free(raw);
-				return snprintf(err, n, "parameter %s is given twice: give it once",
-						name),
-				       -EINVAL;
+				return vg_errf(err, n, -EINVAL,
+					       "parameter %s is given twice: give it once", name);
 			}
 			raw = strndup(p + nl + 1, len - nl - 1);
 			if (!raw)
-				return snprintf(err, n, "out of memory"), -ENOMEM;
+				return vg_errf(err, n, -ENOMEM, "out of memory");
 		}
 		p = amp ? amp + 1 : NULL;
 	}
@@ -132,15 +165,14 @@ int vg_api_param(const char *qs, const char *name, char **out, char *err, size_t
 	dec = evhttp_uridecode(raw, 0, &dlen);
 	free(raw);
 	if (!dec)
-		return snprintf(err, n, "out of memory"), -ENOMEM;
+		return vg_errf(err, n, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < dlen; i++) {
 		if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f) {
 			free(dec);
-			return snprintf(err, n,
-					"parameter %s holds a NUL or control character "
-					"(%%00-%%1F, %%7F): remove it",
-					name),
-			       -EINVAL;
+			return vg_errf(err, n, -EINVAL,
+				       "parameter %s holds a NUL or control character "
+				       "(%%00-%%1F, %%7F): remove it",
+				       name);
 		}
 	}
 	*out = dec;

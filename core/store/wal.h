@@ -9,7 +9,7 @@
  * first segment when it was made, u32 crc32c of the 16 bytes before; stores
  * made before have 8-byte version 1 headers, still read), then frames:
  *   u32 magic 0x52474c56 ("VLGR") | u32 length | u32 crc32c(payload) | payload
- * all little endian. Payloads are opaque here (msgpack, see alerts.c).
+ * all little endian. Payloads are opaque here (msgpack, see alert_log.c).
  *
  * Recovery at open: a frame (or a segment header) that fails its checks is
  * skipped up to the next frame that passes them, and reported: one bad frame

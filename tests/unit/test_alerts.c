@@ -21,7 +21,7 @@
 #include "record.h"
 
 static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
-static struct vg_event ev;
+static struct vg_event *ev; /* 21 KB: on the heap, made in main */
 static struct vg_meta meta;
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -58,20 +58,20 @@ static struct vg_event *mk(const char *exe, const char *arg, const char *pod_uid
 	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod%s/libpod-" CID, pod_uid ? pod_uid : "");
 	s.cgroup = pod_uid ? cg : "/";
 	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
-	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
-	ev.lineage_done = true;
-	ev.n_lineage = 1;
-	ev.lineage[0].pid = 1;
-	ev.lineage[0].uid = 0;
-	ev.lineage[0].exe = "/bin/bash";
+	assert_int_equal(vg_event_decode(ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	ev->lineage_done = true;
+	ev->n_lineage = 1;
+	ev->lineage[0].pid = 1;
+	ev->lineage[0].uid = 0;
+	ev->lineage[0].exe = "/bin/bash";
 	memset(&meta, 0, sizeof(meta));
 	if (deploy) {
 		meta.namespace_ = "shop";
 		meta.deployment = deploy;
 		meta.pod = "web-1";
-		ev.meta = &meta;
+		ev->meta = &meta;
 	}
-	return &ev;
+	return ev;
 }
 
 static const struct vg_alert *add(struct vg_alerts *s, struct vg_event *e, const char *policy)
@@ -548,8 +548,8 @@ static void test_attribution_warning_kept(void **state)
 	s = open_store();
 	add(s, mk("/usr/bin/apt", "plain", POD1, NULL, 10), "Attr");
 	mk("/usr/bin/apt", "nested", POD1, NULL, 20);
-	snprintf(ev.attr_warning, sizeof(ev.attr_warning), "a pod is named below container x");
-	a = add(s, &ev, "Attr");
+	snprintf(ev->attr_warning, sizeof(ev->attr_warning), "a pod is named below container x");
+	a = add(s, ev, "Attr");
 	snprintf(id, sizeof(id), "%s", a->id);
 	assert_int_equal(vg_alerts_sync(s), 0);
 	vg_alerts_close(s);
@@ -577,5 +577,12 @@ int main(void)
 		cmocka_unit_test(test_attribution_warning_kept),
 	};
 
-	return RUN_IN_TMPDIR(tests, "vigil-alerts");
+	int rc;
+
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return 1;
+	rc = RUN_IN_TMPDIR(tests, "vigil-alerts");
+	free(ev);
+	return rc;
 }
