@@ -302,18 +302,18 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 		evutil_socket_error_to_string(e), ACCEPT_RETRY_S);
 }
 
-/* Descriptors open now (/proc/self/fd), or -1. */
+/* Descriptors open now (/proc/self/fd), or -errno. */
 static long fds_open(void)
 {
 	DIR *dir = opendir("/proc/self/fd");
 	long n = -1; /* the directory's own */
 
 	if (!dir)
-		return -1;
+		return -errno;
 	while (readdir(dir))
 		n++;
-	closedir(dir);
-	return n - 2; /* . and .. */
+	(void)closedir(dir); /* read only: nothing to lose */
+	return n - 2;	     /* . and .. */
 }
 
 /*
