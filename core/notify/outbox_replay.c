@@ -258,9 +258,10 @@ int outbox_replay(struct vg_outbox *ob, const char *dir, char *err, size_t en)
 
 /* ---- compaction ------------------------------------------------------------------------ */
 
-struct cit {
+/* Where a compaction is in the outbox: its next record comes from compact_next. */
+struct compaction {
 	struct vg_outbox *ob;
-	int i, phase; /* instance; 0 dead letters (q then x), 1 the queue, 2 the spill file */
+	int i, phase; /* queue; 0 dead letters (q then x), 1 the queue, 2 the spill file */
 	struct vg_outbox_entry *e;
 	bool x_next;
 	struct spill_reader rd;
@@ -268,46 +269,53 @@ struct cit {
 	uint64_t count;
 };
 
+/* The record in *p (held by c until the next call), counted: 1, or -ENOMEM when none. */
+static int emit(struct compaction *c, const char *rec, size_t rec_len, const void **p, size_t *len)
+{
+	if (!rec)
+		return -ENOMEM;
+	*p = rec;
+	*len = rec_len;
+	c->count++;
+	return 1;
+}
+
+/* Phases 0 and 1: a dead letter ("q" then "x"), or an event of the queue in memory. */
+static int emit_entry(struct compaction *c, struct queue *q, const void **p, size_t *len)
+{
+	const char *rec;
+	size_t rec_len = 0;
+
+	if (c->phase == 0 && c->x_next) { /* the dead letter's reason */
+		c->heap = outbox_dead_text(c->e->id, c->e->reason);
+		c->x_next = false;
+		c->e = c->e->next;
+		return emit(c, c->heap, c->heap ? strlen(c->heap) : 0, p, len);
+	}
+	if (c->phase == 0) /* a dead letter's id is free to change: a new one keeps the ids in the
+			    * log close together, so the replay's bitmaps stay small however old */
+		c->e->id = c->ob->next_id++;
+	rec = outbox_queued_text(q, c->e, NULL, c->buf, sizeof(c->buf), &c->heap, &rec_len);
+	if (c->phase == 0)
+		c->x_next = true;
+	else
+		c->e = c->e->next;
+	return emit(c, rec, rec_len, p, len);
+}
+
 static int compact_next(void *ctx, const void **p, size_t *len)
 {
-	struct cit *c = ctx;
+	struct compaction *c = ctx;
 
 	free(c->heap);
 	c->heap = NULL;
 	while (c->i < c->ob->nqueues) {
 		struct queue *q = &c->ob->queues[c->i];
+		char *line;
+		int rc;
 
-		if (c->phase == 0 && c->e && c->x_next) { /* the dead letter's reason */
-			c->heap = outbox_dead_text(c->e->id, c->e->reason);
-			c->x_next = false;
-			c->e = c->e->next;
-			if (!c->heap)
-				return -ENOMEM;
-			*p = c->heap;
-			*len = strlen(c->heap);
-			c->count++;
-			return 1;
-		}
-		if (c->phase <= 1 && c->e) {
-			char *heap;
-			const char *rec;
-
-			if (c->phase == 0) /* a dead letter's id is free to change: a new one keeps
-					    * the ids in the log close together, so the replay's
-					    * bitmaps stay small however old it is */
-				c->e->id = c->ob->next_id++;
-			rec = outbox_queued_text(q, c->e, NULL, c->buf, sizeof(c->buf), &heap, len);
-			c->heap = heap;
-			if (!rec)
-				return -ENOMEM;
-			if (c->phase == 0)
-				c->x_next = true;
-			else
-				c->e = c->e->next;
-			*p = rec;
-			c->count++;
-			return 1;
-		}
+		if (c->phase <= 1 && c->e)
+			return emit_entry(c, q, p, len);
 		if (c->phase == 0) {
 			c->phase = 1;
 			c->e = q->head;
@@ -319,19 +327,11 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 			spill_reader_init(&c->rd, q->spill_fd, q->spill_rd);
 			continue;
 		}
-		if (q->spilled) {
-			char *line;
-			int rc = spill_reader_next(&c->rd, &line);
-
-			if (rc < 0)
-				return rc;
-			if (rc > 0) {
-				*p = line;
-				*len = strlen(line);
-				c->count++;
-				return 1;
-			}
-		}
+		rc = q->spilled ? spill_reader_next(&c->rd, &line) : 0;
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return emit(c, line, strlen(line), p, len);
 		c->i++;
 		c->phase = 0;
 		c->e = c->i < c->ob->nqueues ? c->ob->queues[c->i].dead : NULL;
@@ -341,7 +341,7 @@ static int compact_next(void *ctx, const void **p, size_t *len)
 
 void vg_outbox_maybe_compact(struct vg_outbox *ob)
 {
-	struct cit c = {.ob = ob};
+	struct compaction c = {.ob = ob};
 	uint64_t live = 0;
 	int rc;
 
