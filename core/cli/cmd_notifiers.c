@@ -23,6 +23,17 @@
 #include "notify.h"
 #include "record.h"
 
+/* The sample alert's exec: a record and its decoded event (about 21 KB: on the heap). */
+struct sample_exec {
+	unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
+	struct vg_event ev;
+};
+
+static const char *or_default(const char *s, const char *fallback)
+{
+	return s ? s : fallback;
+}
+
 static const char usage_text[] =
 	"usage: vigil notifiers COMMAND [--config FILE] [--data-dir DIR]\n"
 	"\n"
@@ -78,7 +89,7 @@ static json_t *from_daemon(struct vg_config *cfg)
 	else
 		vg_err("no vigil daemon runs on %s: the outbox lives in the daemon", cfg->data_dir);
 	if (lock >= 0)
-		close(lock);
+		(void)close(lock); /* a lock only: closing releases it */
 	return r;
 }
 
@@ -101,7 +112,8 @@ static int cmd_list(struct vg_config *cfg)
 		json_array_foreach(cfg->default_notifiers, i, d) def |=
 			json_is_string(d) && !strcmp(json_string_value(d), key);
 		printf("%-20s %-12s %s\n", key,
-		       json_string_value(json_object_get(v, "type")) ?: "?", def ? "yes" : "no");
+		       or_default(json_string_value(json_object_get(v, "type")), "?"),
+		       def ? "yes" : "no");
 	}
 	return 0;
 }
@@ -128,7 +140,8 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 			       json_object_get(json_object_get(in, "counters"), "queued")),
 		       (long long)json_integer_value(
 			       json_object_get(json_object_get(in, "counters"), "onDisk")),
-		       json_array_size(dl), json_string_value(json_object_get(in, "last")) ?: "");
+		       json_array_size(dl),
+		       or_default(json_string_value(json_object_get(in, "last")), ""));
 		json_array_foreach(dl, k, e)
 			printf("  dead %lld: alert %s %s: %s\n",
 			       (long long)json_integer_value(json_object_get(e, "id")),
@@ -153,7 +166,7 @@ static int cmd_retry(struct vg_config *cfg, const char *name)
 		vg_err("no vigil daemon runs on %s: the outbox lives in the daemon", cfg->data_dir);
 	}
 	if (lock >= 0)
-		close(lock);
+		(void)close(lock); /* a lock only: closing releases it */
 	if (!r)
 		return 1;
 	printf("%s: %lld dead letters queued again\n", name,
@@ -162,11 +175,10 @@ static int cmd_retry(struct vg_config *cfg, const char *name)
 	return 0;
 }
 
-/* A sample alert: a package manager run in a container, as a real one looks. */
-static const struct vg_alert *sample(struct vg_alerts *s)
+/* A sample alert: a package manager run in a container, as a real one looks; x holds its exec.
+ * NULL when the store refused it. */
+static const struct vg_alert *sample(struct vg_alerts *s, struct sample_exec *x)
 {
-	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
-	static struct vg_event ev;
 	const char *argv[] = {"/usr/bin/apt-get", "update"};
 	struct vg_record_spec sp = {
 		.exe = "/usr/bin/apt-get",
@@ -178,7 +190,7 @@ static const struct vg_alert *sample(struct vg_alerts *s)
 		.pid = 4242,
 		.ppid = 4241,
 	};
-	struct vg_violation v = {.ev = &ev,
+	struct vg_violation v = {.ev = &x->ev,
 				 .policy_id = "vigil-test-notification",
 				 .policy_name = "vigil test notification",
 				 .severity = "low"};
@@ -187,15 +199,16 @@ static const struct vg_alert *sample(struct vg_alerts *s)
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	sp.boot_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	vg_record_build(rec, sizeof(rec), &sp);
+	vg_record_build(x->rec, sizeof(x->rec), &sp);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	vg_event_decode(
-		&ev, rec, ((struct vg_exec *)rec)->size,
+		&x->ev, x->rec, ((struct vg_exec *)x->rec)->size,
 		(int64_t)((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - sp.boot_ns));
-	ev.lineage_done = true;
-	ev.n_lineage = 1;
-	ev.lineage[0] = (struct vg_ancestor_info){4241, 0, "/bin/bash", "bash"};
-	vg_alerts_add(s, &v, NULL, NULL, &a);
+	x->ev.lineage_done = true;
+	x->ev.n_lineage = 1;
+	x->ev.lineage[0] = (struct vg_ancestor_info){4241, 0, "/bin/bash", "bash"};
+	if (vg_alerts_add(s, &v, NULL, NULL, &a))
+		return NULL;
 	return a;
 }
 
@@ -206,63 +219,92 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-static int cmd_test(struct vg_config *cfg, const char *name)
+/* The notifier's entry of GET /v1/notifiers (a new reference). */
+static json_t *instance_info(struct vg_notify *n)
 {
-	char tmp[] = "/tmp/vigil-notify-test-XXXXXX", err[1024], store[64];
-	struct event_base *base = event_base_new();
-	struct vg_http *http = base ? vg_http_new(base) : NULL;
+	json_t *j = vg_notify_json(n), *info = json_incref(json_array_get(j, 0));
+
+	json_decref(j);
+	return info;
+}
+
+/* Turns the loop until the event is delivered, dead, or retried (a retry means the receiver did
+ * not take it: that is reported rather than waited out). Returns the notifier's entry. */
+static json_t *wait_for_answer(struct vg_notify *n, struct event_base *base, const char *name,
+			       int *pending, int *dead)
+{
+	for (int i = 0; i < 1000 && (*pending = vg_notify_pending(n, name, dead)) && !*dead; i++) {
+		json_t *info = instance_info(n);
+		const char *last = json_string_value(json_object_get(info, "last"));
+
+		if (last && !strncmp(last, "will retry", 10))
+			return info;
+		json_decref(info);
+		event_base_dispatch(base);
+	}
+	return instance_info(n);
+}
+
+/* The notifier alone, with a store of its own in tmp. 0, or 1 once the error is logged. */
+static int open_one(const char *tmp, struct event_base *base, struct vg_http *http,
+		    struct vg_config *cfg, const char *name, json_t *conf, struct vg_alerts **s,
+		    struct vg_notify **n)
+{
+	json_t *one = json_object(), *def = json_array();
 	struct vg_alerts_opts ao = {0};
 	struct vg_wal_report rep;
-	struct vg_alerts *s = NULL;
-	struct vg_notify *n = NULL;
-	json_t *one = json_object(), *def = json_array(), *conf, *info = NULL;
-	struct event *tick = NULL;
-	int rc = 1, dead = 0, pending = 1;
+	char err[1024], store[64];
+	int rc = 0;
 
-	conf = cfg->notifiers ? json_object_get(cfg->notifiers, name) : NULL;
-	if (!conf || !mkdtemp(tmp) || !http) {
-		vg_err("no notifier named '%s' in the configuration (see 'vigil notifiers list')",
-		       name);
-		goto out;
-	}
 	json_object_set(one, name, conf);
 	json_array_append_new(def, json_string(name));
 	snprintf(store, sizeof(store), "%s/store", tmp);
 	ao.dir = store;
-	if (vg_alerts_open(&s, &ao, NULL, &rep, err, sizeof(err)) ||
-	    vg_notify_open(&n, base, http, tmp, cfg->plugin_dir, one, def, err, sizeof(err))) {
+	if (vg_alerts_open(s, &ao, NULL, &rep, err, sizeof(err)) ||
+	    vg_notify_open(n, base, http, tmp, cfg->plugin_dir, one, def, err, sizeof(err))) {
 		vg_err("%s", err);
+		rc = 1;
+	}
+	json_decref(one);
+	json_decref(def);
+	return rc;
+}
+
+static int cmd_test(struct vg_config *cfg, const char *name)
+{
+	char tmp[] = "/tmp/vigil-notify-test-XXXXXX";
+	struct event_base *base = event_base_new();
+	struct vg_http *http = base ? vg_http_new(base) : NULL;
+	struct sample_exec *x = calloc(1, sizeof(*x));
+	struct vg_alerts *s = NULL;
+	struct vg_notify *n = NULL;
+	const struct vg_alert *a;
+	json_t *conf, *info = NULL;
+	struct event *tick = NULL;
+	int rc = 1, dead = 0, pending = 1;
+
+	conf = cfg->notifiers ? json_object_get(cfg->notifiers, name) : NULL;
+	if (!conf || !mkdtemp(tmp) || !http || !x) {
+		vg_err("no notifier named '%s' in the configuration (see 'vigil notifiers list')",
+		       name);
 		goto out;
 	}
+	if (open_one(tmp, base, http, cfg, name, conf, &s, &n))
+		goto out;
 	vg_notify_set_store(n, s);
-	vg_notify_alert(n, "created", sample(s));
+	a = sample(s, x);
 	tick = event_new(base, -1, EV_PERSIST, on_tick, base);
-	event_add(tick, &(struct timeval){0, 20000});
-	for (int i = 0; i < 1000 && (pending = vg_notify_pending(n, name, &dead)) && !dead; i++) {
-		json_t *j = vg_notify_json(n);
-		const char *last = json_string_value(json_object_get(json_array_get(j, 0), "last"));
-
-		/* a retry means the receiver did not take it: report that rather than wait */
-		if (last && !strncmp(last, "will retry", 10)) {
-			info = json_incref(json_array_get(j, 0));
-			json_decref(j);
-			break;
-		}
-		json_decref(j);
-		event_base_dispatch(base);
+	if (!a || !tick || vg_notify_alert(n, "created", a)) {
+		vg_err("out of memory making the sample alert");
+		goto out;
 	}
-	if (!info) {
-		json_t *j = vg_notify_json(n);
-
-		info = json_incref(json_array_get(j, 0));
-		json_decref(j);
-	}
-	printf("%s: %s\n", name, json_string_value(json_object_get(info, "last")) ?: "no answer");
+	(void)event_add(tick, &(struct timeval){0, 20000}); /* fails only for another base's */
+	info = wait_for_answer(n, base, name, &pending, &dead);
+	printf("%s: %s\n", name,
+	       or_default(json_string_value(json_object_get(info, "last")), "no answer"));
 	rc = !pending && !dead ? 0 : 1;
 out:
 	json_decref(info);
-	json_decref(one);
-	json_decref(def);
 	if (tick)
 		event_free(tick);
 	vg_notify_close(n);
@@ -270,11 +312,12 @@ out:
 	vg_http_free(http);
 	if (base)
 		event_base_free(base);
+	free(x);
 	if (tmp[strlen(tmp) - 1] != 'X') {
 		char cmd[128];
 
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-		(void)!system(cmd);
+		(void)!system(cmd); /* a temporary directory left behind costs nothing */
 	}
 	return rc;
 }

@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #include "alerts.h"
-#include "api.h"
+#include "query.h"
 #include "cli.h"
 #include "client.h"
 #include "http.h"

@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "daemon.h"
+#include "metrics.h"
 #include "enforce.h"
 #include "log.h"
 #include "lua_host.h"
@@ -711,6 +712,43 @@ static void raise_nofile(void)
 			(unsigned long long)rl.rlim_max);
 }
 
+/* ---- the REST API's host: what it may reach of the daemon ---------------------------- */
+
+static struct vg_engine *api_engine(void *ctx)
+{
+	return ((struct vg_daemon *)ctx)->engine; /* the current one: SIGHUP replaces it */
+}
+
+static int api_policy_changed(void *ctx)
+{
+	return vg_daemon_policy_changed(ctx);
+}
+
+static void api_metrics(void *ctx, struct evbuffer *b)
+{
+	vg_daemon_metrics(ctx, b);
+}
+
+static int api_start(struct vg_daemon *d, char *err, size_t n)
+{
+	const struct vg_api_host host = {
+		.base = d->base,
+		.listen = d->cfg.api_listen,
+		.data_dir = d->cfg.data_dir,
+		.data_fd = d->data_fd,
+		.max_connections = d->cfg.api_max_connections,
+		.request_timeout_s = d->cfg.api_request_timeout_s,
+		.alerts = d->alerts,
+		.notify = d->notify,
+		.ctx = d,
+		.engine = api_engine,
+		.policy_changed = api_policy_changed,
+		.render_metrics = api_metrics,
+	};
+
+	return vg_api_start(&d->api, &host, err, n);
+}
+
 int vg_daemon_run(const struct vg_run_opts *o)
 {
 	static struct vg_daemon dd;
@@ -856,7 +894,7 @@ int vg_daemon_run(const struct vg_run_opts *o)
 		vg_err("%s", err);
 		goto out;
 	}
-	if (vg_api_start(&d->api, d, err, sizeof(err))) {
+	if (api_start(d, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;
 	}

@@ -2,7 +2,7 @@
 /*
  * daemon.h - `vigil run`: one process, one libevent loop. Sensor -> volume
  * control -> policies -> the Lua flow -> store; the REST API and timers on
- * the same loop. Shared by daemon.c and api.c.
+ * the same loop. Shared by daemon.c and metrics.c.
  */
 #ifndef VG_DAEMON_H
 #define VG_DAEMON_H

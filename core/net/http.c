@@ -123,7 +123,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
 		sk = calloc(1, sizeof(*sk));
 		if (!sk || !(sk->ev = event_new(h->base, s, kind | EV_PERSIST, on_sock_event, h))) {
 			free(sk);
-			return -1;
+			return -1; /* libcurl's convention for a socket callback, not an errno */
 		}
 		curl_multi_assign(h->multi, s, sk);
 	} else { /* what to watch changed: the same event, reassigned */

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/*
+ * k8s.c - the Kubernetes API client on the loop (see k8s.h): the node's pods
+ * and the namespaces, listed and refreshed; a pod deleted, and its Event.
+ * The kubeconfig is read in kubeconfig.c.
+ */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +77,7 @@ static int read_file(const char *path, char *buf, size_t n)
 	if (!f)
 		return -errno;
 	r = fread(buf, 1, n - 1, f);
-	fclose(f);
+	(void)fclose(f); /* read only: nothing to flush */
 	buf[r] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return 0;
@@ -122,6 +126,72 @@ static void keep_container_ids(struct pod *p, const json_t *status)
 		}
 }
 
+/* ownerReferences[0] of md, as a deployment name in dep ("" when none). */
+static void deployment_of(const json_t *md, char *dep, size_t n)
+{
+	const json_t *own = json_array_get(json_object_get(md, "ownerReferences"), 0);
+	const char *kind = json_string_value(json_object_get(own, "kind"));
+	const char *name = json_string_value(json_object_get(own, "name"));
+
+	if (own)
+		owner_to_deployment(kind ? kind : "", name ? name : "", dep, n);
+}
+
+/* One item of a PodList into p: false when it has no uid. */
+static bool parse_pod(struct pod *p, const json_t *it)
+{
+	const json_t *md = json_object_get(it, "metadata"), *labels, *ann, *ctrs, *c, *v;
+	const char *uid = json_string_value(json_object_get(md, "uid")), *key;
+	char dep[256] = "";
+	size_t ci, nl = 0;
+
+	if (!uid)
+		return false;
+	snprintf(p->uid, sizeof(p->uid), "%s", uid);
+	p->ns = keep(p, json_string_value(json_object_get(md, "namespace")));
+	p->name = keep(p, json_string_value(json_object_get(md, "name")));
+	deployment_of(md, dep, sizeof(dep));
+	p->deployment = dep[0] ? keep(p, dep) : NULL;
+	labels = json_object_get(md, "labels");
+	p->labels = calloc(2 * json_object_size(labels) + 1, sizeof(char *));
+	json_object_foreach((json_t *)labels, key, v)
+	{
+		if (p->labels && json_is_string(v)) {
+			p->labels[nl++] = keep(p, key);
+			p->labels[nl++] = keep(p, json_string_value(v));
+		}
+	}
+	ann = json_object_get(md, "annotations");
+	p->break_glass = json_object_get(ann, "vigil.io/break-glass") != NULL;
+	ctrs = json_object_get(json_object_get(it, "spec"), "containers");
+	json_array_foreach(ctrs, ci, c) p->privileged |=
+		json_is_true(json_object_get(json_object_get(c, "securityContext"), "privileged"));
+	keep_container_ids(p, json_object_get(it, "status"));
+	p->meta.namespace_ = p->ns;
+	p->meta.pod = p->name;
+	p->meta.deployment = p->deployment;
+	p->meta.labels = p->labels;
+	p->meta.privileged = p->privileged;
+	return true;
+}
+
+/* The pods of this node now known: pods (n of them) replace the ones known before. */
+static void replace_pods(struct vg_k8s *k, struct pod *pods, int n)
+{
+	for (int q = 0; q < k->npods; q++)
+		pod_free(&k->pods[q]);
+	free(k->pods);
+	k->pods = pods;
+	k->npods = n;
+	k->st.pods = (uint64_t)n;
+	for (int q = 0; q < n; q++) /* a pod in a namespace not seen yet: its annotations are
+				       wanted soon */
+		if (!json_object_get(k->namespaces, pods[q].ns)) {
+			list_namespaces(k, false);
+			break;
+		}
+}
+
 static void parse_pods(struct vg_k8s *k, const char *body)
 {
 	json_error_t je;
@@ -144,63 +214,11 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 	}
 	json_array_foreach(items, i, it)
 	{
-		json_t *md = json_object_get(it, "metadata"), *labels, *ann, *own, *ctrs, *c, *v;
-		struct pod *p = &pods[n];
-		const char *uid = json_string_value(json_object_get(md, "uid")), *key;
-		char dep[256] = "";
-		size_t ci, nl = 0;
-
-		if (!uid || n >= MAX_PODS)
-			continue;
-		snprintf(p->uid, sizeof(p->uid), "%s", uid);
-		p->ns = keep(p, json_string_value(json_object_get(md, "namespace")));
-		p->name = keep(p, json_string_value(json_object_get(md, "name")));
-		own = json_array_get(json_object_get(md, "ownerReferences"), 0);
-		if (own)
-			owner_to_deployment(
-				json_string_value(json_object_get(own, "kind"))
-					? json_string_value(json_object_get(own, "kind"))
-					: "",
-				json_string_value(json_object_get(own, "name"))
-					? json_string_value(json_object_get(own, "name"))
-					: "",
-				dep, sizeof(dep));
-		p->deployment = dep[0] ? keep(p, dep) : NULL;
-		labels = json_object_get(md, "labels");
-		p->labels = calloc(2 * json_object_size(labels) + 1, sizeof(char *));
-		json_object_foreach(labels, key, v)
-		{
-			if (p->labels && json_is_string(v)) {
-				p->labels[nl++] = keep(p, key);
-				p->labels[nl++] = keep(p, json_string_value(v));
-			}
-		}
-		ann = json_object_get(md, "annotations");
-		p->break_glass = json_object_get(ann, "vigil.io/break-glass") != NULL;
-		ctrs = json_object_get(json_object_get(it, "spec"), "containers");
-		json_array_foreach(ctrs, ci, c) p->privileged |= json_is_true(
-			json_object_get(json_object_get(c, "securityContext"), "privileged"));
-		keep_container_ids(p, json_object_get(it, "status"));
-		p->meta.namespace_ = p->ns;
-		p->meta.pod = p->name;
-		p->meta.deployment = p->deployment;
-		p->meta.labels = p->labels;
-		p->meta.privileged = p->privileged;
-		n++;
+		if (n < MAX_PODS && parse_pod(&pods[n], it))
+			n++;
 	}
 	json_decref(j);
-	for (int q = 0; q < k->npods; q++)
-		pod_free(&k->pods[q]);
-	free(k->pods);
-	k->pods = pods;
-	k->npods = n;
-	k->st.pods = (uint64_t)n;
-	for (int q = 0; q < n;
-	     q++) /* a pod in a namespace not seen yet: its annotations are wanted soon */
-		if (!json_object_get(k->namespaces, pods[q].ns)) {
-			list_namespaces(k, false);
-			break;
-		}
+	replace_pods(k, pods, n);
 }
 
 static void on_list(void *ctx, const struct vg_http_resp *r)
@@ -562,115 +580,6 @@ void vg_k8s_stats(struct vg_k8s *k, struct vg_k8s_stats *st)
 
 /* ---- set-up ---------------------------------------------------------------------------- */
 
-int vg_k8s_from_kubeconfig(const char *path, struct vg_k8s_opts *o, char *server, size_t sn,
-			   char *token, size_t tn, const char *ca_out, char *err, size_t n)
-{
-	char cmd[1200], *out = NULL;
-	size_t cap = 0, len = 0;
-	FILE *p;
-	json_t *j, *cluster, *user;
-	const char *v;
-	int rc = 0;
-
-	if (access(path, R_OK))
-		return vg_errf(err, n, -errno, "cannot read the kubeconfig %s: %s", path,
-			       strerror(errno));
-	if (strchr(path, '\''))
-		return vg_errf(err, n, -EINVAL, "kubeconfig path %s: quotes are not allowed", path);
-	snprintf(cmd, sizeof(cmd),
-		 "kubectl config view --raw --minify -o json --kubeconfig '%s' 2>&1", path);
-	p = popen(cmd, "r");
-	if (!p)
-		return vg_errf(err, n, -errno, "cannot run kubectl to read %s", path);
-	for (;;) {
-		char buf[4096];
-		size_t r = fread(buf, 1, sizeof(buf), p);
-
-		if (!r)
-			break;
-		if (len + r + 1 > cap) {
-			size_t nc = (len + r + 1) * 2;
-			char *nb = realloc(out, nc);
-
-			if (!nb)
-				break;
-			out = nb;
-			cap = nc;
-		}
-		memcpy(out + len, buf, r);
-		len += r;
-		out[len] = '\0';
-	}
-	if (pclose(p) != 0 || !out) {
-		rc = vg_errf(err, n, -EINVAL,
-			     "kubectl could not read the kubeconfig %s: %.300s (kubectl "
-			     "reads kubeconfigs for vigil; or set kubernetes.server, "
-			     "token_file and ca_file)",
-			     path, out ? out : "no output");
-		free(out);
-		return rc;
-	}
-	j = json_loads(out, 0, NULL);
-	free(out);
-	cluster = json_object_get(json_array_get(json_object_get(j, "clusters"), 0), "cluster");
-	user = json_object_get(json_array_get(json_object_get(j, "users"), 0), "user");
-	v = json_string_value(json_object_get(cluster, "server"));
-	if (!v) {
-		json_decref(j);
-		return vg_errf(err, n, -EINVAL,
-			       "kubeconfig %s has no cluster server in its current context", path);
-	}
-	snprintf(server, sn, "%s", v);
-	o->server = server;
-	o->insecure = json_is_true(json_object_get(cluster, "insecure-skip-tls-verify"));
-	if ((v = json_string_value(json_object_get(cluster, "certificate-authority"))))
-		o->ca_file = strdup(v);
-	else if ((v = json_string_value(json_object_get(cluster, "certificate-authority-data")))) {
-		/* base64 of a PEM bundle: decoded into the file curl will read */
-		static const char tbl[] =
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-		int cfd = open(ca_out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-		FILE *f = cfd >= 0 ? fdopen(cfd, "w")
-				   : NULL; /* in the data dir: never through a link */
-		unsigned acc = 0;
-		int bits = 0;
-
-		for (; f && *v; v++) {
-			const char *c = strchr(tbl, *v);
-
-			if (!c || *v == '=')
-				continue;
-			acc = acc << 6 | (unsigned)(c - tbl);
-			bits += 6;
-			if (bits >= 8) {
-				bits -= 8;
-				fputc((int)(acc >> bits) & 0xff, f);
-			}
-		}
-		if (!f && cfd >= 0)
-			close(cfd);
-		if (!f || fclose(f)) {
-			json_decref(j);
-			return vg_errf(err, n, -EIO, "cannot write the kubeconfig's CA to %s",
-				       ca_out);
-		}
-		o->ca_file = ca_out;
-	}
-	if ((v = json_string_value(json_object_get(user, "token")))) {
-		snprintf(token, tn, "%s", v);
-		o->token = token;
-	} else if ((v = json_string_value(json_object_get(user, "tokenFile")))) {
-		o->token_file = strdup(v);
-	} else {
-		rc = vg_errf(err, n, -EINVAL,
-			     "kubeconfig %s: the current user has no token (vigil "
-			     "authenticates with a bearer token)",
-			     path);
-	}
-	json_decref(j);
-	return rc;
-}
-
 int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *http,
 	       const struct vg_k8s_opts *o, char *err, size_t n)
 {
@@ -685,7 +594,7 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 		return 1; /* no Kubernetes here: enforcement stays with cgroups */
 	k = calloc(1, sizeof(*k));
 	if (!k)
-		return -ENOMEM;
+		return vg_errf(err, n, -ENOMEM, "out of memory starting the Kubernetes client");
 	k->base = base;
 	k->http = http;
 	k->insecure = o->insecure;
@@ -703,29 +612,30 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 	if (o->token)
 		snprintf(k->token, sizeof(k->token), "%s", o->token);
 	else if (token_file && read_file(token_file, k->token, sizeof(k->token))) {
-		vg_errf(err, n, -EACCES,
-			"cannot read the Kubernetes token %s: %s: set "
-			"kubernetes.token_file",
-			token_file, strerror(errno));
+		int rc = vg_errf(err, n, -EACCES,
+				 "cannot read the Kubernetes token %s: %s: set "
+				 "kubernetes.token_file",
+				 token_file, strerror(errno));
+
 		free(k);
-		return -EACCES;
+		return rc;
 	}
 	snprintf(k->auth, sizeof(k->auth), "Authorization: Bearer %s", k->token);
 	if (o->node)
 		snprintf(k->node, sizeof(k->node), "%s", o->node);
 	else if (getenv("NODE_NAME"))
 		snprintf(k->node, sizeof(k->node), "%s", getenv("NODE_NAME"));
-	else
-		gethostname(k->node, sizeof(k->node) - 1);
+	else /* a name cut short is kept as it is: the last byte stays NUL (calloc) */
+		(void)gethostname(k->node, sizeof(k->node) - 1);
 	k->refresh_s = o->refresh_s ? o->refresh_s : 30;
 	k->refresh = event_new(base, -1, EV_PERSIST, on_refresh, k);
 	if (!k->refresh) {
 		free(k);
-		return -ENOMEM;
+		return vg_errf(err, n, -ENOMEM, "out of memory starting the Kubernetes client");
 	}
 	tv.tv_sec = k->refresh_s;
 	tv.tv_usec = 0;
-	event_add(k->refresh, &tv);
+	(void)event_add(k->refresh, &tv); /* fails only for an event of another base */
 	list_pods(k);
 	list_namespaces(k, true);
 	*out = k;

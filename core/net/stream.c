@@ -148,13 +148,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* The TLS context: 0, -ENOMEM, or -EINVAL when the CA file does not load. */
 static int make_ctx(struct vg_stream *s)
 {
 	if (s->ctx)
 		SSL_CTX_free(s->ctx);
 	s->ctx = SSL_CTX_new(TLS_client_method());
 	if (!s->ctx)
-		return -1;
+		return -ENOMEM;
 	SSL_CTX_set_min_proto_version(s->ctx, TLS1_2_VERSION);
 	if (s->insecure) {
 		SSL_CTX_set_verify(s->ctx, SSL_VERIFY_NONE, NULL);
@@ -163,7 +164,7 @@ static int make_ctx(struct vg_stream *s)
 	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
 	if (s->ca_file[0] ? SSL_CTX_load_verify_locations(s->ctx, s->ca_file, NULL) != 1
 			  : SSL_CTX_set_default_verify_paths(s->ctx) != 1)
-		return -1;
+		return -EINVAL;
 	return 0;
 }
 
@@ -181,7 +182,7 @@ static void send_udp(struct vg_stream *s, struct evutil_addrinfo *ai)
 		finish(s, "%s:%s: sendto: %s", s->host, s->port, strerror(errno));
 	else
 		finish(s, NULL);
-	close(fd);
+	(void)close(fd); /* a datagram socket: nothing left to flush */
 }
 
 static void connect_to(struct vg_stream *s, struct evutil_addrinfo *ai)

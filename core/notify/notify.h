@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * notify.h - notifier plugins (plugins/, one Lua file each) and the durable outbox.
+ * notify.h - notifier plugins (plugins/, one Lua file each) and their durable outbox (outbox.h).
  *
  * An alert event (created, updated, resolved) for a notifier instance is
  * written to the outbox log (DATA_DIR/outbox) and only sent once durable;
@@ -51,8 +51,8 @@ struct vg_alerts;
 void vg_notify_set_store(struct vg_notify *n, struct vg_alerts *store);
 /* Where vigil.namespace finds a namespace's {"name", "labels", "annotations"} (borrowed; NULL:
  * unknown). */
-typedef const json_t *(*vg_notify_ns_fn)(void *ctx, const char *name);
-void vg_notify_set_namespaces(struct vg_notify *n, vg_notify_ns_fn fn, void *ctx);
+typedef const json_t *(*vg_notify_namespace_fn)(void *ctx, const char *name);
+void vg_notify_set_namespaces(struct vg_notify *n, vg_notify_namespace_fn fn, void *ctx);
 /* Queues event ("created", "updated", "resolved") of alert a for its policy's instances, else the
  * defaults. */
 int vg_notify_alert(struct vg_notify *n, const char *event, const struct vg_alert *a);

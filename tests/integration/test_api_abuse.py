@@ -282,6 +282,32 @@ class Abuse(unittest.TestCase):
         self.assertEqual(self.d.req("PATCH", "/v1/alerts/resolve", {"confirm": True}),
                          (200, {"resolved": 2}))
 
+    def test_api_follows_the_engine_a_reload_brings(self):
+        """SIGHUP replaces the engine: GET /v1/policies, GET and PATCH /v1/policies/{id} and
+        /metrics answer from the new one (a pointer kept from the start would read the old,
+        freed set)."""
+        pdir = self.policies(2, "vg-reload")
+        self.d = Daemon(self.data, self.port, "--policies", pdir)
+        names = lambda: sorted(p["name"] for p in self.d.req("GET", "/v1/policies")[1]["policies"])
+        self.assertEqual(names(), ["Abuse 0", "Abuse 1"])
+        os.unlink(os.path.join(pdir, "p1.lua"))
+        with open(os.path.join(pdir, "p2.lua"), "w") as f:
+            f.write("return policy { name = 'Reloaded', severity = 'high',"
+                    " scope = { host = true }, match = { process_name = 'vg-reloaded' } }\n")
+        self.d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and names() != ["Abuse 0", "Reloaded"]:
+            time.sleep(0.05)
+        self.assertEqual(names(), ["Abuse 0", "Reloaded"], self.d.text())
+        code, pol = self.d.req("GET", "/v1/policies/Reloaded")
+        self.assertEqual((code, pol["severity"]), (200, "high"), pol)
+        self.assertEqual(self.d.req("GET", "/v1/policies/Abuse%201")[0], 404)
+        code, pol = self.d.req("PATCH", "/v1/policies/Reloaded", {"disabled": True})
+        self.assertEqual((code, pol["name"], pol["disabled"]), (200, "Reloaded", True), pol)
+        code, text = self.d.req("GET", "/metrics")
+        self.assertIn('vigil_policy_matches_total{policy="Reloaded"} 0', text)
+        self.assertNotIn('policy="Abuse 1"', text)
+
     def test_nul_or_control_character_in_an_id_finds_nothing(self):
         exe = os.path.join(self.tmp, "vg-nul")
         shutil.copy(self.marker, exe)

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * api.h - the REST API (evhttp, JSON through jansson) on the daemon's loop.
+ * It knows its host only through struct vg_api_host: the store, the notifiers,
+ * a way to the current engine, and callbacks for what only the host can do.
+ */
+#ifndef VG_API_H
+#define VG_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct evbuffer;
+struct vg_alerts;
+struct vg_engine;
+struct vg_notify;
+struct vg_api;
+
+/* What the API needs of the process that runs it. Borrowed: it must outlive the API. */
+struct vg_api_host {
+	struct event_base *base;
+	const char *listen;   /* HOST:PORT */
+	const char *data_dir; /* where api.token is, for messages */
+	int data_fd;	      /* data_dir, checked and open (safefile.h) */
+	uint32_t max_connections, request_timeout_s;
+	struct vg_alerts *alerts;
+	struct vg_notify *notify; /* NULL: no notifiers */
+	void *ctx;		  /* passed to the callbacks */
+	/* The engine as it is now: the host replaces it on reload, so it is asked every time. */
+	struct vg_engine *(*engine)(void *ctx);
+	/* A policy's persisted setting changed (PATCH /v1/policies/{id}): apply it. 0 or -errno. */
+	int (*policy_changed)(void *ctx);
+	/* Appends the Prometheus text of GET /metrics to b. */
+	void (*render_metrics)(void *ctx, struct evbuffer *b);
+};
+
+/* The API's own counters, for /metrics. */
+struct vg_api_stats {
+	uint64_t requests, errors4xx, http_errors, timeouts, cap_pauses, accept_errors;
+	uint32_t connections, max_connections;
+};
+
+/* Listens on host->listen. 0, or -errno with the cause and fix in err. */
+int vg_api_start(struct vg_api **out, const struct vg_api_host *host, char *err, size_t errlen);
+void vg_api_stats(const struct vg_api *a, struct vg_api_stats *st);
+void vg_api_stop(struct vg_api *a);
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * api_priv.h - what the API's files share: the server (server.c), its
+ * connections (conn.c) and the routes (routes_*.c). Not for other modules.
+ */
+#ifndef VG_API_PRIV_H
+#define VG_API_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "api.h"
+
+struct evconnlistener;
+
+/* One accepted connection: its bufferevent, which evhttp owns and we hold a reference to. */
+struct conn {
+	struct vg_api *a;
+	struct bufferevent *bev;
+	struct evbuffer_cb_entry *in_cb, *out_cb;
+	struct conn *prev, *next;
+	uint64_t since_ms; /* monotonic: accepted, or its last request came whole */
+	bool dropped;
+};
+
+struct vg_api {
+	struct vg_api_host host;
+	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct event *sweep, *retry;
+	struct conn *conns;
+	uint32_t nconns, max_conns, timeout_s;
+	bool at_cap, accept_failing;
+	char token[80];
+	uint64_t requests, errors4xx, unauthorized;
+	uint64_t timeouts, cap_pauses, accept_errors, http_errors;
+};
+
+/* ---- answers (server.c) ---- */
+
+/* Sends body (taken) as JSON with status code. */
+void api_reply(struct evhttp_request *req, int code, json_t *body);
+/* Sends {"error": message, "code": code}, counted as a 4xx. */
+void api_fail(struct vg_api *a, struct evhttp_request *req, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The request's body as a JSON object, or NULL once the 400 is sent. */
+json_t *api_body_json(struct vg_api *a, struct evhttp_request *req);
+/* The id in a path segment of len bytes, percent-decoded into out: 0, -EINVAL or -ENOMEM. */
+int api_path_id(const char *seg, size_t len, char *out, size_t n);
+
+/* ---- connections (conn.c) ---- */
+
+uint64_t api_mono_ms(void);
+/* Hooks the connection cap and deadlines into a->http: 0 or -ENOMEM. */
+int api_conn_setup(struct vg_api *a);
+/* The listener evhttp accepts on: its errors pause accepting. */
+void api_conn_listening(struct vg_api *a, struct evconnlistener *listener);
+/* A whole request came on req's connection: its next one is due from now. */
+void api_conn_request(struct vg_api *a, struct evhttp_request *req);
+/* Lets go of every connection still held (after evhttp_free). */
+void api_conn_free_all(struct vg_api *a);
+/* The connection cap from the configuration and the open-files limit. 0 or -errno with err. */
+int api_conn_budget(struct vg_api *a, char *err, size_t errlen);
+
+/* ---- routes (routes_*.c) ---- */
+
+void api_list_alerts(struct vg_api *a, struct evhttp_request *req);
+void api_resolve_bulk(struct vg_api *a, struct evhttp_request *req);
+/* /v1/alerts/{rest} */
+void api_alert_path(struct vg_api *a, struct evhttp_request *req, const char *rest,
+		    enum evhttp_cmd_type m);
+void api_list_notifiers(struct vg_api *a, struct evhttp_request *req);
+/* PATCH /v1/notifiers/{rest} */
+void api_notifier_path(struct vg_api *a, struct evhttp_request *req, const char *rest);
+void api_list_policies(struct vg_api *a, struct evhttp_request *req);
+/* /v1/policies/{rest} */
+void api_policy_path(struct vg_api *a, struct evhttp_request *req, const char *rest,
+		     enum evhttp_cmd_type m);
+
+#endif

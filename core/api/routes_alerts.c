@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * routes_alerts.c - /v1/alerts: list and query, one alert, resolve one or the
+ * ones a query matches (the notifiers hear of each resolution).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "alerts.h"
+#include "api_priv.h"
+#include "notify.h"
+#include "query.h"
+
+void api_list_alerts(struct vg_api *a, struct evhttp_request *req)
+{
+	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct vg_list_params lp;
+	const struct vg_alert **list;
+	char err[512];
+	size_t want;
+	json_t *arr;
+	int n, rc;
+
+	rc = vg_api_parse_list(qs, &lp, err, sizeof(err));
+	if (rc) {
+		api_fail(a, req, rc == -ENOMEM ? 503 : 400, "%s", err);
+		return;
+	}
+	/* offset + limit cannot overflow a size_t (both bounded); the store takes an int */
+	want = lp.offset + lp.limit;
+	n = vg_alerts_query_window(a->host.alerts, &lp.q.f, want > INT_MAX ? INT_MAX : (int)want,
+				   &list);
+	if (n < 0) {
+		api_fail(a, req, 503, "out of memory");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = lp.offset; i < (size_t)n && i < want; i++)
+		json_array_append_new(arr, vg_alert_json(list[i], false));
+	free(list);
+	api_reply(req, 200,
+		  json_pack("{s:o, s:i, s:I, s:I}", "alerts", arr, "total", n, "offset",
+			    (json_int_t)lp.offset, "limit", (json_int_t)lp.limit));
+}
+
+static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char *id)
+{
+	int rc = vg_alerts_resolve(a->host.alerts, id, (uint64_t)time(NULL) * 1000000000ull);
+	const struct vg_alert *al = vg_alerts_get(a->host.alerts, id);
+
+	if (rc == -ENOENT)
+		api_fail(a, req, 404, "no alert with id '%s'", id);
+	else if (rc && rc != -EALREADY)
+		api_fail(a, req, 503, "cannot record the resolution: %s", strerror(-rc));
+	else {
+		if (!rc && a->host.notify)
+			vg_notify_alert(a->host.notify, "resolved", al);
+		api_reply(req, 200, vg_alert_json(al, false));
+	}
+}
+
+/*
+ * PATCH /v1/alerts/resolve {"query": "...", "confirm": true}: the active alerts
+ * the query matches. An empty query would match them all: it needs confirm.
+ */
+void api_resolve_bulk(struct vg_api *a, struct evhttp_request *req)
+{
+	json_t *b = api_body_json(a, req), *v;
+	const char *key, *q = NULL;
+	bool confirm = false;
+	struct vg_query qq;
+	const struct vg_alert **list;
+	char err[512];
+	int n, done = 0;
+
+	if (!b)
+		return;
+	json_object_foreach(b, key, v)
+	{
+		if (!strcmp(key, "query") && json_is_string(v)) {
+			q = json_string_value(v);
+		} else if (!strcmp(key, "confirm") && json_is_boolean(v)) {
+			confirm = json_is_true(v);
+		} else {
+			api_fail(a, req, 400,
+				 "the body must be {\"query\": \"Policy:...+Namespace:...\"}, "
+				 "optionally with \"confirm\": true; '%s' is not that",
+				 key);
+			goto out;
+		}
+	}
+	if ((!q || !q[strspn(q, " ")]) && !confirm) {
+		api_fail(a, req, 400,
+			 "an empty query would resolve every active alert: give a query "
+			 "(\"State:ACTIVE\" for all of them) or add \"confirm\": true");
+		goto out;
+	}
+	if (vg_api_parse_query(q ? q : "", &qq, err, sizeof(err))) {
+		api_fail(a, req, 400, "%s", err);
+		goto out;
+	}
+	qq.f.state = VG_ALERT_ACTIVE;
+	n = vg_alerts_query(a->host.alerts, &qq.f, &list);
+	for (int i = 0; i < n; i++) {
+		char id[37];
+
+		snprintf(id, sizeof(id), "%s", list[i]->id);
+		if (vg_alerts_resolve(a->host.alerts, id, (uint64_t)time(NULL) * 1000000000ull) ==
+		    0) {
+			done++;
+			if (a->host.notify)
+				vg_notify_alert(a->host.notify, "resolved", list[i]);
+		}
+	}
+	free(list);
+	api_reply(req, 200, json_pack("{s:i}", "resolved", done));
+out:
+	json_decref(b);
+}
+
+void api_alert_path(struct vg_api *a, struct evhttp_request *req, const char *rest,
+		    enum evhttp_cmd_type m)
+{
+	const char *slash = strchr(rest, '/');
+	char id[64];
+
+	if (api_path_id(rest, slash ? (size_t)(slash - rest) : strlen(rest), id, sizeof(id))) {
+		api_fail(a, req, 404,
+			 "no alert with that id (ids are 36 characters: letters, digits, '-')");
+	} else if (!slash && m == EVHTTP_REQ_GET) {
+		const struct vg_alert *al = vg_alerts_get(a->host.alerts, id);
+
+		if (al)
+			api_reply(req, 200, vg_alert_json(al, true));
+		else
+			api_fail(a, req, 404, "no alert with id '%s'", id);
+	} else if (slash && !strcmp(slash, "/resolve") && m == EVHTTP_REQ_PATCH) {
+		resolve_one(a, req, id);
+	} else {
+		api_fail(a, req, slash && strcmp(slash, "/resolve") ? 404 : 405,
+			 "use GET /v1/alerts/{id} or PATCH /v1/alerts/{id}/resolve");
+	}
+}

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * metrics.c - GET /metrics: the daemon's counters and those of every module
+ * it runs (sensor, engine, store, enforcement, Kubernetes, notifiers, API),
+ * as Prometheus text.
+ */
+#include <stdio.h>
+
+#include <event2/buffer.h>
+
+#include "api.h"
+#include "log.h"
+#include "metrics.h"
+
+static void metric(struct evbuffer *b, const char *name, const char *help, const char *type,
+		   uint64_t v)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
+			    name, (unsigned long long)v);
+}
+
+static void label_escape(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 2 < n; s++) {
+		if (*s == '"' || *s == '\\')
+			out[o++] = '\\';
+		out[o++] = *s == '\n' ? ' ' : *s;
+	}
+	out[o] = '\0';
+}
+
+/* The sensor's kernel counters, the kernel filter and the engine's fast path and Lua. */
+static void sensor_engine_metrics(struct vg_daemon *d, struct evbuffer *b)
+{
+	struct vg_sensor_stats ss;
+	struct vg_engine_stats es;
+
+	vg_sensor_stats(d->sensor, &ss);
+	vg_engine_stats(d->engine, &es);
+	for (int i = 0; i < VG_C_MAX; i++) {
+		char n[96];
+
+		snprintf(n, sizeof(n), "vigil_sensor_%s_total", vg_sensor_counter_name(i));
+		metric(b, n, "kernel counter of the exec sensor", "counter", ss.k[i]);
+	}
+	metric(b, "vigil_sensor_received_total", "records drained from the ring buffer", "counter",
+	       ss.received);
+	metric(b, "vigil_sensor_filter_all",
+	       "1 when the kernel sends every exec, 0 when only policy names", "gauge",
+	       !!es.kernel_all);
+	metric(b, "vigil_sensor_filter_names", "exact names in the kernel filter map", "gauge",
+	       (uint64_t)es.exact_names);
+	metric(b, "vigil_events_total", "execs received by the daemon", "counter", d->events);
+	metric(b, "vigil_events_suppressed_total",
+	       "repeats dropped by volume control before detection", "counter", d->suppressed);
+	metric(b, "vigil_decode_errors_total", "records that did not decode", "counter",
+	       d->decode_errors);
+	metric(b, "vigil_fastpath_rejected_total", "events no policy could match", "counter",
+	       es.rejected);
+	metric(b, "vigil_fastpath_candidates_total", "policy criteria matches", "counter",
+	       es.candidates);
+	metric(b, "vigil_lua_calls_total", "check() calls", "counter", es.lua_calls);
+	metric(b, "vigil_lua_errors_total", "check() and flow errors", "counter", es.lua_errors);
+	metric(b, "vigil_lua_memory_bytes",
+	       "Lua memory of every policy together (lua.memory_mb caps it)", "gauge", es.lua_mem);
+}
+
+/* check() failures by class: error, budget (or time), memory. */
+static void check_failure_metrics(struct vg_daemon *d, struct evbuffer *b)
+{
+	uint64_t cls[3] = {0};
+
+	for (int i = 0; i < vg_engine_count(d->engine); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
+
+		cls[1] += p->budget_stops;
+		cls[2] += p->nomem;
+		cls[0] += p->errors - p->budget_stops - p->nomem;
+	}
+	evbuffer_add_printf(b,
+			    "# HELP vigil_check_failures_total check() failures by class "
+			    "(error, budget: instructions or time, memory)\n"
+			    "# TYPE vigil_check_failures_total counter\n"
+			    "vigil_check_failures_total{class=\"error\"} %llu\n"
+			    "vigil_check_failures_total{class=\"budget\"} %llu\n"
+			    "vigil_check_failures_total{class=\"memory\"} %llu\n",
+			    (unsigned long long)cls[0], (unsigned long long)cls[1],
+			    (unsigned long long)cls[2]);
+}
+
+static void store_metrics(struct vg_daemon *d, struct evbuffer *b)
+{
+	struct vg_alerts_stats as;
+
+	vg_alerts_stats(d->alerts, &as);
+	metric(b, "vigil_violations_total", "violations detected", "counter", d->violations);
+	metric(b, "vigil_violations_stored_total", "violations appended to the store", "counter",
+	       d->stored);
+	metric(b, "vigil_violations_durable_total", "violations acknowledged durable", "counter",
+	       d->acked);
+	metric(b, "vigil_store_errors_total", "violations the store refused", "counter",
+	       d->store_errors);
+	metric(b, "vigil_flow_errors_total", "violation flows that failed", "counter",
+	       d->flow_errors);
+	metric(b, "vigil_store_alerts", "alerts in the store", "gauge", as.alerts);
+	metric(b, "vigil_store_alerts_active", "active alerts", "gauge", as.active);
+	metric(b, "vigil_store_records_appended_total", "records appended to the log", "counter",
+	       as.wal.appended);
+	metric(b, "vigil_store_records_committed_total", "records durable", "counter",
+	       as.wal.committed);
+	metric(b, "vigil_store_fsyncs_total", "group commits", "counter", as.wal.fsyncs);
+	metric(b, "vigil_store_write_errors_total", "failed writes (disk full, I/O errors)",
+	       "counter", as.wal.write_errors);
+	metric(b, "vigil_store_dropped_total",
+	       "records dropped: memory bound full while the disk refused", "counter",
+	       as.wal.dropped);
+	metric(b, "vigil_store_pending_bytes", "bytes waiting to be written", "gauge",
+	       as.wal.pending_bytes);
+	metric(b, "vigil_store_damaged_regions_total",
+	       "damaged regions of the log skipped at start (their records lost)", "counter",
+	       as.wal.skipped_regions);
+	metric(b, "vigil_store_damaged_bytes_total",
+	       "bytes of the log found damaged at start: skipped, or cut and kept in *.damaged",
+	       "counter", as.wal.damaged_bytes);
+	metric(b, "vigil_store_missing_segments",
+	       "segments missing from the log at start (deleted or moved: their records are lost)",
+	       "gauge", as.wal.missing_segments);
+}
+
+static void enforce_metrics(struct vg_daemon *d, struct evbuffer *b)
+{
+	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", d->enforced);
+	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)",
+	       "counter", d->enforce_failed);
+	metric(b, "vigil_enforcements_refused_total",
+	       "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
+	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)",
+	       "counter", d->enforce_dry_run);
+	metric(b, "vigil_enforcements_skipped_total",
+	       "kills not done: the policy's check() failed (on_error = alert)", "counter",
+	       d->enforce_skipped);
+	metric(b, "vigil_killed_in_kernel_total",
+	       "violations whose process died at exec in the kernel", "counter",
+	       d->killed_in_kernel);
+	metric(b, "vigil_attribution_nested_total",
+	       "execs in a cgroup naming a pod or container below their container's own", "counter",
+	       d->attr.nested);
+	metric(b, "vigil_attribution_unverified_total",
+	       "execs whose named pod was not verified (not listing the container, a delegated "
+	       "cgroup) or whose cgroup path lost its top",
+	       "counter", d->attr.unverified);
+}
+
+static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
+{
+	struct vg_k8s_stats ks;
+
+	vg_k8s_stats(k8s, &ks);
+	metric(b, "vigil_k8s_pod_lists_total", "pod lists asked of the API server", "counter",
+	       ks.lists);
+	metric(b, "vigil_k8s_pod_list_errors_total", "pod lists that failed", "counter",
+	       ks.list_errors);
+	metric(b, "vigil_k8s_pods", "pods of this node known", "gauge", ks.pods);
+	metric(b, "vigil_k8s_namespace_lists_total", "namespace lists asked of the API server",
+	       "counter", ks.ns_lists);
+	metric(b, "vigil_k8s_namespace_list_errors_total", "namespace lists that failed", "counter",
+	       ks.ns_list_errors);
+	metric(b, "vigil_k8s_namespaces", "namespaces known (labels and annotations for notifiers)",
+	       "gauge", ks.namespaces);
+	metric(b, "vigil_k8s_deletes_total", "pod DELETE requests sent", "counter", ks.deletes);
+	metric(b, "vigil_k8s_delete_retries_total", "pod DELETE retries", "counter",
+	       ks.delete_retries);
+	metric(b, "vigil_k8s_delete_errors_total", "pod deletions given up", "counter",
+	       ks.delete_errors);
+	metric(b, "vigil_k8s_events_total", "Kubernetes Events recorded", "counter", ks.events);
+	metric(b, "vigil_k8s_event_errors_total", "Kubernetes Events refused", "counter",
+	       ks.event_errors);
+}
+
+static void api_metrics(struct vg_daemon *d, struct evbuffer *b)
+{
+	struct vg_api_stats st = {0};
+
+	if (d->api) /* (asked by the API itself: it is there) */
+		vg_api_stats(d->api, &st);
+	metric(b, "vigil_api_requests_total", "API requests", "counter", st.requests);
+	metric(b, "vigil_api_errors_total", "API requests answered 4xx", "counter", st.errors4xx);
+	metric(b, "vigil_api_http_errors_total",
+	       "malformed or oversized requests answered before the handler", "counter",
+	       st.http_errors);
+	metric(b, "vigil_api_connections", "API connections held", "gauge", st.connections);
+	metric(b, "vigil_api_connections_max", "the cap on API connections held at once", "gauge",
+	       st.max_connections);
+	metric(b, "vigil_api_connection_cap_reached_total", "times accepting paused at the cap",
+	       "counter", st.cap_pauses);
+	metric(b, "vigil_api_timeouts_total",
+	       "connections cut for a request not whole within api.request_timeout_s", "counter",
+	       st.timeouts);
+	metric(b, "vigil_api_accept_errors_total",
+	       "accept() failures (no descriptors, no memory): accepting paused 1 s", "counter",
+	       st.accept_errors);
+}
+
+/* Per policy, one family per counter (broken policies are not listed). */
+static void policy_metrics(struct vg_daemon *d, struct evbuffer *b)
+{
+	static const char *const pfields[] = {"candidates", "matches",	"errors", "budget_stops",
+					      "nomem",	    "excluded", "lua_ns"};
+
+	for (size_t f = 0; f < sizeof(pfields) / sizeof(pfields[0]); f++) {
+		evbuffer_add_printf(b,
+				    "# HELP vigil_policy_%s_total per policy\n# TYPE "
+				    "vigil_policy_%s_total counter\n",
+				    pfields[f], pfields[f]);
+		for (int i = 0; i < vg_engine_count(d->engine); i++) {
+			const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
+			const uint64_t v[] = {p->candidates,   p->matches, p->errors,
+					      p->budget_stops, p->nomem,   p->excluded,
+					      p->lua_ns};
+			char name[512];
+
+			if (p->broken)
+				continue;
+			label_escape(name, sizeof(name), p->name);
+			evbuffer_add_printf(b, "vigil_policy_%s_total{policy=\"%s\"} %llu\n",
+					    pfields[f], name, (unsigned long long)v[f]);
+		}
+	}
+}
+
+void vg_daemon_metrics(struct vg_daemon *d, struct evbuffer *b)
+{
+	sensor_engine_metrics(d, b);
+	check_failure_metrics(d, b);
+	store_metrics(d, b);
+	enforce_metrics(d, b);
+	if (d->k8s)
+		k8s_metrics(d->k8s, b);
+	if (d->notify)
+		vg_notify_metrics(d->notify, b);
+	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);
+	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter",
+	       d->reload_failures);
+	api_metrics(d, b);
+	metric(b, "vigil_log_lines_suppressed_total",
+	       "log lines held back by the rate limit on repeats", "counter", vg_log_suppressed());
+	policy_metrics(d, b);
+}
