@@ -1,11 +1,12 @@
 # The two commands of the README, and their parts.
 #   make run    install what is missing, build, start vigil on this host
-#   make test   install what is missing, build, run every test (CTest)
+#   make test   install what is missing, check the C layout, build, run every test (CTest)
+#   make format lay out the C files of scripts/c-files.sh with the checked-in .clang-format
 BUILD ?= build
 DATA_DIR ?= ./var/vigil
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench clean format
+.PHONY: all deps build run test bench clean format check-format
 
 all: build
 
@@ -22,15 +23,20 @@ build: deps
 run: build
 	$(BUILD)/vigil run --data-dir $(DATA_DIR)
 
-test: build
+# The layout is checked first, so a misformatted tree fails in seconds, before the build.
+test: check-format
+	@$(MAKE) --no-print-directory build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 900
+
+check-format: deps
+	@scripts/check-format.sh
 
 bench: build
 	@bench/exec_overhead.py
 	@bench/replay.sh
 
-format:
-	@clang-format -i bpf/*.c bpf/*.h core/*/*.c core/*/*.h tests/unit/*.c
+format: deps
+	@clang-format -i --style=file:.clang-format $$(scripts/c-files.sh)
 
 clean:
 	rm -rf $(BUILD)

@@ -416,65 +416,56 @@ static __always_inline struct vg_proc *proc_upsert(__u32 tgid)
 	return pv;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+/* The process map's entry for the new image: parent, uid, identity, comm, exe. */
+static __always_inline void record_proc(struct task_struct *p, struct linux_binprm *bprm,
+					const char *comm)
 {
-	__u32 tgid = p->tgid, zero = 0, off = 0, *act, rbflags;
-	struct vg_filter_key key = {}, lkey;
-	const struct cred *cred;
-	struct scratch *s;
-	struct vg_exec *ev;
-	struct vg_proc *pv;
-	struct pid *tp;
+	struct vg_proc *pv = proc_upsert(p->tgid);
+
+	if (!pv)
+		return;
+	pv->ppid = p->real_parent->tgid;
+	pv->uid = p->real_cred->uid.val;
+	pv->flags = VG_PROC_EXECED;
+	pv->exit_boot_ns = 0;
+	pv->exec_id = (__u32)p->self_exec_id;
+	pv->start_ns = p->start_boottime;
+	__builtin_memcpy(pv->comm, comm, sizeof(pv->comm));
+	/* a fault leaves exe empty: user space then reads /proc */
+	bpf_probe_read_kernel_str(pv->exe, sizeof(pv->exe), bprm->filename);
+}
+
+/* The filter map's action for comm (lowercased into lkey: names match caselessly). */
+static __always_inline __u32 *filter_action(const struct vg_filter_key *key,
+					    struct vg_filter_key *lkey)
+{
+	*lkey = *key;
+	for (int i = 0; i < VG_COMM_LEN; i++)
+		if (lkey->comm[i] >= 'A' && lkey->comm[i] <= 'Z')
+			lkey->comm[i] += 'a' - 'A';
+	return bpf_map_lookup_elem(&filter, lkey);
+}
+
+/* The record's fixed part: identity, credentials, pid namespace, lineage. */
+static __always_inline void put_header(struct vg_exec *ev, struct task_struct *p,
+				       struct linux_binprm *bprm, const char *comm, bool candidate)
+{
+	const struct cred *cred = p->real_cred;
+	struct pid *tp = p->thread_pid;
 	unsigned int level;
 	struct upid up;
-	bool kill;
-	long n;
 
-	if (p->flags & PF_KTHREAD)
-		return 0;
-	count(VG_C_EXEC_SEEN);
-	bpf_get_current_comm(key.comm, sizeof(key.comm));
-
-	cred = p->real_cred;
-	pv = proc_upsert(tgid);
-	if (pv) {
-		pv->ppid = p->real_parent->tgid;
-		pv->uid = cred->uid.val;
-		pv->flags = VG_PROC_EXECED;
-		pv->exit_boot_ns = 0;
-		pv->exec_id = (__u32)p->self_exec_id;
-		pv->start_ns = p->start_boottime;
-		__builtin_memcpy(pv->comm, key.comm, sizeof(pv->comm));
-		bpf_probe_read_kernel_str(pv->exe, sizeof(pv->exe), bprm->filename);
-	}
-
-	/* the filter map holds lowercased names: process names match caselessly */
-	lkey = key;
-	for (int i = 0; i < VG_COMM_LEN; i++)
-		if (lkey.comm[i] >= 'A' && lkey.comm[i] <= 'Z')
-			lkey.comm[i] += 'a' - 'A';
-	act = bpf_map_lookup_elem(&filter, &lkey);
-	if (vg_filter_mode == VG_FILTER_MAP && !(act && (*act & VG_ACT_SEND))) {
-		count(VG_C_EXEC_FILTERED);
-		return 0;
-	}
-
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 0;
-	ev = (struct vg_exec *)s->buf;
 	ev->type = VG_REC_EXEC;
 	ev->abi = VG_ABI_VERSION;
 	ev->boot_ns = bpf_ktime_get_boot_ns();
 	ev->cgroup_id = bpf_get_current_cgroup_id();
-	ev->pid = tgid;
+	ev->pid = p->tgid;
 	ev->tid = p->pid;
 	ev->uid = cred->uid.val;
 	ev->gid = cred->gid.val;
 	ev->euid = cred->euid.val;
 	ev->egid = cred->egid.val;
-	ev->flags = act ? VG_EXEC_CANDIDATE : 0;
+	ev->flags = candidate ? VG_EXEC_CANDIDATE : 0;
 	ev->argc = bprm->argc;
 	ev->cwd_depth = 0;
 	ev->cwd_len = 0;
@@ -482,9 +473,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	ev->n_ancestors = 0;
 	ev->pad0 = 0;
 	ev->pad1 = 0;
-	__builtin_memcpy(ev->comm, key.comm, sizeof(ev->comm));
+	__builtin_memcpy(ev->comm, comm, sizeof(ev->comm));
 
-	tp = p->thread_pid;
 	level = tp->level;
 	bpf_core_read(&up, sizeof(up), &tp->numbers[level & 31]);
 	ev->ns_pid = up.nr;
@@ -492,6 +482,12 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 	put_lineage(ev, p);
 	ev->ppid = ev->n_ancestors ? ev->ancestors[0].pid : 0;
+}
+
+/* The exe path as exec'd, at the start of data[]; returns the offset after it. */
+static __always_inline __u32 put_exe(struct vg_exec *ev, struct linux_binprm *bprm)
+{
+	long n;
 
 	ev->exe_off = 0;
 	n = bpf_probe_read_kernel_str(ev->data, VG_EXE_MAX, bprm->filename);
@@ -501,44 +497,47 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		count(VG_C_READ_FAULT);
 	}
 	ev->exe_len = n - 1;
-	off = n;
 	if (n >= VG_EXE_MAX)
 		ev->flags |= VG_EXEC_EXE_TRUNCATED;
-	if (vg_want_cwd)
-		put_cwd(s, ev, &off, p);
-	else
-		ev->cwd_off = off;
-	put_cgroup(s, ev, &off, p);
-	put_args(ev, ev->data, &off, p);
+	return n;
+}
 
-	/*
-	 * Enforcement at exec: the process dies before its first instruction.
-	 * Never vigil itself or PID 1; a host process only when the policy's
-	 * scope includes the host.
-	 */
-	kill = act && (*act & VG_ACT_KILL);
-	if (act && !kill && (*act & VG_ACT_KILL_UID)) {
+/*
+ * Enforcement at exec: the process dies before its first instruction.
+ * Never vigil itself or PID 1; a host process only when the policy's
+ * scope includes the host; never a break-glass pod's.
+ */
+static __always_inline void enforce(struct scratch *s, struct vg_exec *ev, __u32 act,
+				    const struct vg_filter_key *lkey)
+{
+	__u32 tgid = ev->pid;
+	bool kill = act & VG_ACT_KILL, ok;
+
+	if (!kill && (act & VG_ACT_KILL_UID)) {
 		struct vg_kill_uid_key kk = {.uid = ev->euid};
 
-		__builtin_memcpy(kk.comm, lkey.comm, sizeof(kk.comm));
+		__builtin_memcpy(kk.comm, lkey->comm, sizeof(kk.comm));
 		kill = bpf_map_lookup_elem(&kill_uid, &kk) != NULL;
 	}
-	if (kill) {
-		bool ok = tgid != vg_self_tgid && tgid != 1 &&
-			  ((*act & VG_ACT_KILL_HOST) ||
-			   (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off))) &&
-			  !bpf_map_lookup_elem(&exempt, &s->w.leaf_id) &&
-			  !bpf_map_lookup_elem(&exempt, &s->w.parent_id);
-
-		/* act is non-NULL here: kill implies it */
-
-		if (ok && !bpf_send_signal(9)) {
-			ev->flags |= VG_EXEC_KILLED;
-			count(VG_C_KILLED);
-		} else {
-			count(VG_C_KILL_SPARED);
-		}
+	if (!kill)
+		return;
+	ok = tgid != vg_self_tgid && tgid != 1 &&
+	     ((act & VG_ACT_KILL_HOST) ||
+	      (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off))) &&
+	     !bpf_map_lookup_elem(&exempt, &s->w.leaf_id) &&
+	     !bpf_map_lookup_elem(&exempt, &s->w.parent_id);
+	if (ok && !bpf_send_signal(9)) {
+		ev->flags |= VG_EXEC_KILLED;
+		count(VG_C_KILLED);
+	} else {
+		count(VG_C_KILL_SPARED);
 	}
+}
+
+/* Sends the record of off data bytes; wakes the reader when a decision is due. */
+static __always_inline void submit(struct vg_exec *ev, __u32 off, __u32 act)
+{
+	__u32 rbflags;
 
 	if (off > VG_DATA_MAX)
 		off = VG_DATA_MAX;
@@ -547,16 +546,52 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	ev->size = sizeof(*ev) + off;
 
 	rbflags = BPF_RB_NO_WAKEUP;
-	if ((act && (*act & (VG_ACT_WAKE | VG_ACT_KILL))) || !vg_wakeup_bytes ||
+	if ((act & (VG_ACT_WAKE | VG_ACT_KILL)) || !vg_wakeup_bytes ||
 	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= vg_wakeup_bytes)
 		rbflags = 0;
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev) + off, rbflags)) {
 		count(VG_C_RB_DROPPED);
-		return 0;
+		return;
 	}
 	count(VG_C_EXEC_SENT);
 	if (!rbflags)
 		count(VG_C_WAKEUPS);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct vg_filter_key key = {}, lkey;
+	__u32 *act, action, off;
+	struct scratch *s;
+	struct vg_exec *ev;
+
+	if (p->flags & PF_KTHREAD)
+		return 0;
+	count(VG_C_EXEC_SEEN);
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	record_proc(p, bprm, key.comm);
+
+	act = filter_action(&key, &lkey);
+	if (vg_filter_mode == VG_FILTER_MAP && !(act && (*act & VG_ACT_SEND))) {
+		count(VG_C_EXEC_FILTERED);
+		return 0;
+	}
+	action = act ? *act : 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	ev = (struct vg_exec *)s->buf;
+	put_header(ev, p, bprm, key.comm, act != NULL);
+	off = put_exe(ev, bprm);
+	if (vg_want_cwd)
+		put_cwd(s, ev, &off, p);
+	else
+		ev->cwd_off = off;
+	put_cgroup(s, ev, &off, p);
+	put_args(ev, ev->data, &off, p);
+	enforce(s, ev, action, &lkey);
+	submit(ev, off, action);
 	return 0;
 }
 

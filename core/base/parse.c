@@ -32,11 +32,11 @@ int vg_parse_u64(const char *s, uint64_t *out, bool sizes)
 			return -EINVAL;
 		}
 		end++;
-		if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
-			end += (toupper((unsigned char)end[0]) == 'I' &&
-				toupper((unsigned char)end[1]) == 'B')
-				       ? 2
-				       : 1;
+		/* an optional unit after the prefix: "KB", "KiB", "KI" */
+		if (toupper((unsigned char)end[0]) == 'I' && toupper((unsigned char)end[1]) == 'B')
+			end += 2;
+		else if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
+			end++;
 	}
 	if (*end || (shift && v > (~0ULL >> shift)))
 		return -EINVAL;

@@ -57,8 +57,7 @@ static int check_stat(const struct stat *st, const char *what, const char *shown
 	return 0;
 }
 
-/* Each directory above the canonical path must be root's or ours, and not writable by others unless
- * sticky. */
+/* Each directory above canon must be root's or ours, and not writable by others unless sticky. */
 static int check_parents(const char *canon, char *err, size_t n)
 {
 	char up[PATH_MAX];
@@ -109,6 +108,16 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
+/* Opened with O_NONBLOCK (a FIFO must not block the open): blocking again for the caller. */
+static int clear_nonblock(int fd, const char *what, const char *shown, char *err, size_t n)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK))
+		return vg_errf(err, n, -errno, "cannot use %s%s: %s", what, shown, strerror(errno));
+	return 0;
+}
+
 /* fd was opened (or failed to open, fd < 0) as shown: the checks every open shares. */
 static int finish(int fd, const char *what, const char *shown, bool dir, int flags, mode_t forbid,
 		  char *err, size_t n)
@@ -129,10 +138,10 @@ static int finish(int fd, const char *what, const char *shown, bool dir, int fla
 			     dir ? "directory" : "regular file");
 	else
 		rc = check_stat(&st, what, shown, forbid, err, n);
-	if (!rc && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK))
-		rc = vg_errf(err, n, -errno, "cannot use %s%s: %s", what, shown, strerror(errno));
+	if (!rc && !(flags & O_NONBLOCK))
+		rc = clear_nonblock(fd, what, shown, err, n);
 	if (rc) {
-		close(fd);
+		(void)close(fd); /* not handed out: nothing was written through it */
 		return rc;
 	}
 	return fd;
@@ -175,7 +184,7 @@ static int check_entries(int fd, const char *dir, char *err, size_t n)
 	if (!d) {
 		rc = vg_errf(err, n, -errno, "cannot list %s: %s", dir, strerror(errno));
 		if (dfd >= 0)
-			close(dfd);
+			(void)close(dfd); /* a duplicate, only read: nothing to lose */
 		return rc;
 	}
 	while (!rc && (de = readdir(d))) {
@@ -191,7 +200,7 @@ static int check_entries(int fd, const char *dir, char *err, size_t n)
 		else
 			rc = check_stat(&st, "", shown, 0022, err, n);
 	}
-	closedir(d);
+	(void)closedir(d); /* only read: nothing to lose */
 	return rc;
 }
 
@@ -210,7 +219,7 @@ int vg_safe_subdir(const char *path, char *err, size_t n)
 	if (fd < 0)
 		return fd;
 	rc = check_entries(fd, path, err, n);
-	close(fd);
+	(void)close(fd); /* only read: nothing to lose */
 	return rc;
 }
 

@@ -26,7 +26,7 @@ int vg_client_daemon_running(const struct vg_config *cfg, int *lock_fd)
 	if (fd < 0)
 		return 0;
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		close(fd);
+		(void)close(fd); /* never written: nothing to lose */
 		return 1;
 	}
 	*lock_fd = fd; /* held while we use the store ourselves */
@@ -54,67 +54,89 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 	return sz * nm;
 }
 
+/* The daemon's API token into token (cap bytes); 0, or -errno with the error printed. */
+static int read_token(const struct vg_config *cfg, char *token, size_t cap)
+{
+	char path[1100], err[1024];
+	ssize_t r = -1;
+	int fd;
+
+	/* the daemon's own rule (safefile.h): never a link, nobody else's, nobody else's to read */
+	snprintf(path, sizeof(path), "%.1000s/api.token", cfg->data_dir);
+	fd = vg_safe_open(path, O_RDONLY, 0, 0077, err, sizeof(err));
+	if (fd >= 0) {
+		r = read(fd, token, cap - 1);
+		if (r < 0)
+			(void)vg_errf(err, sizeof(err), -errno, "cannot read %s: %s", path,
+				      strerror(errno));
+		(void)close(fd); /* only read: nothing to lose */
+	}
+	if (r < 0) {
+		vg_err("cannot use the API token of the daemon running on %s: %s", cfg->data_dir,
+		       err);
+		return -EACCES;
+	}
+	token[r] = '\0';
+	token[strcspn(token, "\r\n")] = '\0';
+	return 0;
+}
+
+/* The answer of a finished request: its JSON, or NULL with the API's error printed. */
+static json_t *answer(const struct vg_config *cfg, CURL *c, CURLcode rc, const struct body *b)
+{
+	json_t *j, *e;
+	long code = 0;
+
+	if (rc != CURLE_OK) {
+		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is "
+		       "api.listen the same for both? (--config)",
+		       cfg->data_dir, cfg->api_listen, curl_easy_strerror(rc));
+		return NULL;
+	}
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
+		code = 0; /* a finished HTTP transfer always has one */
+	j = b->p ? json_loads(b->p, 0, NULL) : NULL;
+	if (code < 300)
+		return j;
+	e = j ? json_object_get(j, "error") : NULL;
+	vg_err("%s", e ? json_string_value(e) : "the API answered an error");
+	json_decref(j);
+	return NULL;
+}
+
 /* One API call; returns the JSON answer (new reference) or NULL with a message printed. */
 json_t *vg_client_api(const struct vg_config *cfg, const char *method, const char *path_q,
 		      const char *body)
 {
-	char url[2048], tokpath[1100], token[128] = "", auth[160], err[1024];
-	struct curl_slist *h = NULL;
+	char url[2048], token[128] = "", auth[160];
+	struct curl_slist *h = NULL, *h1;
 	struct body b = {0};
 	json_t *j = NULL;
-	long code = 0;
-	ssize_t r;
-	int fd;
 	CURL *c;
-	CURLcode rc;
 
-	/* the daemon's own rule (safefile.h): never a link, nobody else's, nobody else's to read */
-	snprintf(tokpath, sizeof(tokpath), "%.1000s/api.token", cfg->data_dir);
-	fd = vg_safe_open(tokpath, O_RDONLY, 0, 0077, err, sizeof(err));
-	r = fd >= 0 ? read(fd, token, sizeof(token) - 1) : -1;
-	if (fd >= 0 && r < 0)
-		vg_errf(err, sizeof(err), -errno, "cannot read %s: %s", tokpath, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (r < 0) {
-		vg_err("cannot use the API token of the daemon running on %s: %s", cfg->data_dir,
-		       err);
+	if (read_token(cfg, token, sizeof(token)))
 		return NULL;
-	}
-	token[r] = '\0';
-	token[strcspn(token, "\r\n")] = '\0';
 	snprintf(url, sizeof(url), "http://%s%s", cfg->api_listen, path_q);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	c = curl_easy_init();
-	if (!c)
+	h1 = curl_slist_append(NULL, auth);
+	h = h1 ? curl_slist_append(h1, "Content-Type: application/json") : NULL;
+	if (!c || !h) {
+		vg_err("out of memory");
+		curl_slist_free_all(h ? h : h1);
+		curl_easy_cleanup(c);
 		return NULL;
-	h = curl_slist_append(h, auth);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	if (rc != CURLE_OK) {
-		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is "
-		       "api.listen "
-		       "the same for both? (--config)",
-		       cfg->data_dir, cfg->api_listen, curl_easy_strerror(rc));
-	} else {
-		j = b.p ? json_loads(b.p, 0, NULL) : NULL;
-		if (code >= 300) {
-			json_t *e = j ? json_object_get(j, "error") : NULL;
-
-			vg_err("%s", e ? json_string_value(e) : "the API answered an error");
-			json_decref(j);
-			j = NULL;
-		}
 	}
+	/* setopt fails only for an unknown option or out of memory, which perform then reports */
+	(void)curl_easy_setopt(c, CURLOPT_URL, url);
+	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	(void)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (body)
+		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	j = answer(cfg, c, curl_easy_perform(c), &b);
 	free(b.p);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "event_json.h"
@@ -10,7 +11,8 @@ void vg_time_rfc3339(uint64_t ns, char *buf, size_t cap)
 	struct tm tm;
 	size_t n;
 
-	gmtime_r(&sec, &tm);
+	if (!gmtime_r(&sec, &tm)) /* a year past int: not a time the kernel gives */
+		memset(&tm, 0, sizeof(tm));
 	n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf + n, cap - n, ".%09luZ", (unsigned long)(ns % 1000000000));
 }
@@ -33,74 +35,128 @@ static json_t *jstr(const char *s)
 	return json_string(buf);
 }
 
-/* keys below are literals: _nocheck skips re-validating them per event */
-static void set_flag(json_t *o, const char *k, bool v)
+/*
+ * Sets o[k] = v (v's reference is taken, also on failure); counts a failure
+ * (out of memory) in *bad. Keys are literals: _nocheck skips re-validating them.
+ */
+static void put(json_t *o, const char *k, json_t *v, int *bad)
+{
+	if (json_object_set_new_nocheck(o, k, v))
+		(*bad)++;
+}
+
+static void put_flag(json_t *o, const char *k, bool v, int *bad)
 {
 	if (v)
-		json_object_set_new_nocheck(o, k, json_true());
+		put(o, k, json_true(), bad);
+}
+
+/* A string, or null when s is empty */
+static json_t *str_or_null(const char *s, const char *v)
+{
+	if (!s[0])
+		return json_null();
+	return json_string(v);
+}
+
+/* time, ids, credentials, comm, exe, name */
+static void put_process(json_t *o, struct vg_event *ev, int *bad)
+{
+	const struct vg_exec *r = ev->rec;
+	char ts[40];
+
+	vg_time_rfc3339(ev->time_ns, ts, sizeof(ts));
+	put(o, "time", json_string(ts), bad);
+	put(o, "time_ns", json_integer((json_int_t)ev->time_ns), bad);
+	put(o, "pid", json_integer(r->pid), bad);
+	put(o, "tid", json_integer(r->tid), bad);
+	put(o, "ppid", json_integer(r->ppid), bad);
+	put(o, "uid", json_integer(r->uid), bad);
+	put(o, "gid", json_integer(r->gid), bad);
+	put(o, "euid", json_integer(r->euid), bad);
+	put(o, "egid", json_integer(r->egid), bad);
+	put(o, "comm", jstr(ev->comm), bad);
+	put(o, "exe", jstr(ev->exe), bad);
+	put(o, "name", jstr(ev->name), bad);
+}
+
+/* argv, args, argc, args_truncated, cwd */
+static void put_args(json_t *o, struct vg_event *ev, int *bad)
+{
+	json_t *argv = json_array();
+
+	vg_event_args(ev);
+	for (int i = 0; argv && i < ev->argc; i++)
+		if (json_array_append_new(argv, jstr(ev->argv[i])))
+			(*bad)++;
+	put(o, "argv", argv, bad);
+	put(o, "args", jstr(ev->args), bad);
+	put(o, "argc", json_integer(ev->rec->argc), bad);
+	put(o, "args_truncated", json_boolean(ev->args_truncated), bad);
+	put(o, "cwd", ev->cwd[0] ? jstr(ev->cwd) : json_null(), bad);
+}
+
+/* cgroup, container identity, pid namespace */
+static void put_container(json_t *o, struct vg_event *ev, int *bad)
+{
+	const struct vg_exec *r = ev->rec;
+	const struct vg_container *ctr = vg_event_container(ev);
+
+	put(o, "cgroup", jstr(ev->cgroup), bad);
+	put(o, "cgroup_id", json_integer((json_int_t)r->cgroup_id), bad);
+	put(o, "container_id", str_or_null(ctr->id, ctr->id), bad);
+	put(o, "container_id_short", str_or_null(ctr->id, ctr->short_id), bad);
+	put(o, "container_runtime", ctr->runtime ? json_string(ctr->runtime) : json_null(), bad);
+	put(o, "pod_uid", str_or_null(ctr->pod_uid, ctr->pod_uid), bad);
+	put(o, "cgroup_nested", json_boolean(ctr->nested), bad);
+	put(o, "ns_pid", json_integer(r->ns_pid), bad);
+	put(o, "pidns", json_integer(r->pidns_ino), bad);
+}
+
+/* lineage, nearest first, as far as it was named */
+static void put_lineage(json_t *o, struct vg_event *ev, int *bad)
+{
+	json_t *lin = json_array();
+
+	for (int i = 0; lin && i < ev->n_lineage; i++) {
+		json_t *a = json_object();
+
+		if (!a) {
+			(*bad)++;
+			break;
+		}
+		put(a, "pid", json_integer(ev->lineage[i].pid), bad);
+		put(a, "uid", json_integer(ev->lineage[i].uid), bad);
+		put(a, "exe", jstr(ev->lineage[i].exe), bad);
+		put(a, "name", jstr(ev->lineage[i].name), bad);
+		if (json_array_append_new(lin, a))
+			(*bad)++;
+	}
+	put(o, "lineage", lin, bad);
 }
 
 json_t *vg_event_json(struct vg_event *ev)
 {
 	const struct vg_exec *r = ev->rec;
-	const struct vg_container *ctr = vg_event_container(ev);
-	json_t *o = json_object(), *argv = json_array(), *lin = json_array();
-	char ts[40];
+	json_t *o = json_object();
+	int bad = 0;
 
-	if (!o || !argv || !lin) {
+	if (!o)
+		return NULL;
+	/* the container first: it fills the paths the arguments' cwd needs */
+	(void)vg_event_container(ev); /* cached in ev; put_container reads it */
+	put_process(o, ev, &bad);
+	put_args(o, ev, &bad);
+	put_container(o, ev, &bad);
+	put_lineage(o, ev, &bad);
+	put_flag(o, "lineage_truncated", r->flags & VG_EXEC_LINEAGE_TRUNCATED, &bad);
+	put_flag(o, "exe_truncated", r->flags & VG_EXEC_EXE_TRUNCATED, &bad);
+	put_flag(o, "cwd_truncated", r->flags & VG_EXEC_CWD_TRUNCATED, &bad);
+	put_flag(o, "cgroup_truncated", r->flags & VG_EXEC_CGROUP_TRUNCATED, &bad);
+	put_flag(o, "args_unreadable", r->flags & VG_EXEC_ARGS_FAULT, &bad);
+	if (bad) { /* out of memory: no half document */
 		json_decref(o);
-		json_decref(argv);
-		json_decref(lin);
 		return NULL;
 	}
-	vg_event_args(ev);
-	vg_time_rfc3339(ev->time_ns, ts, sizeof(ts));
-	json_object_set_new_nocheck(o, "time", json_string(ts));
-	json_object_set_new_nocheck(o, "time_ns", json_integer((json_int_t)ev->time_ns));
-	json_object_set_new_nocheck(o, "pid", json_integer(r->pid));
-	json_object_set_new_nocheck(o, "tid", json_integer(r->tid));
-	json_object_set_new_nocheck(o, "ppid", json_integer(r->ppid));
-	json_object_set_new_nocheck(o, "uid", json_integer(r->uid));
-	json_object_set_new_nocheck(o, "gid", json_integer(r->gid));
-	json_object_set_new_nocheck(o, "euid", json_integer(r->euid));
-	json_object_set_new_nocheck(o, "egid", json_integer(r->egid));
-	json_object_set_new_nocheck(o, "comm", jstr(ev->comm));
-	json_object_set_new_nocheck(o, "exe", jstr(ev->exe));
-	json_object_set_new_nocheck(o, "name", jstr(ev->name));
-	for (int i = 0; i < ev->argc; i++)
-		json_array_append_new(argv, jstr(ev->argv[i]));
-	json_object_set_new_nocheck(o, "argv", argv);
-	json_object_set_new_nocheck(o, "args", jstr(ev->args));
-	json_object_set_new_nocheck(o, "argc", json_integer(r->argc));
-	json_object_set_new_nocheck(o, "args_truncated", json_boolean(ev->args_truncated));
-	json_object_set_new_nocheck(o, "cwd", ev->cwd[0] ? jstr(ev->cwd) : json_null());
-	json_object_set_new_nocheck(o, "cgroup", jstr(ev->cgroup));
-	json_object_set_new_nocheck(o, "cgroup_id", json_integer((json_int_t)r->cgroup_id));
-	json_object_set_new_nocheck(o, "container_id",
-				    ctr->id[0] ? json_string(ctr->id) : json_null());
-	json_object_set_new_nocheck(o, "container_id_short",
-				    ctr->id[0] ? json_string(ctr->short_id) : json_null());
-	json_object_set_new_nocheck(o, "container_runtime",
-				    ctr->runtime ? json_string(ctr->runtime) : json_null());
-	json_object_set_new_nocheck(o, "pod_uid",
-				    ctr->pod_uid[0] ? json_string(ctr->pod_uid) : json_null());
-	json_object_set_new_nocheck(o, "cgroup_nested", json_boolean(ctr->nested));
-	json_object_set_new_nocheck(o, "ns_pid", json_integer(r->ns_pid));
-	json_object_set_new_nocheck(o, "pidns", json_integer(r->pidns_ino));
-	for (int i = 0; i < ev->n_lineage; i++) {
-		json_t *a = json_object();
-
-		json_object_set_new_nocheck(a, "pid", json_integer(ev->lineage[i].pid));
-		json_object_set_new_nocheck(a, "uid", json_integer(ev->lineage[i].uid));
-		json_object_set_new_nocheck(a, "exe", jstr(ev->lineage[i].exe));
-		json_object_set_new_nocheck(a, "name", jstr(ev->lineage[i].name));
-		json_array_append_new(lin, a);
-	}
-	json_object_set_new_nocheck(o, "lineage", lin);
-	set_flag(o, "lineage_truncated", r->flags & VG_EXEC_LINEAGE_TRUNCATED);
-	set_flag(o, "exe_truncated", r->flags & VG_EXEC_EXE_TRUNCATED);
-	set_flag(o, "cwd_truncated", r->flags & VG_EXEC_CWD_TRUNCATED);
-	set_flag(o, "cgroup_truncated", r->flags & VG_EXEC_CGROUP_TRUNCATED);
-	set_flag(o, "args_unreadable", r->flags & VG_EXEC_ARGS_FAULT);
 	return o;
 }

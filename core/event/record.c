@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/* record.c - synthetic exec records, laid out as the kernel's (record.h). */
+#include <errno.h>
 #include <string.h>
 
 #include "record.h"
 
-/* Appends "/a/b/c" as NUL-terminated components, leaf first; returns bytes or -1. */
+/* Appends "/a/b/c" as NUL-terminated components, leaf first; returns bytes or -E2BIG. */
 static int put_path(char *out, size_t cap, const char *path, int max_depth, __u16 *depth)
 {
 	const char *comp[64];
@@ -16,14 +18,14 @@ static int put_path(char *out, size_t cap, const char *path, int max_depth, __u1
 		if (!*p)
 			break;
 		if (n == 64 || n == max_depth)
-			return -1;
+			return -E2BIG;
 		comp[n] = p;
 		lens[n] = strcspn(p, "/");
 		p += lens[n++];
 	}
 	for (int i = n - 1; i >= 0; i--) {
 		if (lens[i] + 1 > VG_NAME_MAX || o + lens[i] + 1 > cap)
-			return -1;
+			return -E2BIG;
 		memcpy(out + o, comp[i], lens[i]);
 		out[o + lens[i]] = '\0';
 		o += lens[i] + 1;
@@ -32,19 +34,12 @@ static int put_path(char *out, size_t cap, const char *path, int max_depth, __u1
 	return (int)o;
 }
 
-size_t vg_record_build(void *buf, size_t cap, const struct vg_record_spec *s)
+/* The fixed part: type, ABI, time, ids, comm. */
+static void put_header(struct vg_exec *r, const struct vg_record_spec *s)
 {
-	struct vg_exec *r = buf;
-	const char *base;
-	size_t dcap, o = 0, n;
-	int w;
+	const char *base = strrchr(s->exe, '/');
 
-	if (!s->exe || cap < sizeof(*r))
-		return 0;
 	memset(r, 0, sizeof(*r));
-	dcap = cap - sizeof(*r);
-	if (dcap > VG_DATA_MAX)
-		dcap = VG_DATA_MAX;
 	r->type = VG_REC_EXEC;
 	r->abi = VG_ABI_VERSION;
 	r->boot_ns = s->boot_ns;
@@ -57,62 +52,89 @@ size_t vg_record_build(void *buf, size_t cap, const struct vg_record_spec *s)
 	r->euid = s->euid;
 	r->egid = s->egid;
 	r->ns_pid = s->pid;
-	base = strrchr(s->exe, '/');
 	base = base ? base + 1 : s->exe;
 	strncpy(r->comm, s->comm ? s->comm : base, VG_COMM_LEN - 1);
+	for (int i = 0; i < s->nanc && i < VG_LINEAGE_MAX; i++)
+		r->ancestors[i] = s->anc[i];
+	r->n_ancestors = (__u16)(s->nanc < VG_LINEAGE_MAX ? s->nanc : VG_LINEAGE_MAX);
+	if (s->nanc > VG_LINEAGE_MAX)
+		r->flags |= VG_EXEC_LINEAGE_TRUNCATED;
+}
 
-	n = strlen(s->exe);
+/* exe, cwd and cgroup at *o of data (dcap bytes); 0 or -E2BIG. */
+static int put_paths(struct vg_exec *r, size_t dcap, size_t *o, const struct vg_record_spec *s)
+{
+	size_t n = strlen(s->exe);
+	int w;
+
 	if (n + 1 > VG_EXE_MAX || n + 1 > dcap)
-		return 0;
+		return -E2BIG;
 	memcpy(r->data, s->exe, n + 1);
 	r->exe_len = (__u16)n;
-	o = n + 1;
-
-	r->cwd_off = (__u16)o;
+	*o = n + 1;
+	r->cwd_off = (__u16)*o;
 	if (s->cwd) {
 		r->flags |= VG_EXEC_HAS_CWD;
-		w = put_path(r->data + o, dcap - o, s->cwd, VG_CWD_DEPTH, &r->cwd_depth);
+		w = put_path(r->data + *o, dcap - *o, s->cwd, VG_CWD_DEPTH, &r->cwd_depth);
 		if (w < 0)
-			return 0;
+			return w;
 		r->cwd_len = (__u16)w;
-		o += (size_t)w;
+		*o += (size_t)w;
 	}
-	r->cg_off = (__u16)o;
-	w = put_path(r->data + o, dcap - o, s->cgroup ? s->cgroup : "/", VG_CGROUP_DEPTH,
+	r->cg_off = (__u16)*o;
+	w = put_path(r->data + *o, dcap - *o, s->cgroup ? s->cgroup : "/", VG_CGROUP_DEPTH,
 		     &r->cg_depth);
 	if (w < 0)
-		return 0;
+		return w;
 	r->cg_len = (__u16)w;
-	o += (size_t)w;
+	*o += (size_t)w;
+	return 0;
+}
 
-	r->args_off = (__u16)o;
-	r->argc = (__u32)(s->argv ? s->argc : 1);
-	for (int i = 0; i < (s->argv ? s->argc : 1); i++) {
+/* argv at *o, NUL-separated; cut like the kernel past VG_ARGS_MAX. 0 or -E2BIG. */
+static int put_args(struct vg_exec *r, size_t dcap, size_t *o, const struct vg_record_spec *s)
+{
+	int argc = s->argv ? s->argc : 1;
+
+	r->args_off = (__u16)*o;
+	r->argc = (__u32)argc;
+	for (int i = 0; i < argc; i++) {
 		const char *a = s->argv ? s->argv[i] : s->exe;
 		size_t al = strlen(a) + 1;
 
 		if (r->args_len + al > VG_ARGS_MAX) { /* cut like the kernel: no NUL on the tail */
 			size_t k = VG_ARGS_MAX - r->args_len;
 
-			if (o + k > dcap)
-				return 0;
-			memcpy(r->data + o, a, k);
-			o += k;
+			if (*o + k > dcap)
+				return -E2BIG;
+			memcpy(r->data + *o, a, k);
+			*o += k;
 			r->args_len = VG_ARGS_MAX;
 			r->flags |= VG_EXEC_ARGS_TRUNCATED;
 			break;
 		}
-		if (o + al > dcap)
-			return 0;
-		memcpy(r->data + o, a, al);
-		o += al;
+		if (*o + al > dcap)
+			return -E2BIG;
+		memcpy(r->data + *o, a, al);
+		*o += al;
 		r->args_len = (__u16)(r->args_len + al);
 	}
-	for (int i = 0; i < s->nanc && i < VG_LINEAGE_MAX; i++)
-		r->ancestors[i] = s->anc[i];
-	r->n_ancestors = (__u16)(s->nanc < VG_LINEAGE_MAX ? s->nanc : VG_LINEAGE_MAX);
-	if (s->nanc > VG_LINEAGE_MAX)
-		r->flags |= VG_EXEC_LINEAGE_TRUNCATED;
+	return 0;
+}
+
+size_t vg_record_build(void *buf, size_t cap, const struct vg_record_spec *s)
+{
+	struct vg_exec *r = buf;
+	size_t dcap, o = 0;
+
+	if (!s->exe || cap < sizeof(*r))
+		return 0;
+	dcap = cap - sizeof(*r);
+	if (dcap > VG_DATA_MAX)
+		dcap = VG_DATA_MAX;
+	put_header(r, s);
+	if (put_paths(r, dcap, &o, s) || put_args(r, dcap, &o, s))
+		return 0;
 	r->size = (__u32)(sizeof(*r) + o);
 	return r->size;
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/* trace.c - exec traces written by `vigil record`, read by replay (core/event/TRACE.md). */
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -12,10 +13,13 @@
 #include <msgpack.h>
 #include <msgpack/fbuffer.h>
 
+#include "log.h"
 #include "trace.h"
 
 #define MAGIC	      "vigil-trace"
 #define TRACE_VERSION 1
+/* the largest record an unaligned copy takes: a struct vg_exec, its data, its lineage */
+#define COPY_MAX (sizeof(struct vg_exec) + VG_DATA_MAX + 4096)
 
 struct vg_trace_writer {
 	FILE *f;
@@ -27,13 +31,43 @@ struct vg_trace_reader {
 	size_t len, off;
 	int fd;
 	int64_t boot_to_wall;
+	unsigned char *copy; /* COPY_MAX bytes: an unaligned record, copied (rare) */
 };
+
+/* A string key or value; 0 or -EIO. */
+static int pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n))
+		return -EIO;
+	return 0;
+}
+
+/* The header map (TRACE.md); 0 or -EIO. */
+static int pack_header(msgpack_packer *pk, int64_t boot_to_wall)
+{
+	struct timespec ts;
+	char host[256] = "";
+	int bad = 0;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts); /* a fixed clock: cannot fail */
+	if (gethostname(host, sizeof(host) - 1))
+		host[0] = '\0'; /* the host is informative only */
+	bad |= msgpack_pack_map(pk, 6);
+	bad |= pack_str(pk, "boot_to_wall_ns") || msgpack_pack_int64(pk, boot_to_wall);
+	bad |= pack_str(pk, "format") || pack_str(pk, MAGIC);
+	bad |= pack_str(pk, "version") || msgpack_pack_int(pk, TRACE_VERSION);
+	bad |= pack_str(pk, "abi") || msgpack_pack_int(pk, VG_ABI_VERSION);
+	bad |= pack_str(pk, "created_ns") ||
+	       msgpack_pack_uint64(pk, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	bad |= pack_str(pk, "host") || pack_str(pk, host);
+	return bad ? -EIO : 0;
+}
 
 struct vg_trace_writer *vg_trace_create(const char *path, int64_t boot_to_wall)
 {
 	struct vg_trace_writer *w = calloc(1, sizeof(*w));
-	struct timespec ts;
-	char host[256] = "";
 
 	if (!w)
 		return NULL;
@@ -43,28 +77,18 @@ struct vg_trace_writer *vg_trace_create(const char *path, int64_t boot_to_wall)
 		return NULL;
 	}
 	msgpack_packer_init(&w->pk, w->f, msgpack_fbuffer_write);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gethostname(host, sizeof(host) - 1);
-	msgpack_pack_map(&w->pk, 6);
-	msgpack_pack_str_with_body(&w->pk, "boot_to_wall_ns", 15);
-	msgpack_pack_int64(&w->pk, boot_to_wall);
-	msgpack_pack_str_with_body(&w->pk, "format", 6);
-	msgpack_pack_str_with_body(&w->pk, MAGIC, strlen(MAGIC));
-	msgpack_pack_str_with_body(&w->pk, "version", 7);
-	msgpack_pack_int(&w->pk, TRACE_VERSION);
-	msgpack_pack_str_with_body(&w->pk, "abi", 3);
-	msgpack_pack_int(&w->pk, VG_ABI_VERSION);
-	msgpack_pack_str_with_body(&w->pk, "created_ns", 10);
-	msgpack_pack_uint64(&w->pk, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
-	msgpack_pack_str_with_body(&w->pk, "host", 4);
-	msgpack_pack_str_with_body(&w->pk, host, strlen(host));
+	if (pack_header(&w->pk, boot_to_wall)) {
+		(void)fclose(w->f); /* the trace is unusable either way */
+		free(w);
+		errno = EIO;
+		return NULL;
+	}
 	return w;
 }
 
 int vg_trace_write(struct vg_trace_writer *w, const struct vg_event *ev)
 {
 	size_t size = ev->rec->size, extra = 0;
-
 	long pos = ftell(w->f);
 	unsigned char hdr[5];
 	uint32_t bl;
@@ -75,10 +99,9 @@ int vg_trace_write(struct vg_trace_writer *w, const struct vg_event *ev)
 	 * nil (0xc0) padding so that the record, after its 5-byte bin32 header,
 	 * starts 8-byte aligned in the file: the reader then decodes it in place.
 	 */
-	while (pos >= 0 && (pos + 5) % 8) {
-		msgpack_pack_nil(&w->pk);
-		pos++;
-	}
+	for (; pos >= 0 && (pos + 5) % 8; pos++)
+		if (msgpack_pack_nil(&w->pk))
+			return -EIO;
 	bl = (uint32_t)(size + extra);
 	hdr[0] = 0xc6;
 	hdr[1] = (unsigned char)(bl >> 24);
@@ -110,9 +133,9 @@ int vg_trace_close(struct vg_trace_writer *w)
 
 static int hdr_err(char *err, size_t n, const char *path, const char *what)
 {
-	snprintf(err, n, "%s is not a vigil trace: %s (make one with 'vigil record FILE')", path,
-		 what);
-	return -EBADMSG;
+	return vg_errf(err, n, -EBADMSG,
+		       "%s is not a vigil trace: %s (make one with 'vigil record FILE')", path,
+		       what);
 }
 
 static bool keyeq(const msgpack_object *k, const char *s)
@@ -120,96 +143,174 @@ static bool keyeq(const msgpack_object *k, const char *s)
 	return k->via.str.size == strlen(s) && !memcmp(k->via.str.ptr, s, k->via.str.size);
 }
 
-/* Checks the header map; returns its length in bytes or -EBADMSG. */
-static long check_header(const unsigned char *p, size_t len, const char *path, int64_t *b2w,
-			 char *err, size_t n)
+static bool is_int(const msgpack_object *v)
 {
-	msgpack_unpacked u;
-	size_t off = 0;
-	long rc;
-	bool magic = false;
-	int64_t version = -1, abi = -1;
+	return v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	       v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+}
 
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    u.data.type != MSGPACK_OBJECT_MAP) {
-		msgpack_unpacked_destroy(&u);
-		return hdr_err(err, n, path, "no header at byte offset 0");
-	}
-	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-		msgpack_object *k = &u.data.via.map.ptr[i].key, *v = &u.data.via.map.ptr[i].val;
+/* What the header map says (check_header). */
+struct header {
+	bool magic;
+	int64_t version, abi, boot_to_wall;
+};
+
+static void read_header_map(const msgpack_object_map *map, struct header *h)
+{
+	for (uint32_t i = 0; i < map->size; i++) {
+		const msgpack_object *k = &map->ptr[i].key, *v = &map->ptr[i].val;
 
 		if (k->type != MSGPACK_OBJECT_STR)
 			continue;
 		if (keyeq(k, "format") && v->type == MSGPACK_OBJECT_STR)
-			magic = v->via.str.size == strlen(MAGIC) &&
-				!memcmp(v->via.str.ptr, MAGIC, strlen(MAGIC));
+			h->magic = v->via.str.size == strlen(MAGIC) &&
+				   !memcmp(v->via.str.ptr, MAGIC, strlen(MAGIC));
 		else if (keyeq(k, "version") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-			version = (int64_t)v->via.u64;
+			h->version = (int64_t)v->via.u64;
 		else if (keyeq(k, "abi") && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-			abi = (int64_t)v->via.u64;
-		else if (keyeq(k, "boot_to_wall_ns") &&
-			 (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
-			  v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
-			*b2w = v->via.i64;
+			h->abi = (int64_t)v->via.u64;
+		else if (keyeq(k, "boot_to_wall_ns") && is_int(v))
+			h->boot_to_wall = v->via.i64;
 	}
+}
+
+/* Checks the header map; returns its length in bytes or -EBADMSG. */
+static long check_header(struct vg_trace_reader *r, const char *path, char *err, size_t n)
+{
+	struct header h = {.version = -1, .abi = -1, .boot_to_wall = r->boot_to_wall};
+	msgpack_unpacked u;
+	size_t off = 0;
+	bool is_map;
+
+	msgpack_unpacked_init(&u);
+	is_map = msgpack_unpack_next(&u, (const char *)r->p, r->len, &off) ==
+			 MSGPACK_UNPACK_SUCCESS &&
+		 u.data.type == MSGPACK_OBJECT_MAP;
+	if (is_map)
+		read_header_map(&u.data.via.map, &h);
 	msgpack_unpacked_destroy(&u);
-	if (!magic)
+	if (!is_map)
+		return hdr_err(err, n, path, "no header at byte offset 0");
+	r->boot_to_wall = h.boot_to_wall;
+	if (!h.magic)
 		return hdr_err(err, n, path, "the header has no format \"vigil-trace\"");
-	if (version != TRACE_VERSION || abi != VG_ABI_VERSION) {
-		snprintf(err, n,
-			 "%s is a version %lld trace of record ABI %lld; this vigil reads version "
-			 "%d, "
-			 "ABI %d: record it again with this vigil",
-			 path, (long long)version, (long long)abi, TRACE_VERSION, VG_ABI_VERSION);
-		return -EBADMSG;
+	if (h.version != TRACE_VERSION || h.abi != VG_ABI_VERSION)
+		return vg_errf(err, n, -EBADMSG,
+			       "%s is a version %lld trace of record ABI %lld; this vigil reads "
+			       "version %d, ABI %d: record it again with this vigil",
+			       path, (long long)h.version, (long long)h.abi, TRACE_VERSION,
+			       VG_ABI_VERSION);
+	return (long)off;
+}
+
+/* Maps the file and checks its header; 0 or -errno with err set. */
+static int reader_map(struct vg_trace_reader *r, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	long h;
+
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0 || fstat(r->fd, &st))
+		return vg_errf(err, errlen, -errno, "cannot open the trace %s: %s", path,
+			       strerror(errno));
+	r->len = (size_t)st.st_size;
+	if (!r->len)
+		return hdr_err(err, errlen, path, "the file is empty");
+	r->p = mmap(NULL, r->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd, 0);
+	if (r->p == MAP_FAILED) {
+		r->p = NULL;
+		return vg_errf(err, errlen, -errno, "cannot map the trace %s: %s", path,
+			       strerror(errno));
 	}
-	rc = (long)off;
-	return rc;
+	(void)madvise((void *)r->p, r->len, MADV_SEQUENTIAL); /* a hint: reading works without */
+	h = check_header(r, path, err, errlen);
+	if (h < 0)
+		return (int)h;
+	r->off = (size_t)h;
+	return 0;
 }
 
 struct vg_trace_reader *vg_trace_open(const char *path, char *err, size_t errlen)
 {
 	struct vg_trace_reader *r = calloc(1, sizeof(*r));
-	struct stat st;
-	long h;
+	int rc;
 
-	if (!r) {
-		snprintf(err, errlen, "out of memory");
+	if (r)
+		r->fd = -1;
+	if (!r || !(r->copy = malloc(COPY_MAX)))
+		rc = vg_errf(err, errlen, -ENOMEM, "out of memory");
+	else
+		rc = reader_map(r, path, err, errlen);
+	if (!rc)
+		return r;
+	vg_trace_close_reader(r);
+	errno = -rc;
+	return NULL;
+}
+
+/*
+ * The msgpack bin header at p (the hot loop reads it itself): its length hl
+ * (1 + 1, 2 or 4 length bytes) and the payload's bl. 0 or -EBADMSG.
+ */
+static int bin_header(const struct vg_trace_reader *r, const unsigned char *p, size_t left,
+		      size_t *hl, size_t *bl, char *err, size_t errlen)
+{
+	switch (p[0]) {
+	case 0xc4:
+		*hl = 2;
+		break;
+	case 0xc5:
+		*hl = 3;
+		break;
+	case 0xc6:
+		*hl = 5;
+		break;
+	default:
+		return vg_errf(err, errlen, -EBADMSG,
+			       "corrupt trace at byte offset %zu: expected a record (msgpack "
+			       "bin), found type byte 0x%02x",
+			       r->off, p[0]);
+	}
+	if (left < *hl)
+		return vg_errf(err, errlen, -EBADMSG,
+			       "truncated trace at byte offset %zu: a record header is cut short",
+			       r->off);
+	*bl = 0;
+	for (size_t i = 1; i < *hl; i++)
+		*bl = *bl << 8 | p[i];
+	if (left - *hl < *bl)
+		return vg_errf(err, errlen, -EBADMSG,
+			       "truncated trace at byte offset %zu: the record needs %zu bytes, "
+			       "%zu remain",
+			       r->off, *bl, left - *hl);
+	return 0;
+}
+
+/* The record at p, in place when it is aligned, else copied; NULL with err set. */
+static const struct vg_exec *record_at(struct vg_trace_reader *r, const unsigned char *p, size_t bl,
+				       char *err, size_t errlen)
+{
+	const struct vg_exec *rec = (const struct vg_exec *)p;
+
+	if (bl >= sizeof(*rec) && ((uintptr_t)rec & 7) == 0)
+		return rec;
+	/* records are 8-byte aligned structs: copy an unaligned one (rare) */
+	if (bl > COPY_MAX || bl < sizeof(*rec)) {
+		(void)vg_errf(err, errlen, -EBADMSG,
+			      "corrupt record at byte offset %zu: %zu bytes is not an exec record",
+			      r->off, bl);
 		return NULL;
 	}
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0 || fstat(r->fd, &st)) {
-		snprintf(err, errlen, "cannot open the trace %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	r->len = (size_t)st.st_size;
-	if (!r->len) {
-		hdr_err(err, errlen, path, "the file is empty");
-		goto fail;
-	}
-	r->p = mmap(NULL, r->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd, 0);
-	if (r->p == MAP_FAILED) {
-		r->p = NULL;
-		snprintf(err, errlen, "cannot map the trace %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	madvise((void *)r->p, r->len, MADV_SEQUENTIAL);
-	h = check_header(r->p, r->len, path, &r->boot_to_wall, err, errlen);
-	if (h < 0)
-		goto fail;
-	r->off = (size_t)h;
-	return r;
-fail:
-	vg_trace_close_reader(r);
-	return NULL;
+	memcpy(r->copy, rec, bl);
+	return (const struct vg_exec *)r->copy;
 }
 
 int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, size_t errlen)
 {
 	const unsigned char *p = r->p + r->off;
-	size_t left = r->len - r->off, hl, bl;
+	size_t left = r->len - r->off, hl = 0, bl = 0;
 	const struct vg_exec *rec;
+	int rc;
 
 	while (left && p[0] == 0xc0) { /* alignment padding */
 		p++;
@@ -218,63 +319,17 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 	}
 	if (!left)
 		return 0;
-	/* the hot loop reads msgpack bin headers itself: 1 + 1, 2 or 4 length bytes */
-	switch (p[0]) {
-	case 0xc4:
-		hl = 2;
-		break;
-	case 0xc5:
-		hl = 3;
-		break;
-	case 0xc6:
-		hl = 5;
-		break;
-	default:
-		snprintf(err, errlen,
-			 "corrupt trace at byte offset %zu: expected a record (msgpack bin), "
-			 "found type byte 0x%02x",
-			 r->off, p[0]);
+	rc = bin_header(r, p, left, &hl, &bl, err, errlen);
+	if (rc)
+		return rc;
+	rec = record_at(r, p + hl, bl, err, errlen);
+	if (!rec)
 		return -EBADMSG;
-	}
-	if (left < hl) {
-		snprintf(err, errlen,
-			 "truncated trace at byte offset %zu: a record header is cut short",
-			 r->off);
-		return -EBADMSG;
-	}
-	bl = hl == 2   ? p[1]
-	     : hl == 3 ? ((size_t)p[1] << 8 | p[2])
-		       : ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]);
-	if (left - hl < bl) {
-		snprintf(err, errlen,
-			 "truncated trace at byte offset %zu: the record needs %zu bytes, %zu "
-			 "remain",
-			 r->off, bl, left - hl);
-		return -EBADMSG;
-	}
-	rec = (const struct vg_exec *)(p + hl);
-	if (bl < sizeof(*rec) || ((uintptr_t)rec & 7) != 0) {
-		/* records are 8-byte aligned structs: copy an unaligned one (rare) */
-		static unsigned char copy[sizeof(struct vg_exec) + VG_DATA_MAX + 4096]
-			__attribute__((aligned(8)));
-
-		if (bl > sizeof(copy) || bl < sizeof(*rec)) {
-			snprintf(err, errlen,
-				 "corrupt record at byte offset %zu: %zu bytes is not an exec "
-				 "record",
-				 r->off, bl);
-			return -EBADMSG;
-		}
-		memcpy(copy, rec, bl);
-		rec = (const struct vg_exec *)copy;
-	}
-	if (rec->size > bl || vg_event_decode(ev, rec, rec->size, r->boot_to_wall)) {
-		snprintf(err, errlen,
-			 "corrupt record at byte offset %zu: it does not decode as an "
-			 "exec record of ABI %d",
-			 r->off, VG_ABI_VERSION);
-		return -EBADMSG;
-	}
+	if (rec->size > bl || vg_event_decode(ev, rec, rec->size, r->boot_to_wall))
+		return vg_errf(err, errlen, -EBADMSG,
+			       "corrupt record at byte offset %zu: it does not decode as an exec "
+			       "record of ABI %d",
+			       r->off, VG_ABI_VERSION);
 	/* ancestors' exe paths follow the record: named on demand (vg_trace_lineage) */
 	ev->lineage_src = (const char *)rec + rec->size;
 	ev->lineage_len = bl - rec->size;
@@ -324,8 +379,9 @@ void vg_trace_close_reader(struct vg_trace_reader *r)
 	if (!r)
 		return;
 	if (r->p)
-		munmap((void *)r->p, r->len);
+		(void)munmap((void *)r->p, r->len); /* fails only for a bad range: ours is not */
 	if (r->fd >= 0)
-		close(r->fd);
+		(void)close(r->fd); /* read-only: nothing to lose */
+	free(r->copy);
 	free(r);
 }

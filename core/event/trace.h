@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * trace.h - exec traces: what `vigil record` writes and `vigil replay` and the
- * benchmark read. Format: core/TRACE.md.
+ * benchmark read. Format: core/event/TRACE.md.
  */
 #ifndef VG_TRACE_H
 #define VG_TRACE_H

@@ -66,15 +66,16 @@ static size_t build(struct rec *r)
 	return r->h.size;
 }
 
-static struct vg_event ev;
+/* the decoded event (~21 KB), on the heap for the group (group_setup) */
+static struct vg_event *ev;
 
 static int decode_all(struct rec *r, size_t n)
 {
-	int rc = vg_event_decode(&ev, r, n, 0);
+	int rc = vg_event_decode(ev, r, n, 0);
 
 	if (!rc) {
-		vg_event_args(&ev);
-		vg_event_container(&ev);
+		vg_event_args(ev);
+		vg_event_container(ev);
 	}
 	return rc;
 }
@@ -85,23 +86,23 @@ static void test_good_record(void **state)
 	size_t n = build(&r);
 
 	(void)state;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 1000), 0);
-	vg_event_args(&ev);
-	vg_event_container(&ev);
-	assert_int_equal(ev.time_ns, 1005);
-	assert_string_equal(ev.exe, "/usr/bin/dpkg");
-	assert_string_equal(ev.name, "dpkg");
-	assert_string_equal(ev.comm, "dpkg");
-	assert_int_equal(ev.argc, 3);
-	assert_string_equal(ev.argv[0], "/usr/bin/dpkg");
-	assert_string_equal(ev.argv[2], "two words");
-	assert_string_equal(ev.args, "--version two words");
-	assert_false(ev.args_truncated);
-	assert_string_equal(ev.cwd, "/tmp/work dir/deeper");
-	assert_string_equal(ev.cgroup, "/kubepods/besteffort/pod" POD "/libpod-" CID);
-	assert_string_equal(ev.ctr.id, CID);
-	assert_string_equal(ev.ctr.pod_uid, POD);
-	assert_false(ev.lineage_done);
+	assert_int_equal(vg_event_decode(ev, &r, n, 1000), 0);
+	vg_event_args(ev);
+	vg_event_container(ev);
+	assert_int_equal(ev->time_ns, 1005);
+	assert_string_equal(ev->exe, "/usr/bin/dpkg");
+	assert_string_equal(ev->name, "dpkg");
+	assert_string_equal(ev->comm, "dpkg");
+	assert_int_equal(ev->argc, 3);
+	assert_string_equal(ev->argv[0], "/usr/bin/dpkg");
+	assert_string_equal(ev->argv[2], "two words");
+	assert_string_equal(ev->args, "--version two words");
+	assert_false(ev->args_truncated);
+	assert_string_equal(ev->cwd, "/tmp/work dir/deeper");
+	assert_string_equal(ev->cgroup, "/kubepods/besteffort/pod" POD "/libpod-" CID);
+	assert_string_equal(ev->ctr.id, CID);
+	assert_string_equal(ev->ctr.pod_uid, POD);
+	assert_false(ev->lineage_done);
 }
 
 static void test_root_cwd_and_no_cwd(void **state)
@@ -113,15 +114,15 @@ static void test_root_cwd_and_no_cwd(void **state)
 	r.h.cwd_len = 0;
 	r.h.cwd_depth = 0;
 	assert_int_equal(decode_all(&r, n), 0);
-	assert_string_equal(ev.cwd, "/");
+	assert_string_equal(ev->cwd, "/");
 	r.h.flags &= ~VG_EXEC_HAS_CWD;
 	assert_int_equal(decode_all(&r, n), 0);
-	assert_string_equal(ev.cwd, "");
+	assert_string_equal(ev->cwd, "");
 	r.h.cg_len = 0;
 	r.h.cg_depth = 0;
 	assert_int_equal(decode_all(&r, n), 0);
-	assert_string_equal(ev.cgroup, "/");
-	assert_string_equal(ev.ctr.id, "");
+	assert_string_equal(ev->cgroup, "/");
+	assert_string_equal(ev->ctr.id, "");
 }
 
 static void test_truncated_paths_are_marked(void **state)
@@ -132,8 +133,8 @@ static void test_truncated_paths_are_marked(void **state)
 	(void)state;
 	r.h.flags |= VG_EXEC_CWD_TRUNCATED | VG_EXEC_CGROUP_TRUNCATED;
 	assert_int_equal(decode_all(&r, n), 0);
-	assert_string_equal(ev.cwd, ".../tmp/work dir/deeper");
-	assert_string_equal(ev.cgroup, ".../kubepods/besteffort/pod" POD "/libpod-" CID);
+	assert_string_equal(ev->cwd, ".../tmp/work dir/deeper");
+	assert_string_equal(ev->cgroup, ".../kubepods/besteffort/pod" POD "/libpod-" CID);
 }
 
 /* The kernel cut argv mid-argument: the tail has no NUL and is kept, terminated. */
@@ -149,10 +150,10 @@ static void test_truncated_args(void **state)
 	r.h.flags |= VG_EXEC_ARGS_TRUNCATED;
 	r.h.argc = 9;
 	assert_int_equal(decode_all(&r, n), 0);
-	assert_true(ev.args_truncated);
-	assert_int_equal(ev.argc, 3);
-	assert_string_equal(ev.argv[2], "two wo");
-	assert_string_equal(ev.args, "--version two wo");
+	assert_true(ev->args_truncated);
+	assert_int_equal(ev->argc, 3);
+	assert_string_equal(ev->argv[2], "two wo");
+	assert_string_equal(ev->args, "--version two wo");
 }
 
 /* argc larger than what the record holds means something was not captured. */
@@ -164,7 +165,7 @@ static void test_argc_mismatch_is_truncation(void **state)
 	(void)state;
 	r.h.argc = 4;
 	assert_int_equal(decode_all(&r, n), 0);
-	assert_true(ev.args_truncated);
+	assert_true(ev->args_truncated);
 }
 
 static void test_malformed(void **state)
@@ -174,26 +175,26 @@ static void test_malformed(void **state)
 
 	(void)state;
 	n = build(&r);
-	assert_int_equal(vg_event_decode(&ev, &r, sizeof(r.h) - 1, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &r, sizeof(r.h) - 1, 0), -EBADMSG);
 	r.h.type = 7;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &r, n, 0), -EBADMSG);
 	n = build(&r);
 	r.h.abi = VG_ABI_VERSION + 1;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &r, n, 0), -EBADMSG);
 	n = build(&r);
-	assert_int_equal(vg_event_decode(&ev, &r, n - 1, 0), -EBADMSG); /* size != len */
+	assert_int_equal(vg_event_decode(ev, &r, n - 1, 0), -EBADMSG); /* size != len */
 	n = build(&r);
 	r.h.args_len += 100; /* past the end */
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &r, n, 0), -EBADMSG);
 	n = build(&r);
 	r.h.cg_off = 60000;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &r, n, 0), -EBADMSG);
 	n = build(&r);
 	r.data[13] = 'x'; /* exe not terminated */
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &r, n, 0), -EBADMSG);
 	n = build(&r);
 	r.h.n_ancestors = VG_LINEAGE_MAX + 1;
-	assert_int_equal(vg_event_decode(&ev, &r, n, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &r, n, 0), -EBADMSG);
 }
 
 /* A forged record with an unterminated argv longer than the kernel's bound. */
@@ -216,7 +217,7 @@ static void test_oversized_args(void **state)
 	memset(big.data + 2, 'A', 60000);
 	n = sizeof(big.h) + 2 + 60000;
 	big.h.size = (uint32_t)n;
-	assert_int_equal(vg_event_decode(&ev, &big, n, 0), -EBADMSG);
+	assert_int_equal(vg_event_decode(ev, &big, n, 0), -EBADMSG);
 }
 
 /* Random bytes behind a valid header never crash the decoder. */
@@ -250,6 +251,20 @@ static void test_random_garbage(void **state)
 	}
 }
 
+static int group_setup(void **state)
+{
+	(void)state;
+	ev = calloc(1, sizeof(*ev));
+	return ev ? 0 : -ENOMEM;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	free(ev);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,5 +278,5 @@ int main(void)
 		cmocka_unit_test(test_random_garbage),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

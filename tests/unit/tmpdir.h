@@ -20,18 +20,18 @@ static void rm_rf(const char *path)
 	(void)!system(cmd);
 }
 
-#define RUN_IN_TMPDIR(tests, prefix)                                                                     \
-	({                                                                                               \
-		int rc_ = 1;                                                                             \
-		snprintf(dir, sizeof(dir), "/tmp/" prefix "-XXXXXX");                                    \
-		if (mkdtemp(dir)) {                                                                      \
-			rc_ = cmocka_run_group_tests(tests, NULL, NULL);                                 \
-			if (!rc_)                                                                        \
-				rm_rf(dir);                                                              \
-			else                                                                             \
-				fprintf(stderr, "kept %s to look at\n", dir);                            \
-		}                                                                                        \
-		rc_;                                                                                     \
+#define RUN_IN_TMPDIR(tests, prefix)                                                               \
+	({                                                                                         \
+		int rc_ = 1;                                                                       \
+		snprintf(dir, sizeof(dir), "/tmp/" prefix "-XXXXXX");                              \
+		if (mkdtemp(dir)) {                                                                \
+			rc_ = cmocka_run_group_tests(tests, NULL, NULL);                           \
+			if (!rc_)                                                                  \
+				rm_rf(dir);                                                        \
+			else                                                                       \
+				fprintf(stderr, "kept %s to look at\n", dir);                      \
+		}                                                                                  \
+		rc_;                                                                               \
 	})
 
 #endif
