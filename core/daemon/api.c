@@ -348,7 +348,9 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	static const char *const pfields[] = {"candidates", "matches",	"errors", "budget_stops",
 					      "nomem",	    "excluded", "lua_ns"};
 	uint64_t cls[3] = {0}; /* check() failures: error, budget (or time), memory */
+	struct vg_pipeline_stats ps;
 
+	vg_pipeline_stats(d->pipeline, &ps);
 	vg_sensor_stats(d->sensor, &ss);
 	vg_engine_stats(d->engine, &es);
 	vg_alerts_stats(d->alerts, &as);
@@ -365,11 +367,11 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	       !!es.kernel_all);
 	metric(b, "vigil_sensor_filter_names", "exact names in the kernel filter map", "gauge",
 	       (uint64_t)es.exact_names);
-	metric(b, "vigil_events_total", "execs received by the daemon", "counter", d->events);
+	metric(b, "vigil_events_total", "execs received by the daemon", "counter", ps.events);
 	metric(b, "vigil_events_suppressed_total",
-	       "repeats dropped by volume control before detection", "counter", d->suppressed);
+	       "repeats dropped by volume control before detection", "counter", ps.suppressed);
 	metric(b, "vigil_decode_errors_total", "records that did not decode", "counter",
-	       d->decode_errors);
+	       ps.decode_errors);
 	metric(b, "vigil_fastpath_rejected_total", "events no policy could match", "counter",
 	       es.rejected);
 	metric(b, "vigil_fastpath_candidates_total", "policy criteria matches", "counter",
@@ -394,15 +396,15 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 			    "vigil_check_failures_total{class=\"memory\"} %llu\n",
 			    (unsigned long long)cls[0], (unsigned long long)cls[1],
 			    (unsigned long long)cls[2]);
-	metric(b, "vigil_violations_total", "violations detected", "counter", d->violations);
+	metric(b, "vigil_violations_total", "violations detected", "counter", ps.violations);
 	metric(b, "vigil_violations_stored_total", "violations appended to the store", "counter",
-	       d->stored);
+	       ps.stored);
 	metric(b, "vigil_violations_durable_total", "violations acknowledged durable", "counter",
-	       d->acked);
+	       ps.acked);
 	metric(b, "vigil_store_errors_total", "violations the store refused", "counter",
-	       d->store_errors);
+	       ps.store_errors);
 	metric(b, "vigil_flow_errors_total", "violation flows that failed", "counter",
-	       d->flow_errors);
+	       ps.flow_errors);
 	metric(b, "vigil_store_alerts", "alerts in the store", "gauge", as.alerts);
 	metric(b, "vigil_store_alerts_active", "active alerts", "gauge", as.active);
 	metric(b, "vigil_store_records_appended_total", "records appended to the log", "counter",
@@ -426,26 +428,26 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	metric(b, "vigil_store_missing_segments",
 	       "segments missing from the log at start (deleted or moved: their records are lost)",
 	       "gauge", as.wal.missing_segments);
-	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", d->enforced);
+	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", ps.enforce.enforced);
 	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)",
-	       "counter", d->enforce_failed);
+	       "counter", ps.enforce.failed);
 	metric(b, "vigil_enforcements_refused_total",
-	       "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
+	       "kills refused for safety: vigil, PID 1, host", "counter", ps.enforce.refused);
 	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)",
-	       "counter", d->enforce_dry_run);
+	       "counter", ps.enforce.dry_run);
 	metric(b, "vigil_enforcements_skipped_total",
 	       "kills not done: the policy's check() failed (on_error = alert)", "counter",
-	       d->enforce_skipped);
+	       ps.enforce.skipped);
 	metric(b, "vigil_killed_in_kernel_total",
 	       "violations whose process died at exec in the kernel", "counter",
-	       d->killed_in_kernel);
+	       ps.enforce.killed_in_kernel);
 	metric(b, "vigil_attribution_nested_total",
 	       "execs in a cgroup naming a pod or container below their container's own", "counter",
-	       d->attr.nested);
+	       ps.attr_nested);
 	metric(b, "vigil_attribution_unverified_total",
 	       "execs whose named pod was not verified (not listing the container, a delegated "
 	       "cgroup) or whose cgroup path lost its top",
-	       "counter", d->attr.unverified);
+	       "counter", ps.attr_unverified);
 	if (d->k8s) {
 		struct vg_k8s_stats ks;
 
