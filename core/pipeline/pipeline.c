@@ -233,6 +233,8 @@ int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, 
 	eo.ctx = p;
 	p->ev = calloc(1, sizeof(*p->ev));
 	if (p->ev)
+		rc = 0;
+	if (!rc && !o->report) /* the flow's: volume control and enforcement */
 		rc = vg_volume_new(&p->volume, o->burst, o->window_s);
 	if (!rc && !o->report)
 		rc = vg_enforcer_new(&p->enforcer, &eo);
