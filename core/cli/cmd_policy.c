@@ -284,6 +284,7 @@ static int cmd_setting(int argc, char **argv)
 	};
 	const char *verb = argv[0], *action = "kill_process", *dir = NULL, *config = NULL,
 		   *data_dir = NULL, *enforcement = NULL;
+	enum vg_enforce_mode mode;
 	struct vg_engine_opts eo = {0};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
@@ -314,13 +315,13 @@ static int cmd_setting(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return vg_usage_error(cmd, "give one policy name or id (quote names with spaces)");
-	if (strcmp(action, "kill_process") && strcmp(action, "kill_pod"))
+	if (vg_enforce_mode_parse(action, &mode) || mode == VG_ENFORCE_INFORM)
 		return vg_usage_error(cmd, "--action is kill_process or kill_pod, not '%s'",
 				      action);
 	if (!strcmp(verb, "enforce"))
 		enforcement = action;
 	else if (!strcmp(verb, "inform"))
-		enforcement = "inform";
+		enforcement = vg_enforce_mode_name(VG_ENFORCE_INFORM);
 	else
 		enabled = !strcmp(verb, "enable");
 	if (vg_config_resolve(&cfg, config, data_dir, err, sizeof(err))) {

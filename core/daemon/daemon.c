@@ -53,11 +53,13 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	for (int i = 0; i < vg_engine_count(d->engine); i++) {
 		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
 		const struct vg_policy_setting *st = vg_alerts_policy_setting(d->alerts, p->id);
+		enum vg_enforce_mode mode;
 
 		if (st && st->enabled >= 0 && !p->broken)
 			vg_engine_enable(d->engine, i, st->enabled);
-		if (st && st->enforcement)
-			vg_engine_set_enforcement(d->engine, i, st->enforcement);
+		/* the settings file's string, parsed as it enters the engine */
+		if (st && st->enforcement && !vg_enforce_mode_parse(st->enforcement, &mode))
+			vg_engine_set_enforcement(d->engine, i, mode);
 	}
 	/* names to pass, and which to kill at exec: the kernel follows at once */
 	n = vg_engine_kernel_program(d->engine, &names, &actions);

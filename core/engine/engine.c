@@ -296,6 +296,7 @@ static int compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 		*(const char **)((char *)in + strs[i].off) = save(p, lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
+	(void)vg_enforce_mode_parse(in->enforcement, &in->mode); /* policy.lua allows only those */
 	lua_getfield(L, t, "id");
 	in->id = lua_isstring(L, -1) ? save(p, lua_tostring(L, -1)) : in->name;
 	lua_pop(L, 1);
@@ -624,8 +625,8 @@ static int load_flow(struct vg_engine *e, struct vg_lua *h, char *err, size_t n)
 	return 0;
 }
 
-int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char *enforcement,
-		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen)
+int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const struct vg_flow_ops *ops,
+		   void *ctx, char *err, size_t errlen)
 {
 	struct vg_lua *h = e->pol[pi].lua;
 	lua_State *L = vg_lua_state(h);
@@ -641,7 +642,7 @@ int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char 
 	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow");
 	vg_lua_event_push(L, ev);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, e->pol[pi].table_ref);
-	lua_pushstring(L, enforcement ? enforcement : e->pol[pi].info.enforcement);
+	lua_pushstring(L, vg_enforce_mode_name(e->pol[pi].info.mode));
 	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
 	rc = vg_lua_call(h, 4, 0, e->budget, err, errlen);
 	vg_lua_event_detach(L);
@@ -907,11 +908,12 @@ int vg_engine_kernel_names(const struct vg_engine *e, const char ***names)
 	return vg_matcher_exact_names(e->m, e->want_ctr, names);
 }
 
-void vg_engine_set_enforcement(struct vg_engine *e, int pi, const char *enforcement)
+void vg_engine_set_enforcement(struct vg_engine *e, int pi, enum vg_enforce_mode mode)
 {
-	if (pi < 0 || pi >= e->npol || !enforcement)
+	if (pi < 0 || pi >= e->npol)
 		return;
-	e->pol[pi].info.enforcement = save(&e->pol[pi], enforcement);
+	e->pol[pi].info.mode = mode;
+	e->pol[pi].info.enforcement = vg_enforce_mode_name(mode);
 }
 
 bool vg_engine_kernel_decidable(const struct vg_engine *e, int pi)
@@ -941,7 +943,7 @@ int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uin
 			bool always;
 			int nu;
 
-			if (!p->info.enabled || !strcmp(p->info.enforcement, "inform") ||
+			if (!p->info.enabled || p->info.mode == VG_ENFORCE_INFORM ||
 			    !vg_engine_kernel_decidable(e, i) ||
 			    !vg_matcher_policy_has_name(e->m, i, (*names)[k]))
 				continue;

@@ -127,13 +127,11 @@ static void run_flow(struct vg_pipeline *p, struct vg_event *ev, int pol,
 		     const struct vg_enforce_target *target)
 {
 	const struct vg_policy_info *pi = vg_engine_policy(p->engine, pol);
-	const struct vg_policy_setting *st = vg_alerts_policy_setting(p->o.alerts, pi->id);
 	struct flow_run run = {.p = p, .ev = ev, .pol = pol, .target = target};
 	char err[512];
 
 	p->st.violations++;
-	if (vg_engine_flow(p->engine, ev, pol, st ? st->enforcement : NULL, &flow_ops, &run, err,
-			   sizeof(err))) {
+	if (vg_engine_flow(p->engine, ev, pol, &flow_ops, &run, err, sizeof(err))) {
 		p->st.flow_errors++;
 		vg_warn("policy '%s': the violation flow failed (%s); the violation was stored",
 			pi->name, err);
@@ -147,7 +145,7 @@ static void run_flow(struct vg_pipeline *p, struct vg_event *ev, int pol,
  */
 static bool volume_drops(struct vg_pipeline *p, const struct vg_event *ev, int pol, int *drop)
 {
-	if (strcmp(vg_engine_policy(p->engine, pol)->enforcement, "inform"))
+	if (vg_engine_policy(p->engine, pol)->mode != VG_ENFORCE_INFORM)
 		return false;
 	if (*drop < 0) {
 		*drop = vg_volume_drop(p->volume, ev);
@@ -175,9 +173,10 @@ static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct v
 static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 {
 	struct vg_enforce_target target;
-	struct hits h = {.n = 0};
+	struct hits h; /* only .n set: zeroing 64 slots for every exec costs more than the rest */
 	int drop = -1;
 
+	h.n = 0;
 	if (p->o.attribute)
 		vg_attribute(&p->attr, p->o.k8s, ev);
 	if (p->o.report) { /* printing commands: each violation as the engine finds it */
