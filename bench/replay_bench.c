@@ -10,7 +10,8 @@
  * Stages, each timed over the whole trace on one core:
  *   read     walk the trace's records (msgpack bin headers), nothing else
  *   decode   + vg_event_decode (what live events cost before the policies)
- *   engine   + vg_engine_eval with the policies (the default pack, or -d)
+ *   engine   + the pipeline (pipeline.h) with the policies (the default pack, or -d),
+ *            each violation counted: what `vigil replay` runs
  * Prints events/s and ns/event per stage, and the engine's counters.
  */
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "pipeline.h"
 #include "record.h"
 #include "trace.h"
 
@@ -165,6 +167,8 @@ static int run(const char *path, int reps, const char *dir)
 	struct vg_engine_opts eo = { .dir = dir, .lineage_fn = vg_trace_lineage };
 	struct vg_load_error *errs;
 	struct vg_engine *e;
+	struct vg_pipeline *p;
+	struct vg_pipeline_opts po = { .report = on_v };
 	struct vg_engine_stats st;
 	static struct vg_event ev;
 	double t[3] = { 0 };
@@ -178,6 +182,11 @@ static int run(const char *path, int reps, const char *dir)
 		return 1;
 	}
 	vg_load_errors_free(errs, nerr);
+	po.engine = e;
+	if (vg_pipeline_new(&p, &po, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	for (int s = 0; s < 3; s++) {
 		for (int r = 0; r < reps; r++) {
 			double t0 = now(); /* mapping the file counts: it is part of reading it */
@@ -194,7 +203,7 @@ static int run(const char *path, int reps, const char *dir)
 			} else {
 				while ((rc = vg_trace_next(tr, &ev, err, sizeof(err))) == 1) {
 					n[s]++;
-					vg_engine_eval(e, &ev, on_v, NULL);
+					vg_pipeline_event(p, &ev);
 				}
 			}
 			vg_trace_close_reader(tr);
@@ -217,6 +226,7 @@ static int run(const char *path, int reps, const char *dir)
 	printf("SUMMARY engine %.0f events/s per core, %.1f ns/event; policies alone %.1f ns/event\n",
 	       (double)n[2] / t[2], t[2] * 1e9 / (double)n[2],
 	       (t[2] / (double)n[2] - t[1] / (double)n[1]) * 1e9);
+	vg_pipeline_free(p);
 	vg_engine_free(e);
 	return 0;
 }

@@ -58,9 +58,9 @@ static void patch_policy(struct vg_api *a, struct evhttp_request *req, struct vg
 			enabled = !strcmp(key, "enabled") ? json_is_true(v) : !json_is_true(v);
 		} else if (!strcmp(key, "enforcement")) {
 			const char *s = json_string_value(v);
+			enum vg_enforce_mode mode;
 
-			if (!s || (strcmp(s, "inform") && strcmp(s, "kill_process") &&
-				   strcmp(s, "kill_pod"))) {
+			if (vg_enforce_mode_parse(s, &mode)) {
 				api_fail(a, req, 400,
 					 "'enforcement' is \"inform\", \"kill_process\" or "
 					 "\"kill_pod\"");

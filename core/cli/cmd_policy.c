@@ -294,6 +294,7 @@ static int setting_args(int argc, char **argv, struct setting *st)
 		{"config", required_argument, NULL, 'c'},
 		{0},
 	};
+	enum vg_enforce_mode mode;
 	int opt;
 
 	*st = (struct setting){.verb = argv[0], .action = "kill_process", .enabled = -1};
@@ -316,13 +317,13 @@ static int setting_args(int argc, char **argv, struct setting *st)
 		return vg_usage_error(st->cmd,
 				      "give one policy name or id (quote names with spaces)");
 	st->name = argv[optind];
-	if (strcmp(st->action, "kill_process") && strcmp(st->action, "kill_pod"))
+	if (vg_enforce_mode_parse(st->action, &mode) || mode == VG_ENFORCE_INFORM)
 		return vg_usage_error(st->cmd, "--action is kill_process or kill_pod, not '%s'",
 				      st->action);
 	if (!strcmp(st->verb, "enforce"))
 		st->enforcement = st->action;
 	else if (!strcmp(st->verb, "inform"))
-		st->enforcement = "inform";
+		st->enforcement = vg_enforce_mode_name(VG_ENFORCE_INFORM);
 	else
 		st->enabled = !strcmp(st->verb, "enable");
 	return 0;

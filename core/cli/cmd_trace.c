@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "event_json.h"
 #include "log.h"
+#include "pipeline.h"
 #include "sensor.h"
 #include "trace.h"
 
@@ -164,7 +165,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int vg_cmd_replay(int argc, char **argv)
+struct replay_opts {
+	struct vg_engine_opts eo;
+	const char *file;
+	bool stats;
+};
+
+/* true: run; false: done (--help, a usage error), with *status the exit status. */
+static bool parse_replay(int argc, char **argv, struct replay_opts *o, struct rp_ctx *c,
+			 int *status)
 {
 	static const struct option lo[] = {
 		{"dir", required_argument, NULL, 'd'},
@@ -173,71 +182,41 @@ int vg_cmd_replay(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	static struct vg_event ev;
-	struct vg_engine_opts eo = {.lineage_fn = vg_trace_lineage};
-	struct vg_load_error *errs;
-	struct vg_trace_reader *r;
-	struct vg_engine *e;
-	struct vg_engine_stats st;
-	struct rp_ctx c = {0};
-	bool stats = false;
-	char err[512];
-	int opt, nerr, rc = 0, n;
-	uint64_t events = 0;
-	double t0, dt;
+	int opt;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			eo.dir = optarg;
-			break;
-		case 'q':
-			c.quiet = true;
-			break;
-		case 's':
-			stats = true;
-			break;
-		case 'h':
+		if (opt == 'd') {
+			o->eo.dir = optarg;
+		} else if (opt == 'q') {
+			c->quiet = true;
+		} else if (opt == 's') {
+			o->stats = true;
+		} else if (opt == 'h') {
 			puts("usage: vigil replay FILE [--dir POLICIES] [--quiet] [--stats]\n"
 			     "Runs a trace through the policy engine; prints matches as JSON "
 			     "lines\n"
 			     "and a summary (--stats: per-policy counters) on stderr.");
-			return 0;
-		default:
-			return vg_usage_unknown("replay", argv[optind - 1], optopt);
+			*status = 0;
+			return false;
+		} else {
+			*status = vg_usage_unknown("replay", argv[optind - 1], optopt);
+			return false;
 		}
 	}
-	if (optind != argc - 1)
-		return vg_usage_error("replay", "name one trace file to read");
-	if (vg_engine_load(&e, &eo, &errs, &nerr)) {
-		for (int i = 0; i < nerr; i++)
-			fprintf(stderr, "%s\n", errs[i].msg);
-		vg_load_errors_free(errs, nerr);
-		return 1;
+	if (optind != argc - 1) {
+		*status = vg_usage_error("replay", "name one trace file to read");
+		return false;
 	}
-	for (int i = 0; i < nerr; i++)
-		fprintf(stderr, "%s\n", errs[i].msg);
-	vg_load_errors_free(errs, nerr);
-	r = vg_trace_open(argv[optind], err, sizeof(err));
-	if (!r) {
-		vg_err("%s", err);
-		vg_engine_free(e);
-		return 1;
-	}
-	t0 = now_s();
-	while ((n = vg_trace_next(r, &ev, err, sizeof(err))) == 1) {
-		events++;
-		vg_engine_eval(e, &ev, on_violation, &c);
-	}
-	dt = now_s() - t0;
-	fflush(stdout);
-	if (n < 0) {
-		vg_err("%s; the %llu events before it were replayed", err,
-		       (unsigned long long)events);
-		rc = 1;
-	}
+	o->file = argv[optind];
+	return true;
+}
+
+static void print_summary(struct vg_engine *e, uint64_t events, double dt)
+{
+	struct vg_engine_stats st;
+
 	vg_engine_stats(e, &st);
 	fprintf(stderr,
 		"replayed %llu events in %.3f s (%.0f events/s, %.0f ns/event): %llu violations, "
@@ -248,23 +227,89 @@ int vg_cmd_replay(int argc, char **argv)
 		(unsigned long long)st.candidates, (unsigned long long)st.rejected,
 		(unsigned long long)st.lua_calls, (unsigned long long)st.lua_errors,
 		st.kernel_all ? "all execs" : "exact names only");
-	if (stats) {
-		fprintf(stderr, "%-58s %10s %10s %8s %8s %8s %8s %10s\n", "POLICY", "CANDIDATES",
-			"MATCHES", "ERRORS", "BUDGET", "MEMORY", "EXCLUDED", "LUA_US");
-		for (int i = 0; i < vg_engine_count(e); i++) {
-			const struct vg_policy_info *p = vg_engine_policy(e, i);
+}
 
-			if (p->broken || !p->enabled)
-				continue;
-			/* ERRORS counts every failed check(); BUDGET and MEMORY are of those */
-			fprintf(stderr, "%-58s %10llu %10llu %8llu %8llu %8llu %8llu %10.1f\n",
-				p->name, (unsigned long long)p->candidates,
-				(unsigned long long)p->matches, (unsigned long long)p->errors,
-				(unsigned long long)p->budget_stops, (unsigned long long)p->nomem,
-				(unsigned long long)p->excluded, (double)p->lua_ns / 1e3);
-		}
+static void print_policy_stats(struct vg_engine *e)
+{
+	fprintf(stderr, "%-58s %10s %10s %8s %8s %8s %8s %10s\n", "POLICY", "CANDIDATES", "MATCHES",
+		"ERRORS", "BUDGET", "MEMORY", "EXCLUDED", "LUA_US");
+	for (int i = 0; i < vg_engine_count(e); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(e, i);
+
+		if (p->broken || !p->enabled)
+			continue;
+		/* ERRORS counts every failed check(); BUDGET and MEMORY are of those */
+		fprintf(stderr, "%-58s %10llu %10llu %8llu %8llu %8llu %8llu %10.1f\n", p->name,
+			(unsigned long long)p->candidates, (unsigned long long)p->matches,
+			(unsigned long long)p->errors, (unsigned long long)p->budget_stops,
+			(unsigned long long)p->nomem, (unsigned long long)p->excluded,
+			(double)p->lua_ns / 1e3);
 	}
-	vg_trace_close_reader(r);
-	vg_engine_free(e);
+}
+
+/* Every event of the trace through the pipeline; the summary. Exit status. */
+static int replay(struct vg_pipeline *p, struct vg_engine *e, struct vg_trace_reader *r)
+{
+	struct vg_event *ev = calloc(1, sizeof(*ev));
+	uint64_t events = 0;
+	char err[512];
+	double t0, dt;
+	int n = 0, rc = 0;
+
+	if (!ev) {
+		vg_err("out of memory");
+		return 1;
+	}
+	t0 = now_s();
+	while ((n = vg_trace_next(r, ev, err, sizeof(err))) == 1) {
+		events++;
+		vg_pipeline_event(p, ev);
+	}
+	dt = now_s() - t0;
+	fflush(stdout);
+	if (n < 0) {
+		vg_err("%s; the %llu events before it were replayed", err,
+		       (unsigned long long)events);
+		rc = 1;
+	}
+	print_summary(e, events, dt);
+	free(ev);
 	return rc;
+}
+
+int vg_cmd_replay(int argc, char **argv)
+{
+	struct replay_opts o = {.eo = {.lineage_fn = vg_trace_lineage}};
+	struct rp_ctx c = {0};
+	struct vg_pipeline_opts po = {.report = on_violation, .report_ctx = &c};
+	struct vg_pipeline *p = NULL;
+	struct vg_trace_reader *r = NULL;
+	struct vg_load_error *errs;
+	struct vg_engine *e;
+	char err[512];
+	int nerr, status = 1;
+
+	if (!parse_replay(argc, argv, &o, &c, &status))
+		return status;
+	status = vg_engine_load(&e, &o.eo, &errs, &nerr);
+	for (int i = 0; i < nerr; i++)
+		fprintf(stderr, "%s\n", errs[i].msg);
+	vg_load_errors_free(errs, nerr);
+	if (status)
+		return 1;
+	po.engine = e;
+	r = vg_trace_open(o.file, err, sizeof(err));
+	if (!r || vg_pipeline_new(&p, &po, err, sizeof(err))) {
+		vg_err("%s", err);
+		status = 1;
+	} else {
+		status = replay(p, e, r);
+		if (o.stats)
+			print_policy_stats(e);
+	}
+	vg_pipeline_free(p);
+	if (r)
+		vg_trace_close_reader(r);
+	vg_engine_free(e);
+	return status;
 }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,19 +16,9 @@
 #include "api.h"
 #include "daemon.h"
 #include "metrics.h"
-#include "enforce.h"
 #include "log.h"
 #include "lua_host.h"
 #include "safefile.h"
-
-#define VOL_SLOTS 16384
-
-/* Volume control: one slot per (container, comm, args, exe), by two independent hashes. */
-struct vol_slot {
-	uint64_t h1, h2;
-	uint64_t window_start_ns;
-	uint32_t count;
-};
 
 static uint64_t now_ns(void)
 {
@@ -39,383 +28,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-/*
- * StackRox rate-limits repeats of the same container + name + args + path
- * before detection (burst 10 per 30 minutes per key). Returns true to drop.
- * Keys are hashed with a seed drawn at start, so a crafted exec cannot aim
- * at another's slot.
- */
-static bool suppressed(struct vg_daemon *d, struct vg_event *ev)
-{
-	const struct vg_exec *r = ev->rec;
-	uint64_t h1 = d->vol_seed[0], h2 = d->vol_seed[1], now = ev->time_ns;
-	struct vol_slot *s;
-
-	if (!d->cfg.burst)
-		return false;
-	h1 = mix(h1, r->data + r->cg_off, r->cg_len);
-	h1 = mix(h1, r->comm, VG_COMM_LEN);
-	h1 = mix(h1, r->data + r->args_off, r->args_len);
-	h1 = mix(h1, ev->exe, strlen(ev->exe));
-	h2 = mix(h2 ^ h1, r->data + r->args_off, r->args_len);
-	h2 = mix(h2, r->data + r->cg_off, r->cg_len);
-	s = &d->vol[h1 % VOL_SLOTS];
-	if (s->h1 != h1 || s->h2 != h2 ||
-	    now - s->window_start_ns > (uint64_t)d->cfg.window_s * 1000000000ull) {
-		s->h1 = h1;
-		s->h2 = h2;
-		s->window_start_ns = now;
-		s->count = 0;
-	}
-	if (++s->count > d->cfg.burst) {
-		d->suppressed++;
-		return true;
-	}
-	return false;
-}
-
-/* ---- the flow's bindings ------------------------------------------------------ */
-
-static void on_ack(void *ctx, bool ok)
-{
-	struct vg_daemon *d = ctx;
-
-	if (ok)
-		d->acked++;
-}
-
-static bool flow_store(void *ctx, struct vg_event *ev, int pol)
-{
-	struct vg_daemon *d = ctx;
-	const struct vg_policy_info *p = vg_engine_policy(d->engine, pol);
-	struct vg_violation v = {.ev = ev,
-				 .policy_id = p->id,
-				 .policy_name = p->name,
-				 .severity = p->severity,
-				 .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0,
-				 .error = vg_engine_check_error(d->engine, pol)};
-	int rc;
-
-	vg_sensor_lineage(d->sensor, ev);
-	rc = vg_alerts_add(d->alerts, &v, on_ack, d, &d->cur_alert);
-	if (rc) {
-		d->store_errors++;
-		vg_err("cannot store a violation of '%s': %s", p->name, strerror(-rc));
-		return false;
-	}
-	d->stored++;
-	return true;
-}
-
-/* vigil.notify() from the flow: the alert's event to the default notifiers, via the outbox. */
-static bool flow_notify(void *ctx, struct vg_event *ev, int pol)
-{
-	struct vg_daemon *d = ctx;
-
-	(void)ev;
-	(void)pol;
-	if (!d->notify || !d->cur_alert)
-		return false;
-	return vg_notify_alert(d->notify, d->cur_alert->violations == 1 ? "created" : "updated",
-			       d->cur_alert) == 0;
-}
-
-struct verify {
-	struct vg_daemon *d;
-	struct event *ev;
-	char path[4096];
-	int tries;
-};
-
-/* After a cgroup kill: is it empty? Checked from the loop, never waited for. */
-static void on_verify(evutil_socket_t fd, short what, void *arg)
-{
-	struct verify *v = arg;
-	int left = vg_cgroup_count(v->path);
-
-	(void)fd;
-	(void)what;
-	if (left > 0 && ++v->tries < 20) {
-		event_add(v->ev, &(struct timeval){0, 25000});
-		return;
-	}
-	if (left > 0) {
-		v->d->enforce_failed++;
-		vg_err("enforcement: cgroup %s still has %d processes after kill", v->path, left);
-	} else {
-		vg_debug("enforcement: cgroup %s is empty", v->path);
-	}
-	event_free(v->ev);
-	free(v);
-}
-
-static void verify_later(struct vg_daemon *d, const char *path)
-{
-	struct verify *v = calloc(1, sizeof(*v));
-
-	if (!v)
-		return;
-	v->d = d;
-	snprintf(v->path, sizeof(v->path), "%s", path);
-	v->ev = event_new(d->base, -1, 0, on_verify, v);
-	if (!v->ev) {
-		free(v);
-		return;
-	}
-	event_add(v->ev, &(struct timeval){0, 10000});
-}
-
-struct k8s_kill {
-	struct vg_daemon *d;
-	char alert_id[40], target[64];
-};
-
-/* The API server's answer to a pod deletion, recorded on the alert when it comes. */
-static void on_k8s_done(void *ctx, bool ok, const char *msg)
-{
-	struct k8s_kill *k = ctx;
-	const struct vg_alert *a = vg_alerts_get(k->d->alerts, k->alert_id);
-
-	ok ? k->d->enforced++ : k->d->enforce_failed++;
-	if (a)
-		vg_alerts_enforced(k->d->alerts, a, "kill_pod (Kubernetes)", ok, msg, k->target,
-				   now_ns());
-	if (!ok)
-		vg_err("enforcement: %s", msg);
-	free(k);
-}
-
-static void k8s_delete(struct vg_daemon *d, const char *pod_uid, const char *policy)
-{
-	struct k8s_kill *k = calloc(1, sizeof(*k));
-
-	if (!k)
-		return;
-	k->d = d;
-	snprintf(k->alert_id, sizeof(k->alert_id), "%s", d->cur_alert ? d->cur_alert->id : "");
-	snprintf(k->target, sizeof(k->target), "%s", pod_uid);
-	if (vg_k8s_kill_pod(d->k8s, pod_uid, policy, on_k8s_done, k))
-		free(k);
-}
-
-/*
- * kill_pod. The cgroup killed is the container's own level as the runtime
- * made it (container.c), never a level named below it: it holds the process
- * and everything the container nested. The pod is deleted only when the API
- * server lists this container in it (ev->pod_verified). A path cut short has
- * no level to trust: the process alone is killed. 0, or -EPERM when a pod was
- * named and refused or the path was cut short (msg says why), or the cgroup
- * kill's -errno.
- */
-static int kill_pod(struct vg_daemon *d, struct vg_event *ev, const char *policy, bool in_kernel,
-		    char *msg, size_t n)
-{
-	const struct vg_container *ctr = vg_event_container(ev);
-	size_t used = strnlen(msg, 200);
-	char path[VG_PATH_MAX], cmsg[256];
-	int rc;
-
-	vg_event_paths(ev);
-	if (ctr->truncated) {
-		if (!in_kernel)
-			vg_kill_process(ev->rec->pid, cmsg, sizeof(cmsg));
-		snprintf(msg + used, n - used,
-			 "%srefused: the cgroup path is deeper than the sensor walks, so the "
-			 "container's own cgroup is unknown (%.120s); %.120s",
-			 used ? "; " : "", ev->cgroup,
-			 in_kernel ? "the process died at exec" : cmsg);
-		return -EPERM;
-	}
-	/* a container: its own level (a host process under a host-scoped policy: its cgroup) */
-	snprintf(path, sizeof(path), "%.*s",
-		 (int)(ctr->id[0] ? ctr->level_len : strlen(ev->cgroup)), ev->cgroup);
-	/* the cgroup at once: the pod's processes do not wait for the API round trip */
-	rc = vg_kill_cgroup(path, cmsg, sizeof(cmsg));
-	if (rc == -ENOENT)
-		rc = 0; /* NotFound is success: nothing is left to kill */
-	else if (!rc)
-		verify_later(d, path);
-	used += (size_t)snprintf(msg + used, n - used, "%s%.250s", used ? "; " : "", cmsg);
-	if (used >= n || !d->k8s)
-		return rc;
-	if (ev->pod_verified) {
-		k8s_delete(d, ctr->pod_uid, policy);
-		return rc;
-	}
-	if (ctr->pod_uid[0]) /* not listed (yet, or any more): nothing to delete by */
-		snprintf(msg + used, n - used,
-			 "; pod %s is not in this node's pod list: not deleted", ctr->pod_uid);
-	if (!ev->pod_denied)
-		return rc;
-	snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
-	return rc ? rc : -EPERM;
-}
-
-/*
- * vigil.enforce(action) from the flow. Never vigil, never PID 1, never a host
- * process unless the policy's scope includes the host; the outcome, good or
- * bad, goes on the alert.
- */
-static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *action)
-{
-	struct vg_daemon *d = ctx;
-	const struct vg_policy_info *p = vg_engine_policy(d->engine, pol);
-	const struct vg_container *ctr = vg_event_container(ev);
-	uint32_t pid = ev->rec->pid;
-	bool in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0, ok;
-	char msg[512] = "", target[128];
-	uint64_t now = now_ns();
-	int rc = 0;
-
-	snprintf(target, sizeof(target), "%s",
-		 ctr->pod_uid[0] ? ctr->pod_uid
-		 : ctr->id[0]	 ? ctr->short_id
-				 : "host");
-	if (pid == (uint32_t)getpid() || pid == 1 || (!ctr->id[0] && !p->host)) {
-		d->enforce_refused++;
-		snprintf(msg, sizeof(msg), "refused: %s",
-			 pid == 1 ? "PID 1 is never killed"
-			 : pid == (uint32_t)getpid()
-				 ? "vigil never kills itself"
-				 : "a host process, and the policy's scope is containers");
-		vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg, target, now);
-		return false;
-	}
-	if (strcmp(action, "kill_process") && strcmp(action, "kill_pod")) {
-		d->enforce_refused++;
-		return false;
-	}
-	if (vg_k8s_break_glass(ev->meta)) {
-		d->enforce_refused++;
-		snprintf(msg, sizeof(msg),
-			 "not enforced: pod %s/%s is annotated vigil.io/break-glass",
-			 ev->meta->namespace_, ev->meta->pod);
-		vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg, target, now);
-		return false;
-	}
-	if (d->cfg.dry_run) {
-		vg_event_paths(ev);
-		snprintf(msg, sizeof(msg), "dry run: would %s pid %u (%s) in cgroup %.200s",
-			 !strcmp(action, "kill_pod") ? "kill the pod of" : "kill", pid, ev->exe,
-			 ev->cgroup);
-		vg_info("policy '%s': %s", p->name, msg);
-		d->enforce_dry_run++;
-		vg_alerts_enforced(d->alerts, d->cur_alert, "dry run", true, msg, target, now);
-		return true;
-	}
-	if (in_kernel) {
-		d->killed_in_kernel++;
-		snprintf(msg, sizeof(msg),
-			 "killed in kernel at exec (pid %u): the binary never ran", pid);
-	}
-	if (!strcmp(action, "kill_process") && !in_kernel) {
-		rc = vg_kill_process(pid, msg, sizeof(msg));
-		if (rc == -ESRCH)
-			rc = 0; /* it is gone either way */
-	} else if (!strcmp(action, "kill_pod")) {
-		rc = kill_pod(d, ev, p->name, in_kernel, msg, sizeof(msg));
-	}
-	ok = rc == 0;
-	ok ? d->enforced++ : d->enforce_failed++;
-	vg_alerts_enforced(d->alerts, d->cur_alert, in_kernel ? "killed in kernel" : action, ok,
-			   msg, target, now);
-	if (!ok)
-		vg_err("enforcement of '%s' failed: %s", p->name, msg);
-	return ok;
-}
-
-/* vigil.enforce() for a violation whose check() failed: nothing is killed; the alert says why. */
-static void flow_enforce_skipped(void *ctx, struct vg_event *ev, int pol, const char *action,
-				 const char *why)
-{
-	struct vg_daemon *d = ctx;
-	const struct vg_container *ctr = vg_event_container(ev);
-	char msg[768];
-
-	d->enforce_skipped++;
-	snprintf(msg, sizeof(msg), "skipped: check() failed (%.600s)", why);
-	vg_alerts_enforced(d->alerts, d->cur_alert, action, false, msg,
-			   ctr->pod_uid[0] ? ctr->pod_uid
-			   : ctr->id[0]	   ? ctr->short_id
-					   : "host",
-			   now_ns());
-	if (d->enforce_skipped <= 3 || !(d->enforce_skipped & (d->enforce_skipped - 1)))
-		vg_warn("policy '%s': %s of pid %u %s; set on_error = \"enforce\" in the policy to "
-			"enforce anyway",
-			vg_engine_policy(d->engine, pol)->name, action, ev->rec->pid, msg);
-}
-
-static const struct vg_flow_ops ops = {.store = flow_store,
-				       .enforce = flow_enforce,
-				       .notify = flow_notify,
-				       .enforce_skipped = flow_enforce_skipped};
-
-struct hits {
-	int pol[64];
-	int n;
-};
-
-static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p)
-{
-	struct hits *h = ctx;
-
-	(void)ev;
-	(void)p;
-	if (h->n < 64)
-		h->pol[h->n++] = pol;
-}
-
+/* The sensor's records: each through the pipeline (pipeline.c), which counts what fails. */
 static int on_record(void *arg, const void *rec, size_t len)
 {
 	struct vg_daemon *d = arg;
-	struct vg_event *ev = &d->ev;
-	struct hits h = {.n = 0};
 
-	d->events++;
-	if (vg_event_decode(ev, rec, len, vg_sensor_boot_to_wall(d->sensor))) {
-		d->decode_errors++;
-		return 0;
-	}
-	vg_attribute(&d->attr, d->k8s, ev);
-	vg_engine_eval(d->engine, ev, on_violation, &h);
-	/* the flow runs after the evaluation, one violation at a time */
-	for (int i = 0, drop = -1; i < h.n; i++) {
-		const struct vg_policy_info *p = vg_engine_policy(d->engine, h.pol[i]);
-		const struct vg_policy_setting *st = vg_alerts_policy_setting(d->alerts, p->id);
-		char err[512];
-
-		/*
-		 * Volume control (StackRox's burst per container, name, args and
-		 * exe) keeps repeats out of the store; it never spares a process
-		 * an enforcing policy would kill. It counts execs, not violations:
-		 * decided once per exec, whatever number of policies it matches.
-		 */
-		if (!strcmp(p->enforcement, "inform")) {
-			if (drop < 0)
-				drop = suppressed(d, ev);
-			if (drop)
-				continue;
-		}
-
-		d->violations++;
-		d->cur_alert = NULL;
-		if (vg_engine_flow(d->engine, ev, h.pol[i], st ? st->enforcement : NULL, &ops, d,
-				   err, sizeof(err))) {
-			d->flow_errors++;
-			vg_warn("policy '%s': the violation flow failed (%s); the violation was "
-				"stored",
-				vg_engine_policy(d->engine, h.pol[i])->name, err);
-		}
-	}
+	if (d->pipeline)
+		(void)vg_pipeline_record(d->pipeline, rec, len, vg_sensor_boot_to_wall(d->sensor));
 	return 0;
 }
 
@@ -435,24 +54,28 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	for (int i = 0; i < vg_engine_count(d->engine); i++) {
 		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
 		const struct vg_policy_setting *st = vg_alerts_policy_setting(d->alerts, p->id);
+		enum vg_enforce_mode mode;
 
 		if (st && st->enabled >= 0 && !p->broken)
 			vg_engine_enable(d->engine, i, st->enabled);
-		if (st && st->enforcement)
-			vg_engine_set_enforcement(d->engine, i, st->enforcement);
+		/* the settings file's string, parsed as it enters the engine */
+		if (st && st->enforcement && !vg_enforce_mode_parse(st->enforcement, &mode))
+			vg_engine_set_enforcement(d->engine, i, mode);
 	}
 	/* names to pass, and which to kill at exec: the kernel follows at once */
 	n = vg_engine_kernel_program(d->engine, &names, &actions);
-	if (d->cfg.dry_run)
+	if (d->cfg.dry_run) {
 		actions = NULL; /* dry run: the kernel kills nothing */
-	else {
+	} else {
 		const int *ni;
 		const uint32_t *uids;
 		int nu = vg_engine_kernel_kill_uids(d->engine, &ni, &uids);
 
 		/* the uid pairs before the names that point at them */
-		if (vg_sensor_kill_uids_set(d->sensor, names, ni, uids, nu))
-			return -1;
+		int rc = vg_sensor_kill_uids_set(d->sensor, names, ni, uids, nu);
+
+		if (rc)
+			return rc;
 	}
 	return vg_sensor_filter_program_actions(d->sensor, names, actions, n,
 						vg_engine_kernel_all(d->engine));
@@ -525,10 +148,12 @@ static void on_hup(evutil_socket_t s, short w, void *arg)
 		char err[512];
 
 		d->reloads++;
+		vg_pipeline_set_engine(d->pipeline, d->engine);
 		if (route_policies(d, err, sizeof(err)))
 			vg_err("%s; that policy's alerts go to default_notifiers until it is fixed",
 			       err);
-		vg_daemon_policy_changed(d);
+		if (vg_daemon_policy_changed(d))
+			vg_err("cannot program the kernel filter map: %s", strerror(errno));
 		vg_info("reloaded %d policies", vg_engine_count(d->engine));
 	}
 	vg_load_errors_free(errs, nerr);
@@ -677,7 +302,7 @@ static int take_lock(struct vg_daemon *d)
 				    0600, 0022, err, sizeof(err));
 	if (d->lock_fd < 0) {
 		vg_err("%s", err);
-		return -1;
+		return d->lock_fd;
 	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
 		n = pread(d->lock_fd, pid, sizeof(pid) - 1, 0);
@@ -686,7 +311,7 @@ static int take_lock(struct vg_daemon *d)
 		vg_err("another vigil (pid %s) is running on the data directory %s: stop it first, "
 		       "or give this one its own --data-dir",
 		       pid[0] ? pid : "?", d->cfg.data_dir);
-		return -1;
+		return -EBUSY;
 	}
 	snprintf(pid, sizeof(pid), "%d\n", getpid());
 	if (ftruncate(d->lock_fd, 0) || pwrite(d->lock_fd, pid, strlen(pid), 0) < 0)
@@ -749,206 +374,294 @@ static int api_start(struct vg_daemon *d, char *err, size_t n)
 	return vg_api_start(&d->api, &host, err, n);
 }
 
-int vg_daemon_run(const struct vg_run_opts *o)
+/* The configuration, then what `vigil run` was asked on top of it. */
+static int configure(struct vg_daemon *d, const struct vg_run_opts *o)
 {
-	static struct vg_daemon dd;
-	struct vg_daemon *d = &dd;
-	struct vg_alerts_opts ao = {0};
-	struct vg_sensor_opts so = {.verbose = o->verbose};
-	struct vg_wal_report rep;
-	struct vg_engine_opts eo;
-	struct vg_load_error *errs;
-	struct event *ev_stop = NULL, *ev_hup = NULL, *ev_ret = NULL, *ev_bg = NULL;
-	const char *config = o->config, *data_dir = o->data_dir, *pol = o->policies;
-	const char *listen = o->listen, *fs = o->fsync;
-	bool dry = o->dry_run;
-	char err[1024], store_dir[1100];
-	int nerr, rc = 1;
+	char err[1024];
 
-	memset(d, 0, sizeof(*d));
-	d->lock_fd = d->data_fd = -1;
-	if (vg_config_resolve(&d->cfg, config, data_dir, err, sizeof(err))) {
+	if (vg_config_resolve(&d->cfg, o->config, o->data_dir, err, sizeof(err)) ||
+	    (o->listen && vg_check_listen("--listen", o->listen, err, sizeof(err)))) {
 		vg_err("%s", err);
-		return 1;
+		return -EINVAL;
 	}
-	if (pol)
-		snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s", pol);
-	if (listen && vg_check_listen("--listen", listen, err, sizeof(err))) {
-		vg_err("%s", err);
-		return 1;
-	}
-	if (listen)
-		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", listen);
-	if (fs)
-		d->cfg.fsync_always = !strcmp(fs, "always");
-	if (dry)
+	if (o->policies)
+		snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s", o->policies);
+	if (o->listen)
+		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", o->listen);
+	if (o->fsync)
+		d->cfg.fsync_always = !strcmp(o->fsync, "always");
+	if (o->dry_run)
 		d->cfg.dry_run = true;
-
 	d->data_fd = vg_safe_data_dir(d->cfg.data_dir, sizeof(d->cfg.data_dir), err, sizeof(err));
 	if (d->data_fd < 0) {
 		vg_err("%s", err);
-		return 1;
+		return d->data_fd;
 	}
-	if (take_lock(d))
-		goto out;
+	return 0;
+}
+
+/* The process: the data directory's lock, signals, file limit, the event loop. */
+static int prepare_process(struct vg_daemon *d)
+{
+	int rc = take_lock(d);
+
+	if (rc)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	vg_log_libevent();
 	/* before the policies load: a SIGTERM during a load stops it too */
-	if (stop_signals_install()) {
-		vg_err("cannot install the SIGINT/SIGTERM handlers: %s", strerror(errno));
-		goto out;
+	rc = stop_signals_install();
+	if (rc) {
+		vg_err("cannot install the SIGINT/SIGTERM handlers: %s", strerror(-rc));
+		return rc;
 	}
 	d->base = event_base_new();
-	d->vol = calloc(VOL_SLOTS, sizeof(*d->vol));
-	if (!d->base || !d->vol || getrandom(d->vol_seed, sizeof(d->vol_seed), 0) < 0) {
+	if (!d->base) {
 		vg_err("cannot set up the event loop");
-		goto out;
+		return -ENOMEM;
 	}
+	return 0;
+}
 
-	/* the store first: nothing is detected before violations have a home */
+/* The store first: nothing is detected before violations have a home. */
+static int open_store(struct vg_daemon *d)
+{
+	struct vg_alerts_opts ao = {0};
+	struct vg_wal_report rep;
+	char err[1024], store_dir[1100];
+	int rc;
+
 	snprintf(store_dir, sizeof(store_dir), "%.1000s/store", d->cfg.data_dir);
 	ao.dir = store_dir;
 	ao.commit_ms = d->cfg.commit_ms;
 	ao.fsync_always = d->cfg.fsync_always;
 	ao.mem_bound = (size_t)d->cfg.store_memory_mb << 20;
-	if (vg_alerts_open(&d->alerts, &ao, d->base, &rep, err, sizeof(err))) {
+	rc = vg_alerts_open(&d->alerts, &ao, d->base, &rep, err, sizeof(err));
+	if (rc) {
 		vg_err("%s", err);
-		goto out;
+		return rc;
 	}
 	vg_wal_report_log(&rep, store_dir);
+	return 0;
+}
 
-	eo = engine_opts(d);
-	if (vg_engine_load(&d->engine, &eo, &errs, &nerr)) {
-		for (int i = 0; i < nerr; i++)
-			vg_err("%s", errs[i].msg);
-		vg_load_errors_free(errs, nerr);
-		goto out;
-	}
+/* Files that fail are reported and skipped; only an engine that cannot be built stops. */
+static int load_policies(struct vg_daemon *d)
+{
+	struct vg_engine_opts eo = engine_opts(d);
+	struct vg_load_error *errs;
+	int nerr, rc = vg_engine_load(&d->engine, &eo, &errs, &nerr);
+
 	for (int i = 0; i < nerr; i++)
 		vg_err("%s", errs[i].msg);
 	vg_load_errors_free(errs, nerr);
+	return rc;
+}
 
-	so.ringbuf_bytes = d->cfg.ringbuf_bytes;
-	so.drain_ms = d->cfg.drain_ms;
-	if (vg_sensor_open(&d->sensor, &so, d->base, on_record, d, err, sizeof(err))) {
+static int open_sensor(struct vg_daemon *d, bool verbose)
+{
+	struct vg_sensor_opts so = {.verbose = verbose,
+				    .ringbuf_bytes = d->cfg.ringbuf_bytes,
+				    .drain_ms = d->cfg.drain_ms};
+	char err[1024];
+	int rc = vg_sensor_open(&d->sensor, &so, d->base, on_record, d, err, sizeof(err));
+
+	if (rc) {
 		vg_err("%s", err);
-		goto out;
+		return rc;
 	}
-	if (vg_daemon_policy_changed(d)) {
-		vg_err("cannot program the kernel filter map: %s", strerror(errno));
-		goto out;
+	rc = vg_daemon_policy_changed(d);
+	if (rc)
+		vg_err("cannot program the kernel filter map: %s", strerror(-rc));
+	return rc;
+}
+
+/* Kubernetes when configured (in-cluster, a server or a kubeconfig); 0 without it too. */
+static int open_k8s(struct vg_daemon *d)
+{
+	struct vg_k8s_opts ko = {
+		.server = d->cfg.k8s_server[0] ? d->cfg.k8s_server : NULL,
+		.token_file = d->cfg.k8s_token_file[0] ? d->cfg.k8s_token_file : NULL,
+		.ca_file = d->cfg.k8s_ca_file[0] ? d->cfg.k8s_ca_file : NULL,
+		.node = d->cfg.k8s_node[0] ? d->cfg.k8s_node : NULL,
+		.insecure = d->cfg.k8s_insecure,
+		.refresh_s = d->cfg.k8s_refresh_s,
+	};
+	static char kserver[512], ktoken[4096], kca[1100];
+	char err[1024];
+	int rc;
+
+	if (d->cfg.k8s_kubeconfig[0]) {
+		snprintf(kca, sizeof(kca), "%.1000s/kubeconfig-ca.crt", d->cfg.data_dir);
+		rc = vg_k8s_from_kubeconfig(d->cfg.k8s_kubeconfig, &ko, kserver, sizeof(kserver),
+					    ktoken, sizeof(ktoken), kca, err, sizeof(err));
+		if (rc) {
+			vg_err("%s", err);
+			return rc;
+		}
 	}
+	rc = vg_k8s_new(&d->k8s, d->base, d->http, &ko, err, sizeof(err));
+	if (rc < 0) {
+		vg_err("%s", err);
+		return rc;
+	}
+	if (rc == 0) {
+		vg_info("kubernetes: pods of node from %s",
+			ko.server ? ko.server : "in-cluster config");
+		d->ev_break_glass = event_new(d->base, -1, EV_PERSIST, on_break_glass, d);
+		if (d->ev_break_glass)
+			(void)event_add(d->ev_break_glass,
+					&(struct timeval){0, 500000}); /* a timer: cannot fail */
+	}
+	return 0;
+}
+
+/* Outbound HTTP, Kubernetes, the notifiers and each policy's route to them. */
+static int open_outbound(struct vg_daemon *d)
+{
+	char err[1024];
+	int rc;
+
 	d->http = vg_http_new(d->base);
 	if (!d->http) {
 		vg_err("cannot set up outbound HTTP");
-		goto out;
+		return -ENOMEM;
 	}
-	{
-		struct vg_k8s_opts ko = {
-			.server = d->cfg.k8s_server[0] ? d->cfg.k8s_server : NULL,
-			.token_file = d->cfg.k8s_token_file[0] ? d->cfg.k8s_token_file : NULL,
-			.ca_file = d->cfg.k8s_ca_file[0] ? d->cfg.k8s_ca_file : NULL,
-			.node = d->cfg.k8s_node[0] ? d->cfg.k8s_node : NULL,
-			.insecure = d->cfg.k8s_insecure,
-			.refresh_s = d->cfg.k8s_refresh_s,
-		};
-		static char kserver[512], ktoken[4096], kca[1100];
-		int krc;
-
-		if (d->cfg.k8s_kubeconfig[0]) {
-			snprintf(kca, sizeof(kca), "%.1000s/kubeconfig-ca.crt", d->cfg.data_dir);
-			if (vg_k8s_from_kubeconfig(d->cfg.k8s_kubeconfig, &ko, kserver,
-						   sizeof(kserver), ktoken, sizeof(ktoken), kca,
-						   err, sizeof(err))) {
-				vg_err("%s", err);
-				goto out;
-			}
-		}
-		krc = vg_k8s_new(&d->k8s, d->base, d->http, &ko, err, sizeof(err));
-
-		if (krc < 0) {
+	rc = open_k8s(d);
+	if (rc)
+		return rc;
+	if (d->cfg.notifiers) {
+		rc = vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir,
+				    d->cfg.plugin_dir, d->cfg.notifiers, d->cfg.default_notifiers,
+				    err, sizeof(err));
+		if (rc) {
 			vg_err("%s", err);
-			goto out;
+			return rc;
 		}
-		if (krc == 0) {
-			vg_info("kubernetes: pods of node from %s",
-				ko.server ? ko.server : "in-cluster config");
-			ev_bg = event_new(d->base, -1, EV_PERSIST, on_break_glass, d);
-			if (ev_bg)
-				event_add(ev_bg, &(struct timeval){0, 500000});
-		}
-	}
-	if (d->cfg.notifiers &&
-	    vg_notify_open(&d->notify, d->base, d->http, d->cfg.data_dir, d->cfg.plugin_dir,
-			   d->cfg.notifiers, d->cfg.default_notifiers, err, sizeof(err))) {
-		vg_err("%s", err);
-		goto out;
-	}
-	if (d->notify) {
 		vg_notify_set_store(d->notify, d->alerts);
 		if (d->k8s)
 			vg_notify_set_namespaces(d->notify, namespace_of, d->k8s);
 	}
-	if (route_policies(d, err, sizeof(err))) {
+	rc = route_policies(d, err, sizeof(err));
+	if (rc)
 		vg_err("%s", err);
-		goto out;
-	}
-	if (api_start(d, err, sizeof(err))) {
-		vg_err("%s", err);
-		goto out;
-	}
+	return rc;
+}
 
-	ev_stop = event_new(d->base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop, d);
-	ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
-	ev_ret = event_new(d->base, -1, EV_PERSIST, on_retention, d);
-	if (!ev_stop || !ev_hup || !ev_ret) {
+/* Each exec's way from the sensor to the store, the notifiers and enforcement. */
+static int open_pipeline(struct vg_daemon *d)
+{
+	struct vg_pipeline_opts po = {.engine = d->engine,
+				      .lineage_fn = lineage_cb,
+				      .lineage_ctx = d,
+				      .attribute = true,
+				      .k8s = d->k8s,
+				      .burst = d->cfg.burst,
+				      .window_s = d->cfg.window_s,
+				      .alerts = d->alerts,
+				      .notify = d->notify,
+				      .base = d->base,
+				      .dry_run = d->cfg.dry_run};
+	char err[512];
+	int rc = vg_pipeline_new(&d->pipeline, &po, err, sizeof(err));
+
+	if (rc)
+		vg_err("%s", err);
+	return rc;
+}
+
+/* The API, the stop pipe, SIGHUP and the hourly retention. */
+static int start_serving(struct vg_daemon *d)
+{
+	char err[1024];
+	int rc = api_start(d, err, sizeof(err));
+
+	if (rc) {
+		vg_err("%s", err);
+		return rc;
+	}
+	d->ev_stop = event_new(d->base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop, d);
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	d->ev_retention = event_new(d->base, -1, EV_PERSIST, on_retention, d);
+	if (!d->ev_stop || !d->ev_hup || !d->ev_retention || event_add(d->ev_stop, NULL) ||
+	    event_add(d->ev_hup, NULL) ||
+	    event_add(d->ev_retention, &(struct timeval){.tv_sec = 3600})) {
 		vg_err("cannot register with the event loop");
-		goto out;
+		return -ENOMEM;
 	}
-	event_add(ev_stop, NULL);
-	event_add(ev_hup, NULL);
-	event_add(ev_ret, &(struct timeval){.tv_sec = 3600});
 	on_retention(-1, 0, d);
-	{
-		struct vg_alerts_stats ast;
+	return 0;
+}
 
-		vg_alerts_stats(d->alerts, &ast);
-		vg_info("ready: %d policies, %llu alerts (%llu active) in %s, API on http://%s",
-			vg_engine_count(d->engine), (unsigned long long)ast.alerts,
-			(unsigned long long)ast.active, d->cfg.data_dir, d->cfg.api_listen);
-	}
-	event_base_dispatch(d->base);
-	rc = 0;
-out:
+static void announce_ready(struct vg_daemon *d)
+{
+	struct vg_alerts_stats ast;
+
+	vg_alerts_stats(d->alerts, &ast);
+	vg_info("ready: %d policies, %llu alerts (%llu active) in %s, API on http://%s",
+		vg_engine_count(d->engine), (unsigned long long)ast.alerts,
+		(unsigned long long)ast.active, d->cfg.data_dir, d->cfg.api_listen);
+}
+
+static void free_event(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
+/* Everything, in the reverse order of start-up; the store flushed first. Returns rc, or 1. */
+static int teardown(struct vg_daemon *d, int rc)
+{
 	if (d->alerts && vg_alerts_sync(d->alerts)) {
 		vg_err("could not flush the store on the way out: recent violations may be lost");
 		rc = 1;
 	}
-	if (d->stopping)
-		vg_info("stopped: %llu violations stored", (unsigned long long)d->stored);
+	if (d->stopping) {
+		struct vg_pipeline_stats ps = {0};
+
+		if (d->pipeline)
+			vg_pipeline_stats(d->pipeline, &ps);
+		vg_info("stopped: %llu violations stored", (unsigned long long)ps.stored);
+	}
 	vg_api_stop(d->api);
 	vg_notify_close(d->notify);
 	vg_k8s_free(d->k8s);
 	vg_http_free(d->http);
-	if (ev_stop)
-		event_free(ev_stop);
-	if (ev_hup)
-		event_free(ev_hup);
-	if (ev_ret)
-		event_free(ev_ret);
-	if (ev_bg)
-		event_free(ev_bg);
+	free_event(d->ev_stop);
+	free_event(d->ev_hup);
+	free_event(d->ev_retention);
+	free_event(d->ev_break_glass);
 	vg_sensor_close(d->sensor);
 	vg_engine_free(d->engine);
 	vg_alerts_close(d->alerts);
+	vg_pipeline_free(d->pipeline); /* after the store: its last acks count here */
 	if (d->base)
 		event_base_free(d->base);
-	free(d->vol);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 	stop_signals_remove();
 	if (d->data_fd >= 0)
 		close(d->data_fd);
 	return rc;
+}
+
+int vg_daemon_run(const struct vg_run_opts *o)
+{
+	static struct vg_daemon daemon;
+	struct vg_daemon *d = &daemon;
+
+	memset(d, 0, sizeof(*d));
+	d->lock_fd = d->data_fd = -1;
+	if (configure(d, o)) {
+		if (d->data_fd >= 0)
+			close(d->data_fd);
+		return 1;
+	}
+	if (prepare_process(d) || open_store(d) || load_policies(d) || open_sensor(d, o->verbose) ||
+	    open_outbound(d) || open_pipeline(d) || start_serving(d))
+		return teardown(d, 1);
+	announce_ready(d);
+	event_base_dispatch(d->base);
+	return teardown(d, 0);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * daemon.h - `vigil run`: one process, one libevent loop. Sensor -> volume
- * control -> policies -> the Lua flow -> store; the REST API and timers on
- * the same loop. Shared by daemon.c and metrics.c.
+ * daemon.h - `vigil run`: one process, one libevent loop. Sensor -> the
+ * pipeline (pipeline.h: attribution, policies, volume control, the Lua flow,
+ * store); the REST API and timers on the same loop. Shared by daemon.c and metrics.c.
  */
 #ifndef VG_DAEMON_H
 #define VG_DAEMON_H
@@ -17,6 +17,7 @@
 #include "http.h"
 #include "k8s.h"
 #include "notify.h"
+#include "pipeline.h"
 #include "sensor.h"
 
 struct vg_daemon {
@@ -29,16 +30,10 @@ struct vg_daemon {
 	struct vg_http *http;
 	struct vg_k8s *k8s; /* NULL without Kubernetes */
 	struct vg_notify *notify;
-	struct vg_event ev;
-	/* counters for /metrics */
-	uint64_t events, decode_errors, suppressed, violations, stored, store_errors;
-	uint64_t flow_errors, acked, reloads, reload_failures;
-	uint64_t enforced, enforce_failed, enforce_refused, enforce_dry_run, killed_in_kernel;
-	uint64_t enforce_skipped;	  /* not enforced: the policy's check() failed */
-	struct vg_attrib attr;		  /* whose execs: counters of suspect attributions */
-	const struct vg_alert *cur_alert; /* the alert the running flow stored into */
-	struct vol_slot *vol;		  /* volume control */
-	uint64_t vol_seed[2];
+	struct vg_pipeline *pipeline; /* each exec's way: decode, attribution, engine, flow */
+	/* counters for /metrics (the pipeline keeps those of the execs) */
+	uint64_t reloads, reload_failures;
+	struct event *ev_stop, *ev_hup, *ev_retention, *ev_break_glass;
 	int data_fd; /* the checked data directory (safefile.h): its files are opened relative to it
 		      */
 	int lock_fd;

@@ -11,6 +11,7 @@
 #include "api.h"
 #include "log.h"
 #include "metrics.h"
+#include "pipeline.h"
 
 static void metric(struct evbuffer *b, const char *name, const char *help, const char *type,
 		   uint64_t v)
@@ -34,9 +35,11 @@ static void label_escape(char *out, size_t n, const char *s)
 /* The sensor's kernel counters, the kernel filter and the engine's fast path and Lua. */
 static void sensor_engine_metrics(struct vg_daemon *d, struct evbuffer *b)
 {
+	struct vg_pipeline_stats ps;
 	struct vg_sensor_stats ss;
 	struct vg_engine_stats es;
 
+	vg_pipeline_stats(d->pipeline, &ps);
 	vg_sensor_stats(d->sensor, &ss);
 	vg_engine_stats(d->engine, &es);
 	for (int i = 0; i < VG_C_MAX; i++) {
@@ -52,11 +55,11 @@ static void sensor_engine_metrics(struct vg_daemon *d, struct evbuffer *b)
 	       !!es.kernel_all);
 	metric(b, "vigil_sensor_filter_names", "exact names in the kernel filter map", "gauge",
 	       (uint64_t)es.exact_names);
-	metric(b, "vigil_events_total", "execs received by the daemon", "counter", d->events);
+	metric(b, "vigil_events_total", "execs received by the daemon", "counter", ps.events);
 	metric(b, "vigil_events_suppressed_total",
-	       "repeats dropped by volume control before detection", "counter", d->suppressed);
+	       "repeats dropped by volume control before detection", "counter", ps.suppressed);
 	metric(b, "vigil_decode_errors_total", "records that did not decode", "counter",
-	       d->decode_errors);
+	       ps.decode_errors);
 	metric(b, "vigil_fastpath_rejected_total", "events no policy could match", "counter",
 	       es.rejected);
 	metric(b, "vigil_fastpath_candidates_total", "policy criteria matches", "counter",
@@ -92,18 +95,20 @@ static void check_failure_metrics(struct vg_daemon *d, struct evbuffer *b)
 
 static void store_metrics(struct vg_daemon *d, struct evbuffer *b)
 {
+	struct vg_pipeline_stats ps;
 	struct vg_alerts_stats as;
 
+	vg_pipeline_stats(d->pipeline, &ps);
 	vg_alerts_stats(d->alerts, &as);
-	metric(b, "vigil_violations_total", "violations detected", "counter", d->violations);
+	metric(b, "vigil_violations_total", "violations detected", "counter", ps.violations);
 	metric(b, "vigil_violations_stored_total", "violations appended to the store", "counter",
-	       d->stored);
+	       ps.stored);
 	metric(b, "vigil_violations_durable_total", "violations acknowledged durable", "counter",
-	       d->acked);
+	       ps.acked);
 	metric(b, "vigil_store_errors_total", "violations the store refused", "counter",
-	       d->store_errors);
+	       ps.store_errors);
 	metric(b, "vigil_flow_errors_total", "violation flows that failed", "counter",
-	       d->flow_errors);
+	       ps.flow_errors);
 	metric(b, "vigil_store_alerts", "alerts in the store", "gauge", as.alerts);
 	metric(b, "vigil_store_alerts_active", "active alerts", "gauge", as.active);
 	metric(b, "vigil_store_records_appended_total", "records appended to the log", "counter",
@@ -131,26 +136,30 @@ static void store_metrics(struct vg_daemon *d, struct evbuffer *b)
 
 static void enforce_metrics(struct vg_daemon *d, struct evbuffer *b)
 {
-	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter", d->enforced);
+	struct vg_pipeline_stats ps;
+
+	vg_pipeline_stats(d->pipeline, &ps);
+	metric(b, "vigil_enforcements_total", "enforcements that worked", "counter",
+	       ps.enforce.enforced);
 	metric(b, "vigil_enforcements_failed_total", "enforcements that failed (alert ATTEMPTED)",
-	       "counter", d->enforce_failed);
+	       "counter", ps.enforce.failed);
 	metric(b, "vigil_enforcements_refused_total",
-	       "kills refused for safety: vigil, PID 1, host", "counter", d->enforce_refused);
+	       "kills refused for safety: vigil, PID 1, host", "counter", ps.enforce.refused);
 	metric(b, "vigil_enforcements_dry_run_total", "kills only logged (enforcement.dry_run)",
-	       "counter", d->enforce_dry_run);
+	       "counter", ps.enforce.dry_run);
 	metric(b, "vigil_enforcements_skipped_total",
 	       "kills not done: the policy's check() failed (on_error = alert)", "counter",
-	       d->enforce_skipped);
+	       ps.enforce.skipped);
 	metric(b, "vigil_killed_in_kernel_total",
 	       "violations whose process died at exec in the kernel", "counter",
-	       d->killed_in_kernel);
+	       ps.enforce.killed_in_kernel);
 	metric(b, "vigil_attribution_nested_total",
 	       "execs in a cgroup naming a pod or container below their container's own", "counter",
-	       d->attr.nested);
+	       ps.attr_nested);
 	metric(b, "vigil_attribution_unverified_total",
 	       "execs whose named pod was not verified (not listing the container, a delegated "
 	       "cgroup) or whose cgroup path lost its top",
-	       "counter", d->attr.unverified);
+	       "counter", ps.attr_unverified);
 }
 
 static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)

@@ -212,6 +212,7 @@ static int compile_info(struct pol *p, lua_State *L, int t, const char *file)
 		*(const char **)((char *)info + strs[i].off) = engine_save(p, lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
+	(void)vg_enforce_mode_parse(info->enforcement, &info->mode); /* policy.lua allows only those */
 	info->id = saved_string(p, L, t, "id", info->name);
 	info->waits_for = saved_string(p, L, t, "waits_for", NULL);
 	info->file = engine_save(p, file);
@@ -414,7 +415,7 @@ static uint32_t kernel_actions(struct vg_engine *e, int k, const char *name)
 		bool always;
 		int nu;
 
-		if (!p->info.enabled || !strcmp(p->info.enforcement, "inform") ||
+		if (!p->info.enabled || p->info.mode == VG_ENFORCE_INFORM ||
 		    !vg_engine_kernel_decidable(e, i) || !vg_matcher_policy_has_name(e->m, i, name))
 			continue;
 		nu = vg_matcher_kill_uids(e->m, i, name, uids, MAX_VALUES, &always);

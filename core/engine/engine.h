@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "enforce_mode.h"
 #include "event.h"
 #include "match.h"
 
@@ -34,9 +35,10 @@ struct vg_engine_opts {
 /* What one policy is and did; owned by the engine. */
 struct vg_policy_info {
 	const char *name, *id, *severity, *enforcement, *description, *rationale, *remediation;
-	const char *on_error;  /* a failed check(): "alert" (default), "ignore" or "enforce" */
-	const char *file;      /* where it was loaded from */
-	const char *waits_for; /* non-NULL: it needs a feature vigil does not have yet */
+	enum vg_enforce_mode mode; /* enforcement, parsed (settings override the file's) */
+	const char *on_error;	   /* a failed check(): "alert" (default), "ignore" or "enforce" */
+	const char *file;	   /* where it was loaded from */
+	const char *waits_for;	   /* non-NULL: it needs a feature vigil does not have yet */
 	const char *const *categories;
 	const char *const *notifiers; /* the policy's own notifiers, or NULL: the defaults */
 	bool enabled, host, has_check;
@@ -117,8 +119,8 @@ void vg_engine_enable(struct vg_engine *e, int pol, bool on);
 bool vg_engine_kernel_all(const struct vg_engine *e);
 int vg_engine_kernel_names(const struct vg_engine *e, const char ***names);
 
-/* The policy's enforcement now (settings override the file's). The string is copied. */
-void vg_engine_set_enforcement(struct vg_engine *e, int pol, const char *enforcement);
+/* The policy's enforcement now (settings override the file's). */
+void vg_engine_set_enforcement(struct vg_engine *e, int pol, enum vg_enforce_mode mode);
 /*
  * Whether the kernel can enforce the policy alone at exec: exact names only,
  * no check, no exclusions or scope filters (containers only, or the host too).
@@ -153,15 +155,16 @@ struct vg_flow_ops {
 };
 
 /*
- * Runs the flow for one violation with the policy's current enforcement. If
+ * Runs the flow for one violation with the policy's current enforcement
+ * (vg_engine_set_enforcement). If
  * the flow fails (an error in on_violation, a runaway), the violation is
  * stored anyway unless the flow already did, and the call's -errno (enum
  * vg_lua_rc) is returned with err set; 0 when it ran.
  * A violation whose check() failed is never enforced (vigil.enforce() calls
  * enforce_skipped instead) unless the policy's on_error is "enforce".
  */
-int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pol, const char *enforcement,
-		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen);
+int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pol, const struct vg_flow_ops *ops,
+		   void *ctx, char *err, size_t errlen);
 
 /*
  * Runs the `tests` of every policy (or those whose name contains filter):

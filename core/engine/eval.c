@@ -61,15 +61,12 @@ void vg_engine_enable(struct vg_engine *e, int i, bool on)
 		e->any_host |= e->want_host[k];
 }
 
-void vg_engine_set_enforcement(struct vg_engine *e, int pi, const char *enforcement)
+void vg_engine_set_enforcement(struct vg_engine *e, int pi, enum vg_enforce_mode mode)
 {
-	const char *copy;
-
-	if (pi < 0 || pi >= e->npol || !enforcement)
+	if (pi < 0 || pi >= e->npol)
 		return;
-	copy = engine_save(&e->pol[pi], enforcement);
-	if (copy) /* out of memory: the policy keeps the enforcement it had */
-		e->pol[pi].info.enforcement = copy;
+	e->pol[pi].info.mode = mode;
+	e->pol[pi].info.enforcement = vg_enforce_mode_name(mode);
 }
 
 /* A hash of the cgroup path bytes, 8 at a time: the container-status cache key. */

@@ -100,8 +100,8 @@ int engine_flow_load(struct vg_engine *e, struct vg_lua *h, char *err, size_t n)
 	return 0;
 }
 
-int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char *enforcement,
-		   const struct vg_flow_ops *ops, void *ctx, char *err, size_t errlen)
+int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const struct vg_flow_ops *ops,
+		   void *ctx, char *err, size_t errlen)
 {
 	struct vg_lua *h = e->pol[pi].lua;
 	lua_State *L = vg_lua_state(h);
@@ -111,12 +111,10 @@ int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const char 
 
 	*f = (struct engine_flow){.ops = ops, .ctx = ctx, .ev = ev, .pol = pi};
 	f->check_err = vg_engine_check_error(e, pi);
-	if (!enforcement)
-		enforcement = e->pol[pi].info.enforcement;
 	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow");
 	vg_lua_event_push(L, ev);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, e->pol[pi].table_ref);
-	lua_pushstring(L, enforcement);
+	lua_pushstring(L, vg_enforce_mode_name(e->pol[pi].info.mode));
 	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
 	rc = vg_lua_call(h, 4, 0, e->budget, err, errlen);
 	vg_lua_event_detach(L);

@@ -392,9 +392,9 @@ static struct flow_log run_flows(struct vg_engine *e, const char *policy)
 	struct flow_log l = {0};
 	char err[512];
 
-	assert_int_equal(vg_engine_flow(e, &ev, vg_engine_find(e, policy), "kill_process", &ops, &l,
-					err, sizeof(err)),
-			 0);
+	vg_engine_set_enforcement(e, vg_engine_find(e, policy), VG_ENFORCE_KILL_PROCESS);
+	assert_int_equal(
+		vg_engine_flow(e, &ev, vg_engine_find(e, policy), &ops, &l, err, sizeof(err)), 0);
 	return l;
 }
 

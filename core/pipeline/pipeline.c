@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * pipeline.c - one exec, top-down (vg_pipeline_record, then run_exec): decode,
+ * attribute, evaluate, and for each violation volume control then the flow,
+ * whose store / enforce / notify are the bindings below.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "log.h"
+#include "notify.h"
+#include "pipeline_priv.h"
+
+/* One violation going through its flow: what the bindings act on. */
+struct flow_run {
+	struct vg_pipeline *p;
+	struct vg_event *ev;
+	int pol;
+	const struct vg_enforce_target *target;
+	const struct vg_alert *alert; /* the alert store() recorded it in; NULL before */
+};
+
+static void on_ack(void *ctx, bool ok)
+{
+	struct vg_pipeline *p = ctx;
+
+	if (ok)
+		p->st.acked++;
+}
+
+/* vigil.store(): the violation into its alert, durable before acknowledged. */
+static bool flow_store(void *ctx, struct vg_event *ev, int pol)
+{
+	struct flow_run *run = ctx;
+	struct vg_pipeline *p = run->p;
+	const struct vg_policy_info *pi = vg_engine_policy(p->engine, pol);
+	struct vg_violation v = {.ev = ev,
+				 .policy_id = pi->id,
+				 .policy_name = pi->name,
+				 .severity = pi->severity,
+				 .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0,
+				 .error = vg_engine_check_error(p->engine, pol)};
+	int rc;
+
+	if (p->o.lineage_fn)
+		p->o.lineage_fn(p->o.lineage_ctx, ev);
+	rc = vg_alerts_add(p->o.alerts, &v, on_ack, p, &run->alert);
+	if (rc) {
+		p->st.store_errors++;
+		vg_err("cannot store a violation of '%s': %s", pi->name, strerror(-rc));
+		return false;
+	}
+	p->st.stored++;
+	return true;
+}
+
+/* vigil.notify(): the stored alert to its notifiers, through the outbox. */
+static bool flow_notify(void *ctx, struct vg_event *ev, int pol)
+{
+	struct flow_run *run = ctx;
+
+	(void)ev;
+	(void)pol;
+	if (!run->p->o.notify || !run->alert)
+		return false;
+	return vg_notify_alert(run->p->o.notify,
+			       run->alert->violations == 1 ? "created" : "updated",
+			       run->alert) == 0;
+}
+
+static enum vg_enforce_outcome enforce(struct flow_run *run, enum vg_enforce_mode action,
+				       const char *check_error)
+{
+	const struct vg_policy_info *pi = vg_engine_policy(run->p->engine, run->pol);
+	struct vg_enforce_request rq = {.ev = run->ev,
+					.target = run->target,
+					.alert = run->alert,
+					.policy = pi->name,
+					.policy_host = pi->host,
+					.action = action,
+					.check_error = check_error};
+	char msg[768];
+
+	return vg_enforcer_apply(run->p->enforcer, &rq, msg, sizeof(msg));
+}
+
+/* vigil.enforce(action); an action that is no kill is refused like "inform". */
+static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *action)
+{
+	enum vg_enforce_mode mode = VG_ENFORCE_INFORM;
+
+	(void)ev;
+	(void)pol;
+	(void)vg_enforce_mode_parse(action, &mode); /* unknown: stays INFORM, refused */
+	switch (enforce(ctx, mode, NULL)) {
+	case VG_ENFORCE_DONE:
+	case VG_ENFORCE_DONE_IN_KERNEL:
+	case VG_ENFORCE_DRY_RUN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* vigil.enforce() when the check failed: the enforcer records the skip. */
+static void flow_enforce_skipped(void *ctx, struct vg_event *ev, int pol, const char *action,
+				 const char *why)
+{
+	enum vg_enforce_mode mode = VG_ENFORCE_INFORM;
+
+	(void)ev;
+	(void)pol;
+	(void)vg_enforce_mode_parse(action, &mode); /* recorded under the mode's name */
+	(void)enforce(ctx, mode, why);		    /* always SKIPPED */
+}
+
+static const struct vg_flow_ops flow_ops = {.store = flow_store,
+					    .enforce = flow_enforce,
+					    .notify = flow_notify,
+					    .enforce_skipped = flow_enforce_skipped};
+
+/* The policy's flow (lua/flow.lua or its on_violation) for one violation. */
+static void run_flow(struct vg_pipeline *p, struct vg_event *ev, int pol,
+		     const struct vg_enforce_target *target)
+{
+	const struct vg_policy_info *pi = vg_engine_policy(p->engine, pol);
+	struct flow_run run = {.p = p, .ev = ev, .pol = pol, .target = target};
+	char err[512];
+
+	p->st.violations++;
+	if (vg_engine_flow(p->engine, ev, pol, &flow_ops, &run, err, sizeof(err))) {
+		p->st.flow_errors++;
+		vg_warn("policy '%s': the violation flow failed (%s); the violation was stored",
+			pi->name, err);
+	}
+}
+
+/*
+ * Volume control keeps repeats out of the store; it never spares a process an
+ * enforcing policy would kill. It counts execs, not violations: decided once
+ * per exec (*drop, -1 until then), whatever number of policies it matches.
+ */
+static bool volume_drops(struct vg_pipeline *p, const struct vg_event *ev, int pol, int *drop)
+{
+	if (vg_engine_policy(p->engine, pol)->mode != VG_ENFORCE_INFORM)
+		return false;
+	if (*drop < 0) {
+		*drop = vg_volume_drop(p->volume, ev);
+		p->st.suppressed += (uint64_t)*drop;
+	}
+	return *drop != 0;
+}
+
+struct hits {
+	int pol[64];
+	int n;
+};
+
+static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *pi)
+{
+	struct hits *h = ctx;
+
+	(void)ev;
+	(void)pi;
+	if (h->n < 64)
+		h->pol[h->n++] = pol;
+}
+
+/* One decoded exec: metadata -> engine -> (volume control -> flow) per violation. */
+static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
+{
+	struct vg_enforce_target target;
+	struct hits h; /* only .n set: zeroing 64 slots for every exec costs more than the rest */
+	int drop = -1;
+
+	h.n = 0;
+	if (p->o.attribute)
+		vg_attribute(&p->attr, p->o.k8s, ev);
+	if (p->o.report) { /* printing commands: each violation as the engine finds it */
+		(void)vg_engine_eval(p->engine, ev, p->o.report, p->o.report_ctx); /* counted */
+		return;
+	}
+	if (!vg_engine_eval(p->engine, ev, on_violation, &h))
+		return;
+	vg_enforce_target_of(ev, &target); /* container or host: decided once */
+	/* the flow runs after the evaluation, one violation at a time */
+	for (int i = 0; i < h.n; i++) {
+		if (volume_drops(p, ev, h.pol[i], &drop))
+			continue;
+		run_flow(p, ev, h.pol[i], &target);
+	}
+}
+
+int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64_t boot_to_wall_ns)
+{
+	int rc;
+
+	p->st.events++;
+	rc = vg_event_decode(p->ev, rec, len, boot_to_wall_ns);
+	if (rc) {
+		p->st.decode_errors++;
+		return rc < 0 ? rc : -EBADMSG;
+	}
+	run_exec(p, p->ev);
+	return 0;
+}
+
+void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev)
+{
+	p->st.events++;
+	run_exec(p, ev);
+}
+
+/* ---- set-up ------------------------------------------------------------------------ */
+
+int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, char *err, size_t n)
+{
+	struct vg_pipeline *p = calloc(1, sizeof(*p));
+	struct vg_enforcer_opts eo = {.ops = &vg_pipeline_effects,
+				      .self_pid = (uint32_t)getpid(),
+				      .dry_run = o->dry_run,
+				      .pods = o->k8s != NULL};
+	int rc = -ENOMEM;
+
+	if (!p)
+		return vg_errf(err, n, -ENOMEM, "cannot set up the pipeline: out of memory");
+	p->o = *o;
+	p->engine = o->engine;
+	eo.ctx = p;
+	p->ev = calloc(1, sizeof(*p->ev));
+	if (p->ev)
+		rc = 0;
+	if (!rc && !o->report) /* the flow's: volume control and enforcement */
+		rc = vg_volume_new(&p->volume, o->burst, o->window_s);
+	if (!rc && !o->report)
+		rc = vg_enforcer_new(&p->enforcer, &eo);
+	if (rc) {
+		vg_pipeline_free(p);
+		return vg_errf(err, n, rc, "cannot set up the pipeline: %s", strerror(-rc));
+	}
+	*out = p;
+	return 0;
+}
+
+void vg_pipeline_free(struct vg_pipeline *p)
+{
+	if (!p)
+		return;
+	vg_enforcer_free(p->enforcer);
+	vg_volume_free(p->volume);
+	free(p->ev);
+	free(p);
+}
+
+void vg_pipeline_set_engine(struct vg_pipeline *p, struct vg_engine *e)
+{
+	p->engine = e;
+}
+
+void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st)
+{
+	*st = p->st;
+	st->attr_nested = p->attr.nested;
+	st->attr_unverified = p->attr.unverified;
+	if (p->enforcer)
+		vg_enforcer_stats(p->enforcer, &st->enforce);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * pipeline.h - what happens to one exec, for every command that evaluates
+ * policies (`vigil run`, `vigil events --match`, `vigil replay`, the replay
+ * benchmark): decode -> metadata (container and pod attribution) -> engine
+ * -> volume control -> flow (store / enforce / notify), or, for the commands
+ * that only print, a report of each violation.
+ */
+#ifndef VG_PIPELINE_H
+#define VG_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attrib.h"
+#include "enforcer.h"
+#include "engine.h"
+#include "event.h"
+
+struct event_base;
+struct vg_alerts;
+struct vg_k8s;
+struct vg_notify;
+struct vg_pipeline;
+
+struct vg_pipeline_opts {
+	struct vg_engine *engine;
+	vg_lineage_fn lineage_fn; /* names an event's ancestors before it is stored */
+	void *lineage_ctx;
+	/* metadata: attribute execs to containers and pods (k8s: NULL without Kubernetes) */
+	bool attribute;
+	struct vg_k8s *k8s;
+	/* volume control: at most burst repeats of an exec per window_s (0: none dropped) */
+	uint32_t burst, window_s;
+	/* flow: each violation to report(), or (report NULL) through the policy's flow */
+	vg_violation_cb report;
+	void *report_ctx;
+	struct vg_alerts *alerts;
+	struct vg_notify *notify; /* NULL: vigil.notify() does nothing */
+	struct event_base *base;  /* for the checks after a kill */
+	bool dry_run;		  /* enforcement records what it would do, does nothing */
+};
+
+struct vg_pipeline_stats {
+	uint64_t events, decode_errors, suppressed, violations;
+	uint64_t stored, store_errors, flow_errors, acked;
+	uint64_t attr_nested, attr_unverified; /* suspect attributions (attrib.h) */
+	struct vg_enforce_stats enforce;
+};
+
+int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, char *err,
+		    size_t n);
+void vg_pipeline_free(struct vg_pipeline *p);
+
+/* After a reload: the engine the next execs go through. */
+void vg_pipeline_set_engine(struct vg_pipeline *p, struct vg_engine *e);
+
+/* One record from the sensor, through the whole pipeline. 0, or the decoder's -errno. */
+int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64_t boot_to_wall_ns);
+
+/* An event already decoded (a trace's), from metadata on. */
+void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev);
+
+void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st);
+
+#endif

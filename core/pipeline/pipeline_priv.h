@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* pipeline_priv.h - the pipeline's state, shared by pipeline.c and effects.c. */
+#ifndef VG_PIPELINE_PRIV_H
+#define VG_PIPELINE_PRIV_H
+
+#include "pipeline.h"
+#include "volume.h"
+
+struct vg_pipeline {
+	struct vg_pipeline_opts o;
+	struct vg_engine *engine;
+	struct vg_event *ev; /* the record being decoded (21 KB: on the heap) */
+	struct vg_attrib attr;
+	struct vg_volume *volume;
+	struct vg_enforcer *enforcer; /* NULL in report mode */
+	struct vg_pipeline_stats st;
+};
+
+/* The enforcer's side effects on this host: kills, cgroup checks, pod deletes, the alert. */
+extern const struct vg_enforce_ops vg_pipeline_effects;
+
+uint64_t vg_pipeline_now_ns(void);
+
+#endif
