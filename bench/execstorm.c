@@ -47,7 +47,7 @@ static int worker(long n, char **argv)
 
 int main(int argc, char **argv)
 {
-	char *dflt[] = { "/bin/true", NULL };
+	char *dflt[] = {"/bin/true", NULL};
 	int p = 1, i = 1, failed = 0;
 	long n;
 	double t0, dt;

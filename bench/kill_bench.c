@@ -52,7 +52,7 @@ static void report(const char *what, double *v, int n, int killed, int ran)
 static const char *root(void)
 {
 	return access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0 ? "/sys/fs/cgroup/unified"
-									  : "/sys/fs/cgroup";
+									: "/sys/fs/cgroup";
 }
 
 static int write_str(const char *path, const char *s)
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	if (!lat || n < 1)
 		return 2;
 	for (int i = 0; i < n; i++) {
-		char *av[] = { (char *)bin, mark, "200", NULL };
+		char *av[] = {(char *)bin, mark, "200", NULL};
 		char cg[512] = "";
 		pid_t sleeper = 0, pid;
 		int st;
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 
 		unlink(mark);
 		if (!strcmp(mode, "pod")) {
-			char *sl[] = { "/bin/sleep", "60", NULL };
+			char *sl[] = {"/bin/sleep", "60", NULL};
 
 			char parent[256];
 

@@ -66,8 +66,8 @@ static double cpu_s(void)
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       (double)ru.ru_stime.tv_usec / 1e6;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- the receiver (child process) ---- */
@@ -114,7 +114,7 @@ static struct event *probe;
 
 static void arm_probe(void)
 {
-	struct timeval tv = { 0, 1000 };
+	struct timeval tv = {0, 1000};
 
 	evtimer_add(probe, &tv);
 }
@@ -143,8 +143,8 @@ static void report_lat(const char *what)
 {
 	qsort(lat, (size_t)nlat, sizeof(double), cmp_d);
 	if (nlat)
-		printf("%s: loop lateness over %d ticks: p50 %.0f us, p99 %.0f us, max %.0f us\n", what, nlat,
-		       lat[nlat / 2], lat[nlat * 99 / 100], lat[nlat - 1]);
+		printf("%s: loop lateness over %d ticks: p50 %.0f us, p99 %.0f us, max %.0f us\n",
+		       what, nlat, lat[nlat / 2], lat[nlat * 99 / 100], lat[nlat - 1]);
 	nlat = 0;
 }
 
@@ -158,7 +158,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void run_for(struct event_base *base, double secs)
 {
 	struct event *stop = evtimer_new(base, on_stop, base);
-	struct timeval tv = { (time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6) };
+	struct timeval tv = {(time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
 
 	evtimer_add(stop, &tv);
 	due = now() + 0.001;
@@ -174,15 +174,25 @@ static const struct vg_alert *sample(struct vg_alerts *s, int k)
 
 	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 	static struct vg_event ev;
-	const char *argv[] = { "/usr/bin/apt-get", "update" };
-	struct vg_record_spec sp = { .exe = "/usr/bin/apt-get", .argv = argv, .argc = 2, .cwd = "/",
-				     .cgroup = cg, .pid = 4242, .ppid = 4241, .boot_ns = 1 };
-	struct vg_violation v = { .ev = &ev, .policy_id = "ubuntu-package-manager-execution",
-				  .policy_name = "Ubuntu Package Manager Execution", .severity = "low" };
+	const char *argv[] = {"/usr/bin/apt-get", "update"};
+	struct vg_record_spec sp = {.exe = "/usr/bin/apt-get",
+				    .argv = argv,
+				    .argc = 2,
+				    .cwd = "/",
+				    .cgroup = cg,
+				    .pid = 4242,
+				    .ppid = 4241,
+				    .boot_ns = 1};
+	struct vg_violation v = {.ev = &ev,
+				 .policy_id = "ubuntu-package-manager-execution",
+				 .policy_name = "Ubuntu Package Manager Execution",
+				 .severity = "low"};
 	const struct vg_alert *a = NULL;
 
-	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod00000000-0000-0000-0000-%012d/"
-		 "%064d", k, k);
+	snprintf(cg, sizeof(cg),
+		 "/kubepods/besteffort/pod00000000-0000-0000-0000-%012d/"
+		 "%064d",
+		 k, k);
 	vg_record_build(rec, sizeof(rec), &sp);
 	vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 1700000000000000000ll);
 	vg_alerts_add(s, &v, NULL, NULL, &a);
@@ -199,7 +209,7 @@ int main(int argc, char **argv)
 	int port = 30000 + (int)(getpid() % 20000), dead = 0;
 	struct event_base *base = event_base_new();
 	struct vg_http *http = vg_http_new(base);
-	struct vg_alerts_opts ao = { 0 };
+	struct vg_alerts_opts ao = {0};
 	struct vg_wal_report rep;
 	struct vg_alerts *s = NULL;
 	struct vg_notify *nt = NULL;
@@ -220,8 +230,8 @@ int main(int argc, char **argv)
 	snprintf(store, sizeof(store), "%s/store", dir);
 	ao.dir = store;
 	snprintf(conf, sizeof(conf), "http://127.0.0.1:%d/hook", port);
-	inst = json_pack("{s:{s:s, s:s, s:i, s:i, s:i}}", "hook", "type", "webhook", "url", conf, "retry_ms", 600000,
-			 "max_attempts", 1000, "concurrency",
+	inst = json_pack("{s:{s:s, s:s, s:i, s:i, s:i}}", "hook", "type", "webhook", "url", conf,
+			 "retry_ms", 600000, "max_attempts", 1000, "concurrency",
 			 getenv("NOTIFY_BENCH_CONC") ? atoi(getenv("NOTIFY_BENCH_CONC")) : 4);
 	def = json_pack("[s]", "hook");
 	probe = evtimer_new(base, on_probe, NULL);
@@ -232,7 +242,8 @@ int main(int argc, char **argv)
 	}
 	const struct vg_alert *a[NALERTS];
 
-	for (int k = 0; k < NALERTS; k++) /* events of 64 alerts: in parallel across, in order within */
+	for (int k = 0; k < NALERTS;
+	     k++) /* events of 64 alerts: in parallel across, in order within */
 		a[k] = sample(s, k);
 
 	if (!getenv("NOTIFY_BENCH_COPY")) /* the daemon's way: the alert JSON is built when sent */
@@ -243,7 +254,8 @@ int main(int argc, char **argv)
 	rss0 = rss_kib();
 	t0 = now();
 	c0 = cpu_s();
-	for (long i = 0; i < n; i++) { /* as alerts arrive: in bursts of 1,000, the loop turning between */
+	for (long i = 0; i < n;
+	     i++) { /* as alerts arrive: in bursts of 1,000, the loop turning between */
 		vg_notify_alert(nt, "created", a[i % NALERTS]);
 		if (i % 1000 == 999) {
 			event_base_loop(base, EVLOOP_NONBLOCK);
@@ -259,8 +271,8 @@ int main(int argc, char **argv)
 			event_base_loop(base, EVLOOP_ONCE);
 		t = now() - t0;
 		event_del(probe);
-		printf("ok: %ld notifications in %.2f s: %.0f/s, sender CPU %.1f us each\n", n, t, (double)n / t,
-		       (cpu_s() - c0) * 1e6 / (double)n);
+		printf("ok: %ld notifications in %.2f s: %.0f/s, sender CPU %.1f us each\n", n, t,
+		       (double)n / t, (cpu_s() - c0) * 1e6 / (double)n);
 		report_lat("ok (delivering)");
 		{ /* the outbox was compacted meanwhile (its pause is inside the lateness above) */
 			struct evbuffer *b = evbuffer_new();
@@ -271,14 +283,18 @@ int main(int argc, char **argv)
 			m = (const char *)evbuffer_pullup(b, -1);
 			c = strstr(m, "\nvigil_outbox_compactions_total ");
 			printf("ok: outbox compactions during the run: %llu\n",
-			       c ? strtoull(c + strlen("\nvigil_outbox_compactions_total "), NULL, 10) : 0ull);
+			       c ? strtoull(c + strlen("\nvigil_outbox_compactions_total "), NULL,
+					    10)
+				 : 0ull);
 			evbuffer_free(b);
 		}
 	} else {
 		run_for(base, 3.0);
 		report_lat(hang ? "hang (receiver never answers)" : "dead (nothing listens)");
-		printf("%s: %d pending after 3 s; RSS %+.1f MiB for %ld pending (%.0f bytes each)\n", mode,
-		       vg_notify_pending(nt, NULL, &dead), (double)(rss_kib() - rss0) / 1024.0, n,
+		printf("%s: %d pending after 3 s; RSS %+.1f MiB for %ld pending (%.0f bytes "
+		       "each)\n",
+		       mode, vg_notify_pending(nt, NULL, &dead),
+		       (double)(rss_kib() - rss0) / 1024.0, n,
 		       (double)(rss_kib() - rss0) * 1024.0 / (double)n);
 	}
 	if (child) {

@@ -43,32 +43,32 @@ struct kind {
 
 /* A node's exec mix: shells, runtimes, coreutils, probes; the last rows are candidates. */
 static const struct kind mix[] = {
-	{ "/bin/sh", "-c /app/healthcheck.sh", 120 },
-	{ "/bin/bash", "-c exec /usr/local/bin/entrypoint", 40 },
-	{ "/usr/bin/python3", "/app/manage.py runjob --queue default", 60 },
-	{ "/usr/local/bin/node", "/srv/app/worker.js --port 8080", 40 },
-	{ "/usr/bin/java", "-Xmx512m -jar /opt/app/app.jar", 15 },
-	{ "/bin/ls", "-la /var/log", 60 },
-	{ "/bin/cat", "/proc/meminfo", 70 },
-	{ "/bin/grep", "-c ERROR /var/log/app.log", 60 },
-	{ "/bin/sed", "-e s/a/b/ /tmp/x", 30 },
-	{ "/usr/bin/awk", "{print $1}", 30 },
-	{ "/bin/date", "+%s", 50 },
-	{ "/bin/sleep", "5", 50 },
-	{ "/usr/bin/head", "-n 20 /tmp/out", 30 },
-	{ "/usr/bin/curl", "-fsS http://localhost:8080/healthz", 120 },
-	{ "/usr/bin/wget", "-q -O- http://127.0.0.1:9090/ready", 40 },
-	{ "/usr/bin/pg_isready", "-h localhost -p 5432", 40 },
-	{ "/usr/bin/redis-cli", "ping", 40 },
-	{ "/usr/bin/nginx", "-s reload", 10 },
-	{ "/usr/sbin/runc", "--root /run/runc state abc", 30 },
-	{ "/usr/bin/containerd-shim-runc-v2", "-namespace k8s.io -id abc", 10 },
+	{"/bin/sh", "-c /app/healthcheck.sh", 120},
+	{"/bin/bash", "-c exec /usr/local/bin/entrypoint", 40},
+	{"/usr/bin/python3", "/app/manage.py runjob --queue default", 60},
+	{"/usr/local/bin/node", "/srv/app/worker.js --port 8080", 40},
+	{"/usr/bin/java", "-Xmx512m -jar /opt/app/app.jar", 15},
+	{"/bin/ls", "-la /var/log", 60},
+	{"/bin/cat", "/proc/meminfo", 70},
+	{"/bin/grep", "-c ERROR /var/log/app.log", 60},
+	{"/bin/sed", "-e s/a/b/ /tmp/x", 30},
+	{"/usr/bin/awk", "{print $1}", 30},
+	{"/bin/date", "+%s", 50},
+	{"/bin/sleep", "5", 50},
+	{"/usr/bin/head", "-n 20 /tmp/out", 30},
+	{"/usr/bin/curl", "-fsS http://localhost:8080/healthz", 120},
+	{"/usr/bin/wget", "-q -O- http://127.0.0.1:9090/ready", 40},
+	{"/usr/bin/pg_isready", "-h localhost -p 5432", 40},
+	{"/usr/bin/redis-cli", "ping", 40},
+	{"/usr/bin/nginx", "-s reload", 10},
+	{"/usr/sbin/runc", "--root /run/runc state abc", 30},
+	{"/usr/bin/containerd-shim-runc-v2", "-namespace k8s.io -id abc", 10},
 	/* ~1%: what the default pack flags */
-	{ "/usr/bin/dpkg", "--version", 3 },
-	{ "/usr/bin/apt-get", "update", 2 },
-	{ "/bin/nc", "-z 10.0.0.1 443", 2 },
-	{ "/sbin/ip", "addr", 2 },
-	{ "/usr/bin/curl", "-k https://10.0.0.1:10250/pods", 1 },
+	{"/usr/bin/dpkg", "--version", 3},
+	{"/usr/bin/apt-get", "update", 2},
+	{"/bin/nc", "-z 10.0.0.1 443", 2},
+	{"/sbin/ip", "addr", 2},
+	{"/usr/bin/curl", "-k https://10.0.0.1:10250/pods", 1},
 };
 
 static const char *cgroup_of(uint32_t pod, uint32_t ctr, char *buf, size_t n)
@@ -84,8 +84,8 @@ static int gen(const char *path, long n)
 	static struct vg_event ev;
 	struct vg_trace_writer *w = vg_trace_create(path, 0);
 	int total = 0;
-	static const char *const anc_exe[] = { "/usr/bin/containerd-shim-runc-v2", "/bin/sh",
-					       "/usr/lib/systemd/systemd" };
+	static const char *const anc_exe[] = {"/usr/bin/containerd-shim-runc-v2", "/bin/sh",
+					      "/usr/lib/systemd/systemd"};
 
 	if (!w) {
 		perror(path);
@@ -97,9 +97,9 @@ static int gen(const char *path, long n)
 		int pick = (int)rnd((uint32_t)total), k = 0;
 		char cg[256], argbuf[256], *argv[16];
 		int argc = 0;
-		struct vg_ancestor anc[3] = { { 100, 0, 1, 0, 1 }, { 200, 0, 1, 0, 2 }, { 1, 0, 1, 0, 0 } };
+		struct vg_ancestor anc[3] = {{100, 0, 1, 0, 1}, {200, 0, 1, 0, 2}, {1, 0, 1, 0, 0}};
 		bool host = rnd(10) < 3; /* 30% host processes */
-		struct vg_record_spec s = { 0 };
+		struct vg_record_spec s = {0};
 
 		while (pick >= mix[k].weight)
 			pick -= mix[k++].weight;
@@ -162,17 +162,17 @@ static void on_v(void *ctx, struct vg_event *ev, int pol, const struct vg_policy
 
 static int run(const char *path, int reps, const char *dir)
 {
-	static const char *const names[] = { "read+decode (trace walk)", "  the same, again",
-					     "engine (decode + policies)" };
-	struct vg_engine_opts eo = { .dir = dir, .lineage_fn = vg_trace_lineage };
+	static const char *const names[] = {"read+decode (trace walk)", "  the same, again",
+					    "engine (decode + policies)"};
+	struct vg_engine_opts eo = {.dir = dir, .lineage_fn = vg_trace_lineage};
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	struct vg_pipeline *p;
-	struct vg_pipeline_opts po = { .report = on_v };
+	struct vg_pipeline_opts po = {.report = on_v};
 	struct vg_engine_stats st;
 	static struct vg_event ev;
-	double t[3] = { 0 };
-	uint64_t n[3] = { 0 };
+	double t[3] = {0};
+	uint64_t n[3] = {0};
 	int nerr;
 	char err[512];
 
@@ -214,7 +214,8 @@ static int run(const char *path, int reps, const char *dir)
 			}
 		}
 		printf("%-30s %12llu events %8.3f s %12.0f events/s %8.1f ns/event\n", names[s],
-		       (unsigned long long)n[s], t[s], (double)n[s] / t[s], t[s] * 1e9 / (double)n[s]);
+		       (unsigned long long)n[s], t[s], (double)n[s] / t[s],
+		       t[s] * 1e9 / (double)n[s]);
 	}
 	vg_engine_stats(e, &st);
 	printf("policies: %s; violations %llu (%.3f%% of events), candidates %llu, rejected %llu, "
@@ -223,7 +224,8 @@ static int run(const char *path, int reps, const char *dir)
 	       100.0 * (double)st.matches / (double)n[2], (unsigned long long)st.candidates,
 	       (unsigned long long)st.rejected, (unsigned long long)st.lua_calls,
 	       (unsigned long long)st.lua_errors);
-	printf("SUMMARY engine %.0f events/s per core, %.1f ns/event; policies alone %.1f ns/event\n",
+	printf("SUMMARY engine %.0f events/s per core, %.1f ns/event; policies alone %.1f "
+	       "ns/event\n",
 	       (double)n[2] / t[2], t[2] * 1e9 / (double)n[2],
 	       (t[2] / (double)n[2] - t[1] / (double)n[1]) * 1e9);
 	vg_pipeline_free(p);

@@ -212,7 +212,8 @@ static int compile_info(struct pol *p, lua_State *L, int t, const char *file)
 		*(const char **)((char *)info + strs[i].off) = engine_save(p, lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
-	(void)vg_enforce_mode_parse(info->enforcement, &info->mode); /* policy.lua allows only those */
+	/* policy.lua allows only the known modes, so this cannot fail */
+	(void)vg_enforce_mode_parse(info->enforcement, &info->mode);
 	info->id = saved_string(p, L, t, "id", info->name);
 	info->waits_for = saved_string(p, L, t, "waits_for", NULL);
 	info->file = engine_save(p, file);

@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vg_api_parse_list(qs, &lp, err, sizeof(err)) == 0) {
 		if (lp.limit < 1 || lp.limit > VG_PAGE_MAX || lp.offset > VG_OFFSET_MAX)
 			abort();
-		if (lp.q.f.policy && (!*lp.q.f.policy || strlen(lp.q.f.policy) >= sizeof(lp.q.policy)))
+		if (lp.q.f.policy &&
+		    (!*lp.q.f.policy || strlen(lp.q.f.policy) >= sizeof(lp.q.policy)))
 			abort();
 	} else if (!memchr(err, '\0', sizeof(err))) {
 		abort();
