@@ -248,36 +248,41 @@ struct vg_trace_reader *vg_trace_open(const char *path, char *err, size_t errlen
 	return NULL;
 }
 
+/* Why the byte at the reader's offset does not start a record (-EBADMSG). */
+static int bad_header(const struct vg_trace_reader *r, unsigned char type, char *err, size_t errlen)
+{
+	if (type == 0xc4 || type == 0xc5 || type == 0xc6)
+		return vg_errf(err, errlen, -EBADMSG,
+			       "truncated trace at byte offset %zu: a record header is cut short",
+			       r->off);
+	return vg_errf(err, errlen, -EBADMSG,
+		       "corrupt trace at byte offset %zu: expected a record (msgpack "
+		       "bin), found type byte 0x%02x",
+		       r->off, type);
+}
+
 /*
  * The msgpack bin header at p (the hot loop reads it itself): its length hl
  * (1 + 1, 2 or 4 length bytes) and the payload's bl. 0 or -EBADMSG.
  */
-static int bin_header(const struct vg_trace_reader *r, const unsigned char *p, size_t left,
-		      size_t *hl, size_t *bl, char *err, size_t errlen)
+static inline __attribute__((always_inline)) int bin_header(const struct vg_trace_reader *r,
+							    const unsigned char *p, size_t left,
+							    size_t *hl, size_t *bl, char *err,
+							    size_t errlen)
 {
-	switch (p[0]) {
-	case 0xc4:
+	/* lengths read per case: this runs once a record, on the replay's hot loop */
+	if (p[0] == 0xc4 && left >= 2) {
 		*hl = 2;
-		break;
-	case 0xc5:
+		*bl = p[1];
+	} else if (p[0] == 0xc5 && left >= 3) {
 		*hl = 3;
-		break;
-	case 0xc6:
+		*bl = (size_t)p[1] << 8 | p[2];
+	} else if (p[0] == 0xc6 && left >= 5) {
 		*hl = 5;
-		break;
-	default:
-		return vg_errf(err, errlen, -EBADMSG,
-			       "corrupt trace at byte offset %zu: expected a record (msgpack "
-			       "bin), found type byte 0x%02x",
-			       r->off, p[0]);
+		*bl = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+	} else {
+		return bad_header(r, p[0], err, errlen);
 	}
-	if (left < *hl)
-		return vg_errf(err, errlen, -EBADMSG,
-			       "truncated trace at byte offset %zu: a record header is cut short",
-			       r->off);
-	*bl = 0;
-	for (size_t i = 1; i < *hl; i++)
-		*bl = *bl << 8 | p[i];
 	if (left - *hl < *bl)
 		return vg_errf(err, errlen, -EBADMSG,
 			       "truncated trace at byte offset %zu: the record needs %zu bytes, "
@@ -287,8 +292,8 @@ static int bin_header(const struct vg_trace_reader *r, const unsigned char *p, s
 }
 
 /* The record at p, in place when it is aligned, else copied; NULL with err set. */
-static const struct vg_exec *record_at(struct vg_trace_reader *r, const unsigned char *p, size_t bl,
-				       char *err, size_t errlen)
+static inline __attribute__((always_inline)) const struct vg_exec *
+record_at(struct vg_trace_reader *r, const unsigned char *p, size_t bl, char *err, size_t errlen)
 {
 	const struct vg_exec *rec = (const struct vg_exec *)p;
 
