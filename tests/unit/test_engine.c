@@ -15,6 +15,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <lauxlib.h>
+#include <lua.h>
+
 #include "engine.h"
 #include "record.h"
 #include "vigil_abi.h"
@@ -349,52 +352,57 @@ static void test_memory_isolated(void **state)
 	rm_policy("m2");
 }
 
-/* What the flow was asked to do, for one violation. */
+/* What the flow was asked to do, for one violation (the test's bindings' state). */
 struct flow_log {
-	int stored, enforced, skipped;
+	const char *veto; /* vg_engine_enforce_veto(), as the pipeline's enforce obeys it */
+	int stored, enforced, skipped, notified;
 	char why[512];
 };
 
-static bool log_store(void *ctx, struct vg_event *ev, int pol)
+static int log_store(lua_State *L)
 {
-	(void)ev;
-	(void)pol;
-	((struct flow_log *)ctx)->stored++;
-	return true;
+	struct flow_log *l = vg_flow_ctx(L);
+
+	l->stored++;
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, "alert-1");
+	lua_setfield(L, -2, "id");
+	return 1;
 }
 
-static bool log_enforce(void *ctx, struct vg_event *ev, int pol, const char *action)
+static int log_enforce(lua_State *L)
 {
-	(void)ev;
-	(void)pol;
-	(void)action;
-	((struct flow_log *)ctx)->enforced++;
-	return true;
+	struct flow_log *l = vg_flow_ctx(L);
+
+	(void)luaL_checkstring(L, 1); /* the action: only counted here */
+	if (l->veto) {
+		l->skipped++;
+		snprintf(l->why, sizeof(l->why), "%s", l->veto);
+	} else {
+		l->enforced++;
+	}
+	lua_pushboolean(L, l->veto == NULL);
+	return 1;
 }
 
-static void log_skipped(void *ctx, struct vg_event *ev, int pol, const char *action,
-			const char *why)
+static int log_notify(lua_State *L)
 {
-	struct flow_log *l = ctx;
-
-	(void)ev;
-	(void)pol;
-	(void)action;
-	l->skipped++;
-	snprintf(l->why, sizeof(l->why), "%s", why);
+	((struct flow_log *)vg_flow_ctx(L))->notified++;
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
-/* Runs the flow (lua/flow.lua, enforcing) for every violation of the last evaluation. */
+/* Runs the flow (lua/flow.lua, enforcing) for the policy's violation of the last evaluation. */
 static struct flow_log run_flows(struct vg_engine *e, const char *policy)
 {
-	static const struct vg_flow_ops ops = {
-		.store = log_store, .enforce = log_enforce, .enforce_skipped = log_skipped};
-	struct flow_log l = {0};
+	int pol = vg_engine_find(e, policy);
+	struct flow_log l = {.veto = vg_engine_enforce_veto(e, pol)};
+	const struct vg_flow_binding bindings[] = {
+		{"store", log_store, &l}, {"enforce", log_enforce, &l}, {"notify", log_notify, &l}};
 	char err[512];
 
-	vg_engine_set_enforcement(e, vg_engine_find(e, policy), VG_ENFORCE_KILL_PROCESS);
-	assert_int_equal(
-		vg_engine_flow(e, &ev, vg_engine_find(e, policy), &ops, &l, err, sizeof(err)), 0);
+	vg_engine_set_enforcement(e, pol, VG_ENFORCE_KILL_PROCESS);
+	assert_int_equal(vg_engine_run_flow(e, &ev, pol, bindings, 3, err, sizeof(err)), 0);
 	return l;
 }
 
