@@ -406,6 +406,53 @@ static struct flow_log run_flows(struct vg_engine *e, const char *policy)
 	return l;
 }
 
+/* Runs the policy's flow once with the test's bindings; the flow's return code. */
+static int run_flow_rc(struct vg_engine *e, int pol, struct flow_log *l, char *err, size_t n)
+{
+	const struct vg_flow_binding bindings[] = {
+		{"store", log_store, l}, {"enforce", log_enforce, l}, {"notify", log_notify, l}};
+
+	return vg_engine_run_flow(e, &ev, pol, bindings, 3, err, n);
+}
+
+/*
+ * The bindings are the owner's closures for this one violation: what
+ * store() returns reaches enforce and notify, and a `vigil` kept past its
+ * flow is refused rather than reaching state that is gone.
+ */
+static void test_flow_bindings_are_per_violation(void **state)
+{
+	struct vg_engine *e;
+	struct flow_log l = {0};
+	char err[512];
+	int pol;
+
+	(void)state;
+	write_policy("b1", "local kept\n"
+			   "return policy { name = 'keeps', severity = 'low',"
+			   " match = { process_name = 'curl' }, on_violation = function(ev, vigil)"
+			   "   if kept then return kept.store() end"
+			   "   kept = vigil; local a = vigil.store()"
+			   "   assert(a.id == 'alert-1')"
+			   "   assert(vigil.enforce('kill_process', a)); assert(vigil.notify(a))"
+			   "   assert(vigil.notify()); vigil.log('flow ran') end }");
+	e = load_dir(0);
+	pol = vg_engine_find(e, "keeps");
+	assert_string_equal(eval(e, "/usr/bin/curl", "x", 0, true), "keeps;");
+	assert_null(vg_engine_enforce_veto(e, pol));
+	assert_int_equal(run_flow_rc(e, pol, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.stored, 1);
+	assert_int_equal(l.enforced, 1);
+	assert_int_equal(l.notified, 2);
+	/* the next violation's flow calls the kept vigil.store: an error, nothing stored */
+	assert_int_not_equal(run_flow_rc(e, pol, &l, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "after its violation's flow returned"));
+	assert_int_equal(l.stored, 1);
+	assert_int_equal(vg_engine_policy(e, pol)->flow_errors, 1);
+	vg_engine_free(e);
+	rm_policy("b1");
+}
+
 /*
  * A failed check() of an enforcing policy never kills: the violation is
  * stored as an evaluation error and the enforcement skipped, unless the policy
@@ -548,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_lua_checks),
 		cmocka_unit_test(test_memory_isolated),
 		cmocka_unit_test(test_failed_check_never_enforces),
+		cmocka_unit_test(test_flow_bindings_are_per_violation),
 		cmocka_unit_test(test_hostile_load),
 		cmocka_unit_test(test_reload_is_atomic),
 		cmocka_unit_test(test_bad_files_others_load),
