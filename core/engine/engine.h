@@ -142,29 +142,40 @@ int vg_engine_kernel_kill_uids(const struct vg_engine *e, const int **name_idx,
 void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st);
 
 /*
- * The per-violation flow (lua/flow.lua, or the policy's on_violation): C
- * bindings it may call. Each returns true when it did its job.
+ * The per-violation flow (lua/flow.lua, or the policy's on_violation) calls
+ * the `vigil` table: vigil.log, the engine's, and the owner's bindings. Each
+ * binding is a Lua C function made a closure over its ctx for this one
+ * violation; it reads it with vg_flow_ctx(L).
  */
-struct vg_flow_ops {
-	bool (*store)(void *ctx, struct vg_event *ev, int pol);
-	bool (*enforce)(void *ctx, struct vg_event *ev, int pol, const char *action);
-	bool (*notify)(void *ctx, struct vg_event *ev, int pol);
-	/* an enforcement not done because the check failed (why: the message) */
-	void (*enforce_skipped)(void *ctx, struct vg_event *ev, int pol, const char *action,
-				const char *why);
+struct lua_State;
+struct vg_flow_binding {
+	const char *name;		/* vigil.<name> */
+	int (*fn)(struct lua_State *L); /* a lua_CFunction */
+	void *ctx;
 };
 
 /*
  * Runs the flow for one violation with the policy's current enforcement
- * (vg_engine_set_enforcement). If
- * the flow fails (an error in on_violation, a runaway), the violation is
- * stored anyway unless the flow already did, and the call's -errno (enum
- * vg_lua_rc) is returned with err set; 0 when it ran.
- * A violation whose check() failed is never enforced (vigil.enforce() calls
- * enforce_skipped instead) unless the policy's on_error is "enforce".
+ * (vg_engine_set_enforcement) and `vigil` made of the n bindings and log.
+ * Returns 0 when it ran, else the call's -errno (enum vg_lua_rc) with err set
+ * and the policy's flow_errors counted: the owner then stores the violation
+ * unless the flow already did (fail closed).
  */
-int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pol, const struct vg_flow_ops *ops,
-		   void *ctx, char *err, size_t errlen);
+int vg_engine_run_flow(struct vg_engine *e, struct vg_event *ev, int pol,
+		       const struct vg_flow_binding *bindings, int n, char *err, size_t errlen);
+
+/*
+ * Inside a binding: the ctx it closes over. Raises a Lua error when the
+ * binding is called after its flow returned (a policy that kept `vigil`).
+ */
+void *vg_flow_ctx(struct lua_State *L);
+
+/*
+ * Why the violation of pol in the last vg_engine_eval must not be enforced:
+ * its check() failed (the error) and its on_error is not "enforce". NULL when
+ * it may be enforced. vigil.enforce() records the skip instead of acting.
+ */
+const char *vg_engine_enforce_veto(const struct vg_engine *e, int pol);
 
 /*
  * Runs the `tests` of every policy (or those whose name contains filter):

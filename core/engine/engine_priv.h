@@ -48,16 +48,6 @@ struct ctr_slot {
 	char bytes[CTR_KEY];
 };
 
-/* The violation the flow is running for (flow.c). */
-struct engine_flow {
-	const struct vg_flow_ops *ops;
-	void *ctx;
-	struct vg_event *ev;
-	int pol;
-	bool stored;
-	const char *check_err; /* the violation's check() error, or NULL */
-};
-
 struct vg_engine {
 	struct vg_lua_pool pool; /* every policy's state draws on it */
 	size_t pol_mem;		 /* each policy's own cap */
@@ -82,7 +72,6 @@ struct vg_engine {
 	uint32_t *kactions; /* vg_engine_kernel_program's answer */
 	int *kuid_name, nkuid;
 	uint32_t *kuid;
-	struct engine_flow flow;
 };
 
 /* compile.c: a copy of s (NULL: "") kept with the policy, or NULL (p->nomem set). */
@@ -101,7 +90,7 @@ int engine_compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 int engine_eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want, vg_violation_cb cb,
 		     void *ctx);
 
-/* flow.c: loads lua/flow.lua and the `vigil` bindings into a policy's state. */
-int engine_flow_load(struct vg_engine *e, struct vg_lua *h, char *err, size_t n);
+/* flow.c: loads lua/flow.lua into a policy's state. */
+int engine_flow_load(struct vg_lua *h, char *err, size_t n);
 
 #endif

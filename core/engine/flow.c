@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * flow.c - the per-violation flow: lua/flow.lua (or the policy's
- * on_violation) run in the policy's state, and the `vigil` bindings it calls
- * (store, enforce, notify, log), which hand the violation to the owner's
- * struct vg_flow_ops.
+ * on_violation) run in the policy's state with `vigil`, a table built for
+ * each violation from the owner's bindings (closures over its state) and
+ * vigil.log; and the rule that a failed check() is not enforced.
  */
 #include <errno.h>
+#include <stdbool.h>
 
 #include <lauxlib.h>
 
@@ -14,73 +15,38 @@
 #include "log.h"
 #include "lua_event.h"
 
-static struct vg_engine *flow_engine(lua_State *L)
+/*
+ * Every closure of one flow shares this box as its second upvalue: it is
+ * live while the flow runs, dead after, so a `vigil` a policy kept cannot
+ * reach state that is gone.
+ */
+struct flow_box {
+	bool live;
+};
+
+void *vg_flow_ctx(lua_State *L)
 {
+	const struct flow_box *box = lua_touserdata(L, lua_upvalueindex(2));
+
+	if (!box || !box->live)
+		(void)luaL_error(
+			L, "vigil: called after its violation's flow returned"); /* no return */
 	return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* vigil.store(): stores the violation once; true when it is stored. */
-static int l_store(lua_State *L)
-{
-	struct vg_engine *e = flow_engine(L);
-	struct engine_flow *f = &e->flow;
-	bool ok = false;
-
-	if (f->ops && f->ops->store && !f->stored) {
-		ok = f->ops->store(f->ctx, f->ev, f->pol);
-		f->stored = ok;
-	}
-	lua_pushboolean(L, ok);
-	return 1;
-}
-
-/*
- * vigil.enforce(action). A violation whose check() failed is not a decision:
- * it is never enforced (the flow, or the policy's own on_violation, is told
- * false and the skip is recorded) unless the policy says on_error = "enforce".
- */
-static int l_enforce(lua_State *L)
-{
-	struct vg_engine *e = flow_engine(L);
-	struct engine_flow *f = &e->flow;
-	const char *action = luaL_checkstring(L, 1);
-
-	if (f->check_err && e->pol[f->pol].on_err != ON_ERR_ENFORCE) {
-		if (f->ops && f->ops->enforce_skipped)
-			f->ops->enforce_skipped(f->ctx, f->ev, f->pol, action, f->check_err);
-		lua_pushboolean(L, 0);
-		return 1;
-	}
-	lua_pushboolean(L, f->ops && f->ops->enforce &&
-				   f->ops->enforce(f->ctx, f->ev, f->pol, action));
-	return 1;
-}
-
-/* vigil.notify(): true when the violation was handed to the notifiers. */
-static int l_notify(lua_State *L)
-{
-	struct engine_flow *f = &flow_engine(L)->flow;
-
-	lua_pushboolean(L, f->ops && f->ops->notify && f->ops->notify(f->ctx, f->ev, f->pol));
-	return 1;
-}
-
+/* vigil.log(msg): a line in vigil's log, under the policy's name. */
 static int l_flow_log(lua_State *L)
 {
-	struct vg_engine *e = flow_engine(L);
+	const struct vg_policy_info *info = vg_flow_ctx(L);
 
-	vg_info("policy '%s': %s", e->pol[e->flow.pol].info.name, luaL_checkstring(L, 1));
+	vg_info("policy '%s': %s", info->name, luaL_checkstring(L, 1));
 	return 0;
 }
 
-int engine_flow_load(struct vg_engine *e, struct vg_lua *h, char *err, size_t n)
+int engine_flow_load(struct vg_lua *h, char *err, size_t n)
 {
 	const struct vg_embedded *f = vg_embedded_find("lua/flow.lua");
 	lua_State *L = vg_lua_state(h);
-	static const luaL_Reg fns[] = {
-		{"store", l_store},  {"enforce", l_enforce}, {"notify", l_notify},
-		{"log", l_flow_log}, {NULL, NULL},
-	};
 	int rc;
 
 	if (!f)
@@ -93,37 +59,83 @@ int engine_flow_load(struct vg_engine *e, struct vg_lua *h, char *err, size_t n)
 		return vg_errf(err, n, -EINVAL, "lua/flow.lua must return a function");
 	}
 	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.flow");
-	lua_newtable(L);
-	lua_pushlightuserdata(L, e);
-	luaL_setfuncs(L, fns, 1);
-	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
 	return 0;
 }
 
-int vg_engine_flow(struct vg_engine *e, struct vg_event *ev, int pi, const struct vg_flow_ops *ops,
-		   void *ctx, char *err, size_t errlen)
+static void set_binding(lua_State *L, int table, int box, const char *name, lua_CFunction fn,
+			void *ctx)
 {
+	lua_pushlightuserdata(L, ctx);
+	lua_pushvalue(L, box);
+	lua_pushcclosure(L, fn, 2);
+	lua_setfield(L, table, name);
+}
+
+/* One flow's arguments, handed to flow_main through a light userdata. */
+struct flow_call {
+	struct vg_engine *e;
+	struct vg_event *ev;
+	int pol;
+	const struct vg_flow_binding *bindings;
+	int n;
+	struct flow_box *box; /* set by flow_main */
+};
+
+/*
+ * The flow itself, inside the protected call so that building `vigil` (which
+ * allocates, and the policy may be at its memory cap) fails as a flow error:
+ * calls lua/flow.lua with ev, the policy's table, its enforcement and `vigil`.
+ * The box is kept in the registry until the next flow, so that it outlives
+ * the call for vg_engine_run_flow to mark it dead.
+ */
+static int flow_main(lua_State *L)
+{
+	struct flow_call *c = lua_touserdata(L, 1);
+	const struct pol *p = &c->e->pol[c->pol];
+	struct flow_box *anchored = lua_newuserdatauv(L, sizeof(*anchored), 0);
+	int box = lua_gettop(L);
+
+	anchored->live = true;
+	lua_pushvalue(L, box);
+	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.flow.box");
+	c->box = anchored; /* only once it is anchored: it outlives the call */
+	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow");
+	vg_lua_event_push(L, c->ev);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->table_ref);
+	lua_pushstring(L, vg_enforce_mode_name(p->info.mode));
+	lua_createtable(L, 0, c->n + 1);
+	for (int i = 0; i < c->n; i++)
+		set_binding(L, box + 5, box, c->bindings[i].name, c->bindings[i].fn,
+			    c->bindings[i].ctx);
+	set_binding(L, box + 5, box, "log", l_flow_log, (void *)&p->info);
+	lua_call(L, 4, 0);
+	return 0;
+}
+
+int vg_engine_run_flow(struct vg_engine *e, struct vg_event *ev, int pi,
+		       const struct vg_flow_binding *bindings, int n, char *err, size_t errlen)
+{
+	struct flow_call c = {.e = e, .ev = ev, .pol = pi, .bindings = bindings, .n = n};
 	struct vg_lua *h = e->pol[pi].lua;
 	lua_State *L = vg_lua_state(h);
-	struct engine_flow *f = &e->flow;
-	struct engine_flow prev = *f;
 	int rc;
 
-	*f = (struct engine_flow){.ops = ops, .ctx = ctx, .ev = ev, .pol = pi};
-	f->check_err = vg_engine_check_error(e, pi);
-	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow");
-	vg_lua_event_push(L, ev);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, e->pol[pi].table_ref);
-	lua_pushstring(L, vg_enforce_mode_name(e->pol[pi].info.mode));
-	lua_getfield(L, LUA_REGISTRYINDEX, "vigil.flow.bindings");
-	rc = vg_lua_call(h, 4, 0, e->budget, err, errlen);
+	lua_pushcfunction(L, flow_main); /* a light C function, a light userdata: no allocation */
+	lua_pushlightuserdata(L, &c);
+	rc = vg_lua_call(h, 1, 0, e->budget, err, errlen);
+	if (c.box)
+		c.box->live = false;
 	vg_lua_event_detach(L);
 	if (rc) {
 		e->pol[pi].info.flow_errors++;
 		e->st.lua_errors++;
-		if (!f->stored && ops && ops->store) /* fail closed: never lose it */
-			f->stored = ops->store(ctx, ev, pi);
 	}
-	*f = prev;
 	return rc;
+}
+
+const char *vg_engine_enforce_veto(const struct vg_engine *e, int pi)
+{
+	if (e->pol[pi].on_err == ON_ERR_ENFORCE)
+		return NULL;
+	return vg_engine_check_error(e, pi);
 }

@@ -184,7 +184,7 @@ static struct vg_lua *new_state(struct vg_engine *e, char *err, size_t n)
 		return NULL;
 	}
 	vg_lua_event_init(vg_lua_state(h), e->lineage_fn, e->lineage_ctx);
-	if (load_dsl(h, err, n) || engine_flow_load(e, h, err, n)) {
+	if (load_dsl(h, err, n) || engine_flow_load(h, err, n)) {
 		vg_lua_free(h);
 		return NULL;
 	}

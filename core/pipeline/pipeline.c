@@ -1,142 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * pipeline.c - one exec, top-down (vg_pipeline_record, then run_exec): decode,
- * attribute, evaluate, and for each violation volume control then the flow,
- * whose store / enforce / notify are the bindings below.
+ * attribute, evaluate, and for each violation volume control then the flow
+ * (flow_bindings.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "alerts.h"
 #include "log.h"
-#include "notify.h"
 #include "pipeline_priv.h"
-
-/* One violation going through its flow: what the bindings act on. */
-struct flow_run {
-	struct vg_pipeline *p;
-	struct vg_event *ev;
-	int pol;
-	const struct vg_enforce_target *target;
-	const struct vg_alert *alert; /* the alert store() recorded it in; NULL before */
-};
-
-static void on_ack(void *ctx, bool ok)
-{
-	struct vg_pipeline *p = ctx;
-
-	if (ok)
-		p->st.acked++;
-}
-
-/* vigil.store(): the violation into its alert, durable before acknowledged. */
-static bool flow_store(void *ctx, struct vg_event *ev, int pol)
-{
-	struct flow_run *run = ctx;
-	struct vg_pipeline *p = run->p;
-	const struct vg_policy_info *pi = vg_engine_policy(p->engine, pol);
-	struct vg_violation v = {.ev = ev,
-				 .policy_id = pi->id,
-				 .policy_name = pi->name,
-				 .severity = pi->severity,
-				 .killed_in_kernel = (ev->rec->flags & VG_EXEC_KILLED) != 0,
-				 .error = vg_engine_check_error(p->engine, pol)};
-	int rc;
-
-	if (p->o.lineage_fn)
-		p->o.lineage_fn(p->o.lineage_ctx, ev);
-	rc = vg_alerts_add(p->o.alerts, &v, on_ack, p, &run->alert);
-	if (rc) {
-		p->st.store_errors++;
-		vg_err("cannot store a violation of '%s': %s", pi->name, strerror(-rc));
-		return false;
-	}
-	p->st.stored++;
-	return true;
-}
-
-/* vigil.notify(): the stored alert to its notifiers, through the outbox. */
-static bool flow_notify(void *ctx, struct vg_event *ev, int pol)
-{
-	struct flow_run *run = ctx;
-
-	(void)ev;
-	(void)pol;
-	if (!run->p->o.notify || !run->alert)
-		return false;
-	return vg_notify_alert(run->p->o.notify,
-			       run->alert->violations == 1 ? "created" : "updated",
-			       run->alert) == 0;
-}
-
-static enum vg_enforce_outcome enforce(struct flow_run *run, enum vg_enforce_mode action,
-				       const char *check_error)
-{
-	const struct vg_policy_info *pi = vg_engine_policy(run->p->engine, run->pol);
-	struct vg_enforce_request rq = {.ev = run->ev,
-					.target = run->target,
-					.alert = run->alert,
-					.policy = pi->name,
-					.policy_host = pi->host,
-					.action = action,
-					.check_error = check_error};
-	char msg[768];
-
-	return vg_enforcer_apply(run->p->enforcer, &rq, msg, sizeof(msg));
-}
-
-/* vigil.enforce(action); an action that is no kill is refused like "inform". */
-static bool flow_enforce(void *ctx, struct vg_event *ev, int pol, const char *action)
-{
-	enum vg_enforce_mode mode = VG_ENFORCE_INFORM;
-
-	(void)ev;
-	(void)pol;
-	(void)vg_enforce_mode_parse(action, &mode); /* unknown: stays INFORM, refused */
-	switch (enforce(ctx, mode, NULL)) {
-	case VG_ENFORCE_DONE:
-	case VG_ENFORCE_DONE_IN_KERNEL:
-	case VG_ENFORCE_DRY_RUN:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* vigil.enforce() when the check failed: the enforcer records the skip. */
-static void flow_enforce_skipped(void *ctx, struct vg_event *ev, int pol, const char *action,
-				 const char *why)
-{
-	enum vg_enforce_mode mode = VG_ENFORCE_INFORM;
-
-	(void)ev;
-	(void)pol;
-	(void)vg_enforce_mode_parse(action, &mode); /* recorded under the mode's name */
-	(void)enforce(ctx, mode, why);		    /* always SKIPPED */
-}
-
-static const struct vg_flow_ops flow_ops = {.store = flow_store,
-					    .enforce = flow_enforce,
-					    .notify = flow_notify,
-					    .enforce_skipped = flow_enforce_skipped};
-
-/* The policy's flow (lua/flow.lua or its on_violation) for one violation. */
-static void run_flow(struct vg_pipeline *p, struct vg_event *ev, int pol,
-		     const struct vg_enforce_target *target)
-{
-	const struct vg_policy_info *pi = vg_engine_policy(p->engine, pol);
-	struct flow_run run = {.p = p, .ev = ev, .pol = pol, .target = target};
-	char err[512];
-
-	p->st.violations++;
-	if (vg_engine_flow(p->engine, ev, pol, &flow_ops, &run, err, sizeof(err))) {
-		p->st.flow_errors++;
-		vg_warn("policy '%s': the violation flow failed (%s); the violation was stored",
-			pi->name, err);
-	}
-}
 
 /*
  * Volume control keeps repeats out of the store; it never spares a process an
@@ -190,7 +64,7 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 	for (int i = 0; i < h.n; i++) {
 		if (volume_drops(p, ev, h.pol[i], &drop))
 			continue;
-		run_flow(p, ev, h.pol[i], &target);
+		vg_pipeline_run_flow(p, ev, h.pol[i], &target);
 	}
 }
 

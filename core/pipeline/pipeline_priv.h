@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* pipeline_priv.h - the pipeline's state, shared by pipeline.c and effects.c. */
+/* pipeline_priv.h - the pipeline's state, shared by pipeline.c, flow_bindings.c and effects.c. */
 #ifndef VG_PIPELINE_PRIV_H
 #define VG_PIPELINE_PRIV_H
 
@@ -20,5 +20,9 @@ struct vg_pipeline {
 extern const struct vg_enforce_ops vg_pipeline_effects;
 
 uint64_t vg_pipeline_now_ns(void);
+
+/* flow_bindings.c: the policy's flow (lua/flow.lua or its on_violation) for one violation. */
+void vg_pipeline_run_flow(struct vg_pipeline *p, struct vg_event *ev, int pol,
+			  const struct vg_enforce_target *target);
 
 #endif

@@ -15,6 +15,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <lauxlib.h>
+#include <lua.h>
+
 #include "engine.h"
 #include "record.h"
 #include "vigil_abi.h"
@@ -349,53 +352,105 @@ static void test_memory_isolated(void **state)
 	rm_policy("m2");
 }
 
-/* What the flow was asked to do, for one violation. */
+/* What the flow was asked to do, for one violation (the test's bindings' state). */
 struct flow_log {
-	int stored, enforced, skipped;
+	const char *veto; /* vg_engine_enforce_veto(), as the pipeline's enforce obeys it */
+	int stored, enforced, skipped, notified;
 	char why[512];
 };
 
-static bool log_store(void *ctx, struct vg_event *ev, int pol)
+static int log_store(lua_State *L)
 {
-	(void)ev;
-	(void)pol;
-	((struct flow_log *)ctx)->stored++;
-	return true;
+	struct flow_log *l = vg_flow_ctx(L);
+
+	l->stored++;
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, "alert-1");
+	lua_setfield(L, -2, "id");
+	return 1;
 }
 
-static bool log_enforce(void *ctx, struct vg_event *ev, int pol, const char *action)
+static int log_enforce(lua_State *L)
 {
-	(void)ev;
-	(void)pol;
-	(void)action;
-	((struct flow_log *)ctx)->enforced++;
-	return true;
+	struct flow_log *l = vg_flow_ctx(L);
+
+	(void)luaL_checkstring(L, 1); /* the action: only counted here */
+	if (l->veto) {
+		l->skipped++;
+		snprintf(l->why, sizeof(l->why), "%s", l->veto);
+	} else {
+		l->enforced++;
+	}
+	lua_pushboolean(L, l->veto == NULL);
+	return 1;
 }
 
-static void log_skipped(void *ctx, struct vg_event *ev, int pol, const char *action,
-			const char *why)
+static int log_notify(lua_State *L)
 {
-	struct flow_log *l = ctx;
-
-	(void)ev;
-	(void)pol;
-	(void)action;
-	l->skipped++;
-	snprintf(l->why, sizeof(l->why), "%s", why);
+	((struct flow_log *)vg_flow_ctx(L))->notified++;
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
-/* Runs the flow (lua/flow.lua, enforcing) for every violation of the last evaluation. */
+/* Runs the flow (lua/flow.lua, enforcing) for the policy's violation of the last evaluation. */
 static struct flow_log run_flows(struct vg_engine *e, const char *policy)
 {
-	static const struct vg_flow_ops ops = {
-		.store = log_store, .enforce = log_enforce, .enforce_skipped = log_skipped};
-	struct flow_log l = {0};
+	int pol = vg_engine_find(e, policy);
+	struct flow_log l = {.veto = vg_engine_enforce_veto(e, pol)};
+	const struct vg_flow_binding bindings[] = {
+		{"store", log_store, &l}, {"enforce", log_enforce, &l}, {"notify", log_notify, &l}};
 	char err[512];
 
-	vg_engine_set_enforcement(e, vg_engine_find(e, policy), VG_ENFORCE_KILL_PROCESS);
-	assert_int_equal(
-		vg_engine_flow(e, &ev, vg_engine_find(e, policy), &ops, &l, err, sizeof(err)), 0);
+	vg_engine_set_enforcement(e, pol, VG_ENFORCE_KILL_PROCESS);
+	assert_int_equal(vg_engine_run_flow(e, &ev, pol, bindings, 3, err, sizeof(err)), 0);
 	return l;
+}
+
+/* Runs the policy's flow once with the test's bindings; the flow's return code. */
+static int run_flow_rc(struct vg_engine *e, int pol, struct flow_log *l, char *err, size_t n)
+{
+	const struct vg_flow_binding bindings[] = {
+		{"store", log_store, l}, {"enforce", log_enforce, l}, {"notify", log_notify, l}};
+
+	return vg_engine_run_flow(e, &ev, pol, bindings, 3, err, n);
+}
+
+/*
+ * The bindings are the owner's closures for this one violation: what
+ * store() returns reaches enforce and notify, and a `vigil` kept past its
+ * flow is refused rather than reaching state that is gone.
+ */
+static void test_flow_bindings_are_per_violation(void **state)
+{
+	struct vg_engine *e;
+	struct flow_log l = {0};
+	char err[512];
+	int pol;
+
+	(void)state;
+	write_policy("b1", "local kept\n"
+			   "return policy { name = 'keeps', severity = 'low',"
+			   " match = { process_name = 'curl' }, on_violation = function(ev, vigil)"
+			   "   if kept then return kept.store() end"
+			   "   kept = vigil; local a = vigil.store()"
+			   "   assert(a.id == 'alert-1')"
+			   "   assert(vigil.enforce('kill_process', a)); assert(vigil.notify(a))"
+			   "   assert(vigil.notify()); vigil.log('flow ran') end }");
+	e = load_dir(0);
+	pol = vg_engine_find(e, "keeps");
+	assert_string_equal(eval(e, "/usr/bin/curl", "x", 0, true), "keeps;");
+	assert_null(vg_engine_enforce_veto(e, pol));
+	assert_int_equal(run_flow_rc(e, pol, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.stored, 1);
+	assert_int_equal(l.enforced, 1);
+	assert_int_equal(l.notified, 2);
+	/* the next violation's flow calls the kept vigil.store: an error, nothing stored */
+	assert_int_not_equal(run_flow_rc(e, pol, &l, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "after its violation's flow returned"));
+	assert_int_equal(l.stored, 1);
+	assert_int_equal(vg_engine_policy(e, pol)->flow_errors, 1);
+	vg_engine_free(e);
+	rm_policy("b1");
 }
 
 /*
@@ -540,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_lua_checks),
 		cmocka_unit_test(test_memory_isolated),
 		cmocka_unit_test(test_failed_check_never_enforces),
+		cmocka_unit_test(test_flow_bindings_are_per_violation),
 		cmocka_unit_test(test_hostile_load),
 		cmocka_unit_test(test_reload_is_atomic),
 		cmocka_unit_test(test_bad_files_others_load),
