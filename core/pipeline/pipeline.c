@@ -28,29 +28,45 @@ static bool volume_drops(struct vg_pipeline *p, const struct vg_event *ev, int p
 	return *drop != 0;
 }
 
+/*
+ * The policies one exec violated, in the order the engine found them. The array is
+ * the pipeline's and grows when a pack has more matches for one exec than it holds;
+ * if it cannot grow, the violation is counted as a flow error and logged, not lost
+ * silently.
+ */
 struct hits {
-	int pol[64];
+	struct vg_pipeline *p;
 	int n;
 };
 
 static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *pi)
 {
 	struct hits *h = ctx;
+	struct vg_pipeline *p = h->p;
 
 	(void)ev;
-	(void)pi;
-	if (h->n < 64)
-		h->pol[h->n++] = pol;
+	if (h->n == p->hits_cap) {
+		int cap = p->hits_cap ? 2 * p->hits_cap : 64;
+		int *grown = realloc(p->hits, (size_t)cap * sizeof(*grown));
+
+		if (!grown) {
+			p->st.flow_errors++;
+			vg_warn("policy '%s': violation not handled: out of memory", pi->name);
+			return;
+		}
+		p->hits = grown;
+		p->hits_cap = cap;
+	}
+	p->hits[h->n++] = pol;
 }
 
 /* One decoded exec: metadata -> engine -> (volume control -> flow) per violation. */
 static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 {
 	struct vg_enforce_target target;
-	struct hits h; /* only .n set: zeroing 64 slots for every exec costs more than the rest */
+	struct hits h = {.p = p, .n = 0};
 	int drop = -1;
 
-	h.n = 0;
 	if (p->o.attribute)
 		vg_attribute(&p->attr, p->o.k8s, ev);
 	if (p->o.report) { /* printing commands: each violation as the engine finds it */
@@ -62,9 +78,9 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 	vg_enforce_target_of(ev, &target); /* container or host: decided once */
 	/* the flow runs after the evaluation, one violation at a time */
 	for (int i = 0; i < h.n; i++) {
-		if (volume_drops(p, ev, h.pol[i], &drop))
+		if (volume_drops(p, ev, p->hits[i], &drop))
 			continue;
-		vg_pipeline_run_flow(p, ev, h.pol[i], &target);
+		vg_pipeline_run_flow(p, ev, p->hits[i], &target);
 	}
 }
 
@@ -125,6 +141,7 @@ void vg_pipeline_free(struct vg_pipeline *p)
 		return;
 	vg_enforcer_free(p->enforcer);
 	vg_volume_free(p->volume);
+	free(p->hits);
 	free(p->ev);
 	free(p);
 }

@@ -13,6 +13,8 @@ struct vg_pipeline {
 	struct vg_attrib attr;
 	struct vg_volume *volume;
 	struct vg_enforcer *enforcer; /* NULL in report mode */
+	int *hits;		      /* the policies the current exec violated (run_exec) */
+	int hits_cap;
 	struct vg_pipeline_stats st;
 };
 

@@ -308,6 +308,22 @@ class Abuse(unittest.TestCase):
         self.assertIn('vigil_policy_matches_total{policy="Reloaded"} 0', text)
         self.assertNotIn('policy="Abuse 1"', text)
 
+    def test_one_exec_violating_seventy_policies_makes_seventy_alerts(self):
+        """The pipeline holds every policy one exec violates, however many: 70 policies on
+        one name give 70 alerts (a fixed list of 64 once dropped the rest unseen)."""
+        exe = os.path.join(self.tmp, "vg-many")
+        shutil.copy(self.marker, exe)
+        self.d = Daemon(self.data, self.port, "--policies", self.policies(70, "vg-many"))
+        subprocess.run([exe, os.path.join(self.tmp, "m"), "0"], check=True)
+        deadline = time.time() + 10
+        total = 0
+        while time.time() < deadline and total < 70:
+            total = self.d.req("GET", "/v1/alerts?query=State:ACTIVE&limit=100")[1]["total"]
+            time.sleep(0.05)
+        self.assertEqual(total, 70, self.d.text()[-2000:])
+        _, text = self.d.req("GET", "/metrics")
+        self.assertIn("vigil_flow_errors_total 0", text)
+
     def test_nul_or_control_character_in_an_id_finds_nothing(self):
         exe = os.path.join(self.tmp, "vg-nul")
         shutil.copy(self.marker, exe)
