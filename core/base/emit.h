@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * emit.h - a document written value by value, so one description of a
- * document (the alert, alerts.c) can be built as a jansson tree for the API
+ * document (the alert, alert_doc.c) can be built as a jansson tree for the API
  * and as Lua tables for the notifier plugins without a tree in between.
  *
  * key is the member's name inside an object and NULL inside an array. open
