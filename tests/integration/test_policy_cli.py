@@ -112,6 +112,17 @@ class PolicyCliTest(unittest.TestCase):
         self.assertIn("FAIL Wrong", r.stdout)
         self.assertIn("0 passed, 1 failed", r.stdout)
 
+    def test_throwing_check_fails_its_test(self):
+        path = self.write("throws.lua", "return policy { name = 'Throws', severity = 'low',"
+                          " match = { process_name = 'curl' },"
+                          " check = function(ev) error('no such thing') end,"
+                          " tests = { { ev = { exe = '/usr/bin/curl' }, expect = true } } }")
+        r = run("policy", "test", path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("FAIL Throws", r.stdout)
+        self.assertIn("no such thing", r.stdout)
+        self.assertIn("0 passed, 1 failed", r.stdout)
+
     def test_default_pack(self):
         r = run("policy", "test")
         self.assertEqual(r.returncode, 0, r.stdout)
