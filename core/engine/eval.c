@@ -245,6 +245,10 @@ int engine_eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want,
 	e->eval_seq++;
 	if (!vg_matcher_eval(e->m, ev, want, e->lineage_fn ? engine_lineage : NULL, on_section, e))
 		e->st.rejected++;
+	else if (e->nviol)
+		e->st.violating++;
+	else
+		e->st.passed++;
 	e->cur = NULL;
 	return e->nviol;
 }

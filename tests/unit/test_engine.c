@@ -306,6 +306,7 @@ static void test_killed_field(void **state)
 {
 	const char *argv[] = {"/usr/bin/curl"};
 	struct vg_record_spec s = {.exe = "/usr/bin/curl", .argv = argv, .argc = 1, .cgroup = CTR};
+	struct vg_engine_stats st;
 	struct vg_engine *e;
 
 	(void)state;
@@ -321,6 +322,13 @@ static void test_killed_field(void **state)
 	matched[0] = '\0';
 	vg_engine_eval(e, &ev, on_violation, NULL);
 	assert_string_equal(matched, "killed-only;");
+	/* every event in one class: a check that said no, a violation, a fast-path reject */
+	eval(e, "/bin/ls", NULL, 0, true);
+	vg_engine_stats(e, &st);
+	assert_int_equal(st.events, 3);
+	assert_int_equal(st.passed, 1);
+	assert_int_equal(st.violating, 1);
+	assert_int_equal(st.rejected, 1);
 	vg_engine_free(e);
 	rm_policy("kf");
 }
