@@ -329,7 +329,7 @@ int vg_cmd_notifiers(int argc, char **argv)
 	int nargs = 0, rc;
 	const char *sub;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (argc < 2 || vg_asks_help(argc, argv)) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
