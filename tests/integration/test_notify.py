@@ -347,6 +347,9 @@ class NotifyTest(unittest.TestCase):
         dead = [x for x in self.d.req("GET", "/v1/notifiers")[1]["notifiers"] if x["name"] == "ops"][0]["deadLetters"]
         self.assertEqual(len(dead), 1)
         self.assertIn(f"dead {dead[0]['id']}: alert {dead[0]['alert']}", run("outbox", "ops").stdout)
+        r = run("outbox", "nobody")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertRegex(r.stderr, r"no notifier named 'nobody'.*known: .*ops")
         r = run("retry", "nothing-42")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no notifier named that", r.stderr)
