@@ -94,6 +94,7 @@ struct vg_notify {
 						  vigil.namespace */
 	void *namespace_ctx;
 	struct req_wait *waits; /* requests in flight (plugin_api.c) */
+	bool describe_only;	/* vg_notify_describe: settings checked, no secret read, no outbox */
 };
 
 static inline int64_t mono_ms(void)
@@ -133,8 +134,8 @@ int notify_api_open(struct vg_notify *n);
 void notify_api_close(struct vg_notify *n);
 
 /* ---- settings.c ---- */
-/* Checks an instance's settings against its plugin's schema; resolves secrets. 0 or -errno with
- * err naming the instance and key. */
+/* Checks an instance's settings against its plugin's schema; resolves secrets (unless
+ * describe_only). 0 or -errno with err naming the instance and key. */
 int notify_configure(struct vg_notify *n, struct inst *inst, json_t *settings, char *err,
 		     size_t errlen);
 

@@ -680,6 +680,66 @@ class NotifyTest(unittest.TestCase):
                 f.write(f"return {{ {body} }}\n")
             self.assert_start_fails(conf, msg)
 
+    def webhook_config(self, url, extra=""):
+        """A configuration with one default webhook, ops, at url (extra: more of its settings)."""
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }},\n'
+                    f'  notifiers = {{ ops = {{ type = "webhook", url = "{url}", retry_ms = 100{extra} }} }},\n'
+                    f'  default_notifiers = {{ "ops" }} }}\n')
+        return conf
+
+    def test_secret_headers(self):
+        """Webhook header values are secrets: {env = NAME} and {file = PATH} reach the
+        receiver resolved, and every header value is *** in GET /v1/notifiers."""
+        hook = Receiver()
+        self.recv.append(hook)
+        key = os.path.join(self.data, "hook-key")
+        with open(key, "w") as f:
+            f.write("K3Y-FROM-FILE\n")
+        os.environ["VIGIL_TEST_HOOK_AUTH"] = "Bearer T0KEN-FROM-ENV"
+        self.addCleanup(os.environ.pop, "VIGIL_TEST_HOOK_AUTH", None)
+        conf = self.webhook_config(
+            f"http://127.0.0.1:{hook.port}/hook",
+            ', headers = { ["X-Team"] = "plain-team", Authorization = { env = "VIGIL_TEST_HOOK_AUTH" }, '
+            f'["X-Key"] = {{ file = "{key}" }} }}')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        h = hook.wait(1)[0]["headers"]
+        self.assertEqual((h.get("Authorization"), h.get("X-Key"), h.get("X-Team")),
+                         ("Bearer T0KEN-FROM-ENV", "K3Y-FROM-FILE", "plain-team"))
+        _, nt = self.d.req("GET", "/v1/notifiers")
+        ops = [x for x in nt["notifiers"] if x["name"] == "ops"][0]
+        self.assertEqual(ops["settings"]["headers"],
+                         {"X-Team": "***", "Authorization": "***", "X-Key": "***"})
+        for secret in ("plain-team", "T0KEN", "K3Y-FROM-FILE"):
+            self.assertNotIn(secret, json.dumps(nt))
+            self.assertNotIn(secret, self.d.text())
+
+    def test_secret_errors(self):
+        """A secret vigil cannot read, or a value the schema cannot take, stops vigil at start
+        with an error naming the instance, the field and the fix."""
+        os.environ.pop("NO_SUCH_VAR_42", None)
+        hook = 'x = { type = "webhook", url = "http://x"'
+        for body, msg in [
+            (hook + ', headers = { Authorization = { env = "NO_SUCH_VAR_42" } } }',
+             "notifiers.x.headers.Authorization: the environment variable NO_SUCH_VAR_42 is not set "
+             "(set it in vigil's environment"),
+            (hook + ', headers = { ["X-N"] = 3 } }',
+             'notifiers.x.headers.X-N must be a string, { env = "NAME" } or { file = "PATH" }'),
+            (hook + ', password = { envv = "HOME" } }', "notifiers.x.password: 'envv' cannot be in a secret"),
+            (hook + ', password = { env = "HOME", file = "/etc/hostname" } }', "(one of the two)"),
+            (hook + ', username = { env = "HOME" } }', "notifiers.x.username must be a string"),
+            ('x = { type = "pagerduty", routing_key = { env = "NO_SUCH_VAR_42" } }',
+             "notifiers.x.routing_key: the environment variable NO_SUCH_VAR_42 is not set"),
+            ('x = { type = "pagerduty", routing_key = { file = "/nonexistent/key" } }',
+             "notifiers.x.routing_key: cannot read the secret file /nonexistent/key"),
+        ]:
+            conf = os.path.join(self.data, "bad.conf.lua")
+            with open(conf, "w") as f:
+                f.write(f"return {{ notifiers = {{ {body} }} }}\n")
+            self.assert_start_fails(conf, msg)
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
