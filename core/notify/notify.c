@@ -375,16 +375,16 @@ json_t *vg_notify_json(struct vg_notify *n)
 						"alert", e->alert_id, "event", e->event, "reason",
 						e->reason ? e->reason : ""));
 		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
-				  "s:I, s:I}, s:o}",
-				  "name", inst->name, "type", inst->type, "last", inst->last,
-				  "default", def, "settings", inst->shown, "counters", "sent",
-				  (json_int_t)inst->sent, "failed", (json_int_t)inst->failed,
-				  "retried", (json_int_t)inst->retried, "dead",
-				  (json_int_t)inst->deadc, "notDurable", (json_int_t)st.not_durable,
-				  "lost", (json_int_t)st.lost, "queued", (json_int_t)st.queued,
-				  "onDisk", (json_int_t)st.spilled, "deadLetters", dead));
+			arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+				       "s:I, s:I, s:I}, s:o}",
+				       "name", inst->name, "type", inst->type, "last", inst->last,
+				       "default", def, "settings", inst->shown, "counters", "sent",
+				       (json_int_t)inst->sent, "skipped", (json_int_t)inst->skipped,
+				       "failed", (json_int_t)inst->failed, "retried",
+				       (json_int_t)inst->retried, "dead", (json_int_t)inst->deadc,
+				       "notDurable", (json_int_t)st.not_durable, "lost",
+				       (json_int_t)st.lost, "queued", (json_int_t)st.queued,
+				       "onDisk", (json_int_t)st.spilled, "deadLetters", dead));
 	}
 	return arr;
 }
@@ -392,19 +392,19 @@ json_t *vg_notify_json(struct vg_notify *n)
 /* The counters of every instance, one family each. */
 static void counter_metrics(struct vg_notify *n, struct evbuffer *b)
 {
-	static const char *const names[] = {"sent",	   "failed", "retried",	    "dead",
-					    "not_durable", "lost",   "dead_dropped"};
+	static const char *const names[] = {"sent", "skipped",	   "failed", "retried",
+					    "dead", "not_durable", "lost",   "dead_dropped"};
 
-	for (size_t k = 0; k < 7; k++) {
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		evbuffer_add_printf(b, "# TYPE vigil_notifier_%s_total counter\n", names[k]);
 		for (int i = 0; i < n->ninst; i++) {
 			struct inst *inst = &n->inst[i];
 			struct vg_outbox_stats st;
 
 			vg_outbox_stats(n->outbox, i, &st);
-			const uint64_t v[] = {inst->sent,     inst->failed,   inst->retried,
-					      inst->deadc,    st.not_durable, st.lost,
-					      st.dead_dropped};
+			const uint64_t v[] = {inst->sent,    inst->skipped,  inst->failed,
+					      inst->retried, inst->deadc,    st.not_durable,
+					      st.lost,	     st.dead_dropped};
 
 			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n",
 					    names[k], inst->name, (unsigned long long)v[k]);

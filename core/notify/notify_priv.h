@@ -57,8 +57,9 @@ struct inst {
 	int conc;	   /* slots in use at most: `concurrency` */
 	struct slot slot[MAX_CONCURRENCY];
 	uint64_t sent, failed, retried, deadc, lat[NBUCKETS + 1];
+	uint64_t skipped; /* events its plugin has no function for: no request made */
 	double lat_sum;
-	char last[512]; /* the last outcome, for `vigil notifiers test` and the API */
+	char last[512]; /* the last request's outcome, for `vigil notifiers test` and the API */
 };
 
 struct plugin {
@@ -126,6 +127,11 @@ void notify_run(struct vg_notify *n, struct slot *sl, int nargs);
 void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome outcome,
 		   const char *why, long retry_after_s);
 extern const double notify_buckets[NBUCKETS];
+
+/* ---- answer.c ---- */
+/* An HTTP answer in words into why: "HTTP 429 Too Many Requests: <body>", the body (len bytes)
+ * on one line, control characters escaped, capped at 512 bytes. */
+void notify_describe_answer(char *why, size_t size, long status, const char *body, size_t len);
 
 /* ---- plugin_api.c ---- */
 /* The `vigil` table plugins call (http, send, json, log, ...) into the registry: 0 or -ENOMEM. */

@@ -740,6 +740,70 @@ class NotifyTest(unittest.TestCase):
                 f.write(f"return {{ notifiers = {{ {body} }} }}\n")
             self.assert_start_fails(conf, msg)
 
+    def test_counters_tell_the_truth(self):
+        """An event the plugin has no function for is skipped, not sent, and `last` stays
+        the last request's outcome; a dead letter carries the receiver's answer in full, its
+        body on one line (in the log too) and capped; a TLS error names its cause."""
+        hook = Receiver()
+        self.recv.append(hook)
+        hook.statuses = [400] * 5  # every request refused: nothing may count as sent
+        hook.raw_body = b"bad\nrequest: field x\n"
+        pdir = os.path.join(self.data, "plugins")
+        os.makedirs(pdir)
+        with open(os.path.join(pdir, "createonly.lua"), "w") as f:
+            f.write('return { name = "createonly", schema = { url = { type = "string" } },\n'
+                    '  created = function(alert, conf, vigil)\n'
+                    '    return vigil.http { url = conf.url, body = vigil.json_encode({ id = alert.id }) } end }\n')
+        ss = os.path.join(self.data, "self-signed")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", ss + ".key", "-out", ss + ".pem"], check=True, capture_output=True)
+        tls = Receiver(tls={"cert": ss + ".pem", "key": ss + ".key"})
+        self.recv.append(tls)
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'''return {{
+  api = {{ listen = "127.0.0.1:{self.port}" }},
+  plugin_dir = "{pdir}",
+  notifiers = {{
+    one = {{ type = "createonly", url = "http://127.0.0.1:{hook.port}/x" }},
+    selfsigned = {{ type = "webhook", url = "https://127.0.0.1:{tls.port}/x" }},
+  }},
+  default_notifiers = {{ "one" }},
+}}
+''')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        hook.wait(1)
+
+        def one():
+            return [x for x in self.d.req("GET", "/v1/notifiers")[1]["notifiers"] if x["name"] == "one"][0]
+        deadline = time.time() + 10
+        while not one()["deadLetters"] and time.time() < deadline:
+            time.sleep(0.05)
+        answer = "HTTP 400 Bad Request: bad\\nrequest: field x"
+        self.assertEqual(one()["deadLetters"][0]["reason"], answer)
+        self.assertIn(answer + "\n", self.d.text())  # the log line: one line
+        aid = one()["deadLetters"][0]["alert"]
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{aid}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        m = wait_metric(self.d, 'vigil_notifier_skipped_total{notifier="one"}', 1)
+        self.assertEqual(metric(m, 'vigil_notifier_sent_total{notifier="one"}'), 0)
+        o = one()
+        self.assertEqual((o["counters"]["skipped"], o["counters"]["sent"]), (1, 0))
+        self.assertEqual(o["last"], "refused: " + answer)  # not the skipped resolve
+        # a long answer is capped; a self-signed certificate is named as the cause
+        hook.statuses = [429]
+        hook.raw_body = b"y" * 2000
+        r = subprocess.run([vigtest.VIGIL, "notifiers", "test", "one", "--config", conf, "--data-dir",
+                            self.data], capture_output=True, text=True, timeout=60)
+        self.assertIn("will retry: HTTP 429 Too Many Requests: " + "y" * 300, r.stdout)
+        self.assertIn("HTTP 429 Too Many Requests: " + "y" * 512 + "... (1488 bytes more)", r.stderr)
+        r = subprocess.run([vigtest.VIGIL, "notifiers", "test", "selfsigned", "--config", conf,
+                            "--data-dir", self.data], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("TLS certificate verify failed: self-signed certificate", r.stdout)
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
