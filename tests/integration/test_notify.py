@@ -804,6 +804,67 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("TLS certificate verify failed: self-signed certificate", r.stdout)
 
+    def test_notifiers_list(self):
+        """`vigil notifiers list` (and --json) shows each notifier's type, settings with every
+        secret as ***, whether it is a default, and with a daemon its counters and last
+        outcome; without one, the configuration's settings and no counters."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace('default_notifiers = { "ops", "pd" }', 'default_notifiers = { "ops" }'))
+        run = lambda *a: subprocess.run([vigtest.VIGIL, "notifiers", "list", *a, "--config", conf,
+                                         "--data-dir", self.data], capture_output=True, text=True,
+                                        timeout=60)
+
+        def check_masked(out):
+            for secret in ("s3cret", "R0UT1NGKEY", '"sec"'):
+                self.assertNotIn(secret, out)
+
+        r = run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        check_masked(r.stdout)
+        self.assertRegex(r.stdout, r"ops\s+webhook\s+yes\s+-\n")
+        self.assertRegex(r.stdout, r"pd\s+pagerduty\s+no\s+-\n")
+        self.assertIn('headers={"X-Team":"***"} password="***" retry_ms=100 '
+                      f'url="http://127.0.0.1:{hook.port}/hook" username="vigil"', r.stdout)
+        self.assertIn('routing_key="***"', r.stdout)
+        self.assertNotIn("counters:", r.stdout)
+        self.assertIn("no vigil daemon runs", r.stdout)
+        r = run("--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        check_masked(r.stdout)
+        ops = {x["name"]: x for x in json.loads(r.stdout)["notifiers"]}["ops"]
+        self.assertEqual((ops["type"], ops["default"]), ("webhook", True))
+        self.assertEqual((ops["settings"]["headers"], ops["settings"]["password"]), ({"X-Team": "***"}, "***"))
+        self.assertNotIn("counters", ops)
+        # with the daemon: its counters and last outcome too
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        hook.wait(1)
+        wait_metric(self.d, 'vigil_notifier_sent_total{notifier="ops"}', 1)
+        r = run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        check_masked(r.stdout)
+        self.assertRegex(r.stdout, r"ops\s+webhook\s+yes\s+accepted\n  settings: fields=.*password=\"\*\*\*\".*\n"
+                                   r"  counters: sent 1, skipped 0, failed 0, retried 0, dead 0, queued 0 \(0 on disk\)")
+        self.assertNotIn("no vigil daemon runs", r.stdout)
+        r = run("--json")
+        check_masked(r.stdout)
+        ops = {x["name"]: x for x in json.loads(r.stdout)["notifiers"]}["ops"]
+        self.assertEqual((ops["last"], ops["counters"]["sent"], ops["settings"]["password"]),
+                         ("accepted", 1, "***"))
+        # a configuration vigil would refuse at start is refused here too
+        with open(conf, "w") as f:
+            f.write('return { notifiers = { x = { type = "webhook", url = "http://x", colour = 1 } } }\n')
+        self.d.stop(signal.SIGTERM)
+        self.d = None
+        r = run()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("notifiers.x: unknown key 'colour'", r.stderr)
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
