@@ -340,11 +340,11 @@ static json_t *describe_json(const struct vg_notify *n)
 {
 	json_t *arr = json_array();
 
-	for (int i = 0; i < n->ninst; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:O}", "name",
-						     n->inst[i].name, "type", n->inst[i].type,
-						     "default", is_default(n, n->inst[i].name),
-						     "settings", n->inst[i].shown));
+	for (int i = 0; i < n->ninst; i++) /* fails only out of memory: the list is short */
+		(void)json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:b, s:O}", "name", n->inst[i].name, "type",
+				       n->inst[i].type, "default", is_default(n, n->inst[i].name),
+				       "settings", n->inst[i].shown));
 	return arr;
 }
 

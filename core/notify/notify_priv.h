@@ -95,7 +95,7 @@ struct vg_notify {
 						  vigil.namespace */
 	void *namespace_ctx;
 	struct req_wait *waits; /* requests in flight (plugin_api.c) */
-	bool describe_only;	/* vg_notify_describe: settings checked, no secret read, no outbox */
+	bool describe_only; /* vg_notify_describe: settings checked, no secret read, no outbox */
 };
 
 static inline int64_t mono_ms(void)

@@ -176,8 +176,9 @@ static int resolve_secret_table(struct inst *inst, const char *key, const json_t
 				     inst->name, path);
 		if (rc)
 			break;
-		json_object_set_new(*out, k, value);
-		json_object_set_new(*shown, k, json_string("***"));
+		/* these fail only out of memory: the settings are then short, as is all else */
+		(void)json_object_set_new(*out, k, value);
+		(void)json_object_set_new(*shown, k, json_string("***"));
 	}
 	if (rc) {
 		json_decref(*out);
@@ -278,8 +279,9 @@ static int plugin_setting(struct inst *inst, lua_State *L, const char *key, json
 		json_decref(shown);
 		return rc;
 	}
-	json_object_set_new(inst->conf, key, value);
-	json_object_set_new(inst->shown, key, shown);
+	/* these fail only out of memory: the settings are then short, as is all else */
+	(void)json_object_set_new(inst->conf, key, value);
+	(void)json_object_set_new(inst->shown, key, shown);
 	return 0;
 }
 
@@ -354,7 +356,7 @@ int notify_configure(struct vg_notify *n, struct inst *inst, json_t *settings, c
 			continue;
 		rc = own_setting(inst, key, v, err, en);
 		if (rc == 1) /* shown as given: none of vigil's own is a secret */
-			json_object_set(inst->shown, key, v);
+			(void)json_object_set(inst->shown, key, v); /* fails only out of memory */
 		if (rc == 0)
 			rc = plugin_setting(inst, L, key, v, !n->describe_only, err, en);
 		if (rc < 0)
