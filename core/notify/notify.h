@@ -41,7 +41,8 @@ void vg_notify_close(struct vg_notify *n);
 
 /* The instances as vg_notify_open would configure them, without a daemon: a new array of
  * {name, type, default, settings (secrets "***")}. Settings are checked against the plugins'
- * schemas, but no secret is read and no outbox opened. 0, or -errno with err as at start. */
+ * schemas, but no secret is read, no plugin check() run and no outbox opened. 0, or -errno with
+ * err as at start. */
 int vg_notify_describe(json_t **out, const char *plugin_dir, const json_t *instances,
 		       const json_t *defaults, char *err, size_t errlen);
 
