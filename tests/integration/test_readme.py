@@ -98,6 +98,10 @@ class DocRun(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="vigil-readme-")
         os.symlink(os.path.dirname(os.path.abspath(VIGIL)), os.path.join(self.tmp, "build"))
         os.symlink(os.path.join(SRC, "scripts"), os.path.join(self.tmp, "scripts"))
+        os.symlink(os.path.join(SRC, "tests"), os.path.join(self.tmp, "tests"))
+        # the blocks run with the environment a user has: the podman settings come from
+        # the README's own CONTAINERS_CONF line, exported in the shell that runs the blocks
+        self.env = {k: v for k, v in os.environ.items() if k != "CONTAINERS_CONF"}
         with open(os.path.join(self.tmp, "vigil.conf.lua"), "w") as f:
             f.write('return { api = { listen = "127.0.0.1:%d" } }\n' % free_port())
         self.daemon = None
@@ -128,7 +132,7 @@ class DocRun(unittest.TestCase):
         """Runs the script as a terminal would (a failing command does not stop the next one on
         its line, `cmd; echo $?`), but any command line that fails stops it with its status."""
         r = subprocess.run(["bash", "-c", checked(script)], cwd=self.tmp, capture_output=True,
-                           text=True, timeout=600)
+                           text=True, timeout=600, env=self.env)
         self.assertEqual(r.returncode, 0, f"doc block failed:\n{script}\n{r.stdout}{r.stderr}")
         return r.stdout + r.stderr  # what the terminal shows
 
@@ -185,6 +189,8 @@ class ReadmeTest(DocRun):
     def test_worked_example(self):
         """The policy guide's worked example: written, linted, tested, replayed, run, enforced."""
         steps = blocks(section(*WORKED), "sh")
+        # the guide's reader has CONTAINERS_CONF exported from the README's section
+        self.env["CONTAINERS_CONF"] = os.path.join(SRC, "tests", "podman", "containers.conf")
         self.assertGreaterEqual(len(steps), 5, "the worked example has lost its steps")
         out = "".join(self.run_block(b, MY_POLICY, r"^podman run", KILLED)
                       for b in steps)
