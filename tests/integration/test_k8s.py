@@ -50,13 +50,16 @@ class StandIn:
     def add_namespace(self, name, annotations):
         self.control("/_standin/namespaces", {"metadata": {"name": name, "annotations": annotations}})
 
-    def add_pod(self, uid, name, ns, node="testnode", annotations=None, cids=()):
+    def add_pod(self, uid, name, ns, node="testnode", annotations=None, cids=(), privileged=False):
         """A running pod; cids: its containers' ids, listed in its status as the runtime gave them."""
+        ctr = {"name": "c"}
+        if privileged:
+            ctr["securityContext"] = {"privileged": True}
         self.control("/_standin/pods", {
             "metadata": {"uid": uid, "name": name, "namespace": ns, "labels": {"app": "web"},
                          "annotations": annotations or {},
                          "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d8f7b9c4d"}]},
-            "spec": {"nodeName": node, "containers": [{"name": "c"}]},
+            "spec": {"nodeName": node, "containers": [ctr]},
             "status": {"phase": "Running", "containerStatuses": [
                 {"name": "c", "ready": True, "containerID": f"cri-o://{c}"} for c in cids]}})
 
@@ -105,12 +108,13 @@ class K8sTest(unittest.TestCase):
         self.conf = conf
         self.d = Daemon(self.data, self.port, "--config", conf)
 
-    def pod(self, annotations=None, ns="shop"):
+    def pod(self, annotations=None, ns="shop", privileged=False):
         uid = str(uuid.uuid4())
         cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
                      f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
         self.cids.append(cid)
-        self.k.add_pod(uid, "web-1", ns, annotations=annotations, cids=[cid])
+        self.k.add_pod(uid, "web-1", ns, annotations=annotations, cids=[cid],
+                       privileged=privileged)
         podman("cp", self.marker, f"{cid}:/tmp/dpkg")
         return uid, cid
 
@@ -239,6 +243,19 @@ class K8sTest(unittest.TestCase):
             self.d.req("GET", f"/v1/alerts/{a['id']}")[1]), what="enforcement recorded")
         self.assertIn("deleted", full["enforcement"]["message"])
         self.assertEqual(full["state"], "ACTIVE")
+
+    def test_iptables_in_privileged_pod(self):
+        """"Iptables or nftables Executed in Privileged Container" is on, as in StackRox: the
+        privileged flag comes from the pod's securityContext, so iptables as root in a
+        privileged pod is a critical violation."""
+        _, priv = self.pod(privileged=True)
+        self.start()
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", priv, "sh", "-c", "cp /bin/true /tmp/iptables && /tmp/iptables -L")
+        name = "Iptables or nftables Executed in Privileged Container"
+        a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                               if x["policy"]["name"] == name], what="iptables alert")[0]
+        self.assertEqual((a["policy"]["severity"], a["pod"]), ("critical", "web-1"))
 
     def test_kill_process_deletes_no_pod(self):
         """--action kill_process: the process dies at exec; the container runs on, and the API
