@@ -487,10 +487,10 @@ static int open_match(struct events_ctx *c, const struct events_opts *o)
 	for (int i = 0; i < nerr; i++)
 		vg_err("%s", errs[i].msg);
 	vg_load_errors_free(errs, nerr);
-	if (!rc && !o->policy_dir)
-		rc = vg_cli_live_state(&o->cfg, c->engine);
 	if (rc)
 		return rc;
+	if (!o->policy_dir && vg_cli_live_state(&o->cfg, c->engine))
+		vg_warn("matching with the policy files' own state (enabled, enforcement)");
 	/* --policy: the others off (a SIGHUP reload keeps them so, by name) */
 	for (int i = 0; o->policy && i < vg_engine_count(c->engine); i++)
 		if (!vg_cli_policy_matches(vg_engine_policy(c->engine, i)->name, o->policy))

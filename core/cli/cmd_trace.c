@@ -398,10 +398,8 @@ static struct vg_engine *replay_engine(const struct replay_opts *o)
 	vg_load_errors_free(errs, nerr);
 	if (rc)
 		return NULL;
-	if (!o->dir && vg_cli_live_state(&o->cfg, e)) {
-		vg_engine_free(e);
-		return NULL;
-	}
+	if (!o->dir && vg_cli_live_state(&o->cfg, e))
+		vg_warn("replaying with the policy files' own state (enabled, enforcement)");
 	for (int i = 0; o->policy && i < vg_engine_count(e); i++)
 		if (!vg_cli_policy_matches(vg_engine_policy(e, i)->name, o->policy))
 			vg_engine_enable(e, i, false);

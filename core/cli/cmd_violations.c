@@ -467,16 +467,13 @@ static int cmd_show(int argc, char **argv)
 
 /*
  * As the daemon routes them: each policy's own `notifiers`, else the defaults.
- * The policies are loaded as the daemon would load them (policy_dir, else the
- * default pack); one that does not load leaves its alerts to the defaults.
+ * The policies are loaded as the daemon would load them (policy_dir, with the
+ * default pack unless builtin_policies = false); one that does not load leaves its
+ * alerts to the defaults.
  */
 static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
 {
-	struct vg_engine_opts eo = {.dir = cfg->policy_dir[0] ? cfg->policy_dir : NULL,
-				    .lua_mem = (size_t)cfg->lua_memory_mb << 20,
-				    .budget = cfg->lua_budget,
-				    .policy_mem = (size_t)cfg->lua_policy_memory_mb << 20,
-				    .time_ms = cfg->lua_time_ms};
+	struct vg_engine_opts eo = vg_cli_engine_opts(cfg, NULL);
 	struct vg_load_error *errs = NULL;
 	struct vg_engine *e = NULL;
 	int nerr = 0;
@@ -500,15 +497,18 @@ static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
 	vg_engine_free(e);
 }
 
-/* One resolved alert: "ID: resolved", or with --json a JSON line. */
+/* One resolved alert (state "resolved" or "already resolved"): "ID: resolved", or with
+ * --json a JSON line. */
 static void print_resolved(const struct vopts *o, const char *id, const char *state,
 			   const char *notifiers)
 {
 	json_t *j;
 
 	if (!o->json) {
-		printf("%s: %s%s%s%s\n", id, state, notifiers ? " (notifiers: " : "",
-		       notifiers ? notifiers : "", notifiers ? ")" : "");
+		printf("%s: %s%s%s%s\n", id,
+		       strcmp(state, "resolved") ? "resolved (already)" : "resolved",
+		       notifiers ? " (notifiers: " : "", notifiers ? notifiers : "",
+		       notifiers ? ")" : "");
 		return;
 	}
 	j = json_pack("{s:s, s:s}", "id", id, "result", state);
