@@ -57,77 +57,140 @@ static void on_sig(evutil_socket_t s, short w, void *arg)
 	event_base_loopbreak(arg);
 }
 
-int vg_cmd_record(int argc, char **argv)
+static const char record_usage[] =
+	"usage: vigil record FILE [options]\n"
+	"Writes every exec on this host to FILE, a trace for 'vigil replay', until Ctrl-C.\n"
+	"\n"
+	"  --count N        stop after N execs\n"
+	"  --config FILE    vigil.conf.lua: sensor.ringbuf_size and sensor.drain_ms\n"
+	"  --data-dir DIR   over the file's data_dir (taken for uniformity: no store is read)\n"
+	"  --json           the result as one JSON object on stdout\n";
+
+struct record_opts {
+	struct vg_config cfg;
+	const char *file, *config, *data_dir;
+	bool json;
+};
+
+/* The command line into o and c->max; 0, 1 after --help, or the usage error's status. */
+static int parse_record(int argc, char **argv, struct record_opts *o, struct rec_ctx *c)
 {
 	static const struct option lo[] = {
-		{"count", required_argument, NULL, 'c'},
+		{"count", required_argument, NULL, 'n'},
+		{"config", required_argument, NULL, 'c'},
+		{"data-dir", required_argument, NULL, 'D'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	static struct rec_ctx c;
-	struct vg_sensor_opts so = {0};
-	struct event *si = NULL, *st = NULL;
-	char err[512];
-	int opt, rc = 1;
+	int opt;
 	uint64_t v;
 
-	memset(&c, 0, sizeof(c));
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			if (vg_parse_u64(optarg, &v, false) || !v)
-				return vg_usage_error("record",
-						      "--count needs a positive number, got '%s'",
-						      optarg);
-			c.max = v;
+		if (opt == 'n' && (vg_parse_u64(optarg, &v, false) || !v))
+			return vg_usage_error("record", "--count needs a positive number, got '%s'",
+					      optarg);
+		if (opt == 'n')
+			c->max = v;
+		else if (opt == 'c')
+			o->config = optarg;
+		else if (opt == 'D')
+			o->data_dir = optarg;
+		else if (opt == 'j')
+			o->json = true;
+		else if (opt == 'h')
 			break;
-		case 'h':
-			puts("usage: vigil record FILE [--count N]\n"
-			     "Writes every exec on this host to FILE, a trace for 'vigil replay'.");
-			return 0;
-		default:
+		else
 			return vg_usage_unknown("record", argv[optind - 1], optopt);
-		}
+	}
+	if (opt == 'h') {
+		fputs(record_usage, stdout);
+		return 1;
 	}
 	if (optind != argc - 1)
 		return vg_usage_error("record", "name one trace file to write");
-	c.base = event_base_new();
-	if (!c.base)
+	o->file = argv[optind];
+	return vg_cli_config(&o->cfg, o->config, o->data_dir);
+}
+
+/* The outcome: a log line, or with --json an object on stdout. Exit status. */
+static int record_result(const struct record_opts *o, const struct rec_ctx *c, int rc)
+{
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:I, s:I, s:b}", "file", o->file, "recorded",
+				      (json_int_t)c->n, "bad_records", (json_int_t)c->bad, "ok",
+				      !rc && !c->werr);
+
+		if (j)
+			(void)json_dumpf(j, stdout, JSON_COMPACT); /* stdout's errors: at exit */
+		putchar('\n');
+		json_decref(j);
+	}
+	if (rc || c->werr) {
+		vg_err("writing %s failed: %s: the trace is short", o->file,
+		       strerror(-(rc ? rc : c->werr)));
 		return 1;
-	if (vg_sensor_open(&c.sensor, &so, c.base, on_rec, &c, err, sizeof(err))) {
+	}
+	vg_info("recorded %llu events to %s", (unsigned long long)c->n, o->file);
+	return 0;
+}
+
+/* Execs into the trace until --count or a signal. Exit status. */
+static int record(struct rec_ctx *c, const struct record_opts *o)
+{
+	struct vg_sensor_opts so = {.ringbuf_bytes = o->cfg.ringbuf_bytes,
+				    .drain_ms = o->cfg.drain_ms};
+	struct event *si = NULL, *st = NULL;
+	char err[512];
+	int rc = 1;
+
+	if (vg_sensor_open(&c->sensor, &so, c->base, on_rec, c, err, sizeof(err))) {
 		vg_err("%s", err);
 		goto out;
 	}
-	c.w = vg_trace_create(argv[optind], vg_sensor_boot_to_wall(c.sensor));
-	if (!c.w) {
-		vg_err("cannot write the trace %s: %s", argv[optind], strerror(errno));
+	c->w = vg_trace_create(o->file, vg_sensor_boot_to_wall(c->sensor));
+	if (!c->w) {
+		vg_err("cannot write the trace %s: %s", o->file, strerror(errno));
 		goto out;
 	}
-	si = evsignal_new(c.base, SIGINT, on_sig, c.base);
-	st = evsignal_new(c.base, SIGTERM, on_sig, c.base);
-	event_add(si, NULL);
-	event_add(st, NULL);
-	vg_info("recording execs to %s (Ctrl-C to stop)", argv[optind]);
-	event_base_dispatch(c.base);
-	vg_sensor_drain(c.sensor);
-	rc = vg_trace_close(c.w);
-	c.w = NULL;
-	if (rc || c.werr) {
-		vg_err("writing %s failed: %s: the trace is short", argv[optind],
-		       strerror(-(rc ? rc : c.werr)));
-		rc = 1;
-	} else {
-		vg_info("recorded %llu events to %s", (unsigned long long)c.n, argv[optind]);
+	si = evsignal_new(c->base, SIGINT, on_sig, c->base);
+	st = evsignal_new(c->base, SIGTERM, on_sig, c->base);
+	if (!si || !st || event_add(si, NULL) || event_add(st, NULL)) {
+		vg_err("cannot register with the event loop");
+		goto out;
 	}
+	vg_info("recording execs to %s (Ctrl-C to stop)", o->file);
+	(void)event_base_dispatch(c->base); /* until a signal or --count: loopbreak */
+	vg_sensor_drain(c->sensor);
+	rc = vg_trace_close(c->w);
+	c->w = NULL;
+	rc = record_result(o, c, rc);
 out:
-	vg_trace_close(c.w);
+	(void)vg_trace_close(c->w); /* a failed start: nothing worth keeping */
 	if (si)
 		event_free(si);
 	if (st)
 		event_free(st);
-	vg_sensor_close(c.sensor);
+	vg_sensor_close(c->sensor);
+	return rc;
+}
+
+int vg_cmd_record(int argc, char **argv)
+{
+	static struct rec_ctx c;
+	struct record_opts o = {0};
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	rc = parse_record(argc, argv, &o, &c);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	c.base = event_base_new();
+	if (!c.base)
+		return 1;
+	rc = record(&c, &o);
 	event_base_free(c.base);
 	return rc;
 }

@@ -113,10 +113,11 @@ class CliTest(unittest.TestCase):
             (["violations", "resolve", a], True),
             (["replay", self.trace], True),
             (["events", "--count", "1"], True),
+            (["record", os.path.join(self.tmp, "one.trace"), "--count", "1"], True),
         ]
 
     def run_cmd(self, args):
-        if args[0] != "events":
+        if args[0] not in ("events", "record"):
             return vigil(*args)
         p = subprocess.Popen([V, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
@@ -132,9 +133,8 @@ class CliTest(unittest.TestCase):
         commands = re.findall(r"^  ([a-z]+) ", top, re.M)
         covered = {c[0][0] for c in self.commands()}
         # run is the daemon (its --config and --data-dir are every other test's setUp);
-        # record only writes a trace; version prints the version; notifiers is tested in
-        # test_notify.py
-        self.assertEqual(set(commands) - covered, {"run", "record", "version", "notifiers"})
+        # version prints the version; notifiers is tested in test_notify.py
+        self.assertEqual(set(commands) - covered, {"run", "version", "notifiers"})
         usage = vigil("policy", "--help").stdout
         subs = set(re.findall(r"^  ([a-z]+)\b", usage, re.M)) | set(
             re.findall(r"\| ([a-z]+)", usage))
