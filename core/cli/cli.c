@@ -179,8 +179,7 @@ const char *vg_cli_id_prefix(const char *const *ids, int n, const char *prefix, 
 		return found;
 	if (!nfound)
 		(void)vg_errf(err, errlen, -ENOENT,
-			      "no alert with id '%s' (see 'vigil violations "
-			      "list --state all')",
+			      "no alert with id '%s' (see 'vigil violations list --state all')",
 			      prefix);
 	return NULL;
 }
