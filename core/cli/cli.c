@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/* cli.c - what every subcommand shares: usage errors, the configuration, the live
+ * policy state, policy filters and short alert ids. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "cli.h"
+#include "client.h"
+#include "log.h"
 
 bool vg_asks_help(int argc, char **argv)
 {
@@ -35,4 +43,143 @@ int vg_usage_unknown(const char *cmd, const char *arg, int optopt)
 	if (optopt)
 		return vg_usage_error(cmd, "option '%s' needs a value", arg);
 	return vg_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+int vg_cli_config(struct vg_config *cfg, const char *config, const char *data_dir)
+{
+	char err[1024];
+
+	if (vg_config_resolve(cfg, config, data_dir, err, sizeof(err))) {
+		vg_err("%s", err);
+		return 2;
+	}
+	return 0;
+}
+
+struct vg_engine_opts vg_cli_engine_opts(const struct vg_config *cfg, const char *dir)
+{
+	struct vg_engine_opts eo = {
+		.lua_mem = (size_t)cfg->lua_memory_mb << 20,
+		.policy_mem = (size_t)cfg->lua_policy_memory_mb << 20,
+		.budget = cfg->lua_budget,
+		.time_ms = cfg->lua_time_ms,
+	};
+
+	if (dir) {
+		eo.dir = dir;
+	} else if (cfg->policy_dir[0]) {
+		eo.dir = cfg->policy_dir;
+		eo.with_builtin = cfg->builtin_policies;
+	}
+	return eo;
+}
+
+/* One policy's setting on e: enabled (< 0: unset) and enforcement (NULL: unset). */
+static void apply_setting(struct vg_engine *e, const char *id, int enabled, const char *enforcement)
+{
+	enum vg_enforce_mode mode;
+	int i = id ? vg_engine_find(e, id) : -ENOENT;
+
+	if (i < 0 || vg_engine_policy(e, i)->broken)
+		return;
+	if (enabled >= 0)
+		vg_engine_enable(e, i, enabled);
+	if (enforcement && !vg_enforce_mode_parse(enforcement, &mode))
+		vg_engine_set_enforcement(e, i, mode);
+}
+
+/* The running daemon's state of each policy (GET /v1/policies). */
+static int live_via_api(const struct vg_config *cfg, struct vg_engine *e)
+{
+	json_t *r = vg_client_api(cfg, "GET", "/v1/policies", NULL), *p;
+	size_t i;
+
+	if (!r)
+		return -EIO;
+	json_array_foreach(json_object_get(r, "policies"), i, p)
+	{
+		json_t *disabled = json_object_get(p, "disabled");
+
+		apply_setting(e, json_string_value(json_object_get(p, "id")),
+			      json_is_boolean(disabled) ? !json_is_true(disabled) : -1,
+			      json_string_value(json_object_get(p, "enforcement")));
+	}
+	json_decref(r);
+	return 0;
+}
+
+/* What `policy enforce|inform|enable|disable` recorded in the store, no daemon running. */
+static int live_via_store(const struct vg_config *cfg, struct vg_engine *e)
+{
+	struct vg_alerts *store;
+	char dir[1100];
+
+	(void)snprintf(dir, sizeof(dir), "%.1000s/store", cfg->data_dir); /* fits */
+	if (access(dir, F_OK))
+		return 0; /* no store yet: the files' own state is the state */
+	store = vg_client_open_store(cfg);
+	if (!store)
+		return -EIO;
+	for (int i = 0; i < vg_engine_count(e); i++) {
+		const struct vg_policy_info *p = vg_engine_policy(e, i);
+		const struct vg_policy_setting *st = vg_alerts_policy_setting(store, p->id);
+
+		if (st)
+			apply_setting(e, p->id, st->enabled, st->enforcement);
+	}
+	vg_alerts_close(store);
+	return 0;
+}
+
+int vg_cli_live_state(const struct vg_config *cfg, struct vg_engine *e)
+{
+	int lock = -1, rc;
+
+	if (vg_client_daemon_running(cfg, &lock))
+		rc = live_via_api(cfg, e);
+	else
+		rc = live_via_store(cfg, e);
+	if (lock >= 0)
+		(void)close(lock); /* only held to read: nothing to flush */
+	return rc;
+}
+
+bool vg_cli_policy_matches(const char *name, const char *filter)
+{
+	return !filter || (name && strcasestr(name, filter));
+}
+
+const char *vg_cli_id_prefix(const char *const *ids, int n, const char *prefix, char *err,
+			     size_t errlen)
+{
+	size_t len = strlen(prefix), off;
+	const char *found = NULL;
+	int nfound = 0;
+
+	for (int i = 0; i < n; i++)
+		if (!strcmp(ids[i], prefix))
+			return ids[i];
+	if (len < VG_CLI_ID_PREFIX_MIN) {
+		(void)vg_errf(err, errlen, -EINVAL,
+			      "alert id '%s' is too short: give at least %d characters of it",
+			      prefix, VG_CLI_ID_PREFIX_MIN);
+		return NULL;
+	}
+	off = (size_t)snprintf(err, errlen, "alert id '%s' is ambiguous: it begins each of",
+			       prefix);
+	for (int i = 0; i < n; i++) {
+		if (strncasecmp(ids[i], prefix, len))
+			continue;
+		found = ids[i];
+		if (off < errlen)
+			off += (size_t)snprintf(err + off, errlen - off, " %s", ids[i]);
+		nfound++;
+	}
+	if (nfound == 1)
+		return found;
+	if (!nfound)
+		(void)vg_errf(err, errlen, -ENOENT,
+			      "no alert with id '%s' (see 'vigil violations list --state all')",
+			      prefix);
+	return NULL;
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "engine.h"
 #include "parse.h"
 
 /* Subcommands: each returns the process exit status (0 ok, 1 failure, 2 usage). */
@@ -25,5 +27,36 @@ int vg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(
 
 /* The same for an option getopt did not know or that lacked its argument. */
 int vg_usage_unknown(const char *cmd, const char *arg, int optopt);
+
+/* The configuration: the file (--config, else ./vigil.conf.lua), then --data-dir over it.
+ * 0, or 2 (the usage status) with the error printed. */
+int vg_cli_config(struct vg_config *cfg, const char *config, const char *data_dir);
+
+/*
+ * The policies as the daemon loads them: DIR alone when --dir DIR is given, else
+ * policy_dir (and the default pack unless builtin_policies = false), else the default pack.
+ * The strings stay cfg's and dir's.
+ */
+struct vg_engine_opts vg_cli_engine_opts(const struct vg_config *cfg, const char *dir);
+
+/*
+ * The live enabled and enforcement state put on e's policies: the running daemon's (its
+ * API), else what the store's policy settings recorded; the files' own when there is no
+ * store. 0, or -errno with the error printed.
+ */
+int vg_cli_live_state(const struct vg_config *cfg, struct vg_engine *e);
+
+/* --policy F: F a case-insensitive substring of the policy's name; NULL F: any name. */
+bool vg_cli_policy_matches(const char *name, const char *filter);
+
+/* A short alert id: at least this many characters of one id's beginning (as git's). */
+#define VG_CLI_ID_PREFIX_MIN 4
+
+/*
+ * The one id of ids[0..n) that is prefix or starts with it; NULL with the error in err
+ * (too short, no match, or ambiguous with the candidates named).
+ */
+const char *vg_cli_id_prefix(const char *const *ids, int n, const char *prefix, char *err,
+			     size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "query.h"
 #include "safefile.h"
 
 /* The daemon holds an exclusive flock on DATA_DIR/vigil.lock while it runs. */
@@ -164,4 +165,41 @@ struct vg_alerts *vg_client_open_store(const struct vg_config *cfg)
 	}
 	vg_wal_report_log(&rep, dir);
 	return s;
+}
+
+/* One page of alerts (query q) into all; the total the API counts, or -1 (printed). */
+static long alerts_page(const struct vg_config *cfg, const char *q, size_t offset, json_t *all)
+{
+	char path[2300];
+	json_t *r;
+	long total;
+
+	(void)snprintf(path, sizeof(path),
+		       "/v1/alerts?pagination.limit=%d&pagination.offset=%zu"
+		       "&query=%.2048s",
+		       VG_PAGE_MAX, offset, q); /* q is bounded by callers */
+	r = vg_client_api(cfg, "GET", path, NULL);
+	if (!r)
+		return -1;
+	total = (long)json_integer_value(json_object_get(r, "total"));
+	if (json_array_extend(all, json_object_get(r, "alerts")) ||
+	    !json_array_size(json_object_get(r, "alerts")))
+		total = (long)json_array_size(all); /* nothing more to page through */
+	json_decref(r);
+	return total;
+}
+
+json_t *vg_client_api_alerts(const struct vg_config *cfg, const char *q)
+{
+	json_t *all = json_array();
+	long total = 1;
+
+	while (all && (size_t)total > json_array_size(all)) {
+		total = alerts_page(cfg, q, json_array_size(all), all);
+		if (total < 0) {
+			json_decref(all);
+			return NULL;
+		}
+	}
+	return all;
 }

@@ -19,6 +19,10 @@ int vg_client_daemon_running(const struct vg_config *cfg, int *lock_fd);
 json_t *vg_client_api(const struct vg_config *cfg, const char *method, const char *path_q,
 		      const char *body);
 
+/* Every alert the API's query q (already URL-encoded) finds, page after page, newest first:
+ * a JSON array, or NULL with the error printed. */
+json_t *vg_client_api_alerts(const struct vg_config *cfg, const char *q);
+
 /* The store of cfg->data_dir, opened offline; NULL with the error printed. */
 struct vg_alerts *vg_client_open_store(const struct vg_config *cfg);
 

@@ -40,7 +40,8 @@ struct events_opts {
 	const char *comms[64];
 	int ncomm;
 	bool stats, match;
-	const char *policy_dir;
+	const char *policy_dir, *config, *data_dir, *policy;
+	struct vg_config cfg;
 };
 
 static const char usage_text[] =
@@ -55,8 +56,12 @@ static const char usage_text[] =
 	"  --stats              print the sensor's counters at exit (Ctrl-C always does)\n"
 	"  --match              only execs that violate a policy, with the policy's name; the\n"
 	"                       kernel filter is programmed from the policies' exact names\n"
-	"  --dir DIR            with --match: the policies in DIR, not the default pack\n"
+	"  --dir DIR            with --match: the policies in DIR only, not the configured ones\n"
 	"                       (SIGHUP reloads them: all or nothing)\n"
+	"  --policy P           with --match: only the policies whose name holds P, any case\n"
+	"  --config FILE        vigil.conf.lua: policy_dir, builtin_policies, lua.*, data_dir\n"
+	"  --data-dir DIR       the daemon's data directory: with --match, its policies' live\n"
+	"                       state (the running daemon's, else what its store recorded)\n"
 	"  --ringbuf-size SIZE  ring buffer bytes, a power of two (default 4M; K and M suffixes)\n"
 	"  --drain-ms MS        drain the ring buffer every MS milliseconds (default 10)\n"
 	"  --wake-every         wake the reader for every event (lower latency, more CPU)\n"
@@ -288,7 +293,10 @@ enum {
 	O_BTF,
 	O_WAKEB,
 	O_MATCH,
-	O_DIR
+	O_DIR,
+	O_CONFIG,
+	O_DATA_DIR,
+	O_POLICY
 };
 
 static const struct option long_options[] = {
@@ -303,6 +311,9 @@ static const struct option long_options[] = {
 	{"wakeup-bytes", required_argument, NULL, O_WAKEB},
 	{"match", no_argument, NULL, O_MATCH},
 	{"dir", required_argument, NULL, O_DIR},
+	{"config", required_argument, NULL, O_CONFIG},
+	{"data-dir", required_argument, NULL, O_DATA_DIR},
+	{"policy", required_argument, NULL, O_POLICY},
 	{"no-cwd", no_argument, NULL, O_NOCWD},
 	{"cgroup-v1", no_argument, NULL, O_V1},
 	{"btf", required_argument, NULL, O_BTF},
@@ -392,6 +403,15 @@ static int output_option(struct events_ctx *c, struct events_opts *o, int opt, c
 	case O_DIR:
 		o->policy_dir = arg;
 		return 0;
+	case O_CONFIG:
+		o->config = arg;
+		return 0;
+	case O_DATA_DIR:
+		o->data_dir = arg;
+		return 0;
+	case O_POLICY:
+		o->policy = arg;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -423,14 +443,14 @@ static bool parse_options(int argc, char **argv, struct events_ctx *c, struct ev
 	*status = 2;
 	if (optind < argc)
 		*status = vg_usage_error("events", "unexpected argument '%s'", argv[optind]);
-	else if (o->policy_dir && !o->match)
-		*status = vg_usage_error("events", "--dir goes with --match");
+	else if ((o->policy_dir || o->policy) && !o->match)
+		*status = vg_usage_error("events", "--dir and --policy go with --match");
 	else if (o->match && o->ncomm)
 		*status = vg_usage_error("events",
 					 "--match programs the kernel filter itself: drop --comm");
 	else
-		return true;
-	return false;
+		*status = vg_cli_config(&o->cfg, o->config, o->data_dir);
+	return *status == 0;
 }
 
 /* ---- running ------------------------------------------------------------------------- */
@@ -460,7 +480,7 @@ static int open_match(struct events_ctx *c, const struct events_opts *o)
 	char err[512];
 	int nerr, rc;
 
-	c->eo.dir = o->policy_dir;
+	c->eo = vg_cli_engine_opts(&o->cfg, o->policy_dir);
 	c->eo.lineage_fn = lineage_cb;
 	c->eo.lineage_ctx = c;
 	rc = vg_engine_load(&c->engine, &c->eo, &errs, &nerr);
@@ -469,6 +489,12 @@ static int open_match(struct events_ctx *c, const struct events_opts *o)
 	vg_load_errors_free(errs, nerr);
 	if (rc)
 		return rc;
+	if (!o->policy_dir && vg_cli_live_state(&o->cfg, c->engine))
+		vg_warn("matching with the policy files' own state (enabled, enforcement)");
+	/* --policy: the others off (a SIGHUP reload keeps them so, by name) */
+	for (int i = 0; o->policy && i < vg_engine_count(c->engine); i++)
+		if (!vg_cli_policy_matches(vg_engine_policy(c->engine, i)->name, o->policy))
+			vg_engine_enable(c->engine, i, false);
 	po.engine = c->engine;
 	rc = vg_pipeline_new(&c->pipeline, &po, err, sizeof(err));
 	if (rc) {

@@ -23,10 +23,12 @@
 static const char usage_text[] =
 	"usage: vigil policy COMMAND [options]\n"
 	"\n"
-	"  list [--filter TEXT] [--json]   the policies, their severity and state\n"
-	"  show NAME [--json]              one policy in full, with its compiled criteria\n"
-	"  test [FILE...]                  run every policy's embedded tests\n"
-	"  lint FILE...                    check policy files; errors name file:line\n"
+	"  list [--filter TEXT] [--policy P] [--json]\n"
+	"                                  the policies, their severity and live state (the\n"
+	"                                  running daemon's, else what the store recorded)\n"
+	"  show NAME [--json]              one policy in full, with its live state\n"
+	"  test [FILE...] [--json]         run every policy's embedded tests\n"
+	"  lint FILE... [--json]           check policy files; errors name file:line\n"
 	"  enforce NAME [--action A]       kill on violation. kill_pod (default): the process\n"
 	"                                  (in the kernel at exec where it can decide), then its\n"
 	"                                  container (cgroup) or, with Kubernetes, its pod\n"
@@ -36,14 +38,21 @@ static const char usage_text[] =
 	"  enable NAME | disable NAME\n"
 	"                                  (these four persist in the daemon's store and take\n"
 	"                                  effect at once: through its API when it runs)\n"
-	"  stats TRACE                     per-policy counters (candidates, matches, Lua\n"
+	"  stats TRACE [--policy P]        per-policy counters (candidates, matches, Lua\n"
 	"                                  time, errors) over a trace from 'vigil record'\n"
+	"                                  (the options of 'vigil replay')\n"
 	"\n"
-	"  --dir DIR    use the policies in DIR instead of the built-in default pack\n";
+	"  --config FILE    vigil.conf.lua: policy_dir, builtin_policies, data_dir, api.listen\n"
+	"  --data-dir DIR   the daemon's data directory (its store holds the settings)\n"
+	"  --dir DIR        the policies in DIR only, instead of the configured ones\n"
+	"  --policy P       only the policies whose name holds P, in any case\n"
+	"  --json           JSON on stdout\n";
 
 struct popts {
-	const char *dir, *filter;
+	struct vg_config cfg;
+	const char *dir, *filter, *config, *data_dir, *policy;
 	bool json;
+	json_t *errors; /* NULL, or the load errors' messages are appended here too */
 	char **files;
 	int nfiles;
 };
@@ -54,6 +63,9 @@ static int parse(const char *cmd, int argc, char **argv, struct popts *o)
 		{"dir", required_argument, NULL, 'd'},
 		{"filter", required_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
+		{"config", required_argument, NULL, 'c'},
+		{"data-dir", required_argument, NULL, 'D'},
+		{"policy", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -73,6 +85,15 @@ static int parse(const char *cmd, int argc, char **argv, struct popts *o)
 		case 'j':
 			o->json = true;
 			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'D':
+			o->data_dir = optarg;
+			break;
+		case 'P':
+			o->policy = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;
@@ -82,13 +103,13 @@ static int parse(const char *cmd, int argc, char **argv, struct popts *o)
 	}
 	o->files = argv + optind;
 	o->nfiles = argc - optind;
-	return 0;
+	return vg_cli_config(&o->cfg, o->config, o->data_dir);
 }
 
 /* Loads the pack (or files); prints load errors. Returns the engine or NULL. */
 static struct vg_engine *load(const struct popts *o, bool files, int *nerr_out)
 {
-	struct vg_engine_opts eo = {.dir = o->dir};
+	struct vg_engine_opts eo = vg_cli_engine_opts(&o->cfg, o->dir);
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	const char **fl = NULL;
@@ -104,8 +125,11 @@ static struct vg_engine *load(const struct popts *o, bool files, int *nerr_out)
 	}
 	rc = vg_engine_load(&e, &eo, &errs, &nerr);
 	free(fl);
-	for (int i = 0; i < nerr; i++)
+	for (int i = 0; i < nerr; i++) {
 		fprintf(stderr, "%s\n", errs[i].msg);
+		if (o->errors) /* out of memory: a shorter list, the message is on stderr */
+			(void)json_array_append_new(o->errors, json_string(errs[i].msg));
+	}
 	vg_load_errors_free(errs, nerr);
 	*nerr_out = nerr;
 	if (rc) {
@@ -122,6 +146,16 @@ static const char *effect(const char *enforcement, int pods)
 
 	(void)vg_enforce_mode_parse(enforcement, &mode); /* checked where it entered */
 	return vg_enforce_effect(mode, pods);
+}
+
+/* j (taken) on stdout, indented; nothing when it could not be built. */
+static void print_json(json_t *j)
+{
+	if (!j)
+		return;
+	(void)json_dumpf(j, stdout, JSON_INDENT(2)); /* stdout's errors: at exit */
+	putchar('\n');
+	json_decref(j);
 }
 
 static const char *state_of(const struct vg_policy_info *p)
@@ -167,6 +201,10 @@ static int cmd_list(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	if (!(e = load(&o, false, &nerr)))
 		return 1;
+	if (vg_cli_live_state(&o.cfg, e)) {
+		vg_engine_free(e);
+		return 1;
+	}
 	if (o.json)
 		arr = json_array();
 	else
@@ -177,8 +215,9 @@ static int cmd_list(int argc, char **argv)
 		char cats[256] = "";
 		size_t off = 0;
 
-		if (p->broken || (o.filter && !strcasestr(p->name, o.filter) &&
-				  !strcasestr(p->severity, o.filter)))
+		if (p->broken || !vg_cli_policy_matches(p->name, o.policy) ||
+		    (o.filter && !strcasestr(p->name, o.filter) &&
+		     !strcasestr(p->severity, o.filter)))
 			continue;
 		if (arr) {
 			json_array_append_new(arr, policy_json(p, false));
@@ -222,6 +261,10 @@ static int cmd_show(int argc, char **argv)
 				      "vigil policy show \"Ubuntu Package Manager Execution\")");
 	if (!(e = load(&o, false, &nerr)))
 		return 1;
+	if (vg_cli_live_state(&o.cfg, e)) {
+		vg_engine_free(e);
+		return 1;
+	}
 	i = vg_engine_find(e, o.files[0]);
 	if (i < 0 || vg_engine_policy(e, i)->broken) {
 		vg_err("no policy named '%s' (see 'vigil policy list')", o.files[0]);
@@ -263,9 +306,17 @@ static int cmd_test(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	if (!(e = load(&o, true, &nerr)))
 		return 1;
-	failed = vg_engine_run_tests(e, o.filter, stdout, &ntests);
-	printf("%d policies, %d tests: %d passed, %d failed%s\n", vg_engine_count(e), ntests,
-	       ntests - failed, failed, nerr ? " (and files that did not load, above)" : "");
+	/* --json: each test's line on stderr, the summary on stdout */
+	failed = vg_engine_run_tests(e, o.policy ? o.policy : o.filter, o.json ? stderr : stdout,
+				     &ntests);
+	if (o.json)
+		print_json(json_pack("{s:i, s:i, s:i, s:i, s:i}", "policies", vg_engine_count(e),
+				     "tests", ntests, "passed", ntests - failed, "failed", failed,
+				     "load_errors", nerr));
+	else
+		printf("%d policies, %d tests: %d passed, %d failed%s\n", vg_engine_count(e),
+		       ntests, ntests - failed, failed,
+		       nerr ? " (and files that did not load, above)" : "");
 	vg_engine_free(e);
 	return failed || nerr ? 1 : 0;
 }
@@ -274,20 +325,35 @@ static int cmd_lint(int argc, char **argv)
 {
 	struct popts o;
 	struct vg_engine *e;
+	json_t *ok = NULL;
 	int nerr, rc = parse("policy lint", argc, argv, &o);
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (!o.nfiles)
 		return vg_usage_error("policy lint", "name the policy files to check");
-	if (!(e = load(&o, true, &nerr)))
+	if (o.json) {
+		o.errors = json_array();
+		ok = json_array();
+	}
+	if (!(e = load(&o, true, &nerr))) {
+		json_decref(o.errors);
+		json_decref(ok);
 		return 1;
+	}
 	for (int i = 0; i < vg_engine_count(e); i++) {
 		const struct vg_policy_info *p = vg_engine_policy(e, i);
 
-		if (!p->broken)
+		if (p->broken)
+			continue;
+		if (ok) /* out of memory: a shorter list */
+			(void)json_array_append_new(
+				ok, json_pack("{s:s, s:s}", "file", p->file, "policy", p->name));
+		else
 			printf("%s: ok: policy '%s'\n", p->file, p->name);
 	}
+	if (o.json)
+		print_json(json_pack("{s:o, s:o}", "ok", ok, "errors", o.errors));
 	vg_engine_free(e);
 	return nerr ? 1 : 0;
 }
@@ -298,6 +364,7 @@ struct setting {
 	const char *verb, *action, *dir, *config, *data_dir, *name;
 	const char *enforcement; /* enforce, inform: the new enforcement; else NULL */
 	int enabled;		 /* enable: 1, disable: 0; else -1 */
+	bool json;
 	char cmd[32];
 };
 
@@ -309,6 +376,7 @@ static int setting_args(int argc, char **argv, struct setting *st)
 		{"dir", required_argument, NULL, 'd'},
 		{"data-dir", required_argument, NULL, 'D'},
 		{"config", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
 		{0},
 	};
 	enum vg_enforce_mode mode;
@@ -328,6 +396,8 @@ static int setting_args(int argc, char **argv, struct setting *st)
 			st->data_dir = optarg;
 		else if (opt == 'c')
 			st->config = optarg;
+		else if (opt == 'j')
+			st->json = true;
 		else
 			return vg_usage_unknown(st->cmd, argv[optind - 1], optopt);
 	}
@@ -416,26 +486,43 @@ static const char *effect_of(const struct vg_config *cfg, const char *enforcemen
 	return effect(enforcement, pods);
 }
 
+/* What was set: "NAME: STATE[: effect]", or with --json the policy's id, name and new
+ * setting (and what an enforcement does, in words). */
+static void print_setting(const struct setting *st, const struct vg_policy_info *p,
+			  const struct vg_config *cfg)
+{
+	const char *state = st->enforcement;
+
+	if (!state)
+		state = st->enabled ? "enabled" : "disabled";
+	if (!st->json && st->enforcement)
+		printf("%s: %s: %s\n", p->name, state, effect_of(cfg, st->enforcement));
+	else if (!st->json)
+		printf("%s: %s\n", p->name, state);
+	else if (st->enforcement)
+		print_json(json_pack("{s:s, s:s, s:s, s:s}", "id", p->id, "name", p->name,
+				     "enforcement", st->enforcement, "effect",
+				     effect_of(cfg, st->enforcement)));
+	else
+		print_json(json_pack("{s:s, s:s, s:b}", "id", p->id, "name", p->name, "enabled",
+				     st->enabled));
+}
+
 static int cmd_setting(int argc, char **argv)
 {
 	const struct vg_policy_info *p;
-	struct vg_engine_opts eo = {0};
+	struct vg_engine_opts eo;
 	struct vg_load_error *errs;
 	struct vg_engine *e;
 	struct vg_config cfg;
 	struct setting st;
-	char err[1024];
 	int nerr, lock = -1, rc = setting_args(argc, argv, &st);
 
 	if (rc)
 		return rc;
-	if (vg_config_resolve(&cfg, st.config, st.data_dir, err, sizeof(err))) {
-		vg_err("%s", err);
+	if (vg_cli_config(&cfg, st.config, st.data_dir))
 		return 2;
-	}
-	eo.dir = st.dir;
-	if (!eo.dir && cfg.policy_dir[0])
-		eo.dir = cfg.policy_dir;
+	eo = vg_cli_engine_opts(&cfg, st.dir);
 	if (vg_engine_load(&e, &eo, &errs, &nerr))
 		return 1;
 	vg_load_errors_free(errs, nerr);
@@ -445,10 +532,8 @@ static int cmd_setting(int argc, char **argv)
 		rc = setting_via_api(&cfg, &st, p->id);
 	else if (p)
 		rc = setting_via_store(&cfg, &st, p->id);
-	if (!rc && st.enforcement)
-		printf("%s: %s: %s\n", p->name, st.enforcement, effect_of(&cfg, st.enforcement));
-	else if (!rc)
-		printf("%s: %s\n", p->name, st.enabled ? "enabled" : "disabled");
+	if (!rc)
+		print_setting(&st, p, &cfg);
 	if (lock >= 0)
 		(void)close(lock); /* the daemon's lock, only held to look */
 	vg_engine_free(e);
@@ -458,7 +543,7 @@ static int cmd_setting(int argc, char **argv)
 /* Per-policy counters need traffic: until the daemon serves its own, a trace's. */
 static int cmd_stats(int argc, char **argv)
 {
-	char *args[8] = {"replay"};
+	char *args[32] = {"replay"};
 	int n = 1;
 
 	if (argc < 2 || argv[1][0] == '-')
@@ -467,7 +552,9 @@ static int cmd_stats(int argc, char **argv)
 	args[n++] = argv[1];
 	args[n++] = "--quiet";
 	args[n++] = "--stats";
-	for (int i = 2; i < argc && n < 7; i++)
+	if (argc - 2 > 32 - 5)
+		return vg_usage_error("policy stats", "too many arguments");
+	for (int i = 2; i < argc; i++)
 		args[n++] = argv[i];
 	return vg_cmd_replay(n, args);
 }

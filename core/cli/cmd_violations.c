@@ -30,6 +30,8 @@
 #include "engine.h"
 #include "log.h"
 
+#define VG_ID_LEN 37 /* an alert id (a uuid) and its NUL */
+
 struct vopts {
 	struct vg_config cfg;
 	const char *policy, *ns, *pod, *deploy, *state, *since;
@@ -44,8 +46,12 @@ static const char usage_text[] =
 	"  list [--policy P] [--namespace N] [--pod P] [--deployment D]\n"
 	"       [--state active|resolved|all] [--since 1h|UNIX_SECONDS] [--json]\n"
 	"  show ID [--json]      one alert with every process's forensic detail\n"
-	"  resolve ID...         mark alerts resolved\n"
+	"  resolve ID... [--json] mark alerts resolved\n"
 	"\n"
+	"  ID               an alert id, or its first characters (at least 4) when they are\n"
+	"                   the beginning of one alert's id only\n"
+	"  --policy P       alerts of the policies whose name holds P, in any case\n"
+	"  --json           JSON (resolve: one object per line)\n"
 	"  --data-dir DIR   the daemon's data directory (./var/vigil)\n"
 	"  --config FILE    read data_dir and api.listen from vigil.conf.lua\n"
 	"With a daemon running on the data directory the CLI goes through its API;\n"
@@ -243,19 +249,30 @@ static void print_alert(json_t *a)
 	}
 }
 
-/* The list from the daemon's API (the first 1,000): a new reference, or NULL (reported). */
+/* --policy: only the alerts whose policy's name holds it, in any case. */
+static void keep_policy(json_t *alerts, const char *policy)
+{
+	for (size_t i = json_array_size(alerts); policy && i-- > 0;) {
+		json_t *pol = json_object_get(json_array_get(alerts, i), "policy");
+
+		if (!vg_cli_policy_matches(json_string_value(json_object_get(pol, "name")), policy))
+			(void)json_array_remove(alerts, i); /* i is in range */
+	}
+}
+
+/* The list from the daemon's API, every page: a new reference, or NULL (reported). */
 static json_t *list_via_api(const struct vopts *o, uint64_t since)
 {
 	CURL *c = curl_easy_init();
-	char q[2048] = "", e[600], path[2200];
+	char q[2048] = "", e[600];
 	size_t n = 0;
-	json_t *r, *alerts;
-	const char *keys[] = {"Policy", "Namespace", "Pod", "Deployment", "State"};
-	const char *vals[] = {o->policy, o->ns, o->pod, o->deploy, o->state};
+	json_t *alerts;
+	const char *keys[] = {"Namespace", "Pod", "Deployment", "State"};
+	const char *vals[] = {o->ns, o->pod, o->deploy, o->state};
 
-	if (!vals[4])
-		vals[4] = "active";
-	for (int i = 0; i < 5; i++) {
+	if (!vals[3])
+		vals[3] = "active";
+	for (int i = 0; i < 4; i++) {
 		if (!vals[i])
 			continue;
 		urlenc(c, vals[i], e, sizeof(e));
@@ -265,12 +282,8 @@ static json_t *list_via_api(const struct vopts *o, uint64_t since)
 		n += (size_t)snprintf(q + n, sizeof(q) - n, "%sSince:%llu", n ? "%2B" : "",
 				      (unsigned long long)since);
 	curl_easy_cleanup(c);
-	snprintf(path, sizeof(path), "/v1/alerts?pagination.limit=1000&query=%s", q);
-	r = vg_client_api(&o->cfg, "GET", path, NULL);
-	if (!r)
-		return NULL;
-	alerts = json_incref(json_object_get(r, "alerts"));
-	json_decref(r);
+	alerts = vg_client_api_alerts(&o->cfg, q);
+	keep_policy(alerts, o->policy);
 	return alerts;
 }
 
@@ -290,8 +303,7 @@ static int state_filter(const char *state)
 static json_t *list_offline(const struct vopts *o, uint64_t since)
 {
 	struct vg_alerts *s = vg_client_open_store(&o->cfg);
-	struct vg_alert_filter f = {.policy = o->policy,
-				    .namespace_ = o->ns,
+	struct vg_alert_filter f = {.namespace_ = o->ns,
 				    .pod = o->pod,
 				    .deployment = o->deploy,
 				    .state = state_filter(o->state),
@@ -305,7 +317,9 @@ static json_t *list_offline(const struct vopts *o, uint64_t since)
 	n = vg_alerts_query(s, &f, &list);
 	alerts = json_array();
 	for (int i = 0; i < n; i++)
-		(void)json_array_append_new(alerts, vg_alert_json(list[i], false)); /* OOM: short */
+		if (vg_cli_policy_matches(list[i]->policy_name, o->policy))
+			/* out of memory: a short list */
+			(void)json_array_append_new(alerts, vg_alert_json(list[i], false));
 	free(list);
 	vg_alerts_close(s);
 	return alerts;
@@ -339,6 +353,76 @@ static int cmd_list(int argc, char **argv)
 	return alerts ? 0 : 1;
 }
 
+/* ---- short ids ------------------------------------------------------------------------ */
+
+/* The one id of ids that arg is or begins, into id; 0, or 1 (said why). */
+static int pick_id(const char **ids, int n, const char *arg, char id[VG_ID_LEN])
+{
+	char err[4096];
+	const char *found = vg_cli_id_prefix(ids, n, arg, err, sizeof(err));
+
+	if (!found) {
+		vg_err("%s", err);
+		return 1;
+	}
+	(void)snprintf(id, VG_ID_LEN, "%s", found); /* ids are uuids */
+	return 0;
+}
+
+/* arg (an alert id or its beginning) as the full id of one of the store's alerts. */
+static int store_full_id(struct vg_alerts *s, const char *arg, char id[VG_ID_LEN])
+{
+	struct vg_alert_filter f = {.state = -1};
+	const struct vg_alert **list;
+	const char **ids;
+	int n, rc = 1;
+
+	if (vg_alerts_get(s, arg))
+		return pick_id(&arg, 1, arg, id);
+	n = vg_alerts_query_unsorted(s, &f, &list);
+	ids = calloc((size_t)n + 1, sizeof(*ids));
+	if (ids) {
+		for (int i = 0; i < n; i++)
+			ids[i] = list[i]->id;
+		rc = pick_id(ids, n, arg, id);
+	} else {
+		vg_err("out of memory");
+	}
+	free(ids);
+	free(list);
+	return rc;
+}
+
+/* The same among the alerts the daemon's API lists (a full id is taken as it is). */
+static int api_full_id(const struct vopts *o, const char *arg, char id[VG_ID_LEN])
+{
+	json_t *alerts, *a;
+	const char **ids;
+	size_t i;
+	int rc = 1;
+
+	if (strlen(arg) == VG_ID_LEN - 1)
+		return pick_id(&arg, 1, arg, id);
+	alerts = vg_client_api_alerts(&o->cfg, "State:ALL");
+	if (!alerts)
+		return 1;
+	ids = calloc(json_array_size(alerts) + 1, sizeof(*ids));
+	if (ids) {
+		json_array_foreach(alerts, i, a)
+		{
+			const char *s = json_string_value(json_object_get(a, "id"));
+
+			ids[i] = s ? s : "";
+		}
+		rc = pick_id(ids, (int)json_array_size(alerts), arg, id);
+	} else {
+		vg_err("out of memory");
+	}
+	free(ids);
+	json_decref(alerts);
+	return rc;
+}
+
 static int cmd_show(int argc, char **argv)
 {
 	struct vopts o;
@@ -351,16 +435,19 @@ static int cmd_show(int argc, char **argv)
 		return vg_usage_error("violations show",
 				      "give one alert id (see 'vigil violations list')");
 	if (vg_client_daemon_running(&o.cfg, &lock)) {
-		char path[256];
+		char path[256], id[VG_ID_LEN];
 
-		snprintf(path, sizeof(path), "/v1/alerts/%.64s", o.args[0]);
-		a = vg_client_api(&o.cfg, "GET", path, NULL);
+		if (!api_full_id(&o, o.args[0], id)) {
+			(void)snprintf(path, sizeof(path), "/v1/alerts/%s", id); /* ids are short */
+			a = vg_client_api(&o.cfg, "GET", path, NULL);
+		}
 	} else {
 		struct vg_alerts *s = vg_client_open_store(&o.cfg);
-		const struct vg_alert *al = s ? vg_alerts_get(s, o.args[0]) : NULL;
+		const struct vg_alert *al = NULL;
+		char id[VG_ID_LEN];
 
-		if (s && !al)
-			vg_err("no alert with id '%s'", o.args[0]);
+		if (s && !store_full_id(s, o.args[0], id))
+			al = vg_alerts_get(s, id);
 		a = al ? vg_alert_json(al, true) : NULL;
 		vg_alerts_close(s);
 	}
@@ -380,16 +467,13 @@ static int cmd_show(int argc, char **argv)
 
 /*
  * As the daemon routes them: each policy's own `notifiers`, else the defaults.
- * The policies are loaded as the daemon would load them (policy_dir, else the
- * default pack); one that does not load leaves its alerts to the defaults.
+ * The policies are loaded as the daemon would load them (policy_dir, with the
+ * default pack unless builtin_policies = false); one that does not load leaves its
+ * alerts to the defaults.
  */
 static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
 {
-	struct vg_engine_opts eo = {.dir = cfg->policy_dir[0] ? cfg->policy_dir : NULL,
-				    .lua_mem = (size_t)cfg->lua_memory_mb << 20,
-				    .budget = cfg->lua_budget,
-				    .policy_mem = (size_t)cfg->lua_policy_memory_mb << 20,
-				    .time_ms = cfg->lua_time_ms};
+	struct vg_engine_opts eo = vg_cli_engine_opts(cfg, NULL);
 	struct vg_load_error *errs = NULL;
 	struct vg_engine *e = NULL;
 	int nerr = 0;
@@ -413,19 +497,44 @@ static void route_offline(struct vg_notify *n, const struct vg_config *cfg)
 	vg_engine_free(e);
 }
 
+/* One resolved alert (state "resolved" or "already resolved"): "ID: resolved", or with
+ * --json a JSON line. */
+static void print_resolved(const struct vopts *o, const char *id, const char *state,
+			   const char *notifiers)
+{
+	json_t *j;
+
+	if (!o->json) {
+		printf("%s: %s%s%s%s\n", id,
+		       strcmp(state, "resolved") ? "resolved (already)" : "resolved",
+		       notifiers ? " (notifiers: " : "", notifiers ? notifiers : "",
+		       notifiers ? ")" : "");
+		return;
+	}
+	j = json_pack("{s:s, s:s}", "id", id, "result", state);
+	if (j && notifiers)
+		(void)json_object_set_new(j, "notifiers", json_string(notifiers)); /* OOM: less */
+	if (j)
+		(void)json_dumpf(j, stdout, JSON_COMPACT); /* stdout's errors: at exit */
+	putchar('\n');
+	json_decref(j);
+}
+
 /* Resolves through the daemon's API. Returns how many failed. */
 static int resolve_via_api(const struct vopts *o)
 {
 	int bad = 0;
 
 	for (int i = 0; i < o->nargs; i++) {
-		char path[256];
-		json_t *r;
+		char path[256], id[VG_ID_LEN];
+		json_t *r = NULL;
 
-		snprintf(path, sizeof(path), "/v1/alerts/%.64s/resolve", o->args[i]);
-		r = vg_client_api(&o->cfg, "PATCH", path, NULL);
+		if (!api_full_id(o, o->args[i], id)) {
+			(void)snprintf(path, sizeof(path), "/v1/alerts/%s/resolve", id); /* fits */
+			r = vg_client_api(&o->cfg, "PATCH", path, NULL);
+		}
 		if (r)
-			printf("%s: resolved\n", o->args[i]);
+			print_resolved(o, id, "resolved", NULL);
 		bad += !r;
 		json_decref(r);
 	}
@@ -472,17 +581,19 @@ static void offline_notify_close(struct offline_notify *on)
 }
 
 /* Resolves one alert in the store; 0, or 1 when there is no such alert. */
-static int resolve_one(struct vg_alerts *s, struct vg_notify *n, const char *id)
+static int resolve_one(const struct vopts *o, struct vg_alerts *s, struct vg_notify *n,
+		       const char *arg)
 {
-	int r = vg_alerts_resolve(s, id, (uint64_t)time(NULL) * 1000000000ull);
+	char id[VG_ID_LEN];
+	int r = store_full_id(s, arg, id)
+			? -ENOENT
+			: vg_alerts_resolve(s, id, (uint64_t)time(NULL) * 1000000000ull);
 	bool queued = n && !r;
 
-	if (r == -ENOENT) {
-		vg_err("no alert with id '%s'", id);
+	if (r == -ENOENT)
 		return 1;
-	}
-	printf("%s: resolved%s%s\n", id, r == -EALREADY ? " (already)" : "",
-	       queued ? " (notifiers: queued until the daemon runs)" : "");
+	print_resolved(o, id, r == -EALREADY ? "already resolved" : "resolved",
+		       queued ? "queued until the daemon runs" : NULL);
 	if (queued)
 		/* best effort: the resolution itself is stored */
 		(void)vg_notify_alert(n, "resolved", vg_alerts_get(s, id));
@@ -500,7 +611,7 @@ static int resolve_offline(const struct vopts *o)
 		return 1;
 	offline_notify_open(&on, s, &o->cfg);
 	for (int i = 0; i < o->nargs; i++)
-		bad += resolve_one(s, on.notify, o->args[i]);
+		bad += resolve_one(o, s, on.notify, o->args[i]);
 	if (vg_alerts_sync(s)) {
 		vg_err("could not write the resolution to the store");
 		bad++;

@@ -37,6 +37,7 @@ static const char *const fsync_modes[] = {"batch", "always", NULL};
 static const struct key keys[] = {
 	{NULL, "data_dir", K_STR, F(data_dir), NULL},
 	{NULL, "policy_dir", K_STR, F(policy_dir), NULL},
+	{NULL, "builtin_policies", K_BOOL, F(builtin_policies), NULL},
 	{NULL, "plugin_dir", K_STR, F(plugin_dir), NULL},
 	{NULL, "api", K_TABLE, 0, 0, NULL},
 	{"api", "listen", K_STR, F(api_listen), NULL},
@@ -193,6 +194,7 @@ void vg_config_defaults(struct vg_config *c)
 	strcpy(c->data_dir, "./var/vigil");	 /* fits: the fields hold paths */
 	strcpy(c->api_listen, "127.0.0.1:8077"); /* and addresses */
 	c->api_max_connections = 256;
+	c->builtin_policies = true;
 	c->api_request_timeout_s = 10;
 	c->commit_ms = 5;
 	c->retention_days = 30;

@@ -15,7 +15,8 @@
 
 struct vg_config {
 	char data_dir[1024];		/* ./var/vigil */
-	char policy_dir[1024];		/* "" = the built-in default pack */
+	char policy_dir[1024];		/* "" = the built-in default pack only */
+	bool builtin_policies;		/* true: the default pack besides policy_dir */
 	char plugin_dir[1024];		/* "" = only the built-in notifier plugins */
 	char api_listen[128];		/* 127.0.0.1:8077 */
 	uint32_t api_max_connections;	/* api.max_connections: 256 held at once */

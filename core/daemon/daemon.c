@@ -85,6 +85,7 @@ static struct vg_engine_opts engine_opts(struct vg_daemon *d)
 {
 	struct vg_engine_opts eo = {
 		.dir = d->cfg.policy_dir[0] ? d->cfg.policy_dir : NULL,
+		.with_builtin = d->cfg.builtin_policies,
 		.lua_mem = (size_t)d->cfg.lua_memory_mb << 20,
 		.policy_mem = (size_t)d->cfg.lua_policy_memory_mb << 20,
 		.budget = d->cfg.lua_budget,
@@ -384,8 +385,11 @@ static int configure(struct vg_daemon *d, const struct vg_run_opts *o)
 		vg_err("%s", err);
 		return -EINVAL;
 	}
-	if (o->policies)
-		snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s", o->policies);
+	if (o->policies) { /* --policies: these instead of the default pack */
+		(void)snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s",
+			       o->policies); /* fits */
+		d->cfg.builtin_policies = false;
+	}
 	if (o->listen)
 		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", o->listen);
 	if (o->fsync)

@@ -23,6 +23,8 @@ struct vg_engine;
 
 struct vg_engine_opts {
 	const char *dir;	  /* policy directory; NULL: the embedded default pack */
+	bool with_builtin;	  /* with dir: the default pack too, less the policies of dir's
+				     ids (or names), which replace them */
 	const char *const *files; /* or these files (NULL-terminated); overrides dir */
 	size_t lua_mem;		  /* Lua memory of all policies together, bytes (0: 64 MiB) */
 	size_t policy_mem;	  /* Lua memory of one policy, bytes (0: lua_mem / 4) */
@@ -73,7 +75,9 @@ struct vg_load_error {
 };
 
 /*
- * Loads every *.lua policy of the directory (sorted) or the given files. A file
+ * Loads every *.lua policy of the directory (sorted) or the given files (and,
+ * with_builtin, then the default pack, each built-in whose id or name a policy
+ * of the directory has being replaced by it, logged). A file
  * that fails to load or validate is recorded in errors and skipped; the rest
  * load. Returns 0 and *out (possibly with zero policies), or -errno when the
  * engine itself could not be built (errors says why).
@@ -181,7 +185,7 @@ void *vg_flow_ctx(struct lua_State *L);
 const char *vg_engine_enforce_veto(const struct vg_engine *e, int pol);
 
 /*
- * Runs the `tests` of every policy (or those whose name contains filter):
+ * Runs the `tests` of every policy (or those whose name contains filter, in any case):
  * each test event through the same fast path, scope, exclusions and check,
  * for that policy alone. Prints a line per failure and a summary to out.
  * Returns the number of failed tests.

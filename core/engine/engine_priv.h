@@ -68,6 +68,7 @@ struct vg_engine {
 	void *cb_ctx;
 	int nviol;
 	bool testing;
+	bool builtin_pass;  /* loading the default pack after a directory: same ids are replaced */
 	uint64_t eval_seq;  /* evaluations so far: which check errors are current */
 	uint32_t *kactions; /* vg_engine_kernel_program's answer */
 	int *kuid_name, nkuid;

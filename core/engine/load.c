@@ -249,6 +249,31 @@ static bool name_taken(const struct vg_engine *e, lua_State *L, const char *file
 	return taken;
 }
 
+/* With the default pack after a directory: whether the built-in on top of the stack is replaced. */
+static bool builtin_replaced(const struct vg_engine *e, lua_State *L, const char *file)
+{
+	const char *id, *name;
+	bool replaced = false;
+
+	if (!e->builtin_pass)
+		return false;
+	lua_getfield(L, -1, "name");
+	lua_getfield(L, -2, "id");
+	name = lua_tostring(L, -2);
+	id = lua_isstring(L, -1) ? lua_tostring(L, -1) : name;
+	for (int i = 0; i < e->npol && !replaced && name; i++) {
+		const struct vg_policy_info *p = &e->pol[i].info;
+
+		if (p->broken || (strcmp(p->id, id) && strcmp(p->name, name)))
+			continue;
+		vg_info("policy '%s' (id %s) of %s replaces the built-in policy '%s' (%s)", p->name,
+			p->id, p->file, name, file);
+		replaced = true;
+	}
+	lua_pop(L, 2);
+	return replaced;
+}
+
 /* The policy on top of h's stack compiled into a new slot of e (h is the policy's now). */
 static void add_policy(struct vg_engine *e, struct vg_lua *h, const char *file, const char *buf,
 		       size_t len, struct vg_load_error **errs, int *nerr)
@@ -287,7 +312,8 @@ static void load_one(struct vg_engine *e, const char *file, const char *buf, siz
 	}
 	L = vg_lua_state(h);
 	top = lua_gettop(L);
-	if (run_policy_file(h, file, buf, len, errs, nerr) || name_taken(e, L, file, errs, nerr)) {
+	if (run_policy_file(h, file, buf, len, errs, nerr) || builtin_replaced(e, L, file) ||
+	    name_taken(e, L, file, errs, nerr)) {
 		vg_lua_free(h);
 		return;
 	}
@@ -459,6 +485,10 @@ int vg_engine_load(struct vg_engine **out, const struct vg_engine_opts *o,
 			load_path(e, o->files[i], errs, nerr);
 	} else if (!rc && o->dir) {
 		rc = load_dir(e, o->dir, errs, nerr);
+		e->builtin_pass = true;
+		if (!rc && o->with_builtin)
+			load_embedded(e, errs, nerr);
+		e->builtin_pass = false;
 	} else if (!rc) {
 		load_embedded(e, errs, nerr);
 	}

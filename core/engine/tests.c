@@ -311,7 +311,7 @@ int vg_engine_run_tests(struct vg_engine *e, const char *filter, FILE *out, int 
 	for (int i = 0; i < e->npol; i++) {
 		const struct pol *p = &e->pol[i];
 
-		if ((filter && !strstr(p->info.name, filter)) || p->info.broken)
+		if ((filter && !strcasestr(p->info.name, filter)) || p->info.broken)
 			continue;
 		failed += run_policy_tests(e, i, want, te, out, &total);
 	}

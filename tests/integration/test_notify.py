@@ -556,7 +556,7 @@ class NotifyTest(unittest.TestCase):
         with open(conf) as f:
             text = f.read()
         with open(conf, "w") as f:
-            f.write(text.replace("  default_notifiers", f'  policy_dir = "{pol}",\n  default_notifiers'))
+            f.write(text.replace("  default_notifiers", f'  policy_dir = "{pol}", builtin_policies = false,\n  default_notifiers'))
         self.d = Daemon(self.data, self.port, "--config", conf)
         podman("exec", self.cid, "/usr/bin/dpkg", "--version")
         aid = pd.wait(1)[0]["body"]["dedup_key"]

@@ -161,7 +161,7 @@ class ConfigTest(Base):
         mark = os.path.join(self.tmp, "vgretmark")
         shutil.copy("/bin/true", mark)
         data = os.path.join(self.tmp, "data")
-        conf = self.conf(f'return {{ policy_dir = "{pol}", '
+        conf = self.conf(f'return {{ policy_dir = "{pol}", builtin_policies = false, '
                          f'api = {{ listen = "127.0.0.1:{self.port}" }}, '
                          'store = { retention_days = 3650 } }')
         p = subprocess.Popen([V, "run", "--config", conf, "--data-dir", data],
@@ -200,7 +200,8 @@ class ConfigTest(Base):
         self.assertEqual([a["state"] for a in json.loads(r.stdout)], ["RESOLVED"], r.stderr)
         # 36500 days would have wrapped around to "older than the future": refused, nothing lost
         with open(conf, "w") as f:
-            f.write(f'return {{ policy_dir = "{pol}", store = {{ retention_days = 36500 }} }}\n')
+            f.write(f'return {{ policy_dir = "{pol}", builtin_policies = false, '
+                    'store = { retention_days = 36500 } }\n')
         self.assert_refused(["--config", conf, "--data-dir", data],
                             "store.retention_days = 36500 is out of range: use 0..3650")
         r = subprocess.run([V, "violations", "list", "--json", "--state", "all", "--data-dir", data],
