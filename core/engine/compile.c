@@ -285,8 +285,12 @@ static int compile_criterion(struct vg_engine *e, lua_State *L, int sec, char *e
 	lua_pop(L, 1);
 	lua_getfield(L, -1, "values");
 	nv = (int)lua_rawlen(L, -1);
-	if (nv > MAX_VALUES)
-		nv = MAX_VALUES;
+	if (nv > MAX_VALUES) { /* the DSL refuses these first: never cut silently */
+		lua_pop(L, 1);
+		return vg_errf(err, n, -E2BIG,
+			       "match section %d: a criterion has %d values: at most %d", sec + 1,
+			       nv, MAX_VALUES);
+	}
 	for (int v = 0; v < nv; v++) {
 		lua_rawgeti(L, -1, v + 1);
 		if (lua_type(L, -1) == LUA_TBOOLEAN) {

@@ -42,6 +42,10 @@ MALFORMED = {
     "too_many_values.lua": ("local v = {} for i = 1, 300 do v[i] = 'n' .. i end\n"
                             "return policy { name = 'x', severity = 'low', match = { process_name = v } }",
                             "at most 256"),
+    "too_many_uids.lua": ("local v = {} for i = 1, 300 do v[i] = i end\n"
+                          "return policy { name = 'x', severity = 'low',\n"
+                          " match = { process_name = 'x', process_uid = v } }",
+                          "too_many_uids.lua:3: policy.match.process_uid has 300 values: at most 256"),
     "bad_test_ev.lua": ("return policy { name = 'x', severity = 'low', match = { process_name = 'x' },"
                         " tests = { { ev = { exe = '/x', uid = 'root' }, expect = true } } }",
                         "ev.uid must be an integer"),
