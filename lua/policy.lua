@@ -119,7 +119,7 @@ local function section(sec, where, at)
 		else
 			values = strings(v, where .. "." .. k, key)
 		end
-		out[#out + 1] = { criterion = crit, kind = kind, negate = neg, values = values }
+		out[#out + 1] = { criterion = crit, kind = kind, negate = neg, values = values, at = key }
 		if not neg then positive = true end
 	end
 	if #out == 0 then

@@ -301,6 +301,21 @@ static bool name_taken(const struct vg_engine *e, lua_State *L, const char *file
 	return taken;
 }
 
+/* The line of the key a compile error is about, else of `policy {`. */
+static int bad_key_line(const struct key_path *k, const char *buf, size_t len)
+{
+	struct vg_key_step path[KEY_PATH_MAX];
+	int line = 0;
+
+	for (int i = 0; i < k->n; i++) {
+		path[i].name = k->name[i][0] ? k->name[i] : NULL;
+		path[i].index = k->index[i];
+	}
+	if (k->n)
+		line = vg_policy_key_line(buf, len, path, k->n);
+	return line > 0 ? line : policy_line(buf, len);
+}
+
 /* The policy on top of h's stack compiled into a new slot of e (h is the policy's now). */
 static void add_policy(struct vg_engine *e, struct vg_lua *h, const char *file, const char *buf,
 		       size_t len, struct vg_load_error **errs, int *nerr)
@@ -316,8 +331,8 @@ static void add_policy(struct vg_engine *e, struct vg_lua *h, const char *file, 
 
 		if (p->info.name)
 			name = p->info.name;
-		add_error(errs, nerr, file, "%s:%d: policy '%s': %s", file, policy_line(buf, len),
-			  name, err);
+		add_error(errs, nerr, file, "%s:%d: policy '%s': %s", file,
+			  bad_key_line(&p->bad, buf, len), name, err);
 		p->info.broken = true; /* kept for freeing; never evaluated nor listed */
 		p->info.waits_for = "a policy that loads";
 	}

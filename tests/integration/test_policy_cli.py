@@ -128,6 +128,20 @@ class PolicyCliTest(unittest.TestCase):
                           "\tmatch = { process_name = 'x' },\n"
                           "\tcolour = 'red',\n"
                           "}", 5, "unknown policy field 'colour'"),
+            "regex.lua": ("return policy {\n"
+                          "\tname = 'R', severity = 'low',\n"
+                          "\tmatch = {\n"
+                          "\t\t{ process_name = 'ok' },\n"
+                          "\t\t{ exe_path = '/x',\n"
+                          "\t\t  not_process_args = 'a(b' },\n"
+                          "\t},\n"
+                          "}", 6, "policy 'R': match section 2: bad regex 'a(b'"),
+            "scope_regex.lua": ("return policy {\n"
+                                "\tname = 'S', severity = 'low',\n"
+                                "\tmatch = { process_name = 'ok' },\n"
+                                "\texclude = { { pod = 'x' },\n"
+                                "\t\t{ namespace = 'n[' } },\n"
+                                "}", 5, "policy 'S': bad regex"),
         }
         for name, (body, line, msg) in cases.items():
             with self.subTest(name=name):
