@@ -169,8 +169,6 @@ static void skip_value(struct lex *lx, struct tok *t, bool *closed)
 	*closed = true;
 }
 
-static int walk(const struct lex *start, const struct vg_key_step *path, int n, int deepest);
-
 /* The constructor `NAME = {` of the local or global table `name`: *lx just inside it. */
 static bool find_table(const struct lex *whole, const struct tok *name, struct lex *lx)
 {

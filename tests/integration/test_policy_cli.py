@@ -45,7 +45,8 @@ MALFORMED = {
     "too_many_uids.lua": ("local v = {} for i = 1, 300 do v[i] = i end\n"
                           "return policy { name = 'x', severity = 'low',\n"
                           " match = { process_name = 'x', process_uid = v } }",
-                          "too_many_uids.lua:3: policy.match.process_uid has 300 values: at most 256"),
+                          "too_many_uids.lua:3: policy.match.process_uid has 300 values:"
+                          " at most 256"),
     "bad_test_ev.lua": ("return policy { name = 'x', severity = 'low', match = { process_name = 'x' },"
                         " tests = { { ev = { exe = '/x', uid = 'root' }, expect = true } } }",
                         "ev.uid must be an integer"),
@@ -101,14 +102,15 @@ class PolicyCliTest(unittest.TestCase):
                         "\tseverity = 'hgih',\n"
                         "\tmatch = { process_name = 'curl' },\n"
                         "}", 4, "policy.severity must be one of"),
-            "test.lua": ("-- a bad test field\n"
-                         "local check = function(ev)\n"
+            "test.lua": ("local check = function(ev)\n"
                          "\tlocal a, b = 1, 2\n"
                          "\treturn a < b\n"
                          "end\n"
                          "return policy {\n"
-                         "\tname = 'Bad test', severity = 'low', --[[ a, { ]] description = '}, x',\n"
-                         "\tmatch = { process_name = 'curl' }, check = function(ev) local x, y = 1 end,\n"
+                         "\tname = 'Bad test', severity = 'low', --[[ a, { ]]\n"
+                         "\tdescription = '}, x',\n"
+                         "\tmatch = { process_name = 'curl' },"
+                         " check = function(ev) local x, y = 1 end,\n"
                          "\ttests = {\n"
                          "\t\t{ ev = { exe = '/usr/bin/curl' }, expect = true },\n"
                          "\t\t{ ev = { exe = '/usr/bin/curl',\n"
