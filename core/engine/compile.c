@@ -449,6 +449,27 @@ static int push_kill_uid(struct vg_engine *e, int k, uint32_t uid)
 	return 0;
 }
 
+/*
+ * The uids policy pi kills name at (its sections together may name more than one
+ * criterion holds): into buf, or a larger array the caller frees. Out of memory, the
+ * first MAX_VALUES: the kernel kills those, the engine decides the others in user space.
+ */
+static int kill_uids(struct vg_engine *e, int pi, const char *name, uint32_t *buf, uint32_t **uids,
+		     bool *always)
+{
+	int nu = vg_matcher_kill_uids(e->m, pi, name, buf, MAX_VALUES, always);
+
+	*uids = buf;
+	if (nu <= MAX_VALUES)
+		return nu;
+	*uids = malloc((size_t)nu * sizeof(**uids));
+	if (!*uids) {
+		*uids = buf;
+		return MAX_VALUES;
+	}
+	return vg_matcher_kill_uids(e->m, pi, name, *uids, nu, always);
+}
+
 /* The kill actions of name k (lowercased) over every policy the kernel can decide alone. */
 static uint32_t kernel_actions(struct vg_engine *e, int k, const char *name)
 {
@@ -456,14 +477,14 @@ static uint32_t kernel_actions(struct vg_engine *e, int k, const char *name)
 
 	for (int i = 0; i < e->npol; i++) {
 		const struct pol *p = &e->pol[i];
-		uint32_t uids[MAX_VALUES];
+		uint32_t buf[MAX_VALUES], *uids;
 		bool always;
 		int nu;
 
 		if (!p->info.enabled || p->info.mode == VG_ENFORCE_INFORM ||
 		    !vg_engine_kernel_decidable(e, i) || !vg_matcher_policy_has_name(e->m, i, name))
 			continue;
-		nu = vg_matcher_kill_uids(e->m, i, name, uids, MAX_VALUES, &always);
+		nu = kill_uids(e, i, name, buf, &uids, &always);
 		if (always)
 			act |= VG_ACT_KILL;
 		if (nu)
@@ -474,6 +495,8 @@ static uint32_t kernel_actions(struct vg_engine *e, int k, const char *name)
 			if (push_kill_uid(e, k, uids[u]))
 				break; /* out of memory: the uid is not killed by the kernel, the
 					  engine still decides it in user space */
+		if (uids != buf)
+			free(uids);
 	}
 	return act;
 }
