@@ -382,10 +382,13 @@ static void load_path(struct vg_engine *e, const char *path, struct vg_load_erro
 	size_t len = 0;
 	char *buf = read_file(path, &len);
 
-	if (!buf) {
+	if (!buf && errno == EFBIG)
+		add_error(errs, nerr, path, "%s: larger than %d MiB, the most a policy file may be",
+			  path, MAX_POLICY_FILE >> 20);
+	else if (!buf)
 		add_error(errs, nerr, path, "%s: cannot read: %s", path, strerror(errno));
+	if (!buf)
 		return;
-	}
 	load_one(e, path, buf, len, errs, nerr);
 	free(buf);
 }

@@ -153,6 +153,13 @@ class PolicyCliTest(unittest.TestCase):
                 self.assertIn(f"{path}:{line}: ", r.stderr)
                 self.assertIn(msg, r.stderr)
 
+    def test_policy_file_past_16_mib(self):
+        path = self.write("huge.lua", "return policy { name = 'x', severity = 'low',"
+                          " match = { process_name = 'x' } }\n" + "-" * (16 << 20))
+        r = run("policy", "lint", path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{path}: larger than 16 MiB, the most a policy file may be", r.stderr)
+
     def test_good_files_still_load(self):
         good = self.write("good.lua", "return policy { name = 'Good', severity = 'high',"
                           " match = { process_name = 'curl' },"
