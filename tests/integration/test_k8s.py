@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Kubernetes, against a local HTTPS stand-in for the API server (none can run
 here), itself checked with the real kubectl. A container started like a pod
-gets its namespace, pod and deployment from the node's pod list; kill_pod
-deletes the pod with the exact DeleteOptions and records the Warning Event;
+gets its namespace, pod and deployment from the node's pod list; `policy
+enforce` with no --action (kill_pod) deletes the pod with the exact
+DeleteOptions and records the Warning Event, --action kill_process deletes none;
 break-glass pods are never enforced; API errors are retried or recorded."""
 import json
 import os
@@ -122,10 +123,12 @@ class K8sTest(unittest.TestCase):
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}: {self.d.text() if self.d else ''}")
 
-    def enforce_kill_pod(self):
-        r = subprocess.run([V, "policy", "enforce", UBUNTU, "--action", "kill_pod", "--data-dir",
+    def enforce(self, *action):
+        """`vigil policy enforce` as a user types it: no --action is kill_pod."""
+        r = subprocess.run([V, "policy", "enforce", UBUNTU, *action, "--data-dir",
                             self.data, "--config", self.conf], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
 
     def test_standin_speaks_kubectl(self):
         self.k.add_pod(str(uuid.uuid4()), "web-9", "shop")
@@ -207,8 +210,11 @@ class K8sTest(unittest.TestCase):
         self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "web-1", "web"))
         r = cli(self.data, "list", "--namespace", "shop", "--pod", "web-1", "--config", self.conf)
         self.assertIn(a["id"], r.stdout, r.stderr)
-        # now enforce: killed in the kernel, the cgroup emptied, the pod deleted, an Event
-        self.enforce_kill_pod()
+        # now enforce, no --action: killed in the kernel, the cgroup emptied, the pod
+        # deleted, an Event
+        self.assertIn("kill_pod: kill the process (in the kernel at exec where it can decide), "
+                      "then its container's cgroup and its pod (Kubernetes DELETE and Event)",
+                      self.enforce())
         r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"], capture_output=True)
         self.assertEqual(r.returncode, 137)
         self.wait(lambda: podman("inspect", "-f", "{{.State.Status}}", cid) != "running",
@@ -234,11 +240,29 @@ class K8sTest(unittest.TestCase):
         self.assertIn("deleted", full["enforcement"]["message"])
         self.assertEqual(full["state"], "ACTIVE")
 
+    def test_kill_process_deletes_no_pod(self):
+        """--action kill_process: the process dies at exec; the container runs on, and the API
+        server gets no DELETE and no Event."""
+        uid, cid = self.pod()
+        self.start()
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        self.assertIn("kill_process: kill the process", self.enforce("--action", "kill_process"))
+        r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"], capture_output=True)
+        self.assertEqual(r.returncode, 137)
+        a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                               if x["enforcement"]], what="enforcement")[0]
+        self.assertEqual(a["enforcement"]["action"], "killed in kernel")
+        time.sleep(1)  # a DELETE would have been sent by now
+        log = self.k.log()
+        self.assertEqual([e for e in log["log"] if e["method"] == "DELETE"], [])
+        self.assertEqual(log["events"], [])
+        self.assertEqual(podman("inspect", "-f", "{{.State.Status}}", cid), "running")
+
     def test_break_glass_is_never_enforced(self):
         uid, cid = self.pod(annotations={"vigil.io/break-glass": "incident 42"})
         self.start()
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
-        self.enforce_kill_pod()
+        self.enforce()
         time.sleep(1)  # the exemption reaches the kernel within half a second
         # neither the kernel nor user space kills in a break-glass pod
         r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"], capture_output=True)
@@ -256,7 +280,7 @@ class K8sTest(unittest.TestCase):
         uid, cid = self.pod()
         self.start()
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
-        self.enforce_kill_pod()
+        self.enforce()
         self.k.control("/_standin/faults", {"delete": [500, 503], "retry_after": 0})
         subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/m"], capture_output=True)
         self.wait(lambda: self.k.log()["events"], what="Event after retries")
@@ -278,7 +302,7 @@ class K8sTest(unittest.TestCase):
         uid, cid = self.pod()
         self.start()
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
-        self.enforce_kill_pod()
+        self.enforce()
         # the pod disappears from the API server between the list and the kill
         r = self.k.kubectl("delete", "pod", "web-1", "-n", "shop", "--wait=false")
         self.assertEqual(r.returncode, 0, r.stderr)
