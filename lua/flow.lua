@@ -9,7 +9,9 @@
 --                                  false when it could not be stored; once per violation
 --   vigil.enforce(action[, alert]) kill the process or the pod; false when it did not (and
 --                                  always when the policy's check() failed, unless its
---                                  on_error is "enforce": the skip is recorded on the alert)
+--                                  on_error is "enforce": the skip is recorded on the alert);
+--                                  before store(), it stores the violation first, so what it
+--                                  did is always on the alert
 --   vigil.notify([alert])          hand the alert to the notifiers (the policy's own, else
 --                                  default_notifiers); false before store()
 --   vigil.log(msg)

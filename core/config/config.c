@@ -419,24 +419,39 @@ int vg_config_resolve(struct vg_config *c, const char *config, const char *data_
 	return rc;
 }
 
-#define MAX_CONFIG (1 << 20) /* bytes of vigil.conf.lua read */
+#define MAX_CONFIG (1 << 20) /* bytes of vigil.conf.lua, at most */
 
-/* The file's first MAX_CONFIG - 1 bytes into a new buffer (*len of them). */
+/* The whole file into a new buffer (*len bytes); a file past MAX_CONFIG is an error. */
 static int read_config(const char *path, char **buf, size_t *len, char *err, size_t n)
 {
 	FILE *f = fopen(path, "rb");
+	long size = -1;
 
 	*buf = NULL;
 	*len = 0;
 	if (!f)
 		return vg_errf(err, n, -errno, "cannot read the configuration %s: %s", path,
 			       strerror(errno));
-	*buf = malloc(MAX_CONFIG);
+	*buf = malloc(MAX_CONFIG + 1);
 	if (*buf)
-		*len = fread(*buf, 1, MAX_CONFIG - 1, f);
+		*len = fread(*buf, 1, MAX_CONFIG + 1, f); /* one byte more: a longer file shows */
+	if (*len > MAX_CONFIG && fseek(f, 0, SEEK_END) == 0)
+		size = ftell(f);
 	(void)fclose(f); /* read only: nothing to lose */
 	if (!*buf)
 		return vg_errf(err, n, -ENOMEM, "out of memory");
+	if (*len > MAX_CONFIG) {
+		free(*buf);
+		*buf = NULL;
+		if (size < 0)
+			return vg_errf(err, n, -EFBIG,
+				       "the configuration %s is larger than %d bytes (1 MiB), the "
+				       "most vigil reads",
+				       path, MAX_CONFIG);
+		return vg_errf(err, n, -EFBIG,
+			       "the configuration %s is %ld bytes: at most %d bytes (1 MiB) are read",
+			       path, size, MAX_CONFIG);
+	}
 	return 0;
 }
 

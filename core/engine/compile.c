@@ -6,6 +6,7 @@
  * kernel filter the compiled policies allow.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,30 @@ const char **engine_string_list(lua_State *L, int t, const char *key, int *n)
 	return out;
 }
 
+/* One more step of a key path (name NULL: the list index); a path too deep keeps its head. */
+static void key_push(struct key_path *k, const char *name, int index)
+{
+	if (k->n == KEY_PATH_MAX)
+		return;
+	(void)snprintf(k->name[k->n], sizeof(k->name[k->n]), "%s", name ? name : "");
+	k->index[k->n++] = index; /* a long name is cut: its line is not found, the parent's is */
+}
+
+/* The key path the DSL left at the top of the stack (popped), e.g. {"match", 2, "exe_path"}. */
+static void key_from_lua(struct key_path *k, lua_State *L)
+{
+	int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+
+	for (int i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
+			key_push(k, lua_tostring(L, -1), 0);
+		else
+			key_push(k, NULL, (int)lua_tointeger(L, -1));
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
 /* t[key], a list of regexes, as one whole-string alternation into *dst (none: NULL). */
 static int compile_alternation(lua_State *L, int t, const char *key, struct vg_regex **dst,
 			       char *err, size_t n)
@@ -120,15 +145,17 @@ static int compile_labels(lua_State *L, int t, struct excl *x, char *err, size_t
 	return rc;
 }
 
-/* A scope or an exclusion, the table at t: namespaces, deployments, pods, labels. */
-static int compile_scoping(lua_State *L, int t, struct excl *x, char *err, size_t n)
+/* A scope or an exclusion, the table at t: namespaces, deployments, pods, labels; *bad
+ * the key that failed. */
+static int compile_scoping(lua_State *L, int t, struct excl *x, const char **bad, char *err,
+			   size_t n)
 {
-	int rc = compile_alternation(L, t, "namespace", &x->ns, err, n);
+	int rc = compile_alternation(L, t, *bad = "namespace", &x->ns, err, n);
 
 	if (!rc)
-		rc = compile_alternation(L, t, "deployment", &x->deploy, err, n);
+		rc = compile_alternation(L, t, *bad = "deployment", &x->deploy, err, n);
 	if (!rc)
-		rc = compile_alternation(L, t, "pod", &x->pod, err, n);
+		rc = compile_alternation(L, t, *bad = "pod", &x->pod, err, n);
 	if (!rc)
 		rc = compile_labels(L, t, x, err, n);
 	return rc;
@@ -237,13 +264,18 @@ static int compile_info(struct pol *p, lua_State *L, int t, const char *file)
 /* t.scope (host, and the Kubernetes keys) and t.exclude, a list of the same shape. */
 static int compile_scope(struct pol *p, lua_State *L, int t, char *err, size_t n)
 {
+	const char *bad = NULL;
 	int rc;
 
 	lua_getfield(L, t, "scope");
 	lua_getfield(L, -1, "host");
 	p->info.host = lua_toboolean(L, -1);
 	lua_pop(L, 1);
-	rc = compile_scoping(L, lua_gettop(L), &p->scope, err, n);
+	rc = compile_scoping(L, lua_gettop(L), &p->scope, &bad, err, n);
+	if (rc) {
+		key_push(&p->bad, "scope", 0);
+		key_push(&p->bad, bad, 0);
+	}
 	p->has_scope = p->scope.ns || p->scope.deploy || p->scope.pod || p->scope.nlabels;
 	lua_pop(L, 1);
 	if (rc)
@@ -257,8 +289,13 @@ static int compile_scope(struct pol *p, lua_State *L, int t, char *err, size_t n
 	}
 	for (int i = 0; i < p->nexcl && !rc; i++) {
 		lua_rawgeti(L, -1, i + 1);
-		rc = compile_scoping(L, lua_gettop(L), &p->excl[i], err, n);
+		rc = compile_scoping(L, lua_gettop(L), &p->excl[i], &bad, err, n);
 		lua_pop(L, 1);
+		if (rc) {
+			key_push(&p->bad, "exclude", 0);
+			key_push(&p->bad, NULL, i + 1);
+			key_push(&p->bad, bad, 0);
+		}
 	}
 	lua_pop(L, 1);
 	return rc;
@@ -268,7 +305,8 @@ static int compile_scope(struct pol *p, lua_State *L, int t, char *err, size_t n
  * The criterion table on top of the stack (left there) into the section being
  * built: its values as strings (booleans and integers spelled out).
  */
-static int compile_criterion(struct vg_engine *e, lua_State *L, int sec, char *err, size_t n)
+static int compile_criterion(struct vg_engine *e, struct pol *p, lua_State *L, int sec, char *err,
+			     size_t n)
 {
 	const char *vals[MAX_VALUES];
 	char nums[MAX_VALUES][24];
@@ -285,8 +323,12 @@ static int compile_criterion(struct vg_engine *e, lua_State *L, int sec, char *e
 	lua_pop(L, 1);
 	lua_getfield(L, -1, "values");
 	nv = (int)lua_rawlen(L, -1);
-	if (nv > MAX_VALUES)
-		nv = MAX_VALUES;
+	if (nv > MAX_VALUES) { /* the DSL refuses these first: never cut silently */
+		lua_pop(L, 1);
+		return vg_errf(err, n, -E2BIG,
+			       "match section %d: a criterion has %d values: at most %d", sec + 1,
+			       nv, MAX_VALUES);
+	}
 	for (int v = 0; v < nv; v++) {
 		lua_rawgeti(L, -1, v + 1);
 		if (lua_type(L, -1) == LUA_TBOOLEAN) {
@@ -305,9 +347,11 @@ static int compile_criterion(struct vg_engine *e, lua_State *L, int sec, char *e
 	}
 	rc = vg_matcher_criterion(e->m, kind, neg, vals, nv, why, sizeof(why));
 	lua_pop(L, 1);
-	if (rc)
-		return vg_errf(err, n, rc, "match section %d: %s", sec + 1, why);
-	return 0;
+	if (!rc)
+		return 0;
+	(void)lua_getfield(L, -1, "at"); /* set by the DSL */
+	key_from_lua(&p->bad, L);
+	return vg_errf(err, n, rc, "match section %d: %s", sec + 1, why);
 }
 
 /* t.sections, each a list of criteria (ANDed), into the fast path for policy pi. */
@@ -328,7 +372,7 @@ static int compile_sections(struct vg_engine *e, int pi, lua_State *L, int t, ch
 		ncrit = (int)lua_rawlen(L, -1);
 		for (int c = 0; c < ncrit && !rc; c++) {
 			lua_rawgeti(L, -1, c + 1);
-			rc = compile_criterion(e, L, s, err, n);
+			rc = compile_criterion(e, &e->pol[pi], L, s, err, n);
 			lua_pop(L, 1);
 		}
 		lua_pop(L, 1);
@@ -405,6 +449,27 @@ static int push_kill_uid(struct vg_engine *e, int k, uint32_t uid)
 	return 0;
 }
 
+/*
+ * The uids policy pi kills name at (its sections together may name more than one
+ * criterion holds): into buf, or a larger array the caller frees. Out of memory, the
+ * first MAX_VALUES: the kernel kills those, the engine decides the others in user space.
+ */
+static int kill_uids(struct vg_engine *e, int pi, const char *name, uint32_t *buf, uint32_t **uids,
+		     bool *always)
+{
+	int nu = vg_matcher_kill_uids(e->m, pi, name, buf, MAX_VALUES, always);
+
+	*uids = buf;
+	if (nu <= MAX_VALUES)
+		return nu;
+	*uids = malloc((size_t)nu * sizeof(**uids));
+	if (!*uids) {
+		*uids = buf;
+		return MAX_VALUES;
+	}
+	return vg_matcher_kill_uids(e->m, pi, name, *uids, nu, always);
+}
+
 /* The kill actions of name k (lowercased) over every policy the kernel can decide alone. */
 static uint32_t kernel_actions(struct vg_engine *e, int k, const char *name)
 {
@@ -412,14 +477,14 @@ static uint32_t kernel_actions(struct vg_engine *e, int k, const char *name)
 
 	for (int i = 0; i < e->npol; i++) {
 		const struct pol *p = &e->pol[i];
-		uint32_t uids[MAX_VALUES];
+		uint32_t buf[MAX_VALUES], *uids;
 		bool always;
 		int nu;
 
 		if (!p->info.enabled || p->info.mode == VG_ENFORCE_INFORM ||
 		    !vg_engine_kernel_decidable(e, i) || !vg_matcher_policy_has_name(e->m, i, name))
 			continue;
-		nu = vg_matcher_kill_uids(e->m, i, name, uids, MAX_VALUES, &always);
+		nu = kill_uids(e, i, name, buf, &uids, &always);
 		if (always)
 			act |= VG_ACT_KILL;
 		if (nu)
@@ -430,6 +495,8 @@ static uint32_t kernel_actions(struct vg_engine *e, int k, const char *name)
 			if (push_kill_uid(e, k, uids[u]))
 				break; /* out of memory: the uid is not killed by the kernel, the
 					  engine still decides it in user space */
+		if (uids != buf)
+			free(uids);
 	}
 	return act;
 }

@@ -25,6 +25,15 @@ struct excl {
 
 enum on_err { ON_ERR_ALERT, ON_ERR_IGNORE, ON_ERR_ENFORCE };
 
+#define KEY_PATH_MAX 4
+
+/* A key of the policy table, for messages: field names, or (name "") list indexes. */
+struct key_path {
+	int n;
+	int index[KEY_PATH_MAX];
+	char name[KEY_PATH_MAX][64];
+};
+
 struct pol {
 	struct vg_policy_info info;
 	struct vg_lua *lua; /* the policy's own state: its file, check, on_violation, tests */
@@ -38,7 +47,8 @@ struct pol {
 	struct excl *excl, scope;
 	int nexcl;
 	bool has_scope;
-	bool nomem; /* a copy into strs failed while compiling */
+	bool nomem;	     /* a copy into strs failed while compiling */
+	struct key_path bad; /* the key a compile error is about (n = 0: not known) */
 };
 
 struct ctr_slot {

@@ -15,10 +15,18 @@
 
 #include "embed.h"
 #include "engine_priv.h"
+#include "keyline.h"
 #include "log.h"
 #include "lua_event.h"
 
 #define MAX_POLICY_FILE (16 << 20) /* bytes */
+#define MAX_KEY_PATH	8	   /* steps of a key path the DSL names in an error */
+
+/* The policy file being run, for the DSL's messages (a userdata in its state). */
+struct policy_src {
+	const char *file, *buf;
+	size_t len;
+};
 
 static void add_error(struct vg_load_error **errs, int *n, const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -92,6 +100,37 @@ static int l_where(lua_State *L)
 	return 1;
 }
 
+/*
+ * key_where(path): "file:line" of the key path ({"match", "process_name"}) in the policy
+ * file being run, or nil. The DSL calls it for the line of an offending key.
+ */
+static int l_key_where(lua_State *L)
+{
+	const struct policy_src *src = lua_touserdata(L, lua_upvalueindex(1));
+	struct vg_key_step path[MAX_KEY_PATH];
+	int n = 0, line;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (!src || !src->buf)
+		return 0;
+	for (; n < MAX_KEY_PATH && lua_rawgeti(L, 1, n + 1) != LUA_TNIL; n++) {
+		path[n].name = NULL;
+		path[n].index = 0;
+		if (lua_type(L, -1) == LUA_TSTRING)
+			path[n].name = lua_tostring(L, -1); /* anchored by the path table */
+		else if (lua_isinteger(L, -1))
+			path[n].index = (int)lua_tointeger(L, -1);
+		else
+			break; /* a key no source names: its parent's line */
+		lua_pop(L, 1);
+	}
+	line = vg_policy_key_line(src->buf, src->len, path, n);
+	if (line <= 0)
+		return 0;
+	lua_pushfstring(L, "%s:%d", src->file, line);
+	return 1;
+}
+
 /* The whole file, NUL-terminated, or NULL with errno. */
 static char *read_file(const char *path, size_t *len)
 {
@@ -161,6 +200,11 @@ static int load_dsl(struct vg_lua *h, char *err, size_t n)
 		return rc;
 	lua_getfield(L, -1, "MT");
 	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.policy.mt");
+	memset(lua_newuserdatauv(L, sizeof(struct policy_src), 0), 0, sizeof(struct policy_src));
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "vigil.policy.src");
+	lua_pushcclosure(L, l_key_where, 1);
+	lua_setfield(L, -2, "key_where");
 	lua_getfield(L, -1, "policy");
 	vg_lua_expose(h, "policy");
 	lua_pop(L, 1);
@@ -210,9 +254,17 @@ static int run_policy_file(struct vg_lua *h, const char *file, const char *buf, 
 	int top = lua_gettop(L);
 	char err[1024], chunk[512];
 	size_t fl = strlen(file);
+	struct policy_src *src;
+	int rc;
 
 	(void)snprintf(chunk, sizeof(chunk), "@%s", file); /* Lua cuts long names anyway */
-	if (vg_lua_run_chunk(h, buf, len, chunk, 1, LOAD_BUDGET, err, sizeof(err))) {
+	(void)lua_getfield(L, LUA_REGISTRYINDEX, "vigil.policy.src"); /* set by load_dsl */
+	src = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	*src = (struct policy_src){.file = file, .buf = buf, .len = len};
+	rc = vg_lua_run_chunk(h, buf, len, chunk, 1, LOAD_BUDGET, err, sizeof(err));
+	*src = (struct policy_src){0};
+	if (rc) {
 		/* `return policy {...}` is a tail call: the DSL cannot see the file's line */
 		if (strncmp(err, file, fl) || err[fl] != ':')
 			add_error(errs, nerr, file, "%s:%d: %s", file, policy_line(buf, len), err);
@@ -274,6 +326,21 @@ static bool builtin_replaced(const struct vg_engine *e, lua_State *L, const char
 	return replaced;
 }
 
+/* The line of the key a compile error is about, else of `policy {`. */
+static int bad_key_line(const struct key_path *k, const char *buf, size_t len)
+{
+	struct vg_key_step path[KEY_PATH_MAX];
+	int line = 0;
+
+	for (int i = 0; i < k->n; i++) {
+		path[i].name = k->name[i][0] ? k->name[i] : NULL;
+		path[i].index = k->index[i];
+	}
+	if (k->n)
+		line = vg_policy_key_line(buf, len, path, k->n);
+	return line > 0 ? line : policy_line(buf, len);
+}
+
 /* The policy on top of h's stack compiled into a new slot of e (h is the policy's now). */
 static void add_policy(struct vg_engine *e, struct vg_lua *h, const char *file, const char *buf,
 		       size_t len, struct vg_load_error **errs, int *nerr)
@@ -289,8 +356,8 @@ static void add_policy(struct vg_engine *e, struct vg_lua *h, const char *file, 
 
 		if (p->info.name)
 			name = p->info.name;
-		add_error(errs, nerr, file, "%s:%d: policy '%s': %s", file, policy_line(buf, len),
-			  name, err);
+		add_error(errs, nerr, file, "%s:%d: policy '%s': %s", file,
+			  bad_key_line(&p->bad, buf, len), name, err);
 		p->info.broken = true; /* kept for freeing; never evaluated nor listed */
 		p->info.waits_for = "a policy that loads";
 	}
@@ -341,10 +408,13 @@ static void load_path(struct vg_engine *e, const char *path, struct vg_load_erro
 	size_t len = 0;
 	char *buf = read_file(path, &len);
 
-	if (!buf) {
+	if (!buf && errno == EFBIG)
+		add_error(errs, nerr, path, "%s: larger than %d MiB, the most a policy file may be",
+			  path, MAX_POLICY_FILE >> 20);
+	else if (!buf)
 		add_error(errs, nerr, path, "%s: cannot read: %s", path, strerror(errno));
+	if (!buf)
 		return;
-	}
 	load_one(e, path, buf, len, errs, nerr);
 	free(buf);
 }

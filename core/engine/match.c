@@ -309,9 +309,9 @@ int vg_matcher_kill_uids(const struct vg_matcher *m, int pol, const char *lcname
 			continue;
 		}
 		for (int c = 0; shape == 2 && c < s->nc; c++)
-			for (int u = 0; s->c[c].kind == VG_CRIT_UID && u < s->c[c].n && n < max;
-			     u++)
-				uids[n++] = s->c[c].uids[u];
+			for (int u = 0; s->c[c].kind == VG_CRIT_UID && u < s->c[c].n; u++, n++)
+				if (n < max)
+					uids[n] = s->c[c].uids[u];
 	}
 	return n;
 }

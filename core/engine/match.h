@@ -89,8 +89,9 @@ bool vg_matcher_names_only(const struct vg_matcher *m, int pol);
 bool vg_matcher_kernel_shaped(const struct vg_matcher *m, int pol);
 /*
  * For a kernel-shaped policy and a lowercased name: *always when a names-only
- * section names it; else the uids (up to max) of the name-and-uid sections
- * naming it. Returns the number of uids.
+ * section names it; else the uids of the name-and-uid sections naming it, the
+ * first max of them into uids. Returns the number of uids, all of them (more
+ * than max: call again with room for that many).
  */
 int vg_matcher_kill_uids(const struct vg_matcher *m, int pol, const char *lcname, uint32_t *uids,
 			 int max, bool *always);

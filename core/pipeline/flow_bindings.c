@@ -3,6 +3,7 @@
  * flow_bindings.c - the `vigil` bindings of one violation's flow, closures
  * over its state: vigil.store() records the violation and returns its alert,
  * vigil.enforce(action[, alert]) and vigil.notify([alert]) act on that alert.
+ * An enforcement is always recorded: enforce() before store() stores first.
  */
 #include <errno.h>
 #include <string.h>
@@ -113,7 +114,9 @@ static enum vg_enforce_outcome enforce(struct flow_run *run, enum vg_enforce_mod
 /*
  * vigil.enforce(action[, alert]): true when done (or dry run). An action that
  * is no kill is refused like "inform"; a violation the engine vetoes (its
- * check failed) is not enforced, the skip recorded on the alert.
+ * check failed) is not enforced, the skip recorded on the alert. Called before
+ * store(), it stores the violation first: what was done is never left off the
+ * record (a later store() returns that alert).
  */
 static int l_enforce(lua_State *L)
 {
@@ -123,6 +126,8 @@ static int l_enforce(lua_State *L)
 	enum vg_enforce_outcome outcome;
 
 	check_alert(L, 2, run);
+	if (!run->stored)
+		(void)store(run); /* a failure is counted and logged; the kill still goes on */
 	(void)vg_enforce_mode_parse(action, &mode); /* unknown: stays INFORM, refused */
 	if (run->veto) {
 		(void)enforce(run, mode, run->veto); /* always SKIPPED, recorded */

@@ -128,6 +128,8 @@ class MatchTest(unittest.TestCase):
         trace = os.path.join(self.tmp, "t.trace")
         rec = subprocess.Popen([vigtest.VIGIL, "record", trace], stderr=subprocess.PIPE,
                                text=True)
+        # a failed assertion must not leave it running (ctest would wait for its pipe)
+        self.addCleanup(lambda: rec.poll() is None and (rec.kill(), rec.wait()))
         line = rec.stderr.readline()
         self.assertIn("recording", line)
         subprocess.run(["/usr/bin/dpkg", "--version"], capture_output=True, check=True)

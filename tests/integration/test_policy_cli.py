@@ -42,6 +42,11 @@ MALFORMED = {
     "too_many_values.lua": ("local v = {} for i = 1, 300 do v[i] = 'n' .. i end\n"
                             "return policy { name = 'x', severity = 'low', match = { process_name = v } }",
                             "at most 256"),
+    "too_many_uids.lua": ("local v = {} for i = 1, 300 do v[i] = i end\n"
+                          "return policy { name = 'x', severity = 'low',\n"
+                          " match = { process_name = 'x', process_uid = v } }",
+                          "too_many_uids.lua:3: policy.match.process_uid has 300 values:"
+                          " at most 256"),
     "bad_test_ev.lua": ("return policy { name = 'x', severity = 'low', match = { process_name = 'x' },"
                         " tests = { { ev = { exe = '/x', uid = 'root' }, expect = true } } }",
                         "ev.uid must be an integer"),
@@ -77,6 +82,83 @@ class PolicyCliTest(unittest.TestCase):
                 self.assertEqual(len(lines), 1, r.stderr)
                 self.assertIn(msg, lines[0])
                 self.assertTrue(lines[0].startswith(path), lines[0])
+
+    def test_errors_name_the_line_of_the_key(self):
+        """A format error names the line of the offending key, not the `policy {` line:
+        nested keys (match, tests[i].ev), local tables and functions with commas included."""
+        cases = {
+            "crit.lua": ("-- a policy with a misspelt criterion\n"
+                         "return policy {\n"
+                         "\tname = 'Bad criterion',\n"
+                         "\tseverity = 'low',\n"
+                         "\tmatch = {\n"
+                         "\t\tprocess_name = 'curl',\n"
+                         "\t\tprocess_nam = 'wget',\n"
+                         "\t},\n"
+                         "}", 7, "unknown criterion 'process_nam'"),
+            "sev.lua": ("-- severity typo\n"
+                        "return policy {\n"
+                        "\tname = 'Bad severity',\n"
+                        "\tseverity = 'hgih',\n"
+                        "\tmatch = { process_name = 'curl' },\n"
+                        "}", 4, "policy.severity must be one of"),
+            "test.lua": ("local check = function(ev)\n"
+                         "\tlocal a, b = 1, 2\n"
+                         "\treturn a < b\n"
+                         "end\n"
+                         "return policy {\n"
+                         "\tname = 'Bad test', severity = 'low', --[[ a, { ]]\n"
+                         "\tdescription = '}, x',\n"
+                         "\tmatch = { process_name = 'curl' },"
+                         " check = function(ev) local x, y = 1 end,\n"
+                         "\ttests = {\n"
+                         "\t\t{ ev = { exe = '/usr/bin/curl' }, expect = true },\n"
+                         "\t\t{ ev = { exe = '/usr/bin/curl',\n"
+                         "\t\t\tuid = 'root' }, expect = false },\n"
+                         "\t},\n"
+                         "}", 12, "policy.tests[2].ev.uid must be an integer"),
+            "local.lua": ("local m = {\n"
+                          "\t{ process_name = 'a' },\n"
+                          "\t{ exe_path = '/x',\n"
+                          "\t  process_uid = -1 },\n"
+                          "}\n"
+                          "return policy { name = 'L', severity = 'low', match = m }",
+                          4, "policy.match[2].process_uid must be a uid"),
+            "field.lua": ("return policy {\n"
+                          "\tname = 'F',\n"
+                          "\tseverity = 'low',\n"
+                          "\tmatch = { process_name = 'x' },\n"
+                          "\tcolour = 'red',\n"
+                          "}", 5, "unknown policy field 'colour'"),
+            "regex.lua": ("return policy {\n"
+                          "\tname = 'R', severity = 'low',\n"
+                          "\tmatch = {\n"
+                          "\t\t{ process_name = 'ok' },\n"
+                          "\t\t{ exe_path = '/x',\n"
+                          "\t\t  not_process_args = 'a(b' },\n"
+                          "\t},\n"
+                          "}", 6, "policy 'R': match section 2: bad regex 'a(b'"),
+            "scope_regex.lua": ("return policy {\n"
+                                "\tname = 'S', severity = 'low',\n"
+                                "\tmatch = { process_name = 'ok' },\n"
+                                "\texclude = { { pod = 'x' },\n"
+                                "\t\t{ namespace = 'n[' } },\n"
+                                "}", 5, "policy 'S': bad regex"),
+        }
+        for name, (body, line, msg) in cases.items():
+            with self.subTest(name=name):
+                path = self.write(name, body)
+                r = run("policy", "lint", path)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn(f"{path}:{line}: ", r.stderr)
+                self.assertIn(msg, r.stderr)
+
+    def test_policy_file_past_16_mib(self):
+        path = self.write("huge.lua", "return policy { name = 'x', severity = 'low',"
+                          " match = { process_name = 'x' } }\n" + "-" * (16 << 20))
+        r = run("policy", "lint", path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{path}: larger than 16 MiB, the most a policy file may be", r.stderr)
 
     def test_good_files_still_load(self):
         good = self.write("good.lua", "return policy { name = 'Good', severity = 'high',"

@@ -256,6 +256,42 @@ static void test_kernel_kill_actions(void **state)
 	rm_policy("k4");
 }
 
+/*
+ * A policy's sections together may name more uids for one process than a criterion
+ * holds (256): the kernel gets every one of them, none is dropped without a word.
+ */
+static void test_kernel_kill_uids_all(void **state)
+{
+	struct vg_engine *e;
+	const uint32_t *actions, *uids;
+	const char **names;
+	const int *idx;
+	bool seen[400] = {0};
+	int nu;
+
+	(void)state;
+	write_policy("u1", "local a, b = {}, {}\n"
+			   "for u = 0, 199 do a[#a + 1] = u; b[#b + 1] = u + 200 end\n"
+			   "return policy { name = 'many uids', severity = 'low',"
+			   " enforcement = 'kill_process', match = {"
+			   " { process_name = 'nc', process_uid = a },"
+			   " { process_name = 'nc', process_uid = b } } }");
+	e = load_dir(0);
+	assert_int_equal(vg_engine_kernel_program(e, &names, &actions), 1);
+	assert_int_equal(actions[0], VG_ACT_KILL_UID);
+	nu = vg_engine_kernel_kill_uids(e, &idx, &uids);
+	assert_int_equal(nu, 400);
+	for (int i = 0; i < nu; i++) {
+		assert_int_equal(idx[i], 0);
+		assert_true(uids[i] < 400);
+		seen[uids[i]] = true;
+	}
+	for (int u = 0; u < 400; u++)
+		assert_true(seen[u]);
+	vg_engine_free(e);
+	rm_policy("u1");
+}
+
 static void test_lua_checks(void **state)
 {
 	struct vg_engine *e;
@@ -624,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_kernel_names),
 		cmocka_unit_test(test_kernel_kill_actions),
+		cmocka_unit_test(test_kernel_kill_uids_all),
 		cmocka_unit_test(test_lua_checks),
 		cmocka_unit_test(test_killed_field),
 		cmocka_unit_test(test_memory_isolated),
