@@ -449,7 +449,8 @@ static int read_config(const char *path, char **buf, size_t *len, char *err, siz
 				       "most vigil reads",
 				       path, MAX_CONFIG);
 		return vg_errf(err, n, -EFBIG,
-			       "the configuration %s is %ld bytes: at most %d bytes (1 MiB) are read",
+			       "the configuration %s is %ld bytes: at most %d bytes (1 MiB) "
+			       "are read",
 			       path, size, MAX_CONFIG);
 	}
 	return 0;
