@@ -37,7 +37,7 @@ def epoch(rfc3339):
 
 class Service:
     """A local HTTP server: handle(method, path, headers, raw body) returns (status, JSON
-    answer), or None to close the connection without answering. Every request is recorded."""
+    answer[, seconds to wait before answering]). Every request is recorded."""
 
     def __init__(self, handle):
         self.port = vigtest.free_port()
@@ -54,15 +54,14 @@ class Service:
             def serve(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 item = {"method": self.command, "path": self.path, "headers": dict(self.headers),
+                        "start": time.time(),
                         "raw": raw, "body": json.loads(raw) if raw else None}
                 with svc.lock:
                     svc.got.append(item)
                     answer = handle(self.command, self.path, self.headers, raw)
-                if answer is None:
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                code, out = answer
+                code, out = answer[:2]
+                if len(answer) > 2:
+                    time.sleep(answer[2])
                 data = json.dumps(out).encode() if out is not None else b""
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -116,13 +115,13 @@ class Hec:
 class Jira:
     """Jira REST v2: JQL search by label (/search/jql), create (summary at most 255
     characters, labels without spaces), comments, transitions. The first create is
-    recorded but never answered, as a receiver that is too slow would."""
+    answered only after 2 s: past the client's timeout."""
 
     TRANSITIONS = [{"id": "21", "name": "In Progress"}, {"id": "31", "name": "Done"}]
 
     def __init__(self):
         self.issues = {}  # key -> {"fields", "comments", "status"}
-        self.dropped = False
+        self.slowed = False
 
     def search(self, path):
         q = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)
@@ -141,10 +140,11 @@ class Jira:
             return 400, {"errorMessages": [], "errors": {"labels": "Labels cannot contain spaces."}}
         key = f"SEC-{len(self.issues) + 1}"
         self.issues[key] = {"fields": f, "comments": [], "status": "To Do"}
-        if not self.dropped:
-            self.dropped = True
-            return None
-        return 201, {"id": str(1000 + len(self.issues) - 1), "key": key}
+        answer = (201, {"id": str(1000 + len(self.issues) - 1), "key": key})
+        if not self.slowed:
+            self.slowed = True
+            return answer + (2,)
+        return answer
 
     def __call__(self, method, path, headers, raw):
         body = json.loads(raw) if raw else {}
@@ -281,33 +281,40 @@ class PluginsTest(unittest.TestCase):
                                 "channel 'chan-1' is not a UUID")
 
     def test_jira_summary_idempotency_and_resolve(self):
-        """A summary cut to 255 characters; a create whose answer was lost is not made twice
-        (the retry finds the issue by its label); a resolve comments and transitions."""
+        """A summary cut to 255 characters; a create answered too late is not made twice (the
+        retry finds the issue by its label); a resolve comments and transitions."""
         jira = Jira()
         svc = self.service(jira)
         cluster = "lab-" + "x" * 280
         self.start(f'jira = {{ type = "jira", url = "http://127.0.0.1:{svc.port}", username = "bot", '
                    f'token = "JT", project = "SEC", cluster = "{cluster}", resolve_transition = "Done", '
-                   f'retry_ms = 100 }}')
+                   f'timeout_ms = 1000, retry_ms = 100 }}')
         podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
-        svc.wait(lambda g: g["method"] == "POST" and g["path"] == "/rest/api/2/issue")
-        # the retry: a search that finds the issue, and no second create
-        svc.wait(lambda g: g["method"] == "GET" and len([x for x in svc.got if x["method"] == "GET"]) >= 2)
-        time.sleep(1)
-        self.assertEqual(len(jira.issues), 1, [g["path"] for g in svc.got])
-        issue = jira.issues["SEC-1"]
+
+        def label(issue):
+            return [x for x in issue["fields"]["labels"] if x.startswith("vigil-")][0]
+        # the slow create, then its retry: a search for its label after the create
+        first = svc.wait(lambda g: g["method"] == "POST" and g["path"] == "/rest/api/2/issue")[0]
+        slow = "vigil-" + first["body"]["fields"]["labels"][1][len("vigil-"):]
+        searches = lambda g: g["method"] == "GET" and urllib.parse.quote(slow) in g["path"]
+        svc.wait(lambda g: searches(g) and g["start"] > first["start"])
+        time.sleep(1.5)
+        labels = [label(i) for i in jira.issues.values()]
+        self.assertEqual(len(labels), len(set(labels)), [g["path"] for g in svc.got])  # one issue an alert
+        key = [k for k, i in jira.issues.items() if label(i) == slow][0]
+        issue = jira.issues[key]
         summary = issue["fields"]["summary"]
         self.assertLessEqual(len(summary), 255)
         self.assertIn("Container " + self.cid[:12], summary)
-        aid = [x for x in issue["fields"]["labels"] if x.startswith("vigil-")][0][len("vigil-"):]
         self.assertEqual(self.dead_letters("jira"), [])
-        code, _ = self.d.req("PATCH", f"/v1/alerts/{aid}/resolve", raw=b"")
+        n = len(jira.issues)
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{slow[len('vigil-'):]}/resolve", raw=b"")
         self.assertEqual(code, 200)
-        svc.wait(lambda g: g["method"] == "POST" and g["path"].endswith("/transitions"))
+        svc.wait(lambda g: g["method"] == "POST" and g["path"] == f"/rest/api/2/issue/{key}/transitions")
         self.assertEqual(len(issue["comments"]), 1)
         self.assertIn("resolved", issue["comments"][0])
         self.assertEqual(issue["status"], "Done")
-        self.assertEqual(len(jira.issues), 1)
+        self.assertEqual(len(jira.issues), n)
         self.assertEqual(self.dead_letters("jira"), [])
 
     def test_pagerduty_severity_client_links_and_container_summary(self):
