@@ -185,7 +185,8 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(p["path"], "/v2/enqueue")
         self.assertEqual((b["routing_key"], b["event_action"], b["dedup_key"]),
                          ("R0UT1NGKEY", "trigger", alert["id"]))
-        self.assertEqual(b["payload"]["severity"], "warning")  # low -> warning
+        # low -> info: critical, high, medium, low map to four distinct PagerDuty severities
+        self.assertEqual(b["payload"]["severity"], "info")
         self.assertEqual(b["payload"]["class"], UBUNTU)
         self.assertIn(f"violates '{UBUNTU}' Policy", b["payload"]["summary"])
         # secrets redacted in the API
