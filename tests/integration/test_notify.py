@@ -92,6 +92,14 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(out)
 
+            def do_GET(self):  # jira looks the alert's issue up first: none yet
+                out = json.dumps({"issues": []}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
         self.srv = ThreadingHTTPServer(("127.0.0.1", self.port), H)
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
