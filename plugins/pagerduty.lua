@@ -1,6 +1,37 @@
 -- pagerduty.lua - PagerDuty Events API v2: trigger when an alert is created,
--- resolve when it is resolved, dedup_key = the alert id.
-local SEVERITY = { low = "warning", medium = "error", high = "error", critical = "critical" }
+-- resolve when it is resolved, dedup_key = the alert id. Severity keeps vigil's four
+-- levels apart (critical, error, warning, info); with `console_url` the event links to
+-- the alert in vigil (client_url and links).
+local SEVERITY = { critical = "critical", high = "error", medium = "warning", low = "info" }
+
+-- what violated the policy: the deployment, else the pod, else the container, else the host
+local function subject(alert, vigil)
+	if alert.deployment and alert.deployment.name then return "Deployment " .. alert.deployment.name end
+	if alert.pod then return "Pod " .. alert.pod end
+	if alert.containerId then return "Container " .. string.sub(alert.containerId, 1, 12) end
+	return "Host " .. vigil.hostname()
+end
+
+-- the alert's page in vigil's console, or nil without console_url
+local function alert_url(alert, conf)
+	if not conf.console_url then return nil end
+	return (conf.console_url:gsub("/+$", "")) .. "/violations/" .. alert.id
+end
+
+local function payload(alert, conf, vigil)
+	local summary = string.format("%s (in cluster %s) violates '%s' Policy", subject(alert, vigil),
+		conf.cluster or "default", alert.policy.name)
+	return {
+		summary = string.sub(summary, 1, 1024),
+		severity = SEVERITY[alert.policy.severity] or "error",
+		timestamp = alert.time,
+		source = (conf.cluster or "default") .. "/" .. (alert.namespace or vigil.hostname()),
+		component = alert.deployment and alert.deployment.name or alert.pod
+			or (alert.containerId and string.sub(alert.containerId, 1, 12)),
+		class = alert.policy.name,
+		custom_details = alert,
+	}
+end
 
 local function event(action, alert, conf, vigil)
 	local body = {
@@ -9,18 +40,11 @@ local function event(action, alert, conf, vigil)
 		dedup_key = alert.id,
 	}
 	if action == "trigger" then
-		local where = alert.namespace or "host"
-		body.payload = {
-			summary = string.format("Deployment %s (in cluster %s) violates '%s' Policy",
-				alert.deployment and alert.deployment.name or alert.pod or alert.containerId or "host",
-				conf.cluster or "default", alert.policy.name),
-			severity = SEVERITY[alert.policy.severity] or "error",
-			timestamp = alert.time,
-			source = (conf.cluster or "default") .. "/" .. where,
-			component = alert.deployment and alert.deployment.name or alert.pod,
-			class = alert.policy.name,
-			custom_details = alert,
-		}
+		local url = alert_url(alert, conf)
+		body.payload = payload(alert, conf, vigil)
+		body.client = "vigil"
+		body.client_url = url
+		if url then body.links = { { href = url, text = "The violation in vigil" } } end
 	end
 	return vigil.http {
 		method = "POST", url = conf.url or "https://events.pagerduty.com/v2/enqueue",
@@ -34,6 +58,7 @@ return {
 	schema = {
 		routing_key = { type = "string", required = true, secret = true },
 		url = { type = "string", format = "url" },
+		console_url = { type = "string", format = "url" }, -- vigil's console: links to the alert
 		cluster = { type = "string" },
 		ca_file = { type = "string" },
 		insecure = { type = "boolean" },

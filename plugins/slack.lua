@@ -9,8 +9,14 @@ local function send(alert, conf, vigil, verb)
 	local text = string.format("%s *%s* %s in `%s` (%s severity)\n>%s",
 		EMOJI[alert.policy.severity] or ":warning:", alert.policy.name, verb, where,
 		alert.policy.severity, alert.message or "")
-	if alert.enforcement then
-		text = text .. "\n*Enforced:* " .. alert.enforcement.action .. ": " .. (alert.enforcement.message or "")
+	local enf = alert.enforcement
+	if type(enf) == "table" and enf.action then
+		-- the message may already begin with the action ("dry run: would kill ..."): once
+		local said = enf.message or ""
+		if said:sub(1, #enf.action) ~= enf.action then
+			said = enf.action .. (said ~= "" and ": " .. said or "")
+		end
+		text = text .. "\n*Enforced:* " .. said
 	end
 	local body = { text = text }
 	if conf.channel then body.channel = conf.channel end

@@ -52,12 +52,21 @@ local function timestamp(t)
 	return base .. (frac ~= "" and "." .. frac:sub(1, 6) or "") .. (zone ~= "" and zone or "Z")
 end
 
+-- CEF act: what vigil did (the enforcement action's text), "inform" when it only alerted
+local function action(kind, alert)
+	if kind == "resolved" then return "resolved" end
+	if type(alert.enforcement) == "table" and alert.enforcement.action then
+		return alert.enforcement.action
+	end
+	return "inform"
+end
+
 local function message(kind, alert, conf, vigil)
 	local p = (alert.processes or {})[1] or {}
 	local ext = {
 		{ "rt", epoch_ms(alert.time) },
 		{ "externalId", alert.id },
-		{ "act", kind == "resolved" and "resolved" or (alert.enforcement or "inform") },
+		{ "act", action(kind, alert) },
 		{ "msg", alert.message or (alert.violations and alert.violations[1] and alert.violations[1].message) },
 		{ "dvchost", conf.hostname or vigil.hostname() },
 		{ "sproc", p.execFilePath },

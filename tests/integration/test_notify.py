@@ -92,6 +92,14 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(out)
 
+            def do_GET(self):  # jira looks the alert's issue up first: none yet
+                out = json.dumps({"issues": []}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
         self.srv = ThreadingHTTPServer(("127.0.0.1", self.port), H)
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -185,7 +193,8 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(p["path"], "/v2/enqueue")
         self.assertEqual((b["routing_key"], b["event_action"], b["dedup_key"]),
                          ("R0UT1NGKEY", "trigger", alert["id"]))
-        self.assertEqual(b["payload"]["severity"], "warning")  # low -> warning
+        # low -> info: critical, high, medium, low map to four distinct PagerDuty severities
+        self.assertEqual(b["payload"]["severity"], "info")
         self.assertEqual(b["payload"]["class"], UBUNTU)
         self.assertIn(f"violates '{UBUNTU}' Policy", b["payload"]["summary"])
         # secrets redacted in the API
