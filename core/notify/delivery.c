@@ -75,6 +75,7 @@ static const char *outcome_words(enum notify_outcome outcome)
 	case NOTIFY_ACCEPTED:
 		return "accepted";
 	case NOTIFY_RETRY:
+	case NOTIFY_THROTTLED:
 		return "will retry: ";
 	case NOTIFY_REFUSED:
 		return "refused: ";
@@ -84,24 +85,34 @@ static const char *outcome_words(enum notify_outcome outcome)
 	}
 }
 
-/* Failed again: when it may go next (backoff with jitter, or Retry-After; never past max_age_s). */
-static void retry_later(struct inst *inst, struct vg_outbox_entry *e, const char *why,
-			long retry_after_s, int64_t left_ms)
+/* How long to wait after n failures (or throttled answers) in a row: exponential backoff from
+ * retry_ms with jitter, at least Retry-After, never past max_age_s (one last attempt then). */
+static int64_t backoff_ms(const struct inst *inst, int n, long retry_after_s, int64_t left_ms)
 {
-	int64_t delay = (int64_t)inst->retry_ms << (e->attempts > 8 ? 8 : e->attempts - 1);
+	int64_t delay = (int64_t)inst->retry_ms << (n > 8 ? 8 : n - 1);
 
 	if (delay > MAX_DELAY_MS)
 		delay = MAX_DELAY_MS;
 	delay = delay / 2 + rand() % (delay + 1); /* jitter: 0.5x to 1.5x */
-	if (retry_after_s > 0)
-		delay = retry_after_s * 1000;
-	if (delay > left_ms) /* one last attempt at max_age_s */
-		delay = left_ms;
+	if (retry_after_s > 0 && delay < (int64_t)retry_after_s * 1000)
+		delay = (int64_t)retry_after_s * 1000;
+	return delay > left_ms ? left_ms : delay;
+}
+
+/* Failed again, or throttled: when it may go next. */
+static void retry_later(struct inst *inst, struct vg_outbox_entry *e, bool throttled,
+			const char *why, long retry_after_s, int64_t left_ms)
+{
+	int64_t delay =
+		backoff_ms(inst, throttled ? e->throttled : e->attempts, retry_after_s, left_ms);
+
 	e->next_ms = mono_ms() + delay;
 	e->inflight = false;
 	inst->retried++;
-	inst->failed++;
-	vg_warn("notifier '%s': %s; attempt %d, again in %lld ms", inst->name, why, e->attempts,
+	if (!throttled)
+		inst->failed++;
+	vg_warn("notifier '%s': %s; %s %d, again in %lld ms", inst->name, why,
+		throttled ? "throttled" : "attempt", throttled ? e->throttled : e->attempts,
 		(long long)delay);
 }
 
@@ -120,8 +131,9 @@ void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome out
 	/* signed: a clock step back */
 	left_ms = inst->max_age_s * 1000 - (int64_t)(wall_ns() - e->enq_ns) / 1000000;
 	if (outcome == NOTIFY_RETRY && e->attempts + 1 >= inst->max_attempts)
-		outcome = NOTIFY_GAVE_UP;	       /* a failure, and the last attempt */
-	if (outcome == NOTIFY_RETRY && left_ms <= 0) { /* a failure, and too old to try again */
+		outcome = NOTIFY_GAVE_UP; /* a failure, and the last attempt */
+	if (outcome != NOTIFY_ACCEPTED && outcome != NOTIFY_REFUSED &&
+	    left_ms <= 0) { /* a failure, and too old to try again */
 		snprintf(aged, sizeof(aged),
 			 "%s (still failing %llds after it was queued: max_age_s)", why,
 			 (long long)inst->max_age_s);
@@ -134,8 +146,12 @@ void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome out
 	if (outcome == NOTIFY_ACCEPTED) {
 		inst->sent++;
 		vg_outbox_delivered(n->outbox, q, e);
+	} else if (outcome == NOTIFY_THROTTLED) {
+		e->throttled++;
+		retry_later(inst, e, true, why, retry_after_s, left_ms);
 	} else if (outcome == NOTIFY_RETRY && ++e->attempts < inst->max_attempts) {
-		retry_later(inst, e, why, retry_after_s, left_ms);
+		e->throttled = 0;
+		retry_later(inst, e, false, why, retry_after_s, left_ms);
 	} else { /* to the dead letters, with the receiver's answer */
 		inst->failed++;
 		inst->deadc++;
@@ -168,7 +184,9 @@ static void settle_response(struct vg_notify *n, struct slot *sl, lua_State *co,
 	lua_pop(co, 4);
 	if (status >= 200 && status < 300)
 		notify_settle(n, sl, NOTIFY_ACCEPTED, "", -1);
-	else if (!status || status == 408 || status == 429 || status >= 500)
+	else if (status == 429 || status == 503) /* throttled, or down for a while */
+		notify_settle(n, sl, NOTIFY_THROTTLED, why, retry_after);
+	else if (!status || status == 408 || status >= 500)
 		notify_settle(n, sl, NOTIFY_RETRY, why, retry_after);
 	else
 		notify_settle(n, sl, NOTIFY_REFUSED, why, -1);

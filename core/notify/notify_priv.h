@@ -25,10 +25,12 @@
 
 /* How one attempt to deliver an event ended. */
 enum notify_outcome {
-	NOTIFY_ACCEPTED, /* the receiver took it (or the plugin does not want the event) */
-	NOTIFY_RETRY,	 /* it failed: again later, unless out of attempts or too old */
-	NOTIFY_REFUSED,	 /* the receiver refused it: retrying will not help */
-	NOTIFY_GAVE_UP,	 /* it failed on its last attempt, or too long after it was queued */
+	NOTIFY_ACCEPTED,  /* the receiver took it (or the plugin does not want the event) */
+	NOTIFY_RETRY,	  /* it failed: again later, unless out of attempts or too old */
+	NOTIFY_THROTTLED, /* 429 or 503: again later, not a failed attempt; only max_age_s ends it
+			   */
+	NOTIFY_REFUSED,	  /* the receiver refused it: retrying will not help */
+	NOTIFY_GAVE_UP,	  /* it failed on its last attempt, or too long after it was queued */
 };
 
 struct inst;

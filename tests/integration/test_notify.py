@@ -263,6 +263,42 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual((code, body["requeued"]), (200, 1))
         self.assertEqual(hook.wait(n + 1)[-1]["body"]["alert"]["policy"]["name"], UBUNTU)
 
+    def test_throttled_does_not_burn_attempts(self):
+        """429 with Retry-After waits and is not a failed attempt: a receiver throttling for
+        longer than max_attempts x Retry-After still gets every event, none dead-lettered."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        hook.statuses = [429] * 1000
+        hook.extra_headers = {"Retry-After": "1"}
+        conf = self.config(hook.port, pd.port, extra=", max_attempts = 2")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        for i in range(3):
+            podman("exec", self.cid, "/usr/bin/dpkg", f"--version{i}", check=False)
+        pd.wait(1)
+        time.sleep(3.5)  # > max_attempts x Retry-After of throttling
+        with hook.lock:
+            throttled = len(hook.got)
+            hook.statuses = []
+            hook.extra_headers = {}
+        self.assertGreaterEqual(throttled, 3)  # tried, throttled, tried again...
+
+        def ops():
+            _, nt = self.d.req("GET", "/v1/notifiers")
+            return [x for x in nt["notifiers"] if x["name"] == "ops"][0]
+        deadline = time.time() + 15
+        while ops()["counters"]["queued"] and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(ops()["deadLetters"], [])
+        self.assertEqual(ops()["counters"]["queued"], 0)  # ...and every event delivered
+        got = hook.wait(throttled + 1)
+        # the wait was Retry-After at least: no event came back within a second of its 429
+        by_alert = {}
+        for g in got[:throttled]:
+            by_alert.setdefault(g["body"]["alert"]["id"], []).append(g["start"])
+        for starts in by_alert.values():
+            for a, b in zip(starts, starts[1:]):
+                self.assertGreaterEqual(b - a, 0.95)
+
     def test_splunk_slack_jira(self):
         splunk, slack, jira = Receiver(), Receiver(), Receiver()
         self.recv += [splunk, slack, jira]
