@@ -19,6 +19,7 @@ import threading
 import time
 import unittest
 import uuid
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -665,6 +666,10 @@ class NotifyTest(unittest.TestCase):
         plain.extra_headers = {"Retry-After": "7"}
         rc, out = test("plain")
         self.assertIn("again in 7000 ms", out)  # Retry-After honoured
+        plain.statuses = [503]  # Retry-After as an HTTP date, 30 s from now
+        plain.extra_headers = {"Retry-After": formatdate(time.time() + 30, usegmt=True)}
+        rc, out = test("plain")
+        self.assertRegex(out, r"again in (29|30)\d\d\d ms")
         plain.extra_headers = {}
         plain.raw_body = b"<html>not json"  # a 2xx is accepted whatever its body
         self.assertEqual(test("plain")[0], 0)
