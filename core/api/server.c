@@ -142,6 +142,56 @@ static void metrics(struct vg_api *a, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
+/* The methods path is served with (an Allow header's value), or NULL: no such endpoint. */
+static const char *allowed_methods(const char *path)
+{
+	static const char *const get_only[] = {"/healthz", "/metrics", "/v1/alerts",
+					       "/v1/notifiers", "/v1/policies"};
+	const char *rest, *slash;
+
+	for (size_t i = 0; i < sizeof(get_only) / sizeof(get_only[0]); i++)
+		if (!strcmp(path, get_only[i]))
+			return "GET";
+	if (!strcmp(path, "/v1/alerts/resolve"))
+		return "PATCH";
+	if (!strncmp(path, "/v1/alerts/", 11) && path[11]) {
+		rest = path + 11;
+		slash = strchr(rest, '/');
+		if (!slash)
+			return "GET";
+		return slash > rest && !strcmp(slash, "/resolve") ? "PATCH" : NULL;
+	}
+	if (!strncmp(path, "/v1/notifiers/", 14) && path[14]) {
+		rest = path + 14;
+		slash = strchr(rest, '/');
+		return slash && slash > rest && !strcmp(slash, "/retry") ? "PATCH" : NULL;
+	}
+	if (!strncmp(path, "/v1/policies/", 13) && path[13])
+		return "GET, PATCH";
+	return NULL;
+}
+
+/* true when path is served with m; else the 404 or the 405 (with its Allow header) is sent. */
+static bool method_served(struct vg_api *a, struct evhttp_request *req, const char *path,
+			  enum evhttp_cmd_type m)
+{
+	const char *allow = allowed_methods(path);
+	const char *name = m == EVHTTP_REQ_GET ? "GET" : "PATCH";
+
+	if (!allow && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_PATCH))
+		return true; /* the route says what is missing */
+	if (!allow) {
+		api_fail(a, req, 404, "no such endpoint: %.200s (see the README's API section)",
+			 path);
+		return false;
+	}
+	if ((m == EVHTTP_REQ_GET || m == EVHTTP_REQ_PATCH) && strstr(allow, name))
+		return true;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	api_fail(a, req, 405, "%.200s answers %s only (see the README's API section)", path, allow);
+	return false;
+}
+
 /* An authorized request to path with method m. */
 static void route(struct vg_api *a, struct evhttp_request *req, const char *path,
 		  enum evhttp_cmd_type m)
@@ -177,11 +227,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	api_conn_request(a, req);
 	if (!path)
 		path = "/";
-	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PATCH) {
-		api_fail(a, req, 405,
-			 "the API answers GET and PATCH only (see the README's API section)");
+	if (!method_served(a, req, path, m))
 		return;
-	}
 	if (!strcmp(path, "/healthz")) {
 		api_reply(req, 200, json_pack("{s:s}", "status", "ok"));
 		return;

@@ -8,6 +8,14 @@
 
 #include "cli.h"
 
+bool vg_asks_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
 int vg_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

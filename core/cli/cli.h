@@ -17,6 +17,9 @@ int vg_cmd_run(int argc, char **argv);
 int vg_cmd_violations(int argc, char **argv);
 int vg_cmd_notifiers(int argc, char **argv);
 
+/* true when argv (a subcommand's, argv[0] its name) asks for help: -h or --help before "--". */
+bool vg_asks_help(int argc, char **argv);
+
 /* Prints "vigil CMD: <message> (see 'vigil CMD --help')" and returns 2. */
 int vg_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -118,6 +118,28 @@ static int cmd_list(struct vg_config *cfg)
 	return 0;
 }
 
+/* true when the daemon's list arr has a notifier named name; else says which it has. */
+static bool known_notifier(json_t *arr, const char *name)
+{
+	char known[512] = "";
+	size_t i, off = 0;
+	json_t *in;
+
+	json_array_foreach(arr, i, in)
+	{
+		const char *n = or_default(json_string_value(json_object_get(in, "name")), "");
+		int w;
+
+		if (!strcmp(n, name))
+			return true;
+		w = snprintf(known + off, sizeof(known) - off, "%s%s", off ? ", " : "", n);
+		if (w > 0 && (size_t)w < sizeof(known) - off)
+			off += (size_t)w;
+	}
+	vg_err("no notifier named '%s' (known: %s)", name, off ? known : "none");
+	return false;
+}
+
 static int cmd_outbox(struct vg_config *cfg, const char *name)
 {
 	json_t *r = from_daemon(cfg), *arr, *in;
@@ -126,6 +148,10 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 	if (!r)
 		return 1;
 	arr = json_object_get(r, "notifiers");
+	if (name && !known_notifier(arr, name)) {
+		json_decref(r);
+		return 1;
+	}
 	json_array_foreach(arr, i, in)
 	{
 		json_t *dl = json_object_get(in, "deadLetters"), *e;
@@ -329,7 +355,7 @@ int vg_cmd_notifiers(int argc, char **argv)
 	int nargs = 0, rc;
 	const char *sub;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (argc < 2 || vg_asks_help(argc, argv)) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}

@@ -454,7 +454,7 @@ int vg_cmd_policy(int argc, char **argv)
 		{"inform", cmd_setting}, {"enable", cmd_setting}, {"disable", cmd_setting},
 	};
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (argc < 2 || vg_asks_help(argc, argv)) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}

@@ -227,6 +227,13 @@ static void print_summary(struct vg_engine *e, uint64_t events, double dt)
 		(unsigned long long)st.candidates, (unsigned long long)st.rejected,
 		(unsigned long long)st.lua_calls, (unsigned long long)st.lua_errors,
 		st.kernel_all ? "all execs" : "exact names only");
+	/* every event in one class: the numbers add up */
+	fprintf(stderr,
+		"%llu events = %llu rejected by the fast path + %llu passed every policy that "
+		"looked "
+		"at them + %llu with a violation\n",
+		(unsigned long long)st.events, (unsigned long long)st.rejected,
+		(unsigned long long)st.passed, (unsigned long long)st.violating);
 }
 
 static void print_policy_stats(struct vg_engine *e)

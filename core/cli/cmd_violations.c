@@ -531,7 +531,7 @@ static int cmd_resolve(int argc, char **argv)
 
 int vg_cmd_violations(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (argc < 2 || vg_asks_help(argc, argv)) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}

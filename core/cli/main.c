@@ -45,6 +45,10 @@ int main(int argc, char **argv)
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "version") && vg_asks_help(argc - 1, argv + 1)) {
+		puts("usage: vigil version\nPrints the version.");
+		return 0;
+	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("vigil %s\n", VIGIL_VERSION);
 		return 0;

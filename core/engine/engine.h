@@ -58,6 +58,9 @@ struct vg_policy_info {
 
 struct vg_engine_stats {
 	uint64_t events, rejected, candidates, matches, lua_calls, lua_errors;
+	/* every event is one of: rejected (no policy's criteria could match), passed (some policy's
+	 * criteria looked at it, none gave a violation), violating (one or more violations) */
+	uint64_t passed, violating;
 	size_t lua_mem, lua_mem_cap; /* every policy's Lua state together, and the pool's cap */
 	bool kernel_all;	     /* the kernel must send every exec */
 	int exact_names;	     /* names the kernel filter map passes */

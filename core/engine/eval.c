@@ -162,12 +162,13 @@ static bool check_failed(struct vg_engine *e, struct pol *p, int rc, const char 
 	p->info.budget_stops += rc == VG_LUA_BUDGET;
 	p->info.nomem += rc == VG_LUA_NOMEM;
 	e->st.lua_errors++;
-	if (p->info.errors <= 3 || !(p->info.errors & (p->info.errors - 1)))
+	/* kept even when ignored: a policy's test names it (tests.c); err_seq says it is current */
+	snprintf(p->check_err, sizeof(p->check_err), "%s", err);
+	if (!e->testing && (p->info.errors <= 3 || !(p->info.errors & (p->info.errors - 1))))
 		vg_warn("policy '%s': check() failed (%s); %s (%llu errors so far)", p->info.name,
 			err, what[p->on_err], (unsigned long long)p->info.errors);
 	if (p->on_err == ON_ERR_IGNORE)
 		return false;
-	snprintf(p->check_err, sizeof(p->check_err), "%s", err);
 	p->err_seq = e->eval_seq;
 	return true;
 }
@@ -244,6 +245,10 @@ int engine_eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want,
 	e->eval_seq++;
 	if (!vg_matcher_eval(e->m, ev, want, e->lineage_fn ? engine_lineage : NULL, on_section, e))
 		e->st.rejected++;
+	else if (e->nviol)
+		e->st.violating++;
+	else
+		e->st.passed++;
 	e->cur = NULL;
 	return e->nviol;
 }

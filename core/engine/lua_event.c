@@ -195,6 +195,9 @@ static bool push_process_field(lua_State *L, struct vg_event *ev, lua_Integer f)
 	case F_NAME:
 		lua_pushstring(L, ev->name);
 		break;
+	case F_KILLED: /* the sensor killed it at exec (an enforcing policy's name) */
+		lua_pushboolean(L, (r->flags & VG_EXEC_KILLED) != 0);
+		break;
 	default:
 		return false;
 	}
@@ -272,9 +275,6 @@ static bool push_meta_field(lua_State *L, struct vg_event *ev, lua_Integer f)
 		break;
 	case F_PRIVILEGED:
 		lua_pushboolean(L, m && m->privileged);
-		break;
-	case F_KILLED:
-		lua_pushboolean(L, 0);
 		break;
 	case F_LABELS:
 		if (!m || !m->labels) {

@@ -212,6 +212,17 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 	return 0;
 }
 
+/* Reports test k of policy p as failed, what went wrong and why (or NULL). Returns false. */
+static bool test_failed(const struct pol *p, int k, struct test_ev *te, const char *what,
+			const char *why, FILE *out)
+{
+	vg_event_args(&te->ev);
+	fprintf(out, "FAIL %s (%s): test %d: %s%s%s%s for exe=%s args='%s'%s\n", p->info.name,
+		p->info.file, k + 1, what, why ? " (" : "", why ? why : "", why ? ")" : "",
+		te->ev.exe, te->ev.args, vg_event_in_container(&te->ev) ? "" : " (host)");
+	return false;
+}
+
 /* Runs test k of policy p (the test's table on top of the stack). Returns whether it held. */
 static bool run_test(struct vg_engine *e, struct pol *p, int k, const bool *want,
 		     struct test_ev *te, FILE *out)
@@ -219,7 +230,7 @@ static bool run_test(struct vg_engine *e, struct pol *p, int k, const bool *want
 	lua_State *L = vg_lua_state(p->lua);
 	char err[256];
 	bool expect, got;
-	uint64_t before;
+	uint64_t before, errors;
 
 	lua_getfield(L, -1, "expect");
 	expect = lua_toboolean(L, -1);
@@ -232,17 +243,18 @@ static bool run_test(struct vg_engine *e, struct pol *p, int k, const bool *want
 	}
 	lua_pop(L, 1);
 	before = p->info.matches;
+	errors = p->info.errors;
 	if (vg_event_in_container(&te->ev) || p->info.host)
 		(void)engine_eval_with(e, &te->ev, want, NULL, NULL); /* counted in matches */
 	got = p->info.matches != before;
+	if (p->info.errors != errors) /* a check() that throws decides nothing: it fails */
+		return test_failed(p, k, te, "check() failed", p->check_err, out);
 	if (got == expect)
 		return true;
-	vg_event_args(&te->ev);
-	fprintf(out, "FAIL %s (%s): test %d: expected %s, got %s for exe=%s args='%s'%s\n",
-		p->info.name, p->info.file, k + 1, expect ? "a match" : "no match",
-		got ? "a match" : "no match", te->ev.exe, te->ev.args,
-		vg_event_in_container(&te->ev) ? "" : " (host)");
-	return false;
+	return test_failed(p, k, te,
+			   expect ? "expected a match, got no match"
+				  : "expected no match, got a match",
+			   NULL, out);
 }
 
 /* Tests are not traffic: the policy's counters go back to zero. */

@@ -250,6 +250,32 @@ class Abuse(unittest.TestCase):
         _, m = self.d.req("GET", "/metrics")
         self.assertRegex(m, r"vigil_api_http_errors_total [1-9]")
 
+    def test_unserved_method_or_path_is_json_404_or_405(self):
+        """A method the API does not serve on a path it knows is a JSON 405 with an Allow
+        header; on a path it does not know, a JSON 404; libevent's own methods or not."""
+        self.d = Daemon(self.data, self.port)
+        tok = f"Authorization: Bearer {self.d.token}\r\n".encode()
+        cases = [
+            (b"PROPFIND /v1/alerts", 405, "GET"),
+            (b"FOO /", 404, None),
+            (b"FROB /nowhere", 404, None),
+            (b"DELETE /nowhere", 404, None),
+            (b"DELETE /v1/policies/x", 405, "GET, PATCH"),
+            (b"PUT /v1/alerts/resolve", 405, "PATCH"),
+            (b"GET /v1/alerts/resolve", 405, "PATCH"),
+            (b"MKCOL /v1/notifiers/ops/retry", 405, "PATCH"),
+            (b"OPTIONS /healthz", 405, "GET"),
+        ]
+        for line, want, allow in cases:
+            with self.subTest(request=line):
+                status, headers, body = raw(self.port, line + b" HTTP/1.1\r\n" + tok + b"\r\n")
+                self.assertEqual(status, want, body)
+                self.assertEqual(headers.get("content-type"), "application/json", body)
+                ans = json.loads(body)
+                self.assertEqual(ans["code"], want)
+                self.assertTrue(ans["error"])
+                self.assertEqual(headers.get("allow"), allow)
+
     def one_alert(self, exe):
         subprocess.run([exe, os.path.join(self.tmp, "m"), "0"], check=True)
         deadline = time.time() + 10

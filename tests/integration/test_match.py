@@ -114,6 +114,16 @@ class MatchTest(unittest.TestCase):
             stats = ev.stop()
         self.assertEqual(stats["engine"]["kernel_names"], 2)
 
+    def assert_adds_up(self, summary, nviolations):
+        """Every replayed event is in exactly one class of the summary."""
+        m = re.search(r"^(\d+) events = (\d+) rejected by the fast path \+ (\d+) passed every "
+                      r"policy that looked at them \+ (\d+) with a violation$", summary, re.M)
+        self.assertIsNotNone(m, summary)
+        total, rejected, passed, violating = map(int, m.groups())
+        self.assertEqual(total, rejected + passed + violating, summary)
+        self.assertEqual(int(re.search(r"replayed (\d+) events", summary).group(1)), total)
+        self.assertTrue(1 <= violating <= nviolations, summary)
+
     def test_record_then_replay(self):
         trace = os.path.join(self.tmp, "t.trace")
         rec = subprocess.Popen([vigtest.VIGIL, "record", trace], stderr=subprocess.PIPE,
@@ -140,6 +150,7 @@ class MatchTest(unittest.TestCase):
         self.assertEqual([m for m in matches if m["comm"] == "dpkg" and not m["container_id"]], [])
         self.assertIn("replayed", r.stderr)
         self.assertIn(UBUNTU, r.stderr)
+        self.assert_adds_up(r.stderr, len(matches))
         # the same counters through `vigil policy stats`
         r = subprocess.run([vigtest.VIGIL, "policy", "stats", trace], capture_output=True,
                            text=True, timeout=60)
@@ -148,6 +159,7 @@ class MatchTest(unittest.TestCase):
         row = [x for x in r.stderr.splitlines() if x.startswith(UBUNTU)]
         self.assertEqual(len(row), 1, r.stderr)
         self.assertEqual(row[0].split()[-7:-5], ["1", "1"])  # candidates, matches
+        self.assert_adds_up(r.stderr, len(matches))
 
         with open(trace, "rb") as f:
             data = f.read()

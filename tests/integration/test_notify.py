@@ -38,6 +38,20 @@ def metric(m, name):
             return float(line.split()[1])
     raise AssertionError(f"no {name} in /metrics")
 
+
+def wait_metric(d, name, value, timeout=10):
+    """Polls /metrics until NAME reads VALUE: the receiver has the request before vigil
+    has read the answer and counted it."""
+    deadline = time.time() + timeout
+    while True:
+        m = d.req("GET", "/metrics")[1]
+        if metric(m, name) == value:
+            return m
+        if time.time() > deadline:
+            raise AssertionError(f"{name} is {metric(m, name)}, not {value}, after {timeout}s")
+        time.sleep(0.05)
+
+
 class Receiver:
     """A local HTTP server recording requests; answers from a queue of statuses (default 200)."""
 
@@ -187,8 +201,7 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(code, 200)
         r = pd.wait(2)[1]["body"]
         self.assertEqual((r["event_action"], r["dedup_key"]), ("resolve", alert["id"]))
-        m = self.d.req("GET", "/metrics")[1]
-        self.assertIn('vigil_notifier_sent_total{notifier="pd"} 2', m)
+        m = wait_metric(self.d, 'vigil_notifier_sent_total{notifier="pd"}', 2)
         self.assertIn('vigil_notifier_request_seconds_count{notifier="ops"}', m)
 
     def test_down_receiver_dead_letters_and_kill_9(self):
@@ -384,6 +397,9 @@ class NotifyTest(unittest.TestCase):
         dead = [x for x in self.d.req("GET", "/v1/notifiers")[1]["notifiers"] if x["name"] == "ops"][0]["deadLetters"]
         self.assertEqual(len(dead), 1)
         self.assertIn(f"dead {dead[0]['id']}: alert {dead[0]['alert']}", run("outbox", "ops").stdout)
+        r = run("outbox", "nobody")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertRegex(r.stderr, r"no notifier named 'nobody'.*known: .*ops")
         r = run("retry", "nothing-42")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no notifier named that", r.stderr)
@@ -583,11 +599,7 @@ class NotifyTest(unittest.TestCase):
         aid = pd.wait(1)[0]["body"]["dedup_key"]
         # stopped only once the trigger is recorded as delivered: one stopped while the
         # receiver's answer is on its way sends it again at the next start (at least once)
-        deadline = time.time() + 10
-        while metric(self.d.req("GET", "/metrics")[1],
-                     'vigil_notifier_sent_total{notifier="pd"}') != 1:
-            self.assertLess(time.time(), deadline, self.d.text()[-2000:])
-            time.sleep(0.05)
+        wait_metric(self.d, 'vigil_notifier_sent_total{notifier="pd"}', 1)
         self.d.stop(signal.SIGTERM)
         self.d = None
         r = subprocess.run([vigtest.VIGIL, "violations", "resolve", aid, "--config", conf,

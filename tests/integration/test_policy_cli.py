@@ -3,6 +3,7 @@
 malformed class gets one clear message naming file:line, the good files still
 load, and a wrong test expectation fails `vigil policy test`."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,17 @@ class PolicyCliTest(unittest.TestCase):
         self.assertIn("FAIL Wrong", r.stdout)
         self.assertIn("0 passed, 1 failed", r.stdout)
 
+    def test_throwing_check_fails_its_test(self):
+        path = self.write("throws.lua", "return policy { name = 'Throws', severity = 'low',"
+                          " match = { process_name = 'curl' },"
+                          " check = function(ev) error('no such thing') end,"
+                          " tests = { { ev = { exe = '/usr/bin/curl' }, expect = true } } }")
+        r = run("policy", "test", path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("FAIL Throws", r.stdout)
+        self.assertIn("no such thing", r.stdout)
+        self.assertIn("0 passed, 1 failed", r.stdout)
+
     def test_default_pack(self):
         r = run("policy", "test")
         self.assertEqual(r.returncode, 0, r.stdout)
@@ -129,6 +141,33 @@ class PolicyCliTest(unittest.TestCase):
         r = run("policy", "list", "--dir", "/nonexistent/policies")
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot open the policy directory /nonexistent/policies", r.stderr)
+
+    def test_help_on_every_command(self):
+        """Every command and subcommand named in the usage texts answers --help and -h with
+        its usage on stdout and exit status 0."""
+        def names(usage):
+            found = []
+            for line in usage.splitlines():
+                m = re.match(r"  ([a-z]+)\b(.*)", line)
+                if m:
+                    found.append(m.group(1))
+                    found += re.findall(r"\| ([a-z]+)\b", m.group(2))
+            return found
+
+        top = run("--help")
+        self.assertEqual(top.returncode, 0)
+        commands = names(top.stdout)
+        self.assertIn("notifiers", commands)
+        for cmd in commands:
+            usage = run(cmd, "--help")
+            self.assertEqual(usage.returncode, 0, (cmd, usage.stderr))
+            self.assertIn("usage", usage.stdout, cmd)
+            subs = [s for s in names(usage.stdout) if s != cmd]
+            for sub in subs:
+                for flag in ("--help", "-h"):
+                    r = run(cmd, sub, flag)
+                    self.assertEqual(r.returncode, 0, (cmd, sub, flag, r.stderr))
+                    self.assertIn("usage", r.stdout, (cmd, sub, flag))
 
 
 if __name__ == "__main__":

@@ -301,6 +301,38 @@ static void test_lua_checks(void **state)
 	rm_policy("l3");
 }
 
+/* ev.killed is the kernel's own word: true when the exec was killed in the kernel. */
+static void test_killed_field(void **state)
+{
+	const char *argv[] = {"/usr/bin/curl"};
+	struct vg_record_spec s = {.exe = "/usr/bin/curl", .argv = argv, .argc = 1, .cgroup = CTR};
+	struct vg_engine_stats st;
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("kf", "return policy { name = 'killed-only', severity = 'low',"
+			   " match = { process_name = 'curl' },"
+			   " check = function(ev) return ev.killed == true end }");
+	e = load_dir(0);
+	assert_string_equal(eval(e, "/usr/bin/curl", NULL, 0, true), "");
+	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+	((struct vg_exec *)rec)->flags |= VG_EXEC_KILLED;
+	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	ev.lineage_done = true;
+	matched[0] = '\0';
+	vg_engine_eval(e, &ev, on_violation, NULL);
+	assert_string_equal(matched, "killed-only;");
+	/* every event in one class: a check that said no, a violation, a fast-path reject */
+	eval(e, "/bin/ls", NULL, 0, true);
+	vg_engine_stats(e, &st);
+	assert_int_equal(st.events, 3);
+	assert_int_equal(st.passed, 1);
+	assert_int_equal(st.violating, 1);
+	assert_int_equal(st.rejected, 1);
+	vg_engine_free(e);
+	rm_policy("kf");
+}
+
 /*
  * One policy that hoards memory until its cap does not break another's
  * decision: each policy has its own state and cap, on a pool it cannot take.
@@ -593,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_names),
 		cmocka_unit_test(test_kernel_kill_actions),
 		cmocka_unit_test(test_lua_checks),
+		cmocka_unit_test(test_killed_field),
 		cmocka_unit_test(test_memory_isolated),
 		cmocka_unit_test(test_failed_check_never_enforces),
 		cmocka_unit_test(test_flow_bindings_are_per_violation),
