@@ -26,9 +26,10 @@
 /* How one attempt to deliver an event ended. */
 enum notify_outcome {
 	NOTIFY_ACCEPTED,  /* the receiver took it (or the plugin does not want the event) */
-	NOTIFY_RETRY,	  /* it failed: again later, unless out of attempts or too old */
-	NOTIFY_THROTTLED, /* 429 or 503: again later, not a failed attempt; only max_age_s ends it
-			   */
+	NOTIFY_RETRY,	  /* no answer, 408 or 5xx: again later; only max_age_s ends it */
+	NOTIFY_THROTTLED, /* 429 or 503: again later, not even a failed request; only max_age_s */
+	NOTIFY_FAILED,	  /* the plugin failed (an error, `false, reason`, its budget): again
+			     later, unless out of max_attempts or too old */
 	NOTIFY_REFUSED,	  /* the receiver refused it: retrying will not help */
 	NOTIFY_GAVE_UP,	  /* it failed on its last attempt, or too long after it was queued */
 };

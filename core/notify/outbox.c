@@ -487,7 +487,7 @@ int vg_outbox_retry_dead(struct vg_outbox *ob, const char *what)
 			free(e->reason);
 			e->reason = NULL;
 			e->attempts = 0;
-			e->throttled = 0;
+			e->failures = 0;
 			e->next_ms = 0;
 			e->hash = 0;
 			e->enq_ns = outbox_wall_ns(); /* a retry on request: a fresh max_age_s to

@@ -18,15 +18,15 @@
 struct event_base;
 struct vg_outbox;
 
-/* One queued event. The delivery may change attempts, throttled, next_ms and inflight; the rest
- * is the outbox's. */
+/* One queued event. The delivery may change attempts, failures, next_ms and inflight; the rest is
+ * the outbox's. */
 struct vg_outbox_entry {
 	uint64_t id, enq_ns; /* enq_ns: wall-clock time it was queued */
 	char event[16];	     /* "created", "updated", "resolved" */
 	char *alert_id;
 	char *payload;	 /* the alert's JSON when queued, or NULL: read from the store when sent */
-	int attempts;	 /* failed attempts so far */
-	int throttled;	 /* 429/503 answers in a row: they wait, they are not failed attempts */
+	int attempts;	 /* tries that did not get through so far, of any kind */
+	int failures;	 /* of those, the plugin's own failures: max_attempts counts them */
 	int64_t next_ms; /* not before (monotonic ms) */
 	bool inflight;
 	/* the outbox's own */

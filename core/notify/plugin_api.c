@@ -93,7 +93,7 @@ static void resume_with(struct req_wait *w, lua_CFunction fn, const void *arg, i
 		snprintf(why, sizeof(why), "cannot hand the answer to the plugin: %s",
 			 lua_tostring(L, -1));
 		lua_pop(L, 1);
-		notify_settle(w->n, w->slot, NOTIFY_RETRY, why, -1);
+		notify_settle(w->n, w->slot, NOTIFY_FAILED, why, -1);
 		return;
 	}
 	lua_xmove(L, w->slot->co, nres);

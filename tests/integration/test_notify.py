@@ -721,6 +721,37 @@ class NotifyTest(unittest.TestCase):
                 f.write(f"return {{ {body} }}\n")
             self.assert_start_fails(conf, msg)
 
+    def ops_state(self, name="ops"):
+        """The instance NAME as GET /v1/notifiers shows it."""
+        _, nt = self.d.req("GET", "/v1/notifiers")
+        return [x for x in nt["notifiers"] if x["name"] == name][0]
+
+    def test_outage_does_not_dead_letter(self):
+        """A receiver down (connection refused) for longer than max_attempts tries: the event
+        stays pending (max_attempts counts only a plugin's own failures; max_age_s is the limit
+        here) and is delivered once the receiver is back."""
+        hook_port = vigtest.free_port()
+        pd = Receiver()
+        self.recv.append(pd)
+        conf = self.config(hook_port, pd.port, extra=", max_attempts = 2")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        pd.wait(1)
+        deadline = time.time() + 15
+        while self.ops_state()["counters"]["retried"] < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        ops = self.ops_state()
+        self.assertGreaterEqual(ops["counters"]["retried"], 4)  # more tries than max_attempts
+        self.assertEqual(ops["deadLetters"], [])
+        queued = ops["counters"]["queued"]
+        self.assertGreaterEqual(queued, 1)
+        hook = Receiver(hook_port)
+        self.recv.append(hook)
+        got = hook.wait(1, timeout=20)
+        self.assertEqual(got[0]["body"]["alert"]["policy"]["name"], UBUNTU)
+        wait_metric(self.d, 'vigil_notifier_sent_total{notifier="ops"}', queued)
+        self.assertEqual(self.ops_state()["deadLetters"], [])
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
