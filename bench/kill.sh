@@ -1,5 +1,5 @@
 #!/bin/sh
-# kill.sh [N] - exec-to-kill latency with a real `vigil run` (issue #5).
+# kill.sh [N] - exec-to-kill latency with a real `vigil run`.
 # Starts the daemon with bench/policies-kill, times N runs of the marker
 # binary unpoliced, killed in the kernel, killed from Lua (check()), and
 # N/5 kill_pod runs from exec to an empty cgroup. Needs root.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# replay.sh - policy engine throughput on a synthetic node trace (issue #3).
+# replay.sh - policy engine throughput on a synthetic node trace.
 #   bench/replay.sh [EVENTS]      default 10,000,000 (about 5.7 GB in $TMPDIR)
 # (a) the default pack on the realistic mix; (b) the worst case, every exec
 # through one Lua check (bench/policies-worst).

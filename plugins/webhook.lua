@@ -20,7 +20,7 @@ return {
 	name = "webhook",
 	schema = {
 		url = { type = "string", required = true, format = "url" },
-		headers = { type = "table" },
+		headers = { type = "table", secret = true }, -- each value a secret: may carry a credential
 		fields = { type = "table" },
 		username = { type = "string" },
 		password = { type = "string", secret = true },

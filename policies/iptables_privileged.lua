@@ -1,5 +1,6 @@
 -- StackRox default runtime policy "Iptables or nftables Executed in Privileged Container", exact.
--- Waits for Kubernetes metadata (the container's privileged flag): until then no container is known to be privileged.
+-- The privileged flag comes from Kubernetes metadata (a container's securityContext.privileged):
+-- a container vigil has no pod metadata for is not known to be privileged and does not match.
 return policy {
 	id = "iptables-or-nftables-executed-in-privileged-container",
 	name = "Iptables or nftables Executed in Privileged Container",
@@ -22,7 +23,6 @@ return policy {
 		{ namespace = "istio-system" },
 		{ namespace = "openshift-sdn" },
 	},
-	waits_for = "Kubernetes metadata (the container's privileged flag): until then no container is known to be privileged",
 	tests = {
 		{ ev = { exe = "/usr/sbin/iptables", args = "-L", privileged = true }, expect = true },
 		{ ev = { exe = "/usr/sbin/nft", privileged = true }, expect = true },

@@ -1,5 +1,6 @@
 -- StackRox default runtime policy "Unauthorized Process Execution", exact.
--- Waits for process baselines (a later issue): until a baseline is locked nothing is unexpected.
+-- Waits for process baselines, which vigil does not keep: with no locked baseline, no
+-- process is unexpected, so the policy stays disabled and cannot be enabled.
 return policy {
 	id = "unauthorized-process-execution",
 	name = "Unauthorized Process Execution",
@@ -10,7 +11,7 @@ return policy {
 	remediation = "For all running deployments, lock the process baseline after an observation window. Investigate processes that are not in the baseline.",
 	match = { unexpected_process = true },
 	enforcement = "inform",
-	waits_for = "process baselines (a later issue): until a baseline is locked nothing is unexpected",
+	waits_for = "process baselines, which vigil does not keep: with no locked baseline no process is unexpected",
 	tests = {
 		{ ev = { exe = "/usr/bin/curl" }, expect = false },
 	},

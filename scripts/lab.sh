@@ -2,15 +2,18 @@
 # lab.sh - the seed lab, replayed with real parts, where StackRox let `apt update`
 # finish before the pod died:
 #   * a local HTTPS stand-in for the Kubernetes API server (none can run here)
-#   * `vigil run` with "Ubuntu Package Manager Execution" set to enforce (kill_pod)
+#   * `vigil run` with "Ubuntu Package Manager Execution" set to enforce as a user
+#     types it, `vigil policy enforce NAME` (no --action: kill_pod, StackRox's
+#     "inform and enforce")
 #   * a real podman container started like a pod, a shell inside it, and
 #     `apt-get update`, `dpkg -i`, `apt install` typed into that shell
 # Expected: the shell's first such command dies at once (exit 137) having printed
 # nothing; the container is gone; the violation names the pod, namespace, uid, args,
 # the shell as parent, and "killed in kernel"; the stand-in got the DELETE and the
 # Warning Event, and kubectl reads them back; `vigil violations resolve` resolves it.
-# Then the same steps with the policy on inform: the container keeps running and
-# an alert is recorded.
+# Then with --action kill_process: the command dies, the container keeps running
+# and the API server gets no DELETE. Then on inform: the container keeps running
+# and an alert is recorded.
 #
 #   sudo scripts/lab.sh            (after `make`; prints LAB PASSED or why not)
 set -u
@@ -72,12 +75,15 @@ return {
 }
 EOF
 
-say "vigil run, with '$POLICY' set to inform and enforce (kill_pod)"
+say "vigil run, with '$POLICY' set to inform and enforce (no --action: kill_pod)"
 start_pod ubuntu-7c9d8f6b5-x2k4q
 "$V" run --data-dir "$T/data" --config "$T/vigil.conf.lua" > "$T/vigil.log" 2>&1 &
 PIDS="$PIDS $!"
 for _ in $(seq 100); do grep -q "ready:" "$T/vigil.log" && break; sleep 0.1; done
-vig policy enforce "$POLICY" --action kill_pod >/dev/null && ok "enforcing" || bad "policy enforce"
+vig policy enforce "$POLICY" > "$T/enforce.out" && ok "enforcing: $(cat "$T/enforce.out")" ||
+	bad "policy enforce"
+grep -q ": kill_pod: .*Kubernetes DELETE and Event" "$T/enforce.out" ||
+	bad "the default action is not kill_pod with Kubernetes"
 sleep 1.5 # the pod list reaches vigil
 
 say "a shell in the pod; typed in: apt-get update; dpkg -i x.deb; apt install curl"
@@ -111,6 +117,7 @@ assert a["namespace"] == "lab" and a["deployment"]["name"] == "ubuntu", a
 assert p["uid"] == 0 and p["args"] == "update" and p["execFilePath"].endswith("apt-get"), p
 assert p["lineage"][0]["parentExecFilePath"].endswith("bash"), p["lineage"]
 assert p["killedInKernel"], p
+assert "kill_pod" in a["enforcement"]["action"], a["enforcement"]
 PY
 
 say "the Kubernetes side"
@@ -135,6 +142,34 @@ kc get events -n lab -o json | grep -q '"reason": "vigil enforcement"' &&
 say "resolve it"
 vig violations resolve "$ID" && ok "resolved" || bad "resolve"
 vig violations list --state resolved | grep -q "$ID" && ok "listed as resolved" || bad "not resolved"
+
+say "the same with --action kill_process: the process alone"
+vig policy enforce "$POLICY" --action kill_process >/dev/null && ok "enforcing: kill_process" ||
+	bad "policy enforce --action kill_process"
+start_pod ubuntu-7c9d8f6b5-k3p9z
+sleep 1.5
+OUT=$(printf 'apt-get update\necho still-here\n' | podman exec -i "$CID" bash 2>&1)
+echo "$OUT" | grep -q still-here && ok "apt-get died, the shell lived on" || bad "the shell died"
+echo "$OUT" | grep -q Killed && ok "bash reports apt-get Killed" || bad "apt-get was not killed"
+[ "$(podman inspect -f '{{.State.Status}}' "$CID")" = running ] && ok "the container is running" ||
+	bad "the container is gone"
+curl -sk "https://127.0.0.1:$KPORT/_standin/log" | python3 -c '
+import json, sys
+log = json.load(sys.stdin)
+assert [e["path"] for e in log["log"] if e["method"] == "DELETE"] == \
+	["/api/v1/namespaces/lab/pods/ubuntu-7c9d8f6b5-x2k4q"], log["log"]' &&
+	ok "no DELETE for this pod" || bad "kill_process deleted a pod"
+sleep 0.5
+vig violations list --pod ubuntu-7c9d8f6b5-k3p9z --json > "$T/kp.json"
+ID=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); print(a[0]["id"] if a else "")' \
+	"$T/kp.json")
+vig violations show "$ID" --json 2>/dev/null | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+assert a["enforcement"]["action"] == "killed in kernel", a["enforcement"]' &&
+	ok "the alert says killed in kernel, nothing more" || bad "the kill_process alert"
+# resolved, so that the next run makes its own alert
+vig violations resolve "$ID" >/dev/null || bad "resolve the kill_process alert"
 
 say "the same with the policy on inform"
 vig policy inform "$POLICY" >/dev/null && ok "informing" || bad "policy inform"

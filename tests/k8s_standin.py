@@ -3,7 +3,7 @@
 
 No API server can run on these machines, so this implements just what vigil
 calls (and what kubectl needs to talk to it), refusing what a real API server
-refuses (CONTAINERS.md): pod field selectors other than metadata.name,
+refuses (as the Kubernetes API documents it): pod field selectors other than metadata.name,
 metadata.namespace, spec.nodeName and status.phase (400); an Event whose
 involvedObject.namespace is not the namespace it is posted in, or that has
 no name nor generateName (422); non-JSON bodies (415); malformed JSON (400);

@@ -34,10 +34,16 @@ static const char *or_default(const char *s, const char *fallback)
 	return s ? s : fallback;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static const char usage_text[] =
-	"usage: vigil notifiers COMMAND [--config FILE] [--data-dir DIR]\n"
+	"usage: vigil notifiers COMMAND [--config FILE] [--data-dir DIR] [--json]\n"
 	"\n"
-	"  list           the notifier instances (settings with secrets redacted)\n"
+	"  list           each notifier: type, settings (secrets ***), default or not, and with a\n"
+	"                 running daemon its counters and last outcome (--json: as JSON)\n"
 	"  test NAME      send a sample alert through NAME now; print the receiver's answer\n"
 	"  outbox [NAME]  pending events and dead letters (needs the daemon)\n"
 	"  retry NAME|ALERT_ID|DEAD_ID\n"
@@ -45,11 +51,12 @@ static const char usage_text[] =
 	"outbox)\n";
 
 static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cfg, char ***args,
-		    int *nargs)
+		    int *nargs, bool *as_json)
 {
 	static const struct option lo[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"data-dir", required_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},
 		{0},
 	};
 	const char *config = NULL, *data_dir = NULL;
@@ -65,6 +72,9 @@ static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cf
 			break;
 		case 'd':
 			data_dir = optarg;
+			break;
+		case 'j':
+			*as_json = true;
 			break;
 		default:
 			return vg_usage_unknown(cmd, argv[optind - 1], optopt);
@@ -93,28 +103,111 @@ static json_t *from_daemon(struct vg_config *cfg)
 	return r;
 }
 
-static int cmd_list(struct vg_config *cfg)
+/* The notifiers as {"notifiers": [...]}: the daemon's (with counters and last outcome) when one
+ * runs, else the configuration's (*live false). NULL once the error is logged. */
+static json_t *list_notifiers(struct vg_config *cfg, bool *live)
 {
+	int lock = -1;
+	json_t *r = NULL, *arr = NULL;
+	char err[1024];
+
+	*live = vg_client_daemon_running(cfg, &lock) == 1;
+	if (*live)
+		r = vg_client_api(cfg, "GET", "/v1/notifiers", NULL);
+	if (lock >= 0)
+		(void)close(lock); /* a lock only: closing releases it */
+	if (*live)
+		return r;
+	if (vg_notify_describe(&arr, cfg->plugin_dir, cfg->notifiers, cfg->default_notifiers, err,
+			       sizeof(err))) {
+		vg_err("%s", err);
+		return NULL;
+	}
+	return json_pack("{s:o}", "notifiers", arr);
+}
+
+/* An instance's settings on one line, "key=JSON" in key order, the type left out. */
+static void print_settings(const json_t *settings)
+{
+	const char **keys = calloc(json_object_size(settings) + 1, sizeof(char *));
+	size_t nkeys = 0;
 	const char *key;
 	json_t *v;
 
-	if (!cfg->notifiers || !json_object_size(cfg->notifiers)) {
-		printf("no notifiers configured (notifiers = { ... } in vigil.conf.lua)\n");
-		return 0;
-	}
-	printf("%-20s %-12s %s\n", "NAME", "TYPE", "DEFAULT");
-	json_object_foreach(cfg->notifiers, key, v)
+	if (!keys)
+		return;
+	json_object_foreach((json_t *)settings, key, v)
 	{
-		bool def = false;
-		size_t i;
-		json_t *d;
-
-		json_array_foreach(cfg->default_notifiers, i, d) def |=
-			json_is_string(d) && !strcmp(json_string_value(d), key);
-		printf("%-20s %-12s %s\n", key,
-		       or_default(json_string_value(json_object_get(v, "type")), "?"),
-		       def ? "yes" : "no");
+		if (strcmp(key, "type"))
+			keys[nkeys++] = key;
 	}
+	qsort(keys, nkeys, sizeof(char *), by_name);
+	printf("  settings:");
+	for (size_t i = 0; i < nkeys; i++) {
+		char *text = json_dumps(json_object_get(settings, keys[i]),
+					JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+		printf(" %s=%s", keys[i], or_default(text, "?"));
+		free(text);
+	}
+	printf("\n");
+	free(keys);
+}
+
+static void print_counters(const json_t *c)
+{
+	static const char *const names[] = {"sent", "skipped", "failed", "retried", "dead"};
+
+	printf("  counters:");
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		printf(" %s %lld,", names[k],
+		       (long long)json_integer_value(json_object_get(c, names[k])));
+	printf(" queued %lld (%lld on disk)\n",
+	       (long long)json_integer_value(json_object_get(c, "queued")),
+	       (long long)json_integer_value(json_object_get(c, "onDisk")));
+}
+
+/* One line a notifier, then its settings, then (from a daemon) its counters. */
+static void print_table(const json_t *arr)
+{
+	json_t *in;
+	size_t i;
+
+	if (!json_array_size(arr)) {
+		printf("no notifiers configured (notifiers = { ... } in vigil.conf.lua)\n");
+		return;
+	}
+	printf("%-20s %-12s %-8s %s\n", "NAME", "TYPE", "DEFAULT", "LAST");
+	json_array_foreach(arr, i, in)
+	{
+		printf("%-20s %-12s %-8s %s\n", json_string_value(json_object_get(in, "name")),
+		       json_string_value(json_object_get(in, "type")),
+		       json_is_true(json_object_get(in, "default")) ? "yes" : "no",
+		       or_default(json_string_value(json_object_get(in, "last")), "-"));
+		print_settings(json_object_get(in, "settings"));
+		if (json_object_get(in, "counters"))
+			print_counters(json_object_get(in, "counters"));
+	}
+}
+
+static int cmd_list(struct vg_config *cfg, bool as_json)
+{
+	bool live = false;
+	json_t *r = list_notifiers(cfg, &live);
+
+	if (!r)
+		return 1;
+	if (as_json) {
+		(void)json_dumpf(r, stdout, JSON_INDENT(2)); /* stdout: its errors show at exit */
+		printf("\n");
+	} else {
+		print_table(json_object_get(r, "notifiers"));
+		if (!live)
+			printf("(no vigil daemon runs on %s: settings from the configuration, "
+			       "no counters)\n",
+			       cfg->data_dir);
+	}
+	json_decref(r);
 	return 0;
 }
 
@@ -353,6 +446,7 @@ int vg_cmd_notifiers(int argc, char **argv)
 	struct vg_config cfg;
 	char **args = NULL;
 	int nargs = 0, rc;
+	bool as_json = false;
 	const char *sub;
 
 	if (argc < 2 || vg_asks_help(argc, argv)) {
@@ -360,11 +454,11 @@ int vg_cmd_notifiers(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
-	rc = load_cfg(argc - 1, argv + 1, "notifiers", &cfg, &args, &nargs);
+	rc = load_cfg(argc - 1, argv + 1, "notifiers", &cfg, &args, &nargs, &as_json);
 	if (rc)
 		return rc;
 	if (!strcmp(sub, "list"))
-		return cmd_list(&cfg);
+		return cmd_list(&cfg, as_json);
 	if (!strcmp(sub, "outbox"))
 		return cmd_outbox(&cfg, nargs ? args[0] : NULL);
 	if (!strcmp(sub, "test") && nargs == 1)

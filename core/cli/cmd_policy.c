@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "client.h"
 #include "config.h"
+#include "enforcer.h"
 #include "engine.h"
 #include "log.h"
 
@@ -26,7 +27,11 @@ static const char usage_text[] =
 	"  show NAME [--json]              one policy in full, with its compiled criteria\n"
 	"  test [FILE...]                  run every policy's embedded tests\n"
 	"  lint FILE...                    check policy files; errors name file:line\n"
-	"  enforce NAME [--action A]       kill on violation: kill_process (default) or kill_pod\n"
+	"  enforce NAME [--action A]       kill on violation. kill_pod (default): the process\n"
+	"                                  (in the kernel at exec where it can decide), then its\n"
+	"                                  container (cgroup) or, with Kubernetes, its pod\n"
+	"                                  (DELETE and Event); a host process alone.\n"
+	"                                  kill_process: the process alone\n"
 	"  inform NAME                     record violations only\n"
 	"  enable NAME | disable NAME\n"
 	"                                  (these four persist in the daemon's store and take\n"
@@ -110,6 +115,15 @@ static struct vg_engine *load(const struct popts *o, bool files, int *nerr_out)
 	return e;
 }
 
+/* What an enforcement does, in words (pods: 1 with Kubernetes, 0 without, -1 unknown). */
+static const char *effect(const char *enforcement, int pods)
+{
+	enum vg_enforce_mode mode = VG_ENFORCE_INFORM;
+
+	(void)vg_enforce_mode_parse(enforcement, &mode); /* checked where it entered */
+	return vg_enforce_effect(mode, pods);
+}
+
 static const char *state_of(const struct vg_policy_info *p)
 {
 	if (p->waits_for)
@@ -129,6 +143,8 @@ static json_t *policy_json(const struct vg_policy_info *p, bool full)
 	if (p->waits_for)
 		json_object_set_new(o, "waits_for", json_string(p->waits_for));
 	if (full) {
+		json_object_set_new(o, "enforcement_effect",
+				    json_string(effect(p->enforcement, -1)));
 		json_object_set_new(o, "description", json_string(p->description));
 		json_object_set_new(o, "rationale", json_string(p->rationale));
 		json_object_set_new(o, "remediation", json_string(p->remediation));
@@ -223,7 +239,8 @@ static int cmd_show(int argc, char **argv)
 		printf("Name:         %s\nSeverity:     %s\nState:        %s%s%s\n", p->name,
 		       p->severity, state_of(p), p->waits_for ? " - needs " : "",
 		       p->waits_for ? p->waits_for : "");
-		printf("Enforcement:  %s\nCategories:  ", p->enforcement);
+		printf("Enforcement:  %s: %s\nCategories:  ", p->enforcement,
+		       effect(p->enforcement, -1));
 		for (int k = 0; p->categories[k]; k++)
 			printf("%s %s", k ? "," : "", p->categories[k]);
 		printf("\nScope:        %s\nCheck:        %s\nSections:     %d\nFile:         %s\n",
@@ -297,7 +314,8 @@ static int setting_args(int argc, char **argv, struct setting *st)
 	enum vg_enforce_mode mode;
 	int opt;
 
-	*st = (struct setting){.verb = argv[0], .action = "kill_process", .enabled = -1};
+	/* StackRox's "inform and enforce": the process, then its container or pod */
+	*st = (struct setting){.verb = argv[0], .action = "kill_pod", .enabled = -1};
 	(void)snprintf(st->cmd, sizeof(st->cmd), "policy %s", st->verb); /* verbs are short */
 	optind = 1;
 	opterr = 0;
@@ -318,7 +336,9 @@ static int setting_args(int argc, char **argv, struct setting *st)
 				      "give one policy name or id (quote names with spaces)");
 	st->name = argv[optind];
 	if (vg_enforce_mode_parse(st->action, &mode) || mode == VG_ENFORCE_INFORM)
-		return vg_usage_error(st->cmd, "--action is kill_process or kill_pod, not '%s'",
+		return vg_usage_error(st->cmd,
+				      "--action is kill_pod (the default) or kill_process, "
+				      "not '%s'",
 				      st->action);
 	if (!strcmp(st->verb, "enforce"))
 		st->enforcement = st->action;
@@ -387,6 +407,15 @@ static const struct vg_policy_info *setting_policy(struct vg_engine *e, const st
 	return p;
 }
 
+/* What the enforcement does with this daemon's configuration, in words. */
+static const char *effect_of(const struct vg_config *cfg, const char *enforcement)
+{
+	bool pods = cfg->k8s_server[0] || cfg->k8s_kubeconfig[0] ||
+		    getenv("KUBERNETES_SERVICE_HOST"); /* as the daemon decides (k8s.c) */
+
+	return effect(enforcement, pods);
+}
+
 static int cmd_setting(int argc, char **argv)
 {
 	const struct vg_policy_info *p;
@@ -417,7 +446,7 @@ static int cmd_setting(int argc, char **argv)
 	else if (p)
 		rc = setting_via_store(&cfg, &st, p->id);
 	if (!rc && st.enforcement)
-		printf("%s: %s\n", p->name, st.enforcement);
+		printf("%s: %s: %s\n", p->name, st.enforcement, effect_of(&cfg, st.enforcement));
 	else if (!rc)
 		printf("%s: %s\n", p->name, st.enabled ? "enabled" : "disabled");
 	if (lock >= 0)

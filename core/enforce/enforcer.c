@@ -62,6 +62,24 @@ void vg_enforcer_stats(const struct vg_enforcer *enf, struct vg_enforce_stats *s
 	*st = enf->st;
 }
 
+const char *vg_enforce_effect(enum vg_enforce_mode mode, int pods)
+{
+	if (mode == VG_ENFORCE_INFORM)
+		return "record the violation, kill nothing";
+	if (mode == VG_ENFORCE_KILL_PROCESS)
+		return "kill the process (in the kernel at exec where it can decide), nothing more";
+	if (pods > 0)
+		return "kill the process (in the kernel at exec where it can decide), then its "
+		       "container's cgroup and its pod (Kubernetes DELETE and Event); a host "
+		       "process alone";
+	if (pods == 0)
+		return "kill the process (in the kernel at exec where it can decide), then its "
+		       "container's cgroup; a host process alone";
+	return "kill the process (in the kernel at exec where it can decide), then its "
+	       "container's cgroup, and its pod (Kubernetes DELETE and Event) when the daemon "
+	       "has a Kubernetes API server; a host process alone";
+}
+
 static void record(struct vg_enforcer *enf, const struct vg_enforce_request *rq, const char *action,
 		   bool ok, const char *msg)
 {
@@ -104,8 +122,9 @@ static enum vg_enforce_outcome dry_run(struct vg_enforcer *enf, const struct vg_
 
 	vg_event_paths(ev);
 	snprintf(msg, n, "dry run: would %s pid %u (%s) in cgroup %.200s",
-		 rq->action == VG_ENFORCE_KILL_POD ? "kill the pod of" : "kill", ev->rec->pid,
-		 ev->exe, ev->cgroup);
+		 rq->action == VG_ENFORCE_KILL_POD && rq->target->container ? "kill the pod of"
+									    : "kill",
+		 ev->rec->pid, ev->exe, ev->cgroup);
 	vg_info("policy '%s': %s", rq->policy, msg);
 	enf->st.dry_run++;
 	record(enf, rq, "dry run", true, msg);
@@ -129,12 +148,12 @@ static int refuse_short_path(struct vg_enforcer *enf, const struct vg_enforce_re
 }
 
 /*
- * kill_pod. The cgroup killed is the container's own level as the runtime
- * made it (container.c), never a level named below it: it holds the process
- * and everything the container nested. The pod is deleted only when the API
- * server lists this container in it (ev->pod_verified). 0, or -EPERM when a
- * pod was named and refused or the path was cut short (msg says why), or the
- * cgroup kill's -errno.
+ * kill_pod of a container. The cgroup killed is the container's own level as
+ * the runtime made it (container.c), never a level named below it: it holds
+ * the process and everything the container nested. The pod is deleted only
+ * when the API server lists this container in it (ev->pod_verified). 0, or
+ * -EPERM when a pod was named and refused or the path was cut short (msg says
+ * why), or the cgroup kill's -errno.
  */
 static int kill_pod(struct vg_enforcer *enf, const struct vg_enforce_request *rq, bool in_kernel,
 		    char *msg, size_t n)
@@ -148,9 +167,8 @@ static int kill_pod(struct vg_enforcer *enf, const struct vg_enforce_request *rq
 	vg_event_paths(ev);
 	if (ctr->truncated)
 		return refuse_short_path(enf, rq, in_kernel, msg, n, used);
-	/* a container: its own level (a host process under a host-scoped policy: its cgroup) */
-	snprintf(path, sizeof(path), "%.*s",
-		 (int)(rq->target->container ? ctr->level_len : strlen(ev->cgroup)), ev->cgroup);
+	(void)snprintf(path, sizeof(path), "%.*s", (int)ctr->level_len,
+		       ev->cgroup); /* a prefix of a path of the same size */
 	/* the cgroup at once: the pod's processes do not wait for the API round trip */
 	rc = enf->o.ops->kill_cgroup(enf->o.ctx, path, cmsg, sizeof(cmsg));
 	if (rc == -ENOENT)
@@ -163,12 +181,44 @@ static int kill_pod(struct vg_enforcer *enf, const struct vg_enforce_request *rq
 		return rc;
 	}
 	if (ctr->pod_uid[0]) /* not listed (yet, or any more): nothing to delete by */
-		snprintf(msg + used, n - used,
-			 "; pod %s is not in this node's pod list: not deleted", ctr->pod_uid);
+		(void)snprintf(msg + used, n - used,
+			       "; pod %s is not in this node's pod list: not deleted",
+			       ctr->pod_uid); /* cut to the message's size */
 	if (!ev->pod_denied)
 		return rc;
-	snprintf(msg + used, n - used, "; no pod deleted: %s", ev->attr_warning);
+	(void)snprintf(msg + used, n - used, "; no pod deleted: %s",
+		       ev->attr_warning); /* cut to the message's size */
 	return rc ? rc : -EPERM;
+}
+
+/* The process alone (a kill_process, or a host process, which has no container to kill). */
+static int kill_process(struct vg_enforcer *enf, const struct vg_enforce_request *rq,
+			bool in_kernel, char *msg, size_t n)
+{
+	size_t used = strnlen(msg, 200);
+	int rc = 0;
+
+	if (!in_kernel) {
+		rc = enf->o.ops->kill_process(enf->o.ctx, rq->ev->rec->pid, msg, n);
+		if (rc == -ESRCH)
+			rc = 0; /* it is gone either way */
+		used = strnlen(msg, n);
+	}
+	if (rq->action == VG_ENFORCE_KILL_POD && used < n)
+		(void)snprintf(msg + used, n - used,
+			       "; a host process: the process alone, never the host's "
+			       "cgroup"); /* cut to the message's size */
+	return rc;
+}
+
+/* What the alert says was done: both steps when the kernel killed and the container followed. */
+static const char *action_done(const struct vg_enforce_request *rq, bool in_kernel)
+{
+	bool container = rq->action == VG_ENFORCE_KILL_POD && rq->target->container;
+
+	if (in_kernel)
+		return container ? "killed in kernel + kill_pod" : "killed in kernel";
+	return container ? "kill_pod" : "kill_process";
 }
 
 static enum vg_enforce_outcome kill(struct vg_enforcer *enf, const struct vg_enforce_request *rq,
@@ -176,21 +226,18 @@ static enum vg_enforce_outcome kill(struct vg_enforcer *enf, const struct vg_enf
 {
 	uint32_t pid = rq->ev->rec->pid;
 	bool in_kernel = (rq->ev->rec->flags & VG_EXEC_KILLED) != 0;
-	int rc = 0;
+	int rc;
 
 	if (in_kernel) {
 		enf->st.killed_in_kernel++;
-		snprintf(msg, n, "killed in kernel at exec (pid %u): the binary never ran", pid);
+		(void)snprintf(msg, n, "killed in kernel at exec (pid %u): the binary never ran",
+			       pid); /* short */
 	}
-	if (rq->action == VG_ENFORCE_KILL_POD) {
+	if (rq->action == VG_ENFORCE_KILL_POD && rq->target->container)
 		rc = kill_pod(enf, rq, in_kernel, msg, n);
-	} else if (!in_kernel) {
-		rc = enf->o.ops->kill_process(enf->o.ctx, pid, msg, n);
-		if (rc == -ESRCH)
-			rc = 0; /* it is gone either way */
-	}
-	record(enf, rq, in_kernel ? "killed in kernel" : vg_enforce_mode_name(rq->action), !rc,
-	       msg);
+	else
+		rc = kill_process(enf, rq, in_kernel, msg, n);
+	record(enf, rq, action_done(rq, in_kernel), !rc, msg);
 	if (rc) {
 		enf->st.failed++;
 		vg_err("enforcement of '%s' failed: %s", rq->policy, msg);

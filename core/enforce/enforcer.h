@@ -5,7 +5,8 @@
  * host; never a break-glass pod; nothing killed in a dry run; a failed
  * check() skips; a container is killed through its own cgroup level (never a
  * level named below it, never a path cut short) and its pod deleted only
- * when the API server lists the container in it.
+ * when the API server lists the container in it; a host process under
+ * kill_pod is killed alone (its cgroup is the host's, not a container's).
  *
  * The side effects (kill a process, kill a cgroup, delete a pod, record the
  * outcome on the alert) go through an ops table, so the rules can be tested
@@ -94,5 +95,12 @@ enum vg_enforce_outcome vg_enforcer_apply(struct vg_enforcer *enf,
 void vg_enforcer_late_result(struct vg_enforcer *enf, bool ok);
 
 void vg_enforcer_stats(const struct vg_enforcer *enf, struct vg_enforce_stats *st);
+
+/*
+ * What a mode does, in words, for `vigil policy` to show: pods > 0 when the
+ * daemon is configured with a Kubernetes API server, 0 when it is not, < 0
+ * when that is not known.
+ */
+const char *vg_enforce_effect(enum vg_enforce_mode mode, int pods);
 
 #endif

@@ -38,7 +38,7 @@ struct vg_policy_info {
 	enum vg_enforce_mode mode; /* enforcement, parsed (settings override the file's) */
 	const char *on_error;	   /* a failed check(): "alert" (default), "ignore" or "enforce" */
 	const char *file;	   /* where it was loaded from */
-	const char *waits_for;	   /* non-NULL: it needs a feature vigil does not have yet */
+	const char *waits_for;	   /* non-NULL: it needs a feature vigil does not have */
 	const char *const *categories;
 	const char *const *notifiers; /* the policy's own notifiers, or NULL: the defaults */
 	bool enabled, host, has_check;

@@ -126,7 +126,7 @@ static bool crit_match(const struct crit *c, struct vg_event *ev, vg_lineage_fn 
 		return false;
 	case VG_CRIT_PRIVILEGED:
 		return ev->meta && ev->meta->privileged == c->bval;
-	case VG_CRIT_UNEXPECTED: /* process baselines do not exist yet: nothing is unexpected */
+	case VG_CRIT_UNEXPECTED: /* vigil keeps no process baselines: nothing is unexpected */
 	default:
 		return false;
 	}

@@ -4,7 +4,7 @@
  *
  * A criterion (process name, exe name, args, ancestor, exe path, uid, ...)
  * becomes a PCRE2-JIT regex, a glob list or an integer set; criteria in a
- * section are ANDed, sections ORed (StackRox semantics, POLICIES.md). The
+ * section are ANDed, sections ORed (StackRox semantics, policies/README.md). The
  * dispatch index gathers every section's positive process-name values: exact
  * names go into a hash of lowercased comms, the rest into one combined regex;
  * sections without a name criterion are checked for every event. An event

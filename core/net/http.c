@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,6 +33,7 @@ struct xfer {
 	vg_http_cb cb;
 	void *ctx;
 	char err[CURL_ERROR_SIZE];
+	char words[CURL_ERROR_SIZE + 160]; /* the error as the operator reads it (error_words) */
 };
 
 struct sock {
@@ -60,6 +62,53 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
+/* s past prefix when it starts with it. */
+static const char *past(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) ? s : s + strlen(prefix);
+}
+
+/* OpenSSL's reason without its codes: "OpenSSL/3.0: error:0A00010B:SSL routines::wrong version
+ * number" -> "wrong version number". */
+static const char *tls_reason(const char *s)
+{
+	const char *colons = strstr(s, "::");
+
+	s = past(s, "SSL certificate problem: ");
+	s = past(s, "SSL: ");
+	if (!strncmp(s, "OpenSSL/", 8) && colons)
+		return colons + 2;
+	return s;
+}
+
+/* A failed transfer in words, in x->words: for TLS, what failed, the cause and the fix (curl's
+ * error buffer, else its text for the code). */
+static const char *error_words(struct xfer *x, CURLcode rc)
+{
+	const char *cause = x->err[0] ? x->err : curl_easy_strerror(rc);
+
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(x->words, sizeof(x->words),
+			 "TLS certificate verify failed: %s (trust the receiver's CA with ca_file, "
+			 "or set insecure = true)",
+			 tls_reason(cause));
+		return x->words;
+	case CURLE_SSL_CONNECT_ERROR:
+		snprintf(x->words, sizeof(x->words),
+			 "TLS handshake failed: %s (does the receiver speak TLS on this port?)",
+			 tls_reason(cause));
+		return x->words;
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		snprintf(x->words, sizeof(x->words), "TLS: cannot use ca_file: %s",
+			 tls_reason(cause));
+		return x->words;
+	default:
+		return cause;
+	}
+}
+
 static void check_done(struct vg_http *h)
 {
 	CURLMsg *m;
@@ -77,7 +126,7 @@ static void check_done(struct vg_http *h)
 		r.len = x->len;
 		r.retry_after_s = x->retry_after;
 		if (m->data.result != CURLE_OK)
-			r.error = x->err[0] ? x->err : curl_easy_strerror(m->data.result);
+			r.error = error_words(x, m->data.result);
 		curl_multi_remove_handle(h->multi, x->easy);
 		x->cb(x->ctx, &r);
 		xfer_free(x);

@@ -175,20 +175,20 @@ void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome out
 /* An HTTP answer {status, body, error, retry_after} at the top of co (nres values). */
 static void settle_response(struct vg_notify *n, struct slot *sl, lua_State *co, int nres)
 {
-	char why[512];
+	char why[600];
 	long status, retry_after;
 	const char *error, *body;
+	size_t len = 0;
 
 	lua_getfield(co, -nres, "status");
 	status = (long)lua_tointeger(co, -1);
 	lua_getfield(co, -nres - 1, "error");
 	error = lua_tostring(co, -1);
 	lua_getfield(co, -nres - 2, "body");
-	body = lua_tostring(co, -1);
+	body = lua_tolstring(co, -1, &len);
 	lua_getfield(co, -nres - 3, "retry_after");
 	retry_after = lua_isinteger(co, -1) ? (long)lua_tointeger(co, -1) : -1;
-	snprintf(why, sizeof(why), "%s%ld %.300s", error ? error : "HTTP ", status,
-		 body ? body : "");
+	notify_describe_answer(why, sizeof(why), status, body, len); /* the answer in full */
 	if (error || !status)
 		snprintf(why, sizeof(why), "%s", error ? error : "no answer");
 	lua_pop(co, 4);
@@ -315,6 +315,18 @@ static int prepare(struct vg_notify *n, struct slot *sl, lua_State *L)
 	return 0;
 }
 
+/* The event in sl is one its plugin has no function for: it leaves the outbox, counted as
+ * skipped (not sent: nothing went out; `last` stays the last request's outcome). */
+static void skip(struct vg_notify *n, struct slot *sl)
+{
+	struct inst *inst = sl->inst;
+
+	inst->skipped++;
+	vg_outbox_delivered(n->outbox, (int)(inst - n->inst), sl->entry);
+	sl->entry = NULL; /* no coroutine yet, no request to time */
+	event_active(n->pump, 0, 0);
+}
+
 /* Starts e in the free slot sl: the plugin's function for its event, with alert, conf, vigil. */
 static void start(struct vg_notify *n, struct inst *inst, struct slot *sl,
 		  struct vg_outbox_entry *e)
@@ -327,9 +339,9 @@ static void start(struct vg_notify *n, struct inst *inst, struct slot *sl,
 	e->inflight = true;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, n->plugins[inst->plugin].ref);
 	lua_getfield(L, -1, e->event);
-	if (!lua_isfunction(L, -1)) { /* the plugin does not want this event */
+	if (!lua_isfunction(L, -1)) { /* the plugin does not handle this event: no request */
 		lua_pop(L, 2);
-		notify_settle(n, sl, NOTIFY_ACCEPTED, "", -1);
+		skip(n, sl);
 		return;
 	}
 	if (prepare(n, sl, L))

@@ -94,6 +94,15 @@ int vg_notify_pending(struct vg_notify *n, const char *name, int *dead)
 	return vg_outbox_pending(n->outbox, name, dead);
 }
 
+/* name is one of default_notifiers. */
+static bool is_default(const struct vg_notify *n, const char *name)
+{
+	for (int d = 0; d < n->ndefaults; d++)
+		if (!strcmp(n->defaults[d], name))
+			return true;
+	return false;
+}
+
 /* ---- set-up ------------------------------------------------------------------------------ */
 
 /* Runs one plugin file and keeps the table it returns. */
@@ -326,6 +335,47 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 	return 0;
 }
 
+/* The instances as configured: name, type, default or not, settings (secrets "***"). */
+static json_t *describe_json(const struct vg_notify *n)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < n->ninst; i++) /* fails only out of memory: the list is short */
+		(void)json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:b, s:O}", "name", n->inst[i].name, "type",
+				       n->inst[i].type, "default", is_default(n, n->inst[i].name),
+				       "settings", n->inst[i].shown));
+	return arr;
+}
+
+int vg_notify_describe(json_t **out, const char *plugin_dir, const json_t *instances,
+		       const json_t *defaults, char *err, size_t en)
+{
+	struct vg_notify *n = calloc(1, sizeof(*n));
+	const char *key;
+	json_t *v;
+	int rc;
+
+	*out = NULL;
+	if (!n || !(n->lua = vg_lua_new(64u << 20)) || notify_api_open(n)) {
+		vg_notify_close(n);
+		return vg_errf(err, en, -ENOMEM, "out of memory reading the notifiers");
+	}
+	n->describe_only = true; /* no secret read, no plugin check(), no outbox */
+	rc = load_plugins(n, plugin_dir, err, en);
+	json_object_foreach((json_t *)instances, key, v)
+	{
+		if (!rc)
+			rc = add_instance(n, key, v, err, en);
+	}
+	if (!rc)
+		rc = add_defaults(n, defaults, err, en);
+	if (!rc && !(*out = describe_json(n)))
+		rc = vg_errf(err, en, -ENOMEM, "out of memory reading the notifiers");
+	vg_notify_close(n);
+	return rc;
+}
+
 void vg_notify_close(struct vg_notify *n)
 {
 	if (!n)
@@ -364,27 +414,25 @@ json_t *vg_notify_json(struct vg_notify *n)
 		struct inst *inst = &n->inst[i];
 		json_t *dead = json_array();
 		struct vg_outbox_stats st;
-		bool def = false;
+		bool def = is_default(n, inst->name);
 
 		vg_outbox_stats(n->outbox, i, &st);
-		for (int d = 0; d < n->ndefaults; d++)
-			def |= !strcmp(n->defaults[d], inst->name);
 		for (const struct vg_outbox_entry *e = vg_outbox_dead(n->outbox, i); e; e = e->next)
 			json_array_append_new(
 				dead, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)e->id,
 						"alert", e->alert_id, "event", e->event, "reason",
 						e->reason ? e->reason : ""));
 		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
-				  "s:I, s:I}, s:o}",
-				  "name", inst->name, "type", inst->type, "last", inst->last,
-				  "default", def, "settings", inst->shown, "counters", "sent",
-				  (json_int_t)inst->sent, "failed", (json_int_t)inst->failed,
-				  "retried", (json_int_t)inst->retried, "dead",
-				  (json_int_t)inst->deadc, "notDurable", (json_int_t)st.not_durable,
-				  "lost", (json_int_t)st.lost, "queued", (json_int_t)st.queued,
-				  "onDisk", (json_int_t)st.spilled, "deadLetters", dead));
+			arr, json_pack("{s:s, s:s, s:s, s:b, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+				       "s:I, s:I, s:I}, s:o}",
+				       "name", inst->name, "type", inst->type, "last", inst->last,
+				       "default", def, "settings", inst->shown, "counters", "sent",
+				       (json_int_t)inst->sent, "skipped", (json_int_t)inst->skipped,
+				       "failed", (json_int_t)inst->failed, "retried",
+				       (json_int_t)inst->retried, "dead", (json_int_t)inst->deadc,
+				       "notDurable", (json_int_t)st.not_durable, "lost",
+				       (json_int_t)st.lost, "queued", (json_int_t)st.queued,
+				       "onDisk", (json_int_t)st.spilled, "deadLetters", dead));
 	}
 	return arr;
 }
@@ -392,19 +440,19 @@ json_t *vg_notify_json(struct vg_notify *n)
 /* The counters of every instance, one family each. */
 static void counter_metrics(struct vg_notify *n, struct evbuffer *b)
 {
-	static const char *const names[] = {"sent",	   "failed", "retried",	    "dead",
-					    "not_durable", "lost",   "dead_dropped"};
+	static const char *const names[] = {"sent", "skipped",	   "failed", "retried",
+					    "dead", "not_durable", "lost",   "dead_dropped"};
 
-	for (size_t k = 0; k < 7; k++) {
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		evbuffer_add_printf(b, "# TYPE vigil_notifier_%s_total counter\n", names[k]);
 		for (int i = 0; i < n->ninst; i++) {
 			struct inst *inst = &n->inst[i];
 			struct vg_outbox_stats st;
 
 			vg_outbox_stats(n->outbox, i, &st);
-			const uint64_t v[] = {inst->sent,     inst->failed,   inst->retried,
-					      inst->deadc,    st.not_durable, st.lost,
-					      st.dead_dropped};
+			const uint64_t v[] = {inst->sent,    inst->skipped,  inst->failed,
+					      inst->retried, inst->deadc,    st.not_durable,
+					      st.lost,	     st.dead_dropped};
 
 			evbuffer_add_printf(b, "vigil_notifier_%s_total{notifier=\"%s\"} %llu\n",
 					    names[k], inst->name, (unsigned long long)v[k]);

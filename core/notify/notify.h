@@ -39,6 +39,13 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		   const json_t *defaults, char *err, size_t errlen);
 void vg_notify_close(struct vg_notify *n);
 
+/* The instances as vg_notify_open would configure them, without a daemon: a new array of
+ * {name, type, default, settings (secrets "***")}. Settings are checked against the plugins'
+ * schemas, but no secret is read, no plugin check() run and no outbox opened. 0, or -errno with
+ * err as at start. */
+int vg_notify_describe(json_t **out, const char *plugin_dir, const json_t *instances,
+		       const json_t *defaults, char *err, size_t errlen);
+
 /* A policy's own notifiers (NULL-terminated) in place of default_notifiers; -ENOENT with err
  * naming the policy and the notifier when one is not configured. */
 int vg_notify_route(struct vg_notify *n, const char *policy_id, const char *const *names, char *err,

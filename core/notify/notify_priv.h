@@ -60,8 +60,9 @@ struct inst {
 	int conc;	   /* slots in use at most: `concurrency` */
 	struct slot slot[MAX_CONCURRENCY];
 	uint64_t sent, failed, retried, deadc, lat[NBUCKETS + 1];
+	uint64_t skipped; /* events its plugin has no function for: no request made */
 	double lat_sum;
-	char last[512]; /* the last outcome, for `vigil notifiers test` and the API */
+	char last[512]; /* the last request's outcome, for `vigil notifiers test` and the API */
 };
 
 struct plugin {
@@ -97,6 +98,7 @@ struct vg_notify {
 						  vigil.namespace */
 	void *namespace_ctx;
 	struct req_wait *waits; /* requests in flight (plugin_api.c) */
+	bool describe_only; /* vg_notify_describe: settings checked, no secret read, no outbox */
 };
 
 static inline int64_t mono_ms(void)
@@ -129,6 +131,11 @@ void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome out
 		   const char *why, long retry_after_s);
 extern const double notify_buckets[NBUCKETS];
 
+/* ---- answer.c ---- */
+/* An HTTP answer in words into why: "HTTP 429 Too Many Requests: <body>", the body (len bytes)
+ * on one line, control characters escaped, capped at 512 bytes. */
+void notify_describe_answer(char *why, size_t size, long status, const char *body, size_t len);
+
 /* ---- plugin_api.c ---- */
 /* The `vigil` table plugins call (http, send, json, log, ...) into the registry: 0 or -ENOMEM. */
 int notify_api_open(struct vg_notify *n);
@@ -136,8 +143,8 @@ int notify_api_open(struct vg_notify *n);
 void notify_api_close(struct vg_notify *n);
 
 /* ---- settings.c ---- */
-/* Checks an instance's settings against its plugin's schema; resolves secrets. 0 or -errno with
- * err naming the instance and key. */
+/* Checks an instance's settings against its plugin's schema; resolves secrets (unless
+ * describe_only). 0 or -errno with err naming the instance and key. */
 int notify_configure(struct vg_notify *n, struct inst *inst, json_t *settings, char *err,
 		     size_t errlen);
 

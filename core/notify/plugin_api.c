@@ -153,6 +153,35 @@ static void wait_drop(struct req_wait *w)
 	free(w);
 }
 
+/* The headers table on top of L as "Name: value" lines in hbuf, listed in hdrs (NULL-ended).
+ * A header that cannot be sent as given is a Lua error, never dropped. */
+static int http_headers(lua_State *L, char hbuf[32][512], const char *hdrs[33])
+{
+	int nh = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -2) != LUA_TSTRING ||
+		    (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+			return luaL_error(L,
+					  "vigil.http: header %s is a %s: a header is "
+					  "name = \"value\" (strings)",
+					  lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+									 : "?",
+					  luaL_typename(L, -1));
+		if (nh == 32)
+			return luaL_error(L, "vigil.http: more than 32 headers");
+		if ((size_t)snprintf(hbuf[nh], 512, "%s: %s", lua_tostring(L, -2),
+				     lua_tostring(L, -1)) >= 512)
+			return luaL_error(L, "vigil.http: header %s is longer than 500 bytes",
+					  lua_tostring(L, -2));
+		hdrs[nh] = hbuf[nh];
+		nh++;
+		lua_pop(L, 1);
+	}
+	return nh;
+}
+
 /* vigil.http{method, url, headers = {name = value}, body, timeout_ms, ca_file, insecure} */
 static int l_http(lua_State *L)
 {
@@ -162,7 +191,6 @@ static int l_http(lua_State *L)
 	char hbuf[32][512];
 	struct req_wait *w;
 	struct slot *sl;
-	int nh = 0;
 
 	if (!(sl = slot_of(n, L)))
 		return luaL_error(L,
@@ -176,18 +204,8 @@ static int l_http(lua_State *L)
 	r.body = lua_tostring(L, -1);
 	transport_opts(L, &r.timeout_ms, &r.ca_file, &r.insecure);
 	lua_getfield(L, 1, "headers");
-	if (lua_istable(L, -1)) {
-		lua_pushnil(L);
-		while (nh < 32 && lua_next(L, -2)) {
-			if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-				snprintf(hbuf[nh], sizeof(hbuf[nh]), "%s: %s", lua_tostring(L, -2),
-					 lua_tostring(L, -1));
-				hdrs[nh] = hbuf[nh];
-				nh++;
-			}
-			lua_pop(L, 1);
-		}
-	}
+	if (lua_istable(L, -1))
+		(void)http_headers(L, hbuf, hdrs); /* how many: hdrs is NULL-ended */
 	r.headers = hdrs;
 	w = wait_new(L, n, sl);
 	w->http = true;

@@ -3,8 +3,9 @@
  * settings.c - a notifier instance's settings: vigil's own (concurrency,
  * queue_max, max_age_s, max_attempts, retry_ms), then each key checked
  * against its plugin's schema (type, format = "url", required), secrets read
- * from {file = PATH} or {env = NAME} and shown redacted, and the plugin's own
- * check(). Every error names the instance and the key.
+ * from {file = PATH} or {env = NAME} and shown redacted (a secret table, such
+ * as webhook headers: each of its values), and the plugin's own check().
+ * Every error names the instance, the key and the fix.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,8 +76,10 @@ static int read_secret_file(struct inst *inst, const char *key, const char *file
 	size_t r;
 
 	if (!f)
-		return vg_errf(err, en, -ENOENT, "notifiers.%s.%s: cannot read %s: %s", inst->name,
-			       key, file, strerror(errno));
+		return vg_errf(err, en, -ENOENT,
+			       "notifiers.%s.%s: cannot read the secret file %s: %s (fix the path, "
+			       "or let vigil's user read it)",
+			       inst->name, key, file, strerror(errno));
 	r = fread(buf, 1, bn - 1, f);
 	(void)fclose(f); /* read only: nothing to flush */
 	buf[r] = '\0';
@@ -84,28 +87,104 @@ static int read_secret_file(struct inst *inst, const char *key, const char *file
 	return 0;
 }
 
-/* A secret given as {file = PATH} or {env = NAME}: its value in *out (a new reference). */
-static int resolve_secret(struct inst *inst, const char *key, const json_t *v, json_t **out,
-			  char *err, size_t en)
+/* spec is {env = NAME} or {file = PATH}, exactly one, a string: its parts, or -EINVAL with err. */
+static int secret_spec(struct inst *inst, const char *key, const json_t *spec, const char **env,
+		       const char **file, char *err, size_t en)
 {
-	const char *file = json_string_value(json_object_get(v, "file"));
-	const char *env = json_string_value(json_object_get(v, "env"));
+	const char *k;
+	json_t *v;
+
+	*env = *file = NULL;
+	json_object_foreach((json_t *)spec, k, v)
+	{
+		if ((strcmp(k, "env") && strcmp(k, "file")) || !json_is_string(v))
+			return vg_errf(err, en, -EINVAL,
+				       "notifiers.%s.%s: '%s' cannot be in a secret; write "
+				       "{ env = \"NAME\" } or { file = \"PATH\" } (a string each)",
+				       inst->name, key, k);
+		*(strcmp(k, "env") ? file : env) = json_string_value(v);
+	}
+	if (!*env == !*file)
+		return vg_errf(err, en, -EINVAL,
+			       "notifiers.%s.%s: a secret is a string, { env = \"NAME\" } or "
+			       "{ file = \"PATH\" } (one of the two)",
+			       inst->name, key);
+	return 0;
+}
+
+/* A secret given as {file = PATH} or {env = NAME}: its value in *out (a new reference); with
+ * resolve false only checked, and *out is "***" (`vigil notifiers list` reads no secret). */
+static int resolve_secret(struct inst *inst, const char *key, const json_t *spec, bool resolve,
+			  json_t **out, char *err, size_t en)
+{
+	const char *file, *env;
 	char buf[4096] = "";
 	int rc;
 
-	if (file) {
-		if ((rc = read_secret_file(inst, key, file, buf, sizeof(buf), err, en)))
-			return rc;
-	} else if (env && getenv(env)) {
-		snprintf(buf, sizeof(buf), "%s", getenv(env));
-	} else {
-		return vg_errf(err, en, -EINVAL,
-			       "notifiers.%s.%s: a secret is a string, "
-			       "{file = PATH} or {env = NAME} (and %s is not set)",
-			       inst->name, key, env ? env : "no file or env given");
+	if ((rc = secret_spec(inst, key, spec, &env, &file, err, en)))
+		return rc;
+	if (!resolve) {
+		*out = json_string("***");
+		return 0;
 	}
+	if (file && (rc = read_secret_file(inst, key, file, buf, sizeof(buf), err, en)))
+		return rc;
+	if (env && !getenv(env))
+		return vg_errf(err, en, -EINVAL,
+			       "notifiers.%s.%s: the environment variable %s is not set (set it in "
+			       "vigil's environment, or give the secret as { file = \"PATH\" })",
+			       inst->name, key, env);
+	if (env)
+		snprintf(buf, sizeof(buf), "%s", getenv(env));
+	if (!buf[0])
+		return vg_errf(err, en, -EINVAL, "notifiers.%s.%s: the secret in %s %s is empty",
+			       inst->name, key, env ? "environment variable" : "file",
+			       env ? env : file);
 	*out = json_string(buf);
 	return 0;
+}
+
+/* A table whose values are secrets (webhook headers): each a string, {env = NAME} or
+ * {file = PATH}, resolved into *out (a new object), each shown as "***" in *shown. */
+static int resolve_secret_table(struct inst *inst, const char *key, const json_t *v, bool resolve,
+				json_t **out, json_t **shown, char *err, size_t en)
+{
+	char path[200];
+	const char *k;
+	json_t *item, *value;
+	int rc = 0;
+
+	if (!json_is_object(v) && !(json_is_array(v) && !json_array_size(v)))
+		return vg_errf(
+			err, en, -EINVAL,
+			"notifiers.%s.%s must be a table of name = value (each value a string, "
+			"{ env = \"NAME\" } or { file = \"PATH\" })",
+			inst->name, key);
+	*out = json_object();
+	*shown = json_object();
+	json_object_foreach((json_t *)v, k, item)
+	{
+		snprintf(path, sizeof(path), "%s.%s", key, k);
+		if (json_is_string(item))
+			value = json_incref(item);
+		else if (json_is_object(item))
+			rc = resolve_secret(inst, path, item, resolve, &value, err, en);
+		else
+			rc = vg_errf(err, en, -EINVAL,
+				     "notifiers.%s.%s must be a string, { env = \"NAME\" } or "
+				     "{ file = \"PATH\" }",
+				     inst->name, path);
+		if (rc)
+			break;
+		/* these fail only out of memory: the settings are then short, as is all else */
+		(void)json_object_set_new(*out, k, value);
+		(void)json_object_set_new(*shown, k, json_string("***"));
+	}
+	if (rc) {
+		json_decref(*out);
+		json_decref(*shown);
+	}
+	return rc;
 }
 
 /* v is of the schema's type ("string", "number", "boolean", "table"; NULL: any). */
@@ -124,14 +203,16 @@ static bool of_type(const char *type, const json_t *v)
 	return true;
 }
 
-/* A plugin's key, against the schema table on top of L: checked, kept in conf and shown. */
-static int plugin_setting(struct inst *inst, lua_State *L, const char *key, json_t *v, char *err,
-			  size_t en)
-{
-	const char *type, *format;
+/* What the schema says of one key. */
+struct key_schema {
+	const char *type, *format; /* alive while the schema is: it holds them */
 	bool secret;
-	int rc = 0;
+};
 
+/* The schema of key, from the schema table on top of L: 0, or -EINVAL with err (unknown key). */
+static int key_schema(struct inst *inst, lua_State *L, const char *key, struct key_schema *ks,
+		      char *err, size_t en)
+{
 	lua_getfield(L, -1, key);
 	if (!lua_istable(L, -1)) {
 		lua_pop(L, 1);
@@ -139,35 +220,68 @@ static int plugin_setting(struct inst *inst, lua_State *L, const char *key, json
 			       inst->name, key, inst->type);
 	}
 	lua_getfield(L, -1, "type");
-	type = lua_tostring(L, -1);
+	ks->type = lua_tostring(L, -1);
 	lua_getfield(L, -2, "secret");
-	secret = lua_toboolean(L, -1);
+	ks->secret = lua_toboolean(L, -1);
 	lua_getfield(L, -3, "format");
-	format = lua_tostring(L, -1);
-	lua_pop(L, 4);			   /* type and format stay alive: the schema holds them */
-	if (secret && json_is_object(v)) { /* {file = PATH} or {env = NAME} */
-		if ((rc = resolve_secret(inst, key, v, &v, err, en)))
-			return rc;
-	} else {
-		json_incref(v);
+	ks->format = lua_tostring(L, -1);
+	lua_pop(L, 4);
+	return 0;
+}
+
+/* v as the instance keeps it (*out: secrets resolved) and shows it (*shown: secrets "***"), both
+ * new references. A secret string may be {env = NAME} or {file = PATH}; a secret table's values
+ * may each be. */
+static int setting_value(struct inst *inst, const char *key, const struct key_schema *ks, json_t *v,
+			 bool resolve, json_t **out, json_t **shown, char *err, size_t en)
+{
+	int rc = 0;
+
+	*shown = NULL;
+	if (ks->secret && ks->type && !strcmp(ks->type, "table"))
+		return resolve_secret_table(inst, key, v, resolve, out, shown, err, en);
+	if (ks->secret && json_is_object(v))
+		rc = resolve_secret(inst, key, v, resolve, out, err, en);
+	else
+		*out = json_incref(v);
+	if (!rc && !of_type(ks->type, *out)) {
+		json_decref(*out);
+		return vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a %s%s", inst->name, key,
+			       ks->type,
+			       ks->secret ? ", { env = \"NAME\" } or { file = \"PATH\" }" : "");
 	}
-	if (!of_type(type, v)) {
-		json_decref(v);
-		return vg_errf(err, en, -EINVAL, "notifiers.%s.%s must be a %s", inst->name, key,
-			       type);
-	}
-	if (format && !strcmp(format, "url") && json_is_string(v)) { /* parsed now, not later */
+	if (!rc)
+		*shown = ks->secret ? json_string("***") : json_incref(*out);
+	return rc;
+}
+
+/* A plugin's key, against the schema table on top of L: checked, kept in conf and shown. */
+static int plugin_setting(struct inst *inst, lua_State *L, const char *key, json_t *v, bool resolve,
+			  char *err, size_t en)
+{
+	struct key_schema ks = {0};
+	json_t *value, *shown;
+	int rc;
+
+	if ((rc = key_schema(inst, L, key, &ks, err, en)) ||
+	    (rc = setting_value(inst, key, &ks, v, resolve, &value, &shown, err, en)))
+		return rc;
+	/* parsed now, not later; a secret not read (resolve false) is not checked */
+	if (ks.format && !strcmp(ks.format, "url") && json_is_string(value) &&
+	    (resolve || !json_is_object(v))) {
 		char name[300];
 
 		snprintf(name, sizeof(name), "notifiers.%s.%s", inst->name, key);
-		rc = vg_check_http_url(name, json_string_value(v), secret, err, en);
-		if (rc) {
-			json_decref(v);
-			return rc;
-		}
+		rc = vg_check_http_url(name, json_string_value(value), ks.secret, err, en);
 	}
-	json_object_set_new(inst->conf, key, v);
-	json_object_set_new(inst->shown, key, secret ? json_string("***") : json_incref(v));
+	if (rc) {
+		json_decref(value);
+		json_decref(shown);
+		return rc;
+	}
+	/* these fail only out of memory: the settings are then short, as is all else */
+	(void)json_object_set_new(inst->conf, key, value);
+	(void)json_object_set_new(inst->shown, key, shown);
 	return 0;
 }
 
@@ -241,8 +355,10 @@ int notify_configure(struct vg_notify *n, struct inst *inst, json_t *settings, c
 		if (!strcmp(key, "type"))
 			continue;
 		rc = own_setting(inst, key, v, err, en);
+		if (rc == 1) /* shown as given: none of vigil's own is a secret */
+			(void)json_object_set(inst->shown, key, v); /* fails only out of memory */
 		if (rc == 0)
-			rc = plugin_setting(inst, L, key, v, err, en);
+			rc = plugin_setting(inst, L, key, v, !n->describe_only, err, en);
 		if (rc < 0)
 			break;
 		rc = 0;
@@ -250,7 +366,7 @@ int notify_configure(struct vg_notify *n, struct inst *inst, json_t *settings, c
 	if (!rc)
 		rc = check_required(inst, L, err, en);
 	lua_pop(L, 2);
-	if (!rc)
+	if (!rc && !n->describe_only) /* the plugin checks the settings it will send with */
 		rc = plugin_check(n, inst, err, en);
 	json_object_set_new(inst->shown, "type", json_string(inst->type));
 	return rc;

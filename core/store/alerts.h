@@ -3,7 +3,7 @@
  * alerts.h - violations and the alerts they merge into, kept in the store's
  * log (wal.h) and indexed in memory (rebuilt at open).
  *
- * Merging as StackRox does it (POLICIES.md): a violation of a policy on the
+ * Merging as StackRox does it (README.md, "Alerts"): a violation of a policy on the
  * same deployment (else pod, else container) joins the open (ACTIVE or
  * ATTEMPTED) alert, keeping its id and firstOccurred; an alert keeps its 40
  * most recent processes and counts all. Log records: alert created, violation

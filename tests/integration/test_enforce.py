@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Enforcement with real containers: a policy switched to enforce kills in the
+"""Enforcement with real containers: `policy enforce` with no --action is
+kill_pod (StackRox's "inform and enforce"): the binary dies in the kernel at
+exec and its container goes with it, both recorded on the alert; a host process
+under it dies alone, never its cgroup. --action kill_process kills in the
 kernel at exec, so the binary never runs (a marker binary that creates a file
-first thing never creates it); host processes of the same name are spared;
-inform leaves things running; a check()-refined policy kills from user space;
-kill_pod empties the container's cgroup; dry run kills nothing; the setting
-survives a restart."""
+first thing never creates it), and the container lives on; host processes of
+the same name are spared; inform leaves things running; a check()-refined
+policy kills from user space; kill_pod empties the container's cgroup; dry run
+kills nothing; the setting survives a restart."""
 import os
 import shutil
 import subprocess
@@ -84,13 +87,79 @@ class EnforceTest(unittest.TestCase):
         _, m = self.d.req("GET", "/metrics")
         return int([x for x in m.splitlines() if x.startswith(name + " ")][0].split()[1])
 
+    def running(self, cid):
+        return podman("inspect", "-f", "{{.State.Status}}", cid) == "running"
+
+    def test_default_action_kills_in_kernel_then_the_container(self):
+        """No --action: the real dpkg dies at exec in the kernel, then the container's
+        cgroup is killed; the alert records both."""
+        cid = self.container()
+        self.d = Daemon(self.data, self.port)
+        out = self.policy_cmd("enforce", UBUNTU)
+        self.assertIn(f"{UBUNTU}: kill_pod: kill the process", out)
+        r = subprocess.run(["podman", "exec", cid, "dpkg", "--version"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 137, r.stderr)
+        self.assertNotIn("Debian", r.stdout)  # dpkg printed nothing: it never ran
+        deadline = time.time() + 5
+        while time.time() < deadline and self.running(cid):
+            time.sleep(0.05)
+        self.assertFalse(self.running(cid), "the container survived kill_pod")
+        a = self.alert()
+        self.assertEqual(a["enforcement"]["action"], "killed in kernel + kill_pod")
+        self.assertIn("killed in kernel at exec", a["enforcement"]["message"])
+        self.assertIn("cgroup", a["enforcement"]["message"])
+        self.assertIn("killed", a["enforcement"]["message"].split("; ")[1])
+        self.assertEqual(a["state"], "ACTIVE")
+        self.assertTrue(a["processes"][0]["killedInKernel"])
+        self.assertEqual(a["processes"][0]["execFilePath"], "/usr/bin/dpkg")
+
+    def test_default_action_on_a_host_process_kills_it_alone(self):
+        """A host-scoped policy on the default action: the host process dies at exec; the
+        cgroup it runs in (a service's, a session's: the host) is never killed."""
+        pdir = os.path.join(self.data, "policies")
+        os.makedirs(pdir)
+        with open(os.path.join(pdir, "p.lua"), "w") as f:
+            f.write("return policy { name = 'Host marker', severity = 'high',"
+                    " scope = { host = true }, match = { process_name = 'vghostmark' } }\n")
+        cg = f"/sys/fs/cgroup/unified/vigil-test-host-{os.getpid()}"
+        if not os.path.isdir("/sys/fs/cgroup/unified"):
+            cg = f"/sys/fs/cgroup/vigil-test-host-{os.getpid()}"
+        os.mkdir(cg)
+        self.addCleanup(os.rmdir, cg)
+
+        def into_cg():
+            with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        sibling = subprocess.Popen(["sleep", "60"], preexec_fn=into_cg)
+        self.addCleanup(sibling.wait)
+        self.addCleanup(sibling.kill)
+        self.d = Daemon(self.data, self.port, "--policies", pdir)
+        r = subprocess.run([V, "policy", "enforce", "Host marker", "--dir", pdir,
+                            "--data-dir", self.data, "--config", self.conf()],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("kill_pod", r.stdout)
+        host_bin = os.path.join(self.tmp, "vghostmark")
+        shutil.copy(self.marker, host_bin)
+        mark = os.path.join(self.tmp, "host-kill-mark")
+        self.assertEqual(subprocess.run([host_bin, mark], preexec_fn=into_cg).returncode, -9)
+        self.assertFalse(os.path.exists(mark))
+        a = self.alert("Host marker")
+        self.assertEqual(a["enforcement"]["action"], "killed in kernel")
+        self.assertIn("a host process: the process alone", a["enforcement"]["message"])
+        time.sleep(0.3)  # a cgroup kill would have reached the sibling by now
+        self.assertIsNone(sibling.poll(), "the host process's cgroup was killed")
+
     def test_kernel_kill_inform_host_and_restart(self):
         cid = self.container()
         self.d = Daemon(self.data, self.port)
-        self.assertIn("kill_process", self.policy_cmd("enforce", UBUNTU))
+        out = self.policy_cmd("enforce", UBUNTU, "--action", "kill_process")
+        self.assertIn("kill_process: kill the process", out)
         code, exists = self.run_in(cid, "dpkg", "m1")
         self.assertEqual(code, 137)       # SIGKILL
         self.assertFalse(exists)          # not one instruction of its own ran
+        self.assertTrue(self.running(cid))  # kill_process: the container lives on
         a = self.alert()
         self.assertEqual(a["enforcement"]["action"], "killed in kernel")
         self.assertEqual(a["enforcementCount"], 1)
@@ -141,8 +210,8 @@ class EnforceTest(unittest.TestCase):
                     " check = function(ev) return ev.args:find('slow') ~= nil end }\n")
         cid = self.container("marker")
         self.d = Daemon(self.data, self.port, "--policies", pdir)
-        r = subprocess.run([V, "policy", "enforce", "Marker refined", "--dir", pdir,
-                            "--data-dir", self.data, "--config", self.conf()],
+        r = subprocess.run([V, "policy", "enforce", "Marker refined", "--action", "kill_process",
+                            "--dir", pdir, "--data-dir", self.data, "--config", self.conf()],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         t0 = time.time()
@@ -151,6 +220,7 @@ class EnforceTest(unittest.TestCase):
         self.assertLess(time.time() - t0, 5)  # not the 10 s it would have slept
         a = self.alert("Marker refined")
         self.assertEqual(a["enforcement"]["action"], "kill_process")
+        self.assertTrue(self.running(cid))
         self.assertFalse(a["processes"][0]["killedInKernel"])
         # the check says no: not a violation, not killed
         self.assertEqual(self.run_in(cid, "marker", "fast")[0], 0)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Kubernetes, against a local HTTPS stand-in for the API server (none can run
 here), itself checked with the real kubectl. A container started like a pod
-gets its namespace, pod and deployment from the node's pod list; kill_pod
-deletes the pod with the exact DeleteOptions and records the Warning Event;
+gets its namespace, pod and deployment from the node's pod list; `policy
+enforce` with no --action (kill_pod) deletes the pod with the exact
+DeleteOptions and records the Warning Event, --action kill_process deletes none;
 break-glass pods are never enforced; API errors are retried or recorded."""
 import json
 import os
@@ -49,13 +50,16 @@ class StandIn:
     def add_namespace(self, name, annotations):
         self.control("/_standin/namespaces", {"metadata": {"name": name, "annotations": annotations}})
 
-    def add_pod(self, uid, name, ns, node="testnode", annotations=None, cids=()):
+    def add_pod(self, uid, name, ns, node="testnode", annotations=None, cids=(), privileged=False):
         """A running pod; cids: its containers' ids, listed in its status as the runtime gave them."""
+        ctr = {"name": "c"}
+        if privileged:
+            ctr["securityContext"] = {"privileged": True}
         self.control("/_standin/pods", {
             "metadata": {"uid": uid, "name": name, "namespace": ns, "labels": {"app": "web"},
                          "annotations": annotations or {},
                          "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d8f7b9c4d"}]},
-            "spec": {"nodeName": node, "containers": [{"name": "c"}]},
+            "spec": {"nodeName": node, "containers": [ctr]},
             "status": {"phase": "Running", "containerStatuses": [
                 {"name": "c", "ready": True, "containerID": f"cri-o://{c}"} for c in cids]}})
 
@@ -104,12 +108,13 @@ class K8sTest(unittest.TestCase):
         self.conf = conf
         self.d = Daemon(self.data, self.port, "--config", conf)
 
-    def pod(self, annotations=None, ns="shop"):
+    def pod(self, annotations=None, ns="shop", privileged=False):
         uid = str(uuid.uuid4())
         cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
                      f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
         self.cids.append(cid)
-        self.k.add_pod(uid, "web-1", ns, annotations=annotations, cids=[cid])
+        self.k.add_pod(uid, "web-1", ns, annotations=annotations, cids=[cid],
+                       privileged=privileged)
         podman("cp", self.marker, f"{cid}:/tmp/dpkg")
         return uid, cid
 
@@ -122,10 +127,12 @@ class K8sTest(unittest.TestCase):
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}: {self.d.text() if self.d else ''}")
 
-    def enforce_kill_pod(self):
-        r = subprocess.run([V, "policy", "enforce", UBUNTU, "--action", "kill_pod", "--data-dir",
+    def enforce(self, *action):
+        """`vigil policy enforce` as a user types it: no --action is kill_pod."""
+        r = subprocess.run([V, "policy", "enforce", UBUNTU, *action, "--data-dir",
                             self.data, "--config", self.conf], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
 
     def test_standin_speaks_kubectl(self):
         self.k.add_pod(str(uuid.uuid4()), "web-9", "shop")
@@ -207,8 +214,11 @@ class K8sTest(unittest.TestCase):
         self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "web-1", "web"))
         r = cli(self.data, "list", "--namespace", "shop", "--pod", "web-1", "--config", self.conf)
         self.assertIn(a["id"], r.stdout, r.stderr)
-        # now enforce: killed in the kernel, the cgroup emptied, the pod deleted, an Event
-        self.enforce_kill_pod()
+        # now enforce, no --action: killed in the kernel, the cgroup emptied, the pod
+        # deleted, an Event
+        self.assertIn("kill_pod: kill the process (in the kernel at exec where it can decide), "
+                      "then its container's cgroup and its pod (Kubernetes DELETE and Event)",
+                      self.enforce())
         r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"], capture_output=True)
         self.assertEqual(r.returncode, 137)
         self.wait(lambda: podman("inspect", "-f", "{{.State.Status}}", cid) != "running",
@@ -234,11 +244,42 @@ class K8sTest(unittest.TestCase):
         self.assertIn("deleted", full["enforcement"]["message"])
         self.assertEqual(full["state"], "ACTIVE")
 
+    def test_iptables_in_privileged_pod(self):
+        """"Iptables or nftables Executed in Privileged Container" is on, as in StackRox: the
+        privileged flag comes from the pod's securityContext, so iptables as root in a
+        privileged pod is a critical violation."""
+        _, priv = self.pod(privileged=True)
+        self.start()
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", priv, "sh", "-c", "cp /bin/true /tmp/iptables && /tmp/iptables -L")
+        name = "Iptables or nftables Executed in Privileged Container"
+        a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                               if x["policy"]["name"] == name], what="iptables alert")[0]
+        self.assertEqual((a["policy"]["severity"], a["pod"]), ("critical", "web-1"))
+
+    def test_kill_process_deletes_no_pod(self):
+        """--action kill_process: the process dies at exec; the container runs on, and the API
+        server gets no DELETE and no Event."""
+        uid, cid = self.pod()
+        self.start()
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        self.assertIn("kill_process: kill the process", self.enforce("--action", "kill_process"))
+        r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"], capture_output=True)
+        self.assertEqual(r.returncode, 137)
+        a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                               if x["enforcement"]], what="enforcement")[0]
+        self.assertEqual(a["enforcement"]["action"], "killed in kernel")
+        time.sleep(1)  # a DELETE would have been sent by now
+        log = self.k.log()
+        self.assertEqual([e for e in log["log"] if e["method"] == "DELETE"], [])
+        self.assertEqual(log["events"], [])
+        self.assertEqual(podman("inspect", "-f", "{{.State.Status}}", cid), "running")
+
     def test_break_glass_is_never_enforced(self):
         uid, cid = self.pod(annotations={"vigil.io/break-glass": "incident 42"})
         self.start()
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
-        self.enforce_kill_pod()
+        self.enforce()
         time.sleep(1)  # the exemption reaches the kernel within half a second
         # neither the kernel nor user space kills in a break-glass pod
         r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"], capture_output=True)
@@ -256,7 +297,7 @@ class K8sTest(unittest.TestCase):
         uid, cid = self.pod()
         self.start()
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
-        self.enforce_kill_pod()
+        self.enforce()
         self.k.control("/_standin/faults", {"delete": [500, 503], "retry_after": 0})
         subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/m"], capture_output=True)
         self.wait(lambda: self.k.log()["events"], what="Event after retries")
@@ -278,7 +319,7 @@ class K8sTest(unittest.TestCase):
         uid, cid = self.pod()
         self.start()
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
-        self.enforce_kill_pod()
+        self.enforce()
         # the pod disappears from the API server between the list and the kill
         r = self.k.kubectl("delete", "pod", "web-1", "-n", "shop", "--wait=false")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""The seed lab end to end (scripts/lab.sh): apt-get typed into a shell in a pod
+"""The seed lab end to end (scripts/lab.sh), enforcing as a user types it (`vigil policy
+enforce NAME`, no --action): apt-get typed into a shell in a pod
 dies at exec with nothing printed, the pod is deleted through the (stand-in)
-API server with an Event, the violation is complete and resolvable; on inform
-the pod lives and the alert is recorded."""
+API server with an Event, the violation is complete and resolvable; with
+--action kill_process the command dies and the pod lives; on inform the pod
+lives and the alert is recorded."""
 import os
 import subprocess
 import sys

@@ -721,6 +721,191 @@ class NotifyTest(unittest.TestCase):
                 f.write(f"return {{ {body} }}\n")
             self.assert_start_fails(conf, msg)
 
+    def webhook_config(self, url, extra=""):
+        """A configuration with one default webhook, ops, at url (extra: more of its settings)."""
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }},\n'
+                    f'  notifiers = {{ ops = {{ type = "webhook", url = "{url}", retry_ms = 100{extra} }} }},\n'
+                    f'  default_notifiers = {{ "ops" }} }}\n')
+        return conf
+
+    def test_secret_headers(self):
+        """Webhook header values are secrets: {env = NAME} and {file = PATH} reach the
+        receiver resolved, and every header value is *** in GET /v1/notifiers."""
+        hook = Receiver()
+        self.recv.append(hook)
+        key = os.path.join(self.data, "hook-key")
+        with open(key, "w") as f:
+            f.write("K3Y-FROM-FILE\n")
+        os.environ["VIGIL_TEST_HOOK_AUTH"] = "Bearer T0KEN-FROM-ENV"
+        self.addCleanup(os.environ.pop, "VIGIL_TEST_HOOK_AUTH", None)
+        conf = self.webhook_config(
+            f"http://127.0.0.1:{hook.port}/hook",
+            ', headers = { ["X-Team"] = "plain-team", Authorization = { env = "VIGIL_TEST_HOOK_AUTH" }, '
+            f'["X-Key"] = {{ file = "{key}" }} }}')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        h = hook.wait(1)[0]["headers"]
+        self.assertEqual((h.get("Authorization"), h.get("X-Key"), h.get("X-Team")),
+                         ("Bearer T0KEN-FROM-ENV", "K3Y-FROM-FILE", "plain-team"))
+        _, nt = self.d.req("GET", "/v1/notifiers")
+        ops = [x for x in nt["notifiers"] if x["name"] == "ops"][0]
+        self.assertEqual(ops["settings"]["headers"],
+                         {"X-Team": "***", "Authorization": "***", "X-Key": "***"})
+        for secret in ("plain-team", "T0KEN", "K3Y-FROM-FILE"):
+            self.assertNotIn(secret, json.dumps(nt))
+            self.assertNotIn(secret, self.d.text())
+
+    def test_secret_errors(self):
+        """A secret vigil cannot read, or a value the schema cannot take, stops vigil at start
+        with an error naming the instance, the field and the fix."""
+        os.environ.pop("NO_SUCH_VAR_42", None)
+        hook = 'x = { type = "webhook", url = "http://x"'
+        for body, msg in [
+            (hook + ', headers = { Authorization = { env = "NO_SUCH_VAR_42" } } }',
+             "notifiers.x.headers.Authorization: the environment variable NO_SUCH_VAR_42 is not set "
+             "(set it in vigil's environment"),
+            (hook + ', headers = { ["X-N"] = 3 } }',
+             'notifiers.x.headers.X-N must be a string, { env = "NAME" } or { file = "PATH" }'),
+            (hook + ', password = { envv = "HOME" } }', "notifiers.x.password: 'envv' cannot be in a secret"),
+            (hook + ', password = { env = "HOME", file = "/etc/hostname" } }', "(one of the two)"),
+            (hook + ', username = { env = "HOME" } }', "notifiers.x.username must be a string"),
+            ('x = { type = "pagerduty", routing_key = { env = "NO_SUCH_VAR_42" } }',
+             "notifiers.x.routing_key: the environment variable NO_SUCH_VAR_42 is not set"),
+            ('x = { type = "pagerduty", routing_key = { file = "/nonexistent/key" } }',
+             "notifiers.x.routing_key: cannot read the secret file /nonexistent/key"),
+        ]:
+            conf = os.path.join(self.data, "bad.conf.lua")
+            with open(conf, "w") as f:
+                f.write(f"return {{ notifiers = {{ {body} }} }}\n")
+            self.assert_start_fails(conf, msg)
+
+    def test_counters_tell_the_truth(self):
+        """An event the plugin has no function for is skipped, not sent, and `last` stays
+        the last request's outcome; a dead letter carries the receiver's answer in full, its
+        body on one line (in the log too) and capped; a TLS error names its cause."""
+        hook = Receiver()
+        self.recv.append(hook)
+        hook.statuses = [400] * 5  # every request refused: nothing may count as sent
+        hook.raw_body = b"bad\nrequest: field x\n"
+        pdir = os.path.join(self.data, "plugins")
+        os.makedirs(pdir)
+        with open(os.path.join(pdir, "createonly.lua"), "w") as f:
+            f.write('return { name = "createonly", schema = { url = { type = "string" } },\n'
+                    '  created = function(alert, conf, vigil)\n'
+                    '    return vigil.http { url = conf.url, body = vigil.json_encode({ id = alert.id }) } end }\n')
+        ss = os.path.join(self.data, "self-signed")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", ss + ".key", "-out", ss + ".pem"], check=True, capture_output=True)
+        tls = Receiver(tls={"cert": ss + ".pem", "key": ss + ".key"})
+        self.recv.append(tls)
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'''return {{
+  api = {{ listen = "127.0.0.1:{self.port}" }},
+  plugin_dir = "{pdir}",
+  notifiers = {{
+    one = {{ type = "createonly", url = "http://127.0.0.1:{hook.port}/x" }},
+    selfsigned = {{ type = "webhook", url = "https://127.0.0.1:{tls.port}/x" }},
+  }},
+  default_notifiers = {{ "one" }},
+}}
+''')
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        hook.wait(1)
+
+        def one():
+            return [x for x in self.d.req("GET", "/v1/notifiers")[1]["notifiers"] if x["name"] == "one"][0]
+        deadline = time.time() + 10
+        while not one()["deadLetters"] and time.time() < deadline:
+            time.sleep(0.05)
+        answer = "HTTP 400 Bad Request: bad\\nrequest: field x"
+        self.assertEqual(one()["deadLetters"][0]["reason"], answer)
+        self.assertIn(answer + "\n", self.d.text())  # the log line: one line
+        aid = one()["deadLetters"][0]["alert"]
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{aid}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        m = wait_metric(self.d, 'vigil_notifier_skipped_total{notifier="one"}', 1)
+        self.assertEqual(metric(m, 'vigil_notifier_sent_total{notifier="one"}'), 0)
+        o = one()
+        self.assertEqual((o["counters"]["skipped"], o["counters"]["sent"]), (1, 0))
+        self.assertEqual(o["last"], "refused: " + answer)  # not the skipped resolve
+        # a long answer is capped; a self-signed certificate is named as the cause
+        hook.statuses = [429]
+        hook.raw_body = b"y" * 2000
+        r = subprocess.run([vigtest.VIGIL, "notifiers", "test", "one", "--config", conf, "--data-dir",
+                            self.data], capture_output=True, text=True, timeout=60)
+        self.assertIn("will retry: HTTP 429 Too Many Requests: " + "y" * 300, r.stdout)
+        self.assertIn("HTTP 429 Too Many Requests: " + "y" * 512 + "... (1488 bytes more)", r.stderr)
+        r = subprocess.run([vigtest.VIGIL, "notifiers", "test", "selfsigned", "--config", conf,
+                            "--data-dir", self.data], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("TLS certificate verify failed: self-signed certificate", r.stdout)
+
+    def test_notifiers_list(self):
+        """`vigil notifiers list` (and --json) shows each notifier's type, settings with every
+        secret as ***, whether it is a default, and with a daemon its counters and last
+        outcome; without one, the configuration's settings and no counters."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace('default_notifiers = { "ops", "pd" }', 'default_notifiers = { "ops" }'))
+        run = lambda *a: subprocess.run([vigtest.VIGIL, "notifiers", "list", *a, "--config", conf,
+                                         "--data-dir", self.data], capture_output=True, text=True,
+                                        timeout=60)
+
+        def check_masked(out):
+            for secret in ("s3cret", "R0UT1NGKEY", '"sec"'):
+                self.assertNotIn(secret, out)
+
+        r = run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        check_masked(r.stdout)
+        self.assertRegex(r.stdout, r"ops\s+webhook\s+yes\s+-\n")
+        self.assertRegex(r.stdout, r"pd\s+pagerduty\s+no\s+-\n")
+        self.assertIn('headers={"X-Team":"***"} password="***" retry_ms=100 '
+                      f'url="http://127.0.0.1:{hook.port}/hook" username="vigil"', r.stdout)
+        self.assertIn('routing_key="***"', r.stdout)
+        self.assertNotIn("counters:", r.stdout)
+        self.assertIn("no vigil daemon runs", r.stdout)
+        r = run("--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        check_masked(r.stdout)
+        ops = {x["name"]: x for x in json.loads(r.stdout)["notifiers"]}["ops"]
+        self.assertEqual((ops["type"], ops["default"]), ("webhook", True))
+        self.assertEqual((ops["settings"]["headers"], ops["settings"]["password"]), ({"X-Team": "***"}, "***"))
+        self.assertNotIn("counters", ops)
+        # with the daemon: its counters and last outcome too
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version")
+        hook.wait(1)
+        wait_metric(self.d, 'vigil_notifier_sent_total{notifier="ops"}', 1)
+        r = run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        check_masked(r.stdout)
+        self.assertRegex(r.stdout, r"ops\s+webhook\s+yes\s+accepted\n  settings: fields=.*password=\"\*\*\*\".*\n"
+                                   r"  counters: sent 1, skipped 0, failed 0, retried 0, dead 0, queued 0 \(0 on disk\)")
+        self.assertNotIn("no vigil daemon runs", r.stdout)
+        r = run("--json")
+        check_masked(r.stdout)
+        ops = {x["name"]: x for x in json.loads(r.stdout)["notifiers"]}["ops"]
+        self.assertEqual((ops["last"], ops["counters"]["sent"], ops["settings"]["password"]),
+                         ("accepted", 1, "***"))
+        # a configuration vigil would refuse at start is refused here too
+        with open(conf, "w") as f:
+            f.write('return { notifiers = { x = { type = "webhook", url = "http://x", colour = 1 } } }\n')
+        self.d.stop(signal.SIGTERM)
+        self.d = None
+        r = run()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("notifiers.x: unknown key 'colour'", r.stderr)
+
     def ops_state(self, name="ops"):
         """The instance NAME as GET /v1/notifiers shows it."""
         _, nt = self.d.req("GET", "/v1/notifiers")

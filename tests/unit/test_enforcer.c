@@ -385,6 +385,55 @@ static void kill_pod_of_a_path_cut_short_kills_the_process_alone(void **state)
 	free(x);
 }
 
+/* kill_pod of a host process: its cgroup is the host's (a service, a session): the process alone.
+ */
+static void kill_pod_of_a_host_process_kills_the_process_alone(void **state)
+{
+	struct vg_enforcer *enf = enforcer(false, false);
+	struct exec *x = exec_new(100, "/system.slice/cron.service", 0);
+
+	(void)state;
+	x->rq.action = VG_ENFORCE_KILL_POD;
+	x->rq.policy_host = true;
+	assert_int_equal(apply(enf, x), VG_ENFORCE_DONE);
+	assert_int_equal(fake.kill_cgroup + fake.delete_pod, 0);
+	assert_int_equal(fake.kill_process, 1);
+	assert_int_equal(fake.killed_pid, 100);
+	assert_string_equal(fake.action, "kill_process");
+	assert_non_null(strstr(fake.msg, "a host process: the process alone"));
+	vg_enforcer_free(enf);
+	free(x);
+}
+
+/* The kernel killed at exec, then kill_pod took the container: the alert says both. */
+static void killed_in_kernel_then_the_container(void **state)
+{
+	struct vg_enforcer *enf = enforcer(false, false);
+	struct exec *x = exec_new(100, CONTAINER_CG, VG_EXEC_KILLED);
+
+	(void)state;
+	x->rq.action = VG_ENFORCE_KILL_POD;
+	assert_int_equal(apply(enf, x), VG_ENFORCE_DONE_IN_KERNEL);
+	assert_int_equal(fake.kill_process, 0);
+	assert_int_equal(fake.kill_cgroup, 1);
+	assert_string_equal(fake.cgroup, CONTAINER_CG);
+	assert_string_equal(fake.action, "killed in kernel + kill_pod");
+	assert_non_null(strstr(fake.msg, "killed in kernel at exec (pid 100)"));
+	assert_non_null(strstr(fake.msg, "cgroup " CONTAINER_CG " killed"));
+	vg_enforcer_free(enf);
+	free(x);
+}
+
+static void effects_say_what_each_mode_does(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(vg_enforce_effect(VG_ENFORCE_KILL_POD, 1), "Kubernetes DELETE"));
+	assert_null(strstr(vg_enforce_effect(VG_ENFORCE_KILL_POD, 0), "Kubernetes"));
+	assert_non_null(strstr(vg_enforce_effect(VG_ENFORCE_KILL_POD, 0), "container's cgroup"));
+	assert_null(strstr(vg_enforce_effect(VG_ENFORCE_KILL_PROCESS, 1), "cgroup"));
+	assert_non_null(strstr(vg_enforce_effect(VG_ENFORCE_INFORM, -1), "kill nothing"));
+}
+
 static void modes_parse_once(void **state)
 {
 	enum vg_enforce_mode m = VG_ENFORCE_INFORM;
@@ -419,6 +468,9 @@ int main(void)
 		cmocka_unit_test(kill_pod_of_a_denied_pod_fails),
 		cmocka_unit_test(kill_pod_gone_cgroup_is_success),
 		cmocka_unit_test(kill_pod_of_a_path_cut_short_kills_the_process_alone),
+		cmocka_unit_test(kill_pod_of_a_host_process_kills_the_process_alone),
+		cmocka_unit_test(killed_in_kernel_then_the_container),
+		cmocka_unit_test(effects_say_what_each_mode_does),
 		cmocka_unit_test(modes_parse_once),
 	};
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The policy engine end to end on synthetic records: StackRox matching
- * semantics (POLICIES.md), containers-only, Lua checks that fail or run away,
+ * semantics (policies/README.md), containers-only, Lua checks that fail or run away,
  * the kernel filter mode, and reload atomicity.
  */
 #include <errno.h>
