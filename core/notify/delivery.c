@@ -101,9 +101,10 @@ static int64_t backoff_ms(const struct inst *inst, int n, long retry_after_s, in
 	return delay > left_ms ? left_ms : delay;
 }
 
-/* Failed again, or throttled: when it may go next. */
-static void retry_later(struct inst *inst, struct vg_outbox_entry *e, enum notify_outcome outcome,
-			const char *why, long retry_after_s, int64_t left_ms)
+/* Failed again, or throttled: when it may go next (logged, for a restart). */
+static void retry_later(struct vg_notify *n, struct inst *inst, struct vg_outbox_entry *e,
+			enum notify_outcome outcome, const char *why, long retry_after_s,
+			int64_t left_ms)
 {
 	int64_t delay;
 
@@ -113,6 +114,7 @@ static void retry_later(struct inst *inst, struct vg_outbox_entry *e, enum notif
 	delay = backoff_ms(inst, e->attempts, retry_after_s, left_ms);
 	e->next_ms = mono_ms() + delay;
 	e->inflight = false;
+	vg_outbox_backoff(n->outbox, e);
 	inst->retried++;
 	if (outcome != NOTIFY_THROTTLED)
 		inst->failed++;
@@ -161,7 +163,7 @@ void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome out
 		vg_outbox_delivered(n->outbox, q, e);
 	} else if (outcome == NOTIFY_RETRY || outcome == NOTIFY_THROTTLED ||
 		   outcome == NOTIFY_FAILED) {
-		retry_later(inst, e, outcome, why, retry_after_s, left_ms);
+		retry_later(n, inst, e, outcome, why, retry_after_s, left_ms);
 	} else { /* to the dead letters, with the receiver's answer */
 		inst->failed++;
 		inst->deadc++;

@@ -7,6 +7,10 @@
  *       (with "p": the alert, when events carry their JSON: no store)
  *   {"t":"d","id":N}              delivered, or taken back (a dead letter sent again)
  *   {"t":"x","id":N,"why":TEXT}   a dead letter
+ *   {"t":"r","id":N,"at":TRIES,"f":FAILURES,"next":MS}   backing off: its tries so far
+ *       (of them, the plugin's own failures) and its next try (wall-clock ms); the
+ *       last one of an id counts. A log without them (an older vigil's) loads as
+ *       before: no tries yet.
  *
  * An event is logged before it is sent and marked when it is accepted or
  * given up: at-least-once across kill -9. Opening replays the log
@@ -131,6 +135,15 @@ const char *outbox_queued_text(const struct queue *q, const struct vg_outbox_ent
 		return NULL;
 	*len = (size_t)l;
 	return buf;
+}
+
+size_t outbox_tries_text(const struct vg_outbox_entry *e, char *buf, size_t bn)
+{
+	int64_t next = (int64_t)(outbox_wall_ns() / 1000000) + (e->next_ms - outbox_mono_ms());
+	int l = snprintf(buf, bn, "{\"t\":\"r\",\"id\":%llu,\"at\":%d,\"f\":%d,\"next\":%lld}",
+			 (unsigned long long)e->id, e->attempts, e->failures, (long long)next);
+
+	return l < 0 || (size_t)l >= bn ? 0 : (size_t)l;
 }
 
 /* An entry from a "q" record, or NULL. */
@@ -404,6 +417,15 @@ void vg_outbox_delivered(struct vg_outbox *ob, int qi, struct vg_outbox_entry *e
 	outbox_entry_free(unlink_entry(q, e));
 }
 
+void vg_outbox_backoff(struct vg_outbox *ob, const struct vg_outbox_entry *e)
+{
+	char rec[160];
+	size_t len = outbox_tries_text(e, rec, sizeof(rec));
+
+	if (len) /* refused: after a restart it is tried at once, its tries counted from 0 */
+		append(ob, rec, len);
+}
+
 /* At most queue_max dead letters an instance: the oldest go, counted (a receiver that refuses
  * everything for a week must not grow memory without end). log: retire it in the log too (not while
  * replaying it). */
@@ -569,6 +591,11 @@ struct vg_outbox_entry *vg_outbox_next(struct vg_outbox *ob, int qi, int64_t now
 			seen[nseen++] = h;
 	}
 	return NULL;
+}
+
+const struct vg_outbox_entry *vg_outbox_waiting(const struct vg_outbox *ob, int qi)
+{
+	return ob->queues[qi].head;
 }
 
 const struct vg_outbox_entry *vg_outbox_dead(const struct vg_outbox *ob, int qi)

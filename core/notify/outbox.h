@@ -68,8 +68,13 @@ int vg_outbox_enqueue(struct vg_outbox *ob, int q, const char *event, const char
 struct vg_outbox_entry *vg_outbox_next(struct vg_outbox *ob, int q, int64_t now_ms);
 /* e was accepted: logged as delivered, freed. */
 void vg_outbox_delivered(struct vg_outbox *ob, int q, struct vg_outbox_entry *e);
+/* e did not get through and waits until e->next_ms: its tries and next try are logged, so that a
+ * restart neither resets them nor sends it at once. */
+void vg_outbox_backoff(struct vg_outbox *ob, const struct vg_outbox_entry *e);
 /* e goes to the dead letters with why. */
 void vg_outbox_dead_letter(struct vg_outbox *ob, int q, struct vg_outbox_entry *e, const char *why);
+/* Queue q's events waiting in memory, in order (follow ->next). */
+const struct vg_outbox_entry *vg_outbox_waiting(const struct vg_outbox *ob, int q);
 /* Queue q's dead letters, newest first (follow ->next). */
 const struct vg_outbox_entry *vg_outbox_dead(const struct vg_outbox *ob, int q);
 

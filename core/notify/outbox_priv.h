@@ -60,6 +60,14 @@ static inline uint64_t outbox_wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static inline int64_t outbox_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- outbox.c ---- */
 struct queue *outbox_queue(struct vg_outbox *ob, const char *name);
 void outbox_entry_free(struct vg_outbox_entry *e);
@@ -72,6 +80,8 @@ const char *outbox_queued_text(const struct queue *q, const struct vg_outbox_ent
 			       const json_t *alert, char *buf, size_t bn, char **heap, size_t *len);
 /* The "x" record of a dead letter (malloc'd), or NULL. */
 char *outbox_dead_text(uint64_t id, const char *why);
+/* The "r" record of e (its tries and next try) in buf: its length, or 0 when it does not fit. */
+size_t outbox_tries_text(const struct vg_outbox_entry *e, char *buf, size_t bn);
 /* An entry from a "q" record, or NULL. */
 struct vg_outbox_entry *outbox_entry_of(json_t *r);
 int outbox_spill_write(struct queue *q, const char *rec, size_t len);

@@ -937,6 +937,51 @@ class NotifyTest(unittest.TestCase):
         wait_metric(self.d, 'vigil_notifier_sent_total{notifier="ops"}', queued)
         self.assertEqual(self.ops_state()["deadLetters"], [])
 
+    def test_tries_survive_kill_9(self):
+        """An event's tries and its next try are in the outbox log: after kill -9 and a
+        restart the count goes on, and an event that was backing off is not sent at once."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        hook.statuses = [500] * 1000
+        conf = self.config(hook.port, pd.port, extra=", retry_ms = 2000")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        pd.wait(1)
+
+        def first():
+            w = self.ops_state()["waiting"]
+            return w[0] if w else {"attempts": 0}
+        deadline = time.time() + 15
+        while first()["attempts"] < 2 and time.time() < deadline:
+            time.sleep(0.02)
+        before = first()
+        self.assertGreaterEqual(before["attempts"], 2)
+        self.assertGreater(before["nextTryMs"], 0)
+        time.sleep(0.3)  # its record written (group commit): one kill -9 lost is an early try
+        self.d.stop(signal.SIGKILL)  # backing off: its next try is 2 s at least from its last
+        self.d = None
+        aid = before["alert"]
+        with hook.lock:
+            n = len(hook.got)
+            last = [g["start"] for g in hook.got if g["body"]["alert"]["id"] == aid][-1]
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        after = [w for w in self.ops_state()["waiting"] if w["id"] == before["id"]][0]
+        self.assertGreaterEqual(after["attempts"], before["attempts"])  # not reset
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            with hook.lock:
+                again = [g["start"] for g in hook.got[n:] if g["body"]["alert"]["id"] == aid]
+            if again:
+                break
+            time.sleep(0.05)
+        self.assertTrue(again)
+        self.assertGreaterEqual(again[0] - last, 1.9)  # not sent at once
+        # the count goes on from there
+        deadline = time.time() + 5
+        while first()["attempts"] <= before["attempts"] and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertGreater(first()["attempts"], before["attempts"])
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
