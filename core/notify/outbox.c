@@ -484,44 +484,86 @@ static bool names(const struct queue *q, const struct vg_outbox_entry *e, const 
 	return *what && !*end && id == e->id;
 }
 
+/* Dead letter e of queue q queued again: under a new id, with a fresh max_age_s and no tries. */
+static void requeue(struct vg_outbox *ob, struct queue *q, struct vg_outbox_entry *e)
+{
+	uint64_t old_id = e->id;
+
+	e->next = NULL;
+	e->dead = false;
+	free(e->reason);
+	e->reason = NULL;
+	e->attempts = 0;
+	e->failures = 0;
+	e->next_ms = 0;
+	e->hash = 0;
+	e->enq_ns = outbox_wall_ns(); /* a retry on request: a fresh max_age_s to get through */
+	e->id = ob->next_id++;
+	e->durable = false;
+	/* queued again under a new id (it always is), then the old dead letter retired: a crash
+	 * between the two sends it twice, never loses it */
+	(void)enqueue_entry(ob, q, e, NULL);
+	log_done(ob, old_id);
+}
+
+/* A dead letter on its way back, and where it was in the list (newest first). */
+struct back {
+	struct vg_outbox_entry *e;
+	uint64_t enq_ns;
+	size_t place;
+};
+
+/* Oldest first: queued earlier, else died earlier (further down the list). */
+static int cmp_back(const void *a, const void *b)
+{
+	const struct back *x = a, *y = b;
+
+	if (x->enq_ns != y->enq_ns)
+		return x->enq_ns < y->enq_ns ? -1 : 1;
+	return x->place > y->place ? -1 : x->place < y->place;
+}
+
+/* Queue q's dead letters that what names, back in the queue oldest first, so each alert's events
+ * go in the order they were raised (a resolve after its trigger). How many, or -ENOMEM. */
+static int retry_queue(struct vg_outbox *ob, struct queue *q, const char *what)
+{
+	struct back *back = calloc((size_t)q->ndead + 1, sizeof(*back));
+	struct vg_outbox_entry **pp = &q->dead;
+	size_t n = 0, place = 0;
+
+	if (!back)
+		return -ENOMEM;
+	while (*pp) {
+		struct vg_outbox_entry *e = *pp;
+
+		if (!names(q, e, what)) {
+			pp = &e->next;
+		} else {
+			*pp = e->next;
+			q->ndead--;
+			back[n++] = (struct back){.e = e, .enq_ns = e->enq_ns, .place = place};
+		}
+		place++;
+	}
+	qsort(back, n, sizeof(*back), cmp_back);
+	for (size_t i = 0; i < n; i++)
+		requeue(ob, q, back[i].e);
+	free(back);
+	return (int)n;
+}
+
 int vg_outbox_retry_dead(struct vg_outbox *ob, const char *what)
 {
 	int count = 0;
 	bool known = !what;
 
 	for (int i = 0; i < ob->nqueues; i++) {
-		struct queue *q = &ob->queues[i];
-		struct vg_outbox_entry **pp = &q->dead;
+		int rc = retry_queue(ob, &ob->queues[i], what);
 
-		known |= what && !strcmp(what, q->name);
-		while (*pp) {
-			struct vg_outbox_entry *e = *pp;
-			uint64_t old_id = e->id;
-
-			if (!names(q, e, what)) {
-				pp = &e->next;
-				continue;
-			}
-			*pp = e->next;
-			q->ndead--;
-			e->next = NULL;
-			e->dead = false;
-			free(e->reason);
-			e->reason = NULL;
-			e->attempts = 0;
-			e->failures = 0;
-			e->next_ms = 0;
-			e->hash = 0;
-			e->enq_ns = outbox_wall_ns(); /* a retry on request: a fresh max_age_s to
-						  get through */
-			e->id = ob->next_id++;
-			e->durable = false;
-			/* queued again under a new id (it always is), then the old dead letter
-			 * retired: a crash between the two sends it twice, never loses it */
-			(void)enqueue_entry(ob, q, e, NULL);
-			log_done(ob, old_id);
-			count++;
-		}
+		if (rc < 0)
+			return rc;
+		known |= what && !strcmp(what, ob->queues[i].name);
+		count += rc;
 	}
 	return count || known ? count : -ENOENT;
 }

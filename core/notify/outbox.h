@@ -78,7 +78,8 @@ const struct vg_outbox_entry *vg_outbox_waiting(const struct vg_outbox *ob, int 
 /* Queue q's dead letters, newest first (follow ->next). */
 const struct vg_outbox_entry *vg_outbox_dead(const struct vg_outbox *ob, int q);
 
-/* Dead letters back into their queues (see vg_notify_retry_dead): how many, or -ENOENT. */
+/* Dead letters back into their queues (see vg_notify_retry_dead), oldest first: how many, -ENOENT
+ * (nothing of that name), or -ENOMEM. */
 int vg_outbox_retry_dead(struct vg_outbox *ob, const char *what);
 /* Events waiting (and, in *dead, dead letters) in the queue named name, or in all (NULL). */
 int vg_outbox_pending(const struct vg_outbox *ob, const char *name, int *dead);

@@ -982,6 +982,31 @@ class NotifyTest(unittest.TestCase):
             time.sleep(0.05)
         self.assertGreater(first()["attempts"], before["attempts"])
 
+    def test_retry_keeps_event_order(self):
+        """A trigger and its resolve, both dead letters: `vigil notifiers retry` sends them
+        back oldest first, so the receiver sees the trigger before the resolve."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        pd.statuses = [400, 400]  # both refused
+        conf = self.config(hook.port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        aid = pd.wait(1)[0]["body"]["dedup_key"]
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{aid}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        pd.wait(2)
+        deadline = time.time() + 10
+        while len(self.ops_state("pd")["deadLetters"]) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual([d["event"] for d in self.ops_state("pd")["deadLetters"]],
+                         ["resolved", "created"])  # newest first
+        r = subprocess.run([vigtest.VIGIL, "notifiers", "retry", "pd", "--config", conf,
+                            "--data-dir", self.data], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = pd.wait(4)
+        self.assertEqual([(g["body"]["event_action"], g["body"]["dedup_key"]) for g in got[2:]],
+                         [("trigger", aid), ("resolve", aid)])
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
