@@ -302,7 +302,7 @@ int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb c
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : 5000L);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : 10000L);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (r->ca_file)

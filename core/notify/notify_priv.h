@@ -54,6 +54,7 @@ struct inst {
 	int conf_ref;	      /* conf as a Lua table, built on first use and shared by its events */
 	json_t *conf, *shown; /* settings (secrets resolved) / as shown (secrets redacted) */
 	int max_attempts, retry_ms;
+	int timeout_ms;	   /* a request of its plugin without an answer by then is retried */
 	int64_t max_age_s; /* an event still failing this long after it was queued is a dead letter
 			    */
 	int queue_max;	   /* events its queue keeps in memory at most, and dead letters */

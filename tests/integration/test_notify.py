@@ -635,7 +635,7 @@ class NotifyTest(unittest.TestCase):
             f.write(f'''return {{
   plugin_dir = "{pdir}",
   notifiers = {{
-    plain = {{ type = "webhook", url = "{u}" }},
+    plain = {{ type = "webhook", url = "{u}", timeout_ms = 3000 }},
     https = {{ type = "webhook", url = "{s}", ca_file = "{good['ca']}" }},
     wrongca = {{ type = "webhook", url = "{s}", ca_file = "{other['ca']}" }},
     skipverify = {{ type = "webhook", url = "{s}", insecure = true }},
@@ -686,7 +686,7 @@ class NotifyTest(unittest.TestCase):
         plain.raw_body = b"<html>not json"  # a 2xx is accepted whatever its body
         self.assertEqual(test("plain")[0], 0)
         plain.raw_body = None
-        plain.hang = True  # no answer within the 5 s timeout
+        plain.hang = True  # no answer within its timeout_ms
         rc, out = test("plain")
         self.assertEqual(rc, 1)
         self.assertRegex(out, r"(?i)timed? ?out|timeout")
@@ -1006,6 +1006,51 @@ class NotifyTest(unittest.TestCase):
         got = pd.wait(4)
         self.assertEqual([(g["body"]["event_action"], g["body"]["dedup_key"]) for g in got[2:]],
                          [("trigger", aid), ("resolve", aid)])
+
+    def test_timeout_ms(self):
+        """timeout_ms per instance: a PagerDuty request past it is retried with the same
+        dedup_key (the alert id); the default is 10 s, so a webhook answering in 6 s is
+        accepted at the first request."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        first = {"hook": True, "pd": True}
+
+        def slow(name, secs):
+            def delay(body):
+                was, first[name] = first[name], False
+                return secs if was else 0
+            return delay
+        hook.delay = slow("hook", 6)
+        pd.delay = slow("pd", 2.5)
+        conf = self.config(hook.port, pd.port)
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace('cluster = "lab", retry_ms = 100 }',
+                                 'cluster = "lab", retry_ms = 100, timeout_ms = 1000 }'))
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        key = pd.wait(1)[0]["body"]["dedup_key"]  # the request that times out
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            with pd.lock:
+                same = [g for g in pd.got if g["body"]["dedup_key"] == key]
+            if len(same) >= 2:
+                break
+            time.sleep(0.05)
+        self.assertEqual([g["body"]["event_action"] for g in same[:2]], ["trigger", "trigger"])
+        self.assertLess(same[1]["start"] - same[0]["start"], 2.4)  # timed out after 1 s, not 5
+        deadline = time.time() + 15
+        while self.ops_state()["counters"]["queued"] and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertIn(key, [g["body"]["alert"]["id"] for g in hook.got])  # the alert id
+        counters = self.ops_state()["counters"]
+        self.assertEqual((counters["failed"], counters["retried"]), (0, 0))  # not timed out
+        bad = os.path.join(self.data, "bad.conf.lua")
+        with open(bad, "w") as f:
+            f.write('return { notifiers = { x = { type = "syslog", address = "udp://127.0.0.1:514", '
+                    'timeout_ms = 50 } } }\n')
+        self.assert_start_fails(bad, "notifiers.x.timeout_ms must be from 100 to 600000")
 
 
 if __name__ == "__main__":
