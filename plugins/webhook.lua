@@ -12,7 +12,7 @@ local function post(alert, conf, vigil)
 	end
 	return vigil.http {
 		method = "POST", url = conf.url, headers = headers, body = vigil.json_encode(body),
-		ca_file = conf.ca_file, insecure = conf.insecure, timeout_ms = 5000,
+		ca_file = conf.ca_file, insecure = conf.insecure, timeout_ms = conf.timeout_ms,
 	}
 end
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -218,13 +219,39 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 	return n;
 }
 
+/* A Retry-After value in seconds: delay-seconds, or an HTTP date (RFC 9110, IMF-fixdate) from
+ * now, 0 if it is past; -1 if it is neither. */
+static long retry_after_s(const char *v)
+{
+	struct tm tm = {0};
+	char *end;
+	long s;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	s = strtol(v, &end, 10);
+	if (end != v)
+		return s;
+	if (!strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return -1;
+	s = (long)(timegm(&tm) - time(NULL));
+	return s > 0 ? s : 0;
+}
+
 static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
 {
 	struct xfer *x = ud;
 	size_t n = sz * nm;
+	char v[64];
 
-	if (n > 12 && !strncasecmp(p, "Retry-After:", 12))
-		x->retry_after = strtol(p + 12, NULL, 10);
+	if (n > 12 && !strncasecmp(p, "Retry-After:", 12)) {
+		/* the header is not NUL-terminated: a copy of its value */
+		size_t len = n - 12 < sizeof(v) - 1 ? n - 12 : sizeof(v) - 1;
+
+		memcpy(v, p + 12, len);
+		v[len] = '\0';
+		x->retry_after = retry_after_s(v);
+	}
 	return n;
 }
 
@@ -275,7 +302,7 @@ int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb c
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : 5000L);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : 10000L);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (r->ca_file)

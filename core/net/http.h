@@ -20,7 +20,7 @@ struct vg_http_req {
 	const char *const *headers; /* "Name: value", NULL-terminated */
 	const char *ca_file;	    /* NULL: the system store */
 	bool insecure;		    /* skip TLS verification (tests, stand-ins) */
-	long timeout_ms;	    /* 0: 5000 */
+	long timeout_ms;	    /* 0: 10000 */
 };
 
 struct vg_http_resp {

@@ -4,8 +4,8 @@
  * each instance fills its free slots with the events that may go, runs the
  * plugin's function for the event in a coroutine (vigil.http yields it while
  * the request is on the loop), and settles how it ended: accepted, again
- * later (exponential backoff with jitter, Retry-After honoured), or a dead
- * letter with the receiver's answer.
+ * later (exponential backoff with jitter up to five minutes, at least
+ * Retry-After), or a dead letter with the receiver's answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +75,8 @@ static const char *outcome_words(enum notify_outcome outcome)
 	case NOTIFY_ACCEPTED:
 		return "accepted";
 	case NOTIFY_RETRY:
+	case NOTIFY_THROTTLED:
+	case NOTIFY_FAILED:
 		return "will retry: ";
 	case NOTIFY_REFUSED:
 		return "refused: ";
@@ -84,25 +86,58 @@ static const char *outcome_words(enum notify_outcome outcome)
 	}
 }
 
-/* Failed again: when it may go next (backoff with jitter, or Retry-After; never past max_age_s). */
-static void retry_later(struct inst *inst, struct vg_outbox_entry *e, const char *why,
-			long retry_after_s, int64_t left_ms)
+/* How long to wait after n tries in a row that did not get through: exponential backoff from
+ * retry_ms up to MAX_DELAY_MS, with jitter, at least Retry-After, never past max_age_s (one last
+ * attempt then). */
+static int64_t backoff_ms(const struct inst *inst, int n, long retry_after_s, int64_t left_ms)
 {
-	int64_t delay = (int64_t)inst->retry_ms << (e->attempts > 8 ? 8 : e->attempts - 1);
+	int64_t delay = (int64_t)inst->retry_ms << (n > 20 ? 20 : n < 1 ? 0 : n - 1);
 
 	if (delay > MAX_DELAY_MS)
 		delay = MAX_DELAY_MS;
 	delay = delay / 2 + rand() % (delay + 1); /* jitter: 0.5x to 1.5x */
-	if (retry_after_s > 0)
-		delay = retry_after_s * 1000;
-	if (delay > left_ms) /* one last attempt at max_age_s */
-		delay = left_ms;
+	if (retry_after_s > 0 && delay < (int64_t)retry_after_s * 1000)
+		delay = (int64_t)retry_after_s * 1000;
+	return delay > left_ms ? left_ms : delay;
+}
+
+/* Failed again, or throttled: when it may go next (logged, for a restart). */
+static void retry_later(struct vg_notify *n, struct inst *inst, struct vg_outbox_entry *e,
+			enum notify_outcome outcome, const char *why, long retry_after_s,
+			int64_t left_ms)
+{
+	int64_t delay;
+
+	e->attempts++;
+	if (outcome == NOTIFY_FAILED)
+		e->failures++;
+	delay = backoff_ms(inst, e->attempts, retry_after_s, left_ms);
 	e->next_ms = mono_ms() + delay;
 	e->inflight = false;
+	vg_outbox_backoff(n->outbox, e);
 	inst->retried++;
-	inst->failed++;
-	vg_warn("notifier '%s': %s; attempt %d, again in %lld ms", inst->name, why, e->attempts,
+	if (outcome != NOTIFY_THROTTLED)
+		inst->failed++;
+	vg_warn("notifier '%s': %s; %s %d, again in %lld ms", inst->name, why,
+		outcome == NOTIFY_THROTTLED ? "throttled, try" : "attempt", e->attempts,
 		(long long)delay);
+}
+
+/* What becomes of an event that did not get through: a failure of the plugin's own on its last
+ * attempt, or any failure max_age_s after it was queued, gives up (why then says so in aged). */
+static enum notify_outcome limit(const struct inst *inst, const struct vg_outbox_entry *e,
+				 enum notify_outcome outcome, int64_t left_ms, const char **why,
+				 char *aged, size_t an)
+{
+	if (outcome == NOTIFY_FAILED && e->failures + 1 >= inst->max_attempts)
+		return NOTIFY_GAVE_UP;
+	if (outcome != NOTIFY_ACCEPTED && outcome != NOTIFY_REFUSED && left_ms <= 0) {
+		snprintf(aged, an, "%s (still failing %llds after it was queued: max_age_s)", *why,
+			 (long long)inst->max_age_s);
+		*why = aged;
+		return NOTIFY_GAVE_UP;
+	}
+	return outcome;
 }
 
 void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome outcome,
@@ -119,23 +154,16 @@ void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome out
 		return;
 	/* signed: a clock step back */
 	left_ms = inst->max_age_s * 1000 - (int64_t)(wall_ns() - e->enq_ns) / 1000000;
-	if (outcome == NOTIFY_RETRY && e->attempts + 1 >= inst->max_attempts)
-		outcome = NOTIFY_GAVE_UP;	       /* a failure, and the last attempt */
-	if (outcome == NOTIFY_RETRY && left_ms <= 0) { /* a failure, and too old to try again */
-		snprintf(aged, sizeof(aged),
-			 "%s (still failing %llds after it was queued: max_age_s)", why,
-			 (long long)inst->max_age_s);
-		why = aged;
-		outcome = NOTIFY_GAVE_UP;
-	}
+	outcome = limit(inst, e, outcome, left_ms, &why, aged, sizeof(aged));
 	/* truncated to fit: it is a summary */
 	snprintf(inst->last, sizeof(inst->last), "%s%.490s", outcome_words(outcome),
 		 outcome == NOTIFY_ACCEPTED ? "" : why);
 	if (outcome == NOTIFY_ACCEPTED) {
 		inst->sent++;
 		vg_outbox_delivered(n->outbox, q, e);
-	} else if (outcome == NOTIFY_RETRY && ++e->attempts < inst->max_attempts) {
-		retry_later(inst, e, why, retry_after_s, left_ms);
+	} else if (outcome == NOTIFY_RETRY || outcome == NOTIFY_THROTTLED ||
+		   outcome == NOTIFY_FAILED) {
+		retry_later(n, inst, e, outcome, why, retry_after_s, left_ms);
 	} else { /* to the dead letters, with the receiver's answer */
 		inst->failed++;
 		inst->deadc++;
@@ -168,7 +196,9 @@ static void settle_response(struct vg_notify *n, struct slot *sl, lua_State *co,
 	lua_pop(co, 4);
 	if (status >= 200 && status < 300)
 		notify_settle(n, sl, NOTIFY_ACCEPTED, "", -1);
-	else if (!status || status == 408 || status == 429 || status >= 500)
+	else if (status == 429 || status == 503) /* throttled, or down for a while */
+		notify_settle(n, sl, NOTIFY_THROTTLED, why, retry_after);
+	else if (!status || status == 408 || status >= 500)
 		notify_settle(n, sl, NOTIFY_RETRY, why, retry_after);
 	else
 		notify_settle(n, sl, NOTIFY_REFUSED, why, -1);
@@ -180,12 +210,12 @@ static void finished(struct vg_notify *n, struct slot *sl, int nres)
 	lua_State *co = sl->co;
 
 	if (nres < 1 || lua_isnil(co, -nres)) {
-		notify_settle(n, sl, NOTIFY_RETRY, "the plugin returned nothing", -1);
+		notify_settle(n, sl, NOTIFY_FAILED, "the plugin returned nothing", -1);
 	} else if (lua_isboolean(co, -nres)) {
 		if (lua_toboolean(co, -nres))
 			notify_settle(n, sl, NOTIFY_ACCEPTED, "", -1);
 		else
-			notify_settle(n, sl, NOTIFY_RETRY,
+			notify_settle(n, sl, NOTIFY_FAILED,
 				      nres > 1 && lua_isstring(co, -nres + 1)
 					      ? lua_tostring(co, -nres + 1)
 					      : "the plugin reported a failure",
@@ -193,7 +223,7 @@ static void finished(struct vg_notify *n, struct slot *sl, int nres)
 	} else if (lua_istable(co, -nres)) {
 		settle_response(n, sl, co, nres);
 	} else {
-		notify_settle(n, sl, NOTIFY_RETRY,
+		notify_settle(n, sl, NOTIFY_FAILED,
 			      "the plugin returned something other than true, false or a response",
 			      -1);
 	}
@@ -213,7 +243,7 @@ void notify_run(struct vg_notify *n, struct slot *sl, int nargs)
 	}
 	snprintf(err + strlen(err), sizeof(err) - strlen(err), " (plugin %.200s)",
 		 n->plugins[sl->inst->plugin].file);
-	notify_settle(n, sl, NOTIFY_RETRY, err, -1);
+	notify_settle(n, sl, NOTIFY_FAILED, err, -1);
 }
 
 /* ---- starting an event ----------------------------------------------------------------------- */
@@ -276,7 +306,7 @@ static int prepare(struct vg_notify *n, struct slot *sl, lua_State *L)
 		snprintf(why, sizeof(why), "cannot hand the alert to the plugin: %s",
 			 lua_tostring(L, -1));
 		lua_pop(L, 3);
-		notify_settle(n, sl, NOTIFY_RETRY, why, -1);
+		notify_settle(n, sl, NOTIFY_FAILED, why, -1);
 		return -ENOMEM;
 	}
 	sl->co_ref = (int)lua_tointeger(L, -1);

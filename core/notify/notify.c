@@ -406,6 +406,28 @@ void vg_notify_close(struct vg_notify *n)
 
 /* ---- what is reported ------------------------------------------------------------------------ */
 
+#define SHOWN_WAITING 100 /* the first events an instance has waiting, with their tries */
+
+/* Instance i's first events waiting: their tries so far and the time to their next try. */
+static json_t *waiting_json(struct vg_notify *n, int i)
+{
+	json_t *arr = json_array();
+	int64_t now = mono_ms();
+	int k = 0;
+
+	for (const struct vg_outbox_entry *e = vg_outbox_waiting(n->outbox, i);
+	     e && k < SHOWN_WAITING; e = e->next, k++)
+		/* out of memory: the entry is left out of a report */
+		(void)json_array_append_new(
+			arr,
+			json_pack("{s:I, s:s, s:s, s:i, s:i, s:I, s:b}", "id", (json_int_t)e->id,
+				  "alert", e->alert_id, "event", e->event, "attempts", e->attempts,
+				  "failures", e->failures, "nextTryMs",
+				  (json_int_t)(e->next_ms > now ? e->next_ms - now : 0), "inFlight",
+				  e->inflight));
+	return arr;
+}
+
 json_t *vg_notify_json(struct vg_notify *n)
 {
 	json_t *arr = json_array();
@@ -433,6 +455,9 @@ json_t *vg_notify_json(struct vg_notify *n)
 				       "notDurable", (json_int_t)st.not_durable, "lost",
 				       (json_int_t)st.lost, "queued", (json_int_t)st.queued,
 				       "onDisk", (json_int_t)st.spilled, "deadLetters", dead));
+		/* out of memory: a report without them */
+		(void)json_object_set_new(json_array_get(arr, (size_t)i), "waiting",
+					  waiting_json(n, i));
 	}
 	return arr;
 }

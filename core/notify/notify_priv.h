@@ -25,10 +25,13 @@
 
 /* How one attempt to deliver an event ended. */
 enum notify_outcome {
-	NOTIFY_ACCEPTED, /* the receiver took it (or the plugin does not want the event) */
-	NOTIFY_RETRY,	 /* it failed: again later, unless out of attempts or too old */
-	NOTIFY_REFUSED,	 /* the receiver refused it: retrying will not help */
-	NOTIFY_GAVE_UP,	 /* it failed on its last attempt, or too long after it was queued */
+	NOTIFY_ACCEPTED,  /* the receiver took it (or the plugin does not want the event) */
+	NOTIFY_RETRY,	  /* no answer, 408 or 5xx: again later; only max_age_s ends it */
+	NOTIFY_THROTTLED, /* 429 or 503: again later, not even a failed request; only max_age_s */
+	NOTIFY_FAILED,	  /* the plugin failed (an error, `false, reason`, its budget): again
+			     later, unless out of max_attempts or too old */
+	NOTIFY_REFUSED,	  /* the receiver refused it: retrying will not help */
+	NOTIFY_GAVE_UP,	  /* it failed on its last attempt, or too long after it was queued */
 };
 
 struct inst;
@@ -51,6 +54,7 @@ struct inst {
 	int conf_ref;	      /* conf as a Lua table, built on first use and shared by its events */
 	json_t *conf, *shown; /* settings (secrets resolved) / as shown (secrets redacted) */
 	int max_attempts, retry_ms;
+	int timeout_ms;	   /* a request of its plugin without an answer by then is retried */
 	int64_t max_age_s; /* an event still failing this long after it was queued is a dead letter
 			    */
 	int queue_max;	   /* events its queue keeps in memory at most, and dead letters */

@@ -7,10 +7,14 @@
  *       (with "p": the alert, when events carry their JSON: no store)
  *   {"t":"d","id":N}              delivered, or taken back (a dead letter sent again)
  *   {"t":"x","id":N,"why":TEXT}   a dead letter
+ *   {"t":"r","id":N,"at":TRIES,"f":FAILURES,"next":MS}   backing off: its tries so far
+ *       (of them, the plugin's own failures) and its next try (wall-clock ms); the
+ *       last one of an id counts. A log without them (an older vigil's) loads as
+ *       before: no tries yet.
  *
  * An event is logged before it is sent and marked when it is accepted or
  * given up: at-least-once across kill -9. Opening replays the log
- * (outbox_replay.c).
+ * (outbox_replay.c); dead letters are outbox_dead.c's.
  *
  * Memory is bounded per queue: up to queue_max events wait in memory; past
  * that they wait in the queue's spill file (a copy of their records, one a
@@ -66,7 +70,7 @@ void outbox_push(struct queue *q, struct vg_outbox_entry *e)
 }
 
 /* Takes e out of the queue (it is near the head: at most SCAN_AHEAD in). */
-static struct vg_outbox_entry *unlink_entry(struct queue *q, struct vg_outbox_entry *e)
+struct vg_outbox_entry *outbox_unlink(struct queue *q, struct vg_outbox_entry *e)
 {
 	struct vg_outbox_entry *prev = NULL;
 
@@ -82,15 +86,6 @@ static struct vg_outbox_entry *unlink_entry(struct queue *q, struct vg_outbox_en
 	e->inflight = false;
 	q->queued--;
 	return e;
-}
-
-void outbox_to_dead(struct queue *q, struct vg_outbox_entry *e, const char *why)
-{
-	e->dead = true;
-	e->reason = strdup(why ? why : "");
-	e->next = q->dead;
-	q->dead = e;
-	q->ndead++;
 }
 
 /* s needs no escaping in a JSON string (alert ids and event names always; checked, not assumed). */
@@ -133,6 +128,15 @@ const char *outbox_queued_text(const struct queue *q, const struct vg_outbox_ent
 	return buf;
 }
 
+size_t outbox_tries_text(const struct vg_outbox_entry *e, char *buf, size_t bn)
+{
+	int64_t next = (int64_t)(outbox_wall_ns() / 1000000) + (e->next_ms - outbox_mono_ms());
+	int l = snprintf(buf, bn, "{\"t\":\"r\",\"id\":%llu,\"at\":%d,\"f\":%d,\"next\":%lld}",
+			 (unsigned long long)e->id, e->attempts, e->failures, (long long)next);
+
+	return l < 0 || (size_t)l >= bn ? 0 : (size_t)l;
+}
+
 /* An entry from a "q" record, or NULL. */
 struct vg_outbox_entry *outbox_entry_of(json_t *r)
 {
@@ -165,7 +169,7 @@ static void on_durable(void *ctx, bool ok)
 	e->durable = true;
 }
 
-static void append(struct vg_outbox *ob, const char *rec, size_t len)
+void outbox_append(struct vg_outbox *ob, const char *rec, size_t len)
 {
 	/* a "d" or "x" record refused: the event is sent again after a restart (at least once) */
 	(void)vg_wal_append(ob->wal, rec, len, NULL, NULL);
@@ -173,12 +177,12 @@ static void append(struct vg_outbox *ob, const char *rec, size_t len)
 }
 
 /* The "d" record: event id delivered, or taken out of the outbox. */
-static void log_done(struct vg_outbox *ob, uint64_t id)
+void outbox_log_done(struct vg_outbox *ob, uint64_t id)
 {
 	char rec[64];
 	int len = snprintf(rec, sizeof(rec), "{\"t\":\"d\",\"id\":%llu}", (unsigned long long)id);
 
-	append(ob, rec, (size_t)len);
+	outbox_append(ob, rec, (size_t)len);
 }
 
 /* ---- spill files ------------------------------------------------------------------------ */
@@ -337,7 +341,7 @@ static void not_durable(struct queue *q, int rc)
 			q->name, strerror(-rc), (unsigned long long)q->undurable);
 }
 
-static int enqueue_entry(struct vg_outbox *ob, struct queue *q, struct vg_outbox_entry *e,
+int outbox_enqueue_entry(struct vg_outbox *ob, struct queue *q, struct vg_outbox_entry *e,
 			 const json_t *alert)
 {
 	char buf[1024], *heap;
@@ -400,107 +404,17 @@ void vg_outbox_delivered(struct vg_outbox *ob, int qi, struct vg_outbox_entry *e
 {
 	struct queue *q = &ob->queues[qi];
 
-	log_done(ob, e->id);
-	outbox_entry_free(unlink_entry(q, e));
+	outbox_log_done(ob, e->id);
+	outbox_entry_free(outbox_unlink(q, e));
 }
 
-/* At most queue_max dead letters an instance: the oldest go, counted (a receiver that refuses
- * everything for a week must not grow memory without end). log: retire it in the log too (not while
- * replaying it). */
-void outbox_trim_dead(struct vg_outbox *ob, struct queue *q, bool log)
+void vg_outbox_backoff(struct vg_outbox *ob, const struct vg_outbox_entry *e)
 {
-	while (q->ndead > q->queue_max) {
-		struct vg_outbox_entry **pp = &q->dead;
+	char rec[160];
+	size_t len = outbox_tries_text(e, rec, sizeof(rec));
 
-		while ((*pp)->next) /* newest first: the oldest is last */
-			pp = &(*pp)->next;
-		if (log)
-			log_done(ob, (*pp)->id);
-		if (!q->dead_dropped++ || !(q->dead_dropped & (q->dead_dropped - 1)))
-			vg_warn("notifier '%s': more than %d dead letters: the oldest are dropped "
-				"(%llu so far, "
-				"vigil_notifier_dead_dropped_total)",
-				q->name, q->queue_max, (unsigned long long)q->dead_dropped);
-		outbox_entry_free(*pp);
-		*pp = NULL;
-		q->ndead--;
-	}
-}
-
-/* The "x" record: event id is a dead letter, and why (malloc'd, or NULL). */
-char *outbox_dead_text(uint64_t id, const char *why)
-{
-	json_t *r =
-		json_pack("{s:s, s:I, s:s}", "t", "x", "id", (json_int_t)id, "why", why ? why : "");
-	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
-
-	json_decref(r);
-	return s;
-}
-
-void vg_outbox_dead_letter(struct vg_outbox *ob, int qi, struct vg_outbox_entry *e, const char *why)
-{
-	struct queue *q = &ob->queues[qi];
-	char *s = outbox_dead_text(e->id, why);
-
-	if (s)
-		append(ob, s, strlen(s));
-	free(s);
-	outbox_to_dead(q, unlink_entry(q, e), why);
-	outbox_trim_dead(ob, q, true);
-}
-
-/* Whether dead letter e of queue q is what a retry names (see notify.h). */
-static bool names(const struct queue *q, const struct vg_outbox_entry *e, const char *what)
-{
-	char *end;
-	unsigned long long id;
-
-	if (!what || !strcmp(what, q->name) || !strcmp(what, e->alert_id))
-		return true;
-	id = strtoull(what, &end, 10);
-	return *what && !*end && id == e->id;
-}
-
-int vg_outbox_retry_dead(struct vg_outbox *ob, const char *what)
-{
-	int count = 0;
-	bool known = !what;
-
-	for (int i = 0; i < ob->nqueues; i++) {
-		struct queue *q = &ob->queues[i];
-		struct vg_outbox_entry **pp = &q->dead;
-
-		known |= what && !strcmp(what, q->name);
-		while (*pp) {
-			struct vg_outbox_entry *e = *pp;
-			uint64_t old_id = e->id;
-
-			if (!names(q, e, what)) {
-				pp = &e->next;
-				continue;
-			}
-			*pp = e->next;
-			q->ndead--;
-			e->next = NULL;
-			e->dead = false;
-			free(e->reason);
-			e->reason = NULL;
-			e->attempts = 0;
-			e->next_ms = 0;
-			e->hash = 0;
-			e->enq_ns = outbox_wall_ns(); /* a retry on request: a fresh max_age_s to
-						  get through */
-			e->id = ob->next_id++;
-			e->durable = false;
-			/* queued again under a new id (it always is), then the old dead letter
-			 * retired: a crash between the two sends it twice, never loses it */
-			(void)enqueue_entry(ob, q, e, NULL);
-			log_done(ob, old_id);
-			count++;
-		}
-	}
-	return count || known ? count : -ENOENT;
+	if (len) /* refused: after a restart it is tried at once, its tries counted from 0 */
+		outbox_append(ob, rec, len);
 }
 
 int vg_outbox_pending(const struct vg_outbox *ob, const char *name, int *dead)
@@ -536,7 +450,7 @@ int vg_outbox_enqueue(struct vg_outbox *ob, int qi, const char *event, const cha
 		return -ENOMEM;
 	}
 	/* logged before it is sent: the log's ack flips e->durable */
-	return enqueue_entry(ob, &ob->queues[qi], e, alert);
+	return outbox_enqueue_entry(ob, &ob->queues[qi], e, alert);
 }
 
 static uint32_t alert_hash(struct vg_outbox_entry *e)
@@ -570,9 +484,9 @@ struct vg_outbox_entry *vg_outbox_next(struct vg_outbox *ob, int qi, int64_t now
 	return NULL;
 }
 
-const struct vg_outbox_entry *vg_outbox_dead(const struct vg_outbox *ob, int qi)
+const struct vg_outbox_entry *vg_outbox_waiting(const struct vg_outbox *ob, int qi)
 {
-	return ob->queues[qi].dead;
+	return ob->queues[qi].head;
 }
 
 void vg_outbox_stats(const struct vg_outbox *ob, int qi, struct vg_outbox_stats *st)

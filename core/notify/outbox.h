@@ -18,14 +18,15 @@
 struct event_base;
 struct vg_outbox;
 
-/* One queued event. The delivery may change attempts, next_ms and inflight; the rest is the
- * outbox's. */
+/* One queued event. The delivery may change attempts, failures, next_ms and inflight; the rest is
+ * the outbox's. */
 struct vg_outbox_entry {
 	uint64_t id, enq_ns; /* enq_ns: wall-clock time it was queued */
 	char event[16];	     /* "created", "updated", "resolved" */
 	char *alert_id;
 	char *payload;	 /* the alert's JSON when queued, or NULL: read from the store when sent */
-	int attempts;	 /* failed attempts so far */
+	int attempts;	 /* tries that did not get through so far, of any kind */
+	int failures;	 /* of those, the plugin's own failures: max_attempts counts them */
 	int64_t next_ms; /* not before (monotonic ms) */
 	bool inflight;
 	/* the outbox's own */
@@ -67,12 +68,18 @@ int vg_outbox_enqueue(struct vg_outbox *ob, int q, const char *event, const char
 struct vg_outbox_entry *vg_outbox_next(struct vg_outbox *ob, int q, int64_t now_ms);
 /* e was accepted: logged as delivered, freed. */
 void vg_outbox_delivered(struct vg_outbox *ob, int q, struct vg_outbox_entry *e);
+/* e did not get through and waits until e->next_ms: its tries and next try are logged, so that a
+ * restart neither resets them nor sends it at once. */
+void vg_outbox_backoff(struct vg_outbox *ob, const struct vg_outbox_entry *e);
 /* e goes to the dead letters with why. */
 void vg_outbox_dead_letter(struct vg_outbox *ob, int q, struct vg_outbox_entry *e, const char *why);
+/* Queue q's events waiting in memory, in order (follow ->next). */
+const struct vg_outbox_entry *vg_outbox_waiting(const struct vg_outbox *ob, int q);
 /* Queue q's dead letters, newest first (follow ->next). */
 const struct vg_outbox_entry *vg_outbox_dead(const struct vg_outbox *ob, int q);
 
-/* Dead letters back into their queues (see vg_notify_retry_dead): how many, or -ENOENT. */
+/* Dead letters back into their queues (see vg_notify_retry_dead), oldest first: how many, -ENOENT
+ * (nothing of that name), or -ENOMEM. */
 int vg_outbox_retry_dead(struct vg_outbox *ob, const char *what);
 /* Events waiting (and, in *dead, dead letters) in the queue named name, or in all (NULL). */
 int vg_outbox_pending(const struct vg_outbox *ob, const char *name, int *dead);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * outbox_priv.h - what the outbox's files share: queueing and spill files
- * (outbox.c), replay and compaction (outbox_replay.c). Not for other modules.
+ * (outbox.c), dead letters (outbox_dead.c), replay and compaction
+ * (outbox_replay.c). Not for other modules.
  */
 #ifndef VG_OUTBOX_PRIV_H
 #define VG_OUTBOX_PRIV_H
@@ -60,18 +61,32 @@ static inline uint64_t outbox_wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static inline int64_t outbox_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- outbox.c ---- */
 struct queue *outbox_queue(struct vg_outbox *ob, const char *name);
 void outbox_entry_free(struct vg_outbox_entry *e);
 void outbox_push(struct queue *q, struct vg_outbox_entry *e);
-void outbox_to_dead(struct queue *q, struct vg_outbox_entry *e, const char *why);
-/* At most queue_max dead letters: the oldest go, counted; log: retired in the log too. */
-void outbox_trim_dead(struct vg_outbox *ob, struct queue *q, bool log);
+/* Takes e out of queue q (it is near the head). */
+struct vg_outbox_entry *outbox_unlink(struct queue *q, struct vg_outbox_entry *e);
+/* A record into the log, not waiting for it to be durable. */
+void outbox_append(struct vg_outbox *ob, const char *rec, size_t len);
+/* The "d" record: event id delivered, or taken out of the outbox. */
+void outbox_log_done(struct vg_outbox *ob, uint64_t id);
+/* e (not yet logged) logged and queued on q, or spilled past queue_max. 0. */
+int outbox_enqueue_entry(struct vg_outbox *ob, struct queue *q, struct vg_outbox_entry *e,
+			 const json_t *alert);
 /* The record that queues e (see outbox.c); buf or a malloc'd *heap, or NULL. */
 const char *outbox_queued_text(const struct queue *q, const struct vg_outbox_entry *e,
 			       const json_t *alert, char *buf, size_t bn, char **heap, size_t *len);
-/* The "x" record of a dead letter (malloc'd), or NULL. */
-char *outbox_dead_text(uint64_t id, const char *why);
+/* The "r" record of e (its tries and next try) in buf: its length, or 0 when it does not fit. */
+size_t outbox_tries_text(const struct vg_outbox_entry *e, char *buf, size_t bn);
 /* An entry from a "q" record, or NULL. */
 struct vg_outbox_entry *outbox_entry_of(json_t *r);
 int outbox_spill_write(struct queue *q, const char *rec, size_t len);
@@ -80,6 +95,13 @@ void outbox_orphan(struct vg_outbox *ob, struct queue *q, const char *what, int 
 void spill_reader_init(struct spill_reader *r, int fd, int64_t off);
 /* The next line in *line: 1, 0 at the end, or -errno. */
 int spill_reader_next(struct spill_reader *r, char **line);
+
+/* ---- outbox_dead.c ---- */
+void outbox_to_dead(struct queue *q, struct vg_outbox_entry *e, const char *why);
+/* At most queue_max dead letters: the oldest go, counted; log: retired in the log too. */
+void outbox_trim_dead(struct vg_outbox *ob, struct queue *q, bool log);
+/* The "x" record of a dead letter (malloc'd), or NULL. */
+char *outbox_dead_text(uint64_t id, const char *why);
 
 /* ---- outbox_replay.c ---- */
 /* Replays the open log into the queues (and spill files). 0 or -errno with err. */

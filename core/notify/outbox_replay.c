@@ -2,9 +2,10 @@
 /*
  * outbox_replay.c - the outbox's log read back and rewritten. Opening replays
  * it in two passes, the first learning which ids are still pending or dead
- * (bitmaps over the ids), the second rebuilding those in order. Compaction
- * rewrites it, once it is mostly delivered records, with what is pending (in
- * memory and spilled) and dead. That runs on the loop, so it waits while a
+ * (bitmaps over the ids, and the last tries of each pending one), the second
+ * rebuilding those in order. Compaction rewrites it, once it is mostly
+ * delivered records, with what is pending (in memory, with its tries, and
+ * spilled) and dead. That runs on the loop, so it waits while a
  * queue has more than queue_max events spilled: what it copies stays bounded
  * (about 14 ms for 40,000 records here).
  */
@@ -34,6 +35,12 @@ struct replay {
 		char *why;
 	} * why; /* dead letters' reasons, sorted by id for pass 2 */
 	size_t nwhy, capwhy;
+	struct tries {
+		uint64_t id, seq; /* seq: the record's place, the last of an id counts */
+		int attempts, failures;
+		int64_t next_wall_ms;
+	} * tries; /* "r" records of pending ids; sorted, one an id, by id for pass 2 */
+	size_t ntries, captries;
 	uint64_t records;
 	bool failed; /* out of memory: the open fails rather than drop events */
 };
@@ -102,6 +109,93 @@ static void set_bit(uint8_t *b, struct replay *rp, uint64_t id, bool v)
 		b[(id - rp->base) / 8] &= (uint8_t)~m;
 }
 
+static int cmp_id_only(const void *a, const void *b)
+{
+	uint64_t x = ((const struct tries *)a)->id, y = ((const struct tries *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_tries(const void *a, const void *b)
+{
+	const struct tries *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The "r" records kept: sorted by id, the last one of each id that is still pending. */
+static void prune_tries(struct replay *rp)
+{
+	size_t w = 0;
+
+	if (!rp->ntries)
+		return;
+	qsort(rp->tries, rp->ntries, sizeof(*rp->tries), cmp_tries);
+	for (size_t i = 0; i < rp->ntries; i++) {
+		if (i + 1 < rp->ntries && rp->tries[i + 1].id == rp->tries[i].id)
+			continue; /* a later one counts */
+		if (bit(rp->live, rp, rp->tries[i].id))
+			rp->tries[w++] = rp->tries[i];
+	}
+	rp->ntries = w;
+}
+
+/* Room for one more "r" record: the ones no longer needed dropped, then, when that frees less than
+ * half, twice the room. false: out of memory. */
+static bool grow_tries(struct replay *rp)
+{
+	size_t cap = rp->captries ? rp->captries * 2 : 64;
+	struct tries *t;
+
+	prune_tries(rp);
+	if (rp->ntries * 2 < rp->captries)
+		return true;
+	t = realloc(rp->tries, cap * sizeof(*t));
+	if (!t) {
+		rp->failed = true;
+		return false;
+	}
+	rp->tries = t;
+	rp->captries = cap;
+	return true;
+}
+
+/* An "r" record of a pending id, kept for pass 2 (pruned when full: memory stays bounded by the
+ * events pending, however long they retried). */
+static void keep_tries(struct replay *rp, json_t *r, uint64_t id)
+{
+	if (rp->ntries == rp->captries && !grow_tries(rp))
+		return;
+	rp->tries[rp->ntries++] = (struct tries){
+		.id = id,
+		.seq = rp->records,
+		.attempts = (int)json_integer_value(json_object_get(r, "at")),
+		.failures = (int)json_integer_value(json_object_get(r, "f")),
+		.next_wall_ms = (int64_t)json_integer_value(json_object_get(r, "next")),
+	};
+}
+
+/* e as its last "r" record left it: its tries, and its next try still ahead (at most a day). */
+static void restore_tries(const struct replay *rp, struct vg_outbox_entry *e)
+{
+	struct tries key = {.id = e->id}, *t;
+	int64_t wait;
+
+	/* sorted by id, one an id (prune_tries) */
+	t = rp->ntries ? bsearch(&key, rp->tries, rp->ntries, sizeof(*rp->tries), cmp_id_only)
+		       : NULL;
+	if (!t)
+		return;
+	e->attempts = t->attempts > 0 ? t->attempts : 0;
+	e->failures = t->failures > 0 ? t->failures : 0;
+	wait = t->next_wall_ms - (int64_t)(outbox_wall_ns() / 1000000);
+	if (wait > 86400000) /* a clock stepped back: not for ever */
+		wait = 86400000;
+	e->next_ms = outbox_mono_ms() + (wait > 0 ? wait : 0);
+}
+
 /* Pass 1: which ids are pending (queued, never delivered nor dead) and which are dead, and why. */
 static void pass1(void *ctx, const void *p, size_t len)
 {
@@ -125,6 +219,8 @@ static void pass1(void *ctx, const void *p, size_t len)
 	} else if (!strcmp(t, "d")) {
 		set_bit(rp->live, rp, id, false);
 		set_bit(rp->dead, rp, id, false);
+	} else if (!strcmp(t, "r") && bit(rp->live, rp, id)) {
+		keep_tries(rp, r, id);
 	} else if (!strcmp(t, "x") && bit(rp->live, rp, id)) {
 		set_bit(rp->live, rp, id, false);
 		set_bit(rp->dead, rp, id, true);
@@ -195,6 +291,7 @@ static void pass2(void *ctx, const void *p, size_t len)
 		outbox_orphan(ob, q, "its spill file cannot be written", EIO);
 	} else if ((e = outbox_entry_of(
 			    r))) { /* in memory (past queue_max only if the spill file failed) */
+		restore_tries(rp, e);
 		outbox_push(q, e);
 	} else {
 		rp->failed = true;
@@ -235,6 +332,7 @@ int outbox_replay(struct vg_outbox *ob, const char *dir, char *err, size_t en)
 	if (!rc) {
 		if (rp.nwhy)
 			qsort(rp.why, rp.nwhy, sizeof(*rp.why), cmp_dr);
+		prune_tries(&rp);
 		rc = vg_wal_scan(ob->wal, pass2, ob);
 		if (rc)
 			rc = vg_errf(err, en, rc, "cannot read the outbox %s again: %s", dir,
@@ -250,6 +348,7 @@ int outbox_replay(struct vg_outbox *ob, const char *dir, char *err, size_t en)
 	for (size_t i = 0; i < rp.nwhy; i++)
 		free(rp.why[i].why);
 	free(rp.why);
+	free(rp.tries);
 	free(rp.live);
 	free(rp.dead);
 	ob->rp = NULL;
@@ -263,7 +362,7 @@ struct compaction {
 	struct vg_outbox *ob;
 	int i, phase; /* queue; 0 dead letters (q then x), 1 the queue, 2 the spill file */
 	struct vg_outbox_entry *e;
-	bool x_next;
+	bool second; /* the entry's second record is next: a dead letter's "x", an event's "r" */
 	struct spill_reader rd;
 	char buf[1024], *heap;
 	uint64_t count;
@@ -280,24 +379,31 @@ static int emit(struct compaction *c, const char *rec, size_t rec_len, const voi
 	return 1;
 }
 
-/* Phases 0 and 1: a dead letter ("q" then "x"), or an event of the queue in memory. */
+/* Phases 0 and 1: a dead letter ("q" then "x"), or an event of the queue in memory ("q", then "r"
+ * when it has tries). */
 static int emit_entry(struct compaction *c, struct queue *q, const void **p, size_t *len)
 {
 	const char *rec;
 	size_t rec_len = 0;
 
-	if (c->phase == 0 && c->x_next) { /* the dead letter's reason */
+	if (c->second && c->phase == 0) { /* the dead letter's reason */
 		c->heap = outbox_dead_text(c->e->id, c->e->reason);
-		c->x_next = false;
+		c->second = false;
 		c->e = c->e->next;
 		return emit(c, c->heap, c->heap ? strlen(c->heap) : 0, p, len);
+	}
+	if (c->second) { /* the event's tries */
+		rec_len = outbox_tries_text(c->e, c->buf, sizeof(c->buf));
+		c->second = false;
+		c->e = c->e->next;
+		return emit(c, rec_len ? c->buf : NULL, rec_len, p, len);
 	}
 	if (c->phase == 0) /* a dead letter's id is free to change: a new one keeps the ids in the
 			    * log close together, so the replay's bitmaps stay small however old */
 		c->e->id = c->ob->next_id++;
 	rec = outbox_queued_text(q, c->e, NULL, c->buf, sizeof(c->buf), &c->heap, &rec_len);
-	if (c->phase == 0)
-		c->x_next = true;
+	if (c->phase == 0 || c->e->attempts)
+		c->second = true;
 	else
 		c->e = c->e->next;
 	return emit(c, rec, rec_len, p, len);

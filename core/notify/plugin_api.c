@@ -93,7 +93,7 @@ static void resume_with(struct req_wait *w, lua_CFunction fn, const void *arg, i
 		snprintf(why, sizeof(why), "cannot hand the answer to the plugin: %s",
 			 lua_tostring(L, -1));
 		lua_pop(L, 1);
-		notify_settle(w->n, w->slot, NOTIFY_RETRY, why, -1);
+		notify_settle(w->n, w->slot, NOTIFY_FAILED, why, -1);
 		return;
 	}
 	lua_xmove(L, w->slot->co, nres);
@@ -119,11 +119,13 @@ static struct slot *slot_of(struct vg_notify *n, lua_State *L)
 	return NULL;
 }
 
-/* timeout_ms, ca_file, insecure from the options table at index 1 (vigil.http and vigil.send). */
-static void transport_opts(lua_State *L, long *timeout_ms, const char **ca_file, bool *insecure)
+/* timeout_ms (by default the instance's), ca_file, insecure from the options table at index 1
+ * (vigil.http and vigil.send). */
+static void transport_opts(lua_State *L, const struct slot *sl, long *timeout_ms,
+			   const char **ca_file, bool *insecure)
 {
 	lua_getfield(L, 1, "timeout_ms");
-	*timeout_ms = (long)luaL_optinteger(L, -1, 5000);
+	*timeout_ms = (long)luaL_optinteger(L, -1, sl->inst->timeout_ms);
 	lua_getfield(L, 1, "ca_file");
 	*ca_file = lua_tostring(L, -1);
 	lua_getfield(L, 1, "insecure");
@@ -202,7 +204,7 @@ static int l_http(lua_State *L)
 	r.url = luaL_checkstring(L, -1);
 	lua_getfield(L, 1, "body");
 	r.body = lua_tostring(L, -1);
-	transport_opts(L, &r.timeout_ms, &r.ca_file, &r.insecure);
+	transport_opts(L, sl, &r.timeout_ms, &r.ca_file, &r.insecure);
 	lua_getfield(L, 1, "headers");
 	if (lua_istable(L, -1))
 		(void)http_headers(L, hbuf, hdrs); /* how many: hdrs is NULL-ended */
@@ -243,7 +245,7 @@ static int l_send(lua_State *L)
 	r.address = luaL_checkstring(L, -1);
 	lua_getfield(L, 1, "data");
 	r.data = luaL_checklstring(L, -1, &r.len);
-	transport_opts(L, &r.timeout_ms, &r.ca_file, &r.insecure);
+	transport_opts(L, sl, &r.timeout_ms, &r.ca_file, &r.insecure);
 	if (!sl->stream && !(sl->stream = vg_stream_new(n->base)))
 		return luaL_error(L, "out of memory");
 	w = wait_new(L, n, sl);

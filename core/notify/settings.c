@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * settings.c - a notifier instance's settings: vigil's own (concurrency,
- * queue_max, max_age_s, max_attempts, retry_ms), then each key checked
+ * queue_max, max_age_s, max_attempts, retry_ms, timeout_ms), then each key checked
  * against its plugin's schema (type, format = "url", required), secrets read
  * from {file = PATH} or {env = NAME} and shown redacted (a secret table, such
  * as webhook headers: each of its values), and the plugin's own check().
@@ -22,6 +22,7 @@
 
 #define DEFAULT_ATTEMPTS    10
 #define DEFAULT_RETRY_MS    1000
+#define DEFAULT_TIMEOUT_MS  10000 /* a request without an answer by then is retried */
 #define DEFAULT_MAX_AGE_S   86400 /* a day of retrying, then the dead letters */
 #define DEFAULT_QUEUE_MAX   10000 /* events in memory per notifier; the rest wait on disk */
 #define DEFAULT_CONCURRENCY 4
@@ -55,6 +56,15 @@ static int own_setting(struct inst *inst, const char *key, const json_t *v, char
 				       "from 1 to 315360000 (ten years)",
 				       inst->name);
 		inst->max_age_s = json_integer_value(v);
+	} else if (!strcmp(key, "timeout_ms")) {
+		if (!in_range(v, 100, 600000))
+			return vg_errf(
+				err, en, -EINVAL,
+				"notifiers.%s.timeout_ms must be from 100 to 600000 (ten minutes)",
+				inst->name);
+		inst->timeout_ms = (int)json_integer_value(v);
+		/* the plugin sees it too (conf.timeout_ms); fails only out of memory */
+		(void)json_object_set_new(inst->conf, key, json_integer(inst->timeout_ms));
 	} else if (!strcmp(key, "max_attempts") || !strcmp(key, "retry_ms")) {
 		if (!in_range(v, 1, 100000000))
 			return vg_errf(err, en, -EINVAL,
@@ -333,6 +343,9 @@ static void set_defaults(struct inst *inst)
 	inst->max_attempts = DEFAULT_ATTEMPTS;
 	inst->conc = DEFAULT_CONCURRENCY;
 	inst->retry_ms = DEFAULT_RETRY_MS;
+	inst->timeout_ms = DEFAULT_TIMEOUT_MS;
+	/* fails only out of memory: the plugin then falls back to the instance's default itself */
+	(void)json_object_set_new(inst->conf, "timeout_ms", json_integer(DEFAULT_TIMEOUT_MS));
 	inst->max_age_s = DEFAULT_MAX_AGE_S;
 	inst->queue_max = DEFAULT_QUEUE_MAX;
 }

@@ -19,6 +19,7 @@ import threading
 import time
 import unittest
 import uuid
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -284,6 +285,42 @@ class NotifyTest(unittest.TestCase):
         code, body = self.d.req("PATCH", "/v1/notifiers/ops/retry", raw=b"")
         self.assertEqual((code, body["requeued"]), (200, 1))
         self.assertEqual(hook.wait(n + 1)[-1]["body"]["alert"]["policy"]["name"], UBUNTU)
+
+    def test_throttled_does_not_burn_attempts(self):
+        """429 with Retry-After waits and is not a failed attempt: a receiver throttling for
+        longer than max_attempts x Retry-After still gets every event, none dead-lettered."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        hook.statuses = [429] * 1000
+        hook.extra_headers = {"Retry-After": "1"}
+        conf = self.config(hook.port, pd.port, extra=", max_attempts = 2")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        for i in range(3):
+            podman("exec", self.cid, "/usr/bin/dpkg", f"--version{i}", check=False)
+        pd.wait(1)
+        time.sleep(3.5)  # > max_attempts x Retry-After of throttling
+        with hook.lock:
+            throttled = len(hook.got)
+            hook.statuses = []
+            hook.extra_headers = {}
+        self.assertGreaterEqual(throttled, 3)  # tried, throttled, tried again...
+
+        def ops():
+            _, nt = self.d.req("GET", "/v1/notifiers")
+            return [x for x in nt["notifiers"] if x["name"] == "ops"][0]
+        deadline = time.time() + 15
+        while ops()["counters"]["queued"] and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(ops()["deadLetters"], [])
+        self.assertEqual(ops()["counters"]["queued"], 0)  # ...and every event delivered
+        got = hook.wait(throttled + 1)
+        # the wait was Retry-After at least: no event came back within a second of its 429
+        by_alert = {}
+        for g in got[:throttled]:
+            by_alert.setdefault(g["body"]["alert"]["id"], []).append(g["start"])
+        for starts in by_alert.values():
+            for a, b in zip(starts, starts[1:]):
+                self.assertGreaterEqual(b - a, 0.95)
 
     def test_splunk_slack_jira(self):
         splunk, slack, jira = Receiver(), Receiver(), Receiver()
@@ -607,7 +644,7 @@ class NotifyTest(unittest.TestCase):
             f.write(f'''return {{
   plugin_dir = "{pdir}",
   notifiers = {{
-    plain = {{ type = "webhook", url = "{u}" }},
+    plain = {{ type = "webhook", url = "{u}", timeout_ms = 3000 }},
     https = {{ type = "webhook", url = "{s}", ca_file = "{good['ca']}" }},
     wrongca = {{ type = "webhook", url = "{s}", ca_file = "{other['ca']}" }},
     skipverify = {{ type = "webhook", url = "{s}", insecure = true }},
@@ -650,11 +687,15 @@ class NotifyTest(unittest.TestCase):
         plain.extra_headers = {"Retry-After": "7"}
         rc, out = test("plain")
         self.assertIn("again in 7000 ms", out)  # Retry-After honoured
+        plain.statuses = [503]  # Retry-After as an HTTP date, 30 s from now
+        plain.extra_headers = {"Retry-After": formatdate(time.time() + 30, usegmt=True)}
+        rc, out = test("plain")
+        self.assertRegex(out, r"again in (29|30)\d\d\d ms")
         plain.extra_headers = {}
         plain.raw_body = b"<html>not json"  # a 2xx is accepted whatever its body
         self.assertEqual(test("plain")[0], 0)
         plain.raw_body = None
-        plain.hang = True  # no answer within the 5 s timeout
+        plain.hang = True  # no answer within its timeout_ms
         rc, out = test("plain")
         self.assertEqual(rc, 1)
         self.assertRegex(out, r"(?i)timed? ?out|timeout")
@@ -873,6 +914,165 @@ class NotifyTest(unittest.TestCase):
         r = run()
         self.assertEqual(r.returncode, 1)
         self.assertIn("notifiers.x: unknown key 'colour'", r.stderr)
+
+    def ops_state(self, name="ops"):
+        """The instance NAME as GET /v1/notifiers shows it."""
+        _, nt = self.d.req("GET", "/v1/notifiers")
+        return [x for x in nt["notifiers"] if x["name"] == name][0]
+
+    def test_outage_does_not_dead_letter(self):
+        """A receiver down (connection refused) for longer than max_attempts tries: the event
+        stays pending (max_attempts counts only a plugin's own failures; max_age_s is the limit
+        here) and is delivered once the receiver is back."""
+        hook_port = vigtest.free_port()
+        pd = Receiver()
+        self.recv.append(pd)
+        conf = self.config(hook_port, pd.port, extra=", max_attempts = 2")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        pd.wait(1)
+        deadline = time.time() + 15
+        while self.ops_state()["counters"]["retried"] < 4 and time.time() < deadline:
+            time.sleep(0.05)
+        ops = self.ops_state()
+        self.assertGreaterEqual(ops["counters"]["retried"], 4)  # more tries than max_attempts
+        self.assertEqual(ops["deadLetters"], [])
+        queued = ops["counters"]["queued"]
+        self.assertGreaterEqual(queued, 1)
+        hook = Receiver(hook_port)
+        self.recv.append(hook)
+        got = hook.wait(queued, timeout=20)
+        self.assertIn(UBUNTU, [g["body"]["alert"]["policy"]["name"] for g in got])
+        deadline = time.time() + 10
+        while self.ops_state()["counters"]["queued"] and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.ops_state()["counters"]["queued"], 0)  # every one delivered
+        self.assertEqual(self.ops_state()["deadLetters"], [])
+
+    def test_tries_survive_kill_9(self):
+        """An event's tries and its next try are in the outbox log: after kill -9 and a
+        restart the count goes on, and an event that was backing off is not sent at once."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        hook.statuses = [500] * 1000
+        conf = self.config(hook.port, pd.port, extra=", retry_ms = 2000")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        pd.wait(1)
+
+        def first():
+            w = self.ops_state()["waiting"]
+            return w[0] if w else {"attempts": 0}
+        deadline = time.time() + 15
+        while first()["attempts"] < 2 and time.time() < deadline:
+            time.sleep(0.02)
+        before = first()
+        self.assertGreaterEqual(before["attempts"], 2)
+        self.assertGreater(before["nextTryMs"], 0)
+        time.sleep(0.3)  # its record written (group commit): one kill -9 lost is an early try
+        self.d.stop(signal.SIGKILL)  # backing off: its next try is 2 s at least from its last
+        self.d = None
+        aid = before["alert"]
+        with hook.lock:
+            n = len(hook.got)
+            last = [g["start"] for g in hook.got if g["body"]["alert"]["id"] == aid][-1]
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        after = [w for w in self.ops_state()["waiting"] if w["id"] == before["id"]][0]
+        self.assertGreaterEqual(after["attempts"], before["attempts"])  # not reset
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            with hook.lock:
+                again = [g["start"] for g in hook.got[n:] if g["body"]["alert"]["id"] == aid]
+            if again:
+                break
+            time.sleep(0.05)
+        self.assertTrue(again)
+        self.assertGreaterEqual(again[0] - last, 1.9)  # not sent at once
+        # the count goes on from there
+        deadline = time.time() + 5
+        while first()["attempts"] <= before["attempts"] and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertGreater(first()["attempts"], before["attempts"])
+
+    def test_retry_keeps_event_order(self):
+        """A trigger and its resolve, both dead letters: `vigil notifiers retry` sends them
+        back oldest first, so the receiver sees the trigger before the resolve."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        pd.statuses = [400] * 1000  # every request refused
+        conf = self.config(hook.port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        aid = pd.wait(1)[0]["body"]["dedup_key"]
+        code, _ = self.d.req("PATCH", f"/v1/alerts/{aid}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+
+        def dead():  # this alert's (the sensor sees every container on the host)
+            return [d["event"] for d in self.ops_state("pd")["deadLetters"] if d["alert"] == aid]
+        deadline = time.time() + 10
+        while len(dead()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(dead(), ["resolved", "created"])  # newest first
+        with pd.lock:
+            pd.statuses = []
+            n = len(pd.got)
+        r = subprocess.run([vigtest.VIGIL, "notifiers", "retry", "pd", "--config", conf,
+                            "--data-dir", self.data], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with pd.lock:
+                again = [g["body"]["event_action"] for g in pd.got[n:]
+                         if g["body"]["dedup_key"] == aid]
+            if len(again) >= 2:
+                break
+            time.sleep(0.05)
+        self.assertEqual(again, ["trigger", "resolve"])
+
+    def test_timeout_ms(self):
+        """timeout_ms per instance: a PagerDuty request past it is retried with the same
+        dedup_key (the alert id); the default is 10 s, so a webhook answering in 6 s is
+        accepted at the first request."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        first = {"hook": True, "pd": True}
+
+        def slow(name, secs):
+            def delay(body):
+                was, first[name] = first[name], False
+                return secs if was else 0
+            return delay
+        hook.delay = slow("hook", 6)
+        pd.delay = slow("pd", 2.5)
+        conf = self.config(hook.port, pd.port)
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace('cluster = "lab", retry_ms = 100 }',
+                                 'cluster = "lab", retry_ms = 100, timeout_ms = 1000 }'))
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        key = pd.wait(1)[0]["body"]["dedup_key"]  # the request that times out
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            with pd.lock:
+                same = [g for g in pd.got if g["body"]["dedup_key"] == key]
+            if len(same) >= 2:
+                break
+            time.sleep(0.05)
+        self.assertEqual([g["body"]["event_action"] for g in same[:2]], ["trigger", "trigger"])
+        self.assertLess(same[1]["start"] - same[0]["start"], 2.4)  # timed out after 1 s, not 5
+        deadline = time.time() + 15
+        while self.ops_state()["counters"]["queued"] and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertIn(key, [g["body"]["alert"]["id"] for g in hook.got])  # the alert id
+        counters = self.ops_state()["counters"]
+        self.assertEqual((counters["failed"], counters["retried"]), (0, 0))  # not timed out
+        bad = os.path.join(self.data, "bad.conf.lua")
+        with open(bad, "w") as f:
+            f.write('return { notifiers = { x = { type = "syslog", address = "udp://127.0.0.1:514", '
+                    'timeout_ms = 50 } } }\n')
+        self.assert_start_fails(bad, "notifiers.x.timeout_ms must be from 100 to 600000")
 
 
 if __name__ == "__main__":

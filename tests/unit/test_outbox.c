@@ -4,8 +4,8 @@
  * server that records each body): events past queue_max wait in the spill
  * file and still go out in order per alert, across a close and reopen (the
  * two-pass replay); a log of mostly delivered records is compacted, keeping
- * the dead letters; a dead letter sent again does not come back after a
- * restart.
+ * the dead letters and the tries of what is backing off; a dead letter sent
+ * again does not come back after a restart.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -39,6 +39,7 @@ static const char *const EVENTS[] = {"created", "updated", "resolved"};
 
 static char bodies[200];    /* the receiver's record: one body a line */
 static int refuse_resolved; /* the receiver answers 400 to resolve events */
+static char fail_id[64];    /* the receiver answers 500 (Retry-After: an hour) to this alert */
 
 static void on_req(struct evhttp_request *req, void *arg)
 {
@@ -55,8 +56,12 @@ static void on_req(struct evhttp_request *req, void *arg)
 		fclose(f);
 	}
 	evbuffer_add(out, "{}", 2);
-	evhttp_send_reply(req, refuse_resolved && !strncmp(b, "resolved", 8) ? 400 : 200, "OK",
-			  out);
+	if (*fail_id && strstr(b, fail_id)) { /* and not again for an hour: no try after this */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "3600");
+		evhttp_send_reply(req, 500, "Down", out);
+	} else
+		evhttp_send_reply(req, refuse_resolved && !strncmp(b, "resolved", 8) ? 400 : 200,
+				  "OK", out);
 	evbuffer_free(out);
 	free(b);
 }
@@ -437,11 +442,56 @@ static void test_dead_letters_bounded(void **state)
 	rig_free(&r);
 }
 
+/* The tries of instance seq's first waiting event (vg_notify_json). */
+static int first_tries(struct vg_notify *n)
+{
+	json_t *arr = vg_notify_json(n);
+	json_t *w = json_array_get(json_object_get(json_array_get(arr, 0), "waiting"), 0);
+	int tries = w ? (int)json_integer_value(json_object_get(w, "attempts")) : -1;
+
+	json_decref(arr);
+	return tries;
+}
+
+static void test_compaction_keeps_tries(void **state)
+{
+	struct rig r;
+	int dead, tries, n = 60000;
+	time_t end;
+	pid_t rx;
+
+	(void)state;
+	rig_init(&r, 30000);
+	snprintf(fail_id, sizeof(fail_id), "%s", r.a[0]->id); /* alert 0's event backs off */
+	rx = receiver(r.port);
+	vg_notify_alert(r.n, "created", r.a[0]);
+	for (int i = 0; i < n; i++) {
+		vg_notify_alert(r.n, "created", r.a[1 + i % (NALERTS - 1)]);
+		if (i % 1000 == 999)
+			run_for(r.base, 1);
+	}
+	end = time(NULL) + 120;
+	while (vg_notify_pending(r.n, NULL, &dead) > 1 && time(NULL) < end)
+		run_for(r.base, 20);
+	run_for(r.base, 200); /* a pump turn after the last delivery */
+	assert_int_equal(vg_notify_pending(r.n, NULL, &dead), 1);
+	assert_true(metric(r.n, "vigil_outbox_compactions_total ") >= 1);
+	tries = first_tries(r.n);
+	assert_int_equal(tries, 1); /* logged before the compaction, and not since */
+	vg_notify_close(r.n);
+	rig_open_notify(&r); /* from the compacted log: the tries are still there */
+	assert_int_equal(first_tries(r.n), tries);
+	stop(rx);
+	fail_id[0] = '\0';
+	rig_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spill_replay_order),
 		cmocka_unit_test(test_compaction_keeps_dead_letters),
+		cmocka_unit_test(test_compaction_keeps_tries),
 		cmocka_unit_test(test_spill_file_failing),
 		cmocka_unit_test(test_dead_letters_bounded),
 	};
