@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "http.h"
+#include "tls_words.h"
 
 struct vg_http {
 	struct event_base *base;
@@ -62,25 +63,6 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
-/* s past prefix when it starts with it. */
-static const char *past(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) ? s : s + strlen(prefix);
-}
-
-/* OpenSSL's reason without its codes: "OpenSSL/3.0: error:0A00010B:SSL routines::wrong version
- * number" -> "wrong version number". */
-static const char *tls_reason(const char *s)
-{
-	const char *colons = strstr(s, "::");
-
-	s = past(s, "SSL certificate problem: ");
-	s = past(s, "SSL: ");
-	if (!strncmp(s, "OpenSSL/", 8) && colons)
-		return colons + 2;
-	return s;
-}
-
 /* A failed transfer in words, in x->words: for TLS, what failed, the cause and the fix (curl's
  * error buffer, else its text for the code). */
 static const char *error_words(struct xfer *x, CURLcode rc)
@@ -89,21 +71,12 @@ static const char *error_words(struct xfer *x, CURLcode rc)
 
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
-		snprintf(x->words, sizeof(x->words),
-			 "TLS certificate verify failed: %s (trust the receiver's CA with ca_file, "
-			 "or set insecure = true)",
-			 tls_reason(cause));
-		return x->words;
+		return vg_tls_words(x->words, sizeof(x->words), VG_TLS_VERIFY, cause);
 	case CURLE_SSL_CONNECT_ERROR:
-		snprintf(x->words, sizeof(x->words),
-			 "TLS handshake failed: %s (does the receiver speak TLS on this port?)",
-			 tls_reason(cause));
-		return x->words;
+		return vg_tls_words(x->words, sizeof(x->words), VG_TLS_HANDSHAKE, cause);
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-		snprintf(x->words, sizeof(x->words), "TLS: cannot use ca_file: %s",
-			 tls_reason(cause));
-		return x->words;
+		return vg_tls_words(x->words, sizeof(x->words), VG_TLS_CA_FILE, cause);
 	default:
 		return cause;
 	}

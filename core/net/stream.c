@@ -2,6 +2,7 @@
 /* stream.c - TCP / TLS / UDP delivery on the event loop; see stream.h. */
 #include "stream.h"
 #include "log.h"
+#include "tls_words.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -98,6 +99,26 @@ static const char *tls_error(struct bufferevent *bev)
 	return buf;
 }
 
+/* A TLS failure on bev in words (tls_words.h), in buf: an untrusted certificate names the
+ * verify error; a failure before the connection was up is a broken handshake. NULL when OpenSSL
+ * has no error to tell. */
+static const char *tls_failure(struct vg_stream *s, struct bufferevent *bev, char *buf, size_t n)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	const char *t;
+
+	if (verify != X509_V_OK) /* more precise than OpenSSL's "certificate verify failed" */
+		return vg_tls_words(buf, n, VG_TLS_VERIFY, X509_verify_cert_error_string(verify));
+	t = tls_error(bev);
+	if (!t)
+		return NULL;
+	if (!s->connected)
+		return vg_tls_words(buf, n, VG_TLS_HANDSHAKE, t);
+	(void)snprintf(buf, n, "TLS: %s", vg_tls_reason(t)); /* truncation keeps the start */
+	return buf;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	(void)arg; /* syslog receivers do not answer; discard whatever comes */
@@ -137,11 +158,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	else if (what & BEV_EVENT_EOF)
 		finish(s, "%s:%s: the receiver closed the connection", s->host, s->port);
 	else {
-		const char *t = s->proto == P_TLS ? tls_error(bev) : NULL;
+		char words[sizeof(s->error)];
+		const char *t =
+			s->proto == P_TLS ? tls_failure(s, bev, words, sizeof(words)) : NULL;
 		int e = EVUTIL_SOCKET_ERROR();
 
 		if (t)
-			finish(s, "%s:%s: TLS: %s", s->host, s->port, t);
+			finish(s, "%s:%s: %s", s->host, s->port, t);
 		else
 			finish(s, "%s:%s: %s", s->host, s->port,
 			       e ? evutil_socket_error_to_string(e) : "connection failed");

@@ -251,6 +251,56 @@ class SyslogTest(unittest.TestCase):
         got = self.rs.lines(2, timeout=20)
         self.assertTrue(all("apt-get" in g for g in got), got)
 
+    def test_tls_errors_in_words(self):
+        """A TLS failure says what failed, the cause and the fix, in the webhook's words."""
+        import socket
+        import ssl
+        import threading
+
+        def serve(tls_cert):
+            """A listener that answers one connection: a TLS server with tls_cert, or plain text."""
+            lsock = socket.socket()
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(1)
+
+            def run():
+                conn, _ = lsock.accept()
+                try:
+                    if tls_cert:
+                        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                        ctx.load_cert_chain(*tls_cert)
+                        ctx.wrap_socket(conn, server_side=True)
+                    else:
+                        conn.recv(4096)
+                        conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nthis is not TLS\n" * 4)
+                        time.sleep(1)
+                except (OSError, ssl.SSLError):
+                    pass
+                conn.close()
+                lsock.close()
+
+            threading.Thread(target=run, daemon=True).start()
+            return lsock.getsockname()[1]
+
+        # the other CA's own certificate is self-signed: a receiver with it is not trusted
+        selfsigned = (self.other["ca"], self.other["ca"][:-len("-ca.pem")] + "-ca.key")
+        cases = [
+            (f"tls://127.0.0.1:{serve(selfsigned)}",
+             "TLS certificate verify failed: self-signed certificate (trust the receiver's CA "
+             "with ca_file, or set insecure = true)"),
+            (f"tls://127.0.0.1:{serve(None)}",
+             "TLS handshake failed: wrong version number (does the receiver speak TLS on this port?)"),
+        ]
+        for addr, words in cases:
+            conf = self.config(f'x = {{ type = "syslog", address = "{addr}", max_attempts = 1 }},')
+            r = self.cli(conf, "test", "x")
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(words, r.stdout)
+            self.assertNotIn("error:0A", r.stdout)
+        r = self.cli(self.config(), "test", "wrong_ca")
+        self.assertIn("TLS certificate verify failed: unable to get local issuer certificate (trust "
+                      "the receiver's CA with ca_file, or set insecure = true)", r.stdout)
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
