@@ -23,7 +23,8 @@ struct test_ev {
 	unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 	struct vg_event ev;
 	struct vg_meta meta;
-	const char *labels[65];
+	const char **labels; /* key, value, ..., NULL: as many as the test gives (realloc'd) */
+	size_t labels_cap;   /* entries labels has room for */
 	char cgroup[512];
 	char argbuf[VG_ARGS_MAX];
 	const char *argv[TEST_ARGC + 1];
@@ -98,31 +99,43 @@ static void test_lineage(struct test_ev *te, const char **ancs, int nanc)
 	te->ev.lineage_done = true;
 }
 
-/* t.labels, {key = value, ...}, up to 32, into te->meta.labels. */
-static void test_labels(lua_State *L, int t, struct test_ev *te)
+/* t.labels, {key = value, ...} (strings: policy.lua checked them), all of them, into
+ * te->meta.labels. 0 or -ENOMEM. */
+static int test_labels(lua_State *L, int t, struct test_ev *te)
 {
-	int k = 0;
+	size_t k = 0, need = 1;
 
 	lua_getfield(L, t, "labels");
-	if (lua_istable(L, -1)) {
-		lua_pushnil(L);
-		while (k < 64 && lua_next(L, -2)) {
-			if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-				te->labels[k++] = lua_tostring(L, -2);
-				te->labels[k++] = lua_tostring(L, -1);
-			}
-			lua_pop(L, 1);
-		}
-		if (k == 64 && lua_next(L, -2))
-			lua_pop(L, 2); /* more than 32 labels: the rest are ignored */
-		te->labels[k] = NULL;
-		te->meta.labels = te->labels;
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
 	}
+	for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1))
+		need += 2;
+	if (need > te->labels_cap) {
+		const char **grown = realloc(te->labels, need * sizeof(*grown));
+
+		if (!grown) {
+			lua_pop(L, 1);
+			return -ENOMEM;
+		}
+		te->labels = grown;
+		te->labels_cap = need;
+	}
+	for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+		if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+			te->labels[k++] = lua_tostring(L, -2); /* anchored by the test's table */
+			te->labels[k++] = lua_tostring(L, -1);
+		}
+	}
+	te->labels[k] = NULL;
+	te->meta.labels = te->labels;
 	lua_pop(L, 1);
+	return 0;
 }
 
-/* The Kubernetes metadata of the test event, attached only when it has some. */
-static void test_meta(lua_State *L, int t, struct test_ev *te)
+/* The Kubernetes metadata of the test event, attached only when it has some. 0 or -ENOMEM. */
+static int test_meta(lua_State *L, int t, struct test_ev *te)
 {
 	struct vg_meta *m = &te->meta;
 
@@ -134,9 +147,11 @@ static void test_meta(lua_State *L, int t, struct test_ev *te)
 	lua_getfield(L, t, "privileged");
 	m->privileged = lua_toboolean(L, -1);
 	lua_pop(L, 1);
-	test_labels(L, t, te);
+	if (test_labels(L, t, te))
+		return -ENOMEM;
 	if (m->namespace_ || m->pod || m->deployment || m->labels || m->privileged)
 		te->ev.meta = m;
+	return 0;
 }
 
 /* The record's ids, cwd and cgroup (a pod's container unless container = false). */
@@ -208,7 +223,8 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 	free(ancs);
 	if (rc)
 		return rc;
-	test_meta(L, t, te);
+	if (test_meta(L, t, te))
+		return vg_errf(err, n, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -237,7 +253,7 @@ static bool run_test(struct vg_engine *e, struct pol *p, int k, const bool *want
 	lua_pop(L, 1);
 	lua_getfield(L, -1, "ev");
 	if (test_event(L, te, err, sizeof(err))) {
-		fprintf(out, "FAIL %s: test %d: %s\n", p->info.name, k + 1, err);
+		fprintf(out, "FAIL %s (%s): test %d: %s\n", p->info.name, p->info.file, k + 1, err);
 		lua_pop(L, 1);
 		return false;
 	}
@@ -318,6 +334,7 @@ int vg_engine_run_tests(struct vg_engine *e, const char *filter, FILE *out, int 
 	e->testing = false;
 	memset(&e->st, 0, sizeof(e->st));
 	free(want);
+	free(te->labels);
 	free(te);
 	if (ntests)
 		*ntests = total;

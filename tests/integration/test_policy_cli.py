@@ -251,6 +251,33 @@ class PolicyCliTest(unittest.TestCase):
                     self.assertEqual(r.returncode, 0, (cmd, sub, flag, r.stderr))
                     self.assertIn("usage", r.stdout, (cmd, sub, flag))
 
+    def test_labels_past_32_reach_the_scope(self):
+        """A test event keeps all its labels: a scope on the 291st to the 300th matches."""
+        labels = ", ".join(f"l{i} = 'v{i}'" for i in range(300))
+        scope = ", ".join(f"l{i} = 'v{i}'" for i in range(290, 300))
+        path = self.write("labels.lua", "return policy { name = 'Labels', severity = 'low',"
+                          f" match = {{ process_name = 'curl' }}, scope = {{ labels = {{ {scope} }} }},"
+                          f" tests = {{ {{ ev = {{ exe = '/usr/bin/curl', labels = {{ {labels} }} }},"
+                          " expect = true },"
+                          " { ev = { exe = '/usr/bin/curl', labels = { l299 = 'other' } }, expect = false } } }")
+        r = run("policy", "test", path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("2 passed, 0 failed", r.stdout)
+
+    def test_every_fail_line_names_the_file(self):
+        """A test event too big for a record, one without a fitting exec, a wrong expectation:
+        each FAIL line names the policy and its file."""
+        path = self.write("z4.lua", "return policy { name = 'z4', severity = 'low',"
+                          " match = { process_name = 'curl' },"
+                          f" tests = {{ {{ ev = {{ exe = '/usr/bin/{'c' * 300}' }}, expect = true }},"
+                          " { ev = { exe = '/usr/bin/curl' }, expect = false } } }")
+        r = run("policy", "test", path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"FAIL z4 ({path}): test 1: test event does not fit in a record", r.stdout)
+        self.assertIn(f"FAIL z4 ({path}): test 2: expected no match, got a match", r.stdout)
+        fails = [x for x in r.stdout.splitlines() if x.startswith("FAIL")]
+        self.assertEqual(len(fails), 2, r.stdout)
+
 
 if __name__ == "__main__":
     if not os.access(V, os.X_OK):
