@@ -278,6 +278,22 @@ class PolicyCliTest(unittest.TestCase):
         fails = [x for x in r.stdout.splitlines() if x.startswith("FAIL")]
         self.assertEqual(len(fails), 2, r.stdout)
 
+    def test_guides_say_what_the_flow_bindings_do(self):
+        """Both guides say what core/pipeline/flow_bindings.c does: enforce() before store()
+        stores the violation itself; notify() before it is stored returns false and stores
+        nothing. (test_flow.py runs both against the daemon.)"""
+        src = os.environ.get("VIGIL_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+        for doc in ("policies/README.md", "lua/README.md"):
+            with open(os.path.join(src, doc), encoding="utf-8") as f:
+                text = re.sub(r"\s+", " ", f.read())
+            for stale in ("so call `store()` first", "act on the alert `store()` returned"):
+                self.assertFalse(stale in text, f"{doc} still says: {stale}")
+            self.assertRegex(text, r"[Cc]alled before `store\(\)`, it stores the violation first", doc)
+        with open(os.path.join(src, "policies/README.md"), encoding="utf-8") as f:
+            text = re.sub(r"\s+", " ", f.read())
+        self.assertIn("before the violation is stored (by `store()` or `enforce()`) it does nothing,"
+                      " and does not store it", text)
+
 
 if __name__ == "__main__":
     if not os.access(V, os.X_OK):
