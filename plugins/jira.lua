@@ -141,6 +141,12 @@ return {
 		insecure = { type = "boolean" },
 		timeout_ms = { type = "number" },
 	},
+	check = function(conf)
+		local v = conf.api_version
+		if v ~= nil and v ~= 2 and v ~= 3 then
+			return "api_version " .. tostring(v) .. " is not a Jira REST API version vigil speaks: use 2 (the default) or 3"
+		end
+	end,
 	created = create,
 	resolved = resolve,
 }

@@ -389,6 +389,15 @@ class PluginsTest(unittest.TestCase):
         self.assertIn("would kill", text)
         self.assertEqual(text.lower().count("dry run"), 1, text)
 
+    def test_jira_api_version_is_2_or_3(self):
+        """An api_version other than 2 or 3 stops the start, naming the setting and the values
+        allowed (requests to /rest/api/4/... would fail only at the first alert)."""
+        base = 'j = { type = "jira", url = "http://127.0.0.1:9", username = "u", token = "t", project = "P"'
+        for bad in ("4", "1", "2.5"):
+            self.assert_start_fails(f"{base}, api_version = {bad} }}",
+                                    f"notifiers.j: api_version {bad} is not a Jira REST API version vigil"
+                                    " speaks: use 2 (the default) or 3")
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
