@@ -65,6 +65,13 @@ void api_conn_free_all(struct vg_api *a);
 /* The connection cap from the configuration and the open-files limit. 0 or -errno with err. */
 int api_conn_budget(struct vg_api *a, char *err, size_t errlen);
 
+/* ---- query parameters (params.c) ---- */
+
+/* true when req's query string holds only parameters path takes with m, each with a value;
+ * else the 400 naming the parameter and what the endpoint takes is sent. */
+bool api_params_known(struct vg_api *a, struct evhttp_request *req, const char *path,
+		      enum evhttp_cmd_type m);
+
 /* ---- routes (routes_*.c) ---- */
 
 void api_list_alerts(struct vg_api *a, struct evhttp_request *req);

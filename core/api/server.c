@@ -230,6 +230,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	if (!method_served(a, req, path, m))
 		return;
 	if (!strcmp(path, "/healthz")) {
+		if (!api_params_known(a, req, path, m))
+			return;
 		api_reply(req, 200, json_pack("{s:s}", "status", "ok"));
 		return;
 	}
@@ -241,6 +243,8 @@ static void handle(struct evhttp_request *req, void *arg)
 			 a->host.data_dir);
 		return;
 	}
+	if (allowed_methods(path) && !api_params_known(a, req, path, m))
+		return; /* an unknown path is the route's 404, whatever its parameters */
 	route(a, req, path, m);
 }
 

@@ -183,6 +183,7 @@ int vg_api_parse_list(const char *qs, struct vg_list_params *out, char *err, siz
 {
 	char *q = NULL, *lim = NULL, *off = NULL;
 	uint64_t limit = VG_PAGE_DEFAULT, offset = 0;
+	char qerr[384];
 	int rc;
 
 	if ((rc = vg_api_param(qs, "query", &q, err, n)) < 0 ||
@@ -190,8 +191,11 @@ int vg_api_parse_list(const char *qs, struct vg_list_params *out, char *err, siz
 	    (rc = vg_api_param(qs, "pagination.offset", &off, err, n)) < 0)
 		goto out;
 	rc = -EINVAL;
-	if (vg_api_parse_query(q ? q : "", &out->q, err, n) ||
-	    (lim && vg_api_parse_uint("pagination.limit", lim, 1, VG_PAGE_MAX, &limit, err, n)) ||
+	if (vg_api_parse_query(q ? q : "", &out->q, qerr, sizeof(qerr))) {
+		(void)vg_errf(err, n, -EINVAL, "parameter query: %s", qerr); /* rc is set */
+		goto out;
+	}
+	if ((lim && vg_api_parse_uint("pagination.limit", lim, 1, VG_PAGE_MAX, &limit, err, n)) ||
 	    (off && vg_api_parse_uint("pagination.offset", off, 0, VG_OFFSET_MAX, &offset, err, n)))
 		goto out;
 	out->limit = (size_t)limit;

@@ -49,8 +49,8 @@ struct vg_list_params {
 /*
  * Parses the query string of GET /v1/alerts (raw, may be NULL): query=,
  * pagination.limit= (1 to VG_PAGE_MAX), pagination.offset= (0 to
- * VG_OFFSET_MAX); other names are ignored. 0, or -EINVAL with err naming the
- * parameter and what it takes.
+ * VG_OFFSET_MAX); other names are not looked at (the API refuses them before). 0, or
+ * -EINVAL with err naming the parameter, its value and what it takes.
  */
 int vg_api_parse_list(const char *qs, struct vg_list_params *out, char *err, size_t errlen);
 

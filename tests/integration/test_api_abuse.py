@@ -344,7 +344,7 @@ class Abuse(unittest.TestCase):
         deadline = time.time() + 10
         total = 0
         while time.time() < deadline and total < 70:
-            total = self.d.req("GET", "/v1/alerts?query=State:ACTIVE&limit=100")[1]["total"]
+            total = self.d.req("GET", "/v1/alerts?query=State:ACTIVE&pagination.limit=100")[1]["total"]
             time.sleep(0.05)
         self.assertEqual(total, 70, self.d.text()[-2000:])
         _, text = self.d.req("GET", "/metrics")
@@ -469,6 +469,55 @@ class Abuse(unittest.TestCase):
         self.assertLess(grown, 16 << 10, self.d.text()[-3000:])
         self.assertEqual(self.d.stop(), 0)
         self.d = None
+
+    def test_every_query_parameter_is_checked(self):
+        """A bad value of any parameter, a parameter an endpoint does not take and one without
+        a value are each a JSON 400 that names the parameter, the value and what is allowed;
+        nothing is answered with defaults."""
+        self.d = Daemon(self.data, self.port)
+        takes = "GET /v1/alerts takes query, pagination.limit and pagination.offset"
+        cases = [
+            ("/v1/alerts?limit=-1&since=zz&state=foo", ["unknown parameter 'limit'", takes]),
+            ("/v1/alerts?since=zz", ["unknown parameter 'since'", takes]),
+            ("/v1/alerts?query=State:ACTIVE&state=foo", ["unknown parameter 'state'", takes]),
+            ("/v1/alerts?pagination.limit=5&Pagination.offset=1", ["'Pagination.offset'", takes]),
+            ("/v1/alerts?query", ["parameter query needs a value (query=...)"]),
+            ("/v1/alerts?pagination.limit", ["parameter pagination.limit needs a value"]),
+            ("/v1/alerts?query=State:foo",
+             ["parameter query: State is ACTIVE, RESOLVED, ATTEMPTED or ALL, not 'foo'"]),
+            ("/v1/alerts?query=Since:zz",
+             ["parameter query: Since takes a whole number from 0 to", "not 'zz'"]),
+            ("/v1/alerts?query=Colour:red",
+             ["parameter query: unknown query key 'Colour' (known: Policy, Namespace"]),
+            ("/v1/alerts?query=Policy", ["parameter query: bad query term 'Policy'"]),
+            ("/v1/alerts?pagination.limit=-1", ["pagination.limit takes a whole number from 1 to 1000, not '-1'"]),
+            ("/v1/alerts?pagination.offset=zz",
+             ["pagination.offset takes a whole number from 0 to 2147483647, not 'zz'"]),
+            ("/v1/policies?limit=5", ["unknown parameter 'limit': GET /v1/policies takes no parameters"]),
+            ("/v1/notifiers?x=1", ["unknown parameter 'x': GET /v1/notifiers takes no parameters"]),
+            ("/metrics?format=json", ["unknown parameter 'format': GET /metrics takes no parameters"]),
+            ("/healthz?verbose", ["unknown parameter 'verbose': GET /healthz takes no parameters"]),
+            ("/v1/alerts/nosuch?x=1", ["unknown parameter 'x': GET /v1/alerts/nosuch takes no parameters"]),
+            ("/v1/alerts?%ff%01=1", ["unknown parameter '%ff%01'"]),
+        ]
+        for path, words in cases:
+            with self.subTest(path=path):
+                code, body = self.d.req("GET", path)
+                self.assertEqual(code, 400, body)
+                self.assertEqual(body["code"], 400, body)
+                for w in words:
+                    self.assertIn(w, body["error"])
+        code, body = self.d.req("PATCH", "/v1/alerts/resolve?confirm=true", {"query": "Policy:x"})
+        self.assertEqual(code, 400, body)
+        self.assertIn("unknown parameter 'confirm': PATCH /v1/alerts/resolve takes no parameters",
+                      body["error"])
+        # what is right still works; an empty parameter list or a stray '&' is no parameter
+        for path in ("/v1/alerts?query=State:ACTIVE&pagination.limit=5&pagination.offset=0",
+                     "/v1/alerts?", "/v1/alerts?&query=State:ALL&", "/v1/policies", "/healthz"):
+            with self.subTest(path=path):
+                self.assertEqual(self.d.req("GET", path)[0], 200, path)
+        # no token: the 401 comes first, whatever the parameters
+        self.assertEqual(self.d.req("GET", "/v1/alerts?limit=-1", token=False)[0], 401)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * params.c - the query parameters each endpoint takes: GET /v1/alerts takes query,
+ * pagination.limit and pagination.offset (their values are checked where they are parsed);
+ * every other endpoint takes none. A parameter an endpoint does not take, or one without a
+ * value, is a 400 that says which ones it takes.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "api_priv.h"
+
+static const char *const alerts_params[] = {"query", "pagination.limit", "pagination.offset", NULL};
+
+/* The parameter name of len bytes at p, printable for an error message, into out (n bytes). */
+static const char *shown(const char *p, size_t len, char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < len && i + 1 < n; i++)
+		out[i] = p[i] > 0x20 && p[i] < 0x7f ? p[i] : '?'; /* JSON needs valid UTF-8 */
+	out[i] = '\0';
+	return out;
+}
+
+/* Whether p[0..len) is one of known (NULL-terminated, or NULL: none). */
+static bool known_name(const char *const *known, const char *p, size_t len)
+{
+	for (size_t i = 0; known && known[i]; i++)
+		if (strlen(known[i]) == len && !strncmp(known[i], p, len))
+			return true;
+	return false;
+}
+
+/* One parameter, p[0..len), against what the endpoint takes; false once the 400 is sent. */
+static bool param_ok(struct vg_api *a, struct evhttp_request *req, const char *endpoint,
+		     const char *const *known, const char *p, size_t len)
+{
+	const char *eq = memchr(p, '=', len);
+	size_t nl = eq ? (size_t)(eq - p) : len;
+	char name[65];
+
+	(void)shown(p, nl, name, sizeof(name));
+	if (!known) {
+		api_fail(a, req, 400, "unknown parameter '%s': %s takes no parameters", name,
+			 endpoint);
+		return false;
+	}
+	if (!known_name(known, p, nl)) {
+		api_fail(a, req, 400,
+			 "unknown parameter '%s': %s takes query, pagination.limit and "
+			 "pagination.offset",
+			 name, endpoint);
+		return false;
+	}
+	if (!eq) {
+		api_fail(a, req, 400, "parameter %s needs a value (%s=...)", name, name);
+		return false;
+	}
+	return true;
+}
+
+bool api_params_known(struct vg_api *a, struct evhttp_request *req, const char *path,
+		      enum evhttp_cmd_type m)
+{
+	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	bool alerts = !strcmp(path, "/v1/alerts") && m == EVHTTP_REQ_GET;
+	const char *const *known = alerts ? alerts_params : NULL;
+	char endpoint[240];
+
+	(void)snprintf(endpoint, sizeof(endpoint), "%s %.200s", /* cut: it only names it */
+		       m == EVHTTP_REQ_GET ? "GET" : "PATCH", path);
+	for (const char *p = qs; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+
+		if (len && !param_ok(a, req, endpoint, known, p, len)) /* "a&&b": nothing between */
+			return false;
+		p = amp ? amp + 1 : NULL;
+	}
+	return true;
+}
