@@ -281,6 +281,38 @@ class CliTest(unittest.TestCase):
         self.assertIn("replaces the built-in policy 'Ubuntu Package Manager Execution'",
                       r.stderr)
 
+    # ---- 6. --data-dir alone reaches that data directory's daemon -----------------------
+
+    def test_data_dir_reaches_its_own_daemon(self):
+        """Two daemons on two data directories, each on its own port (neither the default
+        one): `--data-dir D` alone reaches D's, and wins over a --config naming another
+        address; the address file goes at a clean exit."""
+        daemons = {}
+        for name in ("one", "two"):
+            data = os.path.join(self.tmp, "dd-" + name)
+            shutil.copytree(self.data, data, symlinks=True)
+            os.unlink(os.path.join(data, "api.token"))  # each its own
+            daemons[name] = Daemon(data, vigtest.free_port())
+            self.addCleanup(daemons[name].stop, signal.SIGTERM)
+        one, two = daemons["one"], daemons["two"]
+        code, _ = one.req("PATCH", f"/v1/alerts/{self.ids[MARK_A]}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        empty = tempfile.mkdtemp(dir=self.tmp)  # no ./vigil.conf.lua there
+
+        def state(d, *extra):
+            r = subprocess.run([V, "violations", "list", "--state", "all", "--json",
+                                "--data-dir", d.data, *extra], capture_output=True, text=True,
+                               timeout=60, cwd=empty)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return {a["id"]: a["state"] for a in json.loads(r.stdout)}[self.ids[MARK_A]]
+        self.assertEqual(state(one), "RESOLVED")
+        self.assertEqual(state(two), "ACTIVE")
+        # the configuration names another address (no daemon there): the data dir's wins
+        self.assertEqual(state(two, "--config", self.conf), "ACTIVE")
+        self.assertEqual(state(one, "--config", self.conf), "RESOLVED")
+        self.assertEqual(one.stop(signal.SIGTERM), 0)
+        self.assertFalse(os.path.exists(os.path.join(one.data, "api.address")))
+
 
 if __name__ == "__main__":
     if not os.access(V, os.X_OK):
