@@ -45,7 +45,8 @@ static const char usage_text[] =
 	"  list           each notifier: type, settings (secrets ***), default or not, and with a\n"
 	"                 running daemon its counters and last outcome (--json: as JSON)\n"
 	"  test NAME      send a sample alert through NAME now; print the receiver's answer\n"
-	"  outbox [NAME]  pending events and dead letters (needs the daemon)\n"
+	"  outbox [NAME]  pending events with their tries, and dead letters (needs the daemon;\n"
+	"                 --json: as JSON)\n"
 	"  retry NAME|ALERT_ID|DEAD_ID\n"
 	"                 send dead letters again: a notifier's, an alert's, or one (ids from "
 	"outbox)\n";
@@ -233,9 +234,66 @@ static bool known_notifier(json_t *arr, const char *name)
 	return false;
 }
 
-static int cmd_outbox(struct vg_config *cfg, const char *name)
+static long long num(const json_t *o, const char *key)
 {
-	json_t *r = from_daemon(cfg), *arr, *in;
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* One instance's outbox as text: its counts, each event waiting with its tries, each dead
+ * letter. */
+static void print_outbox(const json_t *in)
+{
+	const json_t *counters = json_object_get(in, "counters");
+	json_t *dl = json_object_get(in, "deadLetters"), *w = json_object_get(in, "waiting"), *e;
+	size_t k;
+
+	printf("%s (%s): %lld pending (%lld of them on disk), %zu dead; last: %s\n",
+	       json_string_value(json_object_get(in, "name")),
+	       json_string_value(json_object_get(in, "type")), num(counters, "queued"),
+	       num(counters, "onDisk"), json_array_size(dl),
+	       or_default(json_string_value(json_object_get(in, "last")), "-"));
+	json_array_foreach(w, k, e) printf(
+		"  waiting %lld: alert %s %s: %lld tries (%lld toward max_attempts), %s%lld ms\n",
+		num(e, "id"), json_string_value(json_object_get(e, "alert")),
+		json_string_value(json_object_get(e, "event")), num(e, "attempts"),
+		num(e, "failures"),
+		json_is_true(json_object_get(e, "inFlight")) ? "in flight, next try in "
+							     : "next try in ",
+		num(e, "nextTryMs"));
+	json_array_foreach(dl, k, e) printf("  dead %lld: alert %s %s: %s\n", num(e, "id"),
+					    json_string_value(json_object_get(e, "alert")),
+					    json_string_value(json_object_get(e, "event")),
+					    json_string_value(json_object_get(e, "reason")));
+}
+
+/* The outbox of each instance (or of NAME): {"notifiers": [{name, type, last, counters,
+ * waiting, deadLetters}]}, a new reference. */
+static json_t *outbox_json(json_t *arr, const char *name)
+{
+	static const char *const keys[] = {"name",     "type",	  "last",
+					   "counters", "waiting", "deadLetters"};
+	json_t *out = json_array(), *in;
+	size_t i;
+
+	json_array_foreach(arr, i, in)
+	{
+		json_t *one = json_object();
+
+		if (name &&
+		    strcmp(name, or_default(json_string_value(json_object_get(in, "name")), "")))
+			continue;
+		for (size_t k = 0; one && k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (json_object_get(in, keys[k]))
+				/* out of memory: the key is left out of the output */
+				(void)json_object_set(one, keys[k], json_object_get(in, keys[k]));
+		(void)json_array_append_new(out, one); /* out of memory: one left out */
+	}
+	return json_pack("{s:o}", "notifiers", out);
+}
+
+static int cmd_outbox(struct vg_config *cfg, const char *name, bool as_json)
+{
+	json_t *r = from_daemon(cfg), *arr, *in, *out;
 	size_t i;
 
 	if (!r)
@@ -245,28 +303,17 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 		json_decref(r);
 		return 1;
 	}
-	json_array_foreach(arr, i, in)
-	{
-		json_t *dl = json_object_get(in, "deadLetters"), *e;
-		size_t k;
-
-		if (name && strcmp(name, json_string_value(json_object_get(in, "name"))))
-			continue;
-		printf("%s (%s): %lld pending (%lld of them on disk), %zu dead; last: %s\n",
-		       json_string_value(json_object_get(in, "name")),
-		       json_string_value(json_object_get(in, "type")),
-		       (long long)json_integer_value(
-			       json_object_get(json_object_get(in, "counters"), "queued")),
-		       (long long)json_integer_value(
-			       json_object_get(json_object_get(in, "counters"), "onDisk")),
-		       json_array_size(dl),
-		       or_default(json_string_value(json_object_get(in, "last")), ""));
-		json_array_foreach(dl, k, e)
-			printf("  dead %lld: alert %s %s: %s\n",
-			       (long long)json_integer_value(json_object_get(e, "id")),
-			       json_string_value(json_object_get(e, "alert")),
-			       json_string_value(json_object_get(e, "event")),
-			       json_string_value(json_object_get(e, "reason")));
+	if (as_json) {
+		out = outbox_json(arr, name);
+		(void)json_dumpf(out, stdout, JSON_INDENT(2)); /* stdout: its errors show at exit */
+		printf("\n");
+		json_decref(out);
+	} else {
+		json_array_foreach(arr, i, in)
+		{
+			if (!name || !strcmp(name, json_string_value(json_object_get(in, "name"))))
+				print_outbox(in);
+		}
 	}
 	json_decref(r);
 	return 0;
@@ -460,7 +507,7 @@ int vg_cmd_notifiers(int argc, char **argv)
 	if (!strcmp(sub, "list"))
 		return cmd_list(&cfg, as_json);
 	if (!strcmp(sub, "outbox"))
-		return cmd_outbox(&cfg, nargs ? args[0] : NULL);
+		return cmd_outbox(&cfg, nargs ? args[0] : NULL, as_json);
 	if (!strcmp(sub, "test") && nargs == 1)
 		return cmd_test(&cfg, args[0]);
 	if (!strcmp(sub, "retry") && nargs == 1)

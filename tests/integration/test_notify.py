@@ -1074,6 +1074,48 @@ class NotifyTest(unittest.TestCase):
                     'timeout_ms = 50 } } }\n')
         self.assert_start_fails(bad, "notifiers.x.timeout_ms must be from 100 to 600000")
 
+    def notifiers_cli(self, conf, *args):
+        return subprocess.run([vigtest.VIGIL, "notifiers", *args, "--config", conf,
+                               "--data-dir", self.data], capture_output=True, text=True,
+                              timeout=60)
+
+    def test_outbox_json_and_tries(self):
+        """`vigil notifiers outbox [NAME] --json` prints JSON: each instance's events
+        waiting with their tries, and its dead letters; the text form shows the tries too."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        hook.statuses = [500] * 1000  # ops retries, slowly
+        pd.statuses = [400] * 1000  # pd dead-letters
+        conf = self.config(hook.port, pd.port, extra=", retry_ms = 5000")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        aid = pd.wait(1)[0]["body"]["dedup_key"]
+        hook.wait(1)
+        deadline = time.time() + 10
+        while time.time() < deadline and not (
+                [w for w in self.ops_state()["waiting"] if w["alert"] == aid]
+                and [x for x in self.ops_state("pd")["deadLetters"] if x["alert"] == aid]):
+            time.sleep(0.05)
+        r = self.notifiers_cli(conf, "outbox", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = {x["name"]: x for x in json.loads(r.stdout)["notifiers"]}
+        self.assertEqual(set(got), {"ops", "pd"})
+        mine = [w for w in got["ops"]["waiting"] if w["alert"] == aid]
+        self.assertEqual(len(mine), 1, got["ops"])
+        self.assertGreaterEqual(mine[0]["attempts"], 1)
+        self.assertIn("failures", mine[0])  # the plugin's own: max_attempts counts them
+        self.assertIn("nextTryMs", mine[0])
+        self.assertIn("inFlight", mine[0])
+        self.assertIn(aid, [x["alert"] for x in got["pd"]["deadLetters"]])
+        self.assertIn("queued", got["ops"]["counters"])
+        r = self.notifiers_cli(conf, "outbox", "ops", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x["name"] for x in json.loads(r.stdout)["notifiers"]], ["ops"])
+        r = self.notifiers_cli(conf, "outbox", "ops")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, rf"waiting {mine[0]['id']}: alert {aid} created: "
+                                   r"\d+ tries \(\d+ toward max_attempts\), (in flight, )?next try in \d+ ms")
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
