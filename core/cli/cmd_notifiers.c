@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,8 +49,8 @@ static const char usage_text[] =
 	"  outbox [NAME]  pending events with their tries, and dead letters (needs the daemon;\n"
 	"                 --json: as JSON)\n"
 	"  retry NAME|ALERT_ID|DEAD_ID\n"
-	"                 send dead letters again: a notifier's, an alert's, or one (ids from "
-	"outbox)\n";
+	"                 send dead letters again: a notifier's, an alert's (its id, or a unique\n"
+	"                 prefix of 4 characters or more), or one (ids from outbox)\n";
 
 static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cfg, char ***args,
 		    int *nargs, bool *as_json)
@@ -212,25 +213,37 @@ static int cmd_list(struct vg_config *cfg, bool as_json)
 	return 0;
 }
 
+/* The names of the daemon's list arr, ", " between them, into out (cap bytes; "none"). */
+static void names_of(json_t *arr, char *out, size_t cap)
+{
+	size_t i, off = 0;
+	json_t *in;
+
+	(void)snprintf(out, cap, "none"); /* fits */
+	json_array_foreach(arr, i, in)
+	{
+		const char *n = or_default(json_string_value(json_object_get(in, "name")), "");
+		int w = snprintf(out + off, cap - off, "%s%s", off ? ", " : "", n);
+
+		if (w > 0 && (size_t)w < cap - off)
+			off += (size_t)w;
+	}
+}
+
 /* true when the daemon's list arr has a notifier named name; else says which it has. */
 static bool known_notifier(json_t *arr, const char *name)
 {
-	char known[512] = "";
-	size_t i, off = 0;
+	char known[512];
+	size_t i;
 	json_t *in;
 
 	json_array_foreach(arr, i, in)
 	{
-		const char *n = or_default(json_string_value(json_object_get(in, "name")), "");
-		int w;
-
-		if (!strcmp(n, name))
+		if (!strcmp(or_default(json_string_value(json_object_get(in, "name")), ""), name))
 			return true;
-		w = snprintf(known + off, sizeof(known) - off, "%s%s", off ? ", " : "", n);
-		if (w > 0 && (size_t)w < sizeof(known) - off)
-			off += (size_t)w;
 	}
-	vg_err("no notifier named '%s' (known: %s)", name, off ? known : "none");
+	names_of(arr, known, sizeof(known));
+	vg_err("no notifier named '%s' (known: %s)", name, known);
 	return false;
 }
 
@@ -319,26 +332,110 @@ static int cmd_outbox(struct vg_config *cfg, const char *name, bool as_json)
 	return 0;
 }
 
-static int cmd_retry(struct vg_config *cfg, const char *name)
+/* true when arg is a notifier's name, or the id of one of its dead letters, in arr. */
+static bool names_one(json_t *arr, const char *arg)
 {
-	int lock = -1;
-	char path[256];
-	json_t *r = NULL;
+	bool digits = arg[0] && strspn(arg, "0123456789") == strlen(arg);
+	json_t *in, *e;
+	size_t i, k;
 
-	if (vg_client_daemon_running(cfg, &lock)) {
-		snprintf(path, sizeof(path), "/v1/notifiers/%.64s/retry", name);
-		r = vg_client_api(cfg, "PATCH", path, NULL);
-	} else {
-		vg_err("no vigil daemon runs on %s: the outbox lives in the daemon", cfg->data_dir);
+	json_array_foreach(arr, i, in)
+	{
+		if (!strcmp(or_default(json_string_value(json_object_get(in, "name")), ""), arg))
+			return true;
+		json_array_foreach(json_object_get(in, "deadLetters"), k, e)
+		{
+			if (digits &&
+			    strtoll(arg, NULL, 10) == json_integer_value(json_object_get(e, "id")))
+				return true;
+		}
 	}
-	if (lock >= 0)
-		(void)close(lock); /* a lock only: closing releases it */
-	if (!r)
-		return 1;
-	printf("%s: %lld dead letters queued again\n", name,
-	       (long long)json_integer_value(json_object_get(r, "requeued")));
+	return false;
+}
+
+/* The ids of the alerts with dead letters in arr (each once) into ids (cap of them): how many. */
+static int dead_alerts(json_t *arr, const char **ids, int cap)
+{
+	json_t *in, *e;
+	size_t i, k;
+	int n = 0;
+
+	json_array_foreach(arr, i, in)
+	{
+		json_array_foreach(json_object_get(in, "deadLetters"), k, e)
+		{
+			const char *id = json_string_value(json_object_get(e, "alert"));
+			int seen = 0;
+
+			while (id && seen < n && strcmp(ids[seen], id))
+				seen++;
+			if (id && seen == n && n < cap)
+				ids[n++] = id;
+		}
+	}
+	return n;
+}
+
+/*
+ * What `retry ARG` names, as the API takes it: a notifier, a dead letter's id, or an alert
+ * with dead letters by its id or a unique prefix of it. NULL with the error printed.
+ */
+static const char *retry_target(json_t *arr, const char *arg, const char **ids, int cap)
+{
+	char err[2048], known[512];
+	const char *id;
+	int n, matching = 0;
+
+	if (!json_array_size(arr)) {
+		vg_err("no notifier named '%s': this vigil has no notifiers configured (notifiers "
+		       "= { ... } in vigil.conf.lua)",
+		       arg);
+		return NULL;
+	}
+	if (names_one(arr, arg))
+		return arg;
+	n = dead_alerts(arr, ids, cap);
+	for (int i = 0; i < n; i++)
+		matching += !strncasecmp(ids[i], arg, strlen(arg));
+	if (!matching) {
+		names_of(arr, known, sizeof(known));
+		vg_err("no notifier named '%s' (known: %s), and no dead letter of an alert or with "
+		       "an id like that (see 'vigil notifiers outbox')",
+		       arg, known);
+		return NULL;
+	}
+	id = vg_cli_id_prefix(ids, n, arg, err, sizeof(err));
+	if (!id)
+		vg_err("%s", err);
+	return id;
+}
+
+#define RETRY_IDS_MAX 4096 /* alerts with dead letters a prefix is matched against */
+
+static int cmd_retry(struct vg_config *cfg, const char *arg)
+{
+	const char **ids = calloc(RETRY_IDS_MAX, sizeof(*ids));
+	json_t *list = ids ? from_daemon(cfg) : NULL, *r = NULL;
+	const char *target;
+	char path[256];
+	int rc;
+
+	if (!ids)
+		vg_err("out of memory");
+	target = list ? retry_target(json_object_get(list, "notifiers"), arg, ids, RETRY_IDS_MAX)
+		      : NULL;
+	if (target) {
+		(void)snprintf(path, sizeof(path), "/v1/notifiers/%.64s/retry", target); /* fits */
+		r = vg_client_api(cfg, "PATCH", path, NULL);
+	}
+	if (r)
+		printf("%s: %lld dead letters queued again\n", target,
+		       (long long)json_integer_value(json_object_get(r, "requeued")));
+	rc = r ? 0 : 1;
 	json_decref(r);
-	return 0;
+	json_decref(list);
+	free(ids);
+	return rc;
 }
 
 /* A sample alert: a package manager run in a container, as a real one looks; x holds its exec.
