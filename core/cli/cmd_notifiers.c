@@ -30,9 +30,10 @@ struct sample_exec {
 	struct vg_event ev;
 };
 
+/* s, or fallback when s is missing or empty (a notifier's "last" before any request). */
 static const char *or_default(const char *s, const char *fallback)
 {
-	return s ? s : fallback;
+	return s && s[0] ? s : fallback;
 }
 
 static int by_name(const void *a, const void *b)

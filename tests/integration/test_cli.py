@@ -313,6 +313,45 @@ class CliTest(unittest.TestCase):
         self.assertEqual(one.stop(signal.SIGTERM), 0)
         self.assertFalse(os.path.exists(os.path.join(one.data, "api.address")))
 
+    # ---- 7. small ones ------------------------------------------------------------------
+
+    def test_config_that_is_a_directory(self):
+        for args in (["policy", "list"], ["violations", "list"], ["notifiers", "list"]):
+            r = vigil(*args, "--config", self.tmp)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(f"the configuration {self.tmp} is a directory", r.stderr)
+            self.assertNotIn("must return a table", r.stderr)
+
+    def test_version_json(self):
+        r = vigil("version", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["version"], vigil("version").stdout.split()[1])
+
+    def test_show_prints_the_enforcement(self):
+        """`violations show ID` text shows the enforcement outcome (action, time, message)
+        that --json has, and "none" before any."""
+        data = os.path.join(self.tmp, "enforced")
+        shutil.copytree(self.data, data, symlinks=True)
+        aid = self.ids[MARK_A]
+        r = vigil("violations", "show", aid, "--config", self.conf, "--data-dir", data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Enforcement:  none\n", r.stdout)
+        d = Daemon(data, vigtest.free_port(), "--config", self.conf)
+        self.addCleanup(d.stop, signal.SIGTERM)
+        code, _ = d.req("PATCH", "/v1/policies/vgclimarka", {"enforcement": "kill_process"})
+        self.assertEqual(code, 200)
+        deadline = time.time() + 15
+        enf = None
+        while time.time() < deadline and not enf:
+            subprocess.run([self.marks[MARK_A]])
+            enf = d.req("GET", f"/v1/alerts/{aid}")[1]["enforcement"]
+            time.sleep(0.1)
+        self.assertTrue(enf)
+        r = vigil("violations", "show", aid[:8], "--config", self.conf, "--data-dir", data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"Enforcement:  {enf['action']} at {enf['time']}: {enf['message']}",
+                      r.stdout)
+
 
 if __name__ == "__main__":
     if not os.access(V, os.X_OK):

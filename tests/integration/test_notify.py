@@ -1167,6 +1167,18 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(code, 404)
         self.assertIn("no notifiers configured", body["error"])
 
+    def test_list_last_before_any_request(self):
+        """With a daemon that has sent nothing yet, `notifiers list` shows "-" as LAST (as it
+        does without a daemon), not an empty column."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        r = self.notifiers_cli(conf, "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"ops\s+webhook\s+yes\s+-\n")
+        self.assertRegex(r.stdout, r"pd\s+pagerduty\s+yes\s+-\n")
+
 
 if __name__ == "__main__":
     vigtest.require_bpf()
