@@ -22,8 +22,12 @@ void api_notifier_path(struct vg_api *a, struct evhttp_request *req, const char 
 	char name[64];
 	int k;
 
-	if (!a->host.notify || !sl || strcmp(sl, "/retry") ||
-	    api_path_id(rest, (size_t)(sl - rest), name, sizeof(name)))
+	if (!a->host.notify)
+		api_fail(a, req, 404,
+			 "this vigil has no notifiers configured (notifiers = { ... } in its "
+			 "configuration): no notifier, alert or dead letter to retry");
+	else if (!sl || strcmp(sl, "/retry") ||
+		 api_path_id(rest, (size_t)(sl - rest), name, sizeof(name)))
 		api_fail(a, req, 404,
 			 "use PATCH /v1/notifiers/{name|alert id|dead letter id}/retry");
 	else if ((k = vg_notify_retry_dead(a->host.notify, name)) < 0)

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "api_address.h"
 #include "client.h"
 #include "log.h"
 #include "query.h"
@@ -82,16 +83,46 @@ static int read_token(const struct vg_config *cfg, char *token, size_t cap)
 	return 0;
 }
 
+/*
+ * Where the daemon of cfg->data_dir listens, into addr (cap bytes): the address it recorded
+ * there (api_address.h), which wins over the configuration's api.listen (the configuration
+ * may name another daemon's, or none); the configuration's when the daemon recorded none.
+ * *recorded tells which. 0, or -errno with the error printed.
+ */
+static int daemon_address(const struct vg_config *cfg, char *addr, size_t cap, bool *recorded)
+{
+	char err[1200];
+	int rc = vg_api_address_read(cfg->data_dir, addr, cap, err, sizeof(err));
+
+	*recorded = !rc;
+	if (rc == -ENOENT) {
+		(void)snprintf(addr, cap, "%s", cfg->api_listen); /* both 128 bytes: fits */
+		return 0;
+	}
+	if (rc)
+		vg_err("cannot tell where the daemon running on %s listens: %s", cfg->data_dir,
+		       err);
+	return rc;
+}
+
 /* The answer of a finished request: its JSON, or NULL with the API's error printed. */
-static json_t *answer(const struct vg_config *cfg, CURL *c, CURLcode rc, const struct body *b)
+static json_t *answer(const struct vg_config *cfg, const char *addr, bool recorded, CURL *c,
+		      CURLcode rc, const struct body *b)
 {
 	json_t *j, *e;
 	long code = 0;
 
+	if (rc != CURLE_OK && recorded) {
+		vg_err("the vigil daemon running on %s does not answer at %s, the API address it "
+		       "recorded in %s/api.address (%s)",
+		       cfg->data_dir, addr, cfg->data_dir, curl_easy_strerror(rc));
+		return NULL;
+	}
 	if (rc != CURLE_OK) {
-		vg_err("a vigil daemon holds %s but its API at %s does not answer (%s): is "
-		       "api.listen the same for both? (--config)",
-		       cfg->data_dir, cfg->api_listen, curl_easy_strerror(rc));
+		vg_err("a vigil daemon holds %s but its API at %s (api.listen of the "
+		       "configuration) "
+		       "does not answer (%s): is api.listen the same for both? (--config)",
+		       cfg->data_dir, addr, curl_easy_strerror(rc));
 		return NULL;
 	}
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
@@ -109,15 +140,17 @@ static json_t *answer(const struct vg_config *cfg, CURL *c, CURLcode rc, const s
 json_t *vg_client_api(const struct vg_config *cfg, const char *method, const char *path_q,
 		      const char *body)
 {
-	char url[2048], token[128] = "", auth[160];
+	char url[2048], token[128] = "", auth[160], addr[sizeof(cfg->api_listen)];
 	struct curl_slist *h = NULL, *h1;
 	struct body b = {0};
 	json_t *j = NULL;
+	bool recorded;
 	CURL *c;
 
-	if (read_token(cfg, token, sizeof(token)))
+	if (read_token(cfg, token, sizeof(token)) ||
+	    daemon_address(cfg, addr, sizeof(addr), &recorded))
 		return NULL;
-	snprintf(url, sizeof(url), "http://%s%s", cfg->api_listen, path_q);
+	snprintf(url, sizeof(url), "http://%s%s", addr, path_q);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	c = curl_easy_init();
 	h1 = curl_slist_append(NULL, auth);
@@ -137,7 +170,7 @@ json_t *vg_client_api(const struct vg_config *cfg, const char *method, const cha
 	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
 	if (body)
 		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	j = answer(cfg, c, curl_easy_perform(c), &b);
+	j = answer(cfg, addr, recorded, c, curl_easy_perform(c), &b);
 	free(b.p);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);

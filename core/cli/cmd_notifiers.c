@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +30,10 @@ struct sample_exec {
 	struct vg_event ev;
 };
 
+/* s, or fallback when s is missing or empty (a notifier's "last" before any request). */
 static const char *or_default(const char *s, const char *fallback)
 {
-	return s ? s : fallback;
+	return s && s[0] ? s : fallback;
 }
 
 static int by_name(const void *a, const void *b)
@@ -45,10 +47,11 @@ static const char usage_text[] =
 	"  list           each notifier: type, settings (secrets ***), default or not, and with a\n"
 	"                 running daemon its counters and last outcome (--json: as JSON)\n"
 	"  test NAME      send a sample alert through NAME now; print the receiver's answer\n"
-	"  outbox [NAME]  pending events and dead letters (needs the daemon)\n"
+	"  outbox [NAME]  pending events with their tries, and dead letters (needs the daemon;\n"
+	"                 --json: as JSON)\n"
 	"  retry NAME|ALERT_ID|DEAD_ID\n"
-	"                 send dead letters again: a notifier's, an alert's, or one (ids from "
-	"outbox)\n";
+	"                 send dead letters again: a notifier's, an alert's (its id, or a unique\n"
+	"                 prefix of 4 characters or more), or one (ids from outbox)\n";
 
 static int load_cfg(int argc, char **argv, const char *cmd, struct vg_config *cfg, char ***args,
 		    int *nargs, bool *as_json)
@@ -211,31 +214,100 @@ static int cmd_list(struct vg_config *cfg, bool as_json)
 	return 0;
 }
 
+/* The names of the daemon's list arr, ", " between them, into out (cap bytes; "none"). */
+static void names_of(json_t *arr, char *out, size_t cap)
+{
+	size_t i, off = 0;
+	json_t *in;
+
+	(void)snprintf(out, cap, "none"); /* fits */
+	json_array_foreach(arr, i, in)
+	{
+		const char *n = or_default(json_string_value(json_object_get(in, "name")), "");
+		int w = snprintf(out + off, cap - off, "%s%s", off ? ", " : "", n);
+
+		if (w > 0 && (size_t)w < cap - off)
+			off += (size_t)w;
+	}
+}
+
 /* true when the daemon's list arr has a notifier named name; else says which it has. */
 static bool known_notifier(json_t *arr, const char *name)
 {
-	char known[512] = "";
-	size_t i, off = 0;
+	char known[512];
+	size_t i;
 	json_t *in;
 
 	json_array_foreach(arr, i, in)
 	{
-		const char *n = or_default(json_string_value(json_object_get(in, "name")), "");
-		int w;
-
-		if (!strcmp(n, name))
+		if (!strcmp(or_default(json_string_value(json_object_get(in, "name")), ""), name))
 			return true;
-		w = snprintf(known + off, sizeof(known) - off, "%s%s", off ? ", " : "", n);
-		if (w > 0 && (size_t)w < sizeof(known) - off)
-			off += (size_t)w;
 	}
-	vg_err("no notifier named '%s' (known: %s)", name, off ? known : "none");
+	names_of(arr, known, sizeof(known));
+	vg_err("no notifier named '%s' (known: %s)", name, known);
 	return false;
 }
 
-static int cmd_outbox(struct vg_config *cfg, const char *name)
+static long long num(const json_t *o, const char *key)
 {
-	json_t *r = from_daemon(cfg), *arr, *in;
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* One instance's outbox as text: its counts, each event waiting with its tries, each dead
+ * letter. */
+static void print_outbox(const json_t *in)
+{
+	const json_t *counters = json_object_get(in, "counters");
+	json_t *dl = json_object_get(in, "deadLetters"), *w = json_object_get(in, "waiting"), *e;
+	size_t k;
+
+	printf("%s (%s): %lld pending (%lld of them on disk), %zu dead; last: %s\n",
+	       json_string_value(json_object_get(in, "name")),
+	       json_string_value(json_object_get(in, "type")), num(counters, "queued"),
+	       num(counters, "onDisk"), json_array_size(dl),
+	       or_default(json_string_value(json_object_get(in, "last")), "-"));
+	json_array_foreach(w, k, e) printf(
+		"  waiting %lld: alert %s %s: %lld tries (%lld toward max_attempts), %s%lld ms\n",
+		num(e, "id"), json_string_value(json_object_get(e, "alert")),
+		json_string_value(json_object_get(e, "event")), num(e, "attempts"),
+		num(e, "failures"),
+		json_is_true(json_object_get(e, "inFlight")) ? "in flight, next try in "
+							     : "next try in ",
+		num(e, "nextTryMs"));
+	json_array_foreach(dl, k, e) printf("  dead %lld: alert %s %s: %s\n", num(e, "id"),
+					    json_string_value(json_object_get(e, "alert")),
+					    json_string_value(json_object_get(e, "event")),
+					    json_string_value(json_object_get(e, "reason")));
+}
+
+/* The outbox of each instance (or of NAME): {"notifiers": [{name, type, last, counters,
+ * waiting, deadLetters}]}, a new reference. */
+static json_t *outbox_json(json_t *arr, const char *name)
+{
+	static const char *const keys[] = {"name",     "type",	  "last",
+					   "counters", "waiting", "deadLetters"};
+	json_t *out = json_array(), *in;
+	size_t i;
+
+	json_array_foreach(arr, i, in)
+	{
+		json_t *one = json_object();
+
+		if (name &&
+		    strcmp(name, or_default(json_string_value(json_object_get(in, "name")), "")))
+			continue;
+		for (size_t k = 0; one && k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (json_object_get(in, keys[k]))
+				/* out of memory: the key is left out of the output */
+				(void)json_object_set(one, keys[k], json_object_get(in, keys[k]));
+		(void)json_array_append_new(out, one); /* out of memory: one left out */
+	}
+	return json_pack("{s:o}", "notifiers", out);
+}
+
+static int cmd_outbox(struct vg_config *cfg, const char *name, bool as_json)
+{
+	json_t *r = from_daemon(cfg), *arr, *in, *out;
 	size_t i;
 
 	if (!r)
@@ -245,53 +317,126 @@ static int cmd_outbox(struct vg_config *cfg, const char *name)
 		json_decref(r);
 		return 1;
 	}
-	json_array_foreach(arr, i, in)
-	{
-		json_t *dl = json_object_get(in, "deadLetters"), *e;
-		size_t k;
-
-		if (name && strcmp(name, json_string_value(json_object_get(in, "name"))))
-			continue;
-		printf("%s (%s): %lld pending (%lld of them on disk), %zu dead; last: %s\n",
-		       json_string_value(json_object_get(in, "name")),
-		       json_string_value(json_object_get(in, "type")),
-		       (long long)json_integer_value(
-			       json_object_get(json_object_get(in, "counters"), "queued")),
-		       (long long)json_integer_value(
-			       json_object_get(json_object_get(in, "counters"), "onDisk")),
-		       json_array_size(dl),
-		       or_default(json_string_value(json_object_get(in, "last")), ""));
-		json_array_foreach(dl, k, e)
-			printf("  dead %lld: alert %s %s: %s\n",
-			       (long long)json_integer_value(json_object_get(e, "id")),
-			       json_string_value(json_object_get(e, "alert")),
-			       json_string_value(json_object_get(e, "event")),
-			       json_string_value(json_object_get(e, "reason")));
+	if (as_json) {
+		out = outbox_json(arr, name);
+		(void)json_dumpf(out, stdout, JSON_INDENT(2)); /* stdout: its errors show at exit */
+		printf("\n");
+		json_decref(out);
+	} else {
+		json_array_foreach(arr, i, in)
+		{
+			if (!name || !strcmp(name, json_string_value(json_object_get(in, "name"))))
+				print_outbox(in);
+		}
 	}
 	json_decref(r);
 	return 0;
 }
 
-static int cmd_retry(struct vg_config *cfg, const char *name)
+/* true when arg is a notifier's name, or the id of one of its dead letters, in arr. */
+static bool names_one(json_t *arr, const char *arg)
 {
-	int lock = -1;
-	char path[256];
-	json_t *r = NULL;
+	bool digits = arg[0] && strspn(arg, "0123456789") == strlen(arg);
+	json_t *in, *e;
+	size_t i, k;
 
-	if (vg_client_daemon_running(cfg, &lock)) {
-		snprintf(path, sizeof(path), "/v1/notifiers/%.64s/retry", name);
-		r = vg_client_api(cfg, "PATCH", path, NULL);
-	} else {
-		vg_err("no vigil daemon runs on %s: the outbox lives in the daemon", cfg->data_dir);
+	json_array_foreach(arr, i, in)
+	{
+		if (!strcmp(or_default(json_string_value(json_object_get(in, "name")), ""), arg))
+			return true;
+		json_array_foreach(json_object_get(in, "deadLetters"), k, e)
+		{
+			if (digits &&
+			    strtoll(arg, NULL, 10) == json_integer_value(json_object_get(e, "id")))
+				return true;
+		}
 	}
-	if (lock >= 0)
-		(void)close(lock); /* a lock only: closing releases it */
-	if (!r)
-		return 1;
-	printf("%s: %lld dead letters queued again\n", name,
-	       (long long)json_integer_value(json_object_get(r, "requeued")));
+	return false;
+}
+
+/* The ids of the alerts with dead letters in arr (each once) into ids (cap of them): how many. */
+static int dead_alerts(json_t *arr, const char **ids, int cap)
+{
+	json_t *in, *e;
+	size_t i, k;
+	int n = 0;
+
+	json_array_foreach(arr, i, in)
+	{
+		json_array_foreach(json_object_get(in, "deadLetters"), k, e)
+		{
+			const char *id = json_string_value(json_object_get(e, "alert"));
+			int seen = 0;
+
+			while (id && seen < n && strcmp(ids[seen], id))
+				seen++;
+			if (id && seen == n && n < cap)
+				ids[n++] = id;
+		}
+	}
+	return n;
+}
+
+/*
+ * What `retry ARG` names, as the API takes it: a notifier, a dead letter's id, or an alert
+ * with dead letters by its id or a unique prefix of it. NULL with the error printed.
+ */
+static const char *retry_target(json_t *arr, const char *arg, const char **ids, int cap)
+{
+	char err[2048], known[512];
+	const char *id;
+	int n, matching = 0;
+
+	if (!json_array_size(arr)) {
+		vg_err("no notifier named '%s': this vigil has no notifiers configured (notifiers "
+		       "= { ... } in vigil.conf.lua)",
+		       arg);
+		return NULL;
+	}
+	if (names_one(arr, arg))
+		return arg;
+	n = dead_alerts(arr, ids, cap);
+	for (int i = 0; i < n; i++)
+		matching += !strncasecmp(ids[i], arg, strlen(arg));
+	if (!matching) {
+		names_of(arr, known, sizeof(known));
+		vg_err("no notifier named '%s' (known: %s), and no dead letter of an alert or with "
+		       "an id like that (see 'vigil notifiers outbox')",
+		       arg, known);
+		return NULL;
+	}
+	id = vg_cli_id_prefix(ids, n, arg, err, sizeof(err));
+	if (!id)
+		vg_err("%s", err);
+	return id;
+}
+
+#define RETRY_IDS_MAX 4096 /* alerts with dead letters a prefix is matched against */
+
+static int cmd_retry(struct vg_config *cfg, const char *arg)
+{
+	const char **ids = calloc(RETRY_IDS_MAX, sizeof(*ids));
+	json_t *list = ids ? from_daemon(cfg) : NULL, *r = NULL;
+	const char *target;
+	char path[256];
+	int rc;
+
+	if (!ids)
+		vg_err("out of memory");
+	target = list ? retry_target(json_object_get(list, "notifiers"), arg, ids, RETRY_IDS_MAX)
+		      : NULL;
+	if (target) {
+		(void)snprintf(path, sizeof(path), "/v1/notifiers/%.64s/retry", target); /* fits */
+		r = vg_client_api(cfg, "PATCH", path, NULL);
+	}
+	if (r)
+		printf("%s: %lld dead letters queued again\n", target,
+		       (long long)json_integer_value(json_object_get(r, "requeued")));
+	rc = r ? 0 : 1;
 	json_decref(r);
-	return 0;
+	json_decref(list);
+	free(ids);
+	return rc;
 }
 
 /* A sample alert: a package manager run in a container, as a real one looks; x holds its exec.
@@ -460,7 +605,7 @@ int vg_cmd_notifiers(int argc, char **argv)
 	if (!strcmp(sub, "list"))
 		return cmd_list(&cfg, as_json);
 	if (!strcmp(sub, "outbox"))
-		return cmd_outbox(&cfg, nargs ? args[0] : NULL);
+		return cmd_outbox(&cfg, nargs ? args[0] : NULL, as_json);
 	if (!strcmp(sub, "test") && nargs == 1)
 		return cmd_test(&cfg, args[0]);
 	if (!strcmp(sub, "retry") && nargs == 1)

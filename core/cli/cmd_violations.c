@@ -209,6 +209,20 @@ static void print_table(json_t *alerts)
 	}
 }
 
+/* The enforcement outcome: the last action, its time and message, and how many there were. */
+static void print_enforcement(json_t *a)
+{
+	json_t *enf = json_object_get(a, "enforcement");
+
+	if (!json_is_object(enf)) {
+		printf("Enforcement:  none\n");
+		return;
+	}
+	printf("Enforcement:  %s at %s: %s (%lld in all)\n", js(enf, "action"), js(enf, "time"),
+	       js(enf, "message"),
+	       (long long)json_integer_value(json_object_get(a, "enforcementCount")));
+}
+
 static void print_alert(json_t *a)
 {
 	json_t *pol = json_object_get(a, "policy"), *procs = json_object_get(a, "processes"), *p;
@@ -221,6 +235,7 @@ static void print_alert(json_t *a)
 	       js(a, "firstOccurred"), js(a, "time"), js(a, "namespace"), js(a, "pod"),
 	       js(a, "podUid"), js(a, "containerId"),
 	       (long long)json_integer_value(json_object_get(a, "violations")), js(a, "message"));
+	print_enforcement(a);
 	json_array_foreach(procs, i, p)
 	{
 		json_t *lin = json_object_get(p, "lineage"), *l;

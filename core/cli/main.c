@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* main.c - `vigil COMMAND ...`: hands the command line to one subcommand. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,9 +22,31 @@ static const char usage_text[] =
 	"  notifiers  list, test, outbox, retry\n"
 	"  record     write live execs to a trace file\n"
 	"  replay     run a trace through the policies; print the matches\n"
-	"  version    print the version\n"
+	"  version    print the version (--json: as JSON)\n"
 	"\n"
 	"'vigil COMMAND --help' describes a command.\n";
+
+/* `vigil version [--json]`: exit status 0, or 2 for an unknown argument. */
+static int version(int argc, char **argv)
+{
+	bool as_json = false;
+
+	if (vg_asks_help(argc, argv)) {
+		puts("usage: vigil version [--json]\nPrints the version (--json: as "
+		     "{\"version\": \"...\"}).");
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json"))
+			return vg_usage_error("version", "unknown argument '%s'", argv[i]);
+		as_json = true;
+	}
+	if (as_json)
+		printf("{\"version\": \"%s\"}\n", VIGIL_VERSION);
+	else
+		printf("vigil %s\n", VIGIL_VERSION);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -45,14 +68,8 @@ int main(int argc, char **argv)
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	if (!strcmp(argv[1], "version") && vg_asks_help(argc - 1, argv + 1)) {
-		puts("usage: vigil version\nPrints the version.");
-		return 0;
-	}
-	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("vigil %s\n", VIGIL_VERSION);
-		return 0;
-	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))
+		return version(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -425,6 +426,7 @@ int vg_config_resolve(struct vg_config *c, const char *config, const char *data_
 static int read_config(const char *path, char **buf, size_t *len, char *err, size_t n)
 {
 	FILE *f = fopen(path, "rb");
+	struct stat st;
 	long size = -1;
 
 	*buf = NULL;
@@ -432,6 +434,13 @@ static int read_config(const char *path, char **buf, size_t *len, char *err, siz
 	if (!f)
 		return vg_errf(err, n, -errno, "cannot read the configuration %s: %s", path,
 			       strerror(errno));
+	if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
+		(void)fclose(f); /* only opened: nothing to lose */
+		return vg_errf(err, n, -EISDIR,
+			       "the configuration %s is a directory: give the file "
+			       "(--config DIR/vigil.conf.lua)",
+			       path);
+	}
 	*buf = malloc(MAX_CONFIG + 1);
 	if (*buf)
 		*len = fread(*buf, 1, MAX_CONFIG + 1, f); /* one byte more: a longer file shows */

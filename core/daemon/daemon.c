@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "api_address.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "log.h"
@@ -317,6 +318,7 @@ static int take_lock(struct vg_daemon *d)
 	snprintf(pid, sizeof(pid), "%d\n", getpid());
 	if (ftruncate(d->lock_fd, 0) || pwrite(d->lock_fd, pid, strlen(pid), 0) < 0)
 		vg_warn("cannot write the pid into %s/vigil.lock", d->cfg.data_dir);
+	vg_api_address_remove(d->data_fd); /* a killed daemon's: it names no listener yet */
 	return 0;
 }
 
@@ -581,10 +583,14 @@ static int start_serving(struct vg_daemon *d)
 	char err[1024];
 	int rc = api_start(d, err, sizeof(err));
 
+	if (!rc)
+		rc = vg_api_address_write(d->data_fd, d->cfg.data_dir, d->cfg.api_listen, err,
+					  sizeof(err));
 	if (rc) {
 		vg_err("%s", err);
 		return rc;
 	}
+	d->address_written = true;
 	d->ev_stop = event_new(d->base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop, d);
 	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	d->ev_retention = event_new(d->base, -1, EV_PERSIST, on_retention, d);
@@ -629,6 +635,8 @@ static int teardown(struct vg_daemon *d, int rc)
 		vg_info("stopped: %llu violations stored", (unsigned long long)ps.stored);
 	}
 	vg_api_stop(d->api);
+	if (d->address_written)
+		vg_api_address_remove(d->data_fd); /* no API answers there any more */
 	vg_notify_close(d->notify);
 	vg_k8s_free(d->k8s);
 	vg_http_free(d->http);

@@ -38,6 +38,7 @@ struct vg_daemon {
 		      */
 	int lock_fd;
 	bool stopping;
+	bool address_written; /* DATA_DIR/api.address is ours: removed at the exit */
 };
 
 /* Applies a policy's persisted setting and re-programs the kernel filter. */

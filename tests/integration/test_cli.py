@@ -281,6 +281,80 @@ class CliTest(unittest.TestCase):
         self.assertIn("replaces the built-in policy 'Ubuntu Package Manager Execution'",
                       r.stderr)
 
+    # ---- 6. --data-dir alone reaches that data directory's daemon -----------------------
+
+    def test_data_dir_reaches_its_own_daemon(self):
+        """Two daemons on two data directories, each on its own port (neither the default
+        one): `--data-dir D` alone reaches D's, and wins over a --config naming another
+        address; the address file goes at a clean exit."""
+        daemons = {}
+        for name in ("one", "two"):
+            data = os.path.join(self.tmp, "dd-" + name)
+            shutil.copytree(self.data, data, symlinks=True)
+            os.unlink(os.path.join(data, "api.token"))  # each its own
+            daemons[name] = Daemon(data, vigtest.free_port())
+            self.addCleanup(daemons[name].stop, signal.SIGTERM)
+        one, two = daemons["one"], daemons["two"]
+        code, _ = one.req("PATCH", f"/v1/alerts/{self.ids[MARK_A]}/resolve", raw=b"")
+        self.assertEqual(code, 200)
+        empty = tempfile.mkdtemp(dir=self.tmp)  # no ./vigil.conf.lua there
+
+        def state(d, *extra):
+            r = subprocess.run([V, "violations", "list", "--state", "all", "--json",
+                                "--data-dir", d.data, *extra], capture_output=True, text=True,
+                               timeout=60, cwd=empty)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return {a["id"]: a["state"] for a in json.loads(r.stdout)}[self.ids[MARK_A]]
+        self.assertEqual(state(one), "RESOLVED")
+        self.assertEqual(state(two), "ACTIVE")
+        # the configuration names another address (no daemon there): the data dir's wins
+        self.assertEqual(state(two, "--config", self.conf), "ACTIVE")
+        self.assertEqual(state(one, "--config", self.conf), "RESOLVED")
+        self.assertEqual(one.stop(signal.SIGTERM), 0)
+        self.assertFalse(os.path.exists(os.path.join(one.data, "api.address")))
+
+    # ---- 7. small ones ------------------------------------------------------------------
+
+    def test_config_that_is_a_directory(self):
+        for args in (["policy", "list"], ["violations", "list"], ["notifiers", "list"]):
+            r = vigil(*args, "--config", self.tmp)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(f"the configuration {self.tmp} is a directory", r.stderr)
+            self.assertNotIn("must return a table", r.stderr)
+
+    def test_version_json(self):
+        r = vigil("version", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["version"], vigil("version").stdout.split()[1])
+
+    def test_show_prints_the_enforcement(self):
+        """`violations show ID` text shows the enforcement outcome (action, time, message)
+        that --json has, and "none" before any."""
+        data = os.path.join(self.tmp, "enforced")
+        shutil.copytree(self.data, data, symlinks=True)
+        aid = self.ids[MARK_A]
+        r = vigil("violations", "show", aid, "--config", self.conf, "--data-dir", data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Enforcement:  none\n", r.stdout)
+        d = Daemon(data, vigtest.free_port(), "--config", self.conf)
+        self.addCleanup(d.stop, signal.SIGTERM)
+        code, _ = d.req("PATCH", "/v1/policies/vgclimarka", {"enforcement": "kill_process"})
+        self.assertEqual(code, 200)
+        deadline = time.time() + 15
+        enforced = []  # the alert may be a new one: another test may have resolved aid
+        while time.time() < deadline and not enforced:
+            subprocess.run([self.marks[MARK_A]])
+            enforced = [a for a in d.req("GET", "/v1/alerts?query=State:ALL")[1]["alerts"]
+                        if a["policy"]["name"] == MARK_A and a["enforcement"]]
+            time.sleep(0.1)
+        self.assertTrue(enforced, d.text()[-2000:])
+        enf = enforced[0]["enforcement"]
+        r = vigil("violations", "show", enforced[0]["id"], "--config", self.conf,
+                  "--data-dir", data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"Enforcement:  {enf['action']} at {enf['time']}: {enf['message']}",
+                      r.stdout)
+
 
 if __name__ == "__main__":
     if not os.access(V, os.X_OK):

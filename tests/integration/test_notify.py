@@ -411,7 +411,7 @@ class NotifyTest(unittest.TestCase):
         self.assertRegex(r.stderr, r"no notifier named 'nobody'.*known: .*ops")
         r = run("retry", "nothing-42")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("no notifier named that", r.stderr)
+        self.assertIn("no notifier named 'nothing-42'", r.stderr)
         hook.statuses = [400]
         r = run("retry", str(dead[0]["id"]))
         self.assertIn("1 dead letters queued again", r.stdout, r.stderr)
@@ -1073,6 +1073,111 @@ class NotifyTest(unittest.TestCase):
             f.write('return { notifiers = { x = { type = "syslog", address = "udp://127.0.0.1:514", '
                     'timeout_ms = 50 } } }\n')
         self.assert_start_fails(bad, "notifiers.x.timeout_ms must be from 100 to 600000")
+
+    def notifiers_cli(self, conf, *args):
+        return subprocess.run([vigtest.VIGIL, "notifiers", *args, "--config", conf,
+                               "--data-dir", self.data], capture_output=True, text=True,
+                              timeout=60)
+
+    def test_outbox_json_and_tries(self):
+        """`vigil notifiers outbox [NAME] --json` prints JSON: each instance's events
+        waiting with their tries, and its dead letters; the text form shows the tries too."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        hook.statuses = [500] * 1000  # ops retries, slowly
+        pd.statuses = [400] * 1000  # pd dead-letters
+        conf = self.config(hook.port, pd.port, extra=", retry_ms = 5000")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        aid = pd.wait(1)[0]["body"]["dedup_key"]
+        hook.wait(1)
+        deadline = time.time() + 10
+        while time.time() < deadline and not (
+                [w for w in self.ops_state()["waiting"] if w["alert"] == aid]
+                and [x for x in self.ops_state("pd")["deadLetters"] if x["alert"] == aid]):
+            time.sleep(0.05)
+        r = self.notifiers_cli(conf, "outbox", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = {x["name"]: x for x in json.loads(r.stdout)["notifiers"]}
+        self.assertEqual(set(got), {"ops", "pd"})
+        mine = [w for w in got["ops"]["waiting"] if w["alert"] == aid]
+        self.assertEqual(len(mine), 1, got["ops"])
+        self.assertGreaterEqual(mine[0]["attempts"], 1)
+        self.assertIn("failures", mine[0])  # the plugin's own: max_attempts counts them
+        self.assertIn("nextTryMs", mine[0])
+        self.assertIn("inFlight", mine[0])
+        self.assertIn(aid, [x["alert"] for x in got["pd"]["deadLetters"]])
+        self.assertIn("queued", got["ops"]["counters"])
+        r = self.notifiers_cli(conf, "outbox", "ops", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x["name"] for x in json.loads(r.stdout)["notifiers"]], ["ops"])
+        r = self.notifiers_cli(conf, "outbox", "ops")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, rf"waiting {mine[0]['id']}: alert {aid} created: "
+                                   r"\d+ tries \(\d+ toward max_attempts\), (in flight, )?next try in \d+ ms")
+
+    def test_retry_by_short_alert_id(self):
+        """`vigil notifiers retry PREFIX` takes a unique prefix of an alert id, as
+        `violations show` does; no match and a too short prefix are clear errors."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        pd.statuses = [400] * 1000  # every PagerDuty request refused: dead letters
+        conf = self.config(hook.port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        podman("exec", self.cid, "/usr/bin/dpkg", "--version", check=False)
+        aid = pd.wait(1)[0]["body"]["dedup_key"]
+        deadline = time.time() + 10
+        while time.time() < deadline and aid not in [
+                x["alert"] for x in self.ops_state("pd")["deadLetters"]]:
+            time.sleep(0.05)
+        others = {x["alert"] for x in self.ops_state("pd")["deadLetters"]} - {aid}
+        n = next(k for k in range(8, 37) if not any(o.startswith(aid[:k]) for o in others))
+        r = self.notifiers_cli(conf, "retry", aid[:2])  # too short, though it matches
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("at least 4", r.stderr)
+        with pd.lock:
+            pd.statuses = []
+            before = len(pd.got)
+        r = self.notifiers_cli(conf, "retry", aid[:n].upper())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{aid}: 1 dead letters queued again", r.stdout)
+        deadline = time.time() + 10
+        while time.time() < deadline and aid not in [
+                g["body"]["dedup_key"] for g in pd.got[before:]]:
+            time.sleep(0.05)
+        self.assertIn(aid, [g["body"]["dedup_key"] for g in pd.got[before:]])
+        r = self.notifiers_cli(conf, "retry", "zzzzzzzz")
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"no notifier named 'zzzzzzzz' \(known: (ops, pd|pd, ops)\), "
+                                   r"and no dead letter")
+
+    def test_retry_without_notifiers(self):
+        """With no notifiers configured, `vigil notifiers retry NAME` says so plainly, and
+        the API's 404 says what is wrong rather than how to spell the path."""
+        conf = os.path.join(self.data, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write("return { }\n")
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        r = self.notifiers_cli(conf, "retry", "nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no notifier named 'nope': this vigil has no notifiers configured "
+                      "(notifiers = { ... } in vigil.conf.lua)", r.stderr)
+        self.assertNotIn("PATCH", r.stderr)
+        code, body = self.d.req("PATCH", "/v1/notifiers/nope/retry", raw=b"")
+        self.assertEqual(code, 404)
+        self.assertIn("no notifiers configured", body["error"])
+
+    def test_list_last_before_any_request(self):
+        """With a daemon that has sent nothing yet, `notifiers list` shows "-" as LAST (as it
+        does without a daemon), not an empty column."""
+        hook, pd = Receiver(), Receiver()
+        self.recv += [hook, pd]
+        conf = self.config(hook.port, pd.port)
+        self.d = Daemon(self.data, self.port, "--config", conf)
+        r = self.notifiers_cli(conf, "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"ops\s+webhook\s+yes\s+-\n")
+        self.assertRegex(r.stdout, r"pd\s+pagerduty\s+yes\s+-\n")
 
 
 if __name__ == "__main__":
