@@ -5,6 +5,7 @@
  * (flow_bindings.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +61,27 @@ static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct v
 	p->hits[h->n++] = pol;
 }
 
+/*
+ * The container's name and image: the pod's (Kubernetes), else the runtime's own
+ * files (cached; a file is read at most once a second, for an id not seen yet).
+ */
+static void name_container(struct vg_pipeline *p, struct vg_event *ev)
+{
+	const char *name = NULL, *image = NULL;
+
+	if (!vg_event_in_container(ev))
+		return;
+	if (ev->meta && ev->meta->container) {
+		name = ev->meta->container;
+		image = ev->meta->image;
+	} else if (p->ctrinfo && !vg_ctrinfo_lookup(p->ctrinfo, ev->ctr.id, ev->ctr.runtime,
+						     &name, &image)) {
+		return;
+	}
+	snprintf(ev->ctr_name, sizeof(ev->ctr_name), "%s", name ? name : "");
+	snprintf(ev->ctr_image, sizeof(ev->ctr_image), "%s", image ? image : "");
+}
+
 /* One decoded exec: metadata -> engine -> (volume control -> flow) per violation. */
 static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 {
@@ -67,8 +89,10 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 	struct hits h = {.p = p, .n = 0};
 	int drop = -1;
 
-	if (p->o.attribute)
+	if (p->o.attribute) {
 		vg_attribute(&p->attr, p->o.k8s, ev);
+		name_container(p, ev);
+	}
 	if (p->o.report) { /* printing commands: each violation as the engine finds it */
 		(void)vg_engine_eval(p->engine, ev, p->o.report, p->o.report_ctx); /* counted */
 		return;
@@ -123,6 +147,12 @@ int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, 
 	p->ev = calloc(1, sizeof(*p->ev));
 	if (p->ev)
 		rc = 0;
+	if (!rc && o->attribute) {
+		struct vg_ctrinfo_opts co = {.storage_root = o->storage_root,
+					     .docker_root = o->docker_root};
+
+		rc = vg_ctrinfo_new(&p->ctrinfo, &co);
+	}
 	if (!rc && !o->report) /* the flow's: volume control and enforcement */
 		rc = vg_volume_new(&p->volume, o->burst, o->window_s);
 	if (!rc && !o->report)
@@ -141,6 +171,7 @@ void vg_pipeline_free(struct vg_pipeline *p)
 		return;
 	vg_enforcer_free(p->enforcer);
 	vg_volume_free(p->volume);
+	vg_ctrinfo_free(p->ctrinfo);
 	free(p->hits);
 	free(p->ev);
 	free(p);
@@ -156,6 +187,8 @@ void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st
 	*st = p->st;
 	st->attr_nested = p->attr.nested;
 	st->attr_unverified = p->attr.unverified;
+	if (p->ctrinfo)
+		vg_ctrinfo_stats(p->ctrinfo, &st->ctrinfo);
 	if (p->enforcer)
 		vg_enforcer_stats(p->enforcer, &st->enforce);
 }
