@@ -74,8 +74,8 @@ static void name_container(struct vg_pipeline *p, struct vg_event *ev)
 	if (ev->meta && ev->meta->container) {
 		name = ev->meta->container;
 		image = ev->meta->image;
-	} else if (p->ctrinfo && !vg_ctrinfo_lookup(p->ctrinfo, ev->ctr.id, ev->ctr.runtime,
-						     &name, &image)) {
+	} else if (p->ctrinfo &&
+		   !vg_ctrinfo_lookup(p->ctrinfo, ev->ctr.id, ev->ctr.runtime, &name, &image)) {
 		return;
 	}
 	snprintf(ev->ctr_name, sizeof(ev->ctr_name), "%s", name ? name : "");

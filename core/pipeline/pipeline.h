@@ -48,7 +48,7 @@ struct vg_pipeline_stats {
 	uint64_t events, decode_errors, suppressed, violations;
 	uint64_t stored, store_errors, flow_errors, acked;
 	uint64_t attr_nested, attr_unverified; /* suspect attributions (attrib.h) */
-	struct vg_ctrinfo_stats ctrinfo;	/* container names from the runtimes' files */
+	struct vg_ctrinfo_stats ctrinfo;       /* container names from the runtimes' files */
 	struct vg_enforce_stats enforce;
 };
 
