@@ -29,6 +29,7 @@ struct events_ctx {
 	struct vg_engine *engine;     /* --match: only violations are printed */
 	struct vg_engine_opts eo;     /* how it was loaded, for SIGHUP */
 	struct vg_pipeline *pipeline; /* --match: decode -> engine -> a line per violation */
+	struct vg_ctrinfo *ctrinfo;   /* --json: containers named by the runtimes' files */
 	uint64_t max_count, printed, not_container, bad;
 	bool interrupted, out_error;
 	struct event *sigint, *sigterm, *sighup, *flush;
@@ -122,7 +123,10 @@ static void print_exec(struct events_ctx *c, struct vg_event *ev)
 	}
 	vg_sensor_lineage(c->sensor, ev);
 	if (c->json) {
-		json_t *o = vg_event_json(ev);
+		json_t *o;
+
+		vg_ctrinfo_name(c->ctrinfo, ev);
+		o = vg_event_json(ev);
 
 		if (o) {
 			print_json(o);
@@ -526,6 +530,14 @@ static int open_events(struct events_ctx *c, const struct events_opts *o)
 		return rc;
 	}
 	rc = program_comms(c, o);
+	if (!rc && c->json) {
+		struct vg_ctrinfo_opts co = {.storage_root = o->cfg.ctr_storage_root,
+					     .docker_root = o->cfg.ctr_docker_root};
+
+		rc = vg_ctrinfo_new(&c->ctrinfo, &co);
+		if (rc)
+			vg_err("cannot keep container names: %s", strerror(-rc));
+	}
 	if (!rc && o->match)
 		rc = open_match(c, o);
 	return rc;
@@ -575,6 +587,7 @@ static void close_events(struct events_ctx *c)
 			event_free(evs[i]);
 	vg_sensor_close(c->sensor);
 	vg_pipeline_free(c->pipeline);
+	vg_ctrinfo_free(c->ctrinfo);
 	vg_engine_free(c->engine);
 	if (c->base)
 		event_base_free(c->base);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "ctrinfo.h"
+#include "event.h"
 
 #define SLOTS		1024 /* containers remembered; a newer one takes an older one's slot */
 #define STORAGE_DEFAULT "/var/lib/containers/storage"
@@ -196,6 +197,22 @@ bool vg_ctrinfo_lookup(struct vg_ctrinfo *ci, const char *id, const char *runtim
 	*name = s->name;
 	*image = s->image;
 	return true;
+}
+
+void vg_ctrinfo_name(struct vg_ctrinfo *ci, struct vg_event *ev)
+{
+	const char *name = NULL, *image = NULL;
+
+	if (!vg_event_in_container(ev))
+		return;
+	if (ev->meta && ev->meta->container) {
+		name = ev->meta->container;
+		image = ev->meta->image;
+	} else if (!ci || !vg_ctrinfo_lookup(ci, ev->ctr.id, ev->ctr.runtime, &name, &image)) {
+		return;
+	}
+	snprintf(ev->ctr_name, sizeof(ev->ctr_name), "%s", name ? name : "");
+	snprintf(ev->ctr_image, sizeof(ev->ctr_image), "%s", image ? image : "");
 }
 
 void vg_ctrinfo_stats(const struct vg_ctrinfo *ci, struct vg_ctrinfo_stats *st)

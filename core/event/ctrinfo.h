@@ -23,6 +23,7 @@
 #define VG_CTR_IMAGE_MAX 256
 
 struct vg_ctrinfo;
+struct vg_event;
 
 struct vg_ctrinfo_opts {
 	const char *storage_root; /* containers/storage root; NULL or "": storage.conf, default */
@@ -47,6 +48,13 @@ void vg_ctrinfo_free(struct vg_ctrinfo *ci);
  */
 bool vg_ctrinfo_lookup(struct vg_ctrinfo *ci, const char *id, const char *runtime,
 		       const char **name, const char **image);
+
+/*
+ * Fills ev->ctr_name and ev->ctr_image for an exec in a container: from its
+ * pod's metadata (ev->meta, Kubernetes) when that names the container, else
+ * from the runtime's files through ci (NULL: none). Left "" when unknown.
+ */
+void vg_ctrinfo_name(struct vg_ctrinfo *ci, struct vg_event *ev);
 
 void vg_ctrinfo_stats(const struct vg_ctrinfo *ci, struct vg_ctrinfo_stats *st);
 

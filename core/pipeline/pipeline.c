@@ -5,7 +5,6 @@
  * (flow_bindings.c).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,27 +60,6 @@ static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct v
 	p->hits[h->n++] = pol;
 }
 
-/*
- * The container's name and image: the pod's (Kubernetes), else the runtime's own
- * files (cached; a file is read at most once a second, for an id not seen yet).
- */
-static void name_container(struct vg_pipeline *p, struct vg_event *ev)
-{
-	const char *name = NULL, *image = NULL;
-
-	if (!vg_event_in_container(ev))
-		return;
-	if (ev->meta && ev->meta->container) {
-		name = ev->meta->container;
-		image = ev->meta->image;
-	} else if (p->ctrinfo &&
-		   !vg_ctrinfo_lookup(p->ctrinfo, ev->ctr.id, ev->ctr.runtime, &name, &image)) {
-		return;
-	}
-	snprintf(ev->ctr_name, sizeof(ev->ctr_name), "%s", name ? name : "");
-	snprintf(ev->ctr_image, sizeof(ev->ctr_image), "%s", image ? image : "");
-}
-
 /* One decoded exec: metadata -> engine -> (volume control -> flow) per violation. */
 static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 {
@@ -91,7 +69,7 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 
 	if (p->o.attribute) {
 		vg_attribute(&p->attr, p->o.k8s, ev);
-		name_container(p, ev);
+		vg_ctrinfo_name(p->ctrinfo, ev); /* the pod's, else the runtime's */
 	}
 	if (p->o.report) { /* printing commands: each violation as the engine finds it */
 		(void)vg_engine_eval(p->engine, ev, p->o.report, p->o.report_ctx); /* counted */
