@@ -47,13 +47,17 @@ static struct slot *slot_of(struct vg_ctrinfo *ci, const char *id)
 	return &ci->slots[strtoull(head, NULL, 16) % SLOTS];
 }
 
-static void remember(struct vg_ctrinfo *ci, const char *id, const char *name, const char *image)
+/* Into id's slot, unless that holds `keep` (the id being looked up: it wins its slot). */
+static void remember(struct vg_ctrinfo *ci, const char *keep, const char *id, const char *name,
+		     const char *image)
 {
 	struct slot *s;
 
 	if (!id || strlen(id) != 64)
 		return;
 	s = slot_of(ci, id);
+	if (strcmp(id, keep) && !strcmp(s->id, keep))
+		return;
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
 	snprintf(s->image, sizeof(s->image), "%s", image ? image : "");
@@ -105,7 +109,7 @@ void vg_ctrinfo_free(struct vg_ctrinfo *ci)
 }
 
 /* The image name podman and CRI-O keep in the container's metadata (itself a JSON string). */
-static void remember_storage_entry(struct vg_ctrinfo *ci, const json_t *c)
+static void remember_storage_entry(struct vg_ctrinfo *ci, const char *keep, const json_t *c)
 {
 	const char *meta = json_string_value(json_object_get(c, "metadata"));
 	json_t *m = meta ? json_loads(meta, 0, NULL) : NULL;
@@ -114,15 +118,15 @@ static void remember_storage_entry(struct vg_ctrinfo *ci, const json_t *c)
 
 	if (!name)
 		name = json_string_value(json_object_get(m, "name"));
-	remember(ci, json_string_value(json_object_get(c, "id")), name, image);
+	remember(ci, keep, json_string_value(json_object_get(c, "id")), name, image);
 	json_decref(m);
 }
 
-/* Every container of containers/storage into the cache. */
-static void read_storage(struct vg_ctrinfo *ci)
+/* Every container of containers/storage into the cache; id keeps its slot. */
+static void read_storage(struct vg_ctrinfo *ci, const char *id)
 {
 	char path[1100];
-	json_t *all, *c;
+	json_t *all;
 	size_t i;
 
 	snprintf(path, sizeof(path), "%s/overlay-containers/containers.json", ci->storage);
@@ -133,7 +137,8 @@ static void read_storage(struct vg_ctrinfo *ci)
 		json_decref(all);
 		return;
 	}
-	json_array_foreach(all, i, c) remember_storage_entry(ci, c);
+	for (i = 0; i < json_array_size(all); i++)
+		remember_storage_entry(ci, id, json_array_get(all, i));
 	json_decref(all);
 }
 
@@ -155,7 +160,7 @@ static void read_docker(struct vg_ctrinfo *ci, const char *id)
 	name = json_string_value(json_object_get(cfg, "Name"));
 	if (name && name[0] == '/')
 		name++;
-	remember(ci, id, name,
+	remember(ci, id, id, name,
 		 json_string_value(json_object_get(json_object_get(cfg, "Config"), "Image")));
 	json_decref(cfg);
 }
@@ -175,7 +180,7 @@ static void refresh(struct vg_ctrinfo *ci, const char *id, const char *runtime)
 	if (docker)
 		read_docker(ci, id);
 	else
-		read_storage(ci);
+		read_storage(ci, id);
 }
 
 bool vg_ctrinfo_lookup(struct vg_ctrinfo *ci, const char *id, const char *runtime,
