@@ -4,11 +4,25 @@
 -- the alert in vigil (client_url and links).
 local SEVERITY = { critical = "critical", high = "error", medium = "warning", low = "info" }
 
+-- a container by its name and image when vigil knows them (from the runtime without
+-- Kubernetes), always with its short id: "Container web (nginx:1.25, cb6c186c5e53)"
+local function container(alert)
+	local short = string.sub(alert.containerId, 1, 12)
+	local known = {}
+	if alert.image then known[#known + 1] = alert.image end
+	known[#known + 1] = short
+	if alert.containerName then
+		return "Container " .. alert.containerName .. " (" .. table.concat(known, ", ") .. ")"
+	end
+	if alert.image then return "Container " .. short .. " (" .. alert.image .. ")" end
+	return "Container " .. short
+end
+
 -- what violated the policy: the deployment, else the pod, else the container, else the host
 local function subject(alert, vigil)
 	if alert.deployment and alert.deployment.name then return "Deployment " .. alert.deployment.name end
 	if alert.pod then return "Pod " .. alert.pod end
-	if alert.containerId then return "Container " .. string.sub(alert.containerId, 1, 12) end
+	if alert.containerId then return container(alert) end
 	return "Host " .. vigil.hostname()
 end
 

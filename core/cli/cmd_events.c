@@ -29,6 +29,7 @@ struct events_ctx {
 	struct vg_engine *engine;     /* --match: only violations are printed */
 	struct vg_engine_opts eo;     /* how it was loaded, for SIGHUP */
 	struct vg_pipeline *pipeline; /* --match: decode -> engine -> a line per violation */
+	struct vg_ctrinfo *ctrinfo;   /* --json: containers named by the runtimes' files */
 	uint64_t max_count, printed, not_container, bad;
 	bool interrupted, out_error;
 	struct event *sigint, *sigterm, *sighup, *flush;
@@ -59,7 +60,8 @@ static const char usage_text[] =
 	"  --dir DIR            with --match: the policies in DIR only, not the configured ones\n"
 	"                       (SIGHUP reloads them: all or nothing)\n"
 	"  --policy P           with --match: only the policies whose name holds P, any case\n"
-	"  --config FILE        vigil.conf.lua: policy_dir, builtin_policies, lua.*, data_dir\n"
+	"  --config FILE        vigil.conf.lua: policy_dir, builtin_policies, lua.*, data_dir,\n"
+	"                       containers.* (where the runtimes keep their state)\n"
 	"  --data-dir DIR       the daemon's data directory: with --match, its policies' live\n"
 	"                       state (the running daemon's, else what its store recorded)\n"
 	"  --ringbuf-size SIZE  ring buffer bytes, a power of two (default 4M; K and M suffixes)\n"
@@ -122,7 +124,10 @@ static void print_exec(struct events_ctx *c, struct vg_event *ev)
 	}
 	vg_sensor_lineage(c->sensor, ev);
 	if (c->json) {
-		json_t *o = vg_event_json(ev);
+		json_t *o;
+
+		vg_ctrinfo_name(c->ctrinfo, ev);
+		o = vg_event_json(ev);
 
 		if (o) {
 			print_json(o);
@@ -526,6 +531,14 @@ static int open_events(struct events_ctx *c, const struct events_opts *o)
 		return rc;
 	}
 	rc = program_comms(c, o);
+	if (!rc && c->json) {
+		struct vg_ctrinfo_opts co = {.storage_root = o->cfg.ctr_storage_root,
+					     .docker_root = o->cfg.ctr_docker_root};
+
+		rc = vg_ctrinfo_new(&c->ctrinfo, &co);
+		if (rc)
+			vg_err("cannot keep container names: %s", strerror(-rc));
+	}
 	if (!rc && o->match)
 		rc = open_match(c, o);
 	return rc;
@@ -575,6 +588,7 @@ static void close_events(struct events_ctx *c)
 			event_free(evs[i]);
 	vg_sensor_close(c->sensor);
 	vg_pipeline_free(c->pipeline);
+	vg_ctrinfo_free(c->ctrinfo);
 	vg_engine_free(c->engine);
 	if (c->base)
 		event_base_free(c->base);

@@ -40,6 +40,8 @@ struct vg_config {
 		k8s_kubeconfig[512];
 	bool k8s_insecure;
 	uint32_t k8s_refresh_s;
+	/* containers.*: where the runtimes keep their state ("": storage.conf's, the default) */
+	char ctr_storage_root[1024], ctr_docker_root[1024];
 	json_t *notifiers; /* notifiers = { name = { type = ..., ... } } (owned; NULL: none) */
 	json_t *default_notifiers; /* default_notifiers = { "name", ... } */
 };

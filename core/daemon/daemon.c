@@ -563,6 +563,8 @@ static int open_pipeline(struct vg_daemon *d)
 				      .lineage_ctx = d,
 				      .attribute = true,
 				      .k8s = d->k8s,
+				      .storage_root = d->cfg.ctr_storage_root,
+				      .docker_root = d->cfg.ctr_docker_root,
 				      .burst = d->cfg.burst,
 				      .window_s = d->cfg.window_s,
 				      .alerts = d->alerts,

@@ -160,6 +160,16 @@ static void enforce_metrics(struct vg_daemon *d, struct evbuffer *b)
 	       "execs whose named pod was not verified (not listing the container, a delegated "
 	       "cgroup) or whose cgroup path lost its top",
 	       "counter", ps.attr_unverified);
+	metric(b, "vigil_container_name_misses_total",
+	       "execs whose container's name and image were not cached (the runtime's file is "
+	       "read again, at most once a second)",
+	       "counter", ps.ctrinfo.misses);
+	metric(b, "vigil_container_state_reads_total",
+	       "reads of a runtime's state file (containers.json, config.v2.json)", "counter",
+	       ps.ctrinfo.reads);
+	metric(b, "vigil_container_state_read_errors_total",
+	       "reads of a runtime's state file that failed (missing, not JSON)", "counter",
+	       ps.ctrinfo.read_errors);
 }
 
 static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)

@@ -77,6 +77,7 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	ev->meta = NULL;
 	ev->pod_verified = ev->pod_denied = false;
 	ev->attr_warning[0] = '\0';
+	ev->ctr_name[0] = ev->ctr_image[0] = '\0';
 	ev->n_lineage = 0;
 	ev->lineage_done = false;
 	ev->lineage_src = NULL;

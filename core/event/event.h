@@ -17,6 +17,7 @@
 
 #include "vigil_abi.h"
 #include "container.h"
+#include "ctrinfo.h"
 
 #define VG_ARGV_MAX 256	 /* argv entries kept; more sets args_truncated */
 #define VG_PATH_MAX 4096 /* joined cwd / cgroup path */
@@ -58,6 +59,8 @@ struct vg_event {
 	bool pod_verified;	/* the node's pod list has ctr.id in pod ctr.pod_uid */
 	bool pod_denied;	/* a pod was named and not verified: ctr.pod_uid was cleared */
 	char attr_warning[256]; /* why the attribution is suspect, "" when it is not */
+	/* the container's name and image (Kubernetes', else ctrinfo.h's); "" when unknown */
+	char ctr_name[VG_CTR_NAME_MAX], ctr_image[VG_CTR_IMAGE_MAX];
 	bool has_args, has_paths, has_ctr; /* which lazy parts are filled */
 	/* lineage: filled on demand by the sensor (vg_sensor_lineage) or a trace */
 	int n_lineage;

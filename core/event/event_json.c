@@ -107,6 +107,8 @@ static void put_container(json_t *o, struct vg_event *ev, int *bad)
 	put(o, "container_id", str_or_null(ctr->id, ctr->id), bad);
 	put(o, "container_id_short", str_or_null(ctr->id, ctr->short_id), bad);
 	put(o, "container_runtime", ctr->runtime ? json_string(ctr->runtime) : json_null(), bad);
+	put(o, "container_name", str_or_null(ev->ctr_name, ev->ctr_name), bad);
+	put(o, "container_image", str_or_null(ev->ctr_image, ev->ctr_image), bad);
 	put(o, "pod_uid", str_or_null(ctr->pod_uid, ctr->pod_uid), bad);
 	put(o, "cgroup_nested", json_boolean(ctr->nested), bad);
 	put(o, "ns_pid", json_integer(r->ns_pid), bad);

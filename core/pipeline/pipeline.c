@@ -67,8 +67,10 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 	struct hits h = {.p = p, .n = 0};
 	int drop = -1;
 
-	if (p->o.attribute)
+	if (p->o.attribute) {
 		vg_attribute(&p->attr, p->o.k8s, ev);
+		vg_ctrinfo_name(p->ctrinfo, ev); /* the pod's, else the runtime's */
+	}
 	if (p->o.report) { /* printing commands: each violation as the engine finds it */
 		(void)vg_engine_eval(p->engine, ev, p->o.report, p->o.report_ctx); /* counted */
 		return;
@@ -123,6 +125,12 @@ int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, 
 	p->ev = calloc(1, sizeof(*p->ev));
 	if (p->ev)
 		rc = 0;
+	if (!rc && o->attribute) {
+		struct vg_ctrinfo_opts co = {.storage_root = o->storage_root,
+					     .docker_root = o->docker_root};
+
+		rc = vg_ctrinfo_new(&p->ctrinfo, &co);
+	}
 	if (!rc && !o->report) /* the flow's: volume control and enforcement */
 		rc = vg_volume_new(&p->volume, o->burst, o->window_s);
 	if (!rc && !o->report)
@@ -141,6 +149,7 @@ void vg_pipeline_free(struct vg_pipeline *p)
 		return;
 	vg_enforcer_free(p->enforcer);
 	vg_volume_free(p->volume);
+	vg_ctrinfo_free(p->ctrinfo);
 	free(p->hits);
 	free(p->ev);
 	free(p);
@@ -156,6 +165,8 @@ void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st
 	*st = p->st;
 	st->attr_nested = p->attr.nested;
 	st->attr_unverified = p->attr.unverified;
+	if (p->ctrinfo)
+		vg_ctrinfo_stats(p->ctrinfo, &st->ctrinfo);
 	if (p->enforcer)
 		vg_enforcer_stats(p->enforcer, &st->enforce);
 }

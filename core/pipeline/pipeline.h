@@ -31,6 +31,8 @@ struct vg_pipeline_opts {
 	/* metadata: attribute execs to containers and pods (k8s: NULL without Kubernetes) */
 	bool attribute;
 	struct vg_k8s *k8s;
+	/* the runtimes' state (ctrinfo.h) that names containers without Kubernetes ("": default) */
+	const char *storage_root, *docker_root;
 	/* volume control: at most burst repeats of an exec per window_s (0: none dropped) */
 	uint32_t burst, window_s;
 	/* flow: each violation to report(), or (report NULL) through the policy's flow */
@@ -46,6 +48,7 @@ struct vg_pipeline_stats {
 	uint64_t events, decode_errors, suppressed, violations;
 	uint64_t stored, store_errors, flow_errors, acked;
 	uint64_t attr_nested, attr_unverified; /* suspect attributions (attrib.h) */
+	struct vg_ctrinfo_stats ctrinfo;       /* container names from the runtimes' files */
 	struct vg_enforce_stats enforce;
 };
 

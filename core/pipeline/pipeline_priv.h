@@ -11,6 +11,7 @@ struct vg_pipeline {
 	struct vg_engine *engine;
 	struct vg_event *ev; /* the record being decoded (21 KB: on the heap) */
 	struct vg_attrib attr;
+	struct vg_ctrinfo *ctrinfo; /* NULL without attribution */
 	struct vg_volume *volume;
 	struct vg_enforcer *enforcer; /* NULL in report mode */
 	int *hits;		      /* the policies the current exec violated (run_exec) */

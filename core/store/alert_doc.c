@@ -117,7 +117,7 @@ static void emit_policy(const struct vg_emit *w, void *c, const struct vg_alert 
 	w->close(c);
 }
 
-/* namespace, deployment, pod, podUid, containerId */
+/* namespace, deployment, pod, podUid, containerId, containerName, image */
 static void emit_where(const struct vg_emit *w, void *c, const struct vg_alert *a)
 {
 	emit_str(w, c, "namespace", or_null(a->namespace_));
@@ -131,6 +131,10 @@ static void emit_where(const struct vg_emit *w, void *c, const struct vg_alert *
 	emit_str(w, c, "pod", or_null(a->pod));
 	emit_str(w, c, "podUid", or_null(a->pod_uid));
 	emit_str(w, c, "containerId", or_null(a->container_id));
+	if (a->container_name)
+		emit_str(w, c, "containerName", a->container_name);
+	if (a->image)
+		emit_str(w, c, "image", a->image);
 }
 
 static void emit_enforcement(const struct vg_emit *w, void *c, const struct vg_alert *a)
@@ -150,7 +154,7 @@ void vg_alert_emit(const struct vg_alert *a, bool full, const struct vg_emit *w,
 {
 	char msg[1024];
 
-	w->open(c, NULL, false, 20);
+	w->open(c, NULL, false, 20 + (a->container_name != NULL) + (a->image != NULL));
 	emit_str(w, c, "id", a->id);
 	emit_policy(w, c, a);
 	emit_str(w, c, "lifecycleStage", "RUNTIME");

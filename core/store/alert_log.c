@@ -69,16 +69,23 @@ static bool put_head(msgpack_packer *pk, size_t nfields, const char *type)
 	return !msgpack_pack_map(pk, nfields) && put_str(pk, "t", type);
 }
 
+/*
+ * The container's name and image are written only when known, so a record
+ * without them is the one vigil always wrote.
+ */
 static bool pack_created(msgpack_packer *pk, const char *type, const struct alert_rec *r)
 {
 	const struct vg_alert *a = r->alert;
+	size_t nfields = 11 + (a->container_name != NULL) + (a->image != NULL);
 
-	return put_head(pk, 11, type) && put_str(pk, "id", a->id) &&
+	return put_head(pk, nfields, type) && put_str(pk, "id", a->id) &&
 	       put_str(pk, "policy_id", a->policy_id) && put_str(pk, "policy", a->policy_name) &&
 	       put_str(pk, "severity", a->severity) && put_str(pk, "ns", a->namespace_) &&
 	       put_str(pk, "deploy", a->deployment) && put_str(pk, "pod", a->pod) &&
 	       put_str(pk, "pod_uid", a->pod_uid) && put_str(pk, "cid", a->container_id) &&
-	       put_u64(pk, "time", a->first_ns);
+	       put_u64(pk, "time", a->first_ns) &&
+	       (!a->container_name || put_str(pk, "cname", a->container_name)) &&
+	       (!a->image || put_str(pk, "image", a->image));
 }
 
 static bool put_lineage(msgpack_packer *pk, const struct vg_proc_rec *p)
@@ -220,12 +227,12 @@ static uint64_t field_u64(const msgpack_object *o, const char *k)
 
 static void replay_created(struct vg_alerts *s, const msgpack_object *o, const char *id)
 {
-	static const char *const keys[] = {"policy_id", "policy", "severity", "ns",
-					   "deploy",	"pod",	  "pod_uid",  "cid"};
-	char *v[8];
+	static const char *const keys[] = {"policy_id", "policy",  "severity", "ns",	"deploy",
+					   "pod",	"pod_uid", "cid",      "cname", "image"};
+	char *v[10];
 	struct alert_head h = {.id = id, .time_ns = field_u64(o, "time")};
 
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 10; i++)
 		v[i] = field_str(o, keys[i]);
 	h.policy_id = v[0];
 	h.policy_name = v[1];
@@ -235,9 +242,11 @@ static void replay_created(struct vg_alerts *s, const msgpack_object *o, const c
 	h.pod = v[5];
 	h.pod_uid = v[6];
 	h.container_id = v[7];
+	h.container_name = v[8];
+	h.image = v[9];
 	if (h.policy_id && !alert_by_id(s, id))
 		(void)alert_make(s, &h); /* out of memory: replay goes on without it */
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 10; i++)
 		free(v[i]);
 }
 

@@ -87,6 +87,8 @@ void alert_free(struct vg_alert *a)
 	free(a->pod);
 	free(a->pod_uid);
 	free(a->container_id);
+	free(a->container_name);
+	free(a->image);
 	free(a->key);
 	free(a->procs);
 	free(a->enf_action);
@@ -164,6 +166,8 @@ struct vg_alert *alert_make(struct vg_alerts *s, const struct alert_head *h)
 	a->pod = dup_or_null(h->pod);
 	a->pod_uid = dup_or_null(h->pod_uid);
 	a->container_id = dup_or_null(h->container_id);
+	a->container_name = dup_or_null(h->container_name);
+	a->image = dup_or_null(h->image);
 	a->key = merge_key(h->policy_id, h->namespace_, h->deployment, h->pod_uid, h->container_id);
 	a->first_ns = a->time_ns = h->time_ns;
 	a->state = VG_ALERT_ACTIVE;
@@ -424,6 +428,8 @@ static int alert_for(struct vg_alerts *s, const struct vg_violation *v, struct v
 			       .severity = v->severity,
 			       .pod_uid = ctr->pod_uid[0] ? ctr->pod_uid : NULL,
 			       .container_id = ctr->id[0] ? ctr->id : NULL,
+			       .container_name = ev->ctr_name[0] ? ev->ctr_name : NULL,
+			       .image = ev->ctr_image[0] ? ev->ctr_image : NULL,
 			       .time_ns = ev->time_ns};
 	char id[37], *key;
 

@@ -47,6 +47,8 @@ struct vg_alert {
 	char id[37];
 	char *policy_id, *policy_name, *severity;
 	char *namespace_, *deployment, *pod, *pod_uid, *container_id; /* the merge scope */
+	char *container_name,
+		*image; /* the container's (Kubernetes', else the runtime's), or NULL */
 	enum vg_alert_state state;
 	uint64_t first_ns, time_ns, resolved_ns;
 	uint64_t violations;	   /* all of them, not only the kept processes */

@@ -85,6 +85,7 @@ struct vg_alerts {
 struct alert_head {
 	const char *id, *policy_id, *policy_name, *severity;
 	const char *namespace_, *deployment, *pod, *pod_uid, *container_id;
+	const char *container_name, *image; /* NULL: unknown */
 	uint64_t time_ns;
 };
 

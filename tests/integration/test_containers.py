@@ -9,6 +9,7 @@ the same binary run on the host is not a container process.
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 import uuid
 
@@ -107,6 +108,35 @@ class ContainersTest(unittest.TestCase):
         self.assertEqual(got["container_id"], cid)
         self.assertEqual(len(ev.find(lambda e: e["comm"] == "dpkg")), 1)
         self.assertGreaterEqual(stats["not_in_container"], 1)
+
+    def test_container_named_from_the_runtime_state(self):
+        """Without Kubernetes, the event names the container and its image as podman keeps
+        them (containers.json), and a container it does not know stays named by id."""
+        name = "vigil-name-test-ev"
+        podman("rm", "-f", "-t", "0", name, check=False)
+        cid = self.start("--name", name)
+        ev = Events("--containers-only")
+        try:
+            got = self.exec_dpkg(ev, cid)
+        finally:
+            ev.stop()
+        self.assertEqual((got["container_name"], got["container_image"]), (name, IMAGE))
+        tmp = tempfile.mkdtemp(prefix="vigil-ctrname-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", tmp])
+        storage = os.path.join(tmp, "storage", "overlay-containers")
+        os.makedirs(storage)
+        with open(os.path.join(storage, "containers.json"), "w") as f:
+            f.write("[]")
+        conf = os.path.join(tmp, "vigil.conf.lua")
+        with open(conf, "w") as f:
+            f.write(f'return {{ containers = {{ storage_root = "{os.path.dirname(storage)}" }} }}\n')
+        ev = Events("--containers-only", "--config", conf)
+        try:
+            got = self.exec_dpkg(ev, cid)
+        finally:
+            ev.stop()
+        self.assertIsNone(got["container_name"])  # the configured root, not the default
+        self.assertIsNone(got["container_image"])
 
 
 if __name__ == "__main__":

@@ -320,7 +320,7 @@ class PluginsTest(unittest.TestCase):
     def test_pagerduty_severity_client_links_and_container_summary(self):
         """Four severities stay four; client, client_url and links point at the alert in
         vigil's console when console_url is set; without Kubernetes the summary names the
-        container by its short id."""
+        container by its name, image and short id."""
         pd = self.service(PagerDuty())
         procs = {"critical": "dpkg", "high": "date", "medium": "apt-get", "low": "id"}
         policies = [f'return policy {{ id = "sev-{s}", name = "sev-{s}", severity = "{s}", '
@@ -344,8 +344,9 @@ class PluginsTest(unittest.TestCase):
         self.assertEqual((b["client"], b["client_url"]), ("vigil", url))
         self.assertEqual(b["links"], [{"href": url, "text": "The violation in vigil"}])
         summary = b["payload"]["summary"]
-        self.assertIn(f"Container {self.cid[:12]}", summary)
-        self.assertNotRegex(summary, r"[0-9a-f]{64}|Deployment|[Hh]ost")
+        # named by the runtime (podman's random name), its image and short id
+        self.assertRegex(summary, rf"^Container \S+ \({re.escape(IMAGE)}, {self.cid[:12]}\) ")
+        self.assertNotRegex(summary, r"[0-9a-f]{64}|Deployment|\b[Hh]ost\b")
         self.assertIn("violates 'sev-critical' Policy", summary)
         plain = [g["body"] for g in pd.got if g["path"] == "/plain"][0]
         self.assertEqual(plain["client"], "vigil")
@@ -397,6 +398,33 @@ class PluginsTest(unittest.TestCase):
             self.assert_start_fails(f"{base}, api_version = {bad} }}",
                                     f"notifiers.j: api_version {bad} is not a Jira REST API version vigil"
                                     " speaks: use 2 (the default) or 3")
+
+    def test_pagerduty_names_a_container_by_its_runtime_name_and_image(self):
+        """Without Kubernetes, vigil reads the container's name and image from podman's own
+        state (containers.json): the alert carries containerName and image, they survive a
+        restart, PagerDuty's summary names them, and /metrics counts the cache misses."""
+        name = "vigil-name-test"
+        podman("rm", "-f", "-t", "0", name, check=False)
+        cid = podman("run", "-d", "--name", name, "--network", "none", IMAGE, "sleep", "infinity")
+        self.addCleanup(podman, "rm", "-f", "-t", "0", cid, check=False)
+        pd = self.service(PagerDuty())
+        conf = self.start(f'pd = {{ type = "pagerduty", url = "http://127.0.0.1:{pd.port}/v2/enqueue", '
+                          f'routing_key = "R0UT1NGKEY", retry_ms = 100 }}')
+        podman("exec", cid, "/usr/bin/dpkg", "--version", check=False)
+        b = pd.wait(lambda g: g["body"]["payload"]["custom_details"].get("containerId") == cid)[0]["body"]
+        self.assertEqual(b["payload"]["summary"],
+                         f"Container {name} ({IMAGE}, {cid[:12]}) (in cluster default) "
+                         f"violates '{UBUNTU}' Policy")
+        code, alert = self.d.req("GET", f"/v1/alerts/{b['dedup_key']}")
+        self.assertEqual(code, 200, alert)
+        self.assertEqual((alert["containerName"], alert["image"]), (name, IMAGE))
+        _, metrics = self.d.req("GET", "/metrics")
+        self.assertRegex(metrics, r"(?m)^vigil_container_name_misses_total [1-9]")
+        self.assertRegex(metrics, r"(?m)^vigil_container_state_reads_total [1-9]")
+        self.d.stop()
+        self.d = Daemon(self.data, self.port, "--config", conf)  # the store kept them
+        _, alert = self.d.req("GET", f"/v1/alerts/{b['dedup_key']}")
+        self.assertEqual((alert["containerName"], alert["image"]), (name, IMAGE))
 
 
 if __name__ == "__main__":
