@@ -23,7 +23,7 @@ end
 
 -- the texts that may be cut, as {table, key} pairs, longest first
 local function texts(alert)
-	local out = { { alert, "message" } }
+	local out = { { alert, "message" }, { alert, "containerName" }, { alert, "image" } }
 	if type(alert.enforcement) == "table" then out[#out + 1] = { alert.enforcement, "message" } end
 	for _, p in ipairs(alert.processes or {}) do
 		for _, k in ipairs({ "args", "cwd", "execFilePath", "attributionWarning" }) do
@@ -63,6 +63,12 @@ local function trim(body, limit, vigil)
 		if len(longest) <= 64 then break end -- nothing left worth cutting
 		if keep < 32 then keep = 32 end
 		longest[1][longest[2]] = cut(longest[1][longest[2]], keep)
+		alert.trimmed = true
+		s = vigil.json_encode(body)
+	end
+	-- last, what the alert already says once: each process's copy of the container's ids
+	if #s > limit then
+		for _, p in ipairs(alert.processes or {}) do p.containerId, p.podUid = nil, nil end
 		alert.trimmed = true
 		s = vigil.json_encode(body)
 	end
