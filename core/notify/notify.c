@@ -295,13 +295,29 @@ static int open_outbox(struct vg_notify *n, const char *data_dir, char *err, siz
 	return rc;
 }
 
+/* The plugins loaded and the configured instances and defaults added to n. */
+static int configure(struct vg_notify *n, const char *plugin_dir, const json_t *instances,
+		     const json_t *defaults, char *err, size_t en)
+{
+	const char *key;
+	json_t *v;
+	int rc = load_plugins(n, plugin_dir, err, en);
+
+	json_object_foreach((json_t *)instances, key, v)
+	{
+		if (!rc)
+			rc = add_instance(n, key, v, err, en);
+	}
+	if (!rc)
+		rc = add_defaults(n, defaults, err, en);
+	return rc;
+}
+
 int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_http *http,
 		   const char *data_dir, const char *plugin_dir, const json_t *instances,
 		   const json_t *defaults, char *err, size_t en)
 {
 	struct vg_notify *n = calloc(1, sizeof(*n));
-	const char *key;
-	json_t *v;
 	int rc;
 
 	*out = NULL;
@@ -315,14 +331,7 @@ int vg_notify_open(struct vg_notify **out, struct event_base *base, struct vg_ht
 		vg_notify_close(n);
 		return vg_errf(err, en, -ENOMEM, "out of memory starting the notifiers");
 	}
-	rc = load_plugins(n, plugin_dir, err, en);
-	json_object_foreach((json_t *)instances, key, v)
-	{
-		if (!rc)
-			rc = add_instance(n, key, v, err, en);
-	}
-	if (!rc)
-		rc = add_defaults(n, defaults, err, en);
+	rc = configure(n, plugin_dir, instances, defaults, err, en);
 	if (!rc)
 		rc = open_outbox(n, data_dir, err, en);
 	if (rc) {
@@ -352,8 +361,6 @@ int vg_notify_describe(json_t **out, const char *plugin_dir, const json_t *insta
 		       const json_t *defaults, char *err, size_t en)
 {
 	struct vg_notify *n = calloc(1, sizeof(*n));
-	const char *key;
-	json_t *v;
 	int rc;
 
 	*out = NULL;
@@ -362,14 +369,7 @@ int vg_notify_describe(json_t **out, const char *plugin_dir, const json_t *insta
 		return vg_errf(err, en, -ENOMEM, "out of memory reading the notifiers");
 	}
 	n->describe_only = true; /* no secret read, no plugin check(), no outbox */
-	rc = load_plugins(n, plugin_dir, err, en);
-	json_object_foreach((json_t *)instances, key, v)
-	{
-		if (!rc)
-			rc = add_instance(n, key, v, err, en);
-	}
-	if (!rc)
-		rc = add_defaults(n, defaults, err, en);
+	rc = configure(n, plugin_dir, instances, defaults, err, en);
 	if (!rc && !(*out = describe_json(n)))
 		rc = vg_errf(err, en, -ENOMEM, "out of memory reading the notifiers");
 	vg_notify_close(n);
