@@ -11,50 +11,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
 from test_daemon import Daemon  # noqa: E402
+from test_notify import Receiver  # noqa: E402
 
 V = vigtest.VIGIL
-
-
-class Receiver:
-    """A webhook receiver: the alerts' policy names it was sent."""
-
-    def __init__(self):
-        self.got, self.lock = [], threading.Lock()
-        rec = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with rec.lock:
-                    rec.got.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def bodies(self):
-        with self.lock:
-            return list(self.got)
-
-    def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
 
 
 class FlowTest(unittest.TestCase):
@@ -149,7 +114,7 @@ class FlowTest(unittest.TestCase):
         """on_violation gets the event and `vigil`: store() returns the alert, notify()
         hands it to the notifiers (a flow that does not notify sends nothing)."""
         rec = Receiver()
-        self.addCleanup(rec.close)
+        self.addCleanup(rec.stop)
         self.policy("Own flow", "vg-own-flow",
                     ", on_violation = function(ev, vigil, enforcement)"
                     " local a = vigil.store()"
@@ -163,14 +128,11 @@ class FlowTest(unittest.TestCase):
         subprocess.run([self.binary("vg-silent", "/bin/true"), "quiet"], check=True)
         subprocess.run([self.binary("vg-own-flow", "/bin/true"), "hello"], check=True)
         a = self.alert("Own flow")
-        deadline = time.time() + 10
-        while not rec.bodies():
-            self.assertLess(time.time(), deadline, self.d.text()[-2000:])
-            time.sleep(0.05)
+        rec.wait(1)
         self.assertIn(f"flow saw vg-own-flow hello inform {a['id']} notify=true", self.d.text())
         self.alert("Silent flow")
         time.sleep(0.5)  # anything the silent flow would have sent has arrived by now
-        sent = json.dumps(rec.bodies())
+        sent = json.dumps([g["body"] for g in rec.wait(1)])
         self.assertIn("Own flow", sent)
         self.assertNotIn("Silent flow", sent)
 
