@@ -473,6 +473,11 @@ static __always_inline void put_header(struct vg_exec *ev, struct task_struct *p
 	ev->n_ancestors = 0;
 	ev->pad0 = 0;
 	ev->pad1 = 0;
+	ev->exe_ino = ev->exe_size = ev->exe_ctime_ns = 0;
+	ev->exe_dev = ev->exe_nlink = ev->exe_fs_magic = 0;
+	ev->exe_name_off = ev->exe_name_len = 0;
+	ev->kill_cause = 0;
+	__builtin_memset(ev->pad2, 0, sizeof(ev->pad2));
 	__builtin_memcpy(ev->comm, comm, sizeof(ev->comm));
 
 	level = tp->level;

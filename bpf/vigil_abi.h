@@ -10,7 +10,7 @@
 #ifndef VIGIL_ABI_H
 #define VIGIL_ABI_H
 
-#define VG_ABI_VERSION 1
+#define VG_ABI_VERSION 2 /* 2: the mapped executable's identity and facts */
 
 #define VG_COMM_LEN	16   /* TASK_COMM_LEN */
 #define VG_EXE_MAX	256  /* exe path as exec'd, bytes with the NUL */
@@ -37,7 +37,26 @@ enum vg_exec_flags {
 	VG_EXEC_CANDIDATE = 1u << 5,	     /* the name was in the filter map */
 	VG_EXEC_LINEAGE_TRUNCATED = 1u << 6, /* more ancestors than VG_LINEAGE_MAX */
 	VG_EXEC_HAS_CWD = 1u << 7,	     /* cwd was captured (an empty list is "/") */
-	VG_EXEC_KILLED = 1u << 8	     /* SIGKILLed at exec by an enforcing policy */
+	VG_EXEC_KILLED = 1u << 8,	     /* SIGKILLed at exec by an enforcing policy */
+	VG_EXEC_EXE_KNOWN = 1u << 9,	     /* the mapped executable was read: exe_* are set */
+	VG_EXEC_EXE_FILELESS = 1u << 10,     /* it has no link on a filesystem: memfd, O_TMPFILE,
+						deleted before exec */
+	VG_EXEC_EXE_UPPER = 1u << 11,	     /* it is in an overlayfs upper (writable) layer */
+	VG_EXEC_EXE_OTHER_MNT = 1u << 12,    /* its mount is not the process root's mount */
+	VG_EXEC_IN_CONTAINER = 1u << 13,     /* the leaf cgroup is a container's (the kernel's view) */
+};
+
+/*
+ * Why the kernel killed an exec (vg_exec.kill_cause), for the alert to say.
+ * The names are the ways a process name matches (policies/README.md).
+ */
+enum vg_kill_cause {
+	VG_KILL_NONE = 0,
+	VG_KILL_COMM = 1,     /* the task's comm is an enforcing policy's name */
+	VG_KILL_EXE = 2,      /* the mapped executable's name is */
+	VG_KILL_CONTENT = 3,  /* the executable is a file user space identified by content */
+	VG_KILL_FILELESS = 4, /* a fileless executable, and a policy on that enforces */
+	VG_KILL_DRIFT = 5,    /* an executable not in the container's image, and ... */
 };
 
 /*
@@ -56,6 +75,7 @@ struct vg_ancestor {
  * One exec. The header is fixed; data[] holds the strings, each NUL
  * terminated, at the offsets given (relative to data):
  *   exe                              exe_off, exe_len (without the NUL)
+ *   mapped executable's basename     exe_name_off, exe_name_len (without the NUL)
  *   cwd components, leaf first       cwd_off, cwd_len bytes, cwd_depth strings
  *   cgroup components, leaf first    cg_off, cg_len bytes, cg_depth strings
  *   argv, NUL separated              args_off, args_len bytes
@@ -94,6 +114,17 @@ struct vg_exec {
 	char comm[VG_COMM_LEN];
 	__u32 pad1;
 	struct vg_ancestor ancestors[VG_LINEAGE_MAX];
+	/* The executable actually mapped (mm->exe_file), when VG_EXEC_EXE_KNOWN. */
+	__u64 exe_ino;
+	__u64 exe_size;
+	__u64 exe_ctime_ns; /* inode change time, ns since the epoch */
+	__u32 exe_dev;	    /* its filesystem's kernel dev_t: major << 20 | minor */
+	__u32 exe_nlink;
+	__u32 exe_fs_magic; /* its superblock's s_magic */
+	__u16 exe_name_off; /* its basename (the dentry's name), in data[] */
+	__u16 exe_name_len;
+	__u8 kill_cause; /* enum vg_kill_cause */
+	__u8 pad2[7];
 	char data[];
 };
 
@@ -140,6 +171,33 @@ struct vg_kill_uid_key {
 	__u32 pad;
 };
 
+/*
+ * ident map: a file user space identified by content, keyed as the kernel sees
+ * it, to the name it answers to (looked up in the filter map like a comm).
+ */
+struct vg_ident_key {
+	__u32 dev; /* kernel dev_t */
+	__u32 pad;
+	__u64 ino;
+	__u64 ctime_ns;
+	__u64 size;
+};
+
+/*
+ * vg_exe_policy (a .bss global user space sets at run time): what the kernel
+ * does with execs by where their executable lives, for policies on
+ * exe_fileless / exe_not_in_image and for content identity.
+ */
+enum vg_exe_policy {
+	VG_EXE_SEND_FILELESS = 1u << 0,	     /* send fileless execs even in map mode */
+	VG_EXE_KILL_FILELESS = 1u << 1,	     /* ... and kill them in containers */
+	VG_EXE_KILL_FILELESS_HOST = 1u << 2, /* ... and on the host too */
+	VG_EXE_SEND_DRIFT = 1u << 3,	     /* send container execs of a writable layer, tmpfs,
+						or another mount even in map mode */
+	VG_EXE_KILL_DRIFT = 1u << 4,	     /* kill container execs of a writable layer or tmpfs */
+	VG_EXE_SEND_CONTAINERS = 1u << 5,    /* send every container exec (content identity) */
+};
+
 /* Where vg_filter_mode (a .bss global user space can flip at run time) stands. */
 enum vg_filter_mode {
 	VG_FILTER_ALL = 0, /* send every exec; the map only marks candidates */
@@ -160,6 +218,10 @@ enum vg_counter {
 	VG_C_WAKEUPS,	     /* records sent with a reader wake-up */
 	VG_C_KILLED,	     /* execs SIGKILLed in the kernel */
 	VG_C_KILL_SPARED,    /* kill asked but refused: vigil itself, PID 1, or a host process */
+	VG_C_EXE_NAME_HIT,   /* the mapped executable's name was in the filter map, comm not */
+	VG_C_IDENT_HIT,	     /* the executable was in the ident map */
+	VG_C_FILELESS,	     /* execs of a fileless executable */
+	VG_C_DRIFT,	     /* container execs of a writable layer or tmpfs executable */
 	VG_C_MAX
 };
 

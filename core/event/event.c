@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +48,48 @@ static void join_rev(char *out, size_t cap, const char *src, size_t len, int dep
 	out[o < cap ? o : cap - 1] = '\0';
 }
 
+const char *vg_way_name(enum vg_way w)
+{
+	static const char *const names[VG_WAY_N] = {"comm", "exe", "loader", "applet", "content"};
+
+	if ((unsigned)w >= VG_WAY_N)
+		return "comm";
+	return names[w];
+}
+
+#define TMPFS_MAGIC 0x01021994u
+#define RAMFS_MAGIC 0x858458f6u
+
+/* What the kernel saw of the mapped executable: its name, fileless, drift. */
+static void decode_ident(struct vg_exe_ident *id, const struct vg_exec *r)
+{
+	bool in_ctr = (r->flags & VG_EXEC_IN_CONTAINER) != 0;
+	size_t n = r->exe_name_len;
+
+	memset(id, 0, offsetof(struct vg_exe_ident, content));
+	id->n_content = 0;
+	id->content_known = id->content_pending = id->has_sha256 = false;
+	id->fileless = id->not_in_image = false;
+	id->fileless_by = id->not_in_image_by = VG_DECIDED_NONE;
+	id->kill_cause = (enum vg_kill_cause)r->kill_cause;
+	if (!(r->flags & VG_EXEC_EXE_KNOWN))
+		return;
+	if (n >= sizeof(id->exe_name))
+		n = sizeof(id->exe_name) - 1;
+	memcpy(id->exe_name, r->data + r->exe_name_off, n);
+	id->exe_name[n] = '\0';
+	if (r->flags & VG_EXEC_EXE_FILELESS) {
+		id->fileless = true;
+		id->fileless_by = VG_DECIDED_KERNEL;
+		return; /* not "not in the image": a fileless exe is its own fact */
+	}
+	if (in_ctr && ((r->flags & VG_EXEC_EXE_UPPER) || r->exe_fs_magic == TMPFS_MAGIC ||
+		       r->exe_fs_magic == RAMFS_MAGIC)) {
+		id->not_in_image = true;
+		id->not_in_image_by = VG_DECIDED_KERNEL;
+	}
+}
+
 int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t boot_to_wall_ns)
 {
 	const struct vg_exec *r = buf;
@@ -63,6 +106,10 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	if (!span_ok(dlen, r->exe_off, r->exe_len + 1u) || !span_ok(dlen, r->cwd_off, r->cwd_len) ||
 	    !span_ok(dlen, r->cg_off, r->cg_len) || !span_ok(dlen, r->args_off, r->args_len) ||
 	    data[r->exe_off + r->exe_len] != '\0')
+		return -EBADMSG;
+	if ((r->flags & VG_EXEC_EXE_KNOWN) &&
+	    (!span_ok(dlen, r->exe_name_off, r->exe_name_len + 1u) ||
+	     data[r->exe_name_off + r->exe_name_len] != '\0'))
 		return -EBADMSG;
 
 	ev->rec = r;
@@ -82,6 +129,7 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	ev->lineage_done = false;
 	ev->lineage_src = NULL;
 	ev->lineage_len = 0;
+	decode_ident(&ev->id, r);
 	return 0;
 }
 

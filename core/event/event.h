@@ -40,6 +40,43 @@ struct vg_meta {
 	bool privileged;
 };
 
+/*
+ * The ways an exec answers to a process name (policies/README.md, "What a
+ * process name means"): its comm, the basename of the executable actually
+ * mapped, the program a dynamic loader was asked to run, a multi-call
+ * binary's applet, and content identity (the executable's SHA-256 equals a
+ * binary of that name in the same container, or a policy's known hash).
+ */
+enum vg_way { VG_WAY_COMM, VG_WAY_EXE, VG_WAY_LOADER, VG_WAY_APPLET, VG_WAY_CONTENT, VG_WAY_N };
+
+/* "comm", "exe", "loader", "applet", "content" */
+const char *vg_way_name(enum vg_way w);
+
+/* Who decided a fact about the executable: the kernel at exec, or user space later. */
+enum vg_decider { VG_DECIDED_NONE, VG_DECIDED_KERNEL, VG_DECIDED_USER };
+
+#define VG_IDENT_NAMES	 8   /* content names kept for one executable */
+#define VG_IDENT_NAME_MAX 256 /* one name, with the NUL */
+
+/* What an exec's executable is, beyond its comm (filled by decode and the pipeline). */
+struct vg_exe_ident {
+	char exe_name[VG_IDENT_NAME_MAX]; /* basename of mm->exe_file; "" unknown */
+	char loader[VG_IDENT_NAME_MAX];	  /* basename of ld.so's program; "" none */
+	char applet[VG_IDENT_NAME_MAX];	  /* a multi-call binary's applet; "" none */
+	/* content identity: names whose binaries have this content (NUL-free, lowercase) */
+	char content[VG_IDENT_NAMES][VG_IDENT_NAME_MAX];
+	int n_content;
+	bool content_known;   /* the content names above are final (maybe none) */
+	bool content_pending; /* the hash is being computed: evaluated again when it is */
+	uint8_t sha256[32];
+	bool has_sha256;
+	bool fileless;			 /* memfd, O_TMPFILE, deleted before exec */
+	bool not_in_image;		 /* a container's exe written after its start */
+	enum vg_decider fileless_by;	 /* kernel (flag on the record) */
+	enum vg_decider not_in_image_by; /* kernel: upper layer or tmpfs; user: another mount */
+	enum vg_kill_cause kill_cause;	 /* the record's, when the kernel killed */
+};
+
 struct vg_event {
 	const struct vg_exec *rec;
 	uint64_t time_ns; /* wall clock */
@@ -54,6 +91,7 @@ struct vg_event {
 	char cwd[VG_PATH_MAX];		 /* "" when not captured */
 	char cgroup[VG_PATH_MAX];
 	struct vg_container ctr;
+	struct vg_exe_ident id; /* exe_name, fileless, kill_cause from decode; the rest later */
 	const struct vg_meta *meta; /* NULL until metadata is known */
 	/* set by the daemon, which checks ctr against the API server */
 	bool pod_verified;	/* the node's pod list has ctr.id in pod ctr.pod_uid */

@@ -21,7 +21,7 @@
 #include "sensor_priv.h"
 
 /* The ABI is pinned here: a change on either side that moves a field fails the build. */
-_Static_assert(sizeof(struct vg_exec) == 352, "struct vg_exec layout changed: bump VG_ABI_VERSION");
+_Static_assert(sizeof(struct vg_exec) == 400, "struct vg_exec layout changed: bump VG_ABI_VERSION");
 _Static_assert(__builtin_offsetof(struct vg_exec, comm) == 92, "vg_exec.comm moved");
 _Static_assert(__builtin_offsetof(struct vg_exec, ancestors) == 112, "vg_exec.ancestors moved");
 _Static_assert(sizeof(struct vg_proc) == 304, "struct vg_proc layout changed");
@@ -46,6 +46,10 @@ static const char *const counter_names[VG_C_MAX] = {
 	[VG_C_WAKEUPS] = "wakeups",
 	[VG_C_KILLED] = "killed",
 	[VG_C_KILL_SPARED] = "kill_spared",
+	[VG_C_EXE_NAME_HIT] = "exe_name_hits",
+	[VG_C_IDENT_HIT] = "ident_hits",
+	[VG_C_FILELESS] = "fileless",
+	[VG_C_DRIFT] = "drift",
 };
 
 const char *vg_sensor_counter_name(int idx)
