@@ -33,6 +33,7 @@ const volatile __u32 vg_self_tgid = 0;	  /* vigil itself: never killed */
 
 /* Flipped by user space at run time through the mmap'ed .bss. */
 __u32 vg_filter_mode = VG_FILTER_ALL;
+__u32 vg_exe_policy = 0; /* enum vg_exe_policy bits */
 
 /*
  * events: exec records to user space. Written by handle_exec, read by the
@@ -97,6 +98,20 @@ struct {
 	__type(value, __u8);
 } kill_uid SEC(".maps");
 
+/*
+ * ident: executables user space identified by content (a renamed or
+ * hard-linked copy of a named program), keyed as the kernel sees the file, to
+ * the name they answer to; the exec program looks that name up in the filter
+ * map like a comm. Written by user space when it hashes a file a policy names;
+ * the key holds size and change time, so a reused inode never inherits a name.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_ident_key);
+	__type(value, struct vg_filter_key);
+} ident SEC(".maps");
+
 /* counters: per-CPU, one slot; written here, summed by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -118,8 +133,18 @@ struct walk {
 	__u32 off, start, depth, done;
 };
 
+/* The mapped executable, read once per exec before the filter decision. */
+struct exe {
+	__u64 dname;		/* its dentry's name (kernel pointer) */
+	struct vg_ident_key key; /* dev, ino, ctime, size */
+	__u32 nlink, magic, flags; /* VG_EXEC_EXE_* */
+	struct vg_filter_key name; /* its name as a filter key (NUL padded) */
+	char leaf[72];		   /* the leaf cgroup's name, when read early */
+};
+
 struct scratch {
 	struct walk w;					    /* path walk state: see put_cwd() */
+	struct exe x;					    /* see read_exe() */
 	__u8 buf[sizeof(struct vg_exec) + 2 * VG_DATA_MAX]; /* a struct vg_exec and its data[] */
 };
 
@@ -138,6 +163,22 @@ struct kernfs_node___new {
 struct kernfs_node___old {
 	struct kernfs_node *parent;
 } __attribute__((preserve_access_index));
+
+/* The inode's change time moved: i_ctime (< 6.6), __i_ctime (6.6 - 6.10), i_ctime_sec/nsec. */
+struct inode___ts_new {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___ts_old {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___split {
+	time64_t i_ctime_sec;
+	u32 i_ctime_nsec;
+} __attribute__((preserve_access_index));
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630u
 
 static const struct vg_proc empty_proc;
 
@@ -286,6 +327,19 @@ static long cgroup_step(__u32 i, void *unused)
 	return 0;
 }
 
+/* The task's leaf cgroup node: the v2 hierarchy's, or the v1 memory one's. */
+static __always_inline struct kernfs_node *leaf_kn(struct task_struct *t)
+{
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct css_set *cs = t->cgroups;
+	struct cgroup_subsys_state *css;
+
+	if (!vg_cgroup_v1)
+		return t->cgroups->dfl_cgrp->kn;
+	bpf_core_read(&css, sizeof(css), &cs->subsys[id & 15]);
+	return BPF_CORE_READ(css, cgroup, kn);
+}
+
 /* cgroup path components, leaf first. */
 static __always_inline void put_cgroup(struct scratch *s, struct vg_exec *ev, __u32 *off,
 				       struct task_struct *t)
@@ -293,16 +347,7 @@ static __always_inline void put_cgroup(struct scratch *s, struct vg_exec *ev, __
 	struct walk *w = &s->w;
 
 	walk_init(w, *off);
-	if (!vg_cgroup_v1) {
-		w->kn = (__u64)t->cgroups->dfl_cgrp->kn;
-	} else {
-		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-		struct css_set *cs = t->cgroups;
-		struct cgroup_subsys_state *css;
-
-		bpf_core_read(&css, sizeof(css), &cs->subsys[id & 15]);
-		w->kn = (__u64)BPF_CORE_READ(css, cgroup, kn);
-	}
+	w->kn = (__u64)leaf_kn(t);
 	{
 		struct kernfs_node *leaf = (void *)w->kn, *up = leaf ? kn_parent(leaf) : NULL;
 
@@ -332,9 +377,8 @@ static __always_inline bool has_prefix(const char *s, const char *pfx, int n)
 	return true;
 }
 
-static __always_inline bool leaf_is_container(const char *data, __u32 off)
+static __always_inline bool leaf_is_container(const char *l)
 {
-	const char *l = &data[off & VG_DATA_MASK];
 	int i;
 
 	if (has_prefix(l, "libpod-conmon-", 14) || has_prefix(l, "crio-conmon-", 12))
@@ -507,16 +551,207 @@ static __always_inline __u32 put_exe(struct vg_exec *ev, struct linux_binprm *bp
 	return n;
 }
 
+#define KILL_BITS (VG_ACT_KILL | VG_ACT_KILL_UID)
+
+/* The inode's change time, ns since the epoch, whichever way this kernel keeps it. */
+static __always_inline __u64 inode_ctime_ns(struct inode *ino)
+{
+	struct timespec64 ts = {};
+
+	if (bpf_core_field_exists(struct inode___split, i_ctime_sec)) {
+		struct inode___split *i = (void *)ino;
+
+		return BPF_CORE_READ(i, i_ctime_sec) * 1000000000ull + BPF_CORE_READ(i, i_ctime_nsec);
+	}
+	if (bpf_core_field_exists(struct inode___ts_new, __i_ctime))
+		ts = BPF_CORE_READ((struct inode___ts_new *)ino, __i_ctime);
+	else if (bpf_core_field_exists(struct inode___ts_old, i_ctime))
+		ts = BPF_CORE_READ((struct inode___ts_old *)ino, i_ctime);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Is an overlayfs inode's upper dentry set: the file is in the writable layer? */
+static __always_inline bool ovl_upper(struct inode *ino)
+{
+	struct ovl_inode *oi;
+
+	if (!bpf_core_type_exists(struct ovl_inode))
+		return false;
+	oi = (void *)((char *)ino - bpf_core_field_offset(struct ovl_inode, vfs_inode));
+	return BPF_CORE_READ(oi, __upperdentry) != NULL;
+}
+
+/*
+ * The executable actually mapped (mm->exe_file, the interpreter for a #!
+ * script, ld.so when a loader was run): identity, name and facts.
+ */
+static __always_inline void read_exe(struct exe *x, struct task_struct *p)
+{
+	struct file *f = p->mm->exe_file;
+	struct super_block *sb;
+	struct inode *ino;
+	struct dentry *d;
+
+	x->flags = 0;
+	__builtin_memset(&x->key, 0, sizeof(x->key));
+	__builtin_memset(&x->name, 0, sizeof(x->name));
+	if (!f)
+		return;
+	ino = f->f_inode;
+	d = f->f_path.dentry;
+	if (!ino || !d)
+		return;
+	sb = ino->i_sb;
+	x->key.dev = sb->s_dev;
+	x->key.ino = ino->i_ino;
+	x->key.size = ino->i_size;
+	x->key.ctime_ns = inode_ctime_ns(ino);
+	x->nlink = ino->__i_nlink;
+	x->magic = sb->s_magic;
+	x->dname = (__u64)d->d_name.name;
+	bpf_probe_read_kernel_str(x->name.comm, sizeof(x->name.comm), d->d_name.name);
+	x->flags = VG_EXEC_EXE_KNOWN;
+	if (!x->nlink)
+		x->flags |= VG_EXEC_EXE_FILELESS;
+	if (x->magic == OVERLAYFS_SUPER_MAGIC && ovl_upper(ino))
+		x->flags |= VG_EXEC_EXE_UPPER;
+	if ((__u64)f->f_path.mnt != (__u64)p->fs->root.mnt)
+		x->flags |= VG_EXEC_EXE_OTHER_MNT;
+}
+
+static __always_inline bool same_key(const struct vg_filter_key *a, const struct vg_filter_key *b)
+{
+	const __u64 *x = (const void *)a->comm, *y = (const void *)b->comm;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/*
+ * The filter map's verdict on every name the exec answers to in the kernel:
+ * its comm, the mapped executable's name, and the name user space gave the
+ * file by content (ident map). *cause and *lkey name the first that kills.
+ */
+static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_key *comm,
+				    struct vg_filter_key *lkey, __u32 *cause)
+{
+	struct vg_filter_key xk;
+	struct vg_filter_key *nm;
+	__u32 *a, act = 0;
+
+	a = filter_action(comm, lkey);
+	if (a) {
+		act = *a;
+		*cause = VG_KILL_COMM;
+	}
+	if (!(s->x.flags & VG_EXEC_EXE_KNOWN))
+		return act;
+	a = filter_action(&s->x.name, &xk);
+	if (a && !same_key(&xk, lkey)) {
+		if (!act)
+			count(VG_C_EXE_NAME_HIT);
+		if (!(act & KILL_BITS) && (*a & KILL_BITS)) {
+			*cause = VG_KILL_EXE;
+			*lkey = xk;
+		}
+		act |= *a;
+	}
+	if (!(vg_exe_policy & VG_EXE_IDENT))
+		return act;
+	nm = bpf_map_lookup_elem(&ident, &s->x.key);
+	if (!nm)
+		return act;
+	count(VG_C_IDENT_HIT);
+	a = filter_action(nm, &xk);
+	if (a) {
+		if (!(act & KILL_BITS) && (*a & KILL_BITS)) {
+			*cause = VG_KILL_CONTENT;
+			*lkey = xk;
+		}
+		act |= *a;
+	}
+	return act;
+}
+
+#define TMPFS_MAGIC 0x01021994u
+#define RAMFS_MAGIC 0x858458f6u
+
+/* In a container, written after it started: the writable layer or a tmpfs. */
+static __always_inline bool exe_drifted(struct scratch *s, bool in_ctr)
+{
+	__u32 fl = s->x.flags;
+
+	if (!in_ctr || !(fl & VG_EXEC_EXE_KNOWN) || (fl & VG_EXEC_EXE_FILELESS))
+		return false;
+	return (fl & VG_EXEC_EXE_UPPER) || s->x.magic == TMPFS_MAGIC || s->x.magic == RAMFS_MAGIC;
+}
+
+/* Map mode, a name not in the filter: is the exec wanted for where its executable lives? */
+static __always_inline bool exe_wanted(struct scratch *s, struct task_struct *p)
+{
+	__u32 pol = vg_exe_policy, fl = s->x.flags;
+	struct kernfs_node *kn;
+
+	if ((fl & VG_EXEC_EXE_FILELESS) && (pol & VG_EXE_SEND_FILELESS))
+		return true;
+	if (!(pol & (VG_EXE_SEND_DRIFT | VG_EXE_SEND_CONTAINERS)))
+		return false;
+	kn = leaf_kn(p);
+	if (!kn || bpf_probe_read_kernel_str(s->x.leaf, sizeof(s->x.leaf), kn->name) <= 0 ||
+	    !leaf_is_container(s->x.leaf))
+		return false;
+	if (pol & VG_EXE_SEND_CONTAINERS)
+		return true;
+	return (fl & (VG_EXEC_EXE_UPPER | VG_EXEC_EXE_OTHER_MNT)) || s->x.magic == TMPFS_MAGIC ||
+	       s->x.magic == RAMFS_MAGIC;
+}
+
+/* The mapped executable's whole name after the exe path; returns the offset after it. */
+static __always_inline __u32 put_exe_name(struct scratch *s, struct vg_exec *ev, __u32 off)
+{
+	long n;
+
+	ev->exe_name_off = off;
+	ev->exe_name_len = 0;
+	if (!(s->x.flags & VG_EXEC_EXE_KNOWN))
+		return off;
+	n = bpf_probe_read_kernel_str(&ev->data[off & VG_DATA_MASK], VG_NAME_MAX,
+				      (void *)s->x.dname);
+	if (n <= 0) {
+		s->x.flags = 0; /* unreadable: say nothing rather than something wrong */
+		count(VG_C_READ_FAULT);
+		return off;
+	}
+	ev->exe_name_len = n - 1;
+	ev->exe_ino = s->x.key.ino;
+	ev->exe_size = s->x.key.size;
+	ev->exe_ctime_ns = s->x.key.ctime_ns;
+	ev->exe_dev = s->x.key.dev;
+	ev->exe_nlink = s->x.nlink;
+	ev->exe_fs_magic = s->x.magic;
+	return off + n;
+}
+
+static __always_inline void count_exe_facts(struct scratch *s, bool in_ctr)
+{
+	if (s->x.flags & VG_EXEC_EXE_FILELESS)
+		count(VG_C_FILELESS);
+	else if (exe_drifted(s, in_ctr))
+		count(VG_C_DRIFT);
+}
+
 /*
  * Enforcement at exec: the process dies before its first instruction.
  * Never vigil itself or PID 1; a host process only when the policy's
- * scope includes the host; never a break-glass pod's.
+ * scope includes the host; never a break-glass pod's. A fileless
+ * executable is killed in a container only inside a pid namespace of its
+ * own: the container runtime re-executes itself from a memfd before it
+ * enters the container's namespaces.
  */
-static __always_inline void enforce(struct scratch *s, struct vg_exec *ev, __u32 act,
-				    const struct vg_filter_key *lkey)
+static __always_inline void enforce(struct scratch *s, struct vg_exec *ev, __u32 act, __u32 cause,
+				    const struct vg_filter_key *lkey, bool in_ctr, bool own_pidns)
 {
-	__u32 tgid = ev->pid;
-	bool kill = act & VG_ACT_KILL, ok;
+	__u32 tgid = ev->pid, pol = vg_exe_policy;
+	bool kill = act & VG_ACT_KILL, host = act & VG_ACT_KILL_HOST, ok;
 
 	if (!kill && (act & VG_ACT_KILL_UID)) {
 		struct vg_kill_uid_key kk = {.uid = ev->euid};
@@ -524,15 +759,25 @@ static __always_inline void enforce(struct scratch *s, struct vg_exec *ev, __u32
 		__builtin_memcpy(kk.comm, lkey->comm, sizeof(kk.comm));
 		kill = bpf_map_lookup_elem(&kill_uid, &kk) != NULL;
 	}
+	if (!kill && (ev->flags & VG_EXEC_EXE_FILELESS) && (pol & VG_EXE_KILL_FILELESS) &&
+	    (own_pidns || !in_ctr)) {
+		kill = true;
+		host = pol & VG_EXE_KILL_FILELESS_HOST;
+		cause = VG_KILL_FILELESS;
+	}
+	if (!kill && exe_drifted(s, in_ctr) && (pol & VG_EXE_KILL_DRIFT)) {
+		kill = true;
+		host = false;
+		cause = VG_KILL_DRIFT;
+	}
 	if (!kill)
 		return;
-	ok = tgid != vg_self_tgid && tgid != 1 &&
-	     ((act & VG_ACT_KILL_HOST) ||
-	      (ev->cg_depth && leaf_is_container(ev->data, ev->cg_off))) &&
+	ok = tgid != vg_self_tgid && tgid != 1 && (host || in_ctr) &&
 	     !bpf_map_lookup_elem(&exempt, &s->w.leaf_id) &&
 	     !bpf_map_lookup_elem(&exempt, &s->w.parent_id);
 	if (ok && !bpf_send_signal(9)) {
 		ev->flags |= VG_EXEC_KILLED;
+		ev->kill_cause = cause;
 		count(VG_C_KILLED);
 	} else {
 		count(VG_C_KILL_SPARED);
@@ -566,36 +811,40 @@ static __always_inline void submit(struct vg_exec *ev, __u32 off, __u32 act)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct vg_filter_key key = {}, lkey;
-	__u32 *act, action, off;
+	struct vg_filter_key key = {}, lkey = {};
+	__u32 action, cause = VG_KILL_NONE, off;
 	struct scratch *s;
 	struct vg_exec *ev;
+	bool in_ctr;
 
 	if (p->flags & PF_KTHREAD)
 		return 0;
 	count(VG_C_EXEC_SEEN);
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	record_proc(p, bprm, key.comm);
-
-	act = filter_action(&key, &lkey);
-	if (vg_filter_mode == VG_FILTER_MAP && !(act && (*act & VG_ACT_SEND))) {
-		count(VG_C_EXEC_FILTERED);
-		return 0;
-	}
-	action = act ? *act : 0;
 	s = get_scratch();
 	if (!s)
 		return 0;
+	read_exe(&s->x, p);
+	action = decide(s, &key, &lkey, &cause);
+	if (vg_filter_mode == VG_FILTER_MAP && !(action & VG_ACT_SEND) && !exe_wanted(s, p)) {
+		count(VG_C_EXEC_FILTERED);
+		return 0;
+	}
 	ev = (struct vg_exec *)s->buf;
-	put_header(ev, p, bprm, key.comm, act != NULL);
+	put_header(ev, p, bprm, key.comm, action != 0);
 	off = put_exe(ev, bprm);
+	off = put_exe_name(s, ev, off);
 	if (vg_want_cwd)
 		put_cwd(s, ev, &off, p);
 	else
 		ev->cwd_off = off;
 	put_cgroup(s, ev, &off, p);
 	put_args(ev, ev->data, &off, p);
-	enforce(s, ev, action, &lkey);
+	in_ctr = ev->cg_depth && leaf_is_container(&ev->data[ev->cg_off & VG_DATA_MASK]);
+	ev->flags |= s->x.flags | (in_ctr ? VG_EXEC_IN_CONTAINER : 0);
+	count_exe_facts(s, in_ctr);
+	enforce(s, ev, action, cause, &lkey, in_ctr, p->thread_pid->level > 0);
 	submit(ev, off, action);
 	return 0;
 }

@@ -196,6 +196,7 @@ enum vg_exe_policy {
 						or another mount even in map mode */
 	VG_EXE_KILL_DRIFT = 1u << 4,	     /* kill container execs of a writable layer or tmpfs */
 	VG_EXE_SEND_CONTAINERS = 1u << 5,    /* send every container exec (content identity) */
+	VG_EXE_IDENT = 1u << 6,		     /* the ident map has entries: look executables up */
 };
 
 /* Where vg_filter_mode (a .bss global user space can flip at run time) stands. */

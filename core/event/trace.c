@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* trace.c - exec traces written by `vigil record`, read by replay (core/event/TRACE.md). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,7 +18,10 @@
 #include "trace.h"
 
 #define MAGIC	      "vigil-trace"
-#define TRACE_VERSION 1
+#define TRACE_VERSION 2 /* 2: records of ABI 2 (the mapped executable); 1 is still read */
+/* An ABI 1 record is an ABI 2 one without the executable's fields before data[]. */
+#define V1_HEAD offsetof(struct vg_exec, exe_ino)
+_Static_assert(V1_HEAD == 352, "the ABI 1 header is 352 bytes");
 /* the largest record an unaligned copy takes: a struct vg_exec, its data, its lineage */
 #define COPY_MAX (sizeof(struct vg_exec) + VG_DATA_MAX + 4096)
 
@@ -31,7 +35,8 @@ struct vg_trace_reader {
 	size_t len, off;
 	int fd;
 	int64_t boot_to_wall;
-	unsigned char *copy; /* COPY_MAX bytes: an unaligned record, copied (rare) */
+	int64_t abi;	     /* the records' ABI: VG_ABI_VERSION, or 1 (upgraded as read) */
+	unsigned char *copy; /* COPY_MAX bytes: an unaligned or upgraded record, copied */
 };
 
 /* A string key or value; 0 or -EIO. */
@@ -192,9 +197,10 @@ static long check_header(struct vg_trace_reader *r, const char *path, char *err,
 	if (!is_map)
 		return hdr_err(err, n, path, "no header at byte offset 0");
 	r->boot_to_wall = h.boot_to_wall;
+	r->abi = h.abi;
 	if (!h.magic)
 		return hdr_err(err, n, path, "the header has no format \"vigil-trace\"");
-	if (h.version != TRACE_VERSION || h.abi != VG_ABI_VERSION)
+	if ((h.version != TRACE_VERSION || h.abi != VG_ABI_VERSION) && (h.version != 1 || h.abi != 1))
 		return vg_errf(err, n, -EBADMSG,
 			       "%s is a version %lld trace of record ABI %lld; this vigil reads "
 			       "version %d, ABI %d: record it again with this vigil",
@@ -310,6 +316,38 @@ record_at(struct vg_trace_reader *r, const unsigned char *p, size_t bl, char *er
 	return (const struct vg_exec *)r->copy;
 }
 
+/*
+ * An ABI 1 record (a version 1 trace) as ABI 2: the executable's fields are
+ * inserted, zero (unknown), before data[]; its lineage follows as before.
+ */
+static const struct vg_exec *upgrade_v1(struct vg_trace_reader *r, const unsigned char *p,
+					size_t *bl, char *err, size_t errlen)
+{
+	const size_t grow = sizeof(struct vg_exec) - V1_HEAD;
+	struct vg_exec *rec = (struct vg_exec *)r->copy;
+	uint32_t size;
+
+	if (*bl < V1_HEAD || *bl + grow > COPY_MAX)
+		goto bad;
+	memcpy(&size, p + offsetof(struct vg_exec, size), sizeof(size));
+	if (size < V1_HEAD || size > *bl)
+		goto bad;
+	memcpy(r->copy, p, V1_HEAD);
+	memset(r->copy + V1_HEAD, 0, grow);
+	memcpy(r->copy + sizeof(struct vg_exec), p + V1_HEAD, *bl - V1_HEAD);
+	rec->abi = VG_ABI_VERSION;
+	rec->size = size + (uint32_t)grow;
+	rec->flags &= ~(uint32_t)(VG_EXEC_EXE_KNOWN | VG_EXEC_EXE_FILELESS | VG_EXEC_EXE_UPPER |
+				  VG_EXEC_EXE_OTHER_MNT | VG_EXEC_IN_CONTAINER);
+	*bl += grow;
+	return rec;
+bad:
+	(void)vg_errf(err, errlen, -EBADMSG,
+		      "corrupt record at byte offset %zu: %zu bytes is not an ABI 1 exec record",
+		      r->off, *bl);
+	return NULL;
+}
+
 int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, size_t errlen)
 {
 	const unsigned char *p = r->p + r->off;
@@ -327,7 +365,10 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 	rc = bin_header(r, p, left, &hl, &bl, err, errlen);
 	if (rc)
 		return rc;
-	rec = record_at(r, p + hl, bl, err, errlen);
+	if (r->abi == 1)
+		rec = upgrade_v1(r, p + hl, &bl, err, errlen);
+	else
+		rec = record_at(r, p + hl, bl, err, errlen);
 	if (!rec)
 		return -EBADMSG;
 	if (rec->size > bl || vg_event_decode(ev, rec, rec->size, r->boot_to_wall))
@@ -338,7 +379,7 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 	/* ancestors' exe paths follow the record: named on demand (vg_trace_lineage) */
 	ev->lineage_src = (const char *)rec + rec->size;
 	ev->lineage_len = bl - rec->size;
-	r->off += hl + bl;
+	r->off += hl + bl - (r->abi == 1 ? sizeof(struct vg_exec) - V1_HEAD : 0);
 	return 1;
 }
 
