@@ -135,8 +135,8 @@ struct walk {
 
 /* The mapped executable, read once per exec before the filter decision. */
 struct exe {
-	__u64 dname;		/* its dentry's name (kernel pointer) */
-	struct vg_ident_key key; /* dev, ino, ctime, size */
+	__u64 dname;		   /* its dentry's name (kernel pointer) */
+	struct vg_ident_key key;   /* dev, ino, ctime, size */
 	__u32 nlink, magic, flags; /* VG_EXEC_EXE_* */
 	struct vg_filter_key name; /* its name as a filter key (NUL padded) */
 	char leaf[72];		   /* the leaf cgroup's name, when read early */
@@ -561,7 +561,8 @@ static __always_inline __u64 inode_ctime_ns(struct inode *ino)
 	if (bpf_core_field_exists(struct inode___split, i_ctime_sec)) {
 		struct inode___split *i = (void *)ino;
 
-		return BPF_CORE_READ(i, i_ctime_sec) * 1000000000ull + BPF_CORE_READ(i, i_ctime_nsec);
+		return BPF_CORE_READ(i, i_ctime_sec) * 1000000000ull +
+		       BPF_CORE_READ(i, i_ctime_nsec);
 	}
 	if (bpf_core_field_exists(struct inode___ts_new, __i_ctime))
 		ts = BPF_CORE_READ((struct inode___ts_new *)ino, __i_ctime);

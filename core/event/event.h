@@ -55,7 +55,7 @@ const char *vg_way_name(enum vg_way w);
 /* Who decided a fact about the executable: the kernel at exec, or user space later. */
 enum vg_decider { VG_DECIDED_NONE, VG_DECIDED_KERNEL, VG_DECIDED_USER };
 
-#define VG_IDENT_NAMES	 8   /* content names kept for one executable */
+#define VG_IDENT_NAMES	  8   /* content names kept for one executable */
 #define VG_IDENT_NAME_MAX 256 /* one name, with the NUL */
 
 /* What an exec's executable is, beyond its comm (filled by decode and the pipeline). */
@@ -91,7 +91,7 @@ struct vg_event {
 	char cwd[VG_PATH_MAX];		 /* "" when not captured */
 	char cgroup[VG_PATH_MAX];
 	struct vg_container ctr;
-	struct vg_exe_ident id; /* exe_name, fileless, kill_cause from decode; the rest later */
+	struct vg_exe_ident id;	    /* exe_name, fileless, kill_cause from decode; the rest later */
 	const struct vg_meta *meta; /* NULL until metadata is known */
 	/* set by the daemon, which checks ctr against the API server */
 	bool pod_verified;	/* the node's pod list has ctr.id in pod ctr.pod_uid */

@@ -200,7 +200,8 @@ static long check_header(struct vg_trace_reader *r, const char *path, char *err,
 	r->abi = h.abi;
 	if (!h.magic)
 		return hdr_err(err, n, path, "the header has no format \"vigil-trace\"");
-	if ((h.version != TRACE_VERSION || h.abi != VG_ABI_VERSION) && (h.version != 1 || h.abi != 1))
+	if ((h.version != TRACE_VERSION || h.abi != VG_ABI_VERSION) &&
+	    (h.version != 1 || h.abi != 1))
 		return vg_errf(err, n, -EBADMSG,
 			       "%s is a version %lld trace of record ABI %lld; this vigil reads "
 			       "version %d, ABI %d: record it again with this vigil",
