@@ -106,7 +106,7 @@ struct {
  * the key holds size and change time, so a reused inode never inherits a name.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* a cache: an evicted file is hashed again */
 	__uint(max_entries, 4096);
 	__type(key, struct vg_ident_key);
 	__type(value, struct vg_filter_key);

@@ -2,7 +2,9 @@
 /*
  * filters.c - the kernel's decision maps, written from user space: which comms
  * are sent and woken for (filter), which (comm, euid) pairs are killed at exec
- * (kill_uid), which cgroups are never killed (exempt), and the filter mode.
+ * (kill_uid), which cgroups are never killed (exempt), the filter mode, what
+ * happens to execs by where their executable lives (vg_exe_policy), and the
+ * files identified by content (ident).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -114,6 +116,36 @@ int vg_sensor_exempt_set(struct vg_sensor *s, const uint64_t *ids, int n)
 		} while (!bpf_map_get_next_key(fd, &k, &k));
 	}
 	return 0;
+}
+
+void vg_sensor_exe_policy(struct vg_sensor *s, uint32_t bits)
+{
+	uint32_t keep =
+		__atomic_load_n(&s->skel->bss->vg_exe_policy, __ATOMIC_ACQUIRE) & VG_EXE_IDENT;
+
+	__atomic_store_n(&s->skel->bss->vg_exe_policy, (bits & ~(uint32_t)VG_EXE_IDENT) | keep,
+			 __ATOMIC_RELEASE);
+}
+
+int vg_sensor_ident_add(struct vg_sensor *s, const struct vg_ident_key *key, const char *name)
+{
+	struct vg_filter_key v = {};
+
+	if (!name || !*name)
+		return -EINVAL;
+	comm_key(v.comm, sizeof(v.comm), name);
+	if (bpf_map__update_elem(s->skel->maps.ident, key, sizeof(*key), &v, sizeof(v), 0))
+		return -errno;
+	__atomic_or_fetch(&s->skel->bss->vg_exe_policy, (uint32_t)VG_EXE_IDENT, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void vg_sensor_ident_clear(struct vg_sensor *s)
+{
+	struct vg_ident_key k;
+
+	__atomic_and_fetch(&s->skel->bss->vg_exe_policy, ~(uint32_t)VG_EXE_IDENT, __ATOMIC_RELEASE);
+	map_clear(bpf_map__fd(s->skel->maps.ident), &k);
 }
 
 void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode)

@@ -82,6 +82,20 @@ int vg_sensor_filter_program_actions(struct vg_sensor *s, const char *const *nam
 				     const uint32_t *extra, int n, bool send_all);
 void vg_sensor_filter_mode(struct vg_sensor *s, enum vg_filter_mode mode);
 
+/*
+ * What the kernel does with execs by where their executable lives: enum
+ * vg_exe_policy bits (send / kill fileless and drifted execs, send every
+ * container exec). Takes effect at the next exec.
+ */
+void vg_sensor_exe_policy(struct vg_sensor *s, uint32_t bits);
+/*
+ * A file user space identified by content answers to name in the kernel from
+ * now on (the filter map then decides, as for a comm). 0 or -errno. The map is
+ * a cache: the kernel may forget the oldest.
+ */
+int vg_sensor_ident_add(struct vg_sensor *s, const struct vg_ident_key *key, const char *name);
+void vg_sensor_ident_clear(struct vg_sensor *s);
+
 /* (name, euid) pairs killed at exec (VG_ACT_KILL_UID names): replaces the set. 0 or -errno. */
 int vg_sensor_kill_uids_set(struct vg_sensor *s, const char *const *names, const int *name_idx,
 			    const uint32_t *uids, int n);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * drift.h - user space's part of "not in the image": an executable on another
+ * mount of a container that changed after the container started.
+ */
+#ifndef VG_DRIFT_H
+#define VG_DRIFT_H
+
+#include <stdint.h>
+
+#include "event.h"
+
+struct vg_drift;
+
+struct vg_drift_stats {
+	uint64_t checked;	/* container execs from another mount */
+	uint64_t drifted;	/* ... changed after the container started */
+	uint64_t unknown_start; /* ... whose container's start could not be read */
+};
+
+int vg_drift_new(struct vg_drift **out);
+void vg_drift_free(struct vg_drift *d);
+
+/* Sets ev->id.not_in_image (decided in user space) when it holds. */
+void vg_drift_check(struct vg_drift *d, struct vg_event *ev);
+
+void vg_drift_stats(const struct vg_drift *d, struct vg_drift_stats *st);
+
+#endif
