@@ -732,6 +732,23 @@ static __always_inline __u32 put_exe_name(struct scratch *s, struct vg_exec *ev,
 	return off + n;
 }
 
+/*
+ * A decision is due now for a fileless or drifted executable a policy looks
+ * at: user space must read it (its content, its mount) while it still runs.
+ */
+static __always_inline __u32 wake_for_exe(struct scratch *s, bool in_ctr)
+{
+	__u32 pol = vg_exe_policy, fl = s->x.flags;
+
+	if ((fl & VG_EXEC_EXE_FILELESS) && (pol & (VG_EXE_SEND_FILELESS | VG_EXE_SEND_CONTAINERS)))
+		return VG_ACT_WAKE;
+	if (!in_ctr || !(pol & (VG_EXE_SEND_DRIFT | VG_EXE_SEND_CONTAINERS)))
+		return 0;
+	if (exe_drifted(s, in_ctr) || (fl & VG_EXEC_EXE_OTHER_MNT))
+		return VG_ACT_WAKE;
+	return 0;
+}
+
 static __always_inline void count_exe_facts(struct scratch *s, bool in_ctr)
 {
 	if (s->x.flags & VG_EXEC_EXE_FILELESS)
@@ -845,6 +862,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	in_ctr = ev->cg_depth && leaf_is_container(&ev->data[ev->cg_off & VG_DATA_MASK]);
 	ev->flags |= s->x.flags | (in_ctr ? VG_EXEC_IN_CONTAINER : 0);
 	count_exe_facts(s, in_ctr);
+	action |= wake_for_exe(s, in_ctr);
 	enforce(s, ev, action, cause, &lkey, in_ctr, p->thread_pid->level > 0);
 	submit(ev, off, action);
 	return 0;
