@@ -264,7 +264,7 @@ int vg_ident_lookup(struct vg_ident *id, struct vg_event *ev, vg_ident_done_fn d
 	struct ident_table *t;
 	struct centry *e;
 	struct fkey key;
-	bool start = false;
+	bool start = false, wait;
 	int rc;
 
 	reset(ev);
@@ -283,9 +283,8 @@ int vg_ident_lookup(struct vg_ident *id, struct vg_event *ev, vg_ident_done_fn d
 	else
 		id->st.cache_misses++;
 	t = table_get(id, vg_event_container(ev)->id, &start);
-	if (e && e->state == CE_READY && (!t || (t->has_names && !start)))
-		return vg_ident_fill(id, ev);
-	if (!id->free_reqs) {
+	wait = !(e && e->state == CE_READY) || (t && !t->has_names);
+	if (wait && !id->free_reqs) {
 		id->st.queue_full++;
 		return -ENOSPC;
 	}
@@ -294,9 +293,9 @@ int vg_ident_lookup(struct vg_ident *id, struct vg_event *ev, vg_ident_done_fn d
 		if (rc < 0)
 			return rc;
 	}
-	if (t && start)
+	if (t && start) /* a table past its time is rebuilt while the old one answers */
 		start_table(id, t, ev);
-	rc = wait_on(id, e, t, done, ctx, token);
+	rc = wait ? wait_on(id, e, t, done, ctx, token) : 0;
 	return rc == 0 ? vg_ident_fill(id, ev) : rc;
 }
 
