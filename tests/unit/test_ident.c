@@ -50,10 +50,13 @@ static bool has_name(const struct vg_event *ev, const char *name)
 	return false;
 }
 
+static bool want_ls; /* the policies changed: "ls" is wanted too */
+
 static bool wanted(void *ctx, const char *lcname)
 {
 	(void)ctx;
-	return strcmp(lcname, "dpkg") == 0 || strcmp(lcname, "dpkg-query") == 0;
+	return strcmp(lcname, "dpkg") == 0 || strcmp(lcname, "dpkg-query") == 0 ||
+	       (want_ls && strcmp(lcname, "ls") == 0);
 }
 
 static void on_done(void *ctx, uint64_t token)
@@ -120,11 +123,12 @@ static void event_for(struct vg_event *ev, struct rec *r, const char *exe)
 	event_for_file(ev, r, exe, real, NO_PID);
 }
 
-static struct vg_ident *new_ident(size_t cache, uint64_t max_bytes)
+static struct vg_ident *new_ident_pending(size_t cache, uint64_t max_bytes, int max_pending)
 {
 	struct vg_ident_opts o = {.base = base,
 				  .cache_entries = cache,
 				  .max_file_bytes = max_bytes,
+				  .max_pending = max_pending,
 				  .wanted = wanted,
 				  .root_override = dir};
 	struct vg_ident *id = NULL;
@@ -135,6 +139,11 @@ static struct vg_ident *new_ident(size_t cache, uint64_t max_bytes)
 }
 
 /* Runs the loop until `total` done() calls were seen (at most ~5 s). */
+static struct vg_ident *new_ident(size_t cache, uint64_t max_bytes)
+{
+	return new_ident_pending(cache, max_bytes, 0);
+}
+
 static void run_until(int total)
 {
 	struct timeval tick = {0, 10000};
@@ -392,6 +401,52 @@ static void test_free_with_work_pending(void **state)
 	assert_int_equal(fill_during_free, 10);
 }
 
+static void test_queue_full(void **state)
+{
+	struct vg_ident *id = new_ident_pending(0, 0, 2);
+	struct vg_ident_stats st;
+	char rel[64], text[64];
+
+	(void)state;
+	memset(done_count, 0, sizeof(done_count));
+	done_total = 0;
+	for (int i = 0; i < 3; i++) {
+		snprintf(rel, sizeof(rel), "tmp/q%d", i);
+		snprintf(text, sizeof(text), "#queued %d\n", i);
+		write_text(rel, text);
+		snprintf(rel, sizeof(rel), "/tmp/q%d", i);
+		event_for(&ev, &r, rel);
+		assert_int_equal(vg_ident_lookup(id, &ev, on_done, NULL, (uint64_t)i),
+				 i < 2 ? -EINPROGRESS : -ENOSPC);
+	}
+	run_until(2);
+	vg_ident_stats(id, &st);
+	assert_int_equal(st.queue_full, 1);
+	assert_int_equal(ask(id, &ev), 0); /* room again */
+	vg_ident_free(id);
+}
+
+static void test_flush_after_policy_change(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+	struct vg_ident_stats st;
+
+	(void)state;
+	write_text("tmp/l", "#ls\n");
+	event_for(&ev, &r, "/tmp/l");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_int_equal(ev.id.n_content, 0);
+	want_ls = true;
+	vg_ident_flush_tables(id);
+	assert_int_equal(ask(id, &ev), 0);
+	want_ls = false;
+	assert_int_equal(ev.id.n_content, 1);
+	assert_string_equal(ev.id.content[0], "ls");
+	vg_ident_stats(id, &st);
+	assert_int_equal(st.tables_built, 2);
+	vg_ident_free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +465,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proc_exe_of_a_live_process, setup_root,
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_free_with_work_pending, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup_root, teardown_root),
+		cmocka_unit_test_setup_teardown(test_flush_after_policy_change, setup_root,
 						teardown_root),
 	};
 
