@@ -208,10 +208,13 @@ static int start_file(struct vg_ident *id, struct vg_event *ev, const struct fke
 		*e = cache_add(id->cache, key, &id->st.evicted);
 	if (!j || !*e) {
 		(void)close(fd); /* read-only */
+		if (!j) {
+			id->st.errors++;
+			return -ENOMEM;
+		}
 		free(j);
-		id->st.queue_full += j != NULL;
-		id->st.errors += j == NULL;
-		return j ? -ENOSPC : -ENOMEM;
+		id->st.queue_full++; /* every cache entry is a pending hash */
+		return -ENOSPC;
 	}
 	j->kind = HJ_HASH_FD;
 	j->fd = fd;
@@ -376,7 +379,7 @@ int vg_ident_new(struct vg_ident **out, const struct vg_ident_opts *o, char *err
 	if (!id->reqs || (o->root_override && !id->root_override) || rc < 0) {
 		vg_ident_free(id);
 		return vg_errf(err, n, rc < 0 ? rc : -ENOMEM, "content identity: cache of %zu: %s",
-			       o->cache_entries, strerror(rc < 0 ? -rc : ENOMEM));
+			       id->o.cache_entries, strerror(rc < 0 ? -rc : ENOMEM));
 	}
 	for (int i = 0; i < id->o.max_pending; i++) {
 		id->reqs[i].next_table = id->free_reqs;
