@@ -159,7 +159,7 @@ struct ident_table {
 	bool stale;	/* rebuild at the next lookup (flush during a build) */
 	uint64_t built_ns, used_ns;
 	struct tname *names, *build;
-	int n_names, n_build, waits;
+	int n_names, n_build, cap_build, waits;
 	int root; /* O_PATH fd of the root while building, else -1 */
 	struct ident_req *waiters;
 };

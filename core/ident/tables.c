@@ -101,7 +101,7 @@ static void finish(struct vg_ident *id, struct ident_table *t)
 	t->names = t->build;
 	t->n_names = t->n_build;
 	t->build = NULL;
-	t->n_build = 0;
+	t->n_build = t->cap_build = 0;
 	t->has_names = true;
 	t->building = false;
 	t->built_ns = ident_now_ns();
@@ -185,6 +185,17 @@ static void keep(struct vg_ident *id, struct ident_table *t, const struct scan_n
 		id->st.too_big++;
 		return;
 	}
+	if (t->n_build == t->cap_build) {
+		int cap = t->cap_build ? t->cap_build * 2 : 16;
+		struct tname *grown = realloc(t->build, (size_t)cap * sizeof(*grown));
+
+		if (!grown) {
+			id->st.errors++;
+			return;
+		}
+		t->build = grown;
+		t->cap_build = cap;
+	}
 	n = &t->build[t->n_build++];
 	memset(n, 0, sizeof(*n));
 	memcpy(n->lcname, lc, i + 1);
@@ -200,12 +211,10 @@ void table_scan_done(struct vg_ident *id, struct hjob *j)
 	id->st.fuse += (uint64_t)j->n_fuse;
 	if (j->err < 0 && j->err != -ECANCELED)
 		id->st.errors++;
-	t->build = calloc(IDENT_TABLE_NAMES, sizeof(*t->build));
-	t->n_build = 0;
+	t->build = NULL;
+	t->n_build = t->cap_build = 0;
 	t->waits = 0;
-	if (!t->build)
-		id->st.errors++;
-	for (int i = 0; t->build && !id->closing && i < j->n_names; i++)
+	for (int i = 0; !id->closing && i < j->n_names; i++)
 		keep(id, t, &j->names[i]);
 	free(j->names);
 	free(j);

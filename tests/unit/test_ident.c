@@ -123,9 +123,12 @@ static void event_for(struct vg_event *ev, struct rec *r, const char *exe)
 	event_for_file(ev, r, exe, real, NO_PID);
 }
 
+static int ttl_s; /* a test's table_ttl_s, 0: the default */
+
 static struct vg_ident *new_ident_pending(size_t cache, uint64_t max_bytes, int max_pending)
 {
 	struct vg_ident_opts o = {.base = base,
+				  .table_ttl_s = ttl_s,
 				  .cache_entries = cache,
 				  .max_file_bytes = max_bytes,
 				  .max_pending = max_pending,
@@ -447,6 +450,35 @@ static void test_flush_after_policy_change(void **state)
 	vg_ident_free(id);
 }
 
+static void test_table_rebuilt_after_ttl(void **state)
+{
+	struct vg_ident *id;
+	struct vg_ident_stats st;
+
+	(void)state;
+	ttl_s = 1;
+	id = new_ident(0, 0);
+	ttl_s = 0;
+	write_text("tmp/t", "#dpkg, the real one\n");
+	event_for(&ev, &r, "/tmp/t");
+	assert_int_equal(ask(id, &ev), 0);
+	usleep(1100000);
+	/* past its time: rebuilt in the background, the old table answers now */
+	assert_int_equal(vg_ident_lookup(id, &ev, on_done, NULL, 0), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	for (int i = 0; i < 500; i++) {
+		struct timeval tick = {0, 10000};
+
+		vg_ident_stats(id, &st);
+		if (st.tables_built == 2)
+			break;
+		assert_int_equal(event_base_loopexit(base, &tick), 0);
+		assert_true(event_base_dispatch(base) >= 0);
+	}
+	assert_int_equal(st.tables_built, 2);
+	vg_ident_free(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +499,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_with_work_pending, setup_root,
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup_root, teardown_root),
+		cmocka_unit_test_setup_teardown(test_table_rebuilt_after_ttl, setup_root,
+						teardown_root),
 		cmocka_unit_test_setup_teardown(test_flush_after_policy_change, setup_root,
 						teardown_root),
 	};
