@@ -68,23 +68,25 @@ int ident_open_root(struct vg_ident *id, uint32_t pid, uint32_t ppid, bool host)
 }
 
 /* fd is the executable the kernel saw, a regular file not on FUSE: 0, or -errno (counted). */
-static int check_exe(struct vg_ident *id, int fd, const struct fkey *key, bool count)
+static int check_exe(struct vg_ident *id, int fd, const struct fkey *key)
 {
 	struct stat st;
 	struct statfs sfs;
 	struct fkey now;
 
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0) {
+		id->st.errors++;
 		return -errno;
+	}
 	fkey_of_stat(&now, &st);
 	if (!fkey_eq(&now, key))
 		return -ENOENT;
 	if (!S_ISREG(st.st_mode)) {
-		id->st.errors += count;
+		id->st.errors++;
 		return -EOPNOTSUPP;
 	}
 	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == IDENT_FUSE_MAGIC) {
-		id->st.fuse += count;
+		id->st.fuse++;
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -104,6 +106,7 @@ static int open_by_path(struct vg_ident *id, struct vg_event *ev)
 	} else {
 		snprintf(path, sizeof(path), "%s", ev->exe);
 	}
+	/* the process is gone: its parent's root (which it shared, unless it chrooted) */
 	root = ident_open_root(id, ev->rec->ppid, ev->rec->ppid, !vg_event_in_container(ev));
 	if (root < 0)
 		return root;
@@ -121,7 +124,7 @@ static int open_exe(struct vg_ident *id, struct vg_event *ev, const struct fkey 
 	snprintf(path, sizeof(path), "/proc/%u/exe", ev->rec->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		rc = check_exe(id, fd, key, true);
+		rc = check_exe(id, fd, key);
 		if (rc == 0)
 			return fd;
 		(void)close(fd); /* read-only */
@@ -130,7 +133,7 @@ static int open_exe(struct vg_ident *id, struct vg_event *ev, const struct fkey 
 	}
 	fd = open_by_path(id, ev);
 	if (fd >= 0) {
-		rc = check_exe(id, fd, key, true);
+		rc = check_exe(id, fd, key);
 		if (rc == 0)
 			return fd;
 		(void)close(fd); /* read-only */
