@@ -151,8 +151,10 @@ enum stage { S_READ, S_DECODE, S_ENGINE };
 
 static uint64_t violations;
 
-static void on_v(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p)
+static void on_v(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p,
+		 const struct vg_match_by *by)
 {
+	(void)by;
 	(void)ctx;
 	(void)ev;
 	(void)pol;

@@ -29,6 +29,7 @@ struct section {
 	char **name_res; /* its regex values */
 	int nres;
 	bool has_name;
+	bool long_lit; /* a literal is longer than its key: never for the kernel to decide */
 	const char *const *args_vals; /* its positive args criterion's values (owned by crit) */
 	char **args_own;
 	int nargs;

@@ -67,13 +67,20 @@ static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 static struct vg_event ev;
 static char matched[1024];
 
-static void on_violation(void *ctx, struct vg_event *e, int pol, const struct vg_policy_info *p)
+static char matched_by[1024]; /* way:name; per violation */
+
+static void on_violation(void *ctx, struct vg_event *e, int pol, const struct vg_policy_info *p,
+			 const struct vg_match_by *by)
 {
 	(void)ctx;
 	(void)e;
 	(void)pol;
 	strcat(matched, p->name);
 	strcat(matched, ";");
+	strcat(matched_by, vg_way_name(by->way));
+	strcat(matched_by, ":");
+	strcat(matched_by, by->name);
+	strcat(matched_by, ";");
 }
 
 /* Evaluates exe + args (space separated) under uid, in a container or not. */
@@ -634,6 +641,80 @@ static void test_reload_is_atomic(void **state)
 	rm_policy("r2");
 }
 
+/* Evaluates an exec with its mapped exe's name and content names; returns way:name; per
+ * violation. */
+static const char *eval_ident(struct vg_engine *e, const char *exe, const char *exe_name,
+			      const char *args, const char *content)
+{
+	const char *argv[32] = {exe};
+	char buf[512];
+	int argc = 1;
+	struct vg_record_spec s = {.exe = exe, .exe_name = exe_name, .cgroup = CTR};
+
+	snprintf(buf, sizeof(buf), "%s", args ? args : "");
+	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+		argv[argc++] = t;
+	s.argv = argv;
+	s.argc = argc;
+	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	ev.lineage_done = true;
+	ev.n_lineage = 0;
+	if (content) {
+		snprintf(ev.id.content[0], sizeof(ev.id.content[0]), "%s", content);
+		ev.id.n_content = 1;
+	}
+	matched[0] = matched_by[0] = '\0';
+	vg_engine_eval(e, &ev, on_violation, NULL);
+	return matched_by;
+}
+
+/* Every name of an exec is looked up, the first that matches is reported. */
+static void test_matched_by(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("w1", "return policy { name = 'lit', severity = 'low',"
+			   " match = { process_name = 'dpkg' } }");
+	write_policy("w2", "return policy { name = 'rx', severity = 'low',"
+			   " match = { process_name = 'apt-.*' } }");
+	write_policy("w3", "return policy { name = 'long', severity = 'low',"
+			   " match = { process_name = 'a-very-long-program-name' } }");
+	e = load_dir(0);
+	assert_string_equal(eval_ident(e, "/usr/bin/dpkg", "dpkg", NULL, NULL), "comm:dpkg;");
+	assert_string_equal(eval_ident(e, "/usr/bin/dpkg", NULL, NULL, NULL), "comm:dpkg;");
+	assert_string_equal(eval_ident(e, "/tmp/x", "dpkg", NULL, NULL), "exe:dpkg;");
+	assert_string_equal(eval_ident(e, "/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2",
+				       "--preload a.so /usr/bin/apt-get install", NULL),
+			    "loader:apt-get;");
+	assert_string_equal(eval_ident(e, "/bin/busybox", "busybox", "dpkg -l", NULL),
+			    "applet:dpkg;");
+	assert_string_equal(eval_ident(e, "/tmp/x", "x", NULL, "dpkg"), "content:dpkg;");
+	/* comm is cut to 15 bytes, the exe's name is not */
+	assert_string_equal(eval_ident(e, "/opt/a-very-long-program-name",
+				       "a-very-long-program-name", NULL, NULL),
+			    "exe:a-very-long-program-name;");
+	assert_string_equal(eval_ident(e, "/tmp/x", "dpkg-query", "-W", NULL), "");
+	assert_string_equal(eval_ident(e, "/bin/busybox", "busybox", "ls", NULL), "");
+	assert_string_equal(eval_ident(e, "/usr/bin/ldd", "ldd", "/usr/bin/dpkg", NULL), "");
+	/* a long literal is keyed by its first 15 bytes: the kernel never decides on those */
+	assert_true(vg_engine_kernel_decidable(e, vg_engine_find(e, "lit")));
+	assert_false(vg_engine_kernel_decidable(e, vg_engine_find(e, "long")));
+	/* the content module's question: would a policy want a file of this name? */
+	assert_true(vg_engine_name_wanted(e, "dpkg"));
+	assert_true(vg_engine_name_wanted(e, "apt-get"));
+	assert_true(vg_engine_name_wanted(e, "a-very-long-program-name"));
+	assert_false(vg_engine_name_wanted(e, "a-very-long-pro"));
+	assert_false(vg_engine_name_wanted(e, "dpkg-query"));
+	vg_engine_enable(e, vg_engine_find(e, "lit"), false);
+	assert_false(vg_engine_name_wanted(e, "dpkg"));
+	vg_engine_free(e);
+	rm_policy("w1");
+	rm_policy("w2");
+	rm_policy("w3");
+}
+
 static void test_bad_files_others_load(void **state)
 {
 	struct vg_engine *e;
@@ -669,6 +750,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_load),
 		cmocka_unit_test(test_reload_is_atomic),
 		cmocka_unit_test(test_bad_files_others_load),
+		cmocka_unit_test(test_matched_by),
 	};
 	int rc;
 
