@@ -28,9 +28,28 @@ static uint64_t hash_bytes(const char *p, size_t n)
 	return h ^ (h >> 29);
 }
 
+/* The same for a name longer than a comm (an exe's name the comm cut), up to LONG_KEY. */
+static bool long_names_match(struct vg_matcher *m, const char *name, size_t n)
+{
+	char key[LONG_KEY] = {0};
+	struct long_slot *s;
+	bool hit;
+
+	if (n >= LONG_KEY)
+		return vg_regex_match(m->combined, name, n);
+	memcpy(key, name, n);
+	s = &m->long_cache[hash_bytes(key, LONG_KEY) % LONG_CACHE];
+	if (s->state && !memcmp(s->key, key, LONG_KEY))
+		return s->state == 2;
+	hit = vg_regex_match(m->combined, name, n);
+	memcpy(s->key, key, LONG_KEY);
+	s->state = hit ? 2 : 1;
+	return hit;
+}
+
 /*
- * Does the combined name regex match this name? Cached by the whole name when it
- * fits a key (a comm always does); a longer name is matched each time.
+ * Does the combined name regex match this name? Cached by the whole name (a comm
+ * always fits a key); a name longer than any key is matched each time.
  */
 static bool names_match(struct vg_matcher *m, const char *name, size_t n)
 {
@@ -38,7 +57,9 @@ static bool names_match(struct vg_matcher *m, const char *name, size_t n)
 	struct comm_slot *s;
 	bool hit;
 
-	if (!n || n >= VG_COMM_LEN)
+	if (n >= VG_COMM_LEN)
+		return long_names_match(m, name, n);
+	if (!n)
 		return vg_regex_match(m->combined, name, n);
 	memcpy(key, name, n);
 	s = &m->comm_cache[hash_bytes(key, VG_COMM_LEN) % COMM_CACHE];
@@ -204,15 +225,19 @@ static void gather_names(struct eval *e)
 	struct vg_event *ev = e->ev;
 	const char *comm = ev->comm[0] ? ev->comm : ev->exe;
 
+	const char *x = ev->id.exe_name;
+
 	e->names[0] = (struct vg_match_by){VG_WAY_COMM, comm};
 	e->lens[0] = strlen(comm);
 	e->nnames = 1;
-	if (!ev->id.exe_name[0] && !ev->id.n_content)
-		return; /* the common case without an identity: comm alone, as cheap as ever */
-	add_name(e, VG_WAY_EXE, ev->id.exe_name);
-	vg_event_ident_args(ev); /* parses argv only for a loader or a multi-call binary */
-	add_name(e, VG_WAY_LOADER, ev->id.loader);
-	add_name(e, VG_WAY_APPLET, ev->id.applet);
+	/* the common case: the exe's name is the comm, and no loader, applet or content */
+	if (x[0] && memcmp(x, ev->comm, VG_COMM_LEN)) /* both NUL-padded: 16 bytes say it */
+		add_name(e, VG_WAY_EXE, x);
+	if ((x[0] == 'l' && x[1] == 'd') || x[0] == 'b' || x[0] == 't') { /* ld*, busybox, toybox */
+		vg_event_ident_args(ev); /* parses argv only for a loader or a multi-call binary */
+		add_name(e, VG_WAY_LOADER, ev->id.loader);
+		add_name(e, VG_WAY_APPLET, ev->id.applet);
+	}
 	for (int i = 0; i < ev->id.n_content && i < VG_IDENT_NAMES; i++)
 		add_name(e, VG_WAY_CONTENT, ev->id.content[i]);
 }
@@ -240,13 +265,19 @@ int vg_matcher_eval(const struct vg_matcher *cm, struct vg_event *ev, const bool
 		    vg_lineage_fn lineage_fn, vg_match_cb cb, void *ctx)
 {
 	struct vg_matcher *m = (struct vg_matcher *)cm; /* only the eval marks change */
-	struct eval e = {
-		.m = m, .ev = ev, .want = want, .lineage_fn = lineage_fn, .cb = cb, .ctx = ctx};
+	struct eval e; /* names[] and by are written before they are read: not zeroed */
 
 	if (++m->gen == 0) { /* wrapped: clear the marks */
 		memset(m->pol_gen, 0, ((size_t)m->npol + 1) * sizeof(uint32_t));
 		m->gen = 1;
 	}
+	e.m = m;
+	e.ev = ev;
+	e.want = want;
+	e.lineage_fn = lineage_fn;
+	e.cb = cb;
+	e.ctx = ctx;
+	e.looked = 0;
 	gather_names(&e);
 	for (int i = 0; i < e.nnames; i++)
 		dispatch_name(&e, i);
