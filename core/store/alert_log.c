@@ -403,7 +403,8 @@ static void replay_proc_field(struct vg_proc_rec *p, const struct proc_field *f,
 	case PROC_WAY: /* an unknown way (a newer vigil's) reads as comm */
 		for (int w = 0; v->type == MSGPACK_OBJECT_STR && w < VG_WAY_N; w++)
 			if (strlen(vg_way_name((enum vg_way)w)) == v->via.str.size &&
-			    same_bytes(v->via.str.ptr, vg_way_name((enum vg_way)w), v->via.str.size))
+			    same_bytes(v->via.str.ptr, vg_way_name((enum vg_way)w),
+				       v->via.str.size))
 				*(enum vg_way *)dst = (enum vg_way)w;
 		break;
 	}

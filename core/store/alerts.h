@@ -74,7 +74,7 @@ struct vg_violation {
 	struct vg_event *ev;
 	const char *policy_id, *policy_name, *severity;
 	bool killed_in_kernel;
-	const char *error; /* the check() failed with this (an evaluation error), or NULL */
+	const char *error;	  /* the check() failed with this (an evaluation error), or NULL */
 	enum vg_way matched_by;	  /* which name of the exec the policy's name criterion matched */
 	const char *matched_name; /* that name; NULL: the comm */
 };
