@@ -19,6 +19,7 @@
 #include <lua.h>
 
 #include "engine.h"
+#include "event_json.h"
 #include "record.h"
 #include "vigil_abi.h"
 
@@ -715,6 +716,41 @@ static void test_matched_by(void **state)
 	rm_policy("w3");
 }
 
+/* `vigil events --json`: the executable's names and facts. */
+static void test_event_json_identity(void **state)
+{
+	struct vg_engine *e;
+	json_t *o;
+
+	(void)state;
+	write_policy("j1", "return policy { name = 'none', severity = 'low',"
+			   " match = { process_name = 'nothing' } }");
+	e = load_dir(0);
+	(void)eval_ident(e, "/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2",
+			 "/usr/bin/dpkg -l", "dpkg");
+	memset(ev.id.sha256, 0x0f, sizeof(ev.id.sha256));
+	ev.id.has_sha256 = true;
+	ev.id.not_in_image = true;
+	ev.id.not_in_image_by = VG_DECIDED_USER;
+	o = vg_event_json(&ev);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "exe_name")),
+			    "ld-linux-x86-64.so.2");
+	assert_string_equal(json_string_value(json_object_get(o, "loader")), "dpkg");
+	assert_true(json_is_null(json_object_get(o, "applet")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "content"), 0)),
+			    "dpkg");
+	assert_string_equal(json_string_value(json_object_get(o, "exe_sha256")),
+			    "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f");
+	assert_true(json_is_false(json_object_get(o, "exe_fileless")));
+	assert_true(json_is_true(json_object_get(o, "exe_not_in_image")));
+	assert_string_equal(json_string_value(json_object_get(o, "exe_not_in_image_by")),
+			    "userspace");
+	json_decref(o);
+	vg_engine_free(e);
+	rm_policy("j1");
+}
+
 static void test_bad_files_others_load(void **state)
 {
 	struct vg_engine *e;
@@ -751,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_reload_is_atomic),
 		cmocka_unit_test(test_bad_files_others_load),
 		cmocka_unit_test(test_matched_by),
+		cmocka_unit_test(test_event_json_identity),
 	};
 	int rc;
 
