@@ -751,6 +751,26 @@ static void test_event_json_identity(void **state)
 	rm_policy("j1");
 }
 
+/* A check() sees the executable's names and facts. */
+static void test_lua_identity_fields(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("i1",
+		     "return policy { name = 'ident', severity = 'low',"
+		     " match = { process_name = 'dpkg' }, check = function(ev)"
+		     " return ev.exe_name == 'ld.so' and ev.loader == 'dpkg' and ev.applet == nil"
+		     " and ev.content[1] == 'dpkg' and #ev.content == 1 and ev.exe_sha256 == nil"
+		     " and ev.exe_fileless == false and ev.exe_not_in_image == false end }");
+	e = load_dir(0);
+	assert_string_equal(eval_ident(e, "/lib/ld.so", "ld.so", "/usr/bin/dpkg", "dpkg"),
+			    "loader:dpkg;");
+	assert_string_equal(eval_ident(e, "/lib/ld.so", "ld.so", "/usr/bin/dpkg", NULL), "");
+	vg_engine_free(e);
+	rm_policy("i1");
+}
+
 static void test_bad_files_others_load(void **state)
 {
 	struct vg_engine *e;
@@ -788,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_bad_files_others_load),
 		cmocka_unit_test(test_matched_by),
 		cmocka_unit_test(test_event_json_identity),
+		cmocka_unit_test(test_lua_identity_fields),
 	};
 	int rc;
 
