@@ -108,7 +108,8 @@ static int gen(const char *path, long n)
 		for (char *t = strtok(argbuf, " "); t && argc < 15; t = strtok(NULL, " "))
 			argv[argc++] = t;
 		s.exe = mix[k].exe;
-		s.exe_name = strrchr(s.exe, '/') + 1; /* the mapped exe's name, as the kernel sends */
+		/* the mapped exe's name, as the kernel sends it */
+		s.exe_name = strrchr(s.exe, '/') + 1;
 		s.argv = (const char *const *)argv;
 		s.argc = argc;
 		s.cwd = host ? "/root" : "/app";
