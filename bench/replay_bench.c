@@ -108,6 +108,8 @@ static int gen(const char *path, long n)
 		for (char *t = strtok(argbuf, " "); t && argc < 15; t = strtok(NULL, " "))
 			argv[argc++] = t;
 		s.exe = mix[k].exe;
+		/* the mapped exe's name, as the kernel sends it */
+		s.exe_name = strrchr(s.exe, '/') + 1;
 		s.argv = (const char *const *)argv;
 		s.argc = argc;
 		s.cwd = host ? "/root" : "/app";
@@ -151,8 +153,10 @@ enum stage { S_READ, S_DECODE, S_ENGINE };
 
 static uint64_t violations;
 
-static void on_v(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p)
+static void on_v(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *p,
+		 const struct vg_match_by *by)
 {
+	(void)by;
 	(void)ctx;
 	(void)ev;
 	(void)pol;

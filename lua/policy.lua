@@ -139,7 +139,7 @@ local TEST_FIELDS = {
 	euid = "integer", gid = "integer", pid = "integer", ppid = "integer", cwd = "string",
 	ancestors = "strings", container = "boolean", namespace = "string", pod = "string",
 	deployment = "string", container_name = "string", image = "string", labels = "labels",
-	privileged = "boolean",
+	privileged = "boolean", exe_name = "string", argv0 = "string", content = "strings",
 }
 
 local function copy_tests(tests)

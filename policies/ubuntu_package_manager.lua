@@ -17,5 +17,28 @@ return policy {
 		{ ev = { exe = "/usr/bin/apt-cache", args = "policy" }, expect = false },
 		{ ev = { exe = "/usr/bin/dpkg-query", args = "-W" }, expect = false },
 		{ ev = { exe = "/usr/bin/apt", container = false }, expect = false },
+		-- the other names of an exec (policies/README.md, "What a process name means")
+		{ ev = { exe = "/tmp/x", exe_name = "dpkg" }, expect = true }, -- a symlink or a copy
+		{
+			ev = {
+				exe = "/lib64/ld-linux-x86-64.so.2",
+				exe_name = "ld-linux-x86-64.so.2",
+				args = "/usr/bin/dpkg --version",
+			},
+			expect = true,
+		}, -- the dynamic loader asked to run dpkg
+		{ ev = { exe = "/bin/busybox", exe_name = "busybox", args = "dpkg -l" }, expect = true },
+		{ ev = { exe = "/tmp/x", content = { "dpkg" } }, expect = true }, -- dpkg's bytes
+		{ ev = { exe = "/tmp/x", exe_name = "dpkg-query" }, expect = false },
+		{ ev = { exe = "/tmp/dpkg.old", exe_name = "dpkg.old" }, expect = false },
+		{
+			ev = {
+				exe = "/lib64/ld-linux-x86-64.so.2",
+				exe_name = "ld-linux-x86-64.so.2",
+				args = "--library-path /opt/lib /usr/bin/dpkg-query -W",
+			},
+			expect = false,
+		},
+		{ ev = { exe = "/bin/busybox", exe_name = "busybox", args = "ls -l" }, expect = false },
 	},
 }

@@ -90,7 +90,8 @@ static void print_json(json_t *o)
 	}
 }
 
-static void on_violation(void *arg, struct vg_event *ev, int pol, const struct vg_policy_info *p)
+static void on_violation(void *arg, struct vg_event *ev, int pol, const struct vg_policy_info *p,
+			 const struct vg_match_by *by)
 {
 	struct events_ctx *c = arg;
 	json_t *o;
@@ -102,6 +103,8 @@ static void on_violation(void *arg, struct vg_event *ev, int pol, const struct v
 		return;
 	json_object_set_new(o, "policy", json_string(p->name));
 	json_object_set_new(o, "severity", json_string(p->severity));
+	json_object_set_new(o, "matched_by", json_string(vg_way_name(by->way)));
+	json_object_set_new(o, "matched_name", json_string(by->name));
 	print_json(o);
 	json_decref(o);
 	if (++c->printed == c->max_count)

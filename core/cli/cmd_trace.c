@@ -200,7 +200,8 @@ struct rp_ctx {
 	uint64_t printed;
 };
 
-static void on_violation(void *arg, struct vg_event *ev, int pol, const struct vg_policy_info *p)
+static void on_violation(void *arg, struct vg_event *ev, int pol, const struct vg_policy_info *p,
+			 const struct vg_match_by *by)
 {
 	struct rp_ctx *c = arg;
 	json_t *o;
@@ -215,6 +216,8 @@ static void on_violation(void *arg, struct vg_event *ev, int pol, const struct v
 		return;
 	json_object_set_new(o, "policy", json_string(p->name));
 	json_object_set_new(o, "severity", json_string(p->severity));
+	json_object_set_new(o, "matched_by", json_string(vg_way_name(by->way)));
+	json_object_set_new(o, "matched_name", json_string(by->name));
 	json_dumpf(o, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
 	json_decref(o);

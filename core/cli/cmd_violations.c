@@ -223,6 +223,28 @@ static void print_enforcement(json_t *a)
 	       (long long)json_integer_value(json_object_get(a, "enforcementCount")));
 }
 
+/* How the policy's name matched, and what the executable is (nothing from an older vigil). */
+static void print_identity(json_t *p)
+{
+	const char *by = json_string_value(json_object_get(p, "matchedBy"));
+	const char *sha = json_string_value(json_object_get(p, "exeSha256"));
+
+	if (!by)
+		return;
+	if (strcmp(by, "comm"))
+		printf("  matched by: %s (%s) — exec'd as %s, comm %s\n", by, js(p, "matchedName"),
+		       js(p, "execFilePath"), js(p, "name"));
+	else
+		printf("  matched by: comm (%s)\n", js(p, "matchedName"));
+	printf("  executable: %s%s%s%s%s; decided in %s\n",
+	       json_string_value(json_object_get(p, "exeName")) ? js(p, "exeName")
+								: "(name unknown)",
+	       sha ? "  sha256 " : "", sha ? sha : "",
+	       json_is_true(json_object_get(p, "exeFileless")) ? "  fileless" : "",
+	       json_is_true(json_object_get(p, "exeNotInImage")) ? "  not in the image" : "",
+	       js(p, "decidedIn"));
+}
+
 static void print_alert(json_t *a)
 {
 	json_t *pol = json_object_get(a, "policy"), *procs = json_object_get(a, "processes"), *p;
@@ -258,6 +280,7 @@ static void print_alert(json_t *a)
 		printf("%s\n", json_is_true(json_object_get(p, "killedInKernel"))
 				       ? "\n  killed in kernel"
 				       : "");
+		print_identity(p);
 		if (json_string_value(json_object_get(p, "evaluationError")))
 			printf("  evaluation error (the policy's check() failed): %s\n",
 			       js(p, "evaluationError"));

@@ -106,11 +106,12 @@ int vg_engine_find(const struct vg_engine *e, const char *name_or_id);
  * check() fails (error, budget, time, memory) is counted by class and
  * reported, then follows its on_error: "alert" and "enforce" call cb (the
  * violation carries the error: vg_engine_check_error), "ignore" does not. A
- * check stopped by vg_lua_interrupt() decides nothing. Returns the number of
- * violations.
+ * check stopped by vg_lua_interrupt() decides nothing. by says which name of
+ * the exec the policy's process-name criterion matched (comm without one).
+ * Returns the number of violations.
  */
 typedef void (*vg_violation_cb)(void *ctx, struct vg_event *ev, int pol,
-				const struct vg_policy_info *p);
+				const struct vg_policy_info *p, const struct vg_match_by *by);
 int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb, void *ctx);
 
 /*
@@ -118,6 +119,14 @@ int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb,
  * is an evaluation error), or NULL when its check held or it has none.
  */
 const char *vg_engine_check_error(const struct vg_engine *e, int pol);
+
+/*
+ * Whether some enabled policy's positive process-name criterion matches this
+ * whole lowercased name (a literal or a regex value): the content-identity
+ * scan hashes only the files so named. Safe from a worker thread; a reload
+ * frees the engine, so the caller holds the one it asks.
+ */
+bool vg_engine_name_wanted(const struct vg_engine *e, const char *lcname);
 
 /* Enables or disables a policy: the fast path follows at once. */
 void vg_engine_enable(struct vg_engine *e, int pol, bool on);

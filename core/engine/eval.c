@@ -200,7 +200,7 @@ static bool run_check(struct vg_engine *e, struct pol *p, struct vg_event *ev)
 	return yes;
 }
 
-static void on_section(void *ctx, int pi)
+static void on_section(void *ctx, int pi, const struct vg_match_by *by)
 {
 	struct vg_engine *e = ctx;
 	struct pol *p = &e->pol[pi];
@@ -224,7 +224,7 @@ static void on_section(void *ctx, int pi)
 	e->st.matches++;
 	e->nviol++;
 	if (e->cb)
-		e->cb(e->cb_ctx, ev, pi, &p->info);
+		e->cb(e->cb_ctx, ev, pi, &p->info, by);
 }
 
 /* The matcher calls back with the engine; the owner's lineage function wants its own ctx. */
@@ -265,6 +265,11 @@ int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb,
 		return engine_eval_with(e, ev, e->want_host, cb, ctx);
 	}
 	return engine_eval_with(e, ev, e->want_ctr, cb, ctx);
+}
+
+bool vg_engine_name_wanted(const struct vg_engine *e, const char *lcname)
+{
+	return vg_matcher_name_wanted(e->m, e->want_ctr, lcname);
 }
 
 const char *vg_engine_check_error(const struct vg_engine *e, int pi)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,13 @@ enum field {
 	F_PRIVILEGED,
 	F_LINEAGE,
 	F_ANCESTOR,
+	F_EXE_NAME,
+	F_LOADER,
+	F_APPLET,
+	F_CONTENT,
+	F_EXE_SHA256,
+	F_EXE_FILELESS,
+	F_EXE_NOT_IN_IMAGE,
 };
 
 static const char *const field_names[] = {
@@ -78,6 +86,13 @@ static const char *const field_names[] = {
 	[F_PRIVILEGED] = "privileged",
 	[F_LINEAGE] = "lineage",
 	[F_ANCESTOR] = "ancestor",
+	[F_EXE_NAME] = "exe_name",
+	[F_LOADER] = "loader",
+	[F_APPLET] = "applet",
+	[F_CONTENT] = "content",
+	[F_EXE_SHA256] = "exe_sha256",
+	[F_EXE_FILELESS] = "exe_fileless",
+	[F_EXE_NOT_IN_IMAGE] = "exe_not_in_image",
 };
 
 static struct ud *check_ev(lua_State *L)
@@ -293,6 +308,45 @@ static bool push_meta_field(lua_State *L, struct vg_event *ev, lua_Integer f)
 	return true;
 }
 
+/* A field of the executable's identity. Pushes it and returns true, or false when f is not one
+ * of them. */
+static bool push_ident_field(lua_State *L, struct vg_event *ev, lua_Integer f)
+{
+	const struct vg_exe_ident *id = &ev->id;
+	char hex[2 * sizeof(id->sha256) + 1];
+
+	switch (f) {
+	case F_EXE_NAME:
+		push_str_or_nil(L, id->exe_name);
+		return true;
+	case F_LOADER:
+	case F_APPLET:
+		vg_event_ident_args(ev);
+		push_str_or_nil(L, f == F_LOADER ? id->loader : id->applet);
+		return true;
+	case F_CONTENT:
+		lua_createtable(L, id->n_content, 0);
+		for (int i = 0; i < id->n_content && i < VG_IDENT_NAMES; i++) {
+			lua_pushstring(L, id->content[i]);
+			lua_rawseti(L, -2, i + 1);
+		}
+		return true;
+	case F_EXE_SHA256:
+		for (size_t i = 0; i < sizeof(id->sha256); i++)
+			(void)snprintf(hex + 2 * i, 3, "%02x", id->sha256[i]); /* 2 digits, NUL */
+		push_str_or_nil(L, id->has_sha256 ? hex : NULL);
+		return true;
+	case F_EXE_FILELESS:
+		lua_pushboolean(L, id->fileless);
+		return true;
+	case F_EXE_NOT_IN_IMAGE:
+		lua_pushboolean(L, id->not_in_image);
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int l_index(lua_State *L)
 {
 	struct ud *u = check_ev(L);
@@ -303,7 +357,7 @@ static int l_index(lua_State *L)
 	f = lua_tointeger(L, -1);
 	lua_pop(L, 1);
 	if (push_process_field(L, u->ev, f) || push_exec_field(L, u->ev, f) ||
-	    push_meta_field(L, u->ev, f))
+	    push_meta_field(L, u->ev, f) || push_ident_field(L, u->ev, f))
 		return 1;
 	return luaL_error(L, "event has no field '%s'", luaL_tolstring(L, 2, NULL));
 }

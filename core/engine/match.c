@@ -8,6 +8,7 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "match_priv.h"
 
@@ -27,21 +28,44 @@ static uint64_t hash_bytes(const char *p, size_t n)
 	return h ^ (h >> 29);
 }
 
-/* Does the combined name regex match this comm? Cached by the whole comm. */
-static bool names_match(struct vg_matcher *m, struct vg_event *ev)
+/* The same for a name longer than a comm (an exe's name the comm cut), up to LONG_KEY. */
+static bool long_names_match(struct vg_matcher *m, const char *name, size_t n)
+{
+	char key[LONG_KEY] = {0};
+	struct long_slot *s;
+	bool hit;
+
+	if (n >= LONG_KEY)
+		return vg_regex_match(m->combined, name, n);
+	memcpy(key, name, n);
+	s = &m->long_cache[hash_bytes(key, LONG_KEY) % LONG_CACHE];
+	if (s->state && !memcmp(s->key, key, LONG_KEY))
+		return s->state == 2;
+	hit = vg_regex_match(m->combined, name, n);
+	memcpy(s->key, key, LONG_KEY);
+	s->state = hit ? 2 : 1;
+	return hit;
+}
+
+/*
+ * Does the combined name regex match this name? Cached by the whole name (a comm
+ * always fits a key); a name longer than any key is matched each time.
+ */
+static bool names_match(struct vg_matcher *m, const char *name, size_t n)
 {
 	char key[VG_COMM_LEN] = {0};
 	struct comm_slot *s;
-	size_t n = strnlen(ev->comm, VG_COMM_LEN - 1);
 	bool hit;
 
-	if (!n) /* no comm: the exe path stands in, uncached */
-		return vg_regex_match(m->combined, ev->exe, strlen(ev->exe));
-	memcpy(key, ev->comm, n);
+	if (n >= VG_COMM_LEN)
+		return long_names_match(m, name, n);
+	if (!n)
+		return vg_regex_match(m->combined, name, n);
+	memcpy(key, name, n);
 	s = &m->comm_cache[hash_bytes(key, VG_COMM_LEN) % COMM_CACHE];
 	if (s->state && !memcmp(s->key, key, VG_COMM_LEN))
 		return s->state == 2;
-	hit = vg_regex_match(m->combined, ev->comm, n);
+	hit = vg_regex_match(m->combined, name, n);
 	memcpy(s->key, key, VG_COMM_LEN);
 	s->state = hit ? 2 : 1;
 	return hit;
@@ -94,22 +118,51 @@ struct slot *match_slot_find(const struct vg_matcher *m, const char *key)
 	return &m->hash[i];
 }
 
-static bool crit_match(const struct crit *c, struct vg_event *ev, vg_lineage_fn lineage_fn,
-		       void *ctx)
+#define EVAL_NAMES (4 + VG_IDENT_NAMES) /* comm, exe, loader, applet, content names */
+
+/* One event through the index: its names (comm first), and how the last name criterion
+ * matched. */
+struct eval {
+	struct vg_matcher *m;
+	struct vg_event *ev;
+	const bool *want;
+	vg_lineage_fn lineage_fn;
+	vg_match_cb cb;
+	void *ctx;
+	int looked;
+	int nnames;
+	struct vg_match_by names[EVAL_NAMES];
+	size_t lens[EVAL_NAMES];
+	struct vg_match_by by; /* the section being tested: the name its criterion matched */
+};
+
+/* Any name of the exec, in order: the first that matches is how it matched. */
+static bool name_crit_match(const struct crit *c, struct eval *e)
 {
+	for (int i = 0; i < e->nnames; i++) {
+		if (vg_regex_match(c->re, e->names[i].name, e->lens[i])) {
+			e->by = e->names[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool crit_match(const struct crit *c, struct eval *e)
+{
+	struct vg_event *ev = e->ev;
+
 	switch (c->kind) {
 	case VG_CRIT_NAME:
-		if (ev->comm[0])
-			return vg_regex_match(c->re, ev->comm, strlen(ev->comm));
-		return vg_regex_match(c->re, ev->exe, strlen(ev->exe));
+		return name_crit_match(c, e);
 	case VG_CRIT_EXE_NAME:
 		return vg_regex_match(c->re, ev->name, strlen(ev->name));
 	case VG_CRIT_ARGS:
 		vg_event_args(ev);
 		return vg_regex_match(c->re, ev->args, strlen(ev->args));
 	case VG_CRIT_ANCESTOR:
-		if (!ev->lineage_done && lineage_fn)
-			lineage_fn(ctx, ev);
+		if (!ev->lineage_done && e->lineage_fn)
+			e->lineage_fn(e->ctx, ev);
 		for (int i = 0; i < ev->n_lineage; i++)
 			if (vg_regex_match(c->re, ev->lineage[i].exe, strlen(ev->lineage[i].exe)))
 				return true;
@@ -132,24 +185,14 @@ static bool crit_match(const struct crit *c, struct vg_event *ev, vg_lineage_fn 
 	}
 }
 
-static bool section_match(const struct section *s, struct vg_event *ev, vg_lineage_fn lineage_fn,
-			  void *ctx)
+static bool section_match(const struct section *s, struct eval *e)
 {
+	e->by = e->names[0]; /* no name criterion: comm */
 	for (int k = 0; k < s->nc; k++)
-		if (crit_match(&s->c[k], ev, lineage_fn, ctx) == s->c[k].negate)
+		if (crit_match(&s->c[k], e) == s->c[k].negate)
 			return false;
 	return true;
 }
-
-struct eval {
-	struct vg_matcher *m;
-	struct vg_event *ev;
-	const bool *want;
-	vg_lineage_fn lineage_fn;
-	vg_match_cb cb;
-	void *ctx;
-	int looked;
-};
 
 static void consider(struct eval *e, int si)
 {
@@ -158,34 +201,86 @@ static void consider(struct eval *e, int si)
 	if ((e->want && !e->want[s->pol]) || e->m->pol_gen[s->pol] == e->m->gen)
 		return;
 	e->looked++;
-	if (section_match(s, e->ev, e->lineage_fn, e->ctx)) {
+	if (section_match(s, e)) {
 		e->m->pol_gen[s->pol] = e->m->gen;
-		e->cb(e->ctx, s->pol);
+		e->cb(e->ctx, s->pol, &e->by);
 	}
+}
+
+/* Adds a name unless it is empty or one already listed (criteria are caseless). */
+static void add_name(struct eval *e, enum vg_way way, const char *name)
+{
+	if (!name[0] || e->nnames == EVAL_NAMES)
+		return;
+	for (int i = 0; i < e->nnames; i++)
+		if (!strcasecmp(e->names[i].name, name))
+			return;
+	e->names[e->nnames] = (struct vg_match_by){way, name};
+	e->lens[e->nnames++] = strlen(name);
+}
+
+/* The exec's names in reporting order; the comm (else the exe path) is always first. */
+static void gather_names(struct eval *e)
+{
+	struct vg_event *ev = e->ev;
+	const char *comm = ev->comm[0] ? ev->comm : ev->exe;
+
+	const char *x = ev->id.exe_name;
+
+	e->names[0] = (struct vg_match_by){VG_WAY_COMM, comm};
+	e->lens[0] = strlen(comm);
+	e->nnames = 1;
+	/* the common case: the exe's name is the comm, and no loader, applet or content */
+	if (x[0] && memcmp(x, ev->comm, VG_COMM_LEN)) /* both NUL-padded: 16 bytes say it */
+		add_name(e, VG_WAY_EXE, x);
+	if ((x[0] == 'l' && x[1] == 'd') || x[0] == 'b' || x[0] == 't') { /* ld*, busybox, toybox */
+		vg_event_ident_args(ev); /* parses argv only for a loader or a multi-call binary */
+		add_name(e, VG_WAY_LOADER, ev->id.loader);
+		add_name(e, VG_WAY_APPLET, ev->id.applet);
+	}
+	for (int i = 0; i < ev->id.n_content && i < VG_IDENT_NAMES; i++)
+		add_name(e, VG_WAY_CONTENT, ev->id.content[i]);
+}
+
+/* The sections the index holds for one name: its literal slot, then the regex ones. */
+static void dispatch_name(struct eval *e, int i)
+{
+	char key[VG_COMM_LEN] = {0};
+	const char *name = e->names[i].name;
+	const struct slot *sl;
+
+	for (int k = 0; k < VG_COMM_LEN - 1 && name[k]; k++)
+		key[k] = (char)tolower((unsigned char)name[k]);
+	if (key[0] && (i || e->ev->comm[0])) { /* an exe path standing in for comm: no slot */
+		sl = match_slot_find(e->m, key);
+		for (int k = 0; k < sl->n; k++)
+			consider(e, sl->secs[k]);
+	}
+	if (e->m->combined && names_match(e->m, name, e->lens[i]))
+		for (int k = 0; k < e->m->nregex; k++)
+			consider(e, e->m->regex_secs[k]);
 }
 
 int vg_matcher_eval(const struct vg_matcher *cm, struct vg_event *ev, const bool *want,
 		    vg_lineage_fn lineage_fn, vg_match_cb cb, void *ctx)
 {
 	struct vg_matcher *m = (struct vg_matcher *)cm; /* only the eval marks change */
-	struct eval e = {m, ev, want, lineage_fn, cb, ctx, 0};
-	char key[VG_COMM_LEN] = {0};
-	const struct slot *sl;
+	struct eval e; /* names[] and by are written before they are read: not zeroed */
 
 	if (++m->gen == 0) { /* wrapped: clear the marks */
 		memset(m->pol_gen, 0, ((size_t)m->npol + 1) * sizeof(uint32_t));
 		m->gen = 1;
 	}
-	for (int i = 0; i < VG_COMM_LEN - 1 && ev->comm[i]; i++)
-		key[i] = (char)tolower((unsigned char)ev->comm[i]);
-	if (key[0]) {
-		sl = match_slot_find(m, key);
-		for (int i = 0; i < sl->n; i++)
-			consider(&e, sl->secs[i]);
-	}
-	if (m->combined && names_match(m, ev))
-		for (int i = 0; i < m->nregex; i++)
-			consider(&e, m->regex_secs[i]);
+	e.m = m;
+	e.ev = ev;
+	e.want = want;
+	e.lineage_fn = lineage_fn;
+	e.cb = cb;
+	e.ctx = ctx;
+	e.looked = 0;
+	gather_names(&e);
+	for (int i = 0; i < e.nnames; i++)
+		dispatch_name(&e, i);
 	for (int i = 0; i < m->nall; i++)
 		consider(&e, m->all_secs[i]);
 	if (m->nargsec) {
@@ -242,11 +337,44 @@ bool vg_matcher_names_only(const struct vg_matcher *m, int pol)
 
 		if (s->pol != pol)
 			continue;
-		if (s->nc != 1 || !s->has_name || s->nres || !s->nlit || s->c[0].negate)
+		if (s->nc != 1 || !s->has_name || s->nres || !s->nlit || s->c[0].negate ||
+		    s->long_lit)
 			return false;
 		any = true;
 	}
 	return any;
+}
+
+/* The section's positive name criterion holds for the whole name. */
+static bool section_wants(const struct section *s, const char *lcname, size_t n)
+{
+	for (int k = 0; k < s->nc; k++)
+		if (s->c[k].kind == VG_CRIT_NAME && !s->c[k].negate)
+			return vg_regex_match_alone(s->c[k].re, lcname, n);
+	return false;
+}
+
+bool vg_matcher_name_wanted(const struct vg_matcher *m, const bool *enabled, const char *lcname)
+{
+	size_t n = strlen(lcname);
+	int regex_hit = -1; /* the combined regex, tried once: -1 not yet */
+	bool named;
+
+	for (int i = 0; i < m->nsec; i++) {
+		const struct section *s = &m->secs[i];
+
+		if (!s->has_name || (enabled && !enabled[s->pol]))
+			continue;
+		named = false;
+		for (int k = 0; k < s->nlit && !named; k++)
+			named = !strncmp(s->lits[k], lcname, VG_COMM_LEN - 1);
+		if (s->nres && regex_hit == -1) /* one pass of the combined regex rejects most */
+			regex_hit = m->combined && vg_regex_match_alone(m->combined, lcname, n);
+		named |= s->nres && regex_hit == 1;
+		if (named && section_wants(s, lcname, n))
+			return true;
+	}
+	return false;
 }
 
 bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char *lcname)
@@ -261,7 +389,7 @@ bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char 
 /* names-only: 1; exact names and a positive uid criterion: 2; anything else: 0 */
 static int section_shape(const struct section *s)
 {
-	if (!s->has_name || s->nres || !s->nlit)
+	if (!s->has_name || s->nres || !s->nlit || s->long_lit)
 		return 0;
 	if (s->nc == 1 && !s->c[0].negate)
 		return 1;

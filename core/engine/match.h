@@ -6,9 +6,11 @@
  * becomes a PCRE2-JIT regex, a glob list or an integer set; criteria in a
  * section are ANDed, sections ORed (StackRox semantics, policies/README.md). The
  * dispatch index gathers every section's positive process-name values: exact
- * names go into a hash of lowercased comms, the rest into one combined regex;
- * sections without a name criterion are checked for every event. An event
- * whose comm is in neither is never looked at again, and never enters Lua.
+ * names go into a hash of lowercased names (cut to a comm's length), the rest
+ * into one combined regex; sections without a name criterion are checked for
+ * every event. Each name of the exec (comm, mapped exe, loader's program,
+ * applet, content names: enum vg_way) is looked up; an event none of whose
+ * names is in either is never looked at again, and never enters Lua.
  */
 #ifndef VG_MATCH_H
 #define VG_MATCH_H
@@ -20,7 +22,8 @@
 #include "event.h"
 
 enum vg_crit_kind {
-	VG_CRIT_NAME,	    /* comm (exe path when comm is empty): whole, caseless regex */
+	VG_CRIT_NAME,	    /* any name of the exec (enum vg_way; comm first, the exe path
+			       when comm is empty): whole, caseless regex */
 	VG_CRIT_EXE_NAME,   /* basename of the exe path: whole, caseless regex */
 	VG_CRIT_ARGS,	    /* argv[1..] joined: substring, caseless regex */
 	VG_CRIT_ANCESTOR,   /* any ancestor's exe path: whole, caseless regex */
@@ -54,16 +57,22 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen);
 struct vg_regex;
 struct vg_regex *vg_regex_new(const char *pattern, bool whole, char *err, size_t errlen);
 bool vg_regex_match(const struct vg_regex *re, const char *s, size_t len);
+/* The same with its own match data: for a thread other than the evaluating one. */
+bool vg_regex_match_alone(const struct vg_regex *re, const char *s, size_t len);
 void vg_regex_free(struct vg_regex *re);
 
 /*
  * The fast path: calls cb(ctx, policy) once per policy (in section order)
  * whose section fully matches ev, considering only policies for which
- * want[pol] is true (NULL: all). Lineage is asked for through lineage_fn
- * only when an ancestor criterion is reached. Returns the number of
- * candidate sections looked at (0: the event was rejected by the index).
+ * want[pol] is true (NULL: all), with the way its name criterion matched. Lineage is asked for
+ * through lineage_fn only when an ancestor criterion is reached. Returns the number of candidate
+ * sections looked at (0: the event was rejected by the index).
  */
-typedef void (*vg_match_cb)(void *ctx, int pol);
+struct vg_match_by {
+	enum vg_way way;  /* the first of the exec's names its name criterion matched */
+	const char *name; /* that name (points into the event); comm without a criterion */
+};
+typedef void (*vg_match_cb)(void *ctx, int pol, const struct vg_match_by *by);
 typedef void (*vg_lineage_fn)(void *ctx, struct vg_event *ev);
 int vg_matcher_eval(const struct vg_matcher *m, struct vg_event *ev, const bool *want,
 		    vg_lineage_fn lineage_fn, vg_match_cb cb, void *ctx);
@@ -95,6 +104,12 @@ bool vg_matcher_kernel_shaped(const struct vg_matcher *m, int pol);
  */
 int vg_matcher_kill_uids(const struct vg_matcher *m, int pol, const char *lcname, uint32_t *uids,
 			 int max, bool *always);
+/*
+ * Whether some section of a policy with enabled[pol] (NULL: all) has a positive
+ * process-name criterion that matches the whole lowercased name. Reads only
+ * compiled state: safe from another thread than the one evaluating.
+ */
+bool vg_matcher_name_wanted(const struct vg_matcher *m, const bool *enabled, const char *lcname);
 bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char *lcname);
 
 #endif

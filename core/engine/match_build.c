@@ -173,12 +173,13 @@ static int index_names(struct section *s, const char *const *values, int n, char
 	for (int i = 0; i < n; i++) {
 		const char *v = values[i];
 
-		if (is_literal(v)) {
-			for (int k = 0; v[k]; k++)
+		if (!strpbrk(v, REGEX_SPECIAL)) {
+			/* a literal longer than comm is keyed by its first 15 bytes: another
+			   name of the exec (the exe's) can match it whole, comm never does */
+			for (int k = 0; v[k] && k < VG_COMM_LEN - 1; k++)
 				s->lits[s->nlit][k] = (char)tolower((unsigned char)v[k]);
 			s->nlit++;
-		} else if (strlen(v) >= VG_COMM_LEN && !strpbrk(v, REGEX_SPECIAL)) {
-			/* a literal longer than comm can never match it: dropped from the index */
+			s->long_lit |= !is_literal(v);
 		} else {
 			s->name_res[s->nres] = strdup(v);
 			if (!s->name_res[s->nres])

@@ -29,6 +29,7 @@ struct section {
 	char **name_res; /* its regex values */
 	int nres;
 	bool has_name;
+	bool long_lit; /* a literal is longer than its key: never for the kernel to decide */
 	const char *const *args_vals; /* its positive args criterion's values (owned by crit) */
 	char **args_own;
 	int nargs;
@@ -54,6 +55,14 @@ struct comm_slot {
 	uint8_t state; /* 0 empty, 1 no match, 2 match */
 };
 
+#define LONG_CACHE 256
+#define LONG_KEY   48
+
+struct long_slot {
+	char key[LONG_KEY];
+	uint8_t state;
+};
+
 struct args_slot {
 	uint16_t len;
 	uint8_t state;
@@ -75,6 +84,7 @@ struct vg_matcher {
 	const char **names;
 	bool done;
 	struct comm_slot comm_cache[COMM_CACHE];
+	struct long_slot long_cache[LONG_CACHE]; /* names longer than a comm */
 	struct args_slot args_cache[ARGS_CACHE];
 };
 

@@ -115,6 +115,18 @@ bool vg_regex_match(const struct vg_regex *r, const char *s, size_t len)
 	return rc >= 0 || rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT;
 }
 
+bool vg_regex_match_alone(const struct vg_regex *r, const char *s, size_t len)
+{
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	int rc;
+
+	if (!md)
+		return true; /* out of memory: fail closed, as a backtracking limit does */
+	rc = pcre2_match(r->re, (PCRE2_SPTR)s, len, 0, 0, md, match_ctx());
+	pcre2_match_data_free(md);
+	return rc >= 0 || rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT;
+}
+
 void vg_regex_free(struct vg_regex *r)
 {
 	if (!r)

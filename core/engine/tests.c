@@ -4,6 +4,7 @@
  * event and an expectation, run through the same fast path, scope,
  * exclusions and check() as real traffic, for that policy alone.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ static int test_argv(lua_State *L, int t, struct test_ev *te, struct vg_record_s
 	const char *args = opt_str(L, t, "args", NULL);
 	int argc = 0;
 
-	te->argv[argc++] = s->exe;
+	te->argv[argc++] = opt_str(L, t, "argv0", s->exe);
 	if (args) {
 		snprintf(te->argbuf, sizeof(te->argbuf), "%s", args);
 		for (char *tok = strtok(te->argbuf, " "); tok && argc < TEST_ARGC;
@@ -78,6 +79,28 @@ static int test_argv(lua_State *L, int t, struct test_ev *te, struct vg_record_s
 	}
 	s->argv = te->argv;
 	s->argc = argc;
+	return 0;
+}
+
+/* t.content, names whose binaries have this exe's content, as the content module sets them. */
+static int test_content(lua_State *L, int t, struct test_ev *te)
+{
+	struct vg_exe_ident *id = &te->ev.id;
+	int n;
+	const char **names = engine_string_list(L, t, "content", &n);
+
+	if (!names)
+		return -ENOMEM;
+	id->n_content = 0;
+	for (int i = 0; i < n && i < VG_IDENT_NAMES; i++) {
+		char *dst = id->content[id->n_content++];
+
+		(void)snprintf(dst, VG_IDENT_NAME_MAX, "%s", names[i]); /* cut to fit */
+		for (char *c = dst; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+	}
+	id->content_known = n > 0;
+	free(names);
 	return 0;
 }
 
@@ -188,8 +211,9 @@ static int test_record(struct test_ev *te, const struct vg_record_spec *s, char 
 }
 
 /*
- * A test event from the table on top of the stack: exe (required), comm, args
- * (string) or argv (list), uid, euid, gid, pid, ppid, cwd, ancestors (exe
+ * A test event from the table on top of the stack: exe (required), comm,
+ * exe_name (the mapped executable's name), argv0, args (string) or argv (list),
+ * content (names of binaries with the same content), uid, euid, gid, pid, ppid, cwd, ancestors (exe
  * paths, nearest first), container (default true), namespace, pod,
  * deployment, container_name, image, labels, privileged.
  */
@@ -205,6 +229,7 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 	if (!s.exe)
 		return vg_errf(err, n, -EINVAL, "test event has no exe");
 	s.comm = opt_str(L, t, "comm", NULL);
+	s.exe_name = opt_str(L, t, "exe_name", NULL);
 	if (test_argv(L, t, te, &s))
 		return vg_errf(err, n, -ENOMEM, "out of memory");
 	test_spec(L, t, te, &s);
@@ -223,7 +248,7 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 	free(ancs);
 	if (rc)
 		return rc;
-	if (test_meta(L, t, te))
+	if (test_meta(L, t, te) || test_content(L, t, te))
 		return vg_errf(err, n, -ENOMEM, "out of memory");
 	return 0;
 }

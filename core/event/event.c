@@ -72,6 +72,7 @@ static void decode_ident(struct vg_exe_ident *id, const struct vg_exec *r)
 	id->fileless = id->not_in_image = false;
 	id->fileless_by = id->not_in_image_by = VG_DECIDED_NONE;
 	id->kill_cause = (enum vg_kill_cause)r->kill_cause;
+	id->args_parsed = false;
 	if (!(r->flags & VG_EXEC_EXE_KNOWN))
 		return;
 	if (n >= sizeof(id->exe_name))

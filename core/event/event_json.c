@@ -115,6 +115,40 @@ static void put_container(json_t *o, struct vg_event *ev, int *bad)
 	put(o, "pidns", json_integer(r->pidns_ino), bad);
 }
 
+/* "kernel", "userspace", or null when nobody decided */
+static json_t *decider_json(enum vg_decider d)
+{
+	if (d == VG_DECIDED_KERNEL)
+		return json_string("kernel");
+	if (d == VG_DECIDED_USER)
+		return json_string("userspace");
+	return json_null();
+}
+
+/* the executable's identity: its names beyond comm, content hash, fileless, drift */
+static void put_ident(json_t *o, struct vg_event *ev, int *bad)
+{
+	const struct vg_exe_ident *id = &ev->id;
+	json_t *content = json_array();
+	char hex[2 * sizeof(id->sha256) + 1];
+
+	vg_event_ident_args(ev); /* loader and applet */
+	put(o, "exe_name", id->exe_name[0] ? jstr(id->exe_name) : json_null(), bad);
+	put(o, "loader", id->loader[0] ? jstr(id->loader) : json_null(), bad);
+	put(o, "applet", id->applet[0] ? jstr(id->applet) : json_null(), bad);
+	for (int i = 0; content && i < id->n_content && i < VG_IDENT_NAMES; i++)
+		if (json_array_append_new(content, jstr(id->content[i])))
+			(*bad)++;
+	put(o, "content", content, bad);
+	for (size_t i = 0; i < sizeof(id->sha256); i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", id->sha256[i]); /* 2 digits and the NUL */
+	put(o, "exe_sha256", id->has_sha256 ? json_string(hex) : json_null(), bad);
+	put(o, "exe_fileless", json_boolean(id->fileless), bad);
+	put(o, "exe_not_in_image", json_boolean(id->not_in_image), bad);
+	put(o, "exe_not_in_image_by",
+	    decider_json(id->not_in_image ? id->not_in_image_by : VG_DECIDED_NONE), bad);
+}
+
 /* lineage, nearest first, as far as it was named */
 static void put_lineage(json_t *o, struct vg_event *ev, int *bad)
 {
@@ -151,6 +185,7 @@ json_t *vg_event_json(struct vg_event *ev)
 	put_args(o, ev, &bad);
 	put_container(o, ev, &bad);
 	put_lineage(o, ev, &bad);
+	put_ident(o, ev, &bad);
 	put_flag(o, "lineage_truncated", r->flags & VG_EXEC_LINEAGE_TRUNCATED, &bad);
 	put_flag(o, "exe_truncated", r->flags & VG_EXEC_EXE_TRUNCATED, &bad);
 	put_flag(o, "cwd_truncated", r->flags & VG_EXEC_CWD_TRUNCATED, &bad);

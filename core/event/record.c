@@ -122,6 +122,21 @@ static int put_args(struct vg_exec *r, size_t dcap, size_t *o, const struct vg_r
 	return 0;
 }
 
+/* The mapped executable's name at *o (VG_EXEC_EXE_KNOWN); 0 or -E2BIG. */
+static int put_exe_name(struct vg_exec *r, size_t dcap, size_t *o, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n + 1 > VG_NAME_MAX || *o + n + 1 > dcap)
+		return -E2BIG;
+	memcpy(r->data + *o, name, n + 1);
+	r->exe_name_off = (__u16)*o;
+	r->exe_name_len = (__u16)n;
+	r->flags |= VG_EXEC_EXE_KNOWN;
+	*o += n + 1;
+	return 0;
+}
+
 size_t vg_record_build(void *buf, size_t cap, const struct vg_record_spec *s)
 {
 	struct vg_exec *r = buf;
@@ -134,6 +149,8 @@ size_t vg_record_build(void *buf, size_t cap, const struct vg_record_spec *s)
 		dcap = VG_DATA_MAX;
 	put_header(r, s);
 	if (put_paths(r, dcap, &o, s) || put_args(r, dcap, &o, s))
+		return 0;
+	if (s->exe_name && put_exe_name(r, dcap, &o, s->exe_name))
 		return 0;
 	r->size = (__u32)(sizeof(*r) + o);
 	return r->size;

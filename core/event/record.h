@@ -17,8 +17,9 @@ struct vg_record_spec {
 	const char *comm;	 /* NULL: basename of exe, cut to 15 bytes as the kernel does */
 	const char *const *argv; /* argv[0..argc-1]; NULL: { exe } */
 	int argc;
-	const char *cwd;    /* "/a/b"; NULL: not captured */
-	const char *cgroup; /* "/kubepods/.../libpod-<id>"; NULL: "/" */
+	const char *cwd;      /* "/a/b"; NULL: not captured */
+	const char *cgroup;   /* "/kubepods/.../libpod-<id>"; NULL: "/" */
+	const char *exe_name; /* the mapped executable's basename; NULL: not known */
 	uint32_t pid, ppid, uid, gid, euid, egid;
 	uint64_t boot_ns, cgroup_id;
 	const struct vg_ancestor *anc;

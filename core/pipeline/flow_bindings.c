@@ -21,6 +21,7 @@ struct flow_run {
 	struct vg_pipeline *p;
 	struct vg_event *ev;
 	int pol;
+	const struct vg_match_by *by; /* how the policy's name criterion matched */
 	const struct vg_enforce_target *target;
 	const char *veto;	      /* not to be enforced: the check's error (engine's rule) */
 	bool stored;		      /* store() worked: never stored twice */
@@ -45,6 +46,8 @@ static bool store(struct flow_run *run)
 				 .policy_name = pi->name,
 				 .severity = pi->severity,
 				 .killed_in_kernel = (run->ev->rec->flags & VG_EXEC_KILLED) != 0,
+				 .matched_by = run->by->way,
+				 .matched_name = run->by->name,
 				 .error = vg_engine_check_error(p->engine, run->pol)};
 	int rc;
 
@@ -154,13 +157,15 @@ static int l_notify(lua_State *L)
 	return 1;
 }
 
-void vg_pipeline_run_flow(struct vg_pipeline *p, struct vg_event *ev, int pol,
+void vg_pipeline_run_flow(struct vg_pipeline *p, struct vg_event *ev, const struct vg_hit *hit,
 			  const struct vg_enforce_target *target)
 {
+	int pol = hit->pol;
 	const struct vg_policy_info *pi = vg_engine_policy(p->engine, pol);
 	struct flow_run run = {.p = p,
 			       .ev = ev,
 			       .pol = pol,
+			       .by = &hit->by,
 			       .target = target,
 			       .veto = vg_engine_enforce_veto(p->engine, pol)};
 	const struct vg_flow_binding bindings[] = {

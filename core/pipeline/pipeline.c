@@ -39,7 +39,8 @@ struct hits {
 	int n;
 };
 
-static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *pi)
+static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *pi,
+			 const struct vg_match_by *by)
 {
 	struct hits *h = ctx;
 	struct vg_pipeline *p = h->p;
@@ -47,7 +48,7 @@ static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct v
 	(void)ev;
 	if (h->n == p->hits_cap) {
 		int cap = p->hits_cap ? 2 * p->hits_cap : 64;
-		int *grown = realloc(p->hits, (size_t)cap * sizeof(*grown));
+		struct vg_hit *grown = realloc(p->hits, (size_t)cap * sizeof(*grown));
 
 		if (!grown) {
 			p->st.flow_errors++;
@@ -57,7 +58,7 @@ static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct v
 		p->hits = grown;
 		p->hits_cap = cap;
 	}
-	p->hits[h->n++] = pol;
+	p->hits[h->n++] = (struct vg_hit){.pol = pol, .by = *by};
 }
 
 /* One decoded exec: metadata -> engine -> (volume control -> flow) per violation. */
@@ -80,9 +81,9 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 	vg_enforce_target_of(ev, &target); /* container or host: decided once */
 	/* the flow runs after the evaluation, one violation at a time */
 	for (int i = 0; i < h.n; i++) {
-		if (volume_drops(p, ev, p->hits[i], &drop))
+		if (volume_drops(p, ev, p->hits[i].pol, &drop))
 			continue;
-		vg_pipeline_run_flow(p, ev, p->hits[i], &target);
+		vg_pipeline_run_flow(p, ev, &p->hits[i], &target);
 	}
 }
 

@@ -79,9 +79,21 @@ static void emit_lineage(const struct vg_emit *w, void *c, const struct vg_proc_
 	w->close(c);
 }
 
+/* How the policy's name matched and what the executable is: 7 members. */
+static void emit_ident(const struct vg_emit *w, void *c, const struct vg_proc_rec *p)
+{
+	emit_str(w, c, "matchedBy", vg_way_name(p->matched_by));
+	emit_str(w, c, "matchedName", or_null(p->matched_name ? p->matched_name : p->comm));
+	emit_str(w, c, "exeName", or_null(p->exe_name));
+	emit_str(w, c, "exeSha256", or_null(p->exe_sha256));
+	w->boolean(c, "exeFileless", p->exe_fileless);
+	w->boolean(c, "exeNotInImage", p->exe_not_in_image);
+	emit_str(w, c, "decidedIn", p->decided_in_kernel ? "kernel" : "userspace");
+}
+
 static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec *p)
 {
-	int nmembers = 17;
+	int nmembers = 17 + 7;
 
 	if (p->error)
 		nmembers++;
@@ -103,6 +115,7 @@ static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec
 	w->num(c, "euid", p->euid);
 	emit_lineage(w, c, p);
 	w->boolean(c, "killedInKernel", p->killed_in_kernel);
+	emit_ident(w, c, p);
 	if (p->error) /* the check() failed: not a decision of the policy */
 		emit_str(w, c, "evaluationError", p->error);
 	w->close(c);

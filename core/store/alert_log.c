@@ -7,7 +7,9 @@
  *
  *   ac  alert created       id, policy_id, policy, severity, ns, deploy, pod, pod_uid, cid, time
  *   v   violation appended  id, time, pid .. euid, comm, exe, args, cwd, cid, pod_uid, ns, pod,
- *                           deploy, attr, killed, lin [[pid, uid, exe]...], v "1", err (if any)
+ *                           deploy, attr, killed, lin [[pid, uid, exe]...], v "1", err (if any);
+ *                           when set: by (the way the name matched, not "comm"), mname, xname
+ *                           (exe name), sha (hex), fl, nii, dec (true: decided in the kernel)
  *   en  enforcement         id, action, ok, msg, target, time
  *   ar  alert resolved      id, time
  *   as  alert summary       id, violations, time, state, resolved, action, msg, enf_time,
@@ -102,10 +104,34 @@ static bool put_lineage(msgpack_packer *pk, const struct vg_proc_rec *p)
 	return true;
 }
 
+/* The executable's identity and how the name matched: only what is set, so an old record
+ * and a plain comm match read the same. */
+static size_t ident_fields(const struct vg_proc_rec *p)
+{
+	return (p->matched_by != VG_WAY_COMM) + (p->matched_name != NULL) + (p->exe_name != NULL) +
+	       (p->exe_sha256 != NULL) + p->exe_fileless + p->exe_not_in_image +
+	       p->decided_in_kernel;
+}
+
+static bool put_true(msgpack_packer *pk, bool on, const char *k)
+{
+	return !on || (put_key(pk, k) && put_bool(pk, true));
+}
+
+static bool put_ident(msgpack_packer *pk, const struct vg_proc_rec *p)
+{
+	return (p->matched_by == VG_WAY_COMM || put_str(pk, "by", vg_way_name(p->matched_by))) &&
+	       (!p->matched_name || put_str(pk, "mname", p->matched_name)) &&
+	       (!p->exe_name || put_str(pk, "xname", p->exe_name)) &&
+	       (!p->exe_sha256 || put_str(pk, "sha", p->exe_sha256)) &&
+	       put_true(pk, p->exe_fileless, "fl") && put_true(pk, p->exe_not_in_image, "nii") &&
+	       put_true(pk, p->decided_in_kernel, "dec");
+}
+
 static bool pack_violation(msgpack_packer *pk, const char *type, const struct alert_rec *r)
 {
 	const struct vg_proc_rec *p = r->proc;
-	size_t nfields = 21;
+	size_t nfields = 21 + ident_fields(p);
 
 	if (p->error)
 		nfields++;
@@ -119,7 +145,8 @@ static bool pack_violation(msgpack_packer *pk, const char *type, const struct al
 	       put_str(pk, "ns", p->namespace_) && put_str(pk, "pod", p->pod) &&
 	       put_str(pk, "deploy", p->deployment) && put_str(pk, "attr", p->attribution) &&
 	       put_key(pk, "killed") && put_bool(pk, p->killed_in_kernel) && put_lineage(pk, p) &&
-	       put_str(pk, "v", "1") && (!p->error || put_str(pk, "err", p->error));
+	       put_str(pk, "v", "1") && (!p->error || put_str(pk, "err", p->error)) &&
+	       put_ident(pk, p);
 }
 
 static bool pack_enforced(msgpack_packer *pk, const char *type, const struct alert_rec *r)
@@ -250,7 +277,7 @@ static void replay_created(struct vg_alerts *s, const msgpack_object *o, const c
 		free(v[i]);
 }
 
-enum proc_kind { PROC_TIME, PROC_U32, PROC_STR, PROC_KILLED, PROC_LINEAGE };
+enum proc_kind { PROC_TIME, PROC_U32, PROC_STR, PROC_KILLED, PROC_LINEAGE, PROC_WAY };
 
 /* The fields of a "v" record, and where each goes in the process. */
 #define PROC_FIELD(name, kind, member)                                                             \
@@ -283,6 +310,13 @@ static const struct proc_field {
 	PROC_FIELD("killed", PROC_KILLED, killed_in_kernel),
 	PROC_FIELD("lin", PROC_LINEAGE, lineage),
 	PROC_FIELD("err", PROC_STR, error),
+	PROC_FIELD("by", PROC_WAY, matched_by),
+	PROC_FIELD("mname", PROC_STR, matched_name),
+	PROC_FIELD("xname", PROC_STR, exe_name),
+	PROC_FIELD("sha", PROC_STR, exe_sha256),
+	PROC_FIELD("fl", PROC_KILLED, exe_fileless), /* a true/false like killed */
+	PROC_FIELD("nii", PROC_KILLED, exe_not_in_image),
+	PROC_FIELD("dec", PROC_KILLED, decided_in_kernel),
 };
 
 /*
@@ -366,6 +400,13 @@ static void replay_proc_field(struct vg_proc_rec *p, const struct proc_field *f,
 		if (v->type == MSGPACK_OBJECT_ARRAY)
 			replay_lineage(p, v);
 		break;
+	case PROC_WAY: /* an unknown way (a newer vigil's) reads as comm */
+		for (int w = 0; v->type == MSGPACK_OBJECT_STR && w < VG_WAY_N; w++)
+			if (strlen(vg_way_name((enum vg_way)w)) == v->via.str.size &&
+			    same_bytes(v->via.str.ptr, vg_way_name((enum vg_way)w),
+				       v->via.str.size))
+				*(enum vg_way *)dst = (enum vg_way)w;
+		break;
 	}
 }
 
@@ -384,6 +425,7 @@ static void replay_violation(struct vg_alerts *s, const msgpack_object *o, const
 		if (f)
 			replay_proc_field(&p, f, &o->via.map.ptr[i].val);
 	}
+	p.decided_in_kernel |= p.killed_in_kernel; /* a record from before "dec" */
 	alert_push(a, &p);
 	s->violations++;
 }

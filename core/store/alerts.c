@@ -62,6 +62,9 @@ void alert_proc_free(struct vg_proc_rec *p)
 	free(p->deployment);
 	free(p->error);
 	free(p->attribution);
+	free(p->matched_name);
+	free(p->exe_name);
+	free(p->exe_sha256);
 	for (int i = 0; i < p->nlineage; i++)
 		free(p->lineage[i].exe);
 	memset(p, 0, sizeof(*p));
@@ -386,6 +389,30 @@ static void lineage_of(struct vg_proc_rec *p, const struct vg_event *ev)
 	}
 }
 
+/* What the violation says of the executable: how the policy matched it, its identity. */
+static void proc_ident_of(struct vg_proc_rec *p, const struct vg_violation *v)
+{
+	const struct vg_exe_ident *id = &v->ev->id;
+	static const char hex[] = "0123456789abcdef";
+
+	p->matched_by = v->matched_by;
+	p->matched_name = v->matched_by != VG_WAY_COMM ? dup_or_null(v->matched_name) : NULL;
+	p->exe_name = id->exe_name[0] ? strdup(id->exe_name) : NULL;
+	if (id->has_sha256) {
+		p->exe_sha256 = malloc(2 * sizeof(id->sha256) + 1);
+		for (size_t i = 0; p->exe_sha256 && i < sizeof(id->sha256); i++) {
+			p->exe_sha256[2 * i] = hex[id->sha256[i] >> 4];
+			p->exe_sha256[2 * i + 1] = hex[id->sha256[i] & 15];
+			p->exe_sha256[2 * i + 2] = '\0';
+		}
+	}
+	p->exe_fileless = id->fileless;
+	p->exe_not_in_image = id->not_in_image;
+	p->decided_in_kernel = v->killed_in_kernel || id->kill_cause != VG_KILL_NONE ||
+			       (id->fileless && id->fileless_by == VG_DECIDED_KERNEL) ||
+			       (id->not_in_image && id->not_in_image_by == VG_DECIDED_KERNEL);
+}
+
 /* The violating process of ev, with its own copies of the strings. */
 static void proc_of(struct vg_proc_rec *p, const struct vg_violation *v)
 {
@@ -414,6 +441,7 @@ static void proc_of(struct vg_proc_rec *p, const struct vg_violation *v)
 	p->killed_in_kernel = v->killed_in_kernel;
 	p->error = dup_or_null(v->error);
 	p->attribution = ev->attr_warning[0] ? strdup(ev->attr_warning) : NULL;
+	proc_ident_of(p, v);
 	lineage_of(p, ev);
 }
 

@@ -41,6 +41,13 @@ struct vg_proc_rec {
 	int nlineage;
 	bool killed_in_kernel;
 	char *error; /* the policy's check() failed with this: an evaluation error, or NULL */
+	/* which name of the exec the policy's name criterion matched (comm: matched_name NULL) */
+	enum vg_way matched_by;
+	char *matched_name;
+	char *exe_name;	  /* the mapped executable's basename, NULL when unknown */
+	char *exe_sha256; /* its SHA-256 in hex, NULL when not computed */
+	bool exe_fileless, exe_not_in_image;
+	bool decided_in_kernel; /* the kernel killed it or decided the fact (decidedIn) */
 };
 
 struct vg_alert {
@@ -67,7 +74,9 @@ struct vg_violation {
 	struct vg_event *ev;
 	const char *policy_id, *policy_name, *severity;
 	bool killed_in_kernel;
-	const char *error; /* the check() failed with this (an evaluation error), or NULL */
+	const char *error;	  /* the check() failed with this (an evaluation error), or NULL */
+	enum vg_way matched_by;	  /* which name of the exec the policy's name criterion matched */
+	const char *matched_name; /* that name; NULL: the comm */
 };
 
 struct vg_alerts;

@@ -336,6 +336,8 @@ class CliTest(unittest.TestCase):
         r = vigil("violations", "show", aid, "--config", self.conf, "--data-dir", data)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("Enforcement:  none\n", r.stdout)
+        self.assertRegex(r.stdout, r"\n  matched by: comm \(\S+\)\n  executable: \S+.*; "
+                                   r"decided in userspace\n")
         d = Daemon(data, vigtest.free_port(), "--config", self.conf)
         self.addCleanup(d.stop, signal.SIGTERM)
         code, _ = d.req("PATCH", "/v1/policies/vgclimarka", {"enforcement": "kill_process"})

@@ -44,11 +44,29 @@ class MatchTest(unittest.TestCase):
         self.assertEqual(got["container_id"], self.cid)
         self.assertEqual(got["args"], "--version")
         self.assertEqual(got["severity"], "low")
+        self.assertEqual((got["matched_by"], got["matched_name"]), ("comm", "dpkg"))
+        self.assertEqual(got["exe_name"], "dpkg")
         self.assertEqual(len(ev.find(lambda e: True)), 1, ev.events)  # not the host's dpkg
         eng = stats["engine"]
         self.assertEqual(eng["violations"], 1)
         self.assertEqual(eng["kernel_filter"], "all")  # the pack has regex names
         self.assertGreater(eng["rejected"], 0)
+
+    def test_other_names_match_and_say_how(self):
+        """dpkg exec'd through a symlink matches by the mapped exe's name, through the
+        dynamic loader by the loader's program; the violation says which."""
+        ev = Events("--match")
+        try:
+            podman("exec", self.cid, "sh", "-c",
+                   "ln -sf /usr/bin/dpkg /tmp/x && /tmp/x --version >/dev/null && "
+                   "/lib64/ld-linux-x86-64.so.2 /usr/bin/dpkg --version >/dev/null")
+            ev.wait_for(lambda e: e["policy"] == UBUNTU and e["matched_by"] == "loader")
+        finally:
+            ev.stop()
+        hits = [(e["exe"], e["matched_by"], e["matched_name"])
+                for e in ev.find(lambda e: e["policy"] == UBUNTU)]
+        self.assertIn(("/tmp/x", "exe", "dpkg"), hits)
+        self.assertIn(("/lib64/ld-linux-x86-64.so.2", "loader", "dpkg"), hits)
 
     def test_exact_names_program_the_kernel(self):
         pdir = os.path.join(self.tmp, "policies")

@@ -14,11 +14,14 @@
 
 #include "tmpdir.h"
 
+#include <msgpack.h>
+
 #include <lauxlib.h>
 
 #include "alerts.h"
 #include "luajson.h"
 #include "record.h"
+#include "wal.h"
 
 static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 static struct vg_event *ev; /* 21 KB: on the heap, made in main */
@@ -562,6 +565,125 @@ static void test_attribution_warning_kept(void **state)
 	vg_alerts_close(s);
 }
 
+/* A violation of /tmp/x that matched by the exe's name, with the executable's facts. */
+static const struct vg_alert *add_ident(struct vg_alerts *s, uint64_t t)
+{
+	struct vg_violation v = {.policy_id = "Ways",
+				 .policy_name = "Ways",
+				 .severity = "low",
+				 .matched_by = VG_WAY_EXE,
+				 .matched_name = "dpkg"};
+	const struct vg_alert *a;
+
+	v.ev = mk("/tmp/x", "-l", POD1, NULL, t);
+	snprintf(ev->id.exe_name, sizeof(ev->id.exe_name), "dpkg");
+	memset(ev->id.sha256, 0xab, sizeof(ev->id.sha256));
+	ev->id.has_sha256 = true;
+	ev->id.not_in_image = true;
+	ev->id.not_in_image_by = VG_DECIDED_KERNEL;
+	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), 0);
+	return a;
+}
+
+static void check_ident(const struct vg_proc_rec *p)
+{
+	assert_int_equal(p->matched_by, VG_WAY_EXE);
+	assert_string_equal(p->matched_name, "dpkg");
+	assert_string_equal(p->exe_name, "dpkg");
+	assert_int_equal(strlen(p->exe_sha256), 64);
+	assert_memory_equal(p->exe_sha256, "abababab", 8);
+	assert_false(p->exe_fileless);
+	assert_true(p->exe_not_in_image);
+	assert_true(p->decided_in_kernel);
+}
+
+static void skip_record(void *ctx, const void *payload, size_t len)
+{
+	(void)ctx;
+	(void)payload;
+	(void)len;
+}
+
+/* An old "v" record, as vigil wrote before the executable's identity: no by, xname, ... */
+static void append_old_violation(const char *id)
+{
+	struct vg_wal_opts wo = {.dir = dir};
+	struct vg_wal_report rep;
+	struct vg_wal *w;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char err[256];
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	assert_int_equal(msgpack_pack_map(&pk, 5), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "t", 1), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "v", 1), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "id", 2), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, id, strlen(id)), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "comm", 4), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "apt", 3), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "exe", 3), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "/usr/bin/apt", 12), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "killed", 6), 0);
+	assert_int_equal(msgpack_pack_true(&pk), 0);
+	assert_int_equal(vg_wal_open(&w, &wo, NULL, skip_record, NULL, &rep, err, sizeof(err)), 0);
+	assert_int_equal(vg_wal_append(w, sb.data, sb.size, NULL, NULL), 0);
+	assert_int_equal(vg_wal_sync(w), 0);
+	vg_wal_close(w);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* How the name matched and the executable's identity survive reopen and compaction; a
+ * record written before them reads as a comm match. */
+static void test_identity_kept(void **state)
+{
+	struct vg_alerts *s;
+	const struct vg_alert *a;
+	json_t *doc, *proc;
+	char id[37];
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	a = add_ident(s, 10);
+	snprintf(id, sizeof(id), "%s", a->id);
+	doc = vg_alert_json(a, true);
+	proc = json_array_get(json_object_get(doc, "processes"), 0);
+	assert_string_equal(json_string_value(json_object_get(proc, "matchedBy")), "exe");
+	assert_string_equal(json_string_value(json_object_get(proc, "matchedName")), "dpkg");
+	assert_string_equal(json_string_value(json_object_get(proc, "exeName")), "dpkg");
+	assert_int_equal(strlen(json_string_value(json_object_get(proc, "exeSha256"))), 64);
+	assert_true(json_is_false(json_object_get(proc, "exeFileless")));
+	assert_true(json_is_true(json_object_get(proc, "exeNotInImage")));
+	assert_string_equal(json_string_value(json_object_get(proc, "decidedIn")), "kernel");
+	json_decref(doc);
+	assert_int_equal(vg_alerts_sync(s), 0);
+	vg_alerts_close(s);
+	append_old_violation(id);
+	s = open_store();
+	a = vg_alerts_get(s, id);
+	assert_non_null(a);
+	assert_int_equal(a->nprocs, 2);
+	check_ident(&a->procs[0]);
+	assert_int_equal(a->procs[1].matched_by, VG_WAY_COMM);
+	assert_null(a->procs[1].matched_name);
+	assert_null(a->procs[1].exe_name);
+	assert_true(a->procs[1].decided_in_kernel); /* killed: the kernel decided */
+	/* compaction (another alert expires) rewrites ours with every key */
+	a = add(s, mk("/usr/bin/apt", "o", POD2, NULL, 1), "Old");
+	assert_int_equal(vg_alerts_resolve(s, a->id, 5), 0);
+	assert_int_equal(vg_alerts_compact(s, 20), 1);
+	vg_alerts_close(s);
+	s = open_store();
+	a = vg_alerts_get(s, id);
+	assert_non_null(a);
+	assert_int_equal(a->nprocs, 2);
+	check_ident(&a->procs[0]);
+	assert_true(a->procs[1].decided_in_kernel);
+	vg_alerts_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -575,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_refused_violation_is_not_kept),
 		cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_attribution_warning_kept),
+		cmocka_unit_test(test_identity_kept),
 	};
 
 	int rc;

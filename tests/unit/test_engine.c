@@ -19,6 +19,7 @@
 #include <lua.h>
 
 #include "engine.h"
+#include "event_json.h"
 #include "record.h"
 #include "vigil_abi.h"
 
@@ -67,13 +68,20 @@ static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 static struct vg_event ev;
 static char matched[1024];
 
-static void on_violation(void *ctx, struct vg_event *e, int pol, const struct vg_policy_info *p)
+static char matched_by[1024]; /* way:name; per violation */
+
+static void on_violation(void *ctx, struct vg_event *e, int pol, const struct vg_policy_info *p,
+			 const struct vg_match_by *by)
 {
 	(void)ctx;
 	(void)e;
 	(void)pol;
 	strcat(matched, p->name);
 	strcat(matched, ";");
+	strcat(matched_by, vg_way_name(by->way));
+	strcat(matched_by, ":");
+	strcat(matched_by, by->name);
+	strcat(matched_by, ";");
 }
 
 /* Evaluates exe + args (space separated) under uid, in a container or not. */
@@ -634,6 +642,135 @@ static void test_reload_is_atomic(void **state)
 	rm_policy("r2");
 }
 
+/* Evaluates an exec with its mapped exe's name and content names; returns way:name; per
+ * violation. */
+static const char *eval_ident(struct vg_engine *e, const char *exe, const char *exe_name,
+			      const char *args, const char *content)
+{
+	const char *argv[32] = {exe};
+	char buf[512];
+	int argc = 1;
+	struct vg_record_spec s = {.exe = exe, .exe_name = exe_name, .cgroup = CTR};
+
+	snprintf(buf, sizeof(buf), "%s", args ? args : "");
+	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+		argv[argc++] = t;
+	s.argv = argv;
+	s.argc = argc;
+	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	ev.lineage_done = true;
+	ev.n_lineage = 0;
+	if (content) {
+		snprintf(ev.id.content[0], sizeof(ev.id.content[0]), "%s", content);
+		ev.id.n_content = 1;
+	}
+	matched[0] = matched_by[0] = '\0';
+	vg_engine_eval(e, &ev, on_violation, NULL);
+	return matched_by;
+}
+
+/* Every name of an exec is looked up, the first that matches is reported. */
+static void test_matched_by(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("w1", "return policy { name = 'lit', severity = 'low',"
+			   " match = { process_name = 'dpkg' } }");
+	write_policy("w2", "return policy { name = 'rx', severity = 'low',"
+			   " match = { process_name = 'apt-.*' } }");
+	write_policy("w3", "return policy { name = 'long', severity = 'low',"
+			   " match = { process_name = 'a-very-long-program-name' } }");
+	e = load_dir(0);
+	assert_string_equal(eval_ident(e, "/usr/bin/dpkg", "dpkg", NULL, NULL), "comm:dpkg;");
+	assert_string_equal(eval_ident(e, "/usr/bin/dpkg", NULL, NULL, NULL), "comm:dpkg;");
+	assert_string_equal(eval_ident(e, "/tmp/x", "dpkg", NULL, NULL), "exe:dpkg;");
+	assert_string_equal(eval_ident(e, "/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2",
+				       "--preload a.so /usr/bin/apt-get install", NULL),
+			    "loader:apt-get;");
+	assert_string_equal(eval_ident(e, "/bin/busybox", "busybox", "dpkg -l", NULL),
+			    "applet:dpkg;");
+	assert_string_equal(eval_ident(e, "/tmp/x", "x", NULL, "dpkg"), "content:dpkg;");
+	/* comm is cut to 15 bytes, the exe's name is not */
+	assert_string_equal(eval_ident(e, "/opt/a-very-long-program-name",
+				       "a-very-long-program-name", NULL, NULL),
+			    "exe:a-very-long-program-name;");
+	assert_string_equal(eval_ident(e, "/tmp/x", "dpkg-query", "-W", NULL), "");
+	assert_string_equal(eval_ident(e, "/bin/busybox", "busybox", "ls", NULL), "");
+	assert_string_equal(eval_ident(e, "/usr/bin/ldd", "ldd", "/usr/bin/dpkg", NULL), "");
+	/* a long literal is keyed by its first 15 bytes: the kernel never decides on those */
+	assert_true(vg_engine_kernel_decidable(e, vg_engine_find(e, "lit")));
+	assert_false(vg_engine_kernel_decidable(e, vg_engine_find(e, "long")));
+	/* the content module's question: would a policy want a file of this name? */
+	assert_true(vg_engine_name_wanted(e, "dpkg"));
+	assert_true(vg_engine_name_wanted(e, "apt-get"));
+	assert_true(vg_engine_name_wanted(e, "a-very-long-program-name"));
+	assert_false(vg_engine_name_wanted(e, "a-very-long-pro"));
+	assert_false(vg_engine_name_wanted(e, "dpkg-query"));
+	vg_engine_enable(e, vg_engine_find(e, "lit"), false);
+	assert_false(vg_engine_name_wanted(e, "dpkg"));
+	vg_engine_free(e);
+	rm_policy("w1");
+	rm_policy("w2");
+	rm_policy("w3");
+}
+
+/* `vigil events --json`: the executable's names and facts. */
+static void test_event_json_identity(void **state)
+{
+	struct vg_engine *e;
+	json_t *o;
+
+	(void)state;
+	write_policy("j1", "return policy { name = 'none', severity = 'low',"
+			   " match = { process_name = 'nothing' } }");
+	e = load_dir(0);
+	(void)eval_ident(e, "/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2",
+			 "/usr/bin/dpkg -l", "dpkg");
+	memset(ev.id.sha256, 0x0f, sizeof(ev.id.sha256));
+	ev.id.has_sha256 = true;
+	ev.id.not_in_image = true;
+	ev.id.not_in_image_by = VG_DECIDED_USER;
+	o = vg_event_json(&ev);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "exe_name")),
+			    "ld-linux-x86-64.so.2");
+	assert_string_equal(json_string_value(json_object_get(o, "loader")), "dpkg");
+	assert_true(json_is_null(json_object_get(o, "applet")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "content"), 0)),
+			    "dpkg");
+	assert_string_equal(json_string_value(json_object_get(o, "exe_sha256")),
+			    "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f");
+	assert_true(json_is_false(json_object_get(o, "exe_fileless")));
+	assert_true(json_is_true(json_object_get(o, "exe_not_in_image")));
+	assert_string_equal(json_string_value(json_object_get(o, "exe_not_in_image_by")),
+			    "userspace");
+	json_decref(o);
+	vg_engine_free(e);
+	rm_policy("j1");
+}
+
+/* A check() sees the executable's names and facts. */
+static void test_lua_identity_fields(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("i1",
+		     "return policy { name = 'ident', severity = 'low',"
+		     " match = { process_name = 'dpkg' }, check = function(ev)"
+		     " return ev.exe_name == 'ld.so' and ev.loader == 'dpkg' and ev.applet == nil"
+		     " and ev.content[1] == 'dpkg' and #ev.content == 1 and ev.exe_sha256 == nil"
+		     " and ev.exe_fileless == false and ev.exe_not_in_image == false end }");
+	e = load_dir(0);
+	assert_string_equal(eval_ident(e, "/lib/ld.so", "ld.so", "/usr/bin/dpkg", "dpkg"),
+			    "loader:dpkg;");
+	assert_string_equal(eval_ident(e, "/lib/ld.so", "ld.so", "/usr/bin/dpkg", NULL), "");
+	vg_engine_free(e);
+	rm_policy("i1");
+}
+
 static void test_bad_files_others_load(void **state)
 {
 	struct vg_engine *e;
@@ -669,6 +806,9 @@ int main(void)
 		cmocka_unit_test(test_hostile_load),
 		cmocka_unit_test(test_reload_is_atomic),
 		cmocka_unit_test(test_bad_files_others_load),
+		cmocka_unit_test(test_matched_by),
+		cmocka_unit_test(test_event_json_identity),
+		cmocka_unit_test(test_lua_identity_fields),
 	};
 	int rc;
 

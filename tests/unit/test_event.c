@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "record.h"
 
 #define CID "a64d5cf3b6007b2124a13570959ee8efd99f9d062692753019249ef524816820"
 #define POD "c4c73a6e-a65a-4669-8d38-59082e097a43"
@@ -251,6 +252,74 @@ static void test_random_garbage(void **state)
 	}
 }
 
+/* ev decoded from a record of exe, exe_name and argv (NULL-terminated). */
+static void decode_spec(const char *exe, const char *exe_name, const char *const *argv)
+{
+	static unsigned char buf[sizeof(struct vg_exec) + VG_DATA_MAX];
+	struct vg_record_spec s = {.exe = exe, .exe_name = exe_name, .argv = argv};
+	size_t n;
+
+	while (argv && argv[s.argc])
+		s.argc++;
+	n = vg_record_build(buf, sizeof(buf), &s);
+	assert_true(n > 0);
+	assert_int_equal(vg_event_decode(ev, buf, n, 0), 0);
+	vg_event_ident_args(ev);
+}
+
+static void test_exe_name_decoded(void **state)
+{
+	(void)state;
+	decode_spec("/tmp/x", "dpkg", NULL);
+	assert_string_equal(ev->id.exe_name, "dpkg");
+	assert_string_equal(ev->id.loader, "");
+	assert_string_equal(ev->id.applet, "");
+	decode_spec("/tmp/x", NULL, NULL);
+	assert_string_equal(ev->id.exe_name, "");
+}
+
+static void test_loader_program(void **state)
+{
+	static const char *const plain[] = {"/lib64/ld-linux-x86-64.so.2", "/usr/bin/dpkg",
+					    "--version", NULL};
+	static const char *const opts[] = {
+		"ld.so",	   "--library-path",	  "/opt/lib", "--list", "--argv0", "x",
+		"--inhibit-cache", "/usr/bin/dpkg-query", "-l",	      NULL};
+	static const char *const dashdash[] = {"ld", "--preload", "a.so", "--", "./dpkg", NULL};
+	static const char *const none[] = {"ld", "--list", NULL};
+
+	(void)state;
+	decode_spec("/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2", plain);
+	assert_string_equal(ev->id.loader, "dpkg");
+	decode_spec("/lib/ld.so", "ld.so", opts);
+	assert_string_equal(ev->id.loader, "dpkg-query");
+	decode_spec("/lib/ld-musl-x86_64.so.1", "ld-musl-x86_64.so.1", dashdash);
+	assert_string_equal(ev->id.loader, "dpkg");
+	decode_spec("/lib/ld-2.31.so", "ld-2.31.so", none);
+	assert_string_equal(ev->id.loader, "");
+	/* not a loader's name: argv says nothing */
+	decode_spec("/usr/bin/ldd", "ldd", plain);
+	assert_string_equal(ev->id.loader, "");
+	assert_false(ev->has_args); /* not even parsed */
+}
+
+static void test_multicall_applet(void **state)
+{
+	static const char *const direct[] = {"busybox", "dpkg", "-l", NULL};
+	static const char *const linked[] = {"/usr/bin/dpkg", "-l", NULL};
+	static const char *const opt[] = {"busybox", "--list", NULL};
+
+	(void)state;
+	decode_spec("/bin/busybox", "busybox", direct);
+	assert_string_equal(ev->id.applet, "dpkg");
+	decode_spec("/usr/bin/dpkg", "toybox", linked);
+	assert_string_equal(ev->id.applet, "dpkg");
+	decode_spec("/bin/busybox", "busybox", opt);
+	assert_string_equal(ev->id.applet, "");
+	decode_spec("/bin/sh", "sh", direct);
+	assert_string_equal(ev->id.applet, "");
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -276,6 +345,9 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_oversized_args),
 		cmocka_unit_test(test_random_garbage),
+		cmocka_unit_test(test_exe_name_decoded),
+		cmocka_unit_test(test_loader_program),
+		cmocka_unit_test(test_multicall_applet),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
