@@ -181,8 +181,8 @@ class CliTest(unittest.TestCase):
     def test_policy_list_shows_the_daemons_state(self):
         # a marker, not a built-in: this daemon's kernel filter would kill other tests' execs
         d = self.with_daemon()
-        # the daemon too: policy_dir's two markers besides the 30 built-ins
-        self.assertEqual(len(d.req("GET", "/v1/policies")[1]["policies"]), 32)
+        # the daemon too: policy_dir's two markers besides the 32 built-ins
+        self.assertEqual(len(d.req("GET", "/v1/policies")[1]["policies"]), 34)
         r = vigil("policy", "enforce", MARK_A, "--config", self.conf)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.addCleanup(vigil, "policy", "inform", MARK_A, "--config", self.conf)

@@ -171,7 +171,7 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(d.req("GET", f"/v1/alerts/{alert['id']}")[0], 200)
         code, body = d.req("GET", "/v1/policies")
         self.assertEqual(code, 200)
-        self.assertEqual(len(body["policies"]), 30)
+        self.assertEqual(len(body["policies"]), 32)
         code, pol = d.req("GET", "/v1/policies/ubuntu-package-manager-execution")
         self.assertEqual((code, pol["name"], pol["disabled"]), (200, UBUNTU, False))
         code, pol = d.req("GET", "/v1/policies/" + UBUNTU.replace(" ", "%20"))
