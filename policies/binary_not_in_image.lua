@@ -1,4 +1,4 @@
--- vigil policy "Binary Not In Image Executed" (issue 15): container drift.
+-- vigil's own policy "Binary Not In Image Executed": container drift.
 return policy {
 	id = "binary-not-in-image-executed",
 	name = "Binary Not In Image Executed",

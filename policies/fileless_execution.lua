@@ -1,4 +1,4 @@
--- vigil policy "Fileless Execution" (issue 15): an executable with no file on any filesystem.
+-- vigil's own policy "Fileless Execution": an executable with no file on any filesystem.
 return policy {
 	id = "fileless-execution",
 	name = "Fileless Execution",
