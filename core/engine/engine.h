@@ -122,7 +122,12 @@ const char *vg_engine_check_error(const struct vg_engine *e, int pol);
 /* Enables or disables a policy: the fast path follows at once. */
 void vg_engine_enable(struct vg_engine *e, int pol, bool on);
 
-/* Kernel filter programming: exact names (lowercased) or "send all". */
+/*
+ * Kernel filter programming: exact names (lowercased) or "send all". A section
+ * that needs exe_fileless or exe_not_in_image to be true does not make it send
+ * all: those execs come by vg_engine_kernel_exe_policy's send bits, which the
+ * owner programs along with the names.
+ */
 bool vg_engine_kernel_all(const struct vg_engine *e);
 int vg_engine_kernel_names(const struct vg_engine *e, const char ***names);
 
