@@ -28,6 +28,8 @@ local CRITERIA = {
 	process_uid = "uid",        -- effective uid
 	privileged = "bool",        -- the container is privileged (needs Kubernetes metadata)
 	unexpected_process = "bool",-- not in the locked process baseline (needs baselines)
+	exe_fileless = "bool",      -- the executable has no link on any filesystem (memfd, ...)
+	exe_not_in_image = "bool",  -- a container's executable not from its image (drift)
 }
 M.CRITERIA = CRITERIA
 
@@ -35,8 +37,10 @@ local FIELDS = {
 	name = true, severity = true, categories = true, description = true, rationale = true,
 	remediation = true, match = true, enforcement = true, exclude = true, scope = true,
 	check = true, tests = true, enabled = true, on_violation = true, notifiers = true,
-	waits_for = true, id = true, on_error = true,
+	waits_for = true, id = true, on_error = true, known_hashes = true,
 }
+local MAX_KNOWN_HASHES = 1024 -- entries of known_hashes in one policy
+local MAX_KNOWN_NAME = 255    -- bytes of a name in known_hashes
 
 -- Raised as a table so that M.policy can re-raise it at the line of the offending
 -- key: `at` is the key's path in the policy table ({ "match", "process_nam" },
@@ -140,6 +144,7 @@ local TEST_FIELDS = {
 	ancestors = "strings", container = "boolean", namespace = "string", pod = "string",
 	deployment = "string", container_name = "string", image = "string", labels = "labels",
 	privileged = "boolean", exe_name = "string", argv0 = "string", content = "strings",
+	fileless = "boolean", not_in_image = "boolean",
 }
 
 local function copy_tests(tests)
@@ -184,6 +189,43 @@ local function copy_tests(tests)
 		if type(copy.exe) ~= "string" then fail(where .. ".ev needs an exe", { "tests", i, "ev" }) end
 		out[i] = { ev = copy, expect = rawget(t, "expect") }
 	end
+	return out
+end
+
+-- known_hashes = { name = { "<sha256 hex>", ... }, ... }: names lowercased, hashes as given
+local function known_hashes(kh)
+	if kh == nil then return {} end
+	local at = { "known_hashes" }
+	if type(kh) ~= "table" then
+		fail("policy.known_hashes must be a table of name = { \"<sha256 hex>\", ... }", at)
+	end
+	local out, total = {}, 0
+	for name, list in pairs(kh) do
+		local key = with(at, name)
+		if type(name) ~= "string" or name == "" or #name > MAX_KNOWN_NAME then
+			fail("policy.known_hashes: a name must be a non-empty string of at most " ..
+				MAX_KNOWN_NAME .. " bytes", type(name) == "string" and key or at)
+		end
+		local where = "policy.known_hashes." .. name
+		if type(list) == "string" then list = { list } end
+		if type(list) ~= "table" or #list == 0 then
+			fail(where .. " must be a SHA-256 (64 hex digits) or a non-empty list of them", key)
+		end
+		local hashes = {}
+		for i, h in ipairs(list) do
+			if type(h) ~= "string" or #h ~= 64 or h:find("[^%x]") then
+				fail(where .. "[" .. i .. "] must be a SHA-256: 64 hex digits", with(key, i))
+			end
+			hashes[i] = h
+		end
+		total = total + #hashes
+		if total > MAX_KNOWN_HASHES then
+			fail("policy.known_hashes has more than " .. MAX_KNOWN_HASHES ..
+				" hashes: at most " .. MAX_KNOWN_HASHES .. " (split the policy)", key)
+		end
+		out[#out + 1] = { name = name:lower(), hashes = hashes }
+	end
+	table.sort(out, function(a, b) return a.name < b.name end)
 	return out
 end
 
@@ -308,6 +350,7 @@ local function build(p)
 		end
 	end
 	out.scope = scoping(p.scope, "policy.scope", true, { "scope" })
+	out.known_hashes = known_hashes(p.known_hashes)
 	return setmetatable(out, MT)
 end
 

@@ -168,6 +168,7 @@ static enum vg_crit_kind crit_kind(const char *c)
 		[VG_CRIT_ARGS] = "process_args",     [VG_CRIT_ANCESTOR] = "process_ancestor",
 		[VG_CRIT_EXE_PATH] = "exe_path",     [VG_CRIT_UID] = "process_uid",
 		[VG_CRIT_PRIVILEGED] = "privileged", [VG_CRIT_UNEXPECTED] = "unexpected_process",
+		[VG_CRIT_FILELESS] = "exe_fileless", [VG_CRIT_NOT_IN_IMAGE] = "exe_not_in_image",
 	};
 
 	for (int i = 0; c && i < VG_CRIT_MAX; i++)
@@ -404,6 +405,8 @@ int engine_compile_policy(struct vg_engine *e, int pi, const char *file, char *e
 	else
 		lua_pop(L, 1);
 	rc = compile_sections(e, pi, L, t, err, n);
+	if (!rc)
+		rc = engine_compile_known_hashes(p, L, t, err, n);
 	if (rc)
 		return rc;
 	p->table_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the policy table */
@@ -428,7 +431,7 @@ bool vg_engine_kernel_decidable(const struct vg_engine *e, int pi)
 	const struct pol *p = &e->pol[pi];
 
 	return !p->info.broken && !p->info.has_check && !p->nexcl && !p->has_scope &&
-	       vg_matcher_kernel_shaped(e->m, pi);
+	       (vg_matcher_kernel_shaped(e->m, pi) || engine_exe_fact_only(e, pi));
 }
 
 /* Records that the kernel kills name k for euid uid. */

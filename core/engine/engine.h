@@ -131,7 +131,12 @@ bool vg_engine_name_wanted(const struct vg_engine *e, const char *lcname);
 /* Enables or disables a policy: the fast path follows at once. */
 void vg_engine_enable(struct vg_engine *e, int pol, bool on);
 
-/* Kernel filter programming: exact names (lowercased) or "send all". */
+/*
+ * Kernel filter programming: exact names (lowercased) or "send all". A section
+ * that needs exe_fileless or exe_not_in_image to be true does not make it send
+ * all: those execs come by vg_engine_kernel_exe_policy's send bits, which the
+ * owner programs along with the names.
+ */
 bool vg_engine_kernel_all(const struct vg_engine *e);
 int vg_engine_kernel_names(const struct vg_engine *e, const char ***names);
 
@@ -154,6 +159,26 @@ int vg_engine_kernel_program(struct vg_engine *e, const char ***names, const uin
  */
 int vg_engine_kernel_kill_uids(const struct vg_engine *e, const int **name_idx,
 			       const uint32_t **uids);
+
+/*
+ * What the kernel does with execs by where their executable lives: enum
+ * vg_exe_policy bits. VG_EXE_SEND_FILELESS when an enabled policy needs
+ * exe_fileless = true in a section; VG_EXE_KILL_FILELESS when such a policy
+ * enforces (kill_process or kill_pod) and the kernel can decide it alone
+ * (vg_engine_kernel_decidable: every section exactly exe_fileless = true, no
+ * check, exclusions or scope filters), | VG_EXE_KILL_FILELESS_HOST when its
+ * scope takes the host in. VG_EXE_SEND_DRIFT / VG_EXE_KILL_DRIFT likewise for
+ * exe_not_in_image = true (containers only: never the host).
+ */
+uint32_t vg_engine_kernel_exe_policy(const struct vg_engine *e);
+
+/*
+ * The known_hashes of the enabled policies: n (name, SHA-256) pairs, names
+ * lowercased, a name once per hash. Both arrays are the engine's, valid until
+ * the next call or vg_engine_free. Returns n.
+ */
+int vg_engine_known_hashes(const struct vg_engine *e, const char ***names,
+			   const uint8_t (**sha)[32]);
 
 void vg_engine_stats(const struct vg_engine *e, struct vg_engine_stats *st);
 

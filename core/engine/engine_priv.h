@@ -49,6 +49,9 @@ struct pol {
 	bool has_scope;
 	bool nomem;	     /* a copy into strs failed while compiling */
 	struct key_path bad; /* the key a compile error is about (n = 0: not known) */
+	char **kh_names;     /* known_hashes: lowercased names, one per hash */
+	uint8_t (*kh_sha)[32];
+	int nkh;
 };
 
 struct ctr_slot {
@@ -83,6 +86,8 @@ struct vg_engine {
 	uint32_t *kactions; /* vg_engine_kernel_program's answer */
 	int *kuid_name, nkuid;
 	uint32_t *kuid;
+	const char **kh_names; /* vg_engine_known_hashes' answer */
+	uint8_t (*kh_sha)[32];
 };
 
 /* compile.c: a copy of s (NULL: "") kept with the policy, or NULL (p->nomem set). */
@@ -96,6 +101,14 @@ void engine_excl_free(struct excl *x);
  * when it compiled) into policy pi and the matcher. 0 or -errno with err.
  */
 int engine_compile_policy(struct vg_engine *e, int pi, const char *file, char *err, size_t n);
+
+/* exe_facts.c: t.known_hashes (checked by the DSL) into p. 0 or -errno with err. */
+int engine_compile_known_hashes(struct pol *p, lua_State *L, int t, char *err, size_t n);
+void engine_known_hashes_free(struct pol *p);
+/* exe_facts.c: room for every policy's known_hashes in the engine's answer. 0 or -ENOMEM. */
+int engine_known_hashes_room(struct vg_engine *e);
+/* exe_facts.c: every section of policy pi is exactly exe_fileless or exe_not_in_image = true. */
+bool engine_exe_fact_only(const struct vg_engine *e, int pi);
 
 /* eval.c: evaluates ev for the policies want names (tests.c runs them one by one). */
 int engine_eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want, vg_violation_cb cb,

@@ -69,6 +69,7 @@ static void pol_free(struct pol *p)
 		engine_excl_free(&p->excl[k]);
 	free(p->excl);
 	engine_excl_free(&p->scope);
+	engine_known_hashes_free(p);
 	vg_lua_free(p->lua);
 }
 
@@ -84,6 +85,8 @@ void vg_engine_free(struct vg_engine *e)
 	free(e->kactions);
 	free(e->kuid_name);
 	free(e->kuid);
+	free(e->kh_names);
+	free(e->kh_sha);
 	vg_matcher_free(e->m);
 	free(e);
 }
@@ -533,7 +536,7 @@ static int engine_finish(struct vg_engine *e, struct vg_load_error **errs, int *
 	}
 	e->want_ctr = calloc((size_t)e->npol + 1, sizeof(bool));
 	e->want_host = calloc((size_t)e->npol + 1, sizeof(bool));
-	if (!e->want_ctr || !e->want_host)
+	if (!e->want_ctr || !e->want_host || engine_known_hashes_room(e))
 		return -ENOMEM;
 	for (int i = 0; i < e->npol; i++)
 		vg_engine_enable(e, i, e->pol[i].info.enabled);

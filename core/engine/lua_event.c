@@ -46,6 +46,8 @@ enum field {
 	F_DEPLOYMENT,
 	F_LABELS,
 	F_KILLED,
+	F_EXE_FILELESS,
+	F_EXE_NOT_IN_IMAGE,
 	F_PRIVILEGED,
 	F_LINEAGE,
 	F_ANCESTOR,
@@ -83,6 +85,8 @@ static const char *const field_names[] = {
 	[F_DEPLOYMENT] = "deployment",
 	[F_LABELS] = "labels",
 	[F_KILLED] = "killed",
+	[F_EXE_FILELESS] = "exe_fileless",
+	[F_EXE_NOT_IN_IMAGE] = "exe_not_in_image",
 	[F_PRIVILEGED] = "privileged",
 	[F_LINEAGE] = "lineage",
 	[F_ANCESTOR] = "ancestor",
@@ -212,6 +216,12 @@ static bool push_process_field(lua_State *L, struct vg_event *ev, lua_Integer f)
 		break;
 	case F_KILLED: /* the sensor killed it at exec (an enforcing policy's name) */
 		lua_pushboolean(L, (r->flags & VG_EXEC_KILLED) != 0);
+		break;
+	case F_EXE_FILELESS: /* no link on any filesystem */
+		lua_pushboolean(L, ev->id.fileless);
+		break;
+	case F_EXE_NOT_IN_IMAGE: /* a container's exe not from its image */
+		lua_pushboolean(L, ev->id.not_in_image);
 		break;
 	default:
 		return false;

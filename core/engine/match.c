@@ -179,6 +179,10 @@ static bool crit_match(const struct crit *c, struct eval *e)
 		return false;
 	case VG_CRIT_PRIVILEGED:
 		return ev->meta && ev->meta->privileged == c->bval;
+	case VG_CRIT_FILELESS:
+		return ev->id.fileless == c->bval;
+	case VG_CRIT_NOT_IN_IMAGE:
+		return ev->id.not_in_image == c->bval;
 	case VG_CRIT_UNEXPECTED: /* vigil keeps no process baselines: nothing is unexpected */
 	default:
 		return false;
@@ -298,9 +302,9 @@ bool vg_matcher_needs_all(const struct vg_matcher *m, const bool *enabled)
 
 		if (enabled && !enabled[s->pol])
 			continue;
-		if (!s->has_name || s->nres)
+		if ((!s->has_name || s->nres) && !s->exe_gated)
 			return true; /* no name, or a regex one: the kernel cannot pass exactly
-					these */
+					these (it sends fileless, drifted execs: vg_exe_policy) */
 	}
 	return false;
 }

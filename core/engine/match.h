@@ -31,6 +31,10 @@ enum vg_crit_kind {
 	VG_CRIT_UID,	    /* effective uid */
 	VG_CRIT_PRIVILEGED, /* privileged container (Kubernetes metadata) */
 	VG_CRIT_UNEXPECTED, /* not in the process baseline */
+	/* the executable has no link on any filesystem (id.fileless) */
+	VG_CRIT_FILELESS,
+	/* a container's executable not from its image (id.not_in_image) */
+	VG_CRIT_NOT_IN_IMAGE,
 	VG_CRIT_MAX
 };
 
@@ -111,5 +115,14 @@ int vg_matcher_kill_uids(const struct vg_matcher *m, int pol, const char *lcname
  */
 bool vg_matcher_name_wanted(const struct vg_matcher *m, const bool *enabled, const char *lcname);
 bool vg_matcher_policy_has_name(const struct vg_matcher *m, int pol, const char *lcname);
+
+/*
+ * On the executable's facts (kind VG_CRIT_FILELESS or VG_CRIT_NOT_IN_IMAGE) for
+ * policy pol: whether some section needs the fact to hold (the kernel must send
+ * such execs), and whether every section is exactly `kind = true` and nothing
+ * else (the kernel can decide the policy alone).
+ */
+bool vg_matcher_needs_fact(const struct vg_matcher *m, int pol, enum vg_crit_kind kind);
+bool vg_matcher_fact_only(const struct vg_matcher *m, int pol, enum vg_crit_kind kind);
 
 #endif

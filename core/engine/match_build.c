@@ -154,6 +154,8 @@ static int crit_values(struct crit *c, const char *const *values, int n, char *e
 		return 0;
 	case VG_CRIT_PRIVILEGED:
 	case VG_CRIT_UNEXPECTED:
+	case VG_CRIT_FILELESS:
+	case VG_CRIT_NOT_IN_IMAGE:
 		c->bval = !strcmp(values[0], "true");
 		return 0;
 	default:
@@ -213,6 +215,8 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 	if (rc)
 		return rc;
 	s->nc++;
+	if ((kind == VG_CRIT_FILELESS || kind == VG_CRIT_NOT_IN_IMAGE) && c->bval != negate)
+		s->exe_gated = true;
 	if (kind == VG_CRIT_ARGS && !negate && !s->nargs) {
 		s->args_own = dup_all(values, n);
 		if (!s->args_own)
@@ -348,4 +352,43 @@ int vg_matcher_finish(struct vg_matcher *m, char *err, size_t errlen)
 		return rc;
 	m->done = true;
 	return 0;
+}
+
+/* Whether section s has a positive `kind = true` criterion; *only: and nothing else. */
+static bool section_fact(const struct section *s, enum vg_crit_kind kind, bool *only)
+{
+	for (int k = 0; k < s->nc; k++) {
+		const struct crit *c = &s->c[k];
+
+		if (c->kind == kind && c->bval != c->negate) {
+			*only = s->nc == 1 && !c->negate;
+			return true;
+		}
+	}
+	*only = false;
+	return false;
+}
+
+bool vg_matcher_needs_fact(const struct vg_matcher *m, int pol, enum vg_crit_kind kind)
+{
+	bool only;
+
+	for (int i = 0; i < m->nsec; i++)
+		if (m->secs[i].pol == pol && section_fact(&m->secs[i], kind, &only))
+			return true;
+	return false;
+}
+
+bool vg_matcher_fact_only(const struct vg_matcher *m, int pol, enum vg_crit_kind kind)
+{
+	bool any = false, only;
+
+	for (int i = 0; i < m->nsec; i++) {
+		if (m->secs[i].pol != pol)
+			continue;
+		if (!section_fact(&m->secs[i], kind, &only) || !only)
+			return false;
+		any = true;
+	}
+	return any;
 }

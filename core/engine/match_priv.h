@@ -17,7 +17,7 @@ struct crit {
 	char **globs;	     /* VG_CRIT_EXE_PATH */
 	uint32_t *uids;	     /* VG_CRIT_UID */
 	int n;		     /* globs or uids */
-	bool bval;	     /* VG_CRIT_PRIVILEGED, VG_CRIT_UNEXPECTED */
+	bool bval;	     /* VG_CRIT_PRIVILEGED, VG_CRIT_UNEXPECTED, VG_CRIT_FILELESS, ... */
 };
 
 struct section {
@@ -30,6 +30,7 @@ struct section {
 	int nres;
 	bool has_name;
 	bool long_lit; /* a literal is longer than its key: never for the kernel to decide */
+	bool exe_gated; /* needs the exe fileless or not in the image: the kernel sends those */
 	const char *const *args_vals; /* its positive args criterion's values (owned by crit) */
 	char **args_own;
 	int nargs;

@@ -193,6 +193,15 @@ static void test_spec(lua_State *L, int t, struct test_ev *te, struct vg_record_
 	ctr = lua_isnil(L, -1) || lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	if (ctr)
+		s->flags |= VG_EXEC_IN_CONTAINER;
+	lua_getfield(L, t, "fileless");
+	if (lua_toboolean(L, -1))
+		s->flags |= VG_EXEC_EXE_KNOWN | VG_EXEC_EXE_FILELESS;
+	lua_getfield(L, t, "not_in_image");
+	if (lua_toboolean(L, -1))
+		s->flags |= VG_EXEC_EXE_KNOWN | VG_EXEC_EXE_UPPER | VG_EXEC_IN_CONTAINER;
+	lua_pop(L, 2);
+	if (ctr)
 		snprintf(te->cgroup, sizeof(te->cgroup), "%s",
 			 "/kubepods/besteffort/pod" TEST_POD "/libpod-" TEST_CID);
 	else
@@ -215,7 +224,7 @@ static int test_record(struct test_ev *te, const struct vg_record_spec *s, char 
  * exe_name (the mapped executable's name), argv0, args (string) or argv (list),
  * content (names of binaries with the same content), uid, euid, gid, pid, ppid, cwd, ancestors (exe
  * paths, nearest first), container (default true), namespace, pod,
- * deployment, container_name, image, labels, privileged.
+ * deployment, container_name, image, labels, privileged, fileless, not_in_image.
  */
 static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 {

@@ -59,6 +59,7 @@ static void put_header(struct vg_exec *r, const struct vg_record_spec *s)
 	r->n_ancestors = (__u16)(s->nanc < VG_LINEAGE_MAX ? s->nanc : VG_LINEAGE_MAX);
 	if (s->nanc > VG_LINEAGE_MAX)
 		r->flags |= VG_EXEC_LINEAGE_TRUNCATED;
+	r->flags |= s->flags;
 }
 
 /* exe, cwd and cgroup at *o of data (dcap bytes); 0 or -E2BIG. */
@@ -72,6 +73,12 @@ static int put_paths(struct vg_exec *r, size_t dcap, size_t *o, const struct vg_
 	memcpy(r->data, s->exe, n + 1);
 	r->exe_len = (__u16)n;
 	*o = n + 1;
+	if (r->flags & VG_EXEC_EXE_KNOWN) { /* the mapped exe's name: the exe path's basename */
+		const char *base = strrchr(s->exe, '/');
+
+		r->exe_name_off = (__u16)(base ? base + 1 - s->exe : 0);
+		r->exe_name_len = (__u16)(n - r->exe_name_off);
+	}
 	r->cwd_off = (__u16)*o;
 	if (s->cwd) {
 		r->flags |= VG_EXEC_HAS_CWD;

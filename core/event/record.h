@@ -24,6 +24,7 @@ struct vg_record_spec {
 	uint64_t boot_ns, cgroup_id;
 	const struct vg_ancestor *anc;
 	int nanc;
+	uint32_t flags; /* VG_EXEC_* facts the kernel would set (EXE_KNOWN, EXE_FILELESS, ...) */
 };
 
 /* Returns the record's size, or 0 when it does not fit in cap or a field is too long. */

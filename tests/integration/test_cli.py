@@ -181,8 +181,8 @@ class CliTest(unittest.TestCase):
     def test_policy_list_shows_the_daemons_state(self):
         # a marker, not a built-in: this daemon's kernel filter would kill other tests' execs
         d = self.with_daemon()
-        # the daemon too: policy_dir's two markers besides the 30 built-ins
-        self.assertEqual(len(d.req("GET", "/v1/policies")[1]["policies"]), 32)
+        # the daemon too: policy_dir's two markers besides the 32 built-ins
+        self.assertEqual(len(d.req("GET", "/v1/policies")[1]["policies"]), 34)
         r = vigil("policy", "enforce", MARK_A, "--config", self.conf)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.addCleanup(vigil, "policy", "inform", MARK_A, "--config", self.conf)
@@ -260,7 +260,7 @@ class CliTest(unittest.TestCase):
         os.makedirs(one, exist_ok=True)
         shutil.copy(os.path.join(self.pol, "vgclimarka.lua"), one)
         conf = os.path.join(self.tmp, "one.conf.lua")
-        for extra, count in (("", 31), ("builtin_policies = false, ", 1)):
+        for extra, count in (("", 33), ("builtin_policies = false, ", 1)):
             with open(conf, "w") as f:
                 f.write(f'return {{ {extra}policy_dir = "{one}" }}\n')
             r = vigil("policy", "list", "--json", "--config", conf, "--data-dir", self.tmp)
@@ -275,7 +275,7 @@ class CliTest(unittest.TestCase):
         r = vigil("policy", "list", "--json", "--config", conf, "--data-dir", self.tmp)
         self.assertEqual(r.returncode, 0, r.stderr)
         names = [p["name"] for p in json.loads(r.stdout)]
-        self.assertEqual(len(names), 31)
+        self.assertEqual(len(names), 33)
         self.assertIn("My apt", names)
         self.assertNotIn(UBUNTU, names)
         self.assertIn("replaces the built-in policy 'Ubuntu Package Manager Execution'",

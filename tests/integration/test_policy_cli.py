@@ -209,7 +209,7 @@ class PolicyCliTest(unittest.TestCase):
     def test_default_pack(self):
         r = run("policy", "test")
         self.assertEqual(r.returncode, 0, r.stdout)
-        self.assertRegex(r.stdout, r"30 policies, \d+ tests: \d+ passed, 0 failed")
+        self.assertRegex(r.stdout, r"32 policies, \d+ tests: \d+ passed, 0 failed")
         r = run("policy", "list", "--filter", "package")
         self.assertEqual(r.returncode, 0)
         names = [x for x in r.stdout.splitlines()[1:] if x.strip()]

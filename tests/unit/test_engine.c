@@ -791,6 +791,241 @@ static void test_bad_files_others_load(void **state)
 	rm_policy("x3");
 }
 
+/* Evaluates exe with the record's flags (VG_EXEC_EXE_*) set as the kernel would. */
+static const char *eval_exe(struct vg_engine *e, const char *exe, uint32_t flags, bool ctr)
+{
+	struct vg_record_spec s = {.exe = exe, .cgroup = ctr ? CTR : "/", .flags = flags};
+
+	if (ctr)
+		s.flags |= VG_EXEC_IN_CONTAINER;
+	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	ev.lineage_done = true;
+	ev.n_lineage = 0;
+	matched[0] = '\0';
+	vg_engine_eval(e, &ev, on_violation, NULL);
+	return matched;
+}
+
+#define FILELESS (VG_EXEC_EXE_KNOWN | VG_EXEC_EXE_FILELESS)
+#define UPPER	 (VG_EXEC_EXE_KNOWN | VG_EXEC_EXE_UPPER)
+
+/* exe_fileless and exe_not_in_image match the event's facts, true or false; ev sees them. */
+static void test_exe_fact_criteria(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("f1", "return policy { name = 'fl', severity = 'high',"
+			   " match = { exe_fileless = true } }");
+	write_policy("f2", "return policy { name = 'drift', severity = 'high',"
+			   " match = { exe_not_in_image = true }, scope = { host = true } }");
+	write_policy("f3", "return policy { name = 'on disk', severity = 'low',"
+			   " match = { process_name = 'x', exe_fileless = false } }");
+	write_policy("f4", "return policy { name = 'lua', severity = 'low',"
+			   " match = { process_name = 'y' }, check = function(ev)"
+			   " return ev.exe_fileless and not ev.exe_not_in_image end }");
+	e = load_dir(0);
+	assert_string_equal(eval_exe(e, "/memfd:a (deleted)", FILELESS, true), "fl;");
+	assert_string_equal(eval_exe(e, "/tmp/a", UPPER, true), "drift;");
+	assert_string_equal(eval_exe(e, "/usr/bin/a", VG_EXEC_EXE_KNOWN, true), "");
+	/* the upper layer on the host is no drift: the host has no image */
+	assert_string_equal(eval_exe(e, "/tmp/a", UPPER, false), "");
+	assert_string_equal(eval_exe(e, "/tmp/x", 0, true), "on disk;");
+	assert_string_equal(eval_exe(e, "/tmp/x", FILELESS, true), "fl;");
+	eval_exe(e, "/tmp/y", FILELESS, true); /* both, in either order */
+	assert_true(!strcmp(matched, "fl;lua;") || !strcmp(matched, "lua;fl;"));
+	assert_string_equal(eval_exe(e, "/tmp/y", UPPER, true), "drift;");
+	assert_string_equal(eval_exe(e, "/tmp/y", 0, true), "");
+	vg_engine_free(e);
+	rm_policy("f1");
+	rm_policy("f2");
+	rm_policy("f3");
+	rm_policy("f4");
+}
+
+/* Loads one policy that must fail; its error must name want (file:line and what). */
+static void expect_load_error(const char *body, const char *want)
+{
+	struct vg_engine_opts o = {.dir = dir};
+	struct vg_load_error *errs;
+	struct vg_engine *e;
+	int n;
+
+	write_policy("bad", body);
+	assert_int_equal(vg_engine_load(&e, &o, &errs, &n), 0);
+	assert_int_equal(n, 1);
+	if (!strstr(errs[0].msg, want))
+		print_message("error: %s\nwant: %s\n", errs[0].msg, want);
+	assert_non_null(strstr(errs[0].msg, want));
+	assert_int_equal(vg_engine_count(e), 0);
+	vg_load_errors_free(errs, n);
+	vg_engine_free(e);
+	rm_policy("bad");
+}
+
+#define HASH_A "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF"
+#define HASH_B "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+
+static void test_exe_fact_load_errors(void **state)
+{
+	char big[160000];
+	int o;
+
+	(void)state;
+	expect_load_error("return policy { name = 'b', severity = 'low',\n"
+			  " match = { exe_fileless = 'yes' } }",
+			  "bad.lua:2: policy.match.exe_fileless must be true or false");
+	expect_load_error("return policy { name = 'b', severity = 'low',\n"
+			  " match = {\n exe_not_in_image = 1 } }",
+			  "bad.lua:3: policy.match.exe_not_in_image must be true or false");
+	expect_load_error("return policy { name = 'b', severity = 'low',\n"
+			  " match = { exe_fileless = true },\n"
+			  " known_hashes = { dpkg = { '" HASH_A "',\n '00ff' } } }",
+			  "bad.lua:4: policy.known_hashes.dpkg[2] must be a SHA-256");
+	expect_load_error(
+		"return policy { name = 'b', severity = 'low',\n"
+		" match = { exe_fileless = true },\n"
+		" known_hashes = { dpkg = { '" HASH_B "' },\n ['zz'] = {} } }",
+		"policy.known_hashes.zz must be a SHA-256 (64 hex digits) or a non-empty");
+	expect_load_error("return policy { name = 'b', severity = 'low',\n"
+			  " match = { exe_fileless = true },\n"
+			  " known_hashes = { [string.rep('n', 256)] = '" HASH_B "' } }",
+			  "bad.lua:3: policy.known_hashes: a name must be a non-empty string of at "
+			  "most 255 bytes");
+	expect_load_error(
+		"return policy { name = 'b', severity = 'low',\n"
+		" match = { exe_fileless = true },\n"
+		" known_hashes = { dpkg = '" HASH_B "x' } }",
+		"bad.lua:3: policy.known_hashes.dpkg[1] must be a SHA-256: 64 hex digits");
+	/* 1025 hashes: one too many */
+	o = snprintf(big, sizeof(big),
+		     "local h = {}\nfor i = 1, 1025 do h[i] = '%s' end\n"
+		     "return policy { name = 'b', severity = 'low',\n"
+		     " match = { exe_fileless = true },\n known_hashes = { dpkg = h } }",
+		     HASH_B);
+	assert_true(o > 0 && o < (int)sizeof(big));
+	expect_load_error(big, "bad.lua:5: policy.known_hashes has more than 1024 hashes");
+}
+
+static void test_known_hashes(void **state)
+{
+	const uint8_t(*sha)[32];
+	const char **names;
+	struct vg_engine *e;
+	int n, pi;
+
+	(void)state;
+	write_policy("k1", "return policy { name = 'one', severity = 'low',"
+			   " match = { process_name = 'dpkg' },"
+			   " known_hashes = { DPKG = { '" HASH_A "', '" HASH_B "' } } }");
+	write_policy("k2",
+		     "return policy { name = 'two', severity = 'low',"
+		     " match = { process_name = 'nc' }, known_hashes = { nc = '" HASH_B "' } }");
+	write_policy("k3", "return policy { name = 'none', severity = 'low',"
+			   " match = { process_name = 'sh' } }");
+	e = load_dir(0);
+	n = vg_engine_known_hashes(e, &names, &sha);
+	assert_int_equal(n, 3);
+	pi = !strcmp(names[0], "dpkg") ? 0 : 2; /* load order is file order: k1 first */
+	assert_int_equal(pi, 0);
+	assert_string_equal(names[0], "dpkg");
+	assert_string_equal(names[1], "dpkg");
+	assert_string_equal(names[2], "nc");
+	assert_int_equal(sha[0][0], 0x00);
+	assert_int_equal(sha[0][1], 0x11);
+	assert_int_equal(sha[0][31], 0xff);
+	assert_int_equal(sha[0][26], 0xaa); /* upper-case hex reads the same */
+	assert_int_equal(sha[1][0], 0xff);
+	/* a disabled policy's hashes are not asked about */
+	vg_engine_enable(e, vg_engine_find(e, "one"), false);
+	n = vg_engine_known_hashes(e, &names, &sha);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "nc");
+	vg_engine_free(e);
+	rm_policy("k1");
+	rm_policy("k2");
+	rm_policy("k3");
+}
+
+/* Loads one policy and returns the engine's vg_exe_policy bits for it. */
+static uint32_t exe_bits(const char *body, bool decidable)
+{
+	struct vg_engine *e;
+	uint32_t bits;
+
+	write_policy("x", body);
+	e = load_dir(0);
+	bits = vg_engine_kernel_exe_policy(e);
+	assert_int_equal(vg_engine_kernel_decidable(e, 0), decidable);
+	/* sent by their own bits: the kernel need not send every exec for them */
+	assert_false(vg_engine_kernel_all(e));
+	vg_engine_enable(e, 0, false);
+	assert_int_equal(vg_engine_kernel_exe_policy(e), 0);
+	vg_engine_enable(e, 0, true);
+	vg_engine_set_enforcement(e, 0, VG_ENFORCE_INFORM);
+	assert_int_equal(vg_engine_kernel_exe_policy(e) &
+				 ~(uint32_t)(VG_EXE_SEND_FILELESS | VG_EXE_SEND_DRIFT),
+			 0);
+	vg_engine_free(e);
+	rm_policy("x");
+	return bits;
+}
+
+#define P(x) "return policy { name = 'p', severity = 'high', " x " }"
+
+static void test_kernel_exe_policy(void **state)
+{
+	(void)state;
+	assert_int_equal(exe_bits(P("match = { exe_fileless = true }"), true),
+			 VG_EXE_SEND_FILELESS);
+	assert_int_equal(
+		exe_bits(P("enforcement = 'kill_process', match = { exe_fileless = true }"), true),
+		VG_EXE_SEND_FILELESS | VG_EXE_KILL_FILELESS);
+	assert_int_equal(exe_bits(P("enforcement = 'kill_pod', scope = { host = true },"
+				    " match = { exe_fileless = true }"),
+				  true),
+			 VG_EXE_SEND_FILELESS | VG_EXE_KILL_FILELESS | VG_EXE_KILL_FILELESS_HOST);
+	assert_int_equal(
+		exe_bits(P("enforcement = 'kill_process', exclude = { namespace = 'kube' },"
+			   " match = { exe_fileless = true }"),
+			 false),
+		VG_EXE_SEND_FILELESS);
+	assert_int_equal(exe_bits(P("enforcement = 'kill_process',"
+				    " match = { exe_fileless = true, process_uid = 0 }"),
+				  false),
+			 VG_EXE_SEND_FILELESS);
+	assert_int_equal(exe_bits(P("enforcement = 'kill_process', match = { exe_fileless = true },"
+				    " check = function(ev) return true end"),
+				  false),
+			 VG_EXE_SEND_FILELESS);
+	assert_int_equal(exe_bits(P("enforcement = 'kill_process', match = {"
+				    " { exe_fileless = true }, { exe_not_in_image = true } }"),
+				  false),
+			 VG_EXE_SEND_FILELESS | VG_EXE_SEND_DRIFT);
+	assert_int_equal(exe_bits(P("match = { exe_not_in_image = true }"), true),
+			 VG_EXE_SEND_DRIFT);
+	assert_int_equal(exe_bits(P("enforcement = 'kill_process', scope = { host = true },"
+				    " match = { exe_not_in_image = true }"),
+				  true),
+			 VG_EXE_SEND_DRIFT | VG_EXE_KILL_DRIFT); /* never on the host */
+	assert_int_equal(exe_bits(P("enforcement = 'kill_process', match = {"
+				    " exe_not_in_image = true, not_process_name = 'ok' }"),
+				  false),
+			 VG_EXE_SEND_DRIFT);
+	/* a fact the section needs false asks nothing of the kernel */
+	write_policy("x", P("enforcement = 'kill_process',"
+			    " match = { process_name = 'a', exe_fileless = false }"));
+	{
+		struct vg_engine *e = load_dir(0);
+
+		assert_int_equal(vg_engine_kernel_exe_policy(e), 0);
+		assert_false(vg_engine_kernel_decidable(e, 0));
+		vg_engine_free(e);
+	}
+	rm_policy("x");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +1044,10 @@ int main(void)
 		cmocka_unit_test(test_matched_by),
 		cmocka_unit_test(test_event_json_identity),
 		cmocka_unit_test(test_lua_identity_fields),
+		cmocka_unit_test(test_exe_fact_criteria),
+		cmocka_unit_test(test_exe_fact_load_errors),
+		cmocka_unit_test(test_known_hashes),
+		cmocka_unit_test(test_kernel_exe_policy),
 	};
 	int rc;
 
