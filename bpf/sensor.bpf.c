@@ -662,6 +662,7 @@ static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_ke
 	if (!nm)
 		return act;
 	count(VG_C_IDENT_HIT);
+	s->x.flags |= VG_EXEC_IDENT_HIT;
 	a = filter_action(nm, &xk);
 	if (a) {
 		if (!(act & KILL_BITS) && (*a & KILL_BITS)) {
@@ -697,7 +698,8 @@ static __always_inline bool exe_wanted(struct scratch *s, struct task_struct *p)
 	if (!(pol & (VG_EXE_SEND_DRIFT | VG_EXE_SEND_CONTAINERS)))
 		return false;
 	kn = leaf_kn(p);
-	if (!kn || bpf_probe_read_kernel_str(s->x.leaf, sizeof(s->x.leaf), kn->name) <= 0 ||
+	if (!kn ||
+	    bpf_probe_read_kernel_str(s->x.leaf, sizeof(s->x.leaf), BPF_CORE_READ(kn, name)) <= 0 ||
 	    !leaf_is_container(s->x.leaf))
 		return false;
 	if (pol & VG_EXE_SEND_CONTAINERS)

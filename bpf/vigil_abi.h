@@ -43,7 +43,9 @@ enum vg_exec_flags {
 						deleted before exec */
 	VG_EXEC_EXE_UPPER = 1u << 11,	     /* it is in an overlayfs upper (writable) layer */
 	VG_EXEC_EXE_OTHER_MNT = 1u << 12,    /* its mount is not the process root's mount */
-	VG_EXEC_IN_CONTAINER = 1u << 13, /* the leaf cgroup is a container's (the kernel's view) */
+	VG_EXEC_IN_CONTAINER = 1u << 13,     /* the leaf cgroup is a container's, as the kernel
+						sees it */
+	VG_EXEC_IDENT_HIT = 1u << 14,	     /* the executable was in the ident map */
 };
 
 /*

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "event_json.h"
+#include "kernel_prog.h"
 #include "log.h"
 #include "pipeline.h"
 #include "sensor.h"
@@ -26,6 +27,7 @@ struct events_ctx {
 	struct event_base *base;
 	struct vg_event *ev; /* the record being decoded (21 KB: on the heap) */
 	bool json, containers_only;
+	bool content;		      /* --match: content identity (identity.content) */
 	struct vg_engine *engine;     /* --match: only violations are printed */
 	struct vg_engine_opts eo;     /* how it was loaded, for SIGHUP */
 	struct vg_pipeline *pipeline; /* --match: decode -> engine -> a line per violation */
@@ -168,12 +170,22 @@ static int on_record(void *arg, const void *rec, size_t len)
 	return 0;
 }
 
+/* The kernel follows the policies; `events --match` never kills (report mode). */
 static int program_kernel(struct events_ctx *c)
 {
-	const char **names;
-	int n = vg_engine_kernel_names(c->engine, &names);
+	struct vg_kprog_opts ko = {.dry_run = true, .content = c->content};
 
-	return vg_sensor_filter_program(c->sensor, names, n, vg_engine_kernel_all(c->engine));
+	return vg_kernel_program(c->sensor, c->engine, &ko);
+}
+
+/* A file named by content: the kernel passes its next exec on by that name. */
+static void identified(void *ctx, const struct vg_ident_key *key, const char *name)
+{
+	struct events_ctx *c = ctx;
+	int rc = vg_sensor_ident_add(c->sensor, key, name);
+
+	if (rc)
+		vg_warn("cannot tell the kernel a file is '%s': %s", name, strerror(-rc));
 }
 
 /* SIGHUP: the whole policy set is rebuilt and swapped, or the old one kept. */
@@ -483,7 +495,15 @@ static int program_comms(struct events_ctx *c, const struct events_opts *o)
 /* --match: the policies, the pipeline that runs each exec through them, the kernel filter. */
 static int open_match(struct events_ctx *c, const struct events_opts *o)
 {
-	struct vg_pipeline_opts po = {.report = on_violation, .report_ctx = c};
+	struct vg_pipeline_opts po = {.report = on_violation,
+				      .report_ctx = c,
+				      .base = c->base,
+				      .live = true,
+				      .content = o->cfg.content,
+				      .content_cache = o->cfg.content_files,
+				      .content_max_bytes = (uint64_t)o->cfg.content_max_mb << 20,
+				      .identified = identified,
+				      .identified_ctx = c};
 	struct vg_load_error *errs;
 	char err[512];
 	int nerr, rc;
@@ -504,6 +524,7 @@ static int open_match(struct events_ctx *c, const struct events_opts *o)
 		if (!vg_cli_policy_matches(vg_engine_policy(c->engine, i)->name, o->policy))
 			vg_engine_enable(c->engine, i, false);
 	po.engine = c->engine;
+	c->content = o->cfg.content;
 	rc = vg_pipeline_new(&c->pipeline, &po, err, sizeof(err));
 	if (rc) {
 		vg_err("%s", err);

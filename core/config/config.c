@@ -57,6 +57,10 @@ static const struct key keys[] = {
 	{"volume", "window_s", K_U32, F(window_s), NULL},
 	{NULL, "enforcement", K_TABLE, 0, 0, NULL},
 	{"enforcement", "dry_run", K_BOOL, F(dry_run), NULL},
+	{NULL, "identity", K_TABLE, 0, 0, NULL},
+	{"identity", "content", K_BOOL, F(content), NULL},
+	{"identity", "cache_files", K_U32, F(content_files), NULL},
+	{"identity", "max_file_mb", K_U32, F(content_max_mb), NULL},
 	{NULL, "kubernetes", K_TABLE, 0, 0, NULL},
 	{"kubernetes", "server", K_STR, F(k8s_server), NULL},
 	{"kubernetes", "kubeconfig", K_STR, F(k8s_kubeconfig), NULL},
@@ -98,6 +102,8 @@ static const struct range {
 	{"lua.budget", 1000, 1000000000, "instructions per call"},
 	{"lua.policy_memory_mb", 1, 4096, "MiB"},
 	{"lua.time_ms", 1, 10000, "milliseconds of wall time per call"},
+	{"identity.cache_files", 16, 1000000, "files whose hashes are kept"},
+	{"identity.max_file_mb", 1, 4096, "MiB; larger executables are not hashed"},
 	{"api.max_connections", 1, 65536, "connections"},
 	{"api.request_timeout_s", 1, 3600, "seconds"},
 };
@@ -211,6 +217,9 @@ void vg_config_defaults(struct vg_config *c)
 	c->lua_budget = 1000000;
 	c->lua_policy_memory_mb = 0; /* a quarter of lua.memory_mb */
 	c->lua_time_ms = 1000;
+	c->content = true;
+	c->content_files = 4096;
+	c->content_max_mb = 64;
 }
 
 static void known(const char *parent, char *out, size_t n)

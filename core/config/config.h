@@ -35,6 +35,10 @@ struct vg_config {
 					  of lua.memory_mb) */
 	uint32_t lua_time_ms;	       /* lua.time_ms: 1000, wall time per call */
 	bool dry_run; /* enforcement.dry_run: log what would be killed, kill nothing */
+	/* identity.*: naming executables by content (policies/README.md) */
+	bool content;		 /* identity.content: true */
+	uint32_t content_files;	 /* identity.cache_files: 4096 files' hashes kept */
+	uint32_t content_max_mb; /* identity.max_file_mb: 64, larger files are not hashed */
 	/* kubernetes.*: all empty = in-cluster when KUBERNETES_SERVICE_HOST is set, else none */
 	char k8s_server[512], k8s_token_file[512], k8s_ca_file[512], k8s_node[256],
 		k8s_kubeconfig[512];

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "api_address.h"
 #include "daemon.h"
+#include "kernel_prog.h"
 #include "metrics.h"
 #include "log.h"
 #include "lua_host.h"
@@ -48,10 +49,6 @@ static void lineage_cb(void *arg, struct vg_event *ev)
 
 int vg_daemon_policy_changed(struct vg_daemon *d)
 {
-	const uint32_t *actions;
-	const char **names;
-	int n;
-
 	for (int i = 0; i < vg_engine_count(d->engine); i++) {
 		const struct vg_policy_info *p = vg_engine_policy(d->engine, i);
 		const struct vg_policy_setting *st = vg_alerts_policy_setting(d->alerts, p->id);
@@ -63,23 +60,12 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 		if (st && st->enforcement && !vg_enforce_mode_parse(st->enforcement, &mode))
 			vg_engine_set_enforcement(d->engine, i, mode);
 	}
+	if (d->pipeline) /* the names content identity looks for follow too */
+		vg_pipeline_set_engine(d->pipeline, d->engine);
 	/* names to pass, and which to kill at exec: the kernel follows at once */
-	n = vg_engine_kernel_program(d->engine, &names, &actions);
-	if (d->cfg.dry_run) {
-		actions = NULL; /* dry run: the kernel kills nothing */
-	} else {
-		const int *ni;
-		const uint32_t *uids;
-		int nu = vg_engine_kernel_kill_uids(d->engine, &ni, &uids);
-
-		/* the uid pairs before the names that point at them */
-		int rc = vg_sensor_kill_uids_set(d->sensor, names, ni, uids, nu);
-
-		if (rc)
-			return rc;
-	}
-	return vg_sensor_filter_program_actions(d->sensor, names, actions, n,
-						vg_engine_kernel_all(d->engine));
+	return vg_kernel_program(
+		d->sensor, d->engine,
+		&(struct vg_kprog_opts){.dry_run = d->cfg.dry_run, .content = d->cfg.content});
 }
 
 static struct vg_engine_opts engine_opts(struct vg_daemon *d)
@@ -555,6 +541,16 @@ static int open_outbound(struct vg_daemon *d)
 	return rc;
 }
 
+/* A file named by content: the kernel decides its next exec itself. */
+static void identified(void *ctx, const struct vg_ident_key *key, const char *name)
+{
+	struct vg_daemon *d = ctx;
+	int rc = vg_sensor_ident_add(d->sensor, key, name);
+
+	if (rc)
+		vg_warn("cannot tell the kernel a file is '%s': %s", name, strerror(-rc));
+}
+
 /* Each exec's way from the sensor to the store, the notifiers and enforcement. */
 static int open_pipeline(struct vg_daemon *d)
 {
@@ -570,7 +566,13 @@ static int open_pipeline(struct vg_daemon *d)
 				      .alerts = d->alerts,
 				      .notify = d->notify,
 				      .base = d->base,
-				      .dry_run = d->cfg.dry_run};
+				      .dry_run = d->cfg.dry_run,
+				      .live = true,
+				      .content = d->cfg.content,
+				      .content_cache = d->cfg.content_files,
+				      .content_max_bytes = (uint64_t)d->cfg.content_max_mb << 20,
+				      .identified = identified,
+				      .identified_ctx = d};
 	char err[512];
 	int rc = vg_pipeline_new(&d->pipeline, &po, err, sizeof(err));
 

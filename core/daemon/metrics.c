@@ -172,6 +172,52 @@ static void enforce_metrics(struct vg_daemon *d, struct evbuffer *b)
 	       ps.ctrinfo.read_errors);
 }
 
+/* Content identity and drift (policies/README.md, "What a process name means"). */
+static void identity_metrics(const struct vg_pipeline_stats *ps, struct evbuffer *b)
+{
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} m[] = {
+		{"vigil_content_files_hashed_total",
+		 "executables hashed (each once while unchanged)", ps->ident.hashed},
+		{"vigil_content_bytes_hashed_total", "bytes read to hash them",
+		 ps->ident.hash_bytes},
+		{"vigil_content_cache_hits_total", "execs whose executable's hash was cached",
+		 ps->ident.cache_hits},
+		{"vigil_content_cache_evictions_total",
+		 "hashes dropped for room (identity.cache_files)", ps->ident.evicted},
+		{"vigil_content_tables_built_total", "containers' tables of named binaries built",
+		 ps->ident.tables_built},
+		{"vigil_content_unknown_total",
+		 "execs whose content could not be known: too big, gone, on FUSE, errors, queue "
+		 "full",
+		 ps->ident.too_big + ps->ident.gone + ps->ident.fuse + ps->ident.errors +
+			 ps->ident.queue_full},
+		{"vigil_content_deferred_total",
+		 "execs evaluated before their hash was ready, kept to be evaluated again",
+		 ps->content_kept},
+		{"vigil_content_reevaluated_total", "kept execs evaluated again with their hash",
+		 ps->content_late_evals},
+		{"vigil_content_late_violations_total",
+		 "violations found on that second evaluation", ps->content_late_violations},
+		{"vigil_content_not_deferred_total",
+		 "execs evaluated once without their hash: too many already waiting",
+		 ps->content_not_kept},
+		{"vigil_content_kernel_names_total",
+		 "files named by content given to the kernel, which decides their next exec",
+		 ps->content_to_kernel},
+		{"vigil_drift_userspace_checks_total",
+		 "container execs of another mount checked against the container's start",
+		 ps->drift.checked},
+		{"vigil_drift_userspace_total", "... changed after it: not in the image",
+		 ps->drift.drifted},
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		metric(b, m[i].name, m[i].help, "counter", m[i].v);
+}
+
 static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
 {
 	struct vg_k8s_stats ks;
@@ -251,10 +297,14 @@ static void policy_metrics(struct vg_daemon *d, struct evbuffer *b)
 
 void vg_daemon_metrics(struct vg_daemon *d, struct evbuffer *b)
 {
+	struct vg_pipeline_stats ps;
+
 	sensor_engine_metrics(d, b);
 	check_failure_metrics(d, b);
 	store_metrics(d, b);
+	vg_pipeline_stats(d->pipeline, &ps);
 	enforce_metrics(d, b);
+	identity_metrics(&ps, b);
 	if (d->k8s)
 		k8s_metrics(d->k8s, b);
 	if (d->notify)

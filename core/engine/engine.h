@@ -113,6 +113,15 @@ int vg_engine_find(const struct vg_engine *e, const char *name_or_id);
 typedef void (*vg_violation_cb)(void *ctx, struct vg_event *ev, int pol,
 				const struct vg_policy_info *p, const struct vg_match_by *by);
 int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb, void *ctx);
+/*
+ * The same, leaving out the policies with skip[pol] (vg_engine_count entries):
+ * an exec evaluated again once its content names are known, for the policies
+ * it did not violate the first time.
+ */
+int vg_engine_eval_except(struct vg_engine *e, struct vg_event *ev, const bool *skip,
+			  vg_violation_cb cb, void *ctx);
+/* Whether an enabled policy looks at host processes too (its scope says so). */
+bool vg_engine_any_host(const struct vg_engine *e);
 
 /*
  * The error of the policy's check() in the last vg_engine_eval (the violation

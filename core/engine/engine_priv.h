@@ -69,6 +69,7 @@ struct vg_engine {
 	struct pol *pol;
 	int npol;
 	bool *want_ctr, *want_host; /* enabled policies; enabled and host-scoped */
+	bool *want_tmp;		    /* vg_engine_eval_except's: the above minus the skipped */
 	bool any_host;
 	long budget;
 	vg_lineage_fn lineage_fn;

@@ -267,6 +267,27 @@ int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb,
 	return engine_eval_with(e, ev, e->want_ctr, cb, ctx);
 }
 
+int vg_engine_eval_except(struct vg_engine *e, struct vg_event *ev, const bool *skip,
+			  vg_violation_cb cb, void *ctx)
+{
+	const bool *want;
+
+	e->st.events++;
+	if (!in_container(e, ev) && !e->any_host) {
+		e->st.rejected++;
+		return 0;
+	}
+	want = in_container(e, ev) ? e->want_ctr : e->want_host;
+	for (int i = 0; i < e->npol; i++)
+		e->want_tmp[i] = want[i] && !skip[i];
+	return engine_eval_with(e, ev, e->want_tmp, cb, ctx);
+}
+
+bool vg_engine_any_host(const struct vg_engine *e)
+{
+	return e->any_host;
+}
+
 bool vg_engine_name_wanted(const struct vg_engine *e, const char *lcname)
 {
 	return vg_matcher_name_wanted(e->m, e->want_ctr, lcname);

@@ -82,6 +82,7 @@ void vg_engine_free(struct vg_engine *e)
 	free(e->pol);
 	free(e->want_ctr);
 	free(e->want_host);
+	free(e->want_tmp);
 	free(e->kactions);
 	free(e->kuid_name);
 	free(e->kuid);
@@ -536,7 +537,8 @@ static int engine_finish(struct vg_engine *e, struct vg_load_error **errs, int *
 	}
 	e->want_ctr = calloc((size_t)e->npol + 1, sizeof(bool));
 	e->want_host = calloc((size_t)e->npol + 1, sizeof(bool));
-	if (!e->want_ctr || !e->want_host || engine_known_hashes_room(e))
+	e->want_tmp = calloc((size_t)e->npol + 1, sizeof(bool));
+	if (!e->want_ctr || !e->want_host || !e->want_tmp || engine_known_hashes_room(e))
 		return -ENOMEM;
 	for (int i = 0; i < e->npol; i++)
 		vg_engine_enable(e, i, e->pol[i].info.enabled);

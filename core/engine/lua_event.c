@@ -56,8 +56,6 @@ enum field {
 	F_APPLET,
 	F_CONTENT,
 	F_EXE_SHA256,
-	F_EXE_FILELESS,
-	F_EXE_NOT_IN_IMAGE,
 };
 
 static const char *const field_names[] = {
@@ -95,8 +93,6 @@ static const char *const field_names[] = {
 	[F_APPLET] = "applet",
 	[F_CONTENT] = "content",
 	[F_EXE_SHA256] = "exe_sha256",
-	[F_EXE_FILELESS] = "exe_fileless",
-	[F_EXE_NOT_IN_IMAGE] = "exe_not_in_image",
 };
 
 static struct ud *check_ev(lua_State *L)
@@ -216,12 +212,6 @@ static bool push_process_field(lua_State *L, struct vg_event *ev, lua_Integer f)
 		break;
 	case F_KILLED: /* the sensor killed it at exec (an enforcing policy's name) */
 		lua_pushboolean(L, (r->flags & VG_EXEC_KILLED) != 0);
-		break;
-	case F_EXE_FILELESS: /* no link on any filesystem */
-		lua_pushboolean(L, ev->id.fileless);
-		break;
-	case F_EXE_NOT_IN_IMAGE: /* a container's exe not from its image */
-		lua_pushboolean(L, ev->id.not_in_image);
 		break;
 	default:
 		return false;

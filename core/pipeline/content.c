@@ -20,9 +20,9 @@
 #define KEPT_MAX 256 /* execs waiting for their content names */
 
 struct kept {
-	uint64_t token;	  /* 0: a free slot */
-	uint64_t gen;	  /* the policy set that evaluated it first */
-	bool *violated;	  /* per policy of that set */
+	uint64_t token;	     /* 0: a free slot */
+	uint64_t gen;	     /* the policy set that evaluated it first */
+	bool *violated;	     /* per policy of that set */
 	struct vg_exec *rec; /* a copy of the record */
 	int64_t boot_to_wall;
 };
@@ -109,8 +109,8 @@ static void on_done(void *ctx, uint64_t token)
 		vg_pipeline_attribute(p, ev);
 		tell_kernel(p, ev);
 		p->st.content_late_evals++;
-		p->st.content_late_violations +=
-			(uint64_t)vg_pipeline_evaluate(p, ev, k->gen == c->gen ? k->violated : NULL);
+		p->st.content_late_violations += (uint64_t)vg_pipeline_evaluate(
+			p, ev, k->gen == c->gen ? k->violated : NULL);
 	}
 	kept_clear(k);
 	c->nkept--;
@@ -210,7 +210,8 @@ void vg_pipeline_content_reload(struct vg_pipeline *p)
 	c->gen++; /* kept execs were evaluated by the old set: evaluated whole again */
 	vg_ident_flush_tables(c->ident);
 	if (set_known(p))
-		vg_warn("content identity: the policies' known hashes were not taken: out of memory");
+		vg_warn("content identity: the policies' known hashes were not taken: out of "
+			"memory");
 }
 
 void vg_pipeline_content_free(struct vg_pipeline *p)

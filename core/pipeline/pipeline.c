@@ -61,23 +61,35 @@ static void on_violation(void *ctx, struct vg_event *ev, int pol, const struct v
 	p->hits[h->n++] = (struct vg_hit){.pol = pol, .by = *by};
 }
 
-/* One decoded exec: metadata -> engine -> (volume control -> flow) per violation. */
-static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
+/* Container and pod, the container's name, and (live) whether the exe is in its image. */
+void vg_pipeline_attribute(struct vg_pipeline *p, struct vg_event *ev)
+{
+	if (p->o.attribute) {
+		vg_attribute(&p->attr, p->o.k8s, ev);
+		vg_ctrinfo_name(p->ctrinfo, ev); /* the pod's, else the runtime's */
+	}
+	if (p->drift)
+		vg_drift_check(p->drift, ev);
+}
+
+int vg_pipeline_evaluate(struct vg_pipeline *p, struct vg_event *ev, const bool *skip)
 {
 	struct vg_enforce_target target;
 	struct hits h = {.p = p, .n = 0};
 	int drop = -1;
 
-	if (p->o.attribute) {
-		vg_attribute(&p->attr, p->o.k8s, ev);
-		vg_ctrinfo_name(p->ctrinfo, ev); /* the pod's, else the runtime's */
+	if (skip)
+		(void)vg_engine_eval_except(p->engine, ev, skip, on_violation, &h); /* counted */
+	else
+		(void)vg_engine_eval(p->engine, ev, on_violation, &h); /* counted */
+	if (!h.n)
+		return 0;
+	if (p->o.report) { /* printing commands: each violation as the engine found it */
+		for (int i = 0; i < h.n; i++)
+			p->o.report(p->o.report_ctx, ev, p->hits[i].pol,
+				    vg_engine_policy(p->engine, p->hits[i].pol), &p->hits[i].by);
+		return h.n;
 	}
-	if (p->o.report) { /* printing commands: each violation as the engine finds it */
-		(void)vg_engine_eval(p->engine, ev, p->o.report, p->o.report_ctx); /* counted */
-		return;
-	}
-	if (!vg_engine_eval(p->engine, ev, on_violation, &h))
-		return;
 	vg_enforce_target_of(ev, &target); /* container or host: decided once */
 	/* the flow runs after the evaluation, one violation at a time */
 	for (int i = 0; i < h.n; i++) {
@@ -85,6 +97,24 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 			continue;
 		vg_pipeline_run_flow(p, ev, &p->hits[i], &target);
 	}
+	return h.n;
+}
+
+/*
+ * One decoded exec: metadata -> engine -> (volume control -> flow) per
+ * violation. When its content names are on their way, it is evaluated now
+ * without them and kept to be evaluated again when they come (content.c).
+ */
+static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
+{
+	uint64_t token = 0;
+	int pending, n;
+
+	vg_pipeline_attribute(p, ev);
+	pending = vg_pipeline_content(p, ev, &token) == -EINPROGRESS;
+	n = vg_pipeline_evaluate(p, ev, NULL);
+	if (pending)
+		vg_pipeline_content_keep(p, ev, token, n);
 }
 
 int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64_t boot_to_wall_ns)
@@ -104,7 +134,8 @@ int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64
 void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev)
 {
 	p->st.events++;
-	run_exec(p, ev);
+	vg_pipeline_attribute(p, ev);
+	(void)vg_pipeline_evaluate(p, ev, NULL); /* a trace's: nothing to read on this host */
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -136,9 +167,18 @@ int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, 
 		rc = vg_volume_new(&p->volume, o->burst, o->window_s);
 	if (!rc && !o->report)
 		rc = vg_enforcer_new(&p->enforcer, &eo);
+	if (!rc && o->live)
+		rc = vg_drift_new(&p->drift);
 	if (rc) {
 		vg_pipeline_free(p);
 		return vg_errf(err, n, rc, "cannot set up the pipeline: %s", strerror(-rc));
+	}
+	if (o->live && o->content) {
+		rc = vg_pipeline_content_setup(p, err, n); /* its own message */
+		if (rc) {
+			vg_pipeline_free(p);
+			return rc;
+		}
 	}
 	*out = p;
 	return 0;
@@ -148,6 +188,8 @@ void vg_pipeline_free(struct vg_pipeline *p)
 {
 	if (!p)
 		return;
+	vg_pipeline_content_free(p); /* first: its pending answers reach the pipeline */
+	vg_drift_free(p->drift);
 	vg_enforcer_free(p->enforcer);
 	vg_volume_free(p->volume);
 	vg_ctrinfo_free(p->ctrinfo);
@@ -159,6 +201,7 @@ void vg_pipeline_free(struct vg_pipeline *p)
 void vg_pipeline_set_engine(struct vg_pipeline *p, struct vg_engine *e)
 {
 	p->engine = e;
+	vg_pipeline_content_reload(p);
 }
 
 void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st)
@@ -170,4 +213,7 @@ void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st
 		vg_ctrinfo_stats(p->ctrinfo, &st->ctrinfo);
 	if (p->enforcer)
 		vg_enforcer_stats(p->enforcer, &st->enforce);
+	if (p->drift)
+		vg_drift_stats(p->drift, &st->drift);
+	vg_pipeline_content_stats(p, st);
 }

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "attrib.h"
+#include "drift.h"
+#include "ident.h"
 #include "enforcer.h"
 #include "engine.h"
 #include "event.h"
@@ -42,6 +44,17 @@ struct vg_pipeline_opts {
 	struct vg_notify *notify; /* NULL: vigil.notify() does nothing */
 	struct event_base *base;  /* for the checks after a kill */
 	bool dry_run;		  /* enforcement records what it would do, does nothing */
+	/*
+	 * live: the execs happen now on this host (the sensor's, not a trace's):
+	 * their executables and containers can be read. content: then also name
+	 * executables by content (core/ident/), within these bounds (0: default).
+	 */
+	bool live, content;
+	size_t content_cache;	    /* files' hashes kept */
+	uint64_t content_max_bytes; /* larger files are not hashed */
+	/* a file was named by content: the kernel may know it from now on */
+	void (*identified)(void *ctx, const struct vg_ident_key *key, const char *name);
+	void *identified_ctx;
 };
 
 struct vg_pipeline_stats {
@@ -50,6 +63,12 @@ struct vg_pipeline_stats {
 	uint64_t attr_nested, attr_unverified; /* suspect attributions (attrib.h) */
 	struct vg_ctrinfo_stats ctrinfo;       /* container names from the runtimes' files */
 	struct vg_enforce_stats enforce;
+	struct vg_drift_stats drift;
+	/* content identity: execs kept for their content names, evaluated again when they
+	   came, violations found then, execs not kept (the bound), names given to the kernel */
+	uint64_t content_kept, content_late_evals, content_late_violations, content_not_kept,
+		content_to_kernel;
+	struct vg_ident_stats ident;
 };
 
 int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, char *err,

@@ -23,12 +23,33 @@ struct vg_pipeline {
 	struct vg_hit *hits;	      /* the policies the current exec violated (run_exec) */
 	int hits_cap;
 	struct vg_pipeline_stats st;
+	struct vg_drift *drift;	    /* live only */
+	struct vg_content *content; /* live, with content identity */
 };
 
 /* The enforcer's side effects on this host: kills, cgroup checks, pod deletes, the alert. */
 extern const struct vg_enforce_ops vg_pipeline_effects;
 
 uint64_t vg_pipeline_now_ns(void);
+
+/* pipeline.c: attribution (and drift), then evaluation except skip[] (NULL: none). */
+void vg_pipeline_attribute(struct vg_pipeline *p, struct vg_event *ev);
+int vg_pipeline_evaluate(struct vg_pipeline *p, struct vg_event *ev, const bool *skip);
+
+/*
+ * content.c: the exec's content names into ev->id: 0 when known now (or not
+ * wanted), -EINPROGRESS when they are on their way (*token names them): then
+ * keep the exec after its first evaluation, with how many policies it violated
+ * (p->hits), to be evaluated again when they come.
+ */
+struct vg_content;
+int vg_pipeline_content(struct vg_pipeline *p, struct vg_event *ev, uint64_t *token);
+void vg_pipeline_content_keep(struct vg_pipeline *p, const struct vg_event *ev, uint64_t token,
+			      int nhits);
+int vg_pipeline_content_setup(struct vg_pipeline *p, char *err, size_t n);
+void vg_pipeline_content_free(struct vg_pipeline *p);
+void vg_pipeline_content_reload(struct vg_pipeline *p); /* after a new engine */
+void vg_pipeline_content_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st);
 
 /* flow_bindings.c: the policy's flow (lua/flow.lua or its on_violation) for one violation. */
 void vg_pipeline_run_flow(struct vg_pipeline *p, struct vg_event *ev, const struct vg_hit *hit,
