@@ -132,7 +132,11 @@ def stop_all():
 
 
 def setUpModule():
-    start_all()
+    try:
+        start_all()
+    except BaseException:
+        stop_all()  # unittest skips tearDownModule when setUpModule fails
+        raise
 
 
 def tearDownModule():
