@@ -112,16 +112,34 @@ static int hash_fd(struct hashd *h, struct hjob *j)
 	return fkey_eq(&now, &j->key) ? 0 : -ENOENT;
 }
 
-/* Opens j->path under the root j->fd; the file must be j->key. */
+/*
+ * Opens j->path under the root j->fd and hashes it as it is now: a table's
+ * name may have changed since the scan (a hard link made to it changes its
+ * ctime), and what the table needs is the content found at that path. Only a
+ * change while it is read fails (-ENOENT).
+ */
 static int hash_at(struct hashd *h, struct hjob *j)
 {
 	int fd = rootscan_open(j->fd, j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	int root = j->fd, rc;
+	struct fkey before, after;
+	struct stat st;
 
 	if (fd < 0)
 		return fd;
-	j->fd = fd;
-	rc = hash_fd(h, j);
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		(void)close(fd); /* read-only: nothing to report */
+		return rc;
+	}
+	fkey_of_stat(&before, &st);
+	rc = hashd_sha256(h, fd, j->max_bytes, j->sha, &j->bytes_read);
+	if (!rc && fstat(fd, &st) < 0)
+		rc = -errno;
+	if (!rc) {
+		fkey_of_stat(&after, &st);
+		rc = fkey_eq(&before, &after) ? 0 : -ENOENT;
+	}
 	j->fd = root;
 	(void)close(fd); /* read-only: nothing to report */
 	return rc;

@@ -61,6 +61,10 @@ WAYS = {
     "hardlink": ("ln -f /usr/bin/dpkg /usr/bin/pkgh{n} && exec /usr/bin/pkgh{n} {args}",
                  DPKG_SAYS, {"exe", "content"}),
     "copy": ("cp /usr/bin/dpkg /tmp/pk{n} && exec /tmp/pk{n} {args}", DPKG_SAYS, {"content"}),
+    # the same files run again, unchanged (making them again would change their ctime,
+    # and a changed file is another file: it is hashed again)
+    "hardlink_again": ("exec /usr/bin/pkgh{n} {args}", DPKG_SAYS, {"exe", "content"}),
+    "copy_again": ("exec /tmp/pk{n} {args}", DPKG_SAYS, {"content"}),
     "loader": (f"exec {LD_SO} /usr/bin/dpkg {{args}}", DPKG_SAYS, {"loader"}),
     # dpkg's bytes in a memfd named "x", fexecve'd (comm "memfd:x", no path on any fs)
     "memfd": ("exec /tmp/memrun /usr/bin/dpkg x {args}", DPKG_SAYS, {"content"}),
@@ -392,7 +396,7 @@ class EnforceTest(unittest.TestCase):
 
     def killed_in_kernel(self, way, n=None):
         """Killed at exec: not one line of dpkg's output; the alert says in the kernel."""
-        cid = CTR["hardlink" if way == "hardlink" else "main"]
+        cid = CTR["hardlink" if way.startswith("hardlink") else "main"]
         t0 = now_ns()
         code, out, _ = attack(cid, way_cmd(way, n=n))
         self.assertEqual(code, 137, out)
@@ -429,14 +433,14 @@ class EnforceTest(unittest.TestCase):
         dpkg) or user space hashes it; a second run is known to the kernel."""
         n = fresh()
         self.killed_from_user_space("hardlink", n, kernel_ok=True)
-        self.killed_in_kernel("hardlink", n)
+        self.killed_in_kernel("hardlink_again", n)
 
     def test_renamed_copy(self):
         """The first run of a new file is identified by its hash in user space; the hash
         then reaches the kernel, which kills the second run at exec."""
         n = fresh()
         self.killed_from_user_space("copy", n)
-        self.killed_in_kernel("copy", n)
+        self.killed_in_kernel("copy_again", n)
 
     def test_loader(self):
         self.killed_from_user_space("loader")
@@ -451,7 +455,7 @@ def measure():
     try:
         policy_cmd("inform", UBUNTU)
         print("| way | caught | matchedBy | comm, exe, args |\n|---|---|---|---|")
-        for way in WAYS:
+        for way in (w for w in WAYS if not w.endswith("_again")):
             cid = CTR["hardlink" if way == "hardlink" else "main"]
             t0 = now_ns()
             hold = HOLD / 2 if way == "memfd" else 0
