@@ -55,6 +55,20 @@ local function trim(body, limit, vigil)
 		alert.trimmed = true
 		s = vigil.json_encode(body)
 	end
+	-- then the identity facts at their defaults (false, "comm", "userspace", the comm again)
+	if #s > limit then
+		for _, p in ipairs(alert.processes or {}) do
+			for _, k in ipairs({ "exeFileless", "exeNotInImage", "killedInKernel" }) do
+				if p[k] == false then p[k] = nil end
+			end
+			if p.exeName == p.name then p.exeName = nil end
+			if p.matchedName == p.name then p.matchedName = nil end
+			if p.matchedBy == "comm" then p.matchedBy = nil end
+			if p.decidedIn == "userspace" then p.decidedIn = nil end
+		end
+		alert.trimmed = true
+		s = vigil.json_encode(body)
+	end
 	-- then the longest text, cut by what is over (escaping may need another round)
 	while #s > limit do
 		local all, len = texts(alert)

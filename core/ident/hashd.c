@@ -27,7 +27,7 @@ struct hashd {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct jqueue todo, done; /* under mu */
+	struct jqueue queued, done; /* under mu */
 	bool stop;		  /* under mu; also read between chunks */
 	int efd;
 	struct event *ev;
@@ -171,14 +171,14 @@ static void *worker(void *arg)
 	for (;;) {
 		struct hjob *j;
 
-		while (!h->stop && !h->todo.head)
+		while (!h->stop && !h->queued.head)
 			pthread_cond_wait(&h->cv, &h->mu);
 		if (h->stop)
 			break;
-		j = h->todo.head;
-		h->todo.head = j->next;
-		if (!h->todo.head)
-			h->todo.tail = NULL;
+		j = h->queued.head;
+		h->queued.head = j->next;
+		if (!h->queued.head)
+			h->queued.tail = NULL;
 		pthread_mutex_unlock(&h->mu);
 		run_job(h, j);
 		pthread_mutex_lock(&h->mu);
@@ -263,14 +263,14 @@ void hashd_submit(struct hashd *h, struct hjob *j)
 {
 	j->err = 0;
 	pthread_mutex_lock(&h->mu);
-	jq_push(&h->todo, j);
+	jq_push(&h->queued, j);
 	pthread_cond_signal(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 }
 
 void hashd_free(struct hashd *h)
 {
-	struct hjob *todo, *done;
+	struct hjob *queued, *done;
 
 	if (!h)
 		return;
@@ -279,9 +279,9 @@ void hashd_free(struct hashd *h)
 	pthread_cond_signal(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 	(void)pthread_join(h->thread, NULL); /* our own thread: cannot fail */
-	todo = jq_take_all(&h->todo);
+	queued = jq_take_all(&h->queued);
 	done = jq_take_all(&h->done);
-	for (struct hjob *j = todo, *next; j; j = next) {
+	for (struct hjob *j = queued, *next; j; j = next) {
 		next = j->next;
 		(void)close(j->fd); /* not run: its fd is still ours */
 		j->fd = -1;

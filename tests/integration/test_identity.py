@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Process identity beyond comm (issue 15), tried as an attacker would, in real
+"""Process identity beyond comm, tried as an attacker would, in real
 podman + runc containers: a policy naming `dpkg` ("Ubuntu Package Manager
 Execution") catches dpkg reached any way — its comm, `exec -a`, a symlink, a
 `#!` script whose interpreter is dpkg, a hard link, a renamed copy, the dynamic
