@@ -120,6 +120,12 @@ int vg_engine_eval(struct vg_engine *e, struct vg_event *ev, vg_violation_cb cb,
  */
 int vg_engine_eval_except(struct vg_engine *e, struct vg_event *ev, const bool *skip,
 			  vg_violation_cb cb, void *ctx);
+/*
+ * Whether the kernel decided this violation of pol by ev: it killed the exec,
+ * or the policy rests on a fact about the executable (fileless, not in the
+ * image) that the kernel decided. The alert's decidedIn.
+ */
+bool vg_engine_decided_in_kernel(const struct vg_engine *e, int pol, const struct vg_event *ev);
 /* Whether an enabled policy looks at host processes too (its scope says so). */
 bool vg_engine_any_host(const struct vg_engine *e);
 

@@ -190,3 +190,18 @@ uint32_t vg_engine_kernel_exe_policy(const struct vg_engine *e)
 	}
 	return bits;
 }
+
+bool vg_engine_decided_in_kernel(const struct vg_engine *e, int pi, const struct vg_event *ev)
+{
+	const struct vg_exe_ident *id = &ev->id;
+
+	if (ev->rec->flags & VG_EXEC_KILLED)
+		return true;
+	if (pi < 0 || pi >= e->npol)
+		return false;
+	if (id->fileless && id->fileless_by == VG_DECIDED_KERNEL &&
+	    vg_matcher_needs_fact(e->m, pi, VG_CRIT_FILELESS))
+		return true;
+	return id->not_in_image && id->not_in_image_by == VG_DECIDED_KERNEL &&
+	       vg_matcher_needs_fact(e->m, pi, VG_CRIT_NOT_IN_IMAGE);
+}

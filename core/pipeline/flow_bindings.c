@@ -48,6 +48,8 @@ static bool store(struct flow_run *run)
 				 .killed_in_kernel = (run->ev->rec->flags & VG_EXEC_KILLED) != 0,
 				 .matched_by = run->by->way,
 				 .matched_name = run->by->name,
+				 .decided_in_kernel =
+					 vg_engine_decided_in_kernel(p->engine, run->pol, run->ev),
 				 .error = vg_engine_check_error(p->engine, run->pol)};
 	int rc;
 

@@ -408,9 +408,7 @@ static void proc_ident_of(struct vg_proc_rec *p, const struct vg_violation *v)
 	}
 	p->exe_fileless = id->fileless;
 	p->exe_not_in_image = id->not_in_image;
-	p->decided_in_kernel = v->killed_in_kernel || id->kill_cause != VG_KILL_NONE ||
-			       (id->fileless && id->fileless_by == VG_DECIDED_KERNEL) ||
-			       (id->not_in_image && id->not_in_image_by == VG_DECIDED_KERNEL);
+	p->decided_in_kernel = v->killed_in_kernel || v->decided_in_kernel;
 }
 
 /* The violating process of ev, with its own copies of the strings. */

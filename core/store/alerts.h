@@ -77,6 +77,7 @@ struct vg_violation {
 	const char *error;	  /* the check() failed with this (an evaluation error), or NULL */
 	enum vg_way matched_by;	  /* which name of the exec the policy's name criterion matched */
 	const char *matched_name; /* that name; NULL: the comm */
+	bool decided_in_kernel; /* the kernel killed it, or decided the fact the policy rests on */
 };
 
 struct vg_alerts;

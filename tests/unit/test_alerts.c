@@ -572,7 +572,9 @@ static const struct vg_alert *add_ident(struct vg_alerts *s, uint64_t t)
 				 .policy_name = "Ways",
 				 .severity = "low",
 				 .matched_by = VG_WAY_EXE,
-				 .matched_name = "dpkg"};
+				 .matched_name = "dpkg",
+				 .decided_in_kernel =
+					 true}; /* the flow's verdict, stored as given */
 	const struct vg_alert *a;
 
 	v.ev = mk("/tmp/x", "-l", POD1, NULL, t);
