@@ -138,6 +138,7 @@ struct exe {
 	__u64 dname;		   /* its dentry's name (kernel pointer) */
 	struct vg_ident_key key;   /* dev, ino, ctime, size */
 	__u32 nlink, magic, flags; /* VG_EXEC_EXE_* */
+	__s32 name_n;		   /* bytes of name read, with the NUL (< 16: all of it) */
 	struct vg_filter_key name; /* its name as a filter key (NUL padded) */
 	char leaf[72];		   /* the leaf cgroup's name, when read early */
 };
@@ -610,7 +611,7 @@ static __always_inline void read_exe(struct exe *x, struct task_struct *p)
 	x->nlink = ino->__i_nlink;
 	x->magic = sb->s_magic;
 	x->dname = (__u64)d->d_name.name;
-	bpf_probe_read_kernel_str(x->name.comm, sizeof(x->name.comm), d->d_name.name);
+	x->name_n = bpf_probe_read_kernel_str(x->name.comm, sizeof(x->name.comm), d->d_name.name);
 	x->flags = VG_EXEC_EXE_KNOWN;
 	if (!x->nlink)
 		x->flags |= VG_EXEC_EXE_FILELESS;
@@ -644,8 +645,8 @@ static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_ke
 		act = *a;
 		*cause = VG_KILL_COMM;
 	}
-	if (!(s->x.flags & VG_EXEC_EXE_KNOWN))
-		return act;
+	if (!(s->x.flags & VG_EXEC_EXE_KNOWN) || same_key(&s->x.name, comm))
+		goto ident; /* the usual case: the name is the comm, looked up already */
 	a = filter_action(&s->x.name, &xk);
 	if (a && !same_key(&xk, lkey)) {
 		if (!act)
@@ -656,7 +657,8 @@ static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_ke
 		}
 		act |= *a;
 	}
-	if (!(vg_exe_policy & VG_EXE_IDENT))
+ident:
+	if (!(s->x.flags & VG_EXEC_EXE_KNOWN) || !(vg_exe_policy & VG_EXE_IDENT))
 		return act;
 	nm = bpf_map_lookup_elem(&ident, &s->x.key);
 	if (!nm)
@@ -717,8 +719,13 @@ static __always_inline __u32 put_exe_name(struct scratch *s, struct vg_exec *ev,
 	ev->exe_name_len = 0;
 	if (!(s->x.flags & VG_EXEC_EXE_KNOWN))
 		return off;
-	n = bpf_probe_read_kernel_str(&ev->data[off & VG_DATA_MASK], VG_NAME_MAX,
-				      (void *)s->x.dname);
+	if (s->x.name_n > 0 && s->x.name_n < VG_COMM_LEN) { /* read whole already */
+		__builtin_memcpy(&ev->data[off & VG_DATA_MASK], s->x.name.comm, VG_COMM_LEN);
+		n = s->x.name_n;
+	} else {
+		n = bpf_probe_read_kernel_str(&ev->data[off & VG_DATA_MASK], VG_NAME_MAX,
+					      (void *)s->x.dname);
+	}
 	if (n <= 0) {
 		s->x.flags = 0; /* unreadable: say nothing rather than something wrong */
 		count(VG_C_READ_FAULT);
