@@ -48,25 +48,6 @@ void ident_req_wake(struct vg_ident *id, struct ident_req *r)
 	r->done(r->ctx, r->token); /* last: done() may look up again */
 }
 
-int ident_open_root(struct vg_ident *id, uint32_t pid, uint32_t ppid, bool host)
-{
-	char path[64];
-	int fd;
-
-	if (id->root_override || host) {
-		fd = open(id->root_override ? id->root_override : "/",
-			  O_PATH | O_DIRECTORY | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
-	}
-	snprintf(path, sizeof(path), "/proc/%u/root", pid);
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%u/root", ppid);
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 /* fd is the executable the kernel saw, a regular file not on FUSE: 0, or -errno (counted). */
 static int check_exe(struct vg_ident *id, int fd, const struct fkey *key)
 {
@@ -106,8 +87,8 @@ static int open_by_path(struct vg_ident *id, struct vg_event *ev)
 	} else {
 		snprintf(path, sizeof(path), "%s", ev->exe);
 	}
-	/* the process is gone: its parent's root (which it shared, unless it chrooted) */
-	root = ident_open_root(id, ev->rec->ppid, ev->rec->ppid, !vg_event_in_container(ev));
+	/* the process is gone: the root of its container (or the host's) */
+	root = ident_open_root(id, ev);
 	if (root < 0)
 		return root;
 	fd = rootscan_open(root, path, O_RDONLY | O_CLOEXEC);
@@ -230,7 +211,7 @@ static int start_file(struct vg_ident *id, struct vg_event *ev, const struct fke
 /* Starts building t from the root ev's process sees; a failure leaves t as it was. */
 static void start_table(struct vg_ident *id, struct ident_table *t, struct vg_event *ev)
 {
-	int root = ident_open_root(id, ev->rec->pid, ev->rec->ppid, !vg_event_in_container(ev));
+	int root = ident_open_root(id, ev);
 
 	if (root < 0 || table_start(id, t, root) < 0)
 		id->st.errors++;

@@ -186,8 +186,8 @@ struct vg_ident {
 uint64_t ident_now_ns(void);
 /* One of r's waits is over; done() when it was the last. */
 void ident_req_wake(struct vg_ident *id, struct ident_req *r);
-/* O_PATH fd of the root a process sees (pid, else ppid), or "/" for the host; or -errno. */
-int ident_open_root(struct vg_ident *id, uint32_t pid, uint32_t ppid, bool host);
+/* ctr_root.c: the root ev's process saw (O_PATH fd), or -errno. */
+int ident_open_root(struct vg_ident *id, struct vg_event *ev);
 
 /* tables.c */
 /*
