@@ -645,8 +645,13 @@ static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_ke
 		act = *a;
 		*cause = VG_KILL_COMM;
 	}
-	if (!(s->x.flags & VG_EXEC_EXE_KNOWN) || same_key(&s->x.name, comm))
-		goto ident; /* the usual case: the name is the comm, looked up already */
+	if (!(s->x.flags & VG_EXEC_EXE_KNOWN))
+		goto ident;
+	if (same_key(&s->x.name, comm)) { /* the usual case: looked up already */
+		if (s->x.name_n > 0 && s->x.name_n < VG_COMM_LEN)
+			s->x.flags |= VG_EXEC_EXE_IS_COMM; /* user space need not compare */
+		goto ident;
+	}
 	a = filter_action(&s->x.name, &xk);
 	if (a && !same_key(&xk, lkey)) {
 		if (!act)

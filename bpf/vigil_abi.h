@@ -46,6 +46,7 @@ enum vg_exec_flags {
 	VG_EXEC_IN_CONTAINER = 1u << 13,     /* the leaf cgroup is a container's, as the kernel
 						sees it */
 	VG_EXEC_IDENT_HIT = 1u << 14,	     /* the executable was in the ident map */
+	VG_EXEC_EXE_IS_COMM = 1u << 15,	     /* its name is the comm (shorter than 16 bytes) */
 };
 
 /*

@@ -223,6 +223,16 @@ static void add_name(struct eval *e, enum vg_way way, const char *name)
 	e->lens[e->nnames++] = strlen(name);
 }
 
+/* Is the exe's name the comm (cut to 15 bytes, as the kernel cuts it)? Inline: per exec. */
+static inline bool same_name(const char *x, const char *comm)
+{
+	int i = 0;
+
+	while (i < VG_COMM_LEN - 1 && x[i] && x[i] == comm[i])
+		i++;
+	return x[i] == comm[i]; /* a longer name than the comm's 15 bytes is another name */
+}
+
 /* The exec's names in reporting order; the comm (else the exe path) is always first. */
 static void gather_names(struct eval *e)
 {
@@ -235,9 +245,10 @@ static void gather_names(struct eval *e)
 	e->lens[0] = strlen(comm);
 	e->nnames = 1;
 	/* the common case: the exe's name is the comm, and no loader, applet or content */
-	if (x[0] && memcmp(x, ev->comm, VG_COMM_LEN)) /* both NUL-padded: 16 bytes say it */
+	if (x[0] && !(ev->rec->flags & VG_EXEC_EXE_IS_COMM) && !same_name(x, ev->comm))
 		add_name(e, VG_WAY_EXE, x);
-	if ((x[0] == 'l' && x[1] == 'd') || x[0] == 'b' || x[0] == 't') { /* ld*, busybox, toybox */
+	if ((x[0] == 'l' && x[1] == 'd') || (x[0] == 'b' && x[1] == 'u') ||
+	    (x[0] == 't' && x[1] == 'o')) { /* ld*, busybox, toybox */
 		vg_event_ident_args(ev); /* parses argv only for a loader or a multi-call binary */
 		add_name(e, VG_WAY_LOADER, ev->id.loader);
 		add_name(e, VG_WAY_APPLET, ev->id.applet);
@@ -287,6 +298,9 @@ int vg_matcher_eval(const struct vg_matcher *cm, struct vg_event *ev, const bool
 		dispatch_name(&e, i);
 	for (int i = 0; i < m->nall; i++)
 		consider(&e, m->all_secs[i]);
+	if (ev->id.fileless || ev->id.not_in_image)
+		for (int i = 0; i < m->nfact; i++)
+			consider(&e, m->fact_secs[i]);
 	if (m->nargsec) {
 		if (args_match(m, ev))
 			for (int i = 0; i < m->nargsec; i++)

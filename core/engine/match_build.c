@@ -52,6 +52,7 @@ void vg_matcher_free(struct vg_matcher *m)
 	free(m->secs);
 	free(m->regex_secs);
 	free(m->all_secs);
+	free(m->fact_secs);
 	free(m->args_secs);
 	vg_regex_free(m->args_gate);
 	free(m->pol_gen);
@@ -281,7 +282,9 @@ static int index_sections(struct vg_matcher *m, const char ***res, int *nres)
 			continue;
 		if (s->nargs && push_int(&m->args_secs, &m->nargsec, i))
 			return -ENOMEM;
-		if (!s->nargs && push_int(&m->all_secs, &m->nall, i))
+		if (!s->nargs && s->exe_gated && push_int(&m->fact_secs, &m->nfact, i))
+			return -ENOMEM; /* looked at only for an exec with such a fact */
+		if (!s->nargs && !s->exe_gated && push_int(&m->all_secs, &m->nall, i))
 			return -ENOMEM;
 	}
 	return 0;

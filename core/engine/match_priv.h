@@ -29,7 +29,7 @@ struct section {
 	char **name_res; /* its regex values */
 	int nres;
 	bool has_name;
-	bool long_lit; /* a literal is longer than its key: never for the kernel to decide */
+	bool long_lit;	/* a literal is longer than its key: never for the kernel to decide */
 	bool exe_gated; /* needs the exe fileless or not in the image: the kernel sends those */
 	const char *const *args_vals; /* its positive args criterion's values (owned by crit) */
 	char **args_own;
@@ -77,6 +77,7 @@ struct vg_matcher {
 	size_t hmask;
 	int *regex_secs, nregex;
 	int *all_secs, nall;	    /* no name criterion: looked at for every event */
+	int *fact_secs, nfact;	    /* ... but a fileless / not-in-image one: for such execs */
 	int *args_secs, nargsec;    /* ... of which gated by a positive args criterion */
 	struct vg_regex *combined;  /* every regex name value, whole string */
 	struct vg_regex *args_gate; /* every gated section's args values: one pass rejects all */

@@ -64,21 +64,15 @@ const char *vg_way_name(enum vg_way w)
 static void decode_ident(struct vg_exe_ident *id, const struct vg_exec *r)
 {
 	bool in_ctr = (r->flags & VG_EXEC_IN_CONTAINER) != 0;
-	size_t n = r->exe_name_len;
 
-	memset(id, 0, offsetof(struct vg_exe_ident, content));
-	id->n_content = 0;
-	id->content_known = id->content_pending = id->has_sha256 = false;
-	id->fileless = id->not_in_image = false;
-	id->fileless_by = id->not_in_image_by = VG_DECIDED_NONE;
+	id->exe_name = "";
+	id->loader[0] = id->applet[0] = '\0'; /* not the whole buffers: decoded per exec */
+	/* n_content and every fact after it, zero (false, VG_DECIDED_NONE) in one go */
+	memset(&id->n_content, 0, sizeof(*id) - offsetof(struct vg_exe_ident, n_content));
 	id->kill_cause = (enum vg_kill_cause)r->kill_cause;
-	id->args_parsed = false;
 	if (!(r->flags & VG_EXEC_EXE_KNOWN))
 		return;
-	if (n >= sizeof(id->exe_name))
-		n = sizeof(id->exe_name) - 1;
-	memcpy(id->exe_name, r->data + r->exe_name_off, n);
-	id->exe_name[n] = '\0';
+	id->exe_name = r->data + r->exe_name_off; /* checked: inside, NUL-terminated */
 	if (r->flags & VG_EXEC_EXE_FILELESS) {
 		id->fileless = true;
 		id->fileless_by = VG_DECIDED_KERNEL;
@@ -118,7 +112,7 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	memcpy(ev->comm, r->comm, VG_COMM_LEN);
 	ev->comm[VG_COMM_LEN - 1] = '\0';
 	ev->exe = data + r->exe_off;
-	slash = strrchr(ev->exe, '/');
+	slash = memrchr(ev->exe, '/', r->exe_len); /* from the end: the basename is short */
 	ev->name = slash ? slash + 1 : ev->exe;
 
 	ev->has_args = ev->has_paths = ev->has_ctr = false;

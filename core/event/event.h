@@ -60,15 +60,16 @@ enum vg_decider { VG_DECIDED_NONE, VG_DECIDED_KERNEL, VG_DECIDED_USER };
 
 /* What an exec's executable is, beyond its comm (filled by decode and the pipeline). */
 struct vg_exe_ident {
-	char exe_name[VG_IDENT_NAME_MAX]; /* basename of mm->exe_file; "" unknown */
-	char loader[VG_IDENT_NAME_MAX];	  /* basename of ld.so's program; "" none */
-	char applet[VG_IDENT_NAME_MAX];	  /* a multi-call binary's applet; "" none */
+	const char *exe_name;		/* basename of mm->exe_file (in the record); "" unknown */
+	char loader[VG_IDENT_NAME_MAX]; /* basename of ld.so's program; "" none */
+	char applet[VG_IDENT_NAME_MAX]; /* a multi-call binary's applet; "" none */
 	/* content identity: names whose binaries have this content (NUL-free, lowercase) */
 	char content[VG_IDENT_NAMES][VG_IDENT_NAME_MAX];
+	uint8_t sha256[32]; /* when has_sha256 */
+	/* from here on, all zero for each exec decoded (event.c, decode_ident) */
 	int n_content;
 	bool content_known;   /* the content names above are final (maybe none) */
 	bool content_pending; /* the hash is being computed: evaluated again when it is */
-	uint8_t sha256[32];
 	bool has_sha256;
 	bool fileless;			 /* memfd, O_TMPFILE, deleted before exec */
 	bool not_in_image;		 /* a container's exe written after its start */

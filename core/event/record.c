@@ -159,6 +159,11 @@ size_t vg_record_build(void *buf, size_t cap, const struct vg_record_spec *s)
 		return 0;
 	if (s->exe_name && put_exe_name(r, dcap, &o, s->exe_name))
 		return 0;
+	/* as the kernel marks it: the mapped exe's name is the comm, whole */
+	if ((r->flags & VG_EXEC_EXE_KNOWN) && r->exe_name_len < VG_COMM_LEN - 1 &&
+	    r->exe_name_len == strnlen(r->comm, VG_COMM_LEN) &&
+	    !memcmp(r->data + r->exe_name_off, r->comm, r->exe_name_len))
+		r->flags |= VG_EXEC_EXE_IS_COMM;
 	r->size = (__u32)(sizeof(*r) + o);
 	return r->size;
 }

@@ -36,6 +36,7 @@ struct vg_trace_reader {
 	int fd;
 	int64_t boot_to_wall;
 	int64_t abi;	     /* the records' ABI: VG_ABI_VERSION, or 1 (upgraded as read) */
+	size_t grown;	     /* bytes an upgrade adds to each record (0 for this ABI) */
 	unsigned char *copy; /* COPY_MAX bytes: an unaligned or upgraded record, copied */
 };
 
@@ -198,6 +199,7 @@ static long check_header(struct vg_trace_reader *r, const char *path, char *err,
 		return hdr_err(err, n, path, "no header at byte offset 0");
 	r->boot_to_wall = h.boot_to_wall;
 	r->abi = h.abi;
+	r->grown = h.abi == 1 ? sizeof(struct vg_exec) - V1_HEAD : 0;
 	if (!h.magic)
 		return hdr_err(err, n, path, "the header has no format \"vigil-trace\"");
 	if ((h.version != TRACE_VERSION || h.abi != VG_ABI_VERSION) &&
@@ -356,7 +358,18 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 	const struct vg_exec *rec;
 	int rc;
 
-	while (left && p[0] == 0xc0) { /* alignment padding */
+	if (left >= 8) { /* alignment padding: up to 7 nil bytes, counted in one word */
+		uint64_t w;
+		size_t pad;
+
+		memcpy(&w, p, 8);
+		w ^= 0xc0c0c0c0c0c0c0c0ull; /* a padding byte becomes 0 */
+		pad = w ? (size_t)__builtin_ctzll(w) / 8 : 8;
+		p += pad;
+		left -= pad;
+		r->off += pad;
+	}
+	while (left && p[0] == 0xc0) { /* longer padding, or the file's last bytes */
 		p++;
 		left--;
 		r->off++;
@@ -380,7 +393,7 @@ int vg_trace_next(struct vg_trace_reader *r, struct vg_event *ev, char *err, siz
 	/* ancestors' exe paths follow the record: named on demand (vg_trace_lineage) */
 	ev->lineage_src = (const char *)rec + rec->size;
 	ev->lineage_len = bl - rec->size;
-	r->off += hl + bl - (r->abi == 1 ? sizeof(struct vg_exec) - V1_HEAD : 0);
+	r->off += hl + bl - r->grown;
 	return 1;
 }
 

@@ -78,6 +78,8 @@ int vg_pipeline_evaluate(struct vg_pipeline *p, struct vg_event *ev, const bool 
 	struct hits h = {.p = p, .n = 0};
 	int drop = -1;
 
+	if (p->o.report && !p->content) /* printing, nothing kept: as the engine finds them */
+		return vg_engine_eval(p->engine, ev, p->o.report, p->o.report_ctx);
 	if (skip)
 		(void)vg_engine_eval_except(p->engine, ev, skip, on_violation, &h); /* counted */
 	else
@@ -134,7 +136,8 @@ int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64
 void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev)
 {
 	p->st.events++;
-	vg_pipeline_attribute(p, ev);
+	if (p->o.attribute || p->drift)
+		vg_pipeline_attribute(p, ev);
 	(void)vg_pipeline_evaluate(p, ev, NULL); /* a trace's: nothing to read on this host */
 }
 

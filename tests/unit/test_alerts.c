@@ -578,7 +578,7 @@ static const struct vg_alert *add_ident(struct vg_alerts *s, uint64_t t)
 	const struct vg_alert *a;
 
 	v.ev = mk("/tmp/x", "-l", POD1, NULL, t);
-	snprintf(ev->id.exe_name, sizeof(ev->id.exe_name), "dpkg");
+	ev->id.exe_name = "dpkg";
 	memset(ev->id.sha256, 0xab, sizeof(ev->id.sha256));
 	ev->id.has_sha256 = true;
 	ev->id.not_in_image = true;
