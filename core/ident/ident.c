@@ -73,11 +73,16 @@ static int check_exe(struct vg_ident *id, int fd, const struct fkey *key)
 	return 0;
 }
 
-/* The exec'd path, resolved in the root of a live ancestor (relative: to the cwd). */
-static int open_by_path(struct vg_ident *id, struct vg_event *ev)
+/*
+ * The exec'd path, resolved in the root of the exec's container (relative: to
+ * its cwd). Opened O_PATH first, so that a FIFO or a device node swapped in for
+ * the file never blocks the loop nor is opened: only a regular file with the
+ * recorded identity is then opened for reading, through /proc/self/fd.
+ */
+static int open_by_path(struct vg_ident *id, struct vg_event *ev, const struct fkey *key)
 {
-	char path[VG_PATH_MAX + VG_EXE_MAX + 2];
-	int root, fd;
+	char path[VG_PATH_MAX + VG_EXE_MAX + 2], self[64];
+	int root, fd, rc;
 
 	if (ev->exe[0] != '/') {
 		vg_event_paths(ev);
@@ -87,13 +92,22 @@ static int open_by_path(struct vg_ident *id, struct vg_event *ev)
 	} else {
 		snprintf(path, sizeof(path), "%s", ev->exe);
 	}
-	/* the process is gone: the root of its container (or the host's) */
-	root = ident_open_root(id, ev);
+	root = ident_open_root(id, ev); /* the process is gone: its container's root */
 	if (root < 0)
 		return root;
-	fd = rootscan_open(root, path, O_RDONLY | O_CLOEXEC);
+	fd = rootscan_open(root, path, O_PATH | O_CLOEXEC);
 	(void)close(root); /* O_PATH */
-	return fd;
+	if (fd < 0)
+		return fd;
+	rc = check_exe(id, fd, key); /* identity and regular, without opening it */
+	if (!rc) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		rc = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (rc < 0)
+			rc = -errno;
+	}
+	(void)close(fd); /* O_PATH */
+	return rc;
 }
 
 /* Opens ev's executable now: /proc/PID/exe, else its path; the fd, or -errno (counted). */
@@ -103,24 +117,24 @@ static int open_exe(struct vg_ident *id, struct vg_event *ev, const struct fkey 
 	int fd, rc = -ENOENT;
 
 	snprintf(path, sizeof(path), "/proc/%u/exe", ev->rec->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd >= 0) {
-		rc = check_exe(id, fd, key);
-		if (rc == 0)
-			return fd;
-		(void)close(fd); /* read-only */
+		rc = check_exe(id, fd, key); /* identity, regular, not FUSE: before opening it */
+		if (rc == 0) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			rc = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			if (rc < 0)
+				rc = -errno;
+		}
+		(void)close(fd); /* O_PATH */
 		if (rc != -ENOENT)
 			return rc;
 	}
-	fd = open_by_path(id, ev);
-	if (fd >= 0) {
-		rc = check_exe(id, fd, key);
-		if (rc == 0)
-			return fd;
-		(void)close(fd); /* read-only */
-		if (rc != -ENOENT)
-			return rc;
-	}
+	fd = open_by_path(id, ev, key);
+	if (fd >= 0)
+		return fd;
+	if (fd != -ENOENT)
+		return fd;
 	id->st.gone++;
 	return -ENOENT;
 }
@@ -259,6 +273,10 @@ int vg_ident_lookup(struct vg_ident *id, struct vg_event *ev, vg_ident_done_fn d
 		return -ECANCELED;
 	if (!(ev->rec->flags & VG_EXEC_EXE_KNOWN))
 		return -ENODATA;
+	if (ev->rec->exe_fs_magic == IDENT_FUSE_MAGIC) { /* opening it could block the loop */
+		id->st.fuse++;
+		return -EOPNOTSUPP;
+	}
 	key_of_rec(&key, ev->rec);
 	if (key.size > id->o.max_file_bytes) {
 		id->st.too_big++;

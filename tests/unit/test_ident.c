@@ -5,6 +5,7 @@
  * container's root, records carry the identity stat() gives.
  */
 #include <errno.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -315,6 +316,31 @@ static void test_too_big_and_gone(void **state)
 	vg_ident_free(id);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+	fail_msg("a lookup blocked: the FIFO planted for the executable was opened");
+}
+
+/* A FIFO or device node swapped in for a gone process's file is never opened. */
+static void test_fifo_in_place_of_the_file(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+	char path[512];
+
+	(void)state;
+	write_text("tmp/swapped", "#here for a moment\n");
+	event_for(&ev, &r, "/tmp/swapped");
+	snprintf(path, sizeof(path), "%s/tmp/swapped", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0); /* opening it for reading would block */
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	assert_int_equal(vg_ident_lookup(id, &ev, on_done, NULL, 0), -ENOENT);
+	alarm(0);
+	vg_ident_free(id);
+}
+
 static void test_hundred_lookups_one_hash(void **state)
 {
 	struct vg_ident *id = new_ident(0, 0);
@@ -488,6 +514,8 @@ int main(void)
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_known_hash, setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_hashed_once_and_again_when_changed, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_fifo_in_place_of_the_file, setup_root,
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_too_big_and_gone, setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_hundred_lookups_one_hash, setup_root,
