@@ -204,6 +204,16 @@ static void identity_metrics(const struct vg_pipeline_stats *ps, struct evbuffer
 		{"vigil_content_not_deferred_total",
 		 "execs evaluated once without their hash: too many already waiting",
 		 ps->content_not_kept},
+		{"vigil_content_late_unknown_total",
+		 "kept execs whose content could not be known after all (the file changed, its "
+		 "hash "
+		 "was evicted): evaluated once, without it",
+		 ps->content_late_unknown},
+		{"vigil_content_cache_misses_total", "execs whose executable's hash was not cached",
+		 ps->ident.cache_misses},
+		{"vigil_drift_unknown_start_total",
+		 "container execs of another mount whose container's start could not be read",
+		 ps->drift.unknown_start},
 		{"vigil_content_kernel_names_total",
 		 "files named by content given to the kernel, which decides their next exec",
 		 ps->content_to_kernel},

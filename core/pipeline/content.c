@@ -11,6 +11,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +69,14 @@ static void tell_kernel(struct vg_pipeline *p, const struct vg_event *ev)
 
 	if (!p->o.identified || !ev->id.n_content || (r->flags & VG_EXEC_IDENT_HIT))
 		return;
+	/*
+	 * Only a file on the container's own root mount (or the host's): a volume or a
+	 * bind mount may be shared with other containers or the host, and the names
+	 * come from this container's files: one container must not decide what the
+	 * kernel kills in another.
+	 */
+	if (r->flags & VG_EXEC_EXE_OTHER_MNT)
+		return;
 	for (int i = 0; i < ev->id.n_content; i++) {
 		const char *nm = ev->id.content[i];
 
@@ -94,6 +107,31 @@ static struct kept *kept_find(struct vg_content *c, uint64_t token)
 	return NULL;
 }
 
+/*
+ * Is the kept exec's process still the one that exec'd (its executable the
+ * recorded file)? A late verdict must not kill a stranger that got its pid.
+ */
+static bool still_runs(const struct vg_event *ev)
+{
+	const struct vg_exec *r = ev->rec;
+	char path[64];
+	struct stat st;
+	int fd;
+	bool same;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", r->pid);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	same = !fstat(fd, &st) && st.st_ino == r->exe_ino &&
+	       st.st_dev == makedev(r->exe_dev >> 20, r->exe_dev & 0xfffff) &&
+	       (uint64_t)st.st_size == r->exe_size &&
+	       (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec ==
+		       r->exe_ctime_ns;
+	(void)close(fd); /* O_PATH */
+	return same;
+}
+
 /* The answer for a kept exec: evaluated again with its content names. */
 static void on_done(void *ctx, uint64_t token)
 {
@@ -109,8 +147,12 @@ static void on_done(void *ctx, uint64_t token)
 		vg_pipeline_attribute(p, ev);
 		tell_kernel(p, ev);
 		p->st.content_late_evals++;
+		p->gone_pid = still_runs(ev) ? 0 : ev->rec->pid; /* effects.c: not killed by pid */
 		p->st.content_late_violations += (uint64_t)vg_pipeline_evaluate(
 			p, ev, k->gen == c->gen ? k->violated : NULL);
+		p->gone_pid = 0;
+	} else if (!c->closing) {
+		p->st.content_late_unknown++; /* evaluated once: its content could not be known */
 	}
 	kept_clear(k);
 	c->nkept--;

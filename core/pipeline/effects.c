@@ -27,7 +27,12 @@ uint64_t vg_pipeline_now_ns(void)
 
 static int kill_process(void *ctx, uint32_t pid, char *msg, size_t n)
 {
-	(void)ctx;
+	struct vg_pipeline *p = ctx;
+
+	if (pid && pid == p->gone_pid) { /* decided after it exited: the pid may be another's */
+		snprintf(msg, n, "the process had exited before its content was known");
+		return -ESRCH;
+	}
 	return vg_kill_process(pid, msg, n);
 }
 

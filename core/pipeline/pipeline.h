@@ -65,9 +65,10 @@ struct vg_pipeline_stats {
 	struct vg_enforce_stats enforce;
 	struct vg_drift_stats drift;
 	/* content identity: execs kept for their content names, evaluated again when they
-	   came, violations found then, execs not kept (the bound), names given to the kernel */
+	   came, violations found then, execs not kept (the bound), names given to the kernel,
+	   kept execs whose content could not be known after all (file changed, evicted) */
 	uint64_t content_kept, content_late_evals, content_late_violations, content_not_kept,
-		content_to_kernel;
+		content_to_kernel, content_late_unknown;
 	struct vg_ident_stats ident;
 };
 

@@ -25,6 +25,7 @@ struct vg_pipeline {
 	struct vg_pipeline_stats st;
 	struct vg_drift *drift;	    /* live only */
 	struct vg_content *content; /* live, with content identity */
+	uint32_t gone_pid; /* a late verdict's process that exited: its pid is not killed */
 };
 
 /* The enforcer's side effects on this host: kills, cgroup checks, pod deletes, the alert. */
