@@ -47,6 +47,7 @@ static int program_names(struct vg_sensor *s, const char *const *names, const ui
 int vg_kernel_program(struct vg_sensor *s, struct vg_engine *e, const struct vg_kprog_opts *o)
 {
 	uint32_t bits = vg_engine_kernel_exe_policy(e);
+	bool all = vg_engine_kernel_all(e);
 	const uint32_t *actions;
 	const char **names;
 	int n = vg_engine_kernel_program(e, &names, &actions), rc;
@@ -66,7 +67,9 @@ int vg_kernel_program(struct vg_sensor *s, struct vg_engine *e, const struct vg_
 	}
 	if (o->content && n > 0)
 		bits |= VG_EXE_SEND_CONTAINERS; /* content identity looks at every container exec */
+	/* ... and at every host exec when a policy looks at the host: the kernel sends all */
+	all = all || (o->content && n > 0 && vg_engine_any_host(e));
 	vg_sensor_ident_clear(s);		/* the names files answer to are the old set's */
 	vg_sensor_exe_policy(s, bits);
-	return program_names(s, names, actions, n, vg_engine_kernel_all(e));
+	return program_names(s, names, actions, n, all);
 }
