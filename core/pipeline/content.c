@@ -25,9 +25,11 @@
 #define KEPT_MAX 256 /* execs waiting for their content names */
 
 struct kept {
-	uint64_t token;	     /* 0: a free slot */
-	uint64_t gen;	     /* the policy set that evaluated it first */
-	bool *violated;	     /* per policy of that set */
+	uint64_t token; /* 0: a free slot */
+	uint64_t gen;	/* the policy set that evaluated it first */
+	bool *violated; /* per policy of that set */
+	char **ids;	/* the ids of those policies, to find them in a reloaded set */
+	int nids;
 	struct vg_exec *rec; /* a copy of the record */
 	int64_t boot_to_wall;
 };
@@ -95,6 +97,9 @@ static void tell_kernel(struct vg_pipeline *p, const struct vg_event *ev)
 static void kept_clear(struct kept *k)
 {
 	free(k->violated);
+	for (int i = 0; i < k->nids; i++)
+		free(k->ids[i]);
+	free(k->ids);
 	free(k->rec);
 	memset(k, 0, sizeof(*k));
 }
@@ -132,6 +137,32 @@ static bool still_runs(const struct vg_event *ev)
 	return same;
 }
 
+/*
+ * The policies a kept exec violated already, as indices of the current set: the
+ * same set, or a reloaded one where they are found by id (a policy is never
+ * reported twice for one exec). NULL when none can be told.
+ */
+static const bool *skip_of(struct vg_pipeline *p, struct kept *k)
+{
+	int n = vg_engine_count(p->engine);
+	bool *skip;
+
+	if (k->gen == p->content->gen)
+		return k->violated;
+	skip = calloc((size_t)n + 1, sizeof(bool));
+	if (!skip)
+		return NULL;
+	for (int i = 0; i < k->nids; i++) {
+		int pol = vg_engine_find(p->engine, k->ids[i]);
+
+		if (pol >= 0)
+			skip[pol] = true;
+	}
+	free(k->violated); /* the old set's: the new one replaces it */
+	k->violated = skip;
+	return skip;
+}
+
 /* The answer for a kept exec: evaluated again with its content names. */
 static void on_done(void *ctx, uint64_t token)
 {
@@ -148,8 +179,8 @@ static void on_done(void *ctx, uint64_t token)
 		tell_kernel(p, ev);
 		p->st.content_late_evals++;
 		p->gone_pid = still_runs(ev) ? 0 : ev->rec->pid; /* effects.c: not killed by pid */
-		p->st.content_late_violations += (uint64_t)vg_pipeline_evaluate(
-			p, ev, k->gen == c->gen ? k->violated : NULL);
+		p->st.content_late_violations +=
+			(uint64_t)vg_pipeline_evaluate(p, ev, skip_of(p, k));
 		p->gone_pid = 0;
 	} else if (!c->closing) {
 		p->st.content_late_unknown++; /* evaluated once: its content could not be known */
@@ -203,8 +234,18 @@ void vg_pipeline_content_keep(struct vg_pipeline *p, const struct vg_event *ev, 
 		return;
 	}
 	memcpy(k->rec, ev->rec, ev->rec->size);
-	for (int i = 0; i < nhits; i++)
+	k->ids = calloc((size_t)nhits + 1, sizeof(*k->ids));
+	if (!k->ids) {
+		kept_clear(k);
+		p->st.content_not_kept++;
+		return;
+	}
+	for (int i = 0; i < nhits; i++) {
 		k->violated[p->hits[i].pol] = true;
+		k->ids[k->nids] = strdup(vg_engine_policy(p->engine, p->hits[i].pol)->id);
+		if (k->ids[k->nids]) /* out of memory: at worst reported again after a reload */
+			k->nids++;
+	}
 	k->gen = c->gen;
 	k->boot_to_wall = (int64_t)(ev->time_ns - ev->rec->boot_ns);
 	k->token = token;
