@@ -77,6 +77,7 @@ struct vg_exe_ident {
 	enum vg_decider not_in_image_by; /* kernel: upper layer or tmpfs; user: another mount */
 	enum vg_kill_cause kill_cause;	 /* the record's, when the kernel killed */
 	bool args_parsed;		 /* loader and applet are filled (vg_event_ident_args) */
+	int args_content;		 /* n_content when they were */
 };
 
 struct vg_event {
@@ -125,12 +126,13 @@ int vg_event_decode(struct vg_event *ev, const void *rec, size_t len, int64_t bo
 void vg_event_args(struct vg_event *ev);
 /*
  * id.loader and id.applet (ident_args.c): argv is parsed only when id.exe_name
- * looks like a dynamic loader or a multi-call binary; once per event.
+ * or one of id.content[] looks like a dynamic loader or a multi-call binary;
+ * once per event, and again when content names were added since.
  */
 void vg_event_ident_args(struct vg_event *ev);
 /* ld-*.so*, ld.so: a dynamic loader's name */
 bool vg_ident_is_loader(const char *name);
-/* busybox, toybox: a multi-call binary's name */
+/* busybox*, toybox* (busybox.static, busybox-2): a multi-call binary's name */
 bool vg_ident_is_multicall(const char *name);
 /* cwd, cgroup */
 void vg_event_paths(struct vg_event *ev);

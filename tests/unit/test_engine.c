@@ -699,6 +699,14 @@ static void test_matched_by(void **state)
 	assert_string_equal(eval_ident(e, "/tmp/x", "dpkg-query", "-W", NULL), "");
 	assert_string_equal(eval_ident(e, "/bin/busybox", "busybox", "ls", NULL), "");
 	assert_string_equal(eval_ident(e, "/usr/bin/ldd", "ldd", "/usr/bin/dpkg", NULL), "");
+	/* a renamed copy of busybox or ld.so is parsed by its content name */
+	assert_string_equal(eval_ident(e, "/tmp/bb2", "bb2", "dpkg -l", "busybox"), "applet:dpkg;");
+	assert_string_equal(eval_ident(e, "/tmp/l", "l", "/usr/bin/dpkg", "ld-linux-x86-64.so.2"),
+			    "loader:dpkg;");
+	/* ldd: ld.so inspects the program, it does not run it */
+	assert_string_equal(eval_ident(e, "/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2",
+				       "--list /usr/bin/dpkg", NULL),
+			    "");
 	/* a long literal is keyed by its first 15 bytes: the kernel never decides on those */
 	assert_true(vg_engine_kernel_decidable(e, vg_engine_find(e, "lit")));
 	assert_false(vg_engine_kernel_decidable(e, vg_engine_find(e, "long")));
@@ -708,6 +716,8 @@ static void test_matched_by(void **state)
 	assert_true(vg_engine_name_wanted(e, "a-very-long-program-name"));
 	assert_false(vg_engine_name_wanted(e, "a-very-long-pro"));
 	assert_false(vg_engine_name_wanted(e, "dpkg-query"));
+	assert_true(vg_engine_name_wanted(e, "busybox")); /* its copies are parsed by content */
+	assert_true(vg_engine_name_wanted(e, "ld-linux-x86-64.so.2"));
 	vg_engine_enable(e, vg_engine_find(e, "lit"), false);
 	assert_false(vg_engine_name_wanted(e, "dpkg"));
 	vg_engine_free(e);
