@@ -180,7 +180,7 @@ static bool crit_match(const struct crit *c, struct eval *e)
 	case VG_CRIT_PRIVILEGED:
 		return ev->meta && ev->meta->privileged == c->bval;
 	case VG_CRIT_FILELESS:
-		return ev->id.fileless == c->bval;
+		return vg_event_fileless_counts(ev) == c->bval; /* not a runtime's re-exec */
 	case VG_CRIT_NOT_IN_IMAGE:
 		return ev->id.not_in_image == c->bval;
 	case VG_CRIT_UNEXPECTED: /* vigil keeps no process baselines: nothing is unexpected */

@@ -72,6 +72,14 @@ struct vg_exe_ident {
 	bool content_pending; /* the hash is being computed: evaluated again when it is */
 	bool has_sha256;
 	bool fileless;			 /* memfd, O_TMPFILE, deleted before exec */
+	/*
+	 * fileless, in a container's cgroup, but in the initial pid namespace
+	 * (ns_pid == pid): what a container runtime does when it re-executes
+	 * itself from a memfd before entering the container's namespaces. The
+	 * fact stays true; the exe_fileless criterion does not count it (as the
+	 * kernel does not kill it): vg_event_fileless_counts().
+	 */
+	bool runtime_like;
 	bool not_in_image;		 /* a container's exe written after its start */
 	enum vg_decider fileless_by;	 /* kernel (flag on the record) */
 	enum vg_decider not_in_image_by; /* kernel: upper layer or tmpfs; user: another mount */
@@ -134,6 +142,11 @@ void vg_event_ident_args(struct vg_event *ev);
 bool vg_ident_is_loader(const char *name);
 /* busybox*, toybox* (busybox.static, busybox-2): a multi-call binary's name */
 bool vg_ident_is_multicall(const char *name);
+/*
+ * Whether ev is fileless for the exe_fileless criterion: a fileless exec,
+ * unless it is id.runtime_like (a container runtime's own re-exec).
+ */
+bool vg_event_fileless_counts(const struct vg_event *ev);
 /* cwd, cgroup */
 void vg_event_paths(struct vg_event *ev);
 /* ctr (from the cgroup path) */

@@ -839,6 +839,22 @@ static void test_exe_fact_criteria(void **state)
 	assert_string_equal(eval_exe(e, "/memfd:a (deleted)", FILELESS, true), "fl;");
 	assert_string_equal(eval_exe(e, "/tmp/a", UPPER, true), "drift;");
 	assert_string_equal(eval_exe(e, "/usr/bin/a", VG_EXEC_EXE_KNOWN, true), "");
+	/* fileless in a container's cgroup but the host's pid namespace: the runtime's re-exec */
+	{
+		struct vg_record_spec s = {.exe = "/memfd:runc (deleted)",
+					   .cgroup = CTR,
+					   .pid = 4242,
+					   .ns_pid = 4242,
+					   .flags = FILELESS | VG_EXEC_IN_CONTAINER};
+
+		assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+		assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+		ev.lineage_done = true;
+		matched[0] = '\0';
+		vg_engine_eval(e, &ev, on_violation, NULL);
+		assert_string_equal(matched, "");
+		assert_true(ev.id.fileless);
+	}
 	/* the upper layer on the host is no drift: the host has no image */
 	assert_string_equal(eval_exe(e, "/tmp/a", UPPER, false), "");
 	assert_string_equal(eval_exe(e, "/tmp/x", 0, true), "on disk;");

@@ -376,6 +376,39 @@ static void test_args_by_content_name(void **state)
 	assert_string_equal(ev->id.applet, "");
 }
 
+/* ev decoded from a fileless exec's record: flags, pid and ns_pid */
+static void decode_fileless(uint32_t flags, uint32_t pid, uint32_t ns_pid)
+{
+	static unsigned char buf[sizeof(struct vg_exec) + VG_DATA_MAX];
+	struct vg_record_spec s = {.exe = "/memfd:x (deleted)",
+				   .cgroup = "/machine.slice/libpod-0123456789ab.scope",
+				   .pid = pid,
+				   .ns_pid = ns_pid,
+				   .flags = flags | VG_EXEC_EXE_KNOWN | VG_EXEC_EXE_FILELESS};
+	size_t n = vg_record_build(buf, sizeof(buf), &s);
+
+	assert_true(n > 0);
+	assert_int_equal(vg_event_decode(ev, buf, n, 0), 0);
+	assert_true(ev->id.fileless); /* the fact, always */
+}
+
+/* A container runtime re-executes itself from a memfd before entering the pid namespace. */
+static void test_fileless_runtime_like(void **state)
+{
+	(void)state;
+	decode_fileless(VG_EXEC_IN_CONTAINER, 4242, 4242); /* the initial pid namespace */
+	assert_true(ev->id.runtime_like);
+	assert_false(vg_event_fileless_counts(ev));
+	decode_fileless(VG_EXEC_IN_CONTAINER, 4242, 7); /* the container's own */
+	assert_false(ev->id.runtime_like);
+	assert_true(vg_event_fileless_counts(ev));
+	decode_fileless(0, 4242, 4242); /* the host */
+	assert_false(ev->id.runtime_like);
+	assert_true(vg_event_fileless_counts(ev));
+	decode_fileless(VG_EXEC_IN_CONTAINER, 4242, 0); /* the builder's default: its own */
+	assert_true(vg_event_fileless_counts(ev));
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -407,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_loader_inspects),
 		cmocka_unit_test(test_multicall_variants),
 		cmocka_unit_test(test_args_by_content_name),
+		cmocka_unit_test(test_fileless_runtime_like),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
