@@ -98,7 +98,8 @@ struct hjob {
 	uint64_t bytes_read;
 	struct scan_name *names; /* HJ_SCAN: malloc'd, n_names of them */
 	int n_names;
-	int n_fuse; /* HJ_SCAN: directories skipped because on FUSE */
+	int n_fuse;	 /* HJ_SCAN: directories skipped because on FUSE */
+	int n_truncated; /* HJ_SCAN: directories with more files than were kept */
 };
 
 struct hashd;

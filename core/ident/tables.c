@@ -3,8 +3,8 @@
  * tables.c - each container's name table (loop thread): the worker lists the
  * root's PATH directories, this file keeps the names some policy can match
  * (opts.wanted) and has them hashed through the shared cache, then the table
- * maps content to names. At most IDENT_TABLES of them, least recently used
- * first out; one is rebuilt after opts.table_ttl_s.
+ * maps content to names (several files, hence contents, may have one name). At most IDENT_TABLES of
+ * them, least recently used first out; one is rebuilt after opts.table_ttl_s.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -118,10 +118,15 @@ static void finish(struct vg_ident *id, struct ident_table *t)
 	}
 }
 
-static bool already(const struct ident_table *t, const char *lcname)
+/*
+ * The same file under the same name (bin and usr/bin may be one directory).
+ * Another file of a name is kept too: a planted usr/local/bin/dpkg must not
+ * hide usr/bin/dpkg's content.
+ */
+static bool already(const struct ident_table *t, const char *lcname, const struct fkey *key)
 {
 	for (int i = 0; i < t->n_build; i++)
-		if (strcmp(t->build[i].lcname, lcname) == 0)
+		if (fkey_eq(&t->build[i].key, key) && strcmp(t->build[i].lcname, lcname) == 0)
 			return true;
 	return false;
 }
@@ -179,7 +184,7 @@ static void keep(struct vg_ident *id, struct ident_table *t, const struct scan_n
 		lc[i] = (char)tolower((unsigned char)s->name[i]);
 	lc[i] = '\0';
 	if (t->n_build >= IDENT_TABLE_NAMES || !id->o.wanted ||
-	    !id->o.wanted(id->o.wanted_ctx, lc) || already(t, lc))
+	    !id->o.wanted(id->o.wanted_ctx, lc) || already(t, lc, &s->key))
 		return;
 	if (s->key.size > id->o.max_file_bytes) {
 		id->st.too_big++;
@@ -209,6 +214,7 @@ void table_scan_done(struct vg_ident *id, struct hjob *j)
 
 	t->scanning = false;
 	id->st.fuse += (uint64_t)j->n_fuse;
+	id->st.scan_truncated += (uint64_t)j->n_truncated;
 	if (j->err < 0 && j->err != -ECANCELED)
 		id->st.errors++;
 	t->build = NULL;

@@ -226,6 +226,74 @@ static void test_renamed_copy_and_hard_link(void **state)
 	vg_ident_free(id);
 }
 
+/* mkdir of dir/rel, which may exist */
+static void make_dir(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+}
+
+static void remove_file(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* A planted usr/local/bin/dpkg (scanned first) does not hide usr/bin/dpkg's content. */
+static void test_shadowing_name_kept_too(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+
+	(void)state;
+	make_dir("usr/local");
+	make_dir("usr/local/bin");
+	write_text("usr/local/bin/dpkg", "#a planted dpkg\n");
+	write_text("tmp/x2", "#dpkg, the real one\n");
+	event_for(&ev, &r, "/tmp/x2");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	event_for(&ev, &r, "/usr/local/bin/dpkg");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	vg_ident_free(id);
+	remove_file("usr/local/bin/dpkg");
+	remove_file("tmp/x2");
+}
+
+#define JUNK 16400 /* more than a whole scan used to keep */
+
+/* Junk in usr/local/sbin stops that directory's scan, not the scan of usr/bin. */
+static void test_junk_directory_bounded(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+	struct vg_ident_stats st;
+	char rel[64];
+
+	(void)state;
+	make_dir("usr/local");
+	make_dir("usr/local/sbin");
+	for (int i = 0; i < JUNK; i++) {
+		snprintf(rel, sizeof(rel), "usr/local/sbin/j%d", i);
+		write_text(rel, "");
+	}
+	write_text("tmp/x3", "#dpkg, the real one\n");
+	event_for(&ev, &r, "/tmp/x3");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	vg_ident_stats(id, &st);
+	assert_int_equal(st.scan_truncated, 1);
+	vg_ident_free(id);
+	for (int i = 0; i < JUNK; i++) {
+		snprintf(rel, sizeof(rel), "usr/local/sbin/j%d", i);
+		remove_file(rel);
+	}
+	remove_file("tmp/x3");
+}
+
 static void test_look_alikes_get_no_name(void **state)
 {
 	struct vg_ident *id = new_ident(0, 0);
@@ -483,6 +551,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_renamed_copy_and_hard_link, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_shadowing_name_kept_too, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_junk_directory_bounded, setup_root,
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_look_alikes_get_no_name, setup_root,
 						teardown_root),
