@@ -164,6 +164,7 @@ static void want_hash(struct vg_ident *id, struct ident_table *t, struct tname *
 		return;
 	}
 	j->kind = HJ_HASH_AT;
+	j->first = table_hash_at_first;
 	j->fd = fcntl(t->root, F_DUPFD_CLOEXEC, 0);
 	j->key = n->key;
 	j->max_bytes = id->o.max_file_bytes;
@@ -252,6 +253,43 @@ void table_hash_done(struct vg_ident *id, const struct fkey *key, const uint8_t 
 		if (waited && t->waits == 0)
 			finish(id, t);
 	}
+}
+
+/* sha belongs to the file of identity found: cached (unless being hashed already). */
+static void cache_found(struct vg_ident *id, const struct fkey *found, const uint8_t *sha)
+{
+	struct centry *e = cache_find(id->cache, found);
+
+	bool added = false;
+
+	if (e && e->state == CE_PENDING)
+		return; /* its own hash settles it */
+	if (!e) {
+		e = cache_add(id->cache, found, &id->st.evicted);
+		if (!e)
+			return; /* every entry pending: it is hashed again when asked */
+		added = true;
+	}
+	e->state = CE_READY;
+	e->err = 0;
+	memcpy(e->sha, sha, 32);
+	if (added) /* a settled entry is in the LRU order already */
+		cache_settle(id->cache, e);
+}
+
+void table_hash_at_first(void *ctx, struct hjob *j)
+{
+	struct vg_ident *id = ctx;
+
+	if (j->err != 0 || fkey_eq(&j->found, &j->key))
+		return; /* the scanned file itself, or no hash: done() does it all */
+	id->st.hashed++;
+	id->st.hash_bytes += j->bytes_read;
+	cache_found(id, &j->found, j->sha);
+	/* the names scanned under key are the path's: they get its content now */
+	table_hash_done(id, &j->key, j->sha);
+	/* what was read is not key's file: key's entry fails (done() counts it gone) */
+	j->err = -ENOENT;
 }
 
 void table_flush(struct vg_ident *id)
