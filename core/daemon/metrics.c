@@ -189,6 +189,9 @@ static void identity_metrics(const struct vg_pipeline_stats *ps, struct evbuffer
 		 "hashes dropped for room (identity.cache_files)", ps->ident.evicted},
 		{"vigil_content_tables_built_total", "containers' tables of named binaries built",
 		 ps->ident.tables_built},
+		{"vigil_content_scans_truncated_total",
+		 "PATH directories with more files than a table's scan keeps (4096)",
+		 ps->ident.scan_truncated},
 		{"vigil_content_unknown_total",
 		 "execs whose content could not be known: too big, gone, on FUSE, errors, queue "
 		 "full",

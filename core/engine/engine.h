@@ -137,8 +137,9 @@ const char *vg_engine_check_error(const struct vg_engine *e, int pol);
 
 /*
  * Whether some enabled policy's positive process-name criterion matches this
- * whole lowercased name (a literal or a regex value): the content-identity
- * scan hashes only the files so named. Safe from a worker thread; a reload
+ * whole lowercased name (a literal or a regex value), or it names a dynamic
+ * loader or a multi-call binary (whose copies are known by their argv): the
+ * content-identity scan hashes only the files so named. Safe from a worker thread; a reload
  * frees the engine, so the caller holds the one it asks.
  */
 bool vg_engine_name_wanted(const struct vg_engine *e, const char *lcname);

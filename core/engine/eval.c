@@ -290,7 +290,9 @@ bool vg_engine_any_host(const struct vg_engine *e)
 
 bool vg_engine_name_wanted(const struct vg_engine *e, const char *lcname)
 {
-	return vg_matcher_name_wanted(e->m, e->want_ctr, lcname);
+	/* a copy of a loader or multi-call binary is parsed by its content name (ident_args.c) */
+	return vg_matcher_name_wanted(e->m, e->want_ctr, lcname) || vg_ident_is_loader(lcname) ||
+	       vg_ident_is_multicall(lcname);
 }
 
 const char *vg_engine_check_error(const struct vg_engine *e, int pi)

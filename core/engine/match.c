@@ -180,7 +180,7 @@ static bool crit_match(const struct crit *c, struct eval *e)
 	case VG_CRIT_PRIVILEGED:
 		return ev->meta && ev->meta->privileged == c->bval;
 	case VG_CRIT_FILELESS:
-		return ev->id.fileless == c->bval;
+		return vg_event_fileless_counts(ev) == c->bval; /* not a runtime's re-exec */
 	case VG_CRIT_NOT_IN_IMAGE:
 		return ev->id.not_in_image == c->bval;
 	case VG_CRIT_UNEXPECTED: /* vigil keeps no process baselines: nothing is unexpected */
@@ -247,8 +247,9 @@ static void gather_names(struct eval *e)
 	/* the common case: the exe's name is the comm, and no loader, applet or content */
 	if (x[0] && !(ev->rec->flags & VG_EXEC_EXE_IS_COMM) && !same_name(x, ev->comm))
 		add_name(e, VG_WAY_EXE, x);
+	/* ld*, busybox, toybox, or a copy of one (known by its content names) */
 	if ((x[0] == 'l' && x[1] == 'd') || (x[0] == 'b' && x[1] == 'u') ||
-	    (x[0] == 't' && x[1] == 'o')) { /* ld*, busybox, toybox */
+	    (x[0] == 't' && x[1] == 'o') || ev->id.n_content > 0) {
 		vg_event_ident_args(ev); /* parses argv only for a loader or a multi-call binary */
 		add_name(e, VG_WAY_LOADER, ev->id.loader);
 		add_name(e, VG_WAY_APPLET, ev->id.applet);

@@ -76,6 +76,8 @@ static void decode_ident(struct vg_exe_ident *id, const struct vg_exec *r)
 	if (r->flags & VG_EXEC_EXE_FILELESS) {
 		id->fileless = true;
 		id->fileless_by = VG_DECIDED_KERNEL;
+		/* in a container's cgroup, not in a pid namespace of its own: the runtime */
+		id->runtime_like = in_ctr && r->ns_pid == r->pid;
 		return; /* not "not in the image": a fileless exe is its own fact */
 	}
 	if (in_ctr && ((r->flags & VG_EXEC_EXE_UPPER) || r->exe_fs_magic == TMPFS_MAGIC ||
@@ -83,6 +85,11 @@ static void decode_ident(struct vg_exe_ident *id, const struct vg_exec *r)
 		id->not_in_image = true;
 		id->not_in_image_by = VG_DECIDED_KERNEL;
 	}
+}
+
+bool vg_event_fileless_counts(const struct vg_event *ev)
+{
+	return ev->id.fileless && !ev->id.runtime_like;
 }
 
 int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t boot_to_wall_ns)

@@ -72,11 +72,20 @@ struct vg_exe_ident {
 	bool content_pending; /* the hash is being computed: evaluated again when it is */
 	bool has_sha256;
 	bool fileless;			 /* memfd, O_TMPFILE, deleted before exec */
+	/*
+	 * fileless, in a container's cgroup, but in the initial pid namespace
+	 * (ns_pid == pid): what a container runtime does when it re-executes
+	 * itself from a memfd before entering the container's namespaces. The
+	 * fact stays true; the exe_fileless criterion does not count it (as the
+	 * kernel does not kill it): vg_event_fileless_counts().
+	 */
+	bool runtime_like;
 	bool not_in_image;		 /* a container's exe written after its start */
 	enum vg_decider fileless_by;	 /* kernel (flag on the record) */
 	enum vg_decider not_in_image_by; /* kernel: upper layer or tmpfs; user: another mount */
 	enum vg_kill_cause kill_cause;	 /* the record's, when the kernel killed */
 	bool args_parsed;		 /* loader and applet are filled (vg_event_ident_args) */
+	int args_content;		 /* n_content when they were */
 };
 
 struct vg_event {
@@ -125,13 +134,19 @@ int vg_event_decode(struct vg_event *ev, const void *rec, size_t len, int64_t bo
 void vg_event_args(struct vg_event *ev);
 /*
  * id.loader and id.applet (ident_args.c): argv is parsed only when id.exe_name
- * looks like a dynamic loader or a multi-call binary; once per event.
+ * or one of id.content[] looks like a dynamic loader or a multi-call binary;
+ * once per event, and again when content names were added since.
  */
 void vg_event_ident_args(struct vg_event *ev);
 /* ld-*.so*, ld.so: a dynamic loader's name */
 bool vg_ident_is_loader(const char *name);
-/* busybox, toybox: a multi-call binary's name */
+/* busybox*, toybox* (busybox.static, busybox-2): a multi-call binary's name */
 bool vg_ident_is_multicall(const char *name);
+/*
+ * Whether ev is fileless for the exe_fileless criterion: a fileless exec,
+ * unless it is id.runtime_like (a container runtime's own re-exec).
+ */
+bool vg_event_fileless_counts(const struct vg_event *ev);
 /* cwd, cgroup */
 void vg_event_paths(struct vg_event *ev);
 /* ctr (from the cgroup path) */

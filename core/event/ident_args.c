@@ -16,8 +16,11 @@ static const char *const loader_value_opts[] = {
 	"--glibc-hwcaps-prepend", "--glibc-hwcaps-mask", NULL,
 };
 
-/* multi-call binaries: argv[0] (or argv[1]) names the applet */
+/* multi-call binaries (and their variants: busybox.static, busybox-2): argv names the applet */
 static const char *const multicall_names[] = {"busybox", "toybox", NULL};
+
+/* ld.so's flags that inspect the program rather than run it (what ldd does) */
+static const char *const loader_inspect_opts[] = {"--list", "--verify", NULL};
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -36,7 +39,10 @@ bool vg_ident_is_loader(const char *name)
 
 bool vg_ident_is_multicall(const char *name)
 {
-	return in_list(multicall_names, name);
+	for (int i = 0; multicall_names[i]; i++)
+		if (!strncmp(name, multicall_names[i], strlen(multicall_names[i])))
+			return true;
+	return false;
 }
 
 static const char *base_of(const char *path)
@@ -51,7 +57,10 @@ static void set_name(char *dst, const char *path)
 	(void)snprintf(dst, VG_IDENT_NAME_MAX, "%s", base_of(path)); /* cut to fit */
 }
 
-/* The first argument after argv[0] that is not a loader option: ld.so's program. */
+/*
+ * The first argument after argv[0] that is not a loader option: ld.so's
+ * program; none when ld.so only inspects it (--list, --verify).
+ */
 static void loader_program(struct vg_event *ev)
 {
 	for (int i = 1; i < ev->argc; i++) {
@@ -66,9 +75,11 @@ static void loader_program(struct vg_event *ev)
 			set_name(ev->id.loader, a);
 			return;
 		}
+		if (in_list(loader_inspect_opts, a))
+			return; /* the program is not run */
 		if (in_list(loader_value_opts, a))
 			i++; /* its value */
-		/* else a flag (--list, --verify, --inhibit-cache, ...) or --opt=value */
+			     /* else a flag (--inhibit-cache, ...) or --opt=value */
 	}
 }
 
@@ -85,17 +96,29 @@ static void multicall_applet(struct vg_event *ev)
 		set_name(ev->id.applet, ev->argv[1]);
 }
 
+/* Whether the exe's own name or one of its content names satisfies is(). */
+static bool named(const struct vg_exe_ident *id, bool (*is)(const char *))
+{
+	if (is(id->exe_name))
+		return true;
+	for (int i = 0; i < id->n_content && i < VG_IDENT_NAMES; i++)
+		if (is(id->content[i]))
+			return true;
+	return false;
+}
+
 void vg_event_ident_args(struct vg_event *ev)
 {
-	const char *exe = ev->id.exe_name;
-
-	if (ev->id.args_parsed)
+	/* parsed again when content names came meanwhile: a copy of ld.so or busybox */
+	if (ev->id.args_parsed && ev->id.args_content == ev->id.n_content)
 		return;
 	ev->id.args_parsed = true;
-	if (vg_ident_is_loader(exe)) {
+	ev->id.args_content = ev->id.n_content;
+	ev->id.loader[0] = ev->id.applet[0] = '\0';
+	if (named(&ev->id, vg_ident_is_loader)) {
 		vg_event_args(ev);
 		loader_program(ev);
-	} else if (vg_ident_is_multicall(exe)) {
+	} else if (named(&ev->id, vg_ident_is_multicall)) {
 		vg_event_args(ev);
 		multicall_applet(ev);
 	}

@@ -51,7 +51,9 @@ static void put_header(struct vg_exec *r, const struct vg_record_spec *s)
 	r->gid = s->gid;
 	r->euid = s->euid;
 	r->egid = s->egid;
-	r->ns_pid = s->pid;
+	r->ns_pid = s->ns_pid;
+	if (!r->ns_pid)
+		r->ns_pid = (s->flags & VG_EXEC_IN_CONTAINER) ? s->pid + 1 : s->pid;
 	base = base ? base + 1 : s->exe;
 	strncpy(r->comm, s->comm ? s->comm : base, VG_COMM_LEN - 1);
 	for (int i = 0; i < s->nanc && i < VG_LINEAGE_MAX; i++)

@@ -21,6 +21,9 @@ struct vg_record_spec {
 	const char *cgroup;   /* "/kubepods/.../libpod-<id>"; NULL: "/" */
 	const char *exe_name; /* the mapped executable's basename; NULL: not known */
 	uint32_t pid, ppid, uid, gid, euid, egid;
+	/* pid in its pid namespace; 0: pid + 1 with VG_EXEC_IN_CONTAINER (a namespace of its
+	 * own, as container runtimes make), else pid (the initial namespace) */
+	uint32_t ns_pid;
 	uint64_t boot_ns, cgroup_id;
 	const struct vg_ancestor *anc;
 	int nanc;

@@ -112,11 +112,14 @@ static int hash_fd(struct hashd *h, struct hjob *j)
 	return fkey_eq(&now, &j->key) ? 0 : -ENOENT;
 }
 
+void (*hashd_test_before_hash_at)(const struct hjob *j);
+
 /*
  * Opens j->path under the root j->fd and hashes it as it is now: a table's
  * name may have changed since the scan (a hard link made to it changes its
- * ctime), and what the table needs is the content found at that path. Only a
- * change while it is read fails (-ENOENT).
+ * ctime), and what the table needs is the content found at that path. The
+ * identity read is j->found, which the hash belongs to (not always j->key).
+ * Only a change while it is read fails (-ENOENT).
  */
 static int hash_at(struct hashd *h, struct hjob *j)
 {
@@ -133,6 +136,7 @@ static int hash_at(struct hashd *h, struct hjob *j)
 		return rc;
 	}
 	fkey_of_stat(&before, &st);
+	j->found = before;
 	rc = hashd_sha256(h, fd, j->max_bytes, j->sha, &j->bytes_read);
 	if (!rc && fstat(fd, &st) < 0)
 		rc = -errno;
@@ -152,6 +156,8 @@ static void run_job(struct hashd *h, struct hjob *j)
 		j->err = hash_fd(h, j);
 		break;
 	case HJ_HASH_AT:
+		if (hashd_test_before_hash_at)
+			hashd_test_before_hash_at(j);
 		j->err = hash_at(h, j);
 		break;
 	case HJ_SCAN:
@@ -190,6 +196,14 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Loop thread: a finished job to its first step, then to done(). */
+static void finish_job(struct hashd *h, struct hjob *j)
+{
+	if (j->first)
+		j->first(h->ctx, j);
+	h->done_fn(h->ctx, j);
+}
+
 /* Loop thread: hands every finished job to done(). */
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -205,7 +219,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	while (j) {
 		struct hjob *next = j->next;
 
-		h->done_fn(h->ctx, j);
+		finish_job(h, j);
 		j = next;
 	}
 }
@@ -286,11 +300,11 @@ void hashd_free(struct hashd *h)
 		(void)close(j->fd); /* not run: its fd is still ours */
 		j->fd = -1;
 		j->err = -ECANCELED;
-		h->done_fn(h->ctx, j);
+		finish_job(h, j);
 	}
 	for (struct hjob *j = done, *next; j; j = next) {
 		next = j->next;
-		h->done_fn(h->ctx, j);
+		finish_job(h, j);
 	}
 	release(h);
 }

@@ -107,6 +107,7 @@ struct vg_ident_stats {
 	uint64_t queue_full;   /* lookups refused with -ENOSPC */
 	uint64_t errors;       /* read errors, non-regular files, tables without a root */
 	uint64_t fuse;	       /* files on FUSE, not read */
+	uint64_t scan_truncated; /* PATH directories with more files than a scan keeps */
 };
 void vg_ident_stats(const struct vg_ident *id, struct vg_ident_stats *st);
 

@@ -84,9 +84,15 @@ struct scan_name {
 	char name[VG_IDENT_NAME_MAX];
 };
 
+struct hjob;
+struct hashd;
+typedef void (*hashd_done_fn)(void *ctx, struct hjob *j);
+
 struct hjob {
 	struct hjob *next;
 	enum hjob_kind kind;
+	/* loop thread, before the hashd's done(): a job's own first step; NULL none */
+	hashd_done_fn first;
 	int fd;
 	char path[IDENT_REL_MAX]; /* HJ_HASH_AT */
 	struct fkey key;	  /* HJ_HASH_*: the file's expected identity */
@@ -96,13 +102,12 @@ struct hjob {
 	int err; /* 0, or -errno; -ECANCELED when the worker stopped first */
 	uint8_t sha[32];
 	uint64_t bytes_read;
+	struct fkey found;	 /* HJ_HASH_AT: the identity of the file read (maybe not key) */
 	struct scan_name *names; /* HJ_SCAN: malloc'd, n_names of them */
 	int n_names;
-	int n_fuse; /* HJ_SCAN: directories skipped because on FUSE */
+	int n_fuse;	 /* HJ_SCAN: directories skipped because on FUSE */
+	int n_truncated; /* HJ_SCAN: directories with more files than were kept */
 };
-
-struct hashd;
-typedef void (*hashd_done_fn)(void *ctx, struct hjob *j);
 
 /* done(ctx, job) runs on base's thread for each job, which it then owns. */
 int hashd_new(struct hashd **out, struct event_base *base, hashd_done_fn done, void *ctx);
@@ -113,6 +118,8 @@ void hashd_submit(struct hashd *h, struct hjob *j);
  * with err -ECANCELED (its fd closed), on the caller's thread.
  */
 void hashd_free(struct hashd *h);
+/* Tests: called on the worker before each HJ_HASH_AT job is run; NULL none. */
+extern void (*hashd_test_before_hash_at)(const struct hjob *j);
 /* Worker side: SHA-256 of fd's first bytes (at most max); 0 or -errno. */
 int hashd_sha256(struct hashd *h, int fd, uint64_t max, uint8_t sha[32], uint64_t *read_bytes);
 
@@ -199,6 +206,12 @@ struct ident_table *table_find(struct vg_ident *id, const char *ctr);
 /* Starts building t from the root fd (taken); 0 or -errno (then t is as it was). */
 int table_start(struct vg_ident *id, struct ident_table *t, int root);
 void table_scan_done(struct vg_ident *id, struct hjob *j);
+/*
+ * An HJ_HASH_AT job's first step (hjob.first): when the file read is not the
+ * one scanned, its hash is cached under the identity read and settles the
+ * table's name, and the scanned identity's entry fails (-ENOENT).
+ */
+void table_hash_at_first(void *ctx, struct hjob *j);
 /* The file key (a name some building table may wait on) is hashed: sha, or NULL (failed). */
 void table_hash_done(struct vg_ident *id, const struct fkey *key, const uint8_t *sha);
 void table_flush(struct vg_ident *id);

@@ -17,7 +17,11 @@
 
 #include "ident_priv.h"
 
-#define SCAN_NAMES_MAX 16384 /* files kept from one root, all directories together */
+/*
+ * Files kept from one directory: a bound per directory, so that junk in one
+ * (usr/local/sbin, scanned first) cannot keep the others from being scanned.
+ */
+#define SCAN_DIR_NAMES 4096
 
 const char *const rootscan_dirs[] = {"usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin",
 				     "sbin",	       "bin",		NULL};
@@ -38,18 +42,22 @@ static bool on_fuse(int fd)
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type == IDENT_FUSE_MAGIC;
 }
 
-/* Appends the regular files of dir (index d) to j->names; 0 or -ENOMEM. */
+/*
+ * Appends the regular files of dir (index d) to j->names, at most
+ * SCAN_DIR_NAMES of them (j->n_truncated counts a directory with more);
+ * 0 or -ENOMEM.
+ */
 static int scan_dir(struct hjob *j, int dfd, uint8_t d, int *cap)
 {
 	DIR *dir = fdopendir(dfd);
 	struct dirent *de;
-	int rc = 0;
+	int rc = 0, kept = 0;
 
 	if (!dir) {
 		(void)close(dfd); /* O_DIRECTORY read-only */
 		return 0;
 	}
-	while ((de = readdir(dir)) && j->n_names < SCAN_NAMES_MAX) {
+	while ((de = readdir(dir))) {
 		struct stat st;
 		size_t len = strlen(de->d_name);
 
@@ -59,6 +67,10 @@ static int scan_dir(struct hjob *j, int dfd, uint8_t d, int *cap)
 			continue;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
+		if (kept == SCAN_DIR_NAMES) {
+			j->n_truncated++;
+			break;
+		}
 		if (j->n_names == *cap) {
 			int ncap = *cap ? *cap * 2 : 256;
 			struct scan_name *nn = realloc(j->names, (size_t)ncap * sizeof(*nn));
@@ -74,6 +86,7 @@ static int scan_dir(struct hjob *j, int dfd, uint8_t d, int *cap)
 		j->names[j->n_names].dir = d;
 		memcpy(j->names[j->n_names].name, de->d_name, len + 1);
 		j->n_names++;
+		kept++;
 	}
 	(void)closedir(dir); /* read-only */
 	return rc;
@@ -86,6 +99,7 @@ int rootscan_run(struct hjob *j)
 	j->names = NULL;
 	j->n_names = 0;
 	j->n_fuse = 0;
+	j->n_truncated = 0;
 	for (uint8_t d = 0; rootscan_dirs[d]; d++) {
 		int dfd =
 			rootscan_open(j->fd, rootscan_dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);

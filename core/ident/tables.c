@@ -3,8 +3,8 @@
  * tables.c - each container's name table (loop thread): the worker lists the
  * root's PATH directories, this file keeps the names some policy can match
  * (opts.wanted) and has them hashed through the shared cache, then the table
- * maps content to names. At most IDENT_TABLES of them, least recently used
- * first out; one is rebuilt after opts.table_ttl_s.
+ * maps content to names (several files, hence contents, may have one name). At most IDENT_TABLES of
+ * them, least recently used first out; one is rebuilt after opts.table_ttl_s.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -118,10 +118,15 @@ static void finish(struct vg_ident *id, struct ident_table *t)
 	}
 }
 
-static bool already(const struct ident_table *t, const char *lcname)
+/*
+ * The same file under the same name (bin and usr/bin may be one directory).
+ * Another file of a name is kept too: a planted usr/local/bin/dpkg must not
+ * hide usr/bin/dpkg's content.
+ */
+static bool already(const struct ident_table *t, const char *lcname, const struct fkey *key)
 {
 	for (int i = 0; i < t->n_build; i++)
-		if (strcmp(t->build[i].lcname, lcname) == 0)
+		if (fkey_eq(&t->build[i].key, key) && strcmp(t->build[i].lcname, lcname) == 0)
 			return true;
 	return false;
 }
@@ -159,6 +164,7 @@ static void want_hash(struct vg_ident *id, struct ident_table *t, struct tname *
 		return;
 	}
 	j->kind = HJ_HASH_AT;
+	j->first = table_hash_at_first;
 	j->fd = fcntl(t->root, F_DUPFD_CLOEXEC, 0);
 	j->key = n->key;
 	j->max_bytes = id->o.max_file_bytes;
@@ -179,7 +185,7 @@ static void keep(struct vg_ident *id, struct ident_table *t, const struct scan_n
 		lc[i] = (char)tolower((unsigned char)s->name[i]);
 	lc[i] = '\0';
 	if (t->n_build >= IDENT_TABLE_NAMES || !id->o.wanted ||
-	    !id->o.wanted(id->o.wanted_ctx, lc) || already(t, lc))
+	    !id->o.wanted(id->o.wanted_ctx, lc) || already(t, lc, &s->key))
 		return;
 	if (s->key.size > id->o.max_file_bytes) {
 		id->st.too_big++;
@@ -209,6 +215,7 @@ void table_scan_done(struct vg_ident *id, struct hjob *j)
 
 	t->scanning = false;
 	id->st.fuse += (uint64_t)j->n_fuse;
+	id->st.scan_truncated += (uint64_t)j->n_truncated;
 	if (j->err < 0 && j->err != -ECANCELED)
 		id->st.errors++;
 	t->build = NULL;
@@ -246,6 +253,43 @@ void table_hash_done(struct vg_ident *id, const struct fkey *key, const uint8_t 
 		if (waited && t->waits == 0)
 			finish(id, t);
 	}
+}
+
+/* sha belongs to the file of identity found: cached (unless being hashed already). */
+static void cache_found(struct vg_ident *id, const struct fkey *found, const uint8_t *sha)
+{
+	struct centry *e = cache_find(id->cache, found);
+
+	bool added = false;
+
+	if (e && e->state == CE_PENDING)
+		return; /* its own hash settles it */
+	if (!e) {
+		e = cache_add(id->cache, found, &id->st.evicted);
+		if (!e)
+			return; /* every entry pending: it is hashed again when asked */
+		added = true;
+	}
+	e->state = CE_READY;
+	e->err = 0;
+	memcpy(e->sha, sha, 32);
+	if (added) /* a settled entry is in the LRU order already */
+		cache_settle(id->cache, e);
+}
+
+void table_hash_at_first(void *ctx, struct hjob *j)
+{
+	struct vg_ident *id = ctx;
+
+	if (j->err != 0 || fkey_eq(&j->found, &j->key))
+		return; /* the scanned file itself, or no hash: done() does it all */
+	id->st.hashed++;
+	id->st.hash_bytes += j->bytes_read;
+	cache_found(id, &j->found, j->sha);
+	/* the names scanned under key are the path's: they get its content now */
+	table_hash_done(id, &j->key, j->sha);
+	/* what was read is not key's file: key's entry fails (done() counts it gone) */
+	j->err = -ENOENT;
 }
 
 void table_flush(struct vg_ident *id)

@@ -699,6 +699,14 @@ static void test_matched_by(void **state)
 	assert_string_equal(eval_ident(e, "/tmp/x", "dpkg-query", "-W", NULL), "");
 	assert_string_equal(eval_ident(e, "/bin/busybox", "busybox", "ls", NULL), "");
 	assert_string_equal(eval_ident(e, "/usr/bin/ldd", "ldd", "/usr/bin/dpkg", NULL), "");
+	/* a renamed copy of busybox or ld.so is parsed by its content name */
+	assert_string_equal(eval_ident(e, "/tmp/bb2", "bb2", "dpkg -l", "busybox"), "applet:dpkg;");
+	assert_string_equal(eval_ident(e, "/tmp/l", "l", "/usr/bin/dpkg", "ld-linux-x86-64.so.2"),
+			    "loader:dpkg;");
+	/* ldd: ld.so inspects the program, it does not run it */
+	assert_string_equal(eval_ident(e, "/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2",
+				       "--list /usr/bin/dpkg", NULL),
+			    "");
 	/* a long literal is keyed by its first 15 bytes: the kernel never decides on those */
 	assert_true(vg_engine_kernel_decidable(e, vg_engine_find(e, "lit")));
 	assert_false(vg_engine_kernel_decidable(e, vg_engine_find(e, "long")));
@@ -708,6 +716,8 @@ static void test_matched_by(void **state)
 	assert_true(vg_engine_name_wanted(e, "a-very-long-program-name"));
 	assert_false(vg_engine_name_wanted(e, "a-very-long-pro"));
 	assert_false(vg_engine_name_wanted(e, "dpkg-query"));
+	assert_true(vg_engine_name_wanted(e, "busybox")); /* its copies are parsed by content */
+	assert_true(vg_engine_name_wanted(e, "ld-linux-x86-64.so.2"));
 	vg_engine_enable(e, vg_engine_find(e, "lit"), false);
 	assert_false(vg_engine_name_wanted(e, "dpkg"));
 	vg_engine_free(e);
@@ -829,6 +839,22 @@ static void test_exe_fact_criteria(void **state)
 	assert_string_equal(eval_exe(e, "/memfd:a (deleted)", FILELESS, true), "fl;");
 	assert_string_equal(eval_exe(e, "/tmp/a", UPPER, true), "drift;");
 	assert_string_equal(eval_exe(e, "/usr/bin/a", VG_EXEC_EXE_KNOWN, true), "");
+	/* fileless in a container's cgroup but the host's pid namespace: the runtime's re-exec */
+	{
+		struct vg_record_spec s = {.exe = "/memfd:runc (deleted)",
+					   .cgroup = CTR,
+					   .pid = 4242,
+					   .ns_pid = 4242,
+					   .flags = FILELESS | VG_EXEC_IN_CONTAINER};
+
+		assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+		assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+		ev.lineage_done = true;
+		matched[0] = '\0';
+		vg_engine_eval(e, &ev, on_violation, NULL);
+		assert_string_equal(matched, "");
+		assert_true(ev.id.fileless);
+	}
 	/* the upper layer on the host is no drift: the host has no image */
 	assert_string_equal(eval_exe(e, "/tmp/a", UPPER, false), "");
 	assert_string_equal(eval_exe(e, "/tmp/x", 0, true), "on disk;");

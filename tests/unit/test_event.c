@@ -283,7 +283,7 @@ static void test_loader_program(void **state)
 	static const char *const plain[] = {"/lib64/ld-linux-x86-64.so.2", "/usr/bin/dpkg",
 					    "--version", NULL};
 	static const char *const opts[] = {
-		"ld.so",	   "--library-path",	  "/opt/lib", "--list", "--argv0", "x",
+		"ld.so",	   "--library-path",	  "/opt/lib", "--argv0", "x",
 		"--inhibit-cache", "/usr/bin/dpkg-query", "-l",	      NULL};
 	static const char *const dashdash[] = {"ld", "--preload", "a.so", "--", "./dpkg", NULL};
 	static const char *const none[] = {"ld", "--list", NULL};
@@ -320,6 +320,95 @@ static void test_multicall_applet(void **state)
 	assert_string_equal(ev->id.applet, "");
 }
 
+/* `ld.so --list X` / `--verify X` (ldd) inspect X, they do not run it: no program */
+static void test_loader_inspects(void **state)
+{
+	static const char *const list[] = {"ld.so", "--list", "/usr/bin/dpkg", NULL};
+	static const char *const verify[] = {"ld.so", "--verify", "/usr/bin/dpkg", NULL};
+	static const char *const after[] = {"ld.so", "--inhibit-cache", "--list", "dpkg", NULL};
+
+	(void)state;
+	decode_spec("/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2", list);
+	assert_string_equal(ev->id.loader, "");
+	decode_spec("/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2", verify);
+	assert_string_equal(ev->id.loader, "");
+	decode_spec("/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so.2", after);
+	assert_string_equal(ev->id.loader, "");
+}
+
+/* busybox.static, busybox-2, toybox-x86_64: still multi-call binaries */
+static void test_multicall_variants(void **state)
+{
+	static const char *const direct[] = {"busybox.static", "dpkg", NULL};
+	static const char *const dash[] = {"/bin/busybox-2", "dpkg", NULL};
+
+	(void)state;
+	decode_spec("/bin/busybox.static", "busybox.static", direct);
+	assert_string_equal(ev->id.applet, "dpkg");
+	decode_spec("/bin/busybox-2", "busybox-2", dash);
+	assert_string_equal(ev->id.applet, "dpkg");
+	assert_true(vg_ident_is_multicall("toybox-x86_64"));
+	assert_false(vg_ident_is_multicall("busy"));
+}
+
+/* A renamed copy of busybox or ld.so: its content names (filled later) say what it is. */
+static void test_args_by_content_name(void **state)
+{
+	static const char *const bb[] = {"/tmp/bb2", "dpkg", "-l", NULL};
+	static const char *const ld[] = {"/tmp/l", "/usr/bin/dpkg", NULL};
+
+	(void)state;
+	decode_spec("/tmp/bb2", "bb2", bb);
+	assert_string_equal(ev->id.applet, "");
+	snprintf(ev->id.content[0], VG_IDENT_NAME_MAX, "%s", "busybox");
+	ev->id.n_content = 1;
+	vg_event_ident_args(ev); /* parsed again: the content names changed */
+	assert_string_equal(ev->id.applet, "dpkg");
+	vg_event_ident_args(ev); /* and not a third time */
+	assert_string_equal(ev->id.applet, "dpkg");
+	decode_spec("/tmp/l", "l", ld);
+	assert_string_equal(ev->id.loader, "");
+	snprintf(ev->id.content[0], VG_IDENT_NAME_MAX, "%s", "ld-linux-x86-64.so.2");
+	snprintf(ev->id.content[1], VG_IDENT_NAME_MAX, "%s", "ld.so");
+	ev->id.n_content = 2;
+	vg_event_ident_args(ev);
+	assert_string_equal(ev->id.loader, "dpkg");
+	assert_string_equal(ev->id.applet, "");
+}
+
+/* ev decoded from a fileless exec's record: flags, pid and ns_pid */
+static void decode_fileless(uint32_t flags, uint32_t pid, uint32_t ns_pid)
+{
+	static unsigned char buf[sizeof(struct vg_exec) + VG_DATA_MAX];
+	struct vg_record_spec s = {.exe = "/memfd:x (deleted)",
+				   .cgroup = "/machine.slice/libpod-0123456789ab.scope",
+				   .pid = pid,
+				   .ns_pid = ns_pid,
+				   .flags = flags | VG_EXEC_EXE_KNOWN | VG_EXEC_EXE_FILELESS};
+	size_t n = vg_record_build(buf, sizeof(buf), &s);
+
+	assert_true(n > 0);
+	assert_int_equal(vg_event_decode(ev, buf, n, 0), 0);
+	assert_true(ev->id.fileless); /* the fact, always */
+}
+
+/* A container runtime re-executes itself from a memfd before entering the pid namespace. */
+static void test_fileless_runtime_like(void **state)
+{
+	(void)state;
+	decode_fileless(VG_EXEC_IN_CONTAINER, 4242, 4242); /* the initial pid namespace */
+	assert_true(ev->id.runtime_like);
+	assert_false(vg_event_fileless_counts(ev));
+	decode_fileless(VG_EXEC_IN_CONTAINER, 4242, 7); /* the container's own */
+	assert_false(ev->id.runtime_like);
+	assert_true(vg_event_fileless_counts(ev));
+	decode_fileless(0, 4242, 4242); /* the host */
+	assert_false(ev->id.runtime_like);
+	assert_true(vg_event_fileless_counts(ev));
+	decode_fileless(VG_EXEC_IN_CONTAINER, 4242, 0); /* the builder's default: its own */
+	assert_true(vg_event_fileless_counts(ev));
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -348,6 +437,10 @@ int main(void)
 		cmocka_unit_test(test_exe_name_decoded),
 		cmocka_unit_test(test_loader_program),
 		cmocka_unit_test(test_multicall_applet),
+		cmocka_unit_test(test_loader_inspects),
+		cmocka_unit_test(test_multicall_variants),
+		cmocka_unit_test(test_args_by_content_name),
+		cmocka_unit_test(test_fileless_runtime_like),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

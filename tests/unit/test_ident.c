@@ -23,6 +23,7 @@
 #include "event.h"
 #include "record.h"
 #include "ident.h"
+#include "ident_priv.h"
 #include "tmpdir.h"
 
 #define CGROUP "/system.slice/docker-" HEX64 ".scope"
@@ -225,6 +226,139 @@ static void test_renamed_copy_and_hard_link(void **state)
 	assert_int_equal(ask(id, &ev), 0); /* the file of the table: hashed already */
 	assert_true(has_name(&ev, "dpkg"));
 	vg_ident_free(id);
+}
+
+/* mkdir of dir/rel, which may exist */
+static void make_dir(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+}
+
+static void remove_file(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* A planted usr/local/bin/dpkg (scanned first) does not hide usr/bin/dpkg's content. */
+static void test_shadowing_name_kept_too(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+
+	(void)state;
+	make_dir("usr/local");
+	make_dir("usr/local/bin");
+	write_text("usr/local/bin/dpkg", "#a planted dpkg\n");
+	write_text("tmp/x2", "#dpkg, the real one\n");
+	event_for(&ev, &r, "/tmp/x2");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	event_for(&ev, &r, "/usr/local/bin/dpkg");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	vg_ident_free(id);
+	remove_file("usr/local/bin/dpkg");
+	remove_file("tmp/x2");
+}
+
+#define JUNK 16400 /* more than a whole scan used to keep */
+
+/* Junk in usr/local/sbin stops that directory's scan, not the scan of usr/bin. */
+static void test_junk_directory_bounded(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+	struct vg_ident_stats st;
+	char rel[64];
+
+	(void)state;
+	make_dir("usr/local");
+	make_dir("usr/local/sbin");
+	for (int i = 0; i < JUNK; i++) {
+		snprintf(rel, sizeof(rel), "usr/local/sbin/j%d", i);
+		write_text(rel, "");
+	}
+	write_text("tmp/x3", "#dpkg, the real one\n");
+	event_for(&ev, &r, "/tmp/x3");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	vg_ident_stats(id, &st);
+	assert_int_equal(st.scan_truncated, 1);
+	vg_ident_free(id);
+	for (int i = 0; i < JUNK; i++) {
+		snprintf(rel, sizeof(rel), "usr/local/sbin/j%d", i);
+		remove_file(rel);
+	}
+	remove_file("tmp/x3");
+}
+
+static enum { CHANGE_NONE, CHANGE_LINK, CHANGE_REPLACE } change; /* before dpkg's hash */
+
+/* Worker: a scanned usr/bin/dpkg changes after the scan, before it is hashed. */
+static void change_dpkg(const struct hjob *j)
+{
+	char from[512], to[512];
+	size_t n = strlen(j->path);
+
+	if (change == CHANGE_NONE || n < 12 || strcmp(j->path + n - 12, "usr/bin/dpkg"))
+		return;
+	snprintf(to, sizeof(to), "%s/usr/bin/dpkg", dir);
+	if (change == CHANGE_LINK) { /* only its ctime changes */
+		snprintf(from, sizeof(from), "%s/tmp/hl5", dir);
+		if (link(to, from) != 0)
+			abort();
+	} else { /* another file at the path */
+		snprintf(from, sizeof(from), "%s/tmp/new_dpkg", dir);
+		if (rename(from, to) != 0)
+			abort();
+	}
+	change = CHANGE_NONE;
+}
+
+/* The hash of the file found at a table's path belongs to that file's identity. */
+static void test_changed_between_scan_and_hash(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+	char from[512], to[512];
+	uint8_t want[32];
+
+	(void)state;
+	hashd_test_before_hash_at = change_dpkg;
+	write_text("tmp/z", "#z\n");
+	change = CHANGE_LINK;
+	event_for(&ev, &r, "/tmp/z");
+	assert_int_equal(ask(id, &ev), 0); /* builds the table, dpkg linked meanwhile */
+	assert_int_equal(change, CHANGE_NONE);
+	event_for(&ev, &r, "/tmp/hl5");
+	/* cached under the identity read: answered at once, and named */
+	assert_int_equal(vg_ident_lookup(id, &ev, on_done, NULL, 0), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	vg_ident_free(id);
+
+	id = new_ident(0, 0);
+	snprintf(from, sizeof(from), "%s/usr/bin/dpkg", dir);
+	snprintf(to, sizeof(to), "%s/tmp/old_dpkg", dir);
+	assert_int_equal(link(from, to), 0); /* the scanned file lives on there */
+	write_text("tmp/new_dpkg", "#a new dpkg\n");
+	change = CHANGE_REPLACE;
+	event_for(&ev, &r, "/tmp/z");
+	assert_int_equal(ask(id, &ev), 0);
+	assert_int_equal(change, CHANGE_NONE);
+	event_for(&ev, &r, "/tmp/old_dpkg"); /* the scanned identity: not the new content */
+	assert_int_equal(ask(id, &ev), 0);
+	sha_of("#dpkg, the real one\n", want);
+	assert_memory_equal(ev.id.sha256, want, 32);
+	event_for(&ev, &r, "/usr/bin/dpkg"); /* the file hashed: cached, and named */
+	assert_int_equal(vg_ident_lookup(id, &ev, on_done, NULL, 0), 0);
+	assert_true(has_name(&ev, "dpkg"));
+	vg_ident_free(id);
+	hashd_test_before_hash_at = NULL;
+	remove_file("tmp/old_dpkg");
+	remove_file("tmp/hl5");
 }
 
 static void test_look_alikes_get_no_name(void **state)
@@ -509,6 +643,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_renamed_copy_and_hard_link, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_shadowing_name_kept_too, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_junk_directory_bounded, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_changed_between_scan_and_hash, setup_root,
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_look_alikes_get_no_name, setup_root,
 						teardown_root),
