@@ -69,7 +69,7 @@ int vg_kernel_program(struct vg_sensor *s, struct vg_engine *e, const struct vg_
 		bits |= VG_EXE_SEND_CONTAINERS; /* content identity looks at every container exec */
 	/* ... and at every host exec when a policy looks at the host: the kernel sends all */
 	all = all || (o->content && n > 0 && vg_engine_any_host(e));
-	vg_sensor_ident_clear(s);		/* the names files answer to are the old set's */
+	vg_sensor_ident_clear(s); /* the names files answer to are the old set's */
 	vg_sensor_exe_policy(s, bits);
 	return program_names(s, names, actions, n, all);
 }

@@ -71,7 +71,7 @@ struct vg_exe_ident {
 	bool content_known;   /* the content names above are final (maybe none) */
 	bool content_pending; /* the hash is being computed: evaluated again when it is */
 	bool has_sha256;
-	bool fileless;			 /* memfd, O_TMPFILE, deleted before exec */
+	bool fileless; /* memfd, O_TMPFILE, deleted before exec */
 	/*
 	 * fileless, in a container's cgroup, but in the initial pid namespace
 	 * (ns_pid == pid): what a container runtime does when it re-executes

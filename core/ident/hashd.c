@@ -28,7 +28,7 @@ struct hashd {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct jqueue queued, done; /* under mu */
-	bool stop;		  /* under mu; also read between chunks */
+	bool stop;		    /* under mu; also read between chunks */
 	int efd;
 	struct event *ev;
 	hashd_done_fn done_fn;

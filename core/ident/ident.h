@@ -96,17 +96,17 @@ int vg_ident_lookup(struct vg_ident *id, struct vg_event *ev, vg_ident_done_fn d
 int vg_ident_fill(struct vg_ident *id, struct vg_event *ev);
 
 struct vg_ident_stats {
-	uint64_t hashed;       /* files hashed by the worker */
-	uint64_t hash_bytes;   /* bytes read to hash them */
-	uint64_t cache_hits;   /* lookups whose hash was cached */
-	uint64_t cache_misses; /* lookups whose hash was not */
-	uint64_t evicted;      /* cache entries dropped for room (LRU) */
-	uint64_t tables_built; /* containers' name tables built */
-	uint64_t too_big;      /* files over max_file_bytes */
-	uint64_t gone;	       /* executables not found, or found changed */
-	uint64_t queue_full;   /* lookups refused with -ENOSPC */
-	uint64_t errors;       /* read errors, non-regular files, tables without a root */
-	uint64_t fuse;	       /* files on FUSE, not read */
+	uint64_t hashed;	 /* files hashed by the worker */
+	uint64_t hash_bytes;	 /* bytes read to hash them */
+	uint64_t cache_hits;	 /* lookups whose hash was cached */
+	uint64_t cache_misses;	 /* lookups whose hash was not */
+	uint64_t evicted;	 /* cache entries dropped for room (LRU) */
+	uint64_t tables_built;	 /* containers' name tables built */
+	uint64_t too_big;	 /* files over max_file_bytes */
+	uint64_t gone;		 /* executables not found, or found changed */
+	uint64_t queue_full;	 /* lookups refused with -ENOSPC */
+	uint64_t errors;	 /* read errors, non-regular files, tables without a root */
+	uint64_t fuse;		 /* files on FUSE, not read */
 	uint64_t scan_truncated; /* PATH directories with more files than a scan keeps */
 };
 void vg_ident_stats(const struct vg_ident *id, struct vg_ident_stats *st);
