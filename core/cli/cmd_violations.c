@@ -232,7 +232,7 @@ static void print_identity(json_t *p)
 	if (!by)
 		return;
 	if (strcmp(by, "comm"))
-		printf("  matched by: %s (%s) — exec'd as %s, comm %s\n", by, js(p, "matchedName"),
+		printf("  matched by: %s (%s); exec'd as %s, comm %s\n", by, js(p, "matchedName"),
 		       js(p, "execFilePath"), js(p, "name"));
 	else
 		printf("  matched by: comm (%s)\n", js(p, "matchedName"));
