@@ -8,6 +8,7 @@
  */
 #ifndef VIGIL_EXE_IDENT_BPF_H
 #define VIGIL_EXE_IDENT_BPF_H
+
 /* The inode's change time moved: i_ctime (< 6.6), __i_ctime (6.6 - 6.10), i_ctime_sec/nsec. */
 struct inode___ts_new {
 	struct timespec64 __i_ctime;
@@ -24,8 +25,6 @@ struct inode___split {
 
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630u
 
-#define KILL_BITS (VG_ACT_KILL | VG_ACT_KILL_UID)
-
 /* The inode's change time, ns since the epoch, whichever way this kernel keeps it. */
 static __always_inline __u64 inode_ctime_ns(struct inode *ino)
 {
@@ -34,8 +33,8 @@ static __always_inline __u64 inode_ctime_ns(struct inode *ino)
 	if (bpf_core_field_exists(struct inode___split, i_ctime_sec)) {
 		struct inode___split *i = (void *)ino;
 
-		return BPF_CORE_READ(i, i_ctime_sec) * 1000000000ull +
-		       BPF_CORE_READ(i, i_ctime_nsec);
+		/* 6.13+ keeps a "queried" flag in bit 31 of the nanoseconds (multigrain ctime). */
+		return i->i_ctime_sec * 1000000000ull + (i->i_ctime_nsec & ((1u << 30) - 1));
 	}
 	if (bpf_core_field_exists(struct inode___ts_new, __i_ctime))
 		ts = BPF_CORE_READ((struct inode___ts_new *)ino, __i_ctime);
@@ -57,11 +56,13 @@ static __always_inline bool ovl_upper(struct inode *ino)
 
 /*
  * The executable actually mapped (mm->exe_file, the interpreter for a #!
- * script, ld.so when a loader was run): identity, name and facts.
+ * script, ld.so when a loader was run): identity, name and facts. At
+ * sched_process_exec that is bprm->file, one load nearer.
  */
-static __always_inline void read_exe(struct exe *x, struct task_struct *p)
+static __always_inline void read_exe(struct exe *x, struct task_struct *p,
+				     struct linux_binprm *bprm)
 {
-	struct file *f = p->mm->exe_file;
+	struct file *f = bprm->file;
 	struct super_block *sb;
 	struct inode *ino;
 	struct dentry *d;
@@ -101,21 +102,40 @@ static __always_inline bool same_key(const struct vg_filter_key *a, const struct
 }
 
 /*
+ * Does this name's action kill this exec: VG_ACT_KILL, or VG_ACT_KILL_UID and
+ * (name, euid) in kill_uid. Resolved per name, so that the cause is the name
+ * that actually kills even when another name's action has kill bits too.
+ */
+static __always_inline bool name_kills(__u32 act, const struct vg_filter_key *lkey, __u32 euid)
+{
+	struct vg_kill_uid_key kk = {.uid = euid};
+
+	if (act & VG_ACT_KILL)
+		return true;
+	if (!(act & VG_ACT_KILL_UID))
+		return false;
+	__builtin_memcpy(kk.comm, lkey->comm, sizeof(kk.comm));
+	return bpf_map_lookup_elem(&kill_uid, &kk) != NULL;
+}
+
+/*
  * The filter map's verdict on every name the exec answers to in the kernel:
  * its comm, the mapped executable's name, and the name user space gave the
- * file by content (ident map). *cause and *lkey name the first that kills.
+ * file by content (ident map). *cause names the first that kills (comm
+ * first), VG_KILL_NONE when none does.
  */
-static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_key *comm,
-				    struct vg_filter_key *lkey, __u32 *cause)
+static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_key *comm, __u32 euid,
+				    __u32 *cause)
 {
-	struct vg_filter_key xk;
+	struct vg_filter_key lkey, xk;
 	struct vg_filter_key *nm;
 	__u32 *a, act = 0;
 
-	a = filter_action(comm, lkey);
+	a = filter_action(comm, &lkey);
 	if (a) {
 		act = *a;
-		*cause = VG_KILL_COMM;
+		if (name_kills(act, &lkey, euid))
+			*cause = VG_KILL_COMM;
 	}
 	if (!(s->x.flags & VG_EXEC_EXE_KNOWN))
 		goto ident;
@@ -125,13 +145,11 @@ static __always_inline __u32 decide(struct scratch *s, const struct vg_filter_ke
 		goto ident;
 	}
 	a = filter_action(&s->x.name, &xk);
-	if (a && !same_key(&xk, lkey)) {
+	if (a && !same_key(&xk, &lkey)) {
 		if (!act)
 			count(VG_C_EXE_NAME_HIT);
-		if (!(act & KILL_BITS) && (*a & KILL_BITS)) {
+		if (*cause == VG_KILL_NONE && name_kills(*a, &xk, euid))
 			*cause = VG_KILL_EXE;
-			*lkey = xk;
-		}
 		act |= *a;
 	}
 ident:
@@ -144,10 +162,8 @@ ident:
 	s->x.flags |= VG_EXEC_IDENT_HIT;
 	a = filter_action(nm, &xk);
 	if (a) {
-		if (!(act & KILL_BITS) && (*a & KILL_BITS)) {
+		if (*cause == VG_KILL_NONE && name_kills(*a, &xk, euid))
 			*cause = VG_KILL_CONTENT;
-			*lkey = xk;
-		}
 		act |= *a;
 	}
 	return act;

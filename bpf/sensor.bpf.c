@@ -354,17 +354,11 @@ static __always_inline __u32 put_exe(struct vg_exec *ev, struct linux_binprm *bp
  * enters the container's namespaces.
  */
 static __always_inline void enforce(struct scratch *s, struct vg_exec *ev, __u32 act, __u32 cause,
-				    const struct vg_filter_key *lkey, bool in_ctr, bool own_pidns)
+				    bool in_ctr, bool own_pidns)
 {
 	__u32 tgid = ev->pid, pol = vg_exe_policy;
-	bool kill = act & VG_ACT_KILL, host = act & VG_ACT_KILL_HOST, ok;
+	bool kill = cause != VG_KILL_NONE, host = act & VG_ACT_KILL_HOST, ok;
 
-	if (!kill && (act & VG_ACT_KILL_UID)) {
-		struct vg_kill_uid_key kk = {.uid = ev->euid};
-
-		__builtin_memcpy(kk.comm, lkey->comm, sizeof(kk.comm));
-		kill = bpf_map_lookup_elem(&kill_uid, &kk) != NULL;
-	}
 	if (!kill && (ev->flags & VG_EXEC_EXE_FILELESS) && (pol & VG_EXE_KILL_FILELESS) &&
 	    (own_pidns || !in_ctr)) {
 		kill = true;
@@ -417,7 +411,7 @@ static __always_inline void submit(struct vg_exec *ev, __u32 off, __u32 act)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct vg_filter_key key = {}, lkey = {};
+	struct vg_filter_key key = {};
 	__u32 action, cause = VG_KILL_NONE, off;
 	struct scratch *s;
 	struct vg_exec *ev;
@@ -431,8 +425,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	s = get_scratch();
 	if (!s)
 		return 0;
-	read_exe(&s->x, p);
-	action = decide(s, &key, &lkey, &cause);
+	read_exe(&s->x, p, bprm);
+	action = decide(s, &key, p->real_cred->euid.val, &cause);
 	if (vg_filter_mode == VG_FILTER_MAP && !(action & VG_ACT_SEND) && !exe_wanted(s, p)) {
 		count(VG_C_EXEC_FILTERED);
 		return 0;
@@ -451,7 +445,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	ev->flags |= s->x.flags | (in_ctr ? VG_EXEC_IN_CONTAINER : 0);
 	count_exe_facts(s, in_ctr);
 	action |= wake_for_exe(s, in_ctr);
-	enforce(s, ev, action, cause, &lkey, in_ctr, p->thread_pid->level > 0);
+	enforce(s, ev, action, cause, in_ctr, p->thread_pid->level > 0);
 	submit(ev, off, action);
 	return 0;
 }

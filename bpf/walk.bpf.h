@@ -7,6 +7,7 @@
  */
 #ifndef VIGIL_WALK_BPF_H
 #define VIGIL_WALK_BPF_H
+
 /* kernfs_node.parent became __parent in 6.15: read whichever this kernel has. */
 struct kernfs_node___new {
 	struct kernfs_node *__parent;
