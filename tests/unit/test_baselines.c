@@ -13,6 +13,7 @@
 
 #include "tmpdir.h"
 
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "alerts.h"
@@ -401,6 +402,134 @@ static void test_bad_records(void **state)
 	vg_alerts_close(s);
 }
 
+/* Compaction rewrites the log with a snapshot of every baseline: reopened, the same. */
+static void test_compaction(void **state)
+{
+	struct vg_alerts *s;
+	struct vg_baselines *b;
+	const struct vg_baseline *tmp;
+	struct vg_alerts_stats st;
+	char *before, *after, path[64];
+	uint64_t bytes_before;
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	b = vg_alerts_baselines(s);
+	fill(b);
+	vg_baselines_set_cap(b, 400);
+	assert_int_equal(vg_alerts_compact(s, 0), 0); /* nothing dead yet: nothing rewritten */
+	tmp = ensure(b, "scratch", 1);
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "/tmp/scratch/%d", i);
+		assert_int_equal(vg_baselines_learn(b, tmp, path, 2), 1);
+	}
+	assert_int_equal(vg_baselines_delete(b, tmp), 0); /* 300 records dead */
+	assert_int_equal(vg_alerts_sync(s), 0);
+	vg_alerts_stats(s, &st);
+	bytes_before = st.wal.bytes_on_disk;
+	before = dump(b);
+	assert_int_equal(vg_alerts_compact(s, 0), 0);
+	vg_alerts_stats(s, &st);
+	assert_true(st.wal.bytes_on_disk < bytes_before); /* the dead records went */
+	vg_alerts_close(s);
+	s = open_store();
+	after = dump(vg_alerts_baselines(s));
+	assert_string_equal(before, after);
+	assert_null(vg_baselines_find(vg_alerts_baselines(s), "shop/scratch/app"));
+	free(before);
+	free(after);
+	vg_alerts_close(s);
+}
+
+/* A torn last record (a crash mid-write) loses only itself. */
+static void test_torn_tail(void **state)
+{
+	struct vg_alerts_opts o = {.dir = dir};
+	struct vg_wal_report rep;
+	struct vg_alerts *s;
+	struct vg_baselines *b;
+	const struct vg_baseline *bl;
+	char err[256], cmd[256];
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	b = vg_alerts_baselines(s);
+	bl = ensure(b, "web", 1);
+	assert_int_equal(vg_baselines_learn(b, bl, "/bin/sh", 2), 1);
+	assert_int_equal(vg_baselines_learn(b, bl, "/bin/last-one", 3), 1);
+	vg_alerts_close(s);
+	snprintf(cmd, sizeof(cmd), "f=$(ls %s/seg-*.log | tail -1); truncate -s -3 $f", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
+	assert_true(rep.truncated);
+	bl = vg_baselines_find(vg_alerts_baselines(s), "shop/web/app");
+	assert_non_null(bl);
+	assert_true(vg_baselines_has(bl, "/bin/sh"));
+	assert_false(vg_baselines_has(bl, "/bin/last-one"));
+	vg_alerts_close(s);
+}
+
+static void test_json(void **state)
+{
+	struct vg_alerts *s;
+	struct vg_baselines *b;
+	const struct vg_baseline *bl;
+	const char *rm[] = {"/bin/sh"}, *user[] = {"/opt/\xff"};
+	char err[256];
+	json_t *j;
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	b = vg_alerts_baselines(s);
+	bl = ensure(b, "web", 1000000000ull);
+	assert_int_equal(vg_baselines_learn(b, bl, "/bin/sh", 2000000000ull), 1);
+	assert_int_equal(vg_baselines_learn(b, bl, "/bin/ls", 2000000000ull), 1);
+	assert_int_equal(vg_baselines_remove(b, bl, rm, 1, 3000000000ull, err, sizeof(err)), 0);
+	assert_int_equal(vg_baselines_add(b, bl, user, 1, 3000000000ull, err, sizeof(err)), 0);
+	j = vg_baseline_json(bl);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "id")), bl->id);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "key"), "deploymentName")),
+		"web");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "key"), "namespace")), "shop");
+	assert_int_equal(json_array_size(json_object_get(j, "elements")), 2);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(json_object_get(j, "elements"), 0),
+					"element"),
+			"processName")),
+		"/bin/ls");
+	assert_true(json_is_true(
+		json_object_get(json_array_get(json_object_get(j, "elements"), 0), "auto")));
+	assert_true(json_is_false(
+		json_object_get(json_array_get(json_object_get(j, "elements"), 1), "auto")));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_array_get(json_object_get(j, "elements"), 1),
+					"element"),
+			"processName")),
+		"/opt/\xef\xbf\xbd"); /* not UTF-8: U+FFFD */
+	assert_int_equal(json_array_size(json_object_get(j, "elementGraveyard")), 1);
+	assert_string_equal(json_string_value(json_object_get(j, "created")),
+			    "1970-01-01T00:00:01.000000000Z");
+	assert_true(json_is_null(json_object_get(j, "userLockedTimestamp")));
+	assert_true(json_is_false(json_object_get(j, "locked")));
+	assert_int_equal(json_integer_value(json_object_get(j, "cappedPaths")), 0);
+	json_decref(j);
+	assert_int_equal(vg_baselines_lock(b, bl, true, true, 4000000000ull), 0);
+	j = vg_baseline_json(bl);
+	assert_true(json_is_string(json_object_get(j, "userLockedTimestamp")));
+	assert_true(json_is_null(json_object_get(j, "stackRoxLockedTimestamp")));
+	assert_true(json_is_true(json_object_get(j, "locked")));
+	json_decref(j);
+	vg_alerts_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +540,9 @@ int main(void)
 		cmocka_unit_test(test_find_list_delete),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_bad_records),
+		cmocka_unit_test(test_compaction),
+		cmocka_unit_test(test_torn_tail),
+		cmocka_unit_test(test_json),
 	};
 
 	return RUN_IN_TMPDIR(tests, "vigil-baselines");
