@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * baselines.c - the process baselines model (baselines.h): per key a sorted
- * array of elements with an open-addressing set of their indices for the
+ * array of elements with an open-addressing set of their hashes and indices for the
  * per-exec lookup, a graveyard and a lock. Paths are interned once for the
  * whole store and refcounted, since many containers run the same binaries.
  * Memory holds what the log holds: a change is appended (baseline_log.c)
@@ -124,11 +124,12 @@ static void set_rebuild(struct bl_item *it)
 
 	memset(it->set, 0, it->set_cap * sizeof(*it->set));
 	for (size_t e = 0; e < it->pub.n_elements; e++) {
-		size_t i = STR_OF(it->elems[e].path)->hash & mask;
+		uint32_t h = STR_OF(it->elems[e].path)->hash;
+		size_t i = h & mask;
 
-		while (it->set[i])
+		while (it->set[i].index)
 			i = (i + 1) & mask;
-		it->set[i] = (uint32_t)(e + 1);
+		it->set[i] = (struct bl_slot){.hash = h, .index = (uint32_t)(e + 1)};
 	}
 }
 
@@ -151,7 +152,7 @@ int bl_reserve(struct bl_item *it, size_t n)
 		it->pub.elements = e;
 	}
 	if (cap > it->set_cap) {
-		uint32_t *set = malloc(cap * sizeof(*set));
+		struct bl_slot *set = malloc(cap * sizeof(*set));
 
 		if (!set)
 			return -ENOMEM;
@@ -279,12 +280,9 @@ bool vg_baselines_has(const struct vg_baseline *bl, const char *path)
 		return false;
 	h = hash_path(path);
 	mask = it->set_cap - 1;
-	for (i = h & mask; it->set[i]; i = (i + 1) & mask) {
-		const char *p = it->elems[it->set[i] - 1].path;
-
-		if (STR_OF(p)->hash == h && !strcmp(p, path))
+	for (i = h & mask; it->set[i].index; i = (i + 1) & mask)
+		if (it->set[i].hash == h && !strcmp(it->elems[it->set[i].index - 1].path, path))
 			return true;
-	}
 	return false;
 }
 

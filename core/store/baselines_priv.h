@@ -42,11 +42,18 @@ struct bl_str {
 
 #define STR_OF(p) ((struct bl_str *)(void *)((p)-offsetof(struct bl_str, s)))
 
+/* A slot of a baseline's set: the path's hash beside the element's index, so a probe that
+ * does not match reads neither the element nor its string. */
+struct bl_slot {
+	uint32_t hash;
+	uint32_t index; /* of the element + 1; 0: empty */
+};
+
 struct bl_item {
 	struct vg_baseline pub; /* first: a view is an item */
 	struct vg_bl_element *elems;
 	size_t elems_cap;
-	uint32_t *set; /* index + 1 of an element, 0 empty; set_cap a power of two */
+	struct bl_slot *set; /* open addressing; set_cap a power of two */
 	size_t set_cap;
 	const char **grave; /* sorted */
 	size_t grave_cap;
