@@ -417,6 +417,13 @@ static void test_compaction(void **state)
 	s = open_store();
 	b = vg_alerts_baselines(s);
 	fill(b);
+	vg_baselines_set_cap(b, 21); /* d0 is full: three paths capped, the log holds 2 */
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/capped/%d", i);
+		assert_int_equal(
+			vg_baselines_learn(b, vg_baselines_find(b, "shop/d0/app"), path, 9),
+			-ENOSPC);
+	}
 	vg_baselines_set_cap(b, 400);
 	assert_int_equal(vg_alerts_compact(s, 0), 0); /* nothing dead yet: nothing rewritten */
 	tmp = ensure(b, "scratch", 1);
@@ -429,6 +436,7 @@ static void test_compaction(void **state)
 	vg_alerts_stats(s, &st);
 	bytes_before = st.wal.bytes_on_disk;
 	before = dump(b);
+	assert_non_null(strstr(before, "capped 3"));
 	assert_int_equal(vg_alerts_compact(s, 0), 0);
 	vg_alerts_stats(s, &st);
 	assert_true(st.wal.bytes_on_disk < bytes_before); /* the dead records went */
