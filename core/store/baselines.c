@@ -133,6 +133,20 @@ static void set_rebuild(struct bl_item *it)
 	}
 }
 
+/* The set after an element went in at pos: the ones after it moved up by one. No element or
+ * string is read, so learning stays cheap in a large baseline. */
+static void set_shift_in(struct bl_item *it, size_t pos, uint32_t hash)
+{
+	size_t mask = it->set_cap - 1, i;
+
+	for (i = 0; i < it->set_cap; i++)
+		if (it->set[i].index > pos)
+			it->set[i].index++;
+	for (i = hash & mask; it->set[i].index; i = (i + 1) & mask)
+		;
+	it->set[i] = (struct bl_slot){.hash = hash, .index = (uint32_t)(pos + 1)};
+}
+
 /* Room for n more elements, in the array and the set. 0 or -ENOMEM. */
 int bl_reserve(struct bl_item *it, size_t n)
 {
@@ -196,7 +210,7 @@ void bl_elem_insert(struct bl_item *it, const char *path, enum vg_bl_origin orig
 		(it->pub.n_elements - pos) * sizeof(*it->elems));
 	it->elems[pos] = (struct vg_bl_element){.path = path, .origin = origin, .added_ns = t};
 	it->pub.n_elements++;
-	set_rebuild(it);
+	set_shift_in(it, pos, STR_OF(path)->hash);
 }
 
 void bl_elem_remove(struct vg_baselines *b, struct bl_item *it, size_t pos)
@@ -489,6 +503,38 @@ const struct vg_baseline *bl_at(struct vg_baselines *b, size_t i)
 
 /* ---- replay: the records applied, nothing written ---- */
 
+static int by_path(const void *pa, const void *pb)
+{
+	const struct vg_bl_element *a = pa, *c = pb;
+
+	return strcmp(a->path, c->path);
+}
+
+/* Sorts what replay appended, keeps a path given twice once, and indexes it. */
+static void settle(struct vg_baselines *b, struct bl_item *it)
+{
+	size_t kept = 0;
+
+	if (!it->unsorted)
+		return;
+	qsort(it->elems, it->pub.n_elements, sizeof(*it->elems), by_path);
+	for (size_t i = 0; i < it->pub.n_elements; i++) {
+		if (kept && it->elems[kept - 1].path == it->elems[i].path) /* interned: same */
+			bl_unintern(b, it->elems[i].path);
+		else
+			it->elems[kept++] = it->elems[i];
+	}
+	it->pub.n_elements = kept;
+	it->unsorted = false;
+	set_rebuild(it);
+}
+
+void bl_settle(struct vg_baselines *b)
+{
+	for (size_t i = 0; i < b->n_items; i++)
+		settle(b, b->items[i]);
+}
+
 static void touch(struct bl_item *it, uint64_t t)
 {
 	if (t > it->pub.updated_ns)
@@ -519,18 +565,17 @@ bool bl_apply_element(struct vg_baselines *b, const char *id, const char *path,
 {
 	struct bl_item *it = bl_item_by_id(b, id);
 	const char *s;
-	bool found;
 
 	if (!it || !bl_path_valid(path) || (origin != VG_BL_LEARNED && origin != VG_BL_USER))
 		return false;
-	(void)bl_elem_pos(it, path, &found);
-	if (found)
-		return true;
 	if (origin == VG_BL_USER)
 		bl_grave_del(b, it, path);
 	if (bl_reserve(it, 1) || !(s = bl_intern(b, path)))
 		return false;
-	bl_elem_insert(it, s, origin, t);
+	/* appended: sorted (and a path twice kept once) by bl_settle when replay is done */
+	it->elems[it->pub.n_elements++] =
+		(struct vg_bl_element){.path = s, .origin = origin, .added_ns = t};
+	it->unsorted = true;
 	touch(it, t);
 	return true;
 }
@@ -543,6 +588,7 @@ bool bl_apply_removed(struct vg_baselines *b, const char *id, const char *path, 
 
 	if (!it || !bl_path_valid(path))
 		return false;
+	settle(b, it);
 	pos = bl_elem_pos(it, path, &found);
 	if (bl_grave_add(b, it, path))
 		return false;

@@ -58,6 +58,7 @@ struct bl_item {
 	const char **grave; /* sorted */
 	size_t grave_cap;
 	uint64_t capped_logged; /* the count the log holds */
+	bool unsorted;		/* replay appended elements: bl_settle sorts them */
 };
 
 struct vg_baselines {
@@ -115,6 +116,8 @@ bool bl_apply_removed(struct vg_baselines *b, const char *id, const char *path, 
 bool bl_apply_lock(struct vg_baselines *b, const char *id, bool locked, bool by_user, uint64_t t);
 bool bl_apply_deleted(struct vg_baselines *b, const char *id);
 bool bl_apply_capped(struct vg_baselines *b, const char *id, uint64_t n);
+/* Once replay is done: the elements it appended sorted and indexed. */
+void bl_settle(struct vg_baselines *b);
 /* A baseline record that could not be read. */
 void bl_count_bad(struct vg_baselines *b);
 
