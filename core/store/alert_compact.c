@@ -3,11 +3,13 @@
  * alert_compact.c - retention: resolved alerts past the cutoff leave memory,
  * and the log is rewritten with only what replay needs to rebuild the rest
  * (the settings, then per alert its creation, its kept processes oldest
- * first and a summary of everything else).
+ * first and a summary of everything else, then each baseline's snapshot).
+ * Dead baseline records past BL_DEAD_COMPACT make a rewrite worth it too.
  */
 #include <stdlib.h>
 
 #include "alerts_priv.h"
+#include "baselines_priv.h"
 
 enum compact_phase { PHASE_CREATED, PHASE_PROCS, PHASE_NEXT };
 
@@ -17,6 +19,7 @@ struct compact_it {
 	size_t ai; /* then per alert: created, its kept processes, its summary */
 	int pi;
 	enum compact_phase phase;
+	struct bl_snapshot_it bl; /* the baselines last */
 };
 
 /* The next record of the alert at it->ai, or false when the alert is done. */
@@ -66,7 +69,7 @@ static int compact_next(void *ctx, struct alert_rec *r)
 	while (it->ai < s->nall)
 		if (alert_next(it, r))
 			return 1;
-	return 0;
+	return bl_snapshot_next(s->baselines, &it->bl, r);
 }
 
 static bool expired(const struct vg_alert *a, uint64_t cutoff)
@@ -103,21 +106,22 @@ static int drop_expired(struct vg_alerts *s, uint64_t cutoff)
 int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff)
 {
 	struct compact_it it = {.s = s};
-	bool any = false;
+	bool baselines = bl_dead_records(s->baselines) >= BL_DEAD_COMPACT, any = false;
 	int dropped, rc;
 
 	for (size_t i = 0; i < s->nall && !any; i++)
 		any = expired(s->all[i], cutoff);
-	if (!any)
+	if (!any && !baselines)
 		return 0;
 	rc = alert_log_sync(s->log); /* before anything leaves memory: a full disk keeps it all */
 	if (rc)
 		return rc;
 	dropped = drop_expired(s, cutoff);
-	if (!dropped)
+	if (!dropped && !baselines)
 		return 0;
 	rc = alert_log_rewrite(s->log, compact_next, &it);
 	if (rc)
 		return rc;
+	bl_compacted(s->baselines);
 	return dropped;
 }

@@ -15,6 +15,14 @@
  *   as  alert summary       id, violations, time, state, resolved, action, msg, enf_time,
  *                           enf_count, targets (written by compaction after the kept processes)
  *   ps  policy setting      policy, enabled (nil: unset), enforcement (nil: unset)
+ * Process baselines (baseline_log.c packs and replays them; a damaged one is counted):
+ *   bk  baseline made       id, ns, deploy, ctr, image, created, observe_until, updated
+ *   be  element             id, path, origin (0 learned, 1 user), time
+ *   br  element removed     id, path, time (into the graveyard; compaction writes one per
+ *                           graveyard path)
+ *   bl  lock                id, locked, by_user, time
+ *   bd  baseline deleted    id
+ *   bc  capped count        id, n (at powers of two, at compaction and at close)
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,6 +33,7 @@
 #include <msgpack.h>
 
 #include "alerts_priv.h"
+#include "baselines_priv.h"
 #include "log.h"
 
 struct alert_log {
@@ -509,6 +518,12 @@ static const struct rec_type {
 	[ALERT_REC_RESOLVED] = {"ar", 2, true, pack_resolved, replay_resolved},
 	[ALERT_REC_SUMMARY] = {"as", 2, true, pack_summary, replay_summary},
 	[ALERT_REC_SETTING] = {"ps", 2, false, pack_setting, replay_setting},
+	[ALERT_REC_BL_MADE] = {"bk", 2, false, bl_pack_made, bl_replay_made},
+	[ALERT_REC_BL_ELEMENT] = {"be", 2, false, bl_pack_element, bl_replay_element},
+	[ALERT_REC_BL_REMOVED] = {"br", 2, false, bl_pack_removed, bl_replay_removed},
+	[ALERT_REC_BL_LOCK] = {"bl", 2, false, bl_pack_lock, bl_replay_lock},
+	[ALERT_REC_BL_DELETED] = {"bd", 2, false, bl_pack_deleted, bl_replay_deleted},
+	[ALERT_REC_BL_CAPPED] = {"bc", 2, false, bl_pack_capped, bl_replay_capped},
 };
 
 #define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))
@@ -542,6 +557,8 @@ static void replay_record(void *ctx, const void *payload, size_t len)
 		rt = rec_type_named(type);
 	if (rt && (id || !rt->needs_id))
 		rt->replay(s, &u.data, id);
+	else if (!rt && type && type[0] == 'b') /* a baseline record of a newer vigil, or damaged */
+		bl_count_bad(s->baselines);
 	free(type);
 	free(id);
 	msgpack_unpacked_destroy(&u);
@@ -550,6 +567,7 @@ static void replay_record(void *ctx, const void *payload, size_t len)
 void vg_alerts_replay_record(struct vg_alerts *s, const void *payload, size_t len)
 {
 	replay_record(s, payload, len);
+	bl_settle(s->baselines);
 }
 
 /* ---- the log ---- */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "alerts_priv.h"
+#include "baselines_priv.h"
 #include "log.h"
 
 #define MAX_TARGETS 64 /* enforcement targets kept for comparison; more are counted only */
@@ -350,11 +351,18 @@ int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struc
 	if (!s)
 		return vg_errf(err, errlen, -ENOMEM, "out of memory opening the store in %s",
 			       o->dir);
+	s->baselines = bl_new(s);
+	if (!s->baselines) {
+		vg_alerts_close(s);
+		return vg_errf(err, errlen, -ENOMEM, "out of memory opening the store in %s",
+			       o->dir);
+	}
 	rc = alert_log_open(s, o, base, rep, err, errlen);
 	if (rc) {
 		vg_alerts_close(s);
 		return rc;
 	}
+	bl_settle(s->baselines);
 	*out = s;
 	return 0;
 }
@@ -363,6 +371,8 @@ void vg_alerts_close(struct vg_alerts *s)
 {
 	if (!s)
 		return;
+	if (s->log && s->baselines)
+		bl_flush(s->baselines);
 	alert_log_close(s->log);
 	for (size_t i = 0; i < s->nall; i++)
 		alert_free(s->all[i]);
@@ -371,6 +381,7 @@ void vg_alerts_close(struct vg_alerts *s)
 	alert_strmap_free(&s->open_by_key);
 	alert_index_free(&s->index);
 	policy_settings_free(&s->settings);
+	bl_free(s->baselines);
 	free(s);
 }
 

@@ -11,6 +11,8 @@
  *   alert_compact.c   compaction: the log rewritten with only what replay needs
  *   alert_doc.c       the StackRox alert document (emitter, JSON)
  *   policy_settings.c per-policy enable / enforcement overrides
+ *   baselines.c, baseline_ops.c, baseline_log.c, baseline_json.c: process baselines
+ *                     (baselines_priv.h)
  */
 #ifndef VG_ALERTS_PRIV_H
 #define VG_ALERTS_PRIV_H
@@ -76,6 +78,7 @@ struct vg_alerts {
 	struct alert_strmap by_id, open_by_key;
 	struct alert_index index;
 	struct policy_settings settings;
+	struct vg_baselines *baselines;
 	uint64_t merged, violations;
 };
 
@@ -115,13 +118,21 @@ const struct vg_proc_rec *alert_proc_at(const struct vg_alert *a, int i);
 /* ---- alert_log.c: the log codec ---- */
 
 enum alert_rec_type {
-	ALERT_REC_CREATED,   /* "ac" */
-	ALERT_REC_VIOLATION, /* "v" */
-	ALERT_REC_ENFORCED,  /* "en" */
-	ALERT_REC_RESOLVED,  /* "ar" */
-	ALERT_REC_SUMMARY,   /* "as" */
-	ALERT_REC_SETTING,   /* "ps" */
+	ALERT_REC_CREATED,    /* "ac" */
+	ALERT_REC_VIOLATION,  /* "v" */
+	ALERT_REC_ENFORCED,   /* "en" */
+	ALERT_REC_RESOLVED,   /* "ar" */
+	ALERT_REC_SUMMARY,    /* "as" */
+	ALERT_REC_SETTING,    /* "ps" */
+	ALERT_REC_BL_MADE,    /* "bk" */
+	ALERT_REC_BL_ELEMENT, /* "be" */
+	ALERT_REC_BL_REMOVED, /* "br" */
+	ALERT_REC_BL_LOCK,    /* "bl" */
+	ALERT_REC_BL_DELETED, /* "bd" */
+	ALERT_REC_BL_CAPPED,  /* "bc" */
 };
+
+struct bl_rec;
 
 /* One record to pack: the fields its type uses. */
 struct alert_rec {
@@ -133,6 +144,7 @@ struct alert_rec {
 	uint64_t time_ns;		     /* ENFORCED, RESOLVED */
 	const char *policy_id, *enforcement; /* SETTING */
 	int enabled;			     /* SETTING: < 0 unset */
+	const struct bl_rec *baseline;	     /* BL_*: baselines_priv.h */
 };
 
 /* Opens the log and replays it into s. 0 or -errno with a message in err. */
