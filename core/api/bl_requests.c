@@ -519,26 +519,39 @@ static int alert_paths(const struct vg_alert *al, const struct vg_baseline *bl, 
 	return 0;
 }
 
+int vg_blreq_alert_baseline(struct vg_baselines *b, const struct vg_alert *al,
+			    const struct vg_baseline **out, char *err, size_t errlen)
+{
+	char text[VG_BL_NS_MAX + VG_BL_DEPLOY_MAX + VG_BL_CTR_MAX + VG_BL_IMAGE_MAX + 4];
+	struct vg_baseline_key k;
+	int rc;
+
+	*out = NULL;
+	if (!al)
+		return vg_errf(err, errlen, -ENOENT, "no such alert");
+	rc = vg_blreq_alert_key(al, &k, err, errlen);
+	if (rc)
+		return rc;
+	*out = vg_baselines_get(b, &k);
+	if (*out)
+		return 0;
+	(void)vg_baseline_key_text(&k, text, sizeof(text)); /* cut: it only names it */
+	return vg_errf(err, errlen, -ENOENT,
+		       "alert %s: its container '%.300s' has no process baseline yet", al->id,
+		       text);
+}
+
 int vg_blreq_add_alert(struct vg_baselines *b, const struct vg_alert *al, uint64_t now_ns,
 		       size_t *added, char *err, size_t errlen)
 {
-	struct vg_baseline_key k;
-	char text[VG_BL_NS_MAX + VG_BL_DEPLOY_MAX + VG_BL_CTR_MAX + VG_BL_IMAGE_MAX + 4];
 	const struct vg_baseline *bl;
 	struct paths ps;
 	int rc;
 
 	*added = 0;
-	rc = vg_blreq_alert_key(al, &k, err, errlen);
+	rc = vg_blreq_alert_baseline(b, al, &bl, err, errlen);
 	if (rc)
 		return rc;
-	bl = vg_baselines_get(b, &k);
-	if (!bl) {
-		(void)vg_baseline_key_text(&k, text, sizeof(text)); /* cut: it only names it */
-		return vg_errf(err, errlen, -ENOENT,
-			       "alert %s: its container '%.300s' has no process baseline yet",
-			       al->id, text);
-	}
 	rc = alert_paths(al, bl, &ps, err, errlen);
 	if (!rc && ps.n)
 		rc = vg_baselines_add(b, bl, ps.v, ps.n, now_ns, err, errlen);

@@ -57,6 +57,10 @@ int vg_blreq_delete(struct vg_baselines *b, const char *query, size_t *deleted, 
 int vg_blreq_alert_key(const struct vg_alert *al, struct vg_baseline_key *k, char *err,
 		       size_t errlen);
 
+/* The baseline of an alert's container (al NULL: -ENOENT, no such alert). */
+int vg_blreq_alert_baseline(struct vg_baselines *b, const struct vg_alert *al,
+			    const struct vg_baseline **out, char *err, size_t errlen);
+
 /*
  * Add to baseline from a violation: the executable path of each of the alert's
  * processes that is not in its container's baseline yet goes in (origin user).

@@ -128,28 +128,6 @@ static int key_params(struct evhttp_request *req, json_t **key, char *err, size_
 	return rc;
 }
 
-/* The baseline of the container of alert id. */
-static int alert_baseline(struct vg_api *a, const char *id, const struct vg_baseline **out,
-			  char *err, size_t n)
-{
-	const struct vg_alert *al = vg_alerts_get(a->host.alerts, id);
-	struct vg_baseline_key k;
-	char text[VG_BL_NS_MAX + VG_BL_DEPLOY_MAX + VG_BL_CTR_MAX + VG_BL_IMAGE_MAX + 4];
-	int rc;
-
-	if (!al)
-		return vg_errf(err, n, -ENOENT, "no alert with id '%.64s'", id);
-	rc = vg_blreq_alert_key(al, &k, err, n);
-	if (rc)
-		return rc;
-	*out = vg_baselines_get(baselines(a), &k);
-	if (*out)
-		return 0;
-	(void)vg_baseline_key_text(&k, text, sizeof(text)); /* cut: it only names it */
-	return vg_errf(err, n, -ENOENT, "alert %s: its container '%.300s' has no baseline yet",
-		       al->id, text);
-}
-
 /* GET /v1/processbaselines/key?key.namespace=&key.deploymentId=&key.containerName=&key.image=,
  * or ?id=ID, or ?alertId=ALERT (the baseline of that alert's container). */
 void api_baseline_by_key(struct vg_api *a, struct evhttp_request *req)
@@ -162,7 +140,8 @@ void api_baseline_by_key(struct vg_api *a, struct evhttp_request *req)
 	if (!rc && alert && query_string(req) && strchr(query_string(req), '&'))
 		rc = vg_errf(err, sizeof(err), -EINVAL, "alertId= takes no other parameter");
 	else if (!rc && alert)
-		rc = alert_baseline(a, alert, &bl, err, sizeof(err));
+		rc = vg_blreq_alert_baseline(baselines(a), vg_alerts_get(a->host.alerts, alert),
+					     &bl, err, sizeof(err));
 	else if (!rc)
 		rc = key_params(req, &key, err, sizeof(err));
 	if (!rc && !bl)
