@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <event2/event.h>
 #include <openssl/evp.h>
 
@@ -115,6 +117,33 @@ static int hash_fd(struct hashd *h, struct hjob *j)
 void (*hashd_test_before_hash_at)(const struct hjob *j);
 
 /*
+ * Opens rel under root for reading, as a regular file only: O_PATH first, so
+ * that a FIFO or a device node swapped in for the file is never opened (a
+ * FIFO's open would block the worker), then reopened through /proc/self/fd.
+ * The fd and its stat in *st, or -errno (-EOPNOTSUPP: not a regular file).
+ */
+static int open_regular_at(int root, const char *rel, struct stat *st)
+{
+	int path_fd = rootscan_open(root, rel, O_PATH | O_CLOEXEC | O_NOFOLLOW), fd;
+	char self[64];
+
+	if (path_fd < 0)
+		return path_fd;
+	if (fstat(path_fd, st) < 0)
+		fd = -errno;
+	else if (!S_ISREG(st->st_mode))
+		fd = -EOPNOTSUPP;
+	else {
+		(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", path_fd);
+		fd = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	}
+	(void)close(path_fd); /* O_PATH: nothing to report */
+	return fd;
+}
+
+/*
  * Opens j->path under the root j->fd and hashes it as it is now: a table's
  * name may have changed since the scan (a hard link made to it changes its
  * ctime), and what the table needs is the content found at that path. The
@@ -123,18 +152,12 @@ void (*hashd_test_before_hash_at)(const struct hjob *j);
  */
 static int hash_at(struct hashd *h, struct hjob *j)
 {
-	int fd = rootscan_open(j->fd, j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int root = j->fd, rc;
 	struct fkey before, after;
 	struct stat st;
+	int fd = open_regular_at(j->fd, j->path, &st), rc;
 
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		(void)close(fd); /* read-only: nothing to report */
-		return rc;
-	}
 	fkey_of_stat(&before, &st);
 	j->found = before;
 	rc = hashd_sha256(h, fd, j->max_bytes, j->sha, &j->bytes_read);
@@ -144,7 +167,6 @@ static int hash_at(struct hashd *h, struct hjob *j)
 		fkey_of_stat(&after, &st);
 		rc = fkey_eq(&before, &after) ? 0 : -ENOENT;
 	}
-	j->fd = root;
 	(void)close(fd); /* read-only: nothing to report */
 	return rc;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * drift.h - user space's part of "not in the image": an executable on another
- * mount of a container that changed after the container started.
+ * mount of a container that changed after the container started (the start of
+ * its oldest process).
  */
 #ifndef VG_DRIFT_H
 #define VG_DRIFT_H
@@ -19,6 +20,11 @@ struct vg_drift_stats {
 };
 
 int vg_drift_new(struct vg_drift **out);
+/*
+ * Tests: processes read under proc_root ("/proc" when NULL) and cgroups under
+ * cgroup_root (NULL: the sensor's hierarchy). 0 or -errno.
+ */
+int vg_drift_new_at(struct vg_drift **out, const char *proc_root, const char *cgroup_root);
 void vg_drift_free(struct vg_drift *d);
 
 /* Sets ev->id.not_in_image (decided in user space) when it holds. */

@@ -233,6 +233,17 @@ def policy_cmd(*args):
     return r.stdout
 
 
+def host_cgroup_dir(cid):
+    """The container's cgroup directory on the host, in the v2 hierarchy."""
+    pid = podman("inspect", "-f", "{{.State.Pid}}", cid)
+    with open(f"/proc/{pid}/cgroup") as f:
+        path = next(line[3:].strip() for line in f if line.startswith("0::"))
+    root = "/sys/fs/cgroup/unified"
+    if not os.path.ismount(root):
+        root = "/sys/fs/cgroup"
+    return root + path
+
+
 def sync(cid):
     """Everything exec'd in cid before now has been evaluated: a plain dpkg after it
     alerted, and hashing (a worker) had a moment more."""
@@ -366,6 +377,46 @@ class InformTest(unittest.TestCase):
         n = fresh()
         shutil.copy("/bin/true", os.path.join(TMP, "vol", f"newbin{n}"))
         self.drifted(f"/vol/newbin{n}", f"/vol/newbin{n}", USER)
+
+    def test_drift_volume_then_cgroup_touched(self):
+        """A binary put into a volume (made before the container) after the container
+        started; then the container, privileged enough to mount its cgroup hierarchy, makes
+        a child cgroup and chmods its own cgroup directory, which moves that directory's
+        change time past the binary's; then vigil restarts (an upgrade) and reads the
+        container's start afresh. Taken from that directory (as it once was), the start
+        would call the binary older than the container: the start is the container's
+        oldest process's, which nothing in the container can move."""
+        global D
+        vol = os.path.join(TMP, f"vol{fresh()}")
+        os.makedirs(vol)
+        touch = ("while [ ! -e /vol/go ]; do sleep 0.05; done; mkdir -p /mnt/cg && "
+                 "mount -t cgroup2 none /mnt/cg && lvl=$(sed -n 's/^0:://p' /proc/self/cgroup)"
+                 " && mkdir /mnt/cg$lvl/x && chmod 755 /mnt/cg$lvl; echo $? >/vol/done; "
+                 "exec sleep infinity")
+        cid = podman("run", "-d", "--privileged", "--network", "none", "-v", f"{vol}:/vol",
+                     IMAGE, "bash", "-c", touch)
+        CTR[f"cgroup_touched{cid}"] = cid  # removed with the module's containers
+        n = fresh()
+        binary = os.path.join(vol, f"newbin{n}")
+        shutil.copy("/bin/true", binary)
+        time.sleep(0.05)  # the directory's new change time comes after the binary's
+        open(os.path.join(vol, "go"), "w").close()
+        done = os.path.join(vol, "done")
+        for _ in range(100):
+            if os.path.exists(done) and os.path.getsize(done):
+                break
+            time.sleep(0.05)
+        with open(done) as f:
+            self.assertEqual(f.read().strip(), "0", "the container could not touch its cgroup")
+        level = host_cgroup_dir(cid)
+        self.addCleanup(os.rmdir, os.path.join(level, "x"))  # podman rm leaves it
+        D.stop()
+        D = Daemon(D.data, D.port)
+        self.drifted(f"/vol/newbin{n}", f"/vol/newbin{n}", USER, cid)
+        # stat()ed only now: reading a file's ctime may mark it queried, which the kernel
+        # keeps in its ctime's nanoseconds on some filesystems (multigrain timestamps)
+        self.assertGreater(os.stat(level).st_ctime_ns, os.stat(binary).st_ctime_ns,
+                           "the container could not move its cgroup directory's ctime")
 
     def test_no_drift_for_image_binaries(self):
         """/usr/bin/dpkg and /bin/true as the image has them: no drift."""

@@ -475,6 +475,51 @@ static void test_fifo_in_place_of_the_file(void **state)
 	vg_ident_free(id);
 }
 
+/* Worker: a FIFO takes usr/bin/dpkg's place after the scan, before it is hashed. */
+static void fifo_for_dpkg(const struct hjob *j)
+{
+	char path[512];
+	size_t n = strlen(j->path);
+
+	if (n < 12 || strcmp(j->path + n - 12, "usr/bin/dpkg"))
+		return;
+	snprintf(path, sizeof(path), "%s/usr/bin/dpkg", dir);
+	if (unlink(path) != 0 || mkfifo(path, 0600) != 0)
+		abort();
+}
+
+/* The worker is blocked in the FIFO's open: it cannot be joined, so the test ends here. */
+static void on_worker_alarm(int sig)
+{
+	static const char msg[] = "the worker blocked opening a FIFO at a table's path\n";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1); /* the exit below says it anyway */
+	_exit(1);
+}
+
+/* A FIFO at a table's path when the worker hashes it is never opened: no hash, no block. */
+static void test_fifo_at_a_table_path(void **state)
+{
+	struct vg_ident *id = new_ident(0, 0);
+	char path[512];
+
+	(void)state;
+	hashd_test_before_hash_at = fifo_for_dpkg;
+	write_text("tmp/y2", "#y2\n");
+	event_for(&ev, &r, "/tmp/y2");
+	signal(SIGALRM, on_worker_alarm);
+	alarm(4);
+	assert_int_equal(ask(id, &ev), 0); /* the table is built without dpkg's hash */
+	alarm(0);
+	assert_false(has_name(&ev, "dpkg"));
+	vg_ident_free(id);
+	hashd_test_before_hash_at = NULL;
+	snprintf(path, sizeof(path), "%s/usr/bin/dpkg", dir);
+	assert_int_equal(unlink(path), 0);
+	remove_file("tmp/y2");
+}
+
 static void test_hundred_lookups_one_hash(void **state)
 {
 	struct vg_ident *id = new_ident(0, 0);
@@ -656,6 +701,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hashed_once_and_again_when_changed, setup_root,
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_fifo_in_place_of_the_file, setup_root,
+						teardown_root),
+		cmocka_unit_test_setup_teardown(test_fifo_at_a_table_path, setup_root,
 						teardown_root),
 		cmocka_unit_test_setup_teardown(test_too_big_and_gone, setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_hundred_lookups_one_hash, setup_root,
