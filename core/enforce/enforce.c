@@ -103,20 +103,6 @@ int vg_cgroup_root_owned(const char *path, size_t len)
 	return rc;
 }
 
-int vg_cgroup_made_ns(const char *path, size_t len, uint64_t *ns)
-{
-	char p[4200];
-	struct stat st;
-
-	if (len >= 4096)
-		return -ENAMETOOLONG;
-	snprintf(p, sizeof(p), "%s%.*s", cg_root(), (int)len, path);
-	if (stat(p, &st))
-		return -errno;
-	*ns = (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec;
-	return 0;
-}
-
 int vg_cgroup_count(const char *path)
 {
 	char p[4200], buf[4096];

@@ -29,13 +29,6 @@ int vg_kill_cgroup(const char *path, char *msg, size_t n);
  */
 int vg_cgroup_root_owned(const char *path, size_t len);
 
-/*
- * When the cgroup at the path's first len bytes was made (its directory's
- * change time, ns since the epoch): a container's start, for telling files
- * written after it. 0 or -errno.
- */
-int vg_cgroup_made_ns(const char *path, size_t len, uint64_t *ns);
-
 /* Processes left in the cgroup (0 once empty, -errno if it is gone). */
 int vg_cgroup_count(const char *path);
 

@@ -567,6 +567,7 @@ static void replay_record(void *ctx, const void *payload, size_t len)
 void vg_alerts_replay_record(struct vg_alerts *s, const void *payload, size_t len)
 {
 	replay_record(s, payload, len);
+	bl_settle(s->baselines);
 }
 
 /* ---- the log ---- */

@@ -362,6 +362,7 @@ int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struc
 		vg_alerts_close(s);
 		return rc;
 	}
+	bl_settle(s->baselines);
 	*out = s;
 	return 0;
 }

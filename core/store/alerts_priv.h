@@ -118,12 +118,12 @@ const struct vg_proc_rec *alert_proc_at(const struct vg_alert *a, int i);
 /* ---- alert_log.c: the log codec ---- */
 
 enum alert_rec_type {
-	ALERT_REC_CREATED,   /* "ac" */
-	ALERT_REC_VIOLATION, /* "v" */
-	ALERT_REC_ENFORCED,  /* "en" */
-	ALERT_REC_RESOLVED,  /* "ar" */
-	ALERT_REC_SUMMARY,   /* "as" */
-	ALERT_REC_SETTING,   /* "ps" */
+	ALERT_REC_CREATED,    /* "ac" */
+	ALERT_REC_VIOLATION,  /* "v" */
+	ALERT_REC_ENFORCED,   /* "en" */
+	ALERT_REC_RESOLVED,   /* "ar" */
+	ALERT_REC_SUMMARY,    /* "as" */
+	ALERT_REC_SETTING,    /* "ps" */
 	ALERT_REC_BL_MADE,    /* "bk" */
 	ALERT_REC_BL_ELEMENT, /* "be" */
 	ALERT_REC_BL_REMOVED, /* "br" */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * baselines.c - the process baselines model (baselines.h): per key a sorted
- * array of elements with an open-addressing set of their indices for the
+ * array of elements with an open-addressing set of their hashes and indices for the
  * per-exec lookup, a graveyard and a lock. Paths are interned once for the
  * whole store and refcounted, since many containers run the same binaries.
  * Memory holds what the log holds: a change is appended (baseline_log.c)
@@ -124,12 +124,27 @@ static void set_rebuild(struct bl_item *it)
 
 	memset(it->set, 0, it->set_cap * sizeof(*it->set));
 	for (size_t e = 0; e < it->pub.n_elements; e++) {
-		size_t i = STR_OF(it->elems[e].path)->hash & mask;
+		uint32_t h = STR_OF(it->elems[e].path)->hash;
+		size_t i = h & mask;
 
-		while (it->set[i])
+		while (it->set[i].index)
 			i = (i + 1) & mask;
-		it->set[i] = (uint32_t)(e + 1);
+		it->set[i] = (struct bl_slot){.hash = h, .index = (uint32_t)(e + 1)};
 	}
+}
+
+/* The set after an element went in at pos: the ones after it moved up by one. No element or
+ * string is read, so learning stays cheap in a large baseline. */
+static void set_shift_in(struct bl_item *it, size_t pos, uint32_t hash)
+{
+	size_t mask = it->set_cap - 1, i;
+
+	for (i = 0; i < it->set_cap; i++)
+		if (it->set[i].index > pos)
+			it->set[i].index++;
+	for (i = hash & mask; it->set[i].index; i = (i + 1) & mask)
+		;
+	it->set[i] = (struct bl_slot){.hash = hash, .index = (uint32_t)(pos + 1)};
 }
 
 /* Room for n more elements, in the array and the set. 0 or -ENOMEM. */
@@ -151,7 +166,7 @@ int bl_reserve(struct bl_item *it, size_t n)
 		it->pub.elements = e;
 	}
 	if (cap > it->set_cap) {
-		uint32_t *set = malloc(cap * sizeof(*set));
+		struct bl_slot *set = malloc(cap * sizeof(*set));
 
 		if (!set)
 			return -ENOMEM;
@@ -195,7 +210,7 @@ void bl_elem_insert(struct bl_item *it, const char *path, enum vg_bl_origin orig
 		(it->pub.n_elements - pos) * sizeof(*it->elems));
 	it->elems[pos] = (struct vg_bl_element){.path = path, .origin = origin, .added_ns = t};
 	it->pub.n_elements++;
-	set_rebuild(it);
+	set_shift_in(it, pos, STR_OF(path)->hash);
 }
 
 void bl_elem_remove(struct vg_baselines *b, struct bl_item *it, size_t pos)
@@ -279,12 +294,9 @@ bool vg_baselines_has(const struct vg_baseline *bl, const char *path)
 		return false;
 	h = hash_path(path);
 	mask = it->set_cap - 1;
-	for (i = h & mask; it->set[i]; i = (i + 1) & mask) {
-		const char *p = it->elems[it->set[i] - 1].path;
-
-		if (STR_OF(p)->hash == h && !strcmp(p, path))
+	for (i = h & mask; it->set[i].index; i = (i + 1) & mask)
+		if (it->set[i].hash == h && !strcmp(it->elems[it->set[i].index - 1].path, path))
 			return true;
-	}
 	return false;
 }
 
@@ -491,6 +503,38 @@ const struct vg_baseline *bl_at(struct vg_baselines *b, size_t i)
 
 /* ---- replay: the records applied, nothing written ---- */
 
+static int by_path(const void *pa, const void *pb)
+{
+	const struct vg_bl_element *a = pa, *c = pb;
+
+	return strcmp(a->path, c->path);
+}
+
+/* Sorts what replay appended, keeps a path given twice once, and indexes it. */
+static void settle(struct vg_baselines *b, struct bl_item *it)
+{
+	size_t kept = 0;
+
+	if (!it->unsorted)
+		return;
+	qsort(it->elems, it->pub.n_elements, sizeof(*it->elems), by_path);
+	for (size_t i = 0; i < it->pub.n_elements; i++) {
+		if (kept && it->elems[kept - 1].path == it->elems[i].path) /* interned: same */
+			bl_unintern(b, it->elems[i].path);
+		else
+			it->elems[kept++] = it->elems[i];
+	}
+	it->pub.n_elements = kept;
+	it->unsorted = false;
+	set_rebuild(it);
+}
+
+void bl_settle(struct vg_baselines *b)
+{
+	for (size_t i = 0; i < b->n_items; i++)
+		settle(b, b->items[i]);
+}
+
 static void touch(struct bl_item *it, uint64_t t)
 {
 	if (t > it->pub.updated_ns)
@@ -521,18 +565,17 @@ bool bl_apply_element(struct vg_baselines *b, const char *id, const char *path,
 {
 	struct bl_item *it = bl_item_by_id(b, id);
 	const char *s;
-	bool found;
 
 	if (!it || !bl_path_valid(path) || (origin != VG_BL_LEARNED && origin != VG_BL_USER))
 		return false;
-	(void)bl_elem_pos(it, path, &found);
-	if (found)
-		return true;
 	if (origin == VG_BL_USER)
 		bl_grave_del(b, it, path);
 	if (bl_reserve(it, 1) || !(s = bl_intern(b, path)))
 		return false;
-	bl_elem_insert(it, s, origin, t);
+	/* appended: sorted (and a path twice kept once) by bl_settle when replay is done */
+	it->elems[it->pub.n_elements++] =
+		(struct vg_bl_element){.path = s, .origin = origin, .added_ns = t};
+	it->unsorted = true;
 	touch(it, t);
 	return true;
 }
@@ -545,6 +588,7 @@ bool bl_apply_removed(struct vg_baselines *b, const char *id, const char *path, 
 
 	if (!it || !bl_path_valid(path))
 		return false;
+	settle(b, it);
 	pos = bl_elem_pos(it, path, &found);
 	if (bl_grave_add(b, it, path))
 		return false;

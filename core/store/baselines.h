@@ -107,7 +107,9 @@ bool vg_baselines_has(const struct vg_baseline *bl, const char *path);
  * graveyard leaves it); remove: into the graveyard. Each path is checked
  * first and nothing changes when one is bad: -EINVAL not absolute or too
  * long (err names it), -EEXIST add of a path already there, -ENOENT remove
- * of a path not there.
+ * of a path not there; also -ENOSPC an add past the cap, -EEXIST / -ENOENT a
+ * path named twice. Then one record per path: should the log refuse one
+ * (-ENOSPC, -ENOMEM), the paths before it are kept and the error says which.
  */
 int vg_baselines_add(struct vg_baselines *b, const struct vg_baseline *bl, const char *const *paths,
 		     size_t n, uint64_t now_ns, char *err, size_t errlen);
@@ -128,6 +130,9 @@ int vg_baselines_list(struct vg_baselines *b, const struct vg_baseline ***out, s
 /*
  * Called for each change (learn, add, remove, lock, unlock, delete) after it
  * is in the log, so the kernel's copy can follow at once. One observer.
+ * For a delete, bl is still readable during the call but no longer found
+ * (vg_baselines_get / find return NULL), and freed right after.
+ * Not called while the store replays its log at open.
  */
 typedef void (*vg_baselines_changed_cb)(void *ctx, const struct vg_baseline *bl);
 void vg_baselines_on_change(struct vg_baselines *b, vg_baselines_changed_cb cb, void *ctx);

@@ -42,15 +42,23 @@ struct bl_str {
 
 #define STR_OF(p) ((struct bl_str *)(void *)((p)-offsetof(struct bl_str, s)))
 
+/* A slot of a baseline's set: the path's hash beside the element's index, so a probe that
+ * does not match reads neither the element nor its string. */
+struct bl_slot {
+	uint32_t hash;
+	uint32_t index; /* of the element + 1; 0: empty */
+};
+
 struct bl_item {
 	struct vg_baseline pub; /* first: a view is an item */
 	struct vg_bl_element *elems;
 	size_t elems_cap;
-	uint32_t *set; /* index + 1 of an element, 0 empty; set_cap a power of two */
+	struct bl_slot *set; /* open addressing; set_cap a power of two */
 	size_t set_cap;
 	const char **grave; /* sorted */
 	size_t grave_cap;
 	uint64_t capped_logged; /* the count the log holds */
+	bool unsorted;		/* replay appended elements: bl_settle sorts them */
 };
 
 struct vg_baselines {
@@ -108,6 +116,8 @@ bool bl_apply_removed(struct vg_baselines *b, const char *id, const char *path, 
 bool bl_apply_lock(struct vg_baselines *b, const char *id, bool locked, bool by_user, uint64_t t);
 bool bl_apply_deleted(struct vg_baselines *b, const char *id);
 bool bl_apply_capped(struct vg_baselines *b, const char *id, uint64_t n);
+/* Once replay is done: the elements it appended sorted and indexed. */
+void bl_settle(struct vg_baselines *b);
 /* A baseline record that could not be read. */
 void bl_count_bad(struct vg_baselines *b);
 

@@ -198,6 +198,41 @@ static void test_cap(void **state)
 	vg_alerts_close(s);
 }
 
+/* Thousands of paths learned out of order: every one found, none other, sorted; the same
+ * after a reopen (rebuilt by replay). */
+static void test_many(void **state)
+{
+	struct vg_alerts *s;
+	const struct vg_baseline *bl;
+	char path[64];
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	vg_baselines_set_cap(vg_alerts_baselines(s), 5000);
+	bl = ensure(vg_alerts_baselines(s), "big", 1);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(path, sizeof(path), "/usr/lib/x/%d", (i * 7919) % 3000);
+		assert_int_equal(vg_baselines_learn(vg_alerts_baselines(s), bl, path, 2), 1);
+	}
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(bl->n_elements, 3000);
+		for (size_t i = 1; i < bl->n_elements; i++)
+			assert_true(strcmp(bl->elements[i - 1].path, bl->elements[i].path) < 0);
+		for (int i = 0; i < 3000; i++) {
+			snprintf(path, sizeof(path), "/usr/lib/x/%d", i);
+			assert_true(vg_baselines_has(bl, path));
+			snprintf(path, sizeof(path), "/usr/lib/y/%d", i);
+			assert_false(vg_baselines_has(bl, path));
+		}
+		vg_alerts_close(s);
+		s = open_store();
+		bl = vg_baselines_find(vg_alerts_baselines(s), "shop/big/app");
+		assert_non_null(bl);
+	}
+	vg_alerts_close(s);
+}
+
 static void test_bad_input(void **state)
 {
 	struct vg_alerts *s;
@@ -394,11 +429,33 @@ static void test_bad_records(void **state)
 	static const char damaged[] = {'\x82', '\xa1', 't', '\xa2', 'b',
 				       'e',    '\xa2', 'i', 'd',    123};
 	vg_alerts_replay_record(s, damaged, sizeof(damaged));
+	/* an element given twice (and one already there) is kept once, in order */
+	for (int i = 0; i < 3; i++) {
+		const char *p = i == 2 ? "/bin/sh" : "/a/new";
+
+		msgpack_sbuffer_clear(&sb);
+		assert_int_equal(msgpack_pack_map(&pk, 5), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, "t", 1), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, "be", 2), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, "id", 2), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, bl->id, strlen(bl->id)), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, "path", 4), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, p, strlen(p)), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, "origin", 6), 0);
+		assert_int_equal(msgpack_pack_uint64(&pk, 0), 0);
+		assert_int_equal(msgpack_pack_str_with_body(&pk, "time", 4), 0);
+		assert_int_equal(msgpack_pack_uint64(&pk, 7), 0);
+		vg_alerts_replay_record(s, sb.data, sb.size);
+	}
 	msgpack_sbuffer_destroy(&sb);
 	vg_baselines_stats(b, &st);
 	assert_int_equal(st.records_bad, 3);
 	assert_int_equal(st.baselines, 1);
-	assert_int_equal(bl->n_elements, 1);
+	assert_int_equal(bl->n_elements, 2);
+	assert_string_equal(bl->elements[0].path, "/a/new");
+	assert_string_equal(bl->elements[1].path, "/bin/sh");
+	assert_true(vg_baselines_has(bl, "/a/new"));
+	assert_true(vg_baselines_has(bl, "/bin/sh"));
 	vg_alerts_close(s);
 }
 
@@ -417,6 +474,13 @@ static void test_compaction(void **state)
 	s = open_store();
 	b = vg_alerts_baselines(s);
 	fill(b);
+	vg_baselines_set_cap(b, 21); /* d0 is full: three paths capped, the log holds 2 */
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/capped/%d", i);
+		assert_int_equal(
+			vg_baselines_learn(b, vg_baselines_find(b, "shop/d0/app"), path, 9),
+			-ENOSPC);
+	}
 	vg_baselines_set_cap(b, 400);
 	assert_int_equal(vg_alerts_compact(s, 0), 0); /* nothing dead yet: nothing rewritten */
 	tmp = ensure(b, "scratch", 1);
@@ -429,6 +493,7 @@ static void test_compaction(void **state)
 	vg_alerts_stats(s, &st);
 	bytes_before = st.wal.bytes_on_disk;
 	before = dump(b);
+	assert_non_null(strstr(before, "capped 3"));
 	assert_int_equal(vg_alerts_compact(s, 0), 0);
 	vg_alerts_stats(s, &st);
 	assert_true(st.wal.bytes_on_disk < bytes_before); /* the dead records went */
@@ -536,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_learn_has_graveyard),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_find_list_delete),
 		cmocka_unit_test(test_reopen),
