@@ -65,7 +65,9 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	/* names to pass, and which to kill at exec: the kernel follows at once */
 	return vg_kernel_program(
 		d->sensor, d->engine,
-		&(struct vg_kprog_opts){.dry_run = d->cfg.dry_run, .content = d->cfg.content});
+		&(struct vg_kprog_opts){.dry_run = d->cfg.dry_run,
+					.content = d->cfg.content,
+					.baselines = d->cfg.bl_enabled});
 }
 
 static struct vg_engine_opts engine_opts(struct vg_daemon *d)
@@ -255,6 +257,18 @@ static void on_break_glass(evutil_socket_t s, short w, void *arg)
 			m++;
 	if (vg_sensor_exempt_set(d->sensor, ids, m))
 		vg_err("cannot program the break-glass exemptions into the kernel");
+}
+
+/* Baselines whose observation ended lock on time, even in a quiet container (auto_lock). */
+static void on_baselines(evutil_socket_t s, short w, void *arg)
+{
+	struct vg_daemon *d = arg;
+	struct vg_bl *bl = d->pipeline ? vg_pipeline_baselines(d->pipeline) : NULL;
+
+	(void)s;
+	(void)w;
+	if (bl)
+		vg_bl_tick(bl, now_ns());
 }
 
 static void on_retention(evutil_socket_t s, short w, void *arg)
@@ -572,9 +586,16 @@ static int open_pipeline(struct vg_daemon *d)
 				      .content_cache = d->cfg.content_files,
 				      .content_max_bytes = (uint64_t)d->cfg.content_max_mb << 20,
 				      .identified = identified,
-				      .identified_ctx = d};
+				      .identified_ctx = d,
+				      .baselines = d->cfg.bl_enabled,
+				      .bl_observe_ns = (uint64_t)d->cfg.bl_observe_s * 1000000000ull,
+				      .bl_startup_ns = (uint64_t)d->cfg.bl_startup_s * 1000000000ull,
+				      .bl_auto_lock = d->cfg.bl_auto_lock};
 	char err[512];
-	int rc = vg_pipeline_new(&d->pipeline, &po, err, sizeof(err));
+	int rc;
+
+	vg_baselines_set_cap(vg_alerts_baselines(d->alerts), d->cfg.bl_max_elements);
+	rc = vg_pipeline_new(&d->pipeline, &po, err, sizeof(err));
 
 	if (rc)
 		vg_err("%s", err);
@@ -598,9 +619,11 @@ static int start_serving(struct vg_daemon *d)
 	d->ev_stop = event_new(d->base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop, d);
 	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	d->ev_retention = event_new(d->base, -1, EV_PERSIST, on_retention, d);
-	if (!d->ev_stop || !d->ev_hup || !d->ev_retention || event_add(d->ev_stop, NULL) ||
-	    event_add(d->ev_hup, NULL) ||
-	    event_add(d->ev_retention, &(struct timeval){.tv_sec = 3600})) {
+	d->ev_baselines = event_new(d->base, -1, EV_PERSIST, on_baselines, d);
+	if (!d->ev_stop || !d->ev_hup || !d->ev_retention || !d->ev_baselines ||
+	    event_add(d->ev_stop, NULL) || event_add(d->ev_hup, NULL) ||
+	    event_add(d->ev_retention, &(struct timeval){.tv_sec = 3600}) ||
+	    event_add(d->ev_baselines, &(struct timeval){.tv_sec = 2})) {
 		vg_err("cannot register with the event loop");
 		return -ENOMEM;
 	}
@@ -647,6 +670,7 @@ static int teardown(struct vg_daemon *d, int rc)
 	free_event(d->ev_stop);
 	free_event(d->ev_hup);
 	free_event(d->ev_retention);
+	free_event(d->ev_baselines);
 	free_event(d->ev_break_glass);
 	vg_sensor_close(d->sensor);
 	vg_engine_free(d->engine);
