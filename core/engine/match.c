@@ -4,7 +4,6 @@
  * the candidate sections' criteria tested, each matching policy reported
  * once; and what the compiled criteria tell the kernel filter.
  */
-#include <ctype.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,18 @@ static uint64_t hash_bytes(const char *p, size_t n)
 	return h ^ (h >> 29);
 }
 
+static uint64_t hash16(const char *k)
+{
+	uint64_t a, b;
+
+	memcpy(&a, k, 8);
+	memcpy(&b, k + 8, 8);
+	a ^= b * 0x9e3779b97f4a7c15ull;
+	a ^= a >> 31;
+	a *= 0xbf58476d1ce4e5b9ull;
+	return a ^ (a >> 29);
+}
+
 /* The same for a name longer than a comm (an exe's name the comm cut), up to LONG_KEY. */
 static bool long_names_match(struct vg_matcher *m, const char *name, size_t n)
 {
@@ -47,13 +58,60 @@ static bool long_names_match(struct vg_matcher *m, const char *name, size_t n)
 	return hit;
 }
 
-/*
- * Does the combined name regex match this name? Cached by the whole name (a comm
- * always fits a key); a name longer than any key is matched each time.
- */
-static bool names_match(struct vg_matcher *m, const char *name, size_t n)
+/* A name's first bytes, zero padded: the key of a comm-sized cache or index slot. */
+union name_key {
+	uint64_t w[VG_COMM_LEN / 8];
+	char c[VG_COMM_LEN];
+};
+
+_Static_assert(VG_COMM_LEN == 16, "name_key: a comm is two words");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "name_key: byte masks");
+
+#define BYTES_01 0x0101010101010101ull
+#define BYTES_80 0x8080808080808080ull
+
+/* The length of a comm (NUL-terminated within its 16 bytes), a word at a time. */
+static size_t comm_len(const char *comm)
 {
-	char key[VG_COMM_LEN] = {0};
+	union name_key k;
+	uint64_t zero;
+
+	memcpy(&k, comm, sizeof(k));
+	zero = (k.w[0] - BYTES_01) & ~k.w[0] & BYTES_80; /* the lowest set byte is the NUL */
+	if (zero)
+		return (size_t)__builtin_ctzll(zero) / 8;
+	zero = (k.w[1] - BYTES_01) & ~k.w[1] & BYTES_80;
+	return 8 + (size_t)__builtin_ctzll(zero) / 8; /* comm[15] is the NUL (decode) */
+}
+
+/* A comm's n bytes as a key: read as two words, the bytes from n on cleared. */
+static void comm_key(union name_key *k, const char *comm, size_t n)
+{
+	memcpy(k, comm, sizeof(*k));
+	if (n < 8) {
+		k->w[0] &= (1ull << (8 * n)) - 1; /* n == 0: all cleared */
+		k->w[1] = 0;
+	} else {
+		k->w[1] &= (1ull << (8 * (n - 8))) - 1;
+	}
+}
+
+/* ASCII A-Z to a-z in eight bytes at once (tolower() in the C locale; others kept). */
+static uint64_t lower_word(uint64_t w)
+{
+	uint64_t low7 = w & ~BYTES_80;
+	uint64_t from_a = low7 + BYTES_01 * (0x80 - 'A');     /* high bit: the byte >= 'A' */
+	uint64_t past_z = low7 + BYTES_01 * (0x80 - 'Z' - 1); /* high bit: the byte > 'Z' */
+
+	return w | ((from_a & ~past_z & ~w & BYTES_80) >> 2); /* 0x80 >> 2 is the case bit */
+}
+
+/*
+ * Does the combined name regex match this name? Cached by the whole name (raw,
+ * its key when it fits one); a name longer than any key is matched each time.
+ */
+static bool names_match(struct vg_matcher *m, const char *name, size_t n, const union name_key *raw)
+{
 	struct comm_slot *s;
 	bool hit;
 
@@ -61,12 +119,11 @@ static bool names_match(struct vg_matcher *m, const char *name, size_t n)
 		return long_names_match(m, name, n);
 	if (!n)
 		return vg_regex_match(m->combined, name, n);
-	memcpy(key, name, n);
-	s = &m->comm_cache[hash_bytes(key, VG_COMM_LEN) % COMM_CACHE];
-	if (s->state && !memcmp(s->key, key, VG_COMM_LEN))
+	s = &m->comm_cache[hash16(raw->c) % COMM_CACHE];
+	if (s->state && !memcmp(s->key, raw->c, VG_COMM_LEN))
 		return s->state == 2;
 	hit = vg_regex_match(m->combined, name, n);
-	memcpy(s->key, key, VG_COMM_LEN);
+	memcpy(s->key, raw->c, VG_COMM_LEN);
 	s->state = hit ? 2 : 1;
 	return hit;
 }
@@ -92,18 +149,6 @@ static bool args_match(struct vg_matcher *m, struct vg_event *ev)
 		s->state = hit ? 2 : 1;
 	}
 	return hit;
-}
-
-static uint64_t hash16(const char *k)
-{
-	uint64_t a, b;
-
-	memcpy(&a, k, 8);
-	memcpy(&b, k + 8, 8);
-	a ^= b * 0x9e3779b97f4a7c15ull;
-	a ^= a >> 31;
-	a *= 0xbf58476d1ce4e5b9ull;
-	return a ^ (a >> 29);
 }
 
 struct slot *match_slot_find(const struct vg_matcher *m, const char *key)
@@ -243,7 +288,7 @@ static void gather_names(struct eval *e)
 	const char *x = ev->id.exe_name;
 
 	e->names[0] = (struct vg_match_by){VG_WAY_COMM, comm};
-	e->lens[0] = strlen(comm);
+	e->lens[0] = comm == ev->comm ? comm_len(comm) : strlen(comm);
 	e->nnames = 1;
 	/* the common case: the exe's name is the comm, and no loader, applet or content */
 	if (x[0] && !(ev->rec->flags & VG_EXEC_EXE_IS_COMM) && !same_name(x, ev->comm))
@@ -262,18 +307,25 @@ static void gather_names(struct eval *e)
 /* The sections the index holds for one name: its literal slot, then the regex ones. */
 static void dispatch_name(struct eval *e, int i)
 {
-	char key[VG_COMM_LEN] = {0};
 	const char *name = e->names[i].name;
+	size_t n = e->lens[i];
+	union name_key raw, key; /* the name's first 15 bytes; lowercased */
 	const struct slot *sl;
 
-	for (int k = 0; k < VG_COMM_LEN - 1 && name[k]; k++)
-		key[k] = (char)tolower((unsigned char)name[k]);
-	if (key[0] && (i || e->ev->comm[0])) { /* an exe path standing in for comm: no slot */
-		sl = match_slot_find(e->m, key);
+	if (name == e->ev->comm) { /* the common case: two words */
+		comm_key(&raw, name, n);
+	} else {
+		memset(&raw, 0, sizeof(raw));
+		memcpy(raw.c, name, n < VG_COMM_LEN ? n : VG_COMM_LEN - 1);
+	}
+	key.w[0] = lower_word(raw.w[0]);
+	key.w[1] = lower_word(raw.w[1]);
+	if (key.c[0] && (i || e->ev->comm[0])) { /* an exe path standing in for comm: no slot */
+		sl = match_slot_find(e->m, key.c);
 		for (int k = 0; k < sl->n; k++)
 			consider(e, sl->secs[k]);
 	}
-	if (e->m->combined && names_match(e->m, name, e->lens[i]))
+	if (e->m->combined && names_match(e->m, name, n, &raw))
 		for (int k = 0; k < e->m->nregex; k++)
 			consider(e, e->m->regex_secs[k]);
 }

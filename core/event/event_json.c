@@ -125,6 +125,19 @@ static json_t *decider_json(enum vg_decider d)
 	return json_null();
 }
 
+/* 32 bytes as 64 lowercase hex digits and a NUL in hex; returns hex */
+static const char *sha256_hex(const uint8_t sha[32], char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		hex[2 * i] = digits[sha[i] >> 4];
+		hex[2 * i + 1] = digits[sha[i] & 15];
+	}
+	hex[64] = '\0';
+	return hex;
+}
+
 /* the executable's identity: its names beyond comm, content hash, fileless, drift */
 static void put_ident(json_t *o, struct vg_event *ev, int *bad)
 {
@@ -140,9 +153,8 @@ static void put_ident(json_t *o, struct vg_event *ev, int *bad)
 		if (json_array_append_new(content, jstr(id->content[i])))
 			(*bad)++;
 	put(o, "content", content, bad);
-	for (size_t i = 0; i < sizeof(id->sha256); i++)
-		(void)snprintf(hex + 2 * i, 3, "%02x", id->sha256[i]); /* 2 digits and the NUL */
-	put(o, "exe_sha256", id->has_sha256 ? json_string(hex) : json_null(), bad);
+	put(o, "exe_sha256",
+	    id->has_sha256 ? json_string(sha256_hex(id->sha256, hex)) : json_null(), bad);
 	put(o, "exe_fileless", json_boolean(id->fileless), bad);
 	put(o, "exe_not_in_image", json_boolean(id->not_in_image), bad);
 	put(o, "exe_not_in_image_by",

@@ -1052,10 +1052,70 @@ static void test_kernel_exe_policy(void **state)
 	rm_policy("x");
 }
 
+/* The matcher folds a comm's case a word at a time: only A-Z, and only the name's bytes. */
+static void test_name_keys(void **state)
+{
+	struct vg_engine *e;
+
+	(void)state;
+	write_policy("k1", "return policy { name = 'at-sign', severity = 'low',"
+			   " match = { process_name = 'abcdefgz@' } }");
+	write_policy("k2", "return policy { name = 'eight', severity = 'low',"
+			   " match = { process_name = 'abcdefgh' } }");
+	write_policy("k3", "return policy { name = 'high-bit', severity = 'low',"
+			   " match = { process_name = '\\xe1bc' } }");
+	write_policy("k4", "return policy { name = 'regex-eight', severity = 'low',"
+			   " match = { process_name = 'qrstuvw.' } }");
+	write_policy("k5", "return policy { name = 'short', severity = 'low',"
+			   " match = { process_name = 'short' } }");
+	e = load_dir(0);
+	for (int pass = 0; pass < 2; pass++) { /* the second from the caches */
+		assert_string_equal(eval(e, "/x/ABCDEFGZ@", NULL, 0, true), "at-sign;");
+		assert_string_equal(eval(e, "/x/abcdefgz`", NULL, 0, true), ""); /* '@' | 0x20 */
+		assert_string_equal(eval(e, "/x/ABCDEFGH", NULL, 0, true), "eight;");
+		assert_string_equal(eval(e, "/x/abcdefghi", NULL, 0, true), ""); /* 9 bytes */
+		assert_string_equal(eval(e, "/x/abcdefg", NULL, 0, true), "");
+		assert_string_equal(eval(e,
+					 "/x/\xe1"
+					 "bc",
+					 NULL, 0, true),
+				    "high-bit;");
+		assert_string_equal(eval(e,
+					 "/x/\xc1"
+					 "bc",
+					 NULL, 0, true),
+				    ""); /* not ASCII 'A' */
+		assert_string_equal(eval(e, "/x/QRSTUVWX", NULL, 0, true), "regex-eight;");
+		assert_string_equal(eval(e, "/x/qrstuvwxy", NULL, 0, true), "");
+		/* a comm's bytes after its NUL are not part of its name (both words) */
+		for (int len = 5; len <= 8; len += 3) {
+			char *comm = ((struct vg_exec *)rec)->comm;
+			const char *want = len == 5 ? "short;" : "eight;";
+
+			assert_string_equal(
+				eval(e, len == 5 ? "/x/SHORT" : "/x/abcdefgh", NULL, 0, true),
+				want);
+			memset(comm + len + 1, 'q', VG_COMM_LEN - len - 2);
+			assert_int_equal(
+				vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+			matched[0] = '\0';
+			vg_engine_eval(e, &ev, on_violation, NULL);
+			assert_string_equal(matched, want);
+		}
+	}
+	vg_engine_free(e);
+	for (const char *p = "12345"; *p; p++) {
+		char n[3] = {'k', *p, 0};
+
+		rm_policy(n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_semantics),
+		cmocka_unit_test(test_name_keys),
 		cmocka_unit_test(test_kernel_names),
 		cmocka_unit_test(test_kernel_kill_actions),
 		cmocka_unit_test(test_kernel_kill_uids_all),
