@@ -86,8 +86,11 @@ int vg_pipeline_evaluate(struct vg_pipeline *p, struct vg_event *ev, const bool 
 		(void)vg_engine_eval(p->engine, ev, on_violation, &h); /* counted */
 	if (!h.n)
 		return 0;
-	for (int i = 0; p->bl && ev->bl.unexpected && i < h.n; i++)
-		vg_bl_count_violation(p->bl, vg_engine_policy(p->engine, p->hits[i].pol)->name);
+	for (int i = 0; p->bl && ev->bl.unexpected && i < h.n; i++) {
+		if (vg_engine_uses_baseline(p->engine, p->hits[i].pol))
+			vg_bl_count_violation(p->bl,
+					      vg_engine_policy(p->engine, p->hits[i].pol)->name);
+	}
 	if (p->o.report) { /* printing commands: each violation as the engine found it */
 		for (int i = 0; i < h.n; i++)
 			p->o.report(p->o.report_ctx, ev, p->hits[i].pol,
