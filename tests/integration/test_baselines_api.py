@@ -235,7 +235,9 @@ class Learned(unittest.TestCase):
     def setUpClass(cls):
         cls.b = container_baseline()
         if cls.b is None:
-            raise AssertionError("no baseline learned for the container")
+            _, every = D.req("GET", "/v1/processbaselines")
+            raise AssertionError(f"no baseline learned for {CTR_NAME}: {every}\n"
+                                 f"{D.text()[-2000:]}")
 
     def fresh(self):
         code, b = D.req("GET", f"/v1/processbaselines/key?id={self.b['id']}")
