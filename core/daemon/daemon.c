@@ -63,11 +63,10 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	if (d->pipeline) /* the names content identity looks for follow too */
 		vg_pipeline_set_engine(d->pipeline, d->engine);
 	/* names to pass, and which to kill at exec: the kernel follows at once */
-	return vg_kernel_program(
-		d->sensor, d->engine,
-		&(struct vg_kprog_opts){.dry_run = d->cfg.dry_run,
-					.content = d->cfg.content,
-					.baselines = d->cfg.bl_enabled});
+	return vg_kernel_program(d->sensor, d->engine,
+				 &(struct vg_kprog_opts){.dry_run = d->cfg.dry_run,
+							 .content = d->cfg.content,
+							 .baselines = d->cfg.bl_enabled});
 }
 
 static struct vg_engine_opts engine_opts(struct vg_daemon *d)
@@ -206,36 +205,6 @@ static void on_stop(evutil_socket_t s, short w, void *arg)
 }
 
 /*
- * The cgroup id (its v2 directory's inode) of a pod, found under kubepods in
- * either layout: cgroupfs (kubepods/[qos/]pod<uid>) or systemd
- * (kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid_>.slice).
- */
-static uint64_t pod_cgroup_id(const char *root, const char *uid)
-{
-	static const char *const fmt[] = {
-		"%s/kubepods/besteffort/pod%s",
-		"%s/kubepods/burstable/pod%s",
-		"%s/kubepods/pod%s",
-		"%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice",
-		"%s/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice",
-		"%s/kubepods.slice/kubepods-pod%s.slice",
-	};
-	char us[40], path[512];
-	struct stat st;
-
-	snprintf(us, sizeof(us), "%.36s", uid);
-	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
-		if (i == 3)
-			for (char *c = us; *c; c++)
-				*c = *c == '-' ? '_' : *c;
-		snprintf(path, sizeof(path), fmt[i], root, us);
-		if (stat(path, &st) == 0)
-			return (uint64_t)st.st_ino;
-	}
-	return 0;
-}
-
-/*
  * Break-glass pods are exempt from kills at exec too: their pod cgroup ids go
  * into the kernel's exempt map (a process's leaf or parent cgroup is checked).
  */
@@ -253,7 +222,7 @@ static void on_break_glass(evutil_socket_t s, short w, void *arg)
 	(void)w;
 	n = vg_k8s_break_glass_pods(d->k8s, uids, 256);
 	for (int i = 0; i < n; i++)
-		if ((ids[m] = pod_cgroup_id(root, uids[i])))
+		if ((ids[m] = vg_pod_cgroup_id(root, uids[i])))
 			m++;
 	if (vg_sensor_exempt_set(d->sensor, ids, m))
 		vg_err("cannot program the break-glass exemptions into the kernel");
@@ -568,29 +537,30 @@ static void identified(void *ctx, const struct vg_ident_key *key, const char *na
 /* Each exec's way from the sensor to the store, the notifiers and enforcement. */
 static int open_pipeline(struct vg_daemon *d)
 {
-	struct vg_pipeline_opts po = {.engine = d->engine,
-				      .lineage_fn = lineage_cb,
-				      .lineage_ctx = d,
-				      .attribute = true,
-				      .k8s = d->k8s,
-				      .storage_root = d->cfg.ctr_storage_root,
-				      .docker_root = d->cfg.ctr_docker_root,
-				      .burst = d->cfg.burst,
-				      .window_s = d->cfg.window_s,
-				      .alerts = d->alerts,
-				      .notify = d->notify,
-				      .base = d->base,
-				      .dry_run = d->cfg.dry_run,
-				      .live = true,
-				      .content = d->cfg.content,
-				      .content_cache = d->cfg.content_files,
-				      .content_max_bytes = (uint64_t)d->cfg.content_max_mb << 20,
-				      .identified = identified,
-				      .identified_ctx = d,
-				      .baselines = d->cfg.bl_enabled,
-				      .bl_observe_ns = (uint64_t)d->cfg.bl_observe_s * 1000000000ull,
-				      .bl_startup_ns = (uint64_t)d->cfg.bl_startup_s * 1000000000ull,
-				      .bl_auto_lock = d->cfg.bl_auto_lock};
+	struct vg_pipeline_opts po = {
+		.engine = d->engine,
+		.lineage_fn = lineage_cb,
+		.lineage_ctx = d,
+		.attribute = true,
+		.k8s = d->k8s,
+		.storage_root = d->cfg.ctr_storage_root,
+		.docker_root = d->cfg.ctr_docker_root,
+		.burst = d->cfg.burst,
+		.window_s = d->cfg.window_s,
+		.alerts = d->alerts,
+		.notify = d->notify,
+		.base = d->base,
+		.dry_run = d->cfg.dry_run,
+		.live = true,
+		.content = d->cfg.content,
+		.content_cache = d->cfg.content_files,
+		.content_max_bytes = (uint64_t)d->cfg.content_max_mb << 20,
+		.identified = identified,
+		.identified_ctx = d,
+		.baselines = d->cfg.bl_enabled,
+		.bl_observe_ns = (uint64_t)d->cfg.bl_observe_s * 1000000000ull,
+		.bl_startup_ns = (uint64_t)d->cfg.bl_startup_s * 1000000000ull,
+		.bl_auto_lock = d->cfg.bl_auto_lock};
 	char err[512];
 	int rc;
 
