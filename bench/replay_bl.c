@@ -66,12 +66,19 @@ static const char *cgroup_of(int ctr, char *buf, size_t n)
 	return buf;
 }
 
-/* What the runtime's state names container ctr (ctrinfo.c, live): its name and image. */
+/* What the runtime's state names container ctr (ctrinfo.c, live): its name and image,
+   made once and copied into each event, as a lookup in a cache would. */
 static void name_ctr(struct vg_event *ev, int ctr)
 {
-	snprintf(ev->ctr_name, sizeof(ev->ctr_name), "app-%d", ctr);
-	snprintf(ev->ctr_image, sizeof(ev->ctr_image), "registry.example.com/team/image-%d:1.0",
-		 ctr % N_IMAGES);
+	static char names[N_CTRS][16], images[N_IMAGES][64];
+
+	if (!names[ctr][0])
+		snprintf(names[ctr], sizeof(names[ctr]), "app-%d", ctr);
+	if (!images[ctr % N_IMAGES][0])
+		snprintf(images[ctr % N_IMAGES], sizeof(images[0]),
+			 "registry.example.com/team/image-%d:1.0", ctr % N_IMAGES);
+	memcpy(ev->ctr_name, names[ctr], sizeof(names[ctr]));
+	memcpy(ev->ctr_image, images[ctr % N_IMAGES], sizeof(images[0]));
 }
 
 /* Container ctr's exec of exe, decoded as the trace reader gives it back. */

@@ -168,21 +168,32 @@ static void pc_put(struct vg_bl *b, const char *ctr, uint64_t dev, uint64_t ino,
 /* ---- the real path ------------------------------------------------------------------ */
 
 /* The exec'd path, made absolute with the cwd, into out (cut when longer: never run). */
+/* s (len bytes) at out + at, cut to n - 1 bytes in all; the new length. */
+static size_t put(char *out, size_t n, size_t at, const char *s, size_t len)
+{
+	if (at + len >= n)
+		len = n - 1 - at;
+	memcpy(out + at, s, len);
+	return at + len;
+}
+
+/* Joined with memcpy, not snprintf: this is on every checked exec (bench/RESULTS.md). */
 static void execd_path(struct vg_event *ev, char *out, size_t n)
 {
-	const char *dir = "/", *sep = "";
-	int len;
+	const char *dir = "/";
+	size_t at = 0, dlen;
 
 	vg_event_paths(ev);
 	if (ev->exe[0] == '/')
 		dir = "";
 	else if (ev->cwd[0])
 		dir = ev->cwd;
-	if (dir[0] && dir[strlen(dir) - 1] != '/')
-		sep = "/";
-	len = snprintf(out, n, "%s%s%s", dir, sep, ev->exe);
-	if (len < 0)
-		out[0] = '\0';
+	dlen = strlen(dir);
+	at = put(out, n, at, dir, dlen);
+	if (dlen && dir[dlen - 1] != '/')
+		at = put(out, n, at, "/", 1);
+	at = put(out, n, at, ev->exe, strlen(ev->exe));
+	out[at] = '\0';
 }
 
 /* Whether st is the file (dev, ino): 0 or -ESTALE. */
@@ -292,6 +303,15 @@ static void real_path(struct vg_bl *b, struct vg_event *ev)
 
 /* ---- the decisions ------------------------------------------------------------------- */
 
+/* src into a key field of n bytes, cut as snprintf would (the key is on every exec). */
+static void field(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 void vg_bl_key_of(struct vg_event *ev, struct vg_baseline_key *k)
 {
 	const struct vg_meta *m = ev->meta;
@@ -301,15 +321,15 @@ void vg_bl_key_of(struct vg_event *ev, struct vg_baseline_key *k)
 	if (m && m->namespace_ && m->namespace_[0]) {
 		const char *deploy = m->deployment && m->deployment[0] ? m->deployment : m->pod;
 
-		(void)snprintf(k->namespace_, sizeof(k->namespace_), "%s", m->namespace_);
-		(void)snprintf(k->deployment, sizeof(k->deployment), "%s", deploy ? deploy : "");
+		field(k->namespace_, sizeof(k->namespace_), m->namespace_);
+		field(k->deployment, sizeof(k->deployment), deploy ? deploy : "");
 		if (m->container && m->container[0])
 			name = m->container;
 	} else {
-		(void)snprintf(k->image, sizeof(k->image), "%s", ev->ctr_image);
+		field(k->image, sizeof(k->image), ev->ctr_image);
 	}
 	/* Kubernetes' names are shorter than the fields; a longer image is cut */
-	(void)snprintf(k->container, sizeof(k->container), "%s", name);
+	field(k->container, sizeof(k->container), name);
 }
 
 enum vg_bl_step vg_bl_step_of(const struct vg_baseline *bl, uint64_t now_ns, bool in_startup)
