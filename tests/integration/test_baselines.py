@@ -140,7 +140,9 @@ class LearnLockEnforce(unittest.TestCase):
         self.assertNotIn("/bin/ls", paths(b))
         self.assertFalse(b["locked"])
         m = s.metrics()
-        self.assertEqual(metric(m, 'vigil_baselines{state="observing"}'), 1)
+        # other containers on this host may have baselines in this daemon too: only this
+        # test locks, so "locked" is exact; the others are at least ours
+        self.assertGreaterEqual(metric(m, 'vigil_baselines{state="observing"}'), 1)
         self.assertEqual(metric(m, 'vigil_baselines{state="locked"}'), 0)
         self.assertGreaterEqual(metric(m, "vigil_baseline_learned_total"), 2)
         # the cap: more distinct paths than 5 while observing
@@ -175,14 +177,22 @@ class LearnLockEnforce(unittest.TestCase):
         self.assertEqual(proc["execFilePath"], "/usr/bin/id", proc)
         m = s.metrics()
         self.assertEqual(metric(m, 'vigil_baselines{state="locked"}'), 1)
-        self.assertEqual(metric(m, 'vigil_baselines{state="observing"}'), 0)
-        self.assertEqual(metric(m, "vigil_baseline_elements"), 5)
+        self.assertGreaterEqual(metric(m, "vigil_baseline_elements"), 5)
+        self.assertGreaterEqual(metric(m, "vigil_baseline_checked_total"), 2)
+        self.assertEqual(metric(m, "vigil_baseline_unexpected_execs_total"), 1)
         self.assertEqual(metric(m, f'vigil_baseline_unexpected_total{{policy="{POLICY}"}}'), 1)
-        # host processes have no baseline
-        subprocess.run(["/usr/bin/id"], capture_output=True)
+        # host processes have no baseline: a host exec of a path of its own is in none
+        host_exe = os.path.join(s.tmp, f"vg-host-id-{os.getpid()}")
+        shutil.copy("/usr/bin/id", host_exe)
+        subprocess.run([host_exe], capture_output=True, check=True)
+        time.sleep(0.5)
         code, body = s.d.req("GET", "/v1/processbaselines")
         self.assertEqual(code, 200, body)
-        self.assertEqual([x["key"]["containerName"] for x in body["baselines"]], [s.name])
+        self.assertIn(s.name, [x["key"]["containerName"] for x in body["baselines"]])
+        for x in body["baselines"]:
+            code, full = s.d.req("GET", "/v1/processbaselines/key?id=" + x["id"])
+            self.assertEqual(code, 200, full)
+            self.assertNotIn(host_exe, paths(full), full["key"])
         # a removed element is remembered (the graveyard), which frees room under the cap
         gone = next(p for p in paths(b) if p != "/usr/bin/ls")
         r = s.cli("baselines", "remove", b["id"], gone)
@@ -266,7 +276,10 @@ class AutoLock(unittest.TestCase):
         self.assertFalse(b["locked"], "locked while observing")
         b = s.baseline(timeout=8, pred=lambda b: b["locked"])
         self.assertTrue(b["locked"], "auto_lock did not lock at the end of observation")
-        self.assertEqual(metric(s.metrics(), "vigil_baseline_auto_locked_total"), 1)
+        self.assertIsNotNone(b["stackRoxLockedTimestamp"], b)
+        self.assertIsNone(b["userLockedTimestamp"], b)
+        # other containers' baselines may auto-lock in this daemon too
+        self.assertGreaterEqual(metric(s.metrics(), "vigil_baseline_auto_locked_total"), 1)
         s.run("/usr/bin/ls", "/")
         s.run("/usr/bin/whoami")
         self.assertEqual(s.wait_violations(1), 1, s.alerts())
