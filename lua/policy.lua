@@ -144,7 +144,7 @@ local TEST_FIELDS = {
 	ancestors = "strings", container = "boolean", namespace = "string", pod = "string",
 	deployment = "string", container_name = "string", image = "string", labels = "labels",
 	privileged = "boolean", exe_name = "string", argv0 = "string", content = "strings",
-	fileless = "boolean", not_in_image = "boolean",
+	fileless = "boolean", not_in_image = "boolean", unexpected_process = "boolean",
 }
 
 local function copy_tests(tests)

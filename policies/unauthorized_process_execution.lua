@@ -1,6 +1,7 @@
 -- StackRox default runtime policy "Unauthorized Process Execution", exact.
--- Waits for process baselines, which vigil does not keep: with no locked baseline, no
--- process is unexpected, so the policy stays disabled and cannot be enabled.
+-- An exec is unexpected when its container's process baseline is locked and its real
+-- executable path is not in it (README, "Process baselines"); no baseline, or an
+-- unlocked one, makes nothing unexpected.
 return policy {
 	id = "unauthorized-process-execution",
 	name = "Unauthorized Process Execution",
@@ -11,8 +12,10 @@ return policy {
 	remediation = "For all running deployments, lock the process baseline after an observation window. Investigate processes that are not in the baseline.",
 	match = { unexpected_process = true },
 	enforcement = "inform",
-	waits_for = "process baselines, which vigil does not keep: with no locked baseline no process is unexpected",
 	tests = {
 		{ ev = { exe = "/usr/bin/curl" }, expect = false },
+		{ ev = { exe = "/usr/bin/curl", unexpected_process = true }, expect = true },
+		{ ev = { exe = "/usr/bin/curl", unexpected_process = true, container = false },
+		  expect = false },
 	},
 }

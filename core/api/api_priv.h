@@ -67,6 +67,9 @@ int api_conn_budget(struct vg_api *a, char *err, size_t errlen);
 
 /* ---- query parameters (params.c) ---- */
 
+/* A method's name: "GET", "PUT", ... */
+const char *api_method_name(enum evhttp_cmd_type m);
+
 /* true when req's query string holds only parameters path takes with m, each with a value;
  * else the 400 naming the parameter and what the endpoint takes is sent. */
 bool api_params_known(struct vg_api *a, struct evhttp_request *req, const char *path,
@@ -79,6 +82,12 @@ void api_resolve_bulk(struct vg_api *a, struct evhttp_request *req);
 /* /v1/alerts/{rest} */
 void api_alert_path(struct vg_api *a, struct evhttp_request *req, const char *rest,
 		    enum evhttp_cmd_type m);
+/* /v1/processbaselines (routes_baselines.c) */
+void api_list_baselines(struct vg_api *a, struct evhttp_request *req);
+void api_baseline_by_key(struct vg_api *a, struct evhttp_request *req);
+/* PUT /v1/processbaselines (lock false) or /v1/processbaselines/lock (lock true) */
+void api_put_baselines(struct vg_api *a, struct evhttp_request *req, bool lock);
+void api_delete_baselines(struct vg_api *a, struct evhttp_request *req);
 void api_list_notifiers(struct vg_api *a, struct evhttp_request *req);
 /* PATCH /v1/notifiers/{rest} */
 void api_notifier_path(struct vg_api *a, struct evhttp_request *req, const char *rest);

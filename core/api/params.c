@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * params.c - the query parameters each endpoint takes: GET /v1/alerts takes query,
- * pagination.limit and pagination.offset (their values are checked where they are parsed);
- * every other endpoint takes none. A parameter an endpoint does not take, or one without a
- * value, is a 400 that says which ones it takes.
+ * params.c - the query parameters each endpoint takes (the table below: GET /v1/alerts and
+ * GET /v1/processbaselines take query, pagination.limit and pagination.offset, ...; their
+ * values are checked where they are parsed); every other endpoint takes none. A parameter an
+ * endpoint does not take, or one without a value, is a 400 that says which ones it takes.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -12,7 +12,46 @@
 
 #include "api_priv.h"
 
-static const char *const alerts_params[] = {"query", "pagination.limit", "pagination.offset", NULL};
+struct endpoint_params {
+	const char *path;
+	enum evhttp_cmd_type method;
+	const char *const *names; /* NULL-terminated */
+	const char *said;	  /* the names, for the message */
+};
+
+static const char *const page_params[] = {"query", "pagination.limit", "pagination.offset", NULL};
+static const char *const bl_key_params[] = {
+	"id",	     "alertId", "key.namespace", "key.deploymentId", "key.containerName",
+	"key.image", NULL};
+static const char *const bl_delete_params[] = {"query", "confirm", NULL};
+
+static const struct endpoint_params endpoints[] = {
+	{"/v1/alerts", EVHTTP_REQ_GET, page_params,
+	 "query, pagination.limit and pagination.offset"},
+	{"/v1/processbaselines", EVHTTP_REQ_GET, page_params,
+	 "query, pagination.limit and pagination.offset"},
+	{"/v1/processbaselines", EVHTTP_REQ_DELETE, bl_delete_params, "query and confirm"},
+	{"/v1/processbaselines/key", EVHTTP_REQ_GET, bl_key_params,
+	 "id, alertId, key.namespace, key.deploymentId, key.containerName and key.image"},
+};
+
+const char *api_method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	default:
+		return "that method";
+	}
+}
 
 /* The parameter name of len bytes at p, printable for an error message, into out (n bytes). */
 static const char *shown(const char *p, size_t len, char *out, size_t n)
@@ -36,7 +75,7 @@ static bool known_name(const char *const *known, const char *p, size_t len)
 
 /* One parameter, p[0..len), against what the endpoint takes; false once the 400 is sent. */
 static bool param_ok(struct vg_api *a, struct evhttp_request *req, const char *endpoint,
-		     const char *const *known, const char *p, size_t len)
+		     const struct endpoint_params *known, const char *p, size_t len)
 {
 	const char *eq = memchr(p, '=', len);
 	size_t nl = eq ? (size_t)(eq - p) : len;
@@ -48,11 +87,9 @@ static bool param_ok(struct vg_api *a, struct evhttp_request *req, const char *e
 			 endpoint);
 		return false;
 	}
-	if (!known_name(known, p, nl)) {
-		api_fail(a, req, 400,
-			 "unknown parameter '%s': %s takes query, pagination.limit and "
-			 "pagination.offset",
-			 name, endpoint);
+	if (!known_name(known->names, p, nl)) {
+		api_fail(a, req, 400, "unknown parameter '%s': %s takes %s", name, endpoint,
+			 known->said);
 		return false;
 	}
 	if (!eq) {
@@ -66,12 +103,14 @@ bool api_params_known(struct vg_api *a, struct evhttp_request *req, const char *
 		      enum evhttp_cmd_type m)
 {
 	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	bool alerts = !strcmp(path, "/v1/alerts") && m == EVHTTP_REQ_GET;
-	const char *const *known = alerts ? alerts_params : NULL;
+	const struct endpoint_params *known = NULL;
 	char endpoint[240];
 
+	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
+		if (!strcmp(path, endpoints[i].path) && m == endpoints[i].method)
+			known = &endpoints[i];
 	(void)snprintf(endpoint, sizeof(endpoint), "%s %.200s", /* cut: it only names it */
-		       m == EVHTTP_REQ_GET ? "GET" : "PATCH", path);
+		       api_method_name(m), path);
 	for (const char *p = qs; p && *p;) {
 		const char *amp = strchr(p, '&');
 		size_t len = amp ? (size_t)(amp - p) : strlen(p);

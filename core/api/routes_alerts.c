@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * routes_alerts.c - /v1/alerts: list and query, one alert, resolve one or the
- * ones a query matches (the notifiers hear of each resolution).
+ * routes_alerts.c - /v1/alerts: list and query, one alert, resolve one (adding its
+ * processes to its baseline when asked) or the ones a query matches (the notifiers hear of
+ * each resolution).
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,11 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/http.h>
 #include <jansson.h>
 
 #include "alerts.h"
 #include "api_priv.h"
+#include "bl_requests.h"
 #include "notify.h"
 #include "query.h"
 
@@ -50,11 +53,72 @@ void api_list_alerts(struct vg_api *a, struct evhttp_request *req)
 			    (json_int_t)lp.offset, "limit", (json_int_t)lp.limit));
 }
 
+/*
+ * The body of PATCH /v1/alerts/{id}/resolve: none, or {"addToBaseline": bool}. Into
+ * *add; false once the 400 is sent.
+ */
+static bool resolve_body(struct vg_api *a, struct evhttp_request *req, bool *add)
+{
+	json_t *b, *v;
+	const char *key;
+	bool ok = true;
+
+	*add = false;
+	if (!evbuffer_get_length(evhttp_request_get_input_buffer(req)))
+		return true; /* the old form: no body */
+	b = api_body_json(a, req);
+	if (!b)
+		return false;
+	json_object_foreach(b, key, v)
+	{
+		if (!strcmp(key, "addToBaseline") && json_is_boolean(v)) {
+			*add = json_is_true(v);
+		} else {
+			api_fail(a, req, 400,
+				 "the body is {\"addToBaseline\": true|false} or none; '%.60s' is "
+				 "not that",
+				 key);
+			ok = false;
+			break;
+		}
+	}
+	json_decref(b);
+	return ok;
+}
+
+/* Add to baseline from the alert: its processes' paths into its container's baseline. */
+static bool add_to_baseline(struct vg_api *a, struct evhttp_request *req, const char *id)
+{
+	const struct vg_alert *al = vg_alerts_get(a->host.alerts, id);
+	char err[700];
+	size_t added;
+	int rc;
+
+	if (!al) {
+		api_fail(a, req, 404, "no alert with id '%s'", id);
+		return false;
+	}
+	rc = vg_blreq_add_alert(vg_alerts_baselines(a->host.alerts), al,
+				(uint64_t)time(NULL) * 1000000000ull, &added, err, sizeof(err));
+	if (rc)
+		api_fail(a, req,
+			 rc == -EINVAL	 ? 400
+			 : rc == -ENOENT ? 404
+					 : 503,
+			 "cannot add to the baseline: %s", err);
+	return !rc;
+}
+
 static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char *id)
 {
-	int rc = vg_alerts_resolve(a->host.alerts, id, (uint64_t)time(NULL) * 1000000000ull);
-	const struct vg_alert *al = vg_alerts_get(a->host.alerts, id);
+	const struct vg_alert *al;
+	bool add;
+	int rc;
 
+	if (!resolve_body(a, req, &add) || (add && !add_to_baseline(a, req, id)))
+		return;
+	rc = vg_alerts_resolve(a->host.alerts, id, (uint64_t)time(NULL) * 1000000000ull);
+	al = vg_alerts_get(a->host.alerts, id);
 	if (rc == -ENOENT)
 		api_fail(a, req, 404, "no alert with id '%s'", id);
 	else if (rc && rc != -EALREADY)

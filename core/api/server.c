@@ -168,6 +168,12 @@ static const char *allowed_methods(const char *path)
 	}
 	if (!strncmp(path, "/v1/policies/", 13) && path[13])
 		return "GET, PATCH";
+	if (!strcmp(path, "/v1/processbaselines"))
+		return "GET, PUT, DELETE";
+	if (!strcmp(path, "/v1/processbaselines/key"))
+		return "GET";
+	if (!strcmp(path, "/v1/processbaselines/lock"))
+		return "PUT";
 	return NULL;
 }
 
@@ -176,7 +182,7 @@ static bool method_served(struct vg_api *a, struct evhttp_request *req, const ch
 			  enum evhttp_cmd_type m)
 {
 	const char *allow = allowed_methods(path);
-	const char *name = m == EVHTTP_REQ_GET ? "GET" : "PATCH";
+	const char *name = api_method_name(m);
 
 	if (!allow && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_PATCH))
 		return true; /* the route says what is missing */
@@ -185,11 +191,27 @@ static bool method_served(struct vg_api *a, struct evhttp_request *req, const ch
 			 path);
 		return false;
 	}
-	if ((m == EVHTTP_REQ_GET || m == EVHTTP_REQ_PATCH) && strstr(allow, name))
+	if (strstr(allow, name))
 		return true;
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 	api_fail(a, req, 405, "%.200s answers %s only (see the README's API section)", path, allow);
 	return false;
+}
+
+/* /v1/processbaselines[/key|/lock] with m (method_served checked it). */
+static void route_baselines(struct vg_api *a, struct evhttp_request *req, const char *path,
+			    enum evhttp_cmd_type m)
+{
+	if (!strcmp(path, "/v1/processbaselines/key"))
+		api_baseline_by_key(a, req);
+	else if (!strcmp(path, "/v1/processbaselines/lock"))
+		api_put_baselines(a, req, true);
+	else if (m == EVHTTP_REQ_GET)
+		api_list_baselines(a, req);
+	else if (m == EVHTTP_REQ_PUT)
+		api_put_baselines(a, req, false);
+	else
+		api_delete_baselines(a, req);
 }
 
 /* An authorized request to path with method m. */
@@ -212,6 +234,8 @@ static void route(struct vg_api *a, struct evhttp_request *req, const char *path
 		api_list_policies(a, req);
 	else if (!strncmp(path, "/v1/policies/", 13))
 		api_policy_path(a, req, path + 13, m);
+	else if (!strncmp(path, "/v1/processbaselines", 20) && allowed_methods(path))
+		route_baselines(a, req, path, m);
 	else
 		api_fail(a, req, 404, "no such endpoint: %.200s (see the README's API section)",
 			 path);

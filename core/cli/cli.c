@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* cli.c - what every subcommand shares: usage errors, the configuration, the live
- * policy state, policy filters and short alert ids. */
+ * policy state, policy filters and short alert ids (resolved in the store or through the API). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -182,4 +182,70 @@ const char *vg_cli_id_prefix(const char *const *ids, int n, const char *prefix, 
 			      "no alert with id '%s' (see 'vigil violations list --state all')",
 			      prefix);
 	return NULL;
+}
+
+/* The one id of ids that arg is or begins, into id; 0, or 1 (said why). */
+static int pick_id(const char **ids, int n, const char *arg, char id[VG_CLI_ALERT_ID_LEN])
+{
+	char err[4096];
+	const char *found = vg_cli_id_prefix(ids, n, arg, err, sizeof(err));
+
+	if (!found) {
+		vg_err("%s", err);
+		return 1;
+	}
+	(void)snprintf(id, VG_CLI_ALERT_ID_LEN, "%s", found); /* ids are uuids */
+	return 0;
+}
+
+int vg_cli_store_alert_id(struct vg_alerts *s, const char *arg, char id[VG_CLI_ALERT_ID_LEN])
+{
+	struct vg_alert_filter f = {.state = -1};
+	const struct vg_alert **list;
+	const char **ids;
+	int n, rc = 1;
+
+	if (vg_alerts_get(s, arg))
+		return pick_id(&arg, 1, arg, id);
+	n = vg_alerts_query_unsorted(s, &f, &list);
+	ids = calloc((size_t)n + 1, sizeof(*ids));
+	if (ids) {
+		for (int i = 0; i < n; i++)
+			ids[i] = list[i]->id;
+		rc = pick_id(ids, n, arg, id);
+	} else {
+		vg_err("out of memory");
+	}
+	free(ids);
+	free(list);
+	return rc;
+}
+
+int vg_cli_api_alert_id(const struct vg_config *cfg, const char *arg, char id[VG_CLI_ALERT_ID_LEN])
+{
+	json_t *alerts, *a;
+	const char **ids;
+	size_t i;
+	int rc = 1;
+
+	if (strlen(arg) == VG_CLI_ALERT_ID_LEN - 1)
+		return pick_id(&arg, 1, arg, id);
+	alerts = vg_client_api_alerts(cfg, "State:ALL");
+	if (!alerts)
+		return 1;
+	ids = calloc(json_array_size(alerts) + 1, sizeof(*ids));
+	if (ids) {
+		json_array_foreach(alerts, i, a)
+		{
+			const char *s = json_string_value(json_object_get(a, "id"));
+
+			ids[i] = s ? s : "";
+		}
+		rc = pick_id(ids, (int)json_array_size(alerts), arg, id);
+	} else {
+		vg_err("out of memory");
+	}
+	free(ids);
+	json_decref(alerts);
+	return rc;
 }

@@ -18,6 +18,7 @@ int vg_cmd_replay(int argc, char **argv);
 int vg_cmd_run(int argc, char **argv);
 int vg_cmd_violations(int argc, char **argv);
 int vg_cmd_notifiers(int argc, char **argv);
+int vg_cmd_baselines(int argc, char **argv);
 
 /* true when argv (a subcommand's, argv[0] its name) asks for help: -h or --help before "--". */
 bool vg_asks_help(int argc, char **argv);
@@ -58,5 +59,16 @@ bool vg_cli_policy_matches(const char *name, const char *filter);
  */
 const char *vg_cli_id_prefix(const char *const *ids, int n, const char *prefix, char *err,
 			     size_t errlen);
+
+/* An alert id (a uuid) and its NUL. */
+#define VG_CLI_ALERT_ID_LEN 37
+
+struct vg_alerts;
+
+/* arg (an alert id or its first characters) as the full id of one of the store's alerts,
+ * into id; 0, or 1 with the error printed. */
+int vg_cli_store_alert_id(struct vg_alerts *s, const char *arg, char id[VG_CLI_ALERT_ID_LEN]);
+/* The same among the alerts of the daemon's API (a full id is taken as it is). */
+int vg_cli_api_alert_id(const struct vg_config *cfg, const char *arg, char id[VG_CLI_ALERT_ID_LEN]);
 
 #endif

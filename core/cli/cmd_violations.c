@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "alerts.h"
+#include "bl_requests.h"
 #include "query.h"
 #include "cli.h"
 #include "client.h"
@@ -30,12 +31,12 @@
 #include "engine.h"
 #include "log.h"
 
-#define VG_ID_LEN 37 /* an alert id (a uuid) and its NUL */
+#define VG_ID_LEN VG_CLI_ALERT_ID_LEN
 
 struct vopts {
 	struct vg_config cfg;
 	const char *policy, *ns, *pod, *deploy, *state, *since;
-	bool json;
+	bool json, add_to_baseline;
 	char **args;
 	int nargs;
 };
@@ -46,7 +47,9 @@ static const char usage_text[] =
 	"  list [--policy P] [--namespace N] [--pod P] [--deployment D]\n"
 	"       [--state active|resolved|all] [--since 1h|UNIX_SECONDS] [--json]\n"
 	"  show ID [--json]      one alert with every process's forensic detail\n"
-	"  resolve ID... [--json] mark alerts resolved\n"
+	"  resolve ID... [--add-to-baseline] [--json]\n"
+	"                        mark alerts resolved; --add-to-baseline first adds each\n"
+	"                        process's executable to its container's process baseline\n"
 	"\n"
 	"  ID               an alert id, or its first characters (at least 4) when they are\n"
 	"                   the beginning of one alert's id only\n"
@@ -83,6 +86,9 @@ static int take_option(const char *cmd, char **argv, int opt, struct vopts *o, c
 	case 'j':
 		o->json = true;
 		break;
+	case 'B':
+		o->add_to_baseline = true;
+		break;
 	case 'd':
 		*data_dir = optarg;
 		break;
@@ -109,6 +115,7 @@ static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 		{"state", required_argument, NULL, 's'},
 		{"since", required_argument, NULL, 'S'},
 		{"json", no_argument, NULL, 'j'},
+		{"add-to-baseline", no_argument, NULL, 'B'},
 		{"data-dir", required_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
@@ -134,6 +141,9 @@ static int parse(const char *cmd, int argc, char **argv, struct vopts *o)
 	    strcasecmp(o->state, "all"))
 		return vg_usage_error(cmd, "--state takes active, resolved or all, not '%s'",
 				      o->state);
+	if (o->add_to_baseline && strcmp(cmd, "violations resolve"))
+		return vg_usage_error(cmd,
+				      "--add-to-baseline is an option of 'violations resolve'");
 	o->args = argv + optind;
 	o->nargs = argc - optind;
 	return 0;
@@ -391,76 +401,6 @@ static int cmd_list(int argc, char **argv)
 	return alerts ? 0 : 1;
 }
 
-/* ---- short ids ------------------------------------------------------------------------ */
-
-/* The one id of ids that arg is or begins, into id; 0, or 1 (said why). */
-static int pick_id(const char **ids, int n, const char *arg, char id[VG_ID_LEN])
-{
-	char err[4096];
-	const char *found = vg_cli_id_prefix(ids, n, arg, err, sizeof(err));
-
-	if (!found) {
-		vg_err("%s", err);
-		return 1;
-	}
-	(void)snprintf(id, VG_ID_LEN, "%s", found); /* ids are uuids */
-	return 0;
-}
-
-/* arg (an alert id or its beginning) as the full id of one of the store's alerts. */
-static int store_full_id(struct vg_alerts *s, const char *arg, char id[VG_ID_LEN])
-{
-	struct vg_alert_filter f = {.state = -1};
-	const struct vg_alert **list;
-	const char **ids;
-	int n, rc = 1;
-
-	if (vg_alerts_get(s, arg))
-		return pick_id(&arg, 1, arg, id);
-	n = vg_alerts_query_unsorted(s, &f, &list);
-	ids = calloc((size_t)n + 1, sizeof(*ids));
-	if (ids) {
-		for (int i = 0; i < n; i++)
-			ids[i] = list[i]->id;
-		rc = pick_id(ids, n, arg, id);
-	} else {
-		vg_err("out of memory");
-	}
-	free(ids);
-	free(list);
-	return rc;
-}
-
-/* The same among the alerts the daemon's API lists (a full id is taken as it is). */
-static int api_full_id(const struct vopts *o, const char *arg, char id[VG_ID_LEN])
-{
-	json_t *alerts, *a;
-	const char **ids;
-	size_t i;
-	int rc = 1;
-
-	if (strlen(arg) == VG_ID_LEN - 1)
-		return pick_id(&arg, 1, arg, id);
-	alerts = vg_client_api_alerts(&o->cfg, "State:ALL");
-	if (!alerts)
-		return 1;
-	ids = calloc(json_array_size(alerts) + 1, sizeof(*ids));
-	if (ids) {
-		json_array_foreach(alerts, i, a)
-		{
-			const char *s = json_string_value(json_object_get(a, "id"));
-
-			ids[i] = s ? s : "";
-		}
-		rc = pick_id(ids, (int)json_array_size(alerts), arg, id);
-	} else {
-		vg_err("out of memory");
-	}
-	free(ids);
-	json_decref(alerts);
-	return rc;
-}
-
 static int cmd_show(int argc, char **argv)
 {
 	struct vopts o;
@@ -475,7 +415,7 @@ static int cmd_show(int argc, char **argv)
 	if (vg_client_daemon_running(&o.cfg, &lock)) {
 		char path[256], id[VG_ID_LEN];
 
-		if (!api_full_id(&o, o.args[0], id)) {
+		if (!vg_cli_api_alert_id(&o.cfg, o.args[0], id)) {
 			(void)snprintf(path, sizeof(path), "/v1/alerts/%s", id); /* ids are short */
 			a = vg_client_api(&o.cfg, "GET", path, NULL);
 		}
@@ -484,7 +424,7 @@ static int cmd_show(int argc, char **argv)
 		const struct vg_alert *al = NULL;
 		char id[VG_ID_LEN];
 
-		if (s && !store_full_id(s, o.args[0], id))
+		if (s && !vg_cli_store_alert_id(s, o.args[0], id))
 			al = vg_alerts_get(s, id);
 		a = al ? vg_alert_json(al, true) : NULL;
 		vg_alerts_close(s);
@@ -567,9 +507,10 @@ static int resolve_via_api(const struct vopts *o)
 		char path[256], id[VG_ID_LEN];
 		json_t *r = NULL;
 
-		if (!api_full_id(o, o->args[i], id)) {
+		if (!vg_cli_api_alert_id(&o->cfg, o->args[i], id)) {
 			(void)snprintf(path, sizeof(path), "/v1/alerts/%s/resolve", id); /* fits */
-			r = vg_client_api(&o->cfg, "PATCH", path, NULL);
+			r = vg_client_api(&o->cfg, "PATCH", path,
+					  o->add_to_baseline ? "{\"addToBaseline\": true}" : NULL);
 		}
 		if (r)
 			print_resolved(o, id, "resolved", NULL);
@@ -618,18 +559,34 @@ static void offline_notify_close(struct offline_notify *on)
 		event_base_free(on->base);
 }
 
+/* --add-to-baseline on a stopped daemon's store: 0, or 1 with the error printed. */
+static int add_offline(struct vg_alerts *s, const char *id)
+{
+	char err[700];
+	size_t added;
+	int rc = vg_blreq_add_alert(vg_alerts_baselines(s), vg_alerts_get(s, id),
+				    (uint64_t)time(NULL) * 1000000000ull, &added, err, sizeof(err));
+
+	if (rc)
+		vg_err("%s: not resolved: cannot add to the baseline: %s", id, err);
+	return rc ? 1 : 0;
+}
+
 /* Resolves one alert in the store; 0, or 1 when there is no such alert. */
 static int resolve_one(const struct vopts *o, struct vg_alerts *s, struct vg_notify *n,
 		       const char *arg)
 {
 	char id[VG_ID_LEN];
-	int r = store_full_id(s, arg, id)
-			? -ENOENT
-			: vg_alerts_resolve(s, id, (uint64_t)time(NULL) * 1000000000ull);
-	bool queued = n && !r;
+	int r = vg_cli_store_alert_id(s, arg, id) ? -ENOENT : 0;
+	bool queued;
 
+	if (!r && o->add_to_baseline && add_offline(s, id))
+		return 1;
+	if (!r)
+		r = vg_alerts_resolve(s, id, (uint64_t)time(NULL) * 1000000000ull);
 	if (r == -ENOENT)
 		return 1;
+	queued = n && !r;
 	print_resolved(o, id, r == -EALREADY ? "already resolved" : "resolved",
 		       queued ? "queued until the daemon runs" : NULL);
 	if (queued)

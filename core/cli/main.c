@@ -20,6 +20,7 @@ static const char usage_text[] =
 	"  policy     list, show, test and lint policies\n"
 	"  violations list, show and resolve alerts\n"
 	"  notifiers  list, test, outbox, retry\n"
+	"  baselines  process baselines: list, show, lock, unlock, add, remove\n"
 	"  record     write live execs to a trace file\n"
 	"  replay     run a trace through the policies; print the matches\n"
 	"  version    print the version (--json: as JSON)\n"
@@ -60,6 +61,7 @@ int main(int argc, char **argv)
 		{"record", vg_cmd_record},
 		{"violations", vg_cmd_violations},
 		{"notifiers", vg_cmd_notifiers},
+		{"baselines", vg_cmd_baselines},
 		{"replay", vg_cmd_replay},
 	};
 

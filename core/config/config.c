@@ -23,7 +23,7 @@
 #include "luajson.h"
 #include "sensor.h"
 
-enum kind { K_STR, K_U32, K_BOOL, K_SIZE, K_TABLE, K_JSON };
+enum kind { K_STR, K_U32, K_BOOL, K_SIZE, K_DUR, K_TABLE, K_JSON };
 
 struct key {
 	const char *parent, *name; /* parent NULL: top level */
@@ -79,6 +79,12 @@ static const struct key keys[] = {
 	{"lua", "budget", K_U32, F(lua_budget), NULL},
 	{"lua", "policy_memory_mb", K_U32, F(lua_policy_memory_mb), NULL},
 	{"lua", "time_ms", K_U32, F(lua_time_ms), NULL},
+	{NULL, "baselines", K_TABLE, 0, 0, NULL},
+	{"baselines", "enabled", K_BOOL, F(bl_enabled), NULL},
+	{"baselines", "observe", K_DUR, F(bl_observe_s), NULL},
+	{"baselines", "startup", K_DUR, F(bl_startup_s), NULL},
+	{"baselines", "auto_lock", K_BOOL, F(bl_auto_lock), NULL},
+	{"baselines", "max_elements", K_U32, F(bl_max_elements), NULL},
 };
 
 /*
@@ -106,6 +112,9 @@ static const struct range {
 	{"identity.max_file_mb", 1, 4096, "MiB; larger executables are not hashed"},
 	{"api.max_connections", 1, 65536, "connections"},
 	{"api.request_timeout_s", 1, 3600, "seconds"},
+	{"baselines.observe", 1, 31536000, "seconds (\"30s\", \"5m\", \"1h\", \"2d\"), up to 365d"},
+	{"baselines.startup", 0, 86400, "seconds (\"30s\", \"5m\", \"1h\"), up to 1d"},
+	{"baselines.max_elements", 1, 100000, "paths per baseline"},
 };
 
 static const struct range *range_of(const char *key)
@@ -220,6 +229,10 @@ void vg_config_defaults(struct vg_config *c)
 	c->content = true;
 	c->content_files = 4096;
 	c->content_max_mb = 64;
+	c->bl_enabled = true;
+	c->bl_observe_s = 3600;
+	c->bl_startup_s = 60;
+	c->bl_max_elements = 1000;
 }
 
 static void known(const char *parent, char *out, size_t n)
@@ -329,6 +342,56 @@ static int apply_size(const struct slot *s, char *err, size_t n)
 	return 0;
 }
 
+/* "90", "30s", "5m", "1h", "2d" (or an integer: seconds) into seconds; 0 or -EINVAL. */
+static int parse_duration(const char *v, uint64_t *secs)
+{
+	static const struct {
+		char unit;
+		uint64_t secs;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	size_t digits = strspn(v, "0123456789");
+	char num[24];
+	uint64_t mult = 0, n;
+
+	if (!digits || digits >= sizeof(num) || (v[digits] && v[digits + 1]))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (v[digits] == units[i].unit || (!v[digits] && units[i].unit == 's'))
+			mult = units[i].secs;
+	memcpy(num, v, digits);
+	num[digits] = '\0';
+	if (!mult || vg_parse_u64(num, &n, false) || n > UINT32_MAX)
+		return -EINVAL;
+	*secs = n * mult;
+	return 0;
+}
+
+static int apply_duration(const struct slot *s, char *err, size_t n)
+{
+	uint64_t v = 0;
+	bool ok = false;
+	int rc;
+
+	if (lua_isinteger(s->L, -1) && lua_tointeger(s->L, -1) >= 0) {
+		v = (uint64_t)lua_tointeger(s->L, -1);
+		ok = true;
+	} else if (lua_type(s->L, -1) == LUA_TSTRING) {
+		ok = !parse_duration(lua_tostring(s->L, -1), &v);
+	}
+	if (!ok)
+		return vg_errf(err, n, -EINVAL,
+			       "%s: %s must be a duration such as \"30s\", \"5m\", \"1h\" or "
+			       "\"2d\" (or an integer: seconds)",
+			       s->path, s->full);
+	if (v > LLONG_MAX)
+		v = LLONG_MAX;
+	rc = in_range(s->path, s->full, (long long)v, err, n);
+	if (rc)
+		return rc;
+	*(uint32_t *)((char *)s->c + s->k->off) = (uint32_t)v;
+	return 0;
+}
+
 static int apply_json(const struct slot *s, char *err, size_t n)
 {
 	char jerr[256];
@@ -358,6 +421,8 @@ static int apply_value(const struct slot *s, char *err, size_t n)
 		return apply_u32(s, err, n);
 	case K_SIZE:
 		return apply_size(s, err, n);
+	case K_DUR:
+		return apply_duration(s, err, n);
 	case K_JSON:
 		return apply_json(s, err, n);
 	case K_BOOL:

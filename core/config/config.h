@@ -46,6 +46,12 @@ struct vg_config {
 	uint32_t k8s_refresh_s;
 	/* containers.*: where the runtimes keep their state ("": storage.conf's, the default) */
 	char ctr_storage_root[1024], ctr_docker_root[1024];
+	/* baselines.*: process baselines (README, "Process baselines") */
+	bool bl_enabled;	  /* baselines.enabled: true */
+	uint32_t bl_observe_s;	  /* baselines.observe: "1h", learning from the first exec */
+	uint32_t bl_startup_s;	  /* baselines.startup: "1m" after a container's start */
+	bool bl_auto_lock;	  /* baselines.auto_lock: false (lock at the end of observe) */
+	uint32_t bl_max_elements; /* baselines.max_elements: 1000 paths per baseline */
 	json_t *notifiers; /* notifiers = { name = { type = ..., ... } } (owned; NULL: none) */
 	json_t *default_notifiers; /* default_notifiers = { "name", ... } */
 };

@@ -63,9 +63,10 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	if (d->pipeline) /* the names content identity looks for follow too */
 		vg_pipeline_set_engine(d->pipeline, d->engine);
 	/* names to pass, and which to kill at exec: the kernel follows at once */
-	return vg_kernel_program(
-		d->sensor, d->engine,
-		&(struct vg_kprog_opts){.dry_run = d->cfg.dry_run, .content = d->cfg.content});
+	return vg_kernel_program(d->sensor, d->engine,
+				 &(struct vg_kprog_opts){.dry_run = d->cfg.dry_run,
+							 .content = d->cfg.content,
+							 .baselines = d->cfg.bl_enabled});
 }
 
 static struct vg_engine_opts engine_opts(struct vg_daemon *d)
@@ -204,36 +205,6 @@ static void on_stop(evutil_socket_t s, short w, void *arg)
 }
 
 /*
- * The cgroup id (its v2 directory's inode) of a pod, found under kubepods in
- * either layout: cgroupfs (kubepods/[qos/]pod<uid>) or systemd
- * (kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid_>.slice).
- */
-static uint64_t pod_cgroup_id(const char *root, const char *uid)
-{
-	static const char *const fmt[] = {
-		"%s/kubepods/besteffort/pod%s",
-		"%s/kubepods/burstable/pod%s",
-		"%s/kubepods/pod%s",
-		"%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice",
-		"%s/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice",
-		"%s/kubepods.slice/kubepods-pod%s.slice",
-	};
-	char us[40], path[512];
-	struct stat st;
-
-	snprintf(us, sizeof(us), "%.36s", uid);
-	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
-		if (i == 3)
-			for (char *c = us; *c; c++)
-				*c = *c == '-' ? '_' : *c;
-		snprintf(path, sizeof(path), fmt[i], root, us);
-		if (stat(path, &st) == 0)
-			return (uint64_t)st.st_ino;
-	}
-	return 0;
-}
-
-/*
  * Break-glass pods are exempt from kills at exec too: their pod cgroup ids go
  * into the kernel's exempt map (a process's leaf or parent cgroup is checked).
  */
@@ -251,10 +222,22 @@ static void on_break_glass(evutil_socket_t s, short w, void *arg)
 	(void)w;
 	n = vg_k8s_break_glass_pods(d->k8s, uids, 256);
 	for (int i = 0; i < n; i++)
-		if ((ids[m] = pod_cgroup_id(root, uids[i])))
+		if ((ids[m] = vg_pod_cgroup_id(root, uids[i])))
 			m++;
 	if (vg_sensor_exempt_set(d->sensor, ids, m))
 		vg_err("cannot program the break-glass exemptions into the kernel");
+}
+
+/* Baselines whose observation ended lock on time, even in a quiet container (auto_lock). */
+static void on_baselines(evutil_socket_t s, short w, void *arg)
+{
+	struct vg_daemon *d = arg;
+	struct vg_bl *bl = d->pipeline ? vg_pipeline_baselines(d->pipeline) : NULL;
+
+	(void)s;
+	(void)w;
+	if (bl)
+		vg_bl_tick(bl, now_ns());
 }
 
 static void on_retention(evutil_socket_t s, short w, void *arg)
@@ -554,27 +537,35 @@ static void identified(void *ctx, const struct vg_ident_key *key, const char *na
 /* Each exec's way from the sensor to the store, the notifiers and enforcement. */
 static int open_pipeline(struct vg_daemon *d)
 {
-	struct vg_pipeline_opts po = {.engine = d->engine,
-				      .lineage_fn = lineage_cb,
-				      .lineage_ctx = d,
-				      .attribute = true,
-				      .k8s = d->k8s,
-				      .storage_root = d->cfg.ctr_storage_root,
-				      .docker_root = d->cfg.ctr_docker_root,
-				      .burst = d->cfg.burst,
-				      .window_s = d->cfg.window_s,
-				      .alerts = d->alerts,
-				      .notify = d->notify,
-				      .base = d->base,
-				      .dry_run = d->cfg.dry_run,
-				      .live = true,
-				      .content = d->cfg.content,
-				      .content_cache = d->cfg.content_files,
-				      .content_max_bytes = (uint64_t)d->cfg.content_max_mb << 20,
-				      .identified = identified,
-				      .identified_ctx = d};
+	struct vg_pipeline_opts po = {
+		.engine = d->engine,
+		.lineage_fn = lineage_cb,
+		.lineage_ctx = d,
+		.attribute = true,
+		.k8s = d->k8s,
+		.storage_root = d->cfg.ctr_storage_root,
+		.docker_root = d->cfg.ctr_docker_root,
+		.burst = d->cfg.burst,
+		.window_s = d->cfg.window_s,
+		.alerts = d->alerts,
+		.notify = d->notify,
+		.base = d->base,
+		.dry_run = d->cfg.dry_run,
+		.live = true,
+		.content = d->cfg.content,
+		.content_cache = d->cfg.content_files,
+		.content_max_bytes = (uint64_t)d->cfg.content_max_mb << 20,
+		.identified = identified,
+		.identified_ctx = d,
+		.baselines = d->cfg.bl_enabled,
+		.bl_observe_ns = (uint64_t)d->cfg.bl_observe_s * 1000000000ull,
+		.bl_startup_ns = (uint64_t)d->cfg.bl_startup_s * 1000000000ull,
+		.bl_auto_lock = d->cfg.bl_auto_lock};
 	char err[512];
-	int rc = vg_pipeline_new(&d->pipeline, &po, err, sizeof(err));
+	int rc;
+
+	vg_baselines_set_cap(vg_alerts_baselines(d->alerts), d->cfg.bl_max_elements);
+	rc = vg_pipeline_new(&d->pipeline, &po, err, sizeof(err));
 
 	if (rc)
 		vg_err("%s", err);
@@ -598,9 +589,11 @@ static int start_serving(struct vg_daemon *d)
 	d->ev_stop = event_new(d->base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop, d);
 	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
 	d->ev_retention = event_new(d->base, -1, EV_PERSIST, on_retention, d);
-	if (!d->ev_stop || !d->ev_hup || !d->ev_retention || event_add(d->ev_stop, NULL) ||
-	    event_add(d->ev_hup, NULL) ||
-	    event_add(d->ev_retention, &(struct timeval){.tv_sec = 3600})) {
+	d->ev_baselines = event_new(d->base, -1, EV_PERSIST, on_baselines, d);
+	if (!d->ev_stop || !d->ev_hup || !d->ev_retention || !d->ev_baselines ||
+	    event_add(d->ev_stop, NULL) || event_add(d->ev_hup, NULL) ||
+	    event_add(d->ev_retention, &(struct timeval){.tv_sec = 3600}) ||
+	    event_add(d->ev_baselines, &(struct timeval){.tv_sec = 2})) {
 		vg_err("cannot register with the event loop");
 		return -ENOMEM;
 	}
@@ -647,6 +640,7 @@ static int teardown(struct vg_daemon *d, int rc)
 	free_event(d->ev_stop);
 	free_event(d->ev_hup);
 	free_event(d->ev_retention);
+	free_event(d->ev_baselines);
 	free_event(d->ev_break_glass);
 	vg_sensor_close(d->sensor);
 	vg_engine_free(d->engine);

@@ -34,6 +34,7 @@ struct vg_daemon {
 	/* counters for /metrics (the pipeline keeps those of the execs) */
 	uint64_t reloads, reload_failures;
 	struct event *ev_stop, *ev_hup, *ev_retention, *ev_break_glass;
+	struct event *ev_baselines; /* auto_lock's timer */
 	int data_fd; /* the checked data directory (safefile.h): its files are opened relative to it
 		      */
 	int lock_fd;

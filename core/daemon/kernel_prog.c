@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kernel_prog.h"
 
@@ -67,9 +69,41 @@ int vg_kernel_program(struct vg_sensor *s, struct vg_engine *e, const struct vg_
 	}
 	if (o->content && n > 0)
 		bits |= VG_EXE_SEND_CONTAINERS; /* content identity looks at every container exec */
+	if (o->baselines)
+		bits |= VG_EXE_SEND_CONTAINERS; /* each container exec: learned or checked */
 	/* ... and at every host exec when a policy looks at the host: the kernel sends all */
 	all = all || (o->content && n > 0 && vg_engine_any_host(e));
 	vg_sensor_ident_clear(s); /* the names files answer to are the old set's */
 	vg_sensor_exe_policy(s, bits);
 	return program_names(s, names, actions, n, all);
+}
+
+/*
+ * The cgroup id (its v2 directory's inode) of a pod, found under kubepods in
+ * either layout: cgroupfs (kubepods/[qos/]pod<uid>) or systemd
+ * (kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid_>.slice).
+ */
+uint64_t vg_pod_cgroup_id(const char *root, const char *uid)
+{
+	static const char *const fmt[] = {
+		"%s/kubepods/besteffort/pod%s",
+		"%s/kubepods/burstable/pod%s",
+		"%s/kubepods/pod%s",
+		"%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice",
+		"%s/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod%s.slice",
+		"%s/kubepods.slice/kubepods-pod%s.slice",
+	};
+	char us[40], path[512];
+	struct stat st;
+
+	snprintf(us, sizeof(us), "%.36s", uid);
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		if (i == 3)
+			for (char *c = us; *c; c++)
+				*c = *c == '-' ? '_' : *c;
+		snprintf(path, sizeof(path), fmt[i], root, us);
+		if (stat(path, &st) == 0)
+			return (uint64_t)st.st_ino;
+	}
+	return 0;
 }

@@ -7,13 +7,15 @@
 #define VG_KERNEL_PROG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine.h"
 #include "sensor.h"
 
 struct vg_kprog_opts {
-	bool dry_run; /* the kernel kills nothing */
-	bool content; /* content identity is on: the kernel sends every container exec */
+	bool dry_run;	/* the kernel kills nothing */
+	bool content;	/* content identity is on: the kernel sends every container exec */
+	bool baselines; /* process baselines are on: so does it, to learn and check each one */
 };
 
 /*
@@ -22,5 +24,8 @@ struct vg_kprog_opts {
  * previous set. 0 or -errno.
  */
 int vg_kernel_program(struct vg_sensor *s, struct vg_engine *e, const struct vg_kprog_opts *o);
+
+/* A pod's cgroup id (its v2 directory's inode) under root's kubepods, either layout; 0: none. */
+uint64_t vg_pod_cgroup_id(const char *root, const char *uid);
 
 #endif

@@ -231,6 +231,69 @@ static void identity_metrics(const struct vg_pipeline_stats *ps, struct evbuffer
 		metric(b, m[i].name, m[i].help, "counter", m[i].v);
 }
 
+/* Process baselines: the store's, and what the pipeline did with each exec (baseline.h). */
+static void baseline_metrics(struct vg_daemon *d, const struct vg_pipeline_stats *ps,
+			     struct evbuffer *b)
+{
+	const struct vg_bl_stats *bs = &ps->bl;
+	struct vg_bl *bl = vg_pipeline_baselines(d->pipeline);
+	struct vg_baselines_stats st;
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} m[] = {
+		{"vigil_baseline_learned_total", "paths added to baselines while observing",
+		 bs->learned},
+		{"vigil_baseline_checked_total",
+		 "container execs checked against a locked baseline", bs->checked},
+		{"vigil_baseline_unexpected_execs_total", "... whose path was not in it",
+		 bs->unexpected},
+		{"vigil_baseline_auto_locked_total", "baselines locked at the end of observation",
+		 bs->auto_locked},
+		{"vigil_baseline_errors_total", "baseline changes the store refused", bs->errors},
+		{"vigil_baseline_path_cache_total", "real paths found in the path cache",
+		 bs->path_cache},
+		{"vigil_baseline_path_proc_total", "... read from /proc/PID/exe", bs->path_proc},
+		{"vigil_baseline_path_root_total", "... resolved in the container's root",
+		 bs->path_root},
+		{"vigil_baseline_path_execd_total",
+		 "the exec'd path taken instead (a trace, or the real path not found)",
+		 bs->path_exec},
+		{"vigil_baseline_path_mismatch_total",
+		 "real paths not taken: the file there is no longer the executable",
+		 bs->path_mismatch},
+		{"vigil_baseline_path_failed_total", "real paths not found: nothing to read",
+		 bs->path_failed},
+	};
+	const char *policy;
+	uint64_t n;
+
+	vg_baselines_stats(vg_alerts_baselines(d->alerts), &st);
+	evbuffer_add_printf(b,
+			    "# HELP vigil_baselines process baselines by state\n"
+			    "# TYPE vigil_baselines gauge\n"
+			    "vigil_baselines{state=\"observing\"} %llu\n"
+			    "vigil_baselines{state=\"locked\"} %llu\n"
+			    "vigil_baselines{state=\"unlocked\"} %llu\n",
+			    (unsigned long long)st.observing, (unsigned long long)st.locked,
+			    (unsigned long long)(st.baselines - st.locked - st.observing));
+	metric(b, "vigil_baseline_elements", "paths in all baselines", "gauge", st.elements);
+	metric(b, "vigil_baseline_capped_total", "paths the element cap turned away", "counter",
+	       st.capped);
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		metric(b, m[i].name, m[i].help, "counter", m[i].v);
+	evbuffer_add_printf(
+		b, "# HELP vigil_baseline_unexpected_total violations on unexpected execs, "
+		   "per policy\n# TYPE vigil_baseline_unexpected_total counter\n");
+	for (int i = 0; bl && vg_bl_violations(bl, i, &policy, &n); i++) {
+		char name[512];
+
+		label_escape(name, sizeof(name), policy);
+		evbuffer_add_printf(b, "vigil_baseline_unexpected_total{policy=\"%s\"} %llu\n",
+				    name, (unsigned long long)n);
+	}
+}
+
 static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
 {
 	struct vg_k8s_stats ks;
@@ -318,6 +381,7 @@ void vg_daemon_metrics(struct vg_daemon *d, struct evbuffer *b)
 	vg_pipeline_stats(d->pipeline, &ps);
 	enforce_metrics(d, b);
 	identity_metrics(&ps, b);
+	baseline_metrics(d, &ps, b);
 	if (d->k8s)
 		k8s_metrics(d->k8s, b);
 	if (d->notify)

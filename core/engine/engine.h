@@ -126,6 +126,8 @@ int vg_engine_eval_except(struct vg_engine *e, struct vg_event *ev, const bool *
  * image) that the kernel decided. The alert's decidedIn.
  */
 bool vg_engine_decided_in_kernel(const struct vg_engine *e, int pol, const struct vg_event *ev);
+/* Whether pol rests on the process baseline (unexpected_process): its alert names the path. */
+bool vg_engine_uses_baseline(const struct vg_engine *e, int pol);
 /* Whether an enabled policy looks at host processes too (its scope says so). */
 bool vg_engine_any_host(const struct vg_engine *e);
 

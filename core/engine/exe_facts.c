@@ -191,6 +191,11 @@ uint32_t vg_engine_kernel_exe_policy(const struct vg_engine *e)
 	return bits;
 }
 
+bool vg_engine_uses_baseline(const struct vg_engine *e, int pi)
+{
+	return pi >= 0 && pi < e->npol && vg_matcher_needs_fact(e->m, pi, VG_CRIT_UNEXPECTED);
+}
+
 bool vg_engine_decided_in_kernel(const struct vg_engine *e, int pi, const struct vg_event *ev)
 {
 	const struct vg_exe_ident *id = &ev->id;

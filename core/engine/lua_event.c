@@ -56,6 +56,8 @@ enum field {
 	F_APPLET,
 	F_CONTENT,
 	F_EXE_SHA256,
+	F_UNEXPECTED_PROCESS,
+	F_BASELINE_PATH,
 };
 
 static const char *const field_names[] = {
@@ -93,6 +95,8 @@ static const char *const field_names[] = {
 	[F_APPLET] = "applet",
 	[F_CONTENT] = "content",
 	[F_EXE_SHA256] = "exe_sha256",
+	[F_UNEXPECTED_PROCESS] = "unexpected_process",
+	[F_BASELINE_PATH] = "baseline_path",
 };
 
 static struct ud *check_ev(lua_State *L)
@@ -341,6 +345,12 @@ static bool push_ident_field(lua_State *L, struct vg_event *ev, lua_Integer f)
 		return true;
 	case F_EXE_NOT_IN_IMAGE:
 		lua_pushboolean(L, id->not_in_image);
+		return true;
+	case F_UNEXPECTED_PROCESS:
+		lua_pushboolean(L, ev->bl.unexpected);
+		return true;
+	case F_BASELINE_PATH:
+		push_str_or_nil(L, ev->bl.path);
 		return true;
 	default:
 		return false;

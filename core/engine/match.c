@@ -228,7 +228,8 @@ static bool crit_match(const struct crit *c, struct eval *e)
 		return vg_event_fileless_counts(ev) == c->bval; /* not a runtime's re-exec */
 	case VG_CRIT_NOT_IN_IMAGE:
 		return ev->id.not_in_image == c->bval;
-	case VG_CRIT_UNEXPECTED: /* vigil keeps no process baselines: nothing is unexpected */
+	case VG_CRIT_UNEXPECTED: /* not in a locked process baseline (pipeline/baseline.c) */
+		return ev->bl.unexpected == c->bval;
 	default:
 		return false;
 	}
@@ -351,7 +352,7 @@ int vg_matcher_eval(const struct vg_matcher *cm, struct vg_event *ev, const bool
 		dispatch_name(&e, i);
 	for (int i = 0; i < m->nall; i++)
 		consider(&e, m->all_secs[i]);
-	if (ev->id.fileless || ev->id.not_in_image)
+	if (ev->id.fileless || ev->id.not_in_image || ev->bl.unexpected)
 		for (int i = 0; i < m->nfact; i++)
 			consider(&e, m->fact_secs[i]);
 	if (m->nargsec) {

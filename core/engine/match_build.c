@@ -216,7 +216,9 @@ int vg_matcher_criterion(struct vg_matcher *m, enum vg_crit_kind kind, bool nega
 	if (rc)
 		return rc;
 	s->nc++;
-	if ((kind == VG_CRIT_FILELESS || kind == VG_CRIT_NOT_IN_IMAGE) && c->bval != negate)
+	if ((kind == VG_CRIT_FILELESS || kind == VG_CRIT_NOT_IN_IMAGE ||
+	     kind == VG_CRIT_UNEXPECTED) &&
+	    c->bval != negate)
 		s->exe_gated = true;
 	if (kind == VG_CRIT_ARGS && !negate && !s->nargs) {
 		s->args_own = dup_all(values, n);

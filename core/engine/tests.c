@@ -224,7 +224,8 @@ static int test_record(struct test_ev *te, const struct vg_record_spec *s, char 
  * exe_name (the mapped executable's name), argv0, args (string) or argv (list),
  * content (names of binaries with the same content), uid, euid, gid, pid, ppid, cwd, ancestors (exe
  * paths, nearest first), container (default true), namespace, pod,
- * deployment, container_name, image, labels, privileged, fileless, not_in_image.
+ * deployment, container_name, image, labels, privileged, fileless, not_in_image,
+ * unexpected_process (not in the container's locked process baseline).
  */
 static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 {
@@ -259,6 +260,14 @@ static int test_event(lua_State *L, struct test_ev *te, char *err, size_t n)
 		return rc;
 	if (test_meta(L, t, te) || test_content(L, t, te))
 		return vg_errf(err, n, -ENOMEM, "out of memory");
+	lua_getfield(L, t, "unexpected_process"); /* the baseline's verdict, as the pipeline's */
+	te->ev.bl.unexpected = lua_toboolean(L, -1);
+	te->ev.bl.checked = te->ev.bl.unexpected;
+	if (te->ev.bl.unexpected) {
+		(void)snprintf(te->ev.bl.path_buf, sizeof(te->ev.bl.path_buf), "%s", s.exe);
+		te->ev.bl.path = te->ev.bl.path_buf; /* fits: a test's exe is short */
+	}
+	lua_pop(L, 1);
 	return 0;
 }
 

@@ -7,9 +7,12 @@
 
 static bool is_hex(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((unsigned char)(c - '0') > 9 && (unsigned char)(c - 'a') > 5)
 			return false;
+	}
 	return true;
 }
 
@@ -89,6 +92,10 @@ static const char *parse_ctr(const char *s, size_t n, const char *prev, size_t p
 		{"libpod-", NULL, "podman"},
 	};
 
+	/* every exec of a container parses its path: components of no form's length (pod,
+	   slice and QoS levels) leave at once; the longest form is cri-containerd-<id>.scope */
+	if (n < VG_CONTAINER_ID_LEN || n > VG_CONTAINER_ID_LEN + 21)
+		return NULL;
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
 		if (id_between(s, n, forms[i].pfx, forms[i].sfx, out))
 			return forms[i].runtime;

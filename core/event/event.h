@@ -88,6 +88,18 @@ struct vg_exe_ident {
 	int args_content;		 /* n_content when they were */
 };
 
+/*
+ * The process baseline's verdict on an exec (core/pipeline/baseline.c): checked
+ * against a locked baseline, and found not in it. Cleared by each decode.
+ */
+struct vg_bl_fact {
+	bool checked;		/* its container's baseline is locked: the path was looked up */
+	bool unexpected;	/* ... and is not in it (the unexpected_process criterion) */
+	bool decided_in_kernel; /* the kernel's copy of the baseline decided it */
+	const char *path;	/* the real executable path looked up (into path_buf), or NULL */
+	char path_buf[VG_PATH_MAX];
+};
+
 struct vg_event {
 	const struct vg_exec *rec;
 	uint64_t time_ns; /* wall clock */
@@ -103,6 +115,7 @@ struct vg_event {
 	char cgroup[VG_PATH_MAX];
 	struct vg_container ctr;
 	struct vg_exe_ident id;	    /* exe_name, fileless, kill_cause from decode; the rest later */
+	struct vg_bl_fact bl;	    /* the process baseline's verdict (pipeline) */
 	const struct vg_meta *meta; /* NULL until metadata is known */
 	/* set by the daemon, which checks ctr against the API server */
 	bool pod_verified;	/* the node's pod list has ctr.id in pod ctr.pod_uid */

@@ -91,3 +91,11 @@ int ident_open_root(struct vg_ident *id, struct vg_event *ev)
 	vg_event_paths(ev);
 	return container_root(ev);
 }
+
+int vg_ident_container_root(struct vg_event *ev)
+{
+	if (!vg_event_in_container(ev))
+		return -ENOENT;
+	vg_event_paths(ev);
+	return container_root(ev);
+}

@@ -95,6 +95,12 @@ int vg_ident_lookup(struct vg_ident *id, struct vg_event *ev, vg_ident_done_fn d
  */
 int vg_ident_fill(struct vg_ident *id, struct vg_event *ev);
 
+/*
+ * The root filesystem of ev's container, through a process listed in its
+ * cgroup now (O_PATH directory fd), or -errno (-ENOENT: not in a container).
+ */
+int vg_ident_container_root(struct vg_event *ev);
+
 struct vg_ident_stats {
 	uint64_t hashed;	 /* files hashed by the worker */
 	uint64_t hash_bytes;	 /* bytes read to hash them */

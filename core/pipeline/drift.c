@@ -245,6 +245,11 @@ static int start_of(struct vg_drift *d, struct vg_event *ev, uint64_t *ns)
 	return 0;
 }
 
+int vg_drift_container_start(struct vg_drift *d, struct vg_event *ev, uint64_t *ns)
+{
+	return start_of(d, ev, ns);
+}
+
 void vg_drift_check(struct vg_drift *d, struct vg_event *ev)
 {
 	const struct vg_exec *r = ev->rec;

@@ -30,6 +30,9 @@ void vg_drift_free(struct vg_drift *d);
 /* Sets ev->id.not_in_image (decided in user space) when it holds. */
 void vg_drift_check(struct vg_drift *d, struct vg_event *ev);
 
+/* ev's container's start (its oldest process's), wall-clock ns, cached; 0 or -errno. */
+int vg_drift_container_start(struct vg_drift *d, struct vg_event *ev, uint64_t *ns);
+
 void vg_drift_stats(const struct vg_drift *d, struct vg_drift_stats *st);
 
 #endif

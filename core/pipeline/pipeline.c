@@ -86,6 +86,11 @@ int vg_pipeline_evaluate(struct vg_pipeline *p, struct vg_event *ev, const bool 
 		(void)vg_engine_eval(p->engine, ev, on_violation, &h); /* counted */
 	if (!h.n)
 		return 0;
+	for (int i = 0; p->bl && ev->bl.unexpected && i < h.n; i++) {
+		if (vg_engine_uses_baseline(p->engine, p->hits[i].pol))
+			vg_bl_count_violation(p->bl,
+					      vg_engine_policy(p->engine, p->hits[i].pol)->name);
+	}
 	if (p->o.report) { /* printing commands: each violation as the engine found it */
 		for (int i = 0; i < h.n; i++)
 			p->o.report(p->o.report_ctx, ev, p->hits[i].pol,
@@ -113,6 +118,8 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 	int pending, n;
 
 	vg_pipeline_attribute(p, ev);
+	if (p->bl) /* once per exec: not again when its content names come */
+		vg_bl_exec(p->bl, ev, ev->time_ns);
 	pending = vg_pipeline_content(p, ev, &token) == -EINPROGRESS;
 	n = vg_pipeline_evaluate(p, ev, NULL);
 	if (pending)
@@ -138,6 +145,8 @@ void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev)
 	p->st.events++;
 	if (p->o.attribute || p->drift)
 		vg_pipeline_attribute(p, ev);
+	if (p->bl)
+		vg_bl_exec(p->bl, ev, ev->time_ns);
 	(void)vg_pipeline_evaluate(p, ev, NULL); /* a trace's: nothing to read on this host */
 }
 
@@ -172,6 +181,16 @@ int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, 
 		rc = vg_enforcer_new(&p->enforcer, &eo);
 	if (!rc && o->live)
 		rc = vg_drift_new(&p->drift);
+	if (!rc && o->baselines && o->alerts && !o->report) {
+		struct vg_bl_opts bo = {.store = vg_alerts_baselines(o->alerts),
+					.observe_ns = o->bl_observe_ns,
+					.startup_ns = o->bl_startup_ns,
+					.auto_lock = o->bl_auto_lock,
+					.live = o->live,
+					.drift = p->drift};
+
+		rc = vg_bl_new(&p->bl, &bo);
+	}
 	if (rc) {
 		vg_pipeline_free(p);
 		return vg_errf(err, n, rc, "cannot set up the pipeline: %s", strerror(-rc));
@@ -192,6 +211,7 @@ void vg_pipeline_free(struct vg_pipeline *p)
 	if (!p)
 		return;
 	vg_pipeline_content_free(p); /* first: its pending answers reach the pipeline */
+	vg_bl_free(p->bl);
 	vg_drift_free(p->drift);
 	vg_enforcer_free(p->enforcer);
 	vg_volume_free(p->volume);
@@ -218,5 +238,12 @@ void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st
 		vg_enforcer_stats(p->enforcer, &st->enforce);
 	if (p->drift)
 		vg_drift_stats(p->drift, &st->drift);
+	if (p->bl)
+		vg_bl_stats(p->bl, &st->bl);
 	vg_pipeline_content_stats(p, st);
+}
+
+struct vg_bl *vg_pipeline_baselines(struct vg_pipeline *p)
+{
+	return p->bl;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "attrib.h"
+#include "baseline.h"
 #include "drift.h"
 #include "ident.h"
 #include "enforcer.h"
@@ -52,6 +53,10 @@ struct vg_pipeline_opts {
 	bool live, content;
 	size_t content_cache;	    /* files' hashes kept */
 	uint64_t content_max_bytes; /* larger files are not hashed */
+	/* process baselines (baseline.h): learned and checked in the store's alerts */
+	bool baselines;
+	uint64_t bl_observe_ns, bl_startup_ns;
+	bool bl_auto_lock;
 	/* a file was named by content: the kernel may know it from now on */
 	void (*identified)(void *ctx, const struct vg_ident_key *key, const char *name);
 	void *identified_ctx;
@@ -64,6 +69,7 @@ struct vg_pipeline_stats {
 	struct vg_ctrinfo_stats ctrinfo;       /* container names from the runtimes' files */
 	struct vg_enforce_stats enforce;
 	struct vg_drift_stats drift;
+	struct vg_bl_stats bl; /* process baselines */
 	/* content identity: execs kept for their content names, evaluated again when they
 	   came, violations found then, execs not kept (the bound), names given to the kernel,
 	   kept execs whose content could not be known after all (file changed, evicted) */
@@ -86,5 +92,8 @@ int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64
 void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev);
 
 void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st);
+
+/* The process baselines' part (NULL: off): its timer and its counters per policy. */
+struct vg_bl *vg_pipeline_baselines(struct vg_pipeline *p);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef VG_PIPELINE_PRIV_H
 #define VG_PIPELINE_PRIV_H
 
+#include "baseline.h"
 #include "pipeline.h"
 #include "volume.h"
 
@@ -24,6 +25,7 @@ struct vg_pipeline {
 	int hits_cap;
 	struct vg_pipeline_stats st;
 	struct vg_drift *drift;	    /* live only */
+	struct vg_bl *bl;	    /* process baselines: with a store, when enabled */
 	struct vg_content *content; /* live, with content identity */
 	uint32_t gone_pid; /* a late verdict's process that exited: its pid is not killed */
 };

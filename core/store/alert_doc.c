@@ -31,6 +31,15 @@ void vg_alert_message(const struct vg_alert *a, char *buf, size_t n)
 		return;
 	}
 	p = alert_proc_at(a, 0);
+	if (p->baseline_path) { /* StackRox's words for an exec its locked baseline lacks */
+		const char *ctr = a->container_name;
+
+		if (!ctr)
+			ctr = a->container_id ? a->container_id : "";
+		snprintf(buf, n, "Unexpected process '%s' in container '%s'", p->baseline_path,
+			 ctr);
+		return;
+	}
 	snprintf(buf, n, "Binary '%s' executed with arguments '%s' under user ID %u", p->exe,
 		 p->args ? p->args : "", p->uid);
 }

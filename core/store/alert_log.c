@@ -119,7 +119,7 @@ static size_t ident_fields(const struct vg_proc_rec *p)
 {
 	return (p->matched_by != VG_WAY_COMM) + (p->matched_name != NULL) + (p->exe_name != NULL) +
 	       (p->exe_sha256 != NULL) + p->exe_fileless + p->exe_not_in_image +
-	       p->decided_in_kernel;
+	       p->decided_in_kernel + (p->baseline_path != NULL);
 }
 
 static bool put_true(msgpack_packer *pk, bool on, const char *k)
@@ -134,7 +134,8 @@ static bool put_ident(msgpack_packer *pk, const struct vg_proc_rec *p)
 	       (!p->exe_name || put_str(pk, "xname", p->exe_name)) &&
 	       (!p->exe_sha256 || put_str(pk, "sha", p->exe_sha256)) &&
 	       put_true(pk, p->exe_fileless, "fl") && put_true(pk, p->exe_not_in_image, "nii") &&
-	       put_true(pk, p->decided_in_kernel, "dec");
+	       put_true(pk, p->decided_in_kernel, "dec") &&
+	       (!p->baseline_path || put_str(pk, "bp", p->baseline_path));
 }
 
 static bool pack_violation(msgpack_packer *pk, const char *type, const struct alert_rec *r)
@@ -326,6 +327,7 @@ static const struct proc_field {
 	PROC_FIELD("fl", PROC_KILLED, exe_fileless), /* a true/false like killed */
 	PROC_FIELD("nii", PROC_KILLED, exe_not_in_image),
 	PROC_FIELD("dec", PROC_KILLED, decided_in_kernel),
+	PROC_FIELD("bp", PROC_STR, baseline_path),
 };
 
 /*

@@ -66,6 +66,7 @@ void alert_proc_free(struct vg_proc_rec *p)
 	free(p->matched_name);
 	free(p->exe_name);
 	free(p->exe_sha256);
+	free(p->baseline_path);
 	for (int i = 0; i < p->nlineage; i++)
 		free(p->lineage[i].exe);
 	memset(p, 0, sizeof(*p));
@@ -420,6 +421,7 @@ static void proc_ident_of(struct vg_proc_rec *p, const struct vg_violation *v)
 	p->exe_fileless = id->fileless;
 	p->exe_not_in_image = id->not_in_image;
 	p->decided_in_kernel = v->killed_in_kernel || v->decided_in_kernel;
+	p->baseline_path = dup_or_null(v->baseline_path);
 }
 
 /* The violating process of ev, with its own copies of the strings. */

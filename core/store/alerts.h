@@ -48,6 +48,9 @@ struct vg_proc_rec {
 	char *exe_sha256; /* its SHA-256 in hex, NULL when not computed */
 	bool exe_fileless, exe_not_in_image;
 	bool decided_in_kernel; /* the kernel killed it or decided the fact (decidedIn) */
+	/* the real executable path its locked process baseline lacks, when the policy rests on
+	   that (unexpected_process); NULL otherwise */
+	char *baseline_path;
 };
 
 struct vg_alert {
@@ -78,6 +81,7 @@ struct vg_violation {
 	enum vg_way matched_by;	  /* which name of the exec the policy's name criterion matched */
 	const char *matched_name; /* that name; NULL: the comm */
 	bool decided_in_kernel; /* the kernel killed it, or decided the fact the policy rests on */
+	const char *baseline_path; /* the unexpected path, when the policy rests on the baseline */
 };
 
 struct vg_alerts;

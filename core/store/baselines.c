@@ -327,7 +327,9 @@ void bl_key_id(const struct vg_baseline_key *k, char id[VG_BL_ID_LEN + 1])
 	h = fnv_field(h, k->deployment);
 	h = fnv_field(h, k->container);
 	h = fnv_field(h, k->image);
-	snprintf(id, VG_BL_ID_LEN + 1, "%016llx", (unsigned long long)h);
+	for (int i = VG_BL_ID_LEN - 1; i >= 0; i--, h >>= 4) /* on every exec: no snprintf */
+		id[i] = "0123456789abcdef"[h & 15];
+	id[VG_BL_ID_LEN] = '\0';
 }
 
 size_t vg_baseline_key_text(const struct vg_baseline_key *k, char *buf, size_t n)

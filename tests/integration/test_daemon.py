@@ -202,7 +202,6 @@ class DaemonTest(unittest.TestCase):
             ("PATCH", "/v1/policies/systemd-execution", {"disabled": "yes"}, None, 400, "true or false"),
             ("PATCH", "/v1/policies/systemd-execution", {"colour": 1}, None, 400, "unknown field 'colour'"),
             ("PATCH", "/v1/policies/systemd-execution", {"enforcement": "nuke"}, None, 400, "enforcement"),
-            ("PATCH", "/v1/policies/unauthorized-process-execution", {"disabled": False}, None, 409, "waits for"),
             ("PATCH", "/v1/alerts/resolve", {"q": 1}, None, 400, "the body must be"),
             ("PATCH", "/v1/alerts/resolve", {"query": "Bad"}, None, 400, "write Key:Value"),
             ("GET", "/v1/nothing", None, None, 404, "no such endpoint"),
