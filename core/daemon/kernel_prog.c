@@ -68,7 +68,8 @@ int vg_kernel_program(struct vg_sensor *s, struct vg_engine *e, const struct vg_
 	if (o->content && n > 0)
 		bits |= VG_EXE_SEND_CONTAINERS; /* content identity looks at every container exec */
 	if (o->baselines)
-		bits |= VG_EXE_SEND_CONTAINERS; /* every exec of a container is learned or checked */
+		bits |= VG_EXE_SEND_CONTAINERS; /* every exec of a container is learned or checked
+						 */
 	/* ... and at every host exec when a policy looks at the host: the kernel sends all */
 	all = all || (o->content && n > 0 && vg_engine_any_host(e));
 	vg_sensor_ident_clear(s); /* the names files answer to are the old set's */

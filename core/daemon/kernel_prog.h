@@ -12,8 +12,8 @@
 #include "sensor.h"
 
 struct vg_kprog_opts {
-	bool dry_run; /* the kernel kills nothing */
-	bool content; /* content identity is on: the kernel sends every container exec */
+	bool dry_run;	/* the kernel kills nothing */
+	bool content;	/* content identity is on: the kernel sends every container exec */
 	bool baselines; /* process baselines are on: so does it, to learn and check each one */
 };
 
