@@ -7,7 +7,8 @@ creates a file first thing never creates it) and the alert says the kernel decid
 baselines add` lets it run at once; unlock lets anything run and lock kills again at once
 (no exec needed to reprogram); a file replaced at a baselined path is killed once, said so,
 then allowed; a container of another key and a host process are untouched; inform mode
-kills nothing but still records the violation."""
+kills nothing but still records the violation; enforcing again reprograms at once, and a
+container that is gone leaves the kernel's maps."""
 import os
 import shutil
 import subprocess
@@ -187,6 +188,15 @@ class BaselineEnforce(unittest.TestCase):
         self.assertEqual(p["decidedIn"], "userspace", p)
         self.assertEqual(self.metric("vigil_baseline_kernel_failures_total"), 0,
                          self.d.text()[-3000:])
+
+        # enforcing again reprograms at once; a container gone leaves the kernel
+        self.cmd("policy", "enforce", UPE, "--action", "kill_process")
+        self.wait_metric("vigil_baseline_kernel_containers", 1)
+        self.assertEqual(self.run_in(a, "bad3", "m12"), (137, False))
+        subprocess.run(["podman", "rm", "-f", "-t", "0", a], capture_output=True)
+        self.wait_metric("vigil_baseline_kernel_containers", 0, timeout=10)
+        self.assertEqual(self.metric("vigil_baseline_kernel_allow_entries"), 0)
+        self.assertEqual(self.metric("vigil_baseline_kernel_removed_total"), 1)
 
 
 if __name__ == "__main__":
