@@ -56,12 +56,20 @@ def cpu_ns(pid):
     return t
 
 
+def exec_progs():
+    return {p["id"]: p for p in json.loads(sh("bpftool", "-j", "prog", "show"))
+            if p.get("name") == "handle_exec"}
+
+
+MINE = []  # the id of this run's handle_exec: loaded by its daemon, not another's
+
+
 def exec_prog():
-    """(run_time_ns, run_cnt) of vigil's handle_exec."""
-    for p in json.loads(sh("bpftool", "-j", "prog", "show")):
-        if p.get("name") == "handle_exec":
-            return p.get("run_time_ns", 0), p.get("run_cnt", 0)
-    raise SystemExit("handle_exec is not loaded")
+    """(run_time_ns, run_cnt) of this run's handle_exec."""
+    p = exec_progs().get(MINE[0])
+    if not p:
+        raise SystemExit("handle_exec is not loaded")
+    return p.get("run_time_ns", 0), p.get("run_cnt", 0)
 
 
 class Daemon:
@@ -70,9 +78,16 @@ class Daemon:
         self.log = open(data + ".log", "w")
         self.proc = subprocess.Popen([VIGIL, "run", "--data-dir", data, "--config", conf],
                                      stdout=self.log, stderr=self.log)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # never leave a daemon behind
+            raise
+
+    def wait_ready(self):
         for _ in range(300):
-            if os.path.exists(os.path.join(data, "api.token")):
-                with open(os.path.join(data, "api.token")) as f:
+            if os.path.exists(os.path.join(self.data, "api.token")):
+                with open(os.path.join(self.data, "api.token")) as f:
                     self.token = f.read().strip()
                 try:
                     self.metrics()
@@ -87,8 +102,12 @@ class Daemon:
         r.add_header("Authorization", f"Bearer {self.token}")
         with urllib.request.urlopen(r, timeout=10) as f:
             text = f.read().decode()
-        return {x.split()[0]: int(x.split()[1]) for x in text.splitlines()
-                if x and not x.startswith("#")}
+        out = {}
+        for x in text.splitlines():
+            name, _, v = x.rpartition(" ")
+            if name and not x.startswith("#") and v.isdigit():
+                out[name] = int(v)
+        return out
 
     def cli(self, *args):
         return sh(VIGIL, *args, "--data-dir", self.data, "--config", self.conf)
@@ -111,8 +130,10 @@ def phase(d, cid, n):
 def setup_container(tmp):
     storm_bin = os.path.join(tmp, "execstorm")
     sh("gcc", "-O2", "-static", "-o", storm_bin, os.path.join(HERE, "execstorm.c"))
+    # explicit limits: a host without CAP_SYS_RESOURCE cannot give runc podman's defaults
     cid = sh("podman", "run", "-d", "--name", f"vg-blbench-{os.getpid()}", "--network",
-             "none", IMAGE, "sleep", "infinity")
+             "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", IMAGE,
+             "sleep", "infinity")
     sh("podman", "cp", storm_bin, f"{cid}:/tmp/execstorm")
     return cid
 
@@ -153,7 +174,11 @@ def main():
         with open(conf, "w") as f:
             f.write('return { api = { listen = "127.0.0.1:%d" }, baselines = { observe = '
                     '"1h", startup = "0s", auto_lock = false } }\n' % port)
+        before = set(exec_progs())
         d = Daemon(data, port, conf)
+        MINE.extend(set(exec_progs()) - before)
+        if len(MINE) != 1:
+            raise SystemExit(f"cannot tell this daemon's handle_exec: {MINE}")
         key = prepare_baseline(d, cid)
         sh("sysctl", "-q", "-w", "kernel.bpf_stats_enabled=1")
         res = {"unlocked": [], "locked": []}
