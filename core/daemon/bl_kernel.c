@@ -245,6 +245,7 @@ static void program(struct vg_blk *b, struct kctr *c)
 {
 	const struct vg_baseline *bl = vg_baselines_get(b->store, &c->key);
 	struct vg_bl_allow_key *k = NULL;
+	bool again = c->retry;
 	ssize_t n;
 	int rc;
 
@@ -264,9 +265,10 @@ static void program(struct vg_blk *b, struct kctr *c)
 	b->st.failures++;
 	c->retry = true;
 	unprogram(b, c);
-	vg_warn("cannot program the process baseline of container cgroup %s into the kernel: %s; "
-		"its execs are checked in user space",
-		c->cg, strerror(-rc));
+	if (!again) /* once, not at every try of the timer */
+		vg_warn("cannot program the process baseline of container cgroup %s into the "
+			"kernel: %s; its execs are checked in user space until it can",
+			c->cg, strerror(-rc));
 }
 
 static struct kctr *find(struct vg_blk *b, uint64_t cgid)
