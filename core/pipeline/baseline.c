@@ -337,14 +337,20 @@ static bool in_startup(struct vg_bl *b, struct vg_event *ev, uint64_t now_ns)
 }
 
 /*
- * A killed exec's path in the baseline: the file there is not the one the
- * kernel was given (replaced since, a new inode). It stays a violation (the
- * kernel killed it); the kernel's copy takes the new file (checked_fn).
+ * Killed by the kernel's copy of the baseline: a fileless executable, or one
+ * whose path is not in the baseline, or a path in it whose file is not the
+ * one the kernel was given (replaced since, a new inode). Each stays a
+ * violation (the kernel killed it); for the last the kernel's copy takes the
+ * new file (checked_fn).
  */
 static void kernel_killed(struct vg_bl *b, struct vg_event *ev)
 {
 	b->st.kernel_killed++;
 	ev->bl.decided_in_kernel = true;
+	if (ev->rec->flags & VG_EXEC_EXE_FILELESS) { /* in no baseline, whatever it was named */
+		ev->bl.unexpected = true;
+		return;
+	}
 	if (ev->bl.unexpected)
 		return; /* not in the baseline: the usual case */
 	b->st.kernel_replaced++;

@@ -3,7 +3,7 @@
 containers. "Unauthorized Process Execution" set to kill_process; a container learns a few
 binaries and is locked with `vigil baselines lock`: a learned binary runs; a copy of it
 under another path is killed at exec before its first instruction (a marker binary that
-creates a file first thing never creates it) and the alert says the kernel decided; `vigil
+creates a file first thing never creates it), and so is a fileless one and the alert says the kernel decided; `vigil
 baselines add` lets it run at once; unlock lets anything run and lock kills again at once
 (no exec needed to reprogram); a file replaced at a baselined path is killed once, said so,
 then allowed; a container of another key and a host process are untouched; inform mode
@@ -33,8 +33,9 @@ class BaselineEnforce(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="vigil-blk-")
         os.chmod(cls.tmp, 0o755)
         cls.marker = os.path.join(cls.tmp, "marker")
-        subprocess.run(["gcc", "-O2", "-static", "-o", cls.marker,
-                        os.path.join(os.path.dirname(__file__), "marker.c")], check=True)
+        for prog in ("marker", "memrun"):
+            subprocess.run(["gcc", "-O2", "-static", "-o", os.path.join(cls.tmp, prog),
+                            os.path.join(os.path.dirname(__file__), prog + ".c")], check=True)
         cls.data = os.path.join(cls.tmp, "data")
         os.makedirs(cls.data)
         cls.port = vigtest.free_port()
@@ -45,6 +46,7 @@ class BaselineEnforce(unittest.TestCase):
         cls.cids = []
         cls.d = Daemon(cls.data, cls.port, "--config", cls.conf)
         cls.a = cls.container("a", ["okmark", "badmark", "bad2", "bad3", "repl"])
+        podman("cp", os.path.join(cls.tmp, "memrun"), f"{cls.a}:/tmp/memrun")
         cls.b = cls.container("b", ["badmark"])
 
     @classmethod
@@ -89,8 +91,8 @@ class BaselineEnforce(unittest.TestCase):
             time.sleep(0.05)
         self.assertEqual(self.metric(name), want, self.d.text()[-3000:])
 
-    def process(self, path, timeout=5):
-        """The alert of UPE on the exec of path, and that exec's process entry."""
+    def process(self, path, timeout=5, pred=lambda p: True):
+        """The alert of UPE on the exec of path (None: any), and that exec's process."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             _, body = self.d.req("GET", "/v1/alerts?query=State:ALL")
@@ -99,7 +101,7 @@ class BaselineEnforce(unittest.TestCase):
                     continue
                 _, a = self.d.req("GET", f"/v1/alerts/{s['id']}")
                 for p in a["processes"]:
-                    if p["execFilePath"] == path:
+                    if path in (None, p["execFilePath"]) and pred(p):
                         return a, p
             time.sleep(0.05)
         raise AssertionError(f"no {UPE} alert on {path}: {self.d.text()[-3000:]}")
@@ -127,6 +129,7 @@ class BaselineEnforce(unittest.TestCase):
         podman("exec", a, "stat", "-c", "%i", "/tmp/m0")
         podman("exec", a, "cp", "/tmp/m0", "/tmp/m0b")
         podman("exec", a, "mv", "/tmp/m0b", "/tmp/m0c")
+        podman("exec", a, "/tmp/memrun", "/tmp/okmark", "x", "/tmp/f0")  # learned, fileless too
         key = self.baseline(a)
         self.wait_learned(key, ["/tmp/okmark", "/test", "/stat", "/cp", "/mv"])
         self.cmd("policy", "enforce", UPE, "--action", "kill_process")
@@ -145,6 +148,14 @@ class BaselineEnforce(unittest.TestCase):
         self.assertGreaterEqual(self.metric("vigil_sensor_baseline_killed_total"), 1)
         self.assertGreaterEqual(self.metric("vigil_baseline_kernel_killed_total"), 1)
         self.assertTrue(podman("inspect", "-f", "{{.State.Status}}", a) == "running")
+        # a fileless executable is in no baseline: memrun (learned) runs, its memfd dies
+        r = subprocess.run(["podman", "exec", a, "/tmp/memrun", "/tmp/okmark", "x", "/tmp/f1"],
+                           capture_output=True)
+        self.assertEqual(r.returncode, 137, r.stderr)
+        self.assertNotEqual(subprocess.run(["podman", "exec", a, "test", "-e", "/tmp/f1"])
+                            .returncode, 0)  # not one instruction of the marker ran
+        _, p = self.process(None, pred=lambda p: p["exeFileless"])  # exec'd as /dev/fd/N
+        self.assertTrue(p["killedInKernel"], p)
 
         # a container of another key and a host process are untouched
         self.assertEqual(self.run_in(b, "badmark", "m3"), (0, True))
