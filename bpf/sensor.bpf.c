@@ -384,6 +384,8 @@ static __always_inline void enforce(struct scratch *s, struct vg_exec *ev, __u32
 	}
 }
 
+#include "baseline.bpf.h"
+
 /* Sends the record of off data bytes; wakes the reader when a decision is due. */
 static __always_inline void submit(struct vg_exec *ev, __u32 off, __u32 act)
 {
@@ -446,6 +448,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	count_exe_facts(s, in_ctr);
 	action |= wake_for_exe(s, in_ctr);
 	enforce(s, ev, action, cause, in_ctr, p->thread_pid->level > 0);
+	action |= bl_enforce(s, ev, in_ctr, p->thread_pid->level > 0);
 	submit(ev, off, action);
 	return 0;
 }

@@ -60,6 +60,7 @@ enum vg_kill_cause {
 	VG_KILL_CONTENT = 3,  /* the executable is a file user space identified by content */
 	VG_KILL_FILELESS = 4, /* a fileless executable, and a policy on that enforces */
 	VG_KILL_DRIFT = 5,    /* an executable not in the container's image, and ... */
+	VG_KILL_BASELINE = 6, /* not in its container's locked process baseline (bl_allow) */
 };
 
 /*
@@ -226,11 +227,38 @@ enum vg_counter {
 	VG_C_IDENT_HIT,	     /* the executable was in the ident map */
 	VG_C_FILELESS,	     /* execs of a fileless executable */
 	VG_C_DRIFT,	     /* container execs of a writable layer or tmpfs executable */
+	VG_C_BL_CHECKED,     /* execs of a container whose baseline is in the kernel */
+	VG_C_BL_KILLED,	     /* ... killed: not in it (also counted in VG_C_KILLED) */
 	VG_C_MAX
 };
 
 struct vg_counters {
 	__u64 c[VG_C_MAX];
+};
+
+/*
+ * Process baselines in the kernel (bpf/baseline.bpf.h). bl_ctr: a container's
+ * cgroup id (the exec's, bpf_get_current_cgroup_id) -> struct vg_bl_ctr;
+ * bl_allow: struct vg_bl_allow_key -> __u8, the executables it may run.
+ * vg_bl_on (.bss) is nonzero while bl_ctr has entries.
+ */
+#define VG_BLK_CTR_MAX	 1024
+#define VG_BLK_ALLOW_MAX (1024 * 64)
+
+enum vg_bl_ctr_flags {
+	VG_BL_KILL = 1u << 0, /* kill what is not allowed (the policy enforces) */
+};
+
+struct vg_bl_ctr {
+	__u32 flags; /* enum vg_bl_ctr_flags */
+	__u32 pad;
+};
+
+struct vg_bl_allow_key {
+	__u64 cgroup_id;
+	__u64 ino;
+	__u32 dev; /* kernel dev_t, as exe_dev */
+	__u32 pad;
 };
 
 #endif /* VIGIL_ABI_H */

@@ -62,6 +62,9 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 	}
 	if (d->pipeline) /* the names content identity looks for follow too */
 		vg_pipeline_set_engine(d->pipeline, d->engine);
+	if (d->blk) /* locked baselines in the kernel while their policy enforces */
+		vg_blk_set_enforce(d->blk,
+				   !d->cfg.dry_run && vg_engine_kernel_baselines(d->engine));
 	/* names to pass, and which to kill at exec: the kernel follows at once */
 	return vg_kernel_program(d->sensor, d->engine,
 				 &(struct vg_kprog_opts){.dry_run = d->cfg.dry_run,
@@ -238,6 +241,8 @@ static void on_baselines(evutil_socket_t s, short w, void *arg)
 	(void)w;
 	if (bl)
 		vg_bl_tick(bl, now_ns());
+	if (d->blk) /* containers gone out of the kernel's copy; failed ones again */
+		vg_blk_tick(d->blk);
 }
 
 static void on_retention(evutil_socket_t s, short w, void *arg)
@@ -446,6 +451,14 @@ static int open_sensor(struct vg_daemon *d, bool verbose)
 		vg_err("%s", err);
 		return rc;
 	}
+	if (d->cfg.bl_enabled) {
+		rc = vg_blk_new(&d->blk, d->sensor, vg_alerts_baselines(d->alerts));
+		if (rc) {
+			vg_err("cannot set up process baselines in the kernel: %s", strerror(-rc));
+			return rc;
+		}
+		vg_baselines_on_change(vg_alerts_baselines(d->alerts), vg_blk_changed, d->blk);
+	}
 	rc = vg_daemon_policy_changed(d);
 	if (rc)
 		vg_err("cannot program the kernel filter map: %s", strerror(-rc));
@@ -564,6 +577,10 @@ static int open_pipeline(struct vg_daemon *d)
 	char err[512];
 	int rc;
 
+	if (d->blk) { /* the kernel's copy follows each container checked against a lock */
+		po.bl_checked_fn = vg_blk_exec;
+		po.bl_checked_ctx = d->blk;
+	}
 	vg_baselines_set_cap(vg_alerts_baselines(d->alerts), d->cfg.bl_max_elements);
 	rc = vg_pipeline_new(&d->pipeline, &po, err, sizeof(err));
 
@@ -646,6 +663,7 @@ static int teardown(struct vg_daemon *d, int rc)
 	vg_engine_free(d->engine);
 	vg_alerts_close(d->alerts);
 	vg_pipeline_free(d->pipeline); /* after the store: its last acks count here */
+	vg_blk_free(d->blk);	       /* after the store: nothing calls it back now */
 	if (d->base)
 		event_base_free(d->base);
 	if (d->lock_fd >= 0)

@@ -12,6 +12,7 @@
 
 #include "alerts.h"
 #include "attrib.h"
+#include "bl_kernel.h"
 #include "config.h"
 #include "engine.h"
 #include "http.h"
@@ -31,6 +32,7 @@ struct vg_daemon {
 	struct vg_k8s *k8s; /* NULL without Kubernetes */
 	struct vg_notify *notify;
 	struct vg_pipeline *pipeline; /* each exec's way: decode, attribution, engine, flow */
+	struct vg_blk *blk;	      /* locked baselines in the kernel (NULL: baselines off) */
 	/* counters for /metrics (the pipeline keeps those of the execs) */
 	uint64_t reloads, reload_failures;
 	struct event *ev_stop, *ev_hup, *ev_retention, *ev_break_glass;

@@ -382,6 +382,15 @@ void vg_daemon_metrics(struct vg_daemon *d, struct evbuffer *b)
 	enforce_metrics(d, b);
 	identity_metrics(&ps, b);
 	baseline_metrics(d, &ps, b);
+	if (d->blk) {
+		vg_blk_metrics(d->blk, b);
+		metric(b, "vigil_baseline_kernel_killed_total",
+		       "execs the kernel's copy of a baseline killed, as user space recorded them",
+		       "counter", ps.bl.kernel_killed);
+		metric(b, "vigil_baseline_kernel_replaced_total",
+		       "of which the path was in the baseline: the file there had been replaced",
+		       "counter", ps.bl.kernel_replaced);
+	}
 	if (d->k8s)
 		k8s_metrics(d->k8s, b);
 	if (d->notify)

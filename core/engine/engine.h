@@ -191,6 +191,14 @@ int vg_engine_kernel_kill_uids(const struct vg_engine *e, const int **name_idx,
 uint32_t vg_engine_kernel_exe_policy(const struct vg_engine *e);
 
 /*
+ * Whether the kernel may kill what a locked process baseline does not hold:
+ * an enabled policy enforces (kill_process or kill_pod) on exactly
+ * unexpected_process = true in every section, with no check, exclusions or
+ * scope filters (the kernel's copy of the baseline decides it alone).
+ */
+bool vg_engine_kernel_baselines(const struct vg_engine *e);
+
+/*
  * The known_hashes of the enabled policies: n (name, SHA-256) pairs, names
  * lowercased, a name once per hash. Both arrays are the engine's, valid until
  * the next call or vg_engine_free. Returns n.

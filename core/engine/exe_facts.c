@@ -210,3 +210,18 @@ bool vg_engine_decided_in_kernel(const struct vg_engine *e, int pi, const struct
 	return id->not_in_image && id->not_in_image_by == VG_DECIDED_KERNEL &&
 	       vg_matcher_needs_fact(e->m, pi, VG_CRIT_NOT_IN_IMAGE);
 }
+
+bool vg_engine_kernel_baselines(const struct vg_engine *e)
+{
+	for (int i = 0; i < e->npol; i++) {
+		const struct pol *p = &e->pol[i];
+
+		if (!p->info.enabled || p->info.broken || p->info.mode == VG_ENFORCE_INFORM)
+			continue;
+		if (p->info.has_check || p->nexcl || p->has_scope)
+			continue; /* user space has more to decide than the kernel's copy */
+		if (vg_matcher_fact_only(e->m, i, VG_CRIT_UNEXPECTED))
+			return true;
+	}
+	return false;
+}

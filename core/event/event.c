@@ -131,7 +131,7 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	ev->lineage_done = false;
 	ev->lineage_src = NULL;
 	ev->lineage_len = 0;
-	ev->bl.checked = ev->bl.unexpected = ev->bl.decided_in_kernel = false;
+	ev->bl.checked = ev->bl.unexpected = ev->bl.decided_in_kernel = ev->bl.replaced = false;
 	ev->bl.path = NULL;
 	decode_ident(&ev->id, r);
 	return 0;

@@ -96,6 +96,8 @@ struct vg_bl_fact {
 	bool checked;		/* its container's baseline is locked: the path was looked up */
 	bool unexpected;	/* ... and is not in it (the unexpected_process criterion) */
 	bool decided_in_kernel; /* the kernel's copy of the baseline decided it */
+	bool replaced;		/* killed by that copy, yet its path is in the baseline: the file
+				   there is not the one programmed (a new inode) */
 	const char *path;	/* the real executable path looked up (into path_buf), or NULL */
 	char path_buf[VG_PATH_MAX];
 };

@@ -356,6 +356,48 @@ static bool in_startup(struct vg_bl *b, struct vg_event *ev, uint64_t now_ns)
 	return now_ns < start + b->o.startup_ns;
 }
 
+/*
+ * Killed by the kernel's copy of the baseline: a fileless executable, or one
+ * whose path is not in the baseline, or a path in it whose file is not the
+ * one the kernel was given (replaced since, a new inode). Each stays a
+ * violation (the kernel killed it); for the last the kernel's copy takes the
+ * new file (checked_fn).
+ */
+static void kernel_killed(struct vg_bl *b, struct vg_event *ev)
+{
+	b->st.kernel_killed++;
+	ev->bl.decided_in_kernel = true;
+	if (ev->rec->flags & VG_EXEC_EXE_FILELESS) { /* in no baseline, whatever it was named */
+		ev->bl.unexpected = true;
+		return;
+	}
+	if (ev->bl.unexpected)
+		return; /* not in the baseline: the usual case */
+	b->st.kernel_replaced++;
+	ev->bl.replaced = true;
+	ev->bl.unexpected = true;
+	vg_warn("the file at %s in container %s is in its locked baseline but is not the one "
+		"programmed into the kernel (replaced: a new inode %llu): killed at exec; the "
+		"kernel allows the new file from now on",
+		ev->bl.path, vg_event_container(ev)->short_id,
+		(unsigned long long)ev->rec->exe_ino);
+}
+
+/* Against a locked baseline: ev->bl, then the kernel's copy follows. */
+static void check(struct vg_bl *b, struct vg_event *ev, const struct vg_baseline *bl)
+{
+	const struct vg_exec *r = ev->rec;
+
+	ev->bl.checked = true;
+	ev->bl.unexpected = !vg_baselines_has(bl, ev->bl.path);
+	if ((r->flags & VG_EXEC_KILLED) && r->kill_cause == VG_KILL_BASELINE)
+		kernel_killed(b, ev);
+	b->st.checked++;
+	b->st.unexpected += ev->bl.unexpected;
+	if (b->o.checked_fn)
+		b->o.checked_fn(b->o.checked_ctx, ev, bl);
+}
+
 /* ---- the exec and the timer ----------------------------------------------------------- */
 
 /* The key's baseline, locked first when its observation is over (auto_lock); NULL on error. */
@@ -401,10 +443,7 @@ void vg_bl_exec(struct vg_bl *b, struct vg_event *ev, uint64_t now_ns)
 		return;
 	real_path(b, ev);
 	if (step == VG_BL_CHECK) {
-		ev->bl.checked = true;
-		ev->bl.unexpected = !vg_baselines_has(bl, ev->bl.path);
-		b->st.checked++;
-		b->st.unexpected += ev->bl.unexpected;
+		check(b, ev, bl);
 		return;
 	}
 	rc = vg_baselines_learn(b->o.store, bl, ev->bl.path, now_ns);

@@ -25,6 +25,10 @@ struct vg_bl_opts {
 	bool auto_lock;	     /* lock at the end of observation */
 	bool live;	     /* execs on this host now: /proc and the container's root are read */
 	struct vg_drift *drift; /* the containers' starts (NULL: no start-up period) */
+	/* each exec checked against a locked baseline, after ev->bl is set: the kernel's copy
+	   of the baseline follows its containers (core/daemon/bl_kernel.c); NULL: none */
+	void (*checked_fn)(void *ctx, struct vg_event *ev, const struct vg_baseline *bl);
+	void *checked_ctx;
 };
 
 struct vg_bl_stats {
@@ -33,6 +37,8 @@ struct vg_bl_stats {
 	   exec'd path (a trace, or the fallback); failures: identity did not match, or
 	   nothing could be read */
 	uint64_t path_cache, path_proc, path_root, path_exec, path_mismatch, path_failed;
+	/* killed at exec by the kernel's copy of the baseline; of which the path was in it */
+	uint64_t kernel_killed, kernel_replaced;
 };
 
 int vg_bl_new(struct vg_bl **out, const struct vg_bl_opts *o);

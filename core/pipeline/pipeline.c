@@ -186,6 +186,8 @@ int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, 
 					.observe_ns = o->bl_observe_ns,
 					.startup_ns = o->bl_startup_ns,
 					.auto_lock = o->bl_auto_lock,
+					.checked_fn = o->bl_checked_fn,
+					.checked_ctx = o->bl_checked_ctx,
 					.live = o->live,
 					.drift = p->drift};
 

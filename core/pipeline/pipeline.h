@@ -57,6 +57,9 @@ struct vg_pipeline_opts {
 	bool baselines;
 	uint64_t bl_observe_ns, bl_startup_ns;
 	bool bl_auto_lock;
+	/* each exec checked against a locked baseline (baseline.h's checked_fn) */
+	void (*bl_checked_fn)(void *ctx, struct vg_event *ev, const struct vg_baseline *bl);
+	void *bl_checked_ctx;
 	/* a file was named by content: the kernel may know it from now on */
 	void (*identified)(void *ctx, const struct vg_ident_key *key, const char *name);
 	void *identified_ctx;

@@ -50,6 +50,8 @@ static const char *const counter_names[VG_C_MAX] = {
 	[VG_C_IDENT_HIT] = "ident_hits",
 	[VG_C_FILELESS] = "fileless",
 	[VG_C_DRIFT] = "drift",
+	[VG_C_BL_CHECKED] = "baseline_checked",
+	[VG_C_BL_KILLED] = "baseline_killed",
 };
 
 const char *vg_sensor_counter_name(int idx)

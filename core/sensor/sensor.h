@@ -103,6 +103,18 @@ int vg_sensor_kill_uids_set(struct vg_sensor *s, const char *const *names, const
 /* Cgroup ids never killed at exec (break-glass pods): replaces the set. 0 or -errno. */
 int vg_sensor_exempt_set(struct vg_sensor *s, const uint64_t *ids, int n);
 
+/*
+ * Locked process baselines in the kernel (bpf/baseline.bpf.h): whether this
+ * sensor can hold them (cgroup v2), a container's allowed executable added or
+ * removed, the container programmed (flags: enum vg_bl_ctr_flags) or, with 0,
+ * forgotten; and the switch that makes execs look at all. 0 or -errno (-E2BIG:
+ * a map is full).
+ */
+bool vg_sensor_bl_supported(const struct vg_sensor *s);
+int vg_sensor_bl_allow(struct vg_sensor *s, const struct vg_bl_allow_key *k, bool add);
+int vg_sensor_bl_ctr(struct vg_sensor *s, uint64_t cgroup_id, uint32_t flags);
+void vg_sensor_bl_on(struct vg_sensor *s, bool on);
+
 void vg_sensor_stats(struct vg_sensor *s, struct vg_sensor_stats *st);
 const char *vg_sensor_counter_name(int idx);
 

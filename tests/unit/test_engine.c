@@ -1052,6 +1052,41 @@ static void test_kernel_exe_policy(void **state)
 	rm_policy("x");
 }
 
+/* Whether the kernel's copy of a locked baseline may kill, for one policy. */
+static bool bl_kernel(const char *body)
+{
+	struct vg_engine *e;
+	bool on;
+
+	write_policy("x", body);
+	e = load_dir(0);
+	on = vg_engine_kernel_baselines(e);
+	vg_engine_set_enforcement(e, 0, VG_ENFORCE_INFORM);
+	assert_false(vg_engine_kernel_baselines(e)); /* inform never kills */
+	vg_engine_free(e);
+	rm_policy("x");
+	return on;
+}
+
+static void test_kernel_baselines(void **state)
+{
+	(void)state;
+	assert_false(bl_kernel(P("match = { unexpected_process = true }")));
+	assert_true(bl_kernel(
+		P("enforcement = 'kill_process', match = { unexpected_process = true }")));
+	assert_true(
+		bl_kernel(P("enforcement = 'kill_pod', match = { unexpected_process = true }")));
+	/* more than the baseline decides: user space only */
+	assert_false(bl_kernel(P("enforcement = 'kill_process',"
+				 " match = { unexpected_process = true, process_uid = 0 }")));
+	assert_false(bl_kernel(P("enforcement = 'kill_process', exclude = { namespace = 'kube' },"
+				 " match = { unexpected_process = true }")));
+	assert_false(
+		bl_kernel(P("enforcement = 'kill_process', match = { unexpected_process = true },"
+			    " check = function(ev) return true end")));
+	assert_false(bl_kernel(P("enforcement = 'kill_process', match = { process_name = 'a' }")));
+}
+
 /* The matcher folds a comm's case a word at a time: only A-Z, and only the name's bytes. */
 static void test_name_keys(void **state)
 {
@@ -1134,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_exe_fact_load_errors),
 		cmocka_unit_test(test_known_hashes),
 		cmocka_unit_test(test_kernel_exe_policy),
+		cmocka_unit_test(test_kernel_baselines),
 	};
 	int rc;
 
