@@ -394,6 +394,7 @@ bool bl_path_valid(const char *path)
 
 void bl_changed(struct vg_baselines *b, const struct bl_item *it)
 {
+	b->gen++;
 	if (b->cb)
 		b->cb(b->cb_ctx, &it->pub);
 }
@@ -461,6 +462,7 @@ struct bl_item *bl_item_make(struct vg_baselines *b, const struct vg_baseline_ke
 		return NULL;
 	}
 	b->items[b->n_items++] = it;
+	b->gen++;
 	return it;
 }
 
@@ -474,6 +476,7 @@ void bl_item_drop(struct vg_baselines *b, struct bl_item *it)
 	}
 	alert_strmap_del(&b->by_id, it->pub.id);
 	item_free(b, it);
+	b->gen++;
 }
 
 struct vg_baselines *vg_alerts_baselines(struct vg_alerts *s)
@@ -488,6 +491,11 @@ void vg_baselines_set_cap(struct vg_baselines *b, size_t max_elements)
 	if (max_elements > CAP_MAX)
 		max_elements = CAP_MAX;
 	b->max_elements = max_elements;
+}
+
+uint64_t vg_baselines_generation(const struct vg_baselines *b)
+{
+	return b->gen;
 }
 
 void vg_baselines_on_change(struct vg_baselines *b, vg_baselines_changed_cb cb, void *ctx)
@@ -533,6 +541,7 @@ static void settle(struct vg_baselines *b, struct bl_item *it)
 
 void bl_settle(struct vg_baselines *b)
 {
+	b->gen++;
 	for (size_t i = 0; i < b->n_items; i++)
 		settle(b, b->items[i]);
 }
@@ -606,6 +615,7 @@ bool bl_apply_lock(struct vg_baselines *b, const char *id, bool locked, bool by_
 
 	if (!it)
 		return false;
+	b->gen++;
 	it->pub.locked = locked;
 	it->pub.auto_locked = locked && !by_user;
 	it->pub.locked_ns = 0;
