@@ -40,7 +40,10 @@ struct kctr {
 	bool programmed, retry;
 	struct vg_bl_allow_key *allow; /* what the kernel holds for it, sorted */
 	size_t nallow;
+	struct kctr *hnext; /* the next in its bucket of by_id */
 };
+
+#define BY_ID 2048 /* buckets of the containers by cgroup id: found on every checked exec */
 
 struct vg_blk {
 	const char *cg_root; /* CG_HYBRID or CG_V2 */
@@ -49,6 +52,7 @@ struct vg_blk {
 	bool enforce, supported;
 	struct kctr *ctr[VG_BLK_CTR_MAX];
 	int nctr;
+	struct kctr *by_id[BY_ID];
 	struct vg_blk_stats st;
 };
 
@@ -271,12 +275,29 @@ static void program(struct vg_blk *b, struct kctr *c)
 			c->cg, strerror(-rc));
 }
 
+static struct kctr **bucket_of(struct vg_blk *b, uint64_t cgid)
+{
+	return &b->by_id[(cgid * 0x9e3779b97f4a7c15ull) >> 53]; /* 11 bits: BY_ID */
+}
+
 static struct kctr *find(struct vg_blk *b, uint64_t cgid)
 {
-	for (int i = 0; i < b->nctr; i++)
-		if (b->ctr[i]->cgid == cgid)
-			return b->ctr[i];
-	return NULL;
+	struct kctr *c = *bucket_of(b, cgid);
+
+	while (c && c->cgid != cgid)
+		c = c->hnext;
+	return c;
+}
+
+/* c out of by_id (tick: its cgroup is gone). */
+static void unhash(struct vg_blk *b, struct kctr *c)
+{
+	struct kctr **link = bucket_of(b, c->cgid);
+
+	while (*link && *link != c)
+		link = &(*link)->hnext;
+	if (*link)
+		*link = c->hnext;
 }
 
 void vg_blk_exec(void *ctx, struct vg_event *ev, const struct vg_baseline *bl)
@@ -300,6 +321,8 @@ void vg_blk_exec(void *ctx, struct vg_event *ev, const struct vg_baseline *bl)
 		}
 		b->ctr[b->nctr++] = c;
 		c->cgid = ev->rec->cgroup_id;
+		c->hnext = *bucket_of(b, c->cgid);
+		*bucket_of(b, c->cgid) = c;
 		vg_event_paths(ev);
 		(void)snprintf(c->cg, sizeof(c->cg), "%s", ev->cgroup); /* the same bound */
 	}
@@ -340,6 +363,7 @@ void vg_blk_tick(struct vg_blk *b)
 		(void)snprintf(dir, sizeof(dir), "%s%s", b->cg_root, c->cg);
 		if (access(dir, F_OK) && errno == ENOENT) {
 			unprogram(b, c);
+			unhash(b, c);
 			free(c);
 			b->ctr[i] = b->ctr[--b->nctr];
 			b->st.removed++;

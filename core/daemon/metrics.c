@@ -264,6 +264,14 @@ static void baseline_metrics(struct vg_daemon *d, const struct vg_pipeline_stats
 		 bs->path_mismatch},
 		{"vigil_baseline_path_failed_total", "real paths not found: nothing to read",
 		 bs->path_failed},
+		{"vigil_baseline_cache_hits_total",
+		 "container execs whose baseline came from the per-cgroup cache", bs->cache_hits},
+		{"vigil_baseline_cache_misses_total",
+		 "... looked up by key instead (a new cgroup, the baselines or the key changed)",
+		 bs->cache_misses},
+		{"vigil_baseline_cache_evictions_total",
+		 "cgroups pushed out of the per-cgroup cache (least recently used)",
+		 bs->cache_evictions},
 	};
 	const char *policy;
 	uint64_t n;

@@ -22,10 +22,12 @@
 #include <unistd.h>
 
 #include "baseline.h"
+#include "bl_cache.h"
 #include "ident.h"
 #include "log.h"
 
 #define PC_SIZE	    1024 /* paths cached */
+#define CG_SIZE	    4096 /* cgroups cached (bl_cache.h) */
 #define PC_BUCKETS  2048
 #define VIOL_POLICY 32 /* policies whose violations on unexpected execs are counted */
 #define NS	    1000000000ull
@@ -51,6 +53,7 @@ struct vg_bl {
 	int newest, oldest, used;
 	struct viol viol[VIOL_POLICY];
 	int nviol;
+	struct vg_blc *cg; /* per cgroup: its container and baseline */
 };
 
 int vg_bl_new(struct vg_bl **out, const struct vg_bl_opts *o)
@@ -60,6 +63,10 @@ int vg_bl_new(struct vg_bl **out, const struct vg_bl_opts *o)
 	if (!b)
 		return -ENOMEM;
 	b->o = *o;
+	if (vg_blc_new(&b->cg, CG_SIZE)) {
+		free(b);
+		return -ENOMEM;
+	}
 	for (int i = 0; i < PC_BUCKETS; i++)
 		b->bucket[i] = -1;
 	b->newest = b->oldest = -1;
@@ -73,6 +80,7 @@ void vg_bl_free(struct vg_bl *b)
 		return;
 	for (int i = 0; i < PC_SIZE; i++)
 		free(b->pc[i].path);
+	vg_blc_free(b->cg);
 	free(b);
 }
 
@@ -180,14 +188,13 @@ static size_t put(char *out, size_t n, size_t at, const char *s, size_t len)
 /* Joined with memcpy, not snprintf: this is on every checked exec (bench/RESULTS.md). */
 static void execd_path(struct vg_event *ev, char *out, size_t n)
 {
-	const char *dir = "/";
+	const char *dir = "";
 	size_t at = 0, dlen;
 
-	vg_event_paths(ev);
-	if (ev->exe[0] == '/')
-		dir = "";
-	else if (ev->cwd[0])
-		dir = ev->cwd;
+	if (ev->exe[0] != '/') { /* the cwd decoded only when it is needed */
+		vg_event_paths(ev);
+		dir = ev->cwd[0] ? ev->cwd : "/";
+	}
 	dlen = strlen(dir);
 	at = put(out, n, at, dir, dlen);
 	if (dlen && dir[dlen - 1] != '/')
@@ -312,10 +319,12 @@ static void field(char *dst, size_t n, const char *src)
 	dst[len] = '\0';
 }
 
-void vg_bl_key_of(struct vg_event *ev, struct vg_baseline_key *k)
+/* ev's key, its container's short id from c. */
+static void key_of(const struct vg_event *ev, const struct vg_container *c,
+		   struct vg_baseline_key *k)
 {
 	const struct vg_meta *m = ev->meta;
-	const char *name = ev->ctr_name[0] ? ev->ctr_name : vg_event_container(ev)->short_id;
+	const char *name = ev->ctr_name[0] ? ev->ctr_name : c->short_id;
 
 	memset(k, 0, sizeof(*k));
 	if (m && m->namespace_ && m->namespace_[0]) {
@@ -330,6 +339,40 @@ void vg_bl_key_of(struct vg_event *ev, struct vg_baseline_key *k)
 	}
 	/* Kubernetes' names are shorter than the fields; a longer image is cut */
 	field(k->container, sizeof(k->container), name);
+}
+
+void vg_bl_key_of(struct vg_event *ev, struct vg_baseline_key *k)
+{
+	key_of(ev, vg_event_container(ev), k);
+}
+
+/* Whether the field of n bytes is src as field() would cut it. */
+static bool field_is(const char *f, size_t n, const char *src)
+{
+	return !strncmp(f, src, n - 1);
+}
+
+/* Whether ev's key (key_of) is k, without making it: a cached baseline's still ev's. */
+static bool key_is(const struct vg_event *ev, const struct vg_container *c,
+		   const struct vg_baseline_key *k)
+{
+	const struct vg_meta *m = ev->meta;
+	const char *name = ev->ctr_name[0] ? ev->ctr_name : c->short_id;
+
+	if (m && m->namespace_ && m->namespace_[0]) {
+		const char *deploy = m->deployment && m->deployment[0] ? m->deployment : m->pod;
+
+		if (!field_is(k->namespace_, sizeof(k->namespace_), m->namespace_) ||
+		    !field_is(k->deployment, sizeof(k->deployment), deploy ? deploy : "") ||
+		    k->image[0])
+			return false;
+		if (m->container && m->container[0])
+			name = m->container;
+	} else if (k->namespace_[0] || k->deployment[0] ||
+		   !field_is(k->image, sizeof(k->image), ev->ctr_image)) {
+		return false;
+	}
+	return field_is(k->container, sizeof(k->container), name);
 }
 
 enum vg_bl_step vg_bl_step_of(const struct vg_baseline *bl, uint64_t now_ns, bool in_startup)
@@ -400,40 +443,69 @@ static void check(struct vg_bl *b, struct vg_event *ev, const struct vg_baseline
 
 /* ---- the exec and the timer ----------------------------------------------------------- */
 
-/* The key's baseline, locked first when its observation is over (auto_lock); NULL on error. */
-static const struct vg_baseline *baseline_of(struct vg_bl *b, const struct vg_baseline_key *k,
-					     uint64_t now_ns)
+/* ev's baseline: the cgroup's cached one while the store has not changed and ev's key is its
+   key (the metadata may come after the first exec), else the key's, made when there is none. */
+static const struct vg_baseline *lookup(struct vg_bl *b, struct vg_event *ev,
+					const struct vg_container *c, struct vg_blc_entry *ce,
+					uint64_t now_ns)
 {
+	struct vg_baseline_key k;
 	const struct vg_baseline *bl;
-	int rc = vg_baselines_ensure(b->o.store, k, now_ns, b->o.observe_ns, &bl);
 
-	if (rc) {
+	if (ce && ce->bl && ce->gen == vg_baselines_generation(b->o.store) &&
+	    key_is(ev, c, &ce->bl->key)) {
+		b->st.cache_hits++;
+		return ce->bl;
+	}
+	b->st.cache_misses++;
+	key_of(ev, c, &k);
+	if (vg_baselines_ensure(b->o.store, &k, now_ns, b->o.observe_ns, &bl)) {
 		b->st.errors++;
 		return NULL;
 	}
-	if (!vg_bl_lock_due(bl, now_ns, b->o.auto_lock))
+	if (ce) {
+		ce->bl = bl;
+		ce->gen = vg_baselines_generation(b->o.store);
+	}
+	return bl;
+}
+
+/* ev's baseline, locked first when its observation is over (auto_lock); NULL on error. */
+static const struct vg_baseline *baseline_of(struct vg_bl *b, struct vg_event *ev,
+					     const struct vg_container *c, struct vg_blc_entry *ce,
+					     uint64_t now_ns)
+{
+	const struct vg_baseline *bl = lookup(b, ev, c, ce, now_ns);
+	struct vg_baseline_key k;
+
+	if (!bl || !vg_bl_lock_due(bl, now_ns, b->o.auto_lock))
 		return bl;
-	rc = vg_baselines_lock(b->o.store, bl, true, false, now_ns);
-	if (rc) {
+	if (vg_baselines_lock(b->o.store, bl, true, false, now_ns)) {
 		b->st.errors++;
 		return bl;
 	}
 	b->st.auto_locked++;
-	return vg_baselines_get(b->o.store, k); /* the old view is gone */
+	k = bl->key;
+	bl = vg_baselines_get(b->o.store, &k); /* the old view is gone */
+	if (ce) {
+		ce->bl = bl;
+		ce->gen = vg_baselines_generation(b->o.store);
+	}
+	return bl;
 }
 
 void vg_bl_exec(struct vg_bl *b, struct vg_event *ev, uint64_t now_ns)
 {
-	struct vg_baseline_key k;
+	struct vg_blc_entry *ce = vg_blc_get(b->cg, ev, &b->st.cache_evictions);
+	const struct vg_container *c = ce ? &ce->ctr : vg_event_container(ev);
 	const struct vg_baseline *bl;
 	enum vg_bl_step step;
 	int rc;
 
-	if (!vg_event_in_container(ev))
-		return;
+	if (!c->id[0])
+		return; /* a host exec */
 	b->st.execs++;
-	vg_bl_key_of(ev, &k);
-	bl = baseline_of(b, &k, now_ns);
+	bl = baseline_of(b, ev, c, ce, now_ns);
 	if (!bl)
 		return;
 	step = vg_bl_step_of(bl, now_ns,

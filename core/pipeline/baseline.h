@@ -39,6 +39,9 @@ struct vg_bl_stats {
 	uint64_t path_cache, path_proc, path_root, path_exec, path_mismatch, path_failed;
 	/* killed at exec by the kernel's copy of the baseline; of which the path was in it */
 	uint64_t kernel_killed, kernel_replaced;
+	/* the per-cgroup cache: baselines found in it, looked up by key (first exec of a
+	   cgroup, the store changed, or the key did), cgroups pushed out of it */
+	uint64_t cache_hits, cache_misses, cache_evictions;
 };
 
 int vg_bl_new(struct vg_bl **out, const struct vg_bl_opts *o);

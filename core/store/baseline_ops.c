@@ -94,7 +94,8 @@ int vg_baselines_learn(struct vg_baselines *b, const struct vg_baseline *bl, con
 	rc = put_element(b, it, s, VG_BL_LEARNED, now_ns);
 	if (rc)
 		return rc;
-	bl_changed(b, it);
+	if (b->cb) /* the observer only: a learned path leaves the generation (baselines.h) */
+		b->cb(b->cb_ctx, &it->pub);
 	return 1;
 }
 

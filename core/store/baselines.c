@@ -20,13 +20,21 @@
 #define CAP_MAX	      100000
 #define STR_TOMBSTONE ((struct bl_str *)1)
 
+/* 8 bytes at a time: vg_baselines_has hashes each checked exec's path. In memory only. */
 static uint32_t hash_path(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
+	size_t n = strlen(s), i = 0;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return (uint32_t)(h ^ (h >> 32));
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (w = 0; i < n; i++)
+		w = w << 8 | (unsigned char)s[i];
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return (uint32_t)(h ^ (h >> 29));
 }
 
 struct bl_item *bl_item_of(const struct vg_baseline *bl)
@@ -394,6 +402,7 @@ bool bl_path_valid(const char *path)
 
 void bl_changed(struct vg_baselines *b, const struct bl_item *it)
 {
+	b->gen++;
 	if (b->cb)
 		b->cb(b->cb_ctx, &it->pub);
 }
@@ -461,6 +470,7 @@ struct bl_item *bl_item_make(struct vg_baselines *b, const struct vg_baseline_ke
 		return NULL;
 	}
 	b->items[b->n_items++] = it;
+	b->gen++;
 	return it;
 }
 
@@ -474,6 +484,7 @@ void bl_item_drop(struct vg_baselines *b, struct bl_item *it)
 	}
 	alert_strmap_del(&b->by_id, it->pub.id);
 	item_free(b, it);
+	b->gen++;
 }
 
 struct vg_baselines *vg_alerts_baselines(struct vg_alerts *s)
@@ -488,6 +499,11 @@ void vg_baselines_set_cap(struct vg_baselines *b, size_t max_elements)
 	if (max_elements > CAP_MAX)
 		max_elements = CAP_MAX;
 	b->max_elements = max_elements;
+}
+
+uint64_t vg_baselines_generation(const struct vg_baselines *b)
+{
+	return b->gen;
 }
 
 void vg_baselines_on_change(struct vg_baselines *b, vg_baselines_changed_cb cb, void *ctx)
@@ -533,6 +549,7 @@ static void settle(struct vg_baselines *b, struct bl_item *it)
 
 void bl_settle(struct vg_baselines *b)
 {
+	b->gen++;
 	for (size_t i = 0; i < b->n_items; i++)
 		settle(b, b->items[i]);
 }
@@ -606,6 +623,7 @@ bool bl_apply_lock(struct vg_baselines *b, const char *id, bool locked, bool by_
 
 	if (!it)
 		return false;
+	b->gen++;
 	it->pub.locked = locked;
 	it->pub.auto_locked = locked && !by_user;
 	it->pub.locked_ns = 0;

@@ -134,6 +134,15 @@ int vg_baselines_list(struct vg_baselines *b, const struct vg_baseline ***out, s
  * (vg_baselines_get / find return NULL), and freed right after.
  * Not called while the store replays its log at open.
  */
+/*
+ * A counter that moves when a baseline is made, added to or removed from by a user,
+ * locked, unlocked or deleted (and at the replay at open). A key's baseline remembered
+ * with the counter's value is still the one vg_baselines_get gives, with the same lock,
+ * while the counter has not moved (the pipeline's per-cgroup cache, core/pipeline). A
+ * learned path does not move it: the view stays the key's, its set grows in place.
+ */
+uint64_t vg_baselines_generation(const struct vg_baselines *b);
+
 typedef void (*vg_baselines_changed_cb)(void *ctx, const struct vg_baseline *bl);
 void vg_baselines_on_change(struct vg_baselines *b, vg_baselines_changed_cb cb, void *ctx);
 

@@ -72,6 +72,7 @@ struct vg_baselines {
 	vg_baselines_changed_cb cb;
 	void *cb_ctx;
 	uint64_t records_bad, dead;
+	uint64_t gen; /* vg_baselines_generation */
 };
 
 struct bl_item *bl_item_of(const struct vg_baseline *bl);
