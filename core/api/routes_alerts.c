@@ -126,7 +126,12 @@ static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char
 	else {
 		if (!rc && a->host.notify)
 			vg_notify_alert(a->host.notify, "resolved", al);
-		api_reply(req, 200, vg_alert_json(al, false));
+		if (add || !rc) /* on disk before the answer, as a baseline change is */
+			rc = vg_alerts_sync(a->host.alerts);
+		if (rc && rc != -EALREADY)
+			api_fail(a, req, 503, "resolved but not on disk: %s", strerror(-rc));
+		else
+			api_reply(req, 200, vg_alert_json(al, false));
 	}
 }
 
