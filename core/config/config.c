@@ -318,30 +318,6 @@ static int apply_u32(const struct slot *s, char *err, size_t n)
 	return 0;
 }
 
-static int apply_size(const struct slot *s, char *err, size_t n)
-{
-	uint64_t v = 0;
-	bool ok = false;
-	int rc;
-
-	if (lua_isinteger(s->L, -1) && lua_tointeger(s->L, -1) >= 0) {
-		v = (uint64_t)lua_tointeger(s->L, -1);
-		ok = true;
-	} else if (lua_type(s->L, -1) == LUA_TSTRING) {
-		ok = !vg_parse_u64(lua_tostring(s->L, -1), &v, true);
-	}
-	if (!ok)
-		return vg_errf(err, n, -EINVAL, "%s: %s must be a size such as \"4M\" or 4194304",
-			       s->path, s->full);
-	if (v > LLONG_MAX)
-		v = LLONG_MAX;
-	rc = in_range(s->path, s->full, (long long)v, err, n);
-	if (rc)
-		return rc;
-	*(uint32_t *)((char *)s->c + s->k->off) = (uint32_t)v;
-	return 0;
-}
-
 /* "90", "30s", "5m", "1h", "2d" (or an integer: seconds) into seconds; 0 or -EINVAL. */
 static int parse_duration(const char *v, uint64_t *secs)
 {
@@ -366,7 +342,17 @@ static int parse_duration(const char *v, uint64_t *secs)
 	return 0;
 }
 
-static int apply_duration(const struct slot *s, char *err, size_t n)
+static int parse_size(const char *v, uint64_t *out)
+{
+	return vg_parse_u64(v, out, true);
+}
+
+/*
+ * A count written as a non-negative integer or as a string parse() reads ("4M", "30s"),
+ * range-checked, into the slot's uint32_t; else an error that shows the form (like).
+ */
+static int apply_unit(const struct slot *s, char *err, size_t n,
+		      int (*parse)(const char *, uint64_t *), const char *like)
 {
 	uint64_t v = 0;
 	bool ok = false;
@@ -376,13 +362,10 @@ static int apply_duration(const struct slot *s, char *err, size_t n)
 		v = (uint64_t)lua_tointeger(s->L, -1);
 		ok = true;
 	} else if (lua_type(s->L, -1) == LUA_TSTRING) {
-		ok = !parse_duration(lua_tostring(s->L, -1), &v);
+		ok = !parse(lua_tostring(s->L, -1), &v);
 	}
 	if (!ok)
-		return vg_errf(err, n, -EINVAL,
-			       "%s: %s must be a duration such as \"30s\", \"5m\", \"1h\" or "
-			       "\"2d\" (or an integer: seconds)",
-			       s->path, s->full);
+		return vg_errf(err, n, -EINVAL, "%s: %s must be %s", s->path, s->full, like);
 	if (v > LLONG_MAX)
 		v = LLONG_MAX;
 	rc = in_range(s->path, s->full, (long long)v, err, n);
@@ -420,9 +403,11 @@ static int apply_value(const struct slot *s, char *err, size_t n)
 	case K_U32:
 		return apply_u32(s, err, n);
 	case K_SIZE:
-		return apply_size(s, err, n);
+		return apply_unit(s, err, n, parse_size, "a size such as \"4M\" or 4194304");
 	case K_DUR:
-		return apply_duration(s, err, n);
+		return apply_unit(s, err, n, parse_duration,
+				  "a duration such as \"30s\", \"5m\", \"1h\" or \"2d\" (or an "
+				  "integer: seconds)");
 	case K_JSON:
 		return apply_json(s, err, n);
 	case K_BOOL:
