@@ -114,12 +114,13 @@ def metric(text, name):
     return int(m.group(1))
 
 
-class LearnLockEnforce(unittest.TestCase):
-    """Observation 3 s, no start-up period, no auto lock, a cap of 5 paths."""
+class WithContainer(unittest.TestCase):
+    """A daemon with the class's TAG and BASELINES config, and one container."""
+    TAG, BASELINES = None, None
 
     @classmethod
     def setUpClass(cls):
-        cls.s = Setup("a", 'observe = "3s", startup = "0s", max_elements = 5')
+        cls.s = Setup(cls.TAG, cls.BASELINES)
         try:
             cls.s.start_container()
         except BaseException:
@@ -129,6 +130,11 @@ class LearnLockEnforce(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.s.close()
+
+
+class LearnLockEnforce(WithContainer):
+    """Observation 3 s, no start-up period, no auto lock, a cap of 5 paths."""
+    TAG, BASELINES = "a", 'observe = "3s", startup = "0s", max_elements = 5'
 
     def test_flow(self):
         s = self.s
@@ -221,22 +227,10 @@ class LearnLockEnforce(unittest.TestCase):
         self.assertEqual(s.violations(), 0, s.alerts())
 
 
-class StartUp(unittest.TestCase):
+class StartUp(WithContainer):
     """Observation 1 s, start-up 8 s, no auto lock: an exec after observation but while the
     container starts up is learned."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.s = Setup("b", 'observe = "1s", startup = "8s"')
-        try:
-            cls.s.start_container()
-        except BaseException:
-            cls.s.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.s.close()
+    TAG, BASELINES = "b", 'observe = "1s", startup = "8s"'
 
     def test_startup_learned(self):
         s = self.s
@@ -253,21 +247,9 @@ class StartUp(unittest.TestCase):
         self.assertEqual(s.violations(), 0, s.alerts())
 
 
-class AutoLock(unittest.TestCase):
+class AutoLock(WithContainer):
     """Observation 2 s, no start-up period, auto_lock on."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.s = Setup("c", 'observe = "2s", startup = "0s", auto_lock = true')
-        try:
-            cls.s.start_container()
-        except BaseException:
-            cls.s.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.s.close()
+    TAG, BASELINES = "c", 'observe = "2s", startup = "0s", auto_lock = true'
 
     def test_locked_at_the_end_of_observation(self):
         s = self.s
