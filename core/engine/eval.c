@@ -88,30 +88,39 @@ static uint64_t cg_key(const struct vg_exec *r)
 }
 
 /*
- * Container or host? Cached by the cgroup path, compared byte for byte. A
- * path cut short by the sensor's depth bound may have lost its container
- * component: it counts as a container (fail closed), so a process cannot
- * hide from container policies by nesting cgroups.
+ * Container or host? Cached by the cgroup path, compared byte for byte, in
+ * sets of CTR_WAYS slots (a full set replaces its ways in turn), so that a
+ * thousand cgroups do not push each other out. A path cut short by the
+ * sensor's depth bound may have lost its container component: it counts as a
+ * container (fail closed), so a process cannot hide from container policies
+ * by nesting cgroups.
  */
 static bool in_container(struct vg_engine *e, struct vg_event *ev)
 {
 	const struct vg_exec *r = ev->rec;
 	const char *path = r->data + r->cg_off;
-	struct ctr_slot *s;
+	struct ctr_slot *set, *s;
 	uint64_t k;
+	size_t n;
 
 	if (r->flags & VG_EXEC_CGROUP_TRUNCATED)
 		return true;
 	if (ev->has_ctr || e->testing || r->cg_len > CTR_KEY)
 		return vg_event_in_container(ev);
 	k = cg_key(r);
-	s = &e->ctr[k % CTR_CACHE];
-	if (s->key != k || s->len != r->cg_len || memcmp(s->bytes, path, r->cg_len)) {
-		s->key = k;
-		s->len = r->cg_len;
-		memcpy(s->bytes, path, r->cg_len);
-		s->in_ctr = vg_event_in_container(ev);
+	n = (size_t)(k >> 1) % (CTR_CACHE / CTR_WAYS);
+	set = &e->ctr[n * CTR_WAYS];
+	for (int w = 0; w < CTR_WAYS; w++) {
+		s = &set[w];
+		if (s->key == k && s->len == r->cg_len && !memcmp(s->bytes, path, r->cg_len))
+			return s->in_ctr;
 	}
+	s = &set[e->ctr_next[n]];
+	e->ctr_next[n] = (uint8_t)((e->ctr_next[n] + 1) % CTR_WAYS);
+	s->key = k;
+	s->len = r->cg_len;
+	memcpy(s->bytes, path, r->cg_len);
+	s->in_ctr = vg_event_in_container(ev);
 	return s->in_ctr;
 }
 
