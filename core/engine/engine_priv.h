@@ -13,8 +13,9 @@
 #include "lua_host.h"
 
 #define LOAD_BUDGET 10000000L /* instructions to run one policy file */
-#define CTR_CACHE   4096      /* container status by cgroup path hash, direct mapped */
-#define CTR_KEY	    256	      /* cgroup paths up to this long are cached (compared whole) */
+#define CTR_CACHE   4096      /* container status by cgroup path hash: 1,024 sets of 4 */
+#define CTR_WAYS    4
+#define CTR_KEY	    256 /* cgroup paths up to this long are cached (compared whole) */
 
 /* An exclusion, or a policy's scope: every key it names must match. */
 struct excl {
@@ -76,6 +77,7 @@ struct vg_engine {
 	void *lineage_ctx;
 	struct vg_engine_stats st;
 	struct ctr_slot ctr[CTR_CACHE];
+	uint8_t ctr_next[CTR_CACHE / CTR_WAYS]; /* each set's next way to replace */
 	/* the event being evaluated, for the matcher's callback */
 	struct vg_event *cur;
 	vg_violation_cb cb;

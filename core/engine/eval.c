@@ -69,49 +69,59 @@ void vg_engine_set_enforcement(struct vg_engine *e, int pi, enum vg_enforce_mode
 	e->pol[pi].info.enforcement = vg_enforce_mode_name(mode);
 }
 
-/* A hash of the cgroup path bytes, 8 at a time: the container-status cache key. */
+/*
+ * The container-status cache key: the cgroup id, the path's length and its last
+ * 16 bytes (a container's id sits there), hashed; the path is compared whole on
+ * a key match, so a shared or absent id costs only a set's ways, never a wrong answer.
+ */
 static uint64_t cg_key(const struct vg_exec *r)
 {
 	const unsigned char *p = (const unsigned char *)r->data + r->cg_off;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ r->cg_len, w;
-	uint32_t i = 0;
+	uint64_t h = (r->cgroup_id ^ r->cg_len) * 0x9e3779b97f4a7c15ull, w[2] = {0, 0};
 
-	for (; i + 8 <= r->cg_len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	for (w = 0; i < r->cg_len; i++)
-		w = w << 8 | p[i];
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	if (r->cg_len >= 16)
+		memcpy(w, p + r->cg_len - 16, 16);
+	else
+		memcpy(w, p, r->cg_len);
+	h = (h ^ w[0]) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 32) ^ w[1]) * 0xc4ceb9fe1a85ec53ull;
 	return (h ^ (h >> 29)) | 1;
 }
 
 /*
- * Container or host? Cached by the cgroup path, compared byte for byte. A
- * path cut short by the sensor's depth bound may have lost its container
- * component: it counts as a container (fail closed), so a process cannot
- * hide from container policies by nesting cgroups.
+ * Container or host? Cached by the cgroup path, compared byte for byte, in
+ * sets of CTR_WAYS slots (a full set replaces its ways in turn), so that a
+ * thousand cgroups do not push each other out. A path cut short by the
+ * sensor's depth bound may have lost its container component: it counts as a
+ * container (fail closed), so a process cannot hide from container policies
+ * by nesting cgroups.
  */
 static bool in_container(struct vg_engine *e, struct vg_event *ev)
 {
 	const struct vg_exec *r = ev->rec;
 	const char *path = r->data + r->cg_off;
-	struct ctr_slot *s;
+	struct ctr_slot *set, *s;
 	uint64_t k;
+	size_t n;
 
 	if (r->flags & VG_EXEC_CGROUP_TRUNCATED)
 		return true;
 	if (ev->has_ctr || e->testing || r->cg_len > CTR_KEY)
 		return vg_event_in_container(ev);
 	k = cg_key(r);
-	s = &e->ctr[k % CTR_CACHE];
-	if (s->key != k || s->len != r->cg_len || memcmp(s->bytes, path, r->cg_len)) {
-		s->key = k;
-		s->len = r->cg_len;
-		memcpy(s->bytes, path, r->cg_len);
-		s->in_ctr = vg_event_in_container(ev);
+	n = (size_t)(k >> 1) % (CTR_CACHE / CTR_WAYS);
+	set = &e->ctr[n * CTR_WAYS];
+	for (int w = 0; w < CTR_WAYS; w++) {
+		s = &set[w];
+		if (s->key == k && s->len == r->cg_len && !memcmp(s->bytes, path, r->cg_len))
+			return s->in_ctr;
 	}
+	s = &set[e->ctr_next[n]];
+	e->ctr_next[n] = (uint8_t)((e->ctr_next[n] + 1) % CTR_WAYS);
+	s->key = k;
+	s->len = r->cg_len;
+	memcpy(s->bytes, path, r->cg_len);
+	s->in_ctr = vg_event_in_container(ev);
 	return s->in_ctr;
 }
 

@@ -98,7 +98,7 @@ struct vg_bl_fact {
 	bool decided_in_kernel; /* the kernel's copy of the baseline decided it */
 	bool replaced;		/* killed by that copy, yet its path is in the baseline: the file
 				   there is not the one programmed (a new inode) */
-	const char *path;	/* the real executable path looked up (into path_buf), or NULL */
+	const char *path; /* the real executable path looked up (path_buf or ev->exe), or NULL */
 	char path_buf[VG_PATH_MAX];
 };
 

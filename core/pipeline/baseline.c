@@ -203,6 +203,15 @@ static void execd_path(struct vg_event *ev, char *out, size_t n)
 	out[at] = '\0';
 }
 
+/* The exec'd path: ev->exe itself when it is absolute and fits, else joined into out. */
+static const char *execd_path_of(struct vg_event *ev, char *out, size_t n)
+{
+	if (ev->exe[0] == '/' && ev->rec->exe_len < n)
+		return ev->exe;
+	execd_path(ev, out, n);
+	return out;
+}
+
 /* Whether st is the file (dev, ino): 0 or -ESTALE. */
 static int same_file(const struct stat *st, uint64_t dev, uint64_t ino)
 {
@@ -260,8 +269,8 @@ static int path_from_root(struct vg_event *ev, uint64_t dev, char *out, size_t n
 	return rc;
 }
 
-/* A live exec's real path into out: cache, /proc/PID/exe, the root, else the exec'd path. */
-static void live_path(struct vg_bl *b, struct vg_event *ev, char *out, size_t n)
+/* A live exec's real path (into out): cache, /proc/PID/exe, the root, else the exec'd path. */
+static const char *live_path(struct vg_bl *b, struct vg_event *ev, char *out, size_t n)
 {
 	const struct vg_exec *r = ev->rec;
 	const char *ctr = vg_event_container(ev)->id, *hit;
@@ -271,14 +280,13 @@ static void live_path(struct vg_bl *b, struct vg_event *ev, char *out, size_t n)
 	if (!(r->flags & VG_EXEC_EXE_KNOWN) || (r->flags & VG_EXEC_EXE_FILELESS)) {
 		b->st.path_failed++;
 		b->st.path_exec++;
-		execd_path(ev, out, n);
-		return;
+		return execd_path_of(ev, out, n);
 	}
 	hit = pc_get(b, ctr, dev, r->exe_ino);
 	if (hit) {
 		b->st.path_cache++;
 		(void)snprintf(out, n, "%s", hit); /* it came from such a buffer */
-		return;
+		return out;
 	}
 	rc = path_from_proc(ev, dev, out, n);
 	if (!rc)
@@ -287,25 +295,24 @@ static void live_path(struct vg_bl *b, struct vg_event *ev, char *out, size_t n)
 		b->st.path_root++;
 	if (!rc && out[0] == '/') {
 		pc_put(b, ctr, dev, r->exe_ino, out);
-		return;
+		return out;
 	}
 	if (rc == -ESTALE)
 		b->st.path_mismatch++;
 	else
 		b->st.path_failed++;
 	b->st.path_exec++;
-	execd_path(ev, out, n);
+	return execd_path_of(ev, out, n);
 }
 
 static void real_path(struct vg_bl *b, struct vg_event *ev)
 {
 	if (b->o.live) {
-		live_path(b, ev, ev->bl.path_buf, sizeof(ev->bl.path_buf));
+		ev->bl.path = live_path(b, ev, ev->bl.path_buf, sizeof(ev->bl.path_buf));
 	} else {
 		b->st.path_exec++;
-		execd_path(ev, ev->bl.path_buf, sizeof(ev->bl.path_buf));
+		ev->bl.path = execd_path_of(ev, ev->bl.path_buf, sizeof(ev->bl.path_buf));
 	}
-	ev->bl.path = ev->bl.path_buf;
 }
 
 /* ---- the decisions ------------------------------------------------------------------- */

@@ -2,7 +2,8 @@
 /*
  * bl_cache.c - the baseline step's per-cgroup cache (bl_cache.h): a hash of
  * the cgroup id and the path's first bytes into buckets, the path compared
- * whole, and a least-recently-used list over a fixed array of slots.
+ * whole, and CLOCK over a fixed array of slots: a hit only sets the slot's
+ * reference bit; eviction sweeps a hand past referenced slots, clearing them.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -19,14 +20,14 @@ struct slot {
 	uint32_t depth_flags; /* the component count, and whether the path was cut */
 	unsigned char bytes[BLC_KEY];
 	struct vg_blc_entry e;
-	int hnext;	  /* the next in its bucket, -1 */
-	int older, newer; /* the LRU list, -1 at its ends */
+	int hnext; /* the next in its bucket, -1 */
+	bool ref;  /* used since the hand last passed */
 };
 
 struct vg_blc {
 	struct slot *slot;
 	int *bucket; /* -1: empty */
-	int size, nbuckets, used, newest, oldest;
+	int size, nbuckets, used, hand;
 };
 
 int vg_blc_new(struct vg_blc **out, int size)
@@ -48,7 +49,6 @@ int vg_blc_new(struct vg_blc **out, int size)
 		c->bucket[i] = -1;
 	c->size = size;
 	c->nbuckets = nb;
-	c->newest = c->oldest = -1;
 	*out = c;
 	return 0;
 }
@@ -76,43 +76,25 @@ static int hash_of(const struct vg_blc *c, uint64_t cgid, const unsigned char *p
 	return (int)((h ^ (h >> 29)) & (uint64_t)(c->nbuckets - 1));
 }
 
-static void lru_unlink(struct vg_blc *c, int i)
-{
-	struct slot *s = &c->slot[i];
-
-	if (s->older >= 0)
-		c->slot[s->older].newer = s->newer;
-	else
-		c->oldest = s->newer;
-	if (s->newer >= 0)
-		c->slot[s->newer].older = s->older;
-	else
-		c->newest = s->older;
-}
-
-static void lru_push(struct vg_blc *c, int i)
-{
-	c->slot[i].older = c->newest;
-	c->slot[i].newer = -1;
-	if (c->newest >= 0)
-		c->slot[c->newest].newer = i;
-	c->newest = i;
-	if (c->oldest < 0)
-		c->oldest = i;
-}
-
-/* The least recently used slot, out of its bucket and the list. */
+/* The first slot the hand finds unreferenced (clearing those it passes), out of its bucket. */
 static int evict(struct vg_blc *c)
 {
-	int i = c->oldest;
-	struct slot *s = &c->slot[i];
-	int *link = &c->bucket[hash_of(c, s->cgid, s->bytes, s->len)];
+	struct slot *s;
+	int i, *link;
 
+	for (;;) {
+		i = c->hand;
+		c->hand = (c->hand + 1) % c->size;
+		if (!c->slot[i].ref)
+			break;
+		c->slot[i].ref = false;
+	}
+	s = &c->slot[i];
+	link = &c->bucket[hash_of(c, s->cgid, s->bytes, s->len)];
 	while (*link >= 0 && *link != i)
 		link = &c->slot[*link].hnext;
 	if (*link == i)
 		*link = s->hnext;
-	lru_unlink(c, i);
 	return i;
 }
 
@@ -131,10 +113,7 @@ struct vg_blc_entry *vg_blc_get(struct vg_blc *c, struct vg_event *ev, uint64_t 
 
 		if (s->cgid == r->cgroup_id && s->len == r->cg_len && s->depth_flags == df &&
 		    !memcmp(s->bytes, p, r->cg_len)) {
-			if (c->newest != i) {
-				lru_unlink(c, i);
-				lru_push(c, i);
-			}
+			s->ref = true;
 			return &s->e;
 		}
 	}
@@ -153,7 +132,7 @@ struct vg_blc_entry *vg_blc_get(struct vg_blc *c, struct vg_event *ev, uint64_t 
 	c->slot[i].e.bl = NULL;
 	c->slot[i].e.gen = 0;
 	c->slot[i].hnext = c->bucket[h];
+	c->slot[i].ref = false;
 	c->bucket[h] = i;
-	lru_push(c, i);
 	return &c->slot[i].e;
 }

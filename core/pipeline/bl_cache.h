@@ -30,7 +30,7 @@ void vg_blc_free(struct vg_blc *c);
 
 /*
  * ev's cgroup's entry: the one cached, or a new one with the container parsed
- * and no baseline, evicting the least recently used
+ * and no baseline, evicting by CLOCK one not used since the hand last passed
  * (counted in *evicted). NULL when the path is too long to cache.
  */
 struct vg_blc_entry *vg_blc_get(struct vg_blc *c, struct vg_event *ev, uint64_t *evicted);

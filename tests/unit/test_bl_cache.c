@@ -3,7 +3,7 @@
  * The baseline step's per-cgroup cache (core/pipeline/bl_cache.c and its use in
  * baseline.c), on a real store: an exec after a lock is checked, after a delete it
  * learns into a new baseline, metadata that comes late moves the exec to its new key,
- * the least recently used cgroup goes first, and a cgroup id shared by two paths
+ * a cgroup not used since the CLOCK hand passed goes first, and a cgroup id shared by two paths
  * (cgroup v1) finds each its own entry.
  */
 #include <errno.h>
@@ -155,7 +155,8 @@ static void test_meta_late(void **state)
 	vg_alerts_close(s);
 }
 
-/* The least recently used goes first; a shared id (cgroup v1) with another path is a miss. */
+/* A cgroup not used since the hand passed goes first (CLOCK); a shared id (cgroup v1) with another
+ * path is a miss. */
 static void test_lru(void **state)
 {
 	struct vg_blc *c;
