@@ -69,22 +69,21 @@ void vg_engine_set_enforcement(struct vg_engine *e, int pi, enum vg_enforce_mode
 	e->pol[pi].info.enforcement = vg_enforce_mode_name(mode);
 }
 
-/*
- * The container-status cache key: the cgroup id, the path's length and its last
- * 16 bytes (a container's id sits there), hashed; the path is compared whole on
- * a key match, so a shared or absent id costs only a set's ways, never a wrong answer.
- */
+/* A hash of the cgroup path bytes, 8 at a time: the container-status cache key. */
 static uint64_t cg_key(const struct vg_exec *r)
 {
 	const unsigned char *p = (const unsigned char *)r->data + r->cg_off;
-	uint64_t h = (r->cgroup_id ^ r->cg_len) * 0x9e3779b97f4a7c15ull, w[2] = {0, 0};
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ r->cg_len, w;
+	uint32_t i = 0;
 
-	if (r->cg_len >= 16)
-		memcpy(w, p + r->cg_len - 16, 16);
-	else
-		memcpy(w, p, r->cg_len);
-	h = (h ^ w[0]) * 0xff51afd7ed558ccdull;
-	h = (h ^ (h >> 32) ^ w[1]) * 0xc4ceb9fe1a85ec53ull;
+	for (; i + 8 <= r->cg_len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (w = 0; i < r->cg_len; i++)
+		w = w << 8 | p[i];
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
 	return (h ^ (h >> 29)) | 1;
 }
 
