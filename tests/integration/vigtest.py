@@ -79,8 +79,10 @@ class Events:
         self._q = queue.Queue()
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self._readers = [threading.Thread(target=f, daemon=True)
+                         for f in (self._read_out, self._read_err)]
+        for t in self._readers:
+            t.start()
         if not self._ready.wait(ready_timeout):
             self.stop()
             raise AssertionError(f"vigil events did not start: {''.join(self.stderr)}")
@@ -124,7 +126,8 @@ class Events:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        time.sleep(0.05)
+        for t in self._readers:  # to the end of what it wrote (a sleep lost the last lines)
+            t.join(timeout=10)
         self.proc.stdout.close()
         self.proc.stderr.close()
         for line in reversed(self.stderr):
