@@ -319,6 +319,9 @@ static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
 	metric(b, "vigil_k8s_namespaces", "namespaces known (labels and annotations for notifiers)",
 	       "gauge", ks.namespaces);
 	metric(b, "vigil_k8s_deletes_total", "pod DELETE requests sent", "counter", ks.deletes);
+	metric(b, "vigil_k8s_deletes_deduped_total",
+	       "pod deletions asked for again within 30 s of the first: not sent", "counter",
+	       ks.deletes_deduped);
 	metric(b, "vigil_k8s_delete_retries_total", "pod DELETE retries", "counter",
 	       ks.delete_retries);
 	metric(b, "vigil_k8s_delete_errors_total", "pod deletions given up", "counter",

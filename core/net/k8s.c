@@ -47,6 +47,12 @@ struct vg_k8s {
 	int64_t ns_next; /* monotonic s: no namespace list asked for by a miss before this */
 	bool listing, listing_ns;
 	json_t *namespaces; /* name -> {"name", "labels", "annotations"} */
+	/* pods whose deletion was asked for lately: one DELETE a pod, however many violations */
+	struct {
+		char uid[40];
+		int64_t at; /* monotonic s */
+	} deleted[64];
+	int deleted_next;
 	struct vg_k8s_stats st;
 };
 
@@ -551,6 +557,27 @@ static void send_delete(struct kill *x)
 	}
 }
 
+/*
+ * Whether uid's deletion was asked for in the last DELETE_DEDUP_S seconds; if not, it is
+ * now. Violations of one pod come in bursts (each command of a shell), faster than the
+ * pod list shows it gone: a second DELETE and Event for it would be noise.
+ */
+#define DELETE_DEDUP_S 30
+static bool delete_asked(struct vg_k8s *k, const char *uid)
+{
+	int64_t now = mono_s();
+	int n = (int)(sizeof(k->deleted) / sizeof(k->deleted[0]));
+
+	for (int i = 0; i < n; i++)
+		if (k->deleted[i].at && now - k->deleted[i].at < DELETE_DEDUP_S &&
+		    !strncmp(k->deleted[i].uid, uid, sizeof(k->deleted[i].uid)))
+			return true;
+	snprintf(k->deleted[k->deleted_next].uid, sizeof(k->deleted[0].uid), "%s", uid);
+	k->deleted[k->deleted_next].at = now;
+	k->deleted_next = (k->deleted_next + 1) % n;
+	return false;
+}
+
 int vg_k8s_kill_pod(struct vg_k8s *k, const char *uid, const char *policy, vg_k8s_done done,
 		    void *ctx)
 {
@@ -559,6 +586,11 @@ int vg_k8s_kill_pod(struct vg_k8s *k, const char *uid, const char *policy, vg_k8
 
 	if (!m)
 		return -ENOENT;
+	if (delete_asked(k, uid)) {
+		k->st.deletes_deduped++;
+		done(ctx, true, "pod deletion already requested");
+		return 0;
+	}
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;

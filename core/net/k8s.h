@@ -42,6 +42,7 @@ struct vg_k8s_opts {
 
 struct vg_k8s_stats {
 	uint64_t lists, list_errors, deletes, delete_retries, delete_errors, events, event_errors;
+	uint64_t deletes_deduped; /* a pod's deletion asked for again within 30 s: not sent */
 	uint64_t pods, ns_lists, ns_list_errors, namespaces, attr_mismatches;
 	char last_error[256];
 };

@@ -244,6 +244,25 @@ class K8sTest(unittest.TestCase):
         self.assertIn("deleted", full["enforcement"]["message"])
         self.assertEqual(full["state"], "ACTIVE")
 
+    def test_one_delete_for_a_burst(self):
+        """Three violations of one pod at once (each killed at exec): one DELETE, one
+        Event; the other two deletions are counted as asked for already."""
+        _, cid = self.pod()
+        self.start()
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        self.enforce()
+        subprocess.run(["podman", "exec", cid, "sh", "-c",
+                        "/tmp/dpkg a & /tmp/dpkg b & /tmp/dpkg c & wait"], capture_output=True)
+        a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                               if x["violations"] >= 3], what="three violations")[0]
+        self.wait(lambda: "vigil_k8s_deletes_deduped_total 2" in self.d.req("GET", "/metrics")[1],
+                  what="two deletions not sent again")
+        time.sleep(1)  # a second DELETE would have been sent by now
+        log = self.k.log()
+        self.assertEqual(len([e for e in log["log"] if e["method"] == "DELETE"]), 1, log["log"])
+        self.assertEqual(len(log["events"]), 1, log["events"])
+        self.assertEqual(a["violations"], 3)
+
     def test_iptables_in_privileged_pod(self):
         """"Iptables or nftables Executed in Privileged Container" is on, as in StackRox: the
         privileged flag comes from the pod's securityContext, so iptables as root in a
