@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 
 #include "engine_priv.h"
+#include "hash.h"
 #include "log.h"
 #include "lua_event.h"
 
@@ -72,19 +73,7 @@ void vg_engine_set_enforcement(struct vg_engine *e, int pi, enum vg_enforce_mode
 /* A hash of the cgroup path bytes, 8 at a time: the container-status cache key. */
 static uint64_t cg_key(const struct vg_exec *r)
 {
-	const unsigned char *p = (const unsigned char *)r->data + r->cg_off;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ r->cg_len, w;
-	uint32_t i = 0;
-
-	for (; i + 8 <= r->cg_len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	for (w = 0; i < r->cg_len; i++)
-		w = w << 8 | p[i];
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	return (h ^ (h >> 29)) | 1;
+	return vg_hash_bytes(r->data + r->cg_off, r->cg_len) | 1;
 }
 
 /*

@@ -9,23 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
 #include "match_priv.h"
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	for (w = 0; i < n; i++)
-		w = w << 8 | (unsigned char)p[i];
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 29);
-}
 
 static uint64_t hash16(const char *k)
 {
@@ -49,7 +34,7 @@ static bool long_names_match(struct vg_matcher *m, const char *name, size_t n)
 	if (n >= LONG_KEY)
 		return vg_regex_match(m->combined, name, n);
 	memcpy(key, name, n);
-	s = &m->long_cache[hash_bytes(key, LONG_KEY) % LONG_CACHE];
+	s = &m->long_cache[vg_hash_bytes(key, LONG_KEY) % LONG_CACHE];
 	if (s->state && !memcmp(s->key, key, LONG_KEY))
 		return s->state == 2;
 	hit = vg_regex_match(m->combined, name, n);
@@ -137,7 +122,7 @@ static bool args_match(struct vg_matcher *m, struct vg_event *ev)
 	bool hit;
 
 	if (r->args_len <= ARGS_KEY) {
-		s = &m->args_cache[hash_bytes(raw, r->args_len) % ARGS_CACHE];
+		s = &m->args_cache[vg_hash_bytes(raw, r->args_len) % ARGS_CACHE];
 		if (s->state && s->len == r->args_len && !memcmp(s->key, raw, r->args_len))
 			return s->state == 2;
 	}

@@ -15,26 +15,16 @@
 
 #include "alerts_priv.h"
 #include "baselines_priv.h"
+#include "hash.h"
 #include "log.h"
 
 #define CAP_MAX	      100000
 #define STR_TOMBSTONE ((struct bl_str *)1)
 
-/* 8 bytes at a time: vg_baselines_has hashes each checked exec's path. In memory only. */
+/* vg_baselines_has hashes each checked exec's path: kept fast (hash.h), in memory only. */
 static uint32_t hash_path(const char *s)
 {
-	size_t n = strlen(s), i = 0;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, s + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	for (w = 0; i < n; i++)
-		w = w << 8 | (unsigned char)s[i];
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	return (uint32_t)(h ^ (h >> 29));
+	return (uint32_t)vg_hash_bytes(s, strlen(s));
 }
 
 struct bl_item *bl_item_of(const struct vg_baseline *bl)
