@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * hash.h - a fast hash of bytes for in-memory tables (never stored: it may change):
- * 8 bytes at a time, the tail folded in last.
+ * 8 bytes at a time, the tail folded in last (the last 8 bytes, overlapping, when there are
+ * 8 or more), then mixed again so that the last bytes reach the low bits (a table indexes by
+ * those; paths that differ only in their last character must not cluster).
  */
 #ifndef VG_BASE_HASH_H
 #define VG_BASE_HASH_H
@@ -21,9 +23,14 @@ static inline uint64_t vg_hash_bytes(const void *data, size_t n)
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 	}
-	for (w = 0; i < n; i++)
+	w = 0;
+	if (i < n && n >= 8)
+		memcpy(&w, p + n - 8, 8);
+	for (; i < n && n < 8; i++)
 		w = w << 8 | p[i];
 	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 32;
+	h *= 0xff51afd7ed558ccdull;
 	return h ^ (h >> 29);
 }
 
