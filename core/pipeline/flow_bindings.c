@@ -53,8 +53,10 @@ static bool store(struct flow_run *run)
 				 .error = vg_engine_check_error(p->engine, run->pol)};
 	int rc;
 
-	if (run->ev->bl.unexpected && vg_engine_uses_baseline(p->engine, run->pol))
+	if (run->ev->bl.unexpected && vg_engine_uses_baseline(p->engine, run->pol)) {
 		v.baseline_path = run->ev->bl.path;
+		v.baseline_replaced = run->ev->bl.replaced;
+	}
 	if (p->o.lineage_fn)
 		p->o.lineage_fn(p->o.lineage_ctx, run->ev);
 	rc = vg_alerts_add(p->o.alerts, &v, on_ack, p, &run->alert);

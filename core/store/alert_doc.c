@@ -33,11 +33,15 @@ void vg_alert_message(const struct vg_alert *a, char *buf, size_t n)
 	p = alert_proc_at(a, 0);
 	if (p->baseline_path) { /* StackRox's words for an exec its locked baseline lacks */
 		const char *ctr = a->container_name;
+		const char *note = "";
 
 		if (!ctr)
 			ctr = a->container_id ? a->container_id : "";
-		snprintf(buf, n, "Unexpected process '%s' in container '%s'", p->baseline_path,
-			 ctr);
+		if (p->baseline_replaced)
+			note = " (the path is in the baseline; the file there was replaced since "
+			       "the baseline was programmed into the kernel)";
+		snprintf(buf, n, "Unexpected process '%s' in container '%s'%s", p->baseline_path,
+			 ctr, note);
 		return;
 	}
 	snprintf(buf, n, "Binary '%s' executed with arguments '%s' under user ID %u", p->exe,
@@ -88,7 +92,7 @@ static void emit_lineage(const struct vg_emit *w, void *c, const struct vg_proc_
 	w->close(c);
 }
 
-/* How the policy's name matched and what the executable is: 7 members. */
+/* How the policy's name matched and what the executable is: 8 members. */
 static void emit_ident(const struct vg_emit *w, void *c, const struct vg_proc_rec *p)
 {
 	emit_str(w, c, "matchedBy", vg_way_name(p->matched_by));
@@ -98,11 +102,12 @@ static void emit_ident(const struct vg_emit *w, void *c, const struct vg_proc_re
 	w->boolean(c, "exeFileless", p->exe_fileless);
 	w->boolean(c, "exeNotInImage", p->exe_not_in_image);
 	emit_str(w, c, "decidedIn", p->decided_in_kernel ? "kernel" : "userspace");
+	w->boolean(c, "baselineFileReplaced", p->baseline_replaced);
 }
 
 static void emit_proc(const struct vg_emit *w, void *c, const struct vg_proc_rec *p)
 {
-	int nmembers = 17 + 7;
+	int nmembers = 17 + 8;
 
 	if (p->error)
 		nmembers++;

@@ -119,7 +119,7 @@ static size_t ident_fields(const struct vg_proc_rec *p)
 {
 	return (p->matched_by != VG_WAY_COMM) + (p->matched_name != NULL) + (p->exe_name != NULL) +
 	       (p->exe_sha256 != NULL) + p->exe_fileless + p->exe_not_in_image +
-	       p->decided_in_kernel + (p->baseline_path != NULL);
+	       p->decided_in_kernel + (p->baseline_path != NULL) + p->baseline_replaced;
 }
 
 static bool put_true(msgpack_packer *pk, bool on, const char *k)
@@ -135,7 +135,8 @@ static bool put_ident(msgpack_packer *pk, const struct vg_proc_rec *p)
 	       (!p->exe_sha256 || put_str(pk, "sha", p->exe_sha256)) &&
 	       put_true(pk, p->exe_fileless, "fl") && put_true(pk, p->exe_not_in_image, "nii") &&
 	       put_true(pk, p->decided_in_kernel, "dec") &&
-	       (!p->baseline_path || put_str(pk, "bp", p->baseline_path));
+	       (!p->baseline_path || put_str(pk, "bp", p->baseline_path)) &&
+	       put_true(pk, p->baseline_replaced, "brep");
 }
 
 static bool pack_violation(msgpack_packer *pk, const char *type, const struct alert_rec *r)
@@ -328,6 +329,7 @@ static const struct proc_field {
 	PROC_FIELD("nii", PROC_KILLED, exe_not_in_image),
 	PROC_FIELD("dec", PROC_KILLED, decided_in_kernel),
 	PROC_FIELD("bp", PROC_STR, baseline_path),
+	PROC_FIELD("brep", PROC_KILLED, baseline_replaced),
 };
 
 /*

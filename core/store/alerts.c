@@ -422,6 +422,7 @@ static void proc_ident_of(struct vg_proc_rec *p, const struct vg_violation *v)
 	p->exe_not_in_image = id->not_in_image;
 	p->decided_in_kernel = v->killed_in_kernel || v->decided_in_kernel;
 	p->baseline_path = dup_or_null(v->baseline_path);
+	p->baseline_replaced = v->baseline_path && v->baseline_replaced;
 }
 
 /* The violating process of ev, with its own copies of the strings. */

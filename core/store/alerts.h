@@ -51,6 +51,9 @@ struct vg_proc_rec {
 	/* the real executable path its locked process baseline lacks, when the policy rests on
 	   that (unexpected_process); NULL otherwise */
 	char *baseline_path;
+	/* ... and that path is in the baseline, but the file there was replaced (a new inode):
+	   the kernel's copy of the baseline killed it */
+	bool baseline_replaced;
 };
 
 struct vg_alert {
@@ -82,6 +85,7 @@ struct vg_violation {
 	const char *matched_name; /* that name; NULL: the comm */
 	bool decided_in_kernel; /* the kernel killed it, or decided the fact the policy rests on */
 	const char *baseline_path; /* the unexpected path, when the policy rests on the baseline */
+	bool baseline_replaced;	   /* ... in the baseline, its file replaced (vg_proc_rec) */
 };
 
 struct vg_alerts;

@@ -186,8 +186,10 @@ class BaselineEnforce(unittest.TestCase):
         self.assertEqual(self.run_in(a, "okmark", "m8"), (137, False))
         self.assertIn("not the one programmed into the kernel", self.d.text())
         self.assertGreaterEqual(self.metric("vigil_baseline_kernel_replaced_total"), 1)
-        _, p = self.process("/tmp/okmark")
+        alert, p = self.process("/tmp/okmark")
         self.assertTrue(p["killedInKernel"], p)
+        self.assertTrue(p["baselineFileReplaced"], p)
+        self.assertIn("the file there was replaced", alert["message"], alert)
         self.assertEqual(self.run_in(a, "okmark", "m9"), (0, True))
 
         # inform: nothing is killed, the violation is still recorded
@@ -196,6 +198,7 @@ class BaselineEnforce(unittest.TestCase):
         self.assertEqual(self.run_in(a, "bad3", "m11"), (0, True))
         alert, p = self.process("/tmp/bad3")
         self.assertFalse(p["killedInKernel"], p)
+        self.assertFalse(p["baselineFileReplaced"], p)
         self.assertEqual(p["decidedIn"], "userspace", p)
         self.assertEqual(self.metric("vigil_baseline_kernel_failures_total"), 0,
                          self.d.text()[-3000:])

@@ -686,6 +686,60 @@ static void test_identity_kept(void **state)
 	vg_alerts_close(s);
 }
 
+/* An unexpected process whose path is in the baseline but whose file was replaced: stored,
+ * said in the message and the document, and kept across a reopen. */
+static void test_baseline_replaced_kept(void **state)
+{
+	struct vg_violation v = {.policy_id = "UPE",
+				 .policy_name = "Unauthorized Process Execution",
+				 .severity = "high",
+				 .killed_in_kernel = true,
+				 .baseline_path = "/usr/bin/other"};
+	struct vg_alerts *s;
+	const struct vg_alert *a;
+	json_t *doc, *procs;
+	char id[37], msg[512];
+	int replaced = 0;
+
+	(void)state;
+	clear_store();
+	s = open_store();
+	v.ev = mk("/usr/bin/other", "-x", POD1, NULL, 10);
+	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), 0);
+	v.ev = mk("/usr/bin/okmark", "-x", POD1, NULL, 20); /* the newest: the message's */
+	v.baseline_path = "/usr/bin/okmark";
+	v.baseline_replaced = true;
+	assert_int_equal(vg_alerts_add(s, &v, NULL, NULL, &a), 0);
+	snprintf(id, sizeof(id), "%s", a->id);
+	assert_int_equal(vg_alerts_sync(s), 0);
+	vg_alerts_close(s);
+	s = open_store();
+	a = vg_alerts_get(s, id);
+	assert_non_null(a);
+	assert_int_equal(a->nprocs, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(a->procs[i].baseline_replaced,
+				 !strcmp(a->procs[i].exe, "/usr/bin/okmark"));
+		replaced += a->procs[i].baseline_replaced;
+	}
+	assert_int_equal(replaced, 1);
+	vg_alert_message(a, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "Unexpected process '/usr/bin/okmark'"));
+	assert_non_null(strstr(msg, "the file there was replaced"));
+	doc = vg_alert_json(a, true);
+	procs = json_object_get(doc, "processes");
+	for (size_t i = 0; i < json_array_size(procs); i++) {
+		json_t *p = json_array_get(procs, i);
+		bool okmark = !strcmp(json_string_value(json_object_get(p, "execFilePath")),
+				      "/usr/bin/okmark");
+
+		assert_true(json_is_boolean(json_object_get(p, "baselineFileReplaced")));
+		assert_int_equal(json_is_true(json_object_get(p, "baselineFileReplaced")), okmark);
+	}
+	json_decref(doc);
+	vg_alerts_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_compaction_keeps_everything),
 		cmocka_unit_test(test_refused_violation_is_not_kept),
 		cmocka_unit_test(test_documents),
+		cmocka_unit_test(test_baseline_replaced_kept),
 		cmocka_unit_test(test_attribution_warning_kept),
 		cmocka_unit_test(test_identity_kept),
 	};
