@@ -2,9 +2,10 @@
 /*
  * replay_bl - the pipeline's cost of process baselines on a trace of 1,000 containers.
  *
- *   replay_bl gen FILE N        a trace of N execs spread over 1,000 containers (each
- *                               its own cgroup, so its own container id), 98 % of them
- *                               one of the container's 200 paths, 2 % a path outside
+ *   replay_bl gen FILE N [U]    a trace of N execs spread over 1,000 containers (each
+ *                               its own cgroup, so its own container id), U % of them
+ *                               (default 2) a path outside the container's 200 paths,
+ *                               the rest one of them
  *   replay_bl run FILE on|off   replay FILE through the pipeline with the default pack
  *                               and a store (the flow stores each violation), with
  *                               process baselines on (1,000 locked baselines of the
@@ -34,7 +35,7 @@
 #define N_IMAGES   50
 #define N_COMMON   150
 #define N_PATHS	   200
-#define UNEXPECTED 2 /* percent of execs outside the baseline */
+#define UNEXPECTED 2 /* percent of execs outside the baseline, unless told */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -67,7 +68,8 @@ static const char *cgroup_of(int ctr, char *buf, size_t n)
 }
 
 /* What the runtime's state names container ctr (ctrinfo.c, live): its name and image,
-   made once and copied into each event, as a lookup in a cache would. */
+   made once and copied into each event with the cache entry's serial, as a lookup in
+   that cache would. */
 static void name_ctr(struct vg_event *ev, int ctr)
 {
 	static char names[N_CTRS][16], images[N_IMAGES][64];
@@ -79,6 +81,7 @@ static void name_ctr(struct vg_event *ev, int ctr)
 			 "registry.example.com/team/image-%d:1.0", ctr % N_IMAGES);
 	memcpy(ev->ctr_name, names[ctr], sizeof(names[ctr]));
 	memcpy(ev->ctr_image, images[ctr % N_IMAGES], sizeof(images[0]));
+	ev->ctr_names_serial = (uint64_t)ctr + 1; /* as the runtime's state cache stamps them */
 }
 
 /* Container ctr's exec of exe, decoded as the trace reader gives it back. */
@@ -111,7 +114,7 @@ static int build(struct vg_event *ev, int ctr, const char *exe, long i)
 	return 0;
 }
 
-static int gen(const char *path, long n)
+static int gen(const char *path, long n, uint32_t unexpected)
 {
 	static struct vg_event ev;
 	struct vg_trace_writer *w = vg_trace_create(path, 0);
@@ -124,7 +127,7 @@ static int gen(const char *path, long n)
 	for (long i = 0; i < n; i++) {
 		int ctr = (int)rnd(N_CTRS);
 
-		if (rnd(100) < UNEXPECTED)
+		if (rnd(100) < unexpected)
 			snprintf(exe, sizeof(exe), "/usr/bin/unexpected-%u", rnd(20));
 		else
 			path_of(ctr % N_IMAGES, (int)rnd(N_PATHS), exe, sizeof(exe));
@@ -235,11 +238,12 @@ static int run(const char *path, bool on)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "gen"))
-		return gen(argv[2], atol(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "gen"))
+		return gen(argv[2], atol(argv[3]),
+			   argc == 5 ? (uint32_t)atoi(argv[4]) : UNEXPECTED);
 	if (argc == 4 && !strcmp(argv[1], "run") &&
 	    (!strcmp(argv[3], "on") || !strcmp(argv[3], "off")))
 		return run(argv[2], !strcmp(argv[3], "on"));
-	fprintf(stderr, "usage: replay_bl gen FILE N | run FILE on|off\n");
+	fprintf(stderr, "usage: replay_bl gen FILE N [UNEXPECTED%%] | run FILE on|off\n");
 	return 2;
 }

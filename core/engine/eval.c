@@ -94,6 +94,8 @@ static bool in_container(struct vg_engine *e, struct vg_event *ev)
 
 	if (r->flags & VG_EXEC_CGROUP_TRUNCATED)
 		return true;
+	if (ev->ctr_known != VG_CTR_UNKNOWN)
+		return ev->ctr_known == VG_CTR_IN;
 	if (ev->has_ctr || e->testing || r->cg_len > CTR_KEY)
 		return vg_event_in_container(ev);
 	k = cg_key(r);

@@ -10,6 +10,7 @@
 
 #include "ctrinfo.h"
 #include "event.h"
+#include "serial.h"
 
 #define SLOTS		1024 /* containers remembered; a newer one takes an older one's slot */
 #define STORAGE_DEFAULT "/var/lib/containers/storage"
@@ -20,6 +21,7 @@ struct slot {
 	char id[65]; /* "" when empty */
 	char name[VG_CTR_NAME_MAX];
 	char image[VG_CTR_IMAGE_MAX];
+	uint64_t serial; /* new each time the slot is written */
 };
 
 struct vg_ctrinfo {
@@ -61,6 +63,7 @@ static void remember(struct vg_ctrinfo *ci, const char *keep, const char *id, co
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
 	snprintf(s->image, sizeof(s->image), "%s", image ? image : "");
+	s->serial = vg_serial_next();
 }
 
 /* graphroot = "..." of containers/storage's storage.conf, when it sets one. */
@@ -183,41 +186,66 @@ static void refresh(struct vg_ctrinfo *ci, const char *id, const char *runtime)
 		read_storage(ci, id);
 }
 
-bool vg_ctrinfo_lookup(struct vg_ctrinfo *ci, const char *id, const char *runtime,
-		       const char **name, const char **image)
+/* Container id's slot, read from the runtime's state on a miss; NULL when unknown. */
+static const struct slot *lookup(struct vg_ctrinfo *ci, const char *id, const char *runtime)
 {
 	struct slot *s;
 
 	if (!id || strlen(id) != 64 || !runtime)
-		return false;
+		return NULL;
 	s = slot_of(ci, id);
 	if (strcmp(s->id, id)) {
 		ci->st.misses++;
 		refresh(ci, id, runtime);
 		if (strcmp(s->id, id))
-			return false;
+			return NULL;
 	} else {
 		ci->st.hits++;
 	}
+	return s;
+}
+
+bool vg_ctrinfo_lookup(struct vg_ctrinfo *ci, const char *id, const char *runtime,
+		       const char **name, const char **image)
+{
+	const struct slot *s = lookup(ci, id, runtime);
+
+	if (!s)
+		return false;
 	*name = s->name;
 	*image = s->image;
 	return true;
 }
 
+/* src into dst of n bytes, cut to fit: a copy on every exec, without snprintf's parsing. */
+static void copy_name(char *dst, size_t n, const char *src)
+{
+	size_t len = src ? strnlen(src, n - 1) : 0;
+
+	memcpy(dst, src ? src : "", len);
+	dst[len] = '\0';
+}
+
 void vg_ctrinfo_name(struct vg_ctrinfo *ci, struct vg_event *ev)
 {
 	const char *name = NULL, *image = NULL;
+	const struct slot *s;
 
 	if (!vg_event_in_container(ev))
 		return;
 	if (ev->meta && ev->meta->container) {
 		name = ev->meta->container;
 		image = ev->meta->image;
-	} else if (!ci || !vg_ctrinfo_lookup(ci, ev->ctr.id, ev->ctr.runtime, &name, &image)) {
+		ev->ctr_names_serial = ev->meta->serial;
+	} else if (ci && (s = lookup(ci, ev->ctr.id, ev->ctr.runtime))) {
+		name = s->name;
+		image = s->image;
+		ev->ctr_names_serial = s->serial;
+	} else {
 		return;
 	}
-	snprintf(ev->ctr_name, sizeof(ev->ctr_name), "%s", name ? name : "");
-	snprintf(ev->ctr_image, sizeof(ev->ctr_image), "%s", image ? image : "");
+	copy_name(ev->ctr_name, sizeof(ev->ctr_name), name);
+	copy_name(ev->ctr_image, sizeof(ev->ctr_image), image);
 }
 
 void vg_ctrinfo_stats(const struct vg_ctrinfo *ci, struct vg_ctrinfo_stats *st)

@@ -123,10 +123,12 @@ int vg_event_decode(struct vg_event *ev, const void *buf, size_t len, int64_t bo
 	ev->name = slash ? slash + 1 : ev->exe;
 
 	ev->has_args = ev->has_paths = ev->has_ctr = false;
+	ev->ctr_known = VG_CTR_UNKNOWN;
 	ev->meta = NULL;
 	ev->pod_verified = ev->pod_denied = false;
 	ev->attr_warning[0] = '\0';
 	ev->ctr_name[0] = ev->ctr_image[0] = '\0';
+	ev->ctr_names_serial = 0;
 	ev->n_lineage = 0;
 	ev->lineage_done = false;
 	ev->lineage_src = NULL;

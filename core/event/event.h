@@ -38,6 +38,7 @@ struct vg_meta {
 	const char *image;
 	const char *const *labels; /* key, value, key, value, ..., NULL */
 	bool privileged;
+	uint64_t serial; /* vg_serial_next() when this was built (changes with it); 0: none */
 };
 
 /*
@@ -125,7 +126,11 @@ struct vg_event {
 	char attr_warning[256]; /* why the attribution is suspect, "" when it is not */
 	/* the container's name and image (Kubernetes', else ctrinfo.h's); "" when unknown */
 	char ctr_name[VG_CTR_NAME_MAX], ctr_image[VG_CTR_IMAGE_MAX];
+	uint64_t ctr_names_serial; /* the serial of where those two came from as it was; 0: none */
 	bool has_args, has_paths, has_ctr; /* which lazy parts are filled */
+	/* in a container or not, as a per-cgroup cache already found (the pipeline's baseline
+	   step), so that the engine need not look again: VG_CTR_UNKNOWN until then */
+	enum { VG_CTR_UNKNOWN, VG_CTR_HOST, VG_CTR_IN } ctr_known;
 	/* lineage: filled on demand by the sensor (vg_sensor_lineage) or a trace */
 	int n_lineage;
 	bool lineage_done;

@@ -17,6 +17,7 @@
 
 #include "k8s.h"
 #include "log.h"
+#include "serial.h"
 
 #define SA_DIR	     "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_PODS     4096
@@ -178,6 +179,7 @@ static bool parse_pod(struct pod *p, const json_t *it)
 	p->meta.deployment = p->deployment;
 	p->meta.labels = p->labels;
 	p->meta.privileged = p->privileged;
+	p->meta.serial = vg_serial_next();
 	return true;
 }
 

@@ -438,8 +438,14 @@ static void check(struct vg_bl *b, struct vg_event *ev, const struct vg_baseline
 {
 	const struct vg_exec *r = ev->rec;
 
+	size_t len;
+
+	if (ev->bl.path == ev->exe) /* as exec'd: its length is in the record */
+		len = r->exe_len;
+	else
+		len = strlen(ev->bl.path);
 	ev->bl.checked = true;
-	ev->bl.unexpected = !vg_baselines_has(bl, ev->bl.path);
+	ev->bl.unexpected = !vg_baselines_has_n(bl, ev->bl.path, len);
 	if ((r->flags & VG_EXEC_KILLED) && r->kill_cause == VG_KILL_BASELINE)
 		kernel_killed(b, ev);
 	b->st.checked++;
@@ -450,18 +456,41 @@ static void check(struct vg_bl *b, struct vg_event *ev, const struct vg_baseline
 
 /* ---- the exec and the timer ----------------------------------------------------------- */
 
+/* Whether ev's key comes from what ce's baseline's key was last found from, unchanged. */
+static bool same_sources(const struct vg_blc_entry *ce, const struct vg_event *ev)
+{
+	return ce->names_serial && ce->names_serial == ev->ctr_names_serial &&
+	       ce->meta == ev->meta &&
+	       (!ev->meta || (ev->meta->serial && ce->meta_serial == ev->meta->serial));
+}
+
+static void remember(struct vg_blc_entry *ce, const struct vg_event *ev,
+		     const struct vg_baseline *bl, uint64_t gen)
+{
+	ce->bl = bl;
+	ce->gen = gen;
+	ce->meta = ev->meta;
+	ce->meta_serial = ev->meta ? ev->meta->serial : 0;
+	ce->names_serial = ev->ctr_names_serial;
+}
+
 /* ev's baseline: the cgroup's cached one while the store has not changed and ev's key is its
    key (the metadata may come after the first exec), else the key's, made when there is none. */
 static const struct vg_baseline *lookup(struct vg_bl *b, struct vg_event *ev,
 					const struct vg_container *c, struct vg_blc_entry *ce,
 					uint64_t now_ns)
 {
+	uint64_t gen = vg_baselines_generation(b->o.store);
 	struct vg_baseline_key k;
 	const struct vg_baseline *bl;
 
-	if (ce && ce->bl && ce->gen == vg_baselines_generation(b->o.store) &&
-	    key_is(ev, c, &ce->bl->key)) {
+	if (ce && ce->bl && ce->gen == gen && same_sources(ce, ev)) {
 		b->st.cache_hits++;
+		return ce->bl;
+	}
+	if (ce && ce->bl && ce->gen == gen && key_is(ev, c, &ce->bl->key)) {
+		b->st.cache_hits++;
+		remember(ce, ev, ce->bl, gen); /* the key's sources now: the next finds them */
 		return ce->bl;
 	}
 	b->st.cache_misses++;
@@ -470,11 +499,18 @@ static const struct vg_baseline *lookup(struct vg_bl *b, struct vg_event *ev,
 		b->st.errors++;
 		return NULL;
 	}
-	if (ce) {
-		ce->bl = bl;
-		ce->gen = vg_baselines_generation(b->o.store);
-	}
+	if (ce)
+		remember(ce, ev, bl, vg_baselines_generation(b->o.store));
 	return bl;
+}
+
+/* ce's baseline when it is still ev's without a look at the store or the key; else NULL. */
+static inline const struct vg_baseline *cached(const struct vg_bl *b, const struct vg_event *ev,
+					       const struct vg_blc_entry *ce)
+{
+	if (ce && ce->bl && ce->gen == vg_baselines_generation(b->o.store) && same_sources(ce, ev))
+		return ce->bl;
+	return NULL;
 }
 
 /* ev's baseline, locked first when its observation is over (auto_lock); NULL on error. */
@@ -494,10 +530,8 @@ static const struct vg_baseline *baseline_of(struct vg_bl *b, struct vg_event *e
 	b->st.auto_locked++;
 	k = bl->key;
 	bl = vg_baselines_get(b->o.store, &k); /* the old view is gone */
-	if (ce) {
-		ce->bl = bl;
-		ce->gen = vg_baselines_generation(b->o.store);
-	}
+	if (ce)
+		remember(ce, ev, bl, vg_baselines_generation(b->o.store));
 	return bl;
 }
 
@@ -509,10 +543,16 @@ void vg_bl_exec(struct vg_bl *b, struct vg_event *ev, uint64_t now_ns)
 	enum vg_bl_step step;
 	int rc;
 
+	if (ce) /* the engine's answer too: the same path's parse */
+		ev->ctr_known = c->id[0] ? VG_CTR_IN : VG_CTR_HOST;
 	if (!c->id[0])
 		return; /* a host exec */
 	b->st.execs++;
-	bl = baseline_of(b, ev, c, ce, now_ns);
+	bl = cached(b, ev, ce); /* the usual case, in line */
+	if (bl && !vg_bl_lock_due(bl, now_ns, b->o.auto_lock))
+		b->st.cache_hits++;
+	else
+		bl = baseline_of(b, ev, c, ce, now_ns);
 	if (!bl)
 		return;
 	step = vg_bl_step_of(bl, now_ns,

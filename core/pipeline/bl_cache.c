@@ -62,11 +62,12 @@ void vg_blc_free(struct vg_blc *c)
 	free(c);
 }
 
-/* The cgroup id and up to 32 bytes of the path (leaf first: the container's level). */
+/* The cgroup id and up to 16 bytes of the path (leaf first: the container's level, whose
+   id is random enough in its first bytes). */
 static int hash_of(const struct vg_blc *c, uint64_t cgid, const unsigned char *p, uint32_t len)
 {
 	uint64_t h = (cgid ^ len) * 0x9e3779b97f4a7c15ull, w;
-	uint32_t n = len < 32 ? len : 32, i;
+	uint32_t n = len < 16 ? len : 16, i;
 
 	for (i = 0; i + 8 <= n; i += 8) {
 		memcpy(&w, p + i, 8);
@@ -131,6 +132,7 @@ struct vg_blc_entry *vg_blc_get(struct vg_blc *c, struct vg_event *ev, uint64_t 
 	(void)vg_container_parse(ev->cgroup, &c->slot[i].e.ctr);
 	c->slot[i].e.bl = NULL;
 	c->slot[i].e.gen = 0;
+	c->slot[i].e.names_serial = 0;
 	c->slot[i].hnext = c->bucket[h];
 	c->slot[i].ref = false;
 	c->bucket[h] = i;

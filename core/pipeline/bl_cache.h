@@ -22,6 +22,10 @@ struct vg_blc_entry {
 	struct vg_container ctr;      /* parsed from the cgroup path */
 	const struct vg_baseline *bl; /* NULL: none remembered */
 	uint64_t gen;		      /* vg_baselines_generation when bl was */
+	/* what bl's key was last found from (ev->meta and its serial, ev->ctr_names_serial):
+	   the same again is the same key without comparing it; names_serial 0: compare */
+	const struct vg_meta *meta;
+	uint64_t meta_serial, names_serial;
 };
 
 /* A cache of size entries (a power of two or not). 0 or -ENOMEM. */

@@ -27,6 +27,11 @@ static uint32_t hash_path(const char *s)
 	return (uint32_t)vg_hash_bytes(s, strlen(s));
 }
 
+static uint32_t hash_path_n(const char *s, size_t len)
+{
+	return (uint32_t)vg_hash_bytes(s, len);
+}
+
 struct bl_item *bl_item_of(const struct vg_baseline *bl)
 {
 	return (struct bl_item *)bl;
@@ -284,13 +289,18 @@ void bl_grave_del(struct vg_baselines *b, struct bl_item *it, const char *path)
 
 bool vg_baselines_has(const struct vg_baseline *bl, const char *path)
 {
+	return path && vg_baselines_has_n(bl, path, strlen(path));
+}
+
+bool vg_baselines_has_n(const struct vg_baseline *bl, const char *path, size_t len)
+{
 	const struct bl_item *it = bl_item_of(bl);
 	uint32_t h;
 	size_t mask, i;
 
 	if (!it || !it->set_cap || !path)
 		return false;
-	h = hash_path(path);
+	h = hash_path_n(path, len);
 	mask = it->set_cap - 1;
 	for (i = h & mask; it->set[i].index; i = (i + 1) & mask)
 		if (it->set[i].hash == h && !strcmp(it->elems[it->set[i].index - 1].path, path))

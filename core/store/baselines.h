@@ -101,6 +101,8 @@ int vg_baselines_learn(struct vg_baselines *b, const struct vg_baseline *bl, con
 
 /* Is path in bl's elements? (A hash lookup: this is on every exec.) */
 bool vg_baselines_has(const struct vg_baseline *bl, const char *path);
+/* The same, path's length known: len bytes before its NUL. */
+bool vg_baselines_has_n(const struct vg_baseline *bl, const char *path, size_t len);
 
 /*
  * User changes. add: absolute paths, origin VG_BL_USER (a path in the

@@ -3,8 +3,9 @@
  * The baseline step's per-cgroup cache (core/pipeline/bl_cache.c and its use in
  * baseline.c), on a real store: an exec after a lock is checked, after a delete it
  * learns into a new baseline, metadata that comes late moves the exec to its new key,
- * a cgroup not used since the CLOCK hand passed goes first, and a cgroup id shared by two paths
- * (cgroup v1) finds each its own entry.
+ * a cgroup not used since the CLOCK hand passed goes first, a cgroup id shared by two paths
+ * (cgroup v1) finds each its own entry, and the key's sources known by serial (the runtime's
+ * names, the pod's metadata) are trusted while their serials stay, and looked at when they move.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -155,6 +156,59 @@ static void test_meta_late(void **state)
 	vg_alerts_close(s);
 }
 
+/* The key's sources by serial: the same serials are the same key; a new one is looked at,
+   even at the same address (a pod's metadata rebuilt in place); serial 0 is always looked at. */
+static void test_source_serials(void **state)
+{
+	static struct vg_meta meta = {.namespace_ = "shop", .pod = "web-1", .deployment = "web"};
+	struct vg_alerts *s = open_store();
+	struct vg_baselines *store = vg_alerts_baselines(s);
+	struct vg_bl *b = new_bl(s);
+	struct vg_baseline_key k;
+
+	(void)state;
+	exec_in(4, 504, "/bin/sh")->ctr_names_serial = 10;
+	vg_bl_exec(b, &ev, 1000);
+	assert_int_equal(ev.ctr_known, VG_CTR_IN);
+	exec_in(4, 504, "/bin/ls")->ctr_names_serial = 10;
+	vg_bl_exec(b, &ev, 2000);
+	assert_int_equal(stats(b).cache_hits, 1);
+	/* the runtime's entry written again (a rename): a new serial, a new key */
+	exec_in(4, 504, "/bin/cat")->ctr_names_serial = 11;
+	snprintf(ev.ctr_name, sizeof(ev.ctr_name), "renamed-4");
+	vg_bl_exec(b, &ev, 3000);
+	assert_int_equal(stats(b).cache_misses, 2);
+	vg_bl_key_of(&ev, &k);
+	assert_string_equal(k.container, "renamed-4");
+	assert_true(vg_baselines_has(vg_baselines_get(store, &k), "/bin/cat"));
+	assert_false(vg_baselines_has(vg_baselines_get(store, &k), "/bin/ls"));
+	/* pod metadata rebuilt at the same address with another owner: its serial moved */
+	for (int round = 0; round < 2; round++) {
+		meta.deployment = "web";
+		meta.serial = round ? 0 : 20;
+		exec_in(4, 504, "/bin/sh")->meta = &meta;
+		ev.ctr_names_serial = 11;
+		vg_bl_exec(b, &ev, 4000);
+		meta.deployment = "api";
+		meta.serial = round ? 0 : 21; /* 0: no serial, the key is compared */
+		exec_in(4, 504, "/bin/date")->meta = &meta;
+		ev.ctr_names_serial = 11;
+		vg_bl_exec(b, &ev, 5000);
+		vg_bl_key_of(&ev, &k);
+		assert_string_equal(k.deployment, "api");
+		assert_true(vg_baselines_has(vg_baselines_get(store, &k), "/bin/date"));
+		meta.deployment = "web";
+		vg_bl_key_of(&ev, &k);
+		assert_false(vg_baselines_has(vg_baselines_get(store, &k), "/bin/date"));
+		assert_int_equal(vg_baselines_delete(store, vg_baselines_get(store, &k)), 0);
+		meta.deployment = "api";
+		vg_bl_key_of(&ev, &k);
+		assert_int_equal(vg_baselines_delete(store, vg_baselines_get(store, &k)), 0);
+	}
+	vg_bl_free(b);
+	vg_alerts_close(s);
+}
+
 /* A cgroup not used since the hand passed goes first (CLOCK); a shared id (cgroup v1) with another
  * path is a miss. */
 static void test_lru(void **state)
@@ -201,6 +255,7 @@ static void test_host(void **state)
 	}
 	assert_int_equal(stats(b).execs, 0);
 	assert_int_equal(stats(b).cache_misses + stats(b).cache_hits, 0);
+	assert_int_equal(ev.ctr_known, VG_CTR_HOST); /* the engine need not look again */
 	vg_bl_free(b);
 	vg_alerts_close(s);
 }
@@ -208,9 +263,8 @@ static void test_host(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lock_delete),
-		cmocka_unit_test(test_meta_late),
-		cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_lock_delete),    cmocka_unit_test(test_meta_late),
+		cmocka_unit_test(test_source_serials), cmocka_unit_test(test_lru),
 		cmocka_unit_test(test_host),
 	};
 

@@ -2,7 +2,8 @@
 /*
  * Container names from the runtimes' state files (ctrinfo.h): podman/CRI-O's
  * containers.json, Docker's config.v2.json, storage.conf's graphroot, the cache,
- * and the one-read-a-second limit for ids not found.
+ * the one-read-a-second limit for ids not found, and an event's names with the serial
+ * of the entry they came from (a new serial each time the entry is written).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +19,8 @@
 #include "tmpdir.h"
 
 #include "ctrinfo.h"
+#include "event.h"
+#include "record.h"
 
 #define ID_A "aaaa000000000000000000000000000000000000000000000000000000000001"
 #define ID_B "bbbb000000000000000000000000000000000000000000000000000000000002"
@@ -148,12 +151,63 @@ static void test_storage_conf_graphroot(void **state)
 	vg_ctrinfo_free(ci);
 }
 
+/* ev: an exec in podman container id */
+static struct vg_event *exec_in(const char *id)
+{
+	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
+	static struct vg_event ev;
+	char cg[128];
+	struct vg_record_spec s = {.exe = "/bin/sh", .cgroup = cg, .pid = 10, .cgroup_id = 9};
+
+	snprintf(cg, sizeof(cg), "/machine.slice/libpod-%s.scope", id);
+	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
+	assert_int_equal(vg_event_decode(&ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
+	return &ev;
+}
+
+static void test_name_serial(void **state)
+{
+	struct vg_ctrinfo_opts o = {0};
+	struct vg_ctrinfo *ci;
+	struct vg_event *ev;
+	const char *name, *image;
+	char root[256], members[2048];
+	uint64_t first;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/serial", dir);
+	snprintf(members, sizeof(members), "%s,{\"id\":\"" ID_B "\",\"names\":[\"db\"]}", entry_a);
+	storage_json(root, members);
+	o.storage_root = root;
+	assert_int_equal(vg_ctrinfo_new(&ci, &o), 0);
+	ev = exec_in(ID_A);
+	vg_ctrinfo_name(ci, ev);
+	assert_string_equal(ev->ctr_name, "web");
+	assert_string_equal(ev->ctr_image, "localhost/debmin:bookworm");
+	first = ev->ctr_names_serial;
+	assert_true(first != 0);
+	vg_ctrinfo_name(ci, ev = exec_in(ID_A)); /* from the cache: the same entry */
+	assert_true(ev->ctr_names_serial == first);
+	sleep(1);
+	assert_true(vg_ctrinfo_lookup(ci, ID_B, "podman", &name, &image)); /* takes the slot */
+	sleep(1);							   /* one read a second */
+	vg_ctrinfo_name(ci, ev = exec_in(ID_A)); /* read again into it: a new serial */
+	assert_string_equal(ev->ctr_name, "web");
+	assert_true(ev->ctr_names_serial != 0 && ev->ctr_names_serial != first);
+	ev = exec_in(ID_D); /* unknown to the runtime: no names, no serial */
+	vg_ctrinfo_name(ci, ev);
+	assert_string_equal(ev->ctr_name, "");
+	assert_true(ev->ctr_names_serial == 0);
+	vg_ctrinfo_free(ci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_podman_storage_and_cache),
 		cmocka_unit_test(test_docker_config),
 		cmocka_unit_test(test_storage_conf_graphroot),
+		cmocka_unit_test(test_name_serial),
 	};
 
 	return RUN_IN_TMPDIR(tests, "vigil-ctrinfo");
