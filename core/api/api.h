@@ -24,6 +24,7 @@ struct vg_api_host {
 	const char *data_dir; /* where api.token is, for messages */
 	int data_fd;	      /* data_dir, checked and open (safefile.h) */
 	uint32_t max_connections, request_timeout_s;
+	uint32_t console_code_ttl_s, console_session_ttl_s; /* 0: 300 s and 12 h */
 	struct vg_alerts *alerts;
 	struct vg_notify *notify; /* NULL: no notifiers */
 	void *ctx;		  /* passed to the callbacks */
@@ -38,6 +39,7 @@ struct vg_api_host {
 /* The API's own counters, for /metrics. */
 struct vg_api_stats {
 	uint64_t requests, errors4xx, http_errors, timeouts, cap_pauses, accept_errors;
+	uint64_t login_refused, csrf_refused; /* console sign-ins and CSRF tokens refused */
 	uint32_t connections, max_connections;
 };
 

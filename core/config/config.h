@@ -21,9 +21,13 @@ struct vg_config {
 	char api_listen[128];		/* 127.0.0.1:8077 */
 	uint32_t api_max_connections;	/* api.max_connections: 256 held at once */
 	uint32_t api_request_timeout_s; /* api.request_timeout_s: 10, for each whole request */
-	bool fsync_always;		/* store.fsync = "always" | "batch" */
-	uint32_t commit_ms;		/* store.commit_ms: 5 */
-	uint32_t retention_days;	/* store.retention_days: 30 (resolved alerts) */
+
+	uint32_t api_console_code_ttl_s;    /* api.console_code_ttl: "300s", a sign-in code */
+	uint32_t api_console_session_ttl_s; /* api.console_session_ttl: "12h" */
+
+	bool fsync_always;	  /* store.fsync = "always" | "batch" */
+	uint32_t commit_ms;	  /* store.commit_ms: 5 */
+	uint32_t retention_days;  /* store.retention_days: 30 (resolved alerts) */
 	uint32_t store_memory_mb; /* store.memory_mb: 64, kept while the disk refuses writes */
 	uint32_t ringbuf_bytes;	  /* sensor.ringbuf_size: 4 MiB */
 	uint32_t drain_ms;	  /* sensor.drain_ms: 10 */
