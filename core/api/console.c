@@ -69,6 +69,21 @@ static bool plain_name(const char *name)
 		       n;
 }
 
+/* Sends b (may be NULL) with code; for HEAD only its length (evhttp would send it whole). */
+static void send_body(struct evhttp_request *req, int code, struct evbuffer *b)
+{
+	const char *reason = code < 300 ? "OK" : "Error";
+	char len[32];
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_send_reply(req, code, reason, b);
+		return;
+	}
+	(void)snprintf(len, sizeof(len), "%zu", b ? evbuffer_get_length(b) : 0);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+	evhttp_send_reply(req, code, reason, NULL);
+}
+
 /* Sends len bytes of data as type with code and the console's headers. */
 static void send_page(struct evhttp_request *req, int code, const char *type, const char *data,
 		      size_t len)
@@ -79,7 +94,7 @@ static void send_page(struct evhttp_request *req, int code, const char *type, co
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
 	if (b)
 		(void)evbuffer_add(b, data, len); /* out of memory: an empty page */
-	evhttp_send_reply(req, code, code < 300 ? "OK" : "Error", b);
+	send_body(req, code, b);
 	if (b)
 		evbuffer_free(b);
 }
@@ -132,7 +147,7 @@ static void login_page(struct vg_api *a, struct evhttp_request *req, int code, c
 	if (b && !evbuffer_add(b, f->data, (size_t)(gt + 1 - f->data)) &&
 	    !evbuffer_add(b, msg, strlen(msg)))
 		(void)evbuffer_add(b, gt + 1, f->len - (size_t)(gt + 1 - f->data));
-	evhttp_send_reply(req, code, "Error", b);
+	send_body(req, code, b);
 	if (b)
 		evbuffer_free(b);
 }
