@@ -105,9 +105,37 @@ static const char *wall_time(uint64_t deadline_ms, char *out)
 	return out;
 }
 
+static bool wildcard(const char *hostport)
+{
+	return !strncmp(hostport, "0.0.0.0:", 8) || !strncmp(hostport, "[::]:", 5);
+}
+
+/*
+ * Where a browser reaches the API, into out (n bytes): api.listen; when that is a wildcard
+ * (0.0.0.0:8077), the address the request came to (its Host header), and when that is one
+ * too, loopback on the same port.
+ */
+static const char *reachable_at(struct vg_api *a, struct evhttp_request *req, char *out, size_t n)
+{
+	const char *at = a->host.listen;
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	static const char ok[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]";
+
+	if (wildcard(at) && host && *host && strlen(host) < 256 && strspn(host, ok) == strlen(host))
+		at = host;
+	if (!strncmp(at, "0.0.0.0:", 8))
+		(void)snprintf(out, n, "127.0.0.1:%s", at + 8);
+	else if (!strncmp(at, "[::]:", 5))
+		(void)snprintf(out, n, "[::1]:%s", at + 5);
+	else
+		(void)snprintf(out, n, "%s", at);
+	return out;
+}
+
 void api_console_codes(struct vg_api *a, struct evhttp_request *req, enum api_auth auth)
 {
-	char code[VG_SESSION_TOKEN_LEN + 1], url[400], when[32];
+	char code[VG_SESSION_TOKEN_LEN + 1], url[400], when[32], at[300];
 	uint64_t now = api_mono_ms();
 
 	if (auth != API_AUTH_BEARER) {
@@ -119,7 +147,8 @@ void api_console_codes(struct vg_api *a, struct evhttp_request *req, enum api_au
 		api_fail(a, req, 503, "cannot draw random bytes for a sign-in code: try again");
 		return;
 	}
-	(void)snprintf(url, sizeof(url), "http://%.300s/login?code=%s", a->host.listen, code);
+	(void)snprintf(url, sizeof(url), "http://%.300s/login?code=%s",
+		       reachable_at(a, req, at, sizeof(at)), code);
 	api_reply(req, 201,
 		  json_pack("{s:s, s:s, s:s, s:i}", "code", code, "url", url, "expiresAt",
 			    wall_time(now + vg_sessions_code_ttl(a->sessions) * 1000ull, when),
