@@ -200,7 +200,7 @@ Baselines.detailBody = function (b) {
 		}
 	});
 	const els = (b.elements || []).slice().sort((x, y) => V.cmp(x.element.processName, y.element.processName));
-	frag.append(V.h('h3', { text: 'Processes (' + els.length + ')' }));
+	frag.append(V.h('h3', { text: 'Processes (' + els.length + ')' }), V.h('div', { class: 'add-row' }, input, add));
 	const ul = V.h('ul', { class: 'elements' });
 	if (!els.length)
 		ul.append(V.h('li', { class: 'empty', text: 'No process learned or added yet' }));
@@ -213,7 +213,7 @@ Baselines.detailBody = function (b) {
 			V.button('Remove', { 'data-action': 'remove', 'aria-label': 'Remove ' + p },
 				() => self.change(b, { removeElements: [{ processName: p }] }, 'Removed ' + p))));
 	}
-	frag.append(ul, V.h('div', { class: 'add-row' }, input, add));
+	frag.append(ul);
 	const grave = b.elementGraveyard || [];
 	if (grave.length) {
 		frag.append(V.h('h3', { text: 'Removed (not learned again)' }));

@@ -106,7 +106,13 @@ Notifiers.row = function (n) {
 		V.h('td', { class: 'actions always' },
 			V.button('Send a test', { 'data-action': 'test' }, async () => {
 				V.status('Sending a test through ' + n.name + '…', 'info');
-				await V.api('POST', '/v1/notifiers/' + V.enc(n.name) + '/test', {});
+				try {
+					await V.api('POST', '/v1/notifiers/' + V.enc(n.name) + '/test', {});
+				} catch (e) {
+					if (e.status === 404 || e.status === 405)
+						e.message += ' (on the host, `vigil notifiers test ' + n.name + '` sends one too)';
+					throw e;
+				}
 				V.status('Test sent through ' + n.name + ': the receiver accepted it', 'ok');
 				await self.load();
 			}),

@@ -22,8 +22,8 @@ Violations.COLS = [
 	{ key: 'select', label: '' },
 	{ key: 'policy', label: 'Policy', sort: true },
 	{ key: 'severity', label: 'Severity', sort: true },
-	{ key: 'state', label: 'State', sort: true },
-	{ key: 'entity', label: 'Where', sort: true },
+	{ key: 'state', label: 'State', sort: true, cls: 'mid' },
+	{ key: 'entity', label: 'Where', sort: true, cls: 'mid' },
 	{ key: 'violations', label: 'Count', sort: true, cls: 'num wide' },
 	{ key: 'time', label: 'Last seen', sort: true },
 	{ key: 'enforcement', label: 'Enforcement', sort: true, cls: 'wide' },
@@ -236,6 +236,11 @@ Violations.load = async function (quiet) {
 	if (seq !== self.seq)
 		return;
 	self.table.removeAttribute('aria-busy');
+	// a live refresh that changes nothing leaves the rows (and the focus, the hover) alone
+	const sig = JSON.stringify([data.total, data.page, data.all.length]);
+	if (quiet && sig === self.sig)
+		return;
+	self.sig = sig;
 	self.alerts = data.page;
 	self.total = data.total;
 	const ids = new Set(self.alerts.map((a) => a.id));
@@ -332,8 +337,8 @@ Violations.row = function (a) {
 			V.h('a', { href: '#/violations/' + V.enc(a.id), text: name }),
 			V.h('div', { class: 'sub', text: a.message || '' })),
 		V.h('td', null, V.sevBadge(a.policy && a.policy.severity)),
-		V.h('td', { class: 'state', text: a.state || '' }),
-		V.h('td', { class: 'entity', text: self.entity(a), title: a.image || null }),
+		V.h('td', { class: 'state mid', text: a.state || '' }),
+		V.h('td', { class: 'entity mid', text: self.entity(a), title: a.image || null }),
 		V.h('td', { class: 'num wide', text: String(a.violations || 0) }),
 		V.h('td', { class: 'time', title: a.time || null },
 			V.h('span', { text: V.time(a.time) }), V.h('div', { class: 'sub', text: V.ago(a.time) })),
