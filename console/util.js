@@ -74,6 +74,20 @@ V.ApiError = ApiError;
 // fetch() of the API, same origin with the session cookie; the JSON answer or an ApiError
 // carrying the API's {"error": ...}. A 401 shows the signed-out page.
 V.api = async function (method, path, body) {
+	try {
+		return await V.apiOnce(method, path, body);
+	} catch (e) {
+		// a CSRF token that is no longer the session's (signed in again in another tab): the
+		// session's current one, and the request once more
+		if (e.status !== 403 || !/csrf/i.test(e.message) || method === 'GET' || !V.csrf)
+			throw e;
+		const s = await V.apiOnce('GET', '/v1/console/session');
+		V.csrf = (s && s.csrf) || '';
+		return V.apiOnce(method, path, body);
+	}
+};
+
+V.apiOnce = async function (method, path, body) {
 	const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
 	if (method !== 'GET' && method !== 'HEAD')
 		opts.headers['X-CSRF-Token'] = V.csrf || '';
