@@ -43,7 +43,7 @@ App.route = function () {
 	if (App.page !== page)
 		V.status('');
 	App.page = page;
-	document.title = page.charAt(0).toUpperCase() + page.slice(1) + ' · vigil';
+	document.title = page.charAt(0).toUpperCase() + page.slice(1) + ' \u00b7 vigil';
 	Promise.resolve(App.PAGES[page](main, arg || null)).catch((e) => V.status(e.message, 'error'));
 };
 

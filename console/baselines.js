@@ -60,7 +60,7 @@ Baselines.renderHead = function () {
 Baselines.load = async function (quiet) {
 	const self = Baselines;
 	if (!quiet)
-		V.clear(self.tbody).append(V.msgRow(self.COLS.length, 'Loading baselines…', 'loading'));
+		V.clear(self.tbody).append(V.msgRow(self.COLS.length, 'Loading baselines\u2026', 'loading'));
 	try {
 		const d = await V.api('GET', '/v1/processbaselines?pagination.limit=1000');
 		self.list = d.baselines || [];
@@ -144,7 +144,7 @@ Baselines.openDetail = async function (id, quiet) {
 	self.root.classList.add('with-detail');
 	const seq = ++self.seq;
 	if (!quiet)
-		V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading baseline…' }));
+		V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading baseline\u2026' }));
 	let b;
 	try {
 		b = await V.api('GET', '/v1/processbaselines/key?id=' + V.enc(id));
@@ -159,7 +159,7 @@ Baselines.openDetail = async function (id, quiet) {
 };
 
 Baselines.close = function () {
-	return V.h('a', { href: '#/baselines', class: 'close button-like', 'aria-label': 'Close the detail', text: '× Close' });
+	return V.h('a', { href: '#/baselines', class: 'close button-like', 'aria-label': 'Close the detail', text: '\u00d7 Close' });
 };
 
 Baselines.detailBody = function (b) {

@@ -29,7 +29,7 @@ Violations.loadDetail = async function (id, quiet) {
 	const d = self.detail;
 	const seq = (self.detailSeq = (self.detailSeq || 0) + 1);
 	if (!quiet)
-		V.clear(d).append(V.h('p', { class: 'loading', text: 'Loading violation…' }));
+		V.clear(d).append(V.h('p', { class: 'loading', text: 'Loading violation\u2026' }));
 	let a;
 	try {
 		a = await V.api('GET', '/v1/alerts/' + V.enc(id));
@@ -57,7 +57,7 @@ Violations.loadDetail = async function (id, quiet) {
 };
 
 Violations.detailClose = function () {
-	return V.h('a', { href: '#/violations', class: 'close button-like', 'aria-label': 'Close the detail', text: '× Close' });
+	return V.h('a', { href: '#/violations', class: 'close button-like', 'aria-label': 'Close the detail', text: '\u00d7 Close' });
 };
 
 Violations.detailBody = function (a, pol) {

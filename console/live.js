@@ -9,7 +9,7 @@ Live.note = function () {
 	const n = document.getElementById('live');
 	if (!n)
 		return;
-	n.textContent = { stream: '● Live', polling: 'Refreshing every 5 s', off: '' }[Live.mode] || '';
+	n.textContent = { stream: '\u25cf Live', polling: 'Refreshing every 5 s', off: '' }[Live.mode] || '';
 	n.className = 'muted live-' + Live.mode;
 };
 

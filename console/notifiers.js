@@ -65,7 +65,7 @@ Notifiers.show = function (main) {
 
 Notifiers.load = async function () {
 	const self = Notifiers;
-	V.clear(self.tbody).append(V.msgRow(7, 'Loading notifiers…', 'loading'));
+	V.clear(self.tbody).append(V.msgRow(7, 'Loading notifiers\u2026', 'loading'));
 	let list;
 	try {
 		list = (await V.api('GET', '/v1/notifiers')).notifiers || [];
@@ -105,7 +105,7 @@ Notifiers.row = function (n) {
 		V.h('td', { class: 'num wide', text: (c.sent || 0) + ' / ' + (c.failed || 0) }),
 		V.h('td', { class: 'actions always' },
 			V.button('Send a test', { 'data-action': 'test' }, async () => {
-				V.status('Sending a test through ' + n.name + '…', 'info');
+				V.status('Sending a test through ' + n.name + '\u2026', 'info');
 				try {
 					await V.api('POST', '/v1/notifiers/' + V.enc(n.name) + '/test', {});
 				} catch (e) {

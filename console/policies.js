@@ -53,7 +53,7 @@ Policies.renderHead = function () {
 
 Policies.load = async function () {
 	const self = Policies;
-	V.clear(self.tbody).append(V.msgRow(self.COLS.length, 'Loading policies…', 'loading'));
+	V.clear(self.tbody).append(V.msgRow(self.COLS.length, 'Loading policies\u2026', 'loading'));
 	try {
 		await V.loadPolicies(true);
 	} catch (e) {
@@ -136,7 +136,7 @@ Policies.openDetail = async function (id) {
 	self.detail.hidden = false;
 	self.root.classList.add('with-detail');
 	const seq = ++self.seq;
-	V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading policy…' }));
+	V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading policy\u2026' }));
 	let p;
 	try {
 		p = await V.api('GET', '/v1/policies/' + V.enc(id));
@@ -151,7 +151,7 @@ Policies.openDetail = async function (id) {
 };
 
 Policies.close = function () {
-	return V.h('a', { href: '#/policies', class: 'close button-like', 'aria-label': 'Close the detail', text: '× Close' });
+	return V.h('a', { href: '#/policies', class: 'close button-like', 'aria-label': 'Close the detail', text: '\u00d7 Close' });
 };
 
 Policies.SHOWN = ['id', 'name', 'severity', 'disabled', 'enforcement', 'onError', 'categories', 'description',

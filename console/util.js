@@ -126,7 +126,7 @@ V.enc = encodeURIComponent;
 // "2026-12-06T03:25:41.351311345Z" -> local "2026-12-06 04:25:41"
 V.time = function (s) {
 	if (!s)
-		return '—';
+		return '\u2014';
 	const d = new Date(s);
 	if (isNaN(d))
 		return String(s);
@@ -166,7 +166,7 @@ V.ENFORCEMENT = [
 ];
 V.enforcementLabel = function (v) {
 	const e = V.ENFORCEMENT.find((x) => x[0] === v);
-	return e ? e[1] : String(v || '—');
+	return e ? e[1] : String(v || '\u2014');
 };
 
 // The filter bar's syntax, the API's: "Key: value" terms (space after the colon allowed,
@@ -219,7 +219,7 @@ V.dl = function (rows) {
 		if (value instanceof Node)
 			dd.append(value);
 		else
-			dd.textContent = value === null || value === undefined || value === '' ? '—' : String(value);
+			dd.textContent = value === null || value === undefined || value === '' ? '\u2014' : String(value);
 		dl.append(dd);
 	}
 	return dl;
@@ -295,7 +295,7 @@ V.thead = function (cols, sort, onSort) {
 			th.setAttribute('aria-sort', on ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none');
 			const b = V.h('button', { type: 'button', class: 'sort', text: c.label });
 			if (on)
-				b.append(V.h('span', { class: 'arrow', 'aria-hidden': 'true', text: sort.dir > 0 ? ' ▲' : ' ▼' }));
+				b.append(V.h('span', { class: 'arrow', 'aria-hidden': 'true', text: sort.dir > 0 ? ' \u25b2' : ' \u25bc' }));
 			b.addEventListener('click', () => onSort(c.key));
 			th.append(b);
 		} else if (c.node) {

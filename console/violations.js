@@ -90,8 +90,8 @@ Violations.build = function () {
 	self.renderHead();
 	self.table.append(self.tbody);
 	self.pageInfo = V.h('span', { id: 'page-info', class: 'muted' });
-	self.prev = V.h('button', { type: 'button', id: 'prev-page', text: '‹ Newer' });
-	self.next = V.h('button', { type: 'button', id: 'next-page', text: 'Older ›' });
+	self.prev = V.h('button', { type: 'button', id: 'prev-page', text: '\u2039 Newer' });
+	self.next = V.h('button', { type: 'button', id: 'next-page', text: 'Older \u203a' });
 	self.prev.addEventListener('click', () => {
 		self.offset = Math.max(0, self.offset - self.limit);
 		self.load();
@@ -206,7 +206,7 @@ Violations.load = async function (quiet) {
 	const self = Violations;
 	const seq = ++self.seq;
 	if (!quiet) {
-		V.clear(self.tbody).append(V.msgRow(self.COLS.length, 'Loading violations…', 'loading'));
+		V.clear(self.tbody).append(V.msgRow(self.COLS.length, 'Loading violations\u2026', 'loading'));
 		self.table.setAttribute('aria-busy', 'true');
 	}
 	let plan;
@@ -291,7 +291,7 @@ Violations.renderRows = function () {
 	for (const a of list)
 		self.tbody.append(self.row(a));
 	const from = self.total ? self.offset + 1 : 0;
-	self.pageInfo.textContent = from + '–' + (self.offset + list.length) + ' of ' + self.total;
+	self.pageInfo.textContent = from + '\u2013' + (self.offset + list.length) + ' of ' + self.total;
 	self.prev.disabled = self.offset === 0;
 	self.next.disabled = self.offset + self.limit >= self.total;
 	self.resolveSel.disabled = self.selected.size === 0;
@@ -342,7 +342,7 @@ Violations.row = function (a) {
 		V.h('td', { class: 'num wide', text: String(a.violations || 0) }),
 		V.h('td', { class: 'time', title: a.time || null },
 			V.h('span', { text: V.time(a.time) }), V.h('div', { class: 'sub', text: V.ago(a.time) })),
-		V.h('td', { class: 'wide', text: enf ? enf + ' ×' + (a.enforcementCount || 0) : '—' }),
+		V.h('td', { class: 'wide', text: enf ? enf + ' \u00d7' + (a.enforcementCount || 0) : '\u2014' }),
 		V.h('td', { class: 'actions' },
 			V.button('Resolve', { 'data-action': 'resolve', disabled: resolved, title: 'Resolve this violation' },
 				() => self.resolve(a.id, false)),
