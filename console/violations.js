@@ -147,11 +147,34 @@ Violations.renderHead = function () {
 		self.table.prepend(head);
 };
 
+// Whether the store takes Severity:, free words and Policy: by part of a name (asked once,
+// when a filter needs it); an older one matches those here, on up to 1000 alerts.
+Violations.probe = async function () {
+	if (Violations.fullQuery !== undefined)
+		return Violations.fullQuery;
+	try {
+		await V.api('GET', '/v1/alerts?query=' + V.enc('Severity:low') + '&pagination.limit=1');
+		Violations.fullQuery = true;
+	} catch (e) {
+		if (e.status !== 400)
+			throw e;
+		Violations.fullQuery = false;
+		V.freeTextRefused = true;
+	}
+	return Violations.fullQuery;
+};
+
 // The API's query for the filter, and what only the browser can check.
 Violations.plan = async function () {
 	const { terms, free } = V.parseFilter(Violations.filter);
 	const api = [];
 	const local = { severity: null, policies: null, free: [] };
+	const needs = free.length || terms.some((t) => t.key === 'Severity' || t.key === 'Policy');
+	if (needs && (await Violations.probe())) {
+		for (const t of terms)
+			api.push(t.key + ':' + t.value);
+		return { api: api.concat(free), local, free };
+	}
 	for (const t of terms) {
 		if (t.key === 'Severity') {
 			local.severity = t.value.toLowerCase();
