@@ -142,6 +142,7 @@ Baselines.openDetail = async function (id, quiet) {
 		tr.classList.add('current');
 	self.detail.hidden = false;
 	self.root.classList.add('with-detail');
+	V.reveal(self.detail);
 	const seq = ++self.seq;
 	if (!quiet)
 		V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading baseline\u2026' }));

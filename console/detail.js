@@ -20,6 +20,7 @@ Violations.openDetail = function (id) {
 		tr.classList.add('current');
 	self.detail.hidden = false;
 	self.root.classList.add('with-detail');
+	V.reveal(self.detail);
 	self.loadDetail(id);
 };
 

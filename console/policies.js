@@ -135,6 +135,7 @@ Policies.openDetail = async function (id) {
 		tr.classList.add('current');
 	self.detail.hidden = false;
 	self.root.classList.add('with-detail');
+	V.reveal(self.detail);
 	const seq = ++self.seq;
 	V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading policy\u2026' }));
 	let p;

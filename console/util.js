@@ -318,3 +318,9 @@ V.cmp = function (a, b) {
 V.msgRow = function (ncols, text, cls) {
 	return V.h('tr', { class: 'msg' }, V.h('td', { colspan: ncols, class: cls || 'empty', text }));
 };
+
+// A detail panel stacked above its list (narrow windows) is scrolled into view when opened.
+V.reveal = function (panel) {
+	if (window.matchMedia('(max-width: 1000px)').matches)
+		panel.scrollIntoView({ block: 'start' });
+};
