@@ -24,6 +24,7 @@ struct vg_api_host {
 	const char *data_dir; /* where api.token is, for messages */
 	int data_fd;	      /* data_dir, checked and open (safefile.h) */
 	uint32_t max_connections, request_timeout_s;
+	uint32_t stream_keepalive_s; /* GET /v1/alerts/stream's keepalive comment; 0: 15 s */
 	struct vg_alerts *alerts;
 	struct vg_notify *notify; /* NULL: no notifiers */
 	void *ctx;		  /* passed to the callbacks */
@@ -39,6 +40,11 @@ struct vg_api_host {
 struct vg_api_stats {
 	uint64_t requests, errors4xx, http_errors, timeouts, cap_pauses, accept_errors;
 	uint32_t connections, max_connections;
+	/* GET /v1/alerts/stream: open now, the cap; opened, refused at the cap, cut for a reader
+	 * too far behind, closed (by the reader or a failed write), messages sent */
+	uint32_t streams, streams_max;
+	uint64_t streams_opened, streams_refused, streams_cut_slow, streams_closed;
+	uint64_t stream_messages;
 };
 
 /* Listens on host->listen. 0, or -errno with the cause and fix in err. */

@@ -224,6 +224,8 @@ static void route(struct vg_api *a, struct evhttp_request *req, const char *path
 		api_list_alerts(a, req);
 	else if (!strcmp(path, "/v1/alerts/resolve") && m == EVHTTP_REQ_PATCH)
 		api_resolve_bulk(a, req);
+	else if (!strcmp(path, "/v1/alerts/stream") && m == EVHTTP_REQ_GET)
+		api_stream_open(a, req);
 	else if (!strncmp(path, "/v1/alerts/", 11))
 		api_alert_path(a, req, path + 11, m);
 	else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET)
@@ -386,7 +388,7 @@ int vg_api_start(struct vg_api **out, const struct vg_api_host *host, char *err,
 		free(a);
 		return rc;
 	}
-	if (make_server(a)) {
+	if (make_server(a) || api_streams_start(a, host->stream_keepalive_s)) {
 		vg_api_stop(a);
 		return vg_errf(err, n, -ENOMEM, "cannot create the HTTP server");
 	}
@@ -416,6 +418,7 @@ void vg_api_stats(const struct vg_api *a, struct vg_api_stats *st)
 		.connections = a->nconns,
 		.max_connections = a->max_conns,
 	};
+	api_streams_stats(a, st);
 }
 
 void vg_api_stop(struct vg_api *a)
@@ -423,6 +426,7 @@ void vg_api_stop(struct vg_api *a)
 	if (!a)
 		return;
 	a->listener = NULL; /* evhttp_free frees it */
+	api_streams_stop(a);
 	if (a->http)
 		evhttp_free(a->http); /* closes its connections: ours are then reaped */
 	api_conn_free_all(a);

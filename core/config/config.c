@@ -44,6 +44,7 @@ static const struct key keys[] = {
 	{"api", "listen", K_STR, F(api_listen), NULL},
 	{"api", "max_connections", K_U32, F(api_max_connections), NULL},
 	{"api", "request_timeout_s", K_U32, F(api_request_timeout_s), NULL},
+	{"api", "stream_keepalive_s", K_U32, F(api_stream_keepalive_s), NULL},
 	{NULL, "store", K_TABLE, 0, 0, NULL},
 	{"store", "fsync", K_STR, 0, 0, fsync_modes},
 	{"store", "commit_ms", K_U32, F(commit_ms), NULL},
@@ -112,6 +113,7 @@ static const struct range {
 	{"identity.max_file_mb", 1, 4096, "MiB; larger executables are not hashed"},
 	{"api.max_connections", 1, 65536, "connections"},
 	{"api.request_timeout_s", 1, 3600, "seconds"},
+	{"api.stream_keepalive_s", 1, 3600, "seconds"},
 	{"baselines.observe", 1, 31536000, "seconds (\"30s\", \"5m\", \"1h\", \"2d\"), up to 365d"},
 	{"baselines.startup", 0, 86400, "seconds (\"30s\", \"5m\", \"1h\"), up to 1d"},
 	{"baselines.max_elements", 1, 100000, "paths per baseline"},
@@ -215,6 +217,7 @@ void vg_config_defaults(struct vg_config *c)
 	c->api_max_connections = 256;
 	c->builtin_policies = true;
 	c->api_request_timeout_s = 10;
+	c->api_stream_keepalive_s = 15;
 	c->commit_ms = 5;
 	c->retention_days = 30;
 	c->store_memory_mb = 64;
