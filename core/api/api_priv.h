@@ -43,6 +43,7 @@ struct vg_api {
 	uint64_t requests, errors4xx, unauthorized;
 	uint64_t timeouts, cap_pauses, accept_errors, http_errors;
 	struct api_streams *streams; /* GET /v1/alerts/stream (stream.c) */
+	struct notifier_test *tests; /* POST /v1/notifiers/{name}/test waiting for the receiver */
 };
 
 /* ---- answers (server.c) ---- */
@@ -111,6 +112,10 @@ void api_delete_baselines(struct vg_api *a, struct evhttp_request *req);
 void api_list_notifiers(struct vg_api *a, struct evhttp_request *req);
 /* PATCH /v1/notifiers/{rest} */
 void api_notifier_path(struct vg_api *a, struct evhttp_request *req, const char *rest);
+/* POST /v1/notifiers/{name}/test (answered when the send ends) */
+void api_notifier_test(struct vg_api *a, struct evhttp_request *req, const char *rest);
+/* Forgets the tests still waiting (before evhttp_free frees their requests). */
+void api_notifier_tests_stop(struct vg_api *a);
 void api_list_policies(struct vg_api *a, struct evhttp_request *req);
 /* /v1/policies/{rest} */
 void api_policy_path(struct vg_api *a, struct evhttp_request *req, const char *rest,

@@ -164,6 +164,8 @@ static const char *allowed_methods(const char *path)
 	if (!strncmp(path, "/v1/notifiers/", 14) && path[14]) {
 		rest = path + 14;
 		slash = strchr(rest, '/');
+		if (slash && slash > rest && !strcmp(slash, "/test"))
+			return "POST";
 		return slash && slash > rest && !strcmp(slash, "/retry") ? "PATCH" : NULL;
 	}
 	if (!strncmp(path, "/v1/policies/", 13) && path[13])
@@ -230,6 +232,8 @@ static void route(struct vg_api *a, struct evhttp_request *req, const char *path
 		api_alert_path(a, req, path + 11, m);
 	else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET)
 		api_list_notifiers(a, req);
+	else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_POST)
+		api_notifier_test(a, req, path + 14);
 	else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_PATCH)
 		api_notifier_path(a, req, path + 14);
 	else if (!strcmp(path, "/v1/policies") && m == EVHTTP_REQ_GET)
@@ -427,6 +431,7 @@ void vg_api_stop(struct vg_api *a)
 		return;
 	a->listener = NULL; /* evhttp_free frees it */
 	api_streams_stop(a);
+	api_notifier_tests_stop(a);
 	if (a->http)
 		evhttp_free(a->http); /* closes its connections: ours are then reaped */
 	api_conn_free_all(a);
