@@ -52,7 +52,8 @@ def start_all():
     conf = os.path.join(DATA, "vigil.conf.lua")
     with open(conf, "w") as f:
         f.write(f'''return {{ policy_dir = "{pdir}",
-  api = {{ request_timeout_s = 2, stream_keepalive_s = 1 }},
+  api = {{ request_timeout_s = 1, stream_keepalive_s = 2 }},
+  volume = {{ burst = 0 }},  -- every exec of the test process is a violation
   notifiers = {{
     hook = {{ type = "webhook", url = "http://vigil:s3cret-pw@127.0.0.1:{HOOK.port}/hook" }},
     down = {{ type = "webhook", url = "http://127.0.0.1:{DOWN_PORT}/hook", timeout_ms = 2000 }},
@@ -88,6 +89,7 @@ class Stream:
             threading.Thread(target=self._read, daemon=True).start()
         else:
             self.body = json.loads(self.resp.read().decode())
+            self.conn.close()
 
     def _read(self):
         event, data = None, []
@@ -178,8 +180,8 @@ class AlertStreamTest(unittest.TestCase):
         self.assertEqual(len(same), 1)
         self.assertEqual(set(same[0]), set(alert))
         self.assertEqual(same[0]["policy"], alert["policy"])
-        # past api.request_timeout_s (2 s): the stream is not cut
-        time.sleep(3)
+        # past api.request_timeout_s (1 s) and a keepalive (2 s): the stream is not cut
+        time.sleep(2.5)
         run_host_process()
         ev = s.next_event()
         self.assertEqual((ev["change"], ev["alert"]["id"]), ("violation", alert["id"]), ev)
@@ -216,6 +218,28 @@ class AlertStreamTest(unittest.TestCase):
         s.close()
         wait_gauge("vigil_api_streams", 0)
 
+    def test_7_slow_reader_is_cut(self):
+        """A reader that takes nothing is cut once 1 MiB waits for it; the daemon goes on."""
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", D.port))
+        sock.sendall(f"GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\n"
+                     f"Authorization: Bearer {D.token}\r\n\r\n".encode())
+        wait_gauge("vigil_api_streams", 1)
+        before = metric(metrics(), "vigil_api_streams_cut_slow_total")
+        exe = os.path.join(TMP, HOST_NAME)
+        run_host_process()
+        for _ in range(60):
+            subprocess.run(["sh", "-c", f"for i in $(seq 200); do {exe}; done"], check=True)
+            if metric(metrics(), "vigil_api_streams_cut_slow_total") > before:
+                break
+        self.assertEqual(metric(metrics(), "vigil_api_streams_cut_slow_total"), before + 1)
+        wait_gauge("vigil_api_streams", 0)
+        self.assertIn("cut", D.text())
+        code, _ = D.req("GET", "/v1/alerts")
+        self.assertEqual(code, 200)
+        sock.close()
+
     def test_4_needs_the_token(self):
         s = Stream(token=False)
         self.assertEqual(s.status, 401)
@@ -235,6 +259,15 @@ class AlertStreamTest(unittest.TestCase):
         code, ans = D.req("POST", "/v1/notifiers/hook/test")
         self.assertEqual(code, 502, ans)
         self.assertIn("HTTP 400", ans["error"])
+        # a receiver slower than api.request_timeout_s (1 s): the answer still comes
+        HOOK.delay = lambda body: 2
+        try:
+            t0 = time.time()
+            code, ans = D.req("POST", "/v1/notifiers/hook/test")
+            self.assertEqual((code, ans), (200, {"sent": True}))
+            self.assertGreaterEqual(time.time() - t0, 1.9)
+        finally:
+            HOOK.delay = None
         code, ans = D.req("POST", "/v1/notifiers/nosuch/test")
         self.assertEqual(code, 404, ans)
         code, ans = D.req("GET", "/v1/notifiers/hook/test")
