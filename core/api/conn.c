@@ -212,8 +212,8 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	char *body;
 	int code;
 
-	if (!info->n_added || len < 16)
-		return;
+	if (!info->n_added || len < 16 || c->streaming)
+		return; /* (a stream's output is ours, and long: not searched each time) */
 	end = evbuffer_search(buf, "\r\n\r\n", 4, NULL);
 	if (end.pos < 0 || end.pos > 8192)
 		return;
