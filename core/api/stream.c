@@ -30,6 +30,7 @@ struct stream {
 	struct api_streams *all;
 	struct evhttp_request *req;
 	struct bufferevent *bev;
+	struct evbuffer_cb_entry *in_cb; /* what the client sends is dropped */
 	struct stream *prev, *next;
 	bool cut; /* shut down for a slow reader: its close is on the way */
 };
@@ -46,6 +47,8 @@ static void unlink_stream(struct stream *s)
 {
 	struct api_streams *st = s->all;
 
+	if (s->in_cb) /* (the connection holds the bufferevent until after this) */
+		evbuffer_remove_cb_entry(bufferevent_get_input(s->bev), s->in_cb);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -54,6 +57,15 @@ static void unlink_stream(struct stream *s)
 		s->next->prev = s->prev;
 	st->n--;
 	free(s);
+}
+
+/* A stream reads nothing: bytes the client sends are dropped, not kept (reading goes on, to
+ * see the client close). */
+static void on_stream_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)arg;
+	if (info->n_added)
+		evbuffer_drain(buf, evbuffer_get_length(buf));
 }
 
 /* evhttp closed the stream's connection (the reader left, a write failed or timed out). */
@@ -158,6 +170,7 @@ void api_stream_open(struct vg_api *a, struct evhttp_request *req)
 	}
 	*s = (struct stream){.all = st, .req = req, .next = st->list};
 	s->bev = evhttp_connection_get_bufferevent(evcon);
+	s->in_cb = evbuffer_add_cb(bufferevent_get_input(s->bev), on_stream_input, s);
 	if (st->list)
 		st->list->prev = s;
 	st->list = s;

@@ -240,6 +240,32 @@ class AlertStreamTest(unittest.TestCase):
         self.assertEqual(code, 200)
         sock.close()
 
+    def test_8_what_a_reader_sends_is_dropped(self):
+        """Bytes a client sends on its stream are dropped, not kept: 32 MiB of them leave
+        the daemon's memory as it was, and the stream goes on."""
+        def rss_kib():
+            with open(f"/proc/{D.proc.pid}/status") as f:
+                return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+        sock = socket.create_connection(("127.0.0.1", D.port))
+        sock.sendall(f"GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\n"
+                     f"Authorization: Bearer {D.token}\r\n\r\n".encode())
+        wait_gauge("vigil_api_streams", 1)
+        before = rss_kib()
+        junk = b"x" * (1 << 20)
+        for _ in range(32):
+            sock.sendall(junk)
+        time.sleep(0.5)
+        self.assertLess(rss_kib() - before, 8 << 10)
+        sock.settimeout(10)
+        got = b""
+        while b": keepalive" not in got:
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, "the stream ended")
+            got += chunk
+        sock.close()
+        wait_gauge("vigil_api_streams", 0)
+
     def test_4_needs_the_token(self):
         s = Stream(token=False)
         self.assertEqual(s.status, 401)
