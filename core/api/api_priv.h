@@ -15,6 +15,7 @@
 #include "api.h"
 
 struct evconnlistener;
+struct vg_sessions;
 
 /* One accepted connection: its bufferevent, which evhttp owns and we hold a reference to. */
 struct conn {
@@ -40,7 +41,8 @@ struct vg_api {
 	uint32_t nconns, max_conns, timeout_s;
 	bool at_cap, accept_failing;
 	char token[80];
-	uint64_t requests, errors4xx, unauthorized;
+	struct vg_sessions *sessions; /* the web console's sign-in codes and sessions */
+	uint64_t requests, errors4xx, unauthorized, login_refused, csrf_refused;
 	uint64_t timeouts, cap_pauses, accept_errors, http_errors;
 	struct api_streams *streams; /* GET /v1/alerts/stream (stream.c) */
 	struct notifier_test *tests; /* POST /v1/notifiers/{name}/test waiting for the receiver */
@@ -95,6 +97,32 @@ const char *api_method_name(enum evhttp_cmd_type m);
  * else the 400 naming the parameter and what the endpoint takes is sent. */
 bool api_params_known(struct vg_api *a, struct evhttp_request *req, const char *path,
 		      enum evhttp_cmd_type m);
+
+/* ---- who sent a request, the console's sessions (auth.c) ---- */
+
+enum api_auth { API_AUTH_NONE, API_AUTH_BEARER, API_AUTH_SESSION };
+
+/* The bearer token (it decides when given), else a live session cookie: its id into sid
+ * (VG_SESSION_TOKEN_LEN + 1 bytes; "" when none), else neither. */
+enum api_auth api_auth_of(struct vg_api *a, struct evhttp_request *req, char *sid);
+/* A session's request with m: true for GET and HEAD, or with the session's X-CSRF-Token;
+ * else false once the 403 is sent (and counted). */
+bool api_csrf_ok(struct vg_api *a, struct evhttp_request *req, enum evhttp_cmd_type m,
+		 const char *sid);
+/* POST /v1/console/codes (bearer only), GET /v1/console/session, POST /v1/console/logout */
+void api_console_codes(struct vg_api *a, struct evhttp_request *req, enum api_auth auth);
+void api_console_session(struct vg_api *a, struct evhttp_request *req, const char *sid);
+void api_console_logout(struct vg_api *a, struct evhttp_request *req, const char *sid);
+/* A new session: its cookie and 303 to / are sent. 0, or -EIO with nothing sent. */
+int api_session_start(struct vg_api *a, struct evhttp_request *req);
+
+/* ---- the console's pages (console.c) ---- */
+
+/* The Content-Security-Policy and the other headers of every console answer. */
+void api_console_headers(struct evhttp_request *req);
+/* true when path is the console's (/, /login, /console/...): its answer is sent. */
+bool api_console_serve(struct vg_api *a, struct evhttp_request *req, const char *path,
+		       enum evhttp_cmd_type m);
 
 /* ---- routes (routes_*.c) ---- */
 

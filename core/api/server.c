@@ -2,7 +2,8 @@
 /*
  * server.c - the API's server: the bearer token (DATA_DIR/api.token), the
  * listening socket, the answers, and the router that hands each request to
- * its route. Every endpoint but /healthz needs the token.
+ * its route. Every endpoint but /healthz and the console's pages needs the
+ * token or a console session (auth.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "api_priv.h"
 #include "log.h"
 #include "safefile.h"
+#include "session.h"
 
 #define MAX_BODY    (64 << 10)
 #define MAX_HEADERS (16 << 10)
@@ -83,19 +85,6 @@ json_t *api_body_json(struct vg_api *a, struct evhttp_request *req)
 		return NULL;
 	}
 	return j;
-}
-
-static bool authorized(struct vg_api *a, struct evhttp_request *req)
-{
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	size_t n = strlen(a->token);
-	unsigned diff = 0;
-
-	if (!h || strncmp(h, "Bearer ", 7) || strlen(h + 7) != n)
-		return false;
-	for (size_t i = 0; i < n; i++) /* constant time */
-		diff |= (unsigned)(h[7 + i] ^ a->token[i]);
-	return diff == 0;
 }
 
 /*
@@ -176,6 +165,10 @@ static const char *allowed_methods(const char *path)
 		return "GET";
 	if (!strcmp(path, "/v1/processbaselines/lock"))
 		return "PUT";
+	if (!strcmp(path, "/v1/console/codes") || !strcmp(path, "/v1/console/logout"))
+		return "POST";
+	if (!strcmp(path, "/v1/console/session"))
+		return "GET";
 	return NULL;
 }
 
@@ -247,17 +240,34 @@ static void route(struct vg_api *a, struct evhttp_request *req, const char *path
 			 path);
 }
 
+/* The console's own endpoints (/v1/console/...), once method_served passed them. */
+static bool console_route(struct vg_api *a, struct evhttp_request *req, const char *path,
+			  enum api_auth auth, const char *sid)
+{
+	if (!strcmp(path, "/v1/console/codes"))
+		api_console_codes(a, req, auth);
+	else if (!strcmp(path, "/v1/console/session"))
+		api_console_session(a, req, sid);
+	else if (!strcmp(path, "/v1/console/logout"))
+		api_console_logout(a, req, sid);
+	else
+		return false;
+	return true;
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	struct vg_api *a = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	char sid[VG_SESSION_TOKEN_LEN + 1];
+	enum api_auth auth;
 
 	a->requests++;
 	api_conn_request(a, req);
-	if (!path)
+	if (!path || !*path)
 		path = "/";
-	if (!method_served(a, req, path, m))
+	if (api_console_serve(a, req, path, m) || !method_served(a, req, path, m))
 		return;
 	if (!strcmp(path, "/healthz")) {
 		if (!api_params_known(a, req, path, m))
@@ -265,17 +275,22 @@ static void handle(struct evhttp_request *req, void *arg)
 		api_reply(req, 200, json_pack("{s:s}", "status", "ok"));
 		return;
 	}
-	if (!authorized(a, req)) {
+	auth = api_auth_of(a, req, sid);
+	if (auth == API_AUTH_NONE && strcmp(path, "/v1/console/session")) {
 		a->unauthorized++;
 		api_fail(a, req, 401,
 			 "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
-			 "with the token in %s/api.token",
+			 "with the token in %s/api.token (or sign in to the web console: "
+			 "'vigil console')",
 			 a->host.data_dir);
 		return;
 	}
+	if (auth == API_AUTH_SESSION && !api_csrf_ok(a, req, m, sid))
+		return;
 	if (allowed_methods(path) && !api_params_known(a, req, path, m))
 		return; /* an unknown path is the route's 404, whatever its parameters */
-	route(a, req, path, m);
+	if (!console_route(a, req, path, auth, sid))
+		route(a, req, path, m);
 }
 
 /* ---- start and stop ---------------------------------------------------------------------- */
@@ -392,7 +407,10 @@ int vg_api_start(struct vg_api **out, const struct vg_api_host *host, char *err,
 		free(a);
 		return rc;
 	}
-	if (make_server(a) || api_streams_start(a, host->stream_keepalive_s)) {
+	a->sessions =
+		vg_sessions_new(host->console_code_ttl_s ? host->console_code_ttl_s : 300,
+				host->console_session_ttl_s ? host->console_session_ttl_s : 43200);
+	if (!a->sessions || make_server(a) || api_streams_start(a, host->stream_keepalive_s)) {
 		vg_api_stop(a);
 		return vg_errf(err, n, -ENOMEM, "cannot create the HTTP server");
 	}
@@ -421,6 +439,8 @@ void vg_api_stats(const struct vg_api *a, struct vg_api_stats *st)
 		.accept_errors = a->accept_errors,
 		.connections = a->nconns,
 		.max_connections = a->max_conns,
+		.login_refused = a->login_refused,
+		.csrf_refused = a->csrf_refused,
 	};
 	api_streams_stats(a, st);
 }
@@ -435,5 +455,7 @@ void vg_api_stop(struct vg_api *a)
 	if (a->http)
 		evhttp_free(a->http); /* closes its connections: ours are then reaped */
 	api_conn_free_all(a);
+	vg_sessions_free(a->sessions);
+	explicit_bzero(a->token, sizeof(a->token));
 	free(a);
 }

@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"  violations list, show and resolve alerts\n"
 	"  notifiers  list, test, outbox, retry\n"
 	"  baselines  process baselines: list, show, lock, unlock, add, remove\n"
+	"  console    print a sign-in link to the running daemon's web console\n"
 	"  record     write live execs to a trace file\n"
 	"  replay     run a trace through the policies; print the matches\n"
 	"  version    print the version (--json: as JSON)\n"
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
 		{"violations", vg_cmd_violations},
 		{"notifiers", vg_cmd_notifiers},
 		{"baselines", vg_cmd_baselines},
+		{"console", vg_cmd_console},
 		{"replay", vg_cmd_replay},
 	};
 

@@ -14,17 +14,21 @@
 #include <jansson.h>
 
 struct vg_config {
-	char data_dir[1024];		 /* ./var/vigil */
-	char policy_dir[1024];		 /* "" = the built-in default pack only */
-	bool builtin_policies;		 /* true: the default pack besides policy_dir */
-	char plugin_dir[1024];		 /* "" = only the built-in notifier plugins */
-	char api_listen[128];		 /* 127.0.0.1:8077 */
-	uint32_t api_max_connections;	 /* api.max_connections: 256 held at once */
-	uint32_t api_request_timeout_s;	 /* api.request_timeout_s: 10, for each whole request */
-	uint32_t api_stream_keepalive_s; /* api.stream_keepalive_s: 15, the alert stream's */
-	bool fsync_always;		 /* store.fsync = "always" | "batch" */
-	uint32_t commit_ms;		 /* store.commit_ms: 5 */
-	uint32_t retention_days;	 /* store.retention_days: 30 (resolved alerts) */
+	char data_dir[1024];		/* ./var/vigil */
+	char policy_dir[1024];		/* "" = the built-in default pack only */
+	bool builtin_policies;		/* true: the default pack besides policy_dir */
+	char plugin_dir[1024];		/* "" = only the built-in notifier plugins */
+	char api_listen[128];		/* 127.0.0.1:8077 */
+	uint32_t api_max_connections;	/* api.max_connections: 256 held at once */
+	uint32_t api_request_timeout_s; /* api.request_timeout_s: 10, for each whole request */
+
+	uint32_t api_console_code_ttl_s;    /* api.console_code_ttl: "300s", a sign-in code */
+	uint32_t api_console_session_ttl_s; /* api.console_session_ttl: "12h" */
+	uint32_t api_stream_keepalive_s;    /* api.stream_keepalive_s: 15, the alert stream's */
+
+	bool fsync_always;	  /* store.fsync = "always" | "batch" */
+	uint32_t commit_ms;	  /* store.commit_ms: 5 */
+	uint32_t retention_days;  /* store.retention_days: 30 (resolved alerts) */
 	uint32_t store_memory_mb; /* store.memory_mb: 64, kept while the disk refuses writes */
 	uint32_t ringbuf_bytes;	  /* sensor.ringbuf_size: 4 MiB */
 	uint32_t drain_ms;	  /* sensor.drain_ms: 10 */

@@ -374,6 +374,12 @@ static void api_metrics(struct vg_daemon *d, struct evbuffer *b)
 	       "accept() failures (no descriptors, no memory): accepting paused 1 s", "counter",
 	       st.accept_errors);
 	api_stream_metrics(b, &st);
+	metric(b, "vigil_api_console_signin_refused_total",
+	       "web console sign-ins refused (a wrong, used or expired code or API token)",
+	       "counter", st.login_refused);
+	metric(b, "vigil_api_csrf_refused_total",
+	       "console session requests refused for a missing or wrong X-CSRF-Token", "counter",
+	       st.csrf_refused);
 }
 
 /* Per policy, one family per counter (broken policies are not listed). */

@@ -4,7 +4,8 @@ real daemon: a host process matching a policy makes an alert, streamed as `new`;
 process again merges into it (`violation`); resolving it through the API streams `resolved`;
 a keepalive comes every api.stream_keepalive_s; the stream outlives api.request_timeout_s;
 the 33rd stream is refused (503); a reader that leaves is cleaned up (the gauge in /metrics
-falls back to 0). The notifier test endpoint sends through a real local webhook receiver
+falls back to 0); a slow reader is cut at 1 MiB behind; what a reader sends is dropped; the
+console's session cookie opens a stream. The notifier test endpoint sends through a real local webhook receiver
 (200), reports a receiver that is down (502) and an unknown name (404); GET /v1/notifiers
 masks the password of a URL's user:password."""
 import http.client
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
@@ -76,9 +78,11 @@ def stop_all():
 class Stream:
     """One GET /v1/alerts/stream, read on a thread: its events (and comments) in a queue."""
 
-    def __init__(self, token=True):
+    def __init__(self, token=True, cookie=None):
         self.conn = http.client.HTTPConnection("127.0.0.1", D.port, timeout=30)
         headers = {"Accept": "text/event-stream"}
+        if cookie:
+            headers["Cookie"] = f"vigil_session={cookie}"
         if token:
             headers["Authorization"] = f"Bearer {D.token}"
         self.conn.request("GET", "/v1/alerts/stream", headers=headers)
@@ -264,6 +268,35 @@ class AlertStreamTest(unittest.TestCase):
             self.assertTrue(chunk, "the stream ended")
             got += chunk
         sock.close()
+        wait_gauge("vigil_api_streams", 0)
+
+    def test_9_console_session(self):
+        """The console's way in: the session cookie opens the stream (as EventSource sends
+        it), and with its CSRF token runs a notifier test."""
+        c = http.client.HTTPConnection("127.0.0.1", D.port, timeout=10)
+        c.request("POST", "/login", body=urllib.parse.urlencode({"token": D.token}),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.status, 303)
+        sid = r.getheader("Set-Cookie").split(";")[0].partition("=")[2]
+        c.close()
+        s = Stream(token=False, cookie=sid)
+        self.assertEqual(s.status, 200)
+        self.assertEqual(s.next_comment(timeout=5), "keepalive")
+        s.close()
+        cookie = {"Cookie": f"vigil_session={sid}"}
+        code, ans = D.req("GET", "/v1/console/session", token=False, headers=cookie)
+        self.assertEqual(code, 200, ans)
+        code, ans = D.req("POST", "/v1/notifiers/hook/test", token=False, headers=cookie)
+        self.assertEqual(code, 403, ans)
+        code, ans = D.req("POST", "/v1/notifiers/hook/test", token=False,
+                          headers=dict(cookie, **{"X-CSRF-Token": "A" * 43}))
+        self.assertEqual(code, 403, ans)
+        _, sess = D.req("GET", "/v1/console/session", token=False, headers=cookie)
+        code, ans = D.req("POST", "/v1/notifiers/hook/test", token=False,
+                          headers=dict(cookie, **{"X-CSRF-Token": sess["csrf"]}))
+        self.assertEqual((code, ans), (200, {"sent": True}))
         wait_gauge("vigil_api_streams", 0)
 
     def test_4_needs_the_token(self):

@@ -257,7 +257,7 @@ class Abuse(unittest.TestCase):
         tok = f"Authorization: Bearer {self.d.token}\r\n".encode()
         cases = [
             (b"PROPFIND /v1/alerts", 405, "GET"),
-            (b"FOO /", 404, None),
+            (b"FOO /", 405, "GET, HEAD"),  # the web console's page
             (b"FROB /nowhere", 404, None),
             (b"DELETE /nowhere", 404, None),
             (b"DELETE /v1/policies/x", 405, "GET, PATCH"),
