@@ -24,6 +24,7 @@ struct vg_api_host {
 	const char *data_dir; /* where api.token is, for messages */
 	int data_fd;	      /* data_dir, checked and open (safefile.h) */
 	uint32_t max_connections, request_timeout_s;
+	uint32_t stream_keepalive_s; /* GET /v1/alerts/stream's keepalive comment; 0: 15 s */
 	uint32_t console_code_ttl_s, console_session_ttl_s; /* 0: 300 s and 12 h */
 	struct vg_alerts *alerts;
 	struct vg_notify *notify; /* NULL: no notifiers */
@@ -41,6 +42,11 @@ struct vg_api_stats {
 	uint64_t requests, errors4xx, http_errors, timeouts, cap_pauses, accept_errors;
 	uint64_t login_refused, csrf_refused; /* console sign-ins and CSRF tokens refused */
 	uint32_t connections, max_connections;
+	/* GET /v1/alerts/stream: open now, the cap; opened, refused at the cap, cut for a reader
+	 * too far behind, closed (by the reader or a failed write), messages sent */
+	uint32_t streams, streams_max;
+	uint64_t streams_opened, streams_refused, streams_cut_slow, streams_closed;
+	uint64_t stream_messages;
 };
 
 /* Listens on host->listen. 0, or -errno with the cause and fix in err. */

@@ -25,7 +25,12 @@ struct conn {
 	struct conn *prev, *next;
 	uint64_t since_ms; /* monotonic: accepted, or its last request came whole */
 	bool dropped;
+	bool streaming;		     /* an open event stream: no request deadline */
+	void (*on_close)(void *arg); /* told when evhttp closes it (a stream's end) */
+	void *close_arg;
 };
+
+struct api_streams;
 
 struct vg_api {
 	struct vg_api_host host;
@@ -39,6 +44,8 @@ struct vg_api {
 	struct vg_sessions *sessions; /* the web console's sign-in codes and sessions */
 	uint64_t requests, errors4xx, unauthorized, login_refused, csrf_refused;
 	uint64_t timeouts, cap_pauses, accept_errors, http_errors;
+	struct api_streams *streams; /* GET /v1/alerts/stream (stream.c) */
+	struct notifier_test *tests; /* POST /v1/notifiers/{name}/test waiting for the receiver */
 };
 
 /* ---- answers (server.c) ---- */
@@ -62,10 +69,24 @@ int api_conn_setup(struct vg_api *a);
 void api_conn_listening(struct vg_api *a, struct evconnlistener *listener);
 /* A whole request came on req's connection: its next one is due from now. */
 void api_conn_request(struct vg_api *a, struct evhttp_request *req);
+/* req's connection carries an event stream from now on: no request deadline applies and fn(arg)
+ * is called when evhttp closes it (fn NULL: no longer). 0, or -ENOENT: not a connection of ours. */
+int api_conn_stream(struct vg_api *a, struct evhttp_request *req, void (*fn)(void *), void *arg);
 /* Lets go of every connection still held (after evhttp_free). */
 void api_conn_free_all(struct vg_api *a);
 /* The connection cap from the configuration and the open-files limit. 0 or -errno with err. */
 int api_conn_budget(struct vg_api *a, char *err, size_t errlen);
+
+/* ---- event streams (stream.c) ---- */
+
+/* The streams' keepalive timer and the store's observer: 0 or -ENOMEM. */
+int api_streams_start(struct vg_api *a, uint32_t keepalive_s);
+/* Ends every stream (before evhttp_free) and the observer. */
+void api_streams_stop(struct vg_api *a);
+/* The streams' gauges and counters into out. */
+void api_streams_stats(const struct vg_api *a, struct vg_api_stats *out);
+/* GET /v1/alerts/stream */
+void api_stream_open(struct vg_api *a, struct evhttp_request *req);
 
 /* ---- query parameters (params.c) ---- */
 
@@ -119,6 +140,10 @@ void api_delete_baselines(struct vg_api *a, struct evhttp_request *req);
 void api_list_notifiers(struct vg_api *a, struct evhttp_request *req);
 /* PATCH /v1/notifiers/{rest} */
 void api_notifier_path(struct vg_api *a, struct evhttp_request *req, const char *rest);
+/* POST /v1/notifiers/{name}/test (answered when the send ends) */
+void api_notifier_test(struct vg_api *a, struct evhttp_request *req, const char *rest);
+/* Forgets the tests still waiting (before evhttp_free frees their requests). */
+void api_notifier_tests_stop(struct vg_api *a);
 void api_list_policies(struct vg_api *a, struct evhttp_request *req);
 /* /v1/policies/{rest} */
 void api_policy_path(struct vg_api *a, struct evhttp_request *req, const char *rest,

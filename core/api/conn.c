@@ -108,7 +108,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		next = c->next;
 		if (conn_closed(c)) {
 			conn_free(c);
-		} else if (now - c->since_ms >= limit) {
+		} else if (!c->streaming && now - c->since_ms >= limit) {
 			if (evbuffer_get_length(bufferevent_get_output(c->bev))) {
 				c->since_ms = now;
 				continue;
@@ -131,6 +131,8 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 	struct vg_api *a = c->a;
 
 	(void)evcon;
+	if (c->on_close)
+		c->on_close(c->close_arg);
 	conn_free(c); /* our reference: evhttp's own goes next, and the socket with it */
 	update_accept(a);
 }
@@ -147,6 +149,21 @@ void api_conn_request(struct vg_api *a, struct evhttp_request *req)
 			evhttp_connection_set_closecb(evcon, on_conn_close, c);
 			return;
 		}
+}
+
+int api_conn_stream(struct vg_api *a, struct evhttp_request *req, void (*fn)(void *), void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+	for (struct conn *c = a->conns; c && bev; c = c->next)
+		if (c->bev == bev) {
+			c->streaming = fn != NULL;
+			c->on_close = fn;
+			c->close_arg = arg;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 /* Bytes came in on a connection evhttp has already let go of: stop reading them. */
@@ -195,8 +212,8 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	char *body;
 	int code;
 
-	if (!info->n_added || len < 16)
-		return;
+	if (!info->n_added || len < 16 || c->streaming)
+		return; /* (a stream's output is ours, and long: not searched each time) */
 	end = evbuffer_search(buf, "\r\n\r\n", 4, NULL);
 	if (end.pos < 0 || end.pos > 8192)
 		return;

@@ -153,6 +153,8 @@ static const char *allowed_methods(const char *path)
 	if (!strncmp(path, "/v1/notifiers/", 14) && path[14]) {
 		rest = path + 14;
 		slash = strchr(rest, '/');
+		if (slash && slash > rest && !strcmp(slash, "/test"))
+			return "POST";
 		return slash && slash > rest && !strcmp(slash, "/retry") ? "PATCH" : NULL;
 	}
 	if (!strncmp(path, "/v1/policies/", 13) && path[13])
@@ -217,10 +219,14 @@ static void route(struct vg_api *a, struct evhttp_request *req, const char *path
 		api_list_alerts(a, req);
 	else if (!strcmp(path, "/v1/alerts/resolve") && m == EVHTTP_REQ_PATCH)
 		api_resolve_bulk(a, req);
+	else if (!strcmp(path, "/v1/alerts/stream") && m == EVHTTP_REQ_GET)
+		api_stream_open(a, req);
 	else if (!strncmp(path, "/v1/alerts/", 11))
 		api_alert_path(a, req, path + 11, m);
 	else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET)
 		api_list_notifiers(a, req);
+	else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_POST)
+		api_notifier_test(a, req, path + 14);
 	else if (!strncmp(path, "/v1/notifiers/", 14) && m == EVHTTP_REQ_PATCH)
 		api_notifier_path(a, req, path + 14);
 	else if (!strcmp(path, "/v1/policies") && m == EVHTTP_REQ_GET)
@@ -404,7 +410,7 @@ int vg_api_start(struct vg_api **out, const struct vg_api_host *host, char *err,
 	a->sessions =
 		vg_sessions_new(host->console_code_ttl_s ? host->console_code_ttl_s : 300,
 				host->console_session_ttl_s ? host->console_session_ttl_s : 43200);
-	if (!a->sessions || make_server(a)) {
+	if (!a->sessions || make_server(a) || api_streams_start(a, host->stream_keepalive_s)) {
 		vg_api_stop(a);
 		return vg_errf(err, n, -ENOMEM, "cannot create the HTTP server");
 	}
@@ -436,6 +442,7 @@ void vg_api_stats(const struct vg_api *a, struct vg_api_stats *st)
 		.login_refused = a->login_refused,
 		.csrf_refused = a->csrf_refused,
 	};
+	api_streams_stats(a, st);
 }
 
 void vg_api_stop(struct vg_api *a)
@@ -443,6 +450,8 @@ void vg_api_stop(struct vg_api *a)
 	if (!a)
 		return;
 	a->listener = NULL; /* evhttp_free frees it */
+	api_streams_stop(a);
+	api_notifier_tests_stop(a);
 	if (a->http)
 		evhttp_free(a->http); /* closes its connections: ours are then reaped */
 	api_conn_free_all(a);

@@ -44,6 +44,7 @@ static const struct key keys[] = {
 	{"api", "listen", K_STR, F(api_listen), NULL},
 	{"api", "max_connections", K_U32, F(api_max_connections), NULL},
 	{"api", "request_timeout_s", K_U32, F(api_request_timeout_s), NULL},
+	{"api", "stream_keepalive_s", K_U32, F(api_stream_keepalive_s), NULL},
 	{"api", "console_code_ttl", K_DUR, F(api_console_code_ttl_s), NULL},
 	{"api", "console_session_ttl", K_DUR, F(api_console_session_ttl_s), NULL},
 	{NULL, "store", K_TABLE, 0, 0, NULL},
@@ -114,6 +115,7 @@ static const struct range {
 	{"identity.max_file_mb", 1, 4096, "MiB; larger executables are not hashed"},
 	{"api.max_connections", 1, 65536, "connections"},
 	{"api.request_timeout_s", 1, 3600, "seconds"},
+	{"api.stream_keepalive_s", 1, 3600, "seconds"},
 	{"api.console_code_ttl", 1, 3600, "seconds (\"30s\", \"5m\"), up to 1h"},
 	{"api.console_session_ttl", 60, 604800, "seconds (\"30m\", \"12h\"), up to 7d"},
 	{"baselines.observe", 1, 31536000, "seconds (\"30s\", \"5m\", \"1h\", \"2d\"), up to 365d"},
@@ -219,6 +221,7 @@ void vg_config_defaults(struct vg_config *c)
 	c->api_max_connections = 256;
 	c->builtin_policies = true;
 	c->api_request_timeout_s = 10;
+	c->api_stream_keepalive_s = 15;
 	c->api_console_code_ttl_s = 300;
 	c->api_console_session_ttl_s = 43200;
 	c->commit_ms = 5;

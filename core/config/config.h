@@ -24,6 +24,7 @@ struct vg_config {
 
 	uint32_t api_console_code_ttl_s;    /* api.console_code_ttl: "300s", a sign-in code */
 	uint32_t api_console_session_ttl_s; /* api.console_session_ttl: "12h" */
+	uint32_t api_stream_keepalive_s;    /* api.stream_keepalive_s: 15, the alert stream's */
 
 	bool fsync_always;	  /* store.fsync = "always" | "batch" */
 	uint32_t commit_ms;	  /* store.commit_ms: 5 */

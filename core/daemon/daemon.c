@@ -340,6 +340,7 @@ static int api_start(struct vg_daemon *d, char *err, size_t n)
 		.data_fd = d->data_fd,
 		.max_connections = d->cfg.api_max_connections,
 		.request_timeout_s = d->cfg.api_request_timeout_s,
+		.stream_keepalive_s = d->cfg.api_stream_keepalive_s,
 		.console_code_ttl_s = d->cfg.api_console_code_ttl_s,
 		.console_session_ttl_s = d->cfg.api_console_session_ttl_s,
 		.alerts = d->alerts,

@@ -331,6 +331,26 @@ static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
 	       ks.event_errors);
 }
 
+/* GET /v1/alerts/stream's */
+static void api_stream_metrics(struct evbuffer *b, const struct vg_api_stats *st)
+{
+	metric(b, "vigil_api_streams", "alert streams open (GET /v1/alerts/stream)", "gauge",
+	       st->streams);
+	metric(b, "vigil_api_streams_max", "the cap on alert streams open at once", "gauge",
+	       st->streams_max);
+	metric(b, "vigil_api_streams_opened_total", "alert streams opened", "counter",
+	       st->streams_opened);
+	metric(b, "vigil_api_streams_refused_total", "alert streams refused at the cap (503)",
+	       "counter", st->streams_refused);
+	metric(b, "vigil_api_streams_cut_slow_total",
+	       "alert streams cut: the reader fell 1 MiB behind", "counter", st->streams_cut_slow);
+	metric(b, "vigil_api_streams_closed_total",
+	       "alert streams ended by the reader or a failed write", "counter",
+	       st->streams_closed);
+	metric(b, "vigil_api_stream_messages_total", "alert changes sent to the streams", "counter",
+	       st->stream_messages);
+}
+
 static void api_metrics(struct vg_daemon *d, struct evbuffer *b)
 {
 	struct vg_api_stats st = {0};
@@ -353,6 +373,7 @@ static void api_metrics(struct vg_daemon *d, struct evbuffer *b)
 	metric(b, "vigil_api_accept_errors_total",
 	       "accept() failures (no descriptors, no memory): accepting paused 1 s", "counter",
 	       st.accept_errors);
+	api_stream_metrics(b, &st);
 	metric(b, "vigil_api_console_signin_refused_total",
 	       "web console sign-ins refused (a wrong, used or expired code or API token)",
 	       "counter", st.login_refused);

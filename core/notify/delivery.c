@@ -149,6 +149,10 @@ void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome out
 	char aged[640];
 	int64_t left_ms;
 
+	if (sl == &inst->probe) {
+		notify_probe_settle(n, sl, outcome, why);
+		return;
+	}
 	release(n, sl);
 	if (!e)
 		return;
@@ -254,7 +258,7 @@ void notify_run(struct vg_notify *n, struct slot *sl, int nargs)
  * tables from a struct vg_alert, else a json_t. Args: alert, json, inst (light userdata). Returns
  * the alert and the ref.
  */
-static int l_prepare(lua_State *L)
+int notify_l_prepare(lua_State *L)
 {
 	const struct vg_alert *a = lua_touserdata(L, 1);
 	json_t *j = lua_touserdata(L, 2);
@@ -296,7 +300,7 @@ static int prepare(struct vg_notify *n, struct slot *sl, lua_State *L)
 		notify_settle(n, sl, NOTIFY_REFUSED, why, -1);
 		return -ENOENT;
 	}
-	lua_pushcfunction(L, l_prepare);
+	lua_pushcfunction(L, notify_l_prepare);
 	lua_pushlightuserdata(L, (void *)a);
 	lua_pushlightuserdata(L, alert);
 	lua_pushlightuserdata(L, sl->inst);

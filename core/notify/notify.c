@@ -248,6 +248,7 @@ static int add_instance(struct vg_notify *n, const char *name, json_t *v, char *
 	memset(inst, 0, sizeof(*inst));
 	for (int k = 0; k < MAX_CONCURRENCY; k++)
 		inst->slot[k].co_ref = LUA_NOREF;
+	inst->probe.co_ref = LUA_NOREF;
 	inst->plugin = plugin;
 	snprintf(inst->name, sizeof(inst->name), "%s", name);
 	snprintf(inst->type, sizeof(inst->type), "%s", type);
@@ -391,6 +392,8 @@ void vg_notify_close(struct vg_notify *n)
 			vg_stream_free(inst->slot[k].stream);
 			inst->slot[k].co = NULL;
 		}
+		vg_stream_free(inst->probe.stream);
+		inst->probe.co = NULL;
 	}
 	free(n->inst);
 	for (int i = 0; i < n->ndefaults; i++)

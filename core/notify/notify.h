@@ -71,6 +71,18 @@ void vg_notify_metrics(struct vg_notify *n, struct evbuffer *b);
 int vg_notify_pending(struct vg_notify *n, const char *name, int *dead);
 
 /*
+ * A test message through one instance now, outside the outbox (not retried, not counted, no
+ * dead letter): its plugin's "created" function with a sample alert (policy "vigil test
+ * notification"). done(ctx, true, NULL) when the receiver took it, done(ctx, false, why) when
+ * not; called later, on the loop. 0; -ENOENT: no instance name; -EBUSY: a test of it is in
+ * flight; -ENOTSUP: its plugin has no "created" function (why says so in err).
+ */
+typedef void (*vg_notify_test_cb)(void *ctx, bool sent, const char *why);
+int vg_notify_test(struct vg_notify *n, const char *name, vg_notify_test_cb done, void *ctx);
+/* done(ctx) is not called after all (the asker is gone). */
+void vg_notify_test_cancel(struct vg_notify *n, void *ctx);
+
+/*
  * Dead letters back into the queue: all (what NULL), one instance's (its
  * name), one alert's in every instance (its id), or one dead letter (its id,
  * a number, as GET /v1/notifiers lists it). Returns how many, or -ENOENT when

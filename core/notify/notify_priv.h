@@ -60,6 +60,10 @@ struct inst {
 	int queue_max;	   /* events its queue keeps in memory at most, and dead letters */
 	int conc;	   /* slots in use at most: `concurrency` */
 	struct slot slot[MAX_CONCURRENCY];
+	struct slot probe;	      /* vg_notify_test's: busy while probe_done is set */
+	vg_notify_test_cb probe_done; /* NULL also once cancelled, while its request ends */
+	void *probe_ctx;
+	bool probing;
 	uint64_t sent, failed, retried, deadc, lat[NBUCKETS + 1];
 	uint64_t skipped; /* events its plugin has no function for: no request made */
 	double lat_sum;
@@ -131,6 +135,15 @@ void notify_run(struct vg_notify *n, struct slot *sl, int nargs);
 void notify_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome outcome,
 		   const char *why, long retry_after_s);
 extern const double notify_buckets[NBUCKETS];
+
+/* In a protected call: the instance's conf table (once), a coroutine (its registry ref) and the
+ * alert as Lua tables. Args: alert (struct vg_alert), json (json_t), inst (light userdata). */
+int notify_l_prepare(lua_State *L);
+
+/* ---- probe.c ---- */
+/* How sl's test ended (sl is its instance's probe slot). */
+void notify_probe_settle(struct vg_notify *n, struct slot *sl, enum notify_outcome outcome,
+			 const char *why);
 
 /* ---- answer.c ---- */
 /* An HTTP answer in words into why: "HTTP 429 Too Many Requests: <body>", the body (len bytes)

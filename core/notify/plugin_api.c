@@ -112,10 +112,13 @@ static void on_http(void *ctx, const struct vg_http_resp *r)
 /* The slot whose coroutine L is, or NULL (called outside an event function). */
 static struct slot *slot_of(struct vg_notify *n, lua_State *L)
 {
-	for (int i = 0; i < n->ninst; i++)
+	for (int i = 0; i < n->ninst; i++) {
 		for (int k = 0; k < n->inst[i].conc; k++)
 			if (n->inst[i].slot[k].co == L)
 				return &n->inst[i].slot[k];
+		if (n->inst[i].probe.co == L)
+			return &n->inst[i].probe;
+	}
 	return NULL;
 }
 

@@ -265,6 +265,34 @@ static int setting_value(struct inst *inst, const char *key, const struct key_sc
 	return rc;
 }
 
+/* A URL as shown (takes url): a password in its user:password@ is "***", and so is userinfo
+ * without a colon (a token in the user's place). */
+static json_t *shown_url(json_t *url)
+{
+	const char *u = json_string_value(url), *auth = strstr(u, "://"), *end, *at, *colon;
+	char *masked;
+	json_t *out;
+
+	if (!auth)
+		return url;
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	at = memrchr(auth, '@', (size_t)(end - auth));
+	if (!at)
+		return url;
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	if (!colon)
+		colon = auth - 1; /* no user name to keep */
+	if (asprintf(&masked, "%.*s***%s", (int)(colon + 1 - u), u, at) < 0)
+		return url;
+	out = json_string(masked);
+	free(masked);
+	if (!out)
+		return url;
+	json_decref(url);
+	return out;
+}
+
 /* A plugin's key, against the schema table on top of L: checked, kept in conf and shown. */
 static int plugin_setting(struct inst *inst, lua_State *L, const char *key, json_t *v, bool resolve,
 			  char *err, size_t en)
@@ -289,6 +317,8 @@ static int plugin_setting(struct inst *inst, lua_State *L, const char *key, json
 		json_decref(shown);
 		return rc;
 	}
+	if (ks.format && !strcmp(ks.format, "url") && !ks.secret && json_is_string(shown))
+		shown = shown_url(shown);
 	/* these fail only out of memory: the settings are then short, as is all else */
 	(void)json_object_set_new(inst->conf, key, value);
 	(void)json_object_set_new(inst->shown, key, shown);

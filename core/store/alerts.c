@@ -457,6 +457,25 @@ static void proc_of(struct vg_proc_rec *p, const struct vg_violation *v)
 	lineage_of(p, ev);
 }
 
+void vg_alerts_on_change(struct vg_alerts *s, vg_alerts_change_fn fn, void *ctx)
+{
+	s->on_change = fn;
+	s->on_change_ctx = ctx;
+}
+
+const char *vg_alert_change_name(enum vg_alert_change ch)
+{
+	static const char *const names[] = {"new", "violation", "resolved", "enforced"};
+
+	return (unsigned)ch < 4 ? names[ch] : "changed";
+}
+
+static void changed(struct vg_alerts *s, const struct vg_alert *a, enum vg_alert_change ch)
+{
+	if (s->on_change)
+		s->on_change(s->on_change_ctx, a, ch);
+}
+
 /* The open alert v merges into, or a new one (*created); -ENOMEM. */
 static int alert_for(struct vg_alerts *s, const struct vg_violation *v, struct vg_alert **out,
 		     bool *created)
@@ -554,6 +573,7 @@ int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_
 	s->violations++;
 	if (alert)
 		*alert = a;
+	changed(s, a, created ? VG_CHANGE_NEW : VG_CHANGE_VIOLATION);
 	return 0;
 }
 
@@ -578,6 +598,7 @@ int vg_alerts_enforced(struct vg_alerts *s, const struct vg_alert *ca, const cha
 	/* kept even when the log refused it: the enforcement happened */
 	alert_apply_enforced(a, dup_or_null(action), ok, dup_or_null(msg), dup_or_null(target),
 			     now);
+	changed(s, a, VG_CHANGE_ENFORCED);
 	return rc;
 }
 
@@ -595,6 +616,7 @@ int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now)
 	if (rc)
 		return rc; /* not in the log: not resolved */
 	alert_apply_resolved(s, a, now);
+	changed(s, a, VG_CHANGE_RESOLVED);
 	return 0;
 }
 

@@ -97,6 +97,17 @@ struct vg_alerts_opts {
 	size_t mem_bound;
 };
 
+/* How an alert changed, for an observer (vg_alerts_on_change). */
+enum vg_alert_change {
+	VG_CHANGE_NEW,	     /* created by its first violation */
+	VG_CHANGE_VIOLATION, /* another violation merged into it */
+	VG_CHANGE_RESOLVED,
+	VG_CHANGE_ENFORCED, /* an enforcement recorded on it (worked or not) */
+};
+
+/* Called after the change is in memory (and handed to the log); a is the alert as it is now. */
+typedef void (*vg_alerts_change_fn)(void *ctx, const struct vg_alert *a, enum vg_alert_change ch);
+
 /* Per-policy settings persisted in the store (enable/disable, enforcement). */
 struct vg_policy_setting {
 	char *policy_id;
@@ -137,6 +148,11 @@ int vg_alerts_enforced(struct vg_alerts *s, const struct vg_alert *a, const char
 
 /* Resolves an alert: 0, -ENOENT (unknown id), -EALREADY (already resolved). */
 int vg_alerts_resolve(struct vg_alerts *s, const char *id, uint64_t now_ns);
+
+/* One observer of every change above (fn NULL: none); it must not change the store. */
+void vg_alerts_on_change(struct vg_alerts *s, vg_alerts_change_fn fn, void *ctx);
+/* "new", "violation", "resolved", "enforced" */
+const char *vg_alert_change_name(enum vg_alert_change ch);
 
 /* Persists a policy setting; enabled < 0 or enforcement NULL leave that part. */
 int vg_alerts_set_policy(struct vg_alerts *s, const char *policy_id, int enabled,

@@ -80,6 +80,8 @@ struct vg_alerts {
 	struct policy_settings settings;
 	struct vg_baselines *baselines;
 	uint64_t merged, violations;
+	vg_alerts_change_fn on_change; /* the observer, or NULL */
+	void *on_change_ctx;
 };
 
 /* ---- alerts.c: the model, for the codec's replay ---- */
