@@ -237,6 +237,8 @@ class ConsoleTest(unittest.TestCase):
         """apt-get update in the pod: killed; the violation appears without a reload."""
         self.drv.get(S["base"] + "/#/violations")
         self.css("table#violations")
+        # the daemon streams changes (no polling): the row comes from the stream
+        self.wait(lambda d: "Live" in d.find_element(By.CSS_SELECTOR, "#live").text)
         time.sleep(1.5)  # the pod list reaches vigil
         r = subprocess.run(["podman", "exec", S["cid"], "apt-get", "update"],
                            capture_output=True, text=True, timeout=60)
