@@ -193,8 +193,15 @@ void alert_index_del(struct alert_index *ix, struct vg_alert *a)
 	n = field_lists(ix, a, false, f);
 	list_remove(&ix->all, a);
 	list_remove(state_list(ix, (int)a->ix_state), a);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		list_remove(f[i], a);
+		if (!f[i]->n) { /* no alert has that value now (pods come and go) */
+			alert_strmap_del(&ix->by_field, f[i]->key);
+			list_free(f[i]);
+			free(f[i]->key);
+			free(f[i]);
+		}
+	}
 }
 
 /* The list's newest is a: a newer time keeps it there. */

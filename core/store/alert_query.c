@@ -95,7 +95,7 @@ static void query_start(struct vg_alerts *s, const struct vg_alert_filter *f, st
 {
 	const char tags[] = {'p', 'n', 'd', 'o'};
 	const char *vals[] = {f->policy, f->namespace_, f->deployment, f->pod};
-	int terms = 0;
+	int terms = 0; /* the terms a list answers */
 
 	q->f = f;
 	q->start = &s->index.all;
@@ -109,13 +109,12 @@ static void query_start(struct vg_alerts *s, const struct vg_alert_filter *f, st
 
 		if (!vals[i])
 			continue;
-		terms++;
 		l = alert_index_list(&s->index, tags[i], vals[i], false);
-		if (!l && i == 0) { /* no policy is named that: a part of a name */
-			q->policy_sub = true;
-			terms++; /* not a list: the walk decides */
+		if (!l && i == 0) {	      /* no policy is named that: a part of a name */
+			q->policy_sub = true; /* not a list: the walk decides */
 			continue;
 		}
+		terms++;
 		if (!l) { /* nothing has that value */
 			q->start = NULL;
 			return;
@@ -123,9 +122,7 @@ static void query_start(struct vg_alerts *s, const struct vg_alert_filter *f, st
 		if (terms == 1 || l->n < q->start->n)
 			q->start = l;
 	}
-	if (f->severity)
-		terms++;
-	q->alone = terms <= 1 && !f->ntext && !f->since_ns && !q->policy_sub;
+	q->alone = terms <= 1 && !f->severity && !f->ntext && !f->since_ns && !q->policy_sub;
 }
 
 /*

@@ -279,8 +279,8 @@ static void add_target(struct vg_alert *a, char *target)
 	free(target);
 }
 
-void alert_apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action, bool ok,
-			  char *msg, char *target, uint64_t t)
+void alert_apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action, bool ok, char *msg,
+			  char *target, uint64_t t)
 {
 	free(a->enf_action);
 	free(a->enf_msg);

@@ -136,8 +136,8 @@ void alert_push(struct vg_alerts *s, struct vg_alert *a, struct vg_proc_rec *p);
 void alert_proc_free(struct vg_proc_rec *p);
 void alert_free(struct vg_alert *a);
 /* Takes ownership of action, msg and target. */
-void alert_apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action, bool ok,
-			  char *msg, char *target, uint64_t t);
+void alert_apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action, bool ok, char *msg,
+			  char *target, uint64_t t);
 void alert_apply_resolved(struct vg_alerts *s, struct vg_alert *a, uint64_t t);
 /* Takes ownership of the summary's strings. */
 void alert_apply_summary(struct vg_alerts *s, struct vg_alert *a, struct alert_summary *sum);

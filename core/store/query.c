@@ -30,10 +30,11 @@ static int query_key(const char *p, size_t len)
 static int query_text(const char *p, size_t len, struct vg_query *out, char *err, size_t n)
 {
 	if (out->f.ntext >= VG_QUERY_TERMS)
-		return vg_errf(err, n, -EINVAL,
-			       "too many free-text terms (at most %d): drop '%.*s' or use Key:Value "
-			       "terms",
-			       VG_QUERY_TERMS, (int)len, p);
+		return vg_errf(
+			err, n, -EINVAL,
+			"too many free-text terms (at most %d): drop '%.*s' or use Key:Value "
+			"terms",
+			VG_QUERY_TERMS, (int)len, p);
 	if (len >= QUERY_VAL_MAX)
 		return vg_errf(err, n, -EINVAL, "a free-text term takes 1 to %zu characters",
 			       QUERY_VAL_MAX - 1);
