@@ -15,12 +15,20 @@
 
 #include "alerts_priv.h"
 
+/* A word to find in any case: where its first letter may be ("aA"), and its length. */
+struct query_word {
+	const char *w;
+	char first[3];
+	size_t len;
+};
+
 /* A query made ready: where it starts and how the policy is matched. */
 struct query_run {
 	const struct vg_alert_filter *f;
 	const struct ix_list *start; /* NULL: nothing can match */
 	bool policy_sub;	     /* no policy is named that: match within the name */
 	bool alone;		     /* the start list is exactly the matches */
+	struct query_word policy, text[VG_QUERY_TERMS];
 };
 
 static bool eq(const char *want, const char *have)
@@ -28,27 +36,30 @@ static bool eq(const char *want, const char *have)
 	return !want || (have && !strcmp(want, have));
 }
 
-/* needle is in hay, any case (ASCII). */
-static bool holds(const char *hay, const char *needle)
+static void word_of(struct query_word *q, const char *w)
 {
-	size_t n = strlen(needle);
+	q->w = w;
+	q->len = strlen(w);
+	q->first[0] = (char)tolower((unsigned char)w[0]);
+	q->first[1] = (char)toupper((unsigned char)w[0]);
+	q->first[2] = '\0';
+}
 
+/* The word is in hay, any case (ASCII): its first letter found by strpbrk (vectorised). */
+static bool holds(const char *hay, const struct query_word *q)
+{
 	if (!hay)
 		return false;
-	for (; *hay; hay++) {
-		size_t i = 0;
-
-		while (i < n && hay[i] &&
-		       tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-			i++;
-		if (i == n)
+	if (!q->len)
+		return true;
+	for (const char *p = hay; (p = strpbrk(p, q->first)); p++)
+		if (!strncasecmp(p, q->w, q->len))
 			return true;
-	}
-	return n == 0;
+	return false;
 }
 
 /* A free-text term is in one of the alert's names or its newest process. */
-static bool text_in(const struct vg_alert *a, const char *t)
+static bool text_in(const struct vg_alert *a, const struct query_word *t)
 {
 	const struct vg_proc_rec *p = NULL;
 
@@ -64,13 +75,12 @@ static bool text_in(const struct vg_alert *a, const char *t)
 static bool policy_ok(const struct query_run *q, const struct vg_alert *a)
 {
 	const char *want = q->f->policy;
-	const char *name = a->policy_name;
 
 	if (!want)
 		return true;
 	if (!q->policy_sub)
-		return eq(want, name) || eq(want, a->policy_id);
-	return holds(name, want);
+		return eq(want, a->policy_name) || eq(want, a->policy_id);
+	return holds(a->policy_name, &q->policy);
 }
 
 static bool matches(const struct query_run *q, const struct vg_alert *a)
@@ -85,7 +95,7 @@ static bool matches(const struct query_run *q, const struct vg_alert *a)
 	if (f->severity && (!a->severity || strcasecmp(f->severity, a->severity)))
 		return false;
 	for (int i = 0; i < f->ntext && i < VG_QUERY_TERMS; i++)
-		if (!text_in(a, f->text[i]))
+		if (!text_in(a, &q->text[i]))
 			return false;
 	return true;
 }
@@ -98,6 +108,10 @@ static void query_start(struct vg_alerts *s, const struct vg_alert_filter *f, st
 	int terms = 0; /* the terms a list answers */
 
 	q->f = f;
+	if (f->policy)
+		word_of(&q->policy, f->policy);
+	for (int i = 0; i < f->ntext && i < VG_QUERY_TERMS; i++)
+		word_of(&q->text[i], f->text[i]);
 	q->start = &s->index.all;
 	q->policy_sub = false;
 	if (f->state >= 0 && f->state <= VG_ALERT_ATTEMPTED) {
