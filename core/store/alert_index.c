@@ -16,12 +16,12 @@
 
 #define INDEX_KEY_MAX 600
 
-/* x sorts before y: newer, or as new with the smaller id. */
-static bool before(const struct vg_alert *x, const struct vg_alert *y)
+/* The node sorts before a: newer, or as new with the smaller id (its time is in the node). */
+static bool before(const struct ix_node *x, const struct vg_alert *a)
 {
-	if (x->ix_time != y->ix_time)
-		return x->ix_time > y->ix_time;
-	return strcmp(x->id, y->id) < 0;
+	if (x->t != a->ix_time)
+		return x->t > a->ix_time;
+	return strcmp(x->a->id, a->id) < 0;
 }
 
 /* Levels with probability 1/4 each: 1.33 links a node on average. */
@@ -45,7 +45,7 @@ static void find_before(struct ix_list *l, const struct vg_alert *a, struct ix_n
 	struct ix_node *x = l->head;
 
 	for (int i = l->lvl - 1; i >= 0; i--) {
-		while (x->next[i] && before(x->next[i]->a, a))
+		while (x->next[i] && before(x->next[i], a))
 			x = x->next[i];
 		up[i] = x;
 	}
@@ -66,6 +66,7 @@ static void list_insert(struct alert_index *ix, struct ix_list *l, const struct 
 		return;
 	}
 	n->a = a;
+	n->t = a->ix_time;
 	find_before(l, a, up);
 	for (int i = l->lvl; i < lvl; i++)
 		up[i] = l->head;
@@ -226,6 +227,10 @@ void alert_index_touch(struct alert_index *ix, struct vg_alert *a)
 				all_first = first_in(f[i], a);
 			if (all_first) { /* the newest moving forward: it stays first everywhere */
 				a->ix_time = a->time_ns;
+				ix->all.head->next[0]->t = a->ix_time;
+				state_list(ix, (int)a->ix_state)->head->next[0]->t = a->ix_time;
+				for (int i = 0; i < n; i++)
+					f[i]->head->next[0]->t = a->ix_time;
 				alert_index_touch(ix, a); /* the state may have changed too */
 				return;
 			}

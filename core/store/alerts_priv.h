@@ -45,9 +45,11 @@ void alert_strmap_free(struct alert_strmap *m);
 
 #define IX_LEVELS 16 /* skip list levels: 4^16 alerts before the walk slows */
 
-/* A skip list node: an alert and its links, as many as its level. */
+/* A skip list node: an alert, its time as filed (compared without reading the alert), and
+ * its links, as many as its level. */
 struct ix_node {
 	const struct vg_alert *a;
+	uint64_t t;
 	struct ix_node *next[];
 };
 
