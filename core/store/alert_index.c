@@ -51,10 +51,27 @@ static void find_before(struct ix_list *l, const struct vg_alert *a, struct ix_n
 	}
 }
 
+/* Links n (its alert filed at n->t) into the list with lvl levels. */
+static void list_link(struct ix_list *l, struct ix_node *n, int lvl)
+{
+	struct ix_node *up[IX_LEVELS];
+
+	find_before(l, n->a, up);
+	for (int i = l->lvl; i < lvl; i++)
+		up[i] = l->head;
+	if (lvl > l->lvl)
+		l->lvl = lvl;
+	for (int i = 0; i < lvl; i++) {
+		n->next[i] = up[i]->next[i];
+		up[i]->next[i] = n;
+	}
+	l->n++;
+}
+
 /* Out of memory, the alert is left out of the list: queries walking it miss it (counted). */
 static void list_insert(struct alert_index *ix, struct ix_list *l, const struct vg_alert *a)
 {
-	struct ix_node *up[IX_LEVELS], *n;
+	struct ix_node *n;
 	int lvl = random_level(ix);
 
 	if (!l->head)
@@ -67,33 +84,32 @@ static void list_insert(struct alert_index *ix, struct ix_list *l, const struct 
 	}
 	n->a = a;
 	n->t = a->ix_time;
-	find_before(l, a, up);
-	for (int i = l->lvl; i < lvl; i++)
-		up[i] = l->head;
-	if (lvl > l->lvl)
-		l->lvl = lvl;
-	for (int i = 0; i < lvl; i++) {
-		n->next[i] = up[i]->next[i];
-		up[i]->next[i] = n;
-	}
-	l->n++;
+	list_link(l, n, lvl);
 }
 
-/* Takes a off the list, where its ix_time puts it. */
-static void list_remove(struct ix_list *l, const struct vg_alert *a)
+/* Unlinks a's node (where its ix_time puts it) and returns it with its levels; NULL: none. */
+static struct ix_node *list_unlink(struct ix_list *l, const struct vg_alert *a, int *lvl)
 {
 	struct ix_node *up[IX_LEVELS], *n;
 
+	*lvl = 0;
 	if (!l->head)
-		return;
+		return NULL;
 	find_before(l, a, up);
 	n = up[0]->next[0];
 	if (!n || n->a != a)
-		return; /* it never made it in (out of memory) */
-	for (int i = 0; i < l->lvl && up[i]->next[i] == n; i++)
-		up[i]->next[i] = n->next[i];
-	free(n);
+		return NULL; /* it never made it in (out of memory) */
+	for (; *lvl < l->lvl && up[*lvl]->next[*lvl] == n; (*lvl)++)
+		up[*lvl]->next[*lvl] = n->next[*lvl];
 	l->n--;
+	return n;
+}
+
+static void list_remove(struct ix_list *l, const struct vg_alert *a)
+{
+	int lvl;
+
+	free(list_unlink(l, a, &lvl));
 }
 
 static void list_free(struct ix_list *l)
@@ -139,7 +155,7 @@ static bool id_is_not_name(const struct vg_alert *a)
 
 /* The field lists a is in (made when missing), into out; returns how many. */
 static int field_lists(struct alert_index *ix, const struct vg_alert *a, bool make,
-		       struct ix_list *out[5])
+		       struct ix_list **out)
 {
 	const char tags[] = {'p', 'p', 'n', 'd', 'o'};
 	const char *vals[] = {a->policy_name, a->policy_id, a->namespace_, a->deployment, a->pod};
@@ -166,84 +182,115 @@ static struct ix_list *state_list(struct alert_index *ix, int state)
 
 void alert_index_add(struct alert_index *ix, struct vg_alert *a)
 {
-	struct ix_list *f[5];
-	int n;
-
 	a->ix_time = a->time_ns;
 	a->ix_state = a->state;
 	a->ix_in = true;
+	a->ix_nlists = 0;
 	if (ix->defer)
 		return;
-	n = field_lists(ix, a, true, f);
+	a->ix_nlists = field_lists(ix, a, true, a->ix_lists);
 	list_insert(ix, &ix->all, a);
 	list_insert(ix, state_list(ix, (int)a->ix_state), a);
-	for (int i = 0; i < n; i++)
-		list_insert(ix, f[i], a);
+	for (int i = 0; i < a->ix_nlists; i++)
+		list_insert(ix, a->ix_lists[i], a);
 }
 
 void alert_index_del(struct alert_index *ix, struct vg_alert *a)
 {
-	struct ix_list *f[5];
-	int n;
-
 	if (!a->ix_in)
 		return;
 	a->ix_in = false;
 	if (ix->defer)
 		return;
-	n = field_lists(ix, a, false, f);
 	list_remove(&ix->all, a);
 	list_remove(state_list(ix, (int)a->ix_state), a);
-	for (int i = 0; i < n; i++) {
-		list_remove(f[i], a);
-		if (!f[i]->n) { /* no alert has that value now (pods come and go) */
-			alert_strmap_del(&ix->by_field, f[i]->key);
-			list_free(f[i]);
-			free(f[i]->key);
-			free(f[i]);
+	for (int i = 0; i < a->ix_nlists; i++) {
+		struct ix_list *l = a->ix_lists[i];
+
+		list_remove(l, a);
+		if (!l->n) { /* no alert has that value now (pods come and go) */
+			alert_strmap_del(&ix->by_field, l->key);
+			list_free(l);
+			free(l->key);
+			free(l);
 		}
 	}
+	a->ix_nlists = 0;
 }
 
-/* The list's newest is a: a newer time keeps it there. */
-static bool first_in(const struct ix_list *l, const struct vg_alert *a)
+/* The lists a is in: all, its state's, its fields'. Returns how many. */
+static int lists_of(struct alert_index *ix, struct vg_alert *a, struct ix_list *out[7])
 {
-	return l->head && l->head->next[0] && l->head->next[0]->a == a;
+	out[0] = &ix->all;
+	out[1] = state_list(ix, (int)a->ix_state);
+	for (int i = 0; i < a->ix_nlists; i++)
+		out[2 + i] = a->ix_lists[i];
+	return 2 + a->ix_nlists;
+}
+
+/* The newest in each of its lists moving forward: it stays first; its nodes take the time. */
+static bool stays_first(struct alert_index *ix, struct vg_alert *a)
+{
+	struct ix_list *ls[7];
+	int n = lists_of(ix, a, ls);
+
+	if (a->time_ns < a->ix_time)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (!ls[i]->head || !ls[i]->head->next[0] || ls[i]->head->next[0]->a != a)
+			return false;
+	a->ix_time = a->time_ns;
+	for (int i = 0; i < n; i++)
+		ls[i]->head->next[0]->t = a->ix_time;
+	return true;
+}
+
+/* Moves a to where its time and state put it, each node reused (no allocation). */
+static void move(struct alert_index *ix, struct vg_alert *a)
+{
+	struct ix_list *ls[7];
+	struct ix_node *nodes[7];
+	int lvl[7], n = lists_of(ix, a, ls);
+
+	for (int i = 0; i < n; i++)
+		nodes[i] = list_unlink(ls[i], a, &lvl[i]);
+	a->ix_time = a->time_ns;
+	a->ix_state = a->state;
+	ls[1] = state_list(ix, (int)a->ix_state);
+	for (int i = 0; i < n; i++) {
+		if (!nodes[i] || !ls[i]->head) { /* out of memory before, or a list not begun */
+			free(nodes[i]);
+			list_insert(ix, ls[i], a);
+			continue;
+		}
+		nodes[i]->t = a->ix_time;
+		list_link(ls[i], nodes[i], lvl[i]);
+	}
 }
 
 void alert_index_touch(struct alert_index *ix, struct vg_alert *a)
 {
-	struct ix_list *f[5];
-	int n;
-
 	if (!a->ix_in || ix->defer)
 		return;
-	if (a->time_ns != a->ix_time) {
-		n = field_lists(ix, a, false, f);
-		if (a->time_ns > a->ix_time && first_in(&ix->all, a)) {
-			bool all_first = first_in(state_list(ix, (int)a->ix_state), a);
+	if (a->time_ns == a->ix_time && a->state == a->ix_state)
+		return;
+	if (a->state == a->ix_state && stays_first(ix, a))
+		return;
+	if (a->time_ns == a->ix_time) { /* the state alone: only the state lists change */
+		int lvl;
+		struct ix_node *n = list_unlink(state_list(ix, (int)a->ix_state), a, &lvl);
+		struct ix_list *to = state_list(ix, (int)a->state);
 
-			for (int i = 0; i < n && all_first; i++)
-				all_first = first_in(f[i], a);
-			if (all_first) { /* the newest moving forward: it stays first everywhere */
-				a->ix_time = a->time_ns;
-				ix->all.head->next[0]->t = a->ix_time;
-				state_list(ix, (int)a->ix_state)->head->next[0]->t = a->ix_time;
-				for (int i = 0; i < n; i++)
-					f[i]->head->next[0]->t = a->ix_time;
-				alert_index_touch(ix, a); /* the state may have changed too */
-				return;
-			}
+		a->ix_state = a->state;
+		if (n && to->head) {
+			list_link(to, n, lvl);
+			return;
 		}
-		alert_index_del(ix, a);
-		alert_index_add(ix, a);
+		free(n);
+		list_insert(ix, to, a);
 		return;
 	}
-	if (a->state != a->ix_state) {
-		list_remove(state_list(ix, (int)a->ix_state), a);
-		a->ix_state = a->state;
-		list_insert(ix, state_list(ix, (int)a->ix_state), a);
-	}
+	move(ix, a);
 }
 
 void alert_index_build(struct alert_index *ix, struct vg_alert **all, size_t n)

@@ -56,6 +56,8 @@ struct vg_proc_rec {
 	bool baseline_replaced;
 };
 
+struct ix_list;
+
 struct vg_alert {
 	char id[37];
 	char *policy_id, *policy_name, *severity;
@@ -73,10 +75,13 @@ struct vg_alert {
 	uint64_t enf_ns;
 	uint32_t enf_count; /* distinct targets (pods, else containers or pids) enforced */
 	char **enf_targets; /* those targets (the first 64 kept for comparison) */
-	/* the store's time index (alert_index.c): the time and state it is filed under */
+	/* the store's time index (alert_index.c): the time and state it is filed under, and
+	   the lists of its field values */
 	uint64_t ix_time;
 	enum vg_alert_state ix_state;
 	bool ix_in;
+	int ix_nlists;
+	struct ix_list *ix_lists[5];
 };
 
 /* What a new violation is: the event, and which policy it broke. */
