@@ -6,7 +6,9 @@
  *
  *   alerts.c          the model: violations merged into alerts, resolve, enforcement
  *   alert_strmap.c    string -> pointer hash map (ids, merge keys, index keys)
- *   alert_index.c     the field index and the queries that start from it
+ *   alert_index.c     the time index: skip lists of the alerts newest first (all, per state,
+ *                     per field value)
+ *   alert_query.c     the queries: a walk of the shortest list from its newest end
  *   alert_log.c       the log codec: one table of record types, pack and replay
  *   alert_compact.c   compaction: the log rewritten with only what replay needs
  *   alert_doc.c       the StackRox alert document (emitter, JSON)
