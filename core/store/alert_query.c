@@ -139,6 +139,13 @@ static void query_start(struct vg_alerts *s, const struct vg_alert_filter *f, st
 	q->alone = terms <= 1 && !f->severity && !f->ntext && !f->since_ns && !q->policy_sub;
 }
 
+static int as_int(size_t n)
+{
+	if (n > (size_t)INT_MAX)
+		return INT_MAX;
+	return (int)n;
+}
+
 /*
  * Walks q->start newest first: the first `want` matches into out, and the count of all
  * (the list's own when it alone decides; the walk stops at the first alert older than
@@ -150,8 +157,10 @@ static int query_walk(const struct query_run *q, size_t want, const struct vg_al
 	size_t k = 0;
 
 	if (q->alone && !want)
-		return q->start->n > (size_t)INT_MAX ? INT_MAX : (int)q->start->n;
-	for (x = x ? x->next[0] : NULL; x; x = x->next[0]) {
+		return as_int(q->start->n);
+	if (x)
+		x = x->next[0];
+	for (; x; x = x->next[0]) {
 		const struct vg_alert *a = x->a;
 
 		if (a->time_ns < q->f->since_ns)
@@ -162,9 +171,9 @@ static int query_walk(const struct query_run *q, size_t want, const struct vg_al
 			out[k] = a;
 		k++;
 		if (k == want && q->alone)
-			return q->start->n > (size_t)INT_MAX ? INT_MAX : (int)q->start->n;
+			return as_int(q->start->n);
 	}
-	return k > (size_t)INT_MAX ? INT_MAX : (int)k;
+	return as_int(k);
 }
 
 int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f, int want,

@@ -60,14 +60,18 @@ static struct vg_event *mk(const struct spot *sp)
 	struct vg_record_spec s = {
 		.exe = sp->exe, .argv = argv, .argc = 2, .boot_ns = sp->t, .cwd = "/"};
 
-	snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod%s/libpod-" CID,
-		 sp->pod_uid ? sp->pod_uid : "");
-	s.cgroup = sp->pod_uid ? cg : "/";
+	s.cgroup = "/";
+	if (sp->pod_uid) {
+		snprintf(cg, sizeof(cg), "/kubepods/besteffort/pod%s/libpod-" CID, sp->pod_uid);
+		s.cgroup = cg;
+	}
 	assert_true(vg_record_build(rec, sizeof(rec), &s) > 0);
 	assert_int_equal(vg_event_decode(ev, rec, ((struct vg_exec *)rec)->size, 0), 0);
 	ev->lineage_done = true;
 	ev->n_lineage = 0;
-	snprintf(ev->ctr_name, sizeof(ev->ctr_name), "%s", sp->ctr ? sp->ctr : "");
+	ev->ctr_name[0] = '\0';
+	if (sp->ctr)
+		snprintf(ev->ctr_name, sizeof(ev->ctr_name), "%s", sp->ctr);
 	memset(&meta, 0, sizeof(meta));
 	ev->meta = NULL;
 	if (sp->ns) {
@@ -111,7 +115,9 @@ static void page(struct vg_alerts *s, const struct vg_alert_filter *f, int off, 
 
 		if (!d)
 			d = "-";
-		used += (size_t)snprintf(buf + used, n - used, "%s%s", i > off ? "," : "", d);
+		if (i > off)
+			used += (size_t)snprintf(buf + used, n - used, ",");
+		used += (size_t)snprintf(buf + used, n - used, "%s", d);
 	}
 	free(out);
 }
@@ -435,8 +441,10 @@ static int ref_order(const void *pa, const void *pb)
 	const struct vg_alert *x = *(const struct vg_alert *const *)pa;
 	const struct vg_alert *y = *(const struct vg_alert *const *)pb;
 
-	if (x->time_ns != y->time_ns)
-		return x->time_ns < y->time_ns ? 1 : -1;
+	if (x->time_ns < y->time_ns)
+		return 1;
+	if (x->time_ns > y->time_ns)
+		return -1;
 	return strcmp(x->id, y->id);
 }
 
@@ -532,12 +540,13 @@ static void random_violation(struct vg_alerts *s, uint64_t *now)
 	static const char *const deploy[] = {"web", "db", "api", "cache", "queue", "batch", NULL};
 	static const char *const pod[] = {"web-1", "web-2", "db-0"};
 	static const char *const exe[] = {"/usr/bin/apt", "/bin/sh", "/usr/bin/nc"};
+	static const char *const ctrs[] = {"ctr-a", NULL};
 	char arg[32];
 	struct spot sp = {.ns = ns[rnd(3)],
 			  .deploy = deploy[rnd(7)],
 			  .pod = pod[rnd(3)],
 			  .pod_uid = uids[rnd(4)],
-			  .ctr = rnd(2) ? "ctr-a" : NULL,
+			  .ctr = ctrs[rnd(2)],
 			  .exe = exe[rnd(3)],
 			  .arg = arg};
 	const struct vg_alert *a;
