@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +341,24 @@ static int load_token(struct vg_api *a, char *err, size_t n)
 }
 
 /*
+ * Replies go out as they are written: without this, a reply of more than one
+ * segment on a kept-alive connection waits for the client's delayed ACK (40 ms:
+ * a page of 100 alerts took 44 ms to arrive, 1 ms to make). Linux hands the
+ * option to every connection accepted on the socket.
+ */
+static struct evhttp_bound_socket *no_delay(struct evhttp_bound_socket *b)
+{
+	int one = 1;
+
+	if (b &&
+	    setsockopt(evhttp_bound_socket_get_fd(b), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		vg_warn("API: cannot set TCP_NODELAY (%s): large replies may wait 40 ms for the "
+			"client's ACK",
+			strerror(errno));
+	return b;
+}
+
+/*
  * The listening socket, with a backlog deep enough that while the cap is
  * reached a good client's connection waits in the queue rather than having
  * its SYN dropped (and retried seconds later). A host name, not an address,
@@ -353,7 +373,7 @@ static struct evhttp_bound_socket *bind_listener(struct vg_api *a, const char *h
 	struct evhttp_bound_socket *bound;
 
 	if (evutil_parse_sockaddr_port(a->host.listen, (struct sockaddr *)&ss, &sl))
-		return evhttp_bind_socket_with_handle(a->http, host, port);
+		return no_delay(evhttp_bind_socket_with_handle(a->http, host, port));
 	lev = evconnlistener_new_bind(a->host.base, NULL, NULL,
 				      LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
 					      LEV_OPT_CLOSE_ON_EXEC,
@@ -361,7 +381,7 @@ static struct evhttp_bound_socket *bind_listener(struct vg_api *a, const char *h
 	bound = lev ? evhttp_bind_listener(a->http, lev) : NULL;
 	if (lev && !bound)
 		evconnlistener_free(lev);
-	return bound;
+	return no_delay(bound);
 }
 
 /* Where to listen: host (into host, n bytes) and port of HOST:PORT. 0 or -EINVAL with err. */

@@ -77,7 +77,7 @@ static bool expired(const struct vg_alert *a, uint64_t cutoff)
 	return a->state == VG_ALERT_RESOLVED && a->resolved_ns < cutoff;
 }
 
-/* Frees the expired alerts and rebuilds the index over the rest. Returns how many went. */
+/* Frees the expired alerts, taking them off the index. Returns how many went. */
 static int drop_expired(struct vg_alerts *s, uint64_t cutoff)
 {
 	size_t keep = 0;
@@ -87,6 +87,7 @@ static int drop_expired(struct vg_alerts *s, uint64_t cutoff)
 		struct vg_alert *a = s->all[i];
 
 		if (expired(a, cutoff)) {
+			alert_index_del(&s->index, a);
 			alert_strmap_del(&s->by_id, a->id);
 			alert_free(a);
 			dropped++;
@@ -95,11 +96,6 @@ static int drop_expired(struct vg_alerts *s, uint64_t cutoff)
 		}
 	}
 	s->nall = keep;
-	if (!dropped)
-		return 0;
-	alert_index_free(&s->index);
-	for (size_t i = 0; i < s->nall; i++)
-		alert_index_add(&s->index, s->all[i]);
 	return dropped;
 }
 

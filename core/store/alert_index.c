@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * alert_index.c - the alerts by field value (policy, namespace, deployment,
- * pod), and the queries: a query walks the shortest list among its fields
- * (everything when it names none) and orders what matches, newest first.
+ * alert_index.c - the alerts in time order: one list of them all, one per
+ * state and one per field value (policy name and id, namespace, deployment,
+ * pod), each a skip list ordered newest first (time, then id). An alert
+ * moves in its lists when its time or state changes (alert_index_touch), in
+ * O(log n) whatever the position, and each list counts its alerts. The
+ * queries (alert_query.c) walk one list from its newest end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,70 +14,137 @@
 
 #include "alerts_priv.h"
 
-/* Alerts sharing one field value, in creation order. */
-struct index_list {
-	char *key;
-	const struct vg_alert **v;
-	size_t n, cap;
-};
-
 #define INDEX_KEY_MAX 600
-#define HEAP_MIN      2048 /* below this many, a page is ordered by a full sort */
 
-/* The list of alerts whose field `tag` is val (NULL: none yet), its key written into key. */
-static struct index_list *find_list(struct alert_index *ix, char tag, const char *val,
-				    char key[INDEX_KEY_MAX])
+/* The node sorts before a: newer, or as new with the smaller id (its time is in the node). */
+static bool before(const struct ix_node *x, const struct vg_alert *a)
 {
-	snprintf(key, INDEX_KEY_MAX, "%c\x1f%.580s", tag, val);
-	return alert_strmap_get(&ix->by_field, key);
+	if (x->t != a->ix_time)
+		return x->t > a->ix_time;
+	return strcmp(x->a->id, a->id) < 0;
 }
 
-static void list_free(struct index_list *l)
+/* Levels with probability 1/4 each: 1.33 links a node on average. */
+static int random_level(struct alert_index *ix)
 {
-	if (!l)
+	int lvl = 1;
+
+	for (;;) {
+		ix->rng ^= ix->rng << 13;
+		ix->rng ^= ix->rng >> 7;
+		ix->rng ^= ix->rng << 17;
+		if ((ix->rng & 3) || lvl == IX_LEVELS)
+			return lvl;
+		lvl++;
+	}
+}
+
+/* The nodes after which a sorts, per level, into up. */
+static void find_before(struct ix_list *l, const struct vg_alert *a, struct ix_node **up)
+{
+	struct ix_node *x = l->head;
+
+	for (int i = l->lvl - 1; i >= 0; i--) {
+		while (x->next[i] && before(x->next[i], a))
+			x = x->next[i];
+		up[i] = x;
+	}
+}
+
+/* Links n (its alert filed at n->t) into the list with lvl levels. */
+static void list_link(struct ix_list *l, struct ix_node *n, int lvl)
+{
+	struct ix_node *up[IX_LEVELS];
+
+	find_before(l, n->a, up);
+	for (int i = l->lvl; i < lvl; i++)
+		up[i] = l->head;
+	if (lvl > l->lvl)
+		l->lvl = lvl;
+	for (int i = 0; i < lvl; i++) {
+		n->next[i] = up[i]->next[i];
+		up[i]->next[i] = n;
+	}
+	l->n++;
+}
+
+/* Out of memory, the alert is left out of the list: queries walking it miss it (counted). */
+static void list_insert(struct alert_index *ix, struct ix_list *l, const struct vg_alert *a)
+{
+	struct ix_node *n;
+	int lvl = random_level(ix);
+
+	if (!l->head)
+		l->head = calloc(1, sizeof(*n) + IX_LEVELS * sizeof(n->next[0]));
+	n = malloc(sizeof(*n) + (size_t)lvl * sizeof(n->next[0]));
+	if (!n || !l->head) {
+		free(n);
+		ix->dropped++;
 		return;
-	free(l->v);
-	free(l->key);
-	free(l);
+	}
+	n->a = a;
+	n->t = a->ix_time;
+	list_link(l, n, lvl);
 }
 
-static struct index_list *list_new(struct alert_index *ix, const char *key)
+/* Unlinks a's node (where its ix_time puts it) and returns it with its levels; NULL: none. */
+static struct ix_node *list_unlink(struct ix_list *l, const struct vg_alert *a, int *lvl)
 {
-	struct index_list *l = calloc(1, sizeof(*l));
+	struct ix_node *up[IX_LEVELS], *n;
 
+	*lvl = 0;
+	if (!l->head)
+		return NULL;
+	find_before(l, a, up);
+	n = up[0]->next[0];
+	if (!n || n->a != a)
+		return NULL; /* it never made it in (out of memory) */
+	for (; *lvl < l->lvl && up[*lvl]->next[*lvl] == n; (*lvl)++)
+		up[*lvl]->next[*lvl] = n->next[*lvl];
+	l->n--;
+	return n;
+}
+
+static void list_remove(struct ix_list *l, const struct vg_alert *a)
+{
+	int lvl;
+
+	free(list_unlink(l, a, &lvl));
+}
+
+static void list_free(struct ix_list *l)
+{
+	struct ix_node *n = l->head;
+
+	while (n) {
+		struct ix_node *next = n->next[0];
+
+		free(n);
+		n = next;
+	}
+	l->head = NULL;
+}
+
+/* The list of the alerts whose field `tag` is val; NULL when there is none (and not make). */
+struct ix_list *alert_index_list(struct alert_index *ix, char tag, const char *val, bool make)
+{
+	char key[INDEX_KEY_MAX];
+	struct ix_list *l;
+
+	snprintf(key, sizeof(key), "%c\x1f%.580s", tag, val);
+	l = alert_strmap_get(&ix->by_field, key);
+	if (l || !make)
+		return l;
+	l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
 	l->key = strdup(key);
 	if (!l->key || alert_strmap_put(&ix->by_field, l->key, l)) {
-		list_free(l);
+		free(l->key);
+		free(l);
 		return NULL;
 	}
 	return l;
-}
-
-/* Out of memory, the alert is left out of that list: queries by that value miss it. */
-static void add_one(struct alert_index *ix, char tag, const char *val, const struct vg_alert *a)
-{
-	char key[INDEX_KEY_MAX];
-	struct index_list *l;
-
-	if (!val || !*val)
-		return;
-	l = find_list(ix, tag, val, key);
-	if (!l)
-		l = list_new(ix, key);
-	if (!l)
-		return;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		const struct vg_alert **v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = a;
 }
 
 /* The policy's id is indexed too when it is not its name. */
@@ -83,182 +153,167 @@ static bool id_is_not_name(const struct vg_alert *a)
 	return a->policy_id && (!a->policy_name || strcmp(a->policy_id, a->policy_name));
 }
 
-void alert_index_add(struct alert_index *ix, const struct vg_alert *a)
+/* The field lists a is in (made when missing), into out; returns how many. */
+static int field_lists(struct alert_index *ix, const struct vg_alert *a, bool make,
+		       struct ix_list **out)
 {
-	add_one(ix, 'p', a->policy_name, a);
-	if (id_is_not_name(a))
-		add_one(ix, 'p', a->policy_id, a);
-	add_one(ix, 'n', a->namespace_, a);
-	add_one(ix, 'd', a->deployment, a);
-	add_one(ix, 'o', a->pod, a);
+	const char tags[] = {'p', 'p', 'n', 'd', 'o'};
+	const char *vals[] = {a->policy_name, a->policy_id, a->namespace_, a->deployment, a->pod};
+	int n = 0;
+
+	for (int i = 0; i < 5; i++) {
+		struct ix_list *l;
+
+		if (!vals[i] || !*vals[i] || (i == 1 && !id_is_not_name(a)))
+			continue;
+		l = alert_index_list(ix, tags[i], vals[i], make);
+		if (l)
+			out[n++] = l;
+		else if (make)
+			ix->dropped++;
+	}
+	return n;
 }
 
-static void pop_one(struct alert_index *ix, char tag, const char *val, const struct vg_alert *a)
+static struct ix_list *state_list(struct alert_index *ix, int state)
 {
-	char key[INDEX_KEY_MAX];
-	struct index_list *l;
+	return &ix->by_state[state % 3];
+}
 
-	if (!val || !*val)
+void alert_index_add(struct alert_index *ix, struct vg_alert *a)
+{
+	a->ix_time = a->time_ns;
+	a->ix_state = a->state;
+	a->ix_in = true;
+	a->ix_nlists = 0;
+	if (ix->defer)
 		return;
-	l = find_list(ix, tag, val, key);
-	if (l && l->n && l->v[l->n - 1] == a)
-		l->n--;
+	a->ix_nlists = field_lists(ix, a, true, a->ix_lists);
+	list_insert(ix, &ix->all, a);
+	list_insert(ix, state_list(ix, (int)a->ix_state), a);
+	for (int i = 0; i < a->ix_nlists; i++)
+		list_insert(ix, a->ix_lists[i], a);
 }
 
-void alert_index_pop(struct alert_index *ix, const struct vg_alert *a)
+void alert_index_del(struct alert_index *ix, struct vg_alert *a)
 {
-	pop_one(ix, 'o', a->pod, a);
-	pop_one(ix, 'd', a->deployment, a);
-	pop_one(ix, 'n', a->namespace_, a);
-	if (id_is_not_name(a))
-		pop_one(ix, 'p', a->policy_id, a);
-	pop_one(ix, 'p', a->policy_name, a);
+	if (!a->ix_in)
+		return;
+	a->ix_in = false;
+	if (ix->defer)
+		return;
+	list_remove(&ix->all, a);
+	list_remove(state_list(ix, (int)a->ix_state), a);
+	for (int i = 0; i < a->ix_nlists; i++) {
+		struct ix_list *l = a->ix_lists[i];
+
+		list_remove(l, a);
+		if (!l->n) { /* no alert has that value now (pods come and go) */
+			alert_strmap_del(&ix->by_field, l->key);
+			list_free(l);
+			free(l->key);
+			free(l);
+		}
+	}
+	a->ix_nlists = 0;
+}
+
+/* The lists a is in: all, its state's, its fields'. Returns how many. */
+static int lists_of(struct alert_index *ix, struct vg_alert *a, struct ix_list *out[7])
+{
+	out[0] = &ix->all;
+	out[1] = state_list(ix, (int)a->ix_state);
+	for (int i = 0; i < a->ix_nlists; i++)
+		out[2 + i] = a->ix_lists[i];
+	return 2 + a->ix_nlists;
+}
+
+/* The newest in each of its lists moving forward: it stays first; its nodes take the time. */
+static bool stays_first(struct alert_index *ix, struct vg_alert *a)
+{
+	struct ix_list *ls[7];
+	int n = lists_of(ix, a, ls);
+
+	if (a->time_ns < a->ix_time)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (!ls[i]->head || !ls[i]->head->next[0] || ls[i]->head->next[0]->a != a)
+			return false;
+	a->ix_time = a->time_ns;
+	for (int i = 0; i < n; i++)
+		ls[i]->head->next[0]->t = a->ix_time;
+	return true;
+}
+
+/* Moves a to where its time and state put it, each node reused (no allocation). */
+static void move(struct alert_index *ix, struct vg_alert *a)
+{
+	struct ix_list *ls[7];
+	struct ix_node *nodes[7];
+	int lvl[7], n = lists_of(ix, a, ls);
+
+	for (int i = 0; i < n; i++)
+		nodes[i] = list_unlink(ls[i], a, &lvl[i]);
+	a->ix_time = a->time_ns;
+	a->ix_state = a->state;
+	ls[1] = state_list(ix, (int)a->ix_state);
+	for (int i = 0; i < n; i++) {
+		if (!nodes[i] || !ls[i]->head) { /* out of memory before, or a list not begun */
+			free(nodes[i]);
+			list_insert(ix, ls[i], a);
+			continue;
+		}
+		nodes[i]->t = a->ix_time;
+		list_link(ls[i], nodes[i], lvl[i]);
+	}
+}
+
+void alert_index_touch(struct alert_index *ix, struct vg_alert *a)
+{
+	if (!a->ix_in || ix->defer)
+		return;
+	if (a->time_ns == a->ix_time && a->state == a->ix_state)
+		return;
+	if (a->state == a->ix_state && stays_first(ix, a))
+		return;
+	if (a->time_ns == a->ix_time) { /* the state alone: only the state lists change */
+		int lvl;
+		struct ix_node *n = list_unlink(state_list(ix, (int)a->ix_state), a, &lvl);
+		struct ix_list *to = state_list(ix, (int)a->state);
+
+		a->ix_state = a->state;
+		if (n && to->head) {
+			list_link(to, n, lvl);
+			return;
+		}
+		free(n);
+		list_insert(ix, to, a);
+		return;
+	}
+	move(ix, a);
+}
+
+void alert_index_build(struct alert_index *ix, struct vg_alert **all, size_t n)
+{
+	ix->defer = false;
+	for (size_t i = 0; i < n; i++)
+		alert_index_add(ix, all[i]);
 }
 
 void alert_index_free(struct alert_index *ix)
 {
-	for (size_t i = 0; i < ix->by_field.cap; i++)
-		list_free(alert_strmap_slot(&ix->by_field, i));
+	for (size_t i = 0; i < ix->by_field.cap; i++) {
+		struct ix_list *l = alert_strmap_slot(&ix->by_field, i);
+
+		if (l) {
+			list_free(l);
+			free(l->key);
+			free(l);
+		}
+	}
 	alert_strmap_free(&ix->by_field);
-}
-
-/* ---- queries ---- */
-
-static bool eq(const char *want, const char *have)
-{
-	return !want || (have && !strcmp(want, have));
-}
-
-static int newest_first(const void *pa, const void *pb)
-{
-	const struct vg_alert *x = *(const struct vg_alert *const *)pa;
-	const struct vg_alert *y = *(const struct vg_alert *const *)pb;
-
-	if (x->time_ns < y->time_ns)
-		return 1;
-	if (x->time_ns > y->time_ns)
-		return -1;
-	return strcmp(x->id, y->id);
-}
-
-/* newest_first(a, b) > 0: a is older: the heap below keeps the oldest on top */
-static void sift_down(const struct vg_alert **h, int k, int i)
-{
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-		const struct vg_alert *t;
-
-		if (l < k && newest_first(&h[l], &h[m]) > 0)
-			m = l;
-		if (r < k && newest_first(&h[r], &h[m]) > 0)
-			m = r;
-		if (m == i)
-			return;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
-/* Moves the k newest of r[0..n) to the front, newest first: O(n log k), not a full sort. */
-static void newest_k(const struct vg_alert **r, int n, int k)
-{
-	if (k >= n || n < HEAP_MIN) {
-		qsort(r, (size_t)n, sizeof(*r), newest_first);
-		return;
-	}
-	for (int i = k / 2 - 1; i >= 0; i--) /* r[0..k): a heap, the oldest kept on top */
-		sift_down(r, k, i);
-	for (int i = k; i < n; i++) {
-		if (newest_first(&r[i], &r[0]) < 0) { /* newer than the oldest kept */
-			const struct vg_alert *t = r[0];
-
-			r[0] = r[i];
-			r[i] = t;
-			sift_down(r, k, 0);
-		}
-	}
-	qsort(r, (size_t)k, sizeof(*r), newest_first);
-}
-
-int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f, int want,
-			   const struct vg_alert ***out)
-{
-	int n = vg_alerts_query_unsorted(s, f, out);
-
-	if (n > 0 && want > 0) /* a page of none orders nothing */
-		newest_k(*out, n, want);
-	return n;
-}
-
-int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
-		    const struct vg_alert ***out)
-{
-	int n = vg_alerts_query_unsorted(s, f, out);
-
-	if (n > 0)
-		qsort(*out, (size_t)n, sizeof(**out), newest_first);
-	return n;
-}
-
-/* The shortest index list among the query's fields; NULL: scan everything. */
-static const struct index_list *start_list(struct alert_index *ix, const struct vg_alert_filter *f,
-					   bool *empty)
-{
-	const char tags[] = {'p', 'n', 'd', 'o'};
-	const char *vals[] = {f->policy, f->namespace_, f->deployment, f->pod};
-	const struct index_list *best = NULL;
-
-	*empty = false;
-	for (int i = 0; i < 4; i++) {
-		char key[INDEX_KEY_MAX];
-		const struct index_list *l;
-
-		if (!vals[i])
-			continue;
-		l = find_list(ix, tags[i], vals[i], key);
-		if (!l) { /* nothing has that value */
-			*empty = true;
-			return NULL;
-		}
-		if (!best || l->n < best->n)
-			best = l;
-	}
-	return best;
-}
-
-static bool matches(const struct vg_alert_filter *f, const struct vg_alert *a)
-{
-	if (f->state >= 0 && (int)a->state != f->state)
-		return false;
-	if (a->time_ns < f->since_ns)
-		return false;
-	if (!eq(f->policy, a->policy_name) && !eq(f->policy, a->policy_id))
-		return false;
-	return eq(f->namespace_, a->namespace_) && eq(f->deployment, a->deployment) &&
-	       eq(f->pod, a->pod);
-}
-
-int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *f,
-			     const struct vg_alert ***out)
-{
-	bool empty;
-	const struct index_list *l = start_list(&s->index, f, &empty);
-	size_t total = l ? l->n : s->nall;
-	const struct vg_alert **r = malloc((total + 1) * sizeof(*r));
-	int n = 0;
-
-	*out = r;
-	if (!r)
-		return -ENOMEM;
-	if (empty)
-		return 0;
-	for (size_t i = 0; i < total; i++) {
-		const struct vg_alert *a = l ? l->v[i] : s->all[i];
-
-		if (matches(f, a))
-			r[n++] = a;
-	}
-	return n;
+	list_free(&ix->all);
+	for (int i = 0; i < 3; i++)
+		list_free(&ix->by_state[i]);
+	memset(ix, 0, sizeof(*ix));
 }

@@ -439,7 +439,7 @@ static void replay_violation(struct vg_alerts *s, const msgpack_object *o, const
 			replay_proc_field(&p, f, &o->via.map.ptr[i].val);
 	}
 	p.decided_in_kernel |= p.killed_in_kernel; /* a record from before "dec" */
-	alert_push(a, &p);
+	alert_push(s, a, &p);
 	s->violations++;
 }
 
@@ -448,7 +448,7 @@ static void replay_enforced(struct vg_alerts *s, const msgpack_object *o, const 
 	struct vg_alert *a = alert_by_id(s, id);
 
 	if (a)
-		alert_apply_enforced(a, field_str(o, "action"), field_u64(o, "ok") != 0,
+		alert_apply_enforced(s, a, field_str(o, "action"), field_u64(o, "ok") != 0,
 				     field_str(o, "msg"), field_str(o, "target"),
 				     field_u64(o, "time"));
 }

@@ -189,7 +189,7 @@ struct vg_alert *alert_make(struct vg_alerts *s, const struct alert_head *h)
 /* Takes back the alert alert_make has just made: the log refused its records. */
 static void alert_unmake(struct vg_alerts *s, struct vg_alert *a)
 {
-	alert_index_pop(&s->index, a);
+	alert_index_del(&s->index, a);
 	alert_strmap_del(&s->by_id, a->id);
 	alert_strmap_del(&s->open_by_key, a->key);
 	if (s->nall && s->all[s->nall - 1] == a)
@@ -222,7 +222,7 @@ static int reserve_proc(struct vg_alert *a)
 	return 0;
 }
 
-void alert_push(struct vg_alert *a, struct vg_proc_rec *p)
+void alert_push(struct vg_alerts *s, struct vg_alert *a, struct vg_proc_rec *p)
 {
 	struct vg_proc_rec *slot;
 
@@ -242,6 +242,7 @@ void alert_push(struct vg_alert *a, struct vg_proc_rec *p)
 	a->violations++;
 	if (p->time_ns > a->time_ns)
 		a->time_ns = p->time_ns;
+	alert_index_touch(&s->index, a);
 }
 
 const struct vg_proc_rec *alert_proc_at(const struct vg_alert *a, int i)
@@ -278,8 +279,8 @@ static void add_target(struct vg_alert *a, char *target)
 	free(target);
 }
 
-void alert_apply_enforced(struct vg_alert *a, char *action, bool ok, char *msg, char *target,
-			  uint64_t t)
+void alert_apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action, bool ok, char *msg,
+			  char *target, uint64_t t)
 {
 	free(a->enf_action);
 	free(a->enf_msg);
@@ -292,6 +293,7 @@ void alert_apply_enforced(struct vg_alert *a, char *action, bool ok, char *msg, 
 		free(target);
 	if (!ok && a->state == VG_ALERT_ACTIVE)
 		a->state = VG_ALERT_ATTEMPTED;
+	alert_index_touch(&s->index, a);
 }
 
 void alert_apply_resolved(struct vg_alerts *s, struct vg_alert *a, uint64_t t)
@@ -299,6 +301,7 @@ void alert_apply_resolved(struct vg_alerts *s, struct vg_alert *a, uint64_t t)
 	a->state = VG_ALERT_RESOLVED;
 	a->resolved_ns = t;
 	alert_strmap_del(&s->open_by_key, a->key);
+	alert_index_touch(&s->index, a);
 }
 
 static void apply_summary_state(struct vg_alerts *s, struct vg_alert *a, uint64_t state,
@@ -321,6 +324,7 @@ void alert_apply_summary(struct vg_alerts *s, struct vg_alert *a, struct alert_s
 	if (sum->time_ns > a->time_ns)
 		a->time_ns = sum->time_ns;
 	apply_summary_state(s, a, sum->state, sum->resolved_ns);
+	alert_index_touch(&s->index, a);
 	free(a->enf_action);
 	free(a->enf_msg);
 	a->enf_action = sum->action;
@@ -358,11 +362,14 @@ int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struc
 		return vg_errf(err, errlen, -ENOMEM, "out of memory opening the store in %s",
 			       o->dir);
 	}
+	s->index.rng = 0x9e3779b97f4a7c15ull;
+	s->index.defer = true; /* replay moves alerts often: link each once, at the end */
 	rc = alert_log_open(s, o, base, rep, err, errlen);
 	if (rc) {
 		vg_alerts_close(s);
 		return rc;
 	}
+	alert_index_build(&s->index, s->all, s->nall);
 	bl_settle(s->baselines);
 	*out = s;
 	return 0;
@@ -569,7 +576,7 @@ int vg_alerts_add(struct vg_alerts *s, const struct vg_violation *v, vg_wal_ack_
 	}
 	if (!created)
 		s->merged++;
-	alert_push(a, &p);
+	alert_push(s, a, &p);
 	s->violations++;
 	if (alert)
 		*alert = a;
@@ -596,7 +603,7 @@ int vg_alerts_enforced(struct vg_alerts *s, const struct vg_alert *ca, const cha
 	r.alert = a;
 	rc = alert_log_put(s->log, &r);
 	/* kept even when the log refused it: the enforcement happened */
-	alert_apply_enforced(a, dup_or_null(action), ok, dup_or_null(msg), dup_or_null(target),
+	alert_apply_enforced(s, a, dup_or_null(action), ok, dup_or_null(msg), dup_or_null(target),
 			     now);
 	changed(s, a, VG_CHANGE_ENFORCED);
 	return rc;

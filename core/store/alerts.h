@@ -56,6 +56,8 @@ struct vg_proc_rec {
 	bool baseline_replaced;
 };
 
+struct ix_list;
+
 struct vg_alert {
 	char id[37];
 	char *policy_id, *policy_name, *severity;
@@ -73,6 +75,13 @@ struct vg_alert {
 	uint64_t enf_ns;
 	uint32_t enf_count; /* distinct targets (pods, else containers or pids) enforced */
 	char **enf_targets; /* those targets (the first 64 kept for comparison) */
+	/* the store's time index (alert_index.c): the time and state it is filed under, and
+	   the lists of its field values */
+	uint64_t ix_time;
+	enum vg_alert_state ix_state;
+	bool ix_in;
+	int ix_nlists;
+	struct ix_list *ix_lists[5];
 };
 
 /* What a new violation is: the event, and which policy it broke. */
@@ -160,18 +169,34 @@ int vg_alerts_set_policy(struct vg_alerts *s, const char *policy_id, int enabled
 const struct vg_policy_setting *vg_alerts_policy_setting(struct vg_alerts *s,
 							 const char *policy_id);
 
+#define VG_QUERY_TERMS 8 /* free-text terms a query may hold */
+
+/*
+ * What a query asks for; every part given must match. policy: an alert whose
+ * policy name or id is exactly that, or, when no alert's is, whose policy name
+ * holds it (any case). severity: any case. text: each term (lower case) is in
+ * one of the policy name, namespace, deployment, pod, container name, newest
+ * process's exe or args, any case.
+ */
 struct vg_alert_filter {
 	const char *policy, *namespace_, *deployment, *pod; /* exact, NULL: any */
-	int state;					    /* -1: any */
-	uint64_t since_ns;				    /* last violation at or after */
+	const char *severity;				    /* NULL: any */
+	const char *text[VG_QUERY_TERMS];
+	int ntext;
+	int state;	   /* -1: any */
+	uint64_t since_ns; /* last violation at or after */
 };
 
 /* Alerts matching f, newest first, into *out (caller frees the array). Returns the count. */
 int vg_alerts_query(struct vg_alerts *s, const struct vg_alert_filter *f,
 		    const struct vg_alert ***out);
-/* The same, unordered; and ordered only as far as the first `want` (a page; none if < 1). */
+/* The same (kept for callers that need no order: the order costs nothing now). */
 int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *f,
 			     const struct vg_alert ***out);
+/*
+ * The newest `want` matches (a page: offset + limit; none if < 1) into *out; returns how
+ * many match in all. Walks the time index from its newest end.
+ */
 int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f, int want,
 			   const struct vg_alert ***out);
 const struct vg_alert *vg_alerts_get(struct vg_alerts *s, const char *id);

@@ -6,7 +6,9 @@
  *
  *   alerts.c          the model: violations merged into alerts, resolve, enforcement
  *   alert_strmap.c    string -> pointer hash map (ids, merge keys, index keys)
- *   alert_index.c     the field index and the queries that start from it
+ *   alert_index.c     the time index: skip lists of the alerts newest first (all, per state,
+ *                     per field value)
+ *   alert_query.c     the queries: a walk of the shortest list from its newest end
  *   alert_log.c       the log codec: one table of record types, pack and replay
  *   alert_compact.c   compaction: the log rewritten with only what replay needs
  *   alert_doc.c       the StackRox alert document (emitter, JSON)
@@ -43,15 +45,46 @@ void alert_strmap_free(struct alert_strmap *m);
 
 /* ---- alert_index.c ---- */
 
-/* Alerts by field value ("p\x1f<policy name or id>", "n\x1f<ns>", "d\x1f<deploy>", "o\x1f<pod>").
- */
-struct alert_index {
-	struct alert_strmap by_field;
+#define IX_LEVELS 16 /* skip list levels: 4^16 alerts before the walk slows */
+
+/* A skip list node: an alert, its time as filed (compared without reading the alert), and
+ * its links, as many as its level. */
+struct ix_node {
+	const struct vg_alert *a;
+	uint64_t t;
+	struct ix_node *next[];
 };
 
-void alert_index_add(struct alert_index *ix, const struct vg_alert *a);
-/* Takes a back off the index (it was the last alert added). */
-void alert_index_pop(struct alert_index *ix, const struct vg_alert *a);
+/* Alerts newest first (time, then id); head: the links of every level, made at the first. */
+struct ix_list {
+	struct ix_node *head;
+	int lvl;  /* levels in use */
+	size_t n; /* alerts in it */
+	char *key;
+};
+
+/*
+ * The alerts in time order: all of them, per state, per field value
+ * ("p\x1f<policy name or id>", "n\x1f<ns>", "d\x1f<deploy>", "o\x1f<pod>"). An alert's
+ * ix_time and ix_state say where it is. While defer is set (the log's replay) nothing
+ * is linked: alert_index_build links all at the end.
+ */
+struct alert_index {
+	struct ix_list all, by_state[3];
+	struct alert_strmap by_field;
+	uint64_t rng;	  /* levels are drawn from it: the same operations, the same lists */
+	uint64_t dropped; /* links not made for want of memory */
+	bool defer;
+};
+
+void alert_index_add(struct alert_index *ix, struct vg_alert *a);
+void alert_index_del(struct alert_index *ix, struct vg_alert *a);
+/* a's time or state changed: moves it in its lists (O(log n) a list). */
+void alert_index_touch(struct alert_index *ix, struct vg_alert *a);
+/* Links all (after a deferred replay). */
+void alert_index_build(struct alert_index *ix, struct vg_alert **all, size_t n);
+/* The list of field tag ('p', 'n', 'd', 'o') value val; NULL: none (and not make). */
+struct ix_list *alert_index_list(struct alert_index *ix, char tag, const char *val, bool make);
 void alert_index_free(struct alert_index *ix);
 
 /* ---- policy_settings.c ---- */
@@ -105,12 +138,12 @@ struct alert_summary {
 struct vg_alert *alert_make(struct vg_alerts *s, const struct alert_head *h);
 struct vg_alert *alert_by_id(struct vg_alerts *s, const char *id);
 /* Adds a process to the alert's ring; takes ownership of p's strings. */
-void alert_push(struct vg_alert *a, struct vg_proc_rec *p);
+void alert_push(struct vg_alerts *s, struct vg_alert *a, struct vg_proc_rec *p);
 void alert_proc_free(struct vg_proc_rec *p);
 void alert_free(struct vg_alert *a);
 /* Takes ownership of action, msg and target. */
-void alert_apply_enforced(struct vg_alert *a, char *action, bool ok, char *msg, char *target,
-			  uint64_t t);
+void alert_apply_enforced(struct vg_alerts *s, struct vg_alert *a, char *action, bool ok, char *msg,
+			  char *target, uint64_t t);
 void alert_apply_resolved(struct vg_alerts *s, struct vg_alert *a, uint64_t t);
 /* Takes ownership of the summary's strings. */
 void alert_apply_summary(struct vg_alerts *s, struct vg_alert *a, struct alert_summary *sum);

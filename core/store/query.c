@@ -11,10 +11,10 @@
 #include "log.h"
 #include "query.h"
 
-static const char *const query_keys[] = {"Policy", "Namespace", "Deployment",
-					 "Pod",	   "State",	"Since"};
-#define N_QUERY_KEYS  6
-#define QUERY_SINCE   5 /* the one key whose value is a number */
+static const char *const query_keys[] = {"Policy", "Namespace", "Deployment", "Pod",
+					 "State",  "Severity",	"Since"};
+#define N_QUERY_KEYS  7
+#define QUERY_SINCE   6 /* the one key whose value is a number */
 #define QUERY_VAL_MAX sizeof(((struct vg_query *)0)->policy)
 
 /* The index of the key named by p[0..len) (any case), or -ENOENT. */
@@ -26,20 +26,42 @@ static int query_key(const char *p, size_t len)
 	return -ENOENT;
 }
 
-/* One Key:Value term, p[0..len), into out. 0 or -EINVAL with the problem named in err. */
+/* A free-text term (no colon), p[0..len), into out. 0 or -EINVAL. */
+static int query_text(const char *p, size_t len, struct vg_query *out, char *err, size_t n)
+{
+	if (out->f.ntext >= VG_QUERY_TERMS)
+		return vg_errf(
+			err, n, -EINVAL,
+			"too many free-text terms (at most %d): drop '%.*s' or use Key:Value "
+			"terms",
+			VG_QUERY_TERMS, (int)len, p);
+	if (len >= QUERY_VAL_MAX)
+		return vg_errf(err, n, -EINVAL, "a free-text term takes 1 to %zu characters",
+			       QUERY_VAL_MAX - 1);
+	memcpy(out->text[out->f.ntext], p, len);
+	out->text[out->f.ntext][len] = '\0';
+	out->f.text[out->f.ntext] = out->text[out->f.ntext];
+	out->f.ntext++;
+	return 0;
+}
+
+/* One term, p[0..len): Key:Value or free text, into out. 0 or -EINVAL with err. */
 static int query_term(const char *p, size_t len, struct vg_query *out, char *err, size_t n)
 {
-	char *bufs[] = {out->policy, out->namespace_, out->deployment, out->pod, out->state};
+	char *bufs[] = {out->policy, out->namespace_, out->deployment,
+			out->pod,    out->state,      out->severity};
 	const char *colon = memchr(p, ':', len);
 	size_t kl, vl;
 	uint64_t since;
 	char num[QUERY_VAL_MAX];
 	int k;
 
+	if (len && !colon)
+		return query_text(p, len, out, err, n);
 	if (!colon || colon == p)
 		return vg_errf(err, n, -EINVAL,
-			       "bad query term '%.*s': write Key:Value, e.g. Namespace:default, "
-			       "terms joined by '+'",
+			       "bad query term '%.*s': write Key:Value, e.g. Namespace:default, or "
+			       "a word to search for; terms joined by '+'",
 			       (int)len, p);
 	kl = (size_t)(colon - p);
 	vl = len - kl - 1;
@@ -47,7 +69,7 @@ static int query_term(const char *p, size_t len, struct vg_query *out, char *err
 	if (k < 0)
 		return vg_errf(err, n, -EINVAL,
 			       "unknown query key '%.*s' (known: Policy, Namespace, Deployment, "
-			       "Pod, State, Since)",
+			       "Pod, State, Severity, Since; a term without ':' is free text)",
 			       (int)kl, p);
 	if (vl == 0 || vl >= QUERY_VAL_MAX)
 		return vg_errf(err, n, -EINVAL, "query key %s needs a value of 1 to %zu characters",
@@ -82,6 +104,24 @@ static int query_state(struct vg_query *out, char *err, size_t n)
 	return 0;
 }
 
+/* Severity: low, medium, high or critical (any case), kept lower case. */
+static int query_severity(struct vg_query *out, char *err, size_t n)
+{
+	static const char *const names[] = {"low", "medium", "high", "critical"};
+
+	if (!out->severity[0])
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		if (!strcasecmp(out->severity, names[i])) {
+			strcpy(out->severity, names[i]);
+			out->f.severity = out->severity;
+			return 0;
+		}
+	}
+	return vg_errf(err, n, -EINVAL, "Severity is low, medium, high or critical, not '%s'",
+		       out->severity);
+}
+
 static const char *or_null(const char *s)
 {
 	if (s[0])
@@ -106,6 +146,8 @@ int vg_api_parse_query(const char *q, struct vg_query *out, char *err, size_t n)
 		p = end ? end + 1 : NULL;
 	}
 	rc = query_state(out, err, n);
+	if (!rc)
+		rc = query_severity(out, err, n);
 	if (rc)
 		return rc;
 	out->f.policy = or_null(out->policy);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * query.h - the alert query syntax (StackRox-like): Key:Value terms joined by
- * '+', keys Policy, Namespace, Deployment, Pod, State, Since (unix seconds).
+ * query.h - the alert query syntax (StackRox-like): terms joined by '+', each
+ * Key:Value (keys Policy, Namespace, Deployment, Pod, State, Severity, Since in
+ * unix seconds) or a free-text word (no colon) that all must hold.
  */
 #ifndef VG_QUERY_H
 #define VG_QUERY_H
@@ -14,7 +15,8 @@
 /* A parsed query: f points into the buffers. */
 struct vg_query {
 	struct vg_alert_filter f;
-	char policy[256], namespace_[256], deployment[256], pod[256], state[256];
+	char policy[256], namespace_[256], deployment[256], pod[256], state[256], severity[256];
+	char text[VG_QUERY_TERMS][256];
 };
 
 /* 0, or -EINVAL with the problem named in err. */

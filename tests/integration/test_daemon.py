@@ -184,12 +184,21 @@ class DaemonTest(unittest.TestCase):
             self.assertIn(name, m)
         code, body = d.req("GET", "/v1/alerts?query=Policy:nope")
         self.assertEqual((code, body["total"]), (200, 0))
+        # a part of a policy name, severity, free text (exe, any case), all terms at once
+        for q in ("Policy:ubuntu%20package", "Severity:LOW", "DPKG", "dpkg%2BSeverity:low"):
+            code, body = d.req("GET", "/v1/alerts?query=" + q)
+            self.assertEqual(code, 200, q)
+            self.assertIn(alert["id"], [a["id"] for a in body["alerts"]], q)
+        for q in ("Severity:critical%2Bdpkg", "dpkg%2Bno-such-word"):
+            code, body = d.req("GET", "/v1/alerts?query=" + q)
+            self.assertNotIn(alert["id"], [a["id"] for a in body["alerts"]], q)
         code, body = d.req("GET", "/v1/alerts?pagination.limit=1&pagination.offset=0")
         self.assertEqual((code, len(body["alerts"])), (200, 1))
         # bad input: each a 4xx with a JSON error naming the problem
         cases = [
             ("GET", "/v1/alerts?query=Color:red", None, None, 400, "unknown query key 'Color'"),
-            ("GET", "/v1/alerts?query=justtext", None, None, 400, "write Key:Value"),
+            ("GET", "/v1/alerts?query=:text", None, None, 400, "write Key:Value"),
+            ("GET", "/v1/alerts?query=Severity:urgent", None, None, 400, "Severity is low"),
             ("GET", "/v1/alerts?query=State:sleepy", None, None, 400, "State is ACTIVE"),
             ("GET", "/v1/alerts?pagination.limit=0", None, None, 400, "pagination.limit"),
             ("GET", "/v1/alerts?pagination.limit=abc", None, None, 400, "pagination.limit"),
@@ -203,7 +212,7 @@ class DaemonTest(unittest.TestCase):
             ("PATCH", "/v1/policies/systemd-execution", {"colour": 1}, None, 400, "unknown field 'colour'"),
             ("PATCH", "/v1/policies/systemd-execution", {"enforcement": "nuke"}, None, 400, "enforcement"),
             ("PATCH", "/v1/alerts/resolve", {"q": 1}, None, 400, "the body must be"),
-            ("PATCH", "/v1/alerts/resolve", {"query": "Bad"}, None, 400, "write Key:Value"),
+            ("PATCH", "/v1/alerts/resolve", {"query": ":Bad"}, None, 400, "write Key:Value"),
             ("GET", "/v1/nothing", None, None, 404, "no such endpoint"),
         ]
         for method, path, body, raw, want, msg in cases:
