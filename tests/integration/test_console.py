@@ -81,6 +81,21 @@ class OtherSite(BaseHTTPRequestHandler):
         pass
 
 
+class Hook(BaseHTTPRequestHandler):
+    """A webhook receiver: keeps what it is sent."""
+    got = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Hook.got.append(body.decode(errors="replace"))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
 class ConsoleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -105,6 +120,8 @@ class ConsoleTest(unittest.TestCase):
         S["cid"] = podman("run", "-d", "--network", "none", "--cgroup-parent",
                           f"/kubepods/besteffort/pod{S['pod_uid']}", IMAGE, "sleep", "infinity")
         k8s_pod(S["kport"], S["ktoken"], "tmp-shell", S["pod_uid"], S["cid"])
+        S["hook"] = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=S["hook"].serve_forever, daemon=True).start()
         S["port"] = vigtest.free_port()
         conf = os.path.join(tmp, "vigil.conf.lua")
         with open(conf, "w") as f:
@@ -114,6 +131,9 @@ class ConsoleTest(unittest.TestCase):
                     f"    token_file = '{tmp}/ktoken', insecure = true, node = 'lab-node',\n"
                     "    refresh_s = 1 },\n"
                     "  baselines = { observe = '1h' },\n"
+                    "  notifiers = { hook = { type = 'webhook', url = 'http://vigil:s3cret-pw@"
+                    f"127.0.0.1:{S['hook'].server_address[1]}/hook' }} }},\n"
+                    "  default_notifiers = { 'hook' },\n"
                     "}\n")
         S["conf"] = conf
         S["data"] = os.path.join(tmp, "data")
@@ -135,6 +155,8 @@ class ConsoleTest(unittest.TestCase):
             S["d"].stop(signal.SIGKILL)
         if S.get("k8s"):
             S["k8s"].kill()
+        if S.get("hook"):
+            S["hook"].shutdown()
         if S.get("cid"):
             subprocess.run(["podman", "rm", "-f", "-t", "0", S["cid"]], capture_output=True)
 
@@ -361,7 +383,13 @@ class ConsoleTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertTrue(locked, b)
         self.drv.get(S["base"] + "/#/notifiers")
-        self.css("table#notifiers")
+        row = self.css("table#notifiers tbody tr[data-name='hook']")
+        self.assertNotIn("s3cret-pw", row.text)  # a URL's password is masked
+        self.assertIn("***", row.text)
+        n = len(Hook.got)
+        row.find_element(By.CSS_SELECTOR, "button[data-action='test']").click()
+        self.wait(lambda d: "accepted" in d.find_element(By.CSS_SELECTOR, "#status").text)
+        self.assertGreater(len(Hook.got), n)
         self.shot("notifiers")
         self.drv.set_window_size(480, 800)
         self.drv.get(S["base"] + "/#/violations")
