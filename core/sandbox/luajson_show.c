@@ -110,6 +110,38 @@ static json_t *show_array(struct show *w, lua_State *L, int idx)
 	return out;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* obj with its keys in byte order (Lua's own order changes from run to run); consumes obj. */
+static json_t *sorted(json_t *obj)
+{
+	size_t n = json_object_size(obj), i = 0;
+	const char **keys = calloc(n + 1, sizeof(*keys));
+	json_t *out = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(obj, k, v)
+	{
+		if (keys)
+			keys[i++] = k;
+	}
+	if (keys)
+		qsort(keys, n, sizeof(*keys), cmp_key);
+	for (i = 0; keys && out && i < n; i++)
+		if (json_object_set(out, keys[i], json_object_get(obj, keys[i])))
+			break;
+	free(keys);
+	if (!keys || !out || i < n) { /* out of memory: as it was */
+		json_decref(out);
+		return obj;
+	}
+	json_decref(obj);
+	return out;
+}
+
 static json_t *show_object(struct show *w, lua_State *L, int idx)
 {
 	json_t *out = json_object();
@@ -141,7 +173,7 @@ static json_t *show_object(struct show *w, lua_State *L, int idx)
 		}
 		json_decref(kj);
 	}
-	return out;
+	return sorted(out);
 }
 
 static json_t *show_table(struct show *w, lua_State *L, int idx)
