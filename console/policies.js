@@ -369,21 +369,22 @@ Policies.tests = function (tests) {
 		out.append(V.h('p', { class: 'muted', text: 'none' }));
 		return out;
 	}
-	// the columns: exe first, then every other field any test sets, in name order
-	const fields = new Set();
-	for (const t of tests)
-		for (const k of Object.keys((t && t.ev) || {}))
-			fields.add(k);
-	const cols = [...fields].sort((a, b) => (a === 'exe' ? -1 : b === 'exe' ? 1 : V.cmp(a, b)));
+	// each test a row: the expected result, and the event's fields (exe first, then the
+	// others in name order), one a line
+	const order = (a, b) => (a === 'exe' ? -1 : b === 'exe' ? 1 : V.cmp(a, b));
 	const head = V.h('tr', null, V.h('th', { scope: 'col', text: 'Expected' }),
-		cols.map((k) => V.h('th', { scope: 'col', text: k })));
+		V.h('th', { scope: 'col', text: 'Test event' }));
 	const body = V.h('tbody');
 	for (const t of tests) {
 		const ev = (t && t.ev) || {};
 		const expect = t && t.expect === true;
+		const fields = V.h('ul', { class: 'ev' });
+		for (const k of Object.keys(ev).sort(order))
+			fields.append(V.h('li', { 'data-field': k }, V.h('span', { class: 'k', text: k }), ' ',
+				V.h('code', { text: self.cell(ev[k]) })));
 		body.append(V.h('tr', { class: expect ? 'expect-match' : 'expect-pass' },
 			V.h('td', { class: 'expect', text: expect ? 'violation' : 'no violation' }),
-			cols.map((k) => V.h('td', { 'data-field': k, text: self.cell(ev[k]) }))));
+			V.h('td', { class: 'event' }, fields)));
 	}
 	out.append(V.h('p', { class: 'muted', text: tests.length + ' test event' + (tests.length === 1 ? '' : 's') +
 		' (vigil policy test runs them)' }),

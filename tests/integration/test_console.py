@@ -237,10 +237,13 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(len(tests), 15)
         first = tests[0].find_elements(By.CSS_SELECTOR, "td")
         self.assertEqual(first[0].text, "violation")
-        self.assertIn("/usr/bin/apt", [c.text for c in first])
+        self.assertEqual(first[1].find_element(By.CSS_SELECTOR, '[data-field="exe"] code').text,
+                         "/usr/bin/apt")
         self.assertEqual(tests[4].find_element(By.CSS_SELECTOR, "td.expect").text, "no violation")
         for sec in ("scope", "exclusions", "check"):
             self.css(f'#policy-detail [data-section="{sec}"]')
+        self.drv.execute_script("arguments[0].scrollIntoView()", crit[0])
+        self.shot("policy-definition")
         Select(self.css("select#enforcement")).select_by_value("kill_pod")
         self.shot("policy-management")
         self.css("button#save").click()
