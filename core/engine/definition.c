@@ -14,8 +14,8 @@
 #include "engine_priv.h"
 #include "luajson.h"
 
-#define DEF_BUDGET    (64u << 10) /* bytes of JSON text a policy's definition may take */
-#define CHECK_SOURCE  (8u << 10)  /* bytes of a check's source shown */
+#define DEF_BUDGET   (64u << 10) /* bytes of JSON text a policy's definition may take */
+#define CHECK_SOURCE (8u << 10)	 /* bytes of a check's source shown */
 
 /* Spends n bytes of the budget on what the definition adds around the values shown. */
 static bool charge(struct vg_lua_show *s, size_t n)
@@ -174,7 +174,8 @@ int engine_definition_build(struct pol *p, lua_State *L, const char *buf, size_t
 	t = lua_gettop(L);
 	d = json_object();
 	if (d) {
-		(void)json_object_set_new(d, "criteria", list_json(L, t, "sections", &s, section_json));
+		(void)json_object_set_new(d, "criteria",
+					  list_json(L, t, "sections", &s, section_json));
 		lua_getfield(L, t, "scope");
 		(void)json_object_set_new(d, "scope", vg_lua_show_json(L, -1, &s));
 		lua_pop(L, 1);

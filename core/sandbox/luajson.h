@@ -34,10 +34,10 @@ int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen);
  * "function (C)", userdata or a thread its type name, a table met again inside
  * itself "(cycle)", one more than VG_LUA_SHOW_DEPTH levels down "(too deep)",
  * inf and nan "inf", "-inf", "nan", bytes that are not UTF-8 '?'; a key that is
- * not a string is written as text (1, true); keys are in byte order. Tables are read raw (no metamethod
- * runs) and nothing is allocated in Lua. Each value costs its text's length
- * and a few bytes of s->left; a value past the budget is "(truncated)", what
- * follows it in its table is left out and s->truncated is set.
+ * not a string is written as text (1, true); keys are in byte order. Tables are read raw (no
+ * metamethod runs) and nothing is allocated in Lua. Each value costs its text's length and a few
+ * bytes of s->left; a value past the budget is "(truncated)", what follows it in its table is left
+ * out and s->truncated is set.
  */
 #define VG_LUA_SHOW_DEPTH 32
 struct vg_lua_show {

@@ -161,9 +161,10 @@ static json_t *show_object(struct show *w, lua_State *L, int idx)
 		}
 		v = show(w, L, -1);
 		lua_pop(L, 1);
-		kj = v ? show_string(k, klen) : NULL; /* a key that is not UTF-8: '?' for its bad bytes */
-		if (!kj || json_object_setn_new(out, json_string_value(kj), json_string_length(kj),
-						v)) {
+		kj = v ? show_string(k, klen)
+		       : NULL; /* a key that is not UTF-8: '?' for its bad bytes */
+		if (!kj ||
+		    json_object_setn_new(out, json_string_value(kj), json_string_length(kj), v)) {
 			if (!kj)
 				json_decref(v);
 			json_decref(kj);

@@ -58,7 +58,8 @@ static void test_show_values(void **state)
 
 	(void)state;
 	luaL_openlibs(L);
-	expect(L, "{ a = 1, b = 'x', c = true, d = 1.5 }", "{\"a\":1,\"b\":\"x\",\"c\":true,\"d\":1.5}");
+	expect(L, "{ a = 1, b = 'x', c = true, d = 1.5 }",
+	       "{\"a\":1,\"b\":\"x\",\"c\":true,\"d\":1.5}");
 	expect(L, "{ 'apt', 'dpkg' }", "[\"apt\",\"dpkg\"]");
 	expect(L, "{}", "{}");
 	expect(L, "{ f = function() end, g = print }",
@@ -78,8 +79,9 @@ static void test_show_values(void **state)
 	expect(L, "(function() local s = { 1 } return { a = s, b = s } end)()",
 	       "{\"a\":[1],\"b\":[1]}");
 	/* metamethods never run: a raw read */
-	expect(L, "setmetatable({ a = 1 }, { __index = function() error('ran') end,"
-		  " __pairs = function() error('ran') end, __len = function() error('ran') end })",
+	expect(L,
+	       "setmetatable({ a = 1 }, { __index = function() error('ran') end,"
+	       " __pairs = function() error('ran') end, __len = function() error('ran') end })",
 	       "{\"a\":1}");
 	lua_close(L);
 }
@@ -92,8 +94,9 @@ static void test_show_depth(void **state)
 	int levels = 0;
 
 	(void)state;
-	got = shown(L, "(function() local t = {} local r = t for i = 1, 100 do t.x = {} t = t.x end"
-		       " return r end)()",
+	got = shown(L,
+		    "(function() local t = {} local r = t for i = 1, 100 do t.x = {} t = t.x end"
+		    " return r end)()",
 		    1 << 20, NULL);
 	for (p = got; (p = strstr(p, "{\"x\":")); p++)
 		levels++;
@@ -113,8 +116,9 @@ static void test_show_budget(void **state)
 	(void)state;
 	luaL_openlibs(L);
 	/* 1,000 strings of 100 bytes against 10 KiB: cut, marked, still JSON */
-	got = shown(L, "(function() local t = {} for i = 1, 1000 do t[i] = string.rep('a', 100) end"
-		       " return { list = t, after = 1 } end)()",
+	got = shown(L,
+		    "(function() local t = {} for i = 1, 1000 do t[i] = string.rep('a', 100) end"
+		    " return { list = t, after = 1 } end)()",
 		    10 << 10, &trunc);
 	assert_true(trunc);
 	assert_true(strlen(got) < 11 << 10);
@@ -171,7 +175,8 @@ static void test_policy_definition(void **state)
 		"\tcheck = function(ev)\n"
 		"\t\treturn ev.uid == 0\n"
 		"\tend,\n"
-		"\ttests = { { ev = { exe = '/usr/bin/nc', args = '-l 80', uid = 0 }, expect = true },\n"
+		"\ttests = { { ev = { exe = '/usr/bin/nc', args = '-l 80', uid = 0 }, expect = "
+		"true },\n"
 		"\t\t{ ev = { exe = '/usr/bin/nc', labels = { a = 'b' } }, expect = false } },\n"
 		"}\n");
 	const struct vg_policy_info *p = vg_engine_policy(e, 0);
@@ -190,16 +195,19 @@ static void test_policy_definition(void **state)
 		assert_string_equal(s, "{\"host\":true,\"namespace\":[\"prod\"]}");
 		free(s);
 		s = json_dumps(json_object_get(d, "exclusions"), JSON_COMPACT | JSON_SORT_KEYS);
-		assert_string_equal(s, "[{\"deployment\":[\"debug.*\"]},{\"labels\":{\"team\":\"sre\"}}]");
+		assert_string_equal(
+			s, "[{\"deployment\":[\"debug.*\"]},{\"labels\":{\"team\":\"sre\"}}]");
 		free(s);
 		s = json_dumps(json_object_get(d, "tests"), JSON_COMPACT | JSON_SORT_KEYS);
-		assert_string_equal(s, "[{\"ev\":{\"args\":\"-l 80\",\"exe\":\"/usr/bin/nc\",\"uid\":0},"
-				       "\"expect\":true},{\"ev\":{\"exe\":\"/usr/bin/nc\",\"labels\":"
-				       "{\"a\":\"b\"}},\"expect\":false}]");
+		assert_string_equal(
+			s, "[{\"ev\":{\"args\":\"-l 80\",\"exe\":\"/usr/bin/nc\",\"uid\":0},"
+			   "\"expect\":true},{\"ev\":{\"exe\":\"/usr/bin/nc\",\"labels\":"
+			   "{\"a\":\"b\"}},\"expect\":false}]");
 		free(s);
 		assert_true(json_is_true(json_object_get(d, "hasCheck")));
 		assert_true(json_is_false(json_object_get(d, "definitionTruncated")));
-		assert_string_equal(json_string_value(json_object_get(c, "kind")), "function (Lua)");
+		assert_string_equal(json_string_value(json_object_get(c, "kind")),
+				    "function (Lua)");
 		assert_string_equal(json_string_value(json_object_get(c, "file")), file);
 		assert_int_equal(json_integer_value(json_object_get(c, "firstLine")), 8);
 		assert_int_equal(json_integer_value(json_object_get(c, "lastLine")), 10);
@@ -214,7 +222,8 @@ static void test_policy_definition_bound(void **state)
 {
 	struct vg_engine *e = load_policy(
 		"local t = {}\n"
-		"for i = 1, 2000 do t[i] = { ev = { exe = '/usr/bin/' .. string.rep('x', 60) .. i },"
+		"for i = 1, 2000 do t[i] = { ev = { exe = '/usr/bin/' .. string.rep('x', 60) .. i "
+		"},"
 		" expect = false } end\n"
 		"return policy { name = 'big', severity = 'low', match = { process_name = 'big' },"
 		" tests = t }\n");
