@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // policies.js - Policy Management: the policies (filtered in the browser), one policy's
-// detail with whatever the API gives, enable/disable and enforcement saved by PATCH.
+// detail (its texts and its definition: criteria, scope, exclusions, check, tests),
+// enable/disable and enforcement saved by PATCH.
 'use strict';
 
 const Policies = { filter: '', sort: { key: 'name', dir: 1 }, root: null, seq: 0 };
@@ -156,7 +157,8 @@ Policies.close = function () {
 };
 
 Policies.SHOWN = ['id', 'name', 'severity', 'disabled', 'enforcement', 'onError', 'categories', 'description',
-	'rationale', 'remediation', 'waitsFor', 'counters'];
+	'rationale', 'remediation', 'waitsFor', 'counters', 'criteria', 'scope', 'exclusions', 'hasCheck', 'check',
+	'tests', 'definitionTruncated'];
 
 Policies.detailBody = function (p) {
 	const self = Policies;
@@ -195,7 +197,9 @@ Policies.detailBody = function (p) {
 		['Id', p.id, 'id'],
 		['On error', p.onError, 'onError'],
 	]));
-	// criteria, scope, exclusions, tests...: whatever else the API gives, shown as it is
+	if (p.criteria)
+		frag.append(self.definition(p));
+	// anything else the API gives, shown as it is
 	for (const [k, v] of Object.entries(p)) {
 		if (self.SHOWN.includes(k) || v === null || v === undefined)
 			continue;
@@ -232,4 +236,158 @@ Policies.value = function (v, field) {
 		return dl;
 	}
 	return V.h('p', Object.assign({ text: String(v) }, props));
+};
+
+// ---- the policy's definition --------------------------------------------------------
+
+// One block of the detail: <section data-section=name><h3>title</h3>...</section>
+Policies.section = function (name, title, ...kids) {
+	return V.h('section', { class: 'def', 'data-section': name }, V.h('h3', { text: title }), ...kids);
+};
+
+Policies.definition = function (p) {
+	const self = Policies;
+	const frag = document.createDocumentFragment();
+	if (p.definitionTruncated)
+		frag.append(V.h('p', { class: 'muted', 'data-field': 'definitionTruncated',
+			text: 'This policy\u2019s definition is too large to show whole: the rest is in its file.' }));
+	frag.append(self.criteria(p.criteria), self.scope(p.scope),
+		self.exclusions(p.exclusions), self.check(p), self.tests(p.tests));
+	return frag;
+};
+
+// "not_process_args" -> "Process args (not)"
+Policies.criterionLabel = function (k) {
+	const neg = k.startsWith('not_');
+	const s = Policies.title(neg ? k.slice(4) : k);
+	return neg ? s + ' (not)' : s;
+};
+
+// A criterion's or a scope key's values: a list of code chips, or one value.
+Policies.values = function (v) {
+	if (Array.isArray(v)) {
+		const ul = V.h('ul', { class: 'values' });
+		for (const x of v)
+			ul.append(V.h('li', null, V.h('code', { text: typeof x === 'object' ? JSON.stringify(x) : String(x) })));
+		return ul;
+	}
+	if (v && typeof v === 'object')
+		return Policies.values(Object.entries(v).map(([k, x]) => k + '=' + x));
+	return V.h('code', { text: String(v) });
+};
+
+Policies.criteria = function (list) {
+	const self = Policies;
+	const out = self.section('criteria', 'Criteria');
+	if (!list.length) {
+		out.append(V.h('p', { class: 'muted', text: 'none' }));
+		return out;
+	}
+	if (list.length > 1)
+		out.append(V.h('p', { class: 'muted', text: 'An exec matches when it matches any one of these ' +
+			list.length + ' sections, each with all of its criteria.' }));
+	else
+		out.append(V.h('p', { class: 'muted', text: 'An exec matches when it matches all of these.' }));
+	list.forEach((sec, i) => {
+		const rows = Object.entries(sec || {}).map(([k, v]) => [self.criterionLabel(k), self.values(v), 'criterion-' + k]);
+		const dl = V.dl(rows);
+		dl.classList.add('criteria');
+		dl.setAttribute('data-index', String(i + 1));
+		out.append(list.length > 1 ? V.h('div', { class: 'def-block' },
+			V.h('h4', { text: 'Section ' + (i + 1) }), dl) : dl);
+	});
+	return out;
+};
+
+// A scope or an exclusion: namespace, deployment, pod (regexes), labels, host.
+Policies.scoping = function (o) {
+	const self = Policies;
+	return V.dl(Object.entries(o).map(([k, v]) => [self.title(k), self.values(v), 'scope-' + k]));
+};
+
+Policies.scope = function (scope) {
+	const self = Policies;
+	const out = self.section('scope', 'Scope');
+	const s = scope || {};
+	const keys = Object.keys(s).filter((k) => k !== 'host');
+	out.append(V.h('p', { class: 'muted', text: s.host ? 'Container and host processes.' :
+		'Container processes only (not the host\u2019s).' }));
+	if (keys.length)
+		out.append(self.scoping(Object.fromEntries(keys.map((k) => [k, s[k]]))));
+	else
+		out.append(V.h('p', { class: 'muted', text: 'Every namespace, deployment and pod.' }));
+	return out;
+};
+
+Policies.exclusions = function (list) {
+	const self = Policies;
+	const out = self.section('exclusions', 'Exclusions');
+	if (!list || !list.length) {
+		out.append(V.h('p', { class: 'muted', text: 'none' }));
+		return out;
+	}
+	out.append(V.h('p', { class: 'muted', text: 'Not a violation where all the keys of one of these match.' }));
+	const ol = V.h('ol', { class: 'def-list' });
+	for (const x of list)
+		ol.append(V.h('li', null, x && typeof x === 'object' ? self.scoping(x) : String(x)));
+	out.append(ol);
+	return out;
+};
+
+Policies.check = function (p) {
+	const self = Policies;
+	const out = self.section('check', 'Check');
+	const c = p.check;
+	if (!p.hasCheck || !c) {
+		out.append(V.h('p', { class: 'muted', text: 'None: the criteria, scope and exclusions decide alone.' }));
+		return out;
+	}
+	let where = String(c.kind || 'function');
+	if (c.file)
+		where += ', ' + c.file + ' lines ' + c.firstLine + '\u2013' + c.lastLine;
+	out.append(V.h('p', { 'data-field': 'check-where', text: 'A Lua function decides after the criteria: ' + where }));
+	if (c.source)
+		out.append(V.h('pre', { class: 'source' }, V.h('code', { text: c.source })));
+	return out;
+};
+
+// A test event's field as text: lists joined, labels as key=value.
+Policies.cell = function (v) {
+	if (v === undefined || v === null)
+		return '';
+	if (Array.isArray(v))
+		return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(', ');
+	if (typeof v === 'object')
+		return Object.entries(v).map(([k, x]) => k + '=' + x).join(', ');
+	return String(v);
+};
+
+Policies.tests = function (tests) {
+	const self = Policies;
+	const out = self.section('tests', 'Tests');
+	if (!tests || !tests.length) {
+		out.append(V.h('p', { class: 'muted', text: 'none' }));
+		return out;
+	}
+	// each test a row: the expected result, and the event's fields (exe first, then the
+	// others in name order), one a line
+	const order = (a, b) => (a === 'exe' ? -1 : b === 'exe' ? 1 : V.cmp(a, b));
+	const head = V.h('tr', null, V.h('th', { scope: 'col', text: 'Expected' }),
+		V.h('th', { scope: 'col', text: 'Test event' }));
+	const body = V.h('tbody');
+	for (const t of tests) {
+		const ev = (t && t.ev) || {};
+		const expect = t && t.expect === true;
+		const fields = V.h('ul', { class: 'ev' });
+		for (const k of Object.keys(ev).sort(order))
+			fields.append(V.h('li', { 'data-field': k }, V.h('span', { class: 'k', text: k }), ' ',
+				V.h('code', { text: self.cell(ev[k]) })));
+		body.append(V.h('tr', { class: expect ? 'expect-match' : 'expect-pass' },
+			V.h('td', { class: 'expect', text: expect ? 'violation' : 'no violation' }),
+			V.h('td', { class: 'event' }, fields)));
+	}
+	out.append(V.h('p', { class: 'muted', text: tests.length + ' test event' + (tests.length === 1 ? '' : 's') +
+		' (vigil policy test runs them)' }),
+	V.h('div', { class: 'table-wrap' }, V.h('table', { class: 'grid tests' }, V.h('thead', null, head), body)));
+	return out;
 };

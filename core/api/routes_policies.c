@@ -38,6 +38,20 @@ static json_t *policy_json(struct vg_api *a, struct vg_engine *engine, int i)
 		(json_int_t)p->mem_bytes);
 }
 
+/*
+ * Policy i with its definition (criteria, scope, exclusions, check, tests): a copy, the
+ * engine's stays its own.
+ */
+static json_t *policy_detail_json(struct vg_api *a, struct vg_engine *engine, int i)
+{
+	const struct vg_policy_info *p = vg_engine_policy(engine, i);
+	json_t *out = policy_json(a, engine, i);
+
+	if (out && p->definition)
+		(void)json_object_update_new(out, json_deep_copy(p->definition));
+	return out;
+}
+
 static void patch_policy(struct vg_api *a, struct evhttp_request *req, struct vg_engine *engine,
 			 int i)
 {
@@ -85,7 +99,7 @@ static void patch_policy(struct vg_api *a, struct evhttp_request *req, struct vg
 	}
 	/* the setting is recorded; applying it to the kernel filter logs its own failure */
 	(void)a->host.policy_changed(a->host.ctx);
-	api_reply(req, 200, policy_json(a, engine, i));
+	api_reply(req, 200, policy_detail_json(a, engine, i));
 out:
 	json_decref(b);
 }
@@ -116,7 +130,7 @@ void api_policy_path(struct vg_api *a, struct evhttp_request *req, const char *r
 	else if (i < 0 || vg_engine_policy(engine, i)->broken)
 		api_fail(a, req, 404, "no policy '%s' (GET /v1/policies lists them)", id);
 	else if (m == EVHTTP_REQ_GET)
-		api_reply(req, 200, policy_json(a, engine, i));
+		api_reply(req, 200, policy_detail_json(a, engine, i));
 	else
 		patch_policy(a, req, engine, i);
 }

@@ -44,6 +44,10 @@ struct vg_policy_info {
 	const char *const *categories;
 	const char *const *notifiers; /* the policy's own notifiers, or NULL: the defaults */
 	bool enabled, host, has_check;
+	/* what the policy is, for people (the API's policy detail): {"criteria", "scope",
+	 * "exclusions", "hasCheck", "check", "tests", "definitionTruncated"}; NULL when it
+	 * could not be built (out of memory) */
+	const struct json_t *definition;
 	bool broken; /* failed to compile: kept only to be freed, never evaluated */
 	int nsections;
 	/* counters */

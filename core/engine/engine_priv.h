@@ -7,6 +7,7 @@
 #ifndef VG_ENGINE_PRIV_H
 #define VG_ENGINE_PRIV_H
 
+#include <jansson.h>
 #include <lua.h>
 
 #include "engine.h"
@@ -53,6 +54,7 @@ struct pol {
 	char **kh_names;     /* known_hashes: lowercased names, one per hash */
 	uint8_t (*kh_sha)[32];
 	int nkh;
+	json_t *def; /* info.definition */
 };
 
 struct ctr_slot {
@@ -112,6 +114,12 @@ void engine_known_hashes_free(struct pol *p);
 int engine_known_hashes_room(struct vg_engine *e);
 /* exe_facts.c: every section of policy pi is exactly exe_fileless or exe_not_in_image = true. */
 bool engine_exe_fact_only(const struct vg_engine *e, int pi);
+
+/*
+ * definition.c: p's definition (info.definition) from its compiled table, the
+ * check's source read from buf (the policy file). 0 or -ENOMEM.
+ */
+int engine_definition_build(struct pol *p, lua_State *L, const char *buf, size_t len);
 
 /* eval.c: evaluates ev for the policies want names (tests.c runs them one by one). */
 int engine_eval_with(struct vg_engine *e, struct vg_event *ev, const bool *want, vg_violation_cb cb,

@@ -70,6 +70,7 @@ static void pol_free(struct pol *p)
 	free(p->excl);
 	engine_excl_free(&p->scope);
 	engine_known_hashes_free(p);
+	json_decref(p->def);
 	vg_lua_free(p->lua);
 }
 
@@ -364,6 +365,10 @@ static void add_policy(struct vg_engine *e, struct vg_lua *h, const char *file, 
 			  bad_key_line(&p->bad, buf, len), name, err);
 		p->info.broken = true; /* kept for freeing; never evaluated nor listed */
 		p->info.waits_for = "a policy that loads";
+	} else if (engine_definition_build(p, vg_lua_state(h), buf, len)) {
+		/* the policy works without it: the API shows it without its definition */
+		vg_warn("policy '%s' (%s): no memory to describe its definition for the API",
+			p->info.name, file);
 	}
 }
 

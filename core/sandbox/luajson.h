@@ -3,6 +3,7 @@
 #ifndef VG_LUAJSON_H
 #define VG_LUAJSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -26,6 +27,24 @@ json_t *vg_lua_to_json(lua_State *L, int idx, char *err, size_t errlen);
  * through it). Returns 0, or -errno with err and nothing pushed.
  */
 int vg_lua_encode_json(lua_State *L, int idx, char *err, size_t errlen);
+
+/*
+ * The value at idx as JSON for a person to read (new reference; NULL only out
+ * of memory). Never refused: a Lua function is "function (Lua)", a C function
+ * "function (C)", userdata or a thread its type name, a table met again inside
+ * itself "(cycle)", one more than VG_LUA_SHOW_DEPTH levels down "(too deep)",
+ * inf and nan "inf", "-inf", "nan", bytes that are not UTF-8 '?'; a key that is
+ * not a string is written as text (1, true); keys are in byte order. Tables are read raw (no
+ * metamethod runs) and nothing is allocated in Lua. Each value costs its text's length and a few
+ * bytes of s->left; a value past the budget is "(truncated)", what follows it in its table is left
+ * out and s->truncated is set.
+ */
+#define VG_LUA_SHOW_DEPTH 32
+struct vg_lua_show {
+	size_t left; /* bytes of budget left */
+	bool truncated;
+};
+json_t *vg_lua_show_json(lua_State *L, int idx, struct vg_lua_show *s);
 
 /*
  * An emitter (emit.h) whose document is left on L's stack as Lua tables

@@ -248,6 +248,24 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(names, [UBUNTU], names)
         rows[0].click()
         self.css("#policy-detail")
+        # its definition: what it matches, and its embedded tests as a table
+        crit = self.wait(lambda d: [e for e in d.find_elements(
+            By.CSS_SELECTOR, '#policy-detail [data-section="criteria"]') if "apt-get" in e.text])
+        self.assertIn("Process name", crit[0].text)
+        self.assertEqual([c.text for c in crit[0].find_elements(By.CSS_SELECTOR, "ul.values code")],
+                         ["apt-get", "apt", "dpkg"])
+        tests = self.drv.find_elements(By.CSS_SELECTOR,
+                                       '#policy-detail [data-section="tests"] tbody tr')
+        self.assertEqual(len(tests), 15)
+        first = tests[0].find_elements(By.CSS_SELECTOR, "td")
+        self.assertEqual(first[0].text, "violation")
+        self.assertEqual(first[1].find_element(By.CSS_SELECTOR, '[data-field="exe"] code').text,
+                         "/usr/bin/apt")
+        self.assertEqual(tests[4].find_element(By.CSS_SELECTOR, "td.expect").text, "no violation")
+        for sec in ("scope", "exclusions", "check"):
+            self.css(f'#policy-detail [data-section="{sec}"]')
+        self.drv.execute_script("arguments[0].scrollIntoView()", crit[0])
+        self.shot("policy-definition")
         Select(self.css("select#enforcement")).select_by_value("kill_pod")
         self.shot("policy-management")
         self.css("button#save").click()

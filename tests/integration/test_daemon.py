@@ -172,8 +172,21 @@ class DaemonTest(unittest.TestCase):
         code, body = d.req("GET", "/v1/policies")
         self.assertEqual(code, 200)
         self.assertEqual(len(body["policies"]), 32)
+        self.assertNotIn("criteria", body["policies"][0])  # the list stays small
+        self.assertNotIn("tests", body["policies"][0])
         code, pol = d.req("GET", "/v1/policies/ubuntu-package-manager-execution")
         self.assertEqual((code, pol["name"], pol["disabled"]), (200, UBUNTU, False))
+        # its definition, as policies/ubuntu_package_manager.lua says it
+        self.assertEqual(pol["criteria"], [{"process_name": ["apt-get", "apt", "dpkg"]}])
+        self.assertEqual((pol["scope"], pol["exclusions"]), ({}, []))
+        self.assertEqual((pol["hasCheck"], pol["check"]), (False, None))
+        self.assertFalse(pol["definitionTruncated"])
+        self.assertEqual(len(pol["tests"]), 15)
+        self.assertEqual(pol["tests"][0], {"ev": {"exe": "/usr/bin/apt", "args": "update"},
+                                           "expect": True})
+        self.assertEqual([t["expect"] for t in pol["tests"]],
+                         [True] * 4 + [False] * 3 + [True] * 4 + [False] * 4)
+        self.assertEqual(pol["tests"][10]["ev"]["content"], ["dpkg"])
         code, pol = d.req("GET", "/v1/policies/" + UBUNTU.replace(" ", "%20"))
         self.assertEqual(code, 200)
         code, m = d.req("GET", "/metrics")
