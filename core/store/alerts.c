@@ -641,6 +641,7 @@ void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st)
 	st->alerts = s->nall;
 	for (size_t i = 0; i < s->nall; i++) {
 		st->label_bytes += s->all[i]->labels_len;
+		st->labels_omitted += s->all[i]->labels_omitted;
 		if (s->all[i]->state == VG_ALERT_RESOLVED)
 			st->resolved++;
 		else

@@ -139,7 +139,8 @@ struct vg_policy_setting {
 
 struct vg_alerts_stats {
 	uint64_t alerts, active, resolved, violations, merged;
-	uint64_t label_bytes; /* the alerts' labels, in memory */
+	uint64_t label_bytes;	 /* the alerts' labels, in memory */
+	uint64_t labels_omitted; /* labels past an alert's 64, counted only */
 	struct vg_wal_stats wal;
 };
 

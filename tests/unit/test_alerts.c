@@ -787,6 +787,7 @@ static void check_labels(struct vg_alerts *s, const char *small, const char *big
 	const char *k;
 	json_t *v;
 	int seen = 0;
+	struct vg_alerts_stats st;
 
 	assert_non_null(a);
 	for (int full = 0; full < 2; full++) {
@@ -824,6 +825,9 @@ static void check_labels(struct vg_alerts *s, const char *small, const char *big
 	assert_non_null(json_object_get(l, "l63"));
 	assert_null(json_object_get(l, "l64")); /* past 64: counted only */
 	json_decref(doc);
+	vg_alerts_stats(s, &st); /* the memory they take, counted */
+	assert_true(st.label_bytes > 64 * 4 && st.label_bytes < 64 * (317 + 63 + 8) + 32);
+	assert_int_equal(st.labels_omitted, 6);
 	a = vg_alerts_get(s, old);
 	assert_non_null(a);
 	l = labels_of(a, true, &doc);
