@@ -98,7 +98,7 @@ Violations.detailBody = function (a, pol) {
 		['Pod', a.pod || '', 'pod'],
 		['Namespace', a.namespace || '', 'namespace'],
 		['Deployment', (a.deployment && a.deployment.name) || '', 'deployment'],
-		['Labels', self.labels(a.labels), 'labels'],
+		['Labels', self.labels(a.labels, a.labelsOmitted), 'labels'],
 	]));
 	frag.append(V.h('h3', { text: 'Enforcement' }), self.enforcement(a));
 	const procs = a.processes || [];
@@ -118,13 +118,20 @@ Violations.detailBody = function (a, pol) {
 	}
 };
 
-Violations.labels = function (labels) {
-	if (!labels || typeof labels !== 'object' || !Object.keys(labels).length)
-		return V.h('span', { class: 'muted', text: 'none recorded' });
+// The pod's labels as key=value items, sorted by key (text only: a label is whatever the pod
+// says); omitted: how many past the store's 64 were counted and not kept.
+Violations.labels = function (labels, omitted) {
+	const keys = labels && typeof labels === 'object' ? Object.keys(labels).sort() : [];
+	if (!keys.length && !omitted)
+		return V.h('span', { class: 'muted', text: 'none' });
+	const frag = document.createDocumentFragment();
 	const ul = V.h('ul', { class: 'labels' });
-	for (const [k, v] of Object.entries(labels))
-		ul.append(V.h('li', null, V.h('code', { text: k + '=' + v })));
-	return ul;
+	for (const k of keys)
+		ul.append(V.h('li', null, V.h('code', { text: k + '=' + String(labels[k]) })));
+	frag.append(ul);
+	if (omitted > 0)
+		frag.append(V.h('span', { class: 'muted', 'data-field': 'labels-omitted', text: '\u2026 and ' + omitted + ' more not kept' }));
+	return frag;
 };
 
 Violations.enforcement = function (a) {

@@ -111,6 +111,10 @@ static void store_metrics(struct vg_daemon *d, struct evbuffer *b)
 	       ps.flow_errors);
 	metric(b, "vigil_store_alerts", "alerts in the store", "gauge", as.alerts);
 	metric(b, "vigil_store_alerts_active", "active alerts", "gauge", as.active);
+	metric(b, "vigil_store_alert_label_bytes", "bytes of the pod labels kept with the alerts",
+	       "gauge", as.label_bytes);
+	metric(b, "vigil_store_alert_labels_omitted",
+	       "pod labels past an alert's 64, counted and not kept", "gauge", as.labels_omitted);
 	metric(b, "vigil_store_records_appended_total", "records appended to the log", "counter",
 	       as.wal.appended);
 	metric(b, "vigil_store_records_committed_total", "records durable", "counter",

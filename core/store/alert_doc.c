@@ -5,6 +5,7 @@
  * tables for the notifiers) or built as a jansson tree (the API, the CLI).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "alerts_priv.h"
 #include "event_json.h"
@@ -164,6 +165,19 @@ static void emit_where(const struct vg_emit *w, void *c, const struct vg_alert *
 		emit_str(w, c, "image", a->image);
 }
 
+/* "labels": {"key": "value", ...} ({} when none), and "labelsOmitted" when some were. */
+static void emit_labels(const struct vg_emit *w, void *c, const struct vg_alert *a)
+{
+	const char *k = NULL;
+
+	w->open(c, "labels", false, a->nlabels);
+	while ((k = alert_labels_next(a, k)))
+		emit_str(w, c, k, k + strlen(k) + 1);
+	w->close(c);
+	if (a->labels_omitted)
+		w->num(c, "labelsOmitted", a->labels_omitted);
+}
+
 static void emit_enforcement(const struct vg_emit *w, void *c, const struct vg_alert *a)
 {
 	if (!a->enf_action) {
@@ -181,7 +195,8 @@ void vg_alert_emit(const struct vg_alert *a, bool full, const struct vg_emit *w,
 {
 	char msg[1024];
 
-	w->open(c, NULL, false, 20 + (a->container_name != NULL) + (a->image != NULL));
+	w->open(c, NULL, false,
+		21 + (a->container_name != NULL) + (a->image != NULL) + (a->labels_omitted > 0));
 	emit_str(w, c, "id", a->id);
 	emit_policy(w, c, a);
 	emit_str(w, c, "lifecycleStage", "RUNTIME");
@@ -191,6 +206,7 @@ void vg_alert_emit(const struct vg_alert *a, bool full, const struct vg_emit *w,
 	if (a->state == VG_ALERT_RESOLVED)
 		emit_time(w, c, "resolvedAt", a->resolved_ns);
 	emit_where(w, c, a);
+	emit_labels(w, c, a);
 	w->num(c, "violations", (long long)a->violations);
 	vg_alert_message(a, msg, sizeof(msg));
 	emit_str(w, c, "message", msg);

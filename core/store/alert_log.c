@@ -5,7 +5,8 @@
  * the one that replays it into the model at open. Every pack is checked: a
  * record that could not be packed whole is never appended.
  *
- *   ac  alert created       id, policy_id, policy, severity, ns, deploy, pod, pod_uid, cid, time
+ *   ac  alert created       id, policy_id, policy, severity, ns, deploy, pod, pod_uid, cid, time;
+ *                           when known: cname, image, lbl [key, value, ...], lblx (labels omitted)
  *   v   violation appended  id, time, pid .. euid, comm, exe, args, cwd, cid, pod_uid, ns, pod,
  *                           deploy, attr, killed, lin [[pid, uid, exe]...], v "1", err (if any);
  *                           when set: by (the way the name matched, not "comm"), mname, xname
@@ -87,7 +88,8 @@ static bool put_head(msgpack_packer *pk, size_t nfields, const char *type)
 static bool pack_created(msgpack_packer *pk, const char *type, const struct alert_rec *r)
 {
 	const struct vg_alert *a = r->alert;
-	size_t nfields = 11 + (a->container_name != NULL) + (a->image != NULL);
+	size_t nfields =
+		11 + (a->container_name != NULL) + (a->image != NULL) + alert_labels_fields(a);
 
 	return put_head(pk, nfields, type) && put_str(pk, "id", a->id) &&
 	       put_str(pk, "policy_id", a->policy_id) && put_str(pk, "policy", a->policy_name) &&
@@ -96,7 +98,7 @@ static bool pack_created(msgpack_packer *pk, const char *type, const struct aler
 	       put_str(pk, "pod_uid", a->pod_uid) && put_str(pk, "cid", a->container_id) &&
 	       put_u64(pk, "time", a->first_ns) &&
 	       (!a->container_name || put_str(pk, "cname", a->container_name)) &&
-	       (!a->image || put_str(pk, "image", a->image));
+	       (!a->image || put_str(pk, "image", a->image)) && alert_labels_pack(pk, a);
 }
 
 static bool put_lineage(msgpack_packer *pk, const struct vg_proc_rec *p)
@@ -239,7 +241,6 @@ static const msgpack_object *field(const msgpack_object *o, const char *k)
 static char *field_str(const msgpack_object *o, const char *k)
 {
 	const msgpack_object *v = field(o, k);
-
 	char *s;
 
 	if (!v || v->type != MSGPACK_OBJECT_STR)
@@ -267,23 +268,19 @@ static void replay_created(struct vg_alerts *s, const msgpack_object *o, const c
 {
 	static const char *const keys[] = {"policy_id", "policy",  "severity", "ns",	"deploy",
 					   "pod",	"pod_uid", "cid",      "cname", "image"};
-	char *v[10];
 	struct alert_head h = {.id = id, .time_ns = field_u64(o, "time")};
+	const char **dst[] = {&h.policy_id,	 &h.policy_name, &h.severity, &h.namespace_,
+			      &h.deployment,	 &h.pod,	 &h.pod_uid,  &h.container_id,
+			      &h.container_name, &h.image};
+	char *v[10];
+	struct vg_alert *a = NULL;
 
 	for (int i = 0; i < 10; i++)
-		v[i] = field_str(o, keys[i]);
-	h.policy_id = v[0];
-	h.policy_name = v[1];
-	h.severity = v[2];
-	h.namespace_ = v[3];
-	h.deployment = v[4];
-	h.pod = v[5];
-	h.pod_uid = v[6];
-	h.container_id = v[7];
-	h.container_name = v[8];
-	h.image = v[9];
+		*dst[i] = v[i] = field_str(o, keys[i]);
 	if (h.policy_id && !alert_by_id(s, id))
-		(void)alert_make(s, &h); /* out of memory: replay goes on without it */
+		a = alert_make(s, &h); /* out of memory: replay goes on without it */
+	if (a)
+		alert_labels_replay(a, field(o, "lbl"), field(o, "lblx"));
 	for (int i = 0; i < 10; i++)
 		free(v[i]);
 }

@@ -94,6 +94,7 @@ void alert_free(struct vg_alert *a)
 	free(a->container_id);
 	free(a->container_name);
 	free(a->image);
+	free(a->labels);
 	free(a->key);
 	free(a->procs);
 	free(a->enf_action);
@@ -173,6 +174,7 @@ struct vg_alert *alert_make(struct vg_alerts *s, const struct alert_head *h)
 	a->container_id = dup_or_null(h->container_id);
 	a->container_name = dup_or_null(h->container_name);
 	a->image = dup_or_null(h->image);
+	(void)alert_labels_set(a, h->labels); /* out of memory: none, in memory as in the log */
 	a->key = merge_key(h->policy_id, h->namespace_, h->deployment, h->pod_uid, h->container_id);
 	a->first_ns = a->time_ns = h->time_ns;
 	a->state = VG_ALERT_ACTIVE;
@@ -503,6 +505,7 @@ static int alert_for(struct vg_alerts *s, const struct vg_violation *v, struct v
 		h.namespace_ = ev->meta->namespace_;
 		h.deployment = ev->meta->deployment;
 		h.pod = ev->meta->pod;
+		h.labels = ev->meta->labels;
 	}
 	key = merge_key(v->policy_id, h.namespace_, h.deployment, ctr->pod_uid, ctr->id);
 	if (!key)
@@ -637,6 +640,8 @@ void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->alerts = s->nall;
 	for (size_t i = 0; i < s->nall; i++) {
+		st->label_bytes += s->all[i]->labels_len;
+		st->labels_omitted += s->all[i]->labels_omitted;
 		if (s->all[i]->state == VG_ALERT_RESOLVED)
 			st->resolved++;
 		else

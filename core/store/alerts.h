@@ -22,6 +22,13 @@
 #include "wal.h"
 
 #define VG_ALERT_MAX_PROCS 40
+/* An alert keeps its pod's labels within Kubernetes' own limits: 64 labels, a key of up to
+ * 317 bytes (a 253-byte DNS prefix, '/', a 63-byte name), a value of up to 63. A longer key
+ * or value is cut there (at a UTF-8 boundary) and ends in U+2026; labels past 64 are counted
+ * in labels_omitted. */
+#define VG_ALERT_MAX_LABELS	 64
+#define VG_ALERT_LABEL_KEY_MAX	 317
+#define VG_ALERT_LABEL_VALUE_MAX 63
 
 enum vg_alert_state { VG_ALERT_ACTIVE, VG_ALERT_RESOLVED, VG_ALERT_ATTEMPTED };
 
@@ -64,6 +71,12 @@ struct vg_alert {
 	char *namespace_, *deployment, *pod, *pod_uid, *container_id; /* the merge scope */
 	char *container_name,
 		*image; /* the container's (Kubernetes', else the runtime's), or NULL */
+	/* its pod's labels when it was made: "k\0v\0k\0v\0..." (nlabels pairs, labels_len bytes
+	   with the NULs), or NULL; bounded by alert_labels.c (VG_ALERT_MAX_LABELS) */
+	char *labels;
+	uint32_t labels_len;
+	uint16_t nlabels;
+	uint16_t labels_omitted; /* labels past VG_ALERT_MAX_LABELS, counted only */
 	enum vg_alert_state state;
 	uint64_t first_ns, time_ns, resolved_ns;
 	uint64_t violations;	   /* all of them, not only the kept processes */
@@ -126,6 +139,8 @@ struct vg_policy_setting {
 
 struct vg_alerts_stats {
 	uint64_t alerts, active, resolved, violations, merged;
+	uint64_t label_bytes;	 /* the alerts' labels, in memory */
+	uint64_t labels_omitted; /* labels past an alert's 64, counted only */
 	struct vg_wal_stats wal;
 };
 

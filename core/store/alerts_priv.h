@@ -12,6 +12,7 @@
  *   alert_log.c       the log codec: one table of record types, pack and replay
  *   alert_compact.c   compaction: the log rewritten with only what replay needs
  *   alert_doc.c       the StackRox alert document (emitter, JSON)
+ *   alert_labels.c    an alert's pod labels: bounded copy, log field, walk
  *   policy_settings.c per-policy enable / enforcement overrides
  *   baselines.c, baseline_ops.c, baseline_log.c, baseline_json.c: process baselines
  *                     (baselines_priv.h)
@@ -124,6 +125,7 @@ struct alert_head {
 	const char *id, *policy_id, *policy_name, *severity;
 	const char *namespace_, *deployment, *pod, *pod_uid, *container_id;
 	const char *container_name, *image; /* NULL: unknown */
+	const char *const *labels;	    /* key, value, ..., NULL; NULL: none */
 	uint64_t time_ns;
 };
 
@@ -149,6 +151,23 @@ void alert_apply_resolved(struct vg_alerts *s, struct vg_alert *a, uint64_t t);
 void alert_apply_summary(struct vg_alerts *s, struct vg_alert *a, struct alert_summary *sum);
 /* The i-th most recent process (0 = latest). */
 const struct vg_proc_rec *alert_proc_at(const struct vg_alert *a, int i);
+
+/* ---- alert_labels.c ---- */
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Copies kv (key, value, ..., NULL; NULL: none) as a's labels, bounded. 0 or -ENOMEM. */
+int alert_labels_set(struct vg_alert *a, const char *const *kv);
+/* The key of the label after prev's (NULL: the first), NULL past the last; its value
+ * follows its NUL. */
+const char *alert_labels_next(const struct vg_alert *a, const char *prev);
+/* The fields alert_labels_pack writes into a record's map (0 when a has no labels). */
+size_t alert_labels_fields(const struct vg_alert *a);
+bool alert_labels_pack(struct msgpack_packer *pk, const struct vg_alert *a);
+/* Sets a's labels from a record's "lbl" and "lblx" (NULL: absent). */
+void alert_labels_replay(struct vg_alert *a, const struct msgpack_object *lbl,
+			 const struct msgpack_object *lblx);
 
 /* ---- alert_log.c: the log codec ---- */
 

@@ -310,6 +310,19 @@ class ConsoleTest(unittest.TestCase):
                                              "[data-field='enforcement']").text.lower())
         self.shot("violation-detail")
 
+    def test_5b_labels(self):
+        """The detail shows the pod's labels (the stand-in's {"app": "tmp-shell"}) as
+        key=value items, from the alert's document."""
+        _, a = self.api("GET", f"/v1/alerts/{S['alert']}")
+        self.assertEqual(a.get("labels"), {"app": "tmp-shell"}, a)
+        self.drv.get(S["base"] + f"/#/violations/{urllib.parse.quote(S['alert'])}")
+        sel = "#detail [data-field='labels'] li"
+        self.css(sel)
+        items = [li.text for li in self.drv.find_elements(By.CSS_SELECTOR, sel)]
+        self.assertEqual(items, ["app=tmp-shell"])
+        self.assertNotIn("none", self.css("#detail [data-field='labels']").text)
+        self.no_js_errors()
+
     def test_6_resolve_from_row(self):
         """Resolved from the row's hover action."""
         self.drv.get(S["base"] + "/#/violations")

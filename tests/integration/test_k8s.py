@@ -212,6 +212,9 @@ class K8sTest(unittest.TestCase):
         podman("exec", cid, "/usr/bin/dpkg", "--version")
         a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]], what="alert")[0]
         self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "web-1", "web"))
+        # ... and its labels, in the list and in the full document
+        self.assertEqual(a["labels"], {"app": "web"}, a)
+        self.assertEqual(self.d.req("GET", f"/v1/alerts/{a['id']}")[1]["labels"], {"app": "web"})
         r = cli(self.data, "list", "--namespace", "shop", "--pod", "web-1", "--config", self.conf)
         self.assertIn(a["id"], r.stdout, r.stderr)
         # now enforce, no --action: killed in the kernel, the cgroup emptied, the pod

@@ -740,6 +740,142 @@ static void test_baseline_replaced_kept(void **state)
 	vg_alerts_close(s);
 }
 
+/* An old "ac" record, as vigil wrote before labels: an alert without "lbl". */
+static void append_old_created(const char *id)
+{
+	static const char *const kv[] = {"t",	"ac",	    "policy_id", "Old", "policy",
+					 "Old", "severity", "low",	 "pod", "web-9"};
+	struct vg_wal_opts wo = {.dir = dir};
+	struct vg_wal_report rep;
+	struct vg_wal *w;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char err[256];
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	assert_int_equal(msgpack_pack_map(&pk, 7), 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(msgpack_pack_str_with_body(&pk, kv[i], strlen(kv[i])), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "id", 2), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, id, strlen(id)), 0);
+	assert_int_equal(msgpack_pack_str_with_body(&pk, "time", 4), 0);
+	assert_int_equal(msgpack_pack_uint64(&pk, 3), 0);
+	assert_int_equal(vg_wal_open(&w, &wo, NULL, skip_record, NULL, &rep, err, sizeof(err)), 0);
+	assert_int_equal(vg_wal_append(w, sb.data, sb.size, NULL, NULL), 0);
+	assert_int_equal(vg_wal_sync(w), 0);
+	vg_wal_close(w);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* The labels object of a's document (full or list form), checked to be one. */
+static json_t *labels_of(const struct vg_alert *a, bool full, json_t **doc)
+{
+	json_t *l;
+
+	*doc = vg_alert_json(a, full);
+	l = json_object_get(*doc, "labels");
+	assert_true(json_is_object(l));
+	return l;
+}
+
+/* The small alert's labels, the big one's cut to Kubernetes' limits, the old one's none. */
+static void check_labels(struct vg_alerts *s, const char *small, const char *big, const char *old)
+{
+	const struct vg_alert *a = vg_alerts_get(s, small);
+	json_t *doc, *l;
+	const char *k;
+	json_t *v;
+	int seen = 0;
+	struct vg_alerts_stats st;
+
+	assert_non_null(a);
+	for (int full = 0; full < 2; full++) {
+		l = labels_of(a, full, &doc);
+		assert_int_equal(json_object_size(l), 2);
+		assert_string_equal(json_string_value(json_object_get(l, "app")), "tmp-shell");
+		assert_string_equal(json_string_value(json_object_get(l, "tier")), "web");
+		assert_null(json_object_get(doc, "labelsOmitted"));
+		json_decref(doc);
+	}
+	a = vg_alerts_get(s, big);
+	assert_non_null(a);
+	assert_int_equal(a->nlabels, VG_ALERT_MAX_LABELS);
+	assert_int_equal(a->labels_omitted, 6);
+	assert_true(a->labels_len < VG_ALERT_MAX_LABELS * (317 + 63 + 8));
+	l = labels_of(a, true, &doc);
+	assert_int_equal(json_object_size(l), VG_ALERT_MAX_LABELS);
+	assert_int_equal(json_integer_value(json_object_get(doc, "labelsOmitted")), 6);
+	json_object_foreach(l, k, v)
+	{
+		if (k[0] != 'k' || strlen(k) < 100)
+			continue;
+		/* the long key: cut at 317 bytes, marked */
+		assert_int_equal(strlen(k), 317 + 3);
+		assert_string_equal(k + 317, "\xe2\x80\xa6");
+		/* the long value: cut at 63, the byte that is not UTF-8 replaced */
+		assert_int_equal(strlen(json_string_value(v)), 63 + 3);
+		assert_memory_equal(json_string_value(v),
+				    "\xef\xbf\xbd"
+				    "vv",
+				    5);
+		seen++;
+	}
+	assert_int_equal(seen, 1);
+	assert_non_null(json_object_get(l, "l63"));
+	assert_null(json_object_get(l, "l64")); /* past 64: counted only */
+	json_decref(doc);
+	vg_alerts_stats(s, &st); /* the memory they take, counted */
+	assert_true(st.label_bytes > 64 * 4 && st.label_bytes < 64 * (317 + 63 + 8) + 32);
+	assert_int_equal(st.labels_omitted, 6);
+	a = vg_alerts_get(s, old);
+	assert_non_null(a);
+	l = labels_of(a, true, &doc);
+	assert_int_equal(json_object_size(l), 0);
+	json_decref(doc);
+}
+
+/* The pod's labels are kept with the alert, bounded, through reopen and compaction. */
+static void test_labels_kept(void **state)
+{
+	static const char *const small_kv[] = {"app", "tmp-shell", "tier", "web", NULL};
+	static char names[70][8], key[400], val[100];
+	static const char *big_kv[2 * 70 + 1];
+	struct vg_alerts *s;
+	char small[37], big[37], old[] = "00000000-0000-4000-8000-0000000000aa";
+
+	(void)state;
+	memset(key, 'k', sizeof(key) - 1);
+	memset(val, 'v', sizeof(val) - 1);
+	val[0] = '\xff';
+	for (int i = 0; i < 70; i++) {
+		snprintf(names[i], sizeof(names[i]), "l%d", i);
+		big_kv[2 * i] = i == 1 ? key : names[i];
+		big_kv[2 * i + 1] = i == 1 ? val : "x";
+	}
+	clear_store();
+	s = open_store();
+	mk("/usr/bin/apt", "x", POD1, "web", 10);
+	meta.labels = small_kv;
+	snprintf(small, sizeof(small), "%s", add(s, ev, "L")->id);
+	mk("/usr/bin/apt", "y", POD2, "api", 20);
+	meta.labels = big_kv;
+	snprintf(big, sizeof(big), "%s", add(s, ev, "L")->id);
+	assert_int_equal(vg_alerts_sync(s), 0);
+	vg_alerts_close(s);
+	append_old_created(old);
+	s = open_store();
+	check_labels(s, small, big, old);
+	/* compaction (another alert expires) rewrites them */
+	assert_int_equal(
+		vg_alerts_resolve(s, add(s, mk("/bin/ls", "o", NULL, NULL, 1), "X")->id, 5), 0);
+	assert_int_equal(vg_alerts_compact(s, 30), 1);
+	vg_alerts_close(s);
+	s = open_store();
+	check_labels(s, small, big, old);
+	vg_alerts_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -755,6 +891,7 @@ int main(void)
 		cmocka_unit_test(test_baseline_replaced_kept),
 		cmocka_unit_test(test_attribution_warning_kept),
 		cmocka_unit_test(test_identity_kept),
+		cmocka_unit_test(test_labels_kept),
 	};
 
 	int rc;
