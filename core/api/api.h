@@ -21,6 +21,7 @@ struct vg_api;
 struct vg_api_host {
 	struct event_base *base;
 	const char *listen;   /* HOST:PORT */
+	const char *hosts;    /* api.hosts: more names the Host header may give ("*": any) */
 	const char *data_dir; /* where api.token is, for messages */
 	int data_fd;	      /* data_dir, checked and open (safefile.h) */
 	uint32_t max_connections, request_timeout_s;
@@ -41,6 +42,7 @@ struct vg_api_host {
 struct vg_api_stats {
 	uint64_t requests, errors4xx, http_errors, timeouts, cap_pauses, accept_errors;
 	uint64_t login_refused, csrf_refused; /* console sign-ins and CSRF tokens refused */
+	uint64_t host_refused;		      /* requests for a name not this vigil's (421) */
 	uint32_t connections, max_connections;
 	/* GET /v1/alerts/stream: open now, the cap; opened, refused at the cap, cut for a reader
 	 * too far behind, closed (by the reader or a failed write), messages sent */

@@ -42,7 +42,7 @@ struct vg_api {
 	bool at_cap, accept_failing;
 	char token[80];
 	struct vg_sessions *sessions; /* the web console's sign-in codes and sessions */
-	uint64_t requests, errors4xx, unauthorized, login_refused, csrf_refused;
+	uint64_t requests, errors4xx, unauthorized, login_refused, csrf_refused, host_refused;
 	uint64_t timeouts, cap_pauses, accept_errors, http_errors;
 	struct api_streams *streams; /* GET /v1/alerts/stream (stream.c) */
 	struct notifier_test *tests; /* POST /v1/notifiers/{name}/test waiting for the receiver */
@@ -59,6 +59,12 @@ void api_fail(struct vg_api *a, struct evhttp_request *req, int code, const char
 json_t *api_body_json(struct vg_api *a, struct evhttp_request *req);
 /* The id in a path segment of len bytes, percent-decoded into out: 0, -EINVAL or -ENOMEM. */
 int api_path_id(const char *seg, size_t len, char *out, size_t n);
+
+/* ---- the names answered (host.c) ---- */
+
+/* true when the request's Host header names this vigil (host.c's header says which names do);
+ * else the 421 is sent and counted. */
+bool api_host_ok(struct vg_api *a, struct evhttp_request *req);
 
 /* ---- connections (conn.c) ---- */
 

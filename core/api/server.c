@@ -269,6 +269,8 @@ static void handle(struct evhttp_request *req, void *arg)
 	api_conn_request(a, req);
 	if (!path || !*path)
 		path = "/";
+	if (strcmp(path, "/healthz") && !api_host_ok(a, req))
+		return;
 	if (api_console_serve(a, req, path, m) || !method_served(a, req, path, m))
 		return;
 	if (!strcmp(path, "/healthz")) {
@@ -461,6 +463,7 @@ void vg_api_stats(const struct vg_api *a, struct vg_api_stats *st)
 		.max_connections = a->max_conns,
 		.login_refused = a->login_refused,
 		.csrf_refused = a->csrf_refused,
+		.host_refused = a->host_refused,
 	};
 	api_streams_stats(a, st);
 }

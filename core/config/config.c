@@ -42,6 +42,7 @@ static const struct key keys[] = {
 	{NULL, "plugin_dir", K_STR, F(plugin_dir), NULL},
 	{NULL, "api", K_TABLE, 0, 0, NULL},
 	{"api", "listen", K_STR, F(api_listen), NULL},
+	{"api", "hosts", K_STR, F(api_hosts), NULL},
 	{"api", "max_connections", K_U32, F(api_max_connections), NULL},
 	{"api", "request_timeout_s", K_U32, F(api_request_timeout_s), NULL},
 	{"api", "stream_keepalive_s", K_U32, F(api_stream_keepalive_s), NULL},
@@ -210,6 +211,14 @@ static int check_format(const char *path, const char *full, const char *v, char 
 		rc = vg_check_http_url(full, v, false, e, sizeof(e));
 	else if (!strcmp(full, "api.listen"))
 		rc = vg_check_listen(full, v, e, sizeof(e));
+	else if (!strcmp(full, "api.hosts") &&
+		 strspn(v,
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*, ") !=
+			 strlen(v))
+		rc = vg_errf(e, sizeof(e), -EINVAL,
+			     "%s: '%.200s' is not a list of host names (\"vigil.example.com, "
+			     "monitor.lan\", or \"*\" for any)",
+			     full, v);
 	return rc ? vg_errf(err, n, -EINVAL, "%s: %s", path, e) : 0;
 }
 

@@ -19,6 +19,7 @@ struct vg_config {
 	bool builtin_policies;		/* true: the default pack besides policy_dir */
 	char plugin_dir[1024];		/* "" = only the built-in notifier plugins */
 	char api_listen[128];		/* 127.0.0.1:8077 */
+	char api_hosts[512];		/* api.hosts: more names for the Host header, "*": any */
 	uint32_t api_max_connections;	/* api.max_connections: 256 held at once */
 	uint32_t api_request_timeout_s; /* api.request_timeout_s: 10, for each whole request */
 

@@ -336,6 +336,7 @@ static int api_start(struct vg_daemon *d, char *err, size_t n)
 	const struct vg_api_host host = {
 		.base = d->base,
 		.listen = d->cfg.api_listen,
+		.hosts = d->cfg.api_hosts,
 		.data_dir = d->cfg.data_dir,
 		.data_fd = d->data_fd,
 		.max_connections = d->cfg.api_max_connections,

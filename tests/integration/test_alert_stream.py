@@ -227,7 +227,7 @@ class AlertStreamTest(unittest.TestCase):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", D.port))
-        sock.sendall(f"GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(f"GET /v1/alerts/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      f"Authorization: Bearer {D.token}\r\n\r\n".encode())
         wait_gauge("vigil_api_streams", 1)
         before = metric(metrics(), "vigil_api_streams_cut_slow_total")
@@ -252,7 +252,7 @@ class AlertStreamTest(unittest.TestCase):
                 return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
         sock = socket.create_connection(("127.0.0.1", D.port))
-        sock.sendall(f"GET /v1/alerts/stream HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(f"GET /v1/alerts/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      f"Authorization: Bearer {D.token}\r\n\r\n".encode())
         wait_gauge("vigil_api_streams", 1)
         before = rss_kib()

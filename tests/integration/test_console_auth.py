@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,7 @@ def start_all():
     conf = os.path.join(TMP, "vigil.conf.lua")
     with open(conf, "w") as f:
         f.write(f'return {{ api = {{ console_code_ttl = "{CODE_TTL}s", '
-                'console_session_ttl = "1h" } }\n')
+                'console_session_ttl = "1h", hosts = "vigil.test, Console.Lan" } }\n')
     D = Daemon(DATA, vigtest.free_port(), "--config", conf)
 
 
@@ -277,6 +278,58 @@ class ConsoleAuthTest(unittest.TestCase):
         code, hs, _ = call("DELETE", "/login")
         self.assertEqual(code, 405)
         self.assertEqual(hs["allow"], ["GET, HEAD, POST"])
+
+    def test_host_header(self):
+        """A Host naming another site (a page of that site whose name was made to resolve to
+        this address, DNS rebinding) is refused before any page or endpoint answers; loopback
+        names, IP addresses, the names of api.hosts and no Host at all are answered."""
+        bearer = {"Authorization": f"Bearer {D.token}"}
+        before = metric("vigil_api_host_refused_total")
+        sid = sign_in()
+        refused = 0
+        for host in (f"evil.example:{D.port}", "evil.example", f"127.0.0.1.evil.example:{D.port}",
+                     f"localhost.evil.example:{D.port}", f"vigil.test.evil:{D.port}",
+                     f"127.0.0.1:{D.port}x", "[::1", f"[::1]x:{D.port}", ""):
+            for method, path, hs, body in (
+                    ("GET", "/", {}, None), ("GET", "/console/login.css", {}, None),
+                    ("GET", "/login", {}, None), ("GET", "/v1/alerts", bearer, None),
+                    ("GET", "/v1/alerts", {"Cookie": f"vigil_session={sid}"}, None),
+                    ("GET", "/v1/console/session", {"Cookie": f"vigil_session={sid}"}, None),
+                    ("POST", "/login", {"Origin": f"http://{host}",
+                                        "Content-Type": "application/x-www-form-urlencoded"},
+                     f"token={D.token}")):
+                code, out, text = call(method, path, {"Host": host, **hs}, body)
+                refused += 1
+                self.assertEqual(code, 421, (host, path, text))
+                self.assertNotIn("set-cookie", out)
+                err = json.loads(text)
+                self.assertEqual(err["code"], 421)
+                self.assertIn("api.hosts", err["error"])
+                self.assertNotIn("evil", err["error"])
+                self.assertNotIn(D.token, text)
+        self.assertEqual(metric("vigil_api_host_refused_total"), before + refused)
+        # /healthz answers whatever the name (probes name the pod or the service)
+        self.assertEqual(call("GET", "/healthz", {"Host": "evil.example"})[0], 200)
+        for host in (f"127.0.0.1:{D.port}", f"localhost:{D.port}", "LocalHost", f"[::1]:{D.port}",
+                     "[::1]", f"10.1.2.3:{D.port}", f"vigil.test:{D.port}", "console.lan",
+                     f"127.0.0.1:9999"):
+            code, _, text = call("GET", "/v1/alerts", {"Host": host, **bearer})
+            self.assertEqual(code, 200, (host, text))
+            self.assertEqual(call("GET", "/login", {"Host": host})[0], 200, host)
+        # HTTP/1.0 without Host (not a browser): answered
+        with socket.create_connection(("127.0.0.1", D.port), timeout=10) as s:
+            s.sendall(f"GET /v1/alerts HTTP/1.0\r\nAuthorization: Bearer {D.token}\r\n\r\n"
+                      .encode())
+            self.assertTrue(s.recv(64).startswith(b"HTTP/1.0 200"))
+
+    def test_hosts_config(self):
+        bad = os.path.join(TMP, "bad-hosts.conf.lua")
+        with open(bad, "w") as f:
+            f.write('return { api = { hosts = "a/b" } }\n')
+        r = console("--config", bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("api.hosts", r.stderr)
+        self.assertIn("not a list of host names", r.stderr)
 
     def test_config_ranges(self):
         bad = os.path.join(TMP, "bad.conf.lua")
