@@ -42,6 +42,7 @@ struct vg_api_host {
 struct vg_api_stats {
 	uint64_t requests, errors4xx, http_errors, timeouts, cap_pauses, accept_errors;
 	uint64_t login_refused, csrf_refused; /* console sign-ins and CSRF tokens refused */
+	uint64_t unauthorized;		      /* 401: no credential, or a wrong one */
 	uint64_t host_refused;		      /* requests for a name not this vigil's (421) */
 	uint32_t connections, max_connections;
 	/* GET /v1/alerts/stream: open now, the cap; opened, refused at the cap, cut for a reader

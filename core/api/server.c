@@ -464,6 +464,7 @@ void vg_api_stats(const struct vg_api *a, struct vg_api_stats *st)
 		.login_refused = a->login_refused,
 		.csrf_refused = a->csrf_refused,
 		.host_refused = a->host_refused,
+		.unauthorized = a->unauthorized,
 	};
 	api_streams_stats(a, st);
 }

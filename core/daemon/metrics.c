@@ -384,6 +384,9 @@ static void api_metrics(struct vg_daemon *d, struct evbuffer *b)
 	metric(b, "vigil_api_csrf_refused_total",
 	       "console session requests refused for a missing or wrong X-CSRF-Token", "counter",
 	       st.csrf_refused);
+	metric(b, "vigil_api_unauthorized_total",
+	       "API requests refused (401) for a missing or wrong bearer token or session cookie",
+	       "counter", st.unauthorized);
 	metric(b, "vigil_api_host_refused_total",
 	       "requests refused (421) for a Host header that names another site (api.hosts)",
 	       "counter", st.host_refused);

@@ -322,6 +322,27 @@ class ConsoleAuthTest(unittest.TestCase):
                       .encode())
             self.assertTrue(s.recv(64).startswith(b"HTTP/1.0 200"))
 
+    def test_refusals_counted(self):
+        """Every 401 (no credential, a wrong bearer token, an unknown session cookie) is
+        counted, so that someone guessing shows in /metrics; neither the token nor a session
+        id nor a CSRF token ever does."""
+        sid = sign_in()
+        csrf = csrf_of(sid)
+        before = metric("vigil_api_unauthorized_total")
+        tries = (({}, "/v1/alerts"), ({"Authorization": "Bearer " + "0" * 48}, "/v1/alerts"),
+                 ({"Authorization": "Bearer"}, "/metrics"),
+                 ({"Cookie": "vigil_session=" + "B" * 43}, "/v1/policies"),
+                 ({"Cookie": "vigil_session=" + "B" * 43}, "/v1/console/session"),
+                 ({}, "/v1/console/session"))
+        for hs, path in tries:
+            code, _, text = call("GET", path, hs)
+            self.assertEqual(code, 401, (hs, path, text))
+        self.assertEqual(metric("vigil_api_unauthorized_total"), before + len(tries))
+        _, body = D.req("GET", "/metrics")
+        for secret in (D.token, sid, csrf):
+            self.assertNotIn(secret, body)
+            self.assertNotIn(secret, D.text())
+
     def test_hosts_config(self):
         bad = os.path.join(TMP, "bad-hosts.conf.lua")
         with open(bad, "w") as f:
