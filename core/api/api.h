@@ -50,6 +50,7 @@ struct vg_api_stats {
 	uint32_t streams, streams_max;
 	uint64_t streams_opened, streams_refused, streams_cut_slow, streams_closed;
 	uint64_t stream_messages;
+	uint64_t streams_signed_out; /* ended: the console session they served was signed out */
 };
 
 /* Listens on host->listen. 0, or -errno with the cause and fix in err. */

@@ -89,10 +89,13 @@ int api_conn_budget(struct vg_api *a, char *err, size_t errlen);
 int api_streams_start(struct vg_api *a, uint32_t keepalive_s);
 /* Ends every stream (before evhttp_free) and the observer. */
 void api_streams_stop(struct vg_api *a);
+/* Ends the streams whose console session is gone (after a sign-out). */
+void api_streams_recheck(struct vg_api *a);
 /* The streams' gauges and counters into out. */
 void api_streams_stats(const struct vg_api *a, struct vg_api_stats *out);
-/* GET /v1/alerts/stream */
-void api_stream_open(struct vg_api *a, struct evhttp_request *req);
+/* GET /v1/alerts/stream; sid: the console session it was opened with ("" for the bearer token):
+ * the stream ends, sending nothing more, once that session is gone (signed out, expired). */
+void api_stream_open(struct vg_api *a, struct evhttp_request *req, const char *sid);
 
 /* ---- query parameters (params.c) ---- */
 

@@ -185,6 +185,7 @@ void api_console_logout(struct vg_api *a, struct evhttp_request *req, const char
 		return;
 	}
 	vg_sessions_close(a->sessions, sid);
+	api_streams_recheck(a); /* its live updates end with it */
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie",
 			  COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 	evhttp_send_reply(req, 204, "No Content", NULL);

@@ -213,7 +213,7 @@ static void route_baselines(struct vg_api *a, struct evhttp_request *req, const 
 
 /* An authorized request to path with method m. */
 static void route(struct vg_api *a, struct evhttp_request *req, const char *path,
-		  enum evhttp_cmd_type m)
+		  enum evhttp_cmd_type m, const char *sid)
 {
 	if (!strcmp(path, "/metrics") && m == EVHTTP_REQ_GET)
 		metrics(a, req);
@@ -222,7 +222,7 @@ static void route(struct vg_api *a, struct evhttp_request *req, const char *path
 	else if (!strcmp(path, "/v1/alerts/resolve") && m == EVHTTP_REQ_PATCH)
 		api_resolve_bulk(a, req);
 	else if (!strcmp(path, "/v1/alerts/stream") && m == EVHTTP_REQ_GET)
-		api_stream_open(a, req);
+		api_stream_open(a, req, sid);
 	else if (!strncmp(path, "/v1/alerts/", 11))
 		api_alert_path(a, req, path + 11, m);
 	else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET)
@@ -294,7 +294,7 @@ static void handle(struct evhttp_request *req, void *arg)
 	if (allowed_methods(path) && !api_params_known(a, req, path, m))
 		return; /* an unknown path is the route's 404, whatever its parameters */
 	if (!console_route(a, req, path, auth, sid))
-		route(a, req, path, m);
+		route(a, req, path, m, sid);
 }
 
 /* ---- start and stop ---------------------------------------------------------------------- */

@@ -21,6 +21,7 @@
 #include "alerts.h"
 #include "api_priv.h"
 #include "log.h"
+#include "session.h"
 
 #define STREAMS_MAX	   32
 #define STREAM_PENDING_MAX (1u << 20) /* bytes not yet taken by the reader */
@@ -32,7 +33,8 @@ struct stream {
 	struct bufferevent *bev;
 	struct evbuffer_cb_entry *in_cb; /* what the client sends is dropped */
 	struct stream *prev, *next;
-	bool cut; /* shut down for a slow reader: its close is on the way */
+	bool cut; /* shut down (a slow reader, its session gone): its close is on the way */
+	char sid[VG_SESSION_TOKEN_LEN + 1]; /* the console session it serves; "": the token */
 };
 
 struct api_streams {
@@ -40,7 +42,7 @@ struct api_streams {
 	struct stream *list;
 	struct event *keepalive;
 	uint32_t n;
-	uint64_t opened, refused, cut_slow, closed, messages;
+	uint64_t opened, refused, cut_slow, closed, messages, signed_out;
 };
 
 static void unlink_stream(struct stream *s)
@@ -81,6 +83,33 @@ static void on_stream_close(void *arg)
 		evhttp_send_reply_end(req);
 }
 
+/* The console session s was opened with is still signed in. */
+static bool session_live(const struct stream *s)
+{
+	uint64_t exp;
+
+	return vg_sessions_find(s->all->a->sessions, api_mono_ms(), s->sid, &exp);
+}
+
+/* true, once s is cut, when the console session s was opened with is gone (signed out or
+ * expired): such a reader gets nothing more. */
+static bool signed_out(struct stream *s)
+{
+	if (!s->sid[0] || session_live(s))
+		return false;
+	s->cut = true;
+	s->all->signed_out++;
+	shutdown(bufferevent_getfd(s->bev), SHUT_RDWR); /* evhttp then closes it */
+	return true;
+}
+
+void api_streams_recheck(struct vg_api *a)
+{
+	for (struct stream *s = a->streams ? a->streams->list : NULL; s; s = s->next)
+		if (!s->cut)
+			(void)signed_out(s);
+}
+
 /* Appends len bytes of text to s, or cuts s when its reader is too far behind. */
 static void stream_put(struct stream *s, const char *text, size_t len)
 {
@@ -88,6 +117,8 @@ static void stream_put(struct stream *s, const char *text, size_t len)
 	struct evbuffer *b;
 
 	if (s->cut)
+		return;
+	if (signed_out(s))
 		return;
 	if (pending + len > STREAM_PENDING_MAX) {
 		s->cut = true;
@@ -147,7 +178,7 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 	broadcast(arg, text, sizeof(text) - 1);
 }
 
-void api_stream_open(struct vg_api *a, struct evhttp_request *req)
+void api_stream_open(struct vg_api *a, struct evhttp_request *req, const char *sid)
 {
 	struct api_streams *st = a->streams;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -169,6 +200,7 @@ void api_stream_open(struct vg_api *a, struct evhttp_request *req)
 		return;
 	}
 	*s = (struct stream){.all = st, .req = req, .next = st->list};
+	(void)snprintf(s->sid, sizeof(s->sid), "%s", sid);
 	s->bev = evhttp_connection_get_bufferevent(evcon);
 	s->in_cb = evbuffer_add_cb(bufferevent_get_input(s->bev), on_stream_input, s);
 	if (st->list)
@@ -233,4 +265,5 @@ void api_streams_stats(const struct vg_api *a, struct vg_api_stats *out)
 	out->streams_cut_slow = st->cut_slow;
 	out->streams_closed = st->closed;
 	out->stream_messages = st->messages;
+	out->streams_signed_out = st->signed_out;
 }

@@ -351,6 +351,9 @@ static void api_stream_metrics(struct evbuffer *b, const struct vg_api_stats *st
 	metric(b, "vigil_api_streams_closed_total",
 	       "alert streams ended by the reader or a failed write", "counter",
 	       st->streams_closed);
+	metric(b, "vigil_api_streams_signed_out_total",
+	       "alert streams ended: the console session they served was signed out or expired",
+	       "counter", st->streams_signed_out);
 	metric(b, "vigil_api_stream_messages_total", "alert changes sent to the streams", "counter",
 	       st->stream_messages);
 }

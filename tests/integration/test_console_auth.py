@@ -343,6 +343,35 @@ class ConsoleAuthTest(unittest.TestCase):
             self.assertNotIn(secret, body)
             self.assertNotIn(secret, D.text())
 
+    def test_stream_ends_with_session(self):
+        """An alert stream opened with a console session ends when the session is signed
+        out: the reader gets nothing more (counted); a stream of the bearer token goes on."""
+        sid = sign_in()
+        csrf = csrf_of(sid)
+        before = metric("vigil_api_streams_signed_out_total")
+        socks = []
+        for cred in (f"Cookie: vigil_session={sid}", f"Authorization: Bearer {D.token}"):
+            so = socket.create_connection(("127.0.0.1", D.port), timeout=10)
+            so.sendall(f"GET /v1/alerts/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n{cred}\r\n\r\n"
+                       .encode())
+            got = b""
+            while b"stream open" not in got:
+                got += so.recv(4096)
+            self.assertTrue(got.startswith(b"HTTP/1.1 200"), got)
+            socks.append(so)
+        code, _, _ = call("POST", "/v1/console/logout",
+                          {"Cookie": f"vigil_session={sid}", "X-CSRF-Token": csrf})
+        self.assertEqual(code, 204)
+        cookie_stream, bearer_stream = socks
+        cookie_stream.settimeout(5)
+        self.assertEqual(cookie_stream.recv(4096), b"")  # closed, nothing sent after sign-out
+        self.assertEqual(metric("vigil_api_streams_signed_out_total"), before + 1)
+        bearer_stream.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            bearer_stream.recv(4096)  # still open: nothing to send, not closed
+        for so in socks:
+            so.close()
+
     def test_hosts_config(self):
         bad = os.path.join(TMP, "bad-hosts.conf.lua")
         with open(bad, "w") as f:
