@@ -372,6 +372,34 @@ class ConsoleAuthTest(unittest.TestCase):
         for so in socks:
             so.close()
 
+    def test_cookie_edge_cases(self):
+        """Odd Cookie headers neither crash the daemon nor sign anyone in: only a live
+        session id, as vigil set it, in any position of any Cookie header, is taken."""
+        sid = sign_in()
+        ok = (f"{'; '.join(f'c{i}=v' for i in range(400))}; vigil_session={sid}",
+              f"vigil_session=AAAA; vigil_session={sid}",
+              f"vigil_session={'B' * 43}; vigil_session={sid}; vigil_session=",
+              f"=; ;;; vigil_session={sid}")
+        for cookie in ok:
+            self.assertEqual(call("GET", "/v1/alerts", {"Cookie": cookie})[0], 200, cookie[-80:])
+        refused = ("vigil_session", "vigil_session=", '=vigil_session', f'vigil_session="{sid}"',
+                   f"xvigil_session={sid}", f"vigil_session={sid}x", f"vigil_session={sid[:-1]}",
+                   f"vigil_session={'A' * 15000}", ";" * 8000, f"VIGIL_SESSION={sid}")
+        for cookie in refused:
+            code, _, text = call("GET", "/v1/alerts", {"Cookie": cookie})
+            self.assertEqual(code, 401, (cookie[:80], text))
+        # two Cookie headers: the second one's session counts
+        c = http.client.HTTPConnection("127.0.0.1", D.port, timeout=10)
+        c.putrequest("GET", "/v1/alerts")
+        c.putheader("Cookie", "a=b")
+        c.putheader("Cookie", f"vigil_session={sid}")
+        c.endheaders()
+        self.assertEqual(c.getresponse().status, 200)
+        c.close()
+        # past the 16 KiB header limit: 400, and the daemon goes on
+        self.assertEqual(call("GET", "/v1/alerts", {"Cookie": "x" * (17 << 10)})[0], 400)
+        self.assertEqual(call("GET", "/healthz")[0], 200)
+
     def test_hosts_config(self):
         bad = os.path.join(TMP, "bad-hosts.conf.lua")
         with open(bad, "w") as f:
