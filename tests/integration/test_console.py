@@ -12,6 +12,7 @@ alert id in the URL (a clear message). Screenshots of each page go to VIGIL_SCRE
 (default: the build's console-screenshots directory)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,7 +135,9 @@ class ConsoleTest(unittest.TestCase):
                     "  notifiers = { hook = { type = 'webhook', url = 'http://vigil:s3cret-pw@"
                     f"127.0.0.1:{S['hook'].server_address[1]}/hook' }} }},\n"
                     "  default_notifiers = { 'hook' },\n"
+                    f"  policy_dir = '{tmp}/policies',\n"
                     "}\n")
+        os.makedirs(os.path.join(tmp, "policies"))  # test_9z puts a policy there
         S["conf"] = conf
         S["data"] = os.path.join(tmp, "data")
         os.makedirs(S["data"])
@@ -427,6 +430,64 @@ class ConsoleTest(unittest.TestCase):
         self.css("table#violations")
         self.shot("violations-narrow")
         self.drv.set_window_size(1280, 720)
+        self.no_js_errors()
+
+    def test_9z_policy_markup(self):
+        """A custom policy whose name, categories, description, rationale, remediation and
+        tests are markup (a policy file is trusted less than the console): every page that
+        shows it shows the text; no element is injected, no script runs, no javascript:
+        link is made."""
+        exe = os.path.join(S["tmp"], "vg-markup<i>")
+        shutil.copy("/bin/true", exe)
+        with open(os.path.join(S["tmp"], "policies", "markup.lua"), "w") as f:
+            f.write('return policy {\n'
+                    '  id = "markup-probe",\n'
+                    f'  name = "{XSS}",\n'
+                    '  severity = "high",\n'
+                    '  categories = { "<script>alert(2)</script>", "javascript:alert(3)" },\n'
+                    '  description = "<b class=injected>bold</b><img src=x onerror=alert(4)>",\n'
+                    '  rationale = "<a class=injected href=\'javascript:alert(5)\'>click</a>",\n'
+                    '  remediation = "</style><style>body{display:none}</style>'
+                    '<svg onload=alert(6)>",\n'
+                    '  scope = { host = true },\n'
+                    '  match = { process_name = "vg-markup<i>" },\n'
+                    '  tests = { { ev = { exe = "/x/<svg onload=alert(7)>", '
+                    'args = "<img src=x onerror=alert(8)>" }, expect = false } },\n'
+                    '}\n')
+        S["d"].proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            _, body = self.api("GET", "/v1/policies")
+            if any(p["id"] == "markup-probe" for p in body["policies"]):
+                break
+            time.sleep(0.2)
+        subprocess.run([exe, XSS, '"><svg onload=alert(9)>'], check=True)
+        deadline = time.time() + 15
+        while time.time() < deadline and not self.alerts_of(XSS):
+            time.sleep(0.2)
+        alert = self.alerts_of(XSS)[0]["id"]
+        injected = ("img, script:not([src^='/console/']), svg:not(#chart), "
+                    "style, .injected, i, [onerror], [onload], a[href^='javascript']")
+        for page, sel in (("#/policies", "table#policies"),
+                          ("#/policies/markup-probe", "#policy-detail"),
+                          ("#/violations", "table#violations"),
+                          (f"#/violations/{alert}", "#detail")):
+            self.drv.get(S["base"] + "/" + page)
+            root = self.css(sel)
+            self.wait(lambda _: XSS in root.text)
+            self.assertEqual(self.drv.find_elements(By.CSS_SELECTOR, injected), [], page)
+            with self.assertRaises(NoAlertPresentException):
+                self.drv.switch_to.alert.text
+            self.assertEqual(self.drv.execute_script(
+                "return getComputedStyle(document.body).display"), "block")
+        text = self.css("#detail").text
+        for shown in ("<b class=injected>bold</b>", "javascript:alert(5)", "<svg onload=alert(6)>",
+                      '"><svg onload=alert(9)>'):
+            self.assertIn(shown, text)
+        self.drv.get(S["base"] + "/#/policies/markup-probe")
+        for shown in ("<script>alert(2)</script>", "<svg onload=alert(7)>",
+                      "<img src=x onerror=alert(8)>"):
+            self.wait(lambda _: shown in self.css("#policy-detail").text)
         self.no_js_errors()
 
 
