@@ -26,6 +26,7 @@
 #define STREAMS_MAX	   32
 #define STREAM_PENDING_MAX (1u << 20) /* bytes not yet taken by the reader */
 #define STREAM_WRITE_S	   60	      /* a reader taking nothing this long is cut by evhttp */
+#define SESSION_CHECK_MS   1000	      /* a session's stream looks its session up this often */
 
 struct stream {
 	struct api_streams *all;
@@ -35,6 +36,7 @@ struct stream {
 	struct stream *prev, *next;
 	bool cut; /* shut down (a slow reader, its session gone): its close is on the way */
 	char sid[VG_SESSION_TOKEN_LEN + 1]; /* the console session it serves; "": the token */
+	uint64_t live_ms; /* when the session was last found live (checked once a second) */
 };
 
 struct api_streams {
@@ -83,19 +85,25 @@ static void on_stream_close(void *arg)
 		evhttp_send_reply_end(req);
 }
 
-/* The console session s was opened with is still signed in. */
-static bool session_live(const struct stream *s)
+/* The console session s was opened with is still signed in (looked up at most once a second
+ * unless now: every lookup compares against every session). */
+static bool session_live(struct stream *s, bool now)
 {
-	uint64_t exp;
+	uint64_t exp, t = api_mono_ms();
 
-	return vg_sessions_find(s->all->a->sessions, api_mono_ms(), s->sid, &exp);
+	if (!now && t - s->live_ms < SESSION_CHECK_MS)
+		return true;
+	if (!vg_sessions_find(s->all->a->sessions, t, s->sid, &exp))
+		return false;
+	s->live_ms = t;
+	return true;
 }
 
 /* true, once s is cut, when the console session s was opened with is gone (signed out or
  * expired): such a reader gets nothing more. */
-static bool signed_out(struct stream *s)
+static bool signed_out(struct stream *s, bool now)
 {
-	if (!s->sid[0] || session_live(s))
+	if (!s->sid[0] || session_live(s, now))
 		return false;
 	s->cut = true;
 	s->all->signed_out++;
@@ -105,9 +113,11 @@ static bool signed_out(struct stream *s)
 
 void api_streams_recheck(struct vg_api *a)
 {
-	for (struct stream *s = a->streams ? a->streams->list : NULL; s; s = s->next)
+	if (!a->streams)
+		return;
+	for (struct stream *s = a->streams->list; s; s = s->next)
 		if (!s->cut)
-			(void)signed_out(s);
+			(void)signed_out(s, true);
 }
 
 /* Appends len bytes of text to s, or cuts s when its reader is too far behind. */
@@ -118,7 +128,7 @@ static void stream_put(struct stream *s, const char *text, size_t len)
 
 	if (s->cut)
 		return;
-	if (signed_out(s))
+	if (signed_out(s, false))
 		return;
 	if (pending + len > STREAM_PENDING_MAX) {
 		s->cut = true;
@@ -201,6 +211,7 @@ void api_stream_open(struct vg_api *a, struct evhttp_request *req, const char *s
 	}
 	*s = (struct stream){.all = st, .req = req, .next = st->list};
 	(void)snprintf(s->sid, sizeof(s->sid), "%s", sid);
+	s->live_ms = api_mono_ms(); /* (the request was just let in with it) */
 	s->bev = evhttp_connection_get_bufferevent(evcon);
 	s->in_cb = evbuffer_add_cb(bufferevent_get_input(s->bev), on_stream_input, s);
 	if (st->list)
