@@ -156,7 +156,8 @@ void alert_timeline_replay(struct vg_alerts *s, const msgpack_object *o, const c
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
 
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 1 && k->via.str.ptr[0] == 'b')
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 1 &&
+		    k->via.str.ptr[0] == 'b')
 			b = &o->via.map.ptr[i].val;
 	}
 	if (!s->timeline || !b || b->type != MSGPACK_OBJECT_ARRAY)

@@ -117,7 +117,7 @@ struct vg_alerts {
 	uint64_t merged, violations;
 	struct alert_timeline *timeline; /* alert_timeline.c */
 	uint64_t timeline_uncounted;	 /* violations of no known severity, or too old */
-	vg_alerts_change_fn on_change; /* the observer, or NULL */
+	vg_alerts_change_fn on_change;	 /* the observer, or NULL */
 	void *on_change_ctx;
 };
 
@@ -195,14 +195,14 @@ struct bl_rec;
 /* One record to pack: the fields its type uses. */
 struct alert_rec {
 	enum alert_rec_type type;
-	const struct vg_alert *alert;	     /* all but SETTING */
-	const struct vg_proc_rec *proc;	     /* VIOLATION */
-	const char *action, *msg, *target;   /* ENFORCED */
-	bool ok;			     /* ENFORCED */
-	uint64_t time_ns;		     /* ENFORCED, RESOLVED */
-	const char *policy_id, *enforcement; /* SETTING */
-	int enabled;			     /* SETTING: < 0 unset */
-	const struct bl_rec *baseline;	     /* BL_*: baselines_priv.h */
+	const struct vg_alert *alert;	       /* all but SETTING */
+	const struct vg_proc_rec *proc;	       /* VIOLATION */
+	const char *action, *msg, *target;     /* ENFORCED */
+	bool ok;			       /* ENFORCED */
+	uint64_t time_ns;		       /* ENFORCED, RESOLVED */
+	const char *policy_id, *enforcement;   /* SETTING */
+	int enabled;			       /* SETTING: < 0 unset */
+	const struct bl_rec *baseline;	       /* BL_*: baselines_priv.h */
 	const struct alert_timeline *timeline; /* TIMELINE */
 };
 

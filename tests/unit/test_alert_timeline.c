@@ -129,12 +129,11 @@ static void test_compaction_keeps_counts(void **state)
 	minutes(s, T0, 20, got);
 	assert_same(before, got, 20);
 	/* a second compaction of the compacted log: the same */
-	assert_int_equal(vg_alerts_resolve(s, vg_alerts_get(s, add_sev(s, "New", "low", POD1,
-									  T0 + 19 * 60)
-							       ->id)
-							->id,
-					   (T0 + 1200) * NS),
-			 0);
+	assert_int_equal(
+		vg_alerts_resolve(
+			s, vg_alerts_get(s, add_sev(s, "New", "low", POD1, T0 + 19 * 60)->id)->id,
+			(T0 + 1200) * NS),
+		0);
 	before[19][0]++;
 	assert_int_equal(vg_alerts_compact(s, (T0 + 1300) * NS), 1);
 	vg_alerts_close(s);
