@@ -652,5 +652,6 @@ void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st)
 	}
 	st->violations = s->violations;
 	st->merged = s->merged;
+	st->timeline_uncounted = s->timeline_uncounted;
 	alert_log_stats(s->log, &st->wal);
 }

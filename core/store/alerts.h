@@ -139,8 +139,9 @@ struct vg_policy_setting {
 
 struct vg_alerts_stats {
 	uint64_t alerts, active, resolved, violations, merged;
-	uint64_t label_bytes;	 /* the alerts' labels, in memory */
-	uint64_t labels_omitted; /* labels past an alert's 64, counted only */
+	uint64_t label_bytes;	     /* the alerts' labels, in memory */
+	uint64_t labels_omitted;     /* labels past an alert's 64, counted only */
+	uint64_t timeline_uncounted; /* violations the timeline could not count (since open) */
 	struct vg_wal_stats wal;
 };
 
