@@ -444,15 +444,13 @@ class ConsoleTest(unittest.TestCase):
         self.wait(lambda d: cap.text.startswith("Violations"))
         self.assertIn("not alerts", cap.text)
 
-        def bars(d):
-            # the legend's squares have no title: each bar names its count and severity
-            return [r for r in d.find_elements(By.CSS_SELECTOR, "svg#chart rect")
-                    if r.find_elements(By.CSS_SELECTOR, "title")]
-        got = self.wait(bars)
+        # each bar names its count and severity in its title (the legend's squares have
+        # none); read at once: a live refresh may draw the chart again meanwhile
+        got = self.wait(lambda d: d.execute_script(
+            "return [...document.querySelectorAll('svg#chart rect > title')]"
+            ".map((t) => t.textContent)"))
         self.assertGreaterEqual(len(got), 1)
-        counts = [int(r.find_element(By.CSS_SELECTOR, "title").get_attribute("textContent")
-                      .split()[0]) for r in got]
-        self.assertEqual(sum(counts), made)
+        self.assertEqual(sum(int(t.split()[0]) for t in got), made, got)
         self.shot("violations-chart")
         self.no_js_errors()
 
