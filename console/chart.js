@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// chart.js - svg#chart: alerts over time, stacked per severity, drawn with DOM calls.
+// chart.js - svg#chart: violations over time, stacked per severity, drawn with DOM calls:
+// from GET /v1/alerts/timeline (every violation), else from the alerts (each counted once).
 'use strict';
 
 const Chart = {
@@ -18,8 +19,66 @@ Chart.el = function (tag, attrs, text) {
 	return e;
 };
 
+// The alerts' buckets: each alert counted once, at its latest violation (the fallback for a
+// store without GET /v1/alerts/timeline, or a filter it cannot count).
+Chart.fromAlerts = function (alerts) {
+	const times = (alerts || []).map((a) => Date.parse(a.time)).filter((t) => !isNaN(t));
+	if (!times.length)
+		return null;
+	const now = Math.max(Date.now(), ...times);
+	const span = Math.max(now - Math.min(...times), 60000);
+	const step = Chart.STEPS.find((s) => span / s <= 48) || Chart.STEPS[Chart.STEPS.length - 1];
+	const g = Chart.grid(now, span, step);
+	for (const a of alerts) {
+		const t = Date.parse(a.time);
+		if (!isNaN(t))
+			Chart.put(g, t, String(a.policy && a.policy.severity).toLowerCase(), 1);
+	}
+	return g;
+};
+
+// n buckets of step ms ending after now, enough for span (12 to 48 of them).
+Chart.grid = function (now, span, step) {
+	const n = Math.min(48, Math.max(12, Math.ceil(span / step) + 1));
+	const end = Math.ceil(now / step) * step;
+	const buckets = Array.from({ length: n }, () => ({ critical: 0, high: 0, medium: 0, low: 0, unknown: 0 }));
+	return { start: end - n * step, end, step, n, buckets };
+};
+
+Chart.put = function (g, t, sev, count) {
+	if (t < g.start || !count)
+		return;
+	const b = g.buckets[Math.min(g.n - 1, Math.floor((t - g.start) / g.step))];
+	b[sev in b ? sev : 'unknown'] += count;
+};
+
+Chart.SEVS = ['low', 'medium', 'high', 'critical'];
+
+// The buckets of a GET /v1/alerts/timeline answer (violations, every one), regrouped into
+// 12 to 48 bars from the first violation on; null when there is none.
+Chart.fromTimeline = function (tl) {
+	const src = (tl && tl.buckets) || [];
+	const any = src.filter((b) => Chart.SEVS.some((s) => b[s] > 0));
+	if (!any.length)
+		return null;
+	const now = Math.max(Date.now(), (tl.until || 0) * 1000);
+	const span = Math.max(now - any[0].t * 1000, 60000);
+	const base = tl.step * 1000;
+	const step = Chart.STEPS.find((s) => s >= base && s % base === 0 && span / s <= 48) || 86400000;
+	const g = Chart.grid(now, span, step);
+	for (const b of any)
+		for (const s of Chart.SEVS)
+			Chart.put(g, b.t * 1000, s, b[s]);
+	return g;
+};
+
 Chart.draw = function (svg, alerts) {
-	Chart.last = alerts;
+	Chart.render(svg, Chart.fromAlerts(alerts));
+};
+
+Chart.render = function (svg, g) {
+	Chart.lastGrid = g;
+	Chart.lastSvg = svg;
 	const W = Math.max(300, Math.round(svg.getBoundingClientRect().width) || Chart.W);
 	const H = Chart.H;
 	const L = 36; // left margin for the count axis
@@ -27,30 +86,12 @@ Chart.draw = function (svg, alerts) {
 	while (svg.firstChild)
 		svg.removeChild(svg.firstChild);
 	svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-	const times = (alerts || []).map((a) => Date.parse(a.time)).filter((t) => !isNaN(t));
-	if (!times.length) {
+	if (!g) {
 		svg.append(Chart.el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-empty' },
 			'No violations to chart'));
 		return;
 	}
-	const now = Math.max(Date.now(), ...times);
-	const first = Math.min(...times);
-	const span = Math.max(now - first, 60000);
-	const step = Chart.STEPS.find((s) => span / s <= 48) || Chart.STEPS[Chart.STEPS.length - 1];
-	const n = Math.min(48, Math.max(12, Math.ceil(span / step) + 1));
-	const end = Math.ceil(now / step) * step;
-	const start = end - n * step;
-	const buckets = Array.from({ length: n }, () => ({ critical: 0, high: 0, medium: 0, low: 0, unknown: 0 }));
-	for (const a of alerts) {
-		const t = Date.parse(a.time);
-		if (isNaN(t) || t < start)
-			continue;
-		const i = Math.min(n - 1, Math.floor((t - start) / step));
-		let s = String(a.policy && a.policy.severity).toLowerCase();
-		if (!(s in buckets[i]))
-			s = 'unknown';
-		buckets[i][s]++;
-	}
+	const { start, end, step, n, buckets } = g;
 	const max = Math.max(1, ...buckets.map((b) => Object.values(b).reduce((x, y) => x + y, 0)));
 	const bw = (W - L) / n;
 	const ph = H - B - 18;
@@ -89,13 +130,23 @@ Chart.draw = function (svg, alerts) {
 	}
 };
 
+// The step in words, for the caption: "5 minutes", "hour", "day".
+Chart.stepName = function (ms) {
+	const m = ms / 60000;
+	if (m < 60)
+		return m === 1 ? 'minute' : m + ' minutes';
+	if (m < 1440)
+		return m === 60 ? 'hour' : m / 60 + ' hours';
+	return m === 1440 ? 'day' : m / 1440 + ' days';
+};
+
 // Drawn again at the new width when the window changes size.
 Chart.resized = function () {
 	clearTimeout(Chart.timer);
 	Chart.timer = setTimeout(() => {
 		const svg = document.getElementById('chart');
-		if (svg && Chart.last)
-			Chart.draw(svg, Chart.last);
+		if (svg && Chart.lastSvg === svg)
+			Chart.render(svg, Chart.lastGrid);
 	}, 200);
 };
 window.addEventListener('resize', Chart.resized);

@@ -108,11 +108,12 @@ Violations.build = function () {
 	self.chart.setAttribute('id', 'chart');
 	self.chart.setAttribute('role', 'img');
 	self.chart.setAttribute('aria-label', 'Violations over time by severity');
+	self.caption = V.h('figcaption', { id: 'chart-caption', class: 'muted', text: 'Violations per severity' });
 	self.root = V.h('section', { class: 'page', id: 'page-violations' },
 		V.h('div', { class: 'page-head' }, V.h('h1', { text: 'Violations' }), self.liveNote),
 		bar,
 		V.h('figure', { class: 'chart-wrap' }, self.chart,
-			V.h('figcaption', { class: 'muted', text: 'Alerts by their latest violation, per severity' })),
+			self.caption),
 		V.h('div', { class: 'toolbar' }, self.resolveSel,
 			V.h('span', { class: 'pager' }, self.prev, self.pageInfo, self.next)),
 		V.h('div', { class: 'split' },
@@ -271,8 +272,42 @@ Violations.load = async function (quiet) {
 		if (!ids.has(id))
 			self.selected.delete(id);
 	self.renderRows();
-	Chart.draw(self.chart, data.all);
+	await self.drawChart(plan, data.all);
 	self.refreshDetailIfChanged();
+};
+
+// The chart: every violation per severity from GET /v1/alerts/timeline (the last 24 hours,
+// all alerts or one severity); a store without it (404), or a filter it cannot count (by
+// policy, scope or words), draws the alerts instead, each at its latest violation.
+Violations.drawChart = async function (plan, alerts) {
+	const self = Violations;
+	const terms = plan.api.filter((t) => !/^Severity:/i.test(t));
+	const local = plan.local.policies || plan.local.free.length;
+	let tl = null;
+	if (self.timeline !== false && !terms.length && !local) {
+		const sev = plan.api.find((t) => /^Severity:/i.test(t)) ||
+			(plan.local.severity && 'Severity:' + plan.local.severity);
+		const since = Math.floor((Date.now() / 1000 - 86400) / 300) * 300;
+		let u = '/v1/alerts/timeline?step=300&since=' + since;
+		if (sev)
+			u += '&query=' + V.enc(sev);
+		try {
+			tl = await V.api('GET', u);
+		} catch (e) {
+			if (e.status === 404)
+				self.timeline = false; // an older store: ask no more
+			tl = null;
+		}
+	}
+	if (tl) {
+		const g = Chart.fromTimeline(tl);
+		Chart.render(self.chart, g);
+		self.caption.textContent = 'Violations (every one, not alerts) per ' +
+			Chart.stepName(g ? g.step : 300000) + ', per severity, over the last 24 hours';
+		return;
+	}
+	Chart.draw(self.chart, alerts);
+	self.caption.textContent = 'Alerts by their latest violation, per severity';
 };
 
 // {page, total, all}: all is what the chart shows (up to 1000 alerts of the filter).

@@ -137,6 +137,8 @@ bool api_console_serve(struct vg_api *a, struct evhttp_request *req, const char 
 
 void api_list_alerts(struct vg_api *a, struct evhttp_request *req);
 void api_resolve_bulk(struct vg_api *a, struct evhttp_request *req);
+/* GET /v1/alerts/timeline (routes_timeline.c) */
+void api_alert_timeline(struct vg_api *a, struct evhttp_request *req);
 /* /v1/alerts/{rest} */
 void api_alert_path(struct vg_api *a, struct evhttp_request *req, const char *rest,
 		    enum evhttp_cmd_type m);

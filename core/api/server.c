@@ -223,6 +223,8 @@ static void route(struct vg_api *a, struct evhttp_request *req, const char *path
 		api_resolve_bulk(a, req);
 	else if (!strcmp(path, "/v1/alerts/stream") && m == EVHTTP_REQ_GET)
 		api_stream_open(a, req, sid);
+	else if (!strcmp(path, "/v1/alerts/timeline") && m == EVHTTP_REQ_GET)
+		api_alert_timeline(a, req);
 	else if (!strncmp(path, "/v1/alerts/", 11))
 		api_alert_path(a, req, path + 11, m);
 	else if (!strcmp(path, "/v1/notifiers") && m == EVHTTP_REQ_GET)

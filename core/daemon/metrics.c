@@ -115,6 +115,9 @@ static void store_metrics(struct vg_daemon *d, struct evbuffer *b)
 	       "gauge", as.label_bytes);
 	metric(b, "vigil_store_alert_labels_omitted",
 	       "pod labels past an alert's 64, counted and not kept", "gauge", as.labels_omitted);
+	metric(b, "vigil_store_timeline_uncounted",
+	       "violations the timeline does not count (no known severity, or over 7 days old)",
+	       "gauge", as.timeline_uncounted);
 	metric(b, "vigil_store_records_appended_total", "records appended to the log", "counter",
 	       as.wal.appended);
 	metric(b, "vigil_store_records_committed_total", "records durable", "counter",

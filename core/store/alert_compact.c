@@ -3,7 +3,8 @@
  * alert_compact.c - retention: resolved alerts past the cutoff leave memory,
  * and the log is rewritten with only what replay needs to rebuild the rest
  * (the settings, then per alert its creation, its kept processes oldest
- * first and a summary of everything else, then each baseline's snapshot).
+ * first and a summary of everything else, then each baseline's snapshot, then the
+ * violation timeline).
  * Dead baseline records past BL_DEAD_COMPACT make a rewrite worth it too.
  */
 #include <stdlib.h>
@@ -19,7 +20,8 @@ struct compact_it {
 	size_t ai; /* then per alert: created, its kept processes, its summary */
 	int pi;
 	enum compact_phase phase;
-	struct bl_snapshot_it bl; /* the baselines last */
+	struct bl_snapshot_it bl; /* the baselines */
+	bool timeline_done;	  /* the violation timeline last (alert_timeline.c) */
 };
 
 /* The next record of the alert at it->ai, or false when the alert is done. */
@@ -56,6 +58,7 @@ static int compact_next(void *ctx, struct alert_rec *r)
 {
 	struct compact_it *it = ctx;
 	struct vg_alerts *s = it->s;
+	int rc;
 
 	if (it->si < s->settings.n) {
 		const struct vg_policy_setting *st = &s->settings.v[it->si++];
@@ -69,7 +72,16 @@ static int compact_next(void *ctx, struct alert_rec *r)
 	while (it->ai < s->nall)
 		if (alert_next(it, r))
 			return 1;
-	return bl_snapshot_next(s->baselines, &it->bl, r);
+	if (it->timeline_done)
+		return 0;
+	rc = bl_snapshot_next(s->baselines, &it->bl, r);
+	if (rc)
+		return rc;
+	/* after the kept processes: its replay replaces what they counted */
+	r->type = ALERT_REC_TIMELINE;
+	r->timeline = s->timeline;
+	it->timeline_done = true;
+	return 1;
 }
 
 static bool expired(const struct vg_alert *a, uint64_t cutoff)

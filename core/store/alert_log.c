@@ -24,6 +24,7 @@
  *   bl  lock                id, locked, by_user, time
  *   bd  baseline deleted    id
  *   bc  capped count        id, n (at powers of two, at compaction and at close)
+ *   tb  violation timeline  b [[minute, low, medium, high, critical]...] (alert_timeline.c)
  */
 #include <errno.h>
 #include <stddef.h>
@@ -525,6 +526,7 @@ static const struct rec_type {
 	[ALERT_REC_BL_LOCK] = {"bl", 2, false, bl_pack_lock, bl_replay_lock},
 	[ALERT_REC_BL_DELETED] = {"bd", 2, false, bl_pack_deleted, bl_replay_deleted},
 	[ALERT_REC_BL_CAPPED] = {"bc", 2, false, bl_pack_capped, bl_replay_capped},
+	[ALERT_REC_TIMELINE] = {"tb", 2, false, alert_timeline_pack, alert_timeline_replay},
 };
 
 #define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))

@@ -228,6 +228,7 @@ void alert_push(struct vg_alerts *s, struct vg_alert *a, struct vg_proc_rec *p)
 {
 	struct vg_proc_rec *slot;
 
+	alert_timeline_count(s, a->severity, p->time_ns);
 	if (reserve_proc(a)) { /* count it, drop its detail */
 		a->violations++;
 		alert_proc_free(p);
@@ -359,7 +360,8 @@ int vg_alerts_open(struct vg_alerts **out, const struct vg_alerts_opts *o, struc
 		return vg_errf(err, errlen, -ENOMEM, "out of memory opening the store in %s",
 			       o->dir);
 	s->baselines = bl_new(s);
-	if (!s->baselines) {
+	s->timeline = alert_timeline_new();
+	if (!s->baselines || !s->timeline) {
 		vg_alerts_close(s);
 		return vg_errf(err, errlen, -ENOMEM, "out of memory opening the store in %s",
 			       o->dir);
@@ -392,6 +394,7 @@ void vg_alerts_close(struct vg_alerts *s)
 	alert_index_free(&s->index);
 	policy_settings_free(&s->settings);
 	bl_free(s->baselines);
+	alert_timeline_free(s->timeline);
 	free(s);
 }
 
@@ -649,5 +652,6 @@ void vg_alerts_stats(struct vg_alerts *s, struct vg_alerts_stats *st)
 	}
 	st->violations = s->violations;
 	st->merged = s->merged;
+	st->timeline_uncounted = s->timeline_uncounted;
 	alert_log_stats(s->log, &st->wal);
 }

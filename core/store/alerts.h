@@ -139,8 +139,9 @@ struct vg_policy_setting {
 
 struct vg_alerts_stats {
 	uint64_t alerts, active, resolved, violations, merged;
-	uint64_t label_bytes;	 /* the alerts' labels, in memory */
-	uint64_t labels_omitted; /* labels past an alert's 64, counted only */
+	uint64_t label_bytes;	     /* the alerts' labels, in memory */
+	uint64_t labels_omitted;     /* labels past an alert's 64, counted only */
+	uint64_t timeline_uncounted; /* violations the timeline could not count (since open) */
 	struct vg_wal_stats wal;
 };
 
@@ -215,6 +216,23 @@ int vg_alerts_query_unsorted(struct vg_alerts *s, const struct vg_alert_filter *
 int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f, int want,
 			   const struct vg_alert ***out);
 const struct vg_alert *vg_alerts_get(struct vg_alerts *s, const char *id);
+
+/*
+ * The violation timeline: violations per minute per severity for the last 7 days
+ * (VG_TIMELINE_MINUTES minutes; older ones expire as newer ones come), exact across restarts
+ * and compaction, unchanged by resolution. Severity indexes: 0 low, 1 medium, 2 high,
+ * 3 critical.
+ */
+#define VG_TIMELINE_MINUTES (7 * 24 * 60)
+#define VG_NSEV		    4
+/* The index of a severity ("low" ... "critical", any case), or -1. */
+int vg_severity_index(const char *severity);
+/*
+ * The violations of nb buckets of step_s seconds from since_s (unix seconds; both multiples
+ * of 60) into out[nb][VG_NSEV]. Minutes the ring no longer holds read 0. 0, or -EINVAL.
+ */
+int vg_alerts_timeline(struct vg_alerts *s, uint64_t since_s, uint32_t step_s, uint32_t nb,
+		       uint64_t (*out)[VG_NSEV]);
 
 /* Drops resolved alerts resolved before cutoff_ns from memory and disk. Returns how many. */
 int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff_ns);

@@ -104,6 +104,7 @@ void policy_settings_free(struct policy_settings *ps);
 /* ---- the store ---- */
 
 struct alert_log;
+struct alert_timeline;
 
 struct vg_alerts {
 	struct alert_log *log;
@@ -114,7 +115,9 @@ struct vg_alerts {
 	struct policy_settings settings;
 	struct vg_baselines *baselines;
 	uint64_t merged, violations;
-	vg_alerts_change_fn on_change; /* the observer, or NULL */
+	struct alert_timeline *timeline; /* alert_timeline.c */
+	uint64_t timeline_uncounted;	 /* violations of no known severity, or too old */
+	vg_alerts_change_fn on_change;	 /* the observer, or NULL */
 	void *on_change_ctx;
 };
 
@@ -184,6 +187,7 @@ enum alert_rec_type {
 	ALERT_REC_BL_LOCK,    /* "bl" */
 	ALERT_REC_BL_DELETED, /* "bd" */
 	ALERT_REC_BL_CAPPED,  /* "bc" */
+	ALERT_REC_TIMELINE,   /* "tb" */
 };
 
 struct bl_rec;
@@ -191,14 +195,15 @@ struct bl_rec;
 /* One record to pack: the fields its type uses. */
 struct alert_rec {
 	enum alert_rec_type type;
-	const struct vg_alert *alert;	     /* all but SETTING */
-	const struct vg_proc_rec *proc;	     /* VIOLATION */
-	const char *action, *msg, *target;   /* ENFORCED */
-	bool ok;			     /* ENFORCED */
-	uint64_t time_ns;		     /* ENFORCED, RESOLVED */
-	const char *policy_id, *enforcement; /* SETTING */
-	int enabled;			     /* SETTING: < 0 unset */
-	const struct bl_rec *baseline;	     /* BL_*: baselines_priv.h */
+	const struct vg_alert *alert;	       /* all but SETTING */
+	const struct vg_proc_rec *proc;	       /* VIOLATION */
+	const char *action, *msg, *target;     /* ENFORCED */
+	bool ok;			       /* ENFORCED */
+	uint64_t time_ns;		       /* ENFORCED, RESOLVED */
+	const char *policy_id, *enforcement;   /* SETTING */
+	int enabled;			       /* SETTING: < 0 unset */
+	const struct bl_rec *baseline;	       /* BL_*: baselines_priv.h */
+	const struct alert_timeline *timeline; /* TIMELINE */
 };
 
 /* Opens the log and replays it into s. 0 or -errno with a message in err. */
@@ -223,5 +228,15 @@ void alert_log_stats(struct alert_log *l, struct vg_wal_stats *st);
 /* Replaces the log with the records next() fills in (1 a record, 0 the end, -errno). */
 typedef int (*alert_log_next_fn)(void *ctx, struct alert_rec *r);
 int alert_log_rewrite(struct alert_log *l, alert_log_next_fn next, void *ctx);
+
+/* ---- alert_timeline.c: violations per minute per severity ---- */
+
+struct alert_timeline *alert_timeline_new(void);
+void alert_timeline_free(struct alert_timeline *tl);
+/* Counts one violation of that severity at time_ns. */
+void alert_timeline_count(struct vg_alerts *s, const char *severity, uint64_t time_ns);
+/* The "tb" record: packed last by compaction; its replay replaces the counts. */
+bool alert_timeline_pack(struct msgpack_packer *pk, const char *type, const struct alert_rec *r);
+void alert_timeline_replay(struct vg_alerts *s, const struct msgpack_object *o, const char *id);
 
 #endif

@@ -432,6 +432,31 @@ class ConsoleTest(unittest.TestCase):
         self.drv.set_window_size(1280, 720)
         self.no_js_errors()
 
+    def test_9b_chart(self):
+        """The chart draws violations (every one, from GET /v1/alerts/timeline), not alerts:
+        bars once there are violations, their counts adding up to the store's, and a caption
+        that says so."""
+        _, tl = self.api("GET", "/v1/alerts/timeline")
+        made = sum(b[k] for b in tl["buckets"] for k in ("low", "medium", "high", "critical"))
+        _, body = self.api("GET", "/v1/alerts?query=State:ALL&pagination.limit=1000")
+        self.assertEqual(made, sum(a["violations"] for a in body["alerts"]))
+        self.assertGreater(made, 0)
+        self.drv.get(S["base"] + "/#/violations")
+        self.filter("")
+        cap = self.css("figure.chart-wrap figcaption#chart-caption")
+        self.wait(lambda d: cap.text.startswith("Violations"))
+        self.assertIn("not alerts", cap.text)
+
+        # each bar names its count and severity in its title (the legend's squares have
+        # none); read at once: a live refresh may draw the chart again meanwhile
+        got = self.wait(lambda d: d.execute_script(
+            "return [...document.querySelectorAll('svg#chart rect > title')]"
+            ".map((t) => t.textContent)"))
+        self.assertGreaterEqual(len(got), 1)
+        self.assertEqual(sum(int(t.split()[0]) for t in got), made, got)
+        self.shot("violations-chart")
+        self.no_js_errors()
+
     def test_9z_policy_markup(self):
         """A custom policy whose name, categories, description, rationale, remediation and
         tests are markup (a policy file is trusted less than the console): every page that
@@ -489,7 +514,6 @@ class ConsoleTest(unittest.TestCase):
                       "<img src=x onerror=alert(8)>"):
             self.wait(lambda _: shown in self.css("#policy-detail").text)
         self.no_js_errors()
-
 
 if __name__ == "__main__":
     if webdriver is None:
