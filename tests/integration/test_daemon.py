@@ -281,7 +281,7 @@ class DaemonTest(unittest.TestCase):
                       r.stderr)
         conf = os.path.join(self.data, "bad.conf.lua")
         for body, msg in [
-            ('return { api = { lisen = "x" } }', "unknown key 'api.lisen' (known in api: listen, max_connections, request_timeout_s, stream_keepalive_s, console_code_ttl, console_session_ttl)"),
+            ('return { api = { lisen = "x" } }', "unknown key 'api.lisen' (known in api: listen, hosts, max_connections, request_timeout_s, stream_keepalive_s, console_code_ttl, console_session_ttl)"),
             ('return { store = { commit_ms = "fast" } }', "store.commit_ms must be an integer (1..1000"),
             ('return { store = { fsync = "sometimes" } }', 'store.fsync must be "batch" or "always"'),
             ('return 42', "must return a table"),
