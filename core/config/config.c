@@ -59,6 +59,8 @@ static const struct key keys[] = {
 	{NULL, "volume", K_TABLE, 0, 0, NULL},
 	{"volume", "burst", K_U32, F(burst), NULL},
 	{"volume", "window_s", K_U32, F(window_s), NULL},
+	{NULL, "reload", K_TABLE, 0, 0, NULL},
+	{"reload", "watch", K_BOOL, F(reload_watch), NULL},
 	{NULL, "enforcement", K_TABLE, 0, 0, NULL},
 	{"enforcement", "dry_run", K_BOOL, F(dry_run), NULL},
 	{NULL, "identity", K_TABLE, 0, 0, NULL},
@@ -245,6 +247,7 @@ void vg_config_defaults(struct vg_config *c)
 	c->lua_policy_memory_mb = 0; /* a quarter of lua.memory_mb */
 	c->lua_time_ms = 1000;
 	c->content = true;
+	c->reload_watch = true;
 	c->content_files = 4096;
 	c->content_max_mb = 64;
 	c->bl_enabled = true;

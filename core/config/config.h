@@ -40,7 +40,8 @@ struct vg_config {
 	uint32_t lua_policy_memory_mb; /* lua.policy_memory_mb: each policy's own cap (0: a quarter
 					  of lua.memory_mb) */
 	uint32_t lua_time_ms;	       /* lua.time_ms: 1000, wall time per call */
-	bool dry_run; /* enforcement.dry_run: log what would be killed, kill nothing */
+	bool reload_watch; /* reload.watch: true, reload when the files change (ConfigMaps too) */
+	bool dry_run;	   /* enforcement.dry_run: log what would be killed, kill nothing */
 	/* identity.*: naming executables by content (policies/README.md) */
 	bool content;		 /* identity.content: true */
 	uint32_t content_files;	 /* identity.cache_files: 4096 files' hashes kept */

@@ -72,7 +72,7 @@ int vg_daemon_policy_changed(struct vg_daemon *d)
 							 .baselines = d->cfg.bl_enabled});
 }
 
-static struct vg_engine_opts engine_opts(struct vg_daemon *d)
+struct vg_engine_opts vg_daemon_engine_opts(struct vg_daemon *d)
 {
 	struct vg_engine_opts eo = {
 		.dir = d->cfg.policy_dir[0] ? d->cfg.policy_dir : NULL,
@@ -94,7 +94,7 @@ static const json_t *namespace_of(void *k8s, const char *name)
 }
 
 /* Each policy's own `notifiers` list; a name vigil.conf.lua does not configure is an error. */
-static int route_policies(struct vg_daemon *d, char *err, size_t en)
+int vg_daemon_route_policies(struct vg_daemon *d, char *err, size_t en)
 {
 	int rc = 0;
 
@@ -123,32 +123,9 @@ static int route_policies(struct vg_daemon *d, char *err, size_t en)
 
 static void on_hup(evutil_socket_t s, short w, void *arg)
 {
-	struct vg_daemon *d = arg;
-	struct vg_engine_opts eo = engine_opts(d);
-	struct vg_load_error *errs;
-	int nerr;
-
 	(void)s;
 	(void)w;
-	if (vg_engine_reload(&d->engine, &eo, &errs, &nerr)) {
-		for (int i = 0; i < nerr; i++)
-			vg_err("%s", errs[i].msg);
-		d->reload_failures++;
-		vg_err("reload failed: kept the %d policies loaded before",
-		       vg_engine_count(d->engine));
-	} else {
-		char err[512];
-
-		d->reloads++;
-		vg_pipeline_set_engine(d->pipeline, d->engine);
-		if (route_policies(d, err, sizeof(err)))
-			vg_err("%s; that policy's alerts go to default_notifiers until it is fixed",
-			       err);
-		if (vg_daemon_policy_changed(d))
-			vg_err("cannot program the kernel filter map: %s", strerror(errno));
-		vg_info("reloaded %d policies", vg_engine_count(d->engine));
-	}
-	vg_load_errors_free(errs, nerr);
+	vg_daemon_reload(arg, "SIGHUP");
 }
 
 /*
@@ -433,7 +410,7 @@ static int open_store(struct vg_daemon *d)
 /* Files that fail are reported and skipped; only an engine that cannot be built stops. */
 static int load_policies(struct vg_daemon *d)
 {
-	struct vg_engine_opts eo = engine_opts(d);
+	struct vg_engine_opts eo = vg_daemon_engine_opts(d);
 	struct vg_load_error *errs;
 	int nerr, rc = vg_engine_load(&d->engine, &eo, &errs, &nerr);
 
@@ -535,7 +512,7 @@ static int open_outbound(struct vg_daemon *d)
 		if (d->k8s)
 			vg_notify_set_namespaces(d->notify, namespace_of, d->k8s);
 	}
-	rc = route_policies(d, err, sizeof(err));
+	rc = vg_daemon_route_policies(d, err, sizeof(err));
 	if (rc)
 		vg_err("%s", err);
 	return rc;
@@ -619,6 +596,10 @@ static int start_serving(struct vg_daemon *d)
 		return -ENOMEM;
 	}
 	on_retention(-1, 0, d);
+	if (vg_daemon_watch_start(d)) {
+		vg_err("cannot register the configuration watcher with the event loop");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -660,6 +641,7 @@ static int teardown(struct vg_daemon *d, int rc)
 	vg_http_free(d->http);
 	free_event(d->ev_stop);
 	free_event(d->ev_hup);
+	vg_daemon_watch_stop(d);
 	free_event(d->ev_retention);
 	free_event(d->ev_baselines);
 	free_event(d->ev_break_glass);
@@ -684,7 +666,8 @@ int vg_daemon_run(const struct vg_run_opts *o)
 	struct vg_daemon *d = &daemon;
 
 	memset(d, 0, sizeof(*d));
-	d->lock_fd = d->data_fd = -1;
+	d->lock_fd = d->data_fd = d->inotify_fd = -1;
+	d->run = *o;
 	if (configure(d, o)) {
 		if (d->data_fd >= 0)
 			close(d->data_fd);

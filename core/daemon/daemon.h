@@ -2,7 +2,7 @@
 /*
  * daemon.h - `vigil run`: one process, one libevent loop. Sensor -> the
  * pipeline (pipeline.h: attribution, policies, volume control, the Lua flow,
- * store); the REST API and timers on the same loop. Shared by daemon.c and metrics.c.
+ * store); the REST API and timers on the same loop. Shared by daemon.c, reload.c and metrics.c.
  */
 #ifndef VG_DAEMON_H
 #define VG_DAEMON_H
@@ -21,7 +21,15 @@
 #include "pipeline.h"
 #include "sensor.h"
 
+/* What `vigil run` was asked (cli/cmd_run.c); NULL fields: the configuration's value. */
+struct vg_run_opts {
+	const char *config, *data_dir, *policies, *listen;
+	const char *fsync; /* "batch" or "always" */
+	bool dry_run, verbose;
+};
+
 struct vg_daemon {
+	struct vg_run_opts run; /* kept for the reloads */
 	struct vg_config cfg;
 	struct event_base *base;
 	struct vg_sensor *sensor;
@@ -35,8 +43,13 @@ struct vg_daemon {
 	struct vg_blk *blk;	      /* locked baselines in the kernel (NULL: baselines off) */
 	/* counters for /metrics (the pipeline keeps those of the execs) */
 	uint64_t reloads, reload_failures;
+	uint64_t watch_errors; /* the watcher could not be set up: SIGHUP only */
 	struct event *ev_stop, *ev_hup, *ev_retention, *ev_break_glass;
 	struct event *ev_baselines; /* auto_lock's timer */
+	/* reload.c: the watcher of vigil.conf.lua and policy_dir */
+	struct event *ev_inotify, *ev_settle;
+	int inotify_fd, wd_config, wd_policy;
+	char config_base[256]; /* vigil.conf.lua's name in its directory */
 	int data_fd; /* the checked data directory (safefile.h): its files are opened relative to it
 		      */
 	int lock_fd;
@@ -47,12 +60,20 @@ struct vg_daemon {
 /* Applies a policy's persisted setting and re-programs the kernel filter. */
 int vg_daemon_policy_changed(struct vg_daemon *d);
 
-/* What `vigil run` was asked (cli/cmd_run.c); NULL fields: the configuration's value. */
-struct vg_run_opts {
-	const char *config, *data_dir, *policies, *listen;
-	const char *fsync; /* "batch" or "always" */
-	bool dry_run, verbose;
-};
+/* How the engine is built from d->cfg, at the start and at each reload. */
+struct vg_engine_opts vg_daemon_engine_opts(struct vg_daemon *d);
+
+/* Each policy's own `notifiers` list; 0, or -ENOENT with the first unknown name in err. */
+int vg_daemon_route_policies(struct vg_daemon *d, char *err, size_t en);
+
+/*
+ * reload.c: vigil.conf.lua checked again and the policies rebuilt, applied or
+ * refused whole (logged, counted); why says what asked ("SIGHUP").
+ */
+void vg_daemon_reload(struct vg_daemon *d, const char *why);
+int vg_daemon_watch_start(struct vg_daemon *d);
+void vg_daemon_watch_update(struct vg_daemon *d);
+void vg_daemon_watch_stop(struct vg_daemon *d);
 
 /* Runs the daemon until SIGINT/SIGTERM. Returns the process exit status. */
 int vg_daemon_run(const struct vg_run_opts *o);

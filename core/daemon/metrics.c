@@ -452,6 +452,9 @@ void vg_daemon_metrics(struct vg_daemon *d, struct evbuffer *b)
 	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);
 	metric(b, "vigil_policy_reload_failures_total", "reloads refused (old set kept)", "counter",
 	       d->reload_failures);
+	metric(b, "vigil_config_watch_errors_total",
+	       "the watcher of vigil.conf.lua and policy_dir could not be set up", "counter",
+	       d->watch_errors);
 	api_metrics(d, b);
 	metric(b, "vigil_log_lines_suppressed_total",
 	       "log lines held back by the rate limit on repeats", "counter", vg_log_suppressed());
