@@ -62,10 +62,15 @@ static void take_policy_keys(struct vg_config *to, const struct vg_config *from)
 
 static void refused(struct vg_daemon *d, const char *why, const char *reason)
 {
+	char msg[1024];
+
 	d->reload_failures++;
-	vg_err("reload failed (%s): refused whole: %s; kept the configuration and the %d "
-	       "policies loaded before (fix it and save again, or send SIGHUP)",
-	       why, reason, vg_engine_count(d->engine));
+	(void)snprintf(msg, sizeof(msg),
+		       "reload failed (%s): refused whole: %.700s; kept the configuration and "
+		       "the %d policies loaded before (fix it and save again, or send SIGHUP)",
+		       why, reason, vg_engine_count(d->engine));
+	vg_err("%s", msg);
+	(void)vg_k8s_self_event(d->k8s, "Warning", "VigilReloadRefused", msg);
 }
 
 static void applied(struct vg_daemon *d, const char *why)
@@ -78,7 +83,10 @@ static void applied(struct vg_daemon *d, const char *why)
 		vg_err("%s; that policy's alerts go to default_notifiers until it is fixed", err);
 	if (vg_daemon_policy_changed(d))
 		vg_err("cannot program the kernel filter map: %s", strerror(errno));
-	vg_info("reloaded %d policies (%s): applied", vg_engine_count(d->engine), why);
+	(void)snprintf(err, sizeof(err), "reloaded %d policies (%s): applied",
+		       vg_engine_count(d->engine), why);
+	vg_info("%s", err);
+	(void)vg_k8s_self_event(d->k8s, "Normal", "VigilReloaded", err);
 }
 
 void vg_daemon_reload(struct vg_daemon *d, const char *why)

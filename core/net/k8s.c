@@ -16,46 +16,13 @@
 #include <jansson.h>
 
 #include "k8s.h"
+#include "k8s_priv.h"
 #include "log.h"
 #include "serial.h"
 
 #define SA_DIR	     "/var/run/secrets/kubernetes.io/serviceaccount"
 #define MAX_PODS     4096
 #define DELETE_TRIES 4
-
-struct pod {
-	char uid[40];
-	char *ns, *name, *deployment, *container;
-	const char **labels; /* key, value, ..., NULL (strings owned by `strs`) */
-	char **strs;
-	int nstrs;
-	bool break_glass, privileged;
-	char (*cids)[65]; /* the containers' ids from its (init, ephemeral) containerStatuses */
-	int ncids;
-	struct vg_meta meta;
-};
-
-struct vg_k8s {
-	struct event_base *base;
-	struct vg_http *http;
-	char server[512], token[4096], ca[512], node[256], auth[4200];
-	bool insecure;
-	struct pod *pods;
-	int npods;
-	struct event *refresh;
-	uint32_t refresh_s;
-	time_t last_list;
-	int64_t ns_next; /* monotonic s: no namespace list asked for by a miss before this */
-	bool listing, listing_ns;
-	json_t *namespaces; /* name -> {"name", "labels", "annotations"} */
-	/* pods whose deletion was asked for lately: one DELETE a pod, however many violations */
-	struct {
-		char uid[40];
-		int64_t at; /* monotonic s */
-	} deleted[64];
-	int deleted_next;
-	struct vg_k8s_stats st;
-};
 
 static char *keep(struct pod *p, const char *s)
 {
@@ -448,38 +415,16 @@ static void on_event_posted(void *ctx, const struct vg_http_resp *r)
 
 static void post_event(struct kill *x)
 {
-	struct vg_k8s *k = x->k;
-	const char *hdr[] = {k->auth, "Content-Type: application/json", NULL};
-	char url[1024], msg[600], ts[40];
-	struct vg_http_req r = {.method = "POST",
-				.url = url,
-				.headers = hdr,
-				.ca_file = k->ca[0] ? k->ca : NULL,
-				.insecure = k->insecure};
-	time_t now = time(NULL);
-	json_t *ev;
-	char *body;
+	char msg[600];
+	struct vg_k8s_obj pod = {.ns = x->ns, .name = x->name, .uid = x->uid};
 
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	snprintf(msg, sizeof(msg), "A pod (%s) violated vigil policy \"%s\" and was killed",
 		 x->name, x->policy);
-	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, "
-		       "s:{s:s, s:s}, s:s, s:s, s:i}",
-		       "apiVersion", "v1", "kind", "Event", "metadata", "generateName", "vigil-",
-		       "namespace", x->ns, "involvedObject", "apiVersion", "v1", "kind", "Pod",
-		       "name", x->name, "namespace", x->ns, "uid", x->uid, "type", "Warning",
-		       "reason", "vigil enforcement", "message", msg, "source", "component",
-		       "vigil", "host", k->node, "firstTimestamp", ts, "lastTimestamp", ts, "count",
-		       1);
-	body = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	r.body = body;
-	snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/events", k->server, x->ns);
-	if (vg_http_request(k->http, &r, on_event_posted, x)) {
-		k->st.event_errors++;
+	if (vg_k8s_post_event(x->k, &pod, "Warning", "vigil enforcement", msg, on_event_posted,
+			      x)) {
+		x->k->st.event_errors++;
 		kill_finish(x);
 	}
-	free(body);
 }
 
 static void send_delete(struct kill *x);

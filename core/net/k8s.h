@@ -95,4 +95,11 @@ int vg_k8s_kill_pod(struct vg_k8s *k, const char *pod_uid, const char *policy, v
 
 void vg_k8s_stats(struct vg_k8s *k, struct vg_k8s_stats *st);
 
+/*
+ * An Event (type "Normal" or "Warning") about vigil's own pod, named by the
+ * environment's POD_NAME and POD_NAMESPACE (the Downward API; POD_UID too, when
+ * set); nothing without them or without k. Counted in the stats' events.
+ */
+int vg_k8s_self_event(struct vg_k8s *k, const char *type, const char *reason, const char *msg);
+
 #endif

@@ -3,6 +3,7 @@
 (the kubelet's `..data` symlink swapped atomically to a new directory) and a plain
 file edited in place. Each change is checked and applied whole or refused whole
 (the policies before kept), logged and counted; reload.watch = false turns it off."""
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import vigtest  # noqa: E402
 from test_daemon import Daemon  # noqa: E402
+from test_k8s import StandIn  # noqa: E402
 
 APPLIED = "(the files changed): applied"
 REFUSED = "reload failed (the files changed): refused whole"
@@ -86,11 +88,11 @@ class ConfigReloadTest(unittest.TestCase):
         self.assertTrue(hits, f"no metric {name}")
         return int(hits[0].split()[-1])
 
-    def start_configmap(self):
+    def start_configmap(self, extra=""):
         cm = ConfigMap(os.path.join(self.tmp, "cm"))
         os.makedirs(cm.root)
         pdir = os.path.join(cm.root, "policies")
-        cm.publish({"vigil.conf.lua": config(pdir), "policies/a.lua": policy("A", "vg-a")})
+        cm.publish({"vigil.conf.lua": config(pdir, extra), "policies/a.lua": policy("A", "vg-a")})
         self.d = Daemon(self.data, self.port, "--config", os.path.join(cm.root, "vigil.conf.lua"))
         self.assertEqual(self.names(), ["A"])
         return cm, pdir
@@ -129,6 +131,39 @@ class ConfigReloadTest(unittest.TestCase):
                     "policies/x.lua": policy("X", "vg-x")})
         self.wait_log(APPLIED)
         self.assertEqual(self.names(), ["A", "X"])
+
+    def test_kubernetes_events(self):
+        """In a pod (POD_NAME, POD_NAMESPACE from the Downward API): an Event for each reload."""
+        k = StandIn()
+        self.addCleanup(k.stop)
+        kube = (f'kubernetes = {{ server = "{k.url}", token_file = "{k.dir}/token", '
+                f'insecure = true, node = "testnode" }}')
+        os.environ.update(POD_NAME="vigil-x1", POD_NAMESPACE="vigil-system")
+        try:
+            cm, pdir = self.start_configmap(kube)
+        finally:
+            del os.environ["POD_NAME"], os.environ["POD_NAMESPACE"]
+        cm.publish({"vigil.conf.lua": config(pdir, kube), "policies/a.lua": policy("A", "vg-a"),
+                    "policies/broken.lua": "return policy {\n"})
+        self.wait_log(REFUSED)
+        cm.publish({"vigil.conf.lua": config(pdir, kube), "policies/a.lua": policy("A", "vg-a"),
+                    "policies/x.lua": policy("X", "vg-x")})
+        self.wait_log(APPLIED)
+        deadline = time.time() + 10
+        while time.time() < deadline and len(k.log()["events"]) < 2:
+            time.sleep(0.05)
+        evs = k.log()["events"]
+        self.assertEqual([(e["type"], e["reason"]) for e in evs],
+                         [("Warning", "VigilReloadRefused"), ("Normal", "VigilReloaded")], evs)
+        self.assertEqual(evs[0]["involvedObject"], {"apiVersion": "v1", "kind": "Pod",
+                                                    "name": "vigil-x1",
+                                                    "namespace": "vigil-system"})
+        self.assertIn("refused whole", evs[0]["message"])
+        self.assertIn("broken.lua", evs[0]["message"])
+        self.assertEqual(evs[1]["message"], "reloaded 2 policies " + APPLIED)
+        r = k.kubectl("get", "events", "-n", "vigil-system", "-o", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(json.loads(r.stdout)["items"]), 2)
 
     def test_plain_edit_reloads_once(self):
         p1, p2 = os.path.join(self.tmp, "p1"), os.path.join(self.tmp, "p2")
