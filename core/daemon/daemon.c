@@ -342,17 +342,7 @@ static int configure(struct vg_daemon *d, const struct vg_run_opts *o)
 		vg_err("%s", err);
 		return -EINVAL;
 	}
-	if (o->policies) { /* --policies: these instead of the default pack */
-		(void)snprintf(d->cfg.policy_dir, sizeof(d->cfg.policy_dir), "%s",
-			       o->policies); /* fits */
-		d->cfg.builtin_policies = false;
-	}
-	if (o->listen)
-		snprintf(d->cfg.api_listen, sizeof(d->cfg.api_listen), "%s", o->listen);
-	if (o->fsync)
-		d->cfg.fsync_always = !strcmp(o->fsync, "always");
-	if (o->dry_run)
-		d->cfg.dry_run = true;
+	vg_run_opts_apply(&d->cfg, o);
 	d->data_fd = vg_safe_data_dir(d->cfg.data_dir, sizeof(d->cfg.data_dir), err, sizeof(err));
 	if (d->data_fd < 0) {
 		vg_err("%s", err);

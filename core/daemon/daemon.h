@@ -71,6 +71,8 @@ int vg_daemon_route_policies(struct vg_daemon *d, char *err, size_t en);
  * refused whole (logged, counted); why says what asked ("SIGHUP").
  */
 void vg_daemon_reload(struct vg_daemon *d, const char *why);
+/* `vigil run`'s options over the configuration's values (at the start and at each reload). */
+void vg_run_opts_apply(struct vg_config *c, const struct vg_run_opts *o);
 int vg_daemon_watch_start(struct vg_daemon *d);
 void vg_daemon_watch_update(struct vg_daemon *d);
 void vg_daemon_watch_stop(struct vg_daemon *d);

@@ -26,19 +26,28 @@
 	 IN_ONLYDIR)
 #define DEBOUNCE_MS 200
 
+void vg_run_opts_apply(struct vg_config *c, const struct vg_run_opts *o)
+{
+	if (o->policies) { /* --policies: these instead of the default pack */
+		(void)snprintf(c->policy_dir, sizeof(c->policy_dir), "%s", o->policies); /* fits */
+		c->builtin_policies = false;
+	}
+	if (o->listen)
+		snprintf(c->api_listen, sizeof(c->api_listen), "%s", o->listen);
+	if (o->fsync)
+		c->fsync_always = !strcmp(o->fsync, "always");
+	if (o->dry_run)
+		c->dry_run = true;
+}
+
 /* The configuration as `vigil run` resolved it at the start: the file, then its options. */
 static int config_read(struct vg_daemon *d, struct vg_config *nc, char *err, size_t n)
 {
-	const struct vg_run_opts *o = &d->run;
-	int rc = vg_config_resolve(nc, o->config, o->data_dir, err, n);
+	int rc = vg_config_resolve(nc, d->run.config, d->run.data_dir, err, n);
 
-	if (rc)
-		return rc;
-	if (o->policies) {
-		(void)snprintf(nc->policy_dir, sizeof(nc->policy_dir), "%s", o->policies);
-		nc->builtin_policies = false;
-	}
-	return 0;
+	if (!rc)
+		vg_run_opts_apply(nc, &d->run);
+	return rc;
 }
 
 static void config_drop(struct vg_config *c)
@@ -58,6 +67,30 @@ static void take_policy_keys(struct vg_config *to, const struct vg_config *from)
 	to->lua_budget = from->lua_budget;
 	to->lua_time_ms = from->lua_time_ms;
 	to->reload_watch = from->reload_watch;
+}
+
+static bool json_same(const json_t *a, const json_t *b)
+{
+	if (a && b)
+		return json_equal(a, b);
+	return a == b;
+}
+
+/* Keys a reload does not take: said, so that a change waiting for a restart is not missed. */
+static void note_restart_keys(const struct vg_config *cur, const struct vg_config *nc)
+{
+	struct vg_config a = *cur, b = *nc;
+	bool same = json_same(a.notifiers, b.notifiers) &&
+		    json_same(a.default_notifiers, b.default_notifiers);
+
+	take_policy_keys(&a, &b);
+	a.notifiers = b.notifiers;
+	a.default_notifiers = b.default_notifiers;
+	memset(a.data_dir, 0, sizeof(a.data_dir)); /* the checked path now: not comparable */
+	memset(b.data_dir, 0, sizeof(b.data_dir));
+	if (!same || memcmp(&a, &b, sizeof(a)))
+		vg_warn("the configuration changed more than policy_dir, builtin_policies, lua.* "
+			"and reload.*: the other keys take effect at the next start");
 }
 
 static void refused(struct vg_daemon *d, const char *why, const char *reason)
@@ -102,6 +135,7 @@ void vg_daemon_reload(struct vg_daemon *d, const char *why)
 		refused(d, why, err);
 		return;
 	}
+	note_restart_keys(&d->cfg, &nc);
 	take_policy_keys(&d->cfg, &nc);
 	config_drop(&nc);
 	eo = vg_daemon_engine_opts(d);

@@ -18,6 +18,7 @@ from test_daemon import Daemon  # noqa: E402
 from test_k8s import StandIn  # noqa: E402
 
 APPLIED = "(the files changed): applied"
+RESTART = "the other keys take effect at the next start"
 REFUSED = "reload failed (the files changed): refused whole"
 
 
@@ -104,6 +105,7 @@ class ConfigReloadTest(unittest.TestCase):
         self.wait_log(APPLIED)
         self.assertIn("reloaded 2 policies " + APPLIED, self.d.text())
         self.assertEqual(self.names(), ["A", "X"])
+        self.assertNotIn(RESTART, self.d.text())  # nothing waits for a restart
         self.assertEqual(self.metric("vigil_policy_reloads_total"), 1)
         self.assertEqual(self.metric("vigil_policy_reload_failures_total"), 0)
 
@@ -191,6 +193,12 @@ class ConfigReloadTest(unittest.TestCase):
             f.write(policy("D", "vg-d"))
         self.wait_log(APPLIED, 2)
         self.assertEqual(self.names(), ["A", "C", "D"])
+        self.assertNotIn(RESTART, self.d.text())
+        # a key a reload does not take: applied (the policies), and said
+        with open(conf, "w") as f:
+            f.write(config(p2, "volume = { burst = 5 }"))
+        self.wait_log(APPLIED, 3)
+        self.assertIn(RESTART, self.d.text())
 
     def test_watch_off(self):
         pdir = os.path.join(self.tmp, "p")
