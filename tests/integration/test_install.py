@@ -6,6 +6,7 @@ Debian root (the test image) and runs from there."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -99,6 +100,42 @@ class Install(unittest.TestCase):
                            capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("vigil.service", r.stderr)
+
+    def run_capped(self, caps):
+        """`vigil run` from the install with only CAPS (as the unit's bounding set leaves
+        root): its first stderr lines, up to "ready" or the exit."""
+        have = run("capsh", "--print")
+        bounding = re.search(r"^Bounding set =(.*)$", have, re.M).group(1).split(",")
+        drop = ",".join(c for c in bounding if c.upper() not in caps)
+        data = tempfile.mkdtemp(prefix="data-", dir=self.tmp)
+        cmd = (f'exec "{self.path("/usr/bin/vigil")}" run --data-dir "{data}/d" '
+               f'--config "{self.path("/etc/vigil/vigil.conf.lua")}" '
+               f'--listen 127.0.0.1:{vigtest.free_port()}')
+        p = subprocess.Popen(["capsh", f"--drop={drop}", "--", "-c", cmd],
+                             stderr=subprocess.PIPE, text=True)
+        lines = []
+        try:
+            for line in p.stderr:
+                lines.append(line)
+                if "ready:" in line:
+                    break
+        finally:
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+            p.stderr.close()
+        return "".join(lines)
+
+    def test_unit_capabilities_are_enough(self):
+        """The daemon starts with only the unit's capabilities, and not without CAP_BPF."""
+        vigtest.require_bpf()
+        if not shutil.which("capsh"):
+            vigtest.cannot_run("capsh is not installed (apt-get install libcap2-bin)")
+        unit = read(self.path("/usr/lib/systemd/system/vigil.service"))
+        caps = set(re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M).group(1).split())
+        self.assertIn("ready:", self.run_capped(caps))
+        out = self.run_capped(caps - {"CAP_BPF", "CAP_SYS_ADMIN"})
+        self.assertNotIn("ready:", out)
+        self.assertIn("CAP_BPF", out)
 
     def test_man_page(self):
         """Every command of --help has its section, with its own --help text."""
