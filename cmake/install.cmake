@@ -3,12 +3,14 @@
 # reference copies of the built-in policies and plugins (the binary carries its own).
 include(GNUInstallDirs)
 
-# The man page is `vigil --help` and every `vigil COMMAND --help`, rendered at build time.
-add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/vigil.1
+# The man page is `vigil --help` and every `vigil COMMAND --help`, rendered at build time,
+# compressed as Debian installs man pages.
+add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/vigil.1 ${CMAKE_BINARY_DIR}/vigil.1.gz
 	COMMAND ${CMAKE_SOURCE_DIR}/scripts/man.sh $<TARGET_FILE:vigil> ${CMAKE_BINARY_DIR}/vigil.1
+	COMMAND gzip -n -9 -f -k ${CMAKE_BINARY_DIR}/vigil.1
 	DEPENDS vigil ${CMAKE_SOURCE_DIR}/scripts/man.sh
 	COMMENT "Generating the man page vigil.1 from vigil --help")
-add_custom_target(vigil_man ALL DEPENDS ${CMAKE_BINARY_DIR}/vigil.1)
+add_custom_target(vigil_man ALL DEPENDS ${CMAKE_BINARY_DIR}/vigil.1.gz)
 
 
 install(TARGETS vigil RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -23,7 +25,7 @@ install(CODE "set(VIGIL_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR
 install(FILES ${CMAKE_BINARY_DIR}/vigil.service DESTINATION lib/systemd/system)
 install(FILES packaging/vigil.bash-completion DESTINATION
 	${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME vigil)
-install(FILES ${CMAKE_BINARY_DIR}/vigil.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${CMAKE_BINARY_DIR}/vigil.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY policies plugins DESTINATION ${CMAKE_INSTALL_DATADIR}/vigil
 	FILES_MATCHING PATTERN "*.lua" PATTERN "*.md")

@@ -3,6 +3,7 @@
 configuration, the systemd unit, bash completion and the man page; the unit passes
 `systemd-analyze verify`; `make deb` builds a package that installs with apt into a fresh
 Debian root (the test image) and runs from there."""
+import gzip
 import os
 import re
 import shutil
@@ -61,7 +62,7 @@ class Install(unittest.TestCase):
         for p in ("/usr/bin/vigil", "/etc/vigil/vigil.conf.lua",
                   "/usr/lib/systemd/system/vigil.service",
                   "/usr/share/bash-completion/completions/vigil",
-                  "/usr/share/man/man1/vigil.1", "/usr/share/vigil/policies/netcat.lua",
+                  "/usr/share/man/man1/vigil.1.gz", "/usr/share/vigil/policies/netcat.lua",
                   "/usr/share/vigil/plugins/slack.lua"):
             self.assertTrue(os.path.isfile(self.path(p)), p)
         self.assertTrue(os.access(self.path("/usr/bin/vigil"), os.X_OK))
@@ -139,12 +140,13 @@ class Install(unittest.TestCase):
 
     def test_man_page(self):
         """Every command of --help has its section, with its own --help text."""
-        page = read(self.path("/usr/share/man/man1/vigil.1"))
+        with gzip.open(self.path("/usr/share/man/man1/vigil.1.gz"), "rt") as f:
+            page = f.read()
         for cmd in commands():
             self.assertIn(f".SS {cmd}\n", page)
         self.assertIn("--dry-run", page)
         if shutil.which("man"):
-            out = run("man", "-l", "-P", "cat", self.path("/usr/share/man/man1/vigil.1"),
+            out = run("man", "-l", "-P", "cat", self.path("/usr/share/man/man1/vigil.1.gz"),
                       env=dict(os.environ, MANWIDTH="100"))
             self.assertIn("usage: vigil run [options]", out)
 
