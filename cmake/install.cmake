@@ -15,8 +15,16 @@ add_custom_target(vigil_man ALL DEPENDS ${CMAKE_BINARY_DIR}/vigil.1.gz)
 
 install(TARGETS vigil RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # The configuration is always /etc/vigil, whatever the prefix: that is where the unit reads it.
-install(FILES packaging/vigil.conf.lua DESTINATION /etc/vigil PERMISSIONS OWNER_READ OWNER_WRITE
-	GROUP_READ WORLD_READ)
+# An existing one is the operator's: kept, and the example put beside it.
+install(CODE "set(_conf \"\$ENV{DESTDIR}/etc/vigil/vigil.conf.lua\")
+	if(EXISTS \"\${_conf}\")
+		message(STATUS \"Keeping: \${_conf} (the example: \${_conf}.example)\")
+		file(INSTALL ${CMAKE_SOURCE_DIR}/packaging/vigil.conf.lua
+			DESTINATION /etc/vigil RENAME vigil.conf.lua.example)
+	else()
+		file(INSTALL ${CMAKE_SOURCE_DIR}/packaging/vigil.conf.lua
+			DESTINATION /etc/vigil)
+	endif()")
 # The unit names the installed binary: made at install time, so `cmake --install --prefix P`
 # (and CPack, with DESTDIR) gets P/bin/vigil.
 install(CODE "set(VIGIL_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")

@@ -71,6 +71,17 @@ class Install(unittest.TestCase):
         out = run(self.path("/usr/bin/vigil"), "version")
         self.assertRegex(out, r"^vigil \d+\.\d+\.\d+")
 
+    def test_reinstall_keeps_an_edited_config(self):
+        root = os.path.join(self.tmp, "again")
+        make("install", "PREFIX=/usr", f"DESTDIR={root}")
+        conf = os.path.join(root, "etc/vigil/vigil.conf.lua")
+        with open(conf, "a") as f:
+            f.write("-- the operator's edit\n")
+        make("install", "PREFIX=/usr", f"DESTDIR={root}")
+        self.assertIn("-- the operator's edit", read(conf))
+        self.assertEqual(read(conf + ".example"), read(os.path.join(SRC, "packaging",
+                                                                     "vigil.conf.lua")))
+
     def test_config_is_valid(self):
         """The example configuration loads: every policy test passes under it."""
         out = run(self.path("/usr/bin/vigil"), "policy", "test",
