@@ -1,12 +1,16 @@
 # The two commands of the README, and their parts.
 #   make run    install what is missing, build, start vigil on this host
 #   make test   install what is missing, check the C layout, build, run every test (CTest)
+#   make install  build, then install under PREFIX (/usr/local), into DESTDIR if set
+#   make deb      build/vigil_<version>_<arch>.deb (prefix /usr)
 #   make format lay out the C files of scripts/c-files.sh with the checked-in .clang-format
 BUILD ?= build
 DATA_DIR ?= ./var/vigil
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build run test bench clean format check-format
+.PHONY: all deps build run test bench clean format check-format install deb
 
 all: build
 
@@ -16,6 +20,14 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The unit's ExecStart names PREFIX/bin/vigil; the configuration goes to DESTDIR/etc/vigil.
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A package installs under /usr (apt install ./build/vigil_*.deb).
+deb: build
+	@cd $(BUILD) && cpack -G DEB
 
 # The daemon on this host: the default policy pack, the store in ./var/vigil, the API on
 # 127.0.0.1:8077 (token in ./var/vigil/api.token). Ctrl-C stops it cleanly. vigil makes
