@@ -201,6 +201,38 @@ class Deploy(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
 
+    def test_notifier_example(self):
+        """The ConfigMap's commented webhook example, uncommented, is a notifier vigil
+        accepts, reading its password from a key of the Secret where the pod mounts it."""
+        if not os.access(vigtest.VIGIL, os.X_OK):
+            self.skipTest(f"vigil binary not built at {vigtest.VIGIL}")
+        cm = [o for o in self.by_kind["ConfigMap"] if o["metadata"]["name"] == "vigil-config"]
+        lines, on = [], False
+        for line in cm[0]["data"]["vigil.conf.lua"].split("\n"):
+            if on and line.startswith("  -- "):
+                line = "  " + line[5:]
+            on = on or "Uncomment" in line
+            lines.append(line)
+        conf = "\n".join(lines)
+        mount = [m["mountPath"] for m in self.ctr["volumeMounts"] if m["name"] == "secrets"][0]
+        key = re.search(r'file = "' + re.escape(mount) + r'/([^"]+)"', conf)
+        self.assertTrue(key, "the example reads no file of the Secret's mount")
+        secret = self.by_kind["Secret"][0]
+        self.assertIn(key.group(1), secret["stringData"])
+        self.assertIn("EXAMPLE", secret["stringData"][key.group(1)])
+        tmp = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(tmp, key.group(1)), "w") as f:
+                f.write("example\n")
+            conf = conf.replace(mount, tmp).replace("/var/lib/vigil", os.path.join(tmp, "d"))
+            path = os.path.join(tmp, "vigil.conf.lua")
+            with open(path, "w") as f:
+                f.write(conf)
+            out = run(vigtest.VIGIL, "notifiers", "list", "--config", path)
+            self.assertRegex(out, r"(?m)^ops\s+webhook\s+yes")
+        finally:
+            shutil.rmtree(tmp)
+
 
 if __name__ == "__main__":
     if yaml is None:
