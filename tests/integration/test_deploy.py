@@ -99,6 +99,10 @@ class Deploy(unittest.TestCase):
         self.assertIs(sc["privileged"], False)
         self.assertEqual(set(sc["capabilities"]["add"]), CAPS)
         self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertIs(sc["allowPrivilegeEscalation"], False)
+        # bpf() past a runtime's default seccomp profile; host /proc past its AppArmor one
+        self.assertEqual(sc["seccompProfile"]["type"], "Unconfined")
+        self.assertEqual(sc["appArmorProfile"]["type"], "Unconfined")
         probe = self.ctr["livenessProbe"]["httpGet"]
         self.assertEqual(probe["path"], "/healthz")
         self.assertIn(probe["port"], (8077, "http"))
