@@ -129,20 +129,8 @@ Baselines.lock = async function (b, locked) {
 
 Baselines.openDetail = async function (id, quiet) {
 	const self = Baselines;
-	self.detailId = id;
-	for (const tr of self.tbody.querySelectorAll('tr.current'))
-		tr.classList.remove('current');
-	if (!id) {
-		self.detail.hidden = true;
-		self.root.classList.remove('with-detail');
+	if (!V.showDetail(self, id))
 		return;
-	}
-	const tr = self.tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
-	if (tr)
-		tr.classList.add('current');
-	self.detail.hidden = false;
-	self.root.classList.add('with-detail');
-	V.reveal(self.detail);
 	const seq = ++self.seq;
 	if (!quiet)
 		V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading baseline\u2026' }));

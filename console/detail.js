@@ -5,22 +5,11 @@
 
 Violations.openDetail = function (id) {
 	const self = Violations;
-	self.detailId = id;
-	for (const tr of self.tbody.querySelectorAll('tr.current'))
-		tr.classList.remove('current');
-	if (!id) {
-		self.detail.hidden = true;
-		self.root.classList.remove('with-detail');
+	if (!V.showDetail(self, id)) {
 		V.clear(self.detail);
 		self.detailSummary = null;
 		return;
 	}
-	const tr = self.tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
-	if (tr)
-		tr.classList.add('current');
-	self.detail.hidden = false;
-	self.root.classList.add('with-detail');
-	V.reveal(self.detail);
 	self.loadDetail(id);
 };
 

@@ -123,20 +123,8 @@ Policies.render = function () {
 
 Policies.openDetail = async function (id) {
 	const self = Policies;
-	self.detailId = id;
-	for (const tr of self.tbody.querySelectorAll('tr.current'))
-		tr.classList.remove('current');
-	if (!id) {
-		self.detail.hidden = true;
-		self.root.classList.remove('with-detail');
+	if (!V.showDetail(self, id))
 		return;
-	}
-	const tr = self.tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
-	if (tr)
-		tr.classList.add('current');
-	self.detail.hidden = false;
-	self.root.classList.add('with-detail');
-	V.reveal(self.detail);
 	const seq = ++self.seq;
 	V.clear(self.detail).append(V.h('p', { class: 'loading', text: 'Loading policy\u2026' }));
 	let p;

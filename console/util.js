@@ -320,6 +320,26 @@ V.msgRow = function (ncols, text, cls) {
 };
 
 // A detail panel stacked above its list (narrow windows) is scrolled into view when opened.
+// A page's detail panel for the row of id (the row marked current), or hidden when id is
+// empty: true when it is shown. page: {tbody, detail, root, detailId}.
+V.showDetail = function (page, id) {
+	page.detailId = id;
+	for (const tr of page.tbody.querySelectorAll('tr.current'))
+		tr.classList.remove('current');
+	if (!id) {
+		page.detail.hidden = true;
+		page.root.classList.remove('with-detail');
+		return false;
+	}
+	const tr = page.tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
+	if (tr)
+		tr.classList.add('current');
+	page.detail.hidden = false;
+	page.root.classList.add('with-detail');
+	V.reveal(page.detail);
+	return true;
+};
+
 V.reveal = function (panel) {
 	if (window.matchMedia('(max-width: 1000px)').matches)
 		panel.scrollIntoView({ block: 'start' });
