@@ -7,31 +7,13 @@
 #ifndef VG_TEST_ALERTS_FIXTURE_H
 #define VG_TEST_ALERTS_FIXTURE_H
 
+#include "store_fixture.h"
+
 static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 static struct vg_event *ev; /* 21 KB: on the heap, made in main */
 static struct vg_meta meta;
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-/* The store's segments removed: the next open_store() starts empty. */
-static void clear_store(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir);
-	(void)!system(cmd);
-}
-
-static struct vg_alerts *open_store(void)
-{
-	struct vg_alerts_opts o = {.dir = dir};
-	struct vg_wal_report rep;
-	struct vg_alerts *s;
-	char err[256];
-
-	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
-	return s;
-}
 
 /* An exec of exe with args in pod (or on the host when pod is NULL). */
 static struct vg_event *mk(const char *exe, const char *arg, const char *pod_uid,

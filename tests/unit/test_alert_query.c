@@ -16,6 +16,7 @@
 #include "alerts.h"
 #include "query.h"
 #include "record.h"
+#include "store_fixture.h"
 
 static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
 static struct vg_event *ev; /* 21 KB: on the heap, made in main */
@@ -33,25 +34,6 @@ struct spot {
 struct pol {
 	const char *id, *name, *severity;
 };
-
-static void clear_store(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir);
-	(void)!system(cmd);
-}
-
-static struct vg_alerts *open_store(void)
-{
-	struct vg_alerts_opts o = {.dir = dir};
-	struct vg_wal_report rep;
-	struct vg_alerts *s;
-	char err[256];
-
-	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
-	return s;
-}
 
 static struct vg_event *mk(const struct spot *sp)
 {

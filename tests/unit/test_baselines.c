@@ -19,27 +19,9 @@
 #include "alerts.h"
 #include "baselines.h"
 #include "wal.h"
+#include "store_fixture.h"
 
 #define MIN (60ull * 1000000000ull)
-
-static void clear_store(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -f %s/seg-*", dir);
-	(void)!system(cmd);
-}
-
-static struct vg_alerts *open_store(void)
-{
-	struct vg_alerts_opts o = {.dir = dir};
-	struct vg_wal_report rep;
-	struct vg_alerts *s;
-	char err[256];
-
-	assert_int_equal(vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)), 0);
-	return s;
-}
 
 static struct vg_baseline_key k8s_key(const char *ns, const char *deploy, const char *ctr)
 {
