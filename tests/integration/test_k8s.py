@@ -52,16 +52,18 @@ class StandIn:
 
     def add_pod(self, uid, name, ns, node="testnode", annotations=None, cids=(), privileged=False):
         """A running pod; cids: its containers' ids, listed in its status as the runtime gave them."""
-        ctr = {"name": "c"}
+        names = ["c"] + [f"c{i}" for i in range(1, len(cids))]
+        ctrs = [{"name": n} for n in names]
         if privileged:
-            ctr["securityContext"] = {"privileged": True}
+            ctrs[0]["securityContext"] = {"privileged": True}
         self.control("/_standin/pods", {
             "metadata": {"uid": uid, "name": name, "namespace": ns, "labels": {"app": "web"},
                          "annotations": annotations or {},
                          "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d8f7b9c4d"}]},
-            "spec": {"nodeName": node, "containers": [ctr]},
+            "spec": {"nodeName": node, "containers": ctrs},
             "status": {"phase": "Running", "containerStatuses": [
-                {"name": "c", "ready": True, "containerID": f"cri-o://{c}"} for c in cids]}})
+                {"name": n, "ready": True, "containerID": f"cri-o://{c}"}
+                for n, c in zip(names, cids)]}})
 
     def log(self):
         return self.control("/_standin/log")
@@ -99,24 +101,28 @@ class K8sTest(unittest.TestCase):
             subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
         self.k.stop()
 
-    def start(self, server=None, extra=""):
+    def start(self, server=None, extra="", refresh_s=1):
         conf = os.path.join(self.data, "vigil.conf.lua")
         with open(conf, "w") as f:
             f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
                     f' server = "{server or self.k.url}", token_file = "{self.k.dir}/token",'
-                    f' insecure = true, node = "testnode", refresh_s = 1 }} {extra} }}\n')
+                    f' insecure = true, node = "testnode", refresh_s = {refresh_s} }} {extra} }}\n')
         self.conf = conf
         self.d = Daemon(self.data, self.port, "--config", conf)
 
-    def pod(self, annotations=None, ns="shop", privileged=False):
+    def pod(self, annotations=None, ns="shop", privileged=False, containers=1):
+        """A pod of `containers` podman containers under one pod cgroup; returns its uid and
+        its first container's id (all of them are in self.cids)."""
         uid = str(uuid.uuid4())
-        cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
-                     f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
-        self.cids.append(cid)
-        self.k.add_pod(uid, "web-1", ns, annotations=annotations, cids=[cid],
+        cids = [podman("run", "-d", "--network", "none", "--cgroup-parent",
+                       f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
+                for _ in range(containers)]
+        self.cids += cids
+        self.k.add_pod(uid, "web-1", ns, annotations=annotations, cids=cids,
                        privileged=privileged)
-        podman("cp", self.marker, f"{cid}:/tmp/dpkg")
-        return uid, cid
+        for cid in cids:
+            podman("cp", self.marker, f"{cid}:/tmp/dpkg")
+        return uid, cids[0]
 
     def wait(self, pred, timeout=10, what="condition"):
         deadline = time.time() + timeout
@@ -248,14 +254,19 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(full["state"], "ACTIVE")
 
     def test_one_delete_for_a_burst(self):
-        """Three violations of one pod at once (each killed at exec): one DELETE, one
-        Event; the other two deletions are counted as asked for already."""
-        _, cid = self.pod()
-        self.start()
+        """Three violations of one pod before the pod list shows it gone (one in each of its
+        containers, each killed at exec and its container with it): one DELETE, one Event;
+        the other two deletions are counted as asked for already. The pod list is refreshed
+        slowly here so that the pod is still known for the second and third exec, as it is
+        on a real cluster while the kubelet stops the pod's containers."""
+        self.pod(containers=3)
+        self.start(refresh_s=60)
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
         self.enforce()
-        subprocess.run(["podman", "exec", cid, "sh", "-c",
-                        "/tmp/dpkg a & /tmp/dpkg b & /tmp/dpkg c & wait"], capture_output=True)
+        for cid in self.cids:
+            r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"],
+                               capture_output=True)
+            self.assertEqual(r.returncode, 137, r.stderr)
         a = self.wait(lambda: [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
                                if x["violations"] >= 3], what="three violations")[0]
         self.wait(lambda: "vigil_k8s_deletes_deduped_total 2" in self.d.req("GET", "/metrics")[1],
