@@ -52,6 +52,9 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# the unit's ExecReload runs /bin/kill, which a minimal Debian (debootstrap minbase, a
+# container image) does not have; the libraries come from shlibdeps
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
 	${CMAKE_SOURCE_DIR}/packaging/deb/conffiles
 	${CMAKE_SOURCE_DIR}/packaging/deb/postinst

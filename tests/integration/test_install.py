@@ -2,7 +2,8 @@
 """Installing vigil on a host without Kubernetes: `make install` lays out the binary, the
 configuration, the systemd unit, bash completion and the man page; the unit passes
 `systemd-analyze verify`; `make deb` builds a package that installs with apt into a fresh
-Debian root (the test image) and runs from there."""
+Debian root (the test image) and runs from there, and as a service under a real systemd:
+started, reloaded (SIGHUP through ExecReload), stopped."""
 import gzip
 import os
 import re
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -178,7 +180,11 @@ class Install(unittest.TestCase):
 
 
 class Deb(unittest.TestCase):
-    def test_deb_installs_and_runs(self):
+    """`make deb`, then the package as a user installs it: apt into a fresh Debian root,
+    `systemctl start vigil` under a real systemd (PID 1 of a podman container)."""
+
+    @classmethod
+    def setUpClass(cls):
         for tool in ("cpack", "dpkg-deb", "podman"):
             if not shutil.which(tool):
                 vigtest.cannot_run(f"{tool} is not installed (scripts/deps.sh installs it)")
@@ -187,35 +193,86 @@ class Deb(unittest.TestCase):
                 os.unlink(os.path.join(BUILD, old))
         make("deb")
         debs = [f for f in os.listdir(BUILD) if re.match(r"vigil_\d+\.\d+\.\d+_\w+\.deb$", f)]
-        self.assertEqual(len(debs), 1, os.listdir(BUILD))
-        deb = os.path.join(BUILD, debs[0])
-        control = run("dpkg-deb", "-f", deb, "Depends")
+        assert len(debs) == 1, os.listdir(BUILD)
+        cls.deb = os.path.join(BUILD, debs[0])
+        cls.tmp = tempfile.mkdtemp(prefix="vigil-deb-")
+        shutil.copy(cls.deb, os.path.join(cls.tmp, "vigil.deb"))
+        cls.name = f"vigil-deb-test-{os.getpid()}"
+        cls.image = f"localhost/vigil-deb-test:{os.getpid()}"
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in (cls.name, cls.name + "-boot"):
+            subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
+        subprocess.run(["podman", "rmi", "-f", cls.image], capture_output=True)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_package_contents(self):
+        control = run("dpkg-deb", "-f", self.deb, "Depends")
         for lib in ("libbpf1", "liblua5.4-0", "libcurl4", "libmsgpackc2", "libpcre2-8-0",
-                    "libjansson4", "libssl3", "libevent-core"):
+                    "libjansson4", "libssl3", "libevent-core", "procps"):
             self.assertIn(lib, control)
-        listing = run("dpkg-deb", "-c", deb)
+        listing = run("dpkg-deb", "-c", self.deb)
         self.assertIn("./usr/bin/vigil", listing)
         self.assertIn("./usr/lib/systemd/system/vigil.service", listing)
-        d = tempfile.mkdtemp(prefix="vigil-deb-")
-        try:
-            run("dpkg-deb", "-e", deb, os.path.join(d, "ctl"))
-            with open(os.path.join(d, "ctl", "conffiles")) as f:
-                self.assertEqual(f.read().split(), ["/etc/vigil/vigil.conf.lua"])
-            shutil.copy(deb, os.path.join(d, "vigil.deb"))
-            vigtest.prepare_image()
-            script = ("set -e; apt-get update -qq; "
-                      "apt-get install -y -qq --no-install-recommends /pkg/vigil.deb >/dev/null; "
-                      "test \"$(command -v vigil)\" = /usr/bin/vigil; vigil version; "
-                      "vigil policy test --config /etc/vigil/vigil.conf.lua | tail -1; "
-                      "test -f /usr/lib/systemd/system/vigil.service; "
-                      "dpkg-query -W -f='${Conffiles}' vigil")
-            out = vigtest.podman("run", "--rm", "-v", f"{d}:/pkg:ro", vigtest.IMAGE,
-                                 "sh", "-c", script)
-            self.assertRegex(out, r"vigil \d+\.\d+\.\d+")
-            self.assertRegex(out, r"\d+ passed, 0 failed")
-            self.assertIn("/etc/vigil/vigil.conf.lua", out)
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
+        run("dpkg-deb", "-e", self.deb, os.path.join(self.tmp, "ctl"))
+        with open(os.path.join(self.tmp, "ctl", "conffiles")) as f:
+            self.assertEqual(f.read().split(), ["/etc/vigil/vigil.conf.lua"])
+
+    def test_deb_installs_and_runs_under_systemd(self):
+        vigtest.require_bpf()
+        vigtest.prepare_image()
+        script = ("set -e; apt-get update -qq; "
+                  "apt-get install -y -qq --no-install-recommends /pkg/vigil.deb >/dev/null; "
+                  "test \"$(command -v vigil)\" = /usr/bin/vigil; vigil version; "
+                  "vigil policy test --config /etc/vigil/vigil.conf.lua | tail -1; "
+                  "test -f /usr/lib/systemd/system/vigil.service; "
+                  "dpkg-query -W -f='${Conffiles}' vigil; echo; "
+                  "apt-get install -y -qq --no-install-recommends systemd >/dev/null")
+        out = vigtest.podman("run", "--name", self.name, "-v", f"{self.tmp}:/pkg:ro",
+                             vigtest.IMAGE, "sh", "-c", script)
+        self.assertRegex(out, r"vigil \d+\.\d+\.\d+")
+        self.assertRegex(out, r"\d+ passed, 0 failed")
+        self.assertIn("/etc/vigil/vigil.conf.lua", out)
+        vigtest.podman("commit", "-q", self.name, self.image)
+        # systemd as PID 1; privileged so that the unit's own capability set is what limits
+        # vigil (and BPF is allowed)
+        boot = self.name + "-boot"
+        vigtest.podman("run", "-d", "--name", boot, "--privileged", "--systemd=always",
+                       self.image, "/lib/systemd/systemd")
+
+        def sh(cmd, check=True):
+            r = subprocess.run(["podman", "exec", boot, "sh", "-c", cmd],
+                               capture_output=True, text=True, timeout=120)
+            if check and r.returncode:
+                raise AssertionError(f"{cmd}: {r.returncode} {r.stdout}{r.stderr}\n" +
+                                     sh("journalctl -u vigil --no-pager | tail -20", False))
+            return r.stdout + r.stderr
+
+        self.wait(lambda: sh("systemctl is-system-running", False).strip()
+                  in ("running", "degraded"), "systemd to boot")
+        sh("systemctl start vigil")
+        self.wait(lambda: "ready:" in sh("journalctl -u vigil --no-pager", False),
+                  "vigil.service ready")
+        self.assertEqual(sh("systemctl is-active vigil").strip(), "active")
+        self.assertIn("ID", sh("vigil violations list --data-dir /var/lib/vigil"))
+        sh("systemctl reload vigil")
+        self.wait(lambda: "reloaded" in sh("journalctl -u vigil --no-pager", False),
+                  "the reload's log line")
+        self.assertEqual(sh("systemctl is-active vigil").strip(), "active")
+        pid = sh("systemctl show -p MainPID --value vigil").strip()
+        caps = sh(f"grep CapEff /proc/{pid}/status")
+        self.assertEqual(caps.split()[1], sh(f"grep CapBnd /proc/{pid}/status").split()[1])
+        sh("systemctl stop vigil")
+        self.assertEqual(sh("systemctl is-active vigil", False).strip(), "inactive")
+
+    def wait(self, pred, what, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if pred():
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"timed out waiting for {what}")
 
 
 if __name__ == "__main__":
