@@ -256,7 +256,7 @@ class K8sTest(unittest.TestCase):
         """A pod the API server learns of after vigil started: the watch brings it at once, and
         an exec in it right after is attributed to it. No list explains it: there is one."""
         self.start()
-        self.wait(lambda: self.metric("vigil_k8s_watches_total") >= 2, what="watches")
+        self.wait(lambda: self.metric("vigil_k8s_pod_lists_total") == 1, what="pod list")
         uid, cid = self.container()
         time.sleep(1.5)  # vigil saw the container start long ago, with no pod for it
         self.k.add_pod(uid, "late-1", "shop", cids=[cid])
