@@ -37,7 +37,7 @@ static int read_file(const char *path, char *buf, size_t n)
 	return 0;
 }
 
-static int64_t mono_s(void)
+int64_t vg_k8s_mono_s(void)
 {
 	struct timespec ts;
 
@@ -87,7 +87,7 @@ int vg_k8s_break_glass_pods(struct vg_k8s *k, char (*uids)[40], int max)
 
 	for (int b = 0; k && b < VG_K8S_POD_BUCKETS; b++)
 		for (const struct pod *p = k->buckets[b]; p && n < max; p = p->next)
-			if (p->break_glass)
+			if (p->break_glass && !p->gone_at)
 				snprintf(uids[n++], 40, "%s", p->uid);
 	return n;
 }
@@ -249,7 +249,7 @@ static void send_delete(struct kill *x)
 #define DELETE_DEDUP_S 30
 static bool delete_asked(struct vg_k8s *k, const char *uid)
 {
-	int64_t now = mono_s();
+	int64_t now = vg_k8s_mono_s();
 	int n = (int)(sizeof(k->deleted) / sizeof(k->deleted[0]));
 
 	for (int i = 0; i < n; i++)

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -28,14 +27,6 @@ struct vg_k8s_owner_req {
 	char key[600], ns[128], kind[32], name[256];
 };
 
-static int64_t mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /* "web-5d8f7b9c4d" (a ReplicaSet of Deployment "web") -> "web" */
 static void guess(const char *kind, const char *name, char *out, size_t n)
 {
@@ -52,7 +43,7 @@ static void make_room(struct vg_k8s *k)
 {
 	const char *key;
 	json_t *v, *tmp;
-	int64_t now = mono_s();
+	int64_t now = vg_k8s_mono_s();
 
 	if (json_object_size(k->owners) < OWNERS_MAX)
 		return;
@@ -138,8 +129,9 @@ static void on_owner(void *ctx, const struct vg_http_resp *r)
 	if (e) {
 		json_object_set_new(e, "top", json_string(top));
 		json_object_set_new(e, "state", json_integer(ok ? RESOLVED : FAILED));
-		json_object_set_new(e, "until",
-				    json_integer(mono_s() + (ok ? OWNER_KEEP_S : OWNER_RETRY_S)));
+		json_object_set_new(
+			e, "until",
+			json_integer(vg_k8s_mono_s() + (ok ? OWNER_KEEP_S : OWNER_RETRY_S)));
 	}
 	update_pods(q, top);
 	req_done(q);
@@ -189,7 +181,7 @@ void vg_k8s_owner_top(struct vg_k8s *k, const char *ns, const char *kind, const 
 		return;
 	snprintf(key, sizeof(key), "%s/%s/%s", ns, kind, name);
 	e = json_object_get(k->owners, key);
-	if (e && json_integer_value(json_object_get(e, "until")) > mono_s()) {
+	if (e && json_integer_value(json_object_get(e, "until")) > vg_k8s_mono_s()) {
 		if (json_integer_value(json_object_get(e, "state")) != PENDING)
 			snprintf(out, n, "%s", json_string_value(json_object_get(e, "top")));
 		return;
@@ -198,7 +190,7 @@ void vg_k8s_owner_top(struct vg_k8s *k, const char *ns, const char *kind, const 
 	/* pending for as long as a request may take, then asked again */
 	json_object_set_new(k->owners, key,
 			    json_pack("{s:s, s:I, s:i}", "top", out, "until",
-				      (json_int_t)(mono_s() + 60), "state", PENDING));
+				      (json_int_t)(vg_k8s_mono_s() + 60), "state", PENDING));
 	ask(k, key, ns, kind, name);
 }
 

@@ -61,6 +61,7 @@ static struct pod *unlink_pod(struct vg_k8s *k, const char *uid)
 	if (p) {
 		*pp = p->next;
 		k->npods--;
+		k->ngone -= p->gone_at != 0;
 	}
 	return p;
 }
@@ -74,8 +75,28 @@ void vg_k8s_pods_free(struct vg_k8s *k)
 			k->buckets[b] = p->next;
 			pod_free(p);
 		}
-	k->npods = 0;
+	k->npods = k->ngone = 0;
 	k->st.pods = 0;
+}
+
+/* The deleted pods kept long enough go. */
+static void sweep(struct vg_k8s *k)
+{
+	int64_t old = vg_k8s_mono_s() - VG_K8S_GONE_KEEP_S;
+
+	for (int b = 0; k->ngone && b < VG_K8S_POD_BUCKETS; b++)
+		for (struct pod **pp = &k->buckets[b]; *pp;) {
+			struct pod *p = *pp;
+
+			if (!p->gone_at || p->gone_at > old) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			k->npods--;
+			k->ngone--;
+			pod_free(p);
+		}
 }
 
 /* The ids the runtime gave, from "containerd://<64 hex>" (or cri-o://...) of every status list. */
@@ -217,16 +238,19 @@ void vg_k8s_pods_apply(struct vg_k8s *k, const char *type, const json_t *obj)
 
 	if (!uid)
 		return;
+	sweep(k);
 	if (!strcmp(type, "DELETED")) {
-		p = unlink_pod(k, uid);
-		if (p)
-			pod_free(p);
+		p = vg_k8s_pod_find(k, uid);
+		if (p && !p->gone_at) {
+			p->gone_at = vg_k8s_mono_s();
+			k->ngone++;
+		}
 	} else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
 		p = parse_pod(k, obj);
 		if (p && put(k, p))
 			fire(k, uid);
 	}
-	k->st.pods = (uint64_t)k->npods;
+	k->st.pods = (uint64_t)(k->npods - k->ngone);
 }
 
 void vg_k8s_pod_set_deployment(struct vg_k8s *k, struct pod *p, const char *dep)

@@ -14,6 +14,7 @@
 
 #define VG_K8S_MAX_PODS	   4096
 #define VG_K8S_POD_BUCKETS 1024
+#define VG_K8S_GONE_KEEP_S 30 /* a deleted pod is still known this long */
 
 struct pod {
 	struct pod *next; /* in its hash bucket */
@@ -24,6 +25,8 @@ struct pod {
 	char **strs;
 	int nstrs;
 	bool break_glass, privileged;
+	int64_t gone_at;  /* monotonic s the watch said DELETED (0: alive): kept a while, since its
+			     containers stop after the object is gone */
 	char (*cids)[65]; /* the containers' ids from its (init, ephemeral) containerStatuses */
 	int ncids;
 	struct vg_meta meta;
@@ -44,6 +47,8 @@ struct vg_k8s_refl {
 	bool gone;	     /* the watch said 410: list again */
 	bool failed;	     /* the watch said another ERROR */
 	long backoff_ms;     /* the next wait after an error (0: none yet) */
+	int64_t started;     /* monotonic s the watch started */
+	uint64_t got;	     /* lines the watch delivered */
 	struct event *timer; /* the next list or watch after a backoff */
 	uint64_t *lists, *list_errors;
 	/* a list's items replace the cache; an event's object changes it */
@@ -57,7 +62,7 @@ struct vg_k8s {
 	char server[512], token[4096], ca[512], node[256], auth[4200];
 	bool insecure;
 	struct pod *buckets[VG_K8S_POD_BUCKETS]; /* the node's pods, by uid */
-	int npods;
+	int npods, ngone;			 /* in the table; of them, deleted */
 	struct vg_k8s_refl pods_refl, ns_refl;
 	struct event *refresh; /* a full relist every refresh_s, when set */
 	uint32_t refresh_s;
@@ -84,6 +89,9 @@ struct vg_k8s_obj {
 /* POSTs an Event about obj; cb runs from the loop when it ends. 0, or -errno (cb never runs). */
 int vg_k8s_post_event(struct vg_k8s *k, const struct vg_k8s_obj *obj, const char *type,
 		      const char *reason, const char *msg, vg_http_cb cb, void *ctx);
+
+/* Monotonic seconds. */
+int64_t vg_k8s_mono_s(void);
 
 /* k8s_watch.c: sets r up (url: the collection with its selector) and starts it. 0 or -errno. */
 int vg_k8s_refl_start(struct vg_k8s_refl *r, struct vg_k8s *k, const char *what, const char *url);

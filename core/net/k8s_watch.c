@@ -126,6 +126,7 @@ static bool on_line(void *ctx, const char *line, size_t len)
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	bool go = true;
 
+	r->got++;
 	if (!type || !json_is_object(obj)) {
 		st->watch_errors++;
 		snprintf(st->last_error, sizeof(st->last_error),
@@ -164,13 +165,19 @@ static void on_watch_end(void *ctx, const struct vg_http_resp *h)
 		list(r);
 		return;
 	}
-	if (!r->failed && !h->error && h->status == 200) { /* the server ended it: go on */
+	/* the server ended it: go on, unless it ends every watch at once (as client-go, a watch
+	 * of no event that lasted under a second counts as an error) */
+	if (!r->failed && !h->error && h->status == 200 &&
+	    (r->got || vg_k8s_mono_s() - r->started >= 1)) {
 		r->backoff_ms = 0;
 		watch(r);
 		return;
 	}
 	st->watch_errors++;
-	if (!r->failed)
+	if (!r->failed && !h->error && h->status == 200)
+		snprintf(st->last_error, sizeof(st->last_error),
+			 "watching %s: the API server ended the watch at once", r->what);
+	else if (!r->failed)
 		error_msg(r, "watching", h);
 	r->failed = false;
 	back_off(r);
@@ -188,6 +195,8 @@ static void watch(struct vg_k8s_refl *r)
 		 r->url, strchr(r->url, '?') ? '&' : '?', r->rv, t);
 	vg_k8s_req(r->k, &req, url, hdr);
 	r->k->st.watches++;
+	r->started = vg_k8s_mono_s();
+	r->got = 0;
 	/* the server ends it after t s; silent a minute longer, it is gone */
 	if (vg_http_stream(r->k->http, &req, on_line, t + 60, on_watch_end, r)) {
 		back_off(r);
