@@ -316,7 +316,8 @@ class K8sTest(unittest.TestCase):
         self.wait(lambda: self.metric("vigil_k8s_watch_errors_total") >= 3, what="the watch broken")
         self.k = StandIn(self.k.port, self.k.dir, self.k.token, self.k.admin)
         self.wait(lambda: self.metric("vigil_k8s_pods") == 4, timeout=40, what="pod d")
-        self.assertGreaterEqual(self.metric("vigil_k8s_relists_410_total"), 4)
+        self.wait(lambda: self.metric("vigil_k8s_relists_410_total") >= 4, timeout=40,
+                  what="pods and namespaces listed again")
         run(cid)
         got = self.alerts(4)
         self.assertEqual(sorted((a["pod"], a["namespace"], a["deployment"]["name"]) for a in got),
