@@ -40,16 +40,17 @@ struct pod {
  */
 struct vg_k8s_refl {
 	struct vg_k8s *k;
-	const char *what;    /* "pods", "namespaces": for messages */
-	char url[1024];	     /* the collection, with its selector if any */
-	char rv[64];	     /* the last resourceVersion seen ("": list first) */
-	bool synced;	     /* listed, and its watch is running */
-	bool gone;	     /* the watch said 410: list again */
-	bool failed;	     /* the watch said another ERROR */
-	long backoff_ms;     /* the next wait after an error (0: none yet) */
-	int64_t started;     /* monotonic s the watch started */
-	uint64_t got;	     /* lines the watch delivered */
-	struct event *timer; /* the next list or watch after a backoff */
+	const char *what;	/* "pods", "namespaces": for messages */
+	char url[1024];		/* the collection, with its selector if any */
+	char rv[64];		/* the last resourceVersion seen ("": list first) */
+	bool synced;		/* listed, and its watch is running */
+	bool gone;		/* the watch said 410: list again */
+	bool failed;		/* the watch said another ERROR */
+	long backoff_ms;	/* the next wait after an error (0: none yet) */
+	int64_t started;	/* monotonic s the watch started */
+	uint64_t got;		/* lines the watch delivered */
+	unsigned short rand[3]; /* nrand48's state: each node's own jitter and watch lengths */
+	struct event *timer;	/* the next list or watch after a backoff */
 	uint64_t *lists, *list_errors;
 	/* a list's items replace the cache; an event's object changes it */
 	void (*replace)(struct vg_k8s *k, const json_t *items);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -65,7 +67,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 static void back_off(struct vg_k8s_refl *r)
 {
 	long ms = r->backoff_ms ? r->backoff_ms : BACKOFF_MIN_MS;
-	long jitter = random() % (ms / 2 + 1);
+	long jitter = nrand48(r->rand) % (ms / 2 + 1);
 	struct timeval tv = {.tv_sec = (ms + jitter) / 1000,
 			     .tv_usec = (ms + jitter) % 1000 * 1000};
 
@@ -98,6 +100,7 @@ static void on_list(void *ctx, const struct vg_http_resp *h)
 		return;
 	}
 	snprintf(r->rv, sizeof(r->rv), "%s", rv);
+	r->backoff_ms = 0;
 	r->replace(r->k, items);
 	json_decref(j);
 	watch(r);
@@ -126,7 +129,8 @@ static bool on_line(void *ctx, const char *line, size_t len)
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	bool go = true;
 
-	r->got++;
+	if (!r->got++)
+		r->backoff_ms = 0; /* the watch works again */
 	if (!type || !json_is_object(obj)) {
 		st->watch_errors++;
 		snprintf(st->last_error, sizeof(st->last_error),
@@ -188,7 +192,7 @@ static void watch(struct vg_k8s_refl *r)
 	char url[1200];
 	struct vg_http_req req;
 	const char *hdr[3];
-	long t = WATCH_MIN_S + random() % (WATCH_MIN_S + 1);
+	long t = WATCH_MIN_S + nrand48(r->rand) % (WATCH_MIN_S + 1);
 
 	snprintf(url, sizeof(url),
 		 "%s%cwatch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
@@ -207,6 +211,12 @@ static void watch(struct vg_k8s_refl *r)
 
 int vg_k8s_refl_start(struct vg_k8s_refl *r, struct vg_k8s *k, const char *what, const char *url)
 {
+	struct timespec ts;
+	uint64_t seed;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)r;
+	memcpy(r->rand, &seed, sizeof(r->rand));
 	r->k = k;
 	r->what = what;
 	snprintf(r->url, sizeof(r->url), "%s", url);
