@@ -319,6 +319,21 @@ static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
 	metric(b, "vigil_k8s_pod_list_errors_total", "pod lists that failed", "counter",
 	       ks.list_errors);
 	metric(b, "vigil_k8s_pods", "pods of this node known", "gauge", ks.pods);
+	metric(b, "vigil_k8s_watches_total", "watches started (pods and namespaces)", "counter",
+	       ks.watches);
+	metric(b, "vigil_k8s_watch_events_total", "watch events applied (added, modified, deleted)",
+	       "counter", ks.watch_events);
+	metric(b, "vigil_k8s_bookmarks_total", "watch bookmarks received", "counter", ks.bookmarks);
+	metric(b, "vigil_k8s_relists_410_total",
+	       "lists again because a watch's resourceVersion was gone (410)", "counter",
+	       ks.relists_410);
+	metric(b, "vigil_k8s_watch_errors_total", "watches ended by an error", "counter",
+	       ks.watch_errors);
+	metric(b, "vigil_k8s_owner_gets_total", "ReplicaSets and Jobs read for their owner",
+	       "counter", ks.owner_gets);
+	metric(b, "vigil_k8s_owner_errors_total",
+	       "owners that could not be read (deployment guessed from the name)", "counter",
+	       ks.owner_errors);
 	metric(b, "vigil_k8s_namespace_lists_total", "namespace lists asked of the API server",
 	       "counter", ks.ns_lists);
 	metric(b, "vigil_k8s_namespace_list_errors_total", "namespace lists that failed", "counter",

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "http.h"
+#include "lines.h"
 #include "tls_words.h"
 
 struct vg_http {
@@ -31,6 +32,9 @@ struct xfer {
 	char *buf;
 	size_t len, cap;
 	long retry_after;
+	vg_line_cb line; /* a stream (vg_http_stream): its lines, once a 2xx answer began */
+	struct vg_lines lines;
+	int stream; /* 0: not yet known; 1: a 2xx stream (buf: bytes not cut yet); -1: not */
 	vg_http_cb cb;
 	void *ctx;
 	char err[CURL_ERROR_SIZE];
@@ -60,6 +64,7 @@ static void xfer_free(struct xfer *x)
 	curl_slist_free_all(x->headers);
 	free(x->body_out);
 	free(x->buf);
+	vg_lines_free(&x->lines);
 	free(x);
 }
 
@@ -95,11 +100,42 @@ static void check_done(struct vg_http *h)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &r.status);
-		r.body = x->buf ? x->buf : "";
-		r.len = x->len;
+		r.body = x->buf && x->stream != 1 ? x->buf : "";
+		r.len = x->stream != 1 ? x->len : 0;
 		r.retry_after_s = x->retry_after;
 		if (m->data.result != CURLE_OK)
 			r.error = error_words(x, m->data.result);
+		curl_multi_remove_handle(h->multi, x->easy);
+		x->cb(x->ctx, &r);
+		xfer_free(x);
+	}
+}
+
+/*
+ * The bytes streams received, cut into lines for their callbacks: here, outside libcurl's
+ * callbacks, so that a line callback may start requests. A callback that says stop, or a
+ * line too long, ends its stream: done runs with an error.
+ */
+static void drain_streams(struct vg_http *h)
+{
+	struct xfer *x;
+
+	for (;;) {
+		struct vg_http_resp r = {.body = "", .retry_after_s = -1};
+		size_t n;
+		int rc;
+
+		for (x = h->xfers; x && !(x->stream == 1 && x->len); x = x->next)
+			;
+		if (!x)
+			return;
+		n = x->len;
+		x->len = 0; /* taken: the next bytes start the buffer again */
+		rc = vg_lines_feed(&x->lines, x->buf, n, x->line, x->ctx);
+		if (!rc)
+			continue;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+		r.error = rc == 1 ? "stopped by its reader" : "a line of the stream is too long";
 		curl_multi_remove_handle(h->multi, x->easy);
 		x->cb(x->ctx, &r);
 		xfer_free(x);
@@ -113,6 +149,7 @@ static void on_sock_event(evutil_socket_t fd, short what, void *arg)
 		(what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
 	curl_multi_socket_action(h->multi, fd, flags, &h->running);
+	drain_streams(h);
 	check_done(h);
 }
 
@@ -123,6 +160,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
+	drain_streams(h);
 	check_done(h);
 }
 
@@ -175,6 +213,12 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 	struct xfer *x = ud;
 	size_t n = sz * nm;
 
+	if (x->line && !x->stream) {
+		long status = 0;
+
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		x->stream = status >= 200 && status < 300 ? 1 : -1;
+	}
 	if (x->len + n + 1 > x->cap) {
 		size_t cap = x->cap ? x->cap * 2 : 4096;
 		char *b;
@@ -249,12 +293,43 @@ struct vg_http *vg_http_new(struct event_base *base)
 	return h;
 }
 
+static struct xfer *start(struct vg_http *h, const struct vg_http_req *r, vg_http_cb cb, void *ctx);
+static int add(struct vg_http *h, struct xfer *x);
+
 int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb cb, void *ctx)
+{
+	struct xfer *x = start(h, r, cb, ctx);
+
+	if (!x)
+		return -ENOMEM;
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : 10000L);
+	return add(h, x);
+}
+
+int vg_http_stream(struct vg_http *h, const struct vg_http_req *r, vg_line_cb line, long idle_s,
+		   vg_http_cb done, void *ctx)
+{
+	struct xfer *x = start(h, r, done, ctx);
+
+	if (!x)
+		return -ENOMEM;
+	x->line = line;
+	/* no end but the server's: only a connection that stays silent too long is given up */
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, 0L);
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, idle_s > 0 ? idle_s : 60L);
+	curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	return add(h, x);
+}
+
+/* An easy handle set up for r (all but its timeouts), not started; NULL when out of memory. */
+static struct xfer *start(struct vg_http *h, const struct vg_http_req *r, vg_http_cb cb, void *ctx)
 {
 	struct xfer *x = calloc(1, sizeof(*x));
 
 	if (!x)
-		return -ENOMEM;
+		return NULL;
 	x->h = h;
 	x->cb = cb;
 	x->ctx = ctx;
@@ -262,7 +337,7 @@ int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb c
 	x->easy = h->nidle ? h->idle[--h->nidle] : curl_easy_init();
 	if (!x->easy) {
 		free(x);
-		return -ENOMEM;
+		return NULL;
 	}
 	for (int i = 0; r->headers && r->headers[i]; i++)
 		x->headers = curl_slist_append(x->headers, r->headers[i]);
@@ -275,7 +350,6 @@ int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb c
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->err);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : 10000L);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (r->ca_file)
@@ -288,6 +362,12 @@ int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb c
 		x->body_out = strdup(r->body);
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body_out);
 	}
+	return x;
+}
+
+/* x in flight: 0, or -EIO (x freed). */
+static int add(struct vg_http *h, struct xfer *x)
+{
 	if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
 		curl_easy_cleanup(x->easy);
 		curl_slist_free_all(x->headers);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lines.h"
+
 struct event_base;
 struct vg_http;
 
@@ -36,6 +38,16 @@ typedef void (*vg_http_cb)(void *ctx, const struct vg_http_resp *r);
 struct vg_http *vg_http_new(struct event_base *base);
 /* Starts a request; cb runs from the loop when it ends (always, once). 0 or -errno. */
 int vg_http_request(struct vg_http *h, const struct vg_http_req *r, vg_http_cb cb, void *ctx);
+/*
+ * A request whose answer is a stream of lines (a Kubernetes watch): when the answer is 2xx,
+ * line(ctx, ...) for each line as it arrives, from the loop, outside libcurl (it may start
+ * requests; it must not cancel its own stream: it returns false to end it). No total timeout:
+ * the stream ends when the server ends it, or when nothing came for idle_s seconds. done runs
+ * once at the end, with the status, the body when not 2xx, or the error (a transport error, a
+ * stream stopped by its reader). 0 or -errno.
+ */
+int vg_http_stream(struct vg_http *h, const struct vg_http_req *r, vg_line_cb line, long idle_s,
+		   vg_http_cb done, void *ctx);
 /* Requests still running. */
 int vg_http_pending(const struct vg_http *h);
 /* Stops the requests started with ctx, without their callbacks (their owner is going away). How

@@ -5,17 +5,23 @@
  * break-glass annotation, privileged), and deleting a pod plus recording a
  * Warning Event for it.
  *
- * Pod metadata comes from listing the node's pods (fieldSelector
- * spec.nodeName), refreshed periodically and, rate-limited, whenever an
- * unknown pod uid shows up. A list is a plain request: no long-lived watch
- * to keep alive or resynchronise, and the API server rejects a field
- * selector on metadata.uid anyway.
+ * Pods and namespaces are kept as client-go's reflector keeps them: one LIST
+ * (the node's pods by fieldSelector spec.nodeName; all namespaces), then a
+ * WATCH from the list's resourceVersion that streams every change as it
+ * happens (k8s_watch.c). A watch the server ends is started again from the
+ * last resourceVersion seen (bookmarks keep it recent); only a 410 Gone (that
+ * version is older than the server keeps) costs a new LIST. A lookup never
+ * asks the API server anything: a pod unknown now arrives with the watch, and
+ * vg_k8s_set_pod_cb says when.
  *
- * Namespaces (their labels and annotations, which notifiers route on: a
- * Jira project key) come from listing them, at start, with every refresh,
- * when a pod of an unseen namespace appears and, rate-limited, when one is
- * asked for and unknown. A service account that may not list namespaces
- * costs only that: counted, and the notifiers fall back to their defaults.
+ * A pod's deployment is its top owner: a ReplicaSet's controller (a
+ * Deployment) or a Job's (a CronJob), each read once (GET) and kept an hour
+ * (k8s_owner.c); until then, or when it cannot be read, it is guessed from
+ * the owner's name.
+ *
+ * Namespaces' labels and annotations are what notifiers route on (a Jira
+ * project key). A service account that may not list namespaces costs only
+ * that: counted, and the notifiers fall back to their defaults.
  */
 #ifndef VG_K8S_H
 #define VG_K8S_H
@@ -37,13 +43,17 @@ struct vg_k8s_opts {
 	const char *ca_file;	/* NULL: the service account's (in-cluster), else the system's */
 	bool insecure;		/* skip TLS verification */
 	const char *node;	/* NULL: $NODE_NAME, else the host name */
-	uint32_t refresh_s;	/* pod list period (0: 30 s) */
+	uint32_t refresh_s;	/* 0: none; else a full relist this often, besides the watch */
 };
 
 struct vg_k8s_stats {
 	uint64_t lists, list_errors, deletes, delete_retries, delete_errors, events, event_errors;
 	uint64_t deletes_deduped; /* a pod's deletion asked for again within 30 s: not sent */
 	uint64_t pods, ns_lists, ns_list_errors, namespaces, attr_mismatches;
+	/* the watches (pods and namespaces): started, events applied, bookmarks, lists again
+	 * because the server said 410 Gone, watches ended by an error */
+	uint64_t watches, watch_events, bookmarks, relists_410, watch_errors;
+	uint64_t owner_gets, owner_errors; /* ReplicaSets and Jobs read for their controller */
 	char last_error[256];
 };
 
@@ -61,22 +71,33 @@ int vg_k8s_new(struct vg_k8s **out, struct event_base *base, struct vg_http *htt
 	       const struct vg_k8s_opts *o, char *err, size_t errlen);
 void vg_k8s_free(struct vg_k8s *k);
 
-/* The pod's metadata, or NULL (unknown yet: a refresh is asked for). */
+/* The pod's metadata, or NULL (unknown yet: it comes with the watch). */
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
+
+/*
+ * cb(ctx, pod_uid) runs from the loop each time a pod becomes known or its metadata changes
+ * (a list, an ADDED or MODIFIED event applied, its owner resolved). NULL: none.
+ */
+typedef void (*vg_k8s_pod_cb)(void *ctx, const char *pod_uid);
+void vg_k8s_set_pod_cb(struct vg_k8s *k, vg_k8s_pod_cb cb, void *ctx);
+/*
+ * True once the first pod LIST succeeded and the pod watch is running: a pod unknown then is
+ * not on this node yet. False while listing again, or waiting to, after an error.
+ */
+bool vg_k8s_synced(const struct vg_k8s *k);
 
 /*
  * Whether the API server agrees that container `cid` (64 hex, as the cgroup
  * path names it) belongs to pod `pod_uid` of this node: VERIFIED when the
  * pod's container statuses list it (*m: the pod's metadata), UNKNOWN when the
- * pod is not known (yet: a refresh is asked for), MISMATCH when the pod is
- * known and does not list it (a refresh is asked for too, rate-limited, in
- * case the status lags a container just started). *m is NULL but when VERIFIED.
+ * pod is not known (yet), MISMATCH when the pod is known and does not list it
+ * (the status may lag a container just started: the watch brings the change).
+ * *m is NULL but when VERIFIED.
  */
 enum vg_k8s_attr { VG_K8S_UNKNOWN, VG_K8S_VERIFIED, VG_K8S_MISMATCH };
 enum vg_k8s_attr vg_k8s_verify(struct vg_k8s *k, const char *pod_uid, const char *cid,
 			       const struct vg_meta **m);
-/* The namespace's {"name", "labels", "annotations"} (borrowed), or NULL (unknown yet: a list is
- * asked for). */
+/* The namespace's {"name", "labels", "annotations"} (borrowed), or NULL (unknown yet). */
 const json_t *vg_k8s_namespace(struct vg_k8s *k, const char *name);
 /* Uids of the known pods annotated vigil.io/break-glass (up to max). */
 int vg_k8s_break_glass_pods(struct vg_k8s *k, char (*uids)[40], int max);

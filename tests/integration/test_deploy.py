@@ -31,15 +31,17 @@ KINDS = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Co
          "Secret", "Service", "DaemonSet"}
 # packaging/vigil.service.in's capabilities, as Kubernetes spells them
 CAPS = {"BPF", "PERFMON", "SYS_RESOURCE", "KILL", "SYS_PTRACE", "DAC_READ_SEARCH"}
-# Every request vigil makes to the API server (core/net/k8s.c, core/net/k8s_event.c): the
-# URL's path as the C code formats it -> (verb, resource). Change this, the code and
-# deploy/rbac.yaml together; test_every_request_is_listed fails when the code has a path
-# this list lacks.
+# Every request vigil makes to the API server (core/net/k8s*.c): the URL's path as the C code
+# formats it -> the (verb, API group, resource) it needs; a collection is listed, then watched
+# (k8s_watch.c adds ?watch=1 to the same URL). Change this, the code and deploy/rbac.yaml
+# together; test_every_request_is_listed fails when the code has a path this list lacks.
 REQUESTS = {
-    "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s": ("list", "pods"),
-    "/api/v1/namespaces": ("list", "namespaces"),
-    "/api/v1/namespaces/%s/pods/%s": ("delete", "pods"),
-    "/api/v1/namespaces/%s/events": ("create", "events"),
+    "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s": {("list", "", "pods"), ("watch", "", "pods")},
+    "/api/v1/namespaces": {("list", "", "namespaces"), ("watch", "", "namespaces")},
+    "/apis/apps/v1/namespaces/%s/replicasets/%s": {("get", "apps", "replicasets")},
+    "/apis/batch/v1/namespaces/%s/jobs/%s": {("get", "batch", "jobs")},
+    "/api/v1/namespaces/%s/pods/%s": {("delete", "", "pods")},
+    "/api/v1/namespaces/%s/events": {("create", "", "events")},
 }
 
 
@@ -146,9 +148,11 @@ class Deploy(unittest.TestCase):
 
     def test_every_request_is_listed(self):
         found = set()
-        for f in ("core/net/k8s.c", "core/net/k8s_event.c"):
-            with open(os.path.join(vigtest.SRC, f)) as fh:
-                found |= set(re.findall(r'"%s(/apis?/[^"]*)"', fh.read()))
+        net = os.path.join(vigtest.SRC, "core", "net")
+        for f in os.listdir(net):
+            if f.startswith("k8s") and f.endswith(".c"):
+                with open(os.path.join(net, f)) as fh:
+                    found |= set(re.findall(r'"%s(/apis?/[^"]*)"', fh.read()))
         for root, _, names in os.walk(os.path.join(vigtest.SRC, "core")):
             for n in names:
                 if n.endswith(".c") and not n.startswith("k8s"):
@@ -161,9 +165,9 @@ class Deploy(unittest.TestCase):
         role = self.by_kind["ClusterRole"][0]
         allowed = set()
         for rule in role["rules"]:
-            self.assertEqual(rule["apiGroups"], [""])
-            allowed |= {(v, r) for v in rule["verbs"] for r in rule["resources"]}
-        self.assertEqual(allowed, set(REQUESTS.values()))
+            allowed |= {(v, g, r) for v in rule["verbs"] for g in rule["apiGroups"]
+                        for r in rule["resources"]}
+        self.assertEqual(allowed, set().union(*REQUESTS.values()))
         b = self.by_kind["ClusterRoleBinding"][0]
         self.assertEqual(b["roleRef"]["name"], role["metadata"]["name"])
         self.assertIn({"kind": "ServiceAccount", "name": "vigil", "namespace": "vigil"},

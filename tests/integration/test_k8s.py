@@ -7,6 +7,7 @@ DeleteOptions and records the Warning Event, --action kill_process deletes none;
 break-glass pods are never enforced; API errors are retried or recorded."""
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -29,50 +30,87 @@ CTX = ssl._create_unverified_context()
 
 
 class StandIn:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="vigil-k8s-")
-        self.port = vigtest.free_port()
-        self.token = uuid.uuid4().hex
+    """The stand-in, authorizing vigil's token by deploy/rbac.yaml's ClusterRole (kubectl here
+    uses an admin token). port and dir given: the same stand-in restarted."""
+
+    def __init__(self, port=None, dir=None, token=None, admin=None):
+        self.dir = dir or tempfile.mkdtemp(prefix="vigil-k8s-")
+        self.port = port or vigtest.free_port()
+        self.token = token or uuid.uuid4().hex
+        self.admin = admin or uuid.uuid4().hex
         with open(os.path.join(self.dir, "token"), "w") as f:
             f.write(self.token + "\n")
         self.proc = subprocess.Popen([sys.executable, os.path.join(vigtest.SRC, "tests", "k8s_standin.py"),
-                                      "--port", str(self.port), "--token", self.token, "--dir", self.dir],
+                                      "--port", str(self.port), "--token", self.token, "--dir", self.dir,
+                                      "--rbac", os.path.join(vigtest.SRC, "deploy", "rbac.yaml"),
+                                      "--admin-token", self.admin],
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         self.url = f"https://127.0.0.1:{self.port}"
 
-    def control(self, path, obj=None):
+    def restart(self):
+        """Killed, then started again on the same port with the same state (and no history)."""
+        self.stop()
+        return StandIn(self.port, self.dir, self.token, self.admin)
+
+    def control(self, path, obj=None, method=None):
         data = json.dumps(obj).encode() if obj is not None else None
-        r = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET")
+        r = urllib.request.Request(self.url + path, data=data,
+                                   method=method or ("POST" if data else "GET"))
         with urllib.request.urlopen(r, context=CTX, timeout=10) as resp:
             return json.loads(resp.read())
 
     def add_namespace(self, name, annotations):
         self.control("/_standin/namespaces", {"metadata": {"name": name, "annotations": annotations}})
 
-    def add_pod(self, uid, name, ns, node="testnode", annotations=None, cids=(), privileged=False):
-        """A running pod; cids: its containers' ids, listed in its status as the runtime gave them."""
+    def add_object(self, kind, ns, name, owner=None):
+        """A ReplicaSet, Job, StatefulSet... owned (controller) by owner = (kind, name)."""
+        group = {"ReplicaSet": "apps", "StatefulSet": "apps", "Deployment": "apps",
+                 "Job": "batch", "CronJob": "batch"}[kind]
+        md = {"namespace": ns, "name": name}
+        if owner:
+            md["ownerReferences"] = [{"apiVersion": "v1", "kind": owner[0], "name": owner[1],
+                                      "uid": str(uuid.uuid4()), "controller": True}]
+        self.control("/_standin/objects", {"apiVersion": f"{group}/v1", "kind": kind, "metadata": md})
+
+    def pod_object(self, uid, name, ns, node="testnode", annotations=None, cids=(),
+                   privileged=False, owner=("ReplicaSet", "web-5d8f7b9c4d")):
         names = ["c"] + [f"c{i}" for i in range(1, len(cids))]
         ctrs = [{"name": n} for n in names]
         if privileged:
             ctrs[0]["securityContext"] = {"privileged": True}
-        self.control("/_standin/pods", {
-            "metadata": {"uid": uid, "name": name, "namespace": ns, "labels": {"app": "web"},
-                         "annotations": annotations or {},
-                         "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d8f7b9c4d"}]},
-            "spec": {"nodeName": node, "containers": ctrs},
-            "status": {"phase": "Running", "containerStatuses": [
-                {"name": n, "ready": True, "containerID": f"cri-o://{c}"}
-                for n, c in zip(names, cids)]}})
+        return {"metadata": {"uid": uid, "name": name, "namespace": ns, "labels": {"app": "web"},
+                             "annotations": annotations or {},
+                             "ownerReferences": [{"kind": owner[0], "name": owner[1],
+                                                  "controller": True}]},
+                "spec": {"nodeName": node, "containers": ctrs},
+                "status": {"phase": "Running", "containerStatuses": [
+                    {"name": n, "ready": True, "containerID": f"cri-o://{c}"}
+                    for n, c in zip(names, cids)]}}
+
+    def add_pod(self, uid, name, ns, owner=("ReplicaSet", "web-5d8f7b9c4d"), **kw):
+        """A running pod; cids: its containers' ids, listed in its status as the runtime gave them.
+        Its default owner is ReplicaSet web-5d8f7b9c4d of Deployment web, as the API server has it."""
+        if owner == ("ReplicaSet", "web-5d8f7b9c4d"):
+            self.add_object("ReplicaSet", ns, owner[1], ("Deployment", "web"))
+        self.control("/_standin/pods", self.pod_object(uid, name, ns, owner=owner, **kw))
+
+    def watches(self, **what):
+        """close (abrupt), bookmark, expire (http): see k8s_standin.py."""
+        return self.control("/_standin/watches", what)
 
     def log(self):
         return self.control("/_standin/log")
 
-    def kubectl(self, *args):
-        return subprocess.run(["kubectl", "--server", self.url, "--token", self.token,
-                               "--insecure-skip-tls-verify", "--cache-dir",
-                               os.path.join(self.dir, "cache"), *args],
-                              capture_output=True, text=True, timeout=60)
+    def refused(self):
+        return [e for e in self.log()["log"] if e.get("rbac") == "forbidden"]
+
+    def kubectl(self, *args, popen=False):
+        cmd = ["kubectl", "--server", self.url, "--token", self.admin, "--insecure-skip-tls-verify",
+               "--cache-dir", os.path.join(self.dir, "cache"), *args]
+        if popen:
+            return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
     def stop(self):
         self.proc.kill()
@@ -101,12 +139,14 @@ class K8sTest(unittest.TestCase):
             subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
         self.k.stop()
 
-    def start(self, server=None, extra="", refresh_s=1):
+    def start(self, server=None, extra="", refresh_s=None):
+        """vigil on the stand-in; no periodic relist unless refresh_s: the watch keeps it current."""
         conf = os.path.join(self.data, "vigil.conf.lua")
+        refresh = f", refresh_s = {refresh_s}" if refresh_s else ""
         with open(conf, "w") as f:
             f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
                     f' server = "{server or self.k.url}", token_file = "{self.k.dir}/token",'
-                    f' insecure = true, node = "testnode", refresh_s = {refresh_s} }} {extra} }}\n')
+                    f' insecure = true, node = "testnode"{refresh} }} {extra} }}\n')
         self.conf = conf
         self.d = Daemon(self.data, self.port, "--config", conf)
 
@@ -142,6 +182,14 @@ class K8sTest(unittest.TestCase):
 
     def test_standin_speaks_kubectl(self):
         self.k.add_pod(str(uuid.uuid4()), "web-9", "shop")
+        # kubectl's own watch: the list, then the pod added after it
+        w = self.k.kubectl("get", "pods", "-n", "shop", "--watch", "-o", "name", popen=True)
+        self.addCleanup(lambda: (w.kill(), w.wait()))
+        self.assertEqual(self.readline(w, 30), "pod/web-9")
+        self.k.add_pod(str(uuid.uuid4()), "web-10", "shop")
+        self.assertEqual(self.readline(w, 30), "pod/web-10")
+        self.k.control("/_standin/pods/shop/web-10", method="DELETE")
+        self.assertEqual(self.readline(w, 30), "pod/web-10")  # its deletion
         r = self.k.kubectl("get", "pods", "-n", "shop")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("web-9", r.stdout)
@@ -150,7 +198,7 @@ class K8sTest(unittest.TestCase):
         dels = [e for e in self.k.log()["log"] if e["method"] == "DELETE"]
         self.assertEqual(dels[-1]["path"], "/api/v1/namespaces/shop/pods/web-9")
         self.assertEqual(json.loads(dels[-1]["body"])["propagationPolicy"], "Background")
-        self.assertEqual(dels[-1]["auth"], f"Bearer {self.k.token}")
+        self.assertEqual(dels[-1]["auth"], f"Bearer {self.k.admin}")
         r = self.k.kubectl("get", "events", "-n", "shop")
         self.assertEqual(r.returncode, 0, r.stderr)
         # namespaces, as vigil lists them for their annotations
@@ -168,6 +216,145 @@ class K8sTest(unittest.TestCase):
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, context=CTX)
         self.assertEqual(e.exception.code, 400)
+        # and what vigil's ClusterRole does not allow (deploy/rbac.yaml): listing Events
+        req = urllib.request.Request(self.k.url + "/api/v1/namespaces/shop/events",
+                                     headers={"Authorization": f"Bearer {self.k.token}"})
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, context=CTX)
+        st = json.loads(e.exception.read())
+        self.assertEqual((e.exception.code, st["kind"], st["reason"]), (403, "Status", "Forbidden"))
+        self.assertEqual(st["message"], 'events is forbidden: User "system:serviceaccount:vigil:vigil" '
+                         'cannot list resource "events" in API group "" in the namespace "shop"')
+        self.assertEqual(len(self.k.refused()), 1)
+
+    def readline(self, proc, timeout):
+        """A line of proc's output, within timeout s."""
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        self.assertTrue(ready, f"no output from kubectl: {proc.poll()}")
+        return proc.stdout.readline().strip()
+
+    def metric(self, name):
+        for line in self.d.req("GET", "/metrics")[1].splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"no metric {name}")
+
+    def container(self):
+        """A container under the cgroup of a pod the API server does not know (yet): (uid, cid)."""
+        uid = str(uuid.uuid4())
+        cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
+                     f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
+        self.cids.append(cid)
+        podman("cp", self.marker, f"{cid}:/tmp/dpkg")
+        return uid, cid
+
+    def alerts(self, n):
+        return self.wait(lambda: (lambda al: al if len(al) >= n else None)(
+            self.d.req("GET", "/v1/alerts")[1]["alerts"]), what=f"{n} alerts")
+
+    def test_pod_added_after_start_known_at_once(self):
+        """A pod the API server learns of after vigil started: the watch brings it at once, and
+        an exec in it right after is attributed to it. No list explains it: there is one."""
+        self.start()
+        self.wait(lambda: self.metric("vigil_k8s_pod_lists_total") == 1, what="pod list")
+        uid, cid = self.container()
+        time.sleep(1.5)  # vigil saw the container start long ago, with no pod for it
+        self.k.add_pod(uid, "late-1", "shop", cids=[cid])
+        podman("exec", cid, "/usr/bin/dpkg", "--version")
+        a = self.alerts(1)[0]
+        self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "late-1", "web"))
+        self.assertEqual(self.metric("vigil_k8s_pod_lists_total"), 1)
+        self.assertGreaterEqual(self.metric("vigil_k8s_watch_events_total"), 1)
+
+    def test_watch_survives_close_410_and_restart(self):
+        """The watch ends (the server closes it), its resourceVersion expires (410: listed
+        again), the API server restarts with a pod added while it was down: each time vigil
+        watches again and knows the pods added since; every exec is an alert of its pod."""
+        def add(name):
+            uid, cid = self.container()
+            self.k.add_pod(uid, name, "shop", cids=[cid], owner=("StatefulSet", name))
+            return cid
+
+        def run(cid):
+            podman("exec", cid, "/usr/bin/dpkg", "--version")
+
+        run_first = add("a")
+        self.start()
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 1, what="pod list")
+        run(run_first)
+        # the server ends every watch: watched again from the last resourceVersion, no list
+        w = self.metric("vigil_k8s_watches_total")
+        self.k.watches(close=True)
+        self.wait(lambda: self.metric("vigil_k8s_watches_total") >= w + 2, what="watched again")
+        self.assertEqual(self.metric("vigil_k8s_pod_lists_total"), 1)
+        self.k.watches(bookmark=True)
+        self.wait(lambda: self.metric("vigil_k8s_bookmarks_total") >= 1, what="a bookmark")
+        cid = add("b")
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 2, what="pod b")
+        run(cid)
+        # the connection drops; while vigil waits to watch again a pod comes and the history
+        # is gone: from its old version the watch gets 410, and vigil lists again
+        self.k.watches(close=True, abrupt=True)
+        self.wait(lambda: self.metric("vigil_k8s_watch_errors_total") >= 1, what="the watch broken")
+        cid = add("c")
+        self.k.watches(expire=True)
+        self.wait(lambda: self.metric("vigil_k8s_relists_410_total") >= 2, what="410, listed again")
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 3, what="pod c")
+        run(cid)
+        # the API server restarts (no history) with a pod added while it was down
+        self.k.stop()
+        uid, cid = self.container()
+        path = os.path.join(self.k.dir, "state.json")
+        with open(path) as f:
+            st = json.load(f)
+        st["rv"] += 1
+        pod = self.k.pod_object(uid, "d", "shop", cids=[cid], owner=("StatefulSet", "d"))
+        pod["metadata"]["resourceVersion"] = str(st["rv"])
+        st["pods"].append(pod)
+        with open(path, "w") as f:
+            json.dump(st, f)
+        self.wait(lambda: self.metric("vigil_k8s_watch_errors_total") >= 3, what="the watch broken")
+        self.k = StandIn(self.k.port, self.k.dir, self.k.token, self.k.admin)
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 4, timeout=40, what="pod d")
+        self.wait(lambda: self.metric("vigil_k8s_relists_410_total") >= 4, timeout=40,
+                  what="pods and namespaces listed again")
+        run(cid)
+        got = self.alerts(4)
+        self.assertEqual(sorted((a["pod"], a["namespace"], a["deployment"]["name"]) for a in got),
+                         [(p, "shop", p) for p in "abcd"])
+        self.assertEqual(sum(a["violations"] for a in got), 4)
+        # a list at start, then one for each 410 (pods and namespaces), never another
+        self.assertEqual(self.metric("vigil_k8s_pod_lists_total") +
+                         self.metric("vigil_k8s_namespace_lists_total"),
+                         2 + self.metric("vigil_k8s_relists_410_total"))
+
+    def test_owners_resolved(self):
+        """A pod's deployment is its top owner as the API server has it: ReplicaSet web-abc
+        (not named <deployment>-<hash>) of Deployment shop-frontend, a Job of CronJob nightly, a
+        StatefulSet itself. One GET an owner, however many pods it has."""
+        self.k.add_object("ReplicaSet", "shop", "web-abc", ("Deployment", "shop-frontend"))
+        self.k.add_object("Job", "shop", "nightly-28391234", ("CronJob", "nightly"))
+        self.k.add_object("StatefulSet", "shop", "db")
+        cids = {}
+        for kind, name, top in (("ReplicaSet", "web-abc", "shop-frontend"),
+                                ("Job", "nightly-28391234", "nightly"), ("StatefulSet", "db", "db")):
+            uid, cid = self.container()
+            self.k.add_pod(uid, f"{name}-x1", "shop", cids=[cid], owner=(kind, name))
+            cids[top] = cid
+        self.k.add_pod(str(uuid.uuid4()), "web-abc-x2", "shop", owner=("ReplicaSet", "web-abc"))
+        self.start()
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 4, what="pod list")
+        self.wait(lambda: self.metric("vigil_k8s_owner_gets_total") == 2, what="owner GETs")
+        time.sleep(0.5)
+        for cid in cids.values():
+            podman("exec", cid, "/usr/bin/dpkg", "--version")
+        got = self.alerts(3)
+        self.assertEqual(sorted((a["deployment"] or {}).get("name") for a in got), sorted(cids), got)
+        gets = [e["path"] for e in self.k.log()["log"] if e.get("verb") == "get"]
+        self.assertEqual(sorted(gets), ["/apis/apps/v1/namespaces/shop/replicasets/web-abc",
+                                        "/apis/batch/v1/namespaces/shop/jobs/nightly-28391234"])
+        self.assertEqual(self.metric("vigil_k8s_owner_errors_total"), 0)
+        self.assert_rbac_allowed({("get", "apps", "replicasets"), ("get", "batch", "jobs")})
 
     def jira_config(self, jira):
         return (f', notifiers = {{ jira = {{ type = "jira", url = "http://127.0.0.1:{jira.port}", '
@@ -252,15 +439,26 @@ class K8sTest(unittest.TestCase):
             self.d.req("GET", f"/v1/alerts/{a['id']}")[1]), what="enforcement recorded")
         self.assertIn("deleted", full["enforcement"]["message"])
         self.assertEqual(full["state"], "ACTIVE")
+        self.assert_rbac_allowed({("list", "", "pods"), ("watch", "", "pods"),
+                                  ("list", "", "namespaces"), ("watch", "", "namespaces"),
+                                  ("get", "apps", "replicasets"), ("delete", "", "pods"),
+                                  ("create", "", "events")})
+
+    def assert_rbac_allowed(self, want):
+        """Every request vigil made was allowed by deploy/rbac.yaml, and they include want."""
+        self.assertEqual(self.k.refused(), [])
+        mine = [e for e in self.k.log()["log"] if e["auth"] == f"Bearer {self.k.token}"]
+        self.assertTrue(all(e.get("rbac") == "allowed" for e in mine), mine)
+        self.assertLessEqual(want, {(e["verb"], e["group"], e["resource"]) for e in mine})
 
     def test_one_delete_for_a_burst(self):
         """Three violations of one pod before the pod list shows it gone (one in each of its
         containers, each killed at exec and its container with it): one DELETE, one Event;
-        the other two deletions are counted as asked for already. The pod list is refreshed
-        slowly here so that the pod is still known for the second and third exec, as it is
-        on a real cluster while the kubelet stops the pod's containers."""
+        the other two deletions are counted as asked for already. The watch says the pod is
+        DELETED at once (grace 0); it stays known while its containers stop, so the second and
+        third exec are still attributed to it."""
         self.pod(containers=3)
-        self.start(refresh_s=60)
+        self.start()
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
         self.enforce()
         for cid in self.cids:
@@ -380,8 +578,7 @@ class K8sTest(unittest.TestCase):
         with open(conf, "w") as f:
             f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
                     f' server = "{self.k.url}", token_file = "{self.k.dir}/token",'
-                    f' ca_file = "/etc/ssl/certs/ca-certificates.crt", node = "testnode",'
-                    f' refresh_s = 1 }} }}\n')
+                    f' ca_file = "/etc/ssl/certs/ca-certificates.crt", node = "testnode" }} }}\n')
         self.d = Daemon(self.data, self.port, "--config", conf)
         self.wait(lambda: "vigil_k8s_pod_list_errors_total 0" not in self.d.req("GET", "/metrics")[1],
                   what="TLS failure counted")
@@ -401,7 +598,7 @@ class K8sTest(unittest.TestCase):
         conf = os.path.join(self.data, "vigil.conf.lua")
         with open(conf, "w") as f:
             f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
-                    f' kubeconfig = "{kc}", node = "testnode", refresh_s = 1 }} }}\n')
+                    f' kubeconfig = "{kc}", node = "testnode" }} }}\n')
         self.d = Daemon(self.data, self.port, "--config", conf)
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
         self.d.stop()
