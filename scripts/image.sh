@@ -20,7 +20,6 @@
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
-export CONTAINERS_CONF=${CONTAINERS_CONF:-$SRC/tests/podman/containers.conf}
 
 die() {
 	echo "image: $*" >&2
