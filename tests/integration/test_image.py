@@ -10,6 +10,7 @@ a pod's exec, deletes the pod through the API and posts the Event; its violation
 restart of the container on the same data directory; /healthz answers the liveness probe.
 A manifest field this test cannot translate fails it, so the manifest and the test move
 together. Needs root, BPF, podman and PyYAML."""
+import hashlib
 import json
 import os
 import shutil
@@ -82,6 +83,14 @@ def quantity(q, unit):
     return str(int(q[:-1]) / 1000) if q.endswith("m") else q
 
 
+def metric(text, name):
+    """The value of an unlabelled metric, 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0
+
+
 class ImageTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -101,6 +110,16 @@ class ImageTest(unittest.TestCase):
             for i in yaml.safe_load(f).get("images", []):
                 if i["name"] == cls.image.split(":")[0]:
                     cls.image = f"{i.get('newName', i['name'])}:{i.get('newTag', 'latest')}"
+        # The image this binary made, by its id: another tree's test on this host may give
+        # the name to its own build meanwhile (test_image checks the name).
+        with open(vigtest.VIGIL, "rb") as b, open(os.path.join(vigtest.SRC, "scripts",
+                                                                "image.sh"), "rb") as s:
+            key = hashlib.sha256(b.read() + s.read()).hexdigest()
+        info = json.loads(podman("image", "inspect", cls.image))[0]
+        if info["Config"]["Labels"].get("vigil.source") != key:
+            raise AssertionError(f"{cls.image} is not the image of {vigtest.VIGIL}: "
+                                 "is another tree's test making its own?")
+        cls.image_id = info["Id"]
         cls.tmp = tempfile.mkdtemp(prefix="vigil-image-")
         cls.marker = os.path.join(cls.tmp, "marker")
         subprocess.run(["gcc", "-O2", "-static", "-o", cls.marker,
@@ -227,7 +246,7 @@ class ImageTest(unittest.TestCase):
         if "workingDir" in ctr:
             a += ["--workdir", ctr["workingDir"]]
         # command replaces the image's ENTRYPOINT, args its CMD (none: the CMD is dropped)
-        a += ["--entrypoint", json.dumps(ctr["command"]), self.image, *ctr.get("args", [])]
+        a += ["--entrypoint", json.dumps(ctr["command"]), self.image_id, *ctr.get("args", [])]
         return a
 
     # ---- talking to it ------------------------------------------------------------------
@@ -321,6 +340,26 @@ class ImageTest(unittest.TestCase):
             here = [int(line.split()[1], 16) for line in f if line.startswith("CapBnd:")][0]
         self.assertEqual(int(st["CapEff"], 16), want & here)
         self.assertEqual(st["NoNewPrivs"].strip(), "1")
+        with open(f"/proc/{pid}/cmdline") as f:  # command and args, not the image's CMD
+            self.assertEqual(f.read().split("\0")[:-1],
+                             self.ctr["command"] + self.ctr.get("args", []))
+        # inform first: the pod's metadata from the API server, the container's name and
+        # image from the runtime's storage (its mount), executables hashed through their
+        # /proc entries (hostPID, CAP_SYS_PTRACE)
+        r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark", "1000"],
+                           capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # (other tests on this host may run dpkg in their containers: this pod's alert)
+        a = self.wait(lambda: [x for x in self.req("/v1/alerts")[1]["alerts"]
+                               if x["policy"]["name"] == UBUNTU and x["podUid"] == uid],
+                      what="the alert")[0]
+        a = self.req(f"/v1/alerts/{a['id']}")[1]
+        self.assertEqual((a["namespace"], a["pod"], a["podUid"]), ("shop", "web-1", uid))
+        self.assertEqual(a["containerName"], podman("inspect", "-f", "{{.Name}}", cid))
+        self.assertEqual(a["image"], IMAGE)
+        # (without CAP_SYS_PTRACE no other container's /proc/PID/exe opens: nothing hashed)
+        self.wait(lambda: metric(self.req("/metrics")[1], "vigil_content_files_hashed_total"),
+                  what="executables hashed")
         # the policy to enforce, from inside the pod as an operator does (kubectl exec):
         # the CLI finds vigil.conf.lua in the working directory
         out = podman("exec", self.name, "vigil", "policy", "enforce", UBUNTU)
@@ -328,6 +367,9 @@ class ImageTest(unittest.TestCase):
         r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"],
                            capture_output=True)
         self.assertEqual(r.returncode, 137, r.stderr)
+        # the container's cgroup killed (the host's /sys/fs/cgroup, written from the pod)
+        self.wait(lambda: podman("inspect", "-f", "{{.State.Status}}", cid) != "running",
+                  what="the pod's container killed")
         log = self.wait(lambda: (lambda x: x if x["events"] else None)(self.k.log()),
                         what="the Event")
         dels = [e for e in log["log"] if e["method"] == "DELETE"]
@@ -345,8 +387,8 @@ class ImageTest(unittest.TestCase):
         self.wait(self.live, what="/healthz after the restart")
         alerts = self.wait(lambda: self.req("/v1/alerts?query=State:ALL")[1]["alerts"],
                            what="the alerts after the restart")
-        mine = [a for a in alerts if a["policy"]["name"] == UBUNTU]
-        self.assertEqual([a["pod"] for a in mine], ["web-1"], alerts)
+        mine = [a for a in alerts if a["policy"]["name"] == UBUNTU and a["podUid"] == uid]
+        self.assertEqual([(a["pod"], a["violations"]) for a in mine], [("web-1", 2)], alerts)
         self.assertEqual(mine[0]["enforcement"]["action"], "kill_pod (Kubernetes)")
 
 
