@@ -13,6 +13,7 @@ together. Needs root, BPF, podman and PyYAML."""
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -162,6 +163,7 @@ class ImageTest(unittest.TestCase):
                            vol["secret"].get("defaultMode", 0o644))
         if "emptyDir" in vol:
             os.mkdir(where)
+            os.chmod(where, 0o777)  # as the kubelet makes one
             return where
         path = vol["hostPath"]["path"]
         if path == "/var/lib/vigil":  # the data directory: a new one, not this host's
@@ -278,8 +280,9 @@ class ImageTest(unittest.TestCase):
             if podman("inspect", "-f", "{{.State.Status}}", self.name, check=False) != "running":
                 break
             time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; "
-                             f"{self.name}: {podman('inspect', '-f', '{{.State.Status}} exit {{.State.ExitCode}}', self.name, check=False)}; "
+        state = podman("inspect", "-f", "{{.State.Status}} exit {{.State.ExitCode}}", self.name,
+                       check=False)
+        raise AssertionError(f"timed out waiting for {what}; {self.name}: {state}; "
                              f"its log:\n{self.logs()}")
 
     def live(self):
@@ -323,7 +326,9 @@ class ImageTest(unittest.TestCase):
 
     def test_daemonset_in_the_image(self):
         uid, cid = self.start_pod()
-        podman(*self.run_args())
+        args = self.run_args()
+        print("the DaemonSet as podman runs it:", shlex.join(["podman", *args]), flush=True)
+        podman(*args)
         self.wait(self.live, what="/healthz")
         self.wait(lambda: "vigil_k8s_pods 1" in self.req("/metrics")[1], what="the node's pods")
         # what the process really got: the pod spec's user, exactly its capabilities, and
