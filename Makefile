@@ -3,6 +3,7 @@
 #   make test   install what is missing, check the C layout, build, run every test (CTest)
 #   make install  build, then install under PREFIX (/usr/local), into DESTDIR if set
 #   make deb      build/vigil_<version>_<arch>.deb (prefix /usr)
+#   make image    the container image of deploy/, localhost/vigil:<version> (podman, offline)
 #   make format lay out the C files of scripts/c-files.sh with the checked-in .clang-format
 BUILD ?= build
 DATA_DIR ?= ./var/vigil
@@ -10,7 +11,7 @@ JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build run test bench clean format check-format install deb
+.PHONY: all deps build run test bench clean format check-format install deb image
 
 all: build
 
@@ -28,6 +29,11 @@ install: build
 # A package installs under /usr (apt install ./build/vigil_*.deb).
 deb: build
 	@cd $(BUILD) && cpack -G DEB
+
+# The image deploy/daemonset.yaml names: this build's `make install` (prefix /usr) and the
+# libraries it loads, imported into podman as localhost/vigil:<version> and :latest.
+image: build
+	@scripts/image.sh $(BUILD)
 
 # The daemon on this host: the default policy pack, the store in ./var/vigil, the API on
 # 127.0.0.1:8077 (token in ./var/vigil/api.token). Ctrl-C stops it cleanly. vigil makes
