@@ -159,6 +159,10 @@ static void replace_pods(struct vg_k8s *k, struct pod *pods, int n)
 	k->pods = pods;
 	k->npods = n;
 	k->st.pods = (uint64_t)n;
+	k->listed = true;
+	k->list_failed = false;
+	for (int q = 0; k->pod_cb && q < n; q++) /* each pod, known now: a list tells no changes */
+		k->pod_cb(k->pod_cb_ctx, pods[q].uid);
 	for (int q = 0; q < n; q++) /* a pod in a namespace not seen yet: its annotations are
 				       wanted soon */
 		if (!json_object_get(k->namespaces, pods[q].ns)) {
@@ -178,6 +182,7 @@ static void parse_pods(struct vg_k8s *k, const char *body)
 	items = j ? json_object_get(j, "items") : NULL;
 	if (!json_is_array(items)) {
 		k->st.list_errors++;
+		k->list_failed = true;
 		snprintf(k->st.last_error, sizeof(k->st.last_error), "pod list is not a PodList");
 		json_decref(j);
 		return;
@@ -203,6 +208,7 @@ static void on_list(void *ctx, const struct vg_http_resp *r)
 	k->listing = false;
 	if (r->error || r->status != 200) {
 		k->st.list_errors++;
+		k->list_failed = true;
 		snprintf(k->st.last_error, sizeof(k->st.last_error), "listing pods: %s",
 			 r->error ? r->error : r->body);
 		return;
@@ -335,6 +341,17 @@ const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *uid)
 	if (time(NULL) - k->last_list >= 1) /* a new pod: look again, at most once a second */
 		list_pods(k);
 	return NULL;
+}
+
+void vg_k8s_set_pod_cb(struct vg_k8s *k, vg_k8s_pod_cb cb, void *ctx)
+{
+	k->pod_cb = cb;
+	k->pod_cb_ctx = ctx;
+}
+
+bool vg_k8s_synced(const struct vg_k8s *k)
+{
+	return k && k->listed && !k->list_failed;
 }
 
 enum vg_k8s_attr vg_k8s_verify(struct vg_k8s *k, const char *uid, const char *cid,

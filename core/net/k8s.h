@@ -65,6 +65,18 @@ void vg_k8s_free(struct vg_k8s *k);
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
 
 /*
+ * cb(ctx, pod_uid) runs from the loop when a pod becomes known or its metadata
+ * changes (vg_k8s_pod then has it); never from within a vg_k8s_* call. One
+ * callback: a second call replaces the first (cb NULL: none).
+ */
+typedef void (*vg_k8s_pod_cb)(void *ctx, const char *pod_uid);
+void vg_k8s_set_pod_cb(struct vg_k8s *k, vg_k8s_pod_cb cb, void *ctx);
+
+/* Whether the client knows the node's pods: a pod list has succeeded and the last did not
+   fail. An unknown pod uid is then most likely a pod the API server has not told of yet. */
+bool vg_k8s_synced(const struct vg_k8s *k);
+
+/*
  * Whether the API server agrees that container `cid` (64 hex, as the cgroup
  * path names it) belongs to pod `pod_uid` of this node: VERIFIED when the
  * pod's container statuses list it (*m: the pod's metadata), UNKNOWN when the

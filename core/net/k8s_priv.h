@@ -33,6 +33,9 @@ struct vg_k8s {
 	time_t last_list;
 	int64_t ns_next; /* monotonic s: no namespace list asked for by a miss before this */
 	bool listing, listing_ns;
+	bool listed, list_failed; /* a pod list succeeded once; the last one failed */
+	vg_k8s_pod_cb pod_cb;	  /* a pod became known or changed (vg_k8s_set_pod_cb) */
+	void *pod_cb_ctx;
 	json_t *namespaces; /* name -> {"name", "labels", "annotations"} */
 	/* pods whose deletion was asked for lately: one DELETE a pod, however many violations */
 	struct {
