@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "k8s.h"
 #include "log.h"
 #include "pipeline_priv.h"
@@ -128,6 +130,33 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 }
 
 /*
+ * While execs are held, their pods are asked for again every POD_ASK_MS: the client lists the
+ * node's pods when it is asked for one it does not know (at most once a second), and the list
+ * the first exec asked for may have come before the API server knew the pod.
+ */
+#define POD_ASK_MS 250
+static void ask_later(struct vg_pipeline *p)
+{
+	struct timeval tv = {0, POD_ASK_MS * 1000};
+
+	if (!evtimer_pending(p->pod_ask, NULL))
+		(void)evtimer_add(p->pod_ask, &tv); /* a timer of our own base: cannot fail */
+}
+
+static void on_pod_ask(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_pipeline *p = arg;
+	const char *uid = vg_podwait_first(p->podwait);
+
+	(void)fd;
+	(void)what;
+	if (!uid)
+		return;
+	(void)vg_k8s_pod(p->o.k8s, uid); /* unknown: a list is asked for (rate-limited) */
+	ask_later(p);
+}
+
+/*
  * Whether the exec is held for its pod's metadata (podwait.h): a pod the client does not know
  * while it knows the node's pods (else an API server that is down would delay every exec), or
  * a pod with execs held already (a pod's execs are evaluated in order). Not held (the bound):
@@ -136,12 +165,14 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 static bool hold_for_pod(struct vg_pipeline *p, struct vg_event *ev, const void *rec, size_t len,
 			 int64_t boot_to_wall_ns)
 {
+	const struct vg_container *c;
 	const char *uid;
 
 	if (!p->podwait)
 		return false;
-	uid = vg_event_container(ev)->pod_uid;
-	if (!uid[0])
+	c = vg_event_container(ev);
+	uid = c->pod_uid;
+	if (!uid[0] || !c->id[0] || c->truncated) /* a pod's execs are its containers' */
 		return false;
 	if (!vg_podwait_has(p->podwait, uid)) {
 		if (vg_k8s_pod(p->o.k8s, uid)) /* known (or, unknown, a list is asked for) */
@@ -151,7 +182,10 @@ static bool hold_for_pod(struct vg_pipeline *p, struct vg_event *ev, const void 
 			return false;
 		}
 	}
-	return vg_podwait_hold(p->podwait, uid, rec, len, boot_to_wall_ns) == 0;
+	if (vg_podwait_hold(p->podwait, uid, rec, len, boot_to_wall_ns))
+		return false; /* counted */
+	ask_later(p);
+	return true;
 }
 
 /* A held exec back (its pod known, its wait over, or shutdown): the whole of run_exec now. */
@@ -191,7 +225,8 @@ static int podwait_setup(struct vg_pipeline *p)
 	if (!p->o.k8s || !p->o.base || !p->o.pod_wait_ms || !p->o.attribute || p->o.report)
 		return 0;
 	p->held_ev = calloc(1, sizeof(*p->held_ev));
-	if (!p->held_ev)
+	p->pod_ask = evtimer_new(p->o.base, on_pod_ask, p);
+	if (!p->held_ev || !p->pod_ask)
 		return -ENOMEM;
 	rc = vg_podwait_new(&p->podwait, &wo);
 	if (!rc)
@@ -297,6 +332,8 @@ void vg_pipeline_free(struct vg_pipeline *p)
 	vg_pipeline_content_free(p); /* first: its pending answers reach the pipeline */
 	vg_podwait_free(p->podwait); /* vg_pipeline_drain evaluated them (the client is gone) */
 	free(p->held_ev);
+	if (p->pod_ask)
+		event_free(p->pod_ask);
 	vg_bl_free(p->bl);
 	vg_drift_free(p->drift);
 	vg_enforcer_free(p->enforcer);

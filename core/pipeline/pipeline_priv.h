@@ -30,6 +30,7 @@ struct vg_pipeline {
 	uint32_t gone_pid; /* a late verdict's process that exited: its pid is not killed */
 	struct vg_podwait *podwait; /* execs waiting for their pod (with k8s and pod_wait_ms) */
 	struct vg_event *held_ev;   /* such an exec, evaluated when it comes back */
+	struct event *pod_ask;	    /* while execs are held: the pods asked for again */
 };
 
 /* The enforcer's side effects on this host: kills, cgroup checks, pod deletes, the alert. */

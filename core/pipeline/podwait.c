@@ -174,6 +174,13 @@ bool vg_podwait_has(const struct vg_podwait *w, const char *pod_uid)
 	return false;
 }
 
+const char *vg_podwait_first(const struct vg_podwait *w)
+{
+	const struct held *h = TAILQ_FIRST(&w->q);
+
+	return h ? h->uid : NULL;
+}
+
 void vg_podwait_pod(struct vg_podwait *w, const char *pod_uid)
 {
 	struct held_list mine = TAILQ_HEAD_INITIALIZER(mine);

@@ -65,6 +65,9 @@ int vg_podwait_hold(struct vg_podwait *w, const char *pod_uid, const void *rec, 
 /* Whether execs of pod_uid are held now (a later exec of it is held too, to stay in order). */
 bool vg_podwait_has(const struct vg_podwait *w, const char *pod_uid);
 
+/* The pod of the oldest exec held, or NULL when none is (borrowed: until the next call). */
+const char *vg_podwait_first(const struct vg_podwait *w);
+
 /* pod_uid is known: its held execs come back through run(), in order, before this returns. */
 void vg_podwait_pod(struct vg_podwait *w, const char *pod_uid);
 

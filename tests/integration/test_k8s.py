@@ -101,12 +101,14 @@ class K8sTest(unittest.TestCase):
             subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
         self.k.stop()
 
-    def start(self, server=None, extra="", refresh_s=1):
+    def start(self, server=None, extra="", refresh_s=1, k8s=""):
+        """vigil against the stand-in; k8s: more keys of its kubernetes table (", k = v")."""
         conf = os.path.join(self.data, "vigil.conf.lua")
         with open(conf, "w") as f:
             f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
                     f' server = "{server or self.k.url}", token_file = "{self.k.dir}/token",'
-                    f' insecure = true, node = "testnode", refresh_s = {refresh_s} }} {extra} }}\n')
+                    f' insecure = true, node = "testnode", refresh_s = {refresh_s} {k8s} }}'
+                    f' {extra} }}\n')
         self.conf = conf
         self.d = Daemon(self.data, self.port, "--config", conf)
 
@@ -276,6 +278,60 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(len([e for e in log["log"] if e["method"] == "DELETE"]), 1, log["log"])
         self.assertEqual(len(log["events"]), 1, log["events"])
         self.assertEqual(a["violations"], 3)
+
+    def new_pod_container(self):
+        """A container under the cgroup of a pod the stand-in does not list yet: its uid and id."""
+        uid = str(uuid.uuid4())
+        cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
+                     f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
+        self.cids.append(cid)
+        podman("cp", self.marker, f"{cid}:/tmp/dpkg")
+        return uid, cid
+
+    def metric(self, name):
+        for line in self.d.req("GET", "/metrics")[1].splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        raise AssertionError(f"no metric {name}")
+
+    def ubuntu_alerts(self):
+        return [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                if x["policy"]["name"] == UBUNTU]
+
+    def test_first_exec_waits_for_its_pod(self):
+        """A pod's first exec comes before the API server lists the pod (a new pod starts faster
+        than vigil hears of it): the exec is held, and evaluated with the pod's namespace, name
+        and deployment once the pod is listed, within kubernetes.pod_wait_ms."""
+        uid, cid = self.new_pod_container()
+        self.k.add_pod(str(uuid.uuid4()), "db-1", "shop")  # another pod: the list has succeeded
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 10000")
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        self.wait(lambda: self.metric("vigil_k8s_exec_waiting") == 1, what="the exec held")
+        time.sleep(1.5)  # its pod not listed yet: no alert
+        self.assertEqual(self.ubuntu_alerts(), [])
+        self.k.add_pod(uid, "web-1", "shop", cids=[cid])
+        a = self.wait(self.ubuntu_alerts, what="alert", timeout=10)[0]
+        self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "web-1", "web"))
+        self.assertEqual(a["labels"], {"app": "web"}, a)
+        self.assertEqual((self.metric("vigil_k8s_exec_waits_total"),
+                          self.metric("vigil_k8s_exec_wait_resolved_total"),
+                          self.metric("vigil_k8s_exec_wait_timeouts_total"),
+                          self.metric("vigil_k8s_exec_waiting")), (1, 1, 0, 0))
+
+    def test_pod_never_listed_is_evaluated_after_the_wait(self):
+        """A pod the API server never lists: its exec is evaluated after kubernetes.pod_wait_ms,
+        without pod metadata, and counted as a timeout."""
+        uid, cid = self.new_pod_container()
+        self.k.add_pod(str(uuid.uuid4()), "db-1", "shop")
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 300")
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        a = self.wait(self.ubuntu_alerts, what="alert")[0]
+        self.assertIsNone(a["namespace"], a)
+        self.assertIsNone(a["pod"], a)
+        self.assertEqual(self.metric("vigil_k8s_exec_wait_timeouts_total"), 1)
+        self.assertEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 0)
 
     def test_iptables_in_privileged_pod(self):
         """"Iptables or nftables Executed in Privileged Container" is on, as in StackRox: the
