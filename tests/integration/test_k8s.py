@@ -333,6 +333,21 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(self.metric("vigil_k8s_exec_wait_timeouts_total"), 1)
         self.assertEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 0)
 
+    def test_no_wait_while_the_pods_are_not_listed(self):
+        """An API server that does not answer: execs of pods are evaluated at once (never held
+        for pod_wait_ms), and counted."""
+        self.k.stop()
+        uid, cid = self.new_pod_container()
+        self.start(server="https://127.0.0.1:1", k8s=", pod_wait_ms = 60000")
+        self.wait(lambda: "vigil_k8s_pod_list_errors_total 0" not in self.d.req("GET", "/metrics")[1],
+                  what="list error counted")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        a = self.wait(self.ubuntu_alerts, what="alert")[0]
+        self.assertIsNone(a["namespace"], a)
+        self.assertEqual((self.metric("vigil_k8s_exec_unsynced_total"),
+                          self.metric("vigil_k8s_exec_waits_total")), (1, 0))
+        self.k = StandIn()  # for tearDown
+
     def test_iptables_in_privileged_pod(self):
         """"Iptables or nftables Executed in Privileged Container" is on, as in StackRox: the
         privileged flag comes from the pod's securityContext, so iptables as root in a
