@@ -2,7 +2,8 @@
 /*
  * pipeline.c - one exec, top-down (vg_pipeline_record, then run_exec): decode,
  * attribute, evaluate, and for each violation volume control then the flow
- * (flow_bindings.c).
+ * (flow_bindings.c). An exec of a pod the Kubernetes client does not know yet
+ * waits for it first, bounded (podwait.h), and is run_exec'd when it comes back.
  */
 #include <errno.h>
 #include <stdlib.h>
