@@ -333,6 +333,23 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(self.metric("vigil_k8s_exec_wait_timeouts_total"), 1)
         self.assertEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 0)
 
+    def test_held_exec_is_evaluated_at_shutdown(self):
+        """vigil stops while an exec waits for its pod: the exec is evaluated and stored on the
+        way out, not lost."""
+        uid, cid = self.new_pod_container()
+        self.k.add_pod(str(uuid.uuid4()), "db-1", "shop")
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 60000")
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        self.wait(lambda: self.metric("vigil_k8s_exec_waiting") == 1, what="the exec held")
+        self.assertEqual(self.ubuntu_alerts(), [])
+        self.assertEqual(self.d.stop(), 0, self.d.text())
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 60000")
+        a = self.wait(self.ubuntu_alerts, what="the alert stored at shutdown")[0]
+        self.assertIsNone(a["namespace"], a)
+        full = self.d.req("GET", f"/v1/alerts/{a['id']}")[1]
+        self.assertEqual(full["processes"][-1]["podUid"], uid, full)
+
     def test_no_wait_while_the_pods_are_not_listed(self):
         """An API server that does not answer: execs of pods are evaluated at once (never held
         for pod_wait_ms), and counted."""
