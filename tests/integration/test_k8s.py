@@ -294,9 +294,14 @@ class K8sTest(unittest.TestCase):
                 return int(line.split()[1])
         raise AssertionError(f"no metric {name}")
 
-    def ubuntu_alerts(self):
+    def ubuntu_alerts(self, cid):
+        """The alerts of the Ubuntu policy in container cid (other tests on this host exec
+        dpkg in their own containers, which this daemon sees too)."""
         return [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
-                if x["policy"]["name"] == UBUNTU]
+                if x["policy"]["name"] == UBUNTU and x["containerId"] == cid]
+
+    # The counters are the host's: other tests' containers under pod cgroups this stand-in
+    # does not list are held (and time out) too, so they are checked as at least.
 
     def test_first_exec_waits_for_its_pod(self):
         """A pod's first exec comes before the API server lists the pod (a new pod starts faster
@@ -307,17 +312,14 @@ class K8sTest(unittest.TestCase):
         self.start(refresh_s=60, k8s=", pod_wait_ms = 10000")
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
         podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
-        self.wait(lambda: self.metric("vigil_k8s_exec_waiting") == 1, what="the exec held")
-        time.sleep(1.5)  # its pod not listed yet: no alert
-        self.assertEqual(self.ubuntu_alerts(), [])
+        self.wait(lambda: self.metric("vigil_k8s_exec_waits_total") >= 1, what="the exec held")
+        time.sleep(1.5)  # its pod not listed yet (and lists asked for since): no alert
+        self.assertEqual(self.ubuntu_alerts(cid), [])
         self.k.add_pod(uid, "web-1", "shop", cids=[cid])
-        a = self.wait(self.ubuntu_alerts, what="alert", timeout=10)[0]
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="alert", timeout=10)[0]
         self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "web-1", "web"))
         self.assertEqual(a["labels"], {"app": "web"}, a)
-        self.assertEqual((self.metric("vigil_k8s_exec_waits_total"),
-                          self.metric("vigil_k8s_exec_wait_resolved_total"),
-                          self.metric("vigil_k8s_exec_wait_timeouts_total"),
-                          self.metric("vigil_k8s_exec_waiting")), (1, 1, 0, 0))
+        self.assertGreaterEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 1)
 
     def test_pod_never_listed_is_evaluated_after_the_wait(self):
         """A pod the API server never lists: its exec is evaluated after kubernetes.pod_wait_ms,
@@ -327,10 +329,9 @@ class K8sTest(unittest.TestCase):
         self.start(refresh_s=60, k8s=", pod_wait_ms = 300")
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
         podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
-        a = self.wait(self.ubuntu_alerts, what="alert")[0]
-        self.assertIsNone(a["namespace"], a)
-        self.assertIsNone(a["pod"], a)
-        self.assertEqual(self.metric("vigil_k8s_exec_wait_timeouts_total"), 1)
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="alert")[0]
+        self.assertEqual((a["namespace"], a["pod"], a["podUid"]), (None, None, uid), a)
+        self.assertGreaterEqual(self.metric("vigil_k8s_exec_wait_timeouts_total"), 1)
         self.assertEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 0)
 
     def test_held_exec_is_evaluated_at_shutdown(self):
@@ -341,14 +342,13 @@ class K8sTest(unittest.TestCase):
         self.start(refresh_s=60, k8s=", pod_wait_ms = 60000")
         self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
         podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
-        self.wait(lambda: self.metric("vigil_k8s_exec_waiting") == 1, what="the exec held")
-        self.assertEqual(self.ubuntu_alerts(), [])
+        self.wait(lambda: self.metric("vigil_k8s_exec_waits_total") >= 1, what="the exec held")
+        time.sleep(0.5)
+        self.assertEqual(self.ubuntu_alerts(cid), [])
         self.assertEqual(self.d.stop(), 0, self.d.text())
         self.start(refresh_s=60, k8s=", pod_wait_ms = 60000")
-        a = self.wait(self.ubuntu_alerts, what="the alert stored at shutdown")[0]
-        self.assertIsNone(a["namespace"], a)
-        full = self.d.req("GET", f"/v1/alerts/{a['id']}")[1]
-        self.assertEqual(full["processes"][-1]["podUid"], uid, full)
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="the alert stored at shutdown")[0]
+        self.assertEqual((a["namespace"], a["podUid"]), (None, uid), a)
 
     def test_no_wait_while_the_pods_are_not_listed(self):
         """An API server that does not answer: execs of pods are evaluated at once (never held
@@ -359,10 +359,10 @@ class K8sTest(unittest.TestCase):
         self.wait(lambda: "vigil_k8s_pod_list_errors_total 0" not in self.d.req("GET", "/metrics")[1],
                   what="list error counted")
         podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
-        a = self.wait(self.ubuntu_alerts, what="alert")[0]
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="alert")[0]
         self.assertIsNone(a["namespace"], a)
-        self.assertEqual((self.metric("vigil_k8s_exec_unsynced_total"),
-                          self.metric("vigil_k8s_exec_waits_total")), (1, 0))
+        self.assertGreaterEqual(self.metric("vigil_k8s_exec_unsynced_total"), 1)
+        self.assertEqual(self.metric("vigil_k8s_exec_waits_total"), 0)
         self.k = StandIn()  # for tearDown
 
     def test_iptables_in_privileged_pod(self):
