@@ -75,6 +75,8 @@ static const struct key keys[] = {
 	{"kubernetes", "node", K_STR, F(k8s_node), NULL},
 	{"kubernetes", "insecure", K_BOOL, F(k8s_insecure), NULL},
 	{"kubernetes", "refresh_s", K_U32, F(k8s_refresh_s), NULL},
+	{"kubernetes", "pod_wait_ms", K_U32, F(k8s_pod_wait_ms), NULL},
+	{"kubernetes", "pod_wait_max", K_U32, F(k8s_pod_wait_max), NULL},
 	{NULL, "containers", K_TABLE, 0, 0, NULL},
 	{"containers", "storage_root", K_STR, F(ctr_storage_root), NULL},
 	{"containers", "docker_root", K_STR, F(ctr_docker_root), NULL},
@@ -110,6 +112,10 @@ static const struct range {
 	{"volume.burst", 0, 1000000, "repeats; 0 turns volume control off"},
 	{"volume.window_s", 1, 604800, "seconds"},
 	{"kubernetes.refresh_s", 1, 86400, "seconds"},
+	{"kubernetes.pod_wait_ms", 0, 60000,
+	 "milliseconds an exec of a pod not known yet waits for the pod's metadata; 0 evaluates it "
+	 "at once, without"},
+	{"kubernetes.pod_wait_max", 1, 1000000, "execs waiting for their pod at a time"},
 	{"lua.memory_mb", 1, 4096, "MiB"},
 	{"lua.budget", 1000, 1000000000, "instructions per call"},
 	{"lua.policy_memory_mb", 1, 4096, "MiB"},
@@ -254,6 +260,8 @@ void vg_config_defaults(struct vg_config *c)
 	c->bl_observe_s = 3600;
 	c->bl_startup_s = 60;
 	c->bl_max_elements = 1000;
+	c->k8s_pod_wait_ms = 2000;
+	c->k8s_pod_wait_max = 1024;
 }
 
 static void known(const char *parent, char *out, size_t n)

@@ -51,6 +51,9 @@ struct vg_config {
 		k8s_kubeconfig[512];
 	bool k8s_insecure;
 	uint32_t k8s_refresh_s;
+	uint32_t
+		k8s_pod_wait_ms; /* kubernetes.pod_wait_ms: 2000, an exec of an unknown pod waits */
+	uint32_t k8s_pod_wait_max; /* kubernetes.pod_wait_max: 1024 such execs at a time */
 	/* containers.*: where the runtimes keep their state ("": storage.conf's, the default) */
 	char ctr_storage_root[1024], ctr_docker_root[1024];
 	/* baselines.*: process baselines (README, "Process baselines") */

@@ -527,6 +527,8 @@ static int open_pipeline(struct vg_daemon *d)
 		.lineage_ctx = d,
 		.attribute = true,
 		.k8s = d->k8s,
+		.pod_wait_ms = d->cfg.k8s_pod_wait_ms,
+		.pod_wait_max = d->cfg.k8s_pod_wait_max,
 		.storage_root = d->cfg.ctr_storage_root,
 		.docker_root = d->cfg.ctr_docker_root,
 		.burst = d->cfg.burst,
@@ -612,6 +614,7 @@ static void free_event(struct event *ev)
 /* Everything, in the reverse order of start-up; the store flushed first. Returns rc, or 1. */
 static int teardown(struct vg_daemon *d, int rc)
 {
+	vg_pipeline_drain(d->pipeline); /* execs held for their pod: evaluated, then stored */
 	if (d->alerts && vg_alerts_sync(d->alerts)) {
 		vg_err("could not flush the store on the way out: recent violations may be lost");
 		rc = 1;

@@ -309,6 +309,27 @@ static void baseline_metrics(struct vg_daemon *d, const struct vg_pipeline_stats
 	}
 }
 
+/* Execs held for their pod's metadata (core/pipeline/podwait.h). */
+static void pod_wait_metrics(const struct vg_pipeline_stats *ps, struct evbuffer *b)
+{
+	metric(b, "vigil_k8s_exec_waits_total",
+	       "execs of a pod not known yet, held for its metadata", "counter", ps->podwait.held);
+	metric(b, "vigil_k8s_exec_wait_resolved_total",
+	       "held execs evaluated when their pod became known", "counter", ps->podwait.resolved);
+	metric(b, "vigil_k8s_exec_wait_timeouts_total",
+	       "held execs evaluated after kubernetes.pod_wait_ms, without their pod", "counter",
+	       ps->podwait.timeouts);
+	metric(b, "vigil_k8s_exec_wait_overflow_total",
+	       "execs of a pod not known yet evaluated at once: kubernetes.pod_wait_max held",
+	       "counter", ps->podwait.overflow);
+	metric(b, "vigil_k8s_exec_unsynced_total",
+	       "execs of a pod not known evaluated at once: no pod list had succeeded, or the last "
+	       "failed",
+	       "counter", ps->k8s_unsynced);
+	metric(b, "vigil_k8s_exec_waiting", "execs held for their pod now", "gauge",
+	       ps->podwait.now);
+}
+
 static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
 {
 	struct vg_k8s_stats ks;
@@ -460,8 +481,10 @@ void vg_daemon_metrics(struct vg_daemon *d, struct evbuffer *b)
 		       "of which the path was in the baseline: the file there had been replaced",
 		       "counter", ps.bl.kernel_replaced);
 	}
-	if (d->k8s)
+	if (d->k8s) {
 		k8s_metrics(d->k8s, b);
+		pod_wait_metrics(&ps, b);
+	}
 	if (d->notify)
 		vg_notify_metrics(d->notify, b);
 	metric(b, "vigil_policy_reloads_total", "successful reloads", "counter", d->reloads);

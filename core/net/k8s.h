@@ -76,7 +76,8 @@ const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
 
 /*
  * cb(ctx, pod_uid) runs from the loop each time a pod becomes known or its metadata changes
- * (a list, an ADDED or MODIFIED event applied, its owner resolved). NULL: none.
+ * (a list, an ADDED or MODIFIED event applied, its owner resolved), never from within a
+ * vg_k8s_* call. One callback: a second call replaces the first (cb NULL: none).
  */
 typedef void (*vg_k8s_pod_cb)(void *ctx, const char *pod_uid);
 void vg_k8s_set_pod_cb(struct vg_k8s *k, vg_k8s_pod_cb cb, void *ctx);

@@ -11,11 +11,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,31 +109,6 @@ static struct kept *kept_find(struct vg_content *c, uint64_t token)
 }
 
 /*
- * Is the kept exec's process still the one that exec'd (its executable the
- * recorded file)? A late verdict must not kill a stranger that got its pid.
- */
-static bool still_runs(const struct vg_event *ev)
-{
-	const struct vg_exec *r = ev->rec;
-	char path[64];
-	struct stat st;
-	int fd;
-	bool same;
-
-	snprintf(path, sizeof(path), "/proc/%u/exe", r->pid);
-	fd = open(path, O_PATH | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	same = !fstat(fd, &st) && st.st_ino == r->exe_ino &&
-	       st.st_dev == makedev(r->exe_dev >> 20, r->exe_dev & 0xfffff) &&
-	       (uint64_t)st.st_size == r->exe_size &&
-	       (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec ==
-		       r->exe_ctime_ns;
-	(void)close(fd); /* O_PATH */
-	return same;
-}
-
-/*
  * The policies a kept exec violated already, as indices of the current set: the
  * same set, or a reloaded one where they are found by id (a policy is never
  * reported twice for one exec). NULL when none can be told.
@@ -178,7 +149,9 @@ static void on_done(void *ctx, uint64_t token)
 		vg_pipeline_attribute(p, ev);
 		tell_kernel(p, ev);
 		p->st.content_late_evals++;
-		p->gone_pid = still_runs(ev) ? 0 : ev->rec->pid; /* effects.c: not killed by pid */
+		p->gone_pid = vg_pipeline_still_runs(ev)
+				      ? 0
+				      : ev->rec->pid; /* effects.c: not killed by pid */
 		p->st.content_late_violations +=
 			(uint64_t)vg_pipeline_evaluate(p, ev, skip_of(p, k));
 		p->gone_pid = 0;

@@ -5,9 +5,13 @@
  * deleted through the API server, and every outcome recorded on the alert.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -25,12 +29,37 @@ uint64_t vg_pipeline_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+bool vg_pipeline_still_runs(const struct vg_event *ev)
+{
+	const struct vg_exec *r = ev->rec;
+	char path[64];
+	struct stat st;
+	int fd;
+	bool same;
+
+	if (!(r->flags & VG_EXEC_EXE_KNOWN))
+		return false; /* cannot be told: not killed by pid */
+	snprintf(path, sizeof(path), "/proc/%u/exe", r->pid);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	same = !fstat(fd, &st) && st.st_ino == r->exe_ino &&
+	       st.st_dev == makedev(r->exe_dev >> 20, r->exe_dev & 0xfffff) &&
+	       (uint64_t)st.st_size == r->exe_size &&
+	       (uint64_t)st.st_ctim.tv_sec * 1000000000ull + (uint64_t)st.st_ctim.tv_nsec ==
+		       r->exe_ctime_ns;
+	(void)close(fd); /* O_PATH */
+	return same;
+}
+
 static int kill_process(void *ctx, uint32_t pid, char *msg, size_t n)
 {
 	struct vg_pipeline *p = ctx;
 
 	if (pid && pid == p->gone_pid) { /* decided after it exited: the pid may be another's */
-		snprintf(msg, n, "the process had exited before its content was known");
+		snprintf(msg, n,
+			 "the process had exited before it was evaluated (its content or its "
+			 "pod came late): its pid is not killed");
 		return -ESRCH;
 	}
 	return vg_kill_process(pid, msg, n);

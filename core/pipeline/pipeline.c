@@ -2,13 +2,17 @@
 /*
  * pipeline.c - one exec, top-down (vg_pipeline_record, then run_exec): decode,
  * attribute, evaluate, and for each violation volume control then the flow
- * (flow_bindings.c).
+ * (flow_bindings.c). An exec of a pod the Kubernetes client does not know yet
+ * waits for it first, bounded (podwait.h), and is run_exec'd when it comes back.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
+#include "k8s.h"
 #include "log.h"
 #include "pipeline_priv.h"
 
@@ -126,6 +130,82 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 		vg_pipeline_content_keep(p, ev, token, n);
 }
 
+/*
+ * Whether the exec is held for its pod's metadata (podwait.h): a pod the client does not know
+ * while it knows the node's pods (else an API server that is down would delay every exec), or
+ * a pod with execs held already (a pod's execs are evaluated in order). Not held (the bound):
+ * evaluated now, without the pod's metadata, and counted.
+ */
+static bool hold_for_pod(struct vg_pipeline *p, struct vg_event *ev, const void *rec, size_t len,
+			 int64_t boot_to_wall_ns)
+{
+	const struct vg_container *c;
+	const char *uid;
+
+	if (!p->podwait)
+		return false;
+	c = vg_event_container(ev);
+	uid = c->pod_uid;
+	if (!uid[0] || !c->id[0] || c->truncated) /* a pod's execs are its containers' */
+		return false;
+	if (!vg_podwait_has(p->podwait, uid)) {
+		if (vg_k8s_pod(p->o.k8s, uid)) /* known: the watch delivered it */
+			return false;
+		if (!vg_k8s_synced(p->o.k8s)) {
+			p->st.k8s_unsynced++;
+			return false;
+		}
+	}
+	if (vg_podwait_hold(p->podwait, uid, rec, len, boot_to_wall_ns))
+		return false; /* counted */
+	return true;
+}
+
+/* A held exec back (its pod known, its wait over, or shutdown): the whole of run_exec now. */
+static void on_held(void *ctx, const void *rec, size_t len, int64_t boot_to_wall_ns,
+		    enum vg_podwait_why why)
+{
+	struct vg_pipeline *p = ctx;
+	struct vg_event *ev = p->held_ev; /* its own: p->ev may be in use */
+
+	(void)why;
+	if (vg_event_decode(ev, rec, len, boot_to_wall_ns)) { /* decoded once: cannot fail */
+		p->st.decode_errors++;
+		return;
+	}
+	p->gone_pid = vg_pipeline_still_runs(ev) ? 0 : ev->rec->pid; /* effects.c */
+	run_exec(p, ev);
+	p->gone_pid = 0;
+}
+
+/* The Kubernetes client knows a pod now: its held execs are evaluated. */
+static void on_pod(void *ctx, const char *pod_uid)
+{
+	struct vg_pipeline *p = ctx;
+
+	vg_podwait_pod(p->podwait, pod_uid);
+}
+
+static int podwait_setup(struct vg_pipeline *p)
+{
+	struct vg_podwait_opts wo = {.base = p->o.base,
+				     .wait_ms = p->o.pod_wait_ms,
+				     .max = p->o.pod_wait_max ? p->o.pod_wait_max : 1024,
+				     .run = on_held,
+				     .ctx = p};
+	int rc;
+
+	if (!p->o.k8s || !p->o.base || !p->o.pod_wait_ms || !p->o.attribute || p->o.report)
+		return 0;
+	p->held_ev = calloc(1, sizeof(*p->held_ev));
+	if (!p->held_ev)
+		return -ENOMEM;
+	rc = vg_podwait_new(&p->podwait, &wo);
+	if (!rc)
+		vg_k8s_set_pod_cb(p->o.k8s, on_pod, p);
+	return rc;
+}
+
 int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64_t boot_to_wall_ns)
 {
 	int rc;
@@ -136,8 +216,15 @@ int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64
 		p->st.decode_errors++;
 		return rc < 0 ? rc : -EBADMSG;
 	}
-	run_exec(p, p->ev);
+	if (!hold_for_pod(p, p->ev, rec, len, boot_to_wall_ns))
+		run_exec(p, p->ev);
 	return 0;
+}
+
+void vg_pipeline_drain(struct vg_pipeline *p)
+{
+	if (p)
+		vg_podwait_flush(p->podwait);
 }
 
 void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev)
@@ -181,6 +268,8 @@ int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, 
 		rc = vg_enforcer_new(&p->enforcer, &eo);
 	if (!rc && o->live)
 		rc = vg_drift_new(&p->drift);
+	if (!rc)
+		rc = podwait_setup(p);
 	if (!rc && o->baselines && o->alerts && !o->report) {
 		struct vg_bl_opts bo = {.store = vg_alerts_baselines(o->alerts),
 					.observe_ns = o->bl_observe_ns,
@@ -213,6 +302,8 @@ void vg_pipeline_free(struct vg_pipeline *p)
 	if (!p)
 		return;
 	vg_pipeline_content_free(p); /* first: its pending answers reach the pipeline */
+	vg_podwait_free(p->podwait); /* vg_pipeline_drain evaluated them (the client is gone) */
+	free(p->held_ev);
 	vg_bl_free(p->bl);
 	vg_drift_free(p->drift);
 	vg_enforcer_free(p->enforcer);
@@ -243,6 +334,8 @@ void vg_pipeline_stats(const struct vg_pipeline *p, struct vg_pipeline_stats *st
 	if (p->bl)
 		vg_bl_stats(p->bl, &st->bl);
 	vg_pipeline_content_stats(p, st);
+	if (p->podwait)
+		vg_podwait_stats(p->podwait, &st->podwait);
 }
 
 struct vg_bl *vg_pipeline_baselines(struct vg_pipeline *p)

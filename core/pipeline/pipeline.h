@@ -20,6 +20,7 @@
 #include "enforcer.h"
 #include "engine.h"
 #include "event.h"
+#include "podwait.h"
 
 struct event_base;
 struct vg_alerts;
@@ -34,6 +35,9 @@ struct vg_pipeline_opts {
 	/* metadata: attribute execs to containers and pods (k8s: NULL without Kubernetes) */
 	bool attribute;
 	struct vg_k8s *k8s;
+	/* with k8s and base: an exec of a pod not known yet waits for it up to pod_wait_ms
+	   (0: never), at most pod_wait_max execs at a time (podwait.h) */
+	uint32_t pod_wait_ms, pod_wait_max;
 	/* the runtimes' state (ctrinfo.h) that names containers without Kubernetes ("": default) */
 	const char *storage_root, *docker_root;
 	/* volume control: at most burst repeats of an exec per window_s (0: none dropped) */
@@ -79,6 +83,10 @@ struct vg_pipeline_stats {
 	uint64_t content_kept, content_late_evals, content_late_violations, content_not_kept,
 		content_to_kernel, content_late_unknown;
 	struct vg_ident_stats ident;
+	/* execs held for their pod's metadata (podwait.h); not held: the client had not listed
+	   the node's pods (or the last list failed) */
+	struct vg_podwait_stats podwait;
+	uint64_t k8s_unsynced;
 };
 
 int vg_pipeline_new(struct vg_pipeline **out, const struct vg_pipeline_opts *o, char *err,
@@ -90,6 +98,10 @@ void vg_pipeline_set_engine(struct vg_pipeline *p, struct vg_engine *e);
 
 /* One record from the sensor, through the whole pipeline. 0, or the decoder's -errno. */
 int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64_t boot_to_wall_ns);
+
+/* Shutdown, before the store and the notifiers close: every exec held for its pod is
+   evaluated now, with what is known of it. */
+void vg_pipeline_drain(struct vg_pipeline *p);
 
 /* An event already decoded (a trace's), from metadata on. */
 void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev);

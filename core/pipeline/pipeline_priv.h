@@ -28,12 +28,21 @@ struct vg_pipeline {
 	struct vg_bl *bl;	    /* process baselines: with a store, when enabled */
 	struct vg_content *content; /* live, with content identity */
 	uint32_t gone_pid; /* a late verdict's process that exited: its pid is not killed */
+	struct vg_podwait *podwait; /* execs waiting for their pod (with k8s and pod_wait_ms) */
+	struct vg_event *held_ev;   /* such an exec, evaluated when it comes back */
 };
 
 /* The enforcer's side effects on this host: kills, cgroup checks, pod deletes, the alert. */
 extern const struct vg_enforce_ops vg_pipeline_effects;
 
 uint64_t vg_pipeline_now_ns(void);
+
+/*
+ * effects.c: is the process of an exec evaluated late still the one that exec'd (its
+ * executable the recorded file)? If not, p->gone_pid = its pid while it is evaluated: a late
+ * verdict must not kill a stranger that got the pid.
+ */
+bool vg_pipeline_still_runs(const struct vg_event *ev);
 
 /* pipeline.c: attribution (and drift), then evaluation except skip[] (NULL: none). */
 void vg_pipeline_attribute(struct vg_pipeline *p, struct vg_event *ev);

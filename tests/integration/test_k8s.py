@@ -139,14 +139,15 @@ class K8sTest(unittest.TestCase):
             subprocess.run(["podman", "rm", "-f", "-t", "0", c], capture_output=True)
         self.k.stop()
 
-    def start(self, server=None, extra="", refresh_s=None):
-        """vigil on the stand-in; no periodic relist unless refresh_s: the watch keeps it current."""
+    def start(self, server=None, extra="", refresh_s=None, k8s=""):
+        """vigil on the stand-in; no periodic relist unless refresh_s: the watch keeps it
+        current. k8s: more keys of its kubernetes table (", k = v")."""
         conf = os.path.join(self.data, "vigil.conf.lua")
         refresh = f", refresh_s = {refresh_s}" if refresh_s else ""
         with open(conf, "w") as f:
             f.write(f'return {{ api = {{ listen = "127.0.0.1:{self.port}" }}, kubernetes = {{'
                     f' server = "{server or self.k.url}", token_file = "{self.k.dir}/token",'
-                    f' insecure = true, node = "testnode"{refresh} }} {extra} }}\n')
+                    f' insecure = true, node = "testnode"{refresh} {k8s} }} {extra} }}\n')
         self.conf = conf
         self.d = Daemon(self.data, self.port, "--config", conf)
 
@@ -474,6 +475,92 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(len([e for e in log["log"] if e["method"] == "DELETE"]), 1, log["log"])
         self.assertEqual(len(log["events"]), 1, log["events"])
         self.assertEqual(a["violations"], 3)
+
+    def new_pod_container(self):
+        """A container under the cgroup of a pod the stand-in does not list yet: its uid and id."""
+        uid = str(uuid.uuid4())
+        cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
+                     f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
+        self.cids.append(cid)
+        podman("cp", self.marker, f"{cid}:/tmp/dpkg")
+        return uid, cid
+
+    def metric(self, name):
+        for line in self.d.req("GET", "/metrics")[1].splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        raise AssertionError(f"no metric {name}")
+
+    def ubuntu_alerts(self, cid):
+        """The alerts of the Ubuntu policy in container cid (other tests on this host exec
+        dpkg in their own containers, which this daemon sees too)."""
+        return [x for x in self.d.req("GET", "/v1/alerts")[1]["alerts"]
+                if x["policy"]["name"] == UBUNTU and x["containerId"] == cid]
+
+    # The counters are the host's: other tests' containers under pod cgroups this stand-in
+    # does not list are held (and time out) too, so they are checked as at least.
+
+    def test_first_exec_waits_for_its_pod(self):
+        """A pod's first exec comes before the API server lists the pod (a new pod starts faster
+        than vigil hears of it): the exec is held, and evaluated with the pod's namespace, name
+        and deployment once the pod is listed, within kubernetes.pod_wait_ms."""
+        uid, cid = self.new_pod_container()
+        self.k.add_pod(str(uuid.uuid4()), "db-1", "shop")  # another pod: the list has succeeded
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 10000")
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        self.wait(lambda: self.metric("vigil_k8s_exec_waits_total") >= 1, what="the exec held")
+        time.sleep(1.5)  # its pod not listed yet (and lists asked for since): no alert
+        self.assertEqual(self.ubuntu_alerts(cid), [])
+        self.k.add_pod(uid, "web-1", "shop", cids=[cid])
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="alert", timeout=10)[0]
+        self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "web-1", "web"))
+        self.assertEqual(a["labels"], {"app": "web"}, a)
+        self.assertGreaterEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 1)
+
+    def test_pod_never_listed_is_evaluated_after_the_wait(self):
+        """A pod the API server never lists: its exec is evaluated after kubernetes.pod_wait_ms,
+        without pod metadata, and counted as a timeout."""
+        uid, cid = self.new_pod_container()
+        self.k.add_pod(str(uuid.uuid4()), "db-1", "shop")
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 300")
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="alert")[0]
+        self.assertEqual((a["namespace"], a["pod"], a["podUid"]), (None, None, uid), a)
+        self.assertGreaterEqual(self.metric("vigil_k8s_exec_wait_timeouts_total"), 1)
+        self.assertEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 0)
+
+    def test_held_exec_is_evaluated_at_shutdown(self):
+        """vigil stops while an exec waits for its pod: the exec is evaluated and stored on the
+        way out, not lost."""
+        uid, cid = self.new_pod_container()
+        self.k.add_pod(str(uuid.uuid4()), "db-1", "shop")
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 60000")
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        self.wait(lambda: self.metric("vigil_k8s_exec_waits_total") >= 1, what="the exec held")
+        time.sleep(0.5)
+        self.assertEqual(self.ubuntu_alerts(cid), [])
+        self.assertEqual(self.d.stop(), 0, self.d.text())
+        self.start(refresh_s=60, k8s=", pod_wait_ms = 60000")
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="the alert stored at shutdown")[0]
+        self.assertEqual((a["namespace"], a["podUid"]), (None, uid), a)
+
+    def test_no_wait_while_the_pods_are_not_listed(self):
+        """An API server that does not answer: execs of pods are evaluated at once (never held
+        for pod_wait_ms), and counted."""
+        self.k.stop()
+        uid, cid = self.new_pod_container()
+        self.start(server="https://127.0.0.1:1", k8s=", pod_wait_ms = 60000")
+        self.wait(lambda: "vigil_k8s_pod_list_errors_total 0" not in self.d.req("GET", "/metrics")[1],
+                  what="list error counted")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="alert")[0]
+        self.assertIsNone(a["namespace"], a)
+        self.assertGreaterEqual(self.metric("vigil_k8s_exec_unsynced_total"), 1)
+        self.assertEqual(self.metric("vigil_k8s_exec_waits_total"), 0)
+        self.k = StandIn()  # for tearDown
 
     def test_iptables_in_privileged_pod(self):
         """"Iptables or nftables Executed in Privileged Container" is on, as in StackRox: the

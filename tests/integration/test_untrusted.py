@@ -106,6 +106,12 @@ class ConfigTest(Base):
              "volume.burst = 99999999999 is out of range: use 0..1000000"),
             ("kubernetes = { refresh_s = 0 }",
              "kubernetes.refresh_s = 0 is out of range: use 1..86400"),
+            ("kubernetes = { pod_wait_ms = 120000 }",
+             "kubernetes.pod_wait_ms = 120000 is out of range: use 0..60000 (milliseconds an "
+             "exec of a pod not known yet waits for the pod's metadata; 0 evaluates it at once, "
+             "without)"),
+            ("kubernetes = { pod_wait_max = 0 }",
+             "kubernetes.pod_wait_max = 0 is out of range: use 1..1000000"),
         ]:
             with self.subTest(body=body):
                 self.assert_conf_refused(f"return {{ {body} }}", msg)
