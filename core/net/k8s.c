@@ -62,6 +62,24 @@ const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *uid)
 	return p ? &p->meta : NULL; /* a new pod comes with the watch */
 }
 
+static bool lists_container(const struct pod *p, const char *cid)
+{
+	for (int i = 0; i < p->ncids; i++)
+		if (!strcmp(p->cids[i], cid))
+			return true;
+	return false;
+}
+
+bool vg_k8s_pod_ready(struct vg_k8s *k, const char *uid, const char *cid)
+{
+	const struct pod *p;
+
+	if (!k || !uid || !*uid)
+		return false;
+	p = vg_k8s_pod_find(k, uid);
+	return p && !p->owner_pending && (!cid || lists_container(p, cid));
+}
+
 enum vg_k8s_attr vg_k8s_verify(struct vg_k8s *k, const char *uid, const char *cid,
 			       const struct vg_meta **m)
 {
@@ -72,11 +90,10 @@ enum vg_k8s_attr vg_k8s_verify(struct vg_k8s *k, const char *uid, const char *ci
 	if (!pm)
 		return VG_K8S_UNKNOWN;
 	p = (const struct pod *)((const char *)pm - offsetof(struct pod, meta));
-	for (int i = 0; cid && i < p->ncids; i++)
-		if (!strcmp(p->cids[i], cid)) {
-			*m = pm;
-			return VG_K8S_VERIFIED;
-		}
+	if (cid && lists_container(p, cid)) {
+		*m = pm;
+		return VG_K8S_VERIFIED;
+	}
 	k->st.attr_mismatches++; /* a status that lags a new container: the watch brings it */
 	return VG_K8S_MISMATCH;
 }

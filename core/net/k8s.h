@@ -73,6 +73,13 @@ void vg_k8s_free(struct vg_k8s *k);
 
 /* The pod's metadata, or NULL (unknown yet: it comes with the watch). */
 const struct vg_meta *vg_k8s_pod(struct vg_k8s *k, const char *pod_uid);
+/*
+ * Whether the pod is known with its metadata complete: its top owner read (not a guess from
+ * the owner's name) and, cid not NULL, container cid (64 hex) in its container statuses (a
+ * pod is known from its scheduling on; a container's id comes with the status the kubelet
+ * writes after starting it). The pod callback runs each time this may have become true.
+ */
+bool vg_k8s_pod_ready(struct vg_k8s *k, const char *pod_uid, const char *cid);
 
 /*
  * cb(ctx, pod_uid) runs from the loop each time a pod becomes known or its metadata changes

@@ -137,8 +137,8 @@ static void on_owner(void *ctx, const struct vg_http_resp *r)
 	req_done(q);
 }
 
-static void ask(struct vg_k8s *k, const char *key, const char *ns, const char *kind,
-		const char *name)
+static int ask(struct vg_k8s *k, const char *key, const char *ns, const char *kind,
+	       const char *name)
 {
 	struct vg_k8s_owner_req *q = calloc(1, sizeof(*q));
 	char url[1024];
@@ -146,7 +146,7 @@ static void ask(struct vg_k8s *k, const char *key, const char *ns, const char *k
 	const char *hdr[3];
 
 	if (!q)
-		return;
+		return -ENOMEM;
 	q->k = k;
 	snprintf(q->key, sizeof(q->key), "%s", key);
 	snprintf(q->ns, sizeof(q->ns), "%s", ns);
@@ -162,13 +162,14 @@ static void ask(struct vg_k8s *k, const char *key, const char *ns, const char *k
 	k->st.owner_gets++;
 	if (vg_http_request(k->http, &req, on_owner, q)) {
 		free(q);
-		return;
+		return -EIO;
 	}
 	q->next = k->owner_reqs;
 	k->owner_reqs = q;
+	return 0;
 }
 
-void vg_k8s_owner_top(struct vg_k8s *k, const char *ns, const char *kind, const char *name,
+bool vg_k8s_owner_top(struct vg_k8s *k, const char *ns, const char *kind, const char *name,
 		      char *out, size_t n)
 {
 	char key[600];
@@ -176,22 +177,26 @@ void vg_k8s_owner_top(struct vg_k8s *k, const char *ns, const char *kind, const 
 
 	guess(kind, name, out, n);
 	if (strcmp(kind, "ReplicaSet") && strcmp(kind, "Job"))
-		return; /* a StatefulSet, DaemonSet...: the top already */
+		return true; /* a StatefulSet, DaemonSet...: the top already */
 	if (!k->owners && !(k->owners = json_object()))
-		return;
+		return true;
 	snprintf(key, sizeof(key), "%s/%s/%s", ns, kind, name);
 	e = json_object_get(k->owners, key);
 	if (e && json_integer_value(json_object_get(e, "until")) > vg_k8s_mono_s()) {
-		if (json_integer_value(json_object_get(e, "state")) != PENDING)
-			snprintf(out, n, "%s", json_string_value(json_object_get(e, "top")));
-		return;
+		if (json_integer_value(json_object_get(e, "state")) == PENDING)
+			return false; /* asked already: update_pods tells this pod too */
+		snprintf(out, n, "%s", json_string_value(json_object_get(e, "top")));
+		return true;
 	}
 	make_room(k);
 	/* pending for as long as a request may take, then asked again */
 	json_object_set_new(k->owners, key,
 			    json_pack("{s:s, s:I, s:i}", "top", out, "until",
 				      (json_int_t)(vg_k8s_mono_s() + 60), "state", PENDING));
-	ask(k, key, ns, kind, name);
+	if (!ask(k, key, ns, kind, name))
+		return false;
+	json_object_del(k->owners, key); /* not asked: the guess is the answer, asked next time */
+	return true;
 }
 
 void vg_k8s_owners_free(struct vg_k8s *k)

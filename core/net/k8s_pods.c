@@ -140,7 +140,7 @@ static void owner_of(struct vg_k8s *k, struct pod *p, const json_t *md)
 		return;
 	p->owner_kind = keep(p, kind);
 	p->owner_name = keep(p, name);
-	vg_k8s_owner_top(k, p->ns, kind, name, dep, sizeof(dep));
+	p->owner_pending = !vg_k8s_owner_top(k, p->ns, kind, name, dep, sizeof(dep));
 	p->deployment = dep[0] ? keep(p, dep) : NULL;
 }
 
@@ -208,10 +208,12 @@ static bool put(struct vg_k8s *k, struct pod *p)
 	return true;
 }
 
-static void fire(struct vg_k8s *k, const char *uid)
+/* The callback, for a pod whose metadata is complete: one whose owner is being read is told
+ * of when the answer comes (vg_k8s_pod_set_deployment). */
+static void fire(struct vg_k8s *k, const struct pod *p)
 {
-	if (k->pod_cb)
-		k->pod_cb(k->pod_cb_ctx, uid);
+	if (k->pod_cb && !p->owner_pending)
+		k->pod_cb(k->pod_cb_ctx, p->uid);
 }
 
 void vg_k8s_pods_replace(struct vg_k8s *k, const json_t *items)
@@ -225,7 +227,7 @@ void vg_k8s_pods_replace(struct vg_k8s *k, const json_t *items)
 		struct pod *p = parse_pod(k, it);
 
 		if (p && put(k, p))
-			fire(k, p->uid);
+			fire(k, p);
 	}
 	k->st.pods = (uint64_t)k->npods;
 }
@@ -248,19 +250,25 @@ void vg_k8s_pods_apply(struct vg_k8s *k, const char *type, const json_t *obj)
 	} else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")) {
 		p = parse_pod(k, obj);
 		if (p && put(k, p))
-			fire(k, uid);
+			fire(k, p);
 	}
 	k->st.pods = (uint64_t)(k->npods - k->ngone);
 }
 
 void vg_k8s_pod_set_deployment(struct vg_k8s *k, struct pod *p, const char *dep)
 {
-	if (p->deployment && !strcmp(p->deployment, dep))
+	bool was_pending = p->owner_pending;
+
+	p->owner_pending = false;
+	if (p->deployment && !strcmp(p->deployment, dep)) {
+		if (was_pending) /* the guess was right: complete now */
+			fire(k, p);
 		return;
+	}
 	p->deployment = keep(p, dep);
 	p->meta.deployment = p->deployment;
 	p->meta.serial = vg_serial_next();
-	fire(k, p->uid);
+	fire(k, p);
 }
 
 /* ---- namespaces: their labels and annotations, for the notifiers ---------------------- */

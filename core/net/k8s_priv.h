@@ -21,6 +21,7 @@ struct pod {
 	char uid[40];
 	char *ns, *name, *deployment, *container;
 	char *owner_kind, *owner_name; /* its controller (else first) ownerReference, or NULL */
+	bool owner_pending;	       /* its top owner is being read: deployment is a guess */
 	const char **labels;	       /* key, value, ..., NULL (strings owned by `strs`) */
 	char **strs;
 	int nstrs;
@@ -115,9 +116,10 @@ void vg_k8s_pod_set_deployment(struct vg_k8s *k, struct pod *p, const char *dep)
 /*
  * k8s_owner.c: the deployment (or other top owner) name of a pod owned by kind/name in ns,
  * in out: from the owner cache, else guessed from the name while a GET of the owner is asked
- * for (its answer updates the pods it owns, vg_k8s_pod_set_deployment).
+ * for (its answer updates the pods it owns, vg_k8s_pod_set_deployment). True when out is the
+ * answer; false while a GET of the owner is on its way (out is the guess meanwhile).
  */
-void vg_k8s_owner_top(struct vg_k8s *k, const char *ns, const char *kind, const char *name,
+bool vg_k8s_owner_top(struct vg_k8s *k, const char *ns, const char *kind, const char *name,
 		      char *out, size_t n);
 void vg_k8s_owners_free(struct vg_k8s *k);
 

@@ -132,7 +132,8 @@ static void run_exec(struct vg_pipeline *p, struct vg_event *ev)
 
 /*
  * Whether the exec is held for its pod's metadata (podwait.h): a pod the client does not know
- * while it knows the node's pods (else an API server that is down would delay every exec), or
+ * whole yet (not at all, its owner being read, or this container not in its status yet) while
+ * it knows the node's pods (else an API server that is down would delay every exec), or
  * a pod with execs held already (a pod's execs are evaluated in order). Not held (the bound):
  * evaluated now, without the pod's metadata, and counted.
  */
@@ -149,7 +150,7 @@ static bool hold_for_pod(struct vg_pipeline *p, struct vg_event *ev, const void 
 	if (!uid[0] || !c->id[0] || c->truncated) /* a pod's execs are its containers' */
 		return false;
 	if (!vg_podwait_has(p->podwait, uid)) {
-		if (vg_k8s_pod(p->o.k8s, uid)) /* known: the watch delivered it */
+		if (vg_k8s_pod_ready(p->o.k8s, uid, c->id)) /* the watch delivered it whole */
 			return false;
 		if (!vg_k8s_synced(p->o.k8s)) {
 			p->st.k8s_unsynced++;

@@ -518,6 +518,24 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(a["labels"], {"app": "web"}, a)
         self.assertGreaterEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 1)
 
+    def test_first_exec_waits_for_its_container_status(self):
+        """The pod is known from its scheduling on, but its container's id comes with the
+        status the kubelet writes after starting it, after the container's first exec: that
+        exec is held too, and evaluated with the pod's metadata once the status lists it
+        (without the wait it would be attributed to the container alone)."""
+        uid, cid = self.new_pod_container()
+        self.k.add_pod(uid, "web-1", "shop", cids=[])  # scheduled: no container statuses yet
+        self.start(k8s=", pod_wait_ms = 10000")
+        self.wait(lambda: "vigil_k8s_pods 1" in self.d.req("GET", "/metrics")[1], what="pod list")
+        podman("exec", cid, "/tmp/dpkg", "/tmp/mark")
+        self.wait(lambda: self.metric("vigil_k8s_exec_waits_total") >= 1, what="the exec held")
+        time.sleep(1)
+        self.assertEqual(self.ubuntu_alerts(cid), [])
+        self.k.add_pod(uid, "web-1", "shop", cids=[cid])  # the status: a MODIFIED event
+        a = self.wait(lambda: self.ubuntu_alerts(cid), what="alert", timeout=10)[0]
+        self.assertEqual((a["namespace"], a["pod"], a["deployment"]["name"]), ("shop", "web-1", "web"))
+        self.assertGreaterEqual(self.metric("vigil_k8s_exec_wait_resolved_total"), 1)
+
     def test_pod_never_listed_is_evaluated_after_the_wait(self):
         """A pod the API server never lists: its exec is evaluated after kubernetes.pod_wait_ms,
         without pod metadata, and counted as a timeout."""
