@@ -33,7 +33,8 @@ e.g. with annotations), POST /_standin/objects (a ReplicaSet, Job, Deployment, C
 StatefulSet, served under /apis), POST /_standin/faults ({"delete": [500, 500], "all": 403,
 "namespaces": 403, "retry_after": 1}), POST /_standin/watches ({"close": true} ends every
 watch now, {"close": true, "abrupt": true} drops their connections, {"bookmark": true} sends
-a bookmark now, {"expire": true} forgets the history: a watch from an older resourceVersion
+a bookmark now, {"error": 504} ends every watch with an ERROR event of that code (as after an
+etcd restore: "Too large resource version"), {"expire": true} forgets the history: a watch from an older resourceVersion
 gets 410, as an HTTP status with "http": true), GET /_standin/log. Every request is appended
 to DIR/requests.jsonl.
 """
@@ -278,9 +279,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(201, put("objects", object_key(o), o))
             if path == "/_standin/watches" and method == "POST":
                 w = json.loads(raw)
-                if w.get("close"):
+                if w.get("close") or w.get("error"):
                     STATE["close"] += 1
                     STATE["abrupt"] = bool(w.get("abrupt"))
+                    STATE["close_error"] = int(w.get("error") or 0)
                 if w.get("bookmark"):
                     STATE["bookmark"] += 1
                 if w.get("expire"):
@@ -364,6 +366,10 @@ class Handler(BaseHTTPRequestHandler):
                             "kind": kind, "apiVersion": "v1",
                             "metadata": {"resourceVersion": str(pos)}}})
                     closed, abrupt = STATE["close"] != marks[0], STATE["abrupt"]
+                    if closed and STATE.get("close_error"):  # e.g. 504: a version too large
+                        out.append({"type": "ERROR", "object": status(
+                            STATE["close_error"], "Timeout",
+                            "Too large resource version")[1]})
                     marks = (STATE["close"], STATE["bookmark"])
                 self.chunk(out)
                 if closed and abrupt:  # the connection dropped: no end of the stream

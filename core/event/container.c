@@ -31,8 +31,16 @@ static bool has_suffix(const char *s, size_t n, const char *sfx)
 }
 
 /* A pod uid, 8-4-4-4-12 hex, with '-' or (systemd slices) '_' as separator. */
+/* A static pod's uid is the kubelet's hash of its manifest: 32 hex digits, no dashes. */
+#define STATIC_POD_UID_LEN 32
+
 static bool parse_uid(const char *s, size_t n, char *out)
 {
+	if (n == STATIC_POD_UID_LEN && is_hex(s, n)) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+		return true;
+	}
 	if (n != VG_POD_UID_LEN)
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -56,9 +64,12 @@ static bool parse_pod(const char *s, size_t n, char *out)
 	if (!has_prefix(s, n, "kubepods") || !has_suffix(s, n, ".slice"))
 		return false;
 	p = s + n - strlen(".slice") - VG_POD_UID_LEN;
-	if (p - s < 4 || memcmp(p - 4, "-pod", 4))
-		return false;
-	return parse_uid(p, VG_POD_UID_LEN, out);
+	if (p - s >= 4 && !memcmp(p - 4, "-pod", 4))
+		return parse_uid(p, VG_POD_UID_LEN, out);
+	p = s + n - strlen(".slice") - STATIC_POD_UID_LEN;
+	if (p - s >= 4 && !memcmp(p - 4, "-pod", 4))
+		return parse_uid(p, STATIC_POD_UID_LEN, out);
+	return false;
 }
 
 /* prefix<id>[suffix]: true when the component is exactly that. */

@@ -31,7 +31,8 @@
 struct vg_container {
 	char id[VG_CONTAINER_ID_LEN + 1]; /* 64 lowercase hex, "" for a host process */
 	char short_id[VG_CONTAINER_SHORT_LEN + 1];
-	char pod_uid[VG_POD_UID_LEN + 1]; /* 8-4-4-4-12, "" when not in a pod */
+	char pod_uid[VG_POD_UID_LEN + 1]; /* 8-4-4-4-12 (a static pod's: 32 hex), "" when not
+					     in a pod */
 	const char *runtime;		  /* static string, NULL for a host process */
 	size_t level_len; /* bytes of the path up to the end of the container's own level */
 	bool nested;	  /* a pod or container name below that level (never attributed) */

@@ -26,6 +26,7 @@ struct vg_http {
 struct xfer {
 	struct vg_http *h;
 	struct xfer *prev, *next;
+	bool unlinked; /* off h->xfers (its callback running) */
 	CURL *easy;
 	struct curl_slist *headers;
 	char *body_out;
@@ -47,14 +48,22 @@ struct sock {
 
 /* Off the in-flight list (and out of the multi handle: the caller did that or does not need it),
  * freed. */
-static void xfer_free(struct xfer *x)
+static void xfer_unlink(struct xfer *x)
 {
+	if (x->unlinked)
+		return;
 	if (x->prev)
 		x->prev->next = x->next;
 	else
 		x->h->xfers = x->next;
 	if (x->next)
 		x->next->prev = x->prev;
+	x->unlinked = true;
+}
+
+static void xfer_free(struct xfer *x)
+{
+	xfer_unlink(x);
 	if (x->h->nidle < (int)(sizeof(x->h->idle) / sizeof(x->h->idle[0]))) {
 		curl_easy_reset(x->easy);
 		x->h->idle[x->h->nidle++] = x->easy;
@@ -106,6 +115,7 @@ static void check_done(struct vg_http *h)
 		if (m->data.result != CURLE_OK)
 			r.error = error_words(x, m->data.result);
 		curl_multi_remove_handle(h->multi, x->easy);
+		xfer_unlink(x); /* the callback may cancel its other requests: not this one */
 		x->cb(x->ctx, &r);
 		xfer_free(x);
 	}
@@ -137,6 +147,7 @@ static void drain_streams(struct vg_http *h)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
 		r.error = rc == 1 ? "stopped by its reader" : "a line of the stream is too long";
 		curl_multi_remove_handle(h->multi, x->easy);
+		xfer_unlink(x); /* the callback may cancel its other requests: not this one */
 		x->cb(x->ctx, &r);
 		xfer_free(x);
 	}
@@ -406,6 +417,9 @@ void vg_http_free(struct vg_http *h)
 {
 	if (!h)
 		return;
+	/* removing a transfer makes curl set its timer again: not on a freed event */
+	if (h->multi)
+		(void)curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
 	if (h->timer)
 		event_free(h->timer);
 	while (h->xfers) {

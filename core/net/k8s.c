@@ -282,11 +282,13 @@ static bool delete_asked(struct vg_k8s *k, const char *uid)
 int vg_k8s_kill_pod(struct vg_k8s *k, const char *uid, const char *policy, vg_k8s_done done,
 		    void *ctx)
 {
-	const struct vg_meta *m = vg_k8s_pod(k, uid);
+	const struct pod *p = k ? vg_k8s_pod_find(k, uid) : NULL;
+	const struct vg_meta *m;
 	struct kill *x;
 
-	if (!m)
+	if (!p)
 		return -ENOENT;
+	m = &p->meta;
 	if (delete_asked(k, uid)) {
 		k->st.deletes_deduped++;
 		done(ctx, true, "pod deletion already requested");
@@ -298,7 +300,7 @@ int vg_k8s_kill_pod(struct vg_k8s *k, const char *uid, const char *policy, vg_k8
 	x->k = k;
 	x->done = done;
 	x->ctx = ctx;
-	snprintf(x->uid, sizeof(x->uid), "%s", uid);
+	snprintf(x->uid, sizeof(x->uid), "%s", p->api_uid); /* a static pod's mirror's */
 	snprintf(x->ns, sizeof(x->ns), "%s", m->namespace_);
 	snprintf(x->name, sizeof(x->name), "%s", m->pod);
 	snprintf(x->policy, sizeof(x->policy), "%s", policy);

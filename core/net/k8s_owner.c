@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "k8s_priv.h"
@@ -82,7 +83,7 @@ static void update_pods(struct vg_k8s_owner_req *q, const char *top)
 /* The name of the controller of the owner object in body (its own name when none). */
 static void controller_of(const char *body, const char *own, char *top, size_t n)
 {
-	json_t *j = json_loads(body, 0, NULL), *o, *refs;
+	json_t *j = json_loads(body, JSON_ALLOW_NUL, NULL), *o, *refs;
 	size_t i;
 
 	snprintf(top, n, "%s", own);
@@ -140,11 +141,16 @@ static void on_owner(void *ctx, const struct vg_http_resp *r)
 static int ask(struct vg_k8s *k, const char *key, const char *ns, const char *kind,
 	       const char *name)
 {
-	struct vg_k8s_owner_req *q = calloc(1, sizeof(*q));
-	char url[1024];
+	struct vg_k8s_owner_req *q;
+	char url[1024], *ens, *ename;
 	struct vg_http_req req;
 	const char *hdr[3];
 
+	/* an ownerReference's name is not checked by the API server: one that does not fit is
+	 * not asked for (its pods keep the guess), and each goes into the path escaped */
+	if (strlen(ns) >= sizeof(q->ns) || strlen(name) >= sizeof(q->name))
+		return -ENAMETOOLONG;
+	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->k = k;
@@ -152,12 +158,22 @@ static int ask(struct vg_k8s *k, const char *key, const char *ns, const char *ki
 	snprintf(q->ns, sizeof(q->ns), "%s", ns);
 	snprintf(q->kind, sizeof(q->kind), "%s", kind);
 	snprintf(q->name, sizeof(q->name), "%s", name);
+	ens = curl_easy_escape(NULL, ns, 0);
+	ename = curl_easy_escape(NULL, name, 0);
+	if (!ens || !ename) {
+		curl_free(ens);
+		curl_free(ename);
+		free(q);
+		return -ENOMEM;
+	}
 	if (!strcmp(kind, "ReplicaSet"))
 		snprintf(url, sizeof(url), "%s/apis/apps/v1/namespaces/%s/replicasets/%s",
-			 k->server, ns, name);
+			 k->server, ens, ename);
 	else
-		snprintf(url, sizeof(url), "%s/apis/batch/v1/namespaces/%s/jobs/%s", k->server, ns,
-			 name);
+		snprintf(url, sizeof(url), "%s/apis/batch/v1/namespaces/%s/jobs/%s", k->server, ens,
+			 ename);
+	curl_free(ens);
+	curl_free(ename);
 	vg_k8s_req(k, &req, url, hdr);
 	k->st.owner_gets++;
 	if (vg_http_request(k->http, &req, on_owner, q)) {

@@ -160,17 +160,36 @@ static void labels_of(struct pod *p, const json_t *labels)
 	}
 }
 
+/*
+ * The uid a pod's cgroups carry: its metadata.uid, but for a static pod (a manifest the kubelet
+ * runs itself: etcd, kube-apiserver...) the kubelet's own uid, which the API server's mirror of
+ * it names in its kubernetes.io/config.mirror annotation. NULL when neither fits.
+ */
+static const char *cgroup_uid(const json_t *md)
+{
+	const char *uid = json_string_value(json_object_get(md, "uid"));
+	const char *mirror = json_string_value(
+		json_object_get(json_object_get(md, "annotations"), "kubernetes.io/config.mirror"));
+
+	if (mirror && *mirror && strlen(mirror) < sizeof(((struct pod *)0)->uid))
+		return mirror;
+	return uid;
+}
+
 /* A Pod object; NULL when it has no uid (or out of memory). */
 static struct pod *parse_pod(struct vg_k8s *k, const json_t *it)
 {
 	const json_t *md = json_object_get(it, "metadata"), *ctrs, *c;
-	const char *uid = json_string_value(json_object_get(md, "uid"));
+	const char *uid = cgroup_uid(md);
+	const char *api_uid = json_string_value(json_object_get(md, "uid"));
 	struct pod *p;
 	size_t ci;
 
-	if (!uid || strlen(uid) >= sizeof(p->uid) || !(p = calloc(1, sizeof(*p))))
+	if (!uid || !api_uid || strlen(uid) >= sizeof(p->uid) ||
+	    strlen(api_uid) >= sizeof(p->api_uid) || !(p = calloc(1, sizeof(*p))))
 		return NULL;
 	snprintf(p->uid, sizeof(p->uid), "%s", uid);
+	snprintf(p->api_uid, sizeof(p->api_uid), "%s", api_uid);
 	p->ns = keep(p, json_string_value(json_object_get(md, "namespace")));
 	p->name = keep(p, json_string_value(json_object_get(md, "name")));
 	owner_of(k, p, md);
@@ -234,8 +253,7 @@ void vg_k8s_pods_replace(struct vg_k8s *k, const json_t *items)
 
 void vg_k8s_pods_apply(struct vg_k8s *k, const char *type, const json_t *obj)
 {
-	const char *uid =
-		json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+	const char *uid = cgroup_uid(json_object_get(obj, "metadata"));
 	struct pod *p;
 
 	if (!uid)

@@ -18,7 +18,8 @@
 
 struct pod {
 	struct pod *next; /* in its hash bucket */
-	char uid[40];
+	char uid[40];	  /* as its cgroups name it (a static pod's: the kubelet's) */
+	char api_uid[40]; /* metadata.uid: a DELETE's precondition, an Event's object */
 	char *ns, *name, *deployment, *container;
 	char *owner_kind, *owner_name; /* its controller (else first) ownerReference, or NULL */
 	bool owner_pending;	       /* its top owner is being read: deployment is a guess */
@@ -47,6 +48,9 @@ struct vg_k8s_refl {
 	bool synced;		/* listed, and its watch is running */
 	bool gone;		/* the watch said 410: list again */
 	bool failed;		/* the watch said another ERROR */
+	bool listing;		/* a list is on its way */
+	bool consistent;	/* the next list reads etcd (after a 410), not the watch cache */
+	uint64_t good;		/* events the watch applied (bookmarks too) */
 	long backoff_ms;	/* the next wait after an error (0: none yet) */
 	int64_t started;	/* monotonic s the watch started */
 	uint64_t got;		/* lines the watch delivered */

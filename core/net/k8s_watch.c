@@ -82,13 +82,14 @@ static void on_list(void *ctx, const struct vg_http_resp *h)
 	json_t *j = NULL, *items;
 	const char *rv;
 
+	r->listing = false;
 	if (h->error || h->status != 200) {
 		(*r->list_errors)++;
 		error_msg(r, "listing", h);
 		back_off(r);
 		return;
 	}
-	j = json_loads(h->body, 0, NULL);
+	j = json_loads(h->body, JSON_ALLOW_NUL, NULL); /* "\u0000" in a label value is valid */
 	items = json_object_get(j, "items");
 	rv = json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion"));
 	if (!json_is_array(items) || !rv || !*rv) {
@@ -100,21 +101,34 @@ static void on_list(void *ctx, const struct vg_http_resp *h)
 		return;
 	}
 	snprintf(r->rv, sizeof(r->rv), "%s", rv);
-	r->backoff_ms = 0;
+	r->consistent = false;
+	r->synced = true; /* the API server answers; a watch that then fails says otherwise */
 	r->replace(r->k, items);
 	json_decref(j);
 	watch(r);
 }
 
+/*
+ * As client-go: a list is served from the API server's watch cache (resourceVersion=0), not
+ * read from etcd for every node, unless the last watch said its version is gone (410): then
+ * the list must be at least as new as that, a consistent read.
+ */
 static void list(struct vg_k8s_refl *r)
 {
+	char url[1100];
 	struct vg_http_req req;
 	const char *hdr[3];
 
 	r->rv[0] = '\0';
-	vg_k8s_req(r->k, &req, r->url, hdr);
+	if (r->consistent)
+		snprintf(url, sizeof(url), "%s", r->url);
+	else
+		snprintf(url, sizeof(url), "%s%cresourceVersion=0", r->url,
+			 strchr(r->url, '?') ? '&' : '?');
+	vg_k8s_req(r->k, &req, url, hdr);
 	(*r->lists)++;
-	if (vg_http_request(r->k->http, &req, on_list, r))
+	r->listing = vg_http_request(r->k->http, &req, on_list, r) == 0;
+	if (!r->listing)
 		back_off(r);
 }
 
@@ -123,16 +137,19 @@ static bool on_line(void *ctx, const char *line, size_t len)
 {
 	struct vg_k8s_refl *r = ctx;
 	struct vg_k8s_stats *st = &r->k->st;
-	json_t *ev = json_loadb(line, len, 0, NULL), *obj = json_object_get(ev, "object");
+	json_t *ev = json_loadb(line, len, JSON_ALLOW_NUL, NULL),
+	       *obj = json_object_get(ev, "object");
 	const char *type = json_string_value(json_object_get(ev, "type"));
 	const char *rv = json_string_value(
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	bool go = true;
 
-	if (!r->got++)
-		r->backoff_ms = 0; /* the watch works again */
+	const char *msg = json_string_value(json_object_get(obj, "message"));
+
+	r->got++;
 	if (!type || !json_is_object(obj)) {
-		st->watch_errors++;
+		/* the same line would come again from the same version: list afresh instead */
+		r->failed = true;
 		snprintf(st->last_error, sizeof(st->last_error),
 			 "watching %s: not an event: %.100s", r->what, line);
 		go = false;
@@ -142,14 +159,17 @@ static bool on_line(void *ctx, const char *line, size_t len)
 		r->gone = code == 410;
 		r->failed = !r->gone;
 		snprintf(st->last_error, sizeof(st->last_error), "watching %s: %lld %.150s",
-			 r->what, (long long)code,
-			 json_string_value(json_object_get(obj, "message")));
+			 r->what, (long long)code, msg ? msg : "(no message)");
 		go = false;
 	} else if (!strcmp(type, "BOOKMARK")) {
 		st->bookmarks++;
 	} else {
 		st->watch_events++;
 		r->apply(r->k, type, obj);
+	}
+	if (go && !r->good++) { /* the watch works (again) */
+		r->backoff_ms = 0;
+		r->synced = true;
 	}
 	if (go && rv && *rv)
 		snprintf(r->rv, sizeof(r->rv), "%s", rv);
@@ -165,8 +185,14 @@ static void on_watch_end(void *ctx, const struct vg_http_resp *h)
 	if (r->gone || h->status == 410) { /* too old: what changed since is lost, list again */
 		st->relists_410++;
 		r->gone = false;
-		r->synced = false;
-		list(r);
+		r->consistent = true;
+		if (r->good || vg_k8s_mono_s() - r->started >= 1) {
+			r->synced = false;
+			list(r);
+			return;
+		}
+		r->rv[0] = '\0'; /* a 410 at once, again: list, but after the backoff */
+		back_off(r);
 		return;
 	}
 	/* the server ended it: go on, unless it ends every watch at once (as client-go, a watch
@@ -183,6 +209,12 @@ static void on_watch_end(void *ctx, const struct vg_http_resp *h)
 			 "watching %s: the API server ended the watch at once", r->what);
 	else if (!r->failed)
 		error_msg(r, "watching", h);
+	/* as client-go: a transport error, 429 or 5xx watches again from rv; an ERROR event (a
+	 * version too large after an etcd restore...) or another refusal lists again */
+	if (r->failed || (!h->error && h->status >= 400 && h->status != 429 && h->status < 500)) {
+		r->rv[0] = '\0';
+		r->consistent = true;
+	}
 	r->failed = false;
 	back_off(r);
 }
@@ -201,12 +233,10 @@ static void watch(struct vg_k8s_refl *r)
 	r->k->st.watches++;
 	r->started = vg_k8s_mono_s();
 	r->got = 0;
+	r->good = 0;
 	/* the server ends it after t s; silent a minute longer, it is gone */
-	if (vg_http_stream(r->k->http, &req, on_line, t + 60, on_watch_end, r)) {
+	if (vg_http_stream(r->k->http, &req, on_line, t + 60, on_watch_end, r))
 		back_off(r);
-		return;
-	}
-	r->synced = true;
 }
 
 int vg_k8s_refl_start(struct vg_k8s_refl *r, struct vg_k8s *k, const char *what, const char *url)
@@ -229,7 +259,7 @@ int vg_k8s_refl_start(struct vg_k8s_refl *r, struct vg_k8s *k, const char *what,
 
 void vg_k8s_refl_relist(struct vg_k8s_refl *r)
 {
-	if (!r->timer)
+	if (!r->timer || r->listing) /* a list on its way is as new as this one */
 		return;
 	(void)vg_http_cancel(r->k->http, r);
 	(void)event_del(r->timer);

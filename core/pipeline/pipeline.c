@@ -179,7 +179,19 @@ static void on_held(void *ctx, const void *rec, size_t len, int64_t boot_to_wall
 	p->gone_pid = 0;
 }
 
-/* The Kubernetes client knows a pod now: its held execs are evaluated. */
+/* Whether a held exec's pod is known whole now (its container in the pod's status). */
+static bool held_ready(void *ctx, const void *rec, size_t len, int64_t boot_to_wall_ns)
+{
+	struct vg_pipeline *p = ctx;
+	const struct vg_container *c;
+
+	if (vg_event_decode(p->held_ev, rec, len, boot_to_wall_ns))
+		return true; /* decoded once: cannot fail */
+	c = vg_event_container(p->held_ev);
+	return vg_k8s_pod_ready(p->o.k8s, c->pod_uid, c->id);
+}
+
+/* The Kubernetes client knows a pod now, or it changed: its held execs ready are evaluated. */
 static void on_pod(void *ctx, const char *pod_uid)
 {
 	struct vg_pipeline *p = ctx;
@@ -193,6 +205,7 @@ static int podwait_setup(struct vg_pipeline *p)
 				     .wait_ms = p->o.pod_wait_ms,
 				     .max = p->o.pod_wait_max ? p->o.pod_wait_max : 1024,
 				     .run = on_held,
+				     .ready = held_ready,
 				     .ctx = p};
 	int rc;
 
@@ -224,8 +237,10 @@ int vg_pipeline_record(struct vg_pipeline *p, const void *rec, size_t len, int64
 
 void vg_pipeline_drain(struct vg_pipeline *p)
 {
-	if (p)
-		vg_podwait_flush(p->podwait);
+	if (!p || !p->podwait)
+		return;
+	vg_k8s_set_pod_cb(p->o.k8s, NULL, NULL); /* the client may outlive the pipeline */
+	vg_podwait_flush(p->podwait);
 }
 
 void vg_pipeline_event(struct vg_pipeline *p, struct vg_event *ev)

@@ -174,13 +174,6 @@ bool vg_podwait_has(const struct vg_podwait *w, const char *pod_uid)
 	return false;
 }
 
-const char *vg_podwait_first(const struct vg_podwait *w)
-{
-	const struct held *h = TAILQ_FIRST(&w->q);
-
-	return h ? h->uid : NULL;
-}
-
 void vg_podwait_pod(struct vg_podwait *w, const char *pod_uid)
 {
 	struct held_list mine = TAILQ_HEAD_INITIALIZER(mine);
@@ -192,6 +185,9 @@ void vg_podwait_pod(struct vg_podwait *w, const char *pod_uid)
 		next = TAILQ_NEXT(h, link);
 		if (strcmp(h->uid, pod_uid))
 			continue;
+		/* in order: the pod's first exec not ready keeps the ones behind it waiting */
+		if (w->o.ready && !w->o.ready(w->o.ctx, h->rec, h->len, h->boot_to_wall_ns))
+			break;
 		TAILQ_REMOVE(&w->q, h, link);
 		TAILQ_INSERT_TAIL(&mine, h, link);
 	}

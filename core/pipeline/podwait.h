@@ -34,11 +34,16 @@ enum vg_podwait_why {
 typedef void (*vg_podwait_run_fn)(void *ctx, const void *rec, size_t len, int64_t boot_to_wall_ns,
 				  enum vg_podwait_why why);
 
+/* Whether a held exec (rec, len) can be evaluated now that its pod changed. */
+typedef bool (*vg_podwait_ready_fn)(void *ctx, const void *rec, size_t len,
+				    int64_t boot_to_wall_ns);
+
 struct vg_podwait_opts {
 	struct event_base *base;
 	uint32_t wait_ms; /* > 0 */
 	uint32_t max;	  /* execs held at most (> 0) */
 	vg_podwait_run_fn run;
+	vg_podwait_ready_fn ready; /* NULL: every exec of a pod that changed is */
 	void *ctx;
 };
 
@@ -65,10 +70,9 @@ int vg_podwait_hold(struct vg_podwait *w, const char *pod_uid, const void *rec, 
 /* Whether execs of pod_uid are held now (a later exec of it is held too, to stay in order). */
 bool vg_podwait_has(const struct vg_podwait *w, const char *pod_uid);
 
-/* The pod of the oldest exec held, or NULL when none is (borrowed: until the next call). */
-const char *vg_podwait_first(const struct vg_podwait *w);
-
-/* pod_uid is known: its held execs come back through run(), in order, before this returns. */
+/* pod_uid is known or changed: its held execs come back through run(), in order, before this
+ * returns; with a ready() in the options, up to the first of them not ready (it and the ones
+ * behind it wait on). */
 void vg_podwait_pod(struct vg_podwait *w, const char *pod_uid);
 
 /* Every held exec back through run(), in order (shutdown). */

@@ -240,9 +240,9 @@ class K8sTest(unittest.TestCase):
                 return float(line.split()[1])
         raise AssertionError(f"no metric {name}")
 
-    def container(self):
+    def container(self, uid=None):
         """A container under the cgroup of a pod the API server does not know (yet): (uid, cid)."""
-        uid = str(uuid.uuid4())
+        uid = uid or str(uuid.uuid4())
         cid = podman("run", "-d", "--network", "none", "--cgroup-parent",
                      f"/kubepods/besteffort/pod{uid}", IMAGE, "sleep", "infinity")
         self.cids.append(cid)
@@ -328,6 +328,71 @@ class K8sTest(unittest.TestCase):
         self.assertEqual(self.metric("vigil_k8s_pod_lists_total") +
                          self.metric("vigil_k8s_namespace_lists_total"),
                          2 + self.metric("vigil_k8s_relists_410_total"))
+
+    def test_watch_error_lists_again(self):
+        """A watch that ends with an ERROR other than 410 (a resourceVersion the server does not
+        have, as after an etcd restore) is not retried from the same version forever: vigil
+        lists again, after a backoff, and knows the pods added meanwhile."""
+        self.start()
+        self.wait(lambda: self.metric("vigil_k8s_watches_total") >= 2, what="the watches")
+        time.sleep(0.5)  # and the server has them
+        self.k.watches(error=504)
+        self.wait(lambda: self.metric("vigil_k8s_pod_lists_total") >= 2, what="listed again")
+        self.assertGreaterEqual(self.metric("vigil_k8s_watch_errors_total"), 1)
+        uid, cid = self.container()
+        self.k.add_pod(uid, "after-1", "shop", cids=[cid])
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 1, what="the pod added since")
+        lists = self.metric("vigil_k8s_pod_lists_total")
+        time.sleep(2)  # watching again: no list more
+        self.assertEqual(self.metric("vigil_k8s_pod_lists_total"), lists)
+
+    def test_hostile_pod_objects_do_not_stop_the_watch(self):
+        """Pods anyone who may create a pod can make: an annotation with a NUL (valid JSON,
+        "\\u0000"), an owner name that is a path, one longer than any name. Each is kept or
+        refused on its own; the list and the watch go on, and the owner GET stays in its
+        collection."""
+        evil = "../../../../api/v1/namespaces/kube-system/secrets/x"
+        self.k.add_pod(str(uuid.uuid4()), "nul-1", "shop", annotations={"x": "a\x00b"})
+        self.k.add_pod(str(uuid.uuid4()), "evil-1", "shop", owner=("ReplicaSet", evil))
+        self.k.add_pod(str(uuid.uuid4()), "long-1", "shop", owner=("ReplicaSet", "r" * 300))
+        self.start()
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 3, what="the three pods")
+        uid, cid = self.container()
+        self.k.add_pod(uid, "late-1", "shop", cids=[cid])
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 4, what="a pod added after them")
+        podman("exec", cid, "/usr/bin/dpkg", "--version")
+        a = self.alerts(1)[0]
+        self.assertEqual((a["namespace"], a["pod"]), ("shop", "late-1"))
+        self.assertEqual(self.metric("vigil_k8s_pod_lists_total"), 1)
+        self.assertEqual(self.metric("vigil_k8s_watch_errors_total"), 0)
+        paths = [e["path"] for e in self.k.log()["log"] if e.get("verb") == "get"]
+        self.assertFalse([x for x in paths if "/secrets" in x], paths)
+        self.assertIn("/apis/apps/v1/namespaces/shop/replicasets/"
+                      "..%2F..%2F..%2F..%2Fapi%2Fv1%2Fnamespaces%2Fkube-system%2Fsecrets%2Fx",
+                      paths)
+        self.assertFalse([x for x in paths if "rrrr" in x], paths)
+
+    def test_static_pod_by_its_mirror(self):
+        """A static pod (etcd, kube-apiserver: a manifest the kubelet runs itself): its cgroups
+        carry the kubelet's uid, a 32-digit hash, which the API server's mirror pod names in
+        its kubernetes.io/config.mirror annotation. Its execs are attributed to it, and a
+        DELETE of it names the mirror's own uid."""
+        kubelet_uid, api_uid = uuid.uuid4().hex, str(uuid.uuid4())
+        _, cid = self.container(kubelet_uid)
+        self.k.add_pod(api_uid, "etcd-testnode", "kube-system", cids=[cid],
+                       annotations={"kubernetes.io/config.mirror": kubelet_uid},
+                       owner=("Node", "testnode"))
+        self.start()
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 1, what="pod list")
+        self.enforce()
+        r = subprocess.run(["podman", "exec", cid, "/tmp/dpkg", "/tmp/mark"], capture_output=True)
+        self.assertEqual(r.returncode, 137)
+        a = self.alerts(1)[0]
+        self.assertEqual((a["namespace"], a["pod"], a["podUid"]),
+                         ("kube-system", "etcd-testnode", kubelet_uid))
+        dels = self.wait(lambda: [e for e in self.k.log()["log"] if e["method"] == "DELETE"],
+                         what="the DELETE")
+        self.assertEqual(json.loads(dels[0]["body"])["preconditions"], {"uid": api_uid})
 
     def test_owners_resolved(self):
         """A pod's deployment is its top owner as the API server has it: ReplicaSet web-abc

@@ -20,6 +20,8 @@
 #define ID2  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define UID  "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define UIDU "6a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d"
+/* a static pod's: the kubelet's hash of its manifest */
+#define SUID "b3a0b7c1e5d9f8a2c4e6d8f0a1b2c3d4"
 /* another pod's uid: what a container names its own sub-cgroups after to pass as that pod */
 #define VUID  "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f"
 #define VUIDU "0f9e8d7c_6b5a_4c3d_9e2f_1a0b9c8d7e6f"
@@ -47,6 +49,11 @@ static const struct row rows[] = {
 	{"/kubepods/besteffort/pod" UID "/" ID, 1, ID, UID, "cri"},
 	{"/kubepods/burstable/pod" UID "/" ID, 1, ID, UID, "cri"},
 	{"/kubepods/pod" UID "/" ID, 1, ID, UID, "cri"},
+	/* static pods (etcd, kube-apiserver...), both drivers */
+	{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" SUID
+	 ".slice/cri-containerd-" ID ".scope",
+	 1, ID, SUID, "containerd"},
+	{"/kubepods/burstable/pod" SUID "/" ID, 1, ID, SUID, "cri"},
 	/* CRI-O */
 	{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UIDU ".slice/crio-" ID
 	 ".scope",

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -223,6 +224,35 @@ static void test_bad_options(void **state)
 	assert_int_equal(vg_podwait_new(&w, &o), -EINVAL);
 }
 
+/* ready(): records starting with 'r' are ready (their container is in the pod's status). */
+static bool ready(void *ctx, const void *rec, size_t len, int64_t boot_to_wall_ns)
+{
+	(void)ctx;
+	(void)boot_to_wall_ns;
+	return len && *(const char *)rec == 'r';
+}
+
+static void test_a_pod_change_gives_back_only_what_is_ready_in_order(void **state)
+{
+	struct vg_podwait_opts o = {
+		.base = base, .wait_ms = 60000, .max = 16, .run = run, .ready = ready};
+	struct vg_podwait *w;
+	struct vg_podwait_stats st;
+
+	(void)state;
+	assert_int_equal(vg_podwait_new(&w, &o), 0);
+	hold(w, POD_A, "r1", 1);
+	hold(w, POD_A, "n2", 2); /* another container of the pod, not in its status yet */
+	hold(w, POD_A, "r3", 3); /* ready, but behind n2: a pod's execs stay in order */
+	vg_podwait_pod(w, POD_A);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.rec[0], "r1");
+	assert_true(vg_podwait_has(w, POD_A));
+	vg_podwait_stats(w, &st);
+	assert_int_equal(st.now, 2);
+	vg_podwait_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +266,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_gives_every_exec_back, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_pod_change_gives_back_only_what_is_ready_in_order, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
