@@ -1,0 +1,1 @@
+"""vigil's benchmark harness: `vigil bench` / `make bench` (see bench/README.md)."""
