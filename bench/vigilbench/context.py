@@ -5,11 +5,12 @@ import tempfile
 
 
 class Context:
-    def __init__(self, build, src, peers=(), progress=None):
+    def __init__(self, build, src, peers=(), progress=None, auto_peers=True):
         self.build = os.path.abspath(build)
         self.src = os.path.abspath(src)
         self.vigil = os.path.join(self.build, "vigil")
-        self.peers = list(peers)  # [(name, argv list)]
+        self.peers = list(peers)  # [(name, argv list)] from --peer 'NAME=CMD'
+        self.auto_peers = auto_peers  # False with --no-peers: no execsnoop / bpftrace from PATH
         self._progress = progress
         self.tmp = tempfile.mkdtemp(prefix="vigil-bench-")
 

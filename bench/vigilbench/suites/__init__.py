@@ -10,6 +10,7 @@ A suite is a module of this package with:
 
 ctx (see ../context.py) has: ctx.vigil (the binary), ctx.build (the build directory),
 ctx.src (the source tree), ctx.tmp (a private directory, removed after the run),
-ctx.step(text) (a progress line inside the suite), ctx.peers (a list of (name, argv)).
+ctx.step(text) (a progress line inside the suite), ctx.peers (a list of (name, argv) from
+--peer), ctx.auto_peers (False with --no-peers: do not look for execsnoop / bpftrace on PATH).
 """
 ORDER = ["exec", "memory", "replay", "store", "api", "kill", "notify"]
