@@ -2,13 +2,16 @@
 /*
  * store_bench - the violation store's throughput and rebuild time.
  *
- *   store_bench DIR N [PODS]
+ *   store_bench [--json] DIR N [PODS]
  *
  * Appends N violations (spread over PODS pods, so over PODS alerts) through
  * vg_alerts_add with group commit, waits until all are durable, and reports
  * violations/s; then reopens the store and reports the index rebuild time.
- * DIR is created (and must not hold a store yet).
+ * DIR is created (and must not hold a store yet). --json adds one line at the end,
+ * {"violations", "write_s", "violations_per_s", "fsyncs", "alerts", "records",
+ * "rebuild_s"}, for the harness (bench/vigilbench/suites/store.py).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,30 +38,12 @@ static void on_ack(void *ctx, bool ok)
 	acked += ok;
 }
 
-int main(int argc, char **argv)
+/* Appends n violations over pods pods to s and waits until all are durable; 0 or 1. */
+static int fill(struct vg_alerts *s, struct event_base *base, struct vg_event *ev, long n,
+		long pods)
 {
 	static unsigned char rec[sizeof(struct vg_exec) + VG_DATA_MAX];
-	struct vg_event *ev = calloc(1, sizeof(*ev)); /* 21 KB: not on the stack */
-	struct vg_alerts_opts o = {0};
-	struct vg_wal_report rep;
-	struct vg_alerts_stats st;
-	struct vg_alerts *s;
-	struct event_base *base = event_base_new();
-	long n, pods;
-	char err[512], dir[512];
-	double t0, t1;
 
-	if (!ev)
-		return fprintf(stderr, "out of memory\n"), 1;
-	if (argc < 3)
-		return fprintf(stderr, "usage: store_bench DIR N [PODS]\n"), 2;
-	n = atol(argv[2]);
-	pods = argc > 3 ? atol(argv[3]) : 1000;
-	snprintf(dir, sizeof(dir), "%s/store", argv[1]);
-	o.dir = dir;
-	if (vg_alerts_open(&s, &o, base, &rep, err, sizeof(err)))
-		return fprintf(stderr, "%s\n", err), 1;
-	t0 = now();
 	for (long i = 0; i < n; i++) {
 		char cg[256], arg[32];
 		const char *av[] = {"/usr/bin/apt-get", "install", arg};
@@ -95,13 +80,48 @@ int main(int argc, char **argv)
 	}
 	while (acked < n)
 		event_base_loop(base, EVLOOP_ONCE);
-	t1 = now();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vg_event *ev = calloc(1, sizeof(*ev)); /* 21 KB: not on the stack */
+	struct vg_alerts_opts o = {0};
+	struct vg_wal_report rep;
+	struct vg_alerts_stats st;
+	struct vg_alerts *s;
+	struct event_base *base = event_base_new();
+	long n, pods;
+	bool as_json = argc > 1 && !strcmp(argv[1], "--json");
+	char err[512], dir[512];
+	double t0, t1, write_s;
+	unsigned long long fsyncs, alerts;
+
+	if (!ev)
+		return fprintf(stderr, "out of memory\n"), 1;
+	argc -= as_json;
+	argv += as_json;
+	if (argc < 3)
+		return fprintf(stderr, "usage: store_bench [--json] DIR N [PODS]\n"), 2;
+	n = atol(argv[2]);
+	pods = argc > 3 ? atol(argv[3]) : 1000;
+	snprintf(dir, sizeof(dir), "%s/store", argv[1]);
+	o.dir = dir;
+	if (n <= 0 || pods <= 0)
+		return fprintf(stderr, "store_bench: N and PODS are positive counts\n"), 2;
+	if (vg_alerts_open(&s, &o, base, &rep, err, sizeof(err)))
+		return fprintf(stderr, "%s\n", err), 1;
+	t0 = now();
+	if (fill(s, base, ev, n, pods))
+		return 1;
+	write_s = now() - t0;
 	vg_alerts_stats(s, &st);
+	fsyncs = (unsigned long long)st.wal.fsyncs;
+	alerts = (unsigned long long)st.alerts;
 	printf("store: %ld violations durable in %.3f s: %.0f violations/s; %llu fsyncs (%.0f "
 	       "violations per group commit); %llu alerts\n",
-	       n, t1 - t0, (double)n / (t1 - t0), (unsigned long long)st.wal.fsyncs,
-	       (double)n / (double)(st.wal.fsyncs ? st.wal.fsyncs : 1),
-	       (unsigned long long)st.alerts);
+	       n, write_s, (double)n / write_s, fsyncs, (double)n / (double)(fsyncs ? fsyncs : 1),
+	       alerts);
 	vg_alerts_close(s);
 	t0 = now();
 	if (vg_alerts_open(&s, &o, NULL, &rep, err, sizeof(err)))
@@ -111,6 +131,12 @@ int main(int argc, char **argv)
 	printf("rebuild: %llu records (%llu violations, %llu alerts) in %.3f s\n",
 	       (unsigned long long)rep.records, (unsigned long long)st.violations,
 	       (unsigned long long)st.alerts, t1 - t0);
+	if (as_json)
+		printf("{\"violations\": %ld, \"write_s\": %.6f, \"violations_per_s\": %.1f, "
+		       "\"fsyncs\": %llu, \"alerts\": %llu, \"records\": %llu, \"rebuild_s\": "
+		       "%.6f}\n",
+		       n, write_s, (double)n / write_s, fsyncs, alerts,
+		       (unsigned long long)rep.records, t1 - t0);
 	vg_alerts_close(s);
 	event_base_free(base);
 	free(ev);

@@ -65,6 +65,7 @@ class Run:
         self.mode, self.build, self.peers = mode, build, list(peers)
         self.progress = progress
         self.figures, self.errors, self.counts, self.notes = [], [], {}, []
+        self.suites = []  # [{"name", "title", "status": ok|error|skipped, "seconds"}]
         self.started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.machine, self.versions = machine(), {}
 
@@ -92,7 +93,8 @@ class Run:
         return {"schema": self.SCHEMA, "started": self.started, "mode": self.mode,
                 "machine": self.machine, "versions": self.versions,
                 "peers": self.peers, "figures": [f.to_json() for f in self.figures],
-                "errors": self.errors, "counts": self.counts, "notes": self.notes}
+                "errors": self.errors, "counts": self.counts, "notes": self.notes,
+                "suites": self.suites}
 
     def save(self, path):
         with open(path, "w") as f:
@@ -105,14 +107,23 @@ def load(path):
     try:
         with open(path) as f:
             d = json.load(f)
-    except (OSError, ValueError) as e:
-        raise SystemExit(f"vigil bench: cannot read {path}: {e}")
+    except OSError as e:
+        raise SystemExit(f"vigil bench: cannot read {path}: {e.strerror}")
+    except ValueError as e:
+        raise SystemExit(f"vigil bench: {path} is not JSON ({e}): give the results.json "
+                         f"a run wrote")
     if not isinstance(d, dict) or d.get("schema") != Run.SCHEMA:
         raise SystemExit(f"vigil bench: {path} is not a vigil bench result "
                          f"(no \"schema\": \"{Run.SCHEMA}\"); give the results.json a run wrote")
+    # files of older runs may lack the fields added since: read them as empty
+    for key, empty in (("machine", {}), ("versions", {}), ("peers", []), ("errors", []),
+                       ("counts", {}), ("notes", []), ("suites", []), ("mode", "?"),
+                       ("started", "?"), ("figures", [])):
+        if d.get(key) is None:
+            d[key] = empty
     try:
         d["figures"] = [Figure.from_json(x) for x in d["figures"]]
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise SystemExit(f"vigil bench: {path}: a figure is malformed: {e}")
     return d
 
