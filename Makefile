@@ -4,6 +4,7 @@
 #   make install  build, then install under PREFIX (/usr/local), into DESTDIR if set
 #   make deb      build/vigil_<version>_<arch>.deb (prefix /usr)
 #   make image    the container image of deploy/, localhost/vigil:<version> (podman, offline)
+#   make bench  build, then run the benchmark suites (BENCH_ARGS=--quick: about 2 minutes)
 #   make format lay out the C files of scripts/c-files.sh with the checked-in .clang-format
 BUILD ?= build
 DATA_DIR ?= ./var/vigil
@@ -49,9 +50,10 @@ test: check-format
 check-format: deps
 	@scripts/check-format.sh
 
+# The benchmark suites (bench/README.md): BENCH_ARGS=--quick for a two-minute run,
+# --only exec,replay to pick suites. Results go to bench/out/<UTC time>/.
 bench: build
-	@bench/exec_overhead.py
-	@bench/replay.sh
+	@bench/vigil-bench run --build $(BUILD) $(BENCH_ARGS)
 
 format: deps
 	@clang-format -i --style=file:.clang-format $$(scripts/c-files.sh)

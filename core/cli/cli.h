@@ -20,6 +20,7 @@ int vg_cmd_violations(int argc, char **argv);
 int vg_cmd_notifiers(int argc, char **argv);
 int vg_cmd_baselines(int argc, char **argv);
 int vg_cmd_console(int argc, char **argv);
+int vg_cmd_bench(int argc, char **argv);
 
 /* true when argv (a subcommand's, argv[0] its name) asks for help: -h or --help before "--". */
 bool vg_asks_help(int argc, char **argv);

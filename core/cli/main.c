@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"  console    print a sign-in link to the running daemon's web console\n"
 	"  record     write live execs to a trace file\n"
 	"  replay     run a trace through the policies; print the matches\n"
+	"  bench      run the benchmark suites, report them, compare two runs\n"
 	"  version    print the version (--json: as JSON)\n"
 	"\n"
 	"'vigil COMMAND --help' describes a command.\n";
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 		{"baselines", vg_cmd_baselines},
 		{"console", vg_cmd_console},
 		{"replay", vg_cmd_replay},
+		{"bench", vg_cmd_bench},
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
