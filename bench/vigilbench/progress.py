@@ -8,6 +8,7 @@ otherwise (a log, CI) each step is a plain line of its own. The time left starts
 suites' own estimates (estimate(run)) and is corrected as suites finish: the estimates of
 the suites still to run are scaled by how long the finished ones took against theirs.
 """
+import shutil
 import sys
 import threading
 import time
@@ -61,6 +62,9 @@ class Progress:
 
     def _draw(self):
         text = self.line()
+        cols = shutil.get_terminal_size((100, 24)).columns - 1
+        if len(text) > cols:  # a wrapped line cannot be rewritten in place
+            text = text[:max(cols - 1, 10)] + "…"
         pad = max(self._width - len(text), 0)
         self._width = len(text)
         self.stream.write("\r" + text + " " * pad)

@@ -13,12 +13,11 @@ from . import stats, suites, svg
 
 HOW_TO_READ = """\
 How to read it:
-- A figure is the median of its samples; min..max is their spread and n their number.
-- The band [lo..hi] is a 95 % bootstrap interval of that median (for an overhead, of the
-  median on/off ratio): the machine's noise, measured, not assumed.
-- *within noise* marks a figure whose band covers no change: it is not a measured cost.
-- Overheads are % of exec wall time, on-phases against their off neighbours; min-to-min
-  compares the least-disturbed phases. BPF ns and CPU µs per exec are the tool's own cost.
+- A figure is the median of its samples; min..max is their spread, n their number.
+- The band [lo..hi] is a 95 % bootstrap interval of the median (of the on/off ratio for an
+  overhead). *within noise*: the band covers no change, so the figure shows no real cost.
+- Overheads are % of exec wall time against interleaved off-phases (min-to-min: the least
+  disturbed phases); BPF ns and CPU µs per exec are the tool's own cost.
 """
 
 
@@ -133,13 +132,13 @@ def _head(d):
     m, v = d.get("machine", {}), d.get("versions", {})
     mem = m.get("mem_bytes", 0) / 2 ** 30
     lines = [f"# vigil bench: {d.get('mode')} run, {d.get('started')}", "",
-             f"Machine: {m.get('hostname', '?')}, {m.get('cpu', '?')} ({m.get('cpus', '?')} "
+             f"- Machine: {m.get('hostname', '?')}, {m.get('cpu', '?')} ({m.get('cpus', '?')} "
              f"CPUs, {mem:.1f} GiB), kernel {m.get('kernel', '?')}, {m.get('arch', '?')}.",
-             "Versions: " + (", ".join(f"{k} {x}" for k, x in v.items()) or "not recorded")
+             "- Versions: " + (", ".join(f"{k} {x}" for k, x in v.items()) or "not recorded")
              + ".",
-             f"Mode: {d.get('mode')} (sizes per mode: bench/README.md)."]
+             f"- Mode: {d.get('mode')} (sizes per mode: bench/README.md)."]
     if d.get("peers"):
-        lines.append("Peers given: " + ", ".join(
+        lines.append("- Peers given: " + ", ".join(
             f"{p.get('name')} = `{p.get('cmd')}`" if isinstance(p, dict) else str(p)
             for p in d["peers"]) + ".")
     return lines + ["", HOW_TO_READ]

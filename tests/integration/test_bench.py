@@ -122,6 +122,18 @@ class Bench(unittest.TestCase):
             with open(os.path.join(self.out, name)) as a, open(os.path.join(again, name)) as b:
                 self.assertEqual(a.read(), b.read(), name)
 
+    def test_report_of_an_older_file(self):
+        """A results.json from before fields were added (suites, counts, notes, versions)."""
+        old = copy.deepcopy(self.results)
+        for k in ("suites", "counts", "notes", "versions", "peers"):
+            del old[k]
+        out = os.path.join(self.tmp, "older")
+        r = bench("report", self.write("older.json", old), "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(out, "summary.md")) as f:
+            self.assertIn("`store.rebuild.seconds`", f.read())
+        self.assertEqual(set(os.listdir(os.path.join(out, "plots"))), PLOTS)
+
     def synthetic(self, scale):
         """The real run with a realistic spread around each median (old), and the same
         samples times scale (new)."""

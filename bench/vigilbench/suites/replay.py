@@ -21,7 +21,7 @@ _STATS = re.compile(r"violations (\d+) .*Lua calls (\d+), Lua errors (\d+)")
 
 def _sizes(run):
     """(events in the trace, repetitions per pack)."""
-    return run.n(1000000, 300000, 20000), run.n(5, 4, 3)
+    return run.n(2000000, 500000, 20000), run.n(7, 5, 3)
 
 
 def estimate(run):
