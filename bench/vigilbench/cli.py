@@ -135,7 +135,9 @@ def cmd_run(a):
         ctx.close()
     d = run.to_json()
     d["figures"] = list(run.figures)
-    plots = report.write(d, out)
+    plots = _render(d, out)
+    if plots is None:
+        return 1
     print(f"results: {results}\nsummary: {os.path.join(out, 'summary.md')}\n"
           f"plots:   {os.path.join(out, 'plots')}/ ({len(plots)} SVG)")
     if ok is None:
@@ -147,6 +149,16 @@ def cmd_run(a):
     return 0 if ok else 1
 
 
+def _render(d, out):
+    """report.write, or None with the reason printed (results.json is kept either way)."""
+    try:
+        return report.write(d, out)
+    except Exception as e:  # noqa: BLE001 - the measured results are safe in results.json
+        print(f"vigil bench: the report could not be written into {out}: "
+              f"{type(e).__name__}: {e}", file=sys.stderr)
+        return None
+
+
 def cmd_report(a):
     d = load(a.results)
     out = os.path.abspath(a.out or os.path.dirname(os.path.abspath(a.results)))
@@ -154,7 +166,9 @@ def cmd_report(a):
         os.makedirs(out, exist_ok=True)
     except OSError as e:
         raise Usage(f"--out {out}: {e.strerror}")
-    plots = report.write(d, out)
+    plots = _render(d, out)
+    if plots is None:
+        return 1
     print(f"summary: {os.path.join(out, 'summary.md')}\n"
           f"plots:   {os.path.join(out, 'plots')}/ ({len(plots)} SVG)")
     return 0

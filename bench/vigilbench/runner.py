@@ -26,13 +26,16 @@ def selected(only=(), skip=()):
 
 
 def load_suite(name):
-    """The suite's module, or None when this tree does not have it."""
+    """(the suite's module, None), or (None, why it cannot be run)."""
     try:
-        return importlib.import_module(f"{suites_pkg.__name__}.{name}")
+        return importlib.import_module(f"{suites_pkg.__name__}.{name}"), None
     except ModuleNotFoundError as e:
         if e.name == f"{suites_pkg.__name__}.{name}":
-            return None
-        raise
+            return None, (f"suite {name} is not in this tree "
+                          f"(bench/vigilbench/suites/{name}.py)")
+        return None, f"suite {name} does not load: {e}"
+    except Exception as e:  # noqa: BLE001 - a broken suite must not stop the others
+        return None, f"suite {name} does not load: {type(e).__name__}: {e}"
 
 
 def _out(argv):
@@ -73,7 +76,7 @@ def estimates(run, names):
     """[(name, seconds)] for the progress display; a missing suite counts as 0."""
     out = []
     for name in names:
-        mod = load_suite(name)
+        mod, _why = load_suite(name)
         try:
             est = float(mod.estimate(run)) if mod else 0.0
         except Exception:  # noqa: BLE001 - an estimate must not stop a run
@@ -82,10 +85,10 @@ def estimates(run, names):
     return out
 
 
-def _guarded(run, ctx, name, mod):
+def _guarded(run, ctx, name, mod, why):
     """Runs one suite; (status, message or None)."""
     if mod is None:
-        return "error", f"suite {name} is not in this tree (bench/vigilbench/suites/{name}.py)"
+        return "error", why
     if getattr(mod, "NEEDS_ROOT", False) and os.geteuid() != 0:
         return "skipped", (f"suite {name} needs root (it loads BPF programs): "
                            f"run `sudo vigil bench` or skip it with --skip {name}")
@@ -109,11 +112,11 @@ def run_all(run, ctx, names, progress, results):
     save(run, results)
     all_ok = True
     for name in names:
-        mod = load_suite(name)
+        mod, why = load_suite(name)
         title = getattr(mod, "TITLE", name)
         progress.start(name, title)
         t0 = time.monotonic()
-        status, msg = _guarded(run, ctx, name, mod)
+        status, msg = _guarded(run, ctx, name, mod, why)
         seconds = time.monotonic() - t0
         if msg:
             run.error(name, msg)
