@@ -14,6 +14,7 @@ dropped silently.
 """
 import os
 import re
+import signal
 import subprocess
 
 from . import _common
@@ -43,16 +44,21 @@ def one(exe, conc, n):
     """One notify_bench ok run: (per_s, cpu_us, given_up, pending), or SuiteError."""
     env = dict(os.environ, NOTIFY_BENCH_CONC=str(conc))
     env.pop("NOTIFY_BENCH_COPY", None)
+    limit = 20 + n / 1000
+    # its own process group: on a timeout the receiver it forked goes too
+    p = subprocess.Popen([exe, "ok", str(n)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     try:
-        r = subprocess.run([exe, "ok", str(n)], capture_output=True, text=True, env=env,
-                           timeout=30 + n / 500)
+        out, err = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
         raise _common.SuiteError(f"notify_bench ok {n} (concurrency {conc}) did not finish "
-                                 f"within {30 + n / 500:.0f} s: the receiver took nothing?")
-    m, lost = RATE.search(r.stdout), LOST.search(r.stdout)
-    if r.returncode or not m or not lost:
+                                 f"within {limit:.0f} s: {(err + out).strip()[-400:]}")
+    m, lost = RATE.search(out), LOST.search(out)
+    if p.returncode or not m or not lost:
         raise _common.SuiteError(f"notify_bench ok {n} (concurrency {conc}) failed "
-                                 f"({r.returncode}): {(r.stderr + r.stdout).strip()[-500:]}")
+                                 f"({p.returncode}): {(err + out).strip()[-500:]}")
     return float(m.group(3)), float(m.group(4)), int(lost.group(1)), int(lost.group(2))
 
 
