@@ -47,7 +47,7 @@ def sizes(run):
 
 
 def estimate(run):
-    return run.n(40, 12, 4)
+    return run.n(20, 5, 2)
 
 
 class Client:

@@ -37,7 +37,7 @@ def sizes(run):
 
 def estimate(run):
     n, rounds = sizes(run)
-    return len(CONCURRENCY) * rounds * (1.0 + n / 12000)
+    return len(CONCURRENCY) * rounds * (0.8 + n / 8000)
 
 
 def one(exe, conc, n):
