@@ -128,7 +128,7 @@ static int run_one(bool pod, const char *bin, int i, const char *mark, const cha
 		mkdir(parent, 0755);
 		snprintf(cg, sizeof(cg), "%s/libpod-%064x", parent, i);
 		if (mkdir(cg, 0755) && errno != EEXIST)
-			return perror(cg), -errno;
+			return fprintf(stderr, "kill_bench: %s: %s\n", cg, strerror(errno)), -EIO;
 		sleeper = spawn_in(cg, sl);
 		while (procs_in(cg) < 1)
 			usleep(100);
@@ -136,7 +136,7 @@ static int run_one(bool pod, const char *bin, int i, const char *mark, const cha
 	t0 = now_us();
 	pid = spawn_in(cg[0] ? cg : NULL, av);
 	if (pid < 0 || waitpid(pid, st, 0) < 0)
-		return perror("spawn"), -errno;
+		return fprintf(stderr, "kill_bench: spawn %s: %s\n", bin, strerror(errno)), -EIO;
 	if (pod) {
 		while (procs_in(cg) > 0 && now_us() - t0 < 5e6)
 			usleep(50);
