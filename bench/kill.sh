@@ -8,8 +8,7 @@ cd "$(dirname "$0")/.."
 N=${1:-1000}
 B=${VIGIL_BUILD:-build}
 T=$(mktemp -d)
-gcc -O2 -static -o "$T/marker" tests/integration/marker.c
-for n in vgnone vgkernel vglua vgpod; do cp "$T/marker" "$T/$n"; done
+for n in vgnone vgkernel vglua vgpod; do cp "$B/bench/kill_marker" "$T/$n"; done
 "$B/vigil" run --data-dir "$T/data" --listen 127.0.0.1:18777 --policies bench/policies-kill \
 	>"$T/vigil.log" 2>&1 &
 V=$!

@@ -20,12 +20,16 @@
  * alerts arrive, so the outbox log's writer keeps up as it would.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <event2/buffer.h>
@@ -86,7 +90,25 @@ static void on_req(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
-static pid_t sink(int port)
+/* A socket on a port of 127.0.0.1 the kernel chose (a fixed one may be taken): listening
+ * for the receiver, or only bound (for "dead": connections to it are refused). */
+static int reserve(int *port, bool listening)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) || (listening && listen(fd, 128))) {
+		perror("notify_bench: a port for the receiver");
+		exit(1);
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* the receiver, in a child, on the listening socket fd */
+static pid_t sink(int fd)
 {
 	pid_t pid = fork();
 
@@ -96,14 +118,14 @@ static pid_t sink(int port)
 
 		evhttp_set_gencb(h, on_req, NULL);
 		evhttp_set_timeout(h, 3600);
-		if (evhttp_bind_socket(h, "127.0.0.1", (unsigned short)port)) {
-			perror("bind");
+		if (evutil_make_socket_nonblocking(fd) || evhttp_accept_socket(h, fd)) {
+			perror("notify_bench: the receiver");
 			_exit(1);
 		}
 		event_base_dispatch(base);
 		_exit(0);
 	}
-	usleep(200000);
+	close(fd);
 	return pid;
 }
 
@@ -199,6 +221,35 @@ static const struct vg_alert *sample(struct vg_alerts *s, int k)
 	return a;
 }
 
+/* ok: the loop turns until every event was delivered (or given up); the rate, the loop's
+ * lateness meanwhile, what was given up and the outbox compactions */
+static void deliver_all(struct event_base *base, struct vg_notify *nt, long n, double t0, double c0)
+{
+	struct evbuffer *b = evbuffer_new();
+	const char *m, *c;
+	int dead = 0, pending;
+	double t;
+
+	due = now() + 0.001;
+	arm_probe();
+	while ((pending = vg_notify_pending(nt, NULL, &dead)) > 0 && !dead)
+		event_base_loop(base, EVLOOP_ONCE);
+	t = now() - t0;
+	event_del(probe);
+	printf("ok: %ld notifications in %.2f s: %.0f/s, sender CPU %.1f us each\n", n, t,
+	       (double)n / t, (cpu_s() - c0) * 1e6 / (double)n);
+	printf("ok: %d given up (dead letters), %d still pending\n", dead, pending);
+	report_lat("ok (delivering)");
+	/* the outbox was compacted meanwhile (its pause is inside the lateness above) */
+	vg_notify_metrics(nt, b);
+	evbuffer_add(b, "", 1);
+	m = (const char *)evbuffer_pullup(b, -1);
+	c = strstr(m, "\nvigil_outbox_compactions_total ");
+	printf("ok: outbox compactions during the run: %llu\n",
+	       c ? strtoull(c + strlen("\nvigil_outbox_compactions_total "), NULL, 10) : 0ull);
+	evbuffer_free(b);
+}
+
 #define NALERTS 64
 
 int main(int argc, char **argv)
@@ -206,7 +257,7 @@ int main(int argc, char **argv)
 	const char *mode = argc > 2 ? argv[1] : "";
 	long n = argc > 2 ? atol(argv[2]) : 0;
 	char dir[] = "/tmp/vigil-notify-bench-XXXXXX", store[64], err[512], conf[256];
-	int port = 30000 + (int)(getpid() % 20000), dead = 0;
+	int port, dead = 0, fd;
 	struct event_base *base = event_base_new();
 	struct vg_http *http = vg_http_new(base);
 	struct vg_alerts_opts ao = {0};
@@ -225,8 +276,9 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	hang = !strcmp(mode, "hang");
+	fd = reserve(&port, strcmp(mode, "dead") != 0);
 	if (strcmp(mode, "dead"))
-		child = sink(port);
+		child = sink(fd);
 	snprintf(store, sizeof(store), "%s/store", dir);
 	ao.dir = store;
 	snprintf(conf, sizeof(conf), "http://127.0.0.1:%d/hook", port);
@@ -263,31 +315,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!strcmp(mode, "ok")) {
-		double t;
-
-		due = now() + 0.001;
-		arm_probe();
-		while (vg_notify_pending(nt, NULL, &dead) && !dead)
-			event_base_loop(base, EVLOOP_ONCE);
-		t = now() - t0;
-		event_del(probe);
-		printf("ok: %ld notifications in %.2f s: %.0f/s, sender CPU %.1f us each\n", n, t,
-		       (double)n / t, (cpu_s() - c0) * 1e6 / (double)n);
-		report_lat("ok (delivering)");
-		{ /* the outbox was compacted meanwhile (its pause is inside the lateness above) */
-			struct evbuffer *b = evbuffer_new();
-			const char *m, *c;
-
-			vg_notify_metrics(nt, b);
-			evbuffer_add(b, "", 1);
-			m = (const char *)evbuffer_pullup(b, -1);
-			c = strstr(m, "\nvigil_outbox_compactions_total ");
-			printf("ok: outbox compactions during the run: %llu\n",
-			       c ? strtoull(c + strlen("\nvigil_outbox_compactions_total "), NULL,
-					    10)
-				 : 0ull);
-			evbuffer_free(b);
-		}
+		deliver_all(base, nt, n, t0, c0);
 	} else {
 		run_for(base, 3.0);
 		report_lat(hang ? "hang (receiver never answers)" : "dead (nothing listens)");
@@ -300,6 +328,8 @@ int main(int argc, char **argv)
 	if (child) {
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);
+	} else {
+		close(fd);
 	}
 	vg_notify_close(nt);
 	vg_alerts_close(s);
