@@ -12,7 +12,7 @@ pack (vigil-match), the `vigil run` daemon with the default pack (vigil-run), an
 --no-peers, libbpf-tools' execsnoop and a bpftrace one-liner on sched_process_exec when
 installed; plus every --peer 'NAME=CMD'. Two workloads: seq (one worker) and par (one
 worker per CPU; not in --tiny). --quick sizes its phases from the warm-up storm's pace
-(about 0.6 s a phase, at least 300 execs), so that a busy machine keeps to its budget.
+(about 0.4 s a phase, at least 200 execs), so that a busy machine keeps to its budget.
 
 Per on-phase: µs per exec, the overhead against the mean of the two neighbouring
 off-phases, the tool's on-CPU time (schedstat of all its threads) and the run time of its
@@ -44,7 +44,7 @@ BPFTRACE_PROG = ('tracepoint:sched:sched_process_exec '
                  '{ printf("%d %s %s\\n", pid, comm, str(args->filename)); }')
 SEC_PER_EXEC = 600e-6  # one exec of /bin/true, sequential, on a quiet machine (estimates)
 DRAIN = 0.1  # after the storm: vigil drains its ring buffer every 10 ms
-QUICK_PHASE_S, QUICK_MIN = 0.6, 300  # --quick: execs a phase from the warm-up's pace
+QUICK_PHASE_S, QUICK_MIN = 0.4, 200  # --quick: execs a phase from the warm-up's pace
 
 
 class ToolFailed(Exception):
@@ -158,7 +158,9 @@ def estimate(run):
     total = 0.0
     for _wl, workers, n, rounds in workloads(run):
         one = n * SEC_PER_EXEC / min(workers, 2)
-        total += one * 1.5 + rounds * k * (2 * one + run.n(1.2, 0.8, 0.8))
+        if run.mode == "quick":
+            one = min(one, QUICK_PHASE_S)
+        total += one * 1.5 + rounds * k * (2 * one + run.n(1.2, 0.9, 0.9))
     return total
 
 
@@ -196,19 +198,24 @@ def _wait_bpf(tool, p):
 
 
 def _start(tool, ctx, stem):
-    """The tool running and ready, or ToolFailed."""
+    """The tool running and ready, or ToolFailed (and nothing left running)."""
     try:
         if tool.kind == "run":
             p = _procs.VigilRun(ctx.vigil, ctx.tmp, stem)
-            why = p.ready()
         else:
             p = _procs.Proc(tool.argv, ctx.tmp, stem, cwd=ctx.tmp)
-            if tool.kind in ("events", "match"):
-                why = p.wait_text("watching execs", 30)
-            else:
-                why = _wait_bpf(tool, p)
     except OSError as e:
         raise ToolFailed(f"cannot start `{tool.command()}`: {e.strerror or e}")
+    try:
+        if tool.kind == "run":
+            why = p.ready()
+        elif tool.kind in ("events", "match"):
+            why = p.wait_text("watching execs", 30)
+        else:
+            why = _wait_bpf(tool, p)
+    except BaseException:
+        p.stop()
+        raise
     if why:
         p.stop()
         raise ToolFailed(f"`{tool.command()}` {why}")
@@ -230,7 +237,7 @@ def on_phase(run, ctx, tool, wl, workers, n, stem):
     """One storm with the tool on: a dict of what it cost."""
     p = _start(tool, ctx, stem)
     try:
-        time.sleep(run.n(0.5, 0.25, 0.2))  # its start-up work (seeding from /proc) done
+        time.sleep(run.n(0.5, 0.15, 0.15))  # its start-up work (seeding from /proc) done
         pids = _procs.tree(p.pid)
         ids = _procs.prog_ids(pids)
         b0, c0 = _procs.bpf_progs(), _procs.cpu_ns(pids)
@@ -274,7 +281,7 @@ def run_workload(run, ctx, tls, wl, workers, n, rounds):
     """The interleaved phases of one workload: (off-phases' µs per exec, execs a phase)."""
     ctx.step(f"{wl}: warming up ({workers} worker{'s' if workers > 1 else ''})")
     warm = _procs.storm(ctx, run.n(500, 300, 50), workers)[0]
-    if run.mode == "quick":  # a phase of ~0.6 s even on a busy machine: the budget holds
+    if run.mode == "quick":  # a phase of ~0.4 s even on a busy machine: the budget holds
         n = max(QUICK_MIN, min(n, int(QUICK_PHASE_S * 1e6 * workers / max(warm, 1.0))))
     offs = [_storm_off(ctx, n, workers)]
     for r in range(rounds):
@@ -352,7 +359,10 @@ def figures(run, tls, wl, workers, n, offs):
                    f"{how}; the on-phases of `{t.command()}`; µs per exec per worker{note}",
                    plot=f"us_per_exec_{wl}", label=t.display, extra=ex)
         bpf = [ph for ph in phs if ph["bpf_ns"] is not None]
-        if bpf:
+        if not bpf:
+            run.note(f"{t.display} ({wl}): no BPF program among its open files "
+                     f"(/proc/PID/fdinfo): its BPF run time is not measured")
+        else:
             names = sorted({k for ph in bpf for k in ph["progs"]})
             per = {k: statistics.median(ph["progs"].get(k, 0) for ph in bpf) for k in names}
             run.figure(f"exec.{wl}.{t.slug}.bpf_ns", "BPF run time per exec", "ns", "lower",
