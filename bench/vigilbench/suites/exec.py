@@ -54,15 +54,16 @@ class ToolFailed(Exception):
 class Tool:
     """One thing measured: a slug (its figure ids), a display name, how to start it."""
 
-    def __init__(self, slug, display, kind, argv=None, peer=False, count=None):
-        self.slug, self.display, self.kind = slug, display, kind
+    def __init__(self, slug, display, kind, argv=None, peer=False, count=None, shown=None):
+        self.slug, self.display, self.kind, self.shown = slug, display, kind, shown
         self.argv, self.peer, self.count = argv, peer, count
         self.failed = None
         self.has_progs = None  # unknown until its first start: a peer may load none
         self.phases = {}
 
     def command(self):
-        return "vigil run (default pack)" if self.kind == "run" else shlex.join(self.argv)
+        """The command as a reader should see it (vigil's without this build's path)."""
+        return self.shown or shlex.join(self.argv)
 
 
 def _count_lines(path, pred):
@@ -131,10 +132,13 @@ def tools(run, ctx):
     taken = {"vigil-events", "vigil-match", "vigil-run"}
     match_dir = os.path.join(ctx.tmp, "match-data")  # no daemon state: the pack as shipped
     vigil = [Tool("vigil-events", "vigil events --json", "events",
-                  [ctx.vigil, "events", "--json"], count=_vigil_events),
+                  [ctx.vigil, "events", "--json"], count=_vigil_events,
+                  shown="vigil events --json"),
              Tool("vigil-match", "vigil events --match", "match",
-                  [ctx.vigil, "events", "--match", "--data-dir", match_dir]),
-             Tool("vigil-run", "vigil run", "run")]
+                  [ctx.vigil, "events", "--match", "--data-dir", match_dir],
+                  shown="vigil events --match (the default pack, no daemon state)"),
+             Tool("vigil-run", "vigil run", "run",
+                  shown="vigil run (the default pack, a fresh data directory)")]
     peers = _peers(run, ctx, taken)
     if run.mode != "tiny":
         return vigil + peers
@@ -311,9 +315,9 @@ def _extra(t, wl, **kw):
     return {"tool": t.display, "workload": wl, "peer": t.peer, **kw}
 
 
-def _storm_how(wl, workers, n):
+def _storm_how(workers, n):
     return (f"exec storm (build/bench/execstorm, spawn+exec+wait of /bin/true, {workers} "
-            f"worker{'s' if workers > 1 else ''}), {n:,} execs a phase, {wl}")
+            f"worker{'s' if workers > 1 else ''}), {n:,} execs a phase")
 
 
 def overhead_figure(run, t, wl, phs, offs, how):
@@ -336,7 +340,7 @@ def overhead_figure(run, t, wl, phs, offs, how):
 
 
 def figures(run, tls, wl, workers, n, offs):
-    how = _storm_how(wl, workers, n)
+    how = _storm_how(workers, n)
     wname = "sequential" if wl == "seq" else "parallel"
     run.figure(f"exec.{wl}.off.us_per_exec", f"exec wall time, {wname} storm", "µs", "lower",
                offs, f"{how}; the off-phases (no tool of this suite loaded), first and after "
