@@ -21,8 +21,14 @@ is on for the suite). Each tool writes its output to a file in ctx.tmp; the even
 printed for the storm's execs are counted where the format is known. vigil's ring-buffer
 drops are counted (exec.TOOL.drops), so are the events a peer says it lost.
 
+Figures, per workload WL and tool slug TOOL: exec.WL.TOOL.overhead (%, a sample per
+on-phase, with its band and min-to-min ratio in extra), exec.WL.TOOL.us_per_exec,
+exec.WL.TOOL.bpf_ns, exec.WL.TOOL.cpu_us, and exec.WL.off.us_per_exec; plots overhead_WL,
+us_per_exec_WL, bpf_ns and cpu_us.
+
 A tool that cannot start, or dies, is recorded (run.error) and the suite goes on without
-it; a peer that is not installed is a note.
+it; a peer that is not installed is a note. tracefs is mounted at /sys/kernel/tracing for
+the suite when it is not (the peers' tracepoints need it), and unmounted after.
 """
 import json
 import os
