@@ -186,6 +186,12 @@ def load_rules(path):
 
 
 class Handler(BaseHTTPRequestHandler):
+    def setup(self):
+        self.request.settimeout(10)
+        self.request.do_handshake()
+        self.request.settimeout(None)
+        super().setup()
+
     protocol_version = "HTTP/1.1"
     server_version = "k8s-standin"
 
@@ -542,7 +548,9 @@ def main():
     srv = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    # as an API server, each connection's TLS handshake in its own thread: one client that
+    # stalls its handshake must not stop the others (accept() would do it in the server's)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     print("ready", flush=True)
     srv.serve_forever()
 

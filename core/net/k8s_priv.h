@@ -52,6 +52,7 @@ struct vg_k8s_refl {
 	bool consistent;	/* the next list reads etcd (after a 410), not the watch cache */
 	uint64_t good;		/* events the watch applied (bookmarks too) */
 	long backoff_ms;	/* the next wait after an error (0: none yet) */
+	int64_t backed_off;	/* when it last backed off (vg_k8s_mono_s) */
 	int64_t started;	/* monotonic s the watch started */
 	uint64_t got;		/* lines the watch delivered */
 	unsigned short rand[3]; /* nrand48's state: each node's own jitter and watch lengths */

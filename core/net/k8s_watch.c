@@ -18,10 +18,12 @@
 #include <jansson.h>
 
 #include "k8s_priv.h"
+#include "log.h"
 
-#define BACKOFF_MIN_MS 1000L
-#define BACKOFF_MAX_MS 30000L
-#define WATCH_MIN_S    300
+#define BACKOFF_MIN_MS	1000L
+#define BACKOFF_MAX_MS	30000L
+#define BACKOFF_RESET_S 120 /* as client-go: no error for this long, the next wait is short */
+#define WATCH_MIN_S	300
 
 static void list(struct vg_k8s_refl *r);
 static void watch(struct vg_k8s_refl *r);
@@ -66,13 +68,21 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 /* After an error: the next try (a watch from rv, else a list) after the backoff. */
 static void back_off(struct vg_k8s_refl *r)
 {
-	long ms = r->backoff_ms ? r->backoff_ms : BACKOFF_MIN_MS;
-	long jitter = nrand48(r->rand) % (ms / 2 + 1);
-	struct timeval tv = {.tv_sec = (ms + jitter) / 1000,
-			     .tv_usec = (ms + jitter) % 1000 * 1000};
+	int64_t now = vg_k8s_mono_s();
+	long ms, jitter;
+	struct timeval tv;
 
+	if (now - r->backed_off >= BACKOFF_RESET_S)
+		r->backoff_ms = 0; /* the first error after a quiet spell (an API server restart) */
+	r->backed_off = now;
+	ms = r->backoff_ms ? r->backoff_ms : BACKOFF_MIN_MS;
+	jitter = nrand48(r->rand) % (ms / 2 + 1);
+	tv.tv_sec = (ms + jitter) / 1000;
+	tv.tv_usec = (ms + jitter) % 1000 * 1000;
 	r->synced = false;
 	r->backoff_ms = ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms * 2;
+	vg_warn("kubernetes: %s; trying again in %.1f s", r->k->st.last_error,
+		(double)(ms + jitter) / 1000);
 	(void)event_add(r->timer, &tv); /* fails only for an event of another base */
 }
 

@@ -172,7 +172,25 @@ class K8sTest(unittest.TestCase):
             if v:
                 return v
             time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}: {self.d.text() if self.d else ''}")
+        raise AssertionError(f"timed out waiting for {what}: {self.diag()}")
+
+    def diag(self):
+        """What a failed wait shows: vigil's log, its kubernetes counters, the last requests."""
+        if not self.d:
+            return ""
+        try:
+            m = [x for x in self.d.req("GET", "/metrics")[1].splitlines()
+                 if x.startswith("vigil_k8s_")]
+        except Exception as e:  # noqa: BLE001 (a diagnosis must not hide the failure)
+            m = [f"no metrics: {e}"]
+        try:  # the file keeps the requests of a stand-in that was restarted
+            with open(os.path.join(self.k.dir, "requests.jsonl")) as f:
+                log = [json.loads(x) for x in f.readlines()[-16:]]
+            reqs = [f"{time.strftime('%H:%M:%S', time.localtime(e['time']))} {e['method']} "
+                    f"{e['path']}?{e['query']}" for e in log]
+        except (OSError, ValueError, KeyError) as e:
+            reqs = [f"no request log: {e}"]
+        return "\n".join([self.d.text(), *m, "requests:", *reqs])
 
     def enforce(self, *action):
         """`vigil policy enforce` as a user types it: no --action is kill_pod."""
@@ -293,16 +311,22 @@ class K8sTest(unittest.TestCase):
         cid = add("b")
         self.wait(lambda: self.metric("vigil_k8s_pods") == 2, what="pod b")
         run(cid)
-        # the connection drops; while vigil waits to watch again a pod comes and the history
-        # is gone: from its old version the watch gets 410, and vigil lists again
+        # the connection drops; while vigil cannot watch again (the server answers 503) a pod
+        # comes and the history is gone: from its old version the watch gets 410, and vigil
+        # lists again. (Without the 503s vigil may be watching again before the pod comes.)
+        uid, cid = self.container()
+        self.k.control("/_standin/faults", {"all": 503})
         self.k.watches(close=True, abrupt=True)
-        self.wait(lambda: self.metric("vigil_k8s_watch_errors_total") >= 1, what="the watch broken")
-        cid = add("c")
+        self.wait(lambda: self.metric("vigil_k8s_watch_errors_total") >= 2, what="the watch broken")
+        self.k.add_pod(uid, "c", "shop", cids=[cid], owner=("StatefulSet", "c"))
         self.k.watches(expire=True)
-        self.wait(lambda: self.metric("vigil_k8s_relists_410_total") >= 2, what="410, listed again")
-        self.wait(lambda: self.metric("vigil_k8s_pods") == 3, what="pod c")
+        self.k.control("/_standin/faults", {"all": None})
+        self.wait(lambda: self.metric("vigil_k8s_relists_410_total") >= 2, timeout=60,
+                  what="410, listed again")
+        self.wait(lambda: self.metric("vigil_k8s_pods") == 3, timeout=60, what="pod c")
         run(cid)
         # the API server restarts (no history) with a pod added while it was down
+        errors = self.metric("vigil_k8s_watch_errors_total")
         self.k.stop()
         uid, cid = self.container()
         path = os.path.join(self.k.dir, "state.json")
@@ -314,7 +338,8 @@ class K8sTest(unittest.TestCase):
         st["pods"].append(pod)
         with open(path, "w") as f:
             json.dump(st, f)
-        self.wait(lambda: self.metric("vigil_k8s_watch_errors_total") >= 3, what="the watch broken")
+        self.wait(lambda: self.metric("vigil_k8s_watch_errors_total") >= errors + 2,
+                  what="both watches broken")
         self.k = StandIn(self.k.port, self.k.dir, self.k.token, self.k.admin)
         # each reflector retries after its backoff (up to 30 s, +50 % jitter), and a 410 that
         # comes at once backs off once more before the list: up to 90 s on a loaded machine
