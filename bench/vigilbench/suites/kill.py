@@ -23,7 +23,7 @@ import signal
 import subprocess
 import time
 
-from . import _common
+from . import _common, _procs
 
 NAME = "kill"
 TITLE = "kill latency"
@@ -175,7 +175,9 @@ def measure(run, ctx):
     n, rounds = sizes(run)
     bins = markers(ctx, src)
     ctx.step("starting vigil run with bench/policies-kill")
-    with _common.Daemon(ctx, os.path.join(ctx.tmp, "kill-data"), policies=policies) as d:
+    # bpftrace resolves tracepoints through tracefs, which a fresh machine may not mount
+    with _procs.Tracefs(), \
+            _common.Daemon(ctx, os.path.join(ctx.tmp, "kill-data"), policies=policies) as d:
         bt = start_bpftrace(run, ctx, exe, bins["bpftrace"])
         try:
             paths = ["none", "kernel", "userspace", "pod"] + (["bpftrace"] if bt else [])
