@@ -121,11 +121,25 @@ def _plots(d):
     return out
 
 
+PLOT_TITLES = {
+    "overhead_seq": "exec overhead, sequential storm (% of exec wall time)",
+    "overhead_par": "exec overhead, parallel storm (% of exec wall time)",
+    "bpf_ns": "BPF run time per exec", "cpu_us": "tool CPU per exec",
+    "us_per_exec_seq": "exec wall time, sequential storm",
+    "us_per_exec_par": "exec wall time, parallel storm",
+    "kill_latency": "exec to death: how long a killed binary lives",
+    "api_latency": "API query latency", "notify": "webhook deliveries per second",
+    "notify_cpu": "CPU per webhook delivery",
+}
+
+
 def _plot_title(d, name, figs):
+    if name in PLOT_TITLES:
+        return PLOT_TITLES[name]
     titles = {f.title for f in figs}
     if len(titles) == 1:
         return titles.pop()
-    return f"{suite_title(d, figs[0].id.split('.')[0])}: {name}"
+    return f"{suite_title(d, figs[0].id.split('.')[0])}: {name.replace('_', ' ')}"
 
 
 def _head(d):

@@ -147,10 +147,12 @@ def cdf(title, figures):
     lo = min(min(f.samples) for f in figures)
     hi = max(max(f.samples) for f in figures)
     vals, lo, hi = ticks(lo, hi)
-    x0, x1, y0, y1 = 70, WIDTH - 30, 70, 330  # y0 top (fraction 1), y1 bottom (0)
-    sx = (x1 - x0) / (hi - lo)
     body = [_t(WIDTH / 2, 22, title, 'text-anchor="middle" font-weight="bold"', 15)]
-    _legend(body, labels, colors, 46)
+    for i, lab in enumerate(labels):  # one a line: the labels are long, the plot below them
+        _legend(body, [lab], colors, 46 + 16 * i)
+    y0 = 46 + 16 * len(labels) + 14
+    x0, x1, y1 = 70, WIDTH - 30, y0 + 260  # y0 top (fraction 1), y1 bottom (0)
+    sx = (x1 - x0) / (hi - lo)
     for q in (0, 0.25, 0.5, 0.75, 1.0):
         y = y1 - q * (y1 - y0)
         body.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x1}" y2="{y:.1f}" stroke="#e2e8f0"/>')
