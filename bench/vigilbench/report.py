@@ -15,7 +15,8 @@ HOW_TO_READ = """\
 How to read it:
 - A figure is the median of its samples; min..max is their spread, n their number.
 - The band [lo..hi] is a 95 % bootstrap interval of the median (of the on/off ratio for an
-  overhead). *within noise*: the band covers no change, so the figure shows no real cost.
+  overhead). *within noise*: the band covers no change (or, for an overhead, the least
+  disturbed on-phase beat the least disturbed off-phase), so it shows no real cost.
 - Overheads are % of exec wall time against interleaved off-phases (min-to-min: the least
   disturbed phases); BPF ns and CPU µs per exec are the tool's own cost.
 """
