@@ -37,14 +37,14 @@ def storm(ctx, n, workers, binary="/bin/true"):
 
 def tree(pid):
     """pid and its descendants alive now."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
         for f in glob.glob(f"/proc/{p}/task/*/children"):
             try:
                 with open(f) as fh:
-                    todo.extend(int(x) for x in fh.read().split())
+                    pending.extend(int(x) for x in fh.read().split())
             except (OSError, ValueError):
                 pass
     return out
