@@ -11,11 +11,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
+
+from ._common import free_port  # noqa: F401 (the suites use it from here too)
 
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 TRACEFS = "/sys/kernel/tracing"
@@ -135,13 +136,6 @@ def status_mib(pid, key):
     except (OSError, ValueError, IndexError):
         return None
     return None
-
-
-def free_port():
-    """A TCP port nothing listens on now, from the kernel."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lost_events(text):
