@@ -451,7 +451,7 @@ class Handler(BaseHTTPRequestHandler):
                     items = [e for e in STATE["events"] if e["metadata"]["namespace"] == ns]
                     return 200, {"kind": "EventList", "apiVersion": "v1", "metadata": {},
                                  "items": items}, None
-        return (*status(404, "NotFound", f"the server could not find the requested resource"), None)
+        return (*status(404, "NotFound", "the server could not find the requested resource"), None)
 
     def list_pods(self, q, ns):
         with LOCK:

@@ -252,12 +252,6 @@ class K8sTest(unittest.TestCase):
         self.assertTrue(ready, f"no output from kubectl: {proc.poll()}")
         return proc.stdout.readline().strip()
 
-    def metric(self, name):
-        for line in self.d.req("GET", "/metrics")[1].splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        raise AssertionError(f"no metric {name}")
-
     def container(self, uid=None):
         """A container under the cgroup of a pod the API server does not know (yet): (uid, cid)."""
         uid = uid or str(uuid.uuid4())
