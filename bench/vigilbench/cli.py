@@ -182,11 +182,11 @@ def cmd_compare(a):
 
 def main(argv):
     p = _parser()
+    argv = list(argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "run")  # `vigil bench`, `vigil bench --quick`: run is what people mean
     try:
         a = p.parse_args(argv)
-        if not a.cmd:
-            p.print_help(sys.stderr)
-            return 2
         return {"run": cmd_run, "report": cmd_report, "compare": cmd_compare}[a.cmd](a)
     except Usage as e:
         print(f"vigil bench: {e}", file=sys.stderr)

@@ -20,8 +20,8 @@
 #endif
 
 static const char usage_text[] =
-	"usage: vigil bench run [--quick | --full | --tiny] [--build DIR] [--out DIR]\n"
-	"                       [--only A,B] [--skip A,B] [--peer NAME=CMD]... [--no-peers]\n"
+	"usage: vigil bench [run] [--quick | --full | --tiny] [--build DIR] [--out DIR]\n"
+	"                         [--only A,B] [--skip A,B] [--peer NAME=CMD]... [--no-peers]\n"
 	"       vigil bench compare OLD.json NEW.json [--fail-above PCT] [--json]\n"
 	"       vigil bench report RESULTS.json [--out DIR]\n"
 	"\n"
@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"notify) and writes results.json (every sample), summary.md and SVG plots into --out\n"
 	"(default bench/out/<UTC time> of the source tree). Runs from a source checkout\n"
 	"built with make; the build directory is this binary's unless --build is given.\n"
+	"Without a command (`vigil bench`, `vigil bench --quick`) it runs the suites.\n"
 	"  --quick            small sizes: the whole run in about two minutes\n"
 	"  --full             the default: each suite up to a few minutes\n"
 	"  --tiny             a few seconds a suite: checks the harness, not the code\n"
@@ -72,13 +73,18 @@ static bool has_build(int argc, char **argv)
 int vg_cmd_bench(int argc, char **argv)
 {
 	char script[PATH_MAX], build[PATH_MAX];
+	const char *cmd = "run"; /* `vigil bench [--quick]`: run is what people mean */
 	char **args;
-	int n = 0, rc;
+	int n = 0, first = 1, rc;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
-		fputs(usage_text, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc >= 2 && argv[1][0] != '-') {
+		cmd = argv[1];
+		first = 2;
 	}
 	(void)snprintf(script, sizeof(script), "%s/bench/vigil-bench", VIGIL_SOURCE_DIR);
 	if (access(script, R_OK)) {
@@ -93,8 +99,8 @@ int vg_cmd_bench(int argc, char **argv)
 		return vg_err("out of memory"), 1;
 	args[n++] = "python3";
 	args[n++] = script;
-	args[n++] = argv[1];
-	if (!strcmp(argv[1], "run") && !has_build(argc, argv)) {
+	args[n++] = (char *)cmd;
+	if (!strcmp(cmd, "run") && !has_build(argc, argv)) {
 		rc = self_dir(build, sizeof(build));
 		if (rc) {
 			vg_err("vigil bench: cannot tell this binary's directory: %s; pass --build "
@@ -106,7 +112,7 @@ int vg_cmd_bench(int argc, char **argv)
 		args[n++] = "--build";
 		args[n++] = build;
 	}
-	for (int i = 2; i < argc; i++)
+	for (int i = first; i < argc; i++)
 		args[n++] = argv[i];
 	args[n] = NULL;
 	(void)fflush(NULL);

@@ -184,12 +184,13 @@ class Bench(unittest.TestCase):
         self.assertIn("different modes", r.stderr)
 
     def test_failing_suite_is_recorded(self):
-        """A build without the bench tools: both suites fail, the run goes on, exit 1."""
+        """A build without the bench tools: both suites fail, the run goes on, exit 1. (Run
+        as people type it, without the command: `vigil bench --tiny ...` is a run.)"""
         build = os.path.join(self.tmp, "build-without-tools")
         os.makedirs(build)
         os.symlink(os.path.abspath(VIGIL), os.path.join(build, "vigil"))
         out = os.path.join(self.tmp, "failing")
-        r = bench("run", "--tiny", "--only", "replay,store", "--build", build, "--out", out)
+        r = bench("--tiny", "--only", "replay,store", "--build", build, "--out", out)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         with open(os.path.join(out, "results.json")) as f:
             d = json.load(f)
