@@ -51,6 +51,7 @@ BPFTRACE_PROG = ('tracepoint:sched:sched_process_exec '
 SEC_PER_EXEC = 600e-6  # one exec of /bin/true, sequential, on a quiet machine (estimates)
 DRAIN = 0.1  # after the storm: vigil drains its ring buffer every 10 ms
 QUICK_PHASE_S, QUICK_MIN = 0.4, 200  # --quick: execs a phase from the warm-up's pace
+FULL_PHASE_S, FULL_MIN = 3.0, 1000  # full: at most ~3 s a phase on a slow or busy machine
 
 
 class ToolFailed(Exception):
@@ -168,8 +169,8 @@ def estimate(run):
     total = 0.0
     for _wl, workers, n, rounds in workloads(run):
         one = n * SEC_PER_EXEC / min(workers, 2)
-        if run.mode == "quick":
-            one = min(one, QUICK_PHASE_S)
+        if run.mode != "tiny":
+            one = min(one, QUICK_PHASE_S if run.mode == "quick" else FULL_PHASE_S)
         total += one * 1.5 + rounds * k * (2 * one + run.n(1.2, 0.9, 0.9))
     return total
 
@@ -291,8 +292,10 @@ def run_workload(run, ctx, tls, wl, workers, n, rounds):
     """The interleaved phases of one workload: (off-phases' µs per exec, execs a phase)."""
     ctx.step(f"{wl}: warming up ({workers} worker{'s' if workers > 1 else ''})")
     warm = _procs.storm(ctx, run.n(500, 300, 50), workers)[0]
-    if run.mode == "quick":  # a phase of ~0.4 s even on a busy machine: the budget holds
-        n = max(QUICK_MIN, min(n, int(QUICK_PHASE_S * 1e6 * workers / max(warm, 1.0))))
+    if run.mode != "tiny":  # phases of a bounded length even on a busy machine
+        secs, least = (QUICK_PHASE_S, QUICK_MIN) if run.mode == "quick" else (FULL_PHASE_S,
+                                                                           FULL_MIN)
+        n = max(least, min(n, int(secs * 1e6 * workers / max(warm, 1.0))))
     offs = [_storm_off(ctx, n, workers)]
     for r in range(rounds):
         k = r % len(tls)
