@@ -36,6 +36,7 @@ class Progress:
         self._stop = threading.Event()
         self._thread = None
         self._width = 0
+        self.over = False
         if self.tty:
             self._thread = threading.Thread(target=self._tick, daemon=True)
             self._thread.start()
@@ -48,9 +49,14 @@ class Progress:
         scale = min(max(scale, 0.25), 4.0)
         rest = sum(self.est[n] for n in self.names
                    if n not in self.actual and n != self.suite)
-        cur = 0.0
+        cur, self.over = 0.0, False
         if self.suite and self.suite not in self.actual:
-            cur = max(self.est[self.suite] * scale - (now - self.suite_t0), 0.0)
+            est, ran = self.est.get(self.suite, 0.0), now - self.suite_t0
+            cur = est * scale - ran
+            if cur <= 0 and est > 0:  # past its estimate: the machine is slower than thought
+                self.over = True
+                scale = min(max(scale, ran / est), 4.0)
+                cur = 0.1 * ran
         return cur + rest * scale
 
     def line(self):
@@ -58,7 +64,9 @@ class Progress:
         head = f"[{self.index}/{len(self.names)}] {self.suite or ''}"
         if self.text:
             head += f" \u2014 {self.text}"
-        return f"{head} ({clock(now - self.t0)} elapsed, about {clock(self.left())} left)"
+        left = clock(self.left())
+        more = ", longer than estimated" if self.over else ""
+        return f"{head} ({clock(now - self.t0)} elapsed, about {left} left{more})"
 
     def _draw(self):
         text = self.line()
