@@ -43,6 +43,7 @@ except ImportError:
     webdriver = None
 
 from test_daemon import Daemon  # noqa: E402
+from console_steps import ConsoleSteps  # noqa: E402
 from vigtest import IMAGE, podman  # noqa: E402
 
 V = vigtest.VIGIL
@@ -83,13 +84,19 @@ class OtherSite(BaseHTTPRequestHandler):
 
 
 class Hook(BaseHTTPRequestHandler):
-    """A webhook receiver: keeps what it is sent."""
+    """A webhook receiver: keeps what it is sent; refuses (400) the next `fail` events."""
     got = []
+    fail = 0
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Hook.got.append(body.decode(errors="replace"))
-        self.send_response(200)
+        code = 200
+        if Hook.fail > 0:
+            Hook.fail -= 1
+            code = 400
+        else:
+            Hook.got.append(body.decode(errors="replace"))
+        self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -97,7 +104,10 @@ class Hook(BaseHTTPRequestHandler):
         pass
 
 
-class ConsoleTest(unittest.TestCase):
+class ConsoleTest(ConsoleSteps, unittest.TestCase):
+    # for the later steps (console_steps.py)
+    S, SHOTS, UPE, Hook, k8s_pod = S, SHOTS, UPE, Hook, staticmethod(k8s_pod)
+
     @classmethod
     def setUpClass(cls):
         vigtest.prepare_image()
@@ -146,7 +156,7 @@ class ConsoleTest(unittest.TestCase):
         o = webdriver.ChromeOptions()
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,720"):
             o.add_argument(a)
-        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         S["drv"] = webdriver.Chrome(options=o)
         S["drv"].set_page_load_timeout(30)
 
@@ -160,8 +170,9 @@ class ConsoleTest(unittest.TestCase):
             S["k8s"].kill()
         if S.get("hook"):
             S["hook"].shutdown()
-        if S.get("cid"):
-            subprocess.run(["podman", "rm", "-f", "-t", "0", S["cid"]], capture_output=True)
+        for c in ("cid", "cid2"):
+            if S.get(c):
+                subprocess.run(["podman", "rm", "-f", "-t", "0", S[c]], capture_output=True)
 
     # ---- helpers ----
 
@@ -311,7 +322,15 @@ class ConsoleTest(unittest.TestCase):
         self.assertGreaterEqual(len(anc), 1)
         self.assertIn("kill", d.find_element(By.CSS_SELECTOR,
                                              "[data-field='enforcement']").text.lower())
-        self.shot("violation-detail")
+        # the whole panel (its processes, ancestors and enforcement): a window tall enough
+        # for it, the panel's own picture
+        self.drv.set_window_size(1280, 2400)
+        try:
+            self.wait(lambda _: d.size["height"] >= self.drv.execute_script(
+                "return arguments[0].scrollHeight", d))
+            d.screenshot(os.path.join(SHOTS, "violation-detail.png"))
+        finally:
+            self.drv.set_window_size(1280, 720)
 
     def test_5b_labels(self):
         """The detail shows the pod's labels (the stand-in's {"app": "tmp-shell"}) as
@@ -454,7 +473,6 @@ class ConsoleTest(unittest.TestCase):
             ".map((t) => t.textContent)"))
         self.assertGreaterEqual(len(got), 1)
         self.assertEqual(sum(int(t.split()[0]) for t in got), made, got)
-        self.shot("violations-chart")
         self.no_js_errors()
 
     def test_9z_policy_markup(self):
