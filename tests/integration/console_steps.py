@@ -97,6 +97,16 @@ class ConsoleSteps:
         _, b = self.api("GET", f"/v1/processbaselines/key?id={bid}")
         return b, {e["element"]["processName"] for e in b.get("elements") or []}
 
+    def panel_shot(self, panel, name):
+        """The whole of a detail panel as its own picture: a window tall enough for it."""
+        self.drv.set_window_size(1280, 2400)
+        try:
+            self.until("the whole panel shown", lambda: panel.size["height"] >= (
+                self.drv.execute_script("return arguments[0].scrollHeight", panel)))
+            panel.screenshot(os.path.join(self.SHOTS, f"{name}.png"))
+        finally:
+            self.drv.set_window_size(1280, 720)
+
     def keys(self, *k):
         ActionChains(self.drv).send_keys(*k).perform()
 
@@ -182,9 +192,8 @@ class ConsoleSteps:
         self.assertTrue(box.is_selected())
         box.click()
         self.css("button#save").click()
-        self.until("saved", lambda: "Saved" in self.css("#status").text)
-        _, p = self.api("GET", "/v1/policies/paging-probe-54")
-        self.assertTrue(p["disabled"], p)
+        self.until("saved disabled", lambda: self.api(
+            "GET", "/v1/policies/paging-probe-54")[1].get("disabled"))
         was54, was53 = self.violations_of(54), self.violations_of(53)
         self.run_probe(54, "while-disabled")
         self.run_probe(53, "marker")  # seen after the one before it
@@ -197,9 +206,8 @@ class ConsoleSteps:
         row.click()
         self.css("#policy-detail input#enabled").click()
         self.css("button#save").click()
-        self.until("saved", lambda: "Saved" in self.css("#status").text)
-        _, p = self.api("GET", "/v1/policies/paging-probe-54")
-        self.assertFalse(p.get("disabled"), p)
+        self.until("saved enabled", lambda: not self.api(
+            "GET", "/v1/policies/paging-probe-54")[1].get("disabled"))
         self.run_probe(54, "enabled-again")
         self.until("raised again", lambda: self.violations_of(54) > was54)
 
@@ -244,8 +252,7 @@ class ConsoleSteps:
         self.until("added", lambda: ADDED in self.elements(bid)[1])
         li = self.css(f"ul.elements li[data-path='{ADDED}']")
         self.assertIn("added", li.text)
-        self.css("#baseline-detail").screenshot(
-            os.path.join(self.SHOTS, "baseline-elements.png"))
+        self.panel_shot(self.css("#baseline-detail"), "baseline-elements")
         li.find_element(By.CSS_SELECTOR, "button[data-action='remove']").click()
         self.until("removed", lambda: ADDED not in self.elements(bid)[1])
         self.until("gone from the page", lambda: not self.drv.find_elements(

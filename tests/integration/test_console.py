@@ -8,8 +8,10 @@ ancestors and the enforcement; resolve it from the row); lock a baseline from it
 the notifiers page. Attacks and bad input: a wrong and an expired sign-in link, a
 state-changing request without the CSRF token and one from another site (refused, nothing
 changes), a process argument that is markup (shown as text, no script runs), an unknown
-alert id in the URL (a clear message). Screenshots of each page go to VIGIL_SCREENSHOTS
-(default: the build's console-screenshots directory)."""
+alert id in the URL (a clear message). Then the steps of console_steps.py: paging, bulk
+resolve, resolve and add to baseline, a policy disabled and enabled, a baseline unlocked
+and edited, dead letters retried, the keyboard only, a narrow window. Screenshots of each
+page go to VIGIL_SCREENSHOTS (default: the build's console-screenshots directory)."""
 import json
 import os
 import shutil
@@ -322,15 +324,7 @@ class ConsoleTest(ConsoleSteps, unittest.TestCase):
         self.assertGreaterEqual(len(anc), 1)
         self.assertIn("kill", d.find_element(By.CSS_SELECTOR,
                                              "[data-field='enforcement']").text.lower())
-        # the whole panel (its processes, ancestors and enforcement): a window tall enough
-        # for it, the panel's own picture
-        self.drv.set_window_size(1280, 2400)
-        try:
-            self.wait(lambda _: d.size["height"] >= self.drv.execute_script(
-                "return arguments[0].scrollHeight", d))
-            d.screenshot(os.path.join(SHOTS, "violation-detail.png"))
-        finally:
-            self.drv.set_window_size(1280, 720)
+        self.panel_shot(d, "violation-detail")  # processes, ancestors, enforcement
 
     def test_5b_labels(self):
         """The detail shows the pod's labels (the stand-in's {"app": "tmp-shell"}) as
