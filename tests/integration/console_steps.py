@@ -314,10 +314,13 @@ class ConsoleSteps:
         try:
             wide = ("return document.scrollingElement.scrollWidth - "
                     "document.scrollingElement.clientWidth")
-            for page in ("#/violations", "#/policies", "#/baselines", "#/notifiers",
-                         f"#/violations/{S['alert']}"):
+            for page, sel in (("#/violations", "table#violations tbody tr[data-id]"),
+                              ("#/policies", "table#policies tbody tr[data-id]"),
+                              ("#/baselines", "table#baselines tbody tr[data-id]"),
+                              ("#/notifiers", "table#notifiers tbody tr[data-name]"),
+                              (f"#/violations/{S['alert']}", "#detail .process .ancestors")):
                 self.drv.get(S["base"] + "/" + page)
-                self.css("main table, #detail .process")
+                self.css(sel)
                 self.assertLessEqual(self.drv.execute_script(wide), 0, page)
             d = self.css("#detail")
             self.css("#detail [data-field='enforcement']")
