@@ -47,6 +47,36 @@ App.route = function () {
 	Promise.resolve(App.PAGES[page](main, arg || null)).catch((e) => V.status(e.message, 'error'));
 };
 
+// Keys for the whole console: '/' moves to the filter bar; Escape closes an open detail
+// (back to its list, the focus on the row it came from). Not while typing in a field.
+App.key = function (ev) {
+	if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented)
+		return;
+	const t = ev.target;
+	const typing = t && t.closest && (t.closest('textarea, select, [contenteditable]') ||
+		(t.tagName === 'INPUT' && !/^(checkbox|radio|button|submit)$/.test(t.type)));
+	if (ev.key === '/' && !typing) {
+		const f = document.getElementById('filter');
+		if (f) {
+			ev.preventDefault();
+			f.focus();
+			f.select();
+		}
+		return;
+	}
+	if (ev.key !== 'Escape')
+		return;
+	const [page, arg] = App.parse();
+	if (!arg || !App.PAGES[page] || typing)
+		return;
+	ev.preventDefault();
+	const main = document.getElementById('main');
+	const tr = main.querySelector('tbody tr[data-id="' + CSS.escape(arg) + '"]');
+	location.hash = '#/' + page;
+	if (tr)
+		tr.focus();
+};
+
 V.onSignedOut = function () {
 	if (V.signedOut)
 		return;
@@ -85,6 +115,7 @@ App.start = async function () {
 		V.onSignedOut();
 	});
 	window.addEventListener('hashchange', App.route);
+	document.addEventListener('keydown', App.key);
 	if (!location.hash)
 		location.replace('#/violations');
 	App.route();

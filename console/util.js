@@ -251,6 +251,7 @@ V.filterBar = function (value, placeholder, onApply) {
 	const input = V.h('input', {
 		id: 'filter', type: 'search', value: value || '', placeholder,
 		'aria-label': 'Filter', autocomplete: 'off', spellcheck: 'false',
+		'aria-keyshortcuts': '/', title: 'Filter (press / to come here)',
 	});
 	input.addEventListener('keydown', (ev) => {
 		if (ev.key === 'Enter') {

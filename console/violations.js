@@ -423,21 +423,44 @@ Violations.resolve = async function (id, baseline) {
 		await Violations.loadDetail(id);
 };
 
+// Every active alert the filter matches selected (all on this page): one
+// PATCH /v1/alerts/resolve with the filter's query. A part of them: each alert on its own
+// (the bulk call names alerts by a query, not by id).
 Violations.resolveSelected = async function () {
-	const ids = [...Violations.selected];
+	const self = Violations;
+	const ids = [...self.selected];
 	if (!ids.length)
 		return;
-	const res = await Promise.allSettled(ids.map((id) =>
-		V.api('PATCH', '/v1/alerts/' + V.enc(id) + '/resolve', {})));
-	const bad = res.filter((r) => r.status === 'rejected');
-	Violations.selected.clear();
-	if (bad.length)
-		V.status('Resolved ' + (ids.length - bad.length) + ' of ' + ids.length + ': ' + bad[0].reason.message, 'error');
+	const plan = await self.plan();
+	const local = plan.local.severity || plan.local.policies || plan.local.free.length;
+	const active = self.alerts.filter((a) => a.state !== 'RESOLVED');
+	const every = !local && self.offset === 0 && self.total <= self.alerts.length &&
+		active.length === ids.length && active.every((a) => self.selected.has(a.id));
+	let done = 0;
+	let bad = null;
+	if (every) {
+		try {
+			const r = await V.api('PATCH', '/v1/alerts/resolve',
+				{ query: plan.api.length ? plan.api.join('+') : 'State:ACTIVE' });
+			done = (r && r.resolved) || 0;
+		} catch (e) {
+			bad = e;
+		}
+	} else {
+		const res = await Promise.allSettled(ids.map((id) =>
+			V.api('PATCH', '/v1/alerts/' + V.enc(id) + '/resolve', {})));
+		done = res.filter((r) => r.status === 'fulfilled').length;
+		bad = (res.find((r) => r.status === 'rejected') || {}).reason || null;
+	}
+	self.selected.clear();
+	if (bad)
+		V.status('Resolved ' + done + ' of ' + ids.length + ': ' + bad.message, 'error');
 	else
-		V.status('Resolved ' + ids.length + (ids.length === 1 ? ' violation' : ' violations'), 'ok');
-	await Violations.load(true);
-	if (Violations.detailId && ids.includes(Violations.detailId))
-		await Violations.loadDetail(Violations.detailId);
+		V.status('Resolved ' + done + (done === 1 ? ' violation' : ' violations') +
+			(done > ids.length ? ' (' + (done - ids.length) + ' came in since the page was shown)' : ''), 'ok');
+	await self.load(true);
+	if (self.detailId && ids.includes(self.detailId))
+		await self.loadDetail(self.detailId);
 };
 
 // A change announced (stream) or seen (polling): reload soon, once for a burst.

@@ -8,8 +8,10 @@ ancestors and the enforcement; resolve it from the row); lock a baseline from it
 the notifiers page. Attacks and bad input: a wrong and an expired sign-in link, a
 state-changing request without the CSRF token and one from another site (refused, nothing
 changes), a process argument that is markup (shown as text, no script runs), an unknown
-alert id in the URL (a clear message). Screenshots of each page go to VIGIL_SCREENSHOTS
-(default: the build's console-screenshots directory)."""
+alert id in the URL (a clear message). Then the steps of console_steps.py: paging, bulk
+resolve, resolve and add to baseline, a policy disabled and enabled, a baseline unlocked
+and edited, dead letters retried, the keyboard only, a narrow window. Screenshots of each
+page go to VIGIL_SCREENSHOTS (default: the build's console-screenshots directory)."""
 import json
 import os
 import shutil
@@ -43,6 +45,7 @@ except ImportError:
     webdriver = None
 
 from test_daemon import Daemon  # noqa: E402
+from console_steps import ConsoleSteps  # noqa: E402
 from vigtest import IMAGE, podman  # noqa: E402
 
 V = vigtest.VIGIL
@@ -83,13 +86,19 @@ class OtherSite(BaseHTTPRequestHandler):
 
 
 class Hook(BaseHTTPRequestHandler):
-    """A webhook receiver: keeps what it is sent."""
+    """A webhook receiver: keeps what it is sent; refuses (400) the next `fail` events."""
     got = []
+    fail = 0
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Hook.got.append(body.decode(errors="replace"))
-        self.send_response(200)
+        code = 200
+        if Hook.fail > 0:
+            Hook.fail -= 1
+            code = 400
+        else:
+            Hook.got.append(body.decode(errors="replace"))
+        self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -97,7 +106,10 @@ class Hook(BaseHTTPRequestHandler):
         pass
 
 
-class ConsoleTest(unittest.TestCase):
+class ConsoleTest(ConsoleSteps, unittest.TestCase):
+    # for the later steps (console_steps.py)
+    S, SHOTS, UPE, Hook, k8s_pod = S, SHOTS, UPE, Hook, staticmethod(k8s_pod)
+
     @classmethod
     def setUpClass(cls):
         vigtest.prepare_image()
@@ -146,7 +158,7 @@ class ConsoleTest(unittest.TestCase):
         o = webdriver.ChromeOptions()
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,720"):
             o.add_argument(a)
-        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         S["drv"] = webdriver.Chrome(options=o)
         S["drv"].set_page_load_timeout(30)
 
@@ -160,8 +172,9 @@ class ConsoleTest(unittest.TestCase):
             S["k8s"].kill()
         if S.get("hook"):
             S["hook"].shutdown()
-        if S.get("cid"):
-            subprocess.run(["podman", "rm", "-f", "-t", "0", S["cid"]], capture_output=True)
+        for c in ("cid", "cid2"):
+            if S.get(c):
+                subprocess.run(["podman", "rm", "-f", "-t", "0", S[c]], capture_output=True)
 
     # ---- helpers ----
 
@@ -311,7 +324,7 @@ class ConsoleTest(unittest.TestCase):
         self.assertGreaterEqual(len(anc), 1)
         self.assertIn("kill", d.find_element(By.CSS_SELECTOR,
                                              "[data-field='enforcement']").text.lower())
-        self.shot("violation-detail")
+        self.panel_shot(d, "violation-detail")  # processes, ancestors, enforcement
 
     def test_5b_labels(self):
         """The detail shows the pod's labels (the stand-in's {"app": "tmp-shell"}) as
@@ -454,7 +467,6 @@ class ConsoleTest(unittest.TestCase):
             ".map((t) => t.textContent)"))
         self.assertGreaterEqual(len(got), 1)
         self.assertEqual(sum(int(t.split()[0]) for t in got), made, got)
-        self.shot("violations-chart")
         self.no_js_errors()
 
     def test_9z_policy_markup(self):
