@@ -6,10 +6,15 @@
  *                               its own cgroup, so its own container id), U % of them
  *                               (default 2) a path outside the container's 200 paths,
  *                               the rest one of them
- *   replay_bl run FILE on|off   replay FILE through the pipeline with the default pack
- *                               and a store (the flow stores each violation), with
- *                               process baselines on (1,000 locked baselines of the
- *                               trace's 200 paths, made before the replay) or off
+ *   replay_bl run FILE on|off [store|report]
+ *                               replay FILE through the pipeline with the default pack
+ *                               and a store, with process baselines on (1,000 locked
+ *                               baselines of the trace's 200 paths, made before the
+ *                               replay) or off; store (the default): the flow stores
+ *                               each violation; report: each violation is counted
+ *                               instead, as replay_bench does (the pipeline checks
+ *                               baselines only with a flow, so the replay runs the
+ *                               baseline step itself, where the pipeline would)
  *
  * A trace carries no container name or image (the live pipeline reads them from the
  * runtime's state), and a baseline's key needs one of Kubernetes' deployment or the
@@ -24,6 +29,7 @@
 #include <time.h>
 
 #include "alerts.h"
+#include "baseline.h"
 #include "baselines.h"
 #include "engine.h"
 #include "pipeline.h"
@@ -171,7 +177,21 @@ static int fill(struct vg_baselines *b)
 	return 0;
 }
 
-static int replay(struct vg_pipeline *p, const char *path, long *n)
+static uint64_t reported;
+
+static void on_v(void *ctx, struct vg_event *ev, int pol, const struct vg_policy_info *pi,
+		 const struct vg_match_by *by)
+{
+	(void)ctx;
+	(void)ev;
+	(void)pol;
+	(void)pi;
+	(void)by;
+	reported++;
+}
+
+/* bl: the baseline step the report mode runs itself, as vg_pipeline_event would; or NULL */
+static int replay(struct vg_pipeline *p, struct vg_bl *bl, const char *path, long *n)
 {
 	static struct vg_event ev;
 	char err[512];
@@ -184,6 +204,8 @@ static int replay(struct vg_pipeline *p, const char *path, long *n)
 	}
 	while ((rc = vg_trace_next(tr, &ev, err, sizeof(err))) == 1) {
 		name_ctr(&ev, (int)(ev.rec->cgroup_id - 5000));
+		if (bl)
+			vg_bl_exec(bl, &ev, ev.time_ns);
 		vg_pipeline_event(p, &ev);
 		++*n;
 	}
@@ -193,16 +215,35 @@ static int replay(struct vg_pipeline *p, const char *path, long *n)
 	return rc < 0;
 }
 
-static int run(const char *path, bool on)
+static void print(bool on, bool report, long n, double ns, struct vg_pipeline *p, struct vg_bl *bl)
+{
+	struct vg_pipeline_stats st;
+	struct vg_bl_stats bs = {0};
+
+	vg_pipeline_stats(p, &st);
+	if (bl)
+		vg_bl_stats(bl, &bs);
+	else
+		bs = st.bl;
+	printf("baselines %s (%s): %ld events, %.1f ns/event; violations %llu, %s %llu; "
+	       "baseline checks %llu, unexpected %llu\n",
+	       on ? "on" : "off", report ? "report" : "store", n, ns / (double)n,
+	       (unsigned long long)(report ? reported : st.violations),
+	       report ? "reported" : "stored", (unsigned long long)(report ? reported : st.stored),
+	       (unsigned long long)bs.checked, (unsigned long long)bs.unexpected);
+}
+
+static int run(const char *path, bool on, bool report)
 {
 	char dir[64] = "/tmp/replay_bl-XXXXXX", err[512], cmd[128];
 	struct vg_alerts_opts ao = {.dir = dir};
 	struct vg_engine_opts eo = {.lineage_fn = vg_trace_lineage};
-	struct vg_pipeline_opts po = {.baselines = on, .bl_observe_ns = 3600000000000ull};
+	struct vg_pipeline_opts po = {.baselines = on && !report,
+				      .bl_observe_ns = 3600000000000ull};
 	struct vg_load_error *errs;
-	struct vg_pipeline_stats st;
 	struct vg_wal_report rep;
 	struct vg_pipeline *p;
+	struct vg_bl *bl = NULL;
 	struct vg_alerts *s;
 	struct vg_engine *e;
 	struct timespec t0, t1;
@@ -214,21 +255,24 @@ static int run(const char *path, bool on)
 		return 1;
 	po.engine = e;
 	po.alerts = s;
+	if (report) {
+		struct vg_bl_opts bo = {.store = vg_alerts_baselines(s),
+					.observe_ns = po.bl_observe_ns};
+
+		po.report = on_v;
+		if (on && vg_bl_new(&bl, &bo))
+			return 1;
+	}
 	if (vg_pipeline_new(&p, &po, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = replay(p, path, &n);
+	rc = replay(p, bl, path, &n);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	vg_pipeline_stats(p, &st);
-	printf("baselines %s: %ld events, %.1f ns/event; violations %llu, stored %llu; "
-	       "baseline checks %llu, unexpected %llu\n",
-	       on ? "on" : "off", n,
-	       ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
-		       (double)n,
-	       (unsigned long long)st.violations, (unsigned long long)st.stored,
-	       (unsigned long long)st.bl.checked, (unsigned long long)st.bl.unexpected);
+	print(on, report, n,
+	      (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec), p, bl);
+	vg_bl_free(bl);
 	vg_pipeline_free(p);
 	vg_engine_free(e);
 	vg_alerts_close(s);
@@ -241,9 +285,12 @@ int main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "gen"))
 		return gen(argv[2], atol(argv[3]),
 			   argc == 5 ? (uint32_t)atoi(argv[4]) : UNEXPECTED);
-	if (argc == 4 && !strcmp(argv[1], "run") &&
-	    (!strcmp(argv[3], "on") || !strcmp(argv[3], "off")))
-		return run(argv[2], !strcmp(argv[3], "on"));
-	fprintf(stderr, "usage: replay_bl gen FILE N [UNEXPECTED%%] | run FILE on|off\n");
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "run") &&
+	    (!strcmp(argv[3], "on") || !strcmp(argv[3], "off")) &&
+	    (argc == 4 || !strcmp(argv[4], "store") || !strcmp(argv[4], "report")))
+		return run(argv[2], !strcmp(argv[3], "on"),
+			   argc == 5 && !strcmp(argv[4], "report"));
+	fprintf(stderr,
+		"usage: replay_bl gen FILE N [UNEXPECTED%%] | run FILE on|off [store|report]\n");
 	return 2;
 }

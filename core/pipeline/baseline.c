@@ -53,7 +53,8 @@ struct vg_bl {
 	int newest, oldest, used;
 	struct viol viol[VIOL_POLICY];
 	int nviol;
-	struct vg_blc *cg; /* per cgroup: its container and baseline */
+	struct vg_blc *cg;   /* per cgroup: its container and baseline */
+	const uint64_t *gen; /* the store's generation (vg_baselines_generation_at) */
 };
 
 int vg_bl_new(struct vg_bl **out, const struct vg_bl_opts *o)
@@ -63,6 +64,7 @@ int vg_bl_new(struct vg_bl **out, const struct vg_bl_opts *o)
 	if (!b)
 		return -ENOMEM;
 	b->o = *o;
+	b->gen = vg_baselines_generation_at(o->store);
 	if (vg_blc_new(&b->cg, CG_SIZE)) {
 		free(b);
 		return -ENOMEM;
@@ -508,7 +510,7 @@ static const struct vg_baseline *lookup(struct vg_bl *b, struct vg_event *ev,
 static inline const struct vg_baseline *cached(const struct vg_bl *b, const struct vg_event *ev,
 					       const struct vg_blc_entry *ce)
 {
-	if (ce && ce->bl && ce->gen == vg_baselines_generation(b->o.store) && same_sources(ce, ev))
+	if (ce && ce->bl && ce->gen == *b->gen && same_sources(ce, ev))
 		return ce->bl;
 	return NULL;
 }

@@ -67,9 +67,8 @@ void vg_blc_free(struct vg_blc *c)
 static int hash_of(const struct vg_blc *c, uint64_t cgid, const unsigned char *p, uint32_t len)
 {
 	uint64_t h = (cgid ^ len) * 0x9e3779b97f4a7c15ull, w;
-	uint32_t n = len < 16 ? len : 16, i;
 
-	for (i = 0; i + 8 <= n; i += 8) {
+	for (uint32_t i = 0; i < 16 && i + 8 <= len; i += 8) { /* unrolled: a fixed bound */
 		memcpy(&w, p + i, 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;

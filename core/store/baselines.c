@@ -506,6 +506,11 @@ uint64_t vg_baselines_generation(const struct vg_baselines *b)
 	return b->gen;
 }
 
+const uint64_t *vg_baselines_generation_at(const struct vg_baselines *b)
+{
+	return &b->gen;
+}
+
 void vg_baselines_on_change(struct vg_baselines *b, vg_baselines_changed_cb cb, void *ctx)
 {
 	b->cb = cb;

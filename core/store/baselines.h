@@ -144,6 +144,8 @@ int vg_baselines_list(struct vg_baselines *b, const struct vg_baseline ***out, s
  * learned path does not move it: the view stays the key's, its set grows in place.
  */
 uint64_t vg_baselines_generation(const struct vg_baselines *b);
+/* Where the generation is kept (valid while b is): read on every exec without a call. */
+const uint64_t *vg_baselines_generation_at(const struct vg_baselines *b);
 
 typedef void (*vg_baselines_changed_cb)(void *ctx, const struct vg_baseline *bl);
 void vg_baselines_on_change(struct vg_baselines *b, vg_baselines_changed_cb cb, void *ctx);
