@@ -315,7 +315,9 @@ Violations.drawChart = async function (plan, alerts) {
 	if (tl) {
 		const g = Chart.fromTimeline(tl);
 		Chart.render(self.chart, g);
-		self.caption.textContent = 'Violations (every one, not alerts) per ' +
+		// a filter's chart says so first: "Violations..." is every alert's
+		self.caption.textContent = (plan.api.length ? 'For this filter: violations' : 'Violations') +
+			' (every one, not alerts) per ' +
 			Chart.stepName(g ? g.step : 300000) + ', per severity, over the last 24 hours' +
 			(tl.uncounted ? '; ' + tl.uncounted + ' older violations of these alerts have no time kept' : '');
 		return;

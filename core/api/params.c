@@ -36,8 +36,8 @@ static const char *const bl_delete_params[] = {"query", "confirm", NULL};
 
 static const struct endpoint_params endpoints[] = {
 	{"/v1/alerts", EVHTTP_REQ_GET, alert_params,
-	 "query, pagination.limit, pagination.offset, sort (or pagination.sortOption.field and "
-	 ".reversed)"},
+	 "query, pagination.limit, pagination.offset and sort (or pagination.sortOption.field "
+	 "and pagination.sortOption.reversed)"},
 	{"/v1/alerts/timeline", EVHTTP_REQ_GET, timeline_params, "since, step and query"},
 	{"/v1/processbaselines", EVHTTP_REQ_GET, page_params,
 	 "query, pagination.limit and pagination.offset"},
