@@ -53,53 +53,118 @@ static int entity_cmp(const struct vg_alert *a, const struct vg_alert *b)
 	return c;
 }
 
-/* The key alone, ascending. */
-static int key_cmp(enum vg_alert_sort k, const struct vg_alert *a, const struct vg_alert *b)
+/* An alert with its key made ready: a number for the numeric fields (no lookup per compare). */
+struct sort_item {
+	const struct vg_alert *a;
+	uint64_t k;
+};
+
+/* The numeric key of a (0 for the fields compared as strings). */
+static uint64_t num_key(enum vg_alert_sort k, const struct vg_alert *a)
 {
+	static const uint8_t state_rank[] = {
+		[VG_ALERT_ACTIVE] = 0, [VG_ALERT_ATTEMPTED] = 1, [VG_ALERT_RESOLVED] = 2};
+
 	switch (k) {
 	case VG_SORT_SEVERITY:
-		return vg_severity_index(a->severity) - vg_severity_index(b->severity);
+		return (uint64_t)(vg_severity_index(a->severity) + 1); /* unknown: 0, first */
+	case VG_SORT_STATE: /* by name: ACTIVE, ATTEMPTED, RESOLVED */
+		return a->state <= VG_ALERT_ATTEMPTED ? state_rank[a->state] : 3;
+	case VG_SORT_COUNT:
+		return a->violations;
+	case VG_SORT_TIME:
+		return a->time_ns;
+	default:
+		return 0;
+	}
+}
+
+/* The key alone, ascending. */
+static int key_cmp(enum vg_alert_sort k, const struct sort_item *x, const struct sort_item *y)
+{
+	const struct vg_alert *a = x->a, *b = y->a;
+
+	switch (k) {
 	case VG_SORT_POLICY:
 		return str_cmp(a->policy_name, b->policy_name);
-	case VG_SORT_STATE:
-		return str_cmp(vg_alert_state_name(a->state), vg_alert_state_name(b->state));
-	case VG_SORT_COUNT:
-		return u64_cmp(a->violations, b->violations);
 	case VG_SORT_NAMESPACE:
 		return str_cmp(a->namespace_, b->namespace_);
 	case VG_SORT_ENTITY:
 		return entity_cmp(a, b);
 	case VG_SORT_ENFORCEMENT:
 		return str_cmp(a->enf_action, b->enf_action);
-	case VG_SORT_TIME:
-	case VG_SORT_N:
-		break;
+	default:
+		return u64_cmp(x->k, y->k);
 	}
-	return u64_cmp(a->time_ns, b->time_ns);
+}
+
+struct sort_order {
+	enum vg_alert_sort key;
+	bool desc;
+};
+
+/* Whether x comes before y (< 0), after (> 0); never equal for two alerts (ids differ). */
+static int item_cmp(const struct sort_order *o, const struct sort_item *x,
+		    const struct sort_item *y)
+{
+	int c = key_cmp(o->key, x, y);
+
+	if (c)
+		return o->desc ? -c : c;
+	c = u64_cmp(y->a->time_ns, x->a->time_ns); /* ties: newest first */
+	if (o->key == VG_SORT_TIME && !o->desc)
+		c = -c; /* oldest first throughout */
+	return c ? c : strcmp(x->a->id, y->a->id);
 }
 
 /* qsort has no context argument: the order of the sort under way (the API is one thread) */
-static enum vg_alert_sort cur_key;
-static bool cur_desc;
+static struct sort_order cur;
 
 static int page_cmp(const void *pa, const void *pb)
 {
-	const struct vg_alert *a = *(const struct vg_alert *const *)pa;
-	const struct vg_alert *b = *(const struct vg_alert *const *)pb;
-	int c = key_cmp(cur_key, a, b);
+	return item_cmp(&cur, pa, pb);
+}
 
-	if (c)
-		return cur_desc ? -c : c;
-	c = u64_cmp(b->time_ns, a->time_ns); /* ties: newest first */
-	if (cur_key == VG_SORT_TIME && !cur_desc)
-		c = -c; /* oldest first throughout */
-	return c ? c : strcmp(a->id, b->id);
+/* Moves h[i] down the max-heap of n (the last in the order at the root). */
+static void sift_down(struct sort_item *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct sort_item t;
+
+		if (l < n && item_cmp(&cur, &h[l], &h[m]) > 0)
+			m = l;
+		if (l + 1 < n && item_cmp(&cur, &h[l + 1], &h[m]) > 0)
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* The first w of it[0..n) in the order, into it[0..w) sorted: a heap of w over the rest. */
+static void first_sorted(struct sort_item *it, size_t n, size_t w)
+{
+	for (size_t i = w / 2; w && i-- > 0;)
+		sift_down(it, w, i);
+	for (size_t i = w; w && i < n; i++) {
+		if (item_cmp(&cur, &it[i], &it[0]) < 0) {
+			it[0] = it[i];
+			sift_down(it, w, 0);
+		}
+	}
+	qsort(it, w, sizeof(*it), page_cmp);
 }
 
 int vg_alerts_query_sorted(struct vg_alerts *s, const struct vg_alert_filter *f,
 			   enum vg_alert_sort key, bool desc, int want,
 			   const struct vg_alert ***out)
 {
+	struct sort_item *it;
+	size_t w;
 	int n;
 
 	if (key == VG_SORT_TIME && desc)
@@ -109,8 +174,19 @@ int vg_alerts_query_sorted(struct vg_alerts *s, const struct vg_alert_filter *f,
 	n = vg_alerts_query(s, f, out);
 	if (n <= 1)
 		return n;
-	cur_key = key;
-	cur_desc = desc;
-	qsort(*out, (size_t)n, sizeof(**out), page_cmp);
+	it = malloc((size_t)n * sizeof(*it));
+	if (!it) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		it[i] = (struct sort_item){(*out)[i], num_key(key, (*out)[i])};
+	cur = (struct sort_order){key, desc};
+	w = want > 0 && want < n ? (size_t)want : (size_t)n;
+	first_sorted(it, (size_t)n, w);
+	for (size_t i = 0; i < w; i++)
+		(*out)[i] = it[i].a;
+	free(it);
 	return n;
 }
