@@ -5,8 +5,9 @@ Fills a store with N alerts (bench/store_bench: N violations over N pods, so N a
 starts `vigil run` on it, signs in headless Chromium with the link `vigil console` prints,
 and loads the Violations page R times: the time from navigation to the table's first row
 on screen (the page's own clock, performance.now(), read when the row is there), and the
-API's answer to the page's query (the newest 50, everything matching) and to a selective
-one, measured from this script, sequentially.
+API's answer to the page's query (the newest 50, everything matching), to a selective
+one, to the first page sorted by severity and to the timeline with and without a query
+(free text every alert matches), measured from this script, sequentially.
 
     sudo bench/console_bench.py [-n 100000] [-r 7]
 
@@ -102,6 +103,9 @@ def main():
             page.append(drv.execute_script("return performance.now()"))
         everything = api_ms(base, token, "/v1/alerts?pagination.limit=50", 50)
         selective = api_ms(base, token, "/v1/alerts?query=Pod:web-1%2BState:ACTIVE", 50)
+        by_sev = api_ms(base, token, "/v1/alerts?pagination.limit=50&sort=severity", 20)
+        tl_all = api_ms(base, token, "/v1/alerts/timeline", 20)
+        tl_text = api_ms(base, token, "/v1/alerts/timeline?query=apt-get", 20)
         print(f"| figure ({a.n:,} alerts) | p50 | p90 | runs |")
         print("|---|---|---|---|")
         print(f"| Violations page: navigation to the first row shown | "
@@ -110,6 +114,11 @@ def main():
               f"{statistics.median(everything):.1f} ms | {pct(everything, 90):.1f} ms | 50 |")
         print(f"| `GET /v1/alerts?query=Pod:web-1+State:ACTIVE` (selective) | "
               f"{statistics.median(selective):.1f} ms | {pct(selective, 90):.1f} ms | 50 |")
+        for what, v in (("`GET /v1/alerts?pagination.limit=50&sort=severity` (all sorted)", by_sev),
+                        ("`GET /v1/alerts/timeline` (the exact per-minute counts)", tl_all),
+                        ("`GET /v1/alerts/timeline?query=apt-get` (free text: all match)",
+                         tl_text)):
+            print(f"| {what} | {statistics.median(v):.1f} ms | {pct(v, 90):.1f} ms | {len(v)} |")
     finally:
         if drv:
             drv.quit()

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // violations.js - the Violations page: filter bar, chart, the table of alerts (newest first,
-// paged, sortable, selectable, resolvable) and live updates (the alert stream, else polling).
+// or sorted by a column: the API sorts every match, the pages follow that order), selectable,
+// resolvable, and live updates (the alert stream, else polling).
 'use strict';
 
 const Violations = {
 	filter: '',
 	offset: 0,
 	limit: 50,
-	sort: null, // {key, dir}: the page sorted in the browser; null: the API's order
+	sort: null, // {key, dir}: the order the API is asked for (dir 1 ascending); null: newest first
 	selected: new Set(),
 	alerts: [], // the page shown
 	total: 0,
@@ -134,13 +135,15 @@ Violations.renderHead = function () {
 	});
 	const cols = self.COLS.map((c) => (c.key === 'select' ? Object.assign({}, c, { node: all }) : c));
 	const old = self.table.querySelector('thead');
-	const head = V.thead(cols, self.sort, (key) => {
-		if (self.sort && self.sort.key === key)
-			self.sort = { key, dir: -self.sort.dir };
+	const head = V.thead(cols, self.sort || { key: 'time', dir: -1 }, (key) => {
+		const cur = self.sort || { key: 'time', dir: -1 };
+		if (cur.key === key)
+			self.sort = { key, dir: -cur.dir };
 		else
-			self.sort = { key, dir: key === 'time' || key === 'violations' ? -1 : 1 };
+			self.sort = { key, dir: self.SORT_DESC.has(key) ? -1 : 1 };
+		self.offset = 0; // the first page of the new order
 		self.renderHead();
-		self.renderRows();
+		self.load();
 	});
 	if (old)
 		self.table.replaceChild(head, old);
@@ -218,11 +221,23 @@ Violations.localMatch = function (local, a) {
 	return true;
 };
 
+// The columns sorted largest first on a first click (as the API does when told no direction).
+Violations.SORT_DESC = new Set(['time', 'severity', 'violations']);
+
+// The API's sort parameter for the column order, or '' for its own (newest first).
+Violations.sortParam = function () {
+	const s = Violations.sort;
+	if (!s)
+		return '';
+	const field = s.key === 'violations' ? 'count' : s.key;
+	return '&sort=' + field + (s.dir > 0 ? ':asc' : ':desc');
+};
+
 Violations.url = function (terms, limit, offset) {
 	let u = '/v1/alerts?';
 	if (terms.length)
 		u += 'query=' + V.enc(terms.join('+')) + '&';
-	return u + 'pagination.limit=' + limit + '&pagination.offset=' + offset;
+	return u + 'pagination.limit=' + limit + '&pagination.offset=' + offset + Violations.sortParam();
 };
 
 // Fetches the page (and the chart's data); quiet: no loading row (live refresh).
@@ -261,7 +276,7 @@ Violations.load = async function (quiet) {
 		return;
 	self.table.removeAttribute('aria-busy');
 	// a live refresh that changes nothing leaves the rows (and the focus, the hover) alone
-	const sig = JSON.stringify([data.total, data.page, data.all.length]);
+	const sig = JSON.stringify([data.total, data.page]);
 	if (quiet && sig === self.sig)
 		return;
 	self.sig = sig;
@@ -276,21 +291,19 @@ Violations.load = async function (quiet) {
 	self.refreshDetailIfChanged();
 };
 
-// The chart: every violation per severity from GET /v1/alerts/timeline (the last 24 hours,
-// all alerts or one severity); a store without it (404), or a filter it cannot count (by
-// policy, scope or words), draws the alerts instead, each at its latest violation.
+// The chart: every violation per severity from GET /v1/alerts/timeline over the last 24
+// hours, for the filter's alerts (the API takes the whole query); a store without it (404),
+// or a filter only the browser can match, draws the alerts instead, each at its latest
+// violation.
 Violations.drawChart = async function (plan, alerts) {
 	const self = Violations;
-	const terms = plan.api.filter((t) => !/^Severity:/i.test(t));
-	const local = plan.local.policies || plan.local.free.length;
+	const local = plan.local.severity || plan.local.policies || plan.local.free.length;
 	let tl = null;
-	if (self.timeline !== false && !terms.length && !local) {
-		const sev = plan.api.find((t) => /^Severity:/i.test(t)) ||
-			(plan.local.severity && 'Severity:' + plan.local.severity);
+	if (self.timeline !== false && !local) {
 		const since = Math.floor((Date.now() / 1000 - 86400) / 300) * 300;
 		let u = '/v1/alerts/timeline?step=300&since=' + since;
-		if (sev)
-			u += '&query=' + V.enc(sev);
+		if (plan.api.length)
+			u += '&query=' + V.enc(plan.api.join('+'));
 		try {
 			tl = await V.api('GET', u);
 		} catch (e) {
@@ -302,32 +315,36 @@ Violations.drawChart = async function (plan, alerts) {
 	if (tl) {
 		const g = Chart.fromTimeline(tl);
 		Chart.render(self.chart, g);
-		self.caption.textContent = 'Violations (every one, not alerts) per ' +
-			Chart.stepName(g ? g.step : 300000) + ', per severity, over the last 24 hours';
+		// a filter's chart says so first: "Violations..." is every alert's
+		self.caption.textContent = (plan.api.length ? 'For this filter: violations' : 'Violations') +
+			' (every one, not alerts) per ' +
+			Chart.stepName(g ? g.step : 300000) + ', per severity, over the last 24 hours' +
+			(tl.uncounted ? '; ' + tl.uncounted + ' older violations of these alerts have no time kept' : '');
 		return;
 	}
+	if (!alerts)
+		alerts = ((await V.api('GET', self.url(plan.api, 1000, 0)).catch(() => null)) || {}).alerts || [];
 	Chart.draw(self.chart, alerts);
 	self.caption.textContent = 'Alerts by their latest violation, per severity';
 };
 
-// {page, total, all}: all is what the chart shows (up to 1000 alerts of the filter).
+// {page, total, all}: all is what a chart without the timeline shows (the filter's alerts
+// the browser matched; null: fetched only if the chart needs them).
 Violations.get = async function (plan, isLocal) {
 	const self = Violations;
 	if (isLocal) {
+		// a filter the API cannot take: up to 1000 alerts, matched and sorted here
 		const d = await V.api('GET', self.url(plan.api, 1000, 0));
 		const all = (d.alerts || []).filter((a) => self.localMatch(plan.local, a));
+		const s = self.sort;
+		if (s)
+			all.sort((a, b) => s.dir * V.cmp(self.sortValue(a, s.key), self.sortValue(b, s.key)));
 		if (self.offset >= all.length && self.offset > 0)
 			self.offset = Math.max(0, Math.floor((all.length - 1) / self.limit) * self.limit);
 		return { page: all.slice(self.offset, self.offset + self.limit), total: all.length, all };
 	}
 	const d = await V.api('GET', self.url(plan.api, self.limit, self.offset));
-	let all = d.alerts || [];
-	if (d.total > all.length || self.offset > 0) {
-		const c = await V.api('GET', self.url(plan.api, 1000, 0)).catch(() => null);
-		if (c)
-			all = c.alerts || [];
-	}
-	return { page: d.alerts || [], total: d.total || 0, all };
+	return { page: d.alerts || [], total: d.total || 0, all: null };
 };
 
 Violations.renderRows = function () {
@@ -339,9 +356,7 @@ Violations.renderRows = function () {
 		action: act.getAttribute('data-action'),
 		sel: act.classList.contains('select'),
 	};
-	let list = self.alerts.slice();
-	if (self.sort)
-		list.sort((a, b) => self.sort.dir * V.cmp(self.sortValue(a, self.sort.key), self.sortValue(b, self.sort.key)));
+	const list = self.alerts; // in the API's order: the sort is the whole list's, not the page's
 	V.clear(self.tbody);
 	if (!list.length)
 		self.tbody.append(V.msgRow(self.COLS.length, self.filter ? 'No violations match' :

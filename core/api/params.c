@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * params.c - the query parameters each endpoint takes (the table below: GET /v1/alerts and
- * GET /v1/processbaselines take query, pagination.limit and pagination.offset, GET
- * /v1/alerts/timeline takes since, step and query, ...; their values are checked where they
- * are parsed); every other endpoint takes none. A parameter an
+ * GET /v1/processbaselines take query, pagination.limit and pagination.offset, the alerts
+ * their order too, GET /v1/alerts/timeline takes since, step and query, ...; their values
+ * are checked where they are parsed); every other endpoint takes none. A parameter an
  * endpoint does not take, or one without a value, is a 400 that says which ones it takes.
  */
 #include <stdbool.h>
@@ -21,6 +21,13 @@ struct endpoint_params {
 };
 
 static const char *const page_params[] = {"query", "pagination.limit", "pagination.offset", NULL};
+static const char *const alert_params[] = {"query",
+					   "pagination.limit",
+					   "pagination.offset",
+					   "sort",
+					   "pagination.sortOption.field",
+					   "pagination.sortOption.reversed",
+					   NULL};
 static const char *const bl_key_params[] = {
 	"id",	     "alertId", "key.namespace", "key.deploymentId", "key.containerName",
 	"key.image", NULL};
@@ -28,8 +35,9 @@ static const char *const timeline_params[] = {"since", "step", "query", NULL};
 static const char *const bl_delete_params[] = {"query", "confirm", NULL};
 
 static const struct endpoint_params endpoints[] = {
-	{"/v1/alerts", EVHTTP_REQ_GET, page_params,
-	 "query, pagination.limit and pagination.offset"},
+	{"/v1/alerts", EVHTTP_REQ_GET, alert_params,
+	 "query, pagination.limit, pagination.offset and sort (or pagination.sortOption.field "
+	 "and pagination.sortOption.reversed)"},
 	{"/v1/alerts/timeline", EVHTTP_REQ_GET, timeline_params, "since, step and query"},
 	{"/v1/processbaselines", EVHTTP_REQ_GET, page_params,
 	 "query, pagination.limit and pagination.offset"},

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * routes_alerts.c - /v1/alerts: list and query, one alert, resolve one (adding its
- * processes to its baseline when asked) or the ones a query matches (the notifiers hear of
- * each resolution).
+ * routes_alerts.c - /v1/alerts: list and query (newest first, or sorted by a field), one
+ * alert, resolve one (adding its processes to its baseline when asked) or the ones a query
+ * matches (the notifiers hear of each resolution).
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,7 +26,7 @@ void api_list_alerts(struct vg_api *a, struct evhttp_request *req)
 	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	struct vg_list_params lp;
 	const struct vg_alert **list;
-	char err[512];
+	char err[512], sort[32];
 	size_t want;
 	json_t *arr;
 	int n, rc;
@@ -38,8 +38,8 @@ void api_list_alerts(struct vg_api *a, struct evhttp_request *req)
 	}
 	/* offset + limit cannot overflow a size_t (both bounded); the store takes an int */
 	want = lp.offset + lp.limit;
-	n = vg_alerts_query_window(a->host.alerts, &lp.q.f, want > INT_MAX ? INT_MAX : (int)want,
-				   &list);
+	n = vg_alerts_query_sorted(a->host.alerts, &lp.q.f, lp.sort, lp.desc,
+				   want > INT_MAX ? INT_MAX : (int)want, &list);
 	if (n < 0) {
 		api_fail(a, req, 503, "out of memory");
 		return;
@@ -48,9 +48,11 @@ void api_list_alerts(struct vg_api *a, struct evhttp_request *req)
 	for (size_t i = lp.offset; i < (size_t)n && i < want; i++)
 		json_array_append_new(arr, vg_alert_json(list[i], false));
 	free(list);
+	(void)snprintf(sort, sizeof(sort), "%s:%s", vg_alert_sort_name(lp.sort),
+		       lp.desc ? "desc" : "asc");
 	api_reply(req, 200,
-		  json_pack("{s:o, s:i, s:I, s:I}", "alerts", arr, "total", n, "offset",
-			    (json_int_t)lp.offset, "limit", (json_int_t)lp.limit));
+		  json_pack("{s:o, s:i, s:I, s:I, s:s}", "alerts", arr, "total", n, "offset",
+			    (json_int_t)lp.offset, "limit", (json_int_t)lp.limit, "sort", sort));
 }
 
 /*

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * routes_timeline.c - GET /v1/alerts/timeline?since=&step=&query=: violations (not alerts)
- * per time bucket per severity, from the store's per-minute counts (alert_timeline.c).
- * since: unix seconds, cut down to a whole minute (default: 24 hours ago), at most 7 days
- * back; step: seconds, a multiple of 60 (default 300); at most 2,000 buckets up to now.
- * query: none, or Severity:... only (the counts are per severity, not per policy or scope).
+ * per time bucket per severity. since: unix seconds, cut down to a whole minute (default: 24
+ * hours ago), at most 7 days back; step: seconds, a multiple of 60 (default 300); at most
+ * 2,000 buckets up to now. query: GET /v1/alerts's. None, or Severity:... alone, reads the
+ * store's exact per-minute counts of every violation (alert_timeline.c); any other term counts
+ * the kept processes of the alerts it matches (the newest 40 of each) at their times, and
+ * "uncounted" says how many older violations of those alerts have no time left to count.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,7 +31,9 @@
 struct tl_params {
 	uint64_t since, now;
 	uint32_t step, nb;
-	int severity; /* -1: all */
+	int severity;  /* -1: all */
+	bool filtered; /* the query names more than a severity: count its alerts' */
+	struct vg_query q;
 };
 
 /* A numeric parameter, or def when absent; 0 or -EINVAL with err set. */
@@ -48,29 +52,25 @@ static int tl_uint(const char *qs, const char *name, uint64_t max, uint64_t def,
 	return 0;
 }
 
-/* query: none or Severity:... only. */
+/* query: GET /v1/alerts's; none or Severity:... alone reads the exact per-minute counts. */
 static int tl_query(const char *qs, struct tl_params *p, char *err, size_t n)
 {
-	struct vg_query q;
-	char *v = NULL;
+	const struct vg_alert_filter *f = &p->q.f;
+	char *v = NULL, qerr[384];
 	int rc = vg_api_param(qs, "query", &v, err, n);
 
 	p->severity = -1;
-	if (rc <= 0)
+	p->filtered = false;
+	if (rc < 0)
 		return rc;
-	rc = vg_api_parse_query(v, &q, err, n);
+	rc = vg_api_parse_query(v ? v : "", &p->q, qerr, sizeof(qerr));
 	free(v);
 	if (rc)
-		return rc;
-	if (q.f.policy || q.f.namespace_ || q.f.deployment || q.f.pod || q.f.ntext ||
-	    q.f.state != -1 || q.f.since_ns)
-		return vg_errf(
-			err, n, -EINVAL,
-			"the timeline counts the violations of all alerts per severity: its "
-			"query takes Severity:... only (or none; use the since parameter for "
-			"the window); GET /v1/alerts takes the other terms");
-	if (q.f.severity)
-		p->severity = vg_severity_index(q.f.severity);
+		return vg_errf(err, n, rc, "parameter query: %s", qerr);
+	p->filtered = f->policy || f->namespace_ || f->deployment || f->pod || f->ntext ||
+		      f->state != -1 || f->since_ns;
+	if (f->severity)
+		p->severity = vg_severity_index(f->severity);
 	return 0;
 }
 
@@ -125,7 +125,7 @@ void api_alert_timeline(struct vg_api *a, struct evhttp_request *req)
 {
 	const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	struct tl_params p = {0};
-	uint64_t(*counts)[VG_NSEV];
+	uint64_t(*counts)[VG_NSEV], uncounted = 0;
 	char err[512];
 	json_t *arr;
 	int rc = tl_params(qs, &p, err, sizeof(err));
@@ -136,7 +136,12 @@ void api_alert_timeline(struct vg_api *a, struct evhttp_request *req)
 	}
 	counts = calloc(p.nb, sizeof(*counts));
 	arr = json_array();
-	if (!counts || !arr || vg_alerts_timeline(a->host.alerts, p.since, p.step, p.nb, counts)) {
+	if (counts && p.filtered)
+		rc = vg_alerts_timeline_query(a->host.alerts, &p.q.f, p.since, p.step, p.nb, counts,
+					      &uncounted);
+	else if (counts)
+		rc = vg_alerts_timeline(a->host.alerts, p.since, p.step, p.nb, counts);
+	if (!counts || !arr || rc) {
 		free(counts);
 		json_decref(arr);
 		api_fail(a, req, 503, "out of memory");
@@ -147,6 +152,7 @@ void api_alert_timeline(struct vg_api *a, struct evhttp_request *req)
 			arr, tl_bucket(p.since + (uint64_t)i * p.step, counts[i], p.severity));
 	free(counts);
 	api_reply(req, 200,
-		  json_pack("{s:I, s:I, s:I, s:o}", "step", (json_int_t)p.step, "since",
-			    (json_int_t)p.since, "until", (json_int_t)p.now, "buckets", arr));
+		  json_pack("{s:I, s:I, s:I, s:o, s:I}", "step", (json_int_t)p.step, "since",
+			    (json_int_t)p.since, "until", (json_int_t)p.now, "buckets", arr,
+			    "uncounted", (json_int_t)uncounted));
 }

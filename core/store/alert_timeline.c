@@ -102,6 +102,48 @@ int vg_alerts_timeline(struct vg_alerts *s, uint64_t since_s, uint32_t step_s, u
 	return 0;
 }
 
+/* One alert's kept processes into the buckets; the violations it holds no time for, out. */
+static uint64_t count_alert(const struct vg_alert *a, uint64_t since_s, uint32_t step_s,
+			    uint32_t nb, uint64_t (*out)[VG_NSEV])
+{
+	int sev = vg_severity_index(a->severity);
+
+	if (sev < 0) /* not a severity the timeline counts (the global one skips it too) */
+		return 0;
+	for (int i = 0; i < a->nprocs; i++) {
+		uint64_t t = alert_proc_at(a, i)->time_ns / 1000000000ull;
+
+		if (t >= since_s && (t - since_s) / step_s < nb)
+			out[(t - since_s) / step_s][sev]++;
+	}
+	if (a->violations <= (uint64_t)a->nprocs)
+		return 0;
+	/* the ones older than the oldest kept one: before the window when that one is */
+	if (a->nprocs && alert_proc_at(a, a->nprocs - 1)->time_ns / 1000000000ull < since_s)
+		return 0;
+	return a->violations - (uint64_t)a->nprocs;
+}
+
+int vg_alerts_timeline_query(struct vg_alerts *s, const struct vg_alert_filter *f, uint64_t since_s,
+			     uint32_t step_s, uint32_t nb, uint64_t (*out)[VG_NSEV],
+			     uint64_t *uncounted)
+{
+	const struct vg_alert **list;
+	int n;
+
+	*uncounted = 0;
+	if (!step_s || step_s % 60 || since_s % 60)
+		return -EINVAL;
+	memset(out, 0, (size_t)nb * sizeof(*out));
+	n = vg_alerts_query(s, f, &list);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		*uncounted += count_alert(list[i], since_s, step_s, nb, out);
+	free(list);
+	return 0;
+}
+
 /* "tb": b [[minute, low, medium, high, critical], ...], the minutes that count any. */
 bool alert_timeline_pack(msgpack_packer *pk, const char *type, const struct alert_rec *r)
 {

@@ -217,6 +217,31 @@ int vg_alerts_query_window(struct vg_alerts *s, const struct vg_alert_filter *f,
 			   const struct vg_alert ***out);
 const struct vg_alert *vg_alerts_get(struct vg_alerts *s, const char *id);
 
+/* What a page of alerts is sorted by (alert_sort.c); ties: newest first, then by id. */
+enum vg_alert_sort {
+	VG_SORT_TIME, /* the last violation: the time index, no sort */
+	VG_SORT_SEVERITY,
+	VG_SORT_POLICY,	     /* policy name, any case */
+	VG_SORT_STATE,	     /* ACTIVE, RESOLVED, ATTEMPTED by name */
+	VG_SORT_COUNT,	     /* violations */
+	VG_SORT_NAMESPACE,   /* namespace only */
+	VG_SORT_ENTITY,	     /* namespace, then deployment (else pod), then container */
+	VG_SORT_ENFORCEMENT, /* the last enforcement action's name; none first */
+	VG_SORT_N,
+};
+/* The field's API name ("time", "severity", ...), and whether it sorts descending unless
+ * told (time, severity and count: the largest first). */
+const char *vg_alert_sort_name(enum vg_alert_sort k);
+bool vg_alert_sort_desc_default(enum vg_alert_sort k);
+/*
+ * A page sorted by key (desc: largest first): the first `want` of every match in that order
+ * into *out (caller frees); returns how many match in all. VG_SORT_TIME descending walks the
+ * time index (vg_alerts_query_window); any other order sorts all the matches.
+ */
+int vg_alerts_query_sorted(struct vg_alerts *s, const struct vg_alert_filter *f,
+			   enum vg_alert_sort key, bool desc, int want,
+			   const struct vg_alert ***out);
+
 /*
  * The violation timeline: violations per minute per severity for the last 7 days
  * (VG_TIMELINE_MINUTES minutes; older ones expire as newer ones come), exact across restarts
@@ -233,6 +258,15 @@ int vg_severity_index(const char *severity);
  */
 int vg_alerts_timeline(struct vg_alerts *s, uint64_t since_s, uint32_t step_s, uint32_t nb,
 		       uint64_t (*out)[VG_NSEV]);
+/*
+ * The same for the alerts a query matches: each of their kept processes (the newest 40 of
+ * each alert, VG_ALERT_MAX_PROCS) counts at its time under the alert's severity; the
+ * violations older than an alert's kept ones have no time left and are added to *uncounted.
+ * 0, -EINVAL or -ENOMEM.
+ */
+int vg_alerts_timeline_query(struct vg_alerts *s, const struct vg_alert_filter *f, uint64_t since_s,
+			     uint32_t step_s, uint32_t nb, uint64_t (*out)[VG_NSEV],
+			     uint64_t *uncounted);
 
 /* Drops resolved alerts resolved before cutoff_ns from memory and disk. Returns how many. */
 int vg_alerts_compact(struct vg_alerts *s, uint64_t cutoff_ns);

@@ -221,6 +221,95 @@ int vg_api_param(const char *qs, const char *name, char **out, char *err, size_t
 	return 1;
 }
 
+/* The field names, for an error: "time, severity, ... or enforcement". */
+static void sort_fields(char *buf, size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < VG_SORT_N && used < n; k++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%s",
+					 k == 0		      ? ""
+					 : k == VG_SORT_N - 1 ? " or "
+							      : ", ",
+					 vg_alert_sort_name((enum vg_alert_sort)k));
+}
+
+/* A sort field, len bytes at v (any case), into out; 0 or -EINVAL naming the fields. */
+static int sort_field(const char *param, const char *v, size_t len, struct vg_list_params *out,
+		      char *err, size_t n)
+{
+	char names[160];
+
+	for (int k = 0; k < VG_SORT_N; k++) {
+		const char *name = vg_alert_sort_name((enum vg_alert_sort)k);
+
+		if (strlen(name) == len && !strncasecmp(name, v, len)) {
+			out->sort = (enum vg_alert_sort)k;
+			out->desc = vg_alert_sort_desc_default(out->sort);
+			return 0;
+		}
+	}
+	sort_fields(names, sizeof(names));
+	return vg_errf(err, n, -EINVAL, "%s: no field '%.*s' to sort by: give one of %s", param,
+		       (int)(len > 40 ? 40 : len), v, names);
+}
+
+/* sort=FIELD[:asc|:desc] */
+static int sort_short(const char *v, struct vg_list_params *out, char *err, size_t n)
+{
+	const char *colon = strchr(v, ':');
+	int rc = sort_field("sort", v, colon ? (size_t)(colon - v) : strlen(v), out, err, n);
+
+	if (rc || !colon)
+		return rc;
+	if (!strcasecmp(colon + 1, "asc") || !strcasecmp(colon + 1, "desc")) {
+		out->desc = !strcasecmp(colon + 1, "desc");
+		return 0;
+	}
+	return vg_errf(err, n, -EINVAL,
+		       "sort: the direction after ':' is asc or desc, not '%.20s' "
+		       "(sort=severity:desc)",
+		       colon + 1);
+}
+
+/* sort=, or pagination.sortOption.field= and .reversed= (StackRox's); not both. */
+static int parse_sort(const char *qs, struct vg_list_params *out, char *err, size_t n)
+{
+	char *s = NULL, *field = NULL, *rev = NULL;
+	int rc;
+
+	out->sort = VG_SORT_TIME;
+	out->desc = true;
+	if ((rc = vg_api_param(qs, "sort", &s, err, n)) < 0 ||
+	    (rc = vg_api_param(qs, "pagination.sortOption.field", &field, err, n)) < 0 ||
+	    (rc = vg_api_param(qs, "pagination.sortOption.reversed", &rev, err, n)) < 0)
+		goto out;
+	rc = 0;
+	if (s && (field || rev))
+		rc = vg_errf(err, n, -EINVAL,
+			     "give sort=FIELD[:asc|:desc] or pagination.sortOption.field (and "
+			     ".reversed), not both");
+	else if (rev && !field)
+		rc = vg_errf(err, n, -EINVAL,
+			     "pagination.sortOption.reversed needs pagination.sortOption.field");
+	else if (s)
+		rc = sort_short(s, out, err, n);
+	else if (field && !(rc = sort_field("pagination.sortOption.field", field, strlen(field),
+					    out, err, n))) {
+		out->desc = rev && !strcmp(rev, "true");
+		if (rev && strcmp(rev, "true") && strcmp(rev, "false"))
+			rc = vg_errf(err, n, -EINVAL,
+				     "pagination.sortOption.reversed is true or false, not '%.20s'",
+				     rev);
+	}
+out:
+	free(s);
+	free(field);
+	free(rev);
+	return rc;
+}
+
 int vg_api_parse_list(const char *qs, struct vg_list_params *out, char *err, size_t n)
 {
 	char *q = NULL, *lim = NULL, *off = NULL;
@@ -242,7 +331,7 @@ int vg_api_parse_list(const char *qs, struct vg_list_params *out, char *err, siz
 		goto out;
 	out->limit = (size_t)limit;
 	out->offset = (size_t)offset;
-	rc = 0;
+	rc = parse_sort(qs, out, err, n);
 out:
 	free(q);
 	free(lim);

@@ -46,13 +46,18 @@ int vg_api_param(const char *qs, const char *name, char **out, char *err, size_t
 struct vg_list_params {
 	struct vg_query q;
 	size_t limit, offset;
+	enum vg_alert_sort sort; /* VG_SORT_TIME unless asked */
+	bool desc;
 };
 
 /*
  * Parses the query string of GET /v1/alerts (raw, may be NULL): query=,
  * pagination.limit= (1 to VG_PAGE_MAX), pagination.offset= (0 to
- * VG_OFFSET_MAX); other names are not looked at (the API refuses them before). 0, or
- * -EINVAL with err naming the parameter, its value and what it takes.
+ * VG_OFFSET_MAX), and the order: sort=FIELD[:asc|:desc], or StackRox's
+ * pagination.sortOption.field=FIELD with pagination.sortOption.reversed=true|false
+ * (reversed: descending); FIELD is one of vg_alert_sort_name's, any case. Other names are not
+ * looked at (the API refuses them before). 0, or -EINVAL with err naming the parameter, its
+ * value and what it takes.
  */
 int vg_api_parse_list(const char *qs, struct vg_list_params *out, char *err, size_t errlen);
 

@@ -475,7 +475,8 @@ class Abuse(unittest.TestCase):
         a value are each a JSON 400 that names the parameter, the value and what is allowed;
         nothing is answered with defaults."""
         self.d = Daemon(self.data, self.port)
-        takes = "GET /v1/alerts takes query, pagination.limit and pagination.offset"
+        takes = ("GET /v1/alerts takes query, pagination.limit, pagination.offset and sort (or "
+                 "pagination.sortOption.field and pagination.sortOption.reversed)")
         cases = [
             ("/v1/alerts?limit=-1&since=zz&state=foo", ["unknown parameter 'limit'", takes]),
             ("/v1/alerts?since=zz", ["unknown parameter 'since'", takes]),

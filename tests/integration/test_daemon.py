@@ -341,7 +341,7 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(sum(b[k] for b in tl["buckets"] for k in sevs), made)
         for qs, msg in (("step=90", "multiple of 60"), ("since=1", "7 days"),
                         ("step=60&since=" + str(int(time.time()) - 6 * 86400), "at most 2000"),
-                        ("query=Policy:x", "Severity:... only"), ("limit=3", "since, step and query")):
+                        ("query=Colour:red", "parameter query"), ("limit=3", "since, step and query")):
             code, body = self.d.req("GET", "/v1/alerts/timeline?" + qs)
             self.assertEqual(code, 400, qs)
             self.assertIn(msg, body["error"] if isinstance(body, dict) else body, qs)

@@ -582,6 +582,73 @@ static void test_against_full_scan(void **state)
 	clear_store();
 }
 
+/* A page of GET /v1/alerts's query string qs: "total:" and the deployments (E has none: "-"),
+ * or the error. */
+static void sorted(struct vg_alerts *s, const char *qs, char *buf, size_t n)
+{
+	struct vg_list_params lp;
+	const struct vg_alert **out;
+	size_t used;
+	int total;
+
+	if (vg_api_parse_list(qs, &lp, buf, n))
+		return;
+	total = vg_alerts_query_sorted(s, &lp.q.f, lp.sort, lp.desc, (int)(lp.offset + lp.limit),
+				       &out);
+	assert_true(total >= 0);
+	used = (size_t)snprintf(buf, n, "%d:", total);
+	for (size_t i = lp.offset; i < (size_t)total && i < lp.offset + lp.limit; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%s", i > lp.offset ? "," : "",
+					 out[i]->deployment ? out[i]->deployment : "-");
+	free(out);
+}
+
+static void test_sorted(void **state)
+{
+	static const char *const want[][2] = {
+		{"", "5:A,-,D,C,B"},
+		{"sort=time", "5:A,-,D,C,B"},
+		{"sort=time:asc", "5:B,C,D,-,A"},
+		{"sort=severity", "5:C,D,B,A,-"},
+		{"sort=SEVERITY:asc", "5:A,-,D,B,C"},
+		{"sort=severity&pagination.offset=2&pagination.limit=2", "5:B,A"},
+		{"sort=severity&query=Namespace:shop", "3:C,D,A"},
+		{"sort=policy", "5:C,D,B,A,-"},
+		{"sort=policy:desc", "5:A,-,D,B,C"},
+		{"sort=count", "5:A,-,D,C,B"},
+		{"sort=count:asc", "5:-,D,C,B,A"},
+		{"sort=namespace", "5:-,B,A,D,C"},
+		{"sort=entity", "5:-,B,A,C,D"},
+		{"sort=state", "5:A,-,D,C,B"},
+		{"sort=enforcement", "5:A,-,D,C,B"},
+		{"pagination.sortOption.field=Severity&pagination.sortOption.reversed=true",
+		 "5:C,D,B,A,-"},
+		{"pagination.sortOption.field=severity", "5:A,-,D,B,C"},
+		{"sort=colour", "sort: no field 'colour' to sort by: give one of time, severity, "
+				"policy, state, count, namespace, entity or enforcement"},
+		{"sort=severity:up", "sort: the direction after ':' is asc or desc, not 'up' "
+				     "(sort=severity:desc)"},
+		{"sort=time&pagination.sortOption.field=time", "give sort=FIELD[:asc|:desc] or "
+							       "pagination.sortOption.field (and "
+							       ".reversed), not both"},
+		{"pagination.sortOption.field=time&pagination.sortOption.reversed=yes",
+		 "pagination.sortOption.reversed is true or false, not 'yes'"},
+	};
+	struct vg_alerts *s = filter_store();
+	struct spot sp = at("A", POD1, 60); /* A again: two violations, the newest */
+	char buf[512];
+
+	(void)state;
+	add(s, &P_UBU, &sp);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		sorted(s, want[i][0], buf, sizeof(buf));
+		if (strcmp(buf, want[i][1]))
+			fail_msg("%s: got '%s', want '%s'", want[i][0], buf, want[i][1]);
+	}
+	vg_alerts_close(s);
+	clear_store();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_against_full_scan),
+		cmocka_unit_test(test_sorted),
 	};
 	int rc;
 
