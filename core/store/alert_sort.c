@@ -117,24 +117,21 @@ static int item_cmp(const struct sort_order *o, const struct sort_item *x,
 	return c ? c : strcmp(x->a->id, y->a->id);
 }
 
-/* qsort has no context argument: the order of the sort under way (the API is one thread) */
-static struct sort_order cur;
-
-static int page_cmp(const void *pa, const void *pb)
+static int page_cmp(const void *pa, const void *pb, void *order)
 {
-	return item_cmp(&cur, pa, pb);
+	return item_cmp(order, pa, pb);
 }
 
 /* Moves h[i] down the max-heap of n (the last in the order at the root). */
-static void sift_down(struct sort_item *h, size_t n, size_t i)
+static void sift_down(const struct sort_order *o, struct sort_item *h, size_t n, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
 		struct sort_item t;
 
-		if (l < n && item_cmp(&cur, &h[l], &h[m]) > 0)
+		if (l < n && item_cmp(o, &h[l], &h[m]) > 0)
 			m = l;
-		if (l + 1 < n && item_cmp(&cur, &h[l + 1], &h[m]) > 0)
+		if (l + 1 < n && item_cmp(o, &h[l + 1], &h[m]) > 0)
 			m = l + 1;
 		if (m == i)
 			return;
@@ -146,17 +143,17 @@ static void sift_down(struct sort_item *h, size_t n, size_t i)
 }
 
 /* The first w of it[0..n) in the order, into it[0..w) sorted: a heap of w over the rest. */
-static void first_sorted(struct sort_item *it, size_t n, size_t w)
+static void first_sorted(const struct sort_order *o, struct sort_item *it, size_t n, size_t w)
 {
 	for (size_t i = w / 2; w && i-- > 0;)
-		sift_down(it, w, i);
+		sift_down(o, it, w, i);
 	for (size_t i = w; w && i < n; i++) {
-		if (item_cmp(&cur, &it[i], &it[0]) < 0) {
+		if (item_cmp(o, &it[i], &it[0]) < 0) {
 			it[0] = it[i];
-			sift_down(it, w, 0);
+			sift_down(o, it, w, 0);
 		}
 	}
-	qsort(it, w, sizeof(*it), page_cmp);
+	qsort_r(it, w, sizeof(*it), page_cmp, (void *)o);
 }
 
 int vg_alerts_query_sorted(struct vg_alerts *s, const struct vg_alert_filter *f,
@@ -182,9 +179,8 @@ int vg_alerts_query_sorted(struct vg_alerts *s, const struct vg_alert_filter *f,
 	}
 	for (int i = 0; i < n; i++)
 		it[i] = (struct sort_item){(*out)[i], num_key(key, (*out)[i])};
-	cur = (struct sort_order){key, desc};
 	w = want > 0 && want < n ? (size_t)want : (size_t)n;
-	first_sorted(it, (size_t)n, w);
+	first_sorted(&(struct sort_order){key, desc}, it, (size_t)n, w);
 	for (size_t i = 0; i < w; i++)
 		(*out)[i] = it[i].a;
 	free(it);
