@@ -2,11 +2,13 @@
 
 For every id in both runs: the old and new medians, the change in %, the band of the
 new/old ratio (a bootstrap of both runs' samples, stats.change) and a verdict: better,
-worse, or within noise (the band covers no change). Figures in one run only are listed.
+worse, or within noise (the band covers no change). A figure that is itself a percentage
+(an overhead) changes in percentage points instead (stats.change_points): +2 % -> +4 % is
++2 points, not +100 %. Figures in one run only are listed.
 Runs on different machines or in different modes are compared, with a warning.
 
---fail-above P: exit status 1 when a figure is worse by more than P % and not within
-noise (a CI gate); otherwise 0. --json prints the same as one JSON object.
+--fail-above P: exit status 1 when a figure is worse by more than P % (an overhead: by
+more than P points) and not within noise (a CI gate); otherwise 0. --json prints the same as one JSON object.
 """
 import json
 import sys
@@ -38,15 +40,21 @@ def rows(old, new, fail_above=None):
             continue
         r = {"id": f.id, "unit": f.unit, "better": f.better, "old": o.median,
              "new": f.median}
+        points = f.unit == "%"
+        r["change_unit"] = "points" if points else "%"
         try:
-            c = stats.change(o.samples, f.samples, f.better)
+            if points:
+                c = stats.change_points(o.samples, f.samples, f.better)
+                r.update(pct=c["diff"], lo=c["lo"], hi=c["hi"])
+            else:
+                c = stats.change(o.samples, f.samples, f.better)
+                r.update(pct=c["pct"], lo=(c["lo"] - 1) * 100, hi=(c["hi"] - 1) * 100)
         except ValueError as e:
             r.update(verdict="n/a", why=str(e), pct=None, lo=None, hi=None, fails=False)
         else:
-            r.update(verdict=VERDICT[c["verdict"]], pct=c["pct"], lo=(c["lo"] - 1) * 100,
-                     hi=(c["hi"] - 1) * 100)
+            r["verdict"] = VERDICT[c["verdict"]]
             r["fails"] = bool(fail_above is not None and c["verdict"] == "worse"
-                              and abs(c["pct"]) > fail_above)
+                              and abs(r["pct"]) > fail_above)
         out.append(r)
     return out
 
@@ -58,7 +66,8 @@ def _table(rs):
         if r["pct"] is None:
             ch, band = "—", "—"
         else:
-            ch, band = f"{r['pct']:+.1f} %", f"[{r['lo']:+.1f}..{r['hi']:+.1f}] %"
+            u = " points" if r["change_unit"] == "points" else " %"
+            ch, band = f"{r['pct']:+.1f}{u}", f"[{r['lo']:+.1f}..{r['hi']:+.1f}]{u}"
         verdict = r["verdict"] + (" **(fails the gate)**" if r["fails"] else "")
         lines.append(f"| {r['id']} | {svg.fmt(r['old'])} {r['unit']} | "
                      f"{svg.fmt(r['new'])} {r['unit']} | {ch} | {band} | {verdict} |")

@@ -7,6 +7,7 @@ A change whose band covers "no change" is within noise and is reported as such.
 
     overhead(off, on)      the cost a sensor adds: median ratio, min-to-min ratio, band
     change(old, new)       one figure between two runs (compare): ratio and band
+    change_points(old, new)  the same for a figure that is itself a % (an overhead): points
     band(samples)          the median with its own bootstrap interval
 
 Deterministic: the resampling uses a fixed seed, so the same samples give the same band.
@@ -92,3 +93,34 @@ def change(old, new, better="lower", threshold=0.0):
         verdict = "better"
     return {"ratio": ratio, "lo": lo, "hi": hi, "pct": pct, "noise": noise,
             "verdict": verdict}
+
+
+def diff_band(old, new, conf=CONFIDENCE, resamples=RESAMPLES, seed=1):
+    """(diff, lo, hi) of median(new) - median(old), resampling both sides."""
+    a = [float(x) for x in old]
+    b = [float(x) for x in new]
+    if not a or not b:
+        raise ValueError("no samples")
+    diff = statistics.median(b) - statistics.median(a)
+    if len(a) == 1 and len(b) == 1:
+        return diff, diff, diff
+    rng = random.Random(seed)
+    ds = [statistics.median(rng.choices(b, k=len(b))) - statistics.median(rng.choices(a, k=len(a)))
+          for _ in range(resamples)]
+    lo, hi = _quantiles(ds, conf)
+    return diff, lo, hi
+
+
+def change_points(old, new, better="lower", threshold=0.0):
+    """change() for a figure in % (an overhead): the change in percentage points, since a
+    ratio of two small percentages says nothing (+2 % -> +4 % is not "+100 %"). A dict with
+    diff, lo, hi (points), noise (the band covers 0, or |diff| < threshold) and verdict."""
+    diff, lo, hi = diff_band(old, new)
+    noise = lo <= 0.0 <= hi or abs(diff) < threshold
+    if noise:
+        verdict = "noise"
+    elif (diff > 0) == (better == "lower"):
+        verdict = "worse"
+    else:
+        verdict = "better"
+    return {"diff": diff, "lo": lo, "hi": hi, "noise": noise, "verdict": verdict}

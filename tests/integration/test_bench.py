@@ -172,6 +172,29 @@ class Bench(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("within noise", r.stdout)
 
+    def test_compare_overhead_in_points(self):
+        """An overhead (a figure in %) from +2 % to +4 % is +2 points worse, not +100 %: the
+        gate at 10 lets it through, at 1 it fails; +2.0 % to +2.1 % is noise."""
+        def run_with(samples):
+            d = copy.deepcopy(self.results)
+            d["figures"] = [{"id": "exec.seq.x.overhead", "title": "exec overhead", "unit": "%",
+                             "better": "lower", "samples": samples, "how": "synthetic"}]
+            return d
+        base = [1.8, 1.9, 2.0, 2.1, 2.2]
+        old = self.write("ov-old.json", run_with(base))
+        worse = self.write("ov-new.json", run_with([x + 2 for x in base]))
+        same = self.write("ov-same.json", run_with([x + 0.1 for x in base]))
+        r = bench("compare", old, worse, "--json", "--fail-above", "10")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        f = json.loads(r.stdout)["figures"][0]
+        self.assertEqual((f["verdict"], f["change_unit"]), ("worse", "points"))
+        self.assertAlmostEqual(f["pct"], 2.0)
+        self.assertEqual(bench("compare", old, worse, "--fail-above", "1").returncode, 1)
+        r = bench("compare", old, same, "--fail-above", "0")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("points", r.stdout)
+        self.assertIn("within noise", r.stdout)
+
     def test_compare_lists_figures_of_one_run(self):
         old = copy.deepcopy(self.results)
         old["figures"] = old["figures"][:1]
