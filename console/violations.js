@@ -435,8 +435,8 @@ Violations.row = function (a) {
 		self.cell('entity mid', self.entity(a), self.entityTitle(a)),
 		self.cell('namespace mid', a.namespace || '\u2014', a.namespace || 'no namespace'),
 		self.cell('num count wide', String(a.violations || 0)),
-		self.cell('enforcement wide', enfText, enf ? enfText + ' (' + enf + ', ' +
-			(a.enforcementCount || 0) + ' times)' : 'not enforced'),
+		self.cell('enforcement wide', enfText, enf ? enf + ', enforced ' + (a.enforcementCount || 0) +
+			(a.enforcementCount === 1 ? ' time' : ' times') : 'not enforced'),
 		self.cell('state mid', a.state || ''),
 		V.h('td', { class: 'time', title: a.time || null },
 			V.h('span', { text: V.time(a.time) }), V.h('div', { class: 'sub', text: V.ago(a.time) })),
