@@ -76,14 +76,16 @@ class ConsoleSteps:
 
     def requests_sent(self, full=False):
         """The page's requests since the last call (Chromium's network log): (method, path),
-        or with full (method, path, query, JSON body or None)."""
+        or with full (method, path, query, body: decoded when JSON, else as sent, or None)."""
         out = []
         for e in self.drv.get_log("performance"):
             m = json.loads(e["message"])["message"]
             if m.get("method") == "Network.requestWillBeSent":
                 r = m["params"]["request"]
                 u = urllib.parse.urlsplit(r["url"])
-                body = json.loads(r["postData"]) if r.get("postData") else None
+                body = r.get("postData")
+                if body and r.get("headers", {}).get("Content-Type") == "application/json":
+                    body = json.loads(body)
                 out.append((r["method"], u.path, urllib.parse.unquote(u.query), body)
                            if full else (r["method"], u.path))
         return out
@@ -367,7 +369,11 @@ class ConsoleSteps:
         _, a = self.api("GET", f"/v1/alerts/{S['alert']}")
         self.drv.get(S["base"] + "/#/violations")
         self.filter("Namespace: lab")
-        self.css(f"table#violations tbody tr[data-id='{S['alert']}']").click()
+        row = self.css(f"table#violations tbody tr[data-id='{S['alert']}']")
+        wide = ("const w = document.querySelector('#violations').parentElement;"
+                "return [w.scrollWidth, w.clientWidth]")
+        self.assertLessEqual(*self.drv.execute_script(wide))  # the whole table, detail closed
+        row.click()
         self.css("#detail h2")
         heads = self.drv.find_elements(By.CSS_SELECTOR, "table#violations thead th")
         self.assertEqual([h.text for h in heads],
