@@ -54,18 +54,29 @@ Chart.put = function (g, t, sev, count) {
 
 Chart.SEVS = ['low', 'medium', 'high', 'critical'];
 
-// The buckets of a GET /v1/alerts/timeline answer (violations, every one), regrouped into
-// 12 to 48 bars from the first violation on; null when there is none.
-Chart.fromTimeline = function (tl) {
+// The window the Violations page charts: the last 24 hours in bars of 30 minutes.
+Chart.SPAN = 86400000;
+Chart.STEP = 1800000;
+
+// The start (unix seconds) of the window of span ms ending at the bucket of step ms
+// holding now: what GET /v1/alerts/timeline is asked for (since=).
+Chart.since = function (now, span, step) {
+	return (Math.ceil(now / step) * step - span) / 1000;
+};
+
+// The buckets of a GET /v1/alerts/timeline answer (violations, every one) in the whole
+// window asked (span ms up to now, bars of step ms: the axis is that window, however few
+// violations there are); null when it holds none.
+Chart.fromTimeline = function (tl, span, step) {
 	const src = (tl && tl.buckets) || [];
 	const any = src.filter((b) => Chart.SEVS.some((s) => b[s] > 0));
 	if (!any.length)
 		return null;
 	const now = Math.max(Date.now(), (tl.until || 0) * 1000);
-	const span = Math.max(now - any[0].t * 1000, 60000);
-	const base = tl.step * 1000;
-	const step = Chart.STEPS.find((s) => s >= base && s % base === 0 && span / s <= 48) || 86400000;
-	const g = Chart.grid(now, span, step);
+	const end = Math.ceil(now / step) * step;
+	const n = Math.round(span / step);
+	const buckets = Array.from({ length: n }, () => ({ critical: 0, high: 0, medium: 0, low: 0, unknown: 0 }));
+	const g = { start: end - n * step, end, step, n, buckets };
 	for (const b of any)
 		for (const s of Chart.SEVS)
 			Chart.put(g, b.t * 1000, s, b[s]);
@@ -85,6 +96,8 @@ Chart.render = function (svg, g) {
 	const B = 20; // bottom margin for the times
 	while (svg.firstChild)
 		svg.removeChild(svg.firstChild);
+	svg.removeAttribute('data-start');
+	svg.removeAttribute('data-end');
 	svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
 	if (!g) {
 		svg.append(Chart.el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-empty' },
@@ -92,6 +105,8 @@ Chart.render = function (svg, g) {
 		return;
 	}
 	const { start, end, step, n, buckets } = g;
+	svg.setAttribute('data-start', String(start)); // the axis' window (ms), for a reader or test
+	svg.setAttribute('data-end', String(end));
 	const max = Math.max(1, ...buckets.map((b) => Object.values(b).reduce((x, y) => x + y, 0)));
 	const bw = (W - L) / n;
 	const ph = H - B - 18;
@@ -117,7 +132,11 @@ Chart.render = function (svg, g) {
 	const label = (t) => {
 		const d = new Date(t);
 		const p = (x) => String(x).padStart(2, '0');
-		return step >= 86400000 ? (d.getMonth() + 1) + '/' + d.getDate() : p(d.getHours()) + ':' + p(d.getMinutes());
+		const day = (d.getMonth() + 1) + '/' + d.getDate();
+		if (step >= 86400000)
+			return day;
+		// a window of a day or more: the day too (22:00 at both ends would say nothing)
+		return (end - start >= 86400000 ? day + ' ' : '') + p(d.getHours()) + ':' + p(d.getMinutes());
 	};
 	svg.append(Chart.el('text', { x: L, y: H - 5, class: 'tick' }, label(start)));
 	svg.append(Chart.el('text', { x: (L + W) / 2, y: H - 5, 'text-anchor': 'middle', class: 'tick' }, label((start + end) / 2)));

@@ -289,7 +289,8 @@ V.rowOpens = function (tr, open) {
 V.thead = function (cols, sort, onSort) {
 	const tr = V.h('tr');
 	for (const c of cols) {
-		const th = V.h('th', { scope: 'col', class: c.cls || null });
+		// the label its title too: a narrow column cuts it with an ellipsis
+		const th = V.h('th', { scope: 'col', class: c.cls || null, title: c.label || null });
 		if (c.sort) {
 			th.setAttribute('data-sort', c.key);
 			const on = sort && sort.key === c.key;

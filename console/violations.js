@@ -19,31 +19,51 @@ const Violations = {
 	reloadTimer: null,
 };
 
+// The spec's columns, in its order; cls: col-KEY sets the width (app.css), mid and wide are
+// the ones a narrow window leaves out.
 Violations.COLS = [
-	{ key: 'select', label: '' },
-	{ key: 'policy', label: 'Policy', sort: true },
-	{ key: 'severity', label: 'Severity', sort: true },
-	{ key: 'state', label: 'State', sort: true, cls: 'mid' },
-	{ key: 'entity', label: 'Where', sort: true, cls: 'mid' },
-	{ key: 'violations', label: 'Count', sort: true, cls: 'num wide' },
-	{ key: 'time', label: 'Last seen', sort: true },
-	{ key: 'enforcement', label: 'Enforcement', sort: true, cls: 'wide' },
-	{ key: 'actions', label: 'Actions' },
+	{ key: 'select', label: '', cls: 'col-select' },
+	{ key: 'policy', label: 'Policy', sort: true, cls: 'col-policy' },
+	{ key: 'severity', label: 'Severity', sort: true, cls: 'col-severity' },
+	{ key: 'entity', label: 'Entity', sort: true, cls: 'col-entity mid' },
+	{ key: 'namespace', label: 'Namespace', sort: true, cls: 'col-namespace mid' },
+	{ key: 'violations', label: 'Count', sort: true, cls: 'col-count num wide' },
+	{ key: 'enforcement', label: 'Enforcement', sort: true, cls: 'col-enforcement wide' },
+	{ key: 'state', label: 'State', sort: true, cls: 'col-state mid' },
+	{ key: 'time', label: 'Last seen', sort: true, cls: 'col-time' },
+	{ key: 'actions', label: 'Actions', cls: 'col-actions' },
 ];
 
+// The entity column: the deployment, else the pod, and the container (name, else the id's
+// first 12 characters); 'host' for a process of no container.
 Violations.entity = function (a) {
+	const owner = (a.deployment && a.deployment.name) || a.pod || '';
+	const ctr = a.containerName || (a.containerId ? a.containerId.slice(0, 12) : '');
+	if (!owner && !ctr)
+		return 'host';
+	return owner && ctr ? owner + ' / ' + ctr : owner || ctr;
+};
+
+// The entity in full, for its cell's title: each name said, the image too.
+Violations.entityTitle = function (a) {
 	const parts = [];
-	if (a.namespace)
-		parts.push(a.namespace);
 	if (a.deployment && a.deployment.name)
-		parts.push(a.deployment.name);
-	else if (a.pod)
-		parts.push(a.pod);
+		parts.push('Deployment: ' + a.deployment.name);
+	if (a.pod)
+		parts.push('Pod: ' + a.pod);
 	if (a.containerName)
-		parts.push(a.containerName);
-	else if (a.containerId)
-		parts.push(a.containerId.slice(0, 12));
-	return parts.length ? parts.join('/') : 'host';
+		parts.push('Container: ' + a.containerName);
+	if (a.containerId)
+		parts.push('Container id: ' + a.containerId);
+	if (a.image)
+		parts.push('Image: ' + a.image);
+	return parts.length ? parts.join('\n') : 'host';
+};
+
+// A cell of one line of text, cut with an ellipsis when narrow, the whole value its title
+// (set as text and attribute: never markup).
+Violations.cell = function (cls, text, title) {
+	return V.h('td', { class: 'clip ' + cls, text, title: title || text || null });
 };
 
 Violations.sortValue = function (a, key) {
@@ -55,7 +75,9 @@ Violations.sortValue = function (a, key) {
 	case 'state':
 		return a.state || '';
 	case 'entity':
-		return Violations.entity(a);
+		return Violations.entity(a).toLowerCase() + '\n' + (a.namespace || '').toLowerCase();
+	case 'namespace':
+		return (a.namespace || '').toLowerCase();
 	case 'violations':
 		return Number(a.violations) || 0;
 	case 'time':
@@ -292,7 +314,7 @@ Violations.load = async function (quiet) {
 };
 
 // The chart: every violation per severity from GET /v1/alerts/timeline over the last 24
-// hours, for the filter's alerts (the API takes the whole query); a store without it (404),
+// hours in bars of 30 minutes (the axis is that window), for the filter's alerts (the API takes the whole query); a store without it (404),
 // or a filter only the browser can match, draws the alerts instead, each at its latest
 // violation.
 Violations.drawChart = async function (plan, alerts) {
@@ -300,8 +322,8 @@ Violations.drawChart = async function (plan, alerts) {
 	const local = plan.local.severity || plan.local.policies || plan.local.free.length;
 	let tl = null;
 	if (self.timeline !== false && !local) {
-		const since = Math.floor((Date.now() / 1000 - 86400) / 300) * 300;
-		let u = '/v1/alerts/timeline?step=300&since=' + since;
+		const since = Chart.since(Date.now(), Chart.SPAN, Chart.STEP);
+		let u = '/v1/alerts/timeline?step=' + Chart.STEP / 1000 + '&since=' + since;
 		if (plan.api.length)
 			u += '&query=' + V.enc(plan.api.join('+'));
 		try {
@@ -313,12 +335,11 @@ Violations.drawChart = async function (plan, alerts) {
 		}
 	}
 	if (tl) {
-		const g = Chart.fromTimeline(tl);
-		Chart.render(self.chart, g);
+		Chart.render(self.chart, Chart.fromTimeline(tl, Chart.SPAN, Chart.STEP));
 		// a filter's chart says so first: "Violations..." is every alert's
 		self.caption.textContent = (plan.api.length ? 'For this filter: violations' : 'Violations') +
-			' (every one, not alerts) per ' +
-			Chart.stepName(g ? g.step : 300000) + ', per severity, over the last 24 hours' +
+			' (every one, not alerts) per ' + Chart.stepName(Chart.STEP) +
+			', per severity, over the last 24 hours' +
 			(tl.uncounted ? '; ' + tl.uncounted + ' older violations of these alerts have no time kept' : '');
 		return;
 	}
@@ -404,18 +425,21 @@ Violations.row = function (a) {
 	});
 	const name = (a.policy && a.policy.name) || '(unnamed policy)';
 	const enf = a.enforcement && a.enforcement.action;
+	const enfText = enf ? enf + ' \u00d7' + (a.enforcementCount || 0) : '\u2014';
 	tr.append(
 		V.h('td', { class: 'sel' }, sel),
 		V.h('td', { class: 'policy' },
-			V.h('a', { href: '#/violations/' + V.enc(a.id), text: name }),
-			V.h('div', { class: 'sub', text: a.message || '' })),
-		V.h('td', null, V.sevBadge(a.policy && a.policy.severity)),
-		V.h('td', { class: 'state mid', text: a.state || '' }),
-		V.h('td', { class: 'entity mid', text: self.entity(a), title: a.image || null }),
-		V.h('td', { class: 'num wide', text: String(a.violations || 0) }),
+			V.h('a', { class: 'clip', href: '#/violations/' + V.enc(a.id), text: name, title: name }),
+			V.h('div', { class: 'sub clip', text: a.message || '', title: a.message || null })),
+		V.h('td', { class: 'severity' }, V.sevBadge(a.policy && a.policy.severity)),
+		self.cell('entity mid', self.entity(a), self.entityTitle(a)),
+		self.cell('namespace mid', a.namespace || '\u2014', a.namespace || 'no namespace'),
+		self.cell('num count wide', String(a.violations || 0)),
+		self.cell('enforcement wide', enfText, enf ? enf + ', enforced ' + (a.enforcementCount || 0) +
+			(a.enforcementCount === 1 ? ' time' : ' times') : 'not enforced'),
+		self.cell('state mid', a.state || ''),
 		V.h('td', { class: 'time', title: a.time || null },
 			V.h('span', { text: V.time(a.time) }), V.h('div', { class: 'sub', text: V.ago(a.time) })),
-		V.h('td', { class: 'wide', text: enf ? enf + ' \u00d7' + (a.enforcementCount || 0) : '\u2014' }),
 		V.h('td', { class: 'actions' },
 			V.button('Resolve', { 'data-action': 'resolve', disabled: resolved, title: 'Resolve this violation' },
 				() => self.resolve(a.id, false)),
@@ -438,41 +462,34 @@ Violations.resolve = async function (id, baseline) {
 		await Violations.loadDetail(id);
 };
 
-// Every active alert the filter matches selected (all on this page): one
-// PATCH /v1/alerts/resolve with the filter's query. A part of them: each alert on its own
-// (the bulk call names alerts by a query, not by id).
+// The ticked alerts, however many: one PATCH /v1/alerts/resolve naming them by id (an id
+// the store no longer has is reported, the others resolved all the same).
 Violations.resolveSelected = async function () {
 	const self = Violations;
 	const ids = [...self.selected];
 	if (!ids.length)
 		return;
-	const plan = await self.plan();
-	const local = plan.local.severity || plan.local.policies || plan.local.free.length;
-	const active = self.alerts.filter((a) => a.state !== 'RESOLVED');
-	const every = !local && self.offset === 0 && self.total <= self.alerts.length &&
-		active.length === ids.length && active.every((a) => self.selected.has(a.id));
-	let done = 0;
+	let r = null;
 	let bad = null;
-	if (every) {
-		try {
-			const r = await V.api('PATCH', '/v1/alerts/resolve',
-				{ query: plan.api.length ? plan.api.join('+') : 'State:ACTIVE' });
-			done = (r && r.resolved) || 0;
-		} catch (e) {
-			bad = e;
-		}
-	} else {
-		const res = await Promise.allSettled(ids.map((id) =>
-			V.api('PATCH', '/v1/alerts/' + V.enc(id) + '/resolve', {})));
-		done = res.filter((r) => r.status === 'fulfilled').length;
-		bad = (res.find((r) => r.status === 'rejected') || {}).reason || null;
+	try {
+		r = await V.api('PATCH', '/v1/alerts/resolve', { ids });
+	} catch (e) {
+		bad = e;
 	}
 	self.selected.clear();
-	if (bad)
-		V.status('Resolved ' + done + ' of ' + ids.length + ': ' + bad.message, 'error');
-	else
-		V.status('Resolved ' + done + (done === 1 ? ' violation' : ' violations') +
-			(done > ids.length ? ' (' + (done - ids.length) + ' came in since the page was shown)' : ''), 'ok');
+	if (bad) {
+		V.status('Resolved none of ' + ids.length + ': ' + bad.message, 'error');
+	} else {
+		const done = r.resolved || 0;
+		const gone = (r.unknown || []).length;
+		const before = r.alreadyResolved || 0;
+		let msg = 'Resolved ' + done + (done === 1 ? ' violation' : ' violations');
+		if (before)
+			msg += '; ' + before + ' had been resolved already';
+		if (gone)
+			msg += '; ' + gone + ' no longer exist';
+		V.status(msg, gone ? 'error' : 'ok');
+	}
 	await self.load(true);
 	if (self.detailId && ids.includes(self.detailId))
 		await self.loadDetail(self.detailId);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * routes_alerts.c - /v1/alerts: list and query (newest first, or sorted by a field), one
- * alert, resolve one (adding its processes to its baseline when asked) or the ones a query
- * matches (the notifiers hear of each resolution).
+ * alert, resolve one (adding its processes to its baseline when asked), the ones a query
+ * matches or the ones named by id (the notifiers hear of each resolution).
  */
 #include <errno.h>
 #include <limits.h>
@@ -137,45 +137,101 @@ static void resolve_one(struct vg_api *a, struct evhttp_request *req, const char
 	}
 }
 
-/*
- * PATCH /v1/alerts/resolve {"query": "...", "confirm": true}: the active alerts
- * the query matches. An empty query would match them all: it needs confirm.
- */
-void api_resolve_bulk(struct vg_api *a, struct evhttp_request *req)
-{
-	json_t *b = api_body_json(a, req), *v;
-	const char *key, *q = NULL;
-	bool confirm = false;
-	struct vg_query qq;
-	const struct vg_alert **list;
-	char err[512];
-	int n, done = 0;
+/* The most alerts one PATCH /v1/alerts/resolve {"ids": [...]} names. */
+#define RESOLVE_IDS_MAX 1000
 
-	if (!b)
-		return;
-	json_object_foreach(b, key, v)
+/* Every item of ids a string, at most RESOLVE_IDS_MAX of them; false once the 400 is sent. */
+static bool ids_valid(struct vg_api *a, struct evhttp_request *req, const json_t *ids)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_array_size(ids)) {
+		api_fail(a, req, 400, "\"ids\" is empty: name at least one alert id");
+		return false;
+	}
+	if (json_array_size(ids) > RESOLVE_IDS_MAX) {
+		api_fail(a, req, 400,
+			 "\"ids\" names %zu alerts: at most %d in one request; send the rest in "
+			 "another",
+			 json_array_size(ids), RESOLVE_IDS_MAX);
+		return false;
+	}
+	json_array_foreach(ids, i, v)
 	{
-		if (!strcmp(key, "query") && json_is_string(v)) {
-			q = json_string_value(v);
-		} else if (!strcmp(key, "confirm") && json_is_boolean(v)) {
-			confirm = json_is_true(v);
-		} else {
+		if (!json_is_string(v)) {
 			api_fail(a, req, 400,
-				 "the body must be {\"query\": \"Policy:...+Namespace:...\"}, "
-				 "optionally with \"confirm\": true; '%s' is not that",
-				 key);
-			goto out;
+				 "\"ids\" is a list of alert ids (strings); item %zu is not a "
+				 "string",
+				 i);
+			return false;
 		}
 	}
+	return true;
+}
+
+/*
+ * {"ids": ["...", ...]}: the alerts named. An unknown id is listed in "unknown", one
+ * resolved before counts in "alreadyResolved"; on disk before the answer.
+ */
+static void resolve_ids(struct vg_api *a, struct evhttp_request *req, const json_t *ids)
+{
+	uint64_t now = (uint64_t)time(NULL) * 1000000000ull;
+	json_t *unknown, *v;
+	int done = 0, already = 0, rc = 0;
+	size_t i;
+
+	if (!ids_valid(a, req, ids))
+		return;
+	unknown = json_array();
+	json_array_foreach(ids, i, v)
+	{
+		const char *id = json_string_value(v);
+
+		rc = vg_alerts_resolve(a->host.alerts, id, now);
+		if (!rc) {
+			done++;
+			if (a->host.notify)
+				vg_notify_alert(a->host.notify, "resolved",
+						vg_alerts_get(a->host.alerts, id));
+		} else if (rc == -EALREADY) {
+			already++;
+		} else if (rc == -ENOENT) {
+			json_array_append(unknown, v);
+		} else {
+			break;
+		}
+		rc = 0;
+	}
+	if (rc)
+		api_fail(a, req, 503, "cannot record the resolution (%d resolved before): %s", done,
+			 strerror(-rc));
+	else if (done && (rc = vg_alerts_sync(a->host.alerts)) && rc != -EALREADY)
+		api_fail(a, req, 503, "resolved %d but not on disk: %s", done, strerror(-rc));
+	else
+		api_reply(req, 200,
+			  json_pack("{s:i, s:i, s:O}", "resolved", done, "alreadyResolved", already,
+				    "unknown", unknown));
+	json_decref(unknown);
+}
+
+/* The active alerts query q matches (confirm: an empty q is every active alert). */
+static void resolve_query(struct vg_api *a, struct evhttp_request *req, const char *q, bool confirm)
+{
+	const struct vg_alert **list;
+	struct vg_query qq;
+	char err[512];
+	int n, done = 0, rc;
+
 	if ((!q || !q[strspn(q, " ")]) && !confirm) {
 		api_fail(a, req, 400,
 			 "an empty query would resolve every active alert: give a query "
 			 "(\"State:ACTIVE\" for all of them) or add \"confirm\": true");
-		goto out;
+		return;
 	}
 	if (vg_api_parse_query(q ? q : "", &qq, err, sizeof(err))) {
 		api_fail(a, req, 400, "%s", err);
-		goto out;
+		return;
 	}
 	qq.f.state = VG_ALERT_ACTIVE;
 	n = vg_alerts_query(a->host.alerts, &qq.f, &list);
@@ -191,7 +247,52 @@ void api_resolve_bulk(struct vg_api *a, struct evhttp_request *req)
 		}
 	}
 	free(list);
-	api_reply(req, 200, json_pack("{s:i}", "resolved", done));
+	rc = done ? vg_alerts_sync(a->host.alerts) : 0; /* on disk before the answer */
+	if (rc && rc != -EALREADY)
+		api_fail(a, req, 503, "resolved %d but not on disk: %s", done, strerror(-rc));
+	else
+		api_reply(req, 200, json_pack("{s:i}", "resolved", done));
+}
+
+/*
+ * PATCH /v1/alerts/resolve: {"query": "...", "confirm": true}, the active alerts the query
+ * matches (an empty query would match them all: it needs confirm), or {"ids": [...]}, the
+ * alerts named. One of the two forms, not both.
+ */
+void api_resolve_bulk(struct vg_api *a, struct evhttp_request *req)
+{
+	json_t *b = api_body_json(a, req), *v, *ids = NULL;
+	const char *key, *q = NULL;
+	bool confirm = false, has_confirm = false;
+
+	if (!b)
+		return;
+	json_object_foreach(b, key, v)
+	{
+		if (!strcmp(key, "query") && json_is_string(v)) {
+			q = json_string_value(v);
+		} else if (!strcmp(key, "confirm") && json_is_boolean(v)) {
+			confirm = json_is_true(v);
+			has_confirm = true;
+		} else if (!strcmp(key, "ids") && json_is_array(v)) {
+			ids = v;
+		} else {
+			api_fail(a, req, 400,
+				 "the body must be {\"query\": \"Policy:...+Namespace:...\"} "
+				 "(optionally with \"confirm\": true) or {\"ids\": [\"...\"]}; "
+				 "'%.60s' is not that",
+				 key);
+			goto out;
+		}
+	}
+	if (ids && (q || has_confirm))
+		api_fail(a, req, 400,
+			 "give \"ids\" or a \"query\" (with \"confirm\"), not both: the alerts "
+			 "are named one way");
+	else if (ids)
+		resolve_ids(a, req, ids);
+	else
+		resolve_query(a, req, q, confirm);
 out:
 	json_decref(b);
 }

@@ -40,16 +40,17 @@ static int u64_cmp(uint64_t a, uint64_t b)
 	return (a > b) - (a < b);
 }
 
+/* The entity as the console shows it: deployment or else pod, then container; namespace last. */
 static int entity_cmp(const struct vg_alert *a, const struct vg_alert *b)
 {
-	int c = str_cmp(a->namespace_, b->namespace_);
+	int c = str_cmp(a->deployment ? a->deployment : a->pod,
+			b->deployment ? b->deployment : b->pod);
 
-	if (!c)
-		c = str_cmp(a->deployment ? a->deployment : a->pod,
-			    b->deployment ? b->deployment : b->pod);
 	if (!c)
 		c = str_cmp(a->container_name ? a->container_name : a->container_id,
 			    b->container_name ? b->container_name : b->container_id);
+	if (!c)
+		c = str_cmp(a->namespace_, b->namespace_);
 	return c;
 }
 

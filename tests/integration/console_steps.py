@@ -3,9 +3,10 @@ and shared state S, run after its numbered steps). Each is what a user does in t
 checked through the API:
 
 - Violations: 55 host policies, each run once, make 55 alerts: Older / Newer page through
-  them; every active alert of a filter selected and resolved with one bulk request
-  (PATCH /v1/alerts/resolve, seen in the browser's network log), a part of them one by one;
-  a row's "Resolve + baseline" puts the alert's executable into the locked baseline.
+  them; every active alert of a filter selected, and then two ticked by hand, each time
+  resolved with one request naming them (PATCH /v1/alerts/resolve {"ids": [...]}, seen
+  in the browser's network log); a row's "Resolve + baseline" puts the alert's executable
+  into the locked baseline.
 - Policy Management: a policy disabled from its page raises nothing, enabled again it does.
 - Process Baselines: unlock from the row, add an executable, remove it.
 - Notifiers: a receiver that fails once makes a dead letter, listed on the page; "Retry
@@ -13,6 +14,10 @@ checked through the API:
 - The keyboard only: `/` to the filter bar, a filter, Tab to a row, Enter opens it, Escape
   closes it and gives the focus back to the row.
 - A narrow window (480 x 800): the page never scrolls sideways, the detail fits it.
+- The table's columns at 1280 x 720 beside an open detail: policy, severity, entity,
+  namespace, count, enforcement, state, time, every one shown, none scrolled off; the
+  cells say the pod's names, cut cells hold the whole value in their title; the
+  Namespace and Entity headers ask the API for that order.
 """
 import json
 import os
@@ -69,15 +74,25 @@ class ConsoleSteps:
         return sum(a["violations"] for a in self.all_alerts()
                    if a["policy"]["name"] == probe_name(i))
 
-    def requests_sent(self):
-        """The page's requests since the last call (Chromium's network log): (method, path)."""
+    def requests_sent(self, full=False):
+        """The page's requests since the last call (Chromium's network log): (method, path),
+        or with full (method, path, query, body: decoded when JSON, else as sent, or None)."""
         out = []
         for e in self.drv.get_log("performance"):
             m = json.loads(e["message"])["message"]
             if m.get("method") == "Network.requestWillBeSent":
                 r = m["params"]["request"]
-                out.append((r["method"], urllib.parse.urlsplit(r["url"]).path))
+                u = urllib.parse.urlsplit(r["url"])
+                body = r.get("postData")
+                if body and r.get("headers", {}).get("Content-Type") == "application/json":
+                    body = json.loads(body)
+                out.append((r["method"], u.path, urllib.parse.unquote(u.query), body)
+                           if full else (r["method"], u.path))
         return out
+
+    def patches(self):
+        """The PATCH requests sent since the last call: (path, body)."""
+        return [(p, b) for m, p, _, b in self.requests_sent(full=True) if m == "PATCH"]
 
     def rows(self):
         return self.drv.find_elements(By.CSS_SELECTOR, "table#violations tbody tr[data-id]")
@@ -155,30 +170,37 @@ class ConsoleSteps:
         chart.screenshot(os.path.join(self.SHOTS, "violations-chart.png"))
 
     def test_a2_bulk_resolve(self):
-        """Every active alert of a filter selected: one PATCH /v1/alerts/resolve resolves
-        them, and nothing else. Two ticked by hand: those two."""
+        """Every active alert of a filter selected: one PATCH /v1/alerts/resolve naming
+        them resolves them, and nothing else. Two ticked by hand: one request naming those
+        two."""
         self.drv.get(self.S["base"] + "/#/violations")
         self.filter('Policy: "Paging probe 0"')
-        self.shown_ids(10)
+        ten = self.shown_ids(10)
         self.css("#violations thead input.select-all").click()
         button = self.css("button#resolve-selected")
         self.until("10 selected", lambda: button.text == "Resolve selected (10)")
-        self.requests_sent()
+        self.patches()
         button.click()
         self.until("resolved", lambda: "Resolved 10 violations" in self.css("#status").text)
-        sent = [r for r in self.requests_sent() if r[0] == "PATCH"]
-        self.assertEqual(sent, [("PATCH", "/v1/alerts/resolve")])
+        sent = self.patches()
+        self.assertEqual([p for p, _ in sent], ["/v1/alerts/resolve"], sent)
+        self.assertEqual(sorted(sent[0][1]["ids"]), sorted(ten), sent)
+        self.assertEqual(set(sent[0][1]), {"ids"}, sent)
         states = {n: a["state"] for n, a in self.probe_alerts().items()}
         self.assertEqual({n for n, s in states.items() if s == "RESOLVED"},
                          {probe_name(i) for i in range(10)})
-        # a part of a filter: each on its own, only those
+        # a part of a filter: one request naming those two, only those resolved
         self.filter('Policy: "Paging probe 1"')
         ids = self.shown_ids(10)
         by_id = {a["id"]: n for n, a in self.probe_alerts().items()}
         for r in self.rows()[:2]:
             r.find_element(By.CSS_SELECTOR, "input.select").click()
+        self.patches()
         self.css("button#resolve-selected").click()
         self.until("two resolved", lambda: "Resolved 2 violations" in self.css("#status").text)
+        sent = self.patches()
+        self.assertEqual([(p, sorted(b["ids"])) for p, b in sent],
+                         [("/v1/alerts/resolve", sorted(ids[:2]))], sent)
         states = {n: a["state"] for n, a in self.probe_alerts().items()}
         self.assertEqual({n for n, s in states.items() if s == "RESOLVED"},
                          {probe_name(i) for i in range(10)} | {by_id[i] for i in ids[:2]})
@@ -337,4 +359,60 @@ class ConsoleSteps:
             self.shot("violation-detail-narrow")
         finally:
             self.drv.set_window_size(1280, 720)
+        self.no_js_errors()
+
+    def test_a9_columns_beside_the_detail(self):
+        """1280 x 720, a violation's detail open: every column of the spec shown in its
+        order, none scrolled off; the pod's cells hold its names (whole in their title);
+        the Namespace and Entity headers sort by those fields (the API's sort=)."""
+        S = self.S
+        _, a = self.api("GET", f"/v1/alerts/{S['alert']}")
+        self.drv.get(S["base"] + "/#/violations")
+        self.filter("Namespace: lab")
+        row = self.css(f"table#violations tbody tr[data-id='{S['alert']}']")
+        wide = ("const w = document.querySelector('#violations').parentElement;"
+                "return [w.scrollWidth, w.clientWidth]")
+        self.assertLessEqual(*self.drv.execute_script(wide))  # the whole table, detail closed
+        row.click()
+        self.css("#detail h2")
+        heads = self.drv.find_elements(By.CSS_SELECTOR, "table#violations thead th")
+        self.assertEqual([h.text for h in heads],
+                         ["", "Policy", "Severity", "Entity", "Namespace", "Count", "Enforcement",
+                          "State", "Last seen", "Actions"])
+        for h in heads[1:]:
+            self.assertTrue(h.is_displayed(), h.text)
+            self.assertGreaterEqual(h.size["width"], 30, h.text)
+        self.assertGreaterEqual(heads[1].size["width"], 100)  # the policy's name is read
+        wrap = self.drv.execute_script(
+            "const w = document.querySelector('#violations').parentElement,"
+            " d = document.getElementById('detail').getBoundingClientRect();"
+            "return [w.scrollWidth, w.clientWidth, w.getBoundingClientRect().right, d.left]")
+        self.assertLessEqual(wrap[0], wrap[1], wrap)  # nothing scrolled off to the right
+        self.assertLessEqual(wrap[2], wrap[3], wrap)  # the table beside the detail
+        row = self.css(f"table#violations tbody tr[data-id='{S['alert']}']")
+        cell = {c: row.find_element(By.CSS_SELECTOR, "td." + c)
+                for c in ("entity", "namespace", "count", "enforcement", "state")}
+        owner = (a.get("deployment") or {}).get("name") or a["pod"]
+        ctr = a.get("containerName") or a["containerId"][:12]
+        self.assertEqual(cell["namespace"].get_attribute("title"), "lab")
+        self.assertEqual(cell["namespace"].text, "lab")
+        self.assertEqual(cell["entity"].get_attribute("textContent"),
+                         f"{owner} / {ctr}")
+        self.assertIn(f"Pod: {a['pod']}", cell["entity"].get_attribute("title"))
+        self.assertEqual(cell["count"].text, str(a["violations"]))
+        self.assertIn(a["enforcement"]["action"], cell["enforcement"].get_attribute("title"))
+        self.assertEqual(cell["state"].text, a["state"])
+        for c in cell.values():
+            self.assertTrue(c.is_displayed())
+        name = row.find_element(By.CSS_SELECTOR, "td.policy a")
+        self.assertEqual(name.get_attribute("title"), name.get_attribute("textContent"))
+        self.shot("violations-detail-open")
+        for key in ("namespace", "entity"):
+            self.requests_sent()
+            self.css(f"#violations th[data-sort='{key}'] button").click()
+            self.until(f"sorted by {key}", lambda: self.css(
+                f"#violations th[data-sort='{key}']").get_attribute("aria-sort") == "ascending")
+            self.until(f"asked for sort={key}:asc", lambda: [
+                q for m, p, q, _ in self.requests_sent(full=True)
+                if p == "/v1/alerts" and f"sort={key}:asc" in q])
         self.no_js_errors()

@@ -459,6 +459,12 @@ class ConsoleTest(ConsoleSteps, unittest.TestCase):
         cap = self.css("figure.chart-wrap figcaption#chart-caption")
         self.wait(lambda d: cap.text.startswith("Violations"))
         self.assertIn("not alerts", cap.text)
+        # the caption's window is the axis': 24 hours, in bars of 30 minutes
+        self.assertIn("per 30 minutes, per severity, over the last 24 hours", cap.text)
+        span = self.drv.execute_script(
+            "const c = document.getElementById('chart');"
+            "return [+c.getAttribute('data-start'), +c.getAttribute('data-end')]")
+        self.assertEqual(span[1] - span[0], 24 * 3600 * 1000, span)
 
         # each bar names its count and severity in its title (the legend's squares have
         # none); read at once: a live refresh may draw the chart again meanwhile
