@@ -350,6 +350,10 @@ static void k8s_metrics(struct vg_k8s *k8s, struct evbuffer *b)
 	       ks.relists_410);
 	metric(b, "vigil_k8s_watch_errors_total", "watches ended by an error", "counter",
 	       ks.watch_errors);
+	metric(b, "vigil_k8s_stalls_total",
+	       "a pod or namespace reflector found with nothing under way, or a list unanswered "
+	       "for a minute, and started again",
+	       "counter", ks.stalls);
 	metric(b, "vigil_k8s_owner_gets_total", "ReplicaSets and Jobs read for their owner",
 	       "counter", ks.owner_gets);
 	metric(b, "vigil_k8s_owner_errors_total",

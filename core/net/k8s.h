@@ -52,7 +52,7 @@ struct vg_k8s_stats {
 	uint64_t pods, ns_lists, ns_list_errors, namespaces, attr_mismatches;
 	/* the watches (pods and namespaces): started, events applied, bookmarks, lists again
 	 * because the server said 410 Gone, watches ended by an error */
-	uint64_t watches, watch_events, bookmarks, relists_410, watch_errors;
+	uint64_t watches, watch_events, bookmarks, relists_410, watch_errors, stalls;
 	uint64_t owner_gets, owner_errors; /* ReplicaSets and Jobs read for their controller */
 	char last_error[256];
 };

@@ -49,6 +49,8 @@ struct vg_k8s_refl {
 	bool gone;		/* the watch said 410: list again */
 	bool failed;		/* the watch said another ERROR */
 	bool listing;		/* a list is on its way */
+	bool watching;		/* a watch is on its way */
+	int64_t list_at;	/* monotonic s the list under way was sent */
 	bool consistent;	/* the next list reads etcd (after a 410), not the watch cache */
 	uint64_t good;		/* events the watch applied (bookmarks too) */
 	long backoff_ms;	/* the next wait after an error (0: none yet) */
@@ -57,6 +59,7 @@ struct vg_k8s_refl {
 	uint64_t got;		/* lines the watch delivered */
 	unsigned short rand[3]; /* nrand48's state: each node's own jitter and watch lengths */
 	struct event *timer;	/* the next list or watch after a backoff */
+	struct event *guard;	/* every GUARD_S: a reflector with nothing under way lists */
 	uint64_t *lists, *list_errors;
 	/* a list's items replace the cache; an event's object changes it */
 	void (*replace)(struct vg_k8s *k, const json_t *items);

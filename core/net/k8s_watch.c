@@ -23,6 +23,8 @@
 #define BACKOFF_MIN_MS	1000L
 #define BACKOFF_MAX_MS	30000L
 #define BACKOFF_RESET_S 120 /* as client-go: no error for this long, the next wait is short */
+#define GUARD_S		10  /* how often a reflector is checked for making progress */
+#define LIST_STALL_S	60  /* a list unanswered this long is given up (requests time out in 10) */
 #define WATCH_MIN_S	300
 
 static void list(struct vg_k8s_refl *r);
@@ -137,6 +139,7 @@ static void list(struct vg_k8s_refl *r)
 			 strchr(r->url, '?') ? '&' : '?');
 	vg_k8s_req(r->k, &req, url, hdr);
 	(*r->lists)++;
+	r->list_at = vg_k8s_mono_s();
 	r->listing = vg_http_request(r->k->http, &req, on_list, r) == 0;
 	if (!r->listing)
 		back_off(r);
@@ -192,6 +195,7 @@ static void on_watch_end(void *ctx, const struct vg_http_resp *h)
 	struct vg_k8s_refl *r = ctx;
 	struct vg_k8s_stats *st = &r->k->st;
 
+	r->watching = false;
 	if (r->gone || h->status == 410) { /* too old: what changed since is lost, list again */
 		st->relists_410++;
 		r->gone = false;
@@ -245,12 +249,38 @@ static void watch(struct vg_k8s_refl *r)
 	r->got = 0;
 	r->good = 0;
 	/* the server ends it after t s; silent a minute longer, it is gone */
-	if (vg_http_stream(r->k->http, &req, on_line, t + 60, on_watch_end, r))
+	r->watching = vg_http_stream(r->k->http, &req, on_line, t + 60, on_watch_end, r) == 0;
+	if (!r->watching)
 		back_off(r);
+}
+
+/*
+ * Liveness, whatever went wrong: a reflector always has a list or a watch under way or a
+ * retry pending. One found with none of them, or with a list unanswered past LIST_STALL_S
+ * (its request should have timed out long before), is logged, counted and listed again.
+ */
+static void on_guard(evutil_socket_t fd, short what, void *arg)
+{
+	struct vg_k8s_refl *r = arg;
+	bool stuck_list = r->listing && vg_k8s_mono_s() - r->list_at >= LIST_STALL_S;
+
+	(void)fd;
+	(void)what;
+	if (stuck_list ||
+	    (!r->listing && !r->watching && !event_pending(r->timer, EV_TIMEOUT, NULL))) {
+		r->k->st.stalls++;
+		vg_warn("kubernetes: the %s reflector %s: listing again", r->what,
+			stuck_list ? "had a list unanswered for a minute"
+				   : "had nothing under way");
+		(void)vg_http_cancel(r->k->http, r);
+		r->listing = r->watching = false;
+		list(r);
+	}
 }
 
 int vg_k8s_refl_start(struct vg_k8s_refl *r, struct vg_k8s *k, const char *what, const char *url)
 {
+	struct timeval every = {.tv_sec = GUARD_S};
 	struct timespec ts;
 	uint64_t seed;
 
@@ -261,7 +291,8 @@ int vg_k8s_refl_start(struct vg_k8s_refl *r, struct vg_k8s *k, const char *what,
 	r->what = what;
 	snprintf(r->url, sizeof(r->url), "%s", url);
 	r->timer = evtimer_new(k->base, on_timer, r);
-	if (!r->timer)
+	r->guard = event_new(k->base, -1, EV_PERSIST, on_guard, r);
+	if (!r->timer || !r->guard || event_add(r->guard, &every))
 		return -ENOMEM;
 	list(r);
 	return 0;
@@ -273,6 +304,7 @@ void vg_k8s_refl_relist(struct vg_k8s_refl *r)
 		return;
 	(void)vg_http_cancel(r->k->http, r);
 	(void)event_del(r->timer);
+	r->watching = false;
 	list(r);
 }
 
@@ -283,4 +315,7 @@ void vg_k8s_refl_stop(struct vg_k8s_refl *r)
 	(void)vg_http_cancel(r->k->http, r);
 	event_free(r->timer);
 	r->timer = NULL;
+	if (r->guard)
+		event_free(r->guard);
+	r->guard = NULL;
 }
