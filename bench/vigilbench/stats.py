@@ -40,27 +40,33 @@ def band(samples, conf=CONFIDENCE, resamples=RESAMPLES, seed=1):
     return med, lo, hi
 
 
-def ratio_band(old, new, conf=CONFIDENCE, resamples=RESAMPLES, seed=1):
-    """(ratio, lo, hi) of median(new) / median(old), resampling both sides."""
+def _paired_band(old, new, combine, conf, resamples, seed):
+    """(combine(median(old), median(new)), lo, hi), resampling both sides; combine may
+    return None for a resample it cannot use."""
     a = [float(x) for x in old]
     b = [float(x) for x in new]
     if not a or not b:
         raise ValueError("no samples")
-    base = statistics.median(a)
-    if base == 0:
+    value = combine(statistics.median(a), statistics.median(b))
+    if value is None:
         raise ValueError("the old median is 0: a ratio is undefined")
-    ratio = statistics.median(b) / base
     if len(a) == 1 and len(b) == 1:
-        return ratio, ratio, ratio
+        return value, value, value
     rng = random.Random(seed)
-    rs = []
+    vs = []
     for _ in range(resamples):
-        ma = statistics.median(rng.choices(a, k=len(a)))
-        mb = statistics.median(rng.choices(b, k=len(b)))
-        if ma != 0:
-            rs.append(mb / ma)
-    lo, hi = _quantiles(rs, conf)
-    return ratio, lo, hi
+        v = combine(statistics.median(rng.choices(a, k=len(a))),
+                    statistics.median(rng.choices(b, k=len(b))))
+        if v is not None:
+            vs.append(v)
+    lo, hi = _quantiles(vs, conf)
+    return value, lo, hi
+
+
+def ratio_band(old, new, conf=CONFIDENCE, resamples=RESAMPLES, seed=1):
+    """(ratio, lo, hi) of median(new) / median(old), resampling both sides."""
+    return _paired_band(old, new, lambda ma, mb: mb / ma if ma != 0 else None, conf,
+                        resamples, seed)
 
 
 def overhead(off, on):
@@ -97,18 +103,7 @@ def change(old, new, better="lower", threshold=0.0):
 
 def diff_band(old, new, conf=CONFIDENCE, resamples=RESAMPLES, seed=1):
     """(diff, lo, hi) of median(new) - median(old), resampling both sides."""
-    a = [float(x) for x in old]
-    b = [float(x) for x in new]
-    if not a or not b:
-        raise ValueError("no samples")
-    diff = statistics.median(b) - statistics.median(a)
-    if len(a) == 1 and len(b) == 1:
-        return diff, diff, diff
-    rng = random.Random(seed)
-    ds = [statistics.median(rng.choices(b, k=len(b))) - statistics.median(rng.choices(a, k=len(a)))
-          for _ in range(resamples)]
-    lo, hi = _quantiles(ds, conf)
-    return diff, lo, hi
+    return _paired_band(old, new, lambda ma, mb: mb - ma, conf, resamples, seed)
 
 
 def change_points(old, new, better="lower", threshold=0.0):
