@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -44,11 +43,8 @@ class ResolveIdsTest(unittest.TestCase):
         try:
             for i in range(N):
                 subprocess.run([os.path.join(cls.tmp, f"vgres{i}")], check=True)
-            deadline = time.time() + 30
-            while len(cls.ids()) != N:
-                if time.time() > deadline:
-                    raise AssertionError(f"{len(cls.ids())} of {N} alerts stored")
-                time.sleep(0.05)
+            vigtest.wait_until(lambda: len(cls.ids()) == N,
+                               lambda: f"{len(cls.ids())} of {N} alerts stored")
         except BaseException:
             cls.d.stop(signal.SIGKILL)
             raise

@@ -63,11 +63,8 @@ class SortTest(unittest.TestCase):
                 for k in range(n):
                     subprocess.run([os.path.join(cls.tmp, prog), str(k)], check=True)
             want = sum(n for _, _, n in cls.runs.values())
-            deadline = time.time() + 30
-            while cls.violations() != want:
-                if time.time() > deadline:
-                    raise AssertionError(f"{cls.violations()} of {want} violations stored")
-                time.sleep(0.05)
+            vigtest.wait_until(lambda: cls.violations() == want,
+                               lambda: f"{cls.violations()} of {want} violations stored")
         except BaseException:
             cls.d.stop(signal.SIGKILL)
             raise

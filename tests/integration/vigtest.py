@@ -33,6 +33,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until(done, what, timeout=30):
+    """Polls done() every 50 ms until it is true; AssertionError naming what (from what()
+    if callable) after timeout s."""
+    deadline = time.time() + timeout
+    while not done():
+        if time.time() > deadline:
+            raise AssertionError(what() if callable(what) else what)
+        time.sleep(0.05)
+
+
 def podman(*args, check=True):
     """podman with the project's config; stdout, or an AssertionError with its stderr."""
     r = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=120)
