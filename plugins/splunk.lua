@@ -58,7 +58,8 @@ local function trim(body, limit, vigil)
 	-- then the identity facts at their defaults (false, "comm", "userspace", the comm again)
 	if #s > limit then
 		for _, p in ipairs(alert.processes or {}) do
-			for _, k in ipairs({ "exeFileless", "exeNotInImage", "killedInKernel" }) do
+			for _, k in ipairs({ "exeFileless", "exeNotInImage", "killedInKernel",
+				"baselineFileReplaced" }) do
 				if p[k] == false then p[k] = nil end
 			end
 			if p.exeName == p.name then p.exeName = nil end
